@@ -1,0 +1,5 @@
+# OPSORCH_SANITIZE=address,undefined (CI's ASan+UBSan run) or thread.
+if(OPSORCH_SANITIZE)
+  add_compile_options(-fsanitize=${OPSORCH_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  add_link_options(-fsanitize=${OPSORCH_SANITIZE})
+endif()

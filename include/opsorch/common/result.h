@@ -1,0 +1,26 @@
+// Request-path functions return Result<T>; exceptions are for start-up only (see STYLE.md).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <tl/expected.hpp>
+#include <utility>
+
+#include <opsorch/common/error.h>
+
+namespace opsorch {
+
+template <class T>
+using Result = tl::expected<T, Error>;
+
+using Status = Result<void>;
+
+inline tl::unexpected<Error> Fail(std::string_view code, std::string message) {
+  return tl::unexpected<Error>(MakeError(code, std::move(message)));
+}
+
+inline tl::unexpected<Error> Fail(Error error) { return tl::unexpected<Error>(std::move(error)); }
+
+inline Status Ok() { return {}; }
+
+}  // namespace opsorch

@@ -1,0 +1,17 @@
+// Small string helpers shared across modules.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace opsorch {
+
+std::string_view TrimSpace(std::string_view s);  // Go strings.TrimSpace (ASCII whitespace)
+std::string ToLower(std::string_view s);         // ASCII
+bool EqualsIgnoreCase(std::string_view a, std::string_view b);  // ASCII
+// Compares in time independent of where the inputs first differ (bearer tokens).
+bool ConstantTimeEquals(std::string_view a, std::string_view b);
+// Decodes %XX escapes; false on a malformed escape.
+bool PercentDecode(std::string_view in, std::string& out);
+
+}  // namespace opsorch

@@ -1,0 +1,71 @@
+// Configuration comes from OPSORCH_* environment variables only (contract §1), plus a few
+// opsorch extensions documented in docs/CONFIGURATION.md.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <opsorch/common/json.h>
+#include <opsorch/common/result.h>
+#include <opsorch/log/log.h>
+#include <opsorch/providers/capability.h>
+
+namespace opsorch::config {
+
+struct CapabilitySettings {
+  std::string provider;             // OPSORCH_<CAP>_PROVIDER, trimmed and lower-cased
+  std::string plugin;               // OPSORCH_<CAP>_PLUGIN, trimmed
+  JsonObject config;                // OPSORCH_<CAP>_CONFIG, {} when empty
+  std::optional<Error> config_error;  // invalid _CONFIG: reported in start-up order
+
+  bool FromEnv() const { return !provider.empty() || !plugin.empty(); }
+};
+
+struct Config {
+  // Contract variables.
+  std::string addr = ":8080";
+  std::string cors_origin = "*";
+  std::string bearer_token;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::array<CapabilitySettings, providers::kCapabilityCount> capabilities;
+
+  // opsorch extensions.
+  std::string data_dir = "./data";
+  unsigned http_threads = 0;  // 0 → one per core
+  std::size_t body_limit = 1 << 20;
+  std::size_t header_limit = 16 << 10;
+  std::size_t json_max_depth = 64;
+  std::chrono::milliseconds idle_timeout{60'000};
+  std::chrono::milliseconds read_timeout{30'000};
+  std::chrono::milliseconds shutdown_grace{10'000};
+  log::Options log;
+  bool access_log = false;
+
+  CapabilitySettings& For(providers::Capability c) { return capabilities[providers::Index(c)]; }
+  const CapabilitySettings& For(providers::Capability c) const {
+    return capabilities[providers::Index(c)];
+  }
+};
+
+using EnvLookup = std::function<std::optional<std::string>(std::string_view name)>;
+EnvLookup ProcessEnv();
+
+// Errors here are fatal start-up errors (bad number, bad duration…), each naming the variable.
+// Invalid _CONFIG JSON is not an error here: it is recorded per capability, because whether it
+// is fatal depends on the capability (contract §1.1).
+Result<Config> LoadFromEnv(const EnvLookup& env);
+
+// "host:port" → host and port; ":8080" → all interfaces.
+Result<std::pair<std::string, std::uint16_t>> SplitHostPort(std::string_view addr);
+
+// Go-style durations: "300ms", "1.5s", "2m", "1h", or a bare number of seconds.
+Result<std::chrono::milliseconds> ParseDuration(std::string_view s);
+
+}  // namespace opsorch::config

@@ -1,0 +1,570 @@
+#include <opsorch/api/api.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <optional>
+#include <string_view>
+#include <utility>
+
+#include <opsorch/common/json_writer.h>
+#include <opsorch/common/strings.h>
+#include <opsorch/common/time.h>
+#include <opsorch/log/log.h>
+#include <opsorch/providers/interfaces.h>
+#include <opsorch/schema/codec.h>
+#include <opsorch/schema/provider_config.h>
+
+#include "api/router.h"
+
+namespace opsorch::api {
+namespace {
+
+using http::Method;
+using http::Request;
+using http::Response;
+using providers::Capability;
+namespace s = schema;
+
+constexpr std::string_view kJson = "application/json";
+constexpr std::string_view kPlain = "text/plain; charset=utf-8";
+// The contract's two headers plus the request-id and actor headers (contract §13 #11).
+constexpr std::string_view kAllowHeaders =
+    "Content-Type, Authorization, X-Request-Id, X-Actor-Type, X-Actor-Id, X-User-Id, "
+    "X-OpsOrch-Actor-Id";
+constexpr std::string_view kAllowMethods = "GET,POST,PATCH,OPTIONS";
+
+// What a route handler produces: a JSON body with a status, or an error.
+struct Reply {
+  int status = 200;
+  std::string body;  // JSON without the trailing newline
+};
+using Outcome = Result<Reply>;
+
+Reply Ok200(std::string body) { return Reply{200, std::move(body)}; }
+Reply StatusOk(int status = 200) { return Reply{status, "{\"status\":\"ok\"}"}; }
+
+template <class T>
+Reply Json(const T& value, int status = 200) {
+  Reply r{status, {}};
+  s::Encode(value, r.body);
+  return r;
+}
+
+std::optional<Capability> CapabilityOf(RouteId id) {
+  switch (id) {
+    case RouteId::kIncidentsQuery:
+    case RouteId::kIncidentCreate:
+    case RouteId::kIncidentGet:
+    case RouteId::kIncidentUpdate:
+    case RouteId::kIncidentTimelineGet:
+    case RouteId::kIncidentTimelineAppend: return Capability::kIncident;
+    case RouteId::kAlertsQuery:
+    case RouteId::kAlertGet: return Capability::kAlert;
+    case RouteId::kLogsQuery: return Capability::kLog;
+    case RouteId::kMetricsQuery:
+    case RouteId::kMetricsDescribeGet:
+    case RouteId::kMetricsDescribePost: return Capability::kMetric;
+    case RouteId::kTicketsQuery:
+    case RouteId::kTicketCreate:
+    case RouteId::kTicketGet:
+    case RouteId::kTicketUpdate: return Capability::kTicket;
+    case RouteId::kMessagesSend: return Capability::kMessaging;
+    case RouteId::kServicesQuery: return Capability::kService;
+    case RouteId::kDeploymentsQuery:
+    case RouteId::kDeploymentGet: return Capability::kDeployment;
+    case RouteId::kTeamsQuery:
+    case RouteId::kTeamGet:
+    case RouteId::kTeamMembers: return Capability::kTeam;
+    case RouteId::kPlansQuery:
+    case RouteId::kPlanGet:
+    case RouteId::kRunsQuery:
+    case RouteId::kRunStart:
+    case RouteId::kRunGet:
+    case RouteId::kStepComplete: return Capability::kOrchestration;
+    default: return std::nullopt;
+  }
+}
+
+// Query-string value (application/x-www-form-urlencoded), first occurrence.
+std::string QueryParam(std::string_view query, std::string_view key) {
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    const auto eq = pair.find('=');
+    std::string_view k = pair.substr(0, eq);
+    std::string_view v = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+    std::string kd, vd;
+    std::string kplus(k), vplus(v);
+    for (char& c : kplus) c = c == '+' ? ' ' : c;
+    for (char& c : vplus) c = c == '+' ? ' ' : c;
+    if (!PercentDecode(kplus, kd) || kd != key) continue;
+    if (!PercentDecode(vplus, vd)) return {};
+    return vd;
+  }
+  return {};
+}
+
+std::string_view FirstNonEmpty(const Request& r, std::initializer_list<std::string_view> names) {
+  for (std::string_view n : names) {
+    std::string_view v = TrimSpace(r.Header(n));
+    if (!v.empty()) return v;
+  }
+  return {};
+}
+
+}  // namespace
+
+struct Api::Impl {
+  ApiOptions options;
+  const providers::ProviderRegistry& registry;
+  providers::ProviderSet& providers;
+  metrics::Registry& metrics;
+  BlockingPool* pool;
+  s::DecodeOptions decode;
+
+  // Metrics handles resolved once: per route a latency histogram; per route and status a
+  // counter, created on first use.
+  std::array<metrics::Histogram*, kRouteCount> latency{};
+  std::array<std::array<std::atomic<metrics::Counter*>, 600>, kRouteCount> requests{};
+  std::array<metrics::Histogram*, kRouteCount> provider_latency{};
+
+  Impl(ApiOptions o, const providers::ProviderRegistry& r, providers::ProviderSet& p,
+       metrics::Registry& m, BlockingPool* bp)
+      : options(std::move(o)), registry(r), providers(p), metrics(m), pool(bp) {
+    decode.strict = true;
+    decode.max_depth = options.json_max_depth;
+    for (std::size_t i = 0; i < kRouteCount; ++i) {
+      latency[i] = &metrics.GetHistogram(
+          "opsorch_http_request_duration_seconds",
+          "Time from a parsed request to its response, by route.",
+          {{"route", RoutePattern(static_cast<RouteId>(i))}});
+    }
+    for (std::size_t i = 0; i < kRouteCount; ++i) {
+      const auto route = static_cast<RouteId>(i);
+      const auto cap = CapabilityOf(route);
+      if (!cap) continue;
+      provider_latency[i] = &metrics.GetHistogram(
+          "opsorch_provider_call_duration_seconds",
+          "Duration of provider calls, by capability and operation.",
+          {{"capability", providers::Name(*cap)}, {"operation", AuditAction(route)}});
+    }
+  }
+
+  void Count(RouteId id, const Request& req, int status) {
+    auto& slot = requests[static_cast<std::size_t>(id)][status >= 100 && status < 600
+                                                            ? status - 100 + 0
+                                                            : 0];
+    metrics::Counter* c = slot.load(std::memory_order_acquire);
+    if (c == nullptr) {
+      const std::string code = std::to_string(status);
+      c = &metrics.GetCounter("opsorch_http_requests_total", "HTTP requests by route and status.",
+                              {{"route", RoutePattern(id)}, {"method", req.method_text},
+                               {"code", code}});
+      slot.store(c, std::memory_order_release);
+    }
+    c->Inc();
+  }
+
+  // ---- responses ------------------------------------------------------------------------
+
+  void AddCommonHeaders(Response& r) const {
+    r.headers.reserve(5);
+    r.AddHeader("Access-Control-Allow-Origin", options.cors_origin);
+    r.AddHeader("Access-Control-Allow-Headers", std::string(kAllowHeaders));
+    r.AddHeader("Access-Control-Allow-Methods", std::string(kAllowMethods));
+  }
+
+  static Response PlainResponse(int status, std::string body) {
+    Response r;
+    r.status = status;
+    r.content_type = std::string(kPlain);
+    r.body = std::move(body);
+    r.AddHeader("X-Content-Type-Options", "nosniff");
+    return r;
+  }
+
+  static void LogApiError(int status, const Error& e) {
+    log::Error("API error (status=" + std::to_string(status) + "): code=" + e.code +
+               ", message=" + e.message);
+  }
+
+  // ---- pipeline ---------------------------------------------------------------------------
+
+  void Handle(const Request& req, http::ResponseCallback done) {
+    const auto started = std::chrono::steady_clock::now();
+
+    if (req.method == Method::kOptions) {
+      Response r;
+      r.status = 200;
+      AddCommonHeaders(r);
+      Count(RouteId::kOptions, req, 200);
+      done(std::move(r));
+      return;
+    }
+
+    if (!options.bearer_token.empty() && !Authorized(req)) {
+      Response r = PlainResponse(401, "unauthorized\n");
+      AddCommonHeaders(r);
+      r.AddHeader("WWW-Authenticate", "Bearer");
+      Count(RouteId::kUnauthorized, req, 401);
+      done(std::move(r));
+      return;
+    }
+
+    // One id per request, used for the header and the audit line (contract §13 #7).
+    std::string request_id(FirstNonEmpty(
+        req, {"X-Request-ID", "X-Amzn-Trace-Id", "X-Correlation-ID", "X-Trace-ID"}));
+    if (request_id.empty()) request_id = "generated-" + std::to_string(Time::Now().UnixNanos());
+
+    std::string_view target = req.target;
+    std::string_view query;
+    if (auto q = target.find('?'); q != std::string_view::npos) {
+      query = target.substr(q + 1);
+      target = target.substr(0, q);
+    }
+    std::string decoded;
+    std::string_view path = target;
+    if (target.find('%') != std::string_view::npos) {
+      if (!PercentDecode(target, decoded)) {
+        Finish(req, std::move(done), RouteId::kBadPath, request_id, started,
+               Fail(errc::kBadRequest, "invalid URL escape in request path"));
+        return;
+      }
+      path = decoded;
+    }
+
+    const RouteMatch match = MatchRoute(req.method, path, [this](Capability c) {
+      return providers.Configured(c);
+    });
+
+    if (match.id == RouteId::kNotFound) {
+      Response r = PlainResponse(404, "404 page not found\n");
+      AddCommonHeaders(r);
+      r.AddHeader("X-Request-Id", request_id);
+      Count(RouteId::kNotFound, req, 404);
+      done(std::move(r));
+      return;
+    }
+    if (match.id == RouteId::kCapabilityMissing) {
+      Finish(req, std::move(done), match.id, request_id, started,
+             Fail(providers::ProviderMissing(match.capability)));
+      return;
+    }
+
+    // Providers that may block run on the pool. The request's views stay valid until `done`,
+    // but `decoded` does not outlive this frame, so the worker re-matches its own copy.
+    if (auto cap = CapabilityOf(match.id); cap && pool != nullptr) {
+      if (auto p = providers.Get(*cap); p && p->IsBlocking()) {
+        pool->Post([this, &req, done = std::move(done), request_id, started,
+                    path_copy = std::string(path), query]() mutable {
+          const RouteMatch m = MatchRoute(req.method, path_copy, [this](Capability c) {
+            return providers.Configured(c);
+          });
+          Finish(req, std::move(done), m.id, request_id, started, Dispatch(req, m, query));
+        });
+        return;
+      }
+    }
+    Finish(req, std::move(done), match.id, request_id, started, Dispatch(req, match, query));
+  }
+
+  bool Authorized(const Request& req) const {
+    constexpr std::string_view kBearer = "Bearer ";
+    std::string_view h = req.Header("Authorization");
+    if (!h.starts_with(kBearer)) return false;
+    return ConstantTimeEquals(TrimSpace(h.substr(kBearer.size())), options.bearer_token);
+  }
+
+  void Finish(const Request& req, http::ResponseCallback done, RouteId id,
+              const std::string& request_id, std::chrono::steady_clock::time_point started,
+              Outcome outcome) {
+    Response r;
+    AddCommonHeaders(r);
+    r.AddHeader("X-Request-Id", request_id);
+    r.content_type = std::string(kJson);
+    if (outcome) {
+      r.status = outcome->status;
+      r.body = std::move(outcome->body);
+      if (std::string_view action = AuditAction(id); !action.empty()) Audit(req, request_id, action);
+    } else {
+      r.status = HttpStatusFor(outcome.error().code);
+      r.body = ErrorBody(outcome.error().code, outcome.error().message);
+      LogApiError(r.status, outcome.error());
+    }
+    r.body.push_back('\n');
+    const auto elapsed = std::chrono::steady_clock::now() - started;
+    latency[static_cast<std::size_t>(id)]->ObserveNanos(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count());
+    Count(id, req, r.status);
+    if (options.access_log) AccessLog(req, r.status, request_id, elapsed);
+    done(std::move(r));
+  }
+
+  void Audit(const Request& req, const std::string& request_id, std::string_view action) {
+    std::string actor_type = ToLower(TrimSpace(req.Header("X-Actor-Type")));
+    if (actor_type != "copilot") actor_type = "user";
+    std::string_view actor_id =
+        FirstNonEmpty(req, {"X-User-Id", "X-Actor-ID", "X-OpsOrch-Actor-ID"});
+    std::string line;
+    line.reserve(160);
+    line.append("{\"request_id\":");
+    AppendJsonString(line, request_id);
+    line.append(",\"actor_type\":");
+    AppendJsonString(line, actor_type);
+    line.append(",\"actor_id\":");
+    AppendJsonString(line, actor_id.empty() ? std::string_view("unknown") : actor_id);
+    line.append(",\"timestamp\":\"");
+    AppendRfc3339Nano(line, Time::Now());
+    line.append("\",\"action\":");
+    AppendJsonString(line, action);
+    line.push_back('}');
+    log::Audit(line);
+  }
+
+  void AccessLog(const Request& req, int status, const std::string& request_id,
+                 std::chrono::steady_clock::duration elapsed) {
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count();
+    log::Info("access", {{"method", req.method_text},
+                         {"target", req.target},
+                         {"status", std::to_string(status)},
+                         {"duration_us", std::to_string(us)},
+                         {"request_id", request_id},
+                         {"remote", req.remote_address}});
+  }
+
+  // ---- routes -----------------------------------------------------------------------------
+
+  template <class T>
+  Result<T> Body(const Request& req) {
+    return s::Decode<T>(req.body, decode);
+  }
+
+  template <class P>
+  Result<std::shared_ptr<P>> Provider() {
+    auto p = providers.Get<P>();
+    if (!p) return Fail(providers::ProviderMissing(P::kCapability));
+    return p;
+  }
+
+  // Times a provider call for the provider-latency histogram.
+  template <class F>
+  auto Timed(RouteId route, F&& f) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto result = f();
+    provider_latency[static_cast<std::size_t>(route)]->ObserveNanos(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
+                                                             t0)
+            .count());
+    return result;
+  }
+
+  // Decode In → call provider → encode Out.
+  template <class P, class In, class F>
+  Outcome Call(RouteId route, const Request& req, int status, F&& f) {
+    auto in = Body<In>(req);
+    if (!in) return Fail(std::move(in.error()));
+    auto p = Provider<P>();
+    if (!p) return Fail(std::move(p.error()));
+    auto out = Timed(route, [&] { return f(**p, *in); });
+    if (!out) return Fail(std::move(out.error()));
+    return Json(*out, status);
+  }
+
+  // No request body: call provider → encode Out.
+  template <class P, class F>
+  Outcome Get(RouteId route, F&& f) {
+    auto p = Provider<P>();
+    if (!p) return Fail(std::move(p.error()));
+    auto out = Timed(route, [&] { return f(**p); });
+    if (!out) return Fail(std::move(out.error()));
+    return Json(*out);
+  }
+
+  Outcome Dispatch(const Request& req, const RouteMatch& m, std::string_view query) {
+    using namespace providers;
+    const std::string id(m.param1);
+    switch (m.id) {
+      case RouteId::kRoot:
+      case RouteId::kHealth: return StatusOk();
+      case RouteId::kMetricsScrape: return Reply{200, metrics.Render()};
+      case RouteId::kProvidersGet: return ProvidersGet(m.param1);
+      case RouteId::kProvidersPost: return ProvidersPost(req, m.param1);
+
+      case RouteId::kIncidentsQuery:
+        return Call<IncidentProvider, s::IncidentQuery>(m.id, req, 200, [](auto& p, const auto& q) { return p.Query(q); });
+      case RouteId::kIncidentCreate:
+        return Call<IncidentProvider, s::CreateIncidentInput>(m.id, req, 201, [](auto& p, const auto& in) { return p.Create(in); });
+      case RouteId::kIncidentGet:
+        return Get<IncidentProvider>(m.id, [&](auto& p) { return p.Get(id); });
+      case RouteId::kIncidentUpdate:
+        return Call<IncidentProvider, s::UpdateIncidentInput>(m.id, req, 200, [&](auto& p, const auto& in) { return p.Update(id, in); });
+      case RouteId::kIncidentTimelineGet:
+        return Get<IncidentProvider>(m.id, [&](auto& p) { return p.GetTimeline(id); });
+      case RouteId::kIncidentTimelineAppend: {
+        auto in = Body<s::TimelineAppendInput>(req);
+        if (!in) return Fail(std::move(in.error()));
+        if (in->at.IsZero()) in->at = Time::NowLocal();  // the reference uses local time
+        auto p = Provider<IncidentProvider>();
+        if (!p) return Fail(std::move(p.error()));
+        auto st = Timed(m.id, [&] { return (*p)->AppendTimeline(id, *in); });
+        if (!st) return Fail(std::move(st.error()));
+        return StatusOk(201);
+      }
+
+      case RouteId::kAlertsQuery:
+        return Call<AlertProvider, s::AlertQuery>(m.id, req, 200, [](auto& p, const auto& q) { return p.Query(q); });
+      case RouteId::kAlertGet: return Get<AlertProvider>(m.id, [&](auto& p) { return p.Get(id); });
+
+      case RouteId::kLogsQuery:
+        return Call<LogProvider, s::LogQuery>(m.id, req, 200,
+                                              [](auto& p, const auto& q) { return p.Query(q); });
+
+      case RouteId::kMetricsQuery:
+        return Call<MetricProvider, s::MetricQuery>(m.id, req, 200, [](auto& p, const auto& q) { return p.Query(q); });
+      case RouteId::kMetricsDescribeGet: {
+        s::QueryScope scope;
+        scope.service = QueryParam(query, "service");
+        scope.environment = QueryParam(query, "environment");
+        scope.team = QueryParam(query, "team");
+        return Describe(m.id, scope);
+      }
+      case RouteId::kMetricsDescribePost: {
+        auto scope = Body<s::QueryScope>(req);
+        if (!scope) return Fail(std::move(scope.error()));
+        return Describe(m.id, *scope);
+      }
+
+      case RouteId::kTicketsQuery:
+        return Call<TicketProvider, s::TicketQuery>(m.id, req, 200, [](auto& p, const auto& q) { return p.Query(q); });
+      case RouteId::kTicketCreate:
+        return Call<TicketProvider, s::CreateTicketInput>(m.id, req, 201, [](auto& p, const auto& in) { return p.Create(in); });
+      case RouteId::kTicketGet: return Get<TicketProvider>(m.id, [&](auto& p) { return p.Get(id); });
+      case RouteId::kTicketUpdate:
+        return Call<TicketProvider, s::UpdateTicketInput>(m.id, req, 200, [&](auto& p, const auto& in) { return p.Update(id, in); });
+
+      case RouteId::kMessagesSend:
+        return Call<MessagingProvider, s::Message>(m.id, req, 200, [](auto& p, const auto& msg) { return p.Send(msg); });
+
+      case RouteId::kServicesQuery:
+        return Call<ServiceProvider, s::ServiceQuery>(m.id, req, 200, [](auto& p, const auto& q) { return p.Query(q); });
+
+      case RouteId::kDeploymentsQuery:
+        return Call<DeploymentProvider, s::DeploymentQuery>(m.id, req, 200, [](auto& p, const auto& q) { return p.Query(q); });
+      case RouteId::kDeploymentGet:
+        return Get<DeploymentProvider>(m.id, [&](auto& p) { return p.Get(id); });
+
+      case RouteId::kTeamsQuery:
+        return Call<TeamProvider, s::TeamQuery>(m.id, req, 200,
+                                                [](auto& p, const auto& q) { return p.Query(q); });
+      case RouteId::kTeamGet: return Get<TeamProvider>(m.id, [&](auto& p) { return p.Get(id); });
+      case RouteId::kTeamMembers:
+        return Get<TeamProvider>(m.id, [&](auto& p) { return p.Members(id); });
+
+      case RouteId::kPlansQuery:
+        return Call<OrchestrationProvider, s::OrchestrationPlanQuery>(m.id, req, 200, [](auto& p, const auto& q) { return p.QueryPlans(q); });
+      case RouteId::kPlanGet:
+        return Get<OrchestrationProvider>(m.id, [&](auto& p) { return p.GetPlan(id); });
+      case RouteId::kRunsQuery:
+        return Call<OrchestrationProvider, s::OrchestrationRunQuery>(m.id, req, 200, [](auto& p, const auto& q) { return p.QueryRuns(q); });
+      case RouteId::kRunGet:
+        return Get<OrchestrationProvider>(m.id, [&](auto& p) { return p.GetRun(id); });
+      case RouteId::kRunStart: {
+        auto in = Body<s::StartRunInput>(req);
+        if (!in) return Fail(std::move(in.error()));
+        if (in->plan_id.empty()) return Fail(errc::kBadRequest, "planId is required");
+        return Call<OrchestrationProvider, s::StartRunInput>(m.id, req, 201, [](auto& p, const auto& start) { return p.StartRun(start.plan_id); });
+      }
+      case RouteId::kStepComplete: {
+        // Both fields are optional, so an empty body is an empty input here.
+        s::CompleteStepInput in;
+        if (!TrimSpace(req.body).empty()) {
+          auto decoded = Body<s::CompleteStepInput>(req);
+          if (!decoded) return Fail(std::move(decoded.error()));
+          in = std::move(*decoded);
+        }
+        auto p = Provider<OrchestrationProvider>();
+        if (!p) return Fail(std::move(p.error()));
+        const std::string step(m.param2);
+        auto st = Timed(m.id,
+                        [&] { return (*p)->CompleteStep(id, step, in.actor, in.note); });
+        if (!st) return Fail(std::move(st.error()));
+        return StatusOk();
+      }
+      case RouteId::kCapabilityMissing: return Fail(providers::ProviderMissing(m.capability));
+      default: return Fail(errc::kNotFound, "no such route");
+    }
+  }
+
+  Outcome Describe(RouteId route, const s::QueryScope& scope) {
+    auto p = Provider<providers::MetricProvider>();
+    if (!p) return Fail(std::move(p.error()));
+    auto out = Timed(route, [&] { return (*p)->Describe(scope); });
+    if (!out) return Fail(std::move(out.error()));
+    s::MetricDescriptors wrapped{std::move(*out)};
+    return Json(wrapped);
+  }
+
+  static std::string_view CapabilitySegment(std::string_view rest) {
+    if (rest.ends_with('/')) rest.remove_suffix(1);
+    return rest;
+  }
+
+  Outcome ProvidersGet(std::string_view rest) {
+    auto cap = providers::ParseCapabilityPath(CapabilitySegment(rest));
+    if (!cap) return Fail(errc::kNotFound, "unknown capability");
+    std::string body = "{\"providers\":[";
+    bool first = true;
+    for (const auto& name : registry.Names(*cap)) {
+      if (!first) body.push_back(',');
+      first = false;
+      AppendJsonString(body, name);
+    }
+    body.append("]}");
+    return Ok200(std::move(body));
+  }
+
+  Outcome ProvidersPost(const Request& req, std::string_view rest) {
+    auto secret = providers.Get<providers::SecretProvider>();
+    if (!secret) return Fail(errc::kSecretProviderMissing, "secret provider not configured");
+    auto cap = providers::ParseCapabilityPath(CapabilitySegment(rest));
+    if (!cap) return Fail(errc::kNotFound, "unknown capability");
+    auto in = Body<s::ProviderConfig>(req);
+    if (!in) return Fail(std::move(in.error()));
+    if (in->provider.empty()) return Fail(errc::kBadRequest, "provider required");
+    const JsonObject empty;
+    const JsonObject& config = in->config ? *in->config : empty;
+    Result<providers::ProviderPtr> created = [&]() -> Result<providers::ProviderPtr> {
+      if (!in->plugin.empty()) {
+        if (!options.plugin_factory) {
+          return Fail(errc::kBadRequest, "plugin providers are not available in this build");
+        }
+        return options.plugin_factory(*cap, in->plugin, config);
+      }
+      return registry.Create(*cap, in->provider, config);
+    }();
+    if (!created) return Fail(errc::kBadRequest, created.error().message);
+    providers.Set(*cap, std::move(*created));
+    in->provider = ToLower(TrimSpace(in->provider));
+    const std::string key = "providers/" + std::string(providers::Name(*cap)) + "/default";
+    if (auto st = secret->Put(key, s::EncodeToString(*in)); !st) {
+      return Fail(errc::kSecretStoreError, st.error().message);
+    }
+    return StatusOk();
+  }
+};
+
+Api::Api(ApiOptions options, const providers::ProviderRegistry& registry,
+         providers::ProviderSet& providers, metrics::Registry& metrics,
+         BlockingPool* blocking_pool)
+    : impl_(std::make_unique<Impl>(std::move(options), registry, providers, metrics,
+                                   blocking_pool)) {}
+
+Api::~Api() = default;
+
+void Api::Handle(const http::Request& request, http::ResponseCallback done) {
+  impl_->Handle(request, std::move(done));
+}
+
+}  // namespace opsorch::api

@@ -1,0 +1,178 @@
+#include <opsorch/app/app.h>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <utility>
+
+#include <opsorch/api/api.h>
+#include <opsorch/common/blocking_pool.h>
+#include <opsorch/http/server.h>
+#include <opsorch/log/log.h>
+#include <opsorch/metrics/metrics.h>
+#include <opsorch/providers/builtin.h>
+#include <opsorch/providers/interfaces.h>
+#include <opsorch/providers/registry.h>
+#include <opsorch/schema/codec.h>
+#include <opsorch/schema/provider_config.h>
+
+namespace opsorch::app {
+namespace {
+
+using providers::Capability;
+
+// Creates `path` containing "{}" if it does not exist yet (demo secret store).
+Status EnsureJsonFile(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  if (ec) return Fail(errc::kInternal, "cannot create " + path + ": " + ec.message());
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd < 0) {
+    if (errno == EEXIST) return Ok();
+    return Fail(errc::kInternal, "cannot create " + path + ": " + std::strerror(errno));
+  }
+  const bool ok = ::write(fd, "{}\n", 3) == 3 && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok) return Fail(errc::kInternal, "cannot write " + path);
+  return Ok();
+}
+
+}  // namespace
+
+struct App::Impl {
+  config::Config config;
+  AppOptions options;
+  providers::ProviderRegistry registry;
+  providers::ProviderSet providers;
+  metrics::Registry metrics;
+  BlockingPool pool{4};
+  std::unique_ptr<api::Api> api;
+  std::unique_ptr<http::Server> server;
+
+  Result<providers::ProviderPtr> Build(Capability cap, const std::string& provider,
+                                       const std::string& plugin, const JsonObject& cfg) {
+    if (!plugin.empty()) {
+      // The supervised plugin host is tracked separately; until it lands a plugin path is
+      // validated and refused rather than silently ignored.
+      return Fail(errc::kBadRequest, std::string(providers::Name(cap)) + " plugin " + plugin +
+                                         ": plugin providers are not available in this build");
+    }
+    return registry.Create(cap, provider, cfg);
+  }
+
+  // Contract §9: env wins; else the stored config; else unconfigured (or mock in demo mode).
+  Result<providers::ProviderPtr> Resolve(Capability cap) {
+    const config::CapabilitySettings& s = config.For(cap);
+    if (s.config_error) return Fail(*s.config_error);
+    if (s.FromEnv()) return Build(cap, s.provider, s.plugin, s.config);
+    if (auto secret = providers.Get<providers::SecretProvider>()) {
+      const std::string key = "providers/" + std::string(providers::Name(cap)) + "/default";
+      auto stored = secret->Get(key);
+      if (stored) {
+        auto parsed = schema::Decode<schema::ProviderConfig>(*stored);
+        if (!parsed) {
+          return Fail(errc::kBadRequest,
+                      "invalid stored config " + key + ": " + parsed.error().message);
+        }
+        const JsonObject cfg = parsed->config ? *parsed->config : JsonObject();
+        return Build(cap, parsed->provider, parsed->plugin, cfg);
+      }
+      // The reference swallows this silently; we say why (contract §13 #8). A missing key is
+      // the normal case and is only worth a debug line.
+      log::Write(stored.error().code == errc::kNotFound ? log::Level::kDebug : log::Level::kWarn,
+                 "stored provider config not loaded",
+                 {{"capability", providers::Name(cap)}, {"error", stored.error().message}});
+    }
+    if (options.demo && cap != Capability::kSecret) return registry.Create(cap, "mock", {});
+    return providers::ProviderPtr{};
+  }
+
+  Status ConfigureSecret() {
+    config::CapabilitySettings& s = config.For(Capability::kSecret);
+    if (s.config_error) return Fail(*s.config_error);
+    if (!s.FromEnv() && options.demo) {
+      const std::string path = (std::filesystem::path(config.data_dir) / "secrets.json").string();
+      if (auto st = EnsureJsonFile(path); !st) return st;
+      s.provider = "json";
+      s.config = JsonObject{{"path", path}};
+    }
+    if (!s.FromEnv()) return Ok();
+    auto p = Build(Capability::kSecret, s.provider, s.plugin, s.config);
+    if (!p) return Fail(std::move(p.error()));
+    providers.Set(Capability::kSecret, std::move(*p));
+    return Ok();
+  }
+
+  Status ConfigureCapabilities() {
+    for (Capability cap : providers::kStartupOrder) {
+      if (cap == Capability::kSecret) continue;
+      auto p = Resolve(cap);
+      if (!p) {
+        if (providers::StartupFailureIsFatal(cap)) return Fail(std::move(p.error()));
+        log::Error("Failed to initialize " + std::string(providers::Name(cap)) +
+                   " provider: " + p.error().message);
+        continue;
+      }
+      providers.Set(cap, std::move(*p));
+    }
+    return Ok();
+  }
+};
+
+App::App(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+App::~App() = default;
+
+Result<std::unique_ptr<App>> App::Create(config::Config config, AppOptions options) {
+  auto impl = std::make_unique<Impl>();
+  impl->config = std::move(config);
+  impl->options = options;
+  const config::Config& c = impl->config;
+
+  if (c.tls_cert_file.empty() != c.tls_key_file.empty()) {
+    return Fail(errc::kBadRequest,
+                "both OPSORCH_TLS_CERT_FILE and OPSORCH_TLS_KEY_FILE must be set together");
+  }
+  providers::RegisterBuiltinProviders(impl->registry);
+  if (auto st = impl->ConfigureSecret(); !st) return Fail(std::move(st.error()));
+  if (auto st = impl->ConfigureCapabilities(); !st) return Fail(std::move(st.error()));
+
+  api::ApiOptions api_options;
+  api_options.cors_origin = c.cors_origin;
+  api_options.bearer_token = c.bearer_token;
+  api_options.json_max_depth = c.json_max_depth;
+  api_options.access_log = c.access_log;
+  impl->api = std::make_unique<api::Api>(std::move(api_options), impl->registry, impl->providers,
+                                         impl->metrics, &impl->pool);
+
+  auto hp = config::SplitHostPort(c.addr);
+  if (!hp) return Fail(std::move(hp.error()));
+  http::ServerOptions so;
+  so.host = hp->first.empty() ? "0.0.0.0" : hp->first;
+  so.port = hp->second;
+  so.threads = c.http_threads;
+  so.body_limit = c.body_limit;
+  so.header_limit = c.header_limit;
+  so.idle_timeout = c.idle_timeout;
+  so.read_timeout = c.read_timeout;
+  so.shutdown_grace = c.shutdown_grace;
+  so.tls_cert_file = c.tls_cert_file;
+  so.tls_key_file = c.tls_key_file;
+  so.handle_signals = options.handle_signals;
+  auto server = http::Server::Create(so, *impl->api);
+  if (!server) return Fail(std::move(server.error()));
+  impl->server = std::move(*server);
+  log::Info("opsorch core api listening on " + so.host + ":" +
+            std::to_string(impl->server->Port()));
+  return std::unique_ptr<App>(new App(std::move(impl)));
+}
+
+std::uint16_t App::Port() const { return impl_->server->Port(); }
+void App::Run() { impl_->server->Run(); }
+void App::Stop() { impl_->server->Stop(); }
+providers::ProviderSet& App::Providers() { return impl_->providers; }
+
+}  // namespace opsorch::app

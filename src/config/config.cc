@@ -1,0 +1,206 @@
+#include <opsorch/config/config.h>
+
+#include <boost/json/parse.hpp>
+#include <charconv>
+#include <cstdlib>
+
+#include <opsorch/common/strings.h>
+
+namespace opsorch::config {
+namespace {
+
+using providers::Capability;
+
+Result<std::uint64_t> ParseUnsigned(std::string_view name, std::string_view v) {
+  std::uint64_t out = 0;
+  auto r = std::from_chars(v.data(), v.data() + v.size(), out);
+  if (r.ec != std::errc() || r.ptr != v.data() + v.size()) {
+    return Fail(errc::kBadRequest,
+                "invalid " + std::string(name) + ": \"" + std::string(v) +
+                    "\" is not a non-negative integer");
+  }
+  return out;
+}
+
+Result<bool> ParseBool(std::string_view name, std::string_view v) {
+  const std::string l = ToLower(v);
+  if (l == "1" || l == "true" || l == "yes" || l == "on") return true;
+  if (l == "0" || l == "false" || l == "no" || l == "off") return false;
+  return Fail(errc::kBadRequest, "invalid " + std::string(name) + ": \"" + std::string(v) +
+                                     "\" is not a boolean (true/false)");
+}
+
+}  // namespace
+
+EnvLookup ProcessEnv() {
+  return [](std::string_view name) -> std::optional<std::string> {
+    const char* v = std::getenv(std::string(name).c_str());
+    if (v == nullptr) return std::nullopt;
+    return std::string(v);
+  };
+}
+
+Result<std::chrono::milliseconds> ParseDuration(std::string_view s) {
+  s = TrimSpace(s);
+  if (s.empty()) return Fail(errc::kBadRequest, "empty duration");
+  double total_ms = 0;
+  std::string_view rest = s;
+  bool any = false;
+  while (!rest.empty()) {
+    double value = 0;
+    auto r = std::from_chars(rest.data(), rest.data() + rest.size(), value);
+    if (r.ec != std::errc() || value < 0) {
+      return Fail(errc::kBadRequest, "invalid duration \"" + std::string(s) + "\"");
+    }
+    rest.remove_prefix(static_cast<std::size_t>(r.ptr - rest.data()));
+    std::size_t unit_len = 0;
+    while (unit_len < rest.size() && (rest[unit_len] < '0' || rest[unit_len] > '9') &&
+           rest[unit_len] != '.') {
+      ++unit_len;
+    }
+    const std::string_view unit = rest.substr(0, unit_len);
+    rest.remove_prefix(unit_len);
+    double factor;
+    if (unit == "ms") {
+      factor = 1;
+    } else if (unit == "s" || (unit.empty() && !any && rest.empty())) {
+      factor = 1000;
+    } else if (unit == "m") {
+      factor = 60'000;
+    } else if (unit == "h") {
+      factor = 3'600'000;
+    } else if (unit == "us" || unit == "µs") {
+      factor = 0.001;
+    } else {
+      return Fail(errc::kBadRequest, "invalid duration \"" + std::string(s) +
+                                         "\": unknown unit \"" + std::string(unit) + "\"");
+    }
+    total_ms += value * factor;
+    any = true;
+  }
+  return std::chrono::milliseconds(static_cast<std::int64_t>(total_ms));
+}
+
+Result<std::pair<std::string, std::uint16_t>> SplitHostPort(std::string_view addr) {
+  const auto colon = addr.rfind(':');
+  if (colon == std::string_view::npos) {
+    return Fail(errc::kBadRequest, "invalid OPSORCH_ADDR \"" + std::string(addr) +
+                                       "\": expected host:port or :port");
+  }
+  std::string host(addr.substr(0, colon));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  const std::string_view port_text = addr.substr(colon + 1);
+  std::uint32_t port = 0;
+  auto r = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (r.ec != std::errc() || r.ptr != port_text.data() + port_text.size() || port > 65535) {
+    return Fail(errc::kBadRequest,
+                "invalid OPSORCH_ADDR \"" + std::string(addr) + "\": bad port");
+  }
+  return std::make_pair(std::move(host), static_cast<std::uint16_t>(port));
+}
+
+Result<Config> LoadFromEnv(const EnvLookup& env) {
+  Config c;
+  const auto get = [&](std::string_view name) { return env(name).value_or(""); };
+
+  if (auto v = env("OPSORCH_ADDR"); v && !TrimSpace(*v).empty()) c.addr = TrimSpace(*v);
+  if (auto v = env("OPSORCH_CORS_ORIGIN"); v && !v->empty()) c.cors_origin = *v;
+  c.bearer_token = TrimSpace(get("OPSORCH_BEARER_TOKEN"));
+  c.tls_cert_file = TrimSpace(get("OPSORCH_TLS_CERT_FILE"));
+  c.tls_key_file = TrimSpace(get("OPSORCH_TLS_KEY_FILE"));
+
+  for (Capability cap : providers::kStartupOrder) {
+    const std::string prefix = "OPSORCH_" + std::string(providers::EnvName(cap));
+    CapabilitySettings& s = c.For(cap);
+    s.provider = ToLower(TrimSpace(get(prefix + "_PROVIDER")));
+    s.plugin = TrimSpace(get(prefix + "_PLUGIN"));
+    // OPSORCH_SECRET_CONFIG is not trimmed (contract §1); the others are.
+    std::string raw = get(prefix + "_CONFIG");
+    std::string_view text = cap == Capability::kSecret ? std::string_view(raw) : TrimSpace(raw);
+    if (text.empty()) continue;
+    boost::system::error_code ec;
+    boost::json::parse_options po;
+    po.max_depth = 64;
+    JsonValue v = boost::json::parse(text, ec, {}, po);
+    const std::string what = cap == Capability::kSecret
+                                 ? std::string("invalid OPSORCH_SECRET_CONFIG: ")
+                                 : "invalid config in " + prefix + "_CONFIG: ";
+    if (ec) {
+      s.config_error = MakeError(errc::kBadRequest, what + ec.message());
+    } else if (!v.is_object()) {
+      s.config_error = MakeError(errc::kBadRequest, what + "expected a JSON object");
+    } else {
+      s.config = std::move(v.get_object());
+    }
+  }
+
+  if (auto v = env("OPSORCH_DATA_DIR"); v && !TrimSpace(*v).empty()) c.data_dir = TrimSpace(*v);
+  struct SizeVar {
+    std::string_view name;
+    std::size_t* out;
+  };
+  for (const SizeVar& sv : {SizeVar{"OPSORCH_HTTP_BODY_LIMIT", &c.body_limit},
+                            SizeVar{"OPSORCH_HTTP_HEADER_LIMIT", &c.header_limit},
+                            SizeVar{"OPSORCH_JSON_MAX_DEPTH", &c.json_max_depth}}) {
+    if (auto v = env(sv.name); v && !TrimSpace(*v).empty()) {
+      auto n = ParseUnsigned(sv.name, TrimSpace(*v));
+      if (!n) return Fail(std::move(n.error()));
+      if (*n == 0) return Fail(errc::kBadRequest, "invalid " + std::string(sv.name) + ": must be > 0");
+      *sv.out = static_cast<std::size_t>(*n);
+    }
+  }
+  if (auto v = env("OPSORCH_HTTP_THREADS"); v && !TrimSpace(*v).empty()) {
+    auto n = ParseUnsigned("OPSORCH_HTTP_THREADS", TrimSpace(*v));
+    if (!n) return Fail(std::move(n.error()));
+    c.http_threads = static_cast<unsigned>(*n);
+  }
+  struct DurationVar {
+    std::string_view name;
+    std::chrono::milliseconds* out;
+  };
+  for (const DurationVar& dv : {DurationVar{"OPSORCH_HTTP_IDLE_TIMEOUT", &c.idle_timeout},
+                                DurationVar{"OPSORCH_HTTP_READ_TIMEOUT", &c.read_timeout},
+                                DurationVar{"OPSORCH_SHUTDOWN_GRACE", &c.shutdown_grace}}) {
+    if (auto v = env(dv.name); v && !TrimSpace(*v).empty()) {
+      auto d = ParseDuration(*v);
+      if (!d) return Fail(errc::kBadRequest, "invalid " + std::string(dv.name) + ": " + d.error().message);
+      *dv.out = *d;
+    }
+  }
+  if (auto v = env("OPSORCH_LOG_FORMAT"); v && !TrimSpace(*v).empty()) {
+    const std::string f = ToLower(TrimSpace(*v));
+    if (f == "text") {
+      c.log.format = log::Format::kText;
+    } else if (f == "json") {
+      c.log.format = log::Format::kJson;
+    } else {
+      return Fail(errc::kBadRequest, "invalid OPSORCH_LOG_FORMAT: \"" + f + "\" (text or json)");
+    }
+  }
+  if (auto v = env("OPSORCH_LOG_LEVEL"); v && !TrimSpace(*v).empty()) {
+    const std::string l = ToLower(TrimSpace(*v));
+    if (l == "debug") {
+      c.log.level = log::Level::kDebug;
+    } else if (l == "info") {
+      c.log.level = log::Level::kInfo;
+    } else if (l == "warn") {
+      c.log.level = log::Level::kWarn;
+    } else if (l == "error") {
+      c.log.level = log::Level::kError;
+    } else {
+      return Fail(errc::kBadRequest,
+                  "invalid OPSORCH_LOG_LEVEL: \"" + l + "\" (debug, info, warn or error)");
+    }
+  }
+  if (auto v = env("OPSORCH_ACCESS_LOG"); v && !TrimSpace(*v).empty()) {
+    auto b = ParseBool("OPSORCH_ACCESS_LOG", TrimSpace(*v));
+    if (!b) return Fail(std::move(b.error()));
+    c.access_log = *b;
+  }
+  if (auto hp = SplitHostPort(c.addr); !hp) return Fail(std::move(hp.error()));
+  return c;
+}
+
+}  // namespace opsorch::config

@@ -1,0 +1,14 @@
+#include <opsorch/http/message.h>
+
+#include <opsorch/common/strings.h>
+
+namespace opsorch::http {
+
+std::string_view Request::Header(std::string_view name) const {
+  for (const HeaderField& field : headers) {
+    if (EqualsIgnoreCase(field.name, name)) return field.value;
+  }
+  return {};
+}
+
+}  // namespace opsorch::http
