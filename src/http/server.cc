@@ -370,9 +370,9 @@ struct Connection;
 // reused for every request; `done` captures only {Completion*, sequence number}, so
 // std::function keeps it in its small buffer (no allocation on the fast path).
 //
-// If a connection must go away while its handler still holds `done` (handler threw, or
-// shutdown_grace expired), the Completion is marked abandoned and left to the eventual `done`
-// call to delete, so a late call never touches freed memory.
+// If a connection must go away while its handler still holds `done` (shutdown_grace expired),
+// the Completion is marked abandoned and left to the eventual `done` call to delete, so a late
+// call never touches freed memory.
 struct Completion {
   std::mutex mutex;
   Connection* connection;  // only dereferenced on the connection's thread
@@ -448,14 +448,12 @@ struct Connection {
     socket.close(ec);
   }
 
-  // Leaves the current Completion to a handler that still holds `done` (see Completion).
+  // Leaves the Completion to a handler that still holds `done` (see Completion); the
+  // connection is about to be destroyed with its io_context.
   void AbandonCompletion() {
-    {
-      std::lock_guard lock(completion->mutex);
-      completion->abandoned = true;
-      completion->connection = nullptr;
-    }
-    completion = new Completion{{}, this, worker.ioc.get_executor()};
+    std::lock_guard lock(completion->mutex);
+    completion->abandoned = true;
+    completion->connection = nullptr;
   }
 
   void BeginRequest(std::size_t header_limit, std::size_t body_limit) {
@@ -974,8 +972,9 @@ void ServerImpl::InvokeHandler(Connection& c) {
   }
   t_sync_completion = nullptr;
   if (threw && !c.response_ready) {
-    // The handler may still hold `done`; it must not reach the next request.
-    c.AbandonCompletion();
+    // A handler that throws is taken not to call `done` any more (abandoning the Completion
+    // would leak it whenever the callback was simply dropped); a call while the connection
+    // lives is ignored anyway, as its sequence number is stale.
     c.response = ErrorResponse(500, errc::kInternal, "internal server error");
     c.response_ready = true;
   }
