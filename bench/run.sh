@@ -202,6 +202,7 @@ alive() {
 median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END {
   if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
+load_before=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
 paths=(/health /incidents/query)
 conns_list=(1 16)
 declare -A rps p50 raw
@@ -250,7 +251,8 @@ missed=0
   echo "- opsorch: $commit, \`$bin\`, mock incident provider, default logging to a file"
   echo "- $(nginx -v 2>&1 | sed 's/^nginx version: //'), $threads workers, access log off;" \
     "$(wrk -v 2>&1 | head -n 1 | awk '{ print $1, $2 }')"
-  echo "- machine: $(nproc) cores${cpu:+ ($cpu)}; servers and wrk share it; loopback only"
+  echo "- machine: $(nproc) cores${cpu:+ ($cpu)}; servers and wrk share it; loopback only;" \
+    "load average before the run: $load_before"
   echo "- each cell: median of $runs runs of ${duration}s; POST body \`$body\`"
   echo
   echo "| path | connections | opsorch req/s | nginx req/s | ratio | opsorch p50 µs | nginx p50 µs | Δp50 µs | target | met? |"

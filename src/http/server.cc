@@ -755,7 +755,11 @@ void ServerImpl::Stop() {
 void ServerImpl::BeginShutdown() {
   ErrorCode ec;
   acceptor_->close(ec);
-  if (signals_) signals_->cancel(ec);
+  if (signals_) {
+    // Back to the default actions: a second Ctrl-C while draining terminates the process.
+    signals_->clear(ec);
+    signals_->cancel(ec);
+  }
   grace_timer_->expires_after(options_.shutdown_grace);
   grace_timer_->async_wait([this](const ErrorCode& e) {
     if (e) return;  // everything drained in time
@@ -831,8 +835,16 @@ Task<> ServerImpl::AcceptLoop() {
     }
     ErrorCode ignored;
     socket.set_option(tcp::no_delay(true), ignored);
-    auto remote = socket.remote_endpoint(ignored);
-    std::string address = ignored ? std::string() : remote.address().to_string();
+    const tcp::endpoint remote = socket.remote_endpoint(ignored);
+    std::string address;
+    if (!ignored) {
+      asio::ip::address a = remote.address();
+      // Clients of a dual-stack "::" listener appear as ::ffff:a.b.c.d otherwise.
+      if (a.is_v6() && a.to_v6().is_v4_mapped()) {
+        a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+      }
+      address = a.to_string();
+    }
     asio::co_spawn(w.ioc, Session(w, std::move(socket), std::move(address)),
                    [](const std::exception_ptr&) {});
   }

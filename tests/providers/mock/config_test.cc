@@ -73,9 +73,10 @@ TEST(MockConfigTest, SeedIsOnlyForGeneratorsAndMustBeAnInteger) {
   auto bad = MockLogProvider::FromConfig(JsonObject{{"seed", "7"}});
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().message, "mock log provider: config \"seed\" must be an integer");
-  bad = MockMetricProvider::FromConfig(JsonObject{{"seed", 1.5}});
-  ASSERT_FALSE(bad);
-  EXPECT_EQ(bad.error().message, "mock metric provider: config \"seed\" must be an integer");
+  auto bad_metric = MockMetricProvider::FromConfig(JsonObject{{"seed", 1.5}});
+  ASSERT_FALSE(bad_metric);
+  EXPECT_EQ(bad_metric.error().message,
+            "mock metric provider: config \"seed\" must be an integer");
   auto incident = MockIncidentProvider::FromConfig(JsonObject{{"seed", 7}});
   ASSERT_FALSE(incident);
   EXPECT_EQ(incident.error().message, "mock incident provider: unknown config key \"seed\"");

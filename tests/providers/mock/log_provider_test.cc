@@ -4,6 +4,8 @@
 
 #include <regex>
 
+#include <opsorch/common/strings.h>
+
 #include "providers/mock/test_support.h"
 
 namespace opsorch::providers::mock {

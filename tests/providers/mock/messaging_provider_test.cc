@@ -63,7 +63,7 @@ TEST(MockMessagingProviderTest, LongBodiesArePreviewedOnACharacterBoundary) {
   body += "\xC3\xA9\xC3\xA9 and more text";  // "éé": byte 80 falls inside the first é
   auto r = p->Send({.channel = "#c", .body = body});
   ASSERT_TRUE(r);
-  EXPECT_EQ(r->metadata.at("preview"), std::string(79, 'a') + "…");
+  EXPECT_EQ(r->metadata.at("preview").as_string(), std::string(79, 'a') + "…");
 }
 
 }  // namespace

@@ -131,7 +131,7 @@ TEST_F(MockMetricProviderTest, GroupByAndAggregation) {
   std::set<std::string> services;
   for (const auto& s : by_service) {
     EXPECT_FALSE(s.service.empty());
-    EXPECT_EQ(s.labels.at("service"), s.service);
+    EXPECT_EQ(s.labels.at("service").as_string(), s.service);
     services.insert(s.service);
   }
   EXPECT_EQ(services.size(), 12u);

@@ -33,12 +33,16 @@ class MockOrchestrationProviderTest : public ::testing::Test {
   }
   Ids Plans(const s::OrchestrationPlanQuery& q) {
     Ids ids;
-    for (const auto& p : **p_->QueryPlans(q)) ids.push_back(p.id);
+    auto r = p_->QueryPlans(q);
+    EXPECT_TRUE(r && r->has_value());
+    for (const auto& p : **r) ids.push_back(p.id);
     return ids;
   }
   Ids Runs(const s::OrchestrationRunQuery& q) {
     Ids ids;
-    for (const auto& r : **p_->QueryRuns(q)) ids.push_back(r.id);
+    auto r = p_->QueryRuns(q);
+    EXPECT_TRUE(r && r->has_value());
+    for (const auto& run : **r) ids.push_back(run.id);
     return ids;
   }
   void Advance(std::int64_t seconds) { p_->ClockForTest().Advance(seconds * kSecond); }

@@ -291,7 +291,7 @@ class TestHandler final : public Handler {
 class RunningServer {
  public:
   RunningServer(ServerOptions options, Handler& handler, ExchangeObserver observer = {}) {
-    options.host = "127.0.0.1";
+    if (options.host == ServerOptions{}.host) options.host = "127.0.0.1";
     options.port = 0;
     if (options.threads == 0) options.threads = 2;
     auto created = Server::Create(options, handler, std::move(observer));
@@ -923,6 +923,18 @@ TEST(HttpServer, SignalTriggersGracefulStop) {
   ASSERT_EQ(::kill(::getpid(), SIGTERM), 0);
   EXPECT_TRUE(server.JoinWithin(3s));
   EXPECT_TRUE(client.WaitClosed(1s));
+}
+
+TEST(HttpServer, DualStackListenerReportsPlainIpv4Clients) {
+  if (::access("/proc/net/if_inet6", F_OK) != 0) GTEST_SKIP() << "no IPv6";
+  TestHandler handler;
+  RunningServer server({.host = "::"}, handler);
+  ASSERT_TRUE(server.ok());
+  Client client(server.port());
+  ASSERT_TRUE(client.Send(Get("/v4")));
+  ASSERT_TRUE(client.Read());
+  std::lock_guard lock(handler.mutex_);
+  EXPECT_EQ(handler.last_remote, "127.0.0.1");
 }
 
 TEST(HttpServer, CreateFailsWhenThePortIsTaken) {

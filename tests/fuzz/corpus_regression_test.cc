@@ -1,0 +1,235 @@
+// Replays the fuzz seed corpus (tests/fuzz/corpus/) through the fuzzer's own body in every build,
+// so that inputs that once crashed or broke an invariant stay fixed without a clang build, and
+// pins what a few of the seeds must decode to.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include <opsorch/schema/codec.h>
+#include <opsorch/schema/incident.h>
+#include <opsorch/schema/orchestration.h>
+
+#include "fuzz/decode_all.h"
+
+namespace opsorch::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+const fs::path kCorpus = fs::path(OPSORCH_TEST_DATA_DIR) / "fuzz" / "corpus";
+
+std::string ReadCorpusFile(const std::string& name) {
+  std::ifstream in(kCorpus / name, std::ios::binary);
+  EXPECT_TRUE(in) << "missing corpus file " << name;
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+DecodeOutcome DecodeAs(std::string_view type, const std::string& file) {
+  const WireType* t = FindWireType(type);
+  EXPECT_NE(t, nullptr) << type;
+  if (t == nullptr) return {};
+  return t->check(ReadCorpusFile(file));
+}
+
+TEST(FuzzCorpus, EveryFileKeepsTheCodecInvariants) {
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(kCorpus)) {
+    if (entry.is_regular_file()) files.push_back(entry.path());
+  }
+  // Guards against a wrong path silently testing nothing.
+  ASSERT_GE(files.size(), 25u) << kCorpus;
+  for (const auto& file : files) {
+    std::ifstream in(file, std::ios::binary);
+    ASSERT_TRUE(in) << file;
+    const std::string input{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    for (const std::string& violation : DecodeAll(input)) {
+      ADD_FAILURE() << file.filename().string() << ": " << violation;
+    }
+  }
+}
+
+// Each valid seed decodes as the type it was written for (else the fuzzer starts from seeds that
+// never reach the field decoders).
+TEST(FuzzCorpus, ValidSeedsDecodeAsTheirType) {
+  const std::pair<std::string_view, const char*> kSeeds[] = {
+      {"IncidentQuery", "incident_query_valid.json"},
+      {"IncidentQuery", "incident_query_minimal.json"},
+      {"IncidentQuery", "incident_query_bench.json"},
+      {"IncidentQuery", "case_variant_keys.json"},
+      {"IncidentQuery", "escaped_key.json"},
+      {"IncidentQuery", "unicode_escapes.json"},
+      {"IncidentQuery", "trailing_garbage.json"},
+      {"IncidentQuery", "limit_int64_max.json"},
+      {"IncidentQuery", "limit_negative_min.json"},
+      {"IncidentQuery", "nesting_at_limit.json"},
+      {"IncidentQuery", "long_string.json"},
+      {"CreateIncidentInput", "create_incident_valid.json"},
+      {"UpdateIncidentInput", "update_incident_valid.json"},
+      {"TimelineAppendInput", "timeline_append_valid.json"},
+      {"LogQuery", "log_query_valid.json"},
+      {"MetricQuery", "metric_query_valid.json"},
+      {"QueryScope", "query_scope_valid.json"},
+      {"TicketQuery", "ticket_query_valid.json"},
+      {"CreateTicketInput", "create_ticket_valid.json"},
+      {"UpdateTicketInput", "update_ticket_valid.json"},
+      {"Message", "message_valid.json"},
+      {"ServiceQuery", "service_query_valid.json"},
+      {"DeploymentQuery", "deployment_query_valid.json"},
+      {"TeamQuery", "team_query_valid.json"},  // `limit` is tolerated (contract §13 #9)
+      {"OrchestrationPlanQuery", "orchestration_plan_query_valid.json"},
+      {"OrchestrationRunQuery", "orchestration_run_query_valid.json"},
+      {"StartRunInput", "start_run_valid.json"},
+      {"StartRunInput", "case_variant_duplicate_start_run.json"},
+      {"CompleteStepInput", "complete_step_valid.json"},
+      {"ProviderConfig", "provider_config_valid.json"},
+      {"ProviderConfig", "provider_config_null_config.json"},
+      {"Incident", "incident_result.json"},
+      {"[]Incident", "incident_list_result.json"},
+      {"[]Incident", "array_of_results_with_null.json"},
+      {"LogEntries", "log_entries_result.json"},
+      {"OrchestrationRun", "orchestration_run_result.json"},
+  };
+  for (const auto& [type, file] : kSeeds) {
+    const DecodeOutcome outcome = DecodeAs(type, file);
+    EXPECT_TRUE(outcome.decoded) << file << " as " << type << ": " << outcome.error.message;
+    EXPECT_EQ(outcome.violation, "") << file;
+  }
+}
+
+// The error texts below are the reference's, quoted in contract §5.
+TEST(FuzzCorpus, WrongTypeLimitIsABadRequestNamingTheField) {
+  const DecodeOutcome outcome = DecodeAs("IncidentQuery", "limit_as_string.json");
+  ASSERT_FALSE(outcome.decoded);
+  EXPECT_EQ(outcome.error.code, errc::kBadRequest);
+  EXPECT_EQ(outcome.error.message,
+            "json: cannot unmarshal string into Go struct field IncidentQuery.limit of type int");
+}
+
+TEST(FuzzCorpus, FractionalLimitIsABadRequestNamingTheField) {
+  const DecodeOutcome outcome = DecodeAs("IncidentQuery", "limit_float.json");
+  ASSERT_FALSE(outcome.decoded);
+  EXPECT_EQ(outcome.error.code, errc::kBadRequest);
+  EXPECT_THAT(outcome.error.message, HasSubstr("IncidentQuery.limit"));
+  EXPECT_THAT(outcome.error.message, HasSubstr("of type int"));
+}
+
+TEST(FuzzCorpus, OutOfRangeLimitIsABadRequestNamingTheField) {
+  for (const char* file : {"huge_int_limit.json", "limit_uint64_over_int64.json"}) {
+    const DecodeOutcome outcome = DecodeAs("IncidentQuery", file);
+    ASSERT_FALSE(outcome.decoded) << file;
+    EXPECT_EQ(outcome.error.code, errc::kBadRequest) << file;
+    EXPECT_THAT(outcome.error.message, HasSubstr("IncidentQuery.limit")) << file;
+  }
+}
+
+TEST(FuzzCorpus, StringStepIsABadRequestNamingTheField) {
+  const DecodeOutcome outcome = DecodeAs("MetricQuery", "step_as_string.json");
+  ASSERT_FALSE(outcome.decoded);
+  EXPECT_EQ(outcome.error.code, errc::kBadRequest);
+  EXPECT_THAT(outcome.error.message, HasSubstr("MetricQuery.step"));
+}
+
+TEST(FuzzCorpus, NestedWrongTypeNamesTheFieldPath) {
+  const DecodeOutcome outcome = DecodeAs("IncidentQuery", "scope_service_as_number.json");
+  ASSERT_FALSE(outcome.decoded);
+  EXPECT_EQ(outcome.error.code, errc::kBadRequest);
+  EXPECT_THAT(outcome.error.message, HasSubstr("scope.service"));
+  EXPECT_THAT(outcome.error.message, HasSubstr("of type string"));
+}
+
+TEST(FuzzCorpus, UnknownFieldIsNamed) {
+  const DecodeOutcome outcome = DecodeAs("IncidentQuery", "unknown_field.json");
+  ASSERT_FALSE(outcome.decoded);
+  EXPECT_EQ(outcome.error.code, errc::kBadRequest);
+  EXPECT_EQ(outcome.error.message, "json: unknown field \"limits\"");
+}
+
+TEST(FuzzCorpus, TopLevelArrayNamesTheType) {
+  const DecodeOutcome outcome = DecodeAs("IncidentQuery", "top_level_array.json");
+  ASSERT_FALSE(outcome.decoded);
+  EXPECT_EQ(outcome.error.message,
+            "json: cannot unmarshal array into Go value of type schema.IncidentQuery");
+}
+
+TEST(FuzzCorpus, EmptyBodyIsEof) {
+  for (const char* file : {"empty.json", "whitespace_only.json"}) {
+    const DecodeOutcome outcome = DecodeAs("IncidentQuery", file);
+    ASSERT_FALSE(outcome.decoded) << file;
+    EXPECT_EQ(outcome.error.message, "EOF") << file;
+  }
+}
+
+TEST(FuzzCorpus, DeepNestingIsRejectedForEveryType) {
+  for (const char* file : {"deep_nesting_200.json", "deep_nesting_objects_200.json"}) {
+    for (const WireType& t : kWireTypes) {
+      const DecodeOutcome outcome = t.check(ReadCorpusFile(file));
+      EXPECT_FALSE(outcome.decoded) << file << " as " << t.name;
+      EXPECT_EQ(outcome.error.code, errc::kBadRequest) << file << " as " << t.name;
+      EXPECT_THAT(outcome.error.message, HasSubstr("nesting")) << file << " as " << t.name;
+    }
+  }
+}
+
+TEST(FuzzCorpus, DuplicateKeysLastWins) {
+  auto r = schema::Decode<schema::IncidentQuery>(ReadCorpusFile("duplicate_keys.json"));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->query, "second");
+  EXPECT_EQ(r->limit, 2);
+  EXPECT_EQ(r->scope.team, "b");
+}
+
+// The DISABLED_ tests below pin divergences from Go's encoding/json found while building this
+// corpus (reported to the codec owner); enable each once src/schema/codec.cc handles it.
+
+// Go decodes a repeated object key into the same struct, so fields set only by the first
+// occurrence survive; Boost.JSON keeps only the last occurrence of a key.
+TEST(FuzzCorpus, DISABLED_DuplicateObjectKeysMergeLikeGo) {
+  auto r = schema::Decode<schema::IncidentQuery>(ReadCorpusFile("duplicate_keys.json"));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->scope.service, "a");
+  EXPECT_EQ(r->scope.team, "b");
+}
+
+// Free-form numbers round-trip through float64 (contract §6), so Go keeps `-0`; Boost.JSON reads
+// `-0` as the integer 0.
+TEST(FuzzCorpus, DISABLED_NegativeZeroInMetadataStaysNegativeZero) {
+  auto r = schema::Decode<schema::IncidentQuery>(R"({"metadata":{"z":-0}})");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(schema::EncodeToString(*r), R"({"scope":{},"metadata":{"z":-0}})");
+}
+
+// Go rejects a number that overflows float64 ("cannot unmarshal number 1e400 into ... of type
+// float64"); Boost.JSON reads it as infinity, which is then encoded as null.
+TEST(FuzzCorpus, DISABLED_FloatOverflowInMetadataIsABadRequest) {
+  const DecodeOutcome outcome = DecodeAs("IncidentQuery", "huge_numbers_metadata.json");
+  ASSERT_FALSE(outcome.decoded) << outcome.encoding;
+  EXPECT_EQ(outcome.error.code, errc::kBadRequest);
+  EXPECT_THAT(outcome.error.message, HasSubstr("1e400"));
+}
+
+TEST(FuzzCorpus, CaseVariantKeyAfterExactKeyWins) {
+  auto r = schema::Decode<schema::StartRunInput>(
+      ReadCorpusFile("case_variant_duplicate_start_run.json"));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->plan_id, "q");
+}
+
+TEST(FuzzCorpus, EscapesAndSurrogatePairsDecodeToUtf8) {
+  auto r = schema::Decode<schema::IncidentQuery>(ReadCorpusFile("unicode_escapes.json"));
+  ASSERT_TRUE(r) << r.error().message;
+  using namespace std::string_literals;  // the expected text contains a NUL
+  EXPECT_EQ(r->query, "caf\u00e9 \u20ac \U0001F600 \0 \t\n\"\\/ \u2028\u2029"s);
+  auto q = schema::Decode<schema::IncidentQuery>(ReadCorpusFile("escaped_key.json"));
+  ASSERT_TRUE(q) << q.error().message;
+  EXPECT_EQ(q->query, "x");
+  EXPECT_EQ(q->limit, 2);
+}
+
+}  // namespace
+}  // namespace opsorch::testing
