@@ -203,6 +203,10 @@ median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END {
   if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
+# Other work on the machine shifts both servers' numbers unevenly; say so rather than hide it.
+if awk -v l="${load_before%% *}" -v n="$(nproc)" 'BEGIN { exit !(l + 0 > n / 2) }'; then
+  log "warning: load average is $load_before on $(nproc) cores; results will be noisy"
+fi
 paths=(/health /incidents/query)
 conns_list=(1 16)
 declare -A rps p50 raw
@@ -248,7 +252,8 @@ missed=0
   echo
   echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "- command: \`bench/run.sh\` (BENCH_DURATION=$duration BENCH_RUNS=$runs BENCH_THREADS=$threads)"
-  echo "- opsorch: $commit, \`$bin\`, mock incident provider, default logging to a file"
+  echo "- opsorch: tree at $commit, \`$bin\` built $(date -u -r "$bin" '+%Y-%m-%d %H:%M UTC')," \
+    "mock incident provider, default logging to a file"
   echo "- $(nginx -v 2>&1 | sed 's/^nginx version: //'), $threads workers, access log off;" \
     "$(wrk -v 2>&1 | head -n 1 | awk '{ print $1, $2 }')"
   echo "- machine: $(nproc) cores${cpu:+ ($cpu)}; servers and wrk share it; loopback only;" \

@@ -1,6 +1,5 @@
-#include <opsorch/http/message.h>
-
 #include <opsorch/common/strings.h>
+#include <opsorch/http/message.h>
 
 namespace opsorch::http {
 

@@ -13,8 +13,6 @@
 // and write, which costs timer-queue work and timerfd syscalls per request), each connection
 // records a deadline for its current phase and a per-thread sweep timer closes connections
 // whose deadline has passed. The sweep period scales with the smallest configured timeout.
-#include <opsorch/http/server.h>
-
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -59,6 +57,7 @@
 #include <opsorch/common/error.h>
 #include <opsorch/common/json_writer.h>
 #include <opsorch/common/strings.h>
+#include <opsorch/http/server.h>
 
 namespace opsorch::http {
 namespace {
@@ -101,7 +100,7 @@ enum class Phase : std::uint8_t {
   kReading,    // request bytes have arrived; the rest must follow within read_timeout
   kHandling,   // the handler owns the request; no deadline
   kWriting,
-  kLinger,  // draining after an error response (closed by Stop)
+  kLinger,   // draining after an error response (closed by Stop)
   kClosing,  // TLS close_notify exchange
 };
 
@@ -137,9 +136,7 @@ struct RequestScratch {
     store.append(s.data(), s.size());
     return span;
   }
-  std::string_view View(Span s) const {
-    return std::string_view(store).substr(s.offset, s.length);
-  }
+  std::string_view View(Span s) const { return std::string_view(store).substr(s.offset, s.length); }
 };
 
 // The parser's callbacks see views into the read buffer, which is consumed as parsing
@@ -162,8 +159,7 @@ class RequestParser final : public bhttp::basic_parser<true> {
   void on_field_impl(bhttp::field field, beast::string_view name, beast::string_view value,
                      beast::error_code&) override {
     if (field == bhttp::field::expect &&
-        EqualsIgnoreCase(TrimSpace(std::string_view(value.data(), value.size())),
-                         "100-continue")) {
+        EqualsIgnoreCase(TrimSpace(std::string_view(value.data(), value.size())), "100-continue")) {
       scratch_.expect_continue = true;
     }
     Span n = scratch_.Append(name);
@@ -263,13 +259,7 @@ std::string_view HttpDate() {
 bool IsTokenChar(unsigned char c) {
   // RFC 7230 tchar.
   if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
-  switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
-    case '.': case '^': case '_': case '`': case '|': case '~':
-      return true;
-    default:
-      return false;
-  }
+  return std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
 }
 
 bool IsValidHeaderName(std::string_view name) {
@@ -424,12 +414,7 @@ struct Connection {
     }
     if (next != nullptr) next->prev = prev;
     --worker.connection_count;
-    bool owned;
-    {
-      std::lock_guard lock(completion->mutex);
-      owned = !completion->abandoned;
-    }
-    if (owned) delete completion;
+    delete completion;  // null once abandoned
   }
 
   Connection(const Connection&) = delete;
@@ -451,9 +436,12 @@ struct Connection {
   // Leaves the Completion to a handler that still holds `done` (see Completion); the
   // connection is about to be destroyed with its io_context.
   void AbandonCompletion() {
-    std::lock_guard lock(completion->mutex);
-    completion->abandoned = true;
-    completion->connection = nullptr;
+    {
+      std::lock_guard lock(completion->mutex);
+      completion->abandoned = true;
+      completion->connection = nullptr;
+    }
+    completion = nullptr;
   }
 
   void BeginRequest(std::size_t header_limit, std::size_t body_limit) {
@@ -513,22 +501,50 @@ struct Connection {
   std::string head;  // serialised status line + headers
 };
 
+// Frees an abandoned Completion: whoever finds it abandoned last owns it.
+bool DeleteIfAbandoned(Completion* completion) {
+  {
+    std::lock_guard lock(completion->mutex);
+    if (!completion->abandoned) return false;
+  }
+  delete completion;
+  return true;
+}
+
 // Runs on the connection's thread after an asynchronous `done`.
 void Deliver(Completion* completion, std::uint64_t sequence, Response&& response) {
-  {
-    std::unique_lock lock(completion->mutex);
-    if (completion->abandoned) {
-      lock.unlock();
-      delete completion;
-      return;
-    }
-  }
+  if (DeleteIfAbandoned(completion)) return;
   Connection& c = *completion->connection;
   if (c.sequence != sequence || c.response_ready) return;
   c.response = std::move(response);
   c.response_ready = true;
   c.wake_timer.cancel();
 }
+
+// The posted half of an asynchronous `done`. If a forced stop destroys the io_context before
+// it runs, its destructor frees the (then abandoned) Completion.
+class DeliverOp {
+ public:
+  DeliverOp(Completion* completion, std::uint64_t sequence, Response&& response)
+      : completion_(completion), sequence_(sequence), response_(std::move(response)) {}
+  DeliverOp(DeliverOp&& other) noexcept
+      : completion_(std::exchange(other.completion_, nullptr)),
+        sequence_(other.sequence_),
+        response_(std::move(other.response_)) {}
+  DeliverOp& operator=(DeliverOp&&) = delete;
+  ~DeliverOp() {
+    if (completion_ != nullptr) DeleteIfAbandoned(completion_);
+  }
+
+  void operator()() {
+    Deliver(std::exchange(completion_, nullptr), sequence_, std::move(response_));
+  }
+
+ private:
+  Completion* completion_;
+  std::uint64_t sequence_;
+  Response response_;
+};
 
 void Complete(Completion* completion, std::uint64_t sequence, Response&& response) {
   if (t_sync_completion == completion) {
@@ -548,10 +564,7 @@ void Complete(Completion* completion, std::uint64_t sequence, Response&& respons
   }
   // Posting under the mutex orders this against abandonment (after the threads are joined,
   // before the io_contexts are destroyed).
-  asio::post(completion->executor,
-             [completion, sequence, response = std::move(response)]() mutable {
-               Deliver(completion, sequence, std::move(response));
-             });
+  asio::post(completion->executor, DeliverOp(completion, sequence, std::move(response)));
 }
 
 std::size_t ReadSize(const beast::flat_buffer& buffer) {
@@ -634,8 +647,8 @@ Status ServerImpl::Init() {
     ssl::context& ctx = *tls_context_;
     ErrorCode ec;
     ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                        ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
-                        ssl::context::no_tlsv1_1 | ssl::context::single_dh_use,
+                        ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
+                        ssl::context::single_dh_use,
                     ec);
     SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
     ctx.use_certificate_chain_file(options_.tls_cert_file, ec);
@@ -704,13 +717,14 @@ Status ServerImpl::Init() {
   }
   grace_timer_.emplace(w0.ioc);
 
-  // Timeouts are enforced to within a tenth of the smallest one.
-  std::chrono::milliseconds smallest{1000};
+  // Timeouts are enforced to within a tenth of the smallest one (at most 1 s late).
+  auto smallest = std::chrono::milliseconds::max();
   for (auto t : {options_.idle_timeout, options_.read_timeout, options_.write_timeout}) {
     if (t.count() > 0) smallest = std::min(smallest, t);
   }
-  sweep_period_ = std::clamp(smallest / 10, std::chrono::milliseconds(5),
-                             std::chrono::milliseconds(1000));
+  if (smallest == std::chrono::milliseconds::max()) smallest = std::chrono::seconds(10);
+  sweep_period_ =
+      std::clamp(smallest / 10, std::chrono::milliseconds(5), std::chrono::milliseconds(1000));
   active_workers_ = workers_.size();
   return Ok();
 }
@@ -945,8 +959,7 @@ Task<> ServerImpl::Serve(Connection& c, Stream& stream) {
 
     // Response.
     keep_alive = keep_alive && !c.worker.stopping;
-    std::string_view body = SerializeResponse(c.head, c.response, keep_alive, http10,
-                                              head_request);
+    std::string_view body = SerializeResponse(c.head, c.response, keep_alive, http10, head_request);
     const std::size_t body_bytes = body.size();
     if constexpr (std::is_same_v<Stream, TlsStream>) {
       // The TLS stream writes one buffer per record; small bodies go in the same record.
@@ -1008,13 +1021,13 @@ Task<> ServerImpl::Reject(Connection& c, Stream& stream, const beast::error_code
                           Clock::time_point start) {
   Response response;
   if (ec == bhttp::error::header_limit) {
-    response = ErrorResponse(431, errc::kHeadersTooLarge,
-                             "request headers exceed " + std::to_string(options_.header_limit) +
-                                 " bytes");
+    response =
+        ErrorResponse(431, errc::kHeadersTooLarge,
+                      "request headers exceed " + std::to_string(options_.header_limit) + " bytes");
   } else if (ec == bhttp::error::body_limit) {
-    response = ErrorResponse(413, errc::kPayloadTooLarge,
-                             "request body exceeds " + std::to_string(options_.body_limit) +
-                                 " bytes");
+    response =
+        ErrorResponse(413, errc::kPayloadTooLarge,
+                      "request body exceeds " + std::to_string(options_.body_limit) + " bytes");
   } else {
     response = ErrorResponse(400, errc::kBadRequest, "malformed HTTP request: " + ec.message());
   }
@@ -1035,8 +1048,10 @@ Task<> ServerImpl::CloseGracefully(Connection& c, Socket& socket, bool linger) {
   if (linger && !ec) {
     // Drain what the client is still sending (bounded) so that closing with unread data
     // does not reset the connection before the client has read our response.
-    c.SetPhase(Phase::kLinger, Clock::now() + std::min<std::chrono::milliseconds>(
-                                                  kLingerTime, options_.read_timeout));
+    const auto budget = options_.read_timeout.count() > 0 ? std::min<std::chrono::milliseconds>(
+                                                                kLingerTime, options_.read_timeout)
+                                                          : kLingerTime;
+    c.SetPhase(Phase::kLinger, Clock::now() + budget);
     if (c.worker.stopping) co_return;
     std::size_t drained = 0;
     c.buffer.consume(c.buffer.size());

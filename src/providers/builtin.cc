@@ -1,6 +1,6 @@
-#include <opsorch/providers/builtin.h>
-
 #include <stdexcept>
+
+#include <opsorch/providers/builtin.h>
 
 #include "providers/mock/register.h"
 #include "providers/secret_json/secret_json_provider.h"

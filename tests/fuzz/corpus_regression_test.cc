@@ -1,14 +1,16 @@
 // Replays the fuzz seed corpus (tests/fuzz/corpus/) through the fuzzer's own body in every build,
 // so that inputs that once crashed or broke an invariant stay fixed without a clang build, and
 // pins what a few of the seeds must decode to.
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 
 #include <opsorch/schema/codec.h>
 #include <opsorch/schema/incident.h>

@@ -46,8 +46,9 @@ DecodeOutcome CheckDecode(std::string_view input, const schema::DecodeOptions& o
   if (!first) {
     outcome.error = first.error();
     if (outcome.error.code != errc::kBadRequest || outcome.error.message.empty()) {
-      outcome.violation = "decode error is not bad_request with a message: code=" +
-                          outcome.error.code + " message=" + outcome.error.message;
+      outcome.violation =
+          "decode error is not bad_request with a message: code=" + outcome.error.code +
+          " message=" + outcome.error.message;
     }
     return outcome;
   }

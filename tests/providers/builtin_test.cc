@@ -1,7 +1,6 @@
-#include <opsorch/providers/builtin.h>
-
 #include <gtest/gtest.h>
 
+#include <opsorch/providers/builtin.h>
 #include <opsorch/providers/interfaces.h>
 
 namespace opsorch::providers {

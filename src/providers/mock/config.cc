@@ -34,8 +34,8 @@ Result<std::optional<std::int64_t>> ConfigReader::Int(std::string_view key) cons
   const JsonValue* v = config_.if_contains(key);
   if (v == nullptr || v->is_null()) return std::optional<std::int64_t>();
   if (v->is_int64()) return std::optional<std::int64_t>(v->get_int64());
-  if (v->is_uint64() && v->get_uint64() <= static_cast<std::uint64_t>(
-                                               std::numeric_limits<std::int64_t>::max())) {
+  if (v->is_uint64() &&
+      v->get_uint64() <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
     return std::optional<std::int64_t>(static_cast<std::int64_t>(v->get_uint64()));
   }
   // Go clients marshal numbers as float64; accept integral values that fit.
@@ -71,13 +71,12 @@ Result<std::optional<std::int64_t>> ConfigReader::Duration(std::string_view key)
   if (!s->has_value()) return std::optional<std::int64_t>();
   auto d = ParseGoDuration(**s);
   if (!d) {
-    return Fail(BadRequest(label_ + ": config \"" + std::string(key) +
-                           "\" must be a duration such as \"500ms\", \"10s\" or \"1m\": " +
-                           d.error().message));
+    return Fail(BadRequest(
+        label_ + ": config \"" + std::string(key) +
+        "\" must be a duration such as \"500ms\", \"10s\" or \"1m\": " + d.error().message));
   }
   if (*d < 0) {
-    return Fail(BadRequest(label_ + ": config \"" + std::string(key) +
-                           "\" must not be negative"));
+    return Fail(BadRequest(label_ + ": config \"" + std::string(key) + "\" must not be negative"));
   }
   return std::optional<std::int64_t>(*d);
 }

@@ -67,8 +67,9 @@ class Clock {
 };
 
 // The instant a provider's world is built for: the fixed "now", or the wall clock.
+// The wall clock is truncated to whole seconds so that seeded times read cleanly.
 inline Time InitialNow(const std::optional<Time>& fixed) {
-  return fixed ? *fixed : Time::FromUnixNanos(Time::Now().UnixNanos());
+  return fixed ? *fixed : Time::FromUnixSeconds(Time::Now().seconds);
 }
 
 // Keys every mock provider accepts: "now" (RFC 3339) fixes the clock.

@@ -26,7 +26,8 @@ Result<std::shared_ptr<MockIncidentProvider>> MockIncidentProvider::FromConfig(
   options.now = *now;
   if (severity->has_value()) {
     if (TrimSpace(**severity).empty()) {
-      return Fail(BadRequest(std::string(kLabel) + ": config \"defaultSeverity\" must not be empty"));
+      return Fail(
+          BadRequest(std::string(kLabel) + ": config \"defaultSeverity\" must not be empty"));
     }
     options.default_severity = std::string(TrimSpace(**severity));
   }
@@ -137,8 +138,9 @@ Result<NullableList<s::TimelineEntry>> MockIncidentProvider::GetTimeline(const s
     out = it->second.timeline;
   }
   // Appended entries may carry an earlier `at`; stable sort keeps insertion order on ties.
-  std::stable_sort(out.begin(), out.end(),
-                   [](const s::TimelineEntry& a, const s::TimelineEntry& b) { return a.at < b.at; });
+  std::stable_sort(
+      out.begin(), out.end(),
+      [](const s::TimelineEntry& a, const s::TimelineEntry& b) { return a.at < b.at; });
   return out;
 }
 

@@ -17,7 +17,7 @@ namespace opsorch::providers::mock {
 class MockIncidentProvider final : public IncidentProvider {
  public:
   struct Options {
-    std::optional<Time> now;               // fixed clock; unset = wall clock
+    std::optional<Time> now;  // fixed clock; unset = wall clock
     std::string default_severity = "sev3";
   };
 

@@ -34,13 +34,15 @@ const std::map<std::string_view, std::vector<LogTemplate>>& ServiceTemplates() {
         {"info", "POST /api/checkout completed order={order} status=201 latency={ms}ms"},
         {"info", "cart {id} priced items={n} currency=USD"},
         {"warn", "payment authorization slow for order={order} latency={ms}ms retry={n}"},
-        {"error", "checkout failed for order={order}: payment authorization timed out after {ms}ms"}}},
+        {"error",
+         "checkout failed for order={order}: payment authorization timed out after {ms}ms"}}},
       {"svc-payments",
        {{"debug", "processor connection pool size={n} idle=2"},
         {"info", "authorization approved order={order} processor=primary latency={ms}ms"},
         {"info", "capture settled order={order} amount_cents={n}00"},
         {"warn", "processor latency above SLO latency={ms}ms processor=primary"},
-        {"error", "authorization failed order={order}: upstream timeout after {ms}ms (processor=primary)"}}},
+        {"error",
+         "authorization failed order={order}: upstream timeout after {ms}ms (processor=primary)"}}},
       {"svc-ledger",
        {{"debug", "journal batch {id} flushed entries={n}"},
         {"info", "posted journal entry {id} lines={n}"},
@@ -143,9 +145,8 @@ void GenerateMinute(const ServiceSeed& sv, std::int64_t minute, std::uint64_t se
   const std::vector<LogTemplate>& templates = it != all.end() ? it->second : GenericTemplates();
   const std::uint64_t count = rng.Below(3);  // 0–2 lines, one a minute on average
   for (std::uint64_t k = 0; k < count; ++k) {
-    const Time ts = Time::FromUnixNanos(minute * kNanosPerMinute +
-                                        static_cast<std::int64_t>(rng.Below(60'000)) *
-                                            kNanosPerMilli);
+    const Time ts = Time::FromUnixNanos(
+        minute * kNanosPerMinute + static_cast<std::int64_t>(rng.Below(60'000)) * kNanosPerMilli);
     const bool degraded = !sv.degraded_since.IsZero() && ts >= sv.degraded_since;
     const double roll = rng.Uniform();
     const char* severity = "info";
@@ -298,7 +299,8 @@ Result<std::shared_ptr<MockLogProvider>> MockLogProvider::FromConfig(const JsonO
 }
 
 Result<s::LogEntries> MockLogProvider::Query(const s::LogQuery& q) {
-  if ((!q.start.IsZero() && !FitsUnixNanos(q.start)) || (!q.end.IsZero() && !FitsUnixNanos(q.end))) {
+  if ((!q.start.IsZero() && !FitsUnixNanos(q.start)) ||
+      (!q.end.IsZero() && !FitsUnixNanos(q.end))) {
     return Fail(BadRequest("start and end must be between the years 1678 and 2262"));
   }
   const Time end = q.end.IsZero() ? clock_.Now() : q.end;
@@ -320,8 +322,8 @@ Result<s::LogEntries> MockLogProvider::Query(const s::LogQuery& q) {
   result.entries.emplace();
   auto& out = *result.entries;
   const std::int64_t last = FloorDiv(end.UnixNanos(), kNanosPerMinute);
-  const std::int64_t first = std::max(FloorDiv(start.UnixNanos(), kNanosPerMinute),
-                                      last - kMaxScan / kNanosPerMinute + 1);
+  const std::int64_t first =
+      std::max(FloorDiv(start.UnixNanos(), kNanosPerMinute), last - kMaxScan / kNanosPerMinute + 1);
   std::vector<s::LogEntry> minute_entries;
   for (std::int64_t minute = last; minute >= first && std::ssize(out) < limit; --minute) {
     minute_entries.clear();

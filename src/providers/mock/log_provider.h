@@ -32,9 +32,7 @@ class MockLogProvider final : public LogProvider {
   // Config keys: "now" (RFC 3339), "seed" (integer).
   static Result<std::shared_ptr<MockLogProvider>> FromConfig(const JsonObject& config);
   explicit MockLogProvider(const Options& options)
-      : clock_(options.now),
-        seed_(options.seed),
-        directory_(BuildWorld(InitialNow(options.now))) {}
+      : clock_(options.now), seed_(options.seed), directory_(BuildWorld(InitialNow(options.now))) {}
 
   Result<s::LogEntries> Query(const s::LogQuery& q) override;
 

@@ -17,10 +17,10 @@ struct MetricDef {
   const char* unit;
   const char* description;
   std::vector<const char*> services;  // empty = every service
-  double base;              // typical value for an average service
-  double daily_amplitude;   // relative swing of the daily curve
-  double noise;             // relative noise
-  double degraded_factor;   // multiplier while the service has an unresolved incident
+  double base;                        // typical value for an average service
+  double daily_amplitude;             // relative swing of the daily curve
+  double noise;                       // relative noise
+  double degraded_factor;             // multiplier while the service has an unresolved incident
   double min = 0;
   double max = -1;  // < 0: unbounded
 };
@@ -29,51 +29,207 @@ struct MetricDef {
 // their p95 in the stated unit.
 const std::vector<MetricDef>& Catalog() {
   static const std::vector<MetricDef> defs = {
-      {"analytics_events_ingested_total", "counter", "events/s",
-       "Events ingested into the analytics pipeline", {"svc-analytics"}, 900, 0.4, 0.1, 1},
-      {"cache_hit_ratio", "gauge", "ratio", "Share of cache lookups served from cache",
-       {"svc-api-gateway", "svc-search", "svc-inventory", "svc-web"}, 0.93, 0.02, 0.01, 0.92, 0,
+      {"analytics_events_ingested_total",
+       "counter",
+       "events/s",
+       "Events ingested into the analytics pipeline",
+       {"svc-analytics"},
+       900,
+       0.4,
+       0.1,
        1},
-      {"checkout_conversion_rate", "gauge", "ratio", "Share of sessions that place an order",
-       {"svc-checkout", "svc-web"}, 0.034, 0.2, 0.05, 0.7, 0, 1},
-      {"cpu_usage_percent", "gauge", "percent", "CPU usage across the service's pods", {}, 38,
-       0.25, 0.08, 1.6, 0, 100},
-      {"db_connections_active", "gauge", "connections", "Active database connections",
-       {"svc-database", "svc-ledger", "svc-orders", "svc-payments"}, 80, 0.2, 0.05, 1.5},
-      {"db_query_duration_seconds", "histogram", "seconds", "Database query latency (p95)",
-       {"svc-database", "svc-ledger", "svc-orders"}, 0.012, 0.2, 0.1, 3},
-      {"db_replication_lag_seconds", "gauge", "seconds", "Streaming replica lag behind primary",
-       {"svc-database"}, 0.8, 0.1, 0.3, 400},
-      {"gateway_upstream_5xx_total", "counter", "responses/s",
-       "5xx responses from upstreams seen at the gateway", {"svc-api-gateway"}, 0.2, 0.3, 0.3,
+      {"cache_hit_ratio",
+       "gauge",
+       "ratio",
+       "Share of cache lookups served from cache",
+       {"svc-api-gateway", "svc-search", "svc-inventory", "svc-web"},
+       0.93,
+       0.02,
+       0.01,
+       0.92,
+       0,
        1},
-      {"http_request_duration_seconds", "histogram", "seconds", "HTTP request latency (p95)", {},
-       0.18, 0.15, 0.1, 6},
-      {"http_request_errors_total", "counter", "errors/s", "HTTP requests answered with 5xx", {},
-       0.4, 0.2, 0.3, 12},
-      {"http_requests_total", "counter", "requests/s", "HTTP requests served", {}, 120, 0.3, 0.08,
+      {"checkout_conversion_rate",
+       "gauge",
+       "ratio",
+       "Share of sessions that place an order",
+       {"svc-checkout", "svc-web"},
+       0.034,
+       0.2,
+       0.05,
+       0.7,
+       0,
        1},
-      {"inventory_sync_drift_percent", "gauge", "percent",
-       "Stock count difference between warehouses and the source of truth", {"svc-inventory"},
-       0.05, 0.1, 0.2, 1, 0, 100},
-      {"login_attempts_total", "counter", "attempts/s", "Login attempts", {"svc-identity"}, 25,
-       0.35, 0.08, 1},
-      {"memory_usage_bytes", "gauge", "bytes", "Resident memory across the service's pods", {},
-       1.2e9, 0.05, 0.02, 1.1},
-      {"mfa_sms_failure_ratio", "gauge", "ratio", "Share of MFA SMS reported undeliverable",
-       {"svc-notifications", "svc-identity"}, 0.008, 0.1, 0.15, 11, 0, 1},
-      {"notifications_sent_total", "counter", "messages/s", "Emails, SMS and pushes sent",
-       {"svc-notifications"}, 40, 0.35, 0.1, 1},
-      {"payment_authorization_failure_ratio", "gauge", "ratio",
-       "Share of card authorizations that fail", {"svc-payments"}, 0.01, 0.1, 0.15, 14, 0, 1},
-      {"payment_authorizations_total", "counter", "authorizations/s",
-       "Card authorizations attempted", {"svc-payments", "svc-checkout"}, 35, 0.35, 0.08, 1},
-      {"processor_latency_seconds", "histogram", "seconds", "Card processor latency (p95)",
-       {"svc-payments"}, 0.35, 0.1, 0.1, 8},
-      {"queue_depth", "gauge", "messages", "Messages waiting in the service's work queue",
-       {"svc-orders", "svc-notifications", "svc-analytics"}, 150, 0.3, 0.1, 60},
-      {"search_index_lag_seconds", "gauge", "seconds", "Delay between a catalog change and search",
-       {"svc-search"}, 4, 0.2, 0.2, 5},
+      {"cpu_usage_percent",
+       "gauge",
+       "percent",
+       "CPU usage across the service's pods",
+       {},
+       38,
+       0.25,
+       0.08,
+       1.6,
+       0,
+       100},
+      {"db_connections_active",
+       "gauge",
+       "connections",
+       "Active database connections",
+       {"svc-database", "svc-ledger", "svc-orders", "svc-payments"},
+       80,
+       0.2,
+       0.05,
+       1.5},
+      {"db_query_duration_seconds",
+       "histogram",
+       "seconds",
+       "Database query latency (p95)",
+       {"svc-database", "svc-ledger", "svc-orders"},
+       0.012,
+       0.2,
+       0.1,
+       3},
+      {"db_replication_lag_seconds",
+       "gauge",
+       "seconds",
+       "Streaming replica lag behind primary",
+       {"svc-database"},
+       0.8,
+       0.1,
+       0.3,
+       400},
+      {"gateway_upstream_5xx_total",
+       "counter",
+       "responses/s",
+       "5xx responses from upstreams seen at the gateway",
+       {"svc-api-gateway"},
+       0.2,
+       0.3,
+       0.3,
+       1},
+      {"http_request_duration_seconds",
+       "histogram",
+       "seconds",
+       "HTTP request latency (p95)",
+       {},
+       0.18,
+       0.15,
+       0.1,
+       6},
+      {"http_request_errors_total",
+       "counter",
+       "errors/s",
+       "HTTP requests answered with 5xx",
+       {},
+       0.4,
+       0.2,
+       0.3,
+       12},
+      {"http_requests_total",
+       "counter",
+       "requests/s",
+       "HTTP requests served",
+       {},
+       120,
+       0.3,
+       0.08,
+       1},
+      {"inventory_sync_drift_percent",
+       "gauge",
+       "percent",
+       "Stock count difference between warehouses and the source of truth",
+       {"svc-inventory"},
+       0.05,
+       0.1,
+       0.2,
+       1,
+       0,
+       100},
+      {"login_attempts_total",
+       "counter",
+       "attempts/s",
+       "Login attempts",
+       {"svc-identity"},
+       25,
+       0.35,
+       0.08,
+       1},
+      {"memory_usage_bytes",
+       "gauge",
+       "bytes",
+       "Resident memory across the service's pods",
+       {},
+       1.2e9,
+       0.05,
+       0.02,
+       1.1},
+      {"mfa_sms_failure_ratio",
+       "gauge",
+       "ratio",
+       "Share of MFA SMS reported undeliverable",
+       {"svc-notifications", "svc-identity"},
+       0.008,
+       0.1,
+       0.15,
+       11,
+       0,
+       1},
+      {"notifications_sent_total",
+       "counter",
+       "messages/s",
+       "Emails, SMS and pushes sent",
+       {"svc-notifications"},
+       40,
+       0.35,
+       0.1,
+       1},
+      {"payment_authorization_failure_ratio",
+       "gauge",
+       "ratio",
+       "Share of card authorizations that fail",
+       {"svc-payments"},
+       0.01,
+       0.1,
+       0.15,
+       14,
+       0,
+       1},
+      {"payment_authorizations_total",
+       "counter",
+       "authorizations/s",
+       "Card authorizations attempted",
+       {"svc-payments", "svc-checkout"},
+       35,
+       0.35,
+       0.08,
+       1},
+      {"processor_latency_seconds",
+       "histogram",
+       "seconds",
+       "Card processor latency (p95)",
+       {"svc-payments"},
+       0.35,
+       0.1,
+       0.1,
+       8},
+      {"queue_depth",
+       "gauge",
+       "messages",
+       "Messages waiting in the service's work queue",
+       {"svc-orders", "svc-notifications", "svc-analytics"},
+       150,
+       0.3,
+       0.1,
+       60},
+      {"search_index_lag_seconds",
+       "gauge",
+       "seconds",
+       "Delay between a catalog change and search",
+       {"svc-search"},
+       4,
+       0.2,
+       0.2,
+       5},
   };
   return defs;
 }
@@ -86,9 +242,8 @@ const MetricDef* FindMetric(std::string_view name) {
 }
 
 bool Carries(const MetricDef& def, const std::string& service) {
-  return def.services.empty() ||
-         std::any_of(def.services.begin(), def.services.end(),
-                     [&](const char* s) { return service == s; });
+  return def.services.empty() || std::any_of(def.services.begin(), def.services.end(),
+                                             [&](const char* s) { return service == s; });
 }
 
 StringMap SeriesLabels(const ServiceSeed& sv) {
@@ -102,8 +257,7 @@ constexpr double kTwoPi = 2 * std::numbers::pi;
 
 // The value of `def` for `sv` at `t`. `actual` adds noise and the incident anomaly; without it
 // this is the baseline a graph would draw as "expected".
-double Value(const MetricDef& def, const ServiceSeed& sv, Time t, std::uint64_t seed,
-             bool actual) {
+double Value(const MetricDef& def, const ServiceSeed& sv, Time t, std::uint64_t seed, bool actual) {
   const std::uint64_t key = Hash64(sv.service.id, Hash64(def.name, seed));
   const double scale = 0.6 + 0.8 * static_cast<double>(key % 1000) / 1000.0;
   const double phase = static_cast<double>((key >> 10) % 1000) / 1000.0 * kTwoPi;
@@ -249,8 +403,7 @@ Result<std::shared_ptr<MockMetricProvider>> MockMetricProvider::FromConfig(
   return std::make_shared<MockMetricProvider>(options);
 }
 
-Result<NullableList<s::MetricDescriptor>> MockMetricProvider::Describe(
-    const s::QueryScope& scope) {
+Result<NullableList<s::MetricDescriptor>> MockMetricProvider::Describe(const s::QueryScope& scope) {
   std::vector<s::MetricDescriptor> out;
   for (const auto& def : Catalog()) {
     JsonArray services;
@@ -278,13 +431,20 @@ Result<NullableList<s::MetricSeries>> MockMetricProvider::Query(const s::MetricQ
     return Fail(BadRequest("expression.metricName is required"));
   }
   const s::MetricExpression& expr = *q.expression;
-  if ((!q.start.IsZero() && !FitsUnixNanos(q.start)) || (!q.end.IsZero() && !FitsUnixNanos(q.end))) {
+  if ((!q.start.IsZero() && !FitsUnixNanos(q.start)) ||
+      (!q.end.IsZero() && !FitsUnixNanos(q.end))) {
     return Fail(BadRequest("start and end must be between the years 1678 and 2262"));
   }
-  const Time end = q.end.IsZero() ? clock_.Now() : q.end;
+  const std::int64_t step = q.step > 0 ? q.step : kDefaultStepSeconds;
+  Time end = q.end;
+  if (end.IsZero()) {
+    // A defaulted end is aligned down to the step, so that repeated live queries within one
+    // step return identical points on round timestamps.
+    const Time now = clock_.Now();
+    end = Time::FromUnixSeconds(now.seconds - ((now.seconds % step) + step) % step);
+  }
   const Time start = q.start.IsZero() ? end.Add(-kDefaultWindow) : q.start;
   if (end < start) return Fail(BadRequest("end must not be before start"));
-  const std::int64_t step = q.step > 0 ? q.step : kDefaultStepSeconds;
   // In seconds: a difference of two far-apart UnixNanos values could overflow.
   const std::int64_t window_seconds =
       end.seconds - start.seconds - (end.nanos < start.nanos ? 1 : 0);
@@ -299,9 +459,8 @@ Result<NullableList<s::MetricSeries>> MockMetricProvider::Query(const s::MetricQ
 
   const MetricDef* def = FindMetric(TrimSpace(expr.metric_name));
   std::string aggregation = ToLower(TrimSpace(expr.aggregation));
-  if (aggregation.empty()) aggregation = def != nullptr && def->type == std::string_view("counter")
-                                             ? "sum"
-                                             : "avg";
+  if (aggregation.empty())
+    aggregation = def != nullptr && def->type == std::string_view("counter") ? "sum" : "avg";
   if (aggregation != "avg" && aggregation != "sum" && aggregation != "max" &&
       aggregation != "min" && aggregation != "count") {
     return Fail(BadRequest("unsupported aggregation \"" + expr.aggregation +

@@ -31,9 +31,7 @@ class MockMetricProvider final : public MetricProvider {
   // Config keys: "now" (RFC 3339), "seed" (integer).
   static Result<std::shared_ptr<MockMetricProvider>> FromConfig(const JsonObject& config);
   explicit MockMetricProvider(const Options& options)
-      : clock_(options.now),
-        seed_(options.seed),
-        directory_(BuildWorld(InitialNow(options.now))) {}
+      : clock_(options.now), seed_(options.seed), directory_(BuildWorld(InitialNow(options.now))) {}
 
   Result<NullableList<s::MetricSeries>> Query(const s::MetricQuery& q) override;
   Result<NullableList<s::MetricDescriptor>> Describe(const s::QueryScope& scope) override;

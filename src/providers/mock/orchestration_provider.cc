@@ -49,8 +49,7 @@ Result<std::shared_ptr<MockOrchestrationProvider>> MockOrchestrationProvider::Fr
   return std::make_shared<MockOrchestrationProvider>(options);
 }
 
-MockOrchestrationProvider::MockOrchestrationProvider(const Options& options,
-                                                     const MockWorld& world)
+MockOrchestrationProvider::MockOrchestrationProvider(const Options& options, const MockWorld& world)
     : clock_(options.now), step_duration_(options.step_duration), plans_(IndexPlans(world)) {
   for (const auto& r : world.runs) {
     runs_.emplace(r.id, r);
@@ -98,8 +97,8 @@ void MockOrchestrationProvider::Advance(s::OrchestrationRun& run, Time now,
           satisfied = false;
           break;
         }
-        const auto done_at = d->second->finished_at ? d->second->finished_at
-                                                    : d->second->updated_at;
+        const auto done_at =
+            d->second->finished_at ? d->second->finished_at : d->second->updated_at;
         if (done_at && *done_at > ready_at) ready_at = *done_at;
       }
       if (!satisfied) continue;
@@ -254,8 +253,7 @@ Result<std::optional<s::OrchestrationRun>> MockOrchestrationProvider::StartRun(
 }
 
 Status MockOrchestrationProvider::CompleteStep(const std::string& run_id,
-                                               const std::string& step_id,
-                                               const std::string& actor,
+                                               const std::string& step_id, const std::string& actor,
                                                const std::string& note) {
   const Time now = clock_.Now();
   std::unique_lock lock(mu_);
@@ -277,8 +275,8 @@ Status MockOrchestrationProvider::CompleteStep(const std::string& run_id,
   }
   // A human may complete what waits for a human: ready or blocked steps, and manual steps that
   // are marked running. Automated running steps finish on their own.
-  const bool completable = st->status == "ready" || st->status == "blocked" ||
-                           (st->status == "running" && !automated);
+  const bool completable =
+      st->status == "ready" || st->status == "blocked" || (st->status == "running" && !automated);
   if (!completable) {
     return Fail(Conflict("step " + step_id + " is " + st->status + ", not completable"));
   }

@@ -1,13 +1,13 @@
 #include "providers/secret_json/secret_json_provider.h"
 
 #include <cerrno>
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <system_error>
-#include <unistd.h>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace opsorch::providers::secret_json {
 namespace {
@@ -114,7 +114,9 @@ Status JsonSecretProvider::Put(const std::string& key, const std::string& value)
 
 Status JsonSecretProvider::Persist(const JsonObject& secrets) const {
   const std::size_t slash = path_.rfind('/');
-  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path_.substr(0, slash);
+  const std::string dir = slash == std::string::npos ? "."
+                          : slash == 0               ? "/"
+                                                     : path_.substr(0, slash);
   const std::string base = slash == std::string::npos ? path_ : path_.substr(slash + 1);
   std::string tmp = dir + "/." + base + ".tmp-XXXXXX";
 

@@ -33,8 +33,9 @@ TEST(MockServiceProviderTest, Filters) {
   EXPECT_EQ(QueryIds(*p, s::ServiceQuery{.name = "PAY"}), Ids{"svc-payments"});
   EXPECT_EQ(QueryIds(*p, s::ServiceQuery{.tags = {{"tier", "tier-2"}}}),
             (Ids{"svc-inventory", "svc-notifications", "svc-search"}));
-  EXPECT_EQ(QueryIds(*p, s::ServiceQuery{.tags = {{"team", "team-payments"}, {"language", "java"}}}),
-            (Ids{"svc-orders", "svc-payments"}));
+  EXPECT_EQ(
+      QueryIds(*p, s::ServiceQuery{.tags = {{"team", "team-payments"}, {"language", "java"}}}),
+      (Ids{"svc-orders", "svc-payments"}));
   s::ServiceQuery q;
   q.scope.team = "team-data";
   EXPECT_EQ(QueryIds(*p, q), (Ids{"svc-analytics", "svc-inventory", "svc-search"}));

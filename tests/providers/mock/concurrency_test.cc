@@ -1,10 +1,10 @@
 // Providers are called from several request threads at once. These tests hammer the stateful
 // mocks from a few threads; run under -fsanitize=thread they also check for data races.
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <set>
 #include <thread>
+
+#include <gtest/gtest.h>
 
 #include "providers/mock/incident_provider.h"
 #include "providers/mock/orchestration_provider.h"

@@ -1,8 +1,9 @@
 // Factory config validation of every mock provider, and the duration parser.
+#include "providers/mock/config.h"
+
 #include <gtest/gtest.h>
 
 #include "providers/mock/alert_provider.h"
-#include "providers/mock/config.h"
 #include "providers/mock/deployment_provider.h"
 #include "providers/mock/incident_provider.h"
 #include "providers/mock/log_provider.h"
@@ -11,8 +12,8 @@
 #include "providers/mock/orchestration_provider.h"
 #include "providers/mock/service_provider.h"
 #include "providers/mock/team_provider.h"
-#include "providers/mock/ticket_provider.h"
 #include "providers/mock/test_support.h"
+#include "providers/mock/ticket_provider.h"
 
 namespace opsorch::providers::mock {
 namespace {
@@ -38,7 +39,8 @@ void ForEachFactory(const JsonObject& config, Check check) {
 }
 
 TEST(MockConfigTest, EmptyAndNowConfigsAreAccepted) {
-  for (const JsonObject& config : {JsonObject{}, testing::NowConfig(), JsonObject{{"now", nullptr}}}) {
+  for (const JsonObject& config :
+       {JsonObject{}, testing::NowConfig(), JsonObject{{"now", nullptr}}}) {
     ForEachFactory(config, [](const char* cap, const Error& e) {
       EXPECT_EQ(e.code, "") << cap << ": " << e.message;
     });
@@ -62,9 +64,8 @@ TEST(MockConfigTest, NowMustBeAnRfc3339String) {
     EXPECT_EQ(e.code, "bad_request") << cap;
     EXPECT_NE(e.message.find("\"now\""), std::string::npos) << e.message;
   });
-  ForEachFactory(JsonObject{{"now", "0001-01-01T00:00:00Z"}}, [](const char* cap, const Error& e) {
-    EXPECT_EQ(e.code, "bad_request") << cap;
-  });
+  ForEachFactory(JsonObject{{"now", "0001-01-01T00:00:00Z"}},
+                 [](const char* cap, const Error& e) { EXPECT_EQ(e.code, "bad_request") << cap; });
 }
 
 TEST(MockConfigTest, SeedIsOnlyForGeneratorsAndMustBeAnInteger) {
@@ -75,8 +76,7 @@ TEST(MockConfigTest, SeedIsOnlyForGeneratorsAndMustBeAnInteger) {
   EXPECT_EQ(bad.error().message, "mock log provider: config \"seed\" must be an integer");
   auto bad_metric = MockMetricProvider::FromConfig(JsonObject{{"seed", 1.5}});
   ASSERT_FALSE(bad_metric);
-  EXPECT_EQ(bad_metric.error().message,
-            "mock metric provider: config \"seed\" must be an integer");
+  EXPECT_EQ(bad_metric.error().message, "mock metric provider: config \"seed\" must be an integer");
   auto incident = MockIncidentProvider::FromConfig(JsonObject{{"seed", 7}});
   ASSERT_FALSE(incident);
   EXPECT_EQ(incident.error().message, "mock incident provider: unknown config key \"seed\"");

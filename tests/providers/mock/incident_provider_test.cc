@@ -1,9 +1,9 @@
 #include "providers/mock/incident_provider.h"
 
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <set>
+
+#include <gtest/gtest.h>
 
 #include "providers/mock/test_support.h"
 
@@ -91,7 +91,8 @@ TEST_F(MockIncidentProviderTest, GetKnownAndUnknown) {
 }
 
 TEST_F(MockIncidentProviderTest, CreateAssignsNextIdDefaultsAndTimeline) {
-  auto created = p_->Create({.title = "  Disk full on ledger-db  ", .service = "svc-ledger",
+  auto created = p_->Create({.title = "  Disk full on ledger-db  ",
+                             .service = "svc-ledger",
                              .fields = JsonObject{{"environment", "prod"}}});
   ASSERT_TRUE(created) << created.error().message;
   EXPECT_EQ(created->id, "inc-016");

@@ -1,8 +1,8 @@
 #include "providers/mock/log_provider.h"
 
-#include <gtest/gtest.h>
-
 #include <regex>
+
+#include <gtest/gtest.h>
 
 #include <opsorch/common/strings.h>
 
@@ -118,15 +118,16 @@ TEST_F(MockLogProviderTest, SeverityInAndFilters) {
   ASSERT_FALSE(errors.empty());
   for (const auto& e : errors) EXPECT_TRUE(e.severity == "error" || e.severity == "warn");
 
-  const auto eu = Entries(WithExpression(
-      {.filters = {{"region", "=", "eu-west-1"}, {"severity", "!=", "debug"}}}));
+  const auto eu = Entries(
+      WithExpression({.filters = {{"region", "=", "eu-west-1"}, {"severity", "!=", "debug"}}}));
   ASSERT_FALSE(eu.empty());
   for (const auto& e : eu) {
     EXPECT_TRUE(e.service == "svc-identity" || e.service == "svc-notifications") << e.service;
     EXPECT_NE(e.severity, "debug");
   }
 
-  const auto contains = Entries(WithExpression({.filters = {{"message", "contains", "TIMED OUT"}}}));
+  const auto contains =
+      Entries(WithExpression({.filters = {{"message", "contains", "TIMED OUT"}}}));
   ASSERT_FALSE(contains.empty());
   for (const auto& e : contains) EXPECT_NE(e.message.find("timed out"), std::string::npos);
 
@@ -148,8 +149,8 @@ TEST_F(MockLogProviderTest, InvalidFiltersAreBadRequestsNamingTheFilter) {
   EXPECT_EQ(e.code, "bad_request");
   EXPECT_EQ(e.message.rfind("filter 0 (message): invalid regex", 0), 0u) << e.message;
 
-  e = ErrorFor(WithExpression({.filters = {{"severity", "=", "error"},
-                                           {"message", "regex", std::string(300, 'a')}}}));
+  e = ErrorFor(WithExpression(
+      {.filters = {{"severity", "=", "error"}, {"message", "regex", std::string(300, 'a')}}}));
   EXPECT_EQ(e.code, "bad_request");
   EXPECT_EQ(e.message, "filter 1 (message): regex longer than 256 characters");
 

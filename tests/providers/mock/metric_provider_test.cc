@@ -1,8 +1,8 @@
 #include "providers/mock/metric_provider.h"
 
-#include <gtest/gtest.h>
-
 #include <set>
+
+#include <gtest/gtest.h>
 
 #include "providers/mock/test_support.h"
 
@@ -106,6 +106,19 @@ TEST_F(MockMetricProviderTest, DefaultWindowStepAndBaseline) {
   EXPECT_EQ(Series(q)[0].points->size(), 21u);
 }
 
+TEST_F(MockMetricProviderTest, DefaultEndIsAlignedToTheStep) {
+  p_->ClockForTest().Set(TestNow().Add(90'500'000'000));  // 10:01:30.5
+  const auto a = Series(Metric("cpu_usage_percent"));
+  p_->ClockForTest().Set(TestNow().Add(119'000'000'000));  // 10:01:59, same step
+  const auto b = Series(Metric("cpu_usage_percent"));
+  ASSERT_EQ(a[0].points->size(), 31u);
+  EXPECT_EQ(a[0].points->back().timestamp, TestNow().Add(60'000'000'000));
+  EXPECT_EQ(a[0].points->front().timestamp, MinutesBefore(29));
+  for (std::size_t j = 0; j < a[0].points->size(); ++j) {
+    EXPECT_EQ((*a[0].points)[j].value, (*b[0].points)[j].value);
+  }
+}
+
 TEST_F(MockMetricProviderTest, PointsAreDeterministic) {
   auto other = Make<MockMetricProvider>();
   const auto q = Metric("http_request_duration_seconds", "", {"service"});
@@ -161,8 +174,8 @@ TEST_F(MockMetricProviderTest, ScopeAndLabelFilters) {
   EXPECT_EQ(series[0].labels.at("team"), "team-payments");
   EXPECT_NE(series[0].url.find("service%3D%22payments%22"), std::string::npos) << series[0].url;
 
-  series = Series(Metric("cpu_usage_percent", "", {"service"},
-                         {{"service", "=~", "svc-(payments|checkout)"}}));
+  series = Series(
+      Metric("cpu_usage_percent", "", {"service"}, {{"service", "=~", "svc-(payments|checkout)"}}));
   ASSERT_EQ(series.size(), 4u);
   EXPECT_EQ(series[0].service, "svc-checkout");
   EXPECT_EQ(series[2].service, "svc-payments");

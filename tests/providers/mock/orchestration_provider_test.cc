@@ -170,8 +170,8 @@ TEST_F(MockOrchestrationProviderTest, CompleteStepConflictsAndCompletion) {
   EXPECT_EQ(running.error().code, "conflict");
 
   Advance(20);
-  ASSERT_TRUE(p_->CompleteStep("run-004", "verify-saturation", "frank@demo.opsorch.dev",
-                               "CPU at 41%"));
+  ASSERT_TRUE(
+      p_->CompleteStep("run-004", "verify-saturation", "frank@demo.opsorch.dev", "CPU at 41%"));
   const auto run = Run("run-004");
   EXPECT_EQ(run.status, "completed");
   const auto& st = Step(run, "verify-saturation");

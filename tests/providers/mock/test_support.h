@@ -2,10 +2,10 @@
 // deterministic.
 #pragma once
 
-#include <gtest/gtest.h>
-
 #include <memory>
 #include <string>
+
+#include <gtest/gtest.h>
 
 #include <opsorch/common/json.h>
 #include <opsorch/common/time.h>

@@ -61,7 +61,8 @@ TEST_F(MockTicketProviderTest, GetAndNotFound) {
 }
 
 TEST_F(MockTicketProviderTest, CreatePersistsWithNextId) {
-  auto t = p_->Create({.title = "Add runbook link", .description = "d",
+  auto t = p_->Create({.title = "Add runbook link",
+                       .description = "d",
                        .fields = JsonObject{{"service", "svc-web"}}});
   ASSERT_TRUE(t) << t.error().message;
   EXPECT_EQ(t->id, "TCK-013");

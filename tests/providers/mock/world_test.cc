@@ -1,9 +1,9 @@
 // The demo world must be internally consistent: every cross reference resolves.
 #include "providers/mock/world.h"
 
-#include <gtest/gtest.h>
-
 #include <set>
+
+#include <gtest/gtest.h>
 
 #include "providers/mock/test_support.h"
 #include "providers/mock/util.h"
@@ -136,8 +136,7 @@ TEST_F(MockWorldTest, AlertsReferenceExistingIncidentsAndServices) {
     }
     EXPECT_LE(a.created_at, a.updated_at) << a.id;
   }
-  EXPECT_EQ(statuses,
-            (std::set<std::string>{"firing", "acknowledged", "resolved", "suppressed"}));
+  EXPECT_EQ(statuses, (std::set<std::string>{"firing", "acknowledged", "resolved", "suppressed"}));
 }
 
 TEST_F(MockWorldTest, TicketsReferenceIncidentsServicesAndMembers) {

@@ -1,12 +1,12 @@
 #include "providers/secret_json/secret_json_provider.h"
 
-#include <gtest/gtest.h>
-
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sys/stat.h>
 #include <thread>
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
 
 namespace opsorch::providers::secret_json {
 namespace {
@@ -61,8 +61,7 @@ TEST_F(JsonSecretProviderTest, UnreadableFileNamesPathAndReason) {
             "failed to read secret file " + path_ + ": No such file or directory");
   r = JsonSecretProvider::FromConfig(JsonObject{{"path", dir_.string()}});  // a directory
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().message,
-            "failed to read secret file " + dir_.string() + ": Is a directory");
+  EXPECT_EQ(r.error().message, "failed to read secret file " + dir_.string() + ": Is a directory");
 }
 
 TEST_F(JsonSecretProviderTest, BadJsonNamesPathAndReason) {
@@ -75,8 +74,8 @@ TEST_F(JsonSecretProviderTest, BadJsonNamesPathAndReason) {
   Write("[1, 2]");
   r = JsonSecretProvider::FromConfig(JsonObject{{"path", path_}});
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().message, "failed to parse secret file " + path_ +
-                                   ": top-level value is not a JSON object");
+  EXPECT_EQ(r.error().message,
+            "failed to parse secret file " + path_ + ": top-level value is not a JSON object");
 }
 
 TEST_F(JsonSecretProviderTest, GetReturnsStringsAsIsAndOtherValuesAsJson) {

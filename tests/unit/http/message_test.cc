@@ -1,6 +1,6 @@
-#include <opsorch/http/message.h>
-
 #include <gtest/gtest.h>
+
+#include <opsorch/http/message.h>
 
 namespace opsorch::http {
 namespace {

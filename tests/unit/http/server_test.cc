@@ -1,16 +1,5 @@
 // The HTTP server over real sockets on 127.0.0.1 (port 0), with a raw POSIX client so that
 // framing, pipelining, limits and timeouts can be checked byte for byte.
-#include <opsorch/http/server.h>
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <cctype>
 #include <chrono>
@@ -20,13 +9,24 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <opsorch/http/server.h>
 
 namespace opsorch::http {
 namespace {
@@ -178,8 +178,9 @@ std::string Get(std::string_view target, std::string_view extra_headers = "") {
 }
 
 std::string Post(std::string_view target, std::string_view body) {
-  return "POST " + std::string(target) + " HTTP/1.1\r\nHost: t\r\nContent-Length: " +
-         std::to_string(body.size()) + "\r\n\r\n" + std::string(body);
+  return "POST " + std::string(target) +
+         " HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+         std::string(body);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -444,9 +445,9 @@ TEST(HttpServer, ChunkedBodyIsDecoded) {
   TestHandler handler;
   RunningServer server({}, handler);
   Client client(server.port());
-  ASSERT_TRUE(client.Send(
-      "POST /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
-      "5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\n\r\n"));
+  ASSERT_TRUE(
+      client.Send("POST /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  "5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\n\r\n"));
   auto response = client.Read();
   ASSERT_TRUE(response);
   EXPECT_EQ(response->body, "POST /c\nhello, world");
@@ -573,9 +574,8 @@ TEST(HttpServer, MalformedRequestGets400AndClose) {
     ASSERT_TRUE(response) << request;
     EXPECT_EQ(response->status, 400) << request;
     EXPECT_EQ(response->Header("Content-Type"), "application/json");
-    EXPECT_EQ(response->body.rfind(R"({"code":"bad_request","message":"malformed HTTP request: )",
-                                   0),
-              0u)
+    EXPECT_EQ(
+        response->body.rfind(R"({"code":"bad_request","message":"malformed HTTP request: )", 0), 0u)
         << response->body;
     EXPECT_EQ(response->body.back(), '}');
     EXPECT_TRUE(client.WaitClosed(3s)) << request;
@@ -589,13 +589,49 @@ TEST(HttpServer, MalformedRequestGets400AndClose) {
   EXPECT_EQ(response->status, 200);
 }
 
+TEST(HttpServer, GarbageNeverCrashesTheServer) {
+  TestHandler handler;
+  RunningServer server({.read_timeout = 300ms}, handler);
+  std::mt19937 random(12345);
+  const std::string seeds[] = {
+      "GET / HTTP/1.1\r\nHost: t\r\n\r\n",
+      "POST /p HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello"
+      "\r\n0\r\n\r\n",
+      "PUT /x HTTP/1.0\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n"
+      "abc"};
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int i = 0; i < 64; ++i) {
+    // Mutations of valid requests, and pure noise.
+    std::string data = seeds[i % 3];
+    if (i % 4 == 3) {
+      data.assign(1 + random() % 300, '\0');
+      for (char& c : data) c = static_cast<char>(random());
+    } else {
+      for (int m = 0; m < 1 + i % 5; ++m)
+        data[random() % data.size()] = static_cast<char>(random());
+    }
+    clients.push_back(std::make_unique<Client>(server.port()));
+    clients.back()->Send(data);
+  }
+  for (auto& client : clients) {
+    // Answered or not, every connection ends: by the server's choice or read_timeout.
+    if (!client->WaitClosed(100ms)) client->Send("\r\n\r\n");
+    EXPECT_TRUE(client->WaitClosed(5s) || !client->buffered().empty());
+  }
+  Client client(server.port());
+  ASSERT_TRUE(client.Send(Get("/still-alive")));
+  auto response = client.Read();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->body, "GET /still-alive\n");
+}
+
 TEST(HttpServer, RequestFieldsReachTheHandler) {
   TestHandler handler;
   RunningServer server({}, handler);
   Client client(server.port());
-  ASSERT_TRUE(client.Send(
-      "PATCH /x HTTP/1.1\r\nHost: t\r\nX-Mixed-Case: One\r\nx-mixed-case: Two\r\n"
-      "X-Folded: a\r\n  b\r\nContent-Length: 0\r\n\r\n"));
+  ASSERT_TRUE(
+      client.Send("PATCH /x HTTP/1.1\r\nHost: t\r\nX-Mixed-Case: One\r\nx-mixed-case: Two\r\n"
+                  "X-Folded: a\r\n  b\r\nContent-Length: 0\r\n\r\n"));
   ASSERT_TRUE(client.Read());
   {
     std::lock_guard lock(handler.mutex_);
@@ -609,8 +645,8 @@ TEST(HttpServer, RequestFieldsReachTheHandler) {
     EXPECT_EQ(handler.last_headers[3].second, "a b");  // obs-fold
   }
   const std::pair<std::string, Method> methods[] = {
-      {"GET", Method::kGet},       {"PUT", Method::kPut},         {"DELETE", Method::kDelete},
-      {"OPTIONS", Method::kOptions}, {"POST", Method::kPost},     {"PURGE", Method::kOther}};
+      {"GET", Method::kGet},         {"PUT", Method::kPut},   {"DELETE", Method::kDelete},
+      {"OPTIONS", Method::kOptions}, {"POST", Method::kPost}, {"PURGE", Method::kOther}};
   for (const auto& [text, method] : methods) {
     ASSERT_TRUE(client.Send(text + " /m HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n"));
     auto response = client.Read();
@@ -996,8 +1032,8 @@ TEST_F(HttpServerTls, RoundTripWithCurl) {
                        [&](const Exchange&) { ++exchanges; });
   ASSERT_TRUE(server.ok());
   const std::string base = "https://127.0.0.1:" + std::to_string(server.port());
-  const std::string out = RunCommand("curl -sk -i --max-time 5 --tlsv1.2 -H 'X-Test: tls' " +
-                                     base + "/secure?x=1 " + base + "/second 2>&1");
+  const std::string out = RunCommand("curl -sk -i --max-time 5 --tlsv1.2 -H 'X-Test: tls' " + base +
+                                     "/secure?x=1 " + base + "/second 2>&1");
   EXPECT_NE(out.find("HTTP/1.1 200 OK"), std::string::npos) << out;
   EXPECT_NE(out.find("GET /secure?x=1\n"), std::string::npos) << out;
   EXPECT_NE(out.find("X-Test-Echo: tls"), std::string::npos) << out;
@@ -1007,8 +1043,8 @@ TEST_F(HttpServerTls, RoundTripWithCurl) {
     std::lock_guard lock(handler.mutex_);
     EXPECT_TRUE(handler.last_tls);
   }
-  const std::string post = RunCommand("curl -sk --max-time 5 --data-binary @" + cert_ + " " +
-                                      base + "/post 2>&1");
+  const std::string post =
+      RunCommand("curl -sk --max-time 5 --data-binary @" + cert_ + " " + base + "/post 2>&1");
   std::string cert_text;
   {
     FILE* f = std::fopen(cert_.c_str(), "rb");
@@ -1024,12 +1060,20 @@ TEST_F(HttpServerTls, RoundTripWithCurl) {
   EXPECT_FALSE(plain.Read());
   const std::string again = RunCommand("curl -sk --max-time 5 " + base + "/again 2>&1");
   EXPECT_EQ(again, "GET /again\n");
+  // Stop does not wait for a connection that is still in its handshake.
+  Client silent(server.port());
+  std::this_thread::sleep_for(50ms);
+  const auto start = Clock::now();
+  server.server().Stop();
+  EXPECT_TRUE(server.JoinWithin(2s));
+  EXPECT_LE(server.returned_at() - start, 500ms);
+  EXPECT_TRUE(silent.WaitClosed(1s));
 }
 
 TEST_F(HttpServerTls, HandshakeIsTimeBoxed) {
   TestHandler handler;
-  RunningServer server(
-      {.read_timeout = 300ms, .tls_cert_file = cert_, .tls_key_file = key_}, handler);
+  RunningServer server({.read_timeout = 300ms, .tls_cert_file = cert_, .tls_key_file = key_},
+                       handler);
   Client client(server.port());
   ASSERT_TRUE(client.connected());
   const auto start = Clock::now();
