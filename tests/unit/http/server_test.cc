@@ -222,6 +222,7 @@ class TestHandler final : public Handler {
     if (target.rfind("/big/", 0) == 0) {
       Response response;
       response.body.assign(std::stoul(std::string(target.substr(5))), 'x');
+      response_ready_at = Clock::now().time_since_epoch().count();
       done(std::move(response));
       return;
     }
@@ -277,6 +278,7 @@ class TestHandler final : public Handler {
   }
 
   std::atomic<int> calls{0};
+  std::atomic<Clock::rep> response_ready_at{0};  // "/big/": when the response was handed over
   std::mutex mutex_;
   Method last_method = Method::kGet;
   std::string last_remote;
@@ -831,7 +833,7 @@ TEST(HttpServer, IdleTimeoutClosesIdleConnection) {
   EXPECT_TRUE(client.WaitClosed(3s));
   const auto elapsed = Clock::now() - start;
   EXPECT_GE(elapsed, 150ms);
-  EXPECT_LE(elapsed, 1500ms);
+  EXPECT_LE(elapsed, 2500ms);
   // A connection that never sends anything is closed too.
   Client silent(server.port());
   EXPECT_TRUE(silent.WaitClosed(3s));
@@ -852,26 +854,24 @@ TEST(HttpServer, SlowlorisIsCutAfterReadTimeout) {
   const auto elapsed = Clock::now() - start;
   EXPECT_TRUE(closed);
   EXPECT_GE(elapsed, 250ms);
-  EXPECT_LE(elapsed, 1500ms);
+  EXPECT_LE(elapsed, 2500ms);
   EXPECT_EQ(handler.calls, 0);
 }
 
 TEST(HttpServer, WriteTimeoutClosesAStalledReader) {
   TestHandler handler;
-  std::atomic<bool> observed{false};
-  std::atomic<std::int64_t> duration_ms{0};
-  RunningServer server({.write_timeout = 300ms}, handler, [&](const Exchange& e) {
-    duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(e.duration).count();
-    observed = true;
+  std::atomic<Clock::rep> observed_at{0};
+  RunningServer server({.write_timeout = 300ms}, handler, [&](const Exchange&) {
+    observed_at = Clock::now().time_since_epoch().count();
   });
   Client client(server.port());
   constexpr std::size_t kSize = 64 << 20;  // far more than the socket buffers hold
   ASSERT_TRUE(client.Send(Get("/big/" + std::to_string(kSize))));
   // The client never reads: the write stalls and must be abandoned after write_timeout.
-  for (int i = 0; i < 300 && !observed; ++i) std::this_thread::sleep_for(10ms);
-  ASSERT_TRUE(observed);
-  EXPECT_GE(duration_ms, 250);
-  EXPECT_LE(duration_ms, 1500);
+  ASSERT_TRUE(WaitFor([&] { return observed_at != 0; }, 5000ms));
+  const auto writing = Clock::duration(observed_at - handler.response_ready_at);
+  EXPECT_GE(writing, 250ms);
+  EXPECT_LE(writing, 2500ms);
   // The connection is gone: reading everything the kernel still holds ends before kSize.
   int big = 4 << 20;
   ::setsockopt(client.fd(), SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
@@ -917,7 +917,7 @@ TEST(HttpServer, StopWithIdleKeepAliveConnectionsReturnsPromptly) {
   const auto start = Clock::now();
   server.server().Stop();
   EXPECT_TRUE(server.JoinWithin(2s));
-  EXPECT_LE(server.returned_at() - start, 500ms);
+  EXPECT_LE(server.returned_at() - start, 1000ms);
   for (auto& c : clients) EXPECT_TRUE(c->WaitClosed(1s));
 }
 
@@ -1066,7 +1066,7 @@ TEST_F(HttpServerTls, RoundTripWithCurl) {
   const auto start = Clock::now();
   server.server().Stop();
   EXPECT_TRUE(server.JoinWithin(2s));
-  EXPECT_LE(server.returned_at() - start, 500ms);
+  EXPECT_LE(server.returned_at() - start, 1000ms);
   EXPECT_TRUE(silent.WaitClosed(1s));
 }
 
@@ -1078,7 +1078,7 @@ TEST_F(HttpServerTls, HandshakeIsTimeBoxed) {
   ASSERT_TRUE(client.connected());
   const auto start = Clock::now();
   EXPECT_TRUE(client.WaitClosed(3s));  // never sends a ClientHello
-  EXPECT_LE(Clock::now() - start, 1500ms);
+  EXPECT_LE(Clock::now() - start, 2500ms);
 }
 
 TEST_F(HttpServerTls, UnreadableCertificateIsAnError) {
