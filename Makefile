@@ -31,7 +31,7 @@ test-asan: deps $(ASAN_BUILD)/build.ninja
 fuzz: deps
 	CXX=clang++-14 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOPSORCH_BUILD_FUZZERS=ON
 	cmake --build build-fuzz -j $(JOBS) --target fuzz_decode
-	build-fuzz/tests/fuzz/fuzz_decode -max_total_time=60 tests/fuzz/corpus
+	mkdir -p build-fuzz/corpus && build-fuzz/tests/fuzz/fuzz_decode -max_total_time=60 build-fuzz/corpus tests/fuzz/corpus
 
 bench: build
 	bench/run.sh

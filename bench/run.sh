@@ -11,11 +11,12 @@
 #   BENCH_THREADS   opsorch HTTP threads = nginx worker processes     (default: nproc)
 #   BENCH_BODY      JSON body of POST /incidents/query
 #                   (default: {"query":"","statuses":["open"],"limit":10,"scope":{}})
-#   BENCH_OUT       where the table is written                        (default: bench/results/latest.md)
+#   BENCH_OUT       where the report is written          (default: bench/results/latest.md)
 #   BENCH_STRICT    1 = exit 1 when a target is missed                (default: 0)
 #   BENCH_PORT      first loopback port tried for opsorch; nginx gets the next free one (38080)
 set -euo pipefail
 
+caller_dir=$PWD
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
@@ -24,6 +25,7 @@ runs=${BENCH_RUNS:-3}
 threads=${BENCH_THREADS:-$(nproc)}
 body=${BENCH_BODY:-'{"query":"","statuses":["open"],"limit":10,"scope":{}}'}
 out=${BENCH_OUT:-bench/results/latest.md}
+[[ -z ${BENCH_OUT:-} || $out == /* ]] || out="$caller_dir/$out"  # relative to where we were run
 strict=${BENCH_STRICT:-0}
 build_dir=${BUILD:-build}
 
@@ -151,7 +153,7 @@ for port in "$opsorch_port" "$nginx_port"; do
     "http://127.0.0.1:$port/incidents/query" || die "POST /incidents/query on :$port failed"
 done
 
-# The body goes into Lua as a long bracket string, which needs no escaping unless it contains "]==]".
+# The body goes into Lua as a long bracket string: no escaping needed unless it contains "]==]".
 [[ $body != *']==]'* ]] || die "BENCH_BODY must not contain ]==]"
 cat >"$tmp/post.lua" <<EOF
 wrk.method = "POST"
@@ -205,6 +207,7 @@ alive() {
 median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END {
   if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
+started=$(date -u '+%Y-%m-%d %H:%M UTC')
 load_before=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
 # Other work on the machine shifts both servers' numbers unevenly; say so rather than hide it.
 if awk -v l="${load_before%% *}" -v n="$(nproc)" 'BEGIN { exit !(l + 0 > n / 2) }'; then
@@ -215,7 +218,8 @@ conns_list=(1 16)
 declare -A rps p50 raw
 problems=()
 total=$(( ${#paths[@]} * ${#conns_list[@]} * runs * 2 * duration + ${#paths[@]} * 2 ))
-log "opsorch :$opsorch_port, nginx :$nginx_port, $threads threads/workers, ${duration}s x $runs runs" \
+log "opsorch :$opsorch_port, nginx :$nginx_port, $threads threads/workers," \
+  "${duration}s x $runs runs" \
   "per cell; about ${total}s"
 
 # Warm-up (not recorded): first-touch allocations, page faults, connection set-up.
@@ -247,14 +251,17 @@ done
 # --- report ----------------------------------------------------------------------------------
 
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-[[ -z $(git status --porcelain --untracked-files=no 2>/dev/null) ]] || commit+=" (uncommitted changes)"
+if [[ -n $(git status --porcelain --untracked-files=no 2>/dev/null) ]]; then
+  commit+=" (uncommitted changes)"
+fi
 cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
 missed=0
 {
   echo "# opsorch vs nginx \`return 200\`"
   echo
-  echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-  echo "- command: \`bench/run.sh\` (BENCH_DURATION=$duration BENCH_RUNS=$runs BENCH_THREADS=$threads)"
+  echo "- date: $started (start of the measurements)"
+  echo "- command: \`bench/run.sh\`" \
+    "(BENCH_DURATION=$duration BENCH_RUNS=$runs BENCH_THREADS=$threads)"
   echo "- opsorch: tree at $commit, \`$bin\` built $(date -u -r "$bin" '+%Y-%m-%d %H:%M UTC')," \
     "mock incident provider, default logging to a file"
   echo "- $(nginx -v 2>&1 | sed 's/^nginx version: //'), $threads workers, access log off;" \
@@ -263,7 +270,8 @@ missed=0
     "load average before the run: $load_before"
   echo "- each cell: median of $runs runs of ${duration}s; POST body \`$body\`"
   echo
-  echo "| path | connections | opsorch req/s | nginx req/s | ratio | opsorch p50 µs | nginx p50 µs | Δp50 µs | target | met? |"
+  echo "| path | connections | opsorch req/s | nginx req/s | ratio |" \
+    "opsorch p50 µs | nginx p50 µs | Δp50 µs | target | met? |"
   echo "|---|---|---|---|---|---|---|---|---|---|"
   for path in "${paths[@]}"; do
     for c in "${conns_list[@]}"; do
