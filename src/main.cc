@@ -1,7 +1,8 @@
 // opsorch: the command line. The only translation unit that includes CLI11.
-#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <string>
+
+#include <CLI/CLI.hpp>
 
 #include <opsorch/app/app.h>
 #include <opsorch/config/config.h>

@@ -1,5 +1,3 @@
-#include <opsorch/api/api.h>
-
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -7,6 +5,7 @@
 #include <string_view>
 #include <utility>
 
+#include <opsorch/api/api.h>
 #include <opsorch/common/json_writer.h>
 #include <opsorch/common/strings.h>
 #include <opsorch/common/time.h>
@@ -58,31 +57,42 @@ std::optional<Capability> CapabilityOf(RouteId id) {
     case RouteId::kIncidentGet:
     case RouteId::kIncidentUpdate:
     case RouteId::kIncidentTimelineGet:
-    case RouteId::kIncidentTimelineAppend: return Capability::kIncident;
+    case RouteId::kIncidentTimelineAppend:
+      return Capability::kIncident;
     case RouteId::kAlertsQuery:
-    case RouteId::kAlertGet: return Capability::kAlert;
-    case RouteId::kLogsQuery: return Capability::kLog;
+    case RouteId::kAlertGet:
+      return Capability::kAlert;
+    case RouteId::kLogsQuery:
+      return Capability::kLog;
     case RouteId::kMetricsQuery:
     case RouteId::kMetricsDescribeGet:
-    case RouteId::kMetricsDescribePost: return Capability::kMetric;
+    case RouteId::kMetricsDescribePost:
+      return Capability::kMetric;
     case RouteId::kTicketsQuery:
     case RouteId::kTicketCreate:
     case RouteId::kTicketGet:
-    case RouteId::kTicketUpdate: return Capability::kTicket;
-    case RouteId::kMessagesSend: return Capability::kMessaging;
-    case RouteId::kServicesQuery: return Capability::kService;
+    case RouteId::kTicketUpdate:
+      return Capability::kTicket;
+    case RouteId::kMessagesSend:
+      return Capability::kMessaging;
+    case RouteId::kServicesQuery:
+      return Capability::kService;
     case RouteId::kDeploymentsQuery:
-    case RouteId::kDeploymentGet: return Capability::kDeployment;
+    case RouteId::kDeploymentGet:
+      return Capability::kDeployment;
     case RouteId::kTeamsQuery:
     case RouteId::kTeamGet:
-    case RouteId::kTeamMembers: return Capability::kTeam;
+    case RouteId::kTeamMembers:
+      return Capability::kTeam;
     case RouteId::kPlansQuery:
     case RouteId::kPlanGet:
     case RouteId::kRunsQuery:
     case RouteId::kRunStart:
     case RouteId::kRunGet:
-    case RouteId::kStepComplete: return Capability::kOrchestration;
-    default: return std::nullopt;
+    case RouteId::kStepComplete:
+      return Capability::kOrchestration;
+    default:
+      return std::nullopt;
   }
 }
 
@@ -127,7 +137,7 @@ struct Api::Impl {
   // Metrics handles resolved once: per route a latency histogram; per route and status a
   // counter, created on first use.
   std::array<metrics::Histogram*, kRouteCount> latency{};
-  std::array<std::array<std::atomic<metrics::Counter*>, 600>, kRouteCount> requests{};
+  std::array<std::array<std::atomic<metrics::Counter*>, 500>, kRouteCount> requests{};
   std::array<metrics::Histogram*, kRouteCount> provider_latency{};
 
   Impl(ApiOptions o, const providers::ProviderRegistry& r, providers::ProviderSet& p,
@@ -135,11 +145,18 @@ struct Api::Impl {
       : options(std::move(o)), registry(r), providers(p), metrics(m), pool(bp) {
     decode.strict = true;
     decode.max_depth = options.json_max_depth;
+    // CR/LF in the configured origin would split the response; drop them.
+    std::string origin;
+    for (char c : options.cors_origin) {
+      if (c != '\r' && c != '\n' && c != '\0') origin.push_back(c);
+    }
+    cors_headers = "Access-Control-Allow-Origin: " + origin +
+                   "\r\nAccess-Control-Allow-Headers: " + std::string(kAllowHeaders) +
+                   "\r\nAccess-Control-Allow-Methods: " + std::string(kAllowMethods) + "\r\n";
     for (std::size_t i = 0; i < kRouteCount; ++i) {
-      latency[i] = &metrics.GetHistogram(
-          "opsorch_http_request_duration_seconds",
-          "Time from a parsed request to its response, by route.",
-          {{"route", RoutePattern(static_cast<RouteId>(i))}});
+      latency[i] = &metrics.GetHistogram("opsorch_http_request_duration_seconds",
+                                         "Time from a parsed request to its response, by route.",
+                                         {{"route", RoutePattern(static_cast<RouteId>(i))}});
     }
     for (std::size_t i = 0; i < kRouteCount; ++i) {
       const auto route = static_cast<RouteId>(i);
@@ -153,15 +170,15 @@ struct Api::Impl {
   }
 
   void Count(RouteId id, const Request& req, int status) {
-    auto& slot = requests[static_cast<std::size_t>(id)][status >= 100 && status < 600
-                                                            ? status - 100 + 0
-                                                            : 0];
+    // Slots cover statuses 100–599 (the server clamps anything else); slot 0 doubles as 100.
+    const std::size_t slot_index = status >= 100 && status < 600 ? status - 100 : 0;
+    auto& slot = requests[static_cast<std::size_t>(id)][slot_index];
     metrics::Counter* c = slot.load(std::memory_order_acquire);
     if (c == nullptr) {
       const std::string code = std::to_string(status);
-      c = &metrics.GetCounter("opsorch_http_requests_total", "HTTP requests by route and status.",
-                              {{"route", RoutePattern(id)}, {"method", req.method_text},
-                               {"code", code}});
+      c = &metrics.GetCounter(
+          "opsorch_http_requests_total", "HTTP requests by route and status.",
+          {{"route", RoutePattern(id)}, {"method", req.method_text}, {"code", code}});
       slot.store(c, std::memory_order_release);
     }
     c->Inc();
@@ -169,17 +186,15 @@ struct Api::Impl {
 
   // ---- responses ------------------------------------------------------------------------
 
-  void AddCommonHeaders(Response& r) const {
-    r.headers.reserve(5);
-    r.AddHeader("Access-Control-Allow-Origin", options.cors_origin);
-    r.AddHeader("Access-Control-Allow-Headers", std::string(kAllowHeaders));
-    r.AddHeader("Access-Control-Allow-Methods", std::string(kAllowMethods));
-  }
+  // The CORS headers are the same on every response: rendered once (contract §2 step 1).
+  std::string cors_headers;
+
+  void AddCommonHeaders(Response& r) const { r.fixed_headers = cors_headers; }
 
   static Response PlainResponse(int status, std::string body) {
     Response r;
     r.status = status;
-    r.content_type = std::string(kPlain);
+    r.content_type = kPlain;
     r.body = std::move(body);
     r.AddHeader("X-Content-Type-Options", "nosniff");
     return r;
@@ -214,8 +229,8 @@ struct Api::Impl {
     }
 
     // One id per request, used for the header and the audit line (contract §13 #7).
-    std::string request_id(FirstNonEmpty(
-        req, {"X-Request-ID", "X-Amzn-Trace-Id", "X-Correlation-ID", "X-Trace-ID"}));
+    std::string request_id(
+        FirstNonEmpty(req, {"X-Request-ID", "X-Amzn-Trace-Id", "X-Correlation-ID", "X-Trace-ID"}));
     if (request_id.empty()) request_id = "generated-" + std::to_string(Time::Now().UnixNanos());
 
     std::string_view target = req.target;
@@ -235,9 +250,8 @@ struct Api::Impl {
       path = decoded;
     }
 
-    const RouteMatch match = MatchRoute(req.method, path, [this](Capability c) {
-      return providers.Configured(c);
-    });
+    const RouteMatch match =
+        MatchRoute(req.method, path, [this](Capability c) { return providers.Configured(c); });
 
     if (match.id == RouteId::kNotFound) {
       Response r = PlainResponse(404, "404 page not found\n");
@@ -259,9 +273,8 @@ struct Api::Impl {
       if (auto p = providers.Get(*cap); p && p->IsBlocking()) {
         pool->Post([this, &req, done = std::move(done), request_id, started,
                     path_copy = std::string(path), query]() mutable {
-          const RouteMatch m = MatchRoute(req.method, path_copy, [this](Capability c) {
-            return providers.Configured(c);
-          });
+          const RouteMatch m = MatchRoute(req.method, path_copy,
+                                          [this](Capability c) { return providers.Configured(c); });
           Finish(req, std::move(done), m.id, request_id, started, Dispatch(req, m, query));
         });
         return;
@@ -283,11 +296,12 @@ struct Api::Impl {
     Response r;
     AddCommonHeaders(r);
     r.AddHeader("X-Request-Id", request_id);
-    r.content_type = std::string(kJson);
+    r.content_type = kJson;
     if (outcome) {
       r.status = outcome->status;
       r.body = std::move(outcome->body);
-      if (std::string_view action = AuditAction(id); !action.empty()) Audit(req, request_id, action);
+      if (std::string_view action = AuditAction(id); !action.empty())
+        Audit(req, request_id, action);
     } else {
       r.status = HttpStatusFor(outcome.error().code);
       r.body = ErrorBody(outcome.error().code, outcome.error().message);
@@ -354,8 +368,7 @@ struct Api::Impl {
     const auto t0 = std::chrono::steady_clock::now();
     auto result = f();
     provider_latency[static_cast<std::size_t>(route)]->ObserveNanos(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
-                                                             t0)
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
             .count());
     return result;
   }
@@ -387,19 +400,26 @@ struct Api::Impl {
     const std::string id(m.param1);
     switch (m.id) {
       case RouteId::kRoot:
-      case RouteId::kHealth: return StatusOk();
-      case RouteId::kMetricsScrape: return Reply{200, metrics.Render()};
-      case RouteId::kProvidersGet: return ProvidersGet(m.param1);
-      case RouteId::kProvidersPost: return ProvidersPost(req, m.param1);
+      case RouteId::kHealth:
+        return StatusOk();
+      case RouteId::kMetricsScrape:
+        return Reply{200, metrics.Render()};
+      case RouteId::kProvidersGet:
+        return ProvidersGet(m.param1);
+      case RouteId::kProvidersPost:
+        return ProvidersPost(req, m.param1);
 
       case RouteId::kIncidentsQuery:
-        return Call<IncidentProvider, s::IncidentQuery>(m.id, req, 200, [](auto& p, const auto& q) { return p.Query(q); });
+        return Call<IncidentProvider, s::IncidentQuery>(
+            m.id, req, 200, [](auto& p, const auto& q) { return p.Query(q); });
       case RouteId::kIncidentCreate:
-        return Call<IncidentProvider, s::CreateIncidentInput>(m.id, req, 201, [](auto& p, const auto& in) { return p.Create(in); });
+        return Call<IncidentProvider, s::CreateIncidentInput>(
+            m.id, req, 201, [](auto& p, const auto& in) { return p.Create(in); });
       case RouteId::kIncidentGet:
         return Get<IncidentProvider>(m.id, [&](auto& p) { return p.Get(id); });
       case RouteId::kIncidentUpdate:
-        return Call<IncidentProvider, s::UpdateIncidentInput>(m.id, req, 200, [&](auto& p, const auto& in) { return p.Update(id, in); });
+        return Call<IncidentProvider, s::UpdateIncidentInput>(
+            m.id, req, 200, [&](auto& p, const auto& in) { return p.Update(id, in); });
       case RouteId::kIncidentTimelineGet:
         return Get<IncidentProvider>(m.id, [&](auto& p) { return p.GetTimeline(id); });
       case RouteId::kIncidentTimelineAppend: {
@@ -414,15 +434,18 @@ struct Api::Impl {
       }
 
       case RouteId::kAlertsQuery:
-        return Call<AlertProvider, s::AlertQuery>(m.id, req, 200, [](auto& p, const auto& q) { return p.Query(q); });
-      case RouteId::kAlertGet: return Get<AlertProvider>(m.id, [&](auto& p) { return p.Get(id); });
+        return Call<AlertProvider, s::AlertQuery>(
+            m.id, req, 200, [](auto& p, const auto& q) { return p.Query(q); });
+      case RouteId::kAlertGet:
+        return Get<AlertProvider>(m.id, [&](auto& p) { return p.Get(id); });
 
       case RouteId::kLogsQuery:
         return Call<LogProvider, s::LogQuery>(m.id, req, 200,
                                               [](auto& p, const auto& q) { return p.Query(q); });
 
       case RouteId::kMetricsQuery:
-        return Call<MetricProvider, s::MetricQuery>(m.id, req, 200, [](auto& p, const auto& q) { return p.Query(q); });
+        return Call<MetricProvider, s::MetricQuery>(
+            m.id, req, 200, [](auto& p, const auto& q) { return p.Query(q); });
       case RouteId::kMetricsDescribeGet: {
         s::QueryScope scope;
         scope.service = QueryParam(query, "service");
@@ -437,44 +460,55 @@ struct Api::Impl {
       }
 
       case RouteId::kTicketsQuery:
-        return Call<TicketProvider, s::TicketQuery>(m.id, req, 200, [](auto& p, const auto& q) { return p.Query(q); });
+        return Call<TicketProvider, s::TicketQuery>(
+            m.id, req, 200, [](auto& p, const auto& q) { return p.Query(q); });
       case RouteId::kTicketCreate:
-        return Call<TicketProvider, s::CreateTicketInput>(m.id, req, 201, [](auto& p, const auto& in) { return p.Create(in); });
-      case RouteId::kTicketGet: return Get<TicketProvider>(m.id, [&](auto& p) { return p.Get(id); });
+        return Call<TicketProvider, s::CreateTicketInput>(
+            m.id, req, 201, [](auto& p, const auto& in) { return p.Create(in); });
+      case RouteId::kTicketGet:
+        return Get<TicketProvider>(m.id, [&](auto& p) { return p.Get(id); });
       case RouteId::kTicketUpdate:
-        return Call<TicketProvider, s::UpdateTicketInput>(m.id, req, 200, [&](auto& p, const auto& in) { return p.Update(id, in); });
+        return Call<TicketProvider, s::UpdateTicketInput>(
+            m.id, req, 200, [&](auto& p, const auto& in) { return p.Update(id, in); });
 
       case RouteId::kMessagesSend:
-        return Call<MessagingProvider, s::Message>(m.id, req, 200, [](auto& p, const auto& msg) { return p.Send(msg); });
+        return Call<MessagingProvider, s::Message>(
+            m.id, req, 200, [](auto& p, const auto& msg) { return p.Send(msg); });
 
       case RouteId::kServicesQuery:
-        return Call<ServiceProvider, s::ServiceQuery>(m.id, req, 200, [](auto& p, const auto& q) { return p.Query(q); });
+        return Call<ServiceProvider, s::ServiceQuery>(
+            m.id, req, 200, [](auto& p, const auto& q) { return p.Query(q); });
 
       case RouteId::kDeploymentsQuery:
-        return Call<DeploymentProvider, s::DeploymentQuery>(m.id, req, 200, [](auto& p, const auto& q) { return p.Query(q); });
+        return Call<DeploymentProvider, s::DeploymentQuery>(
+            m.id, req, 200, [](auto& p, const auto& q) { return p.Query(q); });
       case RouteId::kDeploymentGet:
         return Get<DeploymentProvider>(m.id, [&](auto& p) { return p.Get(id); });
 
       case RouteId::kTeamsQuery:
         return Call<TeamProvider, s::TeamQuery>(m.id, req, 200,
                                                 [](auto& p, const auto& q) { return p.Query(q); });
-      case RouteId::kTeamGet: return Get<TeamProvider>(m.id, [&](auto& p) { return p.Get(id); });
+      case RouteId::kTeamGet:
+        return Get<TeamProvider>(m.id, [&](auto& p) { return p.Get(id); });
       case RouteId::kTeamMembers:
         return Get<TeamProvider>(m.id, [&](auto& p) { return p.Members(id); });
 
       case RouteId::kPlansQuery:
-        return Call<OrchestrationProvider, s::OrchestrationPlanQuery>(m.id, req, 200, [](auto& p, const auto& q) { return p.QueryPlans(q); });
+        return Call<OrchestrationProvider, s::OrchestrationPlanQuery>(
+            m.id, req, 200, [](auto& p, const auto& q) { return p.QueryPlans(q); });
       case RouteId::kPlanGet:
         return Get<OrchestrationProvider>(m.id, [&](auto& p) { return p.GetPlan(id); });
       case RouteId::kRunsQuery:
-        return Call<OrchestrationProvider, s::OrchestrationRunQuery>(m.id, req, 200, [](auto& p, const auto& q) { return p.QueryRuns(q); });
+        return Call<OrchestrationProvider, s::OrchestrationRunQuery>(
+            m.id, req, 200, [](auto& p, const auto& q) { return p.QueryRuns(q); });
       case RouteId::kRunGet:
         return Get<OrchestrationProvider>(m.id, [&](auto& p) { return p.GetRun(id); });
       case RouteId::kRunStart: {
         auto in = Body<s::StartRunInput>(req);
         if (!in) return Fail(std::move(in.error()));
         if (in->plan_id.empty()) return Fail(errc::kBadRequest, "planId is required");
-        return Call<OrchestrationProvider, s::StartRunInput>(m.id, req, 201, [](auto& p, const auto& start) { return p.StartRun(start.plan_id); });
+        return Call<OrchestrationProvider, s::StartRunInput>(
+            m.id, req, 201, [](auto& p, const auto& start) { return p.StartRun(start.plan_id); });
       }
       case RouteId::kStepComplete: {
         // Both fields are optional, so an empty body is an empty input here.
@@ -487,13 +521,14 @@ struct Api::Impl {
         auto p = Provider<OrchestrationProvider>();
         if (!p) return Fail(std::move(p.error()));
         const std::string step(m.param2);
-        auto st = Timed(m.id,
-                        [&] { return (*p)->CompleteStep(id, step, in.actor, in.note); });
+        auto st = Timed(m.id, [&] { return (*p)->CompleteStep(id, step, in.actor, in.note); });
         if (!st) return Fail(std::move(st.error()));
         return StatusOk();
       }
-      case RouteId::kCapabilityMissing: return Fail(providers::ProviderMissing(m.capability));
-      default: return Fail(errc::kNotFound, "no such route");
+      case RouteId::kCapabilityMissing:
+        return Fail(providers::ProviderMissing(m.capability));
+      default:
+        return Fail(errc::kNotFound, "no such route");
     }
   }
 
@@ -556,8 +591,7 @@ struct Api::Impl {
 };
 
 Api::Api(ApiOptions options, const providers::ProviderRegistry& registry,
-         providers::ProviderSet& providers, metrics::Registry& metrics,
-         BlockingPool* blocking_pool)
+         providers::ProviderSet& providers, metrics::Registry& metrics, BlockingPool* blocking_pool)
     : impl_(std::make_unique<Impl>(std::move(options), registry, providers, metrics,
                                    blocking_pool)) {}
 

@@ -1,15 +1,14 @@
-#include <opsorch/app/app.h>
-
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <utility>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <opsorch/api/api.h>
+#include <opsorch/app/app.h>
 #include <opsorch/common/blocking_pool.h>
 #include <opsorch/http/server.h>
 #include <opsorch/log/log.h>

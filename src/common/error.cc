@@ -1,6 +1,6 @@
-#include <opsorch/common/error.h>
-
 #include <utility>
+
+#include <opsorch/common/error.h>
 
 namespace opsorch {
 

@@ -1,10 +1,10 @@
-#include <opsorch/common/json_writer.h>
-
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <vector>
+
+#include <opsorch/common/json_writer.h>
 
 namespace opsorch {
 namespace {
@@ -58,11 +58,21 @@ void AppendJsonString(std::string& out, std::string_view s) {
       }
       out.append(s.data() + start, i - start);
       switch (c) {
-        case '"': out.append("\\\""); break;
-        case '\\': out.append("\\\\"); break;
-        case '\n': out.append("\\n"); break;
-        case '\r': out.append("\\r"); break;
-        case '\t': out.append("\\t"); break;
+        case '"':
+          out.append("\\\"");
+          break;
+        case '\\':
+          out.append("\\\\");
+          break;
+        case '\n':
+          out.append("\\n");
+          break;
+        case '\r':
+          out.append("\\r");
+          break;
+        case '\t':
+          out.append("\\t");
+          break;
         default:
           out.append("\\u00");
           out.push_back(kHex[c >> 4]);
@@ -129,8 +139,12 @@ void AppendJsonObject(std::string& out, const JsonObject& o) {
 
 void AppendJsonValue(std::string& out, const JsonValue& v) {
   switch (v.kind()) {
-    case boost::json::kind::null: out.append("null"); break;
-    case boost::json::kind::bool_: out.append(v.get_bool() ? "true" : "false"); break;
+    case boost::json::kind::null:
+      out.append("null");
+      break;
+    case boost::json::kind::bool_:
+      out.append(v.get_bool() ? "true" : "false");
+      break;
     case boost::json::kind::int64: {
       char buf[24];
       auto r = std::to_chars(buf, buf + sizeof buf, v.get_int64());
@@ -143,8 +157,12 @@ void AppendJsonValue(std::string& out, const JsonValue& v) {
       out.append(buf, static_cast<std::size_t>(r.ptr - buf));
       break;
     }
-    case boost::json::kind::double_: AppendJsonDouble(out, v.get_double()); break;
-    case boost::json::kind::string: AppendJsonString(out, v.get_string()); break;
+    case boost::json::kind::double_:
+      AppendJsonDouble(out, v.get_double());
+      break;
+    case boost::json::kind::string:
+      AppendJsonString(out, v.get_string());
+      break;
     case boost::json::kind::array: {
       out.push_back('[');
       bool first = true;
@@ -156,7 +174,9 @@ void AppendJsonValue(std::string& out, const JsonValue& v) {
       out.push_back(']');
       break;
     }
-    case boost::json::kind::object: AppendJsonObject(out, v.get_object()); break;
+    case boost::json::kind::object:
+      AppendJsonObject(out, v.get_object());
+      break;
   }
 }
 

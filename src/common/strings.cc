@@ -1,8 +1,9 @@
-#include <opsorch/common/strings.h>
-
 #include <cstddef>
 #include <cstdint>
+
 #include <openssl/crypto.h>
+
+#include <opsorch/common/strings.h>
 
 namespace opsorch {
 namespace {

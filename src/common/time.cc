@@ -1,8 +1,8 @@
-#include <opsorch/common/time.h>
-
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+
+#include <opsorch/common/time.h>
 
 namespace opsorch {
 namespace {
@@ -160,8 +160,7 @@ Result<Time> ParseRfc3339(std::string_view s) {
   if (!expect('-')) return fail("expected '-' after year");
   if (!digits(2, month) || month < 1 || month > 12) return fail("month out of range");
   if (!expect('-')) return fail("expected '-' after month");
-  if (!digits(2, day) || day < 1 ||
-      day > DaysInMonth(year, static_cast<unsigned>(month))) {
+  if (!digits(2, day) || day < 1 || day > DaysInMonth(year, static_cast<unsigned>(month))) {
     return fail("day out of range");
   }
   if (!expect('T')) return fail("expected 'T' between date and time");
@@ -199,8 +198,8 @@ Result<Time> ParseRfc3339(std::string_view s) {
     return fail("missing zone ('Z' or ±hh:mm)");
   }
   if (i != s.size()) return fail("extra text after time");
-  const std::int64_t days = DaysFromCivil(year, static_cast<unsigned>(month),
-                                          static_cast<unsigned>(day));
+  const std::int64_t days =
+      DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
   const std::int64_t secs = days * 86400 + hour * 3600 + minute * 60 + second - offset;
   return Time{secs, nanos, offset};
 }

@@ -1,10 +1,11 @@
-#include <opsorch/config/config.h>
-
-#include <boost/json/parse.hpp>
 #include <charconv>
 #include <cstdlib>
 
+#include <boost/json/parse.hpp>
+
+#include <opsorch/common/duration.h>
 #include <opsorch/common/strings.h>
+#include <opsorch/config/config.h>
 
 namespace opsorch::config {
 namespace {
@@ -15,9 +16,8 @@ Result<std::uint64_t> ParseUnsigned(std::string_view name, std::string_view v) {
   std::uint64_t out = 0;
   auto r = std::from_chars(v.data(), v.data() + v.size(), out);
   if (r.ec != std::errc() || r.ptr != v.data() + v.size()) {
-    return Fail(errc::kBadRequest,
-                "invalid " + std::string(name) + ": \"" + std::string(v) +
-                    "\" is not a non-negative integer");
+    return Fail(errc::kBadRequest, "invalid " + std::string(name) + ": \"" + std::string(v) +
+                                       "\" is not a non-negative integer");
   }
   return out;
 }
@@ -42,50 +42,24 @@ EnvLookup ProcessEnv() {
 
 Result<std::chrono::milliseconds> ParseDuration(std::string_view s) {
   s = TrimSpace(s);
-  if (s.empty()) return Fail(errc::kBadRequest, "empty duration");
-  double total_ms = 0;
-  std::string_view rest = s;
-  bool any = false;
-  while (!rest.empty()) {
-    double value = 0;
-    auto r = std::from_chars(rest.data(), rest.data() + rest.size(), value);
-    if (r.ec != std::errc() || value < 0) {
-      return Fail(errc::kBadRequest, "invalid duration \"" + std::string(s) + "\"");
-    }
-    rest.remove_prefix(static_cast<std::size_t>(r.ptr - rest.data()));
-    std::size_t unit_len = 0;
-    while (unit_len < rest.size() && (rest[unit_len] < '0' || rest[unit_len] > '9') &&
-           rest[unit_len] != '.') {
-      ++unit_len;
-    }
-    const std::string_view unit = rest.substr(0, unit_len);
-    rest.remove_prefix(unit_len);
-    double factor;
-    if (unit == "ms") {
-      factor = 1;
-    } else if (unit == "s" || (unit.empty() && !any && rest.empty())) {
-      factor = 1000;
-    } else if (unit == "m") {
-      factor = 60'000;
-    } else if (unit == "h") {
-      factor = 3'600'000;
-    } else if (unit == "us" || unit == "µs") {
-      factor = 0.001;
-    } else {
-      return Fail(errc::kBadRequest, "invalid duration \"" + std::string(s) +
-                                         "\": unknown unit \"" + std::string(unit) + "\"");
-    }
-    total_ms += value * factor;
-    any = true;
+  // A bare number is seconds (friendlier in env vars); everything else is Go syntax.
+  std::int64_t seconds = 0;
+  if (auto r = std::from_chars(s.data(), s.data() + s.size(), seconds);
+      !s.empty() && r.ec == std::errc() && r.ptr == s.data() + s.size()) {
+    if (seconds < 0) return Fail(errc::kBadRequest, "duration must not be negative");
+    return std::chrono::milliseconds(seconds * 1000);
   }
-  return std::chrono::milliseconds(static_cast<std::int64_t>(total_ms));
+  auto ns = ParseGoDuration(s);
+  if (!ns) return Fail(std::move(ns.error()));
+  if (*ns < 0) return Fail(errc::kBadRequest, "duration must not be negative");
+  return std::chrono::milliseconds(*ns / 1'000'000);
 }
 
 Result<std::pair<std::string, std::uint16_t>> SplitHostPort(std::string_view addr) {
   const auto colon = addr.rfind(':');
   if (colon == std::string_view::npos) {
-    return Fail(errc::kBadRequest, "invalid OPSORCH_ADDR \"" + std::string(addr) +
-                                       "\": expected host:port or :port");
+    return Fail(errc::kBadRequest,
+                "invalid OPSORCH_ADDR \"" + std::string(addr) + "\": expected host:port or :port");
   }
   std::string host(addr.substr(0, colon));
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
@@ -95,8 +69,7 @@ Result<std::pair<std::string, std::uint16_t>> SplitHostPort(std::string_view add
   std::uint32_t port = 0;
   auto r = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
   if (r.ec != std::errc() || r.ptr != port_text.data() + port_text.size() || port > 65535) {
-    return Fail(errc::kBadRequest,
-                "invalid OPSORCH_ADDR \"" + std::string(addr) + "\": bad port");
+    return Fail(errc::kBadRequest, "invalid OPSORCH_ADDR \"" + std::string(addr) + "\": bad port");
   }
   return std::make_pair(std::move(host), static_cast<std::uint16_t>(port));
 }
@@ -147,7 +120,8 @@ Result<Config> LoadFromEnv(const EnvLookup& env) {
     if (auto v = env(sv.name); v && !TrimSpace(*v).empty()) {
       auto n = ParseUnsigned(sv.name, TrimSpace(*v));
       if (!n) return Fail(std::move(n.error()));
-      if (*n == 0) return Fail(errc::kBadRequest, "invalid " + std::string(sv.name) + ": must be > 0");
+      if (*n == 0)
+        return Fail(errc::kBadRequest, "invalid " + std::string(sv.name) + ": must be > 0");
       *sv.out = static_cast<std::size_t>(*n);
     }
   }
@@ -165,7 +139,9 @@ Result<Config> LoadFromEnv(const EnvLookup& env) {
                                 DurationVar{"OPSORCH_SHUTDOWN_GRACE", &c.shutdown_grace}}) {
     if (auto v = env(dv.name); v && !TrimSpace(*v).empty()) {
       auto d = ParseDuration(*v);
-      if (!d) return Fail(errc::kBadRequest, "invalid " + std::string(dv.name) + ": " + d.error().message);
+      if (!d)
+        return Fail(errc::kBadRequest,
+                    "invalid " + std::string(dv.name) + ": " + d.error().message);
       *dv.out = *d;
     }
   }

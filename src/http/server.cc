@@ -311,6 +311,7 @@ std::string_view SerializeResponse(std::string& out, const Response& response, b
   if (!response.content_type.empty() && IsValidHeaderValue(response.content_type)) {
     AppendHeader(out, "Content-Type", response.content_type);
   }
+  out.append(response.fixed_headers);  // validated by its owner when it was rendered
   for (const auto& [name, value] : response.headers) {
     if (!IsValidHeaderName(name) || !IsValidHeaderValue(value)) continue;
     // Framing headers are ours to write.

@@ -1,17 +1,16 @@
-#include <opsorch/log/log.h>
+#include <atomic>
+#include <ctime>
+#include <memory>
+#include <mutex>
 
 #include <spdlog/async.h>
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include <atomic>
-#include <ctime>
-#include <memory>
-#include <mutex>
-
 #include <opsorch/common/json_writer.h>
 #include <opsorch/common/time.h>
+#include <opsorch/log/log.h>
 
 namespace opsorch::log {
 namespace {
@@ -74,22 +73,32 @@ std::shared_ptr<spdlog::logger> Logger() {
   return s.logger;
 }
 
-// "2026/01/07 10:00:00 " in local time, as Go's log package.
+// "2026/01/07 10:00:00 " in local time, as Go's log package. Every audited request writes a
+// line, so the text is rendered once per second per thread (localtime_r takes a global lock).
 void AppendGoPrefix(std::string& out) {
+  thread_local std::time_t cached_second = -1;
+  thread_local char buf[32];
+  thread_local std::size_t len = 0;
   const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  localtime_r(&now, &tm);
-  char buf[32];
-  const auto n = std::strftime(buf, sizeof buf, "%Y/%m/%d %H:%M:%S ", &tm);
-  out.append(buf, n);
+  if (now != cached_second) {
+    std::tm tm{};
+    localtime_r(&now, &tm);
+    len = std::strftime(buf, sizeof buf, "%Y/%m/%d %H:%M:%S ", &tm);
+    cached_second = now;
+  }
+  out.append(buf, len);
 }
 
 std::string_view LevelName(Level l) {
   switch (l) {
-    case Level::kDebug: return "debug";
-    case Level::kInfo: return "info";
-    case Level::kWarn: return "warn";
-    case Level::kError: return "error";
+    case Level::kDebug:
+      return "debug";
+    case Level::kInfo:
+      return "info";
+    case Level::kWarn:
+      return "warn";
+    case Level::kError:
+      return "error";
   }
   return "info";
 }

@@ -1,7 +1,7 @@
-#include <opsorch/metrics/metrics.h>
-
 #include <charconv>
 #include <cstdio>
+
+#include <opsorch/metrics/metrics.h>
 
 namespace opsorch::metrics {
 namespace {

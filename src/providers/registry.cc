@@ -1,8 +1,7 @@
-#include <opsorch/providers/registry.h>
-
 #include <string>
 
 #include <opsorch/common/strings.h>
+#include <opsorch/providers/registry.h>
 
 namespace opsorch::providers {
 

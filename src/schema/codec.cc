@@ -1,16 +1,16 @@
 // The generic codec behind include/opsorch/schema/codec.h, driven by the tables in fields.h.
-#include <opsorch/schema/codec.h>
-
-#include <boost/json/monotonic_resource.hpp>
-#include <boost/json/parser.hpp>
 #include <charconv>
 #include <concepts>
 #include <cstdint>
 #include <limits>
 #include <type_traits>
 
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parser.hpp>
+
 #include <opsorch/common/json_writer.h>
 #include <opsorch/common/strings.h>
+#include <opsorch/schema/codec.h>
 
 #include "schema/fields.h"
 
@@ -21,7 +21,9 @@ using detail::Omit;
 using detail::Schema;
 
 template <class T>
-concept Described = requires { Schema<T>::kFields; };
+concept Described = requires {
+  Schema<T>::kFields;
+};
 
 template <class T>
 struct IsOptional : std::false_type {};
@@ -144,14 +146,20 @@ std::string RenderPath(const Path* p) {
 
 std::string_view KindName(const JsonValue& v) {
   switch (v.kind()) {
-    case boost::json::kind::null: return "null";
-    case boost::json::kind::bool_: return "bool";
+    case boost::json::kind::null:
+      return "null";
+    case boost::json::kind::bool_:
+      return "bool";
     case boost::json::kind::int64:
     case boost::json::kind::uint64:
-    case boost::json::kind::double_: return "number";
-    case boost::json::kind::string: return "string";
-    case boost::json::kind::array: return "array";
-    case boost::json::kind::object: return "object";
+    case boost::json::kind::double_:
+      return "number";
+    case boost::json::kind::string:
+      return "string";
+    case boost::json::kind::array:
+      return "array";
+    case boost::json::kind::object:
+      return "object";
   }
   return "value";
 }
@@ -207,9 +215,9 @@ Status DecodeStruct(const JsonValue& v, T& out, const Path* path, const DecodeOp
   if (v.is_null()) return Ok();  // Go: null leaves the value unchanged
   if (!v.is_object()) return TypeError(v, path, Schema<T>::kName);
   constexpr std::size_t kCount = std::tuple_size_v<std::decay_t<decltype(Schema<T>::kFields)>>;
-  static constexpr auto kNames = std::apply(
-      [](const auto&... f) { return std::array<std::string_view, kCount>{f.name...}; },
-      Schema<T>::kFields);
+  static constexpr auto kNames =
+      std::apply([](const auto&... f) { return std::array<std::string_view, kCount>{f.name...}; },
+                 Schema<T>::kFields);
   for (const auto& kv : v.get_object()) {
     const std::string_view key = kv.key();
     // Go prefers an exact match, then falls back to a case-insensitive one.
@@ -269,8 +277,8 @@ Status DecodeValue(const JsonValue& v, M& out, const Path* path, const DecodeOpt
       out = v.get_int64();
       return Ok();
     }
-    if (v.is_uint64() && v.get_uint64() <= static_cast<std::uint64_t>(
-                                               std::numeric_limits<std::int64_t>::max())) {
+    if (v.is_uint64() &&
+        v.get_uint64() <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
       out = static_cast<std::int64_t>(v.get_uint64());
       return Ok();
     }
@@ -382,8 +390,7 @@ Result<T> Decode(std::string_view json, const DecodeOptions& options) {
   }
   if (ec == boost::json::error::incomplete) return Fail(errc::kBadRequest, "unexpected EOF");
   if (ec) {
-    return Fail(errc::kBadRequest,
-                "json: " + ec.message() + " at offset " + std::to_string(used));
+    return Fail(errc::kBadRequest, "json: " + ec.message() + " at offset " + std::to_string(used));
   }
   const JsonValue value = parser.release();
   return FromJson<T>(value, options);
@@ -396,9 +403,9 @@ void Encode(const T& value, std::string& out) {
 
 // Explicit instantiations: every type that crosses the wire, and the list/optional wrappers the
 // API layer and the plugin host use.
-#define OPSORCH_CODEC_INSTANTIATE(T)                                                \
-  template Result<T> Decode<T>(std::string_view, const DecodeOptions&);            \
-  template Result<T> FromJson<T>(const JsonValue&, const DecodeOptions&);          \
+#define OPSORCH_CODEC_INSTANTIATE(T)                                      \
+  template Result<T> Decode<T>(std::string_view, const DecodeOptions&);   \
+  template Result<T> FromJson<T>(const JsonValue&, const DecodeOptions&); \
   template void Encode<T>(const T&, std::string&);
 #define OPSORCH_CODEC_INSTANTIATE_ALL(T) \
   OPSORCH_CODEC_INSTANTIATE(T)           \

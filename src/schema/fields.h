@@ -47,9 +47,9 @@ inline constexpr std::array<std::string_view, 0> kNoExtras{};
 template <>
 struct Schema<QueryScope> {
   static constexpr std::string_view kName = "QueryScope";
-  static constexpr auto kFields = std::make_tuple(Opt("service", &QueryScope::service),
-                                                  Opt("team", &QueryScope::team),
-                                                  Opt("environment", &QueryScope::environment));
+  static constexpr auto kFields =
+      std::make_tuple(Opt("service", &QueryScope::service), Opt("team", &QueryScope::team),
+                      Opt("environment", &QueryScope::environment));
   static constexpr auto kTolerated = kNoExtras;
 };
 
@@ -95,8 +95,7 @@ struct Schema<UpdateIncidentInput> {
   static constexpr auto kFields = std::make_tuple(
       Opt("title", &UpdateIncidentInput::title),
       Opt("description", &UpdateIncidentInput::description),
-      Opt("status", &UpdateIncidentInput::status),
-      Opt("severity", &UpdateIncidentInput::severity),
+      Opt("status", &UpdateIncidentInput::status), Opt("severity", &UpdateIncidentInput::severity),
       Opt("service", &UpdateIncidentInput::service), Opt("fields", &UpdateIncidentInput::fields),
       Opt("metadata", &UpdateIncidentInput::metadata));
   static constexpr auto kTolerated = kNoExtras;
@@ -126,13 +125,13 @@ struct Schema<TimelineAppendInput> {
 template <>
 struct Schema<Alert> {
   static constexpr std::string_view kName = "Alert";
-  static constexpr auto kFields = std::make_tuple(
-      Always("id", &Alert::id), Always("title", &Alert::title),
-      Opt("description", &Alert::description), Always("status", &Alert::status),
-      Always("severity", &Alert::severity), Opt("service", &Alert::service),
-      Opt("url", &Alert::url), Always("createdAt", &Alert::created_at),
-      Always("updatedAt", &Alert::updated_at), Opt("fields", &Alert::fields),
-      Opt("metadata", &Alert::metadata));
+  static constexpr auto kFields =
+      std::make_tuple(Always("id", &Alert::id), Always("title", &Alert::title),
+                      Opt("description", &Alert::description), Always("status", &Alert::status),
+                      Always("severity", &Alert::severity), Opt("service", &Alert::service),
+                      Opt("url", &Alert::url), Always("createdAt", &Alert::created_at),
+                      Always("updatedAt", &Alert::updated_at), Opt("fields", &Alert::fields),
+                      Opt("metadata", &Alert::metadata));
   static constexpr auto kTolerated = kNoExtras;
 };
 
@@ -159,21 +158,21 @@ inline constexpr std::array<std::string_view, 1> kLogQueryExtras{"providers"};  
 template <>
 struct Schema<LogQuery> {
   static constexpr std::string_view kName = "LogQuery";
-  static constexpr auto kFields = std::make_tuple(
-      Opt("expression", &LogQuery::expression), Always("start", &LogQuery::start),
-      Always("end", &LogQuery::end), Always("scope", &LogQuery::scope),
-      Opt("limit", &LogQuery::limit), Opt("metadata", &LogQuery::metadata));
+  static constexpr auto kFields =
+      std::make_tuple(Opt("expression", &LogQuery::expression), Always("start", &LogQuery::start),
+                      Always("end", &LogQuery::end), Always("scope", &LogQuery::scope),
+                      Opt("limit", &LogQuery::limit), Opt("metadata", &LogQuery::metadata));
   static constexpr auto kTolerated = kLogQueryExtras;
 };
 
 template <>
 struct Schema<LogEntry> {
   static constexpr std::string_view kName = "LogEntry";
-  static constexpr auto kFields = std::make_tuple(
-      Always("timestamp", &LogEntry::timestamp), Always("message", &LogEntry::message),
-      Opt("severity", &LogEntry::severity), Opt("service", &LogEntry::service),
-      Opt("labels", &LogEntry::labels), Opt("fields", &LogEntry::fields),
-      Opt("metadata", &LogEntry::metadata));
+  static constexpr auto kFields =
+      std::make_tuple(Always("timestamp", &LogEntry::timestamp),
+                      Always("message", &LogEntry::message), Opt("severity", &LogEntry::severity),
+                      Opt("service", &LogEntry::service), Opt("labels", &LogEntry::labels),
+                      Opt("fields", &LogEntry::fields), Opt("metadata", &LogEntry::metadata));
   static constexpr auto kTolerated = kNoExtras;
 };
 
@@ -189,8 +188,8 @@ template <>
 struct Schema<MetricFilter> {
   static constexpr std::string_view kName = "MetricFilter";
   static constexpr auto kFields =
-      std::make_tuple(Always("label", &MetricFilter::label),
-                      Always("operator", &MetricFilter::op), Always("value", &MetricFilter::value));
+      std::make_tuple(Always("label", &MetricFilter::label), Always("operator", &MetricFilter::op),
+                      Always("value", &MetricFilter::value));
   static constexpr auto kTolerated = kNoExtras;
 };
 
@@ -236,10 +235,10 @@ struct Schema<MetricPoint> {
 template <>
 struct Schema<MetricSeries> {
   static constexpr std::string_view kName = "MetricSeries";
-  static constexpr auto kFields = std::make_tuple(
-      Always("name", &MetricSeries::name), Opt("service", &MetricSeries::service),
-      Opt("labels", &MetricSeries::labels), Always("points", &MetricSeries::points),
-      Opt("url", &MetricSeries::url), Opt("metadata", &MetricSeries::metadata));
+  static constexpr auto kFields =
+      std::make_tuple(Always("name", &MetricSeries::name), Opt("service", &MetricSeries::service),
+                      Opt("labels", &MetricSeries::labels), Always("points", &MetricSeries::points),
+                      Opt("url", &MetricSeries::url), Opt("metadata", &MetricSeries::metadata));
   static constexpr auto kTolerated = kNoExtras;
 };
 
@@ -253,11 +252,11 @@ struct Schema<MetricDescriptors> {
 template <>
 struct Schema<TicketQuery> {
   static constexpr std::string_view kName = "TicketQuery";
-  static constexpr auto kFields = std::make_tuple(
-      Opt("query", &TicketQuery::query), Opt("statuses", &TicketQuery::statuses),
-      Opt("assignees", &TicketQuery::assignees), Opt("reporter", &TicketQuery::reporter),
-      Always("scope", &TicketQuery::scope), Opt("limit", &TicketQuery::limit),
-      Opt("metadata", &TicketQuery::metadata));
+  static constexpr auto kFields =
+      std::make_tuple(Opt("query", &TicketQuery::query), Opt("statuses", &TicketQuery::statuses),
+                      Opt("assignees", &TicketQuery::assignees),
+                      Opt("reporter", &TicketQuery::reporter), Always("scope", &TicketQuery::scope),
+                      Opt("limit", &TicketQuery::limit), Opt("metadata", &TicketQuery::metadata));
   static constexpr auto kTolerated = kNoExtras;
 };
 
@@ -288,8 +287,7 @@ template <>
 struct Schema<UpdateTicketInput> {
   static constexpr std::string_view kName = "UpdateTicketInput";
   static constexpr auto kFields = std::make_tuple(
-      Opt("title", &UpdateTicketInput::title),
-      Opt("description", &UpdateTicketInput::description),
+      Opt("title", &UpdateTicketInput::title), Opt("description", &UpdateTicketInput::description),
       Opt("status", &UpdateTicketInput::status), Opt("assignees", &UpdateTicketInput::assignees),
       Opt("fields", &UpdateTicketInput::fields), Opt("metadata", &UpdateTicketInput::metadata));
   static constexpr auto kTolerated = kNoExtras;
@@ -306,20 +304,20 @@ struct Schema<Block> {
 template <>
 struct Schema<Message> {
   static constexpr std::string_view kName = "Message";
-  static constexpr auto kFields = std::make_tuple(
-      Always("channel", &Message::channel), Always("body", &Message::body),
-      Opt("metadata", &Message::metadata), Opt("threadRef", &Message::thread_ref),
-      Opt("blocks", &Message::blocks));
+  static constexpr auto kFields =
+      std::make_tuple(Always("channel", &Message::channel), Always("body", &Message::body),
+                      Opt("metadata", &Message::metadata), Opt("threadRef", &Message::thread_ref),
+                      Opt("blocks", &Message::blocks));
   static constexpr auto kTolerated = kNoExtras;
 };
 
 template <>
 struct Schema<MessageResult> {
   static constexpr std::string_view kName = "MessageResult";
-  static constexpr auto kFields = std::make_tuple(
-      Always("id", &MessageResult::id), Always("channel", &MessageResult::channel),
-      Always("sentAt", &MessageResult::sent_at), Opt("url", &MessageResult::url),
-      Opt("metadata", &MessageResult::metadata));
+  static constexpr auto kFields =
+      std::make_tuple(Always("id", &MessageResult::id), Always("channel", &MessageResult::channel),
+                      Always("sentAt", &MessageResult::sent_at), Opt("url", &MessageResult::url),
+                      Opt("metadata", &MessageResult::metadata));
   static constexpr auto kTolerated = kNoExtras;
 };
 
@@ -336,10 +334,9 @@ struct Schema<ServiceQuery> {
 template <>
 struct Schema<Service> {
   static constexpr std::string_view kName = "Service";
-  static constexpr auto kFields =
-      std::make_tuple(Always("id", &Service::id), Always("name", &Service::name),
-                      Opt("url", &Service::url), Opt("tags", &Service::tags),
-                      Opt("metadata", &Service::metadata));
+  static constexpr auto kFields = std::make_tuple(
+      Always("id", &Service::id), Always("name", &Service::name), Opt("url", &Service::url),
+      Opt("tags", &Service::tags), Opt("metadata", &Service::metadata));
   static constexpr auto kTolerated = kNoExtras;
 };
 
@@ -389,10 +386,10 @@ struct Schema<Team> {
 template <>
 struct Schema<TeamMember> {
   static constexpr std::string_view kName = "TeamMember";
-  static constexpr auto kFields = std::make_tuple(
-      Always("id", &TeamMember::id), Opt("name", &TeamMember::name),
-      Opt("email", &TeamMember::email), Opt("handle", &TeamMember::handle),
-      Opt("role", &TeamMember::role), Opt("metadata", &TeamMember::metadata));
+  static constexpr auto kFields =
+      std::make_tuple(Always("id", &TeamMember::id), Opt("name", &TeamMember::name),
+                      Opt("email", &TeamMember::email), Opt("handle", &TeamMember::handle),
+                      Opt("role", &TeamMember::role), Opt("metadata", &TeamMember::metadata));
   static constexpr auto kTolerated = kNoExtras;
 };
 

@@ -14,15 +14,16 @@
 //   json_absent     ["/json/pointer", …] — omit rules
 // A file may also give "files" ({name: text}, written into {tmp} first) and
 // "startup_error" (the server must refuse to start with a message containing it).
-#include <gtest/gtest.h>
-
-#include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include "support/http_client.h"
+#include "support/json_equal.h"
 #include "support/test_server.h"
 
 namespace opsorch::testing {
@@ -50,40 +51,14 @@ std::string ReadFile(const fs::path& p) {
 
 std::string Str(const json::value& v) { return std::string(v.as_string()); }
 
-// Numbers compare by value whatever their JSON kind (1 == 1.0).
-bool JsonEqual(const json::value& a, const json::value& b) {
-  if (a.is_number() && b.is_number()) return a.to_number<double>() == b.to_number<double>();
-  if (a.kind() != b.kind()) return false;
-  if (a.is_object()) {
-    const auto& x = a.get_object();
-    const auto& y = b.get_object();
-    if (x.size() != y.size()) return false;
-    for (const auto& kv : x) {
-      const auto* other = y.if_contains(kv.key());
-      if (other == nullptr || !JsonEqual(kv.value(), *other)) return false;
-    }
-    return true;
-  }
-  if (a.is_array()) {
-    const auto& x = a.get_array();
-    const auto& y = b.get_array();
-    if (x.size() != y.size()) return false;
-    for (std::size_t i = 0; i < x.size(); ++i) {
-      if (!JsonEqual(x[i], y[i])) return false;
-    }
-    return true;
-  }
-  return a == b;
-}
-
 class ApiCases : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ApiCases, Run) {
   const fs::path file = fs::path(OPSORCH_TEST_DATA_DIR) / "api" / "cases" / GetParam();
   const json::value suite = json::parse(ReadFile(file));
   // "{tmp}" in env values is a fresh directory per file (secret stores, data dirs).
-  const fs::path tmp = fs::temp_directory_path() /
-                       ("opsorch-api-" + std::to_string(::getpid()) + "-" + GetParam());
+  const fs::path tmp =
+      fs::temp_directory_path() / ("opsorch-api-" + std::to_string(::getpid()) + "-" + GetParam());
   fs::remove_all(tmp);
   fs::create_directories(tmp);
   std::map<std::string, std::string> env;
@@ -159,8 +134,8 @@ TEST_P(ApiCases, Run) {
     const json::value got = json::parse(resp.body, ec);
     ASSERT_FALSE(ec) << "response is not JSON: " << resp.body;
     if (const auto* j = ex.if_contains("json")) {
-      EXPECT_TRUE(JsonEqual(got, *j)) << "expected " << json::serialize(*j) << "\n     got "
-                                      << resp.body;
+      EXPECT_TRUE(JsonEqual(got, *j))
+          << "expected " << json::serialize(*j) << "\n     got " << resp.body;
     }
     if (const auto* at = ex.if_contains("json_at")) {
       for (const auto& kv : at->as_object()) {

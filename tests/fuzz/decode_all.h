@@ -24,6 +24,8 @@
 #include <opsorch/schema/scope.h>
 #include <opsorch/schema/ticket.h>
 
+#include "support/json_equal.h"
+
 namespace opsorch::testing {
 
 // What decoding one input as one type gave.
@@ -45,30 +47,7 @@ inline bool WithinUlps(double x, double y, int ulps) {
 }
 
 inline bool SameUpToNumberDrift(const boost::json::value& a, const boost::json::value& b) {
-  if (a.is_number() && b.is_number()) {
-    return a == b || WithinUlps(a.to_number<double>(), b.to_number<double>(), 4);
-  }
-  if (a.kind() != b.kind()) return false;
-  if (a.is_object()) {
-    const auto& oa = a.get_object();
-    const auto& ob = b.get_object();
-    if (oa.size() != ob.size()) return false;
-    for (const auto& kv : oa) {
-      const boost::json::value* other = ob.if_contains(kv.key());
-      if (other == nullptr || !SameUpToNumberDrift(kv.value(), *other)) return false;
-    }
-    return true;
-  }
-  if (a.is_array()) {
-    const auto& xa = a.get_array();
-    const auto& xb = b.get_array();
-    if (xa.size() != xb.size()) return false;
-    for (std::size_t i = 0; i < xa.size(); ++i) {
-      if (!SameUpToNumberDrift(xa[i], xb[i])) return false;
-    }
-    return true;
-  }
-  return a == b;
+  return JsonEqualWith(a, b, [](double x, double y) { return WithinUlps(x, y, 4); });
 }
 
 inline bool SameUpToNumberDrift(std::string_view a, std::string_view b) {

@@ -1,10 +1,5 @@
 // End-to-end behaviour a user notices: the binary as the README starts it, audit lines,
 // persisted provider configuration across restarts, and a promtool-valid /metrics.
-#include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -12,6 +7,11 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <opsorch/log/log.h>
 
@@ -24,7 +24,8 @@ namespace {
 namespace fs = std::filesystem;
 
 fs::path TempDir(const std::string& name) {
-  fs::path p = fs::temp_directory_path() / ("opsorch-it-" + std::to_string(::getpid()) + "-" + name);
+  fs::path p =
+      fs::temp_directory_path() / ("opsorch-it-" + std::to_string(::getpid()) + "-" + name);
   fs::remove_all(p);
   fs::create_directories(p);
   return p;
@@ -75,9 +76,8 @@ TEST(Binary, ServeDemoAnswersHealthAndStopsOnSigterm) {
 
 TEST(Binary, VersionAndFatalStartupExitCode) {
   EXPECT_EQ(std::system((std::string(OPSORCH_BINARY) + " --version > /dev/null").c_str()), 0);
-  const int rc = std::system(("OPSORCH_TLS_KEY_FILE=/x " + std::string(OPSORCH_BINARY) +
-                              " serve 2>/dev/null")
-                                 .c_str());
+  const int rc = std::system(
+      ("OPSORCH_TLS_KEY_FILE=/x " + std::string(OPSORCH_BINARY) + " serve 2>/dev/null").c_str());
   ASSERT_TRUE(WIFEXITED(rc));
   EXPECT_EQ(WEXITSTATUS(rc), 1);
 }
@@ -135,8 +135,9 @@ TEST(Audit, ApiErrorsAreLogged) {
   ASSERT_EQ(c.Request("GET", "/incidents/nope").status, 404);
   bool found = false;
   for (const auto& l : logs.Lines()) {
-    found = found || l.find("API error (status=404): code=not_found, message=incident nope not "
-                            "found") != std::string::npos;
+    found = found || l.find(
+                         "API error (status=404): code=not_found, message=incident nope not "
+                         "found") != std::string::npos;
   }
   EXPECT_TRUE(found);
 }
@@ -193,8 +194,8 @@ TEST(Metrics, ExpositionPassesPromtool) {
   std::ofstream(dir / "metrics.txt") << r.body;
   ASSERT_EQ(std::system("command -v promtool > /dev/null"), 0)
       << "promtool is required (Debian package prometheus; scripts/install-deps installs it)";
-  const std::string cmd = "promtool check metrics < " + (dir / "metrics.txt").string() +
-                          " > " + (dir / "out.txt").string() + " 2>&1";
+  const std::string cmd = "promtool check metrics < " + (dir / "metrics.txt").string() + " > " +
+                          (dir / "out.txt").string() + " 2>&1";
   const int rc = std::system(cmd.c_str());
   std::ifstream out(dir / "out.txt");
   std::stringstream ss;

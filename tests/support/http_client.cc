@@ -1,15 +1,15 @@
 #include "support/http_client.h"
 
+#include <cctype>
+#include <chrono>
+#include <cstring>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <cctype>
-#include <chrono>
-#include <cstring>
 
 namespace opsorch::testing {
 namespace {

@@ -19,20 +19,20 @@ struct Error {
 // Codes produced by opsorch. Client errors first, then server errors.
 // When adding a code, also add it to HttpStatusFor() in src/common/error.cc.
 namespace errc {
-inline constexpr std::string_view kBadRequest = "bad_request";                // 400
-inline constexpr std::string_view kUnauthorized = "unauthorized";             // 401
-inline constexpr std::string_view kNotFound = "not_found";                    // 404
-inline constexpr std::string_view kConflict = "conflict";                     // 409 (reference: 502)
-inline constexpr std::string_view kPayloadTooLarge = "payload_too_large";     // 413
-inline constexpr std::string_view kHeadersTooLarge = "headers_too_large";     // 431
-inline constexpr std::string_view kRateLimited = "rate_limited";              // 502 (provider code)
-inline constexpr std::string_view kInternal = "internal";                     // 500
-inline constexpr std::string_view kProviderError = "provider_error";          // 502
-inline constexpr std::string_view kSecretStoreError = "secret_store_error";   // 502
-inline constexpr std::string_view kPluginCrashed = "plugin_crashed";          // 502
-inline constexpr std::string_view kPluginProtocolError = "plugin_protocol_error";  // 502
-inline constexpr std::string_view kPluginUnavailable = "plugin_unavailable";  // 502
-inline constexpr std::string_view kPluginTimeout = "plugin_timeout";          // 504
+inline constexpr std::string_view kBadRequest = "bad_request";               // 400
+inline constexpr std::string_view kUnauthorized = "unauthorized";            // 401
+inline constexpr std::string_view kNotFound = "not_found";                   // 404
+inline constexpr std::string_view kConflict = "conflict";                    // 409 (reference: 502)
+inline constexpr std::string_view kPayloadTooLarge = "payload_too_large";    // 413
+inline constexpr std::string_view kHeadersTooLarge = "headers_too_large";    // 431
+inline constexpr std::string_view kRateLimited = "rate_limited";             // 502 (provider code)
+inline constexpr std::string_view kInternal = "internal";                    // 500
+inline constexpr std::string_view kProviderError = "provider_error";         // 502
+inline constexpr std::string_view kSecretStoreError = "secret_store_error";  // 502
+inline constexpr std::string_view kPluginCrashed = "plugin_crashed";         // 502
+inline constexpr std::string_view kPluginProtocolError = "plugin_protocol_error";      // 502
+inline constexpr std::string_view kPluginUnavailable = "plugin_unavailable";           // 502
+inline constexpr std::string_view kPluginTimeout = "plugin_timeout";                   // 504
 inline constexpr std::string_view kSecretProviderMissing = "secret_provider_missing";  // 501
 // "<capability>_provider_missing" (501) is built by ProviderMissing() in providers/capability.h.
 inline constexpr std::string_view kProviderMissingSuffix = "_provider_missing";

@@ -2,12 +2,13 @@
 // boost::json::object, string maps (`smap`) as a sorted std::map.
 #pragma once
 
-#include <boost/json/object.hpp>
-#include <boost/json/value.hpp>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 
 namespace opsorch {
 

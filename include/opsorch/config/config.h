@@ -19,9 +19,9 @@
 namespace opsorch::config {
 
 struct CapabilitySettings {
-  std::string provider;             // OPSORCH_<CAP>_PROVIDER, trimmed and lower-cased
-  std::string plugin;               // OPSORCH_<CAP>_PLUGIN, trimmed
-  JsonObject config;                // OPSORCH_<CAP>_CONFIG, {} when empty
+  std::string provider;               // OPSORCH_<CAP>_PROVIDER, trimmed and lower-cased
+  std::string plugin;                 // OPSORCH_<CAP>_PLUGIN, trimmed
+  JsonObject config;                  // OPSORCH_<CAP>_CONFIG, {} when empty
   std::optional<Error> config_error;  // invalid _CONFIG: reported in start-up order
 
   bool FromEnv() const { return !provider.empty() || !plugin.empty(); }

@@ -34,9 +34,12 @@ struct Request {
 
 struct Response {
   int status = 200;
-  std::string content_type;  // empty → no Content-Type header
+  // Both views must outlive the response write (static strings, or owned by the Handler): they
+  // are constant per server, so no response pays an allocation for them.
+  std::string_view content_type;   // empty → no Content-Type header
+  std::string_view fixed_headers;  // pre-rendered "Name: value\r\n" lines, written verbatim
   std::string body;
-  std::vector<std::pair<std::string, std::string>> headers;
+  std::vector<std::pair<std::string, std::string>> headers;  // per-response headers
 
   void AddHeader(std::string name, std::string value) {
     headers.emplace_back(std::move(name), std::move(value));

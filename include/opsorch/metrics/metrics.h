@@ -29,8 +29,7 @@ class Counter {
 class Histogram {
  public:
   static constexpr std::array<double, 14> kBounds = {
-      0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
-      0.01,    0.025,  0.05,    0.1,    0.25,  1,      5};
+      0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5};
   void ObserveNanos(std::int64_t ns);
   std::uint64_t Count() const { return count_.load(std::memory_order_relaxed); }
 

@@ -29,10 +29,9 @@ inline constexpr std::size_t kCapabilityCount = 11;
 
 // Start-up order of the contract (§1.1): secret first, then the ten API capabilities.
 inline constexpr std::array<Capability, kCapabilityCount> kStartupOrder = {
-    Capability::kSecret,    Capability::kIncident,  Capability::kAlert,
-    Capability::kLog,       Capability::kMetric,    Capability::kTicket,
-    Capability::kMessaging, Capability::kService,   Capability::kDeployment,
-    Capability::kTeam,      Capability::kOrchestration};
+    Capability::kSecret,     Capability::kIncident, Capability::kAlert,        Capability::kLog,
+    Capability::kMetric,     Capability::kTicket,   Capability::kMessaging,    Capability::kService,
+    Capability::kDeployment, Capability::kTeam,     Capability::kOrchestration};
 
 // "incident", "alert", …, "secret".
 std::string_view Name(Capability c);

@@ -16,7 +16,8 @@ class ProviderSet {
  public:
   template <class P>
   std::shared_ptr<P> Get() const {
-    return std::static_pointer_cast<P>(slots_[Index(P::kCapability)].load(std::memory_order_acquire));
+    return std::static_pointer_cast<P>(
+        slots_[Index(P::kCapability)].load(std::memory_order_acquire));
   }
   ProviderPtr Get(Capability c) const { return slots_[Index(c)].load(std::memory_order_acquire); }
   bool Configured(Capability c) const { return Get(c) != nullptr; }

@@ -43,8 +43,8 @@ struct Deployment {
   std::string environment;  // ?
   std::string version;      // ?
   std::string status;
-  Time started_at;   // startedAt
-  Time finished_at;  // finishedAt
+  Time started_at;      // startedAt
+  Time finished_at;     // finishedAt
   std::string url;      // ?
   JsonObject actor;     // ?
   JsonObject fields;    // ?
@@ -70,11 +70,11 @@ struct Team {
 
 struct TeamMember {
   std::string id;
-  std::string name;    // ?
-  std::string email;   // ?
-  std::string handle;  // ?
-  std::string role;    // ?
-  JsonObject metadata; // ?
+  std::string name;     // ?
+  std::string email;    // ?
+  std::string handle;   // ?
+  std::string role;     // ?
+  JsonObject metadata;  // ?
 };
 
 }  // namespace opsorch::schema

@@ -18,15 +18,15 @@ struct Block {
 struct Message {
   std::string channel;
   std::string body;
-  JsonObject metadata;       // ?
-  std::string thread_ref;    // threadRef?
-  std::vector<Block> blocks; // ?
+  JsonObject metadata;        // ?
+  std::string thread_ref;     // threadRef?
+  std::vector<Block> blocks;  // ?
 };
 
 struct MessageResult {
   std::string id;
   std::string channel;
-  Time sent_at;  // sentAt
+  Time sent_at;         // sentAt
   std::string url;      // ?
   JsonObject metadata;  // ?
 };

@@ -18,8 +18,8 @@ struct LogFilter {
 };
 
 struct LogExpression {
-  std::string search;                   // ?
-  std::vector<LogFilter> filters;       // ?
+  std::string search;                    // ?
+  std::vector<LogFilter> filters;        // ?
   std::vector<std::string> severity_in;  // severityIn?
   bool Empty() const { return search.empty() && filters.empty() && severity_in.empty(); }
 };
@@ -55,10 +55,10 @@ struct MetricFilter {
 };
 
 struct MetricExpression {
-  std::string metric_name;               // metricName
-  std::string aggregation;               // ? avg|sum|max|min|count
-  std::vector<MetricFilter> filters;     // ?
-  std::vector<std::string> group_by;     // groupBy?
+  std::string metric_name;            // metricName
+  std::string aggregation;            // ? avg|sum|max|min|count
+  std::vector<MetricFilter> filters;  // ?
+  std::vector<std::string> group_by;  // groupBy?
 };
 
 struct MetricQuery {
@@ -75,9 +75,9 @@ struct MetricDescriptor {
   std::string type;  // counter|gauge|histogram
   std::string description;
   NullableList<std::string> labels;  // null if nil
-  std::string unit;     // ?
-  std::string url;      // ?
-  JsonObject metadata;  // ?
+  std::string unit;                  // ?
+  std::string url;                   // ?
+  JsonObject metadata;               // ?
 };
 
 struct MetricPoint {
@@ -87,11 +87,11 @@ struct MetricPoint {
 
 struct MetricSeries {
   std::string name;
-  std::string service;                 // ?
-  JsonObject labels;                   // ? (obj)
-  NullableList<MetricPoint> points;    // null if nil
-  std::string url;                     // ?
-  JsonObject metadata;                 // ?
+  std::string service;               // ?
+  JsonObject labels;                 // ? (obj)
+  NullableList<MetricPoint> points;  // null if nil
+  std::string url;                   // ?
+  JsonObject metadata;               // ?
 };
 
 struct MetricDescriptors {  // response of /metrics/describe: {"metrics": [...]}

@@ -33,13 +33,13 @@ struct OrchestrationStep {
 struct OrchestrationPlan {
   std::string id;
   std::string title;
-  std::string description;                     // ?
-  NullableList<OrchestrationStep> steps;       // null if nil
-  std::string url;                             // ?
-  std::string version;                         // ?
-  StringMap tags;                              // ?
-  JsonObject fields;                           // ?
-  JsonObject metadata;                         // ?
+  std::string description;                // ?
+  NullableList<OrchestrationStep> steps;  // null if nil
+  std::string url;                        // ?
+  std::string version;                    // ?
+  StringMap tags;                         // ?
+  JsonObject fields;                      // ?
+  JsonObject metadata;                    // ?
 };
 
 struct OrchestrationRunQuery {

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include <opsorch/common/duration.h>
 #include <opsorch/common/json.h>
 #include <opsorch/common/result.h>
 #include <opsorch/common/time.h>
@@ -36,10 +37,6 @@ class ConfigReader {
   const JsonObject& config_;
   std::string label_;
 };
-
-// Go's time.ParseDuration: a sequence of decimal numbers with units ns, us, µs, ms, s, m, h,
-// optionally signed; "0" alone is allowed.
-Result<std::int64_t> ParseGoDuration(std::string_view s);
 
 // Wall clock, or a fixed instant when the config says "now" (tests, reproducible demos).
 // Test hooks can move a fixed clock; all methods are thread-safe.

@@ -1,7 +1,7 @@
 // Route matching rules of contract §2.1, as a table.
-#include <gtest/gtest.h>
-
 #include "api/router.h"
+
+#include <gtest/gtest.h>
 
 namespace opsorch::api {
 namespace {
@@ -45,8 +45,7 @@ INSTANTIATE_TEST_SUITE_P(
         Case{Method::kPatch, "/incidents/i1", true, RouteId::kIncidentUpdate, "i1"},
         Case{Method::kPut, "/incidents/i1", true, RouteId::kNotFound},
         Case{Method::kGet, "/incidents/i1/timeline", true, RouteId::kIncidentTimelineGet, "i1"},
-        Case{Method::kPost, "/incidents/i1/timeline", true, RouteId::kIncidentTimelineAppend,
-             "i1"},
+        Case{Method::kPost, "/incidents/i1/timeline", true, RouteId::kIncidentTimelineAppend, "i1"},
         Case{Method::kGet, "/incidents/i1/x", true, RouteId::kNotFound},
         Case{Method::kGet, "/incidents//i1", true, RouteId::kNotFound},
         Case{Method::kGet, "/incidents/a/b/c/d", true, RouteId::kNotFound},

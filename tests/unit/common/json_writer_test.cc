@@ -1,6 +1,5 @@
-#include <gtest/gtest.h>
-
 #include <boost/json/parse.hpp>
+#include <gtest/gtest.h>
 
 #include <opsorch/common/json_writer.h>
 
@@ -30,7 +29,7 @@ TEST(JsonWriter, ControlCharactersAndSeparators) {
 
 TEST(JsonWriter, InvalidUtf8BecomesReplacementCharacter) {
   EXPECT_EQ(Str("ok\xFFok"), R"("ok\ufffdok")");
-  EXPECT_EQ(Str("\xC0\xAF"), R"("\ufffd\ufffd")");          // overlong
+  EXPECT_EQ(Str("\xC0\xAF"), R"("\ufffd\ufffd")");            // overlong
   EXPECT_EQ(Str("\xED\xA0\x80"), R"("\ufffd\ufffd\ufffd")");  // surrogate
   EXPECT_EQ(Str("h\xC3\xA9llo"), "\"h\xC3\xA9llo\"");         // valid stays
 }

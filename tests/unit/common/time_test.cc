@@ -30,11 +30,11 @@ TEST(Time, ParseRejectsWithTheRule) {
     const char* text;
     const char* rule;
   };
-  for (const Case& c : {Case{"2024-01-01", "expected 'T'"}, Case{"2024-13-01T00:00:00Z", "month"},
-                        Case{"2023-02-29T00:00:00Z", "day"}, Case{"2024-01-01T24:00:00Z", "hour"},
-                        Case{"2024-01-01T00:00:00", "missing zone"},
-                        Case{"2024-01-01T00:00:00Zjunk", "extra text"},
-                        Case{"2024-01-01T00:00:00+0200", "±hh:mm"}}) {
+  for (const Case& c :
+       {Case{"2024-01-01", "expected 'T'"}, Case{"2024-13-01T00:00:00Z", "month"},
+        Case{"2023-02-29T00:00:00Z", "day"}, Case{"2024-01-01T24:00:00Z", "hour"},
+        Case{"2024-01-01T00:00:00", "missing zone"}, Case{"2024-01-01T00:00:00Zjunk", "extra text"},
+        Case{"2024-01-01T00:00:00+0200", "±hh:mm"}}) {
     auto t = ParseRfc3339(c.text);
     ASSERT_FALSE(t) << c.text;
     EXPECT_NE(t.error().message.find(c.rule), std::string::npos) << t.error().message;
