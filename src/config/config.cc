@@ -1,7 +1,7 @@
 #include <charconv>
 #include <cstdlib>
 
-#include <boost/json/parse.hpp>
+#include <opsorch/common/json_parse.h>
 
 #include <opsorch/common/duration.h>
 #include <opsorch/common/strings.h>
@@ -93,19 +93,16 @@ Result<Config> LoadFromEnv(const EnvLookup& env) {
     std::string raw = get(prefix + "_CONFIG");
     std::string_view text = cap == Capability::kSecret ? std::string_view(raw) : TrimSpace(raw);
     if (text.empty()) continue;
-    boost::system::error_code ec;
-    boost::json::parse_options po;
-    po.max_depth = 64;
-    JsonValue v = boost::json::parse(text, ec, {}, po);
+    auto v = ParseJson(text);
     const std::string what = cap == Capability::kSecret
                                  ? std::string("invalid OPSORCH_SECRET_CONFIG: ")
                                  : "invalid config in " + prefix + "_CONFIG: ";
-    if (ec) {
-      s.config_error = MakeError(errc::kBadRequest, what + ec.message());
-    } else if (!v.is_object()) {
+    if (!v) {
+      s.config_error = MakeError(errc::kBadRequest, what + v.error().message);
+    } else if (!v->is_object()) {
       s.config_error = MakeError(errc::kBadRequest, what + "expected a JSON object");
     } else {
-      s.config = std::move(v.get_object());
+      s.config = std::move(v->get_object());
     }
   }
 

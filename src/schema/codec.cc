@@ -1,12 +1,13 @@
 // The generic codec behind include/opsorch/schema/codec.h, driven by the tables in fields.h.
 #include <charconv>
+#include <cmath>
 #include <concepts>
 #include <cstdint>
 #include <limits>
 #include <type_traits>
 
 #include <boost/json/monotonic_resource.hpp>
-#include <boost/json/parser.hpp>
+#include <opsorch/common/json_parse.h>
 
 #include <opsorch/common/json_writer.h>
 #include <opsorch/common/strings.h>
@@ -282,6 +283,10 @@ Status DecodeValue(const JsonValue& v, M& out, const Path* path, const DecodeOpt
       out = static_cast<std::int64_t>(v.get_uint64());
       return Ok();
     }
+    if (v.is_double() && v.get_double() == 0 && std::signbit(v.get_double())) {
+      out = 0;  // the literal `-0` (ParseJson keeps its sign for free-form objects)
+      return Ok();
+    }
     return TypeError(v, path, "int");
   } else if constexpr (std::is_same_v<M, double>) {
     if (v.is_null()) return Ok();
@@ -377,22 +382,13 @@ Result<T> Decode(std::string_view json, const DecodeOptions& options) {
   // Request bodies are small: parse into a stack arena, then copy out only what we keep.
   unsigned char arena[4096];
   boost::json::monotonic_resource mr(arena, sizeof arena);
-  boost::json::parse_options po;
+  JsonParseOptions po;
   po.max_depth = options.max_depth;
-  po.allow_invalid_utf8 = false;
-  boost::json::parser parser(&mr, po);
-  boost::system::error_code ec;
-  // Only the first JSON value is read; trailing data is ignored (Go's json.Decoder).
-  const std::size_t used = parser.write_some(json.data(), json.size(), ec);
-  if (ec == boost::json::error::too_deep) {
-    return Fail(errc::kBadRequest, "json: nesting exceeds the limit of " +
-                                       std::to_string(options.max_depth) + " levels");
-  }
-  if (ec == boost::json::error::incomplete) return Fail(errc::kBadRequest, "unexpected EOF");
-  if (ec) {
-    return Fail(errc::kBadRequest, "json: " + ec.message() + " at offset " + std::to_string(used));
-  }
-  const JsonValue value = parser.release();
+  po.allow_trailing_data = true;  // only the first value is read (Go's json.Decoder)
+  po.storage = &mr;
+  auto parsed = ParseJson(json, po);
+  if (!parsed) return Fail(std::move(parsed.error()));
+  const JsonValue& value = *parsed;
   return FromJson<T>(value, options);
 }
 

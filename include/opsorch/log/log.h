@@ -1,6 +1,6 @@
 // The logging facade. Text format keeps the reference's Go `log` shape
 // ("2026/01/07 10:00:00 message key=value"), JSON format writes one object per line. spdlog
-// (async) does the I/O and is included only in src/log/log.cc. Never pass secret values here.
+// does the I/O and is included only in src/log/log.cc. Never pass secret values here.
 #pragma once
 
 #include <functional>
@@ -21,7 +21,10 @@ struct Field {
 struct Options {
   Format format = Format::kText;
   Level level = Level::kInfo;
-  bool async = true;
+  // Synchronous by default: one write(2) per line costs ~1 µs, while handing each audit line to
+  // a logger thread woke that thread per request and added ~10 µs to p50 at one connection
+  // (measured with wrk, docs/BENCHMARKS.md). A line is also on its way before the response is.
+  bool async = false;
 };
 
 // Safe to call more than once (tests); the last call wins.

@@ -3,7 +3,7 @@
 #include <cerrno>
 #include <system_error>
 
-#include <boost/json/parse.hpp>
+#include <opsorch/common/json_parse.h>
 #include <boost/json/serialize.hpp>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -76,16 +76,16 @@ Result<std::shared_ptr<JsonSecretProvider>> JsonSecretProvider::Open(const std::
   if (const int err = ReadFile(path, text); err != 0) {
     return Fail(errc::kBadRequest, "failed to read secret file " + path + ": " + ErrnoText(err));
   }
-  boost::system::error_code ec;
-  JsonValue parsed = boost::json::parse(text, ec);
-  if (ec) {
-    return Fail(errc::kBadRequest, "failed to parse secret file " + path + ": " + ec.message());
+  auto parsed = ParseJson(text);
+  if (!parsed) {
+    return Fail(errc::kBadRequest,
+                "failed to parse secret file " + path + ": " + parsed.error().message);
   }
-  if (!parsed.is_object()) {
+  if (!parsed->is_object()) {
     return Fail(errc::kBadRequest,
                 "failed to parse secret file " + path + ": top-level value is not a JSON object");
   }
-  return std::make_shared<JsonSecretProvider>(path, std::move(parsed.as_object()));
+  return std::make_shared<JsonSecretProvider>(path, std::move(parsed->as_object()));
 }
 
 Result<std::string> JsonSecretProvider::Get(const std::string& key) {

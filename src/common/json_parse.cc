@@ -1,0 +1,154 @@
+#include <opsorch/common/json_parse.h>
+
+#include <charconv>
+#include <cmath>
+#include <string>
+
+// basic_parser with our own handler; this is the only translation unit that compiles it.
+#include <boost/json/basic_parser_impl.hpp>
+#include <boost/json/value_stack.hpp>
+
+#include <opsorch/common/error.h>
+
+namespace opsorch {
+namespace {
+
+namespace bj = boost::json;
+
+// Builds the value like Boost.JSON's own parser, except for numbers: a literal that is not an
+// exact integer is re-read with std::from_chars, which is correctly rounded.
+class Handler {
+ public:
+  static constexpr std::size_t max_object_size = bj::object::max_size();
+  static constexpr std::size_t max_array_size = bj::array::max_size();
+  static constexpr std::size_t max_key_size = bj::string::max_size();
+  static constexpr std::size_t max_string_size = bj::string::max_size();
+
+  Handler(bj::storage_ptr sp, unsigned char* temp, std::size_t temp_size)
+      : st(std::move(sp), temp, temp_size) {}
+
+  bj::value_stack st;
+  std::string number;        // earlier parts of a number split across writes
+  std::string out_of_range;  // the literal that overflowed a double, for the message
+
+  bool on_document_begin(bj::error_code&) { return true; }
+  bool on_document_end(bj::error_code&) { return true; }
+  bool on_object_begin(bj::error_code&) { return true; }
+  bool on_object_end(std::size_t n, bj::error_code&) {
+    st.push_object(n);
+    return true;
+  }
+  bool on_array_begin(bj::error_code&) { return true; }
+  bool on_array_end(std::size_t n, bj::error_code&) {
+    st.push_array(n);
+    return true;
+  }
+  bool on_key_part(bj::string_view s, std::size_t, bj::error_code&) {
+    st.push_chars(s);
+    return true;
+  }
+  bool on_key(bj::string_view s, std::size_t, bj::error_code&) {
+    st.push_key(s);
+    return true;
+  }
+  bool on_string_part(bj::string_view s, std::size_t, bj::error_code&) {
+    st.push_chars(s);
+    return true;
+  }
+  bool on_string(bj::string_view s, std::size_t, bj::error_code&) {
+    st.push_string(s);
+    return true;
+  }
+  bool on_number_part(bj::string_view s, bj::error_code&) {
+    number.append(s.data(), s.size());
+    return true;
+  }
+  bool on_int64(std::int64_t i, bj::string_view s, bj::error_code&) {
+    // Go reads every free-form number as a float64, so `-0` keeps its sign; an integer field
+    // still accepts it (schema codec).
+    const bool negative_zero = i == 0 && ((!number.empty() && number.front() == '-') ||
+                                          (number.empty() && !s.empty() && s.front() == '-'));
+    number.clear();
+    if (negative_zero) {
+      st.push_double(-0.0);
+    } else {
+      st.push_int64(i);
+    }
+    return true;
+  }
+  bool on_uint64(std::uint64_t u, bj::string_view, bj::error_code&) {
+    number.clear();
+    st.push_uint64(u);
+    return true;
+  }
+  bool on_double(double approx, bj::string_view s, bj::error_code& ec) {
+    std::string_view text(s.data(), s.size());
+    if (!number.empty()) {
+      number.append(s.data(), s.size());
+      text = number;
+    }
+    double d = 0;
+    const auto [end, err] = std::from_chars(text.data(), text.data() + text.size(), d);
+    if (err == std::errc::result_out_of_range) {
+      if (std::isinf(approx) || std::fabs(approx) >= 1.0) {
+        out_of_range = std::string(text);
+        ec = bj::error::exponent_overflow;
+        return false;
+      }
+      d = text.front() == '-' ? -0.0 : 0.0;  // underflow: Go reads it as zero
+    } else if (err != std::errc() || end != text.data() + text.size()) {
+      d = approx;  // cannot happen for a literal the parser accepted; keep its reading
+    }
+    number.clear();
+    st.push_double(d);
+    return true;
+  }
+  bool on_bool(bool b, bj::error_code&) {
+    st.push_bool(b);
+    return true;
+  }
+  bool on_null(bj::error_code&) {
+    st.push_null();
+    return true;
+  }
+  bool on_comment_part(bj::string_view, bj::error_code&) { return true; }
+  bool on_comment(bj::string_view, bj::error_code&) { return true; }
+};
+
+}  // namespace
+
+Result<JsonValue> ParseJson(std::string_view text, const JsonParseOptions& options) {
+  bj::parse_options po;
+  po.max_depth = options.max_depth;
+  po.allow_invalid_utf8 = false;
+  // Scratch space for the value stack; most request bodies never need more.
+  unsigned char temp[1024];
+  bj::basic_parser<Handler> parser(po, options.storage, temp, sizeof temp);
+  parser.handler().st.reset(options.storage);
+  bj::error_code ec;
+  const std::size_t used = parser.write_some(false, text.data(), text.size(), ec);
+  if (ec == bj::error::too_deep) {
+    return Fail(errc::kBadRequest, "json: nesting exceeds the limit of " +
+                                       std::to_string(options.max_depth) + " levels");
+  }
+  if (ec == bj::error::incomplete) return Fail(errc::kBadRequest, "unexpected EOF");
+  if (!parser.handler().out_of_range.empty()) {
+    return Fail(errc::kBadRequest, "json: number " + parser.handler().out_of_range +
+                                       " is out of the range of a float64");
+  }
+  if (ec) {
+    return Fail(errc::kBadRequest, "json: " + ec.message() + " at offset " + std::to_string(used));
+  }
+  if (!options.allow_trailing_data) {
+    for (std::size_t i = used; i < text.size(); ++i) {
+      const char c = text[i];
+      if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+        return Fail(errc::kBadRequest, "json: invalid character after top-level value at offset " +
+                                           std::to_string(i));
+      }
+    }
+  }
+  return parser.handler().st.release();
+}
+
+}  // namespace opsorch

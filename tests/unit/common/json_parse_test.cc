@@ -1,0 +1,94 @@
+#include <opsorch/common/json_parse.h>
+
+#include <cmath>
+#include <string>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <opsorch/common/error.h>
+#include <opsorch/common/json_writer.h>
+
+namespace opsorch {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string RoundTrip(std::string_view text) {
+  auto v = ParseJson(text);
+  EXPECT_TRUE(v) << v.error().message;
+  std::string out;
+  if (v) AppendJsonValue(out, *v);
+  return out;
+}
+
+TEST(ParseJson, NumbersAreCorrectlyRounded) {
+  // Boost.JSON 1.81 alone reads the first two one ULP off; the others are edges of the range.
+  for (const char* literal : {"113.17408141314563", "2.877777777777777e+76", "0.30000000000000004",
+                              "1.7976931348623157e+308", "5e-324"}) {
+    auto v = ParseJson(literal);
+    ASSERT_TRUE(v) << literal;
+    ASSERT_TRUE(v->is_double()) << literal;
+    EXPECT_EQ(v->get_double(), std::strtod(literal, nullptr)) << literal;
+  }
+  EXPECT_EQ(RoundTrip(R"({"a":113.17408141314563})"), R"({"a":113.17408141314563})");
+}
+
+TEST(ParseJson, IntegersStayIntegers) {
+  auto v = ParseJson("[-12, 18446744073709551615, 0]");
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->as_array()[0].as_int64(), -12);
+  EXPECT_EQ(v->as_array()[1].as_uint64(), 18446744073709551615ull);
+  EXPECT_EQ(v->as_array()[2].as_int64(), 0);
+}
+
+TEST(ParseJson, OverflowIsAnErrorNamingTheNumber) {
+  for (const char* text : {R"({"x":1e400})", "[-1.5e999]"}) {
+    auto v = ParseJson(text);
+    ASSERT_FALSE(v) << text;
+    EXPECT_EQ(v.error().code, errc::kBadRequest);
+    EXPECT_THAT(v.error().message, HasSubstr("out of the range of a float64")) << text;
+  }
+  EXPECT_THAT(ParseJson(R"({"x":1e400})").error().message, HasSubstr("1e400"));
+}
+
+TEST(ParseJson, UnderflowIsZeroWithItsSign) {
+  auto v = ParseJson("[1e-400, -1e-400]");
+  ASSERT_TRUE(v) << v.error().message;
+  EXPECT_EQ(v->as_array()[0].as_double(), 0.0);
+  EXPECT_FALSE(std::signbit(v->as_array()[0].as_double()));
+  EXPECT_TRUE(std::signbit(v->as_array()[1].as_double()));
+}
+
+TEST(ParseJson, TrailingDataOnlyWhenAllowed) {
+  EXPECT_TRUE(ParseJson("{} \n\t"));
+  auto strict = ParseJson("{} x");
+  ASSERT_FALSE(strict);
+  EXPECT_THAT(strict.error().message, HasSubstr("after top-level value at offset 3"));
+  JsonParseOptions first_value_only;
+  first_value_only.allow_trailing_data = true;
+  auto lenient = ParseJson(R"({"a":1} {"b":2})", first_value_only);
+  ASSERT_TRUE(lenient);
+  EXPECT_TRUE(lenient->as_object().contains("a"));
+}
+
+TEST(ParseJson, ErrorsSayWhatAndWhere) {
+  EXPECT_EQ(ParseJson(R"({"a":)").error().message, "unexpected EOF");
+  EXPECT_THAT(ParseJson(R"({"a":tru})").error().message, HasSubstr("at offset"));
+  EXPECT_THAT(ParseJson("\"\xff\"").error().message, HasSubstr("json: "));
+  JsonParseOptions shallow;
+  shallow.max_depth = 3;
+  EXPECT_TRUE(ParseJson("[[[1]]]", shallow));
+  EXPECT_EQ(ParseJson("[[[[1]]]]", shallow).error().message,
+            "json: nesting exceeds the limit of 3 levels");
+}
+
+TEST(ParseJson, LongStringsAndKeysSurviveTheScratchBuffer) {
+  const std::string big(100000, 'x');
+  auto v = ParseJson("{\"" + big + "\":\"" + big + "\"}");
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->as_object().at(big).as_string(), big);
+}
+
+}  // namespace
+}  // namespace opsorch
