@@ -269,8 +269,8 @@ struct Api::Impl {
 
     // Providers that may block run on the pool. The request's views stay valid until `done`,
     // but `decoded` does not outlive this frame, so the worker re-matches its own copy.
-    if (auto cap = CapabilityOf(match.id); cap && pool != nullptr) {
-      if (auto p = providers.Get(*cap); p && p->IsBlocking()) {
+    if (MayBlock(match.id)) {
+      {
         pool->Post([this, &req, done = std::move(done), request_id, started,
                     path_copy = std::string(path), query]() mutable {
           const RouteMatch m = MatchRoute(req.method, path_copy,
@@ -281,6 +281,16 @@ struct Api::Impl {
       }
     }
     Finish(req, std::move(done), match.id, request_id, started, Dispatch(req, match, query));
+  }
+
+  bool MayBlock(RouteId id) const {
+    if (pool == nullptr) return false;
+    // Reconfiguration writes through the secret store (an fsync, or a plugin call).
+    if (id == RouteId::kProvidersPost) return true;
+    auto cap = CapabilityOf(id);
+    if (!cap) return false;
+    auto p = providers.Get(*cap);
+    return p && p->IsBlocking();
   }
 
   bool Authorized(const Request& req) const {

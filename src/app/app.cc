@@ -13,6 +13,7 @@
 #include <opsorch/http/server.h>
 #include <opsorch/log/log.h>
 #include <opsorch/metrics/metrics.h>
+#include <opsorch/plugin/plugin_host.h>
 #include <opsorch/providers/builtin.h>
 #include <opsorch/providers/interfaces.h>
 #include <opsorch/providers/registry.h>
@@ -46,20 +47,30 @@ struct App::Impl {
   config::Config config;
   AppOptions options;
   providers::ProviderRegistry registry;
-  providers::ProviderSet providers;
   metrics::Registry metrics;
-  BlockingPool pool{4};
+  // Declared before the providers: they are destroyed first, handing their plugin processes to
+  // the host, which stops them in order.
+  std::unique_ptr<plugin::PluginHost> plugins;
+  providers::ProviderSet providers;
   std::unique_ptr<api::Api> api;
+  // After the API: destroyed first, finishing queued provider calls while the API still exists.
+  std::unique_ptr<BlockingPool> pool;
   std::unique_ptr<http::Server> server;
 
+  Result<providers::ProviderPtr> BuildPlugin(Capability cap, const std::string& path,
+                                             const JsonObject& cfg) {
+    plugin::PluginSettings ps;
+    ps.call_timeout = config.plugin_timeout;
+    ps.stop_grace = config.plugin_stop_grace;
+    ps.max_response_bytes = config.plugin_max_response;
+    ps.pool_size = config.For(cap).plugin_pool;
+    return plugins->Create(cap, path, cfg, ps);
+  }
+
+  // A plugin path beats the provider name (contract §9).
   Result<providers::ProviderPtr> Build(Capability cap, const std::string& provider,
                                        const std::string& plugin, const JsonObject& cfg) {
-    if (!plugin.empty()) {
-      // The supervised plugin host is tracked separately; until it lands a plugin path is
-      // validated and refused rather than silently ignored.
-      return Fail(errc::kBadRequest, std::string(providers::Name(cap)) + " plugin " + plugin +
-                                         ": plugin providers are not available in this build");
-    }
+    if (!plugin.empty()) return BuildPlugin(cap, plugin, cfg);
     return registry.Create(cap, provider, cfg);
   }
 
@@ -136,6 +147,8 @@ Result<std::unique_ptr<App>> App::Create(config::Config config, AppOptions optio
                 "both OPSORCH_TLS_CERT_FILE and OPSORCH_TLS_KEY_FILE must be set together");
   }
   providers::RegisterBuiltinProviders(impl->registry);
+  impl->plugins = std::make_unique<plugin::PluginHost>(&impl->metrics);
+  impl->pool = std::make_unique<BlockingPool>(c.blocking_threads);
   if (auto st = impl->ConfigureSecret(); !st) return Fail(std::move(st.error()));
   if (auto st = impl->ConfigureCapabilities(); !st) return Fail(std::move(st.error()));
 
@@ -144,8 +157,12 @@ Result<std::unique_ptr<App>> App::Create(config::Config config, AppOptions optio
   api_options.bearer_token = c.bearer_token;
   api_options.json_max_depth = c.json_max_depth;
   api_options.access_log = c.access_log;
+  api_options.plugin_factory = [raw = impl.get()](Capability cap, const std::string& path,
+                                                  const JsonObject& cfg) {
+    return raw->BuildPlugin(cap, path, cfg);
+  };
   impl->api = std::make_unique<api::Api>(std::move(api_options), impl->registry, impl->providers,
-                                         impl->metrics, &impl->pool);
+                                         impl->metrics, impl->pool.get());
 
   auto hp = config::SplitHostPort(c.addr);
   if (!hp) return Fail(std::move(hp.error()));

@@ -1,8 +1,8 @@
-#include <opsorch/common/json_parse.h>
-
 #include <charconv>
 #include <cmath>
 #include <string>
+
+#include <opsorch/common/json_parse.h>
 
 // basic_parser with our own handler; this is the only translation unit that compiles it.
 #include <boost/json/basic_parser_impl.hpp>
@@ -115,40 +115,100 @@ class Handler {
   bool on_comment(bj::string_view, bj::error_code&) { return true; }
 };
 
-}  // namespace
+Error ParseError(const bj::error_code& ec, const Handler& h, std::size_t max_depth,
+                 std::size_t offset) {
+  if (ec == bj::error::too_deep) {
+    return MakeError(errc::kBadRequest,
+                     "json: nesting exceeds the limit of " + std::to_string(max_depth) + " levels");
+  }
+  if (ec == bj::error::incomplete) return MakeError(errc::kBadRequest, "unexpected EOF");
+  if (!h.out_of_range.empty()) {
+    return MakeError(errc::kBadRequest,
+                     "json: number " + h.out_of_range + " is out of the range of a float64");
+  }
+  return MakeError(errc::kBadRequest,
+                   "json: " + ec.message() + " at offset " + std::to_string(offset));
+}
 
-Result<JsonValue> ParseJson(std::string_view text, const JsonParseOptions& options) {
+bj::parse_options ToBoost(const JsonParseOptions& options) {
   bj::parse_options po;
   po.max_depth = options.max_depth;
   po.allow_invalid_utf8 = false;
+  return po;
+}
+
+}  // namespace
+
+Result<JsonValue> ParseJson(std::string_view text, const JsonParseOptions& options) {
   // Scratch space for the value stack; most request bodies never need more.
   unsigned char temp[1024];
-  bj::basic_parser<Handler> parser(po, options.storage, temp, sizeof temp);
+  bj::basic_parser<Handler> parser(ToBoost(options), options.storage, temp, sizeof temp);
   parser.handler().st.reset(options.storage);
   bj::error_code ec;
   const std::size_t used = parser.write_some(false, text.data(), text.size(), ec);
-  if (ec == bj::error::too_deep) {
-    return Fail(errc::kBadRequest, "json: nesting exceeds the limit of " +
-                                       std::to_string(options.max_depth) + " levels");
-  }
-  if (ec == bj::error::incomplete) return Fail(errc::kBadRequest, "unexpected EOF");
-  if (!parser.handler().out_of_range.empty()) {
-    return Fail(errc::kBadRequest, "json: number " + parser.handler().out_of_range +
-                                       " is out of the range of a float64");
-  }
-  if (ec) {
-    return Fail(errc::kBadRequest, "json: " + ec.message() + " at offset " + std::to_string(used));
-  }
+  if (ec) return Fail(ParseError(ec, parser.handler(), options.max_depth, used));
   if (!options.allow_trailing_data) {
     for (std::size_t i = used; i < text.size(); ++i) {
       const char c = text[i];
       if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
-        return Fail(errc::kBadRequest, "json: invalid character after top-level value at offset " +
-                                           std::to_string(i));
+        return Fail(errc::kBadRequest,
+                    "json: invalid character after top-level value at offset " + std::to_string(i));
       }
     }
   }
   return parser.handler().st.release();
+}
+
+struct JsonStreamReader::Impl {
+  explicit Impl(const JsonParseOptions& o) : options(o), parser(ToBoost(o), o.storage, nullptr, 0) {
+    parser.handler().st.reset(options.storage);
+  }
+  JsonParseOptions options;
+  bj::basic_parser<Handler> parser;
+  std::size_t offset = 0;  // bytes consumed for the current value, for messages
+  bool started = false;
+};
+
+JsonStreamReader::JsonStreamReader(const JsonParseOptions& options)
+    : impl_(std::make_unique<Impl>(options)) {}
+JsonStreamReader::~JsonStreamReader() = default;
+
+Result<std::size_t> JsonStreamReader::Feed(std::string_view data) {
+  Impl& m = *impl_;
+  std::size_t skipped = 0;
+  if (!m.started) {  // whitespace between values is not part of any value
+    while (skipped < data.size() && (data[skipped] == ' ' || data[skipped] == '\n' ||
+                                     data[skipped] == '\r' || data[skipped] == '\t')) {
+      ++skipped;
+    }
+    if (skipped == data.size()) return skipped;
+    m.started = true;
+  }
+  bj::error_code ec;
+  const std::size_t used =
+      m.parser.write_some(true, data.data() + skipped, data.size() - skipped, ec);
+  if (ec) return Fail(ParseError(ec, m.parser.handler(), m.options.max_depth, m.offset + used));
+  m.offset += used;
+  return skipped + used;
+}
+
+bool JsonStreamReader::Done() const { return impl_->parser.done(); }
+bool JsonStreamReader::InValue() const { return impl_->started && !impl_->parser.done(); }
+
+JsonValue JsonStreamReader::Take() {
+  JsonValue v = impl_->parser.handler().st.release();
+  Reset();
+  return v;
+}
+
+void JsonStreamReader::Reset() {
+  Impl& m = *impl_;
+  m.parser.reset();
+  m.parser.handler().st.reset(m.options.storage);
+  m.parser.handler().number.clear();
+  m.parser.handler().out_of_range.clear();
+  m.offset = 0;
+  m.started = false;
 }
 
 }  // namespace opsorch

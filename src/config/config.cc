@@ -1,9 +1,8 @@
 #include <charconv>
 #include <cstdlib>
 
-#include <opsorch/common/json_parse.h>
-
 #include <opsorch/common/duration.h>
+#include <opsorch/common/json_parse.h>
 #include <opsorch/common/strings.h>
 #include <opsorch/config/config.h>
 
@@ -89,6 +88,14 @@ Result<Config> LoadFromEnv(const EnvLookup& env) {
     CapabilitySettings& s = c.For(cap);
     s.provider = ToLower(TrimSpace(get(prefix + "_PROVIDER")));
     s.plugin = TrimSpace(get(prefix + "_PLUGIN"));
+    if (const std::string pool(TrimSpace(get(prefix + "_PLUGIN_POOL"))); !pool.empty()) {
+      auto n = ParseUnsigned(prefix + "_PLUGIN_POOL", pool);
+      if (!n) return Fail(std::move(n.error()));
+      if (*n == 0 || *n > 64) {
+        return Fail(errc::kBadRequest, "invalid " + prefix + "_PLUGIN_POOL: must be 1..64");
+      }
+      s.plugin_pool = static_cast<unsigned>(*n);
+    }
     // OPSORCH_SECRET_CONFIG is not trimmed (contract §1); the others are.
     std::string raw = get(prefix + "_CONFIG");
     std::string_view text = cap == Capability::kSecret ? std::string_view(raw) : TrimSpace(raw);
@@ -113,7 +120,8 @@ Result<Config> LoadFromEnv(const EnvLookup& env) {
   };
   for (const SizeVar& sv : {SizeVar{"OPSORCH_HTTP_BODY_LIMIT", &c.body_limit},
                             SizeVar{"OPSORCH_HTTP_HEADER_LIMIT", &c.header_limit},
-                            SizeVar{"OPSORCH_JSON_MAX_DEPTH", &c.json_max_depth}}) {
+                            SizeVar{"OPSORCH_JSON_MAX_DEPTH", &c.json_max_depth},
+                            SizeVar{"OPSORCH_PLUGIN_MAX_RESPONSE", &c.plugin_max_response}}) {
     if (auto v = env(sv.name); v && !TrimSpace(*v).empty()) {
       auto n = ParseUnsigned(sv.name, TrimSpace(*v));
       if (!n) return Fail(std::move(n.error()));
@@ -127,13 +135,23 @@ Result<Config> LoadFromEnv(const EnvLookup& env) {
     if (!n) return Fail(std::move(n.error()));
     c.http_threads = static_cast<unsigned>(*n);
   }
+  if (auto v = env("OPSORCH_BLOCKING_THREADS"); v && !TrimSpace(*v).empty()) {
+    auto n = ParseUnsigned("OPSORCH_BLOCKING_THREADS", TrimSpace(*v));
+    if (!n) return Fail(std::move(n.error()));
+    if (*n == 0 || *n > 1024) {
+      return Fail(errc::kBadRequest, "invalid OPSORCH_BLOCKING_THREADS: must be 1..1024");
+    }
+    c.blocking_threads = static_cast<unsigned>(*n);
+  }
   struct DurationVar {
     std::string_view name;
     std::chrono::milliseconds* out;
   };
   for (const DurationVar& dv : {DurationVar{"OPSORCH_HTTP_IDLE_TIMEOUT", &c.idle_timeout},
                                 DurationVar{"OPSORCH_HTTP_READ_TIMEOUT", &c.read_timeout},
-                                DurationVar{"OPSORCH_SHUTDOWN_GRACE", &c.shutdown_grace}}) {
+                                DurationVar{"OPSORCH_SHUTDOWN_GRACE", &c.shutdown_grace},
+                                DurationVar{"OPSORCH_PLUGIN_TIMEOUT", &c.plugin_timeout},
+                                DurationVar{"OPSORCH_PLUGIN_STOP_GRACE", &c.plugin_stop_grace}}) {
     if (auto v = env(dv.name); v && !TrimSpace(*v).empty()) {
       auto d = ParseDuration(*v);
       if (!d)

@@ -4,6 +4,7 @@
 
 #include "providers/mock/register.h"
 #include "providers/secret_json/secret_json_provider.h"
+#include "providers/secret_sealed/secret_sealed_provider.h"
 
 namespace opsorch::providers {
 
@@ -14,6 +15,11 @@ void RegisterBuiltinProviders(ProviderRegistry& registry) {
   }
   if (auto ok = registry.Register<SecretProvider>(secret_json::kProviderName,
                                                   &secret_json::JsonSecretProvider::FromConfig);
+      !ok) {
+    throw std::logic_error(ok.error().message);
+  }
+  if (auto ok = registry.Register<SecretProvider>(secret_sealed::kProviderName,
+                                                  &secret_sealed::SealedSecretProvider::FromConfig);
       !ok) {
     throw std::logic_error(ok.error().message);
   }

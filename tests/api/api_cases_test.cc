@@ -12,6 +12,8 @@
 //   json_at         {"/json/pointer": value} — each pointed-at value equals the given one
 //   json_len        {"/json/pointer": n} — array/object size ("" is the root)
 //   json_absent     ["/json/pointer", …] — omit rules
+// "{tmp}" (a fresh directory per file), "{plugin_mock}" and "{fault_plugin}" (the plugin
+// binaries) are replaced in env values and request bodies.
 // A file may also give "files" ({name: text}, written into {tmp} first) and
 // "startup_error" (the server must refuse to start with a message containing it).
 #include <filesystem>
@@ -61,15 +63,20 @@ TEST_P(ApiCases, Run) {
       fs::temp_directory_path() / ("opsorch-api-" + std::to_string(::getpid()) + "-" + GetParam());
   fs::remove_all(tmp);
   fs::create_directories(tmp);
+  // Placeholders in env values and request bodies: the temp dir and the plugin binaries.
+  const auto expand = [&](std::string v) {
+    for (const auto& [from, to] : std::initializer_list<std::pair<std::string_view, std::string>>{
+             {"{tmp}", tmp.string()},
+             {"{plugin_mock}", OPSORCH_PLUGIN_MOCK},
+             {"{fault_plugin}", OPSORCH_FAULT_PLUGIN}}) {
+      for (std::size_t at; (at = v.find(from)) != std::string::npos;)
+        v.replace(at, from.size(), to);
+    }
+    return v;
+  };
   std::map<std::string, std::string> env;
   if (const auto* e = suite.as_object().if_contains("env")) {
-    for (const auto& kv : e->as_object()) {
-      std::string v = Str(kv.value());
-      for (std::size_t at; (at = v.find("{tmp}")) != std::string::npos;) {
-        v.replace(at, 5, tmp.string());
-      }
-      env[std::string(kv.key())] = v;
-    }
+    for (const auto& kv : e->as_object()) env[std::string(kv.key())] = expand(Str(kv.value()));
   }
   if (const auto* files = suite.as_object().if_contains("files")) {
     for (const auto& kv : files->as_object()) {
@@ -103,7 +110,7 @@ TEST_P(ApiCases, Run) {
       }
       std::string body;
       if (const auto* b = rq.if_contains("body")) {
-        body = b->is_string() ? Str(*b) : json::serialize(*b);
+        body = expand(b->is_string() ? Str(*b) : json::serialize(*b));
       }
       resp = client.Request(Str(rq.at("method")), Str(rq.at("path")), headers, body);
     }

@@ -6,12 +6,12 @@
 namespace opsorch::providers {
 namespace {
 
-TEST(BuiltinProvidersTest, RegistersMockForTheTenCapabilitiesAndJsonForSecrets) {
+TEST(BuiltinProvidersTest, RegistersMockForTheTenCapabilitiesAndJsonAndSealedForSecrets) {
   ProviderRegistry registry;
   RegisterBuiltinProviders(registry);
   for (Capability c : kStartupOrder) {
     if (c == Capability::kSecret) {
-      EXPECT_EQ(registry.Names(c), std::vector<std::string>{"json"});
+      EXPECT_EQ(registry.Names(c), (std::vector<std::string>{"json", "sealed"}));
     } else {
       EXPECT_EQ(registry.Names(c), std::vector<std::string>{"mock"}) << Name(c);
       auto p = registry.Create(c, "MOCK", {});  // names are case-insensitive

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string_view>
 
 #include <boost/json/storage_ptr.hpp>
@@ -25,5 +26,28 @@ struct JsonParseOptions {
 // Errors are `bad_request`, worded like Go's encoding/json where it has a wording
 // ("unexpected EOF", "json: ... at offset N"). Invalid UTF-8 is an error.
 Result<JsonValue> ParseJson(std::string_view text, const JsonParseOptions& options = {});
+
+// Reads consecutive JSON values from a byte stream that arrives in pieces (plugin stdout):
+// Feed() consumes bytes up to the end of the current value and says how many it took; once
+// Done(), Take() returns the value and readies the reader for the next one. Whitespace between
+// values is skipped. After an error the reader must be Reset().
+class JsonStreamReader {
+ public:
+  explicit JsonStreamReader(const JsonParseOptions& options = {});
+  ~JsonStreamReader();
+  JsonStreamReader(const JsonStreamReader&) = delete;
+  JsonStreamReader& operator=(const JsonStreamReader&) = delete;
+
+  Result<std::size_t> Feed(std::string_view data);
+  bool Done() const;
+  // True while a value has started but not finished (used to tell "no answer" from a torn one).
+  bool InValue() const;
+  JsonValue Take();
+  void Reset();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace opsorch

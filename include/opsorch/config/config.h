@@ -22,6 +22,7 @@ struct CapabilitySettings {
   std::string provider;               // OPSORCH_<CAP>_PROVIDER, trimmed and lower-cased
   std::string plugin;                 // OPSORCH_<CAP>_PLUGIN, trimmed
   JsonObject config;                  // OPSORCH_<CAP>_CONFIG, {} when empty
+  unsigned plugin_pool = 1;           // OPSORCH_<CAP>_PLUGIN_POOL: processes per plugin
   std::optional<Error> config_error;  // invalid _CONFIG: reported in start-up order
 
   bool FromEnv() const { return !provider.empty() || !plugin.empty(); }
@@ -47,6 +48,10 @@ struct Config {
   std::chrono::milliseconds shutdown_grace{10'000};
   log::Options log;
   bool access_log = false;
+  unsigned blocking_threads = 16;  // run provider calls that may block (plugins, files)
+  std::chrono::milliseconds plugin_timeout{30'000};
+  std::chrono::milliseconds plugin_stop_grace{2'000};
+  std::size_t plugin_max_response = 16u << 20;
 
   CapabilitySettings& For(providers::Capability c) { return capabilities[providers::Index(c)]; }
   const CapabilitySettings& For(providers::Capability c) const {

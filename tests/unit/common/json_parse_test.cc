@@ -1,12 +1,12 @@
-#include <opsorch/common/json_parse.h>
-
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <opsorch/common/error.h>
+#include <opsorch/common/json_parse.h>
 #include <opsorch/common/json_writer.h>
 
 namespace opsorch {
@@ -88,6 +88,63 @@ TEST(ParseJson, LongStringsAndKeysSurviveTheScratchBuffer) {
   auto v = ParseJson("{\"" + big + "\":\"" + big + "\"}");
   ASSERT_TRUE(v);
   EXPECT_EQ(v->as_object().at(big).as_string(), big);
+}
+
+TEST(JsonStreamReader, ReadsValuesSplitAtEveryByte) {
+  const std::string stream =
+      "{\"result\":[1.5,113.17408141314563,\"x\\u00e9\"]}\n {\"error\":null}";
+  for (std::size_t cut = 0; cut <= stream.size(); ++cut) {
+    JsonStreamReader reader;
+    std::vector<JsonValue> values;
+    for (std::string_view part :
+         {std::string_view(stream).substr(0, cut), std::string_view(stream).substr(cut)}) {
+      while (!part.empty()) {
+        auto used = reader.Feed(part);
+        ASSERT_TRUE(used) << used.error().message << " cut=" << cut;
+        part.remove_prefix(*used);
+        if (reader.Done()) values.push_back(reader.Take());
+      }
+    }
+    ASSERT_EQ(values.size(), 2u) << "cut=" << cut;
+    EXPECT_EQ(values[0].at("result").as_array()[1].as_double(), 113.17408141314563);
+    EXPECT_EQ(values[0].at("result").as_array()[2].as_string(), "x\u00e9");
+    EXPECT_TRUE(values[1].at("error").is_null());
+    EXPECT_FALSE(reader.InValue());
+  }
+}
+
+TEST(JsonStreamReader, StopsAtTheEndOfAValue) {
+  JsonStreamReader reader;
+  const std::string_view two = R"({"a":1}{"b":2})";
+  auto used = reader.Feed(two);
+  ASSERT_TRUE(used);
+  EXPECT_EQ(*used, 7u);
+  ASSERT_TRUE(reader.Done());
+  EXPECT_TRUE(reader.Take().as_object().contains("a"));
+  EXPECT_FALSE(reader.Done());
+}
+
+TEST(JsonStreamReader, GarbageIsAnErrorAndResetRecovers) {
+  JsonStreamReader reader;
+  EXPECT_TRUE(reader.Feed("   \n"));
+  EXPECT_FALSE(reader.InValue());
+  ASSERT_TRUE(reader.Feed("{\"a\":"));
+  EXPECT_TRUE(reader.InValue());
+  auto bad = reader.Feed("nope}");
+  ASSERT_FALSE(bad);
+  EXPECT_THAT(bad.error().message, HasSubstr("json: "));
+  reader.Reset();
+  ASSERT_TRUE(reader.Feed("[true]"));
+  EXPECT_TRUE(reader.Done());
+}
+
+TEST(JsonStreamReader, DepthLimitApplies) {
+  JsonParseOptions shallow;
+  shallow.max_depth = 2;
+  JsonStreamReader reader(shallow);
+  auto r = reader.Feed("[[[");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message, "json: nesting exceeds the limit of 2 levels");
 }
 
 }  // namespace

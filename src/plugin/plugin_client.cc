@@ -1,0 +1,258 @@
+#include "plugin/plugin_client.h"
+
+#include <algorithm>
+#include <utility>
+
+#include <opsorch/common/error.h>
+#include <opsorch/common/json_writer.h>
+#include <opsorch/log/log.h>
+#include <opsorch/metrics/metrics.h>
+
+namespace opsorch::plugin {
+namespace {
+
+// Codes a plugin may report with their own meaning. Any other code that opsorch gives a special
+// status (unauthorized → 401, payload_too_large → 413, plugin_timeout → 504…) would tell the
+// client something false about its own request, so it is reported as provider_error.
+bool ProviderMayUse(std::string_view code) {
+  if (code == errc::kBadRequest || code == errc::kNotFound || code == errc::kConflict) return true;
+  return HttpStatusFor(code) == 502 && !code.starts_with("plugin_");
+}
+
+std::chrono::milliseconds Backoff(unsigned failures, std::chrono::milliseconds cap) {
+  // First failure: respawn on the next call. Then 100 ms, 200 ms, … up to the cap.
+  if (failures <= 1) return std::chrono::milliseconds(0);
+  const unsigned shift = std::min(failures - 2, 20u);
+  return std::min(std::chrono::milliseconds(100) * (1u << shift), cap);
+}
+
+}  // namespace
+
+Reaper::~Reaper() {
+  std::vector<std::thread> threads;
+  {
+    std::lock_guard lock(mu_);
+    threads.swap(threads_);
+  }
+  for (auto& t : threads) t.join();
+}
+
+void Reaper::Retire(std::unique_ptr<PluginProcess> process, std::chrono::milliseconds grace) {
+  if (!process) return;
+  std::lock_guard lock(mu_);
+  // Rare (reconfiguration, shutdown, a replaced process), so a thread each keeps stops parallel.
+  threads_.emplace_back([p = std::move(process), grace]() mutable {
+    p->Stop(grace);
+    p.reset();
+  });
+}
+
+PluginClient::PluginClient(std::string capability, std::string path, const JsonObject& config,
+                           PluginSettings settings, std::shared_ptr<Reaper> reaper,
+                           metrics::Registry* metrics)
+    : capability_(std::move(capability)),
+      path_(std::move(path)),
+      settings_(settings),
+      stderr_log_(std::make_shared<StderrLog>(capability_, path_, config,
+                                              settings.stderr_lines_per_second)),
+      redactor_(stderr_log_->redactor()),
+      reaper_(std::move(reaper)),
+      metrics_(metrics),
+      slots_(std::max(1u, settings.pool_size)) {
+  AppendJsonObject(config_json_, config);
+}
+
+PluginClient::~PluginClient() {
+  for (Slot& s : slots_) reaper_->Retire(std::move(s.process), settings_.stop_grace);
+}
+
+Result<std::size_t> PluginClient::Acquire(Clock::time_point deadline) {
+  std::unique_lock lock(mu_);
+  auto free_slot = [&]() -> std::optional<std::size_t> {
+    std::optional<std::size_t> idle_empty;
+    for (std::size_t i = 0; i < slots_.size(); ++i) {
+      if (slots_[i].busy) continue;
+      if (slots_[i].process) return i;  // a running process first: no spawn needed
+      if (!idle_empty) idle_empty = i;
+    }
+    return idle_empty;
+  };
+  auto slot = free_slot();
+  if (!slot) {
+    if (waiting_ >= settings_.max_waiting_calls) {
+      return Fail(errc::kPluginUnavailable, "plugin " + path_ +
+                                                " is busy: " + std::to_string(waiting_) +
+                                                " calls are already waiting for a free process");
+    }
+    ++waiting_;
+    const bool got =
+        cv_.wait_until(lock, deadline, [&] { return (slot = free_slot()).has_value(); });
+    --waiting_;
+    if (!got) {
+      return Fail(errc::kPluginTimeout,
+                  "plugin " + path_ + ": no process became free before the deadline");
+    }
+  }
+  slots_[*slot].busy = true;
+  return *slot;
+}
+
+void PluginClient::Release(std::size_t slot) {
+  {
+    std::lock_guard lock(mu_);
+    slots_[slot].busy = false;
+  }
+  cv_.notify_one();
+}
+
+Result<JsonValue> PluginClient::Call(std::string_view method, std::string_view payload) {
+  const Clock::time_point deadline = Clock::now() + settings_.call_timeout;
+  // Contract §8.3: keys in this order, config resent on every call.
+  std::string request;
+  request.reserve(32 + method.size() + config_json_.size() + payload.size());
+  request.append("{\"method\":");
+  AppendJsonString(request, method);
+  request.append(",\"config\":").append(config_json_).append(",\"payload\":");
+  request.append(payload.empty() ? std::string_view("null") : payload).append("}\n");
+
+  auto slot = Acquire(deadline);
+  if (!slot) {
+    Count("opsorch_plugin_failures_total", "Plugin calls that failed in the host",
+          slot.error().code);
+    return Fail(std::move(slot.error()));
+  }
+  // The slot is ours until Release: its fields are not touched by other calls.
+  auto result = CallOn(slots_[*slot], request, deadline);
+  Release(*slot);
+  if (!result) return Fail(std::move(result.error()));
+  return Interpret(std::move(*result));
+}
+
+Result<JsonValue> PluginClient::CallOn(Slot& slot, std::string_view request,
+                                       Clock::time_point deadline) {
+  if (slot.process && !slot.process->Idle()) {
+    // It exited between calls, or wrote output nobody asked for: start afresh.
+    log::Warn("plugin process replaced before a call",
+              {{"capability", capability_},
+               {"plugin", path_},
+               {"state", slot.process->ExitDescription()}});
+    reaper_->Retire(std::move(slot.process), settings_.stop_grace);
+  }
+  if (!slot.process) {
+    if (const auto now = Clock::now(); now < slot.next_start) {
+      const auto wait =
+          std::chrono::duration_cast<std::chrono::milliseconds>(slot.next_start - now).count();
+      return Fail(errc::kPluginUnavailable, "plugin " + path_ + " failed " +
+                                                std::to_string(slot.failures) +
+                                                " times in a row (last: " + slot.last_failure +
+                                                "); next start in " + std::to_string(wait) + " ms");
+    }
+    auto spawned = PluginProcess::Spawn(
+        path_, [log = stderr_log_](std::string_view line) { log->Line(line); });
+    if (!spawned) {
+      Failed(slot, spawned.error());
+      return Fail(std::move(spawned.error()));
+    }
+    slot.process = std::move(*spawned);
+    Count("opsorch_plugin_starts_total", "Plugin processes started", "");
+  }
+  auto response = slot.process->RoundTrip(request, deadline, settings_.max_response_bytes);
+  if (!response) {
+    // Dead, hung or out of sync: it cannot serve another call.
+    slot.process->Kill();
+    slot.process.reset();
+    Error e = std::move(response.error());
+    e.message = "plugin " + path_ + ": " + e.message;
+    Failed(slot, e);
+    return Fail(std::move(e));
+  }
+  slot.failures = 0;
+  return response;
+}
+
+void PluginClient::Failed(Slot& slot, const Error& error) {
+  ++slot.failures;
+  slot.last_failure = error.message;
+  slot.next_start = Clock::now() + Backoff(slot.failures, settings_.max_backoff);
+  Count("opsorch_plugin_failures_total", "Plugin calls that failed in the host", error.code);
+  log::Warn("plugin call failed", {{"capability", capability_},
+                                   {"plugin", path_},
+                                   {"code", error.code},
+                                   {"error", redactor_.Apply(error.message)}});
+}
+
+Result<JsonValue> PluginClient::Interpret(JsonValue response) const {
+  if (!response.is_object()) {
+    return Fail(errc::kPluginProtocolError,
+                "plugin " + path_ + " answered with a JSON value that is not an object");
+  }
+  JsonObject& obj = response.get_object();
+  const JsonValue* error = obj.if_contains("error");
+  if (error == nullptr || error->is_null()) {
+    JsonValue* result = obj.if_contains("result");
+    return result == nullptr ? JsonValue(nullptr) : std::move(*result);
+  }
+  // Both forms of contract §8.5; a plugin's message may echo its config, so it is masked.
+  if (error->is_string()) {
+    return Fail(errc::kProviderError, redactor_.Apply(error->get_string()));
+  }
+  if (error->is_object()) {
+    std::string code, message;
+    if (const JsonValue* c = error->get_object().if_contains("code"); c && c->is_string()) {
+      code = std::string(c->get_string());
+    }
+    if (const JsonValue* m = error->get_object().if_contains("message"); m && m->is_string()) {
+      message = redactor_.Apply(m->get_string());
+    }
+    if (code.empty()) return Fail(errc::kProviderError, std::move(message));
+    if (!ProviderMayUse(code)) return Fail(errc::kProviderError, code + ": " + message);
+    return Fail(std::move(code), std::move(message));
+  }
+  std::string text;
+  AppendJsonValue(text, *error);
+  return Fail(errc::kProviderError, redactor_.Apply(text));
+}
+
+PluginClient::StderrLog::StderrLog(std::string capability, std::string path,
+                                   const JsonObject& config, double lines_per_second)
+    : capability_(std::move(capability)),
+      path_(std::move(path)),
+      redactor_(config),
+      rate_(lines_per_second),
+      tokens_(lines_per_second * 5),
+      refilled_(Clock::now()) {}
+
+void PluginClient::StderrLog::Line(std::string_view line) {
+  std::uint64_t dropped = 0;
+  {
+    std::lock_guard lock(mu_);
+    const auto now = Clock::now();
+    tokens_ = std::min(rate_ * 5,
+                       tokens_ + std::chrono::duration<double>(now - refilled_).count() * rate_);
+    refilled_ = now;
+    if (tokens_ < 1) {
+      ++dropped_;
+      return;
+    }
+    tokens_ -= 1;
+    dropped = std::exchange(dropped_, 0);
+  }
+  if (dropped > 0) {
+    const std::string n = std::to_string(dropped);
+    log::Warn("plugin stderr",
+              {{"capability", capability_}, {"plugin", path_}, {"dropped_lines", n}});
+  }
+  const std::string masked = redactor_.Apply(line);
+  log::Warn("plugin stderr", {{"capability", capability_}, {"plugin", path_}, {"line", masked}});
+}
+
+void PluginClient::Count(std::string_view name, std::string_view help, std::string_view code) {
+  if (metrics_ == nullptr) return;
+  if (code.empty()) {
+    metrics_->GetCounter(name, help, {{"capability", capability_}}).Inc();
+  } else {
+    metrics_->GetCounter(name, help, {{"capability", capability_}, {"code", code}}).Inc();
+  }
+}
+
+}  // namespace opsorch::plugin

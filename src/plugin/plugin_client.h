@@ -1,0 +1,97 @@
+// The supervised client of one configured plugin: a pool of processes, each lent to one call at
+// a time; request framing (contract §8.3) and the response envelope with both error forms (§8.5).
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <opsorch/common/json.h>
+#include <opsorch/common/result.h>
+#include <opsorch/plugin/plugin_host.h>
+
+#include "plugin/process.h"
+#include "plugin/redactor.h"
+
+namespace opsorch::plugin {
+
+// Stops retired processes off the request path and waits for all of them on destruction.
+class Reaper {
+ public:
+  ~Reaper();
+  void Retire(std::unique_ptr<PluginProcess> process, std::chrono::milliseconds grace);
+
+ private:
+  std::mutex mu_;
+  std::vector<std::thread> threads_;
+};
+
+class PluginClient {
+ public:
+  PluginClient(std::string capability, std::string path, const JsonObject& config,
+               PluginSettings settings, std::shared_ptr<Reaper> reaper, metrics::Registry* metrics);
+  ~PluginClient();  // hands every process to the reaper
+  PluginClient(const PluginClient&) = delete;
+  PluginClient& operator=(const PluginClient&) = delete;
+
+  // Sends `method` with `payload` (JSON text, "null" for none) and returns the `result` member
+  // (null when absent). Plugin-reported errors keep their code when it is one a provider may
+  // use (not_found → 404, bad_request → 400, conflict → 409, any other → 502).
+  Result<JsonValue> Call(std::string_view method, std::string_view payload);
+
+  const std::string& path() const { return path_; }
+
+ private:
+  struct Slot {
+    std::unique_ptr<PluginProcess> process;
+    bool busy = false;
+    unsigned failures = 0;  // in a row; reset by a good answer
+    Clock::time_point next_start{};
+    std::string last_failure;
+  };
+
+  Result<std::size_t> Acquire(Clock::time_point deadline);
+  void Release(std::size_t slot);
+  Result<JsonValue> CallOn(Slot& slot, std::string_view request, Clock::time_point deadline);
+  void Failed(Slot& slot, const Error& error);
+  Result<JsonValue> Interpret(JsonValue response) const;
+  void Count(std::string_view name, std::string_view help, std::string_view code);
+
+  // Logs plugin stderr lines: masked, rate-limited by a token bucket shared by the pool. Shared
+  // with the processes' stderr threads, which may outlive this client while being stopped.
+  class StderrLog {
+   public:
+    StderrLog(std::string capability, std::string path, const JsonObject& config,
+              double lines_per_second);
+    void Line(std::string_view line);
+    const Redactor& redactor() const { return redactor_; }
+
+   private:
+    const std::string capability_, path_;
+    const Redactor redactor_;
+    const double rate_;
+    std::mutex mu_;
+    double tokens_;
+    Clock::time_point refilled_;
+    std::uint64_t dropped_ = 0;
+  };
+
+  const std::string capability_;
+  const std::string path_;
+  const PluginSettings settings_;
+  std::string config_json_;  // serialized once: the request prefix is the same for every call
+  std::shared_ptr<StderrLog> stderr_log_;
+  const Redactor& redactor_;
+  std::shared_ptr<Reaper> reaper_;
+  metrics::Registry* metrics_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Slot> slots_;
+  unsigned waiting_ = 0;
+};
+
+}  // namespace opsorch::plugin

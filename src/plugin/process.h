@@ -1,0 +1,72 @@
+// One plugin child process: spawned without a shell, talking one JSON line per call over
+// stdin/stdout, with its stderr drained line by line by a thread of its own. Not thread-safe:
+// the plugin client lends a process to one call at a time (the protocol has no request ids).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include <sys/types.h>
+
+#include <opsorch/common/json.h>
+#include <opsorch/common/json_parse.h>
+#include <opsorch/common/result.h>
+
+namespace opsorch::plugin {
+
+using Clock = std::chrono::steady_clock;
+using StderrSink = std::function<void(std::string_view line)>;
+
+class PluginProcess {
+ public:
+  // Errors: plugin_unavailable naming the path and the errno text (e.g. no such file).
+  static Result<std::unique_ptr<PluginProcess>> Spawn(const std::string& path, StderrSink sink);
+  ~PluginProcess();  // kills the process group if still running, reaps, joins the stderr thread
+  PluginProcess(const PluginProcess&) = delete;
+  PluginProcess& operator=(const PluginProcess&) = delete;
+
+  // Writes `request` (one line, with its newline) and reads the next JSON value from stdout.
+  // Any error leaves the process unusable (dead, hung or out of sync): plugin_crashed,
+  // plugin_timeout or plugin_protocol_error, each with a message that says what happened.
+  Result<JsonValue> RoundTrip(std::string_view request, Clock::time_point deadline,
+                              std::size_t max_response_bytes);
+
+  // Before lending the process to a call: false when it has exited or wrote output nobody asked
+  // for since the last answer (then it must be replaced, not used).
+  bool Idle();
+
+  // EOF on stdin, then SIGTERM after `grace`, then SIGKILL after another `grace`; reaps. Blocks.
+  void Stop(std::chrono::milliseconds grace);
+  // SIGKILL to the process group; reaps.
+  void Kill();
+
+  pid_t pid() const { return pid_; }
+  // "exit status 3", "signal 11 (Segmentation fault)", or "running".
+  std::string ExitDescription();
+
+ private:
+  PluginProcess();
+  // Waits up to `timeout` for the child to exit; true when it has been reaped.
+  bool WaitExit(std::chrono::milliseconds timeout);
+  void CloseStdin();
+  void DrainStderr(int stop_fd);
+
+  pid_t pid_ = -1;
+  int pidfd_ = -1;
+  int stdin_fd_ = -1;
+  int stdout_fd_ = -1;
+  int stderr_fd_ = -1;
+  int stop_fd_ = -1;  // eventfd that ends the stderr thread
+  bool reaped_ = false;
+  int wait_status_ = 0;
+  std::string pending_;  // stdout bytes read past the last answer
+  JsonStreamReader reader_;
+  StderrSink sink_;
+  std::thread stderr_thread_;
+};
+
+}  // namespace opsorch::plugin
