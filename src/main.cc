@@ -8,6 +8,8 @@
 #include <opsorch/config/config.h>
 #include <opsorch/log/log.h>
 
+#include "providers/secret_sealed/secret_sealed_provider.h"
+
 namespace {
 
 int Serve(bool demo) {
@@ -48,7 +50,16 @@ int main(int argc, char** argv) {
                   "Serve a demo world: every capability not configured otherwise uses the "
                   "built-in `mock` provider, and secrets go to $OPSORCH_DATA_DIR/secrets.json");
 
+  CLI::App* keygen = cli.add_subcommand(
+      "keygen",
+      "Print a new key for the `sealed` secret provider (base64 of 32 random bytes); store it in "
+      "OPSORCH_SECRET_KEY or a key file with mode 0600");
+
   CLI11_PARSE(cli, argc, argv);
   if (serve->parsed()) return Serve(demo);
+  if (keygen->parsed()) {
+    std::printf("%s\n", opsorch::providers::secret_sealed::GenerateSealedKey().c_str());
+    return 0;
+  }
   return 0;
 }

@@ -115,14 +115,19 @@ class Handler {
   bool on_comment(bj::string_view, bj::error_code&) { return true; }
 };
 
-Error ParseError(const bj::error_code& ec, const Handler& h, std::size_t max_depth,
+Error ParseError(const bj::error_code& ec, const Handler& h, const JsonParseOptions& options,
                  std::size_t offset) {
+  const std::size_t max_depth = options.max_depth;
   if (ec == bj::error::too_deep) {
     return MakeError(errc::kBadRequest,
                      "json: nesting exceeds the limit of " + std::to_string(max_depth) + " levels");
   }
   if (ec == bj::error::incomplete) return MakeError(errc::kBadRequest, "unexpected EOF");
   if (!h.out_of_range.empty()) {
+    if (!options.quote_values_in_errors) {
+      return MakeError(errc::kBadRequest, "json: a number at offset " + std::to_string(offset) +
+                                              " is out of the range of a float64");
+    }
     return MakeError(errc::kBadRequest,
                      "json: number " + h.out_of_range + " is out of the range of a float64");
   }
@@ -146,7 +151,7 @@ Result<JsonValue> ParseJson(std::string_view text, const JsonParseOptions& optio
   parser.handler().st.reset(options.storage);
   bj::error_code ec;
   const std::size_t used = parser.write_some(false, text.data(), text.size(), ec);
-  if (ec) return Fail(ParseError(ec, parser.handler(), options.max_depth, used));
+  if (ec) return Fail(ParseError(ec, parser.handler(), options, used));
   if (!options.allow_trailing_data) {
     for (std::size_t i = used; i < text.size(); ++i) {
       const char c = text[i];
@@ -187,7 +192,7 @@ Result<std::size_t> JsonStreamReader::Feed(std::string_view data) {
   bj::error_code ec;
   const std::size_t used =
       m.parser.write_some(true, data.data() + skipped, data.size() - skipped, ec);
-  if (ec) return Fail(ParseError(ec, m.parser.handler(), m.options.max_depth, m.offset + used));
+  if (ec) return Fail(ParseError(ec, m.parser.handler(), m.options, m.offset + used));
   m.offset += used;
   return skipped + used;
 }

@@ -100,7 +100,9 @@ Result<Config> LoadFromEnv(const EnvLookup& env) {
     std::string raw = get(prefix + "_CONFIG");
     std::string_view text = cap == Capability::kSecret ? std::string_view(raw) : TrimSpace(raw);
     if (text.empty()) continue;
-    auto v = ParseJson(text);
+    JsonParseOptions po;
+    po.quote_values_in_errors = false;  // configs hold tokens
+    auto v = ParseJson(text, po);
     const std::string what = cap == Capability::kSecret
                                  ? std::string("invalid OPSORCH_SECRET_CONFIG: ")
                                  : "invalid config in " + prefix + "_CONFIG: ";

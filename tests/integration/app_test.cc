@@ -205,3 +205,36 @@ TEST(Metrics, ExpositionPassesPromtool) {
 
 }  // namespace
 }  // namespace opsorch::testing
+
+namespace opsorch::testing {
+namespace {
+
+TEST(Binary, KeygenPrintsAKeyTheSealedStoreAccepts) {
+  std::string out;
+  {
+    std::FILE* p = ::popen(OPSORCH_BINARY " keygen", "r");
+    ASSERT_NE(p, nullptr);
+    char buf[256];
+    while (std::fgets(buf, sizeof buf, p) != nullptr) out += buf;
+    ASSERT_EQ(::pclose(p), 0);
+  }
+  ASSERT_EQ(out.size(), 45u) << out;  // 44 base64 characters and a newline
+  const fs::path dir = TempDir("keygen");
+  const fs::path key = dir / "key";
+  std::ofstream(key) << out;
+  fs::permissions(key, fs::perms::owner_read | fs::perms::owner_write);
+  std::map<std::string, std::string> env{
+      {"OPSORCH_SECRET_PROVIDER", "sealed"},
+      {"OPSORCH_SECRET_CONFIG", R"({"path":")" + (dir / "secrets.sealed").string() +
+                                    R"(","keyFile":")" + key.string() + R"("})"}};
+  auto server = TestServer::Start(env);
+  ASSERT_TRUE(server) << server.error().message;
+  HttpClient c((*server)->Port());
+  auto r = c.Request("POST", "/providers/incident", {}, R"({"provider":"mock"})");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(fs::exists(dir / "secrets.sealed"));
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace opsorch::testing

@@ -21,6 +21,9 @@ struct JsonParseOptions {
   // env vars) must not have anything after the value.
   bool allow_trailing_data = false;
   boost::json::storage_ptr storage = {};  // where the value is allocated
+  // Error messages quote an out-of-range number, as Go does; off for documents that hold
+  // secrets (a numeric secret must not reach a log line through a parse error).
+  bool quote_values_in_errors = true;
 };
 
 // Errors are `bad_request`, worded like Go's encoding/json where it has a wording

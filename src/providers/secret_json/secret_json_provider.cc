@@ -1,55 +1,15 @@
 #include "providers/secret_json/secret_json_provider.h"
 
-#include <cerrno>
-#include <system_error>
+#include <boost/json/serialize.hpp>
 
 #include <opsorch/common/json_parse.h>
-#include <boost/json/serialize.hpp>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
+
+#include "providers/secret_file.h"
 
 namespace opsorch::providers::secret_json {
 namespace {
 
-std::string ErrnoText(int err) { return std::error_code(err, std::generic_category()).message(); }
-
-Error StoreError(const std::string& path, std::string_view step, int err) {
-  return MakeError(errc::kSecretStoreError, "failed to write secret file " + path + ": " +
-                                                std::string(step) + ": " + ErrnoText(err));
-}
-
-// Reads the whole file; on failure returns the errno.
-int ReadFile(const std::string& path, std::string& out) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return errno;
-  char buf[8192];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n == 0) break;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      return err;
-    }
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return 0;
-}
-
-bool WriteAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
-}
+constexpr std::size_t kMaxFileBytes = 64u << 20;  // a secret file is small; refuse a runaway one
 
 }  // namespace
 
@@ -73,10 +33,12 @@ Result<std::shared_ptr<JsonSecretProvider>> JsonSecretProvider::FromConfig(
 
 Result<std::shared_ptr<JsonSecretProvider>> JsonSecretProvider::Open(const std::string& path) {
   std::string text;
-  if (const int err = ReadFile(path, text); err != 0) {
+  if (const int err = ReadWholeFile(path, text, kMaxFileBytes); err != 0) {
     return Fail(errc::kBadRequest, "failed to read secret file " + path + ": " + ErrnoText(err));
   }
-  auto parsed = ParseJson(text);
+  JsonParseOptions po;
+  po.quote_values_in_errors = false;
+  auto parsed = ParseJson(text, po);
   if (!parsed) {
     return Fail(errc::kBadRequest,
                 "failed to parse secret file " + path + ": " + parsed.error().message);
@@ -113,45 +75,9 @@ Status JsonSecretProvider::Put(const std::string& key, const std::string& value)
 }
 
 Status JsonSecretProvider::Persist(const JsonObject& secrets) const {
-  const std::size_t slash = path_.rfind('/');
-  const std::string dir = slash == std::string::npos ? "."
-                          : slash == 0               ? "/"
-                                                     : path_.substr(0, slash);
-  const std::string base = slash == std::string::npos ? path_ : path_.substr(slash + 1);
-  std::string tmp = dir + "/." + base + ".tmp-XXXXXX";
-
-  // mkostemp creates the file with mode 0600 whatever the umask.
-  const int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
-  if (fd < 0) return Fail(StoreError(path_, "create temporary file", errno));
-  const auto fail = [&](std::string_view step) {
-    const int err = errno;
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return Fail(StoreError(path_, step, err));
-  };
   std::string data = boost::json::serialize(secrets);
   data.push_back('\n');
-  if (::fchmod(fd, 0600) != 0) return fail("chmod");
-  if (!WriteAll(fd, data)) return fail("write");
-  if (::fsync(fd) != 0) return fail("fsync");
-  if (::close(fd) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    return Fail(StoreError(path_, "close", err));
-  }
-  if (::rename(tmp.c_str(), path_.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    return Fail(StoreError(path_, "rename", err));
-  }
-  // Make the rename itself durable.
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return Fail(StoreError(path_, "open directory", errno));
-  const int rc = ::fsync(dfd);
-  const int err = errno;
-  ::close(dfd);
-  if (rc != 0) return Fail(StoreError(path_, "fsync directory", err));
-  return Ok();
+  return WriteFileAtomically(path_, data);
 }
 
 }  // namespace opsorch::providers::secret_json

@@ -11,7 +11,7 @@
 
 #include <opsorch/common/strings.h>
 
-#include "providers/secret_sealed/file_io.h"
+#include "providers/secret_file.h"
 
 namespace opsorch::providers::secret_sealed {
 namespace {

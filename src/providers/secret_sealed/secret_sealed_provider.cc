@@ -10,7 +10,7 @@
 
 #include <opsorch/common/json_parse.h>
 
-#include "providers/secret_sealed/file_io.h"
+#include "providers/secret_file.h"
 
 namespace opsorch::providers::secret_sealed {
 namespace {

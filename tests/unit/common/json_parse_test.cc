@@ -13,6 +13,7 @@ namespace opsorch {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 std::string RoundTrip(std::string_view text) {
   auto v = ParseJson(text);
@@ -50,6 +51,15 @@ TEST(ParseJson, OverflowIsAnErrorNamingTheNumber) {
     EXPECT_THAT(v.error().message, HasSubstr("out of the range of a float64")) << text;
   }
   EXPECT_THAT(ParseJson(R"({"x":1e400})").error().message, HasSubstr("1e400"));
+}
+
+TEST(ParseJson, DocumentsWithSecretsDoNotQuoteTheNumber) {
+  JsonParseOptions secret;
+  secret.quote_values_in_errors = false;
+  auto v = ParseJson(R"({"pin":98765e400})", secret);
+  ASSERT_FALSE(v);
+  EXPECT_THAT(v.error().message, Not(HasSubstr("98765")));
+  EXPECT_THAT(v.error().message, HasSubstr("out of the range of a float64"));
 }
 
 TEST(ParseJson, UnderflowIsZeroWithItsSign) {

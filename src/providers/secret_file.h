@@ -1,6 +1,5 @@
-// File helpers of the sealed secret provider: whole-file read and the crash-safe replace that
-// the json provider also performs (temp file in the same directory, fsync, rename, fsync the
-// directory). Kept here rather than shared because secret_json has its own copy inline.
+// File helpers of the file-backed secret stores (json, sealed): whole-file read and the
+// crash-safe replace (temp file in the same directory, fsync, rename, fsync the directory).
 #pragma once
 
 #include <cstddef>
@@ -9,7 +8,7 @@
 
 #include <opsorch/common/result.h>
 
-namespace opsorch::providers::secret_sealed {
+namespace opsorch::providers {
 
 // Reads the whole file into `out`; returns 0 or the errno. EFBIG when larger than `max_bytes`.
 int ReadWholeFile(const std::string& path, std::string& out, std::size_t max_bytes);
@@ -24,4 +23,4 @@ Status WriteFileAtomically(const std::string& path, std::string_view data);
 
 std::string ErrnoText(int err);
 
-}  // namespace opsorch::providers::secret_sealed
+}  // namespace opsorch::providers

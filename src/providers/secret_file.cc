@@ -1,4 +1,4 @@
-#include "providers/secret_sealed/file_io.h"
+#include "providers/secret_file.h"
 
 #include <cerrno>
 #include <system_error>
@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-namespace opsorch::providers::secret_sealed {
+namespace opsorch::providers {
 namespace {
 
 Error StoreError(const std::string& path, std::string_view step, int err) {
@@ -97,4 +97,4 @@ Status WriteFileAtomically(const std::string& path, std::string_view data) {
   return Ok();
 }
 
-}  // namespace opsorch::providers::secret_sealed
+}  // namespace opsorch::providers
