@@ -1,10 +1,14 @@
 # The two commands of the README: `make run` and `make test`. Everything else is a helper.
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
+# Under ThreadSanitizer: everything that runs threads against shared state (the HTTP server,
+# provider swaps, plugin pools, the mock world, the secret stores).
+TSAN_TESTS ?= HotSwap*:Plugin*:HttpServer*:*Concurren*:SealedSecret*:JsonSecret*
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: deps build run test test-asan fuzz bench format clean
+.PHONY: deps build run test test-asan test-tsan fuzz bench bench-plugins format clean
 
 deps:
 	scripts/install-deps
@@ -28,6 +32,13 @@ test-asan: deps $(ASAN_BUILD)/build.ninja
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS)
 
+$(TSAN_BUILD)/build.ninja:
+	cmake -S . -B $(TSAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOPSORCH_SANITIZE=thread
+
+test-tsan: deps $(TSAN_BUILD)/build.ninja
+	cmake --build $(TSAN_BUILD) -j $(JOBS) --target opsorch_tests opsorch-plugin-mock opsorch-fault-plugin
+	TSAN_OPTIONS=halt_on_error=1 $(TSAN_BUILD)/tests/opsorch_tests --gtest_filter='$(TSAN_TESTS)'
+
 fuzz: deps
 	CXX=clang++-14 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOPSORCH_BUILD_FUZZERS=ON
 	cmake --build build-fuzz -j $(JOBS) --target fuzz_decode
@@ -36,8 +47,11 @@ fuzz: deps
 bench: build
 	bench/run.sh
 
+bench-plugins: build
+	bench/plugins.sh
+
 format:
 	clang-format -i $$(git ls-files '*.h' '*.cc')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) build-fuzz

@@ -124,6 +124,21 @@ std::string_view FirstNonEmpty(const Request& r, std::initializer_list<std::stri
   return {};
 }
 
+// The provider a request was routed with, for the thread that dispatches it (see Handle).
+struct PinnedProvider {
+  Capability capability{};
+  providers::ProviderPtr provider;
+};
+thread_local PinnedProvider t_pinned;
+
+class Pin {
+ public:
+  explicit Pin(PinnedProvider p) { t_pinned = std::move(p); }
+  ~Pin() { t_pinned = {}; }
+  Pin(const Pin&) = delete;
+  Pin& operator=(const Pin&) = delete;
+};
+
 }  // namespace
 
 struct Api::Impl {
@@ -269,28 +284,29 @@ struct Api::Impl {
 
     // Providers that may block run on the pool. The request's views stay valid until `done`,
     // but `decoded` does not outlive this frame, so the worker re-matches its own copy.
-    if (MayBlock(match.id)) {
-      {
-        pool->Post([this, &req, done = std::move(done), request_id, started,
-                    path_copy = std::string(path), query]() mutable {
-          const RouteMatch m = MatchRoute(req.method, path_copy,
-                                          [this](Capability c) { return providers.Configured(c); });
-          Finish(req, std::move(done), m.id, request_id, started, Dispatch(req, m, query));
-        });
-        return;
-      }
+    // The request uses the provider it was routed with, even if a swap happens meanwhile: a
+    // plugin swapped in must not run on this event-loop thread.
+    PinnedProvider routed;
+    if (auto cap = CapabilityOf(match.id)) routed = {*cap, providers.Get(*cap)};
+    if (MayBlock(match.id, routed.provider)) {
+      pool->Post([this, &req, done = std::move(done), request_id, started,
+                  path_copy = std::string(path), query, routed]() mutable {
+        const Pin pin(std::move(routed));
+        const RouteMatch m = MatchRoute(req.method, path_copy,
+                                        [this](Capability c) { return providers.Configured(c); });
+        Finish(req, std::move(done), m.id, request_id, started, Dispatch(req, m, query));
+      });
+      return;
     }
+    const Pin pin(std::move(routed));
     Finish(req, std::move(done), match.id, request_id, started, Dispatch(req, match, query));
   }
 
-  bool MayBlock(RouteId id) const {
+  bool MayBlock(RouteId id, const providers::ProviderPtr& routed) const {
     if (pool == nullptr) return false;
     // Reconfiguration writes through the secret store (an fsync, or a plugin call).
     if (id == RouteId::kProvidersPost) return true;
-    auto cap = CapabilityOf(id);
-    if (!cap) return false;
-    auto p = providers.Get(*cap);
-    return p && p->IsBlocking();
+    return routed && routed->IsBlocking();
   }
 
   bool Authorized(const Request& req) const {
@@ -367,6 +383,9 @@ struct Api::Impl {
 
   template <class P>
   Result<std::shared_ptr<P>> Provider() {
+    if (t_pinned.provider && t_pinned.capability == P::kCapability) {
+      return std::static_pointer_cast<P>(t_pinned.provider);
+    }
     auto p = providers.Get<P>();
     if (!p) return Fail(providers::ProviderMissing(P::kCapability));
     return p;

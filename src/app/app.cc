@@ -57,6 +57,14 @@ struct App::Impl {
   std::unique_ptr<BlockingPool> pool;
   std::unique_ptr<http::Server> server;
 
+  ~Impl() {
+    server.reset();  // drains in-flight requests within the shutdown grace
+    // Plugin calls that outlived the drain must not hold the pool's threads until their
+    // deadline: end them, then join the pool.
+    if (plugins) plugins->AbortCalls();
+    pool.reset();
+  }
+
   Result<providers::ProviderPtr> BuildPlugin(Capability cap, const std::string& path,
                                              const JsonObject& cfg) {
     plugin::PluginSettings ps;

@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <utility>
 
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <opsorch/common/error.h>
 #include <opsorch/common/json_writer.h>
 #include <opsorch/log/log.h>
@@ -77,6 +81,7 @@ Result<std::size_t> PluginClient::Acquire(Clock::time_point deadline) {
     }
     return idle_empty;
   };
+  if (aborted_) return Fail(errc::kPluginUnavailable, "the server is shutting down");
   auto slot = free_slot();
   if (!slot) {
     if (waiting_ >= settings_.max_waiting_calls) {
@@ -156,7 +161,17 @@ Result<JsonValue> PluginClient::CallOn(Slot& slot, std::string_view request,
     slot.process = std::move(*spawned);
     Count("opsorch_plugin_starts_total", "Plugin processes started", "");
   }
+  {
+    std::lock_guard lock(mu_);
+    if (aborted_) return Fail(errc::kPluginUnavailable, "the server is shutting down");
+    slot.busy_pidfd = slot.process->DupPidfd();
+  }
   auto response = slot.process->RoundTrip(request, deadline, settings_.max_response_bytes);
+  {
+    std::lock_guard lock(mu_);
+    if (slot.busy_pidfd >= 0) ::close(slot.busy_pidfd);
+    slot.busy_pidfd = -1;
+  }
   if (!response) {
     // Dead, hung or out of sync: it cannot serve another call.
     slot.process->Kill();
@@ -179,6 +194,18 @@ void PluginClient::Failed(Slot& slot, const Error& error) {
                                    {"plugin", path_},
                                    {"code", error.code},
                                    {"error", redactor_.Apply(error.message)}});
+}
+
+void PluginClient::Abort() {
+  {
+    std::lock_guard lock(mu_);
+    aborted_ = true;
+    for (Slot& s : slots_) {
+      // Through the pidfd: the exact process, even if it exited and its pid was reused.
+      if (s.busy_pidfd >= 0) ::syscall(SYS_pidfd_send_signal, s.busy_pidfd, SIGKILL, nullptr, 0);
+    }
+  }
+  cv_.notify_all();
 }
 
 Result<JsonValue> PluginClient::Interpret(JsonValue response) const {

@@ -42,6 +42,10 @@ class PluginClient {
   // use (not_found → 404, bad_request → 400, conflict → 409, any other → 502).
   Result<JsonValue> Call(std::string_view method, std::string_view payload);
 
+  // Server shutdown: calls in flight end now (their processes are killed) and new calls fail
+  // fast, so that the worker threads can be joined without waiting for plugin deadlines.
+  void Abort();
+
   const std::string& path() const { return path_; }
 
  private:
@@ -51,6 +55,7 @@ class PluginClient {
     unsigned failures = 0;  // in a row; reset by a good answer
     Clock::time_point next_start{};
     std::string last_failure;
+    int busy_pidfd = -1;  // while a call runs: its process, for Abort() (guarded by mu_)
   };
 
   Result<std::size_t> Acquire(Clock::time_point deadline);
@@ -92,6 +97,7 @@ class PluginClient {
   std::condition_variable cv_;
   std::vector<Slot> slots_;
   unsigned waiting_ = 0;
+  bool aborted_ = false;
 };
 
 }  // namespace opsorch::plugin

@@ -177,6 +177,10 @@ void PluginProcess::DrainStderr(int stop_fd) {
 
 void PluginProcess::CloseStdin() { CloseFd(stdin_fd_); }
 
+int PluginProcess::DupPidfd() const {
+  return pidfd_ >= 0 ? ::fcntl(pidfd_, F_DUPFD_CLOEXEC, 0) : -1;
+}
+
 bool PluginProcess::WaitExit(std::chrono::milliseconds timeout) {
   if (reaped_) return true;
   if (pidfd_ >= 0) {

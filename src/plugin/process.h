@@ -45,6 +45,8 @@ class PluginProcess {
   void Kill();
 
   pid_t pid() const { return pid_; }
+  // A new descriptor for this exact process (safe against pid reuse), or -1; the caller closes it.
+  int DupPidfd() const;
   // "exit status 3", "signal 11 (Segmentation fault)", or "running".
   std::string ExitDescription();
 

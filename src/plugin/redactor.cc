@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <opsorch/common/json_writer.h>
+
 namespace opsorch::plugin {
 
 Redactor::Redactor(const JsonObject& config) {
@@ -13,7 +15,20 @@ Redactor::Redactor(const JsonObject& config) {
 
 void Redactor::Collect(const JsonValue& v) {
   if (v.is_string()) {
-    if (v.get_string().size() >= kMinLength) values_.emplace_back(v.get_string());
+    const std::string_view raw(v.get_string().data(), v.get_string().size());
+    if (raw.size() < kMinLength) return;
+    values_.emplace_back(raw);
+    // A plugin that logs its config as JSON writes the value escaped: mask those spellings too.
+    std::string go_escaped;  // Go's encoding/json: \" \\ and \u0026 \u003c \u003e …
+    AppendJsonString(go_escaped, raw);
+    go_escaped = go_escaped.substr(1, go_escaped.size() - 2);
+    if (go_escaped != raw) values_.push_back(go_escaped);
+    std::string minimal;  // most other encoders: only quote and backslash escaped
+    for (char c : raw) {
+      if (c == '"' || c == '\\') minimal.push_back('\\');
+      minimal.push_back(c);
+    }
+    if (minimal != raw && minimal != go_escaped) values_.push_back(std::move(minimal));
   } else if (v.is_object()) {
     for (const auto& kv : v.get_object()) Collect(kv.value());
   } else if (v.is_array()) {

@@ -51,6 +51,10 @@ class PluginHost {
                                         const JsonObject& config,
                                         const PluginSettings& settings = {});
 
+  // Server shutdown, after the HTTP server has drained: plugin calls still running are ended
+  // (their processes killed) and new ones fail, so that no thread waits out a plugin deadline.
+  void AbortCalls();
+
   struct Impl;
 
  private:
