@@ -160,8 +160,8 @@ declare -A codes starts failures
 for s in "${servers[@]}"; do
   curl -fsS --max-time 5 -o "$tmp/$s.metrics" "http://127.0.0.1:${port[$s]}/metrics" ||
     die "GET /metrics on :${port[$s]} (${label[$s]}) failed"
-  codes[$s]=$(grep '^opsorch_http_requests_total{route="/incidents/query"' "$tmp/$s.metrics" |
-    metric_by /dev/stdin opsorch_http_requests_total code)
+  codes[$s]=$({ grep '^opsorch_http_requests_total{route="/incidents/query"' "$tmp/$s.metrics" ||
+    true; } | metric_by /dev/stdin opsorch_http_requests_total code)
   starts[$s]=$(metric_sum "$tmp/$s.metrics" '^opsorch_plugin_starts_total[{]')
   failures[$s]=$(metric_by "$tmp/$s.metrics" opsorch_plugin_failures_total code)
   [[ ${codes[$s]} =~ ^200\ ×[0-9]+$ ]] ||

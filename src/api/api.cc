@@ -10,6 +10,7 @@
 #include <opsorch/common/strings.h>
 #include <opsorch/common/time.h>
 #include <opsorch/log/log.h>
+#include <opsorch/plugin/deferred.h>
 #include <opsorch/providers/interfaces.h>
 #include <opsorch/schema/codec.h>
 #include <opsorch/schema/provider_config.h>
@@ -130,6 +131,15 @@ struct PinnedProvider {
   providers::ProviderPtr provider;
 };
 thread_local PinnedProvider t_pinned;
+
+// Set while a deferred plugin operation runs its record and replay passes (see Handle).
+thread_local bool t_untimed = false;
+struct Untimed {
+  Untimed() { t_untimed = true; }
+  ~Untimed() { t_untimed = false; }
+  Untimed(const Untimed&) = delete;
+  Untimed& operator=(const Untimed&) = delete;
+};
 
 class Pin {
  public:
@@ -288,6 +298,29 @@ struct Api::Impl {
     // plugin swapped in must not run on this event-loop thread.
     PinnedProvider routed;
     if (auto cap = CapabilityOf(match.id)) routed = {*cap, providers.Get(*cap)};
+    if (routed.provider && routed.provider->CallsPlugin() && req.loop != nullptr) {
+      // Plugin calls wait on this event loop; no thread is held (plugin/deferred.h).
+      const auto route = match.id;
+      const auto call_started = std::chrono::steady_clock::now();
+      plugin::RunOnLoop<Outcome>(
+          *req.loop,
+          [this, &req, routed, path_copy = std::string(path), query] {
+            const Pin pin(routed);
+            const Untimed untimed;
+            const RouteMatch m = MatchRoute(
+                req.method, path_copy, [this](Capability c) { return providers.Configured(c); });
+            return Dispatch(req, m, query);
+          },
+          [this, &req, done = std::move(done), route, request_id, started,
+           call_started](Outcome o) mutable {
+            provider_latency[static_cast<std::size_t>(route)]->ObserveNanos(
+                std::chrono::duration_cast<std::chrono::nanoseconds>(
+                    std::chrono::steady_clock::now() - call_started)
+                    .count());
+            Finish(req, std::move(done), route, request_id, started, std::move(o));
+          });
+      return;
+    }
     if (MayBlock(match.id, routed.provider)) {
       pool->Post([this, &req, done = std::move(done), request_id, started,
                   path_copy = std::string(path), query, routed]() mutable {
@@ -394,6 +427,7 @@ struct Api::Impl {
   // Times a provider call for the provider-latency histogram.
   template <class F>
   auto Timed(RouteId route, F&& f) {
+    if (t_untimed) return f();  // the deferred path times the whole plugin call itself
     const auto t0 = std::chrono::steady_clock::now();
     auto result = f();
     provider_latency[static_cast<std::size_t>(route)]->ObserveNanos(

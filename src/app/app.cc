@@ -186,6 +186,9 @@ Result<std::unique_ptr<App>> App::Create(config::Config config, AppOptions optio
   so.tls_cert_file = c.tls_cert_file;
   so.tls_key_file = c.tls_key_file;
   so.handle_signals = options.handle_signals;
+  // Plugin calls still running when the drain grace expires are ended, so that their clients
+  // get a 502 instead of a dropped connection and no thread waits out a plugin deadline.
+  so.on_grace_expired = [raw = impl.get()] { raw->plugins->AbortCalls(); };
   auto server = http::Server::Create(so, *impl->api);
   if (!server) return Fail(std::move(server.error()));
   impl->server = std::move(*server);

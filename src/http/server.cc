@@ -39,6 +39,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -375,9 +376,54 @@ struct Completion {
 // that connection completes in place instead of posting.
 thread_local Completion* t_sync_completion = nullptr;
 
+// http::Loop over a worker's io_context: a wait registers the fd with the reactor for that one
+// wait (stream_descriptor, released before `ready` runs, so `ready` may wait on it again) and
+// races it against a timer.
+class FdLoop final : public Loop {
+ public:
+  explicit FdLoop(asio::io_context& ioc) : ioc_(ioc) {}
+
+  void WaitFd(int fd, bool writable, Clock::time_point deadline,
+              std::function<void(bool)> ready) override {
+    auto op = std::make_shared<Op>(ioc_, fd, std::move(ready));
+    op->timer.expires_at(deadline);
+    op->descriptor.async_wait(writable ? asio::posix::descriptor_base::wait_write
+                                       : asio::posix::descriptor_base::wait_read,
+                              [op](ErrorCode ec) { op->Fire(!ec); });
+    op->timer.async_wait([op](ErrorCode ec) {
+      if (!ec) op->Fire(false);
+    });
+  }
+
+  void Post(std::function<void()> fn) override { asio::post(ioc_, std::move(fn)); }
+
+ private:
+  struct Op {
+    Op(asio::io_context& ioc, int fd, std::function<void(bool)> r)
+        : descriptor(ioc, fd), timer(ioc.get_executor()), ready(std::move(r)) {}
+    ~Op() { Release(); }
+    void Release() {
+      if (descriptor.is_open()) descriptor.release();  // never close: the fd is not ours
+    }
+    void Fire(bool ok) {
+      if (fired) return;
+      fired = true;
+      Release();  // cancels the other wait and leaves the reactor before `ready` runs
+      timer.cancel();
+      ready(ok);
+    }
+    asio::posix::stream_descriptor descriptor;
+    Timer timer;
+    std::function<void(bool)> ready;
+    bool fired = false;
+  };
+
+  asio::io_context& ioc_;
+};
+
 struct Worker {
   // Concurrency hint 1: exactly one thread runs this context.
-  Worker() : ioc(1), guard(asio::make_work_guard(ioc)), sweep_timer(ioc) {}
+  Worker() : ioc(1), guard(asio::make_work_guard(ioc)), sweep_timer(ioc), loop(ioc) {}
 
   // Declared before ioc: connection frames destroyed with ioc unlink themselves from here.
   Connection* connections = nullptr;  // intrusive list, touched only on this worker's thread
@@ -387,6 +433,7 @@ struct Worker {
   asio::io_context ioc;
   asio::executor_work_guard<Executor> guard;
   Timer sweep_timer;
+  FdLoop loop;
 };
 
 struct Connection {
@@ -404,6 +451,7 @@ struct Connection {
     ++w.connection_count;
     request.remote_address = remote;
     request.tls = tls;
+    request.loop = &w.loop;
   }
 
   ~Connection() {
@@ -610,6 +658,7 @@ class ServerImpl final : public Server {
   void ArmSweep(Worker& w);
   void Sweep(Worker& w);
   void BeginShutdown();
+  void OnGraceExpired(const ErrorCode& e);
   void StopWorker(Worker& w);
   void MaybeDrained(Worker& w);
   void AbandonPending();
@@ -627,6 +676,7 @@ class ServerImpl final : public Server {
   std::optional<Acceptor> acceptor_;
   std::optional<SignalSet> signals_;
   std::optional<Timer> grace_timer_;
+  bool grace_hook_called_ = false;  // context 0 only
   std::uint16_t port_ = 0;
   std::chrono::milliseconds sweep_period_{1000};
   std::size_t next_worker_ = 0;  // context 0 only
@@ -775,13 +825,23 @@ void ServerImpl::BeginShutdown() {
     signals_->cancel(ec);
   }
   grace_timer_->expires_after(options_.shutdown_grace);
-  grace_timer_->async_wait([this](const ErrorCode& e) {
-    if (e) return;  // everything drained in time
-    for (auto& w : workers_) w->ioc.stop();
-  });
+  grace_timer_->async_wait([this](const ErrorCode& e) { OnGraceExpired(e); });
   for (auto& w : workers_) {
     asio::post(w->ioc, [this, worker = w.get()] { StopWorker(*worker); });
   }
+}
+
+// Context 0.
+void ServerImpl::OnGraceExpired(const ErrorCode& e) {
+  if (e) return;  // everything drained in time
+  if (options_.on_grace_expired && !grace_hook_called_) {
+    grace_hook_called_ = true;
+    options_.on_grace_expired();
+    grace_timer_->expires_after(std::chrono::seconds(1));
+    grace_timer_->async_wait([this](const ErrorCode& e2) { OnGraceExpired(e2); });
+    return;
+  }
+  for (auto& w : workers_) w->ioc.stop();
 }
 
 // Worker thread: close what is not serving a request; the rest closes after its response.

@@ -32,6 +32,56 @@ std::chrono::milliseconds Backoff(unsigned failures, std::chrono::milliseconds c
 
 }  // namespace
 
+thread_local detail::Deferred* t_deferred = nullptr;
+
+namespace detail {
+
+std::shared_ptr<Deferred> NewRecording() { return std::make_shared<Deferred>(); }
+bool HasRecordedCall(const Deferred& d) { return d.recorded && d.client != nullptr; }
+
+Scope::Scope(Deferred* d) : previous_(t_deferred) { t_deferred = d; }
+Scope::~Scope() { t_deferred = previous_; }
+
+Result<JsonValue> Deferred::Intercept(PluginClient* c, std::string_view m, std::string_view p) {
+  if (!replay) {
+    if (recorded) {
+      client.reset();  // more than one call: cannot be deferred (no adapter does this)
+      return Fail(errc::kInternal, "more than one plugin call in one operation");
+    }
+    recorded = true;
+    client = c->shared_from_this();
+    method = std::string(m);
+    payload = std::string(p);
+    return Fail(errc::kInternal, "plugin call deferred");
+  }
+  if (answered || !answer) return Fail(errc::kInternal, "plugin call replayed twice");
+  answered = true;
+  return std::move(*answer);
+}
+
+void SendRecorded(http::Loop& loop, std::shared_ptr<Deferred> d, std::function<void()> on_answer) {
+  PluginClient& client = *d->client;
+  client.CallAsync(loop, d->method, d->payload,
+                   [d, on_answer = std::move(on_answer)](Result<JsonValue> r) mutable {
+                     d->replay = true;
+                     d->answer = std::move(r);
+                     on_answer();
+                   });
+}
+
+}  // namespace detail
+
+// One call on the event-loop path, passed from step to step (write, wait, read, wait, finish).
+struct PluginClient::AsyncCall {
+  std::shared_ptr<PluginClient> client;
+  http::Loop* loop = nullptr;
+  std::string request;
+  std::size_t written = 0;
+  Clock::time_point deadline;
+  std::function<void(Result<JsonValue>)> done;
+  std::size_t slot = 0;
+};
+
 Reaper::~Reaper() {
   std::vector<std::thread> threads;
   {
@@ -70,29 +120,31 @@ PluginClient::~PluginClient() {
   for (Slot& s : slots_) reaper_->Retire(std::move(s.process), settings_.stop_grace);
 }
 
+std::optional<std::size_t> PluginClient::FreeSlotLocked() const {
+  std::optional<std::size_t> idle_empty;
+  for (std::size_t i = 0; i < slots_.size(); ++i) {
+    if (slots_[i].busy) continue;
+    if (slots_[i].process) return i;  // a running process first: no spawn needed
+    if (!idle_empty) idle_empty = i;
+  }
+  return idle_empty;
+}
+
 Result<std::size_t> PluginClient::Acquire(Clock::time_point deadline) {
   std::unique_lock lock(mu_);
-  auto free_slot = [&]() -> std::optional<std::size_t> {
-    std::optional<std::size_t> idle_empty;
-    for (std::size_t i = 0; i < slots_.size(); ++i) {
-      if (slots_[i].busy) continue;
-      if (slots_[i].process) return i;  // a running process first: no spawn needed
-      if (!idle_empty) idle_empty = i;
-    }
-    return idle_empty;
-  };
   if (aborted_) return Fail(errc::kPluginUnavailable, "the server is shutting down");
-  auto slot = free_slot();
+  auto slot = FreeSlotLocked();
   if (!slot) {
-    if (waiting_ >= settings_.max_waiting_calls) {
-      return Fail(errc::kPluginUnavailable, "plugin " + path_ +
-                                                " is busy: " + std::to_string(waiting_) +
-                                                " calls are already waiting for a free process");
+    if (waiting_ + queued_.size() >= settings_.max_waiting_calls) {
+      return Fail(errc::kPluginUnavailable,
+                  "plugin " + path_ + " is busy: " + std::to_string(waiting_ + queued_.size()) +
+                      " calls are already waiting for a free process");
     }
     ++waiting_;
-    const bool got =
-        cv_.wait_until(lock, deadline, [&] { return (slot = free_slot()).has_value(); });
+    const bool got = cv_.wait_until(
+        lock, deadline, [&] { return aborted_ || (slot = FreeSlotLocked()).has_value(); });
     --waiting_;
+    if (aborted_) return Fail(errc::kPluginUnavailable, "the server is shutting down");
     if (!got) {
       return Fail(errc::kPluginTimeout,
                   "plugin " + path_ + ": no process became free before the deadline");
@@ -103,15 +155,45 @@ Result<std::size_t> PluginClient::Acquire(Clock::time_point deadline) {
 }
 
 void PluginClient::Release(std::size_t slot) {
+  std::vector<std::shared_ptr<AsyncCall>> expired;
+  std::shared_ptr<AsyncCall> next;
   {
     std::lock_guard lock(mu_);
-    slots_[slot].busy = false;
+    // Queued event-loop calls go first: they hold no thread while they wait.
+    const auto now = Clock::now();
+    while (!queued_.empty()) {
+      auto call = std::move(queued_.front());
+      queued_.pop_front();
+      if (call->deadline <= now || aborted_) {
+        expired.push_back(std::move(call));
+        continue;
+      }
+      next = std::move(call);
+      next->slot = slot;
+      break;
+    }
+    if (!next) slots_[slot].busy = false;
+  }
+  for (auto& call : expired) {
+    http::Loop& loop = *call->loop;
+    loop.Post([call = std::move(call)] {
+      call->done(Fail(errc::kPluginTimeout, "plugin " + call->client->path_ +
+                                                ": no process became free before the deadline"));
+    });
+  }
+  if (next) {
+    // On the waiting call's own loop: its callbacks must run on its thread.
+    http::Loop& loop = *next->loop;
+    loop.Post([next = std::move(next)]() mutable {
+      PluginClient& self = *next->client;
+      self.StartAsync(std::move(next));
+    });
+    return;
   }
   cv_.notify_one();
 }
 
-Result<JsonValue> PluginClient::Call(std::string_view method, std::string_view payload) {
-  const Clock::time_point deadline = Clock::now() + settings_.call_timeout;
+std::string PluginClient::Request(std::string_view method, std::string_view payload) const {
   // Contract §8.3: keys in this order, config resent on every call.
   std::string request;
   request.reserve(32 + method.size() + config_json_.size() + payload.size());
@@ -119,7 +201,13 @@ Result<JsonValue> PluginClient::Call(std::string_view method, std::string_view p
   AppendJsonString(request, method);
   request.append(",\"config\":").append(config_json_).append(",\"payload\":");
   request.append(payload.empty() ? std::string_view("null") : payload).append("}\n");
+  return request;
+}
 
+Result<JsonValue> PluginClient::Call(std::string_view method, std::string_view payload) {
+  if (auto* deferred = t_deferred) return deferred->Intercept(this, method, payload);
+  const Clock::time_point deadline = Clock::now() + settings_.call_timeout;
+  const std::string request = Request(method, payload);
   auto slot = Acquire(deadline);
   if (!slot) {
     Count("opsorch_plugin_failures_total", "Plugin calls that failed in the host",
@@ -133,8 +221,7 @@ Result<JsonValue> PluginClient::Call(std::string_view method, std::string_view p
   return Interpret(std::move(*result));
 }
 
-Result<JsonValue> PluginClient::CallOn(Slot& slot, std::string_view request,
-                                       Clock::time_point deadline) {
+Status PluginClient::Prepare(Slot& slot) {
   if (slot.process && !slot.process->Idle()) {
     // It exited between calls, or wrote output nobody asked for: start afresh.
     log::Warn("plugin process replaced before a call",
@@ -161,12 +248,13 @@ Result<JsonValue> PluginClient::CallOn(Slot& slot, std::string_view request,
     slot.process = std::move(*spawned);
     Count("opsorch_plugin_starts_total", "Plugin processes started", "");
   }
-  {
-    std::lock_guard lock(mu_);
-    if (aborted_) return Fail(errc::kPluginUnavailable, "the server is shutting down");
-    slot.busy_pidfd = slot.process->DupPidfd();
-  }
-  auto response = slot.process->RoundTrip(request, deadline, settings_.max_response_bytes);
+  std::lock_guard lock(mu_);
+  if (aborted_) return Fail(errc::kPluginUnavailable, "the server is shutting down");
+  slot.busy_pidfd = slot.process->DupPidfd();
+  return Ok();
+}
+
+Result<JsonValue> PluginClient::Completed(Slot& slot, Result<JsonValue> response) {
   {
     std::lock_guard lock(mu_);
     if (slot.busy_pidfd >= 0) ::close(slot.busy_pidfd);
@@ -185,6 +273,103 @@ Result<JsonValue> PluginClient::CallOn(Slot& slot, std::string_view request,
   return response;
 }
 
+Result<JsonValue> PluginClient::CallOn(Slot& slot, std::string_view request,
+                                       Clock::time_point deadline) {
+  if (auto st = Prepare(slot); !st) return Fail(std::move(st.error()));
+  return Completed(slot, slot.process->RoundTrip(request, deadline, settings_.max_response_bytes));
+}
+
+// ---- the event-loop path --------------------------------------------------------------------
+
+void PluginClient::CallAsync(http::Loop& loop, std::string_view method, std::string_view payload,
+                             std::function<void(Result<JsonValue>)> done) {
+  auto call = std::make_shared<AsyncCall>();
+  call->client = shared_from_this();
+  call->loop = &loop;
+  call->request = Request(method, payload);
+  call->deadline = Clock::now() + settings_.call_timeout;
+  call->done = std::move(done);
+  std::optional<std::size_t> slot;
+  {
+    std::lock_guard lock(mu_);
+    if (aborted_) {
+      call->done(Fail(errc::kPluginUnavailable, "the server is shutting down"));
+      return;
+    }
+    slot = FreeSlotLocked();
+    if (slot) {
+      slots_[*slot].busy = true;
+    } else if (queued_.size() >= settings_.max_waiting_calls) {
+      call->done(Fail(errc::kPluginUnavailable,
+                      "plugin " + path_ + " is busy: " + std::to_string(queued_.size()) +
+                          " calls are already waiting for a free process"));
+      return;
+    } else {
+      queued_.push_back(std::move(call));  // started by the Release that frees a process
+      return;
+    }
+  }
+  call->slot = *slot;
+  StartAsync(std::move(call));
+}
+
+void PluginClient::StartAsync(std::shared_ptr<AsyncCall> call) {
+  Slot& slot = slots_[call->slot];
+  if (auto st = Prepare(slot); !st) {
+    FinishAsync(std::move(call), Fail(std::move(st.error())), /*prepared=*/false);
+    return;
+  }
+  WriteAsync(std::move(call));
+}
+
+void PluginClient::WriteAsync(std::shared_ptr<AsyncCall> call) {
+  PluginProcess& process = *slots_[call->slot].process;
+  auto done = process.WriteSome(call->request, &call->written);
+  if (!done) return FinishAsync(std::move(call), Fail(std::move(done.error())));
+  if (*done) return ReadAsync(std::move(call));
+  const int fd = process.stdin_fd();
+  http::Loop& loop = *call->loop;
+  const auto deadline = call->deadline;
+  loop.WaitFd(fd, /*writable=*/true, deadline, [call = std::move(call)](bool ready) mutable {
+    PluginClient& self = *call->client;
+    if (!ready) {
+      return self.FinishAsync(
+          std::move(call), Fail(errc::kPluginTimeout, "plugin did not read its request in time"));
+    }
+    self.WriteAsync(std::move(call));
+  });
+}
+
+void PluginClient::ReadAsync(std::shared_ptr<AsyncCall> call) {
+  PluginProcess& process = *slots_[call->slot].process;
+  auto answer = process.ReadSome(settings_.max_response_bytes);
+  if (!answer) return FinishAsync(std::move(call), Fail(std::move(answer.error())));
+  if (*answer) return FinishAsync(std::move(call), std::move(**answer));
+  const int fd = process.stdout_fd();
+  http::Loop& loop = *call->loop;
+  const auto deadline = call->deadline;
+  loop.WaitFd(fd, /*writable=*/false, deadline, [call = std::move(call)](bool ready) mutable {
+    PluginClient& self = *call->client;
+    if (!ready) {
+      return self.FinishAsync(std::move(call),
+                              Fail(errc::kPluginTimeout, "plugin did not answer in time"));
+    }
+    self.ReadAsync(std::move(call));
+  });
+}
+
+void PluginClient::FinishAsync(std::shared_ptr<AsyncCall> call, Result<JsonValue> response,
+                               bool prepared) {
+  if (prepared) response = Completed(slots_[call->slot], std::move(response));
+  Release(call->slot);
+  if (!response) {
+    Count("opsorch_plugin_failures_total", "Plugin calls that failed in the host",
+          response.error().code);
+    return call->done(Fail(std::move(response.error())));
+  }
+  call->done(Interpret(std::move(*response)));
+}
+
 void PluginClient::Failed(Slot& slot, const Error& error) {
   ++slot.failures;
   slot.last_failure = error.message;
@@ -197,15 +382,23 @@ void PluginClient::Failed(Slot& slot, const Error& error) {
 }
 
 void PluginClient::Abort() {
+  std::deque<std::shared_ptr<AsyncCall>> queued;
   {
     std::lock_guard lock(mu_);
     aborted_ = true;
+    queued.swap(queued_);
     for (Slot& s : slots_) {
       // Through the pidfd: the exact process, even if it exited and its pid was reused.
       if (s.busy_pidfd >= 0) ::syscall(SYS_pidfd_send_signal, s.busy_pidfd, SIGKILL, nullptr, 0);
     }
   }
   cv_.notify_all();
+  for (auto& call : queued) {
+    http::Loop& loop = *call->loop;
+    loop.Post([call = std::move(call)] {
+      call->done(Fail(errc::kPluginUnavailable, "the server is shutting down"));
+    });
+  }
 }
 
 Result<JsonValue> PluginClient::Interpret(JsonValue response) const {

@@ -3,14 +3,19 @@
 #pragma once
 
 #include <condition_variable>
+#include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <opsorch/common/json.h>
 #include <opsorch/common/result.h>
+#include <opsorch/http/message.h>
+#include <opsorch/plugin/deferred.h>
 #include <opsorch/plugin/plugin_host.h>
 
 #include "plugin/process.h"
@@ -29,7 +34,23 @@ class Reaper {
   std::vector<std::thread> threads_;
 };
 
-class PluginClient {
+class PluginClient;
+
+// The record/replay state of one RunOnLoop (deferred.h).
+struct detail::Deferred {
+  bool replay = false;
+  // Recorded call.
+  std::shared_ptr<PluginClient> client;
+  std::string method, payload;
+  bool recorded = false;
+  // The plugin's answer, handed to the replayed call.
+  std::optional<Result<JsonValue>> answer;
+  bool answered = false;
+
+  Result<JsonValue> Intercept(PluginClient* c, std::string_view m, std::string_view p);
+};
+
+class PluginClient : public std::enable_shared_from_this<PluginClient> {
  public:
   PluginClient(std::string capability, std::string path, const JsonObject& config,
                PluginSettings settings, std::shared_ptr<Reaper> reaper, metrics::Registry* metrics);
@@ -41,6 +62,11 @@ class PluginClient {
   // (null when absent). Plugin-reported errors keep their code when it is one a provider may
   // use (not_found → 404, bad_request → 400, conflict → 409, any other → 502).
   Result<JsonValue> Call(std::string_view method, std::string_view payload);
+
+  // The same on an event loop: no thread waits; `done` runs on the loop's thread. Calls that find
+  // every process busy queue without a thread and start when one is released.
+  void CallAsync(http::Loop& loop, std::string_view method, std::string_view payload,
+                 std::function<void(Result<JsonValue>)> done);
 
   // Server shutdown: calls in flight end now (their processes are killed) and new calls fail
   // fast, so that the worker threads can be joined without waiting for plugin deadlines.
@@ -58,9 +84,20 @@ class PluginClient {
     int busy_pidfd = -1;  // while a call runs: its process, for Abort() (guarded by mu_)
   };
 
+  struct AsyncCall;
+
+  std::string Request(std::string_view method, std::string_view payload) const;
+  std::optional<std::size_t> FreeSlotLocked() const;
   Result<std::size_t> Acquire(Clock::time_point deadline);
   void Release(std::size_t slot);
+  Status Prepare(Slot& slot);  // a live process on the slot, registered for Abort()
+  Result<JsonValue> Completed(Slot& slot, Result<JsonValue> response);
   Result<JsonValue> CallOn(Slot& slot, std::string_view request, Clock::time_point deadline);
+  void StartAsync(std::shared_ptr<AsyncCall> call);
+  void WriteAsync(std::shared_ptr<AsyncCall> call);
+  void ReadAsync(std::shared_ptr<AsyncCall> call);
+  void FinishAsync(std::shared_ptr<AsyncCall> call, Result<JsonValue> response,
+                   bool prepared = true);
   void Failed(Slot& slot, const Error& error);
   Result<JsonValue> Interpret(JsonValue response) const;
   void Count(std::string_view name, std::string_view help, std::string_view code);
@@ -96,8 +133,12 @@ class PluginClient {
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<Slot> slots_;
-  unsigned waiting_ = 0;
+  unsigned waiting_ = 0;                           // threads blocked in Acquire
+  std::deque<std::shared_ptr<AsyncCall>> queued_;  // event-loop calls waiting for a process
   bool aborted_ = false;
 };
+
+// The current thread's interceptor of plugin calls (deferred.h), or null.
+extern thread_local detail::Deferred* t_deferred;
 
 }  // namespace opsorch::plugin

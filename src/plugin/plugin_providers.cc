@@ -94,6 +94,7 @@ class Incident final : public providers::IncidentProvider, Base {
  public:
   using Base::Base;
   bool IsBlocking() const override { return true; }
+  bool CallsPlugin() const override { return true; }
   Result<NullableList<s::Incident>> Query(const s::IncidentQuery& q) override {
     return Decode<NullableList<s::Incident>>(Call("incident.query", Payload(q)), "incident.query");
   }
@@ -122,6 +123,7 @@ class Alert final : public providers::AlertProvider, Base {
  public:
   using Base::Base;
   bool IsBlocking() const override { return true; }
+  bool CallsPlugin() const override { return true; }
   Result<NullableList<s::Alert>> Query(const s::AlertQuery& q) override {
     return Decode<NullableList<s::Alert>>(Call("alert.query", Payload(q)), "alert.query");
   }
@@ -134,6 +136,7 @@ class Log final : public providers::LogProvider, Base {
  public:
   using Base::Base;
   bool IsBlocking() const override { return true; }
+  bool CallsPlugin() const override { return true; }
   Result<s::LogEntries> Query(const s::LogQuery& q) override {
     return Decode<s::LogEntries>(Call("log.query", Payload(q)), "log.query");
   }
@@ -143,6 +146,7 @@ class Metric final : public providers::MetricProvider, Base {
  public:
   using Base::Base;
   bool IsBlocking() const override { return true; }
+  bool CallsPlugin() const override { return true; }
   Result<NullableList<s::MetricSeries>> Query(const s::MetricQuery& q) override {
     return Decode<NullableList<s::MetricSeries>>(Call("metric.query", Payload(q)), "metric.query");
   }
@@ -156,6 +160,7 @@ class Ticket final : public providers::TicketProvider, Base {
  public:
   using Base::Base;
   bool IsBlocking() const override { return true; }
+  bool CallsPlugin() const override { return true; }
   Result<NullableList<s::Ticket>> Query(const s::TicketQuery& q) override {
     return Decode<NullableList<s::Ticket>>(Call("ticket.query", Payload(q)), "ticket.query");
   }
@@ -175,6 +180,7 @@ class Messaging final : public providers::MessagingProvider, Base {
  public:
   using Base::Base;
   bool IsBlocking() const override { return true; }
+  bool CallsPlugin() const override { return true; }
   Result<s::MessageResult> Send(const s::Message& m) override {
     return Decode<s::MessageResult>(Call("messaging.send", Payload(m)), "messaging.send");
   }
@@ -184,6 +190,7 @@ class Service final : public providers::ServiceProvider, Base {
  public:
   using Base::Base;
   bool IsBlocking() const override { return true; }
+  bool CallsPlugin() const override { return true; }
   Result<NullableList<s::Service>> Query(const s::ServiceQuery& q) override {
     return Decode<NullableList<s::Service>>(Call("service.query", Payload(q)), "service.query");
   }
@@ -193,6 +200,7 @@ class Deployment final : public providers::DeploymentProvider, Base {
  public:
   using Base::Base;
   bool IsBlocking() const override { return true; }
+  bool CallsPlugin() const override { return true; }
   Result<NullableList<s::Deployment>> Query(const s::DeploymentQuery& q) override {
     return Decode<NullableList<s::Deployment>>(Call("deployment.query", Payload(q)),
                                                "deployment.query");
@@ -206,6 +214,7 @@ class Team final : public providers::TeamProvider, Base {
  public:
   using Base::Base;
   bool IsBlocking() const override { return true; }
+  bool CallsPlugin() const override { return true; }
   Result<NullableList<s::Team>> Query(const s::TeamQuery& q) override {
     return Decode<NullableList<s::Team>>(Call("team.query", Payload(q)), "team.query");
   }
@@ -222,6 +231,7 @@ class Orchestration final : public providers::OrchestrationProvider, Base {
  public:
   using Base::Base;
   bool IsBlocking() const override { return true; }
+  bool CallsPlugin() const override { return true; }
   Result<NullableList<s::OrchestrationPlan>> QueryPlans(
       const s::OrchestrationPlanQuery& q) override {
     return Decode<NullableList<s::OrchestrationPlan>>(Call("orchestration.plans.query", Payload(q)),
@@ -257,6 +267,7 @@ class Secret final : public providers::SecretProvider, Base {
  public:
   using Base::Base;
   bool IsBlocking() const override { return true; }
+  bool CallsPlugin() const override { return true; }
   Result<std::string> Get(const std::string& key) override {
     auto r = Call("secret.get", Object({{"key", key}}));
     if (!r) return Fail(std::move(r.error()));

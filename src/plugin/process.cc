@@ -251,26 +251,15 @@ bool PluginProcess::Idle() {
   return !WaitExit(std::chrono::milliseconds(0));
 }
 
-Result<JsonValue> PluginProcess::RoundTrip(std::string_view request, Clock::time_point deadline,
-                                           std::size_t max_response_bytes) {
-  // Write the request line; a plugin that does not read its stdin cannot block us past the
-  // deadline.
-  std::size_t written = 0;
-  while (written < request.size()) {
-    const ssize_t n = ::write(stdin_fd_, request.data() + written, request.size() - written);
+Result<bool> PluginProcess::WriteSome(std::string_view request, std::size_t* written) {
+  while (*written < request.size()) {
+    const ssize_t n = ::write(stdin_fd_, request.data() + *written, request.size() - *written);
     if (n > 0) {
-      written += static_cast<std::size_t>(n);
+      *written += static_cast<std::size_t>(n);
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EAGAIN) {
-      pollfd p{stdin_fd_, POLLOUT, 0};
-      const int left = MillisUntil(deadline);
-      if (left == 0 || ::poll(&p, 1, left) == 0) {
-        return Fail(errc::kPluginTimeout, "plugin did not read its request in time");
-      }
-      continue;
-    }
+    if (n < 0 && errno == EAGAIN) return false;
     if (n < 0 && errno == EPIPE) {
       WaitExit(std::chrono::milliseconds(100));
       return Fail(errc::kPluginCrashed,
@@ -278,8 +267,11 @@ Result<JsonValue> PluginProcess::RoundTrip(std::string_view request, Clock::time
     }
     return Fail(errc::kPluginCrashed, "writing to plugin: " + ErrnoText(errno));
   }
+  received_ = 0;
+  return true;
+}
 
-  std::size_t received = 0;
+Result<std::optional<JsonValue>> PluginProcess::ReadSome(std::size_t max_response_bytes) {
   char buf[64 * 1024];
   while (true) {
     if (!pending_.empty()) {
@@ -290,33 +282,51 @@ Result<JsonValue> PluginProcess::RoundTrip(std::string_view request, Clock::time
                     "plugin wrote something that is not JSON: " + used.error().message);
       }
       pending_.erase(0, *used);
-      if (reader_.Done()) {
-        JsonValue v = reader_.Take();
-        return v;
-      }
+      if (reader_.Done()) return std::optional<JsonValue>(reader_.Take());
     }
-    pollfd p{stdout_fd_, POLLIN, 0};
-    const int left = MillisUntil(deadline);
-    if (left == 0) return Fail(errc::kPluginTimeout, "plugin did not answer in time");
-    const int pr = ::poll(&p, 1, left);
-    if (pr < 0 && errno == EINTR) continue;
-    if (pr == 0) return Fail(errc::kPluginTimeout, "plugin did not answer in time");
     const ssize_t n = ::read(stdout_fd_, buf, sizeof buf);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return std::optional<JsonValue>();
     if (n <= 0) {
       WaitExit(std::chrono::milliseconds(100));
       return Fail(errc::kPluginCrashed,
-                  std::string(reader_.InValue() || received > 0
+                  std::string(reader_.InValue() || received_ > 0
                                   ? "plugin exited in the middle of its answer"
                                   : "plugin exited before answering") +
                       " (" + ExitDescription() + ")");
     }
-    received += static_cast<std::size_t>(n);
-    if (received > max_response_bytes) {
+    received_ += static_cast<std::size_t>(n);
+    if (received_ > max_response_bytes) {
       return Fail(errc::kPluginProtocolError, "plugin answer exceeds the limit of " +
                                                   std::to_string(max_response_bytes) + " bytes");
     }
     pending_.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
+Result<JsonValue> PluginProcess::RoundTrip(std::string_view request, Clock::time_point deadline,
+                                           std::size_t max_response_bytes) {
+  // A plugin that does not read its stdin cannot block us past the deadline.
+  std::size_t written = 0;
+  while (true) {
+    auto done = WriteSome(request, &written);
+    if (!done) return Fail(std::move(done.error()));
+    if (*done) break;
+    pollfd p{stdin_fd_, POLLOUT, 0};
+    const int left = MillisUntil(deadline);
+    if (left == 0 || ::poll(&p, 1, left) == 0) {
+      return Fail(errc::kPluginTimeout, "plugin did not read its request in time");
+    }
+  }
+  while (true) {
+    auto answer = ReadSome(max_response_bytes);
+    if (!answer) return Fail(std::move(answer.error()));
+    if (*answer) return std::move(**answer);
+    pollfd p{stdout_fd_, POLLIN, 0};
+    const int left = MillisUntil(deadline);
+    if (left == 0) return Fail(errc::kPluginTimeout, "plugin did not answer in time");
+    const int pr = ::poll(&p, 1, left);
+    if (pr == 0) return Fail(errc::kPluginTimeout, "plugin did not answer in time");
   }
 }
 

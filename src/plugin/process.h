@@ -6,6 +6,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -34,6 +35,15 @@ class PluginProcess {
   // plugin_timeout or plugin_protocol_error, each with a message that says what happened.
   Result<JsonValue> RoundTrip(std::string_view request, Clock::time_point deadline,
                               std::size_t max_response_bytes);
+
+  // The steps of RoundTrip, for callers that wait on the descriptors themselves (an event loop):
+  // WriteSome writes from `request` at `*written` without blocking and says whether all of it
+  // is out; ReadSome reads what is there and returns the answer once it is complete (nullopt:
+  // wait for stdout to become readable and call again). Errors are those of RoundTrip.
+  Result<bool> WriteSome(std::string_view request, std::size_t* written);
+  Result<std::optional<JsonValue>> ReadSome(std::size_t max_response_bytes);
+  int stdin_fd() const { return stdin_fd_; }
+  int stdout_fd() const { return stdout_fd_; }
 
   // Before lending the process to a call: false when it has exited or wrote output nobody asked
   // for since the last answer (then it must be replaced, not used).
@@ -65,7 +75,8 @@ class PluginProcess {
   int stop_fd_ = -1;  // eventfd that ends the stderr thread
   bool reaped_ = false;
   int wait_status_ = 0;
-  std::string pending_;  // stdout bytes read past the last answer
+  std::string pending_;       // stdout bytes read past the last answer
+  std::size_t received_ = 0;  // bytes of the current answer so far
   JsonStreamReader reader_;
   StderrSink sink_;
   std::thread stderr_thread_;

@@ -2,6 +2,7 @@
 // Nothing here includes Boost.Beast, so the API layer compiles without it.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -18,6 +19,21 @@ struct HeaderField {
   std::string_view value;
 };
 
+// The event loop (one thread) a request is handled on. Handlers that wait for a file
+// descriptor (plugin pipes) use it instead of holding a thread. Callbacks run on the loop's
+// thread; they must not block.
+class Loop {
+ public:
+  virtual ~Loop() = default;
+  // Calls `ready(true)` once `fd` is readable (or writable), or `ready(false)` at `deadline`,
+  // whichever comes first; exactly once. The fd is not owned; it must stay open until then and
+  // must not be waited on twice at a time.
+  virtual void WaitFd(int fd, bool writable, std::chrono::steady_clock::time_point deadline,
+                      std::function<void(bool ready)> ready) = 0;
+  // Runs `fn` on the loop's thread, later.
+  virtual void Post(std::function<void()> fn) = 0;
+};
+
 // Views point into the server's receive buffer and stay valid until the response is complete.
 struct Request {
   Method method = Method::kGet;
@@ -27,6 +43,7 @@ struct Request {
   std::string_view body;
   std::string_view remote_address;
   bool tls = false;
+  Loop* loop = nullptr;  // null when the request does not come from a server loop (tests)
 
   // First header with this name, compared case-insensitively; empty if absent.
   std::string_view Header(std::string_view name) const;

@@ -15,18 +15,22 @@
 namespace opsorch::http {
 
 struct ServerOptions {
-  std::string host = "0.0.0.0";  // "" or "0.0.0.0" → all IPv4; "::" → all IPv6
-  std::uint16_t port = 8080;     // 0 → ephemeral (tests)
-  unsigned threads = 0;          // 0 → one per core
+  std::string host = "0.0.0.0";         // "" or "0.0.0.0" → all IPv4; "::" → all IPv6
+  std::uint16_t port = 8080;            // 0 → ephemeral (tests)
+  unsigned threads = 0;                 // 0 → one per core
   std::size_t body_limit = 1 << 20;     // bigger → 413 JSON error, connection closed
   std::size_t header_limit = 16 << 10;  // bigger → 431 JSON error, connection closed
-  std::chrono::milliseconds idle_timeout{60'000};    // keep-alive wait for the next request
-  std::chrono::milliseconds read_timeout{30'000};    // first byte → whole request read
+  std::chrono::milliseconds idle_timeout{60'000};  // keep-alive wait for the next request
+  std::chrono::milliseconds read_timeout{30'000};  // first byte → whole request read
   std::chrono::milliseconds write_timeout{30'000};
   std::chrono::milliseconds shutdown_grace{10'000};  // drain in-flight requests on stop
-  std::string tls_cert_file;  // both set → HTTPS
+  std::string tls_cert_file;                         // both set → HTTPS
   std::string tls_key_file;
   bool handle_signals = false;  // SIGINT/SIGTERM → graceful Stop()
+  // Called once on a server thread when shutdown_grace expires with requests still in flight;
+  // it can make their handlers answer now (the app aborts plugin calls). Those answers get one
+  // more second to go out before the remaining connections are closed.
+  std::function<void()> on_grace_expired;
 };
 
 // Per-request observation hook (metrics, access log); called on the I/O thread after writing.

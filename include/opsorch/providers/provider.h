@@ -13,6 +13,11 @@ class Provider {
   // True when calls may block for I/O (plugins, databases): the API layer then runs them on a
   // worker pool instead of an event-loop thread. In-memory providers answer inline.
   virtual bool IsBlocking() const { return false; }
+
+  // True for the plugin host's adapters, whose every operation is exactly one plugin call: the
+  // API then runs the operation on the request's event loop (plugin/deferred.h) instead of
+  // holding a worker thread for it.
+  virtual bool CallsPlugin() const { return false; }
 };
 
 using ProviderPtr = std::shared_ptr<Provider>;

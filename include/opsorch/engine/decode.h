@@ -1,0 +1,61 @@
+// Decoders of the ingestion formats: bytes in, engine Events out, or every field error found.
+// Pure functions (no I/O, no clock other than `now`), so they are unit- and fuzz-testable.
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include <opsorch/common/time.h>
+#include <opsorch/engine/event.h>
+
+namespace opsorch::engine {
+
+struct DecodeLimits {
+  std::size_t max_body_bytes = 512 * 1024;  // PagerDuty's limit
+  std::size_t max_depth = 32;               // JSON nesting
+  std::size_t max_dedup_key = 255;          // PagerDuty's limit
+  std::size_t max_summary = 1024;           // PagerDuty's limit; longer summaries are refused
+  std::size_t max_batch_events = 1000;      // /v2/enqueue/batch and Alertmanager alerts[]
+};
+
+template <class T>
+using Decoded = tl::expected<T, std::vector<FieldError>>;
+
+// PagerDuty Events API v2 alert event (`POST /v2/enqueue`), exactly as PagerDuty validates it:
+// routing_key required; event_action trigger|acknowledge|resolve; dedup_key ≤ 255, required for
+// acknowledge/resolve, generated (a UUID) for a trigger without one; on trigger
+// payload.summary (≤ 1024), payload.source and payload.severity (critical|error|warning|info)
+// required, payload.timestamp ISO 8601 when given; images[].src and links[].href required.
+// Unknown fields are ignored (PagerDuty does too). Errors name the field, e.g.
+// {"payload.severity", "must be one of critical, error, warning, info"}.
+Decoded<Event> DecodePagerDutyEvent(std::string_view body, const DecodeLimits& limits = {});
+
+// The same checks for an already parsed value (one element of a batch).
+Decoded<Event> DecodePagerDutyEvent(const JsonValue& value, const DecodeLimits& limits = {});
+
+// opsorch extension `POST /v2/enqueue/batch`: a JSON array of PagerDuty v2 events (≤
+// max_batch_events). The outer error is for the array itself (not JSON, not an array, too
+// many); each element is decoded on its own, so one bad event does not refuse the others.
+Decoded<std::vector<Decoded<Event>>> DecodePagerDutyBatch(std::string_view body,
+                                                          const DecodeLimits& limits = {});
+
+// PagerDuty change event (`POST /v2/change/enqueue`): routing_key, payload.summary (≤ 1024) and
+// payload.source? (optional), payload.timestamp?, payload.custom_details?, links[].
+Decoded<ChangeEvent> DecodePagerDutyChange(std::string_view body, const DecodeLimits& limits = {});
+
+// Alertmanager webhook payload version 4. Every alert becomes one event with the given
+// integration key: dedup_key = fingerprint (or, when absent, the first 16 hex digits of the
+// SHA-256 of the sorted labels), firing → trigger, resolved → resolve; summary =
+// annotations.summary, else annotations.description, else labels.alertname; source =
+// labels.instance, else labels.job, else "alertmanager"; severity from labels.severity
+// (critical|page → critical, error, warning, info; anything else → warning); timestamp =
+// startsAt (endsAt for resolved); custom_details = {labels, annotations, startsAt, endsAt,
+// generatorURL, groupKey, receiver, externalURL}; links = [{href: generatorURL, text: "Source"}].
+Decoded<std::vector<Event>> DecodeAlertmanager(std::string_view body,
+                                               std::string_view integration_key,
+                                               const DecodeLimits& limits = {});
+
+}  // namespace opsorch::engine

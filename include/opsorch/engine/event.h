@@ -1,0 +1,61 @@
+// Inbound events of the incident engine, after decoding. Every ingestion format (PagerDuty
+// Events API v2, Alertmanager webhook) is turned into these, and only these reach the rules.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <opsorch/common/json.h>
+#include <opsorch/common/result.h>
+#include <opsorch/common/time.h>
+
+namespace opsorch::engine {
+
+enum class EventAction { kTrigger, kAcknowledge, kResolve };
+enum class Severity { kCritical, kError, kWarning, kInfo };
+
+std::string_view Name(EventAction a);  // "trigger", "acknowledge", "resolve"
+std::string_view Name(Severity s);     // "critical", "error", "warning", "info"
+std::optional<Severity> ParseSeverity(std::string_view s);  // exact, lower-case (PD v2)
+
+// One alert event. Field names follow PagerDuty Events API v2, which is the richest format.
+struct Event {
+  EventAction action = EventAction::kTrigger;
+  std::string routing_key;  // the integration key the event came with
+  std::string dedup_key;    // never empty after decoding (generated for a keyless trigger)
+  bool dedup_key_generated = false;
+  // payload.* (trigger events; empty for acknowledge/resolve)
+  std::string summary;
+  std::string source;
+  Severity severity = Severity::kError;
+  Time timestamp;  // zero when the sender gave none
+  std::string component;
+  std::string group;
+  std::string class_name;  // `class`
+  JsonObject custom_details;
+  JsonArray links;   // [{href, text?}]
+  JsonArray images;  // [{src, href?, alt?}]
+  std::string client;
+  std::string client_url;
+  std::string origin;  // "events_v2" or "alertmanager": which decoder produced it
+};
+
+// A PagerDuty change event (`POST /v2/change/enqueue`): becomes a deployment.
+struct ChangeEvent {
+  std::string routing_key;
+  std::string summary;
+  std::string source;
+  Time timestamp;
+  JsonObject custom_details;
+  JsonArray links;
+};
+
+// A validation failure: the field (dotted path, e.g. "payload.severity") and the rule it broke.
+struct FieldError {
+  std::string field;
+  std::string message;
+};
+
+}  // namespace opsorch::engine

@@ -1,0 +1,236 @@
+// Alertmanager webhook payload (version 4, incident-engine-reference §12) → one engine event per
+// alert. Alertmanager sends whole groups, firing and resolved alerts together, so each alert
+// keeps its own identity (fingerprint) as the dedup key.
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <boost/json/serialize.hpp>
+#include <openssl/evp.h>
+
+#include <opsorch/common/strings.h>
+#include <opsorch/engine/decode.h>
+
+#include "engine/decode_util.h"
+
+namespace opsorch::engine {
+namespace {
+
+using decode_internal::FieldErrors;
+using decode_internal::ObjectReader;
+using decode_internal::Refuse;
+
+// Fields of the notification shared by all its alerts; they go into every custom_details.
+struct Group {
+  std::string group_key;
+  std::string receiver;
+  std::string external_url;
+};
+
+// A string → string map (labels, annotations): the object as received, for custom_details, and
+// sorted, for the hash and the lookups.
+struct StringMapField {
+  JsonObject raw;
+  std::map<std::string, std::string, std::less<>> sorted;
+
+  std::string_view Get(std::string_view key) const {
+    const auto it = sorted.find(key);
+    return it == sorted.end() ? std::string_view() : std::string_view(it->second);
+  }
+};
+
+StringMapField ReadStringMap(ObjectReader& r, std::string_view key) {
+  StringMapField out;
+  const JsonValue* v = r.Find(key);
+  if (v == nullptr) return out;
+  if (!v->is_object()) {
+    r.Error(key, "must be an object");
+    return out;
+  }
+  const std::string path = r.Path(key);
+  for (const auto& kv : v->get_object()) {
+    const std::string_view name(kv.key().data(), kv.key().size());
+    if (!kv.value().is_string()) {
+      r.errors().push_back(FieldError{path + "." + std::string(name), "must be a string"});
+      continue;
+    }
+    out.sorted.insert_or_assign(std::string(name),
+                                std::string(decode_internal::View(kv.value().get_string())));
+  }
+  out.raw = v->get_object();
+  return out;
+}
+
+// The identity Alertmanager would give the alert when a sender left out the fingerprint: the
+// labels sorted by name, each name and value followed by 0xFF (the separator of Prometheus'
+// own label hashing; it never occurs in UTF-8, so the encoding is unambiguous), SHA-256, first
+// 16 hex digits (the length of a fingerprint).
+std::string LabelHash(const std::map<std::string, std::string, std::less<>>& labels) {
+  std::string data;
+  for (const auto& [name, value] : labels) {
+    data += name;
+    data += '\xff';
+    data += value;
+    data += '\xff';
+  }
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int md_len = 0;
+  ::EVP_Digest(data.data(), data.size(), md, &md_len, ::EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < 8 && i < md_len; ++i) {
+    out.push_back(kHex[md[i] >> 4]);
+    out.push_back(kHex[md[i] & 0x0F]);
+  }
+  return out;
+}
+
+// labels.severity: critical|page → critical, error, warning, info; anything else, or none,
+// → warning. Case-insensitive: rule files write "Critical" as often as "critical".
+Severity MapSeverity(std::string_view label) {
+  const std::string s = ToLower(label);
+  if (s == "critical" || s == "page") return Severity::kCritical;
+  if (s == "error") return Severity::kError;
+  if (s == "info") return Severity::kInfo;
+  return Severity::kWarning;
+}
+
+// The rejected version, short enough for a message.
+std::string DescribeVersion(const JsonValue* v) {
+  if (v == nullptr) return "(none)";
+  std::string text = boost::json::serialize(*v);
+  constexpr std::size_t kMaxChars = 32;
+  return decode_internal::TruncateChars(text, kMaxChars);
+}
+
+// An RFC 3339 time field: the text as received (for custom_details) and its value.
+void ReadTime(ObjectReader& r, std::string_view key, std::string& text, Time& value) {
+  const auto s = r.String(key);
+  if (!s) return;
+  if (auto t = ParseRfc3339(*s)) {
+    text = std::string(*s);
+    value = *t;
+  } else {
+    r.Error(key, "must be an RFC 3339 timestamp");
+  }
+}
+
+std::optional<Event> DecodeAlert(const JsonValue& value, const std::string& path,
+                                 const Group& group, std::string_view integration_key,
+                                 const DecodeLimits& limits, FieldErrors& errors) {
+  if (!value.is_object()) {
+    errors.push_back(FieldError{path, "must be an object"});
+    return std::nullopt;
+  }
+  const std::size_t errors_before = errors.size();
+  ObjectReader r(value.get_object(), path, errors);
+  Event e;
+  e.origin = "alertmanager";
+  e.routing_key = std::string(integration_key);
+
+  if (r.Find("status") == nullptr) {
+    r.Error("status", "is required");
+  } else if (auto status = r.String("status")) {
+    if (*status == "firing") {
+      e.action = EventAction::kTrigger;
+    } else if (*status == "resolved") {
+      e.action = EventAction::kResolve;
+    } else {
+      r.Error("status", "must be \"firing\" or \"resolved\"");
+    }
+  }
+  const StringMapField labels = ReadStringMap(r, "labels");
+  const StringMapField annotations = ReadStringMap(r, "annotations");
+  std::string starts_at_text, ends_at_text;
+  Time starts_at, ends_at;
+  ReadTime(r, "startsAt", starts_at_text, starts_at);
+  ReadTime(r, "endsAt", ends_at_text, ends_at);
+  const auto generator_url = r.String("generatorURL").value_or(std::string_view());
+  const auto fingerprint =
+      r.BoundedString("fingerprint", limits.max_dedup_key).value_or(std::string_view());
+  if (errors.size() != errors_before) return std::nullopt;
+
+  e.dedup_key = fingerprint.empty() ? LabelHash(labels.sorted) : std::string(fingerprint);
+
+  std::string_view summary = annotations.Get("summary");
+  if (summary.empty()) summary = annotations.Get("description");
+  if (summary.empty()) summary = labels.Get("alertname");
+  // Prometheus always sets alertname; other senders of this format may not, and the rules
+  // expect every event to say something.
+  e.summary = summary.empty() ? "Alertmanager alert " + e.dedup_key
+                              : decode_internal::TruncateChars(summary, limits.max_summary);
+
+  std::string_view source = labels.Get("instance");
+  if (source.empty()) source = labels.Get("job");
+  e.source = source.empty() ? "alertmanager" : std::string(source);
+  e.severity = MapSeverity(labels.Get("severity"));
+  e.timestamp = e.action == EventAction::kResolve ? ends_at : starts_at;
+
+  e.custom_details["labels"] = labels.raw;
+  e.custom_details["annotations"] = annotations.raw;
+  e.custom_details["startsAt"] = starts_at_text;
+  e.custom_details["endsAt"] = ends_at_text;
+  e.custom_details["generatorURL"] = generator_url;
+  e.custom_details["groupKey"] = group.group_key;
+  e.custom_details["receiver"] = group.receiver;
+  e.custom_details["externalURL"] = group.external_url;
+  if (!generator_url.empty()) {
+    JsonObject link;
+    link["href"] = generator_url;
+    link["text"] = "Source";
+    e.links.push_back(std::move(link));
+  }
+  return e;
+}
+
+}  // namespace
+
+Decoded<std::vector<Event>> DecodeAlertmanager(std::string_view body,
+                                               std::string_view integration_key,
+                                               const DecodeLimits& limits) {
+  auto parsed = decode_internal::ParseBody(body, limits);
+  if (!parsed) return Refuse(std::move(parsed.error()));
+  if (!parsed->is_object()) return Refuse("", "must be a JSON object");
+  FieldErrors errors;
+  ObjectReader top(parsed->get_object(), "", errors);
+
+  // Another version has another shape: checking its fields against version 4 would only add
+  // noise to the one error that matters.
+  const JsonValue* version = top.Find("version");
+  if (version == nullptr || !version->is_string() || version->get_string() != "4") {
+    return Refuse("version",
+                  "unsupported version " + DescribeVersion(version) + "; expected \"4\"");
+  }
+
+  Group group;
+  if (auto s = top.String("groupKey")) group.group_key = std::string(*s);
+  if (auto s = top.String("receiver")) group.receiver = std::string(*s);
+  if (auto s = top.String("externalURL")) group.external_url = std::string(*s);
+
+  std::vector<Event> events;
+  const JsonValue* alerts = top.Find("alerts");
+  if (alerts == nullptr) {
+    top.Error("alerts", "is required");
+  } else if (!alerts->is_array()) {
+    top.Error("alerts", "must be an array");
+  } else if (alerts->get_array().size() > limits.max_batch_events) {
+    top.Error("alerts", "has " + std::to_string(alerts->get_array().size()) + " alerts; at most " +
+                            std::to_string(limits.max_batch_events) + " are allowed");
+  } else {
+    const JsonArray& items = alerts->get_array();
+    events.reserve(items.size());
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      auto e = DecodeAlert(items[i], decode_internal::IndexPath("alerts", i), group,
+                           integration_key, limits, errors);
+      if (e) events.push_back(std::move(*e));
+    }
+  }
+  if (!errors.empty()) return Refuse(std::move(errors));
+  return events;
+}
+
+}  // namespace opsorch::engine
