@@ -250,15 +250,14 @@ Status PluginClient::Prepare(Slot& slot) {
   }
   std::lock_guard lock(mu_);
   if (aborted_) return Fail(errc::kPluginUnavailable, "the server is shutting down");
-  slot.busy_pidfd = slot.process->DupPidfd();
+  slot.busy_pidfd = slot.process->pidfd();
   return Ok();
 }
 
 Result<JsonValue> PluginClient::Completed(Slot& slot, Result<JsonValue> response) {
   {
     std::lock_guard lock(mu_);
-    if (slot.busy_pidfd >= 0) ::close(slot.busy_pidfd);
-    slot.busy_pidfd = -1;
+    slot.busy_pidfd = -1;  // before the process (and its pidfd) may be destroyed below
   }
   if (!response) {
     // Dead, hung or out of sync: it cannot serve another call.

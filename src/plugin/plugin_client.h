@@ -81,7 +81,7 @@ class PluginClient : public std::enable_shared_from_this<PluginClient> {
     unsigned failures = 0;  // in a row; reset by a good answer
     Clock::time_point next_start{};
     std::string last_failure;
-    int busy_pidfd = -1;  // while a call runs: its process, for Abort() (guarded by mu_)
+    int busy_pidfd = -1;  // while a call runs: its process's pidfd, for Abort() (guarded by mu_)
   };
 
   struct AsyncCall;

@@ -55,8 +55,9 @@ class PluginProcess {
   void Kill();
 
   pid_t pid() const { return pid_; }
-  // A new descriptor for this exact process (safe against pid reuse), or -1; the caller closes it.
-  int DupPidfd() const;
+  // The pidfd of this exact process (safe against pid reuse), or -1 (old kernel). Valid for the
+  // life of this object.
+  int pidfd() const { return pidfd_; }
   // "exit status 3", "signal 11 (Segmentation fault)", or "running".
   std::string ExitDescription();
 
