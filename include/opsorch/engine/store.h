@@ -1,0 +1,229 @@
+// The incident engine's storage: one interface, two implementations (SQLite embedded,
+// PostgreSQL for several nodes), the same Result-returning calls for both and the same
+// behaviour suite run against both (tests/engine/store_behaviour_test.cc).
+//
+// Times are Unix nanoseconds (0 = never). Ids are strings: incidents "inc-<n>", alerts
+// "al-<n>", timeline entries "<incident id>-t<n>"; services, teams and integrations carry the
+// ids their admin gave them.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <opsorch/common/json.h>
+#include <opsorch/common/result.h>
+
+namespace opsorch::engine {
+
+struct ServiceRow {
+  std::string id;
+  std::string name;
+  std::string description;
+  std::string team_id;
+  std::int64_t ack_target_s = 15 * 60;       // SLA: acknowledge within
+  std::int64_t resolve_target_s = 120 * 60;  // SLA: resolve within
+  JsonObject tags;                           // string → string
+  std::int64_t created_at = 0;
+};
+
+struct TeamRow {
+  std::string id;
+  std::string name;
+  std::string description;
+  std::string parent;
+};
+
+struct MemberRow {
+  std::string team_id;
+  std::string id;  // the person's stable id (usually the email)
+  std::string name;
+  std::string email;
+  std::string handle;
+  std::string role;
+};
+
+struct IntegrationRow {
+  std::string id;
+  std::string service_id;
+  std::string name;
+  std::string kind;        // "events_v2" | "alertmanager"
+  std::string key_hash;    // hex SHA-256 of the key; the key itself is never stored
+  std::string key_prefix;  // first 6 characters, to tell keys apart in listings
+  std::int64_t created_at = 0;
+  std::int64_t revoked_at = 0;  // 0 = active
+};
+
+struct IncidentRow {
+  std::int64_t seq = 0;  // assigned by the store
+  std::string id;        // "inc-<seq>"
+  std::string service_id;
+  std::string dedup_key;  // empty for incidents created through the API without one
+  std::string title;
+  std::string description;
+  std::string status = "open";  // open | acknowledged | resolved
+  std::string urgency = "high";  // high | medium | low
+  std::string severity = "error";  // critical | error | warning | info
+  std::string source;
+  std::int64_t created_at = 0;
+  std::int64_t acknowledged_at = 0;
+  std::int64_t resolved_at = 0;
+  std::int64_t updated_at = 0;
+  std::int64_t alert_count = 0;
+  JsonObject details;   // custom_details of the first event
+  JsonObject fields;    // free-form, from the API
+  JsonObject metadata;  // free-form, from the API
+};
+
+struct AlertRow {
+  std::int64_t seq = 0;
+  std::string id;           // "al-<seq>"
+  std::string incident_id;  // empty: not linked (ignored, or a held resolve)
+  std::string service_id;
+  std::string integration_id;
+  std::string dedup_key;
+  std::string action;  // trigger | acknowledge | resolve
+  std::string summary;
+  std::string source;
+  std::string severity;
+  std::string component;
+  std::string group;
+  std::string class_name;
+  JsonObject custom_details;
+  JsonArray links;
+  JsonArray images;
+  std::string client;
+  std::string client_url;
+  std::int64_t event_at = 0;     // the sender's timestamp, or received_at
+  std::int64_t received_at = 0;
+  std::int64_t held_until = 0;   // a resolve waiting for its trigger, until then
+};
+
+struct TimelineRow {
+  std::string id;
+  std::string incident_id;
+  std::int64_t at = 0;
+  std::string kind;  // triggered, deduplicated, acknowledged, resolved, reopened, note, …
+  std::string body;
+  JsonObject actor;
+  JsonObject metadata;
+};
+
+struct DeploymentRow {
+  std::int64_t seq = 0;
+  std::string id;  // "dep-<seq>"
+  std::string service_id;
+  std::string summary;
+  std::string source;
+  std::int64_t at = 0;
+  JsonObject details;
+  JsonArray links;
+};
+
+struct IncidentFilter {
+  std::string text;                     // substring of title or description (case-insensitive)
+  std::vector<std::string> statuses;    // any of
+  std::vector<std::string> severities;  // any of
+  std::vector<std::string> service_ids; // any of
+  std::int64_t created_from = 0;        // inclusive; 0 = unbounded
+  std::int64_t created_to = 0;          // exclusive; 0 = unbounded
+  std::int64_t limit = 0;               // 0 = no limit; newest first
+};
+
+struct AlertFilter {
+  std::string text;
+  std::vector<std::string> service_ids;
+  std::vector<std::string> severities;
+  std::string incident_id;
+  std::int64_t limit = 0;
+};
+
+// What SLA analytics needs of an incident, nothing more (millions of rows).
+struct SlaRow {
+  std::string service_id;
+  std::string urgency;
+  std::int64_t created_at = 0;
+  std::int64_t acknowledged_at = 0;
+  std::int64_t resolved_at = 0;
+};
+
+// One write transaction. Calls are made by the engine's rules; every Find* of an incident by
+// (service, dedup key) holds that key until the transaction ends, so two nodes cannot both
+// decide there is no open incident.
+class Tx {
+ public:
+  virtual ~Tx() = default;
+  virtual Result<std::optional<IncidentRow>> FindOpenIncident(std::string_view service_id,
+                                                              std::string_view dedup_key) = 0;
+  // The most recently resolved incident of the key, if resolved at or after `since`.
+  virtual Result<std::optional<IncidentRow>> FindResolvedSince(std::string_view service_id,
+                                                               std::string_view dedup_key,
+                                                               std::int64_t since) = 0;
+  // A held (out-of-order) resolve of the key still waiting at `now`; it is consumed.
+  virtual Result<std::optional<AlertRow>> TakeHeldResolve(std::string_view service_id,
+                                                          std::string_view dedup_key,
+                                                          std::int64_t now) = 0;
+  virtual Result<std::optional<IncidentRow>> GetIncidentForUpdate(std::string_view id) = 0;
+  virtual Status InsertIncident(IncidentRow& row) = 0;  // sets seq and id
+  virtual Status UpdateIncident(const IncidentRow& row) = 0;
+  virtual Status InsertAlert(AlertRow& row) = 0;  // sets seq and id
+  virtual Status LinkAlert(std::string_view alert_id, std::string_view incident_id) = 0;
+  virtual Status AppendTimeline(TimelineRow& row) = 0;  // sets id
+  virtual Status InsertDeployment(DeploymentRow& row) = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Creates or upgrades the schema (numbered migrations). Safe to run on every start, and by
+  // several nodes at once.
+  virtual Status Migrate() = 0;
+
+  // Runs `items.size()` units of work in one durable transaction (group commit): each unit in
+  // its own savepoint, so a failing unit is rolled back alone and reported in `results`. Returns
+  // only after the commit is on disk; a commit failure fails every unit. Serialization
+  // conflicts (PostgreSQL) are retried.
+  virtual Status WriteBatch(const std::vector<std::function<Status(Tx&)>>& items,
+                            std::vector<Status>& results) = 0;
+  Status Write(const std::function<Status(Tx&)>& fn);
+
+  // Reads.
+  virtual Result<std::vector<IncidentRow>> QueryIncidents(const IncidentFilter& f) = 0;
+  virtual Result<std::optional<IncidentRow>> GetIncident(std::string_view id) = 0;
+  virtual Result<std::vector<TimelineRow>> Timeline(std::string_view incident_id) = 0;
+  virtual Result<std::vector<AlertRow>> QueryAlerts(const AlertFilter& f) = 0;
+  virtual Result<std::optional<AlertRow>> GetAlert(std::string_view id) = 0;
+  virtual Result<std::vector<SlaRow>> SlaRows(std::int64_t created_from, std::int64_t created_to,
+                                              const std::vector<std::string>& service_ids) = 0;
+
+  // Catalog (admin API and seed file).
+  virtual Status UpsertService(const ServiceRow& s) = 0;
+  virtual Status DeleteService(std::string_view id) = 0;
+  virtual Result<std::vector<ServiceRow>> Services() = 0;
+  virtual Status UpsertTeam(const TeamRow& t) = 0;
+  virtual Status DeleteTeam(std::string_view id) = 0;
+  virtual Result<std::vector<TeamRow>> Teams() = 0;
+  virtual Status UpsertMember(const MemberRow& m) = 0;
+  virtual Status DeleteMember(std::string_view team_id, std::string_view member_id) = 0;
+  virtual Result<std::vector<MemberRow>> Members(std::string_view team_id) = 0;
+  virtual Status InsertIntegration(const IntegrationRow& i) = 0;
+  virtual Status RevokeIntegration(std::string_view id, std::int64_t at) = 0;
+  virtual Result<std::vector<IntegrationRow>> Integrations(std::string_view service_id) = 0;
+  virtual Result<std::optional<IntegrationRow>> IntegrationByKeyHash(std::string_view hash) = 0;
+
+  // Retention: deletes resolved incidents resolved before `incidents_before` (with their
+  // alerts and timeline) and unlinked alerts received before `alerts_before`, in batches.
+  // Returns the number of incidents deleted.
+  virtual Result<std::int64_t> DeleteExpired(std::int64_t incidents_before,
+                                             std::int64_t alerts_before) = 0;
+};
+
+// "sqlite:<path>" (or a bare path) → SQLite; "postgres://…" / "postgresql://…" → PostgreSQL.
+Result<std::unique_ptr<Store>> OpenStore(const std::string& url);
+
+}  // namespace opsorch::engine

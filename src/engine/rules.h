@@ -1,0 +1,45 @@
+// The incident engine's rules: what an event does to the store. Pure decisions over a Tx, so
+// the same code runs on SQLite and PostgreSQL, in batches and alone.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <opsorch/common/result.h>
+#include <opsorch/engine/event.h>
+#include <opsorch/engine/store.h>
+
+namespace opsorch::engine {
+
+struct RulesConfig {
+  // A resolve with no open incident waits this long for its trigger (events overtake each
+  // other between senders and us); a trigger that finds it creates the incident resolved.
+  std::int64_t hold_resolve_ns = 5LL * 60 * 1'000'000'000;
+  // A trigger within this long after its key's incident was resolved reopens that incident
+  // instead of opening a new one. 0 (the default, as PagerDuty) = always a new incident.
+  std::int64_t reopen_window_ns = 0;
+};
+
+// What happened to one event, for the sender's response and the logs.
+struct Outcome {
+  std::string action;  // triggered | deduplicated | acknowledged | resolved | reopened | held | ignored
+  std::string incident_id;
+  std::string alert_id;
+  std::string dedup_key;
+  std::string reason;  // for held and ignored
+};
+
+std::string_view UrgencyFor(Severity s);  // critical → high; error, warning → medium; info → low
+int SeverityRank(std::string_view severity);  // critical 4 … info 1, unknown 0
+
+// Applies `event` (already decoded and authenticated: it belongs to `integration`) at `now`.
+Result<Outcome> ApplyEvent(Tx& tx, const IntegrationRow& integration, const Event& event,
+                           std::int64_t now, const RulesConfig& config);
+
+// Status changes made through the API: open ⇄ acknowledged, either → resolved, resolved →
+// open (reopen). Anything else is a conflict (409) naming both states.
+Status CheckTransition(std::string_view from, std::string_view to);
+bool IsKnownStatus(std::string_view s);
+
+}  // namespace opsorch::engine

@@ -1,0 +1,136 @@
+#include "engine/sqlite/sqlite_db.h"
+
+#include <opsorch/common/error.h>
+#include <opsorch/common/json_parse.h>
+#include <opsorch/common/json_writer.h>
+
+namespace opsorch::engine::sqlite {
+
+Error SqlError(sqlite3* db, std::string_view what) {
+  return MakeError(errc::kInternal,
+                   "sqlite: " + std::string(what) + ": " + (db ? sqlite3_errmsg(db) : "no database"));
+}
+
+Statement& Statement::Bind(int i, std::string_view v) {
+  sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+
+Statement& Statement::Bind(int i, std::int64_t v) {
+  sqlite3_bind_int64(s_, i, v);
+  return *this;
+}
+
+Statement& Statement::BindJson(int i, const JsonObject& v) {
+  std::string text;
+  AppendJsonObject(text, v);
+  return Bind(i, text);
+}
+
+Statement& Statement::BindJson(int i, const JsonArray& v) {
+  std::string text;
+  AppendJsonValue(text, JsonValue(v));
+  return Bind(i, text);
+}
+
+Result<bool> Statement::Step() {
+  const int rc = sqlite3_step(s_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  sqlite3* db = sqlite3_db_handle(s_);
+  const std::string sql = sqlite3_sql(s_) ? sqlite3_sql(s_) : "";
+  Error e = SqlError(db, sql.substr(0, 60));
+  if (rc == SQLITE_CONSTRAINT || (rc & 0xff) == SQLITE_CONSTRAINT) e.code = std::string(errc::kConflict);
+  return Fail(std::move(e));
+}
+
+Status Statement::Run() {
+  while (true) {
+    auto r = Step();
+    if (!r) return Fail(std::move(r.error()));
+    if (!*r) return Ok();
+  }
+}
+
+std::string Statement::Text(int col) const {
+  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s_, col));
+  return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(s_, col))) : std::string();
+}
+
+std::int64_t Statement::Int(int col) const { return sqlite3_column_int64(s_, col); }
+
+bool Statement::IsNull(int col) const { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
+
+JsonObject Statement::Object(int col) const {
+  const std::string text = Text(col);
+  if (text.empty()) return {};
+  auto v = ParseJson(text);
+  return v && v->is_object() ? std::move(v->get_object()) : JsonObject();
+}
+
+JsonArray Statement::Array(int col) const {
+  const std::string text = Text(col);
+  if (text.empty()) return {};
+  auto v = ParseJson(text);
+  return v && v->is_array() ? std::move(v->get_array()) : JsonArray();
+}
+
+void Statement::Reset() {
+  if (s_ == nullptr) return;
+  sqlite3_reset(s_);
+  sqlite3_clear_bindings(s_);
+}
+
+Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, bool durable) {
+  sqlite3* db = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &db,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                                 nullptr);
+  if (rc != SQLITE_OK) {
+    Error e = SqlError(db, "open " + path);
+    sqlite3_close_v2(db);
+    return Fail(std::move(e));
+  }
+  auto c = std::unique_ptr<Connection>(new Connection(db));
+  sqlite3_busy_timeout(db, 10'000);  // several processes (or nodes in tests) share the file
+  // WAL: readers never block the writer. FULL: a commit is fsynced before it returns, which is
+  // what makes a 202 a promise; group commit amortises the fsync.
+  std::string pragmas = "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=";
+  pragmas += durable ? "FULL;" : "NORMAL;";
+  if (auto st = c->Exec(pragmas); !st) return Fail(std::move(st.error()));
+  return c;
+}
+
+Connection::~Connection() {
+  for (auto& [sql, s] : cache_) sqlite3_finalize(s);
+  sqlite3_close_v2(db_);
+}
+
+Status Connection::Exec(std::string_view sql) {
+  char* err = nullptr;
+  const std::string text(sql);
+  if (sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    return Fail(errc::kInternal, "sqlite: " + msg);
+  }
+  return Ok();
+}
+
+Result<std::unique_ptr<Statement>> Connection::Prepare(std::string_view sql) {
+  auto it = cache_.find(sql);
+  if (it == cache_.end()) {
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                           SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK) {
+      return Fail(SqlError(db_, "prepare " + std::string(sql.substr(0, 60))));
+    }
+    it = cache_.emplace(std::string(sql), s).first;
+  }
+  return std::make_unique<Statement>(it->second);
+}
+
+std::int64_t Connection::LastInsertRowid() const { return sqlite3_last_insert_rowid(db_); }
+int Connection::Changes() const { return sqlite3_changes(db_); }
+
+}  // namespace opsorch::engine::sqlite

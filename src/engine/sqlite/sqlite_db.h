@@ -1,0 +1,68 @@
+// A thin RAII layer over the SQLite C API: connections with a prepared-statement cache and
+// statements with typed binds and reads. Every failure is an Error naming the SQL step; nothing
+// throws.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <opsorch/common/json.h>
+#include <opsorch/common/result.h>
+
+namespace opsorch::engine::sqlite {
+
+class Statement {
+ public:
+  explicit Statement(sqlite3_stmt* s) : s_(s) {}
+  ~Statement() { Reset(); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  Statement& Bind(int i, std::string_view v);
+  Statement& Bind(int i, std::int64_t v);
+  Statement& BindJson(int i, const JsonObject& v);
+  Statement& BindJson(int i, const JsonArray& v);
+  // SQLITE_ROW → true, SQLITE_DONE → false.
+  Result<bool> Step();
+  Status Run();  // steps to completion
+
+  std::string Text(int col) const;
+  std::int64_t Int(int col) const;
+  JsonObject Object(int col) const;
+  JsonArray Array(int col) const;
+  bool IsNull(int col) const;
+
+ private:
+  void Reset();
+  sqlite3_stmt* s_;
+};
+
+class Connection {
+ public:
+  // Opens (creating) the database file with the settings every connection needs.
+  static Result<std::unique_ptr<Connection>> Open(const std::string& path, bool durable);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  Status Exec(std::string_view sql);  // one or more statements, no results
+  // A cached statement, reset and with cleared bindings when the returned object is destroyed.
+  Result<std::unique_ptr<Statement>> Prepare(std::string_view sql);
+  std::int64_t LastInsertRowid() const;
+  int Changes() const;
+  sqlite3* raw() const { return db_; }
+
+ private:
+  explicit Connection(sqlite3* db) : db_(db) {}
+  sqlite3* db_;
+  std::map<std::string, sqlite3_stmt*, std::less<>> cache_;
+};
+
+Error SqlError(sqlite3* db, std::string_view what);
+
+}  // namespace opsorch::engine::sqlite

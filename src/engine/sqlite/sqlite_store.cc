@@ -1,0 +1,808 @@
+// The SQLite store: one writer connection (SQLite has one writer anyway) used under a mutex,
+// and a small pool of reader connections; WAL lets them read while the writer commits.
+#include "engine/sqlite/sqlite_store.h"
+
+#include <algorithm>
+#include <mutex>
+#include <vector>
+
+#include <opsorch/common/error.h>
+#include <opsorch/common/strings.h>
+
+#include "engine/sqlite/sqlite_db.h"
+
+namespace opsorch::engine::sqlite {
+namespace {
+
+// Numbered migrations; PRAGMA user_version records how many have run.
+constexpr std::string_view kMigrations[] = {
+    R"sql(
+CREATE TABLE services (
+  id TEXT PRIMARY KEY, name TEXT NOT NULL, description TEXT NOT NULL DEFAULT '',
+  team_id TEXT NOT NULL DEFAULT '', ack_target_s INTEGER NOT NULL DEFAULT 900,
+  resolve_target_s INTEGER NOT NULL DEFAULT 7200, tags TEXT NOT NULL DEFAULT '{}',
+  created_at INTEGER NOT NULL DEFAULT 0) STRICT;
+CREATE TABLE teams (
+  id TEXT PRIMARY KEY, name TEXT NOT NULL, description TEXT NOT NULL DEFAULT '',
+  parent TEXT NOT NULL DEFAULT '') STRICT;
+CREATE TABLE members (
+  team_id TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL DEFAULT '',
+  email TEXT NOT NULL DEFAULT '', handle TEXT NOT NULL DEFAULT '', role TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (team_id, id)) STRICT;
+CREATE TABLE integrations (
+  id TEXT PRIMARY KEY, service_id TEXT NOT NULL, name TEXT NOT NULL DEFAULT '',
+  kind TEXT NOT NULL, key_hash TEXT NOT NULL UNIQUE, key_prefix TEXT NOT NULL,
+  created_at INTEGER NOT NULL, revoked_at INTEGER NOT NULL DEFAULT 0) STRICT;
+CREATE INDEX integrations_service ON integrations(service_id);
+CREATE TABLE incidents (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, service_id TEXT NOT NULL,
+  dedup_key TEXT NOT NULL DEFAULT '', title TEXT NOT NULL, description TEXT NOT NULL DEFAULT '',
+  status TEXT NOT NULL, urgency TEXT NOT NULL, severity TEXT NOT NULL,
+  source TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL,
+  acknowledged_at INTEGER NOT NULL DEFAULT 0, resolved_at INTEGER NOT NULL DEFAULT 0,
+  updated_at INTEGER NOT NULL, alert_count INTEGER NOT NULL DEFAULT 0,
+  timeline_count INTEGER NOT NULL DEFAULT 0, details TEXT NOT NULL DEFAULT '{}',
+  fields TEXT NOT NULL DEFAULT '{}', metadata TEXT NOT NULL DEFAULT '{}') STRICT;
+-- At most one open incident per key: the rule the engine relies on, enforced by the database.
+CREATE UNIQUE INDEX incidents_open_key ON incidents(service_id, dedup_key)
+  WHERE status <> 'resolved' AND dedup_key <> '';
+CREATE INDEX incidents_key_resolved ON incidents(service_id, dedup_key, resolved_at)
+  WHERE dedup_key <> '';
+CREATE INDEX incidents_created ON incidents(created_at);
+CREATE TABLE alerts (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, incident_seq INTEGER NOT NULL DEFAULT 0,
+  service_id TEXT NOT NULL, integration_id TEXT NOT NULL DEFAULT '',
+  dedup_key TEXT NOT NULL, action TEXT NOT NULL, summary TEXT NOT NULL DEFAULT '',
+  source TEXT NOT NULL DEFAULT '', severity TEXT NOT NULL DEFAULT '',
+  component TEXT NOT NULL DEFAULT '', grp TEXT NOT NULL DEFAULT '',
+  class TEXT NOT NULL DEFAULT '', custom_details TEXT NOT NULL DEFAULT '{}',
+  links TEXT NOT NULL DEFAULT '[]', images TEXT NOT NULL DEFAULT '[]',
+  client TEXT NOT NULL DEFAULT '', client_url TEXT NOT NULL DEFAULT '',
+  event_at INTEGER NOT NULL, received_at INTEGER NOT NULL,
+  held_until INTEGER NOT NULL DEFAULT 0) STRICT;
+CREATE INDEX alerts_incident ON alerts(incident_seq);
+CREATE INDEX alerts_received ON alerts(received_at);
+CREATE INDEX alerts_held ON alerts(service_id, dedup_key) WHERE held_until > 0;
+CREATE TABLE timeline (
+  incident_seq INTEGER NOT NULL, n INTEGER NOT NULL, at INTEGER NOT NULL, kind TEXT NOT NULL,
+  body TEXT NOT NULL DEFAULT '', actor TEXT NOT NULL DEFAULT '{}',
+  metadata TEXT NOT NULL DEFAULT '{}', PRIMARY KEY (incident_seq, n)) STRICT;
+CREATE TABLE deployments (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, service_id TEXT NOT NULL,
+  summary TEXT NOT NULL DEFAULT '', source TEXT NOT NULL DEFAULT '', at INTEGER NOT NULL,
+  details TEXT NOT NULL DEFAULT '{}', links TEXT NOT NULL DEFAULT '[]') STRICT;
+)sql",
+};
+
+std::string IncidentId(std::int64_t seq) { return "inc-" + std::to_string(seq); }
+std::string AlertId(std::int64_t seq) { return "al-" + std::to_string(seq); }
+
+// "inc-42" → 42; anything else → 0 (no such incident).
+std::int64_t SeqOf(std::string_view id, std::string_view prefix) {
+  if (!id.starts_with(prefix)) return 0;
+  id.remove_prefix(prefix.size());
+  if (id.empty() || id.size() > 18) return 0;
+  std::int64_t n = 0;
+  for (char c : id) {
+    if (c < '0' || c > '9') return 0;
+    n = n * 10 + (c - '0');
+  }
+  return n;
+}
+
+constexpr std::string_view kIncidentColumns =
+    "seq, service_id, dedup_key, title, description, status, urgency, severity, source, "
+    "created_at, acknowledged_at, resolved_at, updated_at, alert_count, details, fields, metadata";
+
+IncidentRow ReadIncident(const Statement& s) {
+  IncidentRow r;
+  r.seq = s.Int(0);
+  r.id = IncidentId(r.seq);
+  r.service_id = s.Text(1);
+  r.dedup_key = s.Text(2);
+  r.title = s.Text(3);
+  r.description = s.Text(4);
+  r.status = s.Text(5);
+  r.urgency = s.Text(6);
+  r.severity = s.Text(7);
+  r.source = s.Text(8);
+  r.created_at = s.Int(9);
+  r.acknowledged_at = s.Int(10);
+  r.resolved_at = s.Int(11);
+  r.updated_at = s.Int(12);
+  r.alert_count = s.Int(13);
+  r.details = s.Object(14);
+  r.fields = s.Object(15);
+  r.metadata = s.Object(16);
+  return r;
+}
+
+constexpr std::string_view kAlertColumns =
+    "seq, incident_seq, service_id, integration_id, dedup_key, action, summary, source, "
+    "severity, component, grp, class, custom_details, links, images, client, client_url, "
+    "event_at, received_at, held_until";
+
+AlertRow ReadAlert(const Statement& s) {
+  AlertRow a;
+  a.seq = s.Int(0);
+  a.id = AlertId(a.seq);
+  if (const std::int64_t inc = s.Int(1); inc > 0) a.incident_id = IncidentId(inc);
+  a.service_id = s.Text(2);
+  a.integration_id = s.Text(3);
+  a.dedup_key = s.Text(4);
+  a.action = s.Text(5);
+  a.summary = s.Text(6);
+  a.source = s.Text(7);
+  a.severity = s.Text(8);
+  a.component = s.Text(9);
+  a.group = s.Text(10);
+  a.class_name = s.Text(11);
+  a.custom_details = s.Object(12);
+  a.links = s.Array(13);
+  a.images = s.Array(14);
+  a.client = s.Text(15);
+  a.client_url = s.Text(16);
+  a.event_at = s.Int(17);
+  a.received_at = s.Int(18);
+  a.held_until = s.Int(19);
+  return a;
+}
+
+// `?,?,?` for n values.
+std::string Placeholders(std::size_t n) {
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) out += i == 0 ? "?" : ",?";
+  return out;
+}
+
+class SqliteTx final : public Tx {
+ public:
+  explicit SqliteTx(Connection& c) : c_(c) {}
+
+  Result<std::optional<IncidentRow>> FindOpenIncident(std::string_view service_id,
+                                                      std::string_view dedup_key) override {
+    static const std::string sql = "SELECT " + std::string(kIncidentColumns) +
+                                   " FROM incidents WHERE service_id=? AND dedup_key=? AND "
+                                   "status<>'resolved' AND dedup_key<>''";
+    return One(sql, [&](Statement& s) { s.Bind(1, service_id).Bind(2, dedup_key); });
+  }
+
+  Result<std::optional<IncidentRow>> FindResolvedSince(std::string_view service_id,
+                                                       std::string_view dedup_key,
+                                                       std::int64_t since) override {
+    static const std::string sql = "SELECT " + std::string(kIncidentColumns) +
+                                   " FROM incidents WHERE service_id=? AND dedup_key=? AND "
+                                   "dedup_key<>'' AND status='resolved' AND resolved_at>=? "
+                                   "ORDER BY resolved_at DESC LIMIT 1";
+    return One(sql,
+               [&](Statement& s) { s.Bind(1, service_id).Bind(2, dedup_key).Bind(3, since); });
+  }
+
+  Result<std::optional<AlertRow>> TakeHeldResolve(std::string_view service_id,
+                                                  std::string_view dedup_key,
+                                                  std::int64_t now) override {
+    static const std::string sql = "SELECT " + std::string(kAlertColumns) +
+                                   " FROM alerts WHERE service_id=? AND dedup_key=? AND "
+                                   "held_until>? ORDER BY seq LIMIT 1";
+    auto s = c_.Prepare(sql);
+    if (!s) return Fail(std::move(s.error()));
+    (*s)->Bind(1, service_id).Bind(2, dedup_key).Bind(3, now);
+    auto row = (*s)->Step();
+    if (!row) return Fail(std::move(row.error()));
+    if (!*row) return std::optional<AlertRow>();
+    AlertRow a = ReadAlert(**s);
+    s->reset();
+    auto u = c_.Prepare("UPDATE alerts SET held_until=0 WHERE seq=?");
+    if (!u) return Fail(std::move(u.error()));
+    if (auto st = (*u)->Bind(1, a.seq).Run(); !st) return Fail(std::move(st.error()));
+    a.held_until = 0;
+    return std::optional<AlertRow>(std::move(a));
+  }
+
+  Result<std::optional<IncidentRow>> GetIncidentForUpdate(std::string_view id) override {
+    static const std::string sql =
+        "SELECT " + std::string(kIncidentColumns) + " FROM incidents WHERE seq=?";
+    const std::int64_t seq = SeqOf(id, "inc-");
+    if (seq == 0) return std::optional<IncidentRow>();
+    return One(sql, [&](Statement& s) { s.Bind(1, seq); });
+  }
+
+  Status InsertIncident(IncidentRow& r) override {
+    auto s = c_.Prepare(
+        "INSERT INTO incidents (service_id, dedup_key, title, description, status, urgency, "
+        "severity, source, created_at, acknowledged_at, resolved_at, updated_at, alert_count, "
+        "details, fields, metadata) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    if (!s) return Fail(std::move(s.error()));
+    (*s)->Bind(1, r.service_id)
+        .Bind(2, r.dedup_key)
+        .Bind(3, r.title)
+        .Bind(4, r.description)
+        .Bind(5, r.status)
+        .Bind(6, r.urgency)
+        .Bind(7, r.severity)
+        .Bind(8, r.source)
+        .Bind(9, r.created_at)
+        .Bind(10, r.acknowledged_at)
+        .Bind(11, r.resolved_at)
+        .Bind(12, r.updated_at)
+        .Bind(13, r.alert_count)
+        .BindJson(14, r.details)
+        .BindJson(15, r.fields)
+        .BindJson(16, r.metadata);
+    if (auto st = (*s)->Run(); !st) return st;
+    r.seq = c_.LastInsertRowid();
+    r.id = IncidentId(r.seq);
+    return Ok();
+  }
+
+  Status UpdateIncident(const IncidentRow& r) override {
+    auto s = c_.Prepare(
+        "UPDATE incidents SET title=?, description=?, status=?, urgency=?, severity=?, "
+        "service_id=?, acknowledged_at=?, resolved_at=?, updated_at=?, alert_count=?, fields=?, "
+        "metadata=? WHERE seq=?");
+    if (!s) return Fail(std::move(s.error()));
+    (*s)->Bind(1, r.title)
+        .Bind(2, r.description)
+        .Bind(3, r.status)
+        .Bind(4, r.urgency)
+        .Bind(5, r.severity)
+        .Bind(6, r.service_id)
+        .Bind(7, r.acknowledged_at)
+        .Bind(8, r.resolved_at)
+        .Bind(9, r.updated_at)
+        .Bind(10, r.alert_count)
+        .BindJson(11, r.fields)
+        .BindJson(12, r.metadata)
+        .Bind(13, r.seq);
+    return (*s)->Run();
+  }
+
+  Status InsertAlert(AlertRow& a) override {
+    auto s = c_.Prepare(
+        "INSERT INTO alerts (incident_seq, service_id, integration_id, dedup_key, action, summary, "
+        "source, severity, component, grp, class, custom_details, links, images, client, "
+        "client_url, event_at, received_at, held_until) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    if (!s) return Fail(std::move(s.error()));
+    (*s)->Bind(1, SeqOf(a.incident_id, "inc-"))
+        .Bind(2, a.service_id)
+        .Bind(3, a.integration_id)
+        .Bind(4, a.dedup_key)
+        .Bind(5, a.action)
+        .Bind(6, a.summary)
+        .Bind(7, a.source)
+        .Bind(8, a.severity)
+        .Bind(9, a.component)
+        .Bind(10, a.group)
+        .Bind(11, a.class_name)
+        .BindJson(12, a.custom_details)
+        .BindJson(13, a.links)
+        .BindJson(14, a.images)
+        .Bind(15, a.client)
+        .Bind(16, a.client_url)
+        .Bind(17, a.event_at)
+        .Bind(18, a.received_at)
+        .Bind(19, a.held_until);
+    if (auto st = (*s)->Run(); !st) return st;
+    a.seq = c_.LastInsertRowid();
+    a.id = AlertId(a.seq);
+    return Ok();
+  }
+
+  Status LinkAlert(std::string_view alert_id, std::string_view incident_id) override {
+    auto s = c_.Prepare("UPDATE alerts SET incident_seq=? WHERE seq=?");
+    if (!s) return Fail(std::move(s.error()));
+    return (*s)->Bind(1, SeqOf(incident_id, "inc-")).Bind(2, SeqOf(alert_id, "al-")).Run();
+  }
+
+  Status AppendTimeline(TimelineRow& t) override {
+    const std::int64_t seq = SeqOf(t.incident_id, "inc-");
+    auto n = c_.Prepare(
+        "UPDATE incidents SET timeline_count=timeline_count+1 WHERE seq=? "
+        "RETURNING timeline_count");
+    if (!n) return Fail(std::move(n.error()));
+    (*n)->Bind(1, seq);
+    auto row = (*n)->Step();
+    if (!row) return Fail(std::move(row.error()));
+    if (!*row) return Fail(errc::kNotFound, "incident " + t.incident_id + " not found");
+    const std::int64_t number = (*n)->Int(0);
+    n->reset();
+    auto s = c_.Prepare(
+        "INSERT INTO timeline (incident_seq, n, at, kind, body, actor, metadata) "
+        "VALUES (?,?,?,?,?,?,?)");
+    if (!s) return Fail(std::move(s.error()));
+    (*s)->Bind(1, seq)
+        .Bind(2, number)
+        .Bind(3, t.at)
+        .Bind(4, t.kind)
+        .Bind(5, t.body)
+        .BindJson(6, t.actor)
+        .BindJson(7, t.metadata);
+    if (auto st = (*s)->Run(); !st) return st;
+    t.id = t.incident_id + "-t" + std::to_string(number);
+    return Ok();
+  }
+
+  Status InsertDeployment(DeploymentRow& d) override {
+    auto s = c_.Prepare(
+        "INSERT INTO deployments (service_id, summary, source, at, details, links) "
+        "VALUES (?,?,?,?,?,?)");
+    if (!s) return Fail(std::move(s.error()));
+    (*s)->Bind(1, d.service_id)
+        .Bind(2, d.summary)
+        .Bind(3, d.source)
+        .Bind(4, d.at)
+        .BindJson(5, d.details)
+        .BindJson(6, d.links);
+    if (auto st = (*s)->Run(); !st) return st;
+    d.seq = c_.LastInsertRowid();
+    d.id = "dep-" + std::to_string(d.seq);
+    return Ok();
+  }
+
+ private:
+  template <class BindFn>
+  Result<std::optional<IncidentRow>> One(const std::string& sql, BindFn bind) {
+    auto s = c_.Prepare(sql);
+    if (!s) return Fail(std::move(s.error()));
+    bind(**s);
+    auto row = (*s)->Step();
+    if (!row) return Fail(std::move(row.error()));
+    if (!*row) return std::optional<IncidentRow>();
+    return std::optional<IncidentRow>(ReadIncident(**s));
+  }
+
+  Connection& c_;
+};
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(std::string path) : path_(std::move(path)) {}
+
+  Status Open() {
+    auto w = Connection::Open(path_, /*durable=*/true);
+    if (!w) return Fail(std::move(w.error()));
+    writer_ = std::move(*w);
+    return Ok();
+  }
+
+  Status Migrate() override {
+    std::lock_guard lock(write_mu_);
+    auto v = writer_->Prepare("PRAGMA user_version");
+    if (!v) return Fail(std::move(v.error()));
+    auto row = (*v)->Step();
+    if (!row) return Fail(std::move(row.error()));
+    const std::int64_t current = *row ? (*v)->Int(0) : 0;
+    v->reset();
+    const auto total = static_cast<std::int64_t>(std::size(kMigrations));
+    if (current > total) {
+      return Fail(errc::kInternal, "sqlite: database " + path_ + " has schema version " +
+                                       std::to_string(current) + ", newer than this opsorch (" +
+                                       std::to_string(total) + ")");
+    }
+    for (std::int64_t i = current; i < total; ++i) {
+      const std::string sql = "BEGIN IMMEDIATE;" + std::string(kMigrations[i]) +
+                              "PRAGMA user_version=" + std::to_string(i + 1) + ";COMMIT;";
+      if (auto st = writer_->Exec(sql); !st) {
+        (void)writer_->Exec("ROLLBACK");
+        return Fail(errc::kInternal, "migration " + std::to_string(i + 1) + ": " +
+                                         st.error().message);
+      }
+    }
+    return Ok();
+  }
+
+  Status WriteBatch(const std::vector<std::function<Status(Tx&)>>& items,
+                    std::vector<Status>& results) override {
+    results.assign(items.size(), Ok());
+    std::lock_guard lock(write_mu_);
+    if (auto st = writer_->Exec("BEGIN IMMEDIATE"); !st) {
+      for (auto& r : results) r = st;
+      return st;
+    }
+    SqliteTx tx(*writer_);
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      if (auto st = writer_->Exec("SAVEPOINT item"); !st) {
+        results[i] = st;
+        continue;
+      }
+      results[i] = items[i](tx);
+      (void)writer_->Exec(results[i] ? "RELEASE item" : "ROLLBACK TO item; RELEASE item");
+    }
+    if (auto st = writer_->Exec("COMMIT"); !st) {
+      (void)writer_->Exec("ROLLBACK");
+      for (auto& r : results) r = st;
+      return st;
+    }
+    return Ok();
+  }
+
+  Result<std::vector<IncidentRow>> QueryIncidents(const IncidentFilter& f) override {
+    std::string sql = "SELECT " + std::string(kIncidentColumns) + " FROM incidents WHERE 1=1";
+    if (!f.text.empty()) sql += " AND (title LIKE ? ESCAPE '\\' OR description LIKE ? ESCAPE '\\')";
+    if (!f.statuses.empty()) sql += " AND status IN (" + Placeholders(f.statuses.size()) + ")";
+    if (!f.severities.empty()) {
+      sql += " AND severity IN (" + Placeholders(f.severities.size()) + ")";
+    }
+    if (!f.service_ids.empty()) {
+      sql += " AND service_id IN (" + Placeholders(f.service_ids.size()) + ")";
+    }
+    if (f.created_from > 0) sql += " AND created_at>=?";
+    if (f.created_to > 0) sql += " AND created_at<?";
+    sql += " ORDER BY seq DESC";
+    if (f.limit > 0) sql += " LIMIT ?";
+    return WithReader([&](Connection& c) -> Result<std::vector<IncidentRow>> {
+      auto s = c.Prepare(sql);
+      if (!s) return Fail(std::move(s.error()));
+      int i = 1;
+      if (!f.text.empty()) {
+        const std::string like = "%" + EscapeLike(f.text) + "%";
+        (*s)->Bind(i++, like).Bind(i++, like);
+      }
+      for (const auto& v : f.statuses) (*s)->Bind(i++, v);
+      for (const auto& v : f.severities) (*s)->Bind(i++, v);
+      for (const auto& v : f.service_ids) (*s)->Bind(i++, v);
+      if (f.created_from > 0) (*s)->Bind(i++, f.created_from);
+      if (f.created_to > 0) (*s)->Bind(i++, f.created_to);
+      if (f.limit > 0) (*s)->Bind(i++, f.limit);
+      std::vector<IncidentRow> out;
+      while (true) {
+        auto row = (*s)->Step();
+        if (!row) return Fail(std::move(row.error()));
+        if (!*row) break;
+        out.push_back(ReadIncident(**s));
+      }
+      return out;
+    });
+  }
+
+  Result<std::optional<IncidentRow>> GetIncident(std::string_view id) override {
+    const std::int64_t seq = SeqOf(id, "inc-");
+    if (seq == 0) return std::optional<IncidentRow>();
+    return WithReader([&](Connection& c) -> Result<std::optional<IncidentRow>> {
+      auto s = c.Prepare("SELECT " + std::string(kIncidentColumns) +
+                         " FROM incidents WHERE seq=?");
+      if (!s) return Fail(std::move(s.error()));
+      (*s)->Bind(1, seq);
+      auto row = (*s)->Step();
+      if (!row) return Fail(std::move(row.error()));
+      if (!*row) return std::optional<IncidentRow>();
+      return std::optional<IncidentRow>(ReadIncident(**s));
+    });
+  }
+
+  Result<std::vector<TimelineRow>> Timeline(std::string_view incident_id) override {
+    const std::int64_t seq = SeqOf(incident_id, "inc-");
+    return WithReader([&](Connection& c) -> Result<std::vector<TimelineRow>> {
+      auto s = c.Prepare(
+          "SELECT n, at, kind, body, actor, metadata FROM timeline WHERE incident_seq=? "
+          "ORDER BY at, n");
+      if (!s) return Fail(std::move(s.error()));
+      (*s)->Bind(1, seq);
+      std::vector<TimelineRow> out;
+      while (true) {
+        auto row = (*s)->Step();
+        if (!row) return Fail(std::move(row.error()));
+        if (!*row) break;
+        TimelineRow t;
+        t.incident_id = std::string(incident_id);
+        t.id = t.incident_id + "-t" + std::to_string((*s)->Int(0));
+        t.at = (*s)->Int(1);
+        t.kind = (*s)->Text(2);
+        t.body = (*s)->Text(3);
+        t.actor = (*s)->Object(4);
+        t.metadata = (*s)->Object(5);
+        out.push_back(std::move(t));
+      }
+      return out;
+    });
+  }
+
+  Result<std::vector<AlertRow>> QueryAlerts(const AlertFilter& f) override {
+    std::string sql = "SELECT " + std::string(kAlertColumns) + " FROM alerts WHERE 1=1";
+    if (!f.text.empty()) sql += " AND summary LIKE ? ESCAPE '\\'";
+    if (!f.service_ids.empty()) {
+      sql += " AND service_id IN (" + Placeholders(f.service_ids.size()) + ")";
+    }
+    if (!f.severities.empty()) {
+      sql += " AND severity IN (" + Placeholders(f.severities.size()) + ")";
+    }
+    if (!f.incident_id.empty()) sql += " AND incident_seq=?";
+    sql += " ORDER BY seq DESC";
+    if (f.limit > 0) sql += " LIMIT ?";
+    return WithReader([&](Connection& c) -> Result<std::vector<AlertRow>> {
+      auto s = c.Prepare(sql);
+      if (!s) return Fail(std::move(s.error()));
+      int i = 1;
+      if (!f.text.empty()) (*s)->Bind(i++, "%" + EscapeLike(f.text) + "%");
+      for (const auto& v : f.service_ids) (*s)->Bind(i++, v);
+      for (const auto& v : f.severities) (*s)->Bind(i++, v);
+      if (!f.incident_id.empty()) (*s)->Bind(i++, SeqOf(f.incident_id, "inc-"));
+      if (f.limit > 0) (*s)->Bind(i++, f.limit);
+      std::vector<AlertRow> out;
+      while (true) {
+        auto row = (*s)->Step();
+        if (!row) return Fail(std::move(row.error()));
+        if (!*row) break;
+        out.push_back(ReadAlert(**s));
+      }
+      return out;
+    });
+  }
+
+  Result<std::optional<AlertRow>> GetAlert(std::string_view id) override {
+    const std::int64_t seq = SeqOf(id, "al-");
+    if (seq == 0) return std::optional<AlertRow>();
+    return WithReader([&](Connection& c) -> Result<std::optional<AlertRow>> {
+      auto s = c.Prepare("SELECT " + std::string(kAlertColumns) + " FROM alerts WHERE seq=?");
+      if (!s) return Fail(std::move(s.error()));
+      (*s)->Bind(1, seq);
+      auto row = (*s)->Step();
+      if (!row) return Fail(std::move(row.error()));
+      if (!*row) return std::optional<AlertRow>();
+      return std::optional<AlertRow>(ReadAlert(**s));
+    });
+  }
+
+  Result<std::vector<SlaRow>> SlaRows(std::int64_t from, std::int64_t to,
+                                      const std::vector<std::string>& service_ids) override {
+    std::string sql =
+        "SELECT service_id, urgency, created_at, acknowledged_at, resolved_at FROM incidents "
+        "WHERE created_at>=? AND created_at<?";
+    if (!service_ids.empty()) {
+      sql += " AND service_id IN (" + Placeholders(service_ids.size()) + ")";
+    }
+    return WithReader([&](Connection& c) -> Result<std::vector<SlaRow>> {
+      auto s = c.Prepare(sql);
+      if (!s) return Fail(std::move(s.error()));
+      int i = 1;
+      (*s)->Bind(i++, from).Bind(i++, to);
+      for (const auto& v : service_ids) (*s)->Bind(i++, v);
+      std::vector<SlaRow> out;
+      while (true) {
+        auto row = (*s)->Step();
+        if (!row) return Fail(std::move(row.error()));
+        if (!*row) break;
+        out.push_back(SlaRow{(*s)->Text(0), (*s)->Text(1), (*s)->Int(2), (*s)->Int(3),
+                             (*s)->Int(4)});
+      }
+      return out;
+    });
+  }
+
+  Status UpsertService(const ServiceRow& r) override {
+    return WriteOne(
+        "INSERT INTO services (id, name, description, team_id, ack_target_s, resolve_target_s, "
+        "tags, created_at) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
+        "name=excluded.name, description=excluded.description, team_id=excluded.team_id, "
+        "ack_target_s=excluded.ack_target_s, resolve_target_s=excluded.resolve_target_s, "
+        "tags=excluded.tags",
+        [&](Statement& s) {
+          s.Bind(1, r.id)
+              .Bind(2, r.name)
+              .Bind(3, r.description)
+              .Bind(4, r.team_id)
+              .Bind(5, r.ack_target_s)
+              .Bind(6, r.resolve_target_s)
+              .BindJson(7, r.tags)
+              .Bind(8, r.created_at);
+        });
+  }
+
+  Status DeleteService(std::string_view id) override {
+    return WriteOne("DELETE FROM services WHERE id=?", [&](Statement& s) { s.Bind(1, id); });
+  }
+
+  Result<std::vector<ServiceRow>> Services() override {
+    return ReadAll<ServiceRow>(
+        "SELECT id, name, description, team_id, ack_target_s, resolve_target_s, tags, "
+        "created_at FROM services ORDER BY id",
+        [](Statement&) {},
+        [](const Statement& s) {
+          return ServiceRow{s.Text(0), s.Text(1), s.Text(2),   s.Text(3),
+                            s.Int(4),  s.Int(5),  s.Object(6), s.Int(7)};
+        });
+  }
+
+  Status UpsertTeam(const TeamRow& t) override {
+    return WriteOne(
+        "INSERT INTO teams (id, name, description, parent) VALUES (?,?,?,?) "
+        "ON CONFLICT(id) DO UPDATE SET name=excluded.name, description=excluded.description, "
+        "parent=excluded.parent",
+        [&](Statement& s) { s.Bind(1, t.id).Bind(2, t.name).Bind(3, t.description).Bind(4, t.parent); });
+  }
+
+  Status DeleteTeam(std::string_view id) override {
+    return WriteOne("DELETE FROM teams WHERE id=?", [&](Statement& s) { s.Bind(1, id); });
+  }
+
+  Result<std::vector<TeamRow>> Teams() override {
+    return ReadAll<TeamRow>(
+        "SELECT id, name, description, parent FROM teams ORDER BY id", [](Statement&) {},
+        [](const Statement& s) { return TeamRow{s.Text(0), s.Text(1), s.Text(2), s.Text(3)}; });
+  }
+
+  Status UpsertMember(const MemberRow& m) override {
+    return WriteOne(
+        "INSERT INTO members (team_id, id, name, email, handle, role) VALUES (?,?,?,?,?,?) "
+        "ON CONFLICT(team_id, id) DO UPDATE SET name=excluded.name, email=excluded.email, "
+        "handle=excluded.handle, role=excluded.role",
+        [&](Statement& s) {
+          s.Bind(1, m.team_id)
+              .Bind(2, m.id)
+              .Bind(3, m.name)
+              .Bind(4, m.email)
+              .Bind(5, m.handle)
+              .Bind(6, m.role);
+        });
+  }
+
+  Status DeleteMember(std::string_view team_id, std::string_view member_id) override {
+    return WriteOne("DELETE FROM members WHERE team_id=? AND id=?",
+                    [&](Statement& s) { s.Bind(1, team_id).Bind(2, member_id); });
+  }
+
+  Result<std::vector<MemberRow>> Members(std::string_view team_id) override {
+    return ReadAll<MemberRow>(
+        "SELECT team_id, id, name, email, handle, role FROM members WHERE team_id=? ORDER BY id",
+        [&](Statement& s) { s.Bind(1, team_id); },
+        [](const Statement& s) {
+          return MemberRow{s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4), s.Text(5)};
+        });
+  }
+
+  Status InsertIntegration(const IntegrationRow& i) override {
+    return WriteOne(
+        "INSERT INTO integrations (id, service_id, name, kind, key_hash, key_prefix, created_at, "
+        "revoked_at) VALUES (?,?,?,?,?,?,?,?)",
+        [&](Statement& s) {
+          s.Bind(1, i.id)
+              .Bind(2, i.service_id)
+              .Bind(3, i.name)
+              .Bind(4, i.kind)
+              .Bind(5, i.key_hash)
+              .Bind(6, i.key_prefix)
+              .Bind(7, i.created_at)
+              .Bind(8, i.revoked_at);
+        });
+  }
+
+  Status RevokeIntegration(std::string_view id, std::int64_t at) override {
+    return WriteOne("UPDATE integrations SET revoked_at=? WHERE id=? AND revoked_at=0",
+                    [&](Statement& s) { s.Bind(1, at).Bind(2, id); });
+  }
+
+  Result<std::vector<IntegrationRow>> Integrations(std::string_view service_id) override {
+    return ReadAll<IntegrationRow>(
+        "SELECT id, service_id, name, kind, key_hash, key_prefix, created_at, revoked_at "
+        "FROM integrations WHERE service_id=? ORDER BY id",
+        [&](Statement& s) { s.Bind(1, service_id); }, ReadIntegration);
+  }
+
+  Result<std::optional<IntegrationRow>> IntegrationByKeyHash(std::string_view hash) override {
+    auto all = ReadAll<IntegrationRow>(
+        "SELECT id, service_id, name, kind, key_hash, key_prefix, created_at, revoked_at "
+        "FROM integrations WHERE key_hash=?",
+        [&](Statement& s) { s.Bind(1, hash); }, ReadIntegration);
+    if (!all) return Fail(std::move(all.error()));
+    if (all->empty()) return std::optional<IntegrationRow>();
+    return std::optional<IntegrationRow>(std::move(all->front()));
+  }
+
+  Result<std::int64_t> DeleteExpired(std::int64_t incidents_before,
+                                     std::int64_t alerts_before) override {
+    std::int64_t deleted = 0;
+    // Batches of 1000 keep each write transaction (and the time readers wait) short.
+    while (true) {
+      std::int64_t n = 0;
+      std::lock_guard lock(write_mu_);
+      const std::string sql =
+          "BEGIN IMMEDIATE;"
+          "CREATE TEMP TABLE IF NOT EXISTS doomed (seq INTEGER PRIMARY KEY);"
+          "DELETE FROM doomed;"
+          "INSERT INTO doomed SELECT seq FROM incidents WHERE status='resolved' AND "
+          "resolved_at>0 AND resolved_at<" +
+          std::to_string(incidents_before) +
+          " LIMIT 1000;"
+          "DELETE FROM timeline WHERE incident_seq IN (SELECT seq FROM doomed);"
+          "DELETE FROM alerts WHERE incident_seq IN (SELECT seq FROM doomed);"
+          "DELETE FROM incidents WHERE seq IN (SELECT seq FROM doomed);";
+      if (auto st = writer_->Exec(sql); !st) {
+        (void)writer_->Exec("ROLLBACK");
+        return Fail(std::move(st.error()));
+      }
+      n = writer_->Changes();
+      if (auto st = writer_->Exec("COMMIT"); !st) {
+        (void)writer_->Exec("ROLLBACK");
+        return Fail(std::move(st.error()));
+      }
+      deleted += n;
+      if (n < 1000) break;
+    }
+    std::lock_guard lock(write_mu_);
+    const std::string sql = "DELETE FROM alerts WHERE incident_seq=0 AND held_until=0 AND "
+                            "received_at<" + std::to_string(alerts_before);
+    if (auto st = writer_->Exec(sql); !st) return Fail(std::move(st.error()));
+    return deleted;
+  }
+
+ private:
+  static IntegrationRow ReadIntegration(const Statement& s) {
+    return IntegrationRow{s.Text(0), s.Text(1), s.Text(2), s.Text(3),
+                          s.Text(4), s.Text(5), s.Int(6),  s.Int(7)};
+  }
+
+  static std::string EscapeLike(std::string_view s) {
+    std::string out;
+    for (char c : s) {
+      if (c == '%' || c == '_' || c == '\\') out.push_back('\\');
+      out.push_back(c);
+    }
+    return out;
+  }
+
+  template <class BindFn>
+  Status WriteOne(std::string_view sql, BindFn bind) {
+    std::lock_guard lock(write_mu_);
+    auto s = writer_->Prepare(sql);
+    if (!s) return Fail(std::move(s.error()));
+    bind(**s);
+    return (*s)->Run();
+  }
+
+  template <class Row, class BindFn, class ReadFn>
+  Result<std::vector<Row>> ReadAll(std::string_view sql, BindFn bind, ReadFn read) {
+    return WithReader([&](Connection& c) -> Result<std::vector<Row>> {
+      auto s = c.Prepare(sql);
+      if (!s) return Fail(std::move(s.error()));
+      bind(**s);
+      std::vector<Row> out;
+      while (true) {
+        auto row = (*s)->Step();
+        if (!row) return Fail(std::move(row.error()));
+        if (!*row) break;
+        out.push_back(read(**s));
+      }
+      return out;
+    });
+  }
+
+  // A reader connection from the pool (opened on demand), returned after `fn`.
+  template <class Fn>
+  auto WithReader(Fn fn) -> decltype(fn(std::declval<Connection&>())) {
+    std::unique_ptr<Connection> c;
+    {
+      std::lock_guard lock(readers_mu_);
+      if (!readers_.empty()) {
+        c = std::move(readers_.back());
+        readers_.pop_back();
+      }
+    }
+    if (!c) {
+      auto opened = Connection::Open(path_, /*durable=*/false);
+      if (!opened) return Fail(std::move(opened.error()));
+      c = std::move(*opened);
+    }
+    auto result = fn(*c);
+    std::lock_guard lock(readers_mu_);
+    if (readers_.size() < 8) readers_.push_back(std::move(c));
+    return result;
+  }
+
+  const std::string path_;
+  std::mutex write_mu_;
+  std::unique_ptr<Connection> writer_;
+  std::mutex readers_mu_;
+  std::vector<std::unique_ptr<Connection>> readers_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path) {
+  auto store = std::make_unique<SqliteStore>(path);
+  if (auto st = store->Open(); !st) return Fail(std::move(st.error()));
+  if (auto st = store->Migrate(); !st) return Fail(std::move(st.error()));
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace opsorch::engine::sqlite

@@ -1,0 +1,26 @@
+#include <opsorch/engine/store.h>
+
+#include <opsorch/common/error.h>
+
+#include "engine/postgres/pg_store.h"
+#include "engine/sqlite/sqlite_store.h"
+
+namespace opsorch::engine {
+
+Status Store::Write(const std::function<Status(Tx&)>& fn) {
+  std::vector<Status> results;
+  if (auto st = WriteBatch({fn}, results); !st) return st;
+  return results.front();
+}
+
+Result<std::unique_ptr<Store>> OpenStore(const std::string& url) {
+  if (url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+    return postgres::OpenPostgresStore(url);
+  }
+  std::string path = url;
+  if (path.starts_with("sqlite:")) path = path.substr(7);
+  if (path.empty()) return Fail(errc::kBadRequest, "store: empty SQLite path");
+  return sqlite::OpenSqliteStore(path);
+}
+
+}  // namespace opsorch::engine

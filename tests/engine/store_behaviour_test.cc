@@ -1,0 +1,324 @@
+// The behaviour suite of the incident engine's store and rules, run against every backend:
+// SQLite always, PostgreSQL when a server is available (see engine_test_env.h).
+#include <opsorch/engine/store.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <opsorch/common/error.h>
+
+#include "engine/rules.h"
+#include "engine/store_fixture.h"
+
+namespace opsorch::engine {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+constexpr std::int64_t kSecond = 1'000'000'000;
+constexpr std::int64_t kT0 = 1'780'000'000LL * kSecond;
+
+Event Trigger(std::string key, std::string summary = "disk full", Severity sev = Severity::kError) {
+  Event e;
+  e.action = EventAction::kTrigger;
+  e.dedup_key = std::move(key);
+  e.summary = std::move(summary);
+  e.source = "db-1";
+  e.severity = sev;
+  e.origin = "events_v2";
+  e.custom_details = JsonObject{{"free", "2%"}};
+  return e;
+}
+
+Event Other(EventAction a, std::string key) {
+  Event e;
+  e.action = a;
+  e.dedup_key = std::move(key);
+  e.origin = "events_v2";
+  return e;
+}
+
+class StoreBehaviour : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    auto s = OpenTestStore(GetParam());
+    ASSERT_TRUE(s) << s.error().message;
+    store_ = std::move(*s);
+    ASSERT_TRUE(store_->UpsertService(ServiceRow{"svc-db", "Database", "", "team-a", 900, 7200, {}, kT0}));
+    integration_ = IntegrationRow{"int-1", "svc-db", "pd", "events_v2", "hash-1", "abc123", kT0, 0};
+    ASSERT_TRUE(store_->InsertIntegration(integration_));
+  }
+
+  Outcome Apply(const Event& e, std::int64_t now, RulesConfig cfg = {}) {
+    Outcome out;
+    auto st = store_->Write([&](Tx& tx) -> Status {
+      auto r = ApplyEvent(tx, integration_, e, now, cfg);
+      if (!r) return Fail(std::move(r.error()));
+      out = std::move(*r);
+      return Ok();
+    });
+    EXPECT_TRUE(st) << st.error().message;
+    return out;
+  }
+
+  IncidentRow Incident(const std::string& id) {
+    auto r = store_->GetIncident(id);
+    EXPECT_TRUE(r && r->has_value()) << id;
+    return r && r->has_value() ? **r : IncidentRow{};
+  }
+
+  std::vector<std::string> Kinds(const std::string& id) {
+    std::vector<std::string> kinds;
+    auto t = store_->Timeline(id);
+    EXPECT_TRUE(t);
+    if (t) {
+      for (const auto& e : *t) kinds.push_back(e.kind);
+    }
+    return kinds;
+  }
+
+  std::unique_ptr<Store> store_;
+  IntegrationRow integration_;
+};
+
+TEST_P(StoreBehaviour, TriggerOpensAnIncidentWithItsAlertAndTimeline) {
+  const Outcome o = Apply(Trigger("k1", "disk full", Severity::kCritical), kT0);
+  EXPECT_EQ(o.action, "triggered");
+  const IncidentRow inc = Incident(o.incident_id);
+  EXPECT_EQ(inc.status, "open");
+  EXPECT_EQ(inc.title, "disk full");
+  EXPECT_EQ(inc.severity, "critical");
+  EXPECT_EQ(inc.urgency, "high");
+  EXPECT_EQ(inc.service_id, "svc-db");
+  EXPECT_EQ(inc.created_at, kT0);
+  EXPECT_EQ(inc.alert_count, 1);
+  EXPECT_EQ(inc.details, (JsonObject{{"free", "2%"}}));
+  EXPECT_THAT(Kinds(o.incident_id), ElementsAre("triggered"));
+  auto alert = store_->GetAlert(o.alert_id);
+  ASSERT_TRUE(alert && alert->has_value());
+  EXPECT_EQ((*alert)->incident_id, o.incident_id);
+  EXPECT_EQ((*alert)->action, "trigger");
+}
+
+TEST_P(StoreBehaviour, RepeatedTriggerDeduplicatesAndRaisesSeverityOnly) {
+  const Outcome a = Apply(Trigger("k1", "disk full", Severity::kWarning), kT0);
+  const Outcome b = Apply(Trigger("k1", "disk full again", Severity::kCritical), kT0 + kSecond);
+  const Outcome c = Apply(Trigger("k1", "disk full", Severity::kInfo), kT0 + 2 * kSecond);
+  EXPECT_EQ(b.action, "deduplicated");
+  EXPECT_EQ(c.action, "deduplicated");
+  EXPECT_EQ(b.incident_id, a.incident_id);
+  const IncidentRow inc = Incident(a.incident_id);
+  EXPECT_EQ(inc.alert_count, 3);
+  EXPECT_EQ(inc.severity, "critical");  // raised by b, not lowered by c
+  EXPECT_EQ(inc.title, "disk full");    // the first summary stays the title
+  EXPECT_THAT(Kinds(a.incident_id), ElementsAre("triggered", "deduplicated", "deduplicated"));
+}
+
+TEST_P(StoreBehaviour, AcknowledgeThenResolve) {
+  const Outcome t = Apply(Trigger("k1"), kT0);
+  const Outcome a = Apply(Other(EventAction::kAcknowledge, "k1"), kT0 + 60 * kSecond);
+  EXPECT_EQ(a.action, "acknowledged");
+  EXPECT_EQ(Incident(t.incident_id).status, "acknowledged");
+  EXPECT_EQ(Incident(t.incident_id).acknowledged_at, kT0 + 60 * kSecond);
+  const Outcome a2 = Apply(Other(EventAction::kAcknowledge, "k1"), kT0 + 90 * kSecond);
+  EXPECT_EQ(Incident(t.incident_id).acknowledged_at, kT0 + 60 * kSecond);  // the first ack counts
+  (void)a2;
+  const Outcome r = Apply(Other(EventAction::kResolve, "k1"), kT0 + 120 * kSecond);
+  EXPECT_EQ(r.action, "resolved");
+  const IncidentRow inc = Incident(t.incident_id);
+  EXPECT_EQ(inc.status, "resolved");
+  EXPECT_EQ(inc.resolved_at, kT0 + 120 * kSecond);
+  EXPECT_THAT(Kinds(t.incident_id),
+              ElementsAre("triggered", "acknowledged", "acknowledged", "resolved"));
+}
+
+TEST_P(StoreBehaviour, TriggerAfterResolveOpensANewIncident) {
+  const Outcome a = Apply(Trigger("k1"), kT0);
+  Apply(Other(EventAction::kResolve, "k1"), kT0 + kSecond);
+  const Outcome b = Apply(Trigger("k1"), kT0 + 2 * kSecond);
+  EXPECT_EQ(b.action, "triggered");
+  EXPECT_NE(b.incident_id, a.incident_id);
+}
+
+TEST_P(StoreBehaviour, ReopenWindowReopensTheResolvedIncident) {
+  RulesConfig cfg;
+  cfg.reopen_window_ns = 600 * kSecond;
+  const Outcome a = Apply(Trigger("k1"), kT0, cfg);
+  Apply(Other(EventAction::kResolve, "k1"), kT0 + kSecond, cfg);
+  const Outcome b = Apply(Trigger("k1"), kT0 + 300 * kSecond, cfg);
+  EXPECT_EQ(b.action, "reopened");
+  EXPECT_EQ(b.incident_id, a.incident_id);
+  const IncidentRow inc = Incident(a.incident_id);
+  EXPECT_EQ(inc.status, "open");
+  EXPECT_EQ(inc.resolved_at, 0);
+  EXPECT_THAT(Kinds(a.incident_id), ElementsAre("triggered", "resolved", "reopened"));
+  // Outside the window: a new incident.
+  Apply(Other(EventAction::kResolve, "k1"), kT0 + 301 * kSecond, cfg);
+  const Outcome c = Apply(Trigger("k1"), kT0 + 1000 * kSecond, cfg);
+  EXPECT_EQ(c.action, "triggered");
+  EXPECT_NE(c.incident_id, a.incident_id);
+}
+
+TEST_P(StoreBehaviour, AcknowledgeWithoutIncidentIsIgnored) {
+  const Outcome o = Apply(Other(EventAction::kAcknowledge, "nope"), kT0);
+  EXPECT_EQ(o.action, "ignored");
+  EXPECT_TRUE(o.incident_id.empty());
+  auto open = store_->QueryIncidents({});
+  ASSERT_TRUE(open);
+  EXPECT_TRUE(open->empty());
+}
+
+TEST_P(StoreBehaviour, ResolveBeforeTriggerIsHeldForFiveMinutes) {
+  const Outcome held = Apply(Other(EventAction::kResolve, "k1"), kT0);
+  EXPECT_EQ(held.action, "held");
+  const Outcome t = Apply(Trigger("k1"), kT0 + 120 * kSecond);
+  EXPECT_EQ(t.action, "resolved");
+  const IncidentRow inc = Incident(t.incident_id);
+  EXPECT_EQ(inc.status, "resolved");
+  EXPECT_EQ(inc.alert_count, 2);
+  EXPECT_THAT(Kinds(t.incident_id), ElementsAre("triggered", "resolved"));
+  auto linked = store_->GetAlert(held.alert_id);
+  ASSERT_TRUE(linked && linked->has_value());
+  EXPECT_EQ((*linked)->incident_id, t.incident_id);
+  // The hold was consumed: the next trigger opens normally.
+  EXPECT_EQ(Apply(Trigger("k1"), kT0 + 130 * kSecond).action, "triggered");
+  // An expired hold does not resolve a late trigger.
+  Apply(Other(EventAction::kResolve, "k2"), kT0);
+  EXPECT_EQ(Apply(Trigger("k2"), kT0 + 301 * kSecond).action, "triggered");
+}
+
+TEST_P(StoreBehaviour, KeysAreScopedToTheService) {
+  ASSERT_TRUE(store_->UpsertService(ServiceRow{"svc-web", "Web", "", "", 900, 7200, {}, kT0}));
+  const Outcome a = Apply(Trigger("shared"), kT0);
+  const IntegrationRow web{"int-2", "svc-web", "pd", "events_v2", "hash-2", "def456", kT0, 0};
+  Outcome b;
+  ASSERT_TRUE(store_->Write([&](Tx& tx) -> Status {
+    auto r = ApplyEvent(tx, web, Trigger("shared"), kT0, {});
+    if (!r) return Fail(std::move(r.error()));
+    b = *r;
+    return Ok();
+  }));
+  EXPECT_EQ(b.action, "triggered");
+  EXPECT_NE(a.incident_id, b.incident_id);
+}
+
+TEST_P(StoreBehaviour, BatchRollsBackOnlyTheFailingItem) {
+  std::vector<std::function<Status(Tx&)>> items;
+  items.push_back([&](Tx& tx) -> Status {
+    auto r = ApplyEvent(tx, integration_, Trigger("a"), kT0, {});
+    return r ? Ok() : Status(Fail(r.error()));
+  });
+  items.push_back([&](Tx& tx) -> Status {
+    auto r = ApplyEvent(tx, integration_, Trigger("b"), kT0, {});
+    if (!r) return Fail(r.error());
+    return Fail(errc::kBadRequest, "rejected after writing");  // its writes must vanish
+  });
+  items.push_back([&](Tx& tx) -> Status {
+    auto r = ApplyEvent(tx, integration_, Trigger("c"), kT0, {});
+    return r ? Ok() : Status(Fail(r.error()));
+  });
+  std::vector<Status> results;
+  ASSERT_TRUE(store_->WriteBatch(items, results));
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_TRUE(results[0]);
+  EXPECT_FALSE(results[1]);
+  EXPECT_TRUE(results[2]);
+  auto all = store_->QueryIncidents({});
+  ASSERT_TRUE(all);
+  std::vector<std::string> keys;
+  for (const auto& i : *all) keys.push_back(i.dedup_key);
+  EXPECT_THAT(keys, ElementsAre("c", "a"));  // newest first
+}
+
+TEST_P(StoreBehaviour, QueryFilters) {
+  Apply(Trigger("k1", "Disk full on db-1", Severity::kCritical), kT0);
+  Apply(Trigger("k2", "CPU high", Severity::kWarning), kT0 + kSecond);
+  Apply(Trigger("k3", "disk slow", Severity::kInfo), kT0 + 2 * kSecond);
+  Apply(Other(EventAction::kResolve, "k3"), kT0 + 3 * kSecond);
+  IncidentFilter f;
+  f.text = "DISK";
+  auto r = store_->QueryIncidents(f);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->size(), 2u);
+  f = {};
+  f.statuses = {"open"};
+  EXPECT_EQ(store_->QueryIncidents(f)->size(), 2u);
+  f = {};
+  f.severities = {"critical", "info"};
+  EXPECT_EQ(store_->QueryIncidents(f)->size(), 2u);
+  f = {};
+  f.limit = 1;
+  auto one = store_->QueryIncidents(f);
+  ASSERT_EQ(one->size(), 1u);
+  EXPECT_EQ(one->front().dedup_key, "k3");
+  f = {};
+  f.text = "100%_";  // LIKE wildcards are literal
+  EXPECT_TRUE(store_->QueryIncidents(f)->empty());
+  f = {};
+  f.service_ids = {"svc-other"};
+  EXPECT_TRUE(store_->QueryIncidents(f)->empty());
+}
+
+TEST_P(StoreBehaviour, CatalogRoundTrips) {
+  ASSERT_TRUE(store_->UpsertTeam(TeamRow{"team-a", "Team A", "the A team", ""}));
+  ASSERT_TRUE(store_->UpsertMember(MemberRow{"team-a", "ann@x", "Ann", "ann@x", "ann", "lead"}));
+  ASSERT_TRUE(store_->UpsertMember(MemberRow{"team-a", "bob@x", "Bob", "bob@x", "bob", ""}));
+  ASSERT_TRUE(store_->UpsertMember(MemberRow{"team-a", "bob@x", "Robert", "bob@x", "bob", ""}));
+  auto members = store_->Members("team-a");
+  ASSERT_TRUE(members);
+  ASSERT_EQ(members->size(), 2u);
+  EXPECT_EQ((*members)[1].name, "Robert");
+  ASSERT_TRUE(store_->DeleteMember("team-a", "ann@x"));
+  EXPECT_EQ(store_->Members("team-a")->size(), 1u);
+  auto found = store_->IntegrationByKeyHash("hash-1");
+  ASSERT_TRUE(found && found->has_value());
+  EXPECT_EQ((*found)->service_id, "svc-db");
+  ASSERT_TRUE(store_->RevokeIntegration("int-1", kT0 + 1));
+  EXPECT_EQ((*store_->IntegrationByKeyHash("hash-1"))->revoked_at, kT0 + 1);
+  EXPECT_FALSE(store_->IntegrationByKeyHash("nope")->has_value());
+  EXPECT_FALSE(store_->InsertIntegration(integration_));  // duplicate key hash
+}
+
+TEST_P(StoreBehaviour, RetentionDeletesOldResolvedIncidentsOnly) {
+  const Outcome old = Apply(Trigger("old"), kT0);
+  Apply(Other(EventAction::kResolve, "old"), kT0 + kSecond);
+  const Outcome open = Apply(Trigger("open"), kT0);
+  const Outcome recent = Apply(Trigger("recent"), kT0 + 100 * kSecond);
+  Apply(Other(EventAction::kResolve, "recent"), kT0 + 200 * kSecond);
+  auto n = store_->DeleteExpired(kT0 + 100 * kSecond, kT0);
+  ASSERT_TRUE(n) << n.error().message;
+  EXPECT_EQ(*n, 1);
+  EXPECT_FALSE(store_->GetIncident(old.incident_id)->has_value());
+  EXPECT_TRUE(store_->Timeline(old.incident_id)->empty());
+  EXPECT_TRUE(store_->GetIncident(open.incident_id)->has_value());
+  EXPECT_TRUE(store_->GetIncident(recent.incident_id)->has_value());
+}
+
+TEST_P(StoreBehaviour, OneOpenIncidentPerKeyIsEnforcedByTheStore) {
+  Apply(Trigger("k1"), kT0);
+  IncidentRow dup;
+  dup.service_id = "svc-db";
+  dup.dedup_key = "k1";
+  dup.title = "x";
+  dup.created_at = dup.updated_at = kT0;
+  auto st = store_->Write([&](Tx& tx) { return tx.InsertIncident(dup); });
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code, errc::kConflict);
+}
+
+TEST_P(StoreBehaviour, MigrateIsIdempotent) {
+  EXPECT_TRUE(store_->Migrate());
+  EXPECT_TRUE(store_->Migrate());
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreBehaviour, ::testing::ValuesIn(TestBackends()),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace opsorch::engine
