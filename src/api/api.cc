@@ -24,6 +24,7 @@ using http::Method;
 using http::Request;
 using http::Response;
 using providers::Capability;
+using api::RouteExtension;
 namespace s = schema;
 
 constexpr std::string_view kJson = "application/json";
@@ -244,7 +245,17 @@ struct Api::Impl {
       return;
     }
 
-    if (!options.bearer_token.empty() && !Authorized(req)) {
+    std::string_view raw_path = req.target.substr(0, req.target.find('?'));
+    RouteExtension* extension = nullptr;
+    for (const auto& e : options.extensions) {
+      if (e->Serves(raw_path)) {
+        extension = e.get();
+        break;
+      }
+    }
+
+    if (!options.bearer_token.empty() &&
+        (extension == nullptr || extension->NeedsBearer(raw_path)) && !Authorized(req)) {
       Response r = PlainResponse(401, "unauthorized\n");
       AddCommonHeaders(r);
       r.AddHeader("WWW-Authenticate", "Bearer");
@@ -257,6 +268,16 @@ struct Api::Impl {
     std::string request_id(
         FirstNonEmpty(req, {"X-Request-ID", "X-Amzn-Trace-Id", "X-Correlation-ID", "X-Trace-ID"}));
     if (request_id.empty()) request_id = "generated-" + std::to_string(Time::Now().UnixNanos());
+
+    if (extension != nullptr) {
+      extension->Handle(req, raw_path, request_id,
+                        [this, done = std::move(done), request_id](Response r) mutable {
+                          AddCommonHeaders(r);
+                          r.AddHeader("X-Request-Id", request_id);
+                          done(std::move(r));
+                        });
+      return;
+    }
 
     std::string_view target = req.target;
     std::string_view query;

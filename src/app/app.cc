@@ -1,4 +1,7 @@
+#include <atomic>
 #include <cerrno>
+#include <cstdio>
+#include <mutex>
 #include <cstring>
 #include <filesystem>
 #include <utility>
@@ -13,12 +16,17 @@
 #include <opsorch/http/server.h>
 #include <opsorch/log/log.h>
 #include <opsorch/metrics/metrics.h>
+#include <opsorch/engine/engine.h>
 #include <opsorch/plugin/plugin_host.h>
 #include <opsorch/providers/builtin.h>
 #include <opsorch/providers/interfaces.h>
 #include <opsorch/providers/registry.h>
 #include <opsorch/schema/codec.h>
 #include <opsorch/schema/provider_config.h>
+
+#include "engine/local_providers.h"
+#include "engine/routes.h"
+#include "engine/seed.h"
 
 namespace opsorch::app {
 namespace {
@@ -51,6 +59,10 @@ struct App::Impl {
   // Declared before the providers: they are destroyed first, handing their plugin processes to
   // the host, which stops them in order.
   std::unique_ptr<plugin::PluginHost> plugins;
+  // Before the providers and the API, which refer to it.
+  std::mutex engine_mu;
+  std::unique_ptr<engine::Engine> engine;
+  std::atomic<engine::Engine*> engine_ptr{nullptr};
   providers::ProviderSet providers;
   std::unique_ptr<api::Api> api;
   // After the API: destroyed first, finishing queued provider calls while the API still exists.
@@ -73,6 +85,57 @@ struct App::Impl {
     ps.max_response_bytes = config.plugin_max_response;
     ps.pool_size = config.For(cap).plugin_pool;
     return plugins->Create(cap, path, cfg, ps);
+  }
+
+  // The incident engine, opened on first use (a capability configured with `local`).
+  Result<engine::Engine*> EngineOrOpen() {
+    std::lock_guard lock(engine_mu);
+    if (engine) return engine.get();
+    engine::EngineOptions eo;
+    eo.store_url = config.engine_store.empty()
+                       ? "sqlite:" + (std::filesystem::path(config.data_dir) / "opsorch.db").string()
+                       : config.engine_store;
+    if (!eo.store_url.starts_with("postgres")) {
+      std::error_code ec;
+      std::filesystem::create_directories(config.data_dir, ec);
+    }
+    eo.hold_resolve_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                             config.engine_hold_resolve)
+                             .count();
+    eo.reopen_window_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                              config.engine_reopen_window)
+                              .count();
+    eo.incident_retention = std::chrono::hours(24 * config.engine_incident_retention_days);
+    eo.alert_retention = std::chrono::hours(24 * config.engine_alert_retention_days);
+    auto opened = engine::Engine::Open(eo, &metrics);
+    if (!opened) {
+      return Fail(errc::kBadRequest, "incident engine: " + opened.error().message);
+    }
+    if (options.demo) {
+      if (auto st = engine::ApplySeed(**opened, engine::DemoSeed()); !st) {
+        return Fail(errc::kBadRequest, "incident engine demo seed: " + st.error().message);
+      }
+    }
+    if (!config.engine_seed_file.empty()) {
+      std::string text;
+      if (std::FILE* f = std::fopen(config.engine_seed_file.c_str(), "rb")) {
+        char buf[65536];
+        for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) text.append(buf, n);
+        std::fclose(f);
+      } else {
+        return Fail(errc::kBadRequest, "OPSORCH_ENGINE_SEED: cannot read " +
+                                           config.engine_seed_file + ": " + std::strerror(errno));
+      }
+      if (auto st = engine::ApplySeed(**opened, text); !st) {
+        return Fail(errc::kBadRequest, "OPSORCH_ENGINE_SEED: " + st.error().message);
+      }
+    }
+    log::Info("incident engine: store " + (eo.store_url.starts_with("postgres")
+                                               ? std::string("postgres")
+                                               : eo.store_url));
+    engine = std::move(*opened);
+    engine_ptr.store(engine.get());
+    return engine.get();
   }
 
   // A plugin path beats the provider name (contract §9).
@@ -105,7 +168,13 @@ struct App::Impl {
                  "stored provider config not loaded",
                  {{"capability", providers::Name(cap)}, {"error", stored.error().message}});
     }
-    if (options.demo && cap != Capability::kSecret) return registry.Create(cap, "mock", {});
+    if (options.demo && cap != Capability::kSecret) {
+      // The demo serves incidents, alerts, services and teams from the incident engine (so
+      // that events sent to /v2/enqueue show up), the rest from the mock world.
+      const bool local = cap == Capability::kIncident || cap == Capability::kAlert ||
+                         cap == Capability::kService || cap == Capability::kTeam;
+      return registry.Create(cap, local ? "local" : "mock", {});
+    }
     return providers::ProviderPtr{};
   }
 
@@ -155,6 +224,11 @@ Result<std::unique_ptr<App>> App::Create(config::Config config, AppOptions optio
                 "both OPSORCH_TLS_CERT_FILE and OPSORCH_TLS_KEY_FILE must be set together");
   }
   providers::RegisterBuiltinProviders(impl->registry);
+  if (auto st = engine::RegisterLocalProviders(
+          impl->registry, [raw = impl.get()] { return raw->EngineOrOpen(); });
+      !st) {
+    return Fail(std::move(st.error()));
+  }
   impl->plugins = std::make_unique<plugin::PluginHost>(&impl->metrics);
   impl->pool = std::make_unique<BlockingPool>(c.blocking_threads);
   if (auto st = impl->ConfigureSecret(); !st) return Fail(std::move(st.error()));
@@ -165,6 +239,8 @@ Result<std::unique_ptr<App>> App::Create(config::Config config, AppOptions optio
   api_options.bearer_token = c.bearer_token;
   api_options.json_max_depth = c.json_max_depth;
   api_options.access_log = c.access_log;
+  api_options.extensions.push_back(engine::MakeIngestRoutes(
+      [raw = impl.get()] { return raw->engine_ptr.load(std::memory_order_acquire); }));
   api_options.plugin_factory = [raw = impl.get()](Capability cap, const std::string& path,
                                                   const JsonObject& cfg) {
     return raw->BuildPlugin(cap, path, cfg);

@@ -137,6 +137,25 @@ Result<Config> LoadFromEnv(const EnvLookup& env) {
     if (!n) return Fail(std::move(n.error()));
     c.http_threads = static_cast<unsigned>(*n);
   }
+  if (auto v = env("OPSORCH_ENGINE_STORE"); v) c.engine_store = std::string(TrimSpace(*v));
+  if (auto v = env("OPSORCH_ENGINE_SEED"); v) c.engine_seed_file = std::string(TrimSpace(*v));
+  struct DaysVar {
+    std::string_view name;
+    std::int64_t* out;
+  };
+  for (const DaysVar& dv : {DaysVar{"OPSORCH_ENGINE_INCIDENT_RETENTION_DAYS",
+                                    &c.engine_incident_retention_days},
+                            DaysVar{"OPSORCH_ENGINE_ALERT_RETENTION_DAYS",
+                                    &c.engine_alert_retention_days}}) {
+    if (auto v = env(dv.name); v && !TrimSpace(*v).empty()) {
+      auto n = ParseUnsigned(dv.name, TrimSpace(*v));
+      if (!n) return Fail(std::move(n.error()));
+      if (*n < 1 || *n > 3650) {
+        return Fail(errc::kBadRequest, "invalid " + std::string(dv.name) + ": must be 1..3650");
+      }
+      *dv.out = static_cast<std::int64_t>(*n);
+    }
+  }
   if (auto v = env("OPSORCH_BLOCKING_THREADS"); v && !TrimSpace(*v).empty()) {
     auto n = ParseUnsigned("OPSORCH_BLOCKING_THREADS", TrimSpace(*v));
     if (!n) return Fail(std::move(n.error()));
@@ -153,7 +172,11 @@ Result<Config> LoadFromEnv(const EnvLookup& env) {
                                 DurationVar{"OPSORCH_HTTP_READ_TIMEOUT", &c.read_timeout},
                                 DurationVar{"OPSORCH_SHUTDOWN_GRACE", &c.shutdown_grace},
                                 DurationVar{"OPSORCH_PLUGIN_TIMEOUT", &c.plugin_timeout},
-                                DurationVar{"OPSORCH_PLUGIN_STOP_GRACE", &c.plugin_stop_grace}}) {
+                                DurationVar{"OPSORCH_PLUGIN_STOP_GRACE", &c.plugin_stop_grace},
+                                DurationVar{"OPSORCH_ENGINE_REOPEN_WINDOW",
+                                            &c.engine_reopen_window},
+                                DurationVar{"OPSORCH_ENGINE_HOLD_RESOLVE",
+                                            &c.engine_hold_resolve}}) {
     if (auto v = env(dv.name); v && !TrimSpace(*v).empty()) {
       auto d = ParseDuration(*v);
       if (!d)

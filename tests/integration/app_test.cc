@@ -59,10 +59,21 @@ TEST(Binary, ServeDemoAnswersHealthAndStopsOnSigterm) {
   }
   EXPECT_EQ(health.status, 200);
   EXPECT_EQ(health.body, "{\"status\":\"ok\"}\n");
-  // The demo world is there: every capability answers.
+  // The demo world is there: the engine's seeded incidents and teams, the mock world's plans,
+  // and the documented integration key takes an event.
   HttpClient c(port);
-  EXPECT_EQ(c.Request("POST", "/incidents/query", {}, "{}").status, 200);
-  EXPECT_EQ(c.Request("GET", "/teams/engineering/members").status, 200);
+  auto incidents = c.Request("POST", "/incidents/query", {}, R"({"statuses":["open"]})");
+  EXPECT_EQ(incidents.status, 200);
+  EXPECT_NE(incidents.body.find("Replica lag above 30 s"), std::string::npos) << incidents.body;
+  EXPECT_EQ(c.Request("GET", "/teams/team-payments/members").status, 200);
+  EXPECT_EQ(c.Request("POST", "/orchestration/plans/query", {}, "{}").status, 200);
+  auto event = c.Request("POST", "/v2/enqueue", {},
+                         R"({"routing_key":"demo-routing-key-000000000000001",)"
+                         R"("event_action":"trigger","dedup_key":"readme-example",)"
+                         R"("payload":{"summary":"Disk full on db-1","source":"db-1",)"
+                         R"("severity":"critical"}})");
+  EXPECT_EQ(event.status, 202) << event.body;
+  EXPECT_NE(event.body.find(R"("dedup_key":"readme-example")"), std::string::npos);
   ::kill(pid, SIGTERM);
   int status = 0;
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);

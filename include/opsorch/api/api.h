@@ -6,7 +6,9 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include <opsorch/api/extension.h>
 #include <opsorch/common/blocking_pool.h>
 #include <opsorch/common/json.h>
 #include <opsorch/common/result.h>
@@ -27,6 +29,7 @@ struct ApiOptions {
   std::size_t json_max_depth = 64;  // request bodies nested deeper → 400
   bool access_log = false;          // one JSON line per request
   PluginFactory plugin_factory;
+  std::vector<std::shared_ptr<RouteExtension>> extensions;  // tried before the contract's 404
 };
 
 class Api final : public http::Handler {

@@ -52,6 +52,13 @@ struct Config {
   std::chrono::milliseconds plugin_timeout{30'000};
   std::chrono::milliseconds plugin_stop_grace{2'000};
   std::size_t plugin_max_response = 16u << 20;
+  // Incident engine (the `local` provider and the ingestion endpoints).
+  std::string engine_store;  // empty → sqlite:<data_dir>/opsorch.db
+  std::string engine_seed_file;
+  std::chrono::milliseconds engine_reopen_window{0};
+  std::chrono::milliseconds engine_hold_resolve{5 * 60'000};
+  std::int64_t engine_incident_retention_days = 730;
+  std::int64_t engine_alert_retention_days = 365;
 
   CapabilitySettings& For(providers::Capability c) { return capabilities[providers::Index(c)]; }
   const CapabilitySettings& For(providers::Capability c) const {

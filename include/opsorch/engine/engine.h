@@ -1,0 +1,94 @@
+// The incident engine: a store, a single writer that applies ingested events in durable group
+// commits, integration-key authentication, and retention. The HTTP routes (engine/routes) and
+// the `local` providers (engine/local_providers) are thin layers over it.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <opsorch/common/result.h>
+#include <opsorch/engine/event.h>
+#include <opsorch/engine/store.h>
+
+namespace opsorch::metrics {
+class Registry;
+}
+
+namespace opsorch::engine {
+
+struct RulesConfig;
+struct Outcome;
+
+struct EngineOptions {
+  std::string store_url;  // "sqlite:<path>" or "postgres://…"
+  std::int64_t hold_resolve_ns = 5LL * 60 * 1'000'000'000;
+  std::int64_t reopen_window_ns = 0;
+  std::size_t max_batch = 1024;        // events per durable commit
+  std::size_t max_queued = 200'000;    // events waiting for the writer; beyond → 429
+  std::chrono::hours incident_retention{24 * 730};
+  std::chrono::hours alert_retention{24 * 365};
+  std::chrono::minutes retention_interval{60};  // 0 = no retention job
+};
+
+// One authenticated event waiting for the writer.
+struct Ingestion {
+  IntegrationRow integration;
+  Event event;
+};
+
+// The result for one event: the outcome, or why it failed (nothing was stored then).
+struct IngestResult {
+  Status status = Ok();
+  std::string action;  // triggered | deduplicated | acknowledged | resolved | reopened | held | ignored
+  std::string incident_id;
+  std::string alert_id;
+  std::string dedup_key;
+};
+
+class Engine {
+ public:
+  static Result<std::unique_ptr<Engine>> Open(const EngineOptions& options,
+                                              metrics::Registry* metrics = nullptr);
+  ~Engine();  // stops taking events, commits everything queued, answers every caller
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  Store& store();
+
+  // Queues the events; `done` runs on the writer thread once they are durably committed (one
+  // result per event, in order), or at once with an error when the queue is full (code
+  // rate_limited) or the engine is stopping.
+  void Ingest(std::vector<Ingestion> events, std::function<void(std::vector<IngestResult>)> done);
+  // Blocking convenience (tests, seeding).
+  std::vector<IngestResult> IngestSync(std::vector<Ingestion> events);
+
+  // Any other write that must be as durable as an event (change events → deployments): runs
+  // on the writer, in the next group commit; `done` gets its status after the commit.
+  void Submit(std::function<Status(Tx&)> write, std::function<void(Status)> done);
+
+  // The integration owning `key`, if it exists and is not revoked. Cached briefly; a revoked
+  // key stops working everywhere within the cache time (5 s), at once on this node.
+  Result<std::optional<IntegrationRow>> Authenticate(std::string_view key);
+  void ForgetKeys();  // after a revocation
+
+  // SHA-256 hex of an integration key, as stored.
+  static std::string HashKey(std::string_view key);
+  // A new random key: 32 lower-case hex characters (PagerDuty's length).
+  static std::string NewKey();
+
+  // One retention pass now; returns incidents deleted.
+  Result<std::int64_t> RunRetention();
+
+  struct Impl;
+
+ private:
+  explicit Engine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace opsorch::engine

@@ -1,0 +1,324 @@
+#include <opsorch/engine/engine.h>
+
+#include <openssl/evp.h>
+#include <sodium.h>
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include <opsorch/common/error.h>
+#include <opsorch/common/time.h>
+#include <opsorch/log/log.h>
+#include <opsorch/metrics/metrics.h>
+
+#include "engine/rules.h"
+
+namespace opsorch::engine {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::int64_t NowNs() { return Time::Now().UnixNanos(); }
+
+// A unit of the writer's queue: events, or one other write (Submit).
+struct Request {
+  std::vector<Ingestion> events;
+  std::function<void(std::vector<IngestResult>)> done;
+  std::function<Status(Tx&)> write;
+  std::function<void(Status)> write_done;
+  std::size_t Size() const { return write ? 1 : events.size(); }
+};
+
+}  // namespace
+
+struct Engine::Impl {
+  EngineOptions options;
+  RulesConfig rules;
+  std::unique_ptr<Store> store;
+  metrics::Registry* metrics = nullptr;
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<Request> queue;
+  std::size_t queued_events = 0;
+  bool stopping = false;
+  std::thread writer;
+
+  std::mutex retention_mu;
+  std::condition_variable retention_cv;
+  std::thread retention;
+
+  std::mutex keys_mu;
+  struct CachedKey {
+    std::optional<IntegrationRow> row;
+    Clock::time_point until;
+  };
+  std::unordered_map<std::string, CachedKey> keys;
+
+  void Count(std::string_view action, std::uint64_t n = 1) {
+    if (metrics == nullptr) return;
+    metrics->GetCounter("opsorch_engine_events_total", "Events applied by the incident engine",
+                        {{"action", action}})
+        .Inc(n);
+  }
+
+  void WriterLoop() {
+    while (true) {
+      std::vector<Request> batch;
+      std::size_t events = 0;
+      {
+        std::unique_lock lock(mu);
+        cv.wait(lock, [&] { return stopping || !queue.empty(); });
+        if (queue.empty()) return;  // stopping and drained
+        // Everything waiting, up to max_batch events, goes into one commit (group commit): the
+        // fsync is shared, so throughput grows with load while a lone event still commits at
+        // once.
+        while (!queue.empty() &&
+               (batch.empty() || events + queue.front().Size() <= options.max_batch)) {
+          events += queue.front().Size();
+          batch.push_back(std::move(queue.front()));
+          queue.pop_front();
+        }
+        queued_events -= events;
+      }
+      Apply(batch);
+    }
+  }
+
+  void Apply(std::vector<Request>& batch) {
+    const std::int64_t now = NowNs();
+    std::vector<std::vector<IngestResult>> results(batch.size());
+    std::vector<std::function<Status(Tx&)>> items;
+    std::vector<std::size_t> write_index(batch.size(), 0);
+    for (std::size_t r = 0; r < batch.size(); ++r) {
+      if (batch[r].write) {
+        write_index[r] = items.size();
+        items.push_back(batch[r].write);
+        continue;
+      }
+      results[r].resize(batch[r].events.size());
+      for (std::size_t i = 0; i < batch[r].events.size(); ++i) {
+        IngestResult* out = &results[r][i];
+        const Ingestion* in = &batch[r].events[i];
+        out->dedup_key = in->event.dedup_key;
+        items.push_back([this, out, in, now](Tx& tx) -> Status {
+          auto o = ApplyEvent(tx, in->integration, in->event, now, rules);
+          if (!o) return Fail(std::move(o.error()));
+          out->action = std::move(o->action);
+          out->incident_id = std::move(o->incident_id);
+          out->alert_id = std::move(o->alert_id);
+          return Ok();
+        });
+      }
+    }
+    std::vector<Status> statuses;
+    const Status committed = store->WriteBatch(items, statuses);
+    if (!committed) {
+      log::Error("incident engine: commit failed: " + committed.error().message);
+    }
+    std::size_t k = 0;
+    for (std::size_t r = 0; r < batch.size(); ++r) {
+      if (batch[r].write) {
+        batch[r].write_done(committed ? statuses[write_index[r]] : committed);
+        ++k;
+        continue;
+      }
+      for (auto& res : results[r]) {
+        res.status = committed ? statuses[k] : committed;
+        if (!res.status) {
+          res.action.clear();
+          Count("failed");
+        } else {
+          Count(res.action);
+        }
+        ++k;
+      }
+      batch[r].done(std::move(results[r]));
+    }
+  }
+
+  void RetentionLoop() {
+    std::unique_lock lock(retention_mu);
+    while (!retention_cv.wait_for(lock, options.retention_interval, [&] { return stopping; })) {
+      lock.unlock();
+      RunRetention();
+      lock.lock();
+    }
+  }
+
+  Result<std::int64_t> RunRetention() {
+    const std::int64_t now = NowNs();
+    const auto incidents_before =
+        now - std::chrono::duration_cast<std::chrono::nanoseconds>(options.incident_retention)
+                  .count();
+    const auto alerts_before =
+        now -
+        std::chrono::duration_cast<std::chrono::nanoseconds>(options.alert_retention).count();
+    auto n = store->DeleteExpired(incidents_before, alerts_before);
+    if (!n) {
+      log::Error("incident engine: retention failed: " + n.error().message);
+    } else if (*n > 0) {
+      log::Info("incident engine: retention deleted " + std::to_string(*n) + " incidents");
+    }
+    return n;
+  }
+};
+
+Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options,
+                                             metrics::Registry* metrics) {
+  if (sodium_init() < 0) return Fail(errc::kInternal, "libsodium failed to initialise");
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->rules.hold_resolve_ns = options.hold_resolve_ns;
+  impl->rules.reopen_window_ns = options.reopen_window_ns;
+  impl->metrics = metrics;
+  auto store = OpenStore(options.store_url);
+  if (!store) return Fail(std::move(store.error()));
+  impl->store = std::move(*store);
+  Impl* raw = impl.get();
+  impl->writer = std::thread([raw] { raw->WriterLoop(); });
+  if (options.retention_interval.count() > 0) {
+    impl->retention = std::thread([raw] { raw->RetentionLoop(); });
+  }
+  return std::unique_ptr<Engine>(new Engine(std::move(impl)));
+}
+
+Engine::~Engine() {
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->stopping = true;
+  }
+  impl_->cv.notify_all();
+  {
+    std::lock_guard lock(impl_->retention_mu);
+  }
+  impl_->retention_cv.notify_all();
+  if (impl_->writer.joinable()) impl_->writer.join();
+  if (impl_->retention.joinable()) impl_->retention.join();
+}
+
+Store& Engine::store() { return *impl_->store; }
+
+void Engine::Ingest(std::vector<Ingestion> events,
+                    std::function<void(std::vector<IngestResult>)> done) {
+  if (events.empty()) {
+    done({});
+    return;
+  }
+  Status refused = Ok();
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->stopping) {
+      refused = Fail(errc::kPluginUnavailable, "the incident engine is stopping");
+    } else if (impl_->queued_events + events.size() > impl_->options.max_queued) {
+      refused = Fail(errc::kRateLimited, "too many events waiting to be stored (" +
+                                             std::to_string(impl_->queued_events) +
+                                             "); retry shortly");
+    } else {
+      impl_->queued_events += events.size();
+      impl_->queue.push_back(Request{std::move(events), std::move(done)});
+    }
+  }
+  if (!refused) {
+    std::vector<IngestResult> results(events.size());
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      results[i].status = refused;
+      results[i].dedup_key = events[i].event.dedup_key;
+    }
+    impl_->Count("refused", events.size());
+    done(std::move(results));
+    return;
+  }
+  impl_->cv.notify_one();
+}
+
+void Engine::Submit(std::function<Status(Tx&)> write, std::function<void(Status)> done) {
+  {
+    std::lock_guard lock(impl_->mu);
+    if (!impl_->stopping && impl_->queued_events < impl_->options.max_queued) {
+      impl_->queued_events += 1;
+      Request r;
+      r.write = std::move(write);
+      r.write_done = std::move(done);
+      impl_->queue.push_back(std::move(r));
+      impl_->cv.notify_one();
+      return;
+    }
+  }
+  done(Fail(errc::kRateLimited, "too many writes waiting to be stored; retry shortly"));
+}
+
+std::vector<IngestResult> Engine::IngestSync(std::vector<Ingestion> events) {
+  std::mutex m;
+  std::condition_variable cv;
+  bool ready = false;
+  std::vector<IngestResult> out;
+  Ingest(std::move(events), [&](std::vector<IngestResult> r) {
+    std::lock_guard lock(m);
+    out = std::move(r);
+    ready = true;
+    cv.notify_one();
+  });
+  std::unique_lock lock(m);
+  cv.wait(lock, [&] { return ready; });
+  return out;
+}
+
+std::string Engine::HashKey(std::string_view key) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(key.data(), key.size(), digest, &len, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(len * 2);
+  for (unsigned int i = 0; i < len; ++i) {
+    out.push_back(kHex[digest[i] >> 4]);
+    out.push_back(kHex[digest[i] & 15]);
+  }
+  return out;
+}
+
+std::string Engine::NewKey() {
+  unsigned char bytes[16];
+  randombytes_buf(bytes, sizeof bytes);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : bytes) {
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 15]);
+  }
+  return out;
+}
+
+Result<std::optional<IntegrationRow>> Engine::Authenticate(std::string_view key) {
+  const std::string hash = HashKey(key);
+  const auto now = Clock::now();
+  {
+    std::lock_guard lock(impl_->keys_mu);
+    if (auto it = impl_->keys.find(hash); it != impl_->keys.end() && it->second.until > now) {
+      return it->second.row;
+    }
+  }
+  auto found = impl_->store->IntegrationByKeyHash(hash);
+  if (!found) return Fail(std::move(found.error()));
+  std::optional<IntegrationRow> row = std::move(*found);
+  if (row && row->revoked_at != 0) row.reset();
+  std::lock_guard lock(impl_->keys_mu);
+  if (impl_->keys.size() > 100'000) impl_->keys.clear();  // bounded: unknown keys are cached too
+  impl_->keys[hash] = Impl::CachedKey{row, now + std::chrono::seconds(5)};
+  return row;
+}
+
+void Engine::ForgetKeys() {
+  std::lock_guard lock(impl_->keys_mu);
+  impl_->keys.clear();
+}
+
+Result<std::int64_t> Engine::RunRetention() { return impl_->RunRetention(); }
+
+}  // namespace opsorch::engine

@@ -1,0 +1,462 @@
+#include "engine/local_providers.h"
+
+#include <algorithm>
+
+#include <opsorch/common/error.h>
+#include <opsorch/common/strings.h>
+#include <opsorch/common/time.h>
+#include <opsorch/providers/interfaces.h>
+
+#include "engine/rules.h"
+
+namespace opsorch::engine {
+namespace {
+
+namespace s = ::opsorch::schema;
+
+Time At(std::int64_t ns) { return ns == 0 ? Time{} : Time::FromUnixNanos(ns); }
+
+std::string Rfc3339(std::int64_t ns) { return FormatRfc3339Nano(Time::FromUnixNanos(ns)); }
+
+s::Incident ToSchema(const IncidentRow& r) {
+  s::Incident out;
+  out.id = r.id;
+  out.title = r.title;
+  out.description = r.description;
+  out.status = r.status;
+  out.severity = r.severity;
+  out.service = r.service_id;
+  out.created_at = At(r.created_at);
+  out.updated_at = At(r.updated_at);
+  out.fields = r.fields;
+  out.fields["urgency"] = r.urgency;
+  out.fields["alertCount"] = r.alert_count;
+  if (!r.dedup_key.empty()) out.fields["dedupKey"] = r.dedup_key;
+  if (!r.source.empty()) out.fields["source"] = r.source;
+  if (r.acknowledged_at != 0) out.fields["acknowledgedAt"] = Rfc3339(r.acknowledged_at);
+  if (r.resolved_at != 0) out.fields["resolvedAt"] = Rfc3339(r.resolved_at);
+  out.metadata = r.metadata;
+  if (!r.details.empty()) out.metadata["customDetails"] = r.details;
+  return out;
+}
+
+s::TimelineEntry ToSchema(const TimelineRow& t) {
+  s::TimelineEntry e;
+  e.id = t.id;
+  e.incident_id = t.incident_id;
+  e.at = At(t.at);
+  e.kind = t.kind;
+  e.body = t.body;
+  e.actor = t.actor;
+  e.metadata = t.metadata;
+  return e;
+}
+
+std::string AlertStatus(std::string_view action) {
+  if (action == "trigger") return "triggered";
+  if (action == "acknowledge") return "acknowledged";
+  return "resolved";
+}
+
+s::Alert ToSchema(const AlertRow& a) {
+  s::Alert out;
+  out.id = a.id;
+  out.title = a.summary;
+  out.status = AlertStatus(a.action);
+  out.severity = a.severity;
+  out.service = a.service_id;
+  out.created_at = At(a.received_at);
+  out.updated_at = At(a.received_at);
+  out.fields = JsonObject{{"dedupKey", a.dedup_key}, {"action", a.action}};
+  if (!a.incident_id.empty()) out.fields["incidentId"] = a.incident_id;
+  if (!a.source.empty()) out.fields["source"] = a.source;
+  if (!a.component.empty()) out.fields["component"] = a.component;
+  if (!a.group.empty()) out.fields["group"] = a.group;
+  if (!a.class_name.empty()) out.fields["class"] = a.class_name;
+  out.fields["eventAt"] = Rfc3339(a.event_at);
+  if (!a.custom_details.empty()) out.metadata["customDetails"] = a.custom_details;
+  if (!a.links.empty()) out.metadata["links"] = a.links;
+  if (!a.images.empty()) out.metadata["images"] = a.images;
+  if (!a.client.empty()) out.metadata["client"] = a.client;
+  if (!a.client_url.empty()) out.metadata["clientUrl"] = a.client_url;
+  if (!a.integration_id.empty()) out.metadata["integrationId"] = a.integration_id;
+  return out;
+}
+
+Status ValidSeverity(std::string_view s) {
+  if (SeverityRank(s) > 0) return Ok();
+  return Fail(errc::kBadRequest, "severity must be one of critical, error, warning, info (got \"" +
+                                     std::string(s) + "\")");
+}
+
+std::string UrgencyOf(std::string_view severity) {
+  if (severity == "critical") return "high";
+  if (severity == "info") return "low";
+  return "medium";
+}
+
+class Base {
+ public:
+  explicit Base(Engine& e) : engine(e) {}
+
+ protected:
+  Store& store() { return engine.store(); }
+
+  // The service ids a scope selects: none (no restriction), or the given service / the
+  // services of the given team. An unknown team selects nothing (a deliberately empty list).
+  Result<std::optional<std::vector<std::string>>> ScopeServices(const s::QueryScope& scope) {
+    if (!scope.service.empty()) {
+      return std::optional<std::vector<std::string>>(std::vector<std::string>{scope.service});
+    }
+    if (scope.team.empty()) return std::optional<std::vector<std::string>>();
+    auto services = store().Services();
+    if (!services) return Fail(std::move(services.error()));
+    std::vector<std::string> ids;
+    for (const auto& sv : *services) {
+      if (sv.team_id == scope.team) ids.push_back(sv.id);
+    }
+    if (ids.empty()) ids.push_back("\x01no such service");
+    return std::optional<std::vector<std::string>>(std::move(ids));
+  }
+
+  Engine& engine;
+};
+
+class LocalIncidents final : public providers::IncidentProvider, Base {
+ public:
+  using Base::Base;
+  bool IsBlocking() const override { return true; }
+
+  Result<NullableList<s::Incident>> Query(const s::IncidentQuery& q) override {
+    IncidentFilter f;
+    f.text = std::string(TrimSpace(q.query));
+    f.statuses = q.statuses;
+    f.severities = q.severities;
+    f.limit = q.limit > 0 ? q.limit : 0;
+    auto scope = ScopeServices(q.scope);
+    if (!scope) return Fail(std::move(scope.error()));
+    if (*scope) f.service_ids = std::move(**scope);
+    auto rows = store().QueryIncidents(f);
+    if (!rows) return Fail(std::move(rows.error()));
+    std::vector<s::Incident> out;
+    out.reserve(rows->size());
+    for (const auto& r : *rows) out.push_back(ToSchema(r));
+    return out;
+  }
+
+  Result<s::Incident> Get(const std::string& id) override {
+    auto r = store().GetIncident(id);
+    if (!r) return Fail(std::move(r.error()));
+    if (!*r) return Fail(errc::kNotFound, "incident " + id + " not found");
+    return ToSchema(**r);
+  }
+
+  Result<s::Incident> Create(const s::CreateIncidentInput& in) override {
+    const std::string title(TrimSpace(in.title));
+    if (title.empty()) return Fail(errc::kBadRequest, "title is required");
+    const std::string status = in.status.empty() ? "open" : in.status;
+    if (!IsKnownStatus(status)) {
+      return Fail(errc::kBadRequest, "status must be one of open, acknowledged, resolved (got \"" +
+                                         status + "\")");
+    }
+    const std::string severity = in.severity.empty() ? "error" : in.severity;
+    if (auto st = ValidSeverity(severity); !st) return Fail(std::move(st.error()));
+    if (!in.service.empty()) {
+      auto services = store().Services();
+      if (!services) return Fail(std::move(services.error()));
+      if (std::none_of(services->begin(), services->end(),
+                       [&](const ServiceRow& sv) { return sv.id == in.service; })) {
+        return Fail(errc::kBadRequest, "service " + in.service + " does not exist");
+      }
+    }
+    const std::int64_t now = Time::Now().UnixNanos();
+    IncidentRow row;
+    row.service_id = in.service;
+    row.title = title;
+    row.description = in.description;
+    row.status = status;
+    row.severity = severity;
+    row.urgency = UrgencyOf(severity);
+    row.created_at = row.updated_at = now;
+    if (status == "acknowledged") row.acknowledged_at = now;
+    if (status == "resolved") row.resolved_at = now;
+    row.fields = in.fields;
+    row.metadata = in.metadata;
+    auto st = store().Write([&](Tx& tx) -> Status {
+      if (auto s2 = tx.InsertIncident(row); !s2) return s2;
+      TimelineRow t{"", row.id, now, "created", "Incident created: " + title,
+                    JsonObject{{"type", "user"}}, {}};
+      return tx.AppendTimeline(t);
+    });
+    if (!st) return Fail(std::move(st.error()));
+    return ToSchema(row);
+  }
+
+  Result<s::Incident> Update(const std::string& id, const s::UpdateIncidentInput& in) override {
+    if (in.title && TrimSpace(*in.title).empty()) {
+      return Fail(errc::kBadRequest, "title must not be empty");
+    }
+    if (in.severity) {
+      if (auto st = ValidSeverity(*in.severity); !st) return Fail(std::move(st.error()));
+    }
+    IncidentRow result;
+    auto st = store().Write([&](Tx& tx) -> Status {
+      auto found = tx.GetIncidentForUpdate(id);
+      if (!found) return Fail(std::move(found.error()));
+      if (!*found) return Fail(errc::kNotFound, "incident " + id + " not found");
+      IncidentRow row = std::move(**found);
+      const std::int64_t now = Time::Now().UnixNanos();
+      std::vector<TimelineRow> entries;
+      if (in.status && *in.status != row.status) {
+        if (auto s2 = CheckTransition(row.status, *in.status); !s2) return s2;
+        const std::string from = row.status;
+        row.status = *in.status;
+        std::string kind = "status_change";
+        if (row.status == "acknowledged") {
+          kind = "acknowledged";
+          if (row.acknowledged_at == 0) row.acknowledged_at = now;
+        } else if (row.status == "resolved") {
+          kind = "resolved";
+          row.resolved_at = now;
+        } else if (from == "resolved") {
+          kind = "reopened";
+          row.resolved_at = 0;
+          row.acknowledged_at = 0;
+        }
+        entries.push_back(TimelineRow{"", row.id, now, kind,
+                                      "Status changed from " + from + " to " + row.status,
+                                      JsonObject{{"type", "user"}},
+                                      JsonObject{{"from", from}, {"to", row.status}}});
+      } else if (in.status) {
+        if (auto s2 = CheckTransition(row.status, *in.status); !s2) return s2;
+      }
+      if (in.title) row.title = std::string(TrimSpace(*in.title));
+      if (in.description) row.description = *in.description;
+      if (in.severity && *in.severity != row.severity) {
+        entries.push_back(TimelineRow{"", row.id, now, "severity_change",
+                                      "Severity changed from " + row.severity + " to " +
+                                          *in.severity,
+                                      JsonObject{{"type", "user"}}, {}});
+        row.severity = *in.severity;
+        row.urgency = UrgencyOf(row.severity);
+      }
+      if (in.service) row.service_id = *in.service;
+      for (const auto& kv : in.fields) row.fields[kv.key()] = kv.value();
+      for (const auto& kv : in.metadata) row.metadata[kv.key()] = kv.value();
+      row.updated_at = now;
+      if (auto s2 = tx.UpdateIncident(row); !s2) return s2;
+      for (auto& e : entries) {
+        if (auto s2 = tx.AppendTimeline(e); !s2) return s2;
+      }
+      result = std::move(row);
+      return Ok();
+    });
+    if (!st) return Fail(std::move(st.error()));
+    return ToSchema(result);
+  }
+
+  Result<NullableList<s::TimelineEntry>> GetTimeline(const std::string& id) override {
+    auto inc = store().GetIncident(id);
+    if (!inc) return Fail(std::move(inc.error()));
+    if (!*inc) return Fail(errc::kNotFound, "incident " + id + " not found");
+    auto rows = store().Timeline(id);
+    if (!rows) return Fail(std::move(rows.error()));
+    std::vector<s::TimelineEntry> out;
+    out.reserve(rows->size());
+    for (const auto& t : *rows) out.push_back(ToSchema(t));
+    return out;
+  }
+
+  Status AppendTimeline(const std::string& id, const s::TimelineAppendInput& in) override {
+    return store().Write([&](Tx& tx) -> Status {
+      auto found = tx.GetIncidentForUpdate(id);
+      if (!found) return Fail(std::move(found.error()));
+      if (!*found) return Fail(errc::kNotFound, "incident " + id + " not found");
+      IncidentRow row = std::move(**found);
+      const std::int64_t now = Time::Now().UnixNanos();
+      TimelineRow t;
+      t.incident_id = row.id;
+      t.at = in.at.IsZero() ? now : in.at.UnixNanos();
+      t.kind = TrimSpace(in.kind).empty() ? "note" : in.kind;
+      t.body = in.body;
+      t.actor = in.actor;
+      t.metadata = in.metadata;
+      if (auto st = tx.AppendTimeline(t); !st) return st;
+      row.updated_at = now;
+      return tx.UpdateIncident(row);
+    });
+  }
+};
+
+class LocalAlerts final : public providers::AlertProvider, Base {
+ public:
+  using Base::Base;
+  bool IsBlocking() const override { return true; }
+
+  Result<NullableList<s::Alert>> Query(const s::AlertQuery& q) override {
+    AlertFilter f;
+    f.text = std::string(TrimSpace(q.query));
+    f.severities = q.severities;
+    auto scope = ScopeServices(q.scope);
+    if (!scope) return Fail(std::move(scope.error()));
+    if (*scope) f.service_ids = std::move(**scope);
+    // Statuses filter on the derived alert status, after the query.
+    const std::int64_t limit = q.limit > 0 ? q.limit : 0;
+    f.limit = q.statuses.empty() ? limit : 0;
+    auto rows = store().QueryAlerts(f);
+    if (!rows) return Fail(std::move(rows.error()));
+    std::vector<s::Alert> out;
+    for (const auto& a : *rows) {
+      s::Alert alert = ToSchema(a);
+      if (!q.statuses.empty() &&
+          std::find(q.statuses.begin(), q.statuses.end(), alert.status) == q.statuses.end()) {
+        continue;
+      }
+      out.push_back(std::move(alert));
+      if (limit > 0 && static_cast<std::int64_t>(out.size()) >= limit) break;
+    }
+    return out;
+  }
+
+  Result<s::Alert> Get(const std::string& id) override {
+    auto r = store().GetAlert(id);
+    if (!r) return Fail(std::move(r.error()));
+    if (!*r) return Fail(errc::kNotFound, "alert " + id + " not found");
+    return ToSchema(**r);
+  }
+};
+
+class LocalServices final : public providers::ServiceProvider, Base {
+ public:
+  using Base::Base;
+  bool IsBlocking() const override { return true; }
+
+  Result<NullableList<s::Service>> Query(const s::ServiceQuery& q) override {
+    auto rows = store().Services();
+    if (!rows) return Fail(std::move(rows.error()));
+    std::vector<s::Service> out;
+    const std::string name = ToLower(TrimSpace(q.name));
+    for (const auto& r : *rows) {
+      if (!q.ids.empty() && std::find(q.ids.begin(), q.ids.end(), r.id) == q.ids.end()) continue;
+      if (!name.empty() && ToLower(r.name).find(name) == std::string::npos) continue;
+      if (!q.scope.service.empty() && q.scope.service != r.id) continue;
+      if (!q.scope.team.empty() && q.scope.team != r.team_id) continue;
+      bool tags_match = true;
+      for (const auto& [k, v] : q.tags) {
+        const JsonValue* t = r.tags.if_contains(k);
+        if (t == nullptr || !t->is_string() || t->get_string() != v) tags_match = false;
+      }
+      if (!tags_match) continue;
+      s::Service sv;
+      sv.id = r.id;
+      sv.name = r.name;
+      for (const auto& kv : r.tags) {
+        if (kv.value().is_string()) sv.tags[kv.key()] = std::string(kv.value().get_string());
+      }
+      sv.metadata = JsonObject{{"team", r.team_id},
+                               {"description", r.description},
+                               {"ackTargetSeconds", r.ack_target_s},
+                               {"resolveTargetSeconds", r.resolve_target_s}};
+      out.push_back(std::move(sv));
+      if (q.limit > 0 && static_cast<std::int64_t>(out.size()) >= q.limit) break;
+    }
+    return out;
+  }
+};
+
+class LocalTeams final : public providers::TeamProvider, Base {
+ public:
+  using Base::Base;
+  bool IsBlocking() const override { return true; }
+
+  Result<NullableList<s::Team>> Query(const s::TeamQuery& q) override {
+    auto rows = store().Teams();
+    if (!rows) return Fail(std::move(rows.error()));
+    std::vector<s::Team> out;
+    const std::string name = ToLower(TrimSpace(q.name));
+    for (const auto& r : *rows) {
+      if (!name.empty() && ToLower(r.name).find(name) == std::string::npos) continue;
+      if (!q.scope.team.empty() && q.scope.team != r.id) continue;
+      out.push_back(ToSchema(r));
+    }
+    return out;
+  }
+
+  Result<s::Team> Get(const std::string& id) override {
+    auto rows = store().Teams();
+    if (!rows) return Fail(std::move(rows.error()));
+    for (const auto& r : *rows) {
+      if (r.id == id) return ToSchema(r);
+    }
+    return Fail(errc::kNotFound, "team " + id + " not found");
+  }
+
+  Result<NullableList<s::TeamMember>> Members(const std::string& team_id) override {
+    if (auto t = Get(team_id); !t) return Fail(std::move(t.error()));
+    auto rows = store().Members(team_id);
+    if (!rows) return Fail(std::move(rows.error()));
+    std::vector<s::TeamMember> out;
+    for (const auto& m : *rows) {
+      s::TeamMember tm;
+      tm.id = m.id;
+      tm.name = m.name;
+      tm.email = m.email;
+      tm.handle = m.handle;
+      tm.role = m.role;
+      out.push_back(std::move(tm));
+    }
+    return out;
+  }
+
+ private:
+  static s::Team ToSchema(const TeamRow& r) {
+    s::Team t;
+    t.id = r.id;
+    t.name = r.name;
+    t.parent = r.parent;
+    if (!r.description.empty()) t.metadata = JsonObject{{"description", r.description}};
+    return t;
+  }
+};
+
+// Every `local` factory accepts an empty config (the engine's settings come from the
+// environment, docs/CONFIGURATION.md) and refuses any key, naming it.
+Status NoConfig(const JsonObject& config, std::string_view capability) {
+  for (const auto& kv : config) {
+    return Fail(errc::kBadRequest, "local " + std::string(capability) +
+                                       " provider: unknown config key \"" +
+                                       std::string(kv.key()) +
+                                       "\" (the engine is configured with OPSORCH_ENGINE_*)");
+  }
+  return Ok();
+}
+
+}  // namespace
+
+Status RegisterLocalProviders(providers::ProviderRegistry& registry,
+                              std::function<Result<Engine*>()> engine) {
+  auto add = [&]<class Interface, class Impl>(std::string_view cap) {
+    return registry.Register<Interface>(
+        kLocalProviderName,
+        [engine, cap](const JsonObject& config) -> Result<std::shared_ptr<Interface>> {
+          if (auto st = NoConfig(config, cap); !st) return Fail(std::move(st.error()));
+          auto e = engine();
+          if (!e) return Fail(std::move(e.error()));
+          return std::shared_ptr<Interface>(std::make_shared<Impl>(**e));
+        });
+  };
+  if (auto st = add.template operator()<providers::IncidentProvider, LocalIncidents>("incident");
+      !st) {
+    return st;
+  }
+  if (auto st = add.template operator()<providers::AlertProvider, LocalAlerts>("alert"); !st) {
+    return st;
+  }
+  if (auto st = add.template operator()<providers::ServiceProvider, LocalServices>("service");
+      !st) {
+    return st;
+  }
+  return add.template operator()<providers::TeamProvider, LocalTeams>("team");
+}
+
+}  // namespace opsorch::engine

@@ -1,0 +1,208 @@
+#include "engine/seed.h"
+
+#include <opsorch/common/error.h>
+#include <opsorch/common/json_parse.h>
+#include <opsorch/common/time.h>
+
+namespace opsorch::engine {
+namespace {
+
+struct Reader {
+  const JsonObject& obj;
+  std::string where;
+  Status* status;
+
+  std::string Str(std::string_view key, bool required = false) const {
+    const JsonValue* v = obj.if_contains(key);
+    if (v == nullptr || v->is_null()) {
+      if (required && *status) *status = Fail(errc::kBadRequest, where + "." + std::string(key) + ": is required");
+      return {};
+    }
+    if (!v->is_string()) {
+      if (*status) *status = Fail(errc::kBadRequest, where + "." + std::string(key) + ": must be a string");
+      return {};
+    }
+    if (required && v->get_string().empty() && *status) {
+      *status = Fail(errc::kBadRequest, where + "." + std::string(key) + ": must not be empty");
+    }
+    return std::string(v->get_string());
+  }
+
+  std::int64_t PositiveInt(std::string_view key, std::int64_t fallback) const {
+    const JsonValue* v = obj.if_contains(key);
+    if (v == nullptr || v->is_null()) return fallback;
+    if (!v->is_int64() || v->get_int64() <= 0) {
+      if (*status) {
+        *status = Fail(errc::kBadRequest, where + "." + std::string(key) + ": must be a positive integer");
+      }
+      return fallback;
+    }
+    return v->get_int64();
+  }
+
+  const JsonArray* Array(std::string_view key) const {
+    const JsonValue* v = obj.if_contains(key);
+    if (v == nullptr || v->is_null()) return nullptr;
+    if (!v->is_array()) {
+      if (*status) *status = Fail(errc::kBadRequest, where + "." + std::string(key) + ": must be an array");
+      return nullptr;
+    }
+    return &v->get_array();
+  }
+};
+
+Status NotObject(const std::string& where) {
+  return Fail(errc::kBadRequest, where + ": must be an object");
+}
+
+}  // namespace
+
+Status ApplySeed(Engine& engine, std::string_view json) {
+  auto doc = ParseJson(json);
+  if (!doc) return Fail(errc::kBadRequest, "seed: " + doc.error().message);
+  if (!doc->is_object()) return Fail(errc::kBadRequest, "seed: must be a JSON object");
+  Status status = Ok();
+  const Reader root{doc->get_object(), "seed", &status};
+  Store& store = engine.store();
+  const std::int64_t now = Time::Now().UnixNanos();
+
+  if (const JsonArray* teams = root.Array("teams")) {
+    for (std::size_t i = 0; i < teams->size(); ++i) {
+      const std::string where = "teams[" + std::to_string(i) + "]";
+      if (!(*teams)[i].is_object()) return NotObject(where);
+      const Reader t{(*teams)[i].get_object(), where, &status};
+      TeamRow row{t.Str("id", true), t.Str("name", true), t.Str("description"), t.Str("parent")};
+      const JsonArray* members = t.Array("members");
+      if (!status) return status;
+      if (auto st = store.UpsertTeam(row); !st) return st;
+      if (members == nullptr) continue;
+      for (std::size_t j = 0; j < members->size(); ++j) {
+        const std::string mwhere = where + ".members[" + std::to_string(j) + "]";
+        if (!(*members)[j].is_object()) return NotObject(mwhere);
+        const Reader m{(*members)[j].get_object(), mwhere, &status};
+        MemberRow member{row.id, m.Str("id", true), m.Str("name"), m.Str("email"),
+                         m.Str("handle"), m.Str("role")};
+        if (!status) return status;
+        if (auto st = store.UpsertMember(member); !st) return st;
+      }
+    }
+  }
+  if (const JsonArray* services = root.Array("services")) {
+    for (std::size_t i = 0; i < services->size(); ++i) {
+      const std::string where = "services[" + std::to_string(i) + "]";
+      if (!(*services)[i].is_object()) return NotObject(where);
+      const Reader s{(*services)[i].get_object(), where, &status};
+      ServiceRow row;
+      row.id = s.Str("id", true);
+      row.name = s.Str("name", true);
+      row.description = s.Str("description");
+      row.team_id = s.Str("team");
+      row.ack_target_s = s.PositiveInt("ackTargetMinutes", 15) * 60;
+      row.resolve_target_s = s.PositiveInt("resolveTargetMinutes", 120) * 60;
+      row.created_at = now;
+      if (const JsonValue* tags = s.obj.if_contains("tags"); tags && tags->is_object()) {
+        for (const auto& kv : tags->get_object()) {
+          if (!kv.value().is_string()) {
+            return Fail(errc::kBadRequest,
+                        where + ".tags." + std::string(kv.key()) + ": must be a string");
+          }
+        }
+        row.tags = tags->get_object();
+      }
+      const JsonArray* integrations = s.Array("integrations");
+      if (!status) return status;
+      if (auto st = store.UpsertService(row); !st) return st;
+      if (integrations == nullptr) continue;
+      for (std::size_t j = 0; j < integrations->size(); ++j) {
+        const std::string iwhere = where + ".integrations[" + std::to_string(j) + "]";
+        if (!(*integrations)[j].is_object()) return NotObject(iwhere);
+        const Reader in{(*integrations)[j].get_object(), iwhere, &status};
+        IntegrationRow integration;
+        integration.id = in.Str("id", true);
+        integration.service_id = row.id;
+        integration.name = in.Str("name");
+        integration.kind = in.Str("kind");
+        if (integration.kind.empty()) integration.kind = "events_v2";
+        const std::string key = in.Str("key", true);
+        if (!status) return status;
+        if (integration.kind != "events_v2" && integration.kind != "alertmanager") {
+          return Fail(errc::kBadRequest, iwhere + ".kind: must be events_v2 or alertmanager");
+        }
+        if (key.size() < 16) {
+          return Fail(errc::kBadRequest, iwhere + ".key: must be at least 16 characters");
+        }
+        integration.key_hash = Engine::HashKey(key);
+        integration.key_prefix = key.substr(0, 6);
+        integration.created_at = now;
+        auto existing = store.IntegrationByKeyHash(integration.key_hash);
+        if (!existing) return Fail(std::move(existing.error()));
+        if (*existing) continue;
+        if (auto st = store.InsertIntegration(integration); !st) return st;
+      }
+    }
+  }
+  if (const JsonArray* events = root.Array("events")) {
+    auto any = store.QueryIncidents(IncidentFilter{.limit = 1});
+    if (!any) return Fail(std::move(any.error()));
+    if (!any->empty()) return status;  // demo events only go into an empty store
+    for (std::size_t i = 0; i < events->size(); ++i) {
+      const std::string where = "events[" + std::to_string(i) + "]";
+      if (!(*events)[i].is_object()) return NotObject(where);
+      const Reader e{(*events)[i].get_object(), where, &status};
+      const std::string key = e.Str("routingKey", true);
+      const std::string action = e.Str("action", true);
+      Event ev;
+      ev.dedup_key = e.Str("dedupKey", true);
+      ev.summary = e.Str("summary");
+      ev.source = e.Str("source");
+      ev.origin = "seed";
+      if (auto sev = ParseSeverity(e.Str("severity"))) ev.severity = *sev;
+      if (!status) return status;
+      ev.action = action == "acknowledge" ? EventAction::kAcknowledge
+                  : action == "resolve"   ? EventAction::kResolve
+                                          : EventAction::kTrigger;
+      auto integration = engine.Authenticate(key);
+      if (!integration) return Fail(std::move(integration.error()));
+      if (!*integration) return Fail(errc::kBadRequest, where + ".routingKey: unknown key");
+      auto results = engine.IngestSync({Ingestion{**integration, ev}});
+      if (!results.front().status) return results.front().status;
+    }
+  }
+  return status;
+}
+
+std::string_view DemoSeed() {
+  return R"json({
+  "teams": [
+    {"id": "team-payments", "name": "Payments", "description": "Checkout and billing",
+     "members": [
+       {"id": "alice.johnson@demo.opsorch.dev", "name": "Alice Johnson", "email": "alice.johnson@demo.opsorch.dev", "handle": "alice", "role": "lead"},
+       {"id": "bob.martinez@demo.opsorch.dev", "name": "Bob Martinez", "email": "bob.martinez@demo.opsorch.dev", "handle": "bob", "role": "engineer"}]},
+    {"id": "team-platform", "name": "Platform", "description": "Databases, queues and the edge",
+     "members": [
+       {"id": "lena.fischer@demo.opsorch.dev", "name": "Lena Fischer", "email": "lena.fischer@demo.opsorch.dev", "handle": "lena", "role": "lead"},
+       {"id": "omar.haddad@demo.opsorch.dev", "name": "Omar Haddad", "email": "omar.haddad@demo.opsorch.dev", "handle": "omar", "role": "engineer"}]}
+  ],
+  "services": [
+    {"id": "checkout", "name": "Checkout", "description": "Cart and payment API", "team": "team-payments",
+     "ackTargetMinutes": 5, "resolveTargetMinutes": 60, "tags": {"tier": "1"},
+     "integrations": [{"id": "checkout-events", "name": "Events API v2", "kind": "events_v2", "key": "demo-routing-key-000000000000001"},
+                      {"id": "checkout-alertmanager", "name": "Alertmanager", "kind": "alertmanager", "key": "demo-alertmanager-key-0000000001"}]},
+    {"id": "payments-db", "name": "Payments database", "description": "Primary PostgreSQL cluster", "team": "team-platform",
+     "tags": {"tier": "1"},
+     "integrations": [{"id": "payments-db-events", "name": "Events API v2", "kind": "events_v2", "key": "demo-routing-key-000000000000002"}]},
+    {"id": "search", "name": "Search", "description": "Product search", "team": "team-platform",
+     "ackTargetMinutes": 30, "resolveTargetMinutes": 480, "tags": {"tier": "2"}}
+  ],
+  "events": [
+    {"routingKey": "demo-routing-key-000000000000001", "action": "trigger", "dedupKey": "checkout-5xx", "summary": "Checkout API 5xx rate above 5%", "source": "checkout-api-7f9c", "severity": "critical"},
+    {"routingKey": "demo-routing-key-000000000000001", "action": "trigger", "dedupKey": "checkout-5xx", "summary": "Checkout API 5xx rate above 5%", "source": "checkout-api-2b1d", "severity": "critical"},
+    {"routingKey": "demo-routing-key-000000000000001", "action": "acknowledge", "dedupKey": "checkout-5xx"},
+    {"routingKey": "demo-routing-key-000000000000002", "action": "trigger", "dedupKey": "replication-lag", "summary": "Replica lag above 30 s on payments-db-2", "source": "payments-db-2", "severity": "warning"},
+    {"routingKey": "demo-routing-key-000000000000002", "action": "trigger", "dedupKey": "disk-80", "summary": "Disk usage above 80% on payments-db-1", "source": "payments-db-1", "severity": "error"},
+    {"routingKey": "demo-routing-key-000000000000002", "action": "resolve", "dedupKey": "disk-80"}
+  ]
+})json";
+}
+
+}  // namespace opsorch::engine

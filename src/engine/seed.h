@@ -1,0 +1,27 @@
+// Declarative catalog seeding: teams (with members) and services (with their integrations and
+// SLA targets) from a JSON document, applied at start. Idempotent: entries are upserted, an
+// integration whose key is already known is left alone.
+//
+// {"teams":[{"id","name","description?","parent?","members":[{"id","name?","email?","handle?","role?"}]}],
+//  "services":[{"id","name","description?","team?","ackTargetMinutes?","resolveTargetMinutes?",
+//               "tags?":{…},"integrations":[{"id","name?","kind?":"events_v2"|"alertmanager","key"}]}],
+//  "events":[{"routingKey","action","dedupKey","summary","source","severity","minutesAgo?"}]}
+// `events` are ingested only into an empty store (demo data).
+#pragma once
+
+#include <string_view>
+
+#include <opsorch/common/result.h>
+#include <opsorch/engine/engine.h>
+
+namespace opsorch::engine {
+
+// Errors name the entry and the field: `services[2].ackTargetMinutes: must be a positive integer`.
+Status ApplySeed(Engine& engine, std::string_view json);
+
+// The demo world of `opsorch serve --demo`: the mock world's teams and services, an Events v2
+// integration with the documented key demo-routing-key-000000000000001 on "checkout", and a
+// few incidents in different states.
+std::string_view DemoSeed();
+
+}  // namespace opsorch::engine
