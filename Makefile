@@ -55,3 +55,7 @@ format:
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) build-fuzz
+
+.PHONY: bench-engine
+bench-engine: build
+	bench/engine.sh

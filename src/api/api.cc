@@ -20,11 +20,11 @@
 namespace opsorch::api {
 namespace {
 
+using api::RouteExtension;
 using http::Method;
 using http::Request;
 using http::Response;
 using providers::Capability;
-using api::RouteExtension;
 namespace s = schema;
 
 constexpr std::string_view kJson = "application/json";
@@ -270,12 +270,19 @@ struct Api::Impl {
     if (request_id.empty()) request_id = "generated-" + std::to_string(Time::Now().UnixNanos());
 
     if (extension != nullptr) {
-      extension->Handle(req, raw_path, request_id,
-                        [this, done = std::move(done), request_id](Response r) mutable {
-                          AddCommonHeaders(r);
-                          r.AddHeader("X-Request-Id", request_id);
-                          done(std::move(r));
-                        });
+      http::ResponseCallback wrapped = [this, done = std::move(done),
+                                        request_id](Response r) mutable {
+        AddCommonHeaders(r);
+        r.AddHeader("X-Request-Id", request_id);
+        done(std::move(r));
+      };
+      if (pool != nullptr && extension->Blocking(raw_path)) {
+        pool->Post([extension, &req, raw_path, request_id, wrapped = std::move(wrapped)]() mutable {
+          extension->Handle(req, raw_path, request_id, std::move(wrapped));
+        });
+        return;
+      }
+      extension->Handle(req, raw_path, request_id, std::move(wrapped));
       return;
     }
 
@@ -397,24 +404,7 @@ struct Api::Impl {
   }
 
   void Audit(const Request& req, const std::string& request_id, std::string_view action) {
-    std::string actor_type = ToLower(TrimSpace(req.Header("X-Actor-Type")));
-    if (actor_type != "copilot") actor_type = "user";
-    std::string_view actor_id =
-        FirstNonEmpty(req, {"X-User-Id", "X-Actor-ID", "X-OpsOrch-Actor-ID"});
-    std::string line;
-    line.reserve(160);
-    line.append("{\"request_id\":");
-    AppendJsonString(line, request_id);
-    line.append(",\"actor_type\":");
-    AppendJsonString(line, actor_type);
-    line.append(",\"actor_id\":");
-    AppendJsonString(line, actor_id.empty() ? std::string_view("unknown") : actor_id);
-    line.append(",\"timestamp\":\"");
-    AppendRfc3339Nano(line, Time::Now());
-    line.append("\",\"action\":");
-    AppendJsonString(line, action);
-    line.push_back('}');
-    log::Audit(line);
+    api::Audit(req, request_id, action);
   }
 
   void AccessLog(const Request& req, int status, const std::string& request_id,
@@ -673,6 +663,26 @@ struct Api::Impl {
     return StatusOk();
   }
 };
+
+void Audit(const http::Request& req, std::string_view request_id, std::string_view action) {
+  std::string actor_type = ToLower(TrimSpace(req.Header("X-Actor-Type")));
+  if (actor_type != "copilot") actor_type = "user";
+  std::string_view actor_id = FirstNonEmpty(req, {"X-User-Id", "X-Actor-ID", "X-OpsOrch-Actor-ID"});
+  std::string line;
+  line.reserve(160);
+  line.append("{\"request_id\":");
+  AppendJsonString(line, request_id);
+  line.append(",\"actor_type\":");
+  AppendJsonString(line, actor_type);
+  line.append(",\"actor_id\":");
+  AppendJsonString(line, actor_id.empty() ? std::string_view("unknown") : actor_id);
+  line.append(",\"timestamp\":\"");
+  AppendRfc3339Nano(line, Time::Now());
+  line.append("\",\"action\":");
+  AppendJsonString(line, action);
+  line.push_back('}');
+  log::Audit(line);
+}
 
 Api::Api(ApiOptions options, const providers::ProviderRegistry& registry,
          providers::ProviderSet& providers, metrics::Registry& metrics, BlockingPool* blocking_pool)

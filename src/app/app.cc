@@ -1,9 +1,9 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
-#include <mutex>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 #include <utility>
 
 #include <fcntl.h>
@@ -13,10 +13,10 @@
 #include <opsorch/api/api.h>
 #include <opsorch/app/app.h>
 #include <opsorch/common/blocking_pool.h>
+#include <opsorch/engine/engine.h>
 #include <opsorch/http/server.h>
 #include <opsorch/log/log.h>
 #include <opsorch/metrics/metrics.h>
-#include <opsorch/engine/engine.h>
 #include <opsorch/plugin/plugin_host.h>
 #include <opsorch/providers/builtin.h>
 #include <opsorch/providers/interfaces.h>
@@ -24,6 +24,7 @@
 #include <opsorch/schema/codec.h>
 #include <opsorch/schema/provider_config.h>
 
+#include "engine/admin_routes.h"
 #include "engine/local_providers.h"
 #include "engine/routes.h"
 #include "engine/seed.h"
@@ -92,19 +93,18 @@ struct App::Impl {
     std::lock_guard lock(engine_mu);
     if (engine) return engine.get();
     engine::EngineOptions eo;
-    eo.store_url = config.engine_store.empty()
-                       ? "sqlite:" + (std::filesystem::path(config.data_dir) / "opsorch.db").string()
-                       : config.engine_store;
+    eo.store_url =
+        config.engine_store.empty()
+            ? "sqlite:" + (std::filesystem::path(config.data_dir) / "opsorch.db").string()
+            : config.engine_store;
     if (!eo.store_url.starts_with("postgres")) {
       std::error_code ec;
       std::filesystem::create_directories(config.data_dir, ec);
     }
-    eo.hold_resolve_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                             config.engine_hold_resolve)
-                             .count();
-    eo.reopen_window_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                              config.engine_reopen_window)
-                              .count();
+    eo.hold_resolve_ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(config.engine_hold_resolve).count();
+    eo.reopen_window_ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(config.engine_reopen_window).count();
     eo.incident_retention = std::chrono::hours(24 * config.engine_incident_retention_days);
     eo.alert_retention = std::chrono::hours(24 * config.engine_alert_retention_days);
     auto opened = engine::Engine::Open(eo, &metrics);
@@ -130,9 +130,8 @@ struct App::Impl {
         return Fail(errc::kBadRequest, "OPSORCH_ENGINE_SEED: " + st.error().message);
       }
     }
-    log::Info("incident engine: store " + (eo.store_url.starts_with("postgres")
-                                               ? std::string("postgres")
-                                               : eo.store_url));
+    log::Info("incident engine: store " +
+              (eo.store_url.starts_with("postgres") ? std::string("postgres") : eo.store_url));
     engine = std::move(*opened);
     engine_ptr.store(engine.get());
     return engine.get();
@@ -224,8 +223,8 @@ Result<std::unique_ptr<App>> App::Create(config::Config config, AppOptions optio
                 "both OPSORCH_TLS_CERT_FILE and OPSORCH_TLS_KEY_FILE must be set together");
   }
   providers::RegisterBuiltinProviders(impl->registry);
-  if (auto st = engine::RegisterLocalProviders(
-          impl->registry, [raw = impl.get()] { return raw->EngineOrOpen(); });
+  if (auto st = engine::RegisterLocalProviders(impl->registry,
+                                               [raw = impl.get()] { return raw->EngineOrOpen(); });
       !st) {
     return Fail(std::move(st.error()));
   }
@@ -239,8 +238,11 @@ Result<std::unique_ptr<App>> App::Create(config::Config config, AppOptions optio
   api_options.bearer_token = c.bearer_token;
   api_options.json_max_depth = c.json_max_depth;
   api_options.access_log = c.access_log;
-  api_options.extensions.push_back(engine::MakeIngestRoutes(
-      [raw = impl.get()] { return raw->engine_ptr.load(std::memory_order_acquire); }));
+  const auto current_engine = [raw = impl.get()] {
+    return raw->engine_ptr.load(std::memory_order_acquire);
+  };
+  api_options.extensions.push_back(engine::MakeIngestRoutes(current_engine));
+  api_options.extensions.push_back(engine::MakeAdminRoutes(current_engine));
   api_options.plugin_factory = [raw = impl.get()](Capability cap, const std::string& path,
                                                   const JsonObject& cfg) {
     return raw->BuildPlugin(cap, path, cfg);

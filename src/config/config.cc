@@ -143,10 +143,9 @@ Result<Config> LoadFromEnv(const EnvLookup& env) {
     std::string_view name;
     std::int64_t* out;
   };
-  for (const DaysVar& dv : {DaysVar{"OPSORCH_ENGINE_INCIDENT_RETENTION_DAYS",
-                                    &c.engine_incident_retention_days},
-                            DaysVar{"OPSORCH_ENGINE_ALERT_RETENTION_DAYS",
-                                    &c.engine_alert_retention_days}}) {
+  for (const DaysVar& dv :
+       {DaysVar{"OPSORCH_ENGINE_INCIDENT_RETENTION_DAYS", &c.engine_incident_retention_days},
+        DaysVar{"OPSORCH_ENGINE_ALERT_RETENTION_DAYS", &c.engine_alert_retention_days}}) {
     if (auto v = env(dv.name); v && !TrimSpace(*v).empty()) {
       auto n = ParseUnsigned(dv.name, TrimSpace(*v));
       if (!n) return Fail(std::move(n.error()));
@@ -168,15 +167,14 @@ Result<Config> LoadFromEnv(const EnvLookup& env) {
     std::string_view name;
     std::chrono::milliseconds* out;
   };
-  for (const DurationVar& dv : {DurationVar{"OPSORCH_HTTP_IDLE_TIMEOUT", &c.idle_timeout},
-                                DurationVar{"OPSORCH_HTTP_READ_TIMEOUT", &c.read_timeout},
-                                DurationVar{"OPSORCH_SHUTDOWN_GRACE", &c.shutdown_grace},
-                                DurationVar{"OPSORCH_PLUGIN_TIMEOUT", &c.plugin_timeout},
-                                DurationVar{"OPSORCH_PLUGIN_STOP_GRACE", &c.plugin_stop_grace},
-                                DurationVar{"OPSORCH_ENGINE_REOPEN_WINDOW",
-                                            &c.engine_reopen_window},
-                                DurationVar{"OPSORCH_ENGINE_HOLD_RESOLVE",
-                                            &c.engine_hold_resolve}}) {
+  for (const DurationVar& dv :
+       {DurationVar{"OPSORCH_HTTP_IDLE_TIMEOUT", &c.idle_timeout},
+        DurationVar{"OPSORCH_HTTP_READ_TIMEOUT", &c.read_timeout},
+        DurationVar{"OPSORCH_SHUTDOWN_GRACE", &c.shutdown_grace},
+        DurationVar{"OPSORCH_PLUGIN_TIMEOUT", &c.plugin_timeout},
+        DurationVar{"OPSORCH_PLUGIN_STOP_GRACE", &c.plugin_stop_grace},
+        DurationVar{"OPSORCH_ENGINE_REOPEN_WINDOW", &c.engine_reopen_window},
+        DurationVar{"OPSORCH_ENGINE_HOLD_RESOLVE", &c.engine_hold_resolve}}) {
     if (auto v = env(dv.name); v && !TrimSpace(*v).empty()) {
       auto d = ParseDuration(*v);
       if (!d)

@@ -202,8 +202,7 @@ Decoded<std::vector<Event>> DecodeAlertmanager(std::string_view body,
   // noise to the one error that matters.
   const JsonValue* version = top.Find("version");
   if (version == nullptr || !version->is_string() || version->get_string() != "4") {
-    return Refuse("version",
-                  "unsupported version " + DescribeVersion(version) + "; expected \"4\"");
+    return Refuse("version", "must be \"4\" (got " + DescribeVersion(version) + ")");
   }
 
   Group group;

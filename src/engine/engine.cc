@@ -1,20 +1,20 @@
-#include <opsorch/engine/engine.h>
-
-#include <openssl/evp.h>
-#include <sodium.h>
-
 #include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
 
+#include <openssl/evp.h>
+#include <sodium.h>
+
 #include <opsorch/common/error.h>
 #include <opsorch/common/time.h>
+#include <opsorch/engine/engine.h>
 #include <opsorch/log/log.h>
 #include <opsorch/metrics/metrics.h>
 
 #include "engine/rules.h"
+#include "engine/sla.h"
 
 namespace opsorch::engine {
 namespace {
@@ -38,6 +38,7 @@ struct Engine::Impl {
   EngineOptions options;
   RulesConfig rules;
   std::unique_ptr<Store> store;
+  std::unique_ptr<SlaCache> sla;
   metrics::Registry* metrics = nullptr;
 
   std::mutex mu;
@@ -60,8 +61,9 @@ struct Engine::Impl {
 
   void Count(std::string_view action, std::uint64_t n = 1) {
     if (metrics == nullptr) return;
-    metrics->GetCounter("opsorch_engine_events_total", "Events applied by the incident engine",
-                        {{"action", action}})
+    metrics
+        ->GetCounter("opsorch_engine_events_total", "Events applied by the incident engine",
+                     {{"action", action}})
         .Inc(n);
   }
 
@@ -152,16 +154,16 @@ struct Engine::Impl {
   Result<std::int64_t> RunRetention() {
     const std::int64_t now = NowNs();
     const auto incidents_before =
-        now - std::chrono::duration_cast<std::chrono::nanoseconds>(options.incident_retention)
-                  .count();
-    const auto alerts_before =
         now -
-        std::chrono::duration_cast<std::chrono::nanoseconds>(options.alert_retention).count();
+        std::chrono::duration_cast<std::chrono::nanoseconds>(options.incident_retention).count();
+    const auto alerts_before =
+        now - std::chrono::duration_cast<std::chrono::nanoseconds>(options.alert_retention).count();
     auto n = store->DeleteExpired(incidents_before, alerts_before);
     if (!n) {
       log::Error("incident engine: retention failed: " + n.error().message);
     } else if (*n > 0) {
       log::Info("incident engine: retention deleted " + std::to_string(*n) + " incidents");
+      sla->Reset();  // the cache only follows updates, not deletions
     }
     return n;
   }
@@ -180,6 +182,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options,
   auto store = OpenStore(options.store_url);
   if (!store) return Fail(std::move(store.error()));
   impl->store = std::move(*store);
+  impl->sla = std::make_unique<SlaCache>(*impl->store);
   Impl* raw = impl.get();
   impl->writer = std::thread([raw] { raw->WriterLoop(); });
   if (options.retention_interval.count() > 0) {
@@ -194,9 +197,7 @@ Engine::~Engine() {
     impl_->stopping = true;
   }
   impl_->cv.notify_all();
-  {
-    std::lock_guard lock(impl_->retention_mu);
-  }
+  { std::lock_guard lock(impl_->retention_mu); }
   impl_->retention_cv.notify_all();
   if (impl_->writer.joinable()) impl_->writer.join();
   if (impl_->retention.joinable()) impl_->retention.join();
@@ -216,9 +217,9 @@ void Engine::Ingest(std::vector<Ingestion> events,
     if (impl_->stopping) {
       refused = Fail(errc::kPluginUnavailable, "the incident engine is stopping");
     } else if (impl_->queued_events + events.size() > impl_->options.max_queued) {
-      refused = Fail(errc::kRateLimited, "too many events waiting to be stored (" +
-                                             std::to_string(impl_->queued_events) +
-                                             "); retry shortly");
+      refused =
+          Fail(errc::kRateLimited, "too many events waiting to be stored (" +
+                                       std::to_string(impl_->queued_events) + "); retry shortly");
     } else {
       impl_->queued_events += events.size();
       impl_->queue.push_back(Request{std::move(events), std::move(done)});
@@ -320,5 +321,7 @@ void Engine::ForgetKeys() {
 }
 
 Result<std::int64_t> Engine::RunRetention() { return impl_->RunRetention(); }
+
+Result<SlaReport> Engine::Sla(const SlaQuery& q) { return impl_->sla->Report(q, NowNs()); }
 
 }  // namespace opsorch::engine

@@ -119,6 +119,16 @@ class Base {
     return std::optional<std::vector<std::string>>(std::move(ids));
   }
 
+  Status ServiceExists(const std::string& id) {
+    auto services = store().Services();
+    if (!services) return Fail(std::move(services.error()));
+    if (std::none_of(services->begin(), services->end(),
+                     [&](const ServiceRow& sv) { return sv.id == id; })) {
+      return Fail(errc::kBadRequest, "service " + id + " does not exist");
+    }
+    return Ok();
+  }
+
   Engine& engine;
 };
 
@@ -156,18 +166,13 @@ class LocalIncidents final : public providers::IncidentProvider, Base {
     if (title.empty()) return Fail(errc::kBadRequest, "title is required");
     const std::string status = in.status.empty() ? "open" : in.status;
     if (!IsKnownStatus(status)) {
-      return Fail(errc::kBadRequest, "status must be one of open, acknowledged, resolved (got \"" +
-                                         status + "\")");
+      return Fail(errc::kBadRequest,
+                  "status must be one of open, acknowledged, resolved (got \"" + status + "\")");
     }
     const std::string severity = in.severity.empty() ? "error" : in.severity;
     if (auto st = ValidSeverity(severity); !st) return Fail(std::move(st.error()));
     if (!in.service.empty()) {
-      auto services = store().Services();
-      if (!services) return Fail(std::move(services.error()));
-      if (std::none_of(services->begin(), services->end(),
-                       [&](const ServiceRow& sv) { return sv.id == in.service; })) {
-        return Fail(errc::kBadRequest, "service " + in.service + " does not exist");
-      }
+      if (auto st = ServiceExists(in.service); !st) return Fail(std::move(st.error()));
     }
     const std::int64_t now = Time::Now().UnixNanos();
     IncidentRow row;
@@ -184,8 +189,9 @@ class LocalIncidents final : public providers::IncidentProvider, Base {
     row.metadata = in.metadata;
     auto st = store().Write([&](Tx& tx) -> Status {
       if (auto s2 = tx.InsertIncident(row); !s2) return s2;
-      TimelineRow t{"", row.id, now, "created", "Incident created: " + title,
-                    JsonObject{{"type", "user"}}, {}};
+      TimelineRow t{
+          "", row.id, now, "created", "Incident created: " + title, JsonObject{{"type", "user"}},
+          {}};
       return tx.AppendTimeline(t);
     });
     if (!st) return Fail(std::move(st.error()));
@@ -198,6 +204,9 @@ class LocalIncidents final : public providers::IncidentProvider, Base {
     }
     if (in.severity) {
       if (auto st = ValidSeverity(*in.severity); !st) return Fail(std::move(st.error()));
+    }
+    if (in.service && !in.service->empty()) {
+      if (auto st = ServiceExists(*in.service); !st) return Fail(std::move(st.error()));
     }
     IncidentRow result;
     auto st = store().Write([&](Tx& tx) -> Status {
@@ -223,20 +232,23 @@ class LocalIncidents final : public providers::IncidentProvider, Base {
           row.resolved_at = 0;
           row.acknowledged_at = 0;
         }
-        entries.push_back(TimelineRow{"", row.id, now, kind,
-                                      "Status changed from " + from + " to " + row.status,
-                                      JsonObject{{"type", "user"}},
-                                      JsonObject{{"from", from}, {"to", row.status}}});
+        entries.push_back(TimelineRow{
+            "", row.id, now, kind, "Status changed from " + from + " to " + row.status,
+            JsonObject{{"type", "user"}}, JsonObject{{"from", from}, {"to", row.status}}});
       } else if (in.status) {
         if (auto s2 = CheckTransition(row.status, *in.status); !s2) return s2;
       }
       if (in.title) row.title = std::string(TrimSpace(*in.title));
       if (in.description) row.description = *in.description;
       if (in.severity && *in.severity != row.severity) {
-        entries.push_back(TimelineRow{"", row.id, now, "severity_change",
-                                      "Severity changed from " + row.severity + " to " +
-                                          *in.severity,
-                                      JsonObject{{"type", "user"}}, {}});
+        entries.push_back(
+            TimelineRow{"",
+                        row.id,
+                        now,
+                        "severity_change",
+                        "Severity changed from " + row.severity + " to " + *in.severity,
+                        JsonObject{{"type", "user"}},
+                        {}});
         row.severity = *in.severity;
         row.urgency = UrgencyOf(row.severity);
       }
@@ -244,7 +256,14 @@ class LocalIncidents final : public providers::IncidentProvider, Base {
       for (const auto& kv : in.fields) row.fields[kv.key()] = kv.value();
       for (const auto& kv : in.metadata) row.metadata[kv.key()] = kv.value();
       row.updated_at = now;
-      if (auto s2 = tx.UpdateIncident(row); !s2) return s2;
+      if (auto s2 = tx.UpdateIncident(row); !s2) {
+        if (s2.error().code == errc::kConflict && row.status != "resolved") {
+          return Fail(errc::kConflict, "cannot reopen " + row.id +
+                                           ": another incident is open "
+                                           "for the same service and dedup key");
+        }
+        return s2;
+      }
       for (auto& e : entries) {
         if (auto s2 = tx.AppendTimeline(e); !s2) return s2;
       }
@@ -424,8 +443,7 @@ class LocalTeams final : public providers::TeamProvider, Base {
 Status NoConfig(const JsonObject& config, std::string_view capability) {
   for (const auto& kv : config) {
     return Fail(errc::kBadRequest, "local " + std::string(capability) +
-                                       " provider: unknown config key \"" +
-                                       std::string(kv.key()) +
+                                       " provider: unknown config key \"" + std::string(kv.key()) +
                                        "\" (the engine is configured with OPSORCH_ENGINE_*)");
   }
   return Ok();

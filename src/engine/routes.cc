@@ -38,7 +38,8 @@ void AppendErrors(std::string& out, const std::vector<FieldError>& errors) {
   out.append("]");
 }
 
-// PagerDuty's 400 body: {"status":"invalid event","message":"Event object is invalid","errors":[…]}.
+// PagerDuty's 400 body: {"status":"invalid event","message":"Event object is
+// invalid","errors":[…]}.
 Response Invalid(const std::vector<FieldError>& errors) {
   const bool too_big = errors.size() == 1 && errors.front().field.empty() &&
                        errors.front().message.starts_with("request body exceeds");
@@ -101,15 +102,15 @@ class IngestRoutes final : public api::RouteExtension {
       : engine_(std::move(engine)), limits_(limits) {}
 
   bool Serves(std::string_view path) const override {
-    return path == kEnqueue || path == kBatch || path == kChange ||
-           path.starts_with(kAlertmanager);
+    return path == kEnqueue || path == kBatch || path == kChange || path.starts_with(kAlertmanager);
   }
   bool NeedsBearer(std::string_view) const override { return false; }
 
   void Handle(const Request& req, std::string_view path, const std::string&,
               ResponseCallback done) override {
     if (req.method != Method::kPost) {
-      Response r = JsonResponse(405, R"({"status":"error","message":"method not allowed; use POST"})");
+      Response r =
+          JsonResponse(405, R"({"status":"error","message":"method not allowed; use POST"})");
       r.AddHeader("Allow", "POST");
       return done(std::move(r));
     }
@@ -127,14 +128,15 @@ class IngestRoutes final : public api::RouteExtension {
 
  private:
   // The integration of `key`; BadKey (or a 500) was answered when nullopt.
+  // The integration of `key` if it is active and of `kind`; else the answer was sent.
   static std::optional<IntegrationRow> Authenticate(Engine& engine, std::string_view key,
-                                                    ResponseCallback& done) {
+                                                    std::string_view kind, ResponseCallback& done) {
     auto found = engine.Authenticate(key);
     if (!found) {
       done(Failure(found.error()));
       return std::nullopt;
     }
-    if (!*found) {
+    if (!*found || (*found)->kind != kind) {
       done(BadKey());
       return std::nullopt;
     }
@@ -144,7 +146,7 @@ class IngestRoutes final : public api::RouteExtension {
   void Enqueue(Engine& engine, const Request& req, ResponseCallback done) {
     auto event = DecodePagerDutyEvent(req.body, limits_);
     if (!event) return done(Invalid(event.error()));
-    auto integration = Authenticate(engine, event->routing_key, done);
+    auto integration = Authenticate(engine, event->routing_key, "events_v2", done);
     if (!integration) return;
     std::vector<Ingestion> in;
     in.push_back(Ingestion{std::move(*integration), std::move(*event)});
@@ -172,36 +174,36 @@ class IngestRoutes final : public api::RouteExtension {
       }
       auto found = engine.Authenticate(d->routing_key);
       if (!found) return done(Failure(found.error()));
-      if (!*found) {
+      if (!*found || (*found)->kind != "events_v2") {
         (*slots)[i].errors = {FieldError{"routing_key", "is not a valid integration key"}};
         continue;
       }
       (*slots)[i].index = static_cast<std::ptrdiff_t>(in.size());
       in.push_back(Ingestion{std::move(**found), std::move(*d)});
     }
-    engine.Ingest(std::move(in), [slots, done = std::move(done)](
-                                      std::vector<IngestResult> results) mutable {
-      std::string body = R"({"status":"success","results":[)";
-      for (std::size_t i = 0; i < slots->size(); ++i) {
-        if (i > 0) body.push_back(',');
-        const Slot& s = (*slots)[i];
-        if (s.index < 0) {
-          body.append(R"({"status":"invalid event","errors":)");
-          AppendErrors(body, s.errors);
-          body.push_back('}');
-        } else {
-          AppendResult(body, results[static_cast<std::size_t>(s.index)]);
-        }
-      }
-      body.append("]}");
-      done(JsonResponse(202, std::move(body)));
-    });
+    engine.Ingest(std::move(in),
+                  [slots, done = std::move(done)](std::vector<IngestResult> results) mutable {
+                    std::string body = R"({"status":"success","results":[)";
+                    for (std::size_t i = 0; i < slots->size(); ++i) {
+                      if (i > 0) body.push_back(',');
+                      const Slot& s = (*slots)[i];
+                      if (s.index < 0) {
+                        body.append(R"({"status":"invalid event","errors":)");
+                        AppendErrors(body, s.errors);
+                        body.push_back('}');
+                      } else {
+                        AppendResult(body, results[static_cast<std::size_t>(s.index)]);
+                      }
+                    }
+                    body.append("]}");
+                    done(JsonResponse(202, std::move(body)));
+                  });
   }
 
   void Change(Engine& engine, const Request& req, ResponseCallback done) {
     auto change = DecodePagerDutyChange(req.body, limits_);
     if (!change) return done(Invalid(change.error()));
-    auto integration = Authenticate(engine, change->routing_key, done);
+    auto integration = Authenticate(engine, change->routing_key, "events_v2", done);
     if (!integration) return;
     auto row = std::make_shared<DeploymentRow>();
     row->service_id = integration->service_id;
@@ -210,11 +212,12 @@ class IngestRoutes final : public api::RouteExtension {
     row->at = change->timestamp.IsZero() ? Time::Now().UnixNanos() : change->timestamp.UnixNanos();
     row->details = change->custom_details;
     row->links = change->links;
-    engine.Submit([row](Tx& tx) { return tx.InsertDeployment(*row); },
-                   [done = std::move(done)](Status st) mutable {
-                     if (!st) return done(Failure(st.error()));
-                     done(JsonResponse(202, R"({"status":"success","message":"Change event processed"})"));
-                   });
+    engine.Submit(
+        [row](Tx& tx) { return tx.InsertDeployment(*row); },
+        [done = std::move(done)](Status st) mutable {
+          if (!st) return done(Failure(st.error()));
+          done(JsonResponse(202, R"({"status":"success","message":"Change event processed"})"));
+        });
   }
 
   void Alertmanager(Engine& engine, const Request& req, std::string_view key,
@@ -224,7 +227,7 @@ class IngestRoutes final : public api::RouteExtension {
     }
     auto found = engine.Authenticate(key);
     if (!found) return done(Failure(found.error()));
-    if (!*found) {
+    if (!*found || (*found)->kind != "alertmanager") {
       return done(JsonResponse(401, R"({"status":"error","message":"invalid integration key"})"));
     }
     auto events = DecodeAlertmanager(req.body, key, limits_);

@@ -83,17 +83,16 @@ bool IsKnownStatus(std::string_view s) {
 
 Status CheckTransition(std::string_view from, std::string_view to) {
   if (!IsKnownStatus(to)) {
-    return Fail(errc::kBadRequest,
-                "status must be one of open, acknowledged, resolved (got \"" + std::string(to) +
-                    "\")");
+    return Fail(errc::kBadRequest, "status must be one of open, acknowledged, resolved (got \"" +
+                                       std::string(to) + "\")");
   }
   if (from == to) return Ok();
   const bool ok = (from == "open" && (to == "acknowledged" || to == "resolved")) ||
                   (from == "acknowledged" && (to == "open" || to == "resolved")) ||
                   (from == "resolved" && to == "open");
   if (!ok) {
-    return Fail(errc::kConflict, "cannot change status from " + std::string(from) + " to " +
-                                     std::string(to));
+    return Fail(errc::kConflict,
+                "cannot change status from " + std::string(from) + " to " + std::string(to));
   }
   return Ok();
 }
@@ -118,12 +117,12 @@ Result<Outcome> ApplyEvent(Tx& tx, const IntegrationRow& integration, const Even
       std::string body = "Re-triggered by " + From(e) + ": " + Excerpt(e.summary);
       // A more severe repeat raises the incident's severity (never lowers it).
       if (SeverityRank(Name(e.severity)) > SeverityRank(inc.severity)) {
-        body += " (severity raised from " + inc.severity + " to " + std::string(Name(e.severity)) +
-                ")";
+        body +=
+            " (severity raised from " + inc.severity + " to " + std::string(Name(e.severity)) + ")";
         inc.severity = std::string(Name(e.severity));
         inc.urgency = std::string(UrgencyFor(e.severity));
       }
-      if (auto st = tx.UpdateIncident(inc); !st) return Fail(std::move(st.error()));
+      if (auto st = tx.UpdateIncidentState(inc); !st) return Fail(std::move(st.error()));
       TimelineRow t = Entry(inc, now, "deduplicated", std::move(body), &alert, &e);
       if (auto st = tx.AppendTimeline(t); !st) return Fail(std::move(st.error()));
       out.action = "deduplicated";
@@ -145,7 +144,7 @@ Result<Outcome> ApplyEvent(Tx& tx, const IntegrationRow& integration, const Even
         inc.resolved_at = 0;
         inc.alert_count += 1;
         inc.updated_at = now;
-        if (auto st = tx.UpdateIncident(inc); !st) return Fail(std::move(st.error()));
+        if (auto st = tx.UpdateIncidentState(inc); !st) return Fail(std::move(st.error()));
         alert.incident_id = inc.id;
         if (auto st = tx.InsertAlert(alert); !st) return Fail(std::move(st.error()));
         TimelineRow t = Entry(inc, now, "reopened",
@@ -230,7 +229,7 @@ Result<Outcome> ApplyEvent(Tx& tx, const IntegrationRow& integration, const Even
     t = Entry(inc, now, "resolved", "Resolved by " + From(e), &alert, &e);
     out.action = "resolved";
   }
-  if (auto st = tx.UpdateIncident(inc); !st) return Fail(std::move(st.error()));
+  if (auto st = tx.UpdateIncidentState(inc); !st) return Fail(std::move(st.error()));
   if (auto st = tx.AppendTimeline(t); !st) return Fail(std::move(st.error()));
   return out;
 }

@@ -23,7 +23,8 @@ struct RulesConfig {
 
 // What happened to one event, for the sender's response and the logs.
 struct Outcome {
-  std::string action;  // triggered | deduplicated | acknowledged | resolved | reopened | held | ignored
+  std::string
+      action;  // triggered | deduplicated | acknowledged | resolved | reopened | held | ignored
   std::string incident_id;
   std::string alert_id;
   std::string dedup_key;

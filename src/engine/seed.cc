@@ -4,52 +4,10 @@
 #include <opsorch/common/json_parse.h>
 #include <opsorch/common/time.h>
 
+#include "engine/json_fields.h"
+
 namespace opsorch::engine {
 namespace {
-
-struct Reader {
-  const JsonObject& obj;
-  std::string where;
-  Status* status;
-
-  std::string Str(std::string_view key, bool required = false) const {
-    const JsonValue* v = obj.if_contains(key);
-    if (v == nullptr || v->is_null()) {
-      if (required && *status) *status = Fail(errc::kBadRequest, where + "." + std::string(key) + ": is required");
-      return {};
-    }
-    if (!v->is_string()) {
-      if (*status) *status = Fail(errc::kBadRequest, where + "." + std::string(key) + ": must be a string");
-      return {};
-    }
-    if (required && v->get_string().empty() && *status) {
-      *status = Fail(errc::kBadRequest, where + "." + std::string(key) + ": must not be empty");
-    }
-    return std::string(v->get_string());
-  }
-
-  std::int64_t PositiveInt(std::string_view key, std::int64_t fallback) const {
-    const JsonValue* v = obj.if_contains(key);
-    if (v == nullptr || v->is_null()) return fallback;
-    if (!v->is_int64() || v->get_int64() <= 0) {
-      if (*status) {
-        *status = Fail(errc::kBadRequest, where + "." + std::string(key) + ": must be a positive integer");
-      }
-      return fallback;
-    }
-    return v->get_int64();
-  }
-
-  const JsonArray* Array(std::string_view key) const {
-    const JsonValue* v = obj.if_contains(key);
-    if (v == nullptr || v->is_null()) return nullptr;
-    if (!v->is_array()) {
-      if (*status) *status = Fail(errc::kBadRequest, where + "." + std::string(key) + ": must be an array");
-      return nullptr;
-    }
-    return &v->get_array();
-  }
-};
 
 Status NotObject(const std::string& where) {
   return Fail(errc::kBadRequest, where + ": must be an object");
@@ -62,7 +20,7 @@ Status ApplySeed(Engine& engine, std::string_view json) {
   if (!doc) return Fail(errc::kBadRequest, "seed: " + doc.error().message);
   if (!doc->is_object()) return Fail(errc::kBadRequest, "seed: must be a JSON object");
   Status status = Ok();
-  const Reader root{doc->get_object(), "seed", &status};
+  const FieldReader root{doc->get_object(), "seed", &status};
   Store& store = engine.store();
   const std::int64_t now = Time::Now().UnixNanos();
 
@@ -70,7 +28,7 @@ Status ApplySeed(Engine& engine, std::string_view json) {
     for (std::size_t i = 0; i < teams->size(); ++i) {
       const std::string where = "teams[" + std::to_string(i) + "]";
       if (!(*teams)[i].is_object()) return NotObject(where);
-      const Reader t{(*teams)[i].get_object(), where, &status};
+      const FieldReader t{(*teams)[i].get_object(), where, &status};
       TeamRow row{t.Str("id", true), t.Str("name", true), t.Str("description"), t.Str("parent")};
       const JsonArray* members = t.Array("members");
       if (!status) return status;
@@ -79,9 +37,9 @@ Status ApplySeed(Engine& engine, std::string_view json) {
       for (std::size_t j = 0; j < members->size(); ++j) {
         const std::string mwhere = where + ".members[" + std::to_string(j) + "]";
         if (!(*members)[j].is_object()) return NotObject(mwhere);
-        const Reader m{(*members)[j].get_object(), mwhere, &status};
-        MemberRow member{row.id, m.Str("id", true), m.Str("name"), m.Str("email"),
-                         m.Str("handle"), m.Str("role")};
+        const FieldReader m{(*members)[j].get_object(), mwhere, &status};
+        MemberRow member{row.id,         m.Str("id", true), m.Str("name"),
+                         m.Str("email"), m.Str("handle"),   m.Str("role")};
         if (!status) return status;
         if (auto st = store.UpsertMember(member); !st) return st;
       }
@@ -91,7 +49,7 @@ Status ApplySeed(Engine& engine, std::string_view json) {
     for (std::size_t i = 0; i < services->size(); ++i) {
       const std::string where = "services[" + std::to_string(i) + "]";
       if (!(*services)[i].is_object()) return NotObject(where);
-      const Reader s{(*services)[i].get_object(), where, &status};
+      const FieldReader s{(*services)[i].get_object(), where, &status};
       ServiceRow row;
       row.id = s.Str("id", true);
       row.name = s.Str("name", true);
@@ -100,15 +58,7 @@ Status ApplySeed(Engine& engine, std::string_view json) {
       row.ack_target_s = s.PositiveInt("ackTargetMinutes", 15) * 60;
       row.resolve_target_s = s.PositiveInt("resolveTargetMinutes", 120) * 60;
       row.created_at = now;
-      if (const JsonValue* tags = s.obj.if_contains("tags"); tags && tags->is_object()) {
-        for (const auto& kv : tags->get_object()) {
-          if (!kv.value().is_string()) {
-            return Fail(errc::kBadRequest,
-                        where + ".tags." + std::string(kv.key()) + ": must be a string");
-          }
-        }
-        row.tags = tags->get_object();
-      }
+      row.tags = s.StringMap("tags");
       const JsonArray* integrations = s.Array("integrations");
       if (!status) return status;
       if (auto st = store.UpsertService(row); !st) return st;
@@ -116,7 +66,7 @@ Status ApplySeed(Engine& engine, std::string_view json) {
       for (std::size_t j = 0; j < integrations->size(); ++j) {
         const std::string iwhere = where + ".integrations[" + std::to_string(j) + "]";
         if (!(*integrations)[j].is_object()) return NotObject(iwhere);
-        const Reader in{(*integrations)[j].get_object(), iwhere, &status};
+        const FieldReader in{(*integrations)[j].get_object(), iwhere, &status};
         IntegrationRow integration;
         integration.id = in.Str("id", true);
         integration.service_id = row.id;
@@ -148,7 +98,7 @@ Status ApplySeed(Engine& engine, std::string_view json) {
     for (std::size_t i = 0; i < events->size(); ++i) {
       const std::string where = "events[" + std::to_string(i) + "]";
       if (!(*events)[i].is_object()) return NotObject(where);
-      const Reader e{(*events)[i].get_object(), where, &status};
+      const FieldReader e{(*events)[i].get_object(), where, &status};
       const std::string key = e.Str("routingKey", true);
       const std::string action = e.Str("action", true);
       Event ev;

@@ -5,7 +5,7 @@
 // {"teams":[{"id","name","description?","parent?","members":[{"id","name?","email?","handle?","role?"}]}],
 //  "services":[{"id","name","description?","team?","ackTargetMinutes?","resolveTargetMinutes?",
 //               "tags?":{…},"integrations":[{"id","name?","kind?":"events_v2"|"alertmanager","key"}]}],
-//  "events":[{"routingKey","action","dedupKey","summary","source","severity","minutesAgo?"}]}
+//  "events":[{"routingKey","action","dedupKey","summary","source","severity"}]}
 // `events` are ingested only into an empty store (demo data).
 #pragma once
 

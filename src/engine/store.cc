@@ -1,6 +1,5 @@
-#include <opsorch/engine/store.h>
-
 #include <opsorch/common/error.h>
+#include <opsorch/engine/store.h>
 
 #include "engine/postgres/pg_store.h"
 #include "engine/sqlite/sqlite_store.h"
@@ -11,6 +10,10 @@ Status Store::Write(const std::function<Status(Tx&)>& fn) {
   std::vector<Status> results;
   if (auto st = WriteBatch({fn}, results); !st) return st;
   return results.front();
+}
+
+Result<std::vector<SlaRow>> Store::SlaRowsUpdatedSince(std::int64_t) {
+  return Fail(errc::kInternal, "this store does not support SLA analytics yet");
 }
 
 Result<std::unique_ptr<Store>> OpenStore(const std::string& url) {

@@ -315,11 +315,11 @@ TEST(AlertmanagerCorpus, AllFiringNotification) {
 
 TEST(AlertmanagerErrors, UnsupportedVersion) {
   EXPECT_EQ(ErrorsOf(DecodeAlertmanager(ReadCorpus("malformed_am_version3.json"), kIntegrationKey)),
-            (ErrorList{{"version", "unsupported version \"3\"; expected \"4\""}}));
+            (ErrorList{{"version", "must be \"4\" (got \"3\")"}}));
   EXPECT_EQ(ErrorsOf(DecodeAlertmanager(R"({"version":4,"alerts":[]})", kIntegrationKey)),
-            (ErrorList{{"version", "unsupported version 4; expected \"4\""}}));
+            (ErrorList{{"version", "must be \"4\" (got 4)"}}));
   EXPECT_EQ(ErrorsOf(DecodeAlertmanager(R"({"alerts":[]})", kIntegrationKey)),
-            (ErrorList{{"version", "unsupported version (none); expected \"4\""}}));
+            (ErrorList{{"version", "must be \"4\" (got (none))"}}));
   // A long value is cut in the message.
   const auto long_version =
       ErrorsOf(DecodeAlertmanager(R"({"version":")" + Repeat("9", 500) + R"("})", kIntegrationKey));

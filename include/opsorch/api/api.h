@@ -37,8 +37,7 @@ class Api final : public http::Handler {
   // `blocking_pool` runs calls to providers whose IsBlocking() is true; may be null when every
   // provider is in-memory.
   Api(ApiOptions options, const providers::ProviderRegistry& registry,
-      providers::ProviderSet& providers, metrics::Registry& metrics,
-      BlockingPool* blocking_pool);
+      providers::ProviderSet& providers, metrics::Registry& metrics, BlockingPool* blocking_pool);
   ~Api() override;
 
   void Handle(const http::Request& request, http::ResponseCallback done) override;

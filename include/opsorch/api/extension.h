@@ -17,9 +17,15 @@ class RouteExtension {
   virtual bool Serves(std::string_view path) const = 0;
   // False for routes that authenticate by their own key (ingestion): no bearer token needed.
   virtual bool NeedsBearer(std::string_view path) const = 0;
+  // True when Handle may block (database reads and writes): it then runs on the worker pool
+  // instead of the event loop.
+  virtual bool Blocking(std::string_view) const { return false; }
   // `done` adds the CORS headers and X-Request-Id.
   virtual void Handle(const http::Request& req, std::string_view path,
                       const std::string& request_id, http::ResponseCallback done) = 0;
 };
+
+// Writes the audit line of contract §11 for `action` (the same line the core routes write).
+void Audit(const http::Request& req, std::string_view request_id, std::string_view action);
 
 }  // namespace opsorch::api

@@ -23,13 +23,15 @@ namespace opsorch::engine {
 
 struct RulesConfig;
 struct Outcome;
+struct SlaQuery;
+struct SlaReport;
 
 struct EngineOptions {
   std::string store_url;  // "sqlite:<path>" or "postgres://…"
   std::int64_t hold_resolve_ns = 5LL * 60 * 1'000'000'000;
   std::int64_t reopen_window_ns = 0;
-  std::size_t max_batch = 1024;        // events per durable commit
-  std::size_t max_queued = 200'000;    // events waiting for the writer; beyond → 429
+  std::size_t max_batch = 1024;      // events per durable commit
+  std::size_t max_queued = 200'000;  // events waiting for the writer; beyond → 429
   std::chrono::hours incident_retention{24 * 730};
   std::chrono::hours alert_retention{24 * 365};
   std::chrono::minutes retention_interval{60};  // 0 = no retention job
@@ -44,7 +46,8 @@ struct Ingestion {
 // The result for one event: the outcome, or why it failed (nothing was stored then).
 struct IngestResult {
   Status status = Ok();
-  std::string action;  // triggered | deduplicated | acknowledged | resolved | reopened | held | ignored
+  std::string
+      action;  // triggered | deduplicated | acknowledged | resolved | reopened | held | ignored
   std::string incident_id;
   std::string alert_id;
   std::string dedup_key;
@@ -83,6 +86,9 @@ class Engine {
 
   // One retention pass now; returns incidents deleted.
   Result<std::int64_t> RunRetention();
+
+  // SLA analytics over the in-memory SLA cache (engine/sla.h), brought up to date first.
+  Result<SlaReport> Sla(const SlaQuery& q);
 
   struct Impl;
 

@@ -65,8 +65,8 @@ struct IncidentRow {
   std::string dedup_key;  // empty for incidents created through the API without one
   std::string title;
   std::string description;
-  std::string status = "open";  // open | acknowledged | resolved
-  std::string urgency = "high";  // high | medium | low
+  std::string status = "open";     // open | acknowledged | resolved
+  std::string urgency = "high";    // high | medium | low
   std::string severity = "error";  // critical | error | warning | info
   std::string source;
   std::int64_t created_at = 0;
@@ -98,9 +98,9 @@ struct AlertRow {
   JsonArray images;
   std::string client;
   std::string client_url;
-  std::int64_t event_at = 0;     // the sender's timestamp, or received_at
+  std::int64_t event_at = 0;  // the sender's timestamp, or received_at
   std::int64_t received_at = 0;
-  std::int64_t held_until = 0;   // a resolve waiting for its trigger, until then
+  std::int64_t held_until = 0;  // a resolve waiting for its trigger, until then
 };
 
 struct TimelineRow {
@@ -125,13 +125,13 @@ struct DeploymentRow {
 };
 
 struct IncidentFilter {
-  std::string text;                     // substring of title or description (case-insensitive)
-  std::vector<std::string> statuses;    // any of
-  std::vector<std::string> severities;  // any of
-  std::vector<std::string> service_ids; // any of
-  std::int64_t created_from = 0;        // inclusive; 0 = unbounded
-  std::int64_t created_to = 0;          // exclusive; 0 = unbounded
-  std::int64_t limit = 0;               // 0 = no limit; newest first
+  std::string text;                      // substring of title or description (case-insensitive)
+  std::vector<std::string> statuses;     // any of
+  std::vector<std::string> severities;   // any of
+  std::vector<std::string> service_ids;  // any of
+  std::int64_t created_from = 0;         // inclusive; 0 = unbounded
+  std::int64_t created_to = 0;           // exclusive; 0 = unbounded
+  std::int64_t limit = 0;                // 0 = no limit; newest first
 };
 
 struct AlertFilter {
@@ -149,6 +149,8 @@ struct SlaRow {
   std::int64_t created_at = 0;
   std::int64_t acknowledged_at = 0;
   std::int64_t resolved_at = 0;
+  std::int64_t seq = 0;
+  std::int64_t updated_at = 0;
 };
 
 // One write transaction. Calls are made by the engine's rules; every Find* of an incident by
@@ -157,6 +159,9 @@ struct SlaRow {
 class Tx {
  public:
   virtual ~Tx() = default;
+  // The two Find calls of the event path may leave the free-form columns (details, fields,
+  // metadata) empty: the rules never read them, and parsing them per event costs. Write such a
+  // row back with UpdateIncidentState, never UpdateIncident.
   virtual Result<std::optional<IncidentRow>> FindOpenIncident(std::string_view service_id,
                                                               std::string_view dedup_key) = 0;
   // The most recently resolved incident of the key, if resolved at or after `since`.
@@ -170,6 +175,9 @@ class Tx {
   virtual Result<std::optional<IncidentRow>> GetIncidentForUpdate(std::string_view id) = 0;
   virtual Status InsertIncident(IncidentRow& row) = 0;  // sets seq and id
   virtual Status UpdateIncident(const IncidentRow& row) = 0;
+  // Only status, severity, urgency, acknowledged_at, resolved_at, updated_at and alert_count.
+  // The default writes the whole row, which is right for a store whose Find* load whole rows.
+  virtual Status UpdateIncidentState(const IncidentRow& row) { return UpdateIncident(row); }
   virtual Status InsertAlert(AlertRow& row) = 0;  // sets seq and id
   virtual Status LinkAlert(std::string_view alert_id, std::string_view incident_id) = 0;
   virtual Status AppendTimeline(TimelineRow& row) = 0;  // sets id
@@ -200,6 +208,9 @@ class Store {
   virtual Result<std::optional<AlertRow>> GetAlert(std::string_view id) = 0;
   virtual Result<std::vector<SlaRow>> SlaRows(std::int64_t created_from, std::int64_t created_to,
                                               const std::vector<std::string>& service_ids) = 0;
+  // Every incident changed after `updated_after` (0: all of them, by a sequential scan), in no
+  // particular order: the SLA cache loads once and then follows changes with this.
+  virtual Result<std::vector<SlaRow>> SlaRowsUpdatedSince(std::int64_t updated_after);
 
   // Catalog (admin API and seed file).
   virtual Status UpsertService(const ServiceRow& s) = 0;

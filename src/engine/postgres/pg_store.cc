@@ -8,6 +8,7 @@
 #include <chrono>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -88,6 +89,9 @@ constexpr std::string_view kMigrationLock = "hashtextextended('opsorch.schema_mi
 constexpr int kWriteAttempts = 5;
 constexpr std::size_t kIdleReaders = 8;
 constexpr std::int64_t kRetentionBatch = 1000;
+
+// (service, dedup key) pairs a batch has locked.
+using KeySet = std::set<std::pair<std::string, std::string>>;
 
 std::string IncidentId(std::int64_t seq) { return "inc-" + std::to_string(seq); }
 std::string AlertId(std::int64_t seq) { return "al-" + std::to_string(seq); }
@@ -189,7 +193,7 @@ class Numbered {
 
 class PgTx final : public Tx {
  public:
-  explicit PgTx(Connection& c) : c_(c) {}
+  PgTx(Connection& c, KeySet& locked) : c_(c), locked_(locked) {}
 
   Result<std::optional<IncidentRow>> FindOpenIncident(std::string_view service_id,
                                                       std::string_view dedup_key) override {
@@ -378,6 +382,7 @@ class PgTx final : public Tx {
         "$1::text || $2::text, 0))",
         Params().Add(service_id).Add(dedup_key));
     if (!r) return Fail(std::move(r.error()));
+    locked_.emplace(service_id, dedup_key);
     return Ok();
   }
 
@@ -389,6 +394,7 @@ class PgTx final : public Tx {
   }
 
   Connection& c_;
+  KeySet& locked_;
 };
 
 class PgStore final : public Store {
@@ -424,10 +430,11 @@ class PgStore final : public Store {
                     std::vector<Status>& results) override {
     std::lock_guard lock(write_mu_);
     Status failure = Ok();
+    KeySet locked;
     for (int attempt = 1; attempt <= kWriteAttempts; ++attempt) {
       if (attempt > 1) Backoff(attempt);
       results.assign(items.size(), Ok());
-      const Outcome o = TryBatch(items, results, failure);
+      const Outcome o = TryBatch(items, results, locked, failure);
       if (o == Outcome::kCommitted) return Ok();
       if (o == Outcome::kFailed) break;
     }
@@ -709,7 +716,7 @@ class PgStore final : public Store {
   // One attempt at a batch. kRetry: rolled back (or the connection is gone, which rolls back),
   // so running the batch again is safe.
   Outcome TryBatch(const std::vector<std::function<Status(Tx&)>>& items,
-                   std::vector<Status>& results, Status& failure) {
+                   std::vector<Status>& results, KeySet& locked, Status& failure) {
     Connection& c = *writer_;
     // Lost before COMMIT was sent: the server rolled back, so another attempt is safe.
     auto lost_or = [&](Status st) {
@@ -725,7 +732,23 @@ class PgStore final : public Store {
     }
     c.ClearRetryable();
     if (auto st = c.Exec("BEGIN"); !st) return lost_or(st);
-    PgTx tx(c);
+    // A batch's keys are locked as its units come to them, in no particular order, so two
+    // batches can deadlock. On a retry the keys of the earlier attempts are taken first, all at
+    // once and in one global order, which makes the retry unlikely to deadlock again.
+    if (!locked.empty()) {
+      std::vector<std::string> services, keys;
+      for (const auto& [service, key] : locked) {
+        services.push_back(service);
+        keys.push_back(key);
+      }
+      auto r = c.Query(
+          "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(length(s)::text "
+          "|| ':' || s || d, 0) AS k FROM unnest($1::text[], $2::text[]) AS u(s, d) ORDER BY k "
+          "OFFSET 0) AS sorted",
+          Params().AddArray(services).AddArray(keys));
+      if (!r) return lost_or(Fail(std::move(r.error())));
+    }
+    PgTx tx(c, locked);
     for (std::size_t i = 0; i < items.size(); ++i) {
       if (auto st = c.Exec("SAVEPOINT item"); !st) return lost_or(st);
       results[i] = items[i](tx);

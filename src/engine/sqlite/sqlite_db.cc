@@ -1,5 +1,8 @@
 #include "engine/sqlite/sqlite_db.h"
 
+#include <locale.h>
+#include <wctype.h>
+
 #include <opsorch/common/error.h>
 #include <opsorch/common/json_parse.h>
 #include <opsorch/common/json_writer.h>
@@ -7,8 +10,80 @@
 namespace opsorch::engine::sqlite {
 
 Error SqlError(sqlite3* db, std::string_view what) {
-  return MakeError(errc::kInternal,
-                   "sqlite: " + std::string(what) + ": " + (db ? sqlite3_errmsg(db) : "no database"));
+  return MakeError(errc::kInternal, "sqlite: " + std::string(what) + ": " +
+                                        (db ? sqlite3_errmsg(db) : "no database"));
+}
+
+namespace {
+
+locale_t Utf8Locale() {
+  static const locale_t loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(0));
+  return loc;
+}
+
+void AppendUtf8(std::string& out, char32_t c) {
+  if (c < 0x80) {
+    out.push_back(static_cast<char>(c));
+  } else if (c < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (c >> 6)));
+    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+  } else if (c < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (c >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (c >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+  }
+}
+
+void FoldFunction(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  if (sqlite3_value_type(argv[0]) == SQLITE_NULL) {
+    sqlite3_result_null(ctx);
+    return;
+  }
+  const auto* p = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
+  const std::string folded =
+      FoldCase(std::string_view(p, static_cast<std::size_t>(sqlite3_value_bytes(argv[0]))));
+  sqlite3_result_text(ctx, folded.data(), static_cast<int>(folded.size()), SQLITE_TRANSIENT);
+}
+
+}  // namespace
+
+std::string FoldCase(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  const locale_t loc = Utf8Locale();
+  for (std::size_t i = 0; i < s.size();) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    if (b < 0x80) {
+      out.push_back(b >= 'A' && b <= 'Z' ? static_cast<char>(b + 32) : static_cast<char>(b));
+      ++i;
+      continue;
+    }
+    const int len = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1;
+    if (len == 1 || i + static_cast<std::size_t>(len) > s.size()) {
+      out.push_back(static_cast<char>(b));
+      ++i;
+      continue;
+    }
+    char32_t c = b & (0xFF >> (len + 1));
+    bool ok = true;
+    for (int k = 1; k < len; ++k) {
+      const auto cont = static_cast<unsigned char>(s[i + static_cast<std::size_t>(k)]);
+      if ((cont & 0xC0) != 0x80) ok = false;
+      c = (c << 6) | (cont & 0x3F);
+    }
+    if (!ok || loc == static_cast<locale_t>(0)) {
+      out.append(s.substr(i, static_cast<std::size_t>(len)));
+    } else {
+      AppendUtf8(out, static_cast<char32_t>(towlower_l(static_cast<wint_t>(c), loc)));
+    }
+    i += static_cast<std::size_t>(len);
+  }
+  return out;
 }
 
 Statement& Statement::Bind(int i, std::string_view v) {
@@ -38,10 +113,13 @@ Result<bool> Statement::Step() {
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
   sqlite3* db = sqlite3_db_handle(s_);
+  if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+    // A client can cause this (a second open incident for a key): say what, not the SQL.
+    return Fail(errc::kConflict,
+                std::string("conflicts with an existing record (") + sqlite3_errmsg(db) + ")");
+  }
   const std::string sql = sqlite3_sql(s_) ? sqlite3_sql(s_) : "";
-  Error e = SqlError(db, sql.substr(0, 60));
-  if (rc == SQLITE_CONSTRAINT || (rc & 0xff) == SQLITE_CONSTRAINT) e.code = std::string(errc::kConflict);
-  return Fail(std::move(e));
+  return Fail(SqlError(db, sql.substr(0, 60)));
 }
 
 Status Statement::Run() {
@@ -54,7 +132,8 @@ Status Statement::Run() {
 
 std::string Statement::Text(int col) const {
   const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s_, col));
-  return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(s_, col))) : std::string();
+  return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(s_, col)))
+           : std::string();
 }
 
 std::int64_t Statement::Int(int col) const { return sqlite3_column_int64(s_, col); }
@@ -83,9 +162,8 @@ void Statement::Reset() {
 
 Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, bool durable) {
   sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &db,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
+  const int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     Error e = SqlError(db, "open " + path);
     sqlite3_close_v2(db);
@@ -98,6 +176,8 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, bo
   std::string pragmas = "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=";
   pragmas += durable ? "FULL;" : "NORMAL;";
   if (auto st = c->Exec(pragmas); !st) return Fail(std::move(st.error()));
+  sqlite3_create_function_v2(db, "opsorch_fold", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
+                             FoldFunction, nullptr, nullptr, nullptr);
   return c;
 }
 
@@ -121,8 +201,8 @@ Result<std::unique_ptr<Statement>> Connection::Prepare(std::string_view sql) {
   auto it = cache_.find(sql);
   if (it == cache_.end()) {
     sqlite3_stmt* s = nullptr;
-    if (sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
-                           SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK) {
+    if (sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                           &s, nullptr) != SQLITE_OK) {
       return Fail(SqlError(db_, "prepare " + std::string(sql.substr(0, 60))));
     }
     it = cache_.emplace(std::string(sql), s).first;

@@ -3,13 +3,13 @@
 // throws.
 #pragma once
 
-#include <sqlite3.h>
-
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
 #include <string_view>
+
+#include <sqlite3.h>
 
 #include <opsorch/common/json.h>
 #include <opsorch/common/result.h>
@@ -64,5 +64,10 @@ class Connection {
 };
 
 Error SqlError(sqlite3* db, std::string_view what);
+
+// Unicode simple case folding (lower case) of UTF-8 text; invalid bytes are kept as they are.
+// SQLite's LIKE folds ASCII only, so text search compares opsorch_fold(column) with a folded
+// pattern; every connection has opsorch_fold registered.
+std::string FoldCase(std::string_view utf8);
 
 }  // namespace opsorch::engine::sqlite

@@ -72,6 +72,10 @@ CREATE TABLE deployments (
   summary TEXT NOT NULL DEFAULT '', source TEXT NOT NULL DEFAULT '', at INTEGER NOT NULL,
   details TEXT NOT NULL DEFAULT '{}', links TEXT NOT NULL DEFAULT '[]') STRICT;
 )sql",
+    // 2: the SLA cache follows changes by updated_at.
+    R"sql(
+CREATE INDEX incidents_updated ON incidents(updated_at);
+)sql",
 };
 
 std::string IncidentId(std::int64_t seq) { return "inc-" + std::to_string(seq); }
@@ -93,6 +97,31 @@ std::int64_t SeqOf(std::string_view id, std::string_view prefix) {
 constexpr std::string_view kIncidentColumns =
     "seq, service_id, dedup_key, title, description, status, urgency, severity, source, "
     "created_at, acknowledged_at, resolved_at, updated_at, alert_count, details, fields, metadata";
+
+// The event path's lookups: everything but the free-form JSON columns (see Tx).
+constexpr std::string_view kIncidentStateColumns =
+    "seq, service_id, dedup_key, title, description, status, urgency, severity, source, "
+    "created_at, acknowledged_at, resolved_at, updated_at, alert_count";
+
+IncidentRow ReadIncidentState(const Statement& s) {
+  IncidentRow r;
+  r.seq = s.Int(0);
+  r.id = IncidentId(r.seq);
+  r.service_id = s.Text(1);
+  r.dedup_key = s.Text(2);
+  r.title = s.Text(3);
+  r.description = s.Text(4);
+  r.status = s.Text(5);
+  r.urgency = s.Text(6);
+  r.severity = s.Text(7);
+  r.source = s.Text(8);
+  r.created_at = s.Int(9);
+  r.acknowledged_at = s.Int(10);
+  r.resolved_at = s.Int(11);
+  r.updated_at = s.Int(12);
+  r.alert_count = s.Int(13);
+  return r;
+}
 
 IncidentRow ReadIncident(const Statement& s) {
   IncidentRow r;
@@ -161,21 +190,23 @@ class SqliteTx final : public Tx {
 
   Result<std::optional<IncidentRow>> FindOpenIncident(std::string_view service_id,
                                                       std::string_view dedup_key) override {
-    static const std::string sql = "SELECT " + std::string(kIncidentColumns) +
+    static const std::string sql = "SELECT " + std::string(kIncidentStateColumns) +
                                    " FROM incidents WHERE service_id=? AND dedup_key=? AND "
                                    "status<>'resolved' AND dedup_key<>''";
-    return One(sql, [&](Statement& s) { s.Bind(1, service_id).Bind(2, dedup_key); });
+    return One(
+        sql, [&](Statement& s) { s.Bind(1, service_id).Bind(2, dedup_key); }, ReadIncidentState);
   }
 
   Result<std::optional<IncidentRow>> FindResolvedSince(std::string_view service_id,
                                                        std::string_view dedup_key,
                                                        std::int64_t since) override {
-    static const std::string sql = "SELECT " + std::string(kIncidentColumns) +
+    static const std::string sql = "SELECT " + std::string(kIncidentStateColumns) +
                                    " FROM incidents WHERE service_id=? AND dedup_key=? AND "
                                    "dedup_key<>'' AND status='resolved' AND resolved_at>=? "
                                    "ORDER BY resolved_at DESC LIMIT 1";
-    return One(sql,
-               [&](Statement& s) { s.Bind(1, service_id).Bind(2, dedup_key).Bind(3, since); });
+    return One(
+        sql, [&](Statement& s) { s.Bind(1, service_id).Bind(2, dedup_key).Bind(3, since); },
+        ReadIncidentState);
   }
 
   Result<std::optional<AlertRow>> TakeHeldResolve(std::string_view service_id,
@@ -183,7 +214,9 @@ class SqliteTx final : public Tx {
                                                   std::int64_t now) override {
     static const std::string sql = "SELECT " + std::string(kAlertColumns) +
                                    " FROM alerts WHERE service_id=? AND dedup_key=? AND "
-                                   "held_until>? ORDER BY seq LIMIT 1";
+                                   // `held_until>0` lets SQLite use the partial index; a
+                                   // bound parameter alone does not, and it scanned the table.
+                                   "held_until>0 AND held_until>? ORDER BY seq LIMIT 1";
     auto s = c_.Prepare(sql);
     if (!s) return Fail(std::move(s.error()));
     (*s)->Bind(1, service_id).Bind(2, dedup_key).Bind(3, now);
@@ -204,7 +237,8 @@ class SqliteTx final : public Tx {
         "SELECT " + std::string(kIncidentColumns) + " FROM incidents WHERE seq=?";
     const std::int64_t seq = SeqOf(id, "inc-");
     if (seq == 0) return std::optional<IncidentRow>();
-    return One(sql, [&](Statement& s) { s.Bind(1, seq); });
+    return One(
+        sql, [&](Statement& s) { s.Bind(1, seq); }, ReadIncident);
   }
 
   Status InsertIncident(IncidentRow& r) override {
@@ -254,6 +288,22 @@ class SqliteTx final : public Tx {
         .BindJson(11, r.fields)
         .BindJson(12, r.metadata)
         .Bind(13, r.seq);
+    return (*s)->Run();
+  }
+
+  Status UpdateIncidentState(const IncidentRow& r) override {
+    auto s = c_.Prepare(
+        "UPDATE incidents SET status=?, urgency=?, severity=?, acknowledged_at=?, resolved_at=?, "
+        "updated_at=?, alert_count=? WHERE seq=?");
+    if (!s) return Fail(std::move(s.error()));
+    (*s)->Bind(1, r.status)
+        .Bind(2, r.urgency)
+        .Bind(3, r.severity)
+        .Bind(4, r.acknowledged_at)
+        .Bind(5, r.resolved_at)
+        .Bind(6, r.updated_at)
+        .Bind(7, r.alert_count)
+        .Bind(8, r.seq);
     return (*s)->Run();
   }
 
@@ -342,14 +392,15 @@ class SqliteTx final : public Tx {
 
  private:
   template <class BindFn>
-  Result<std::optional<IncidentRow>> One(const std::string& sql, BindFn bind) {
+  Result<std::optional<IncidentRow>> One(const std::string& sql, BindFn bind,
+                                         IncidentRow (*read)(const Statement&)) {
     auto s = c_.Prepare(sql);
     if (!s) return Fail(std::move(s.error()));
     bind(**s);
     auto row = (*s)->Step();
     if (!row) return Fail(std::move(row.error()));
     if (!*row) return std::optional<IncidentRow>();
-    return std::optional<IncidentRow>(ReadIncident(**s));
+    return std::optional<IncidentRow>(read(**s));
   }
 
   Connection& c_;
@@ -385,8 +436,8 @@ class SqliteStore final : public Store {
                               "PRAGMA user_version=" + std::to_string(i + 1) + ";COMMIT;";
       if (auto st = writer_->Exec(sql); !st) {
         (void)writer_->Exec("ROLLBACK");
-        return Fail(errc::kInternal, "migration " + std::to_string(i + 1) + ": " +
-                                         st.error().message);
+        return Fail(errc::kInternal,
+                    "migration " + std::to_string(i + 1) + ": " + st.error().message);
       }
     }
     return Ok();
@@ -419,7 +470,11 @@ class SqliteStore final : public Store {
 
   Result<std::vector<IncidentRow>> QueryIncidents(const IncidentFilter& f) override {
     std::string sql = "SELECT " + std::string(kIncidentColumns) + " FROM incidents WHERE 1=1";
-    if (!f.text.empty()) sql += " AND (title LIKE ? ESCAPE '\\' OR description LIKE ? ESCAPE '\\')";
+    if (!f.text.empty()) {
+      sql +=
+          " AND (opsorch_fold(title) LIKE ? ESCAPE '\\' OR "
+          "opsorch_fold(description) LIKE ? ESCAPE '\\')";
+    }
     if (!f.statuses.empty()) sql += " AND status IN (" + Placeholders(f.statuses.size()) + ")";
     if (!f.severities.empty()) {
       sql += " AND severity IN (" + Placeholders(f.severities.size()) + ")";
@@ -436,7 +491,7 @@ class SqliteStore final : public Store {
       if (!s) return Fail(std::move(s.error()));
       int i = 1;
       if (!f.text.empty()) {
-        const std::string like = "%" + EscapeLike(f.text) + "%";
+        const std::string like = "%" + EscapeLike(FoldCase(f.text)) + "%";
         (*s)->Bind(i++, like).Bind(i++, like);
       }
       for (const auto& v : f.statuses) (*s)->Bind(i++, v);
@@ -460,8 +515,7 @@ class SqliteStore final : public Store {
     const std::int64_t seq = SeqOf(id, "inc-");
     if (seq == 0) return std::optional<IncidentRow>();
     return WithReader([&](Connection& c) -> Result<std::optional<IncidentRow>> {
-      auto s = c.Prepare("SELECT " + std::string(kIncidentColumns) +
-                         " FROM incidents WHERE seq=?");
+      auto s = c.Prepare("SELECT " + std::string(kIncidentColumns) + " FROM incidents WHERE seq=?");
       if (!s) return Fail(std::move(s.error()));
       (*s)->Bind(1, seq);
       auto row = (*s)->Step();
@@ -500,7 +554,7 @@ class SqliteStore final : public Store {
 
   Result<std::vector<AlertRow>> QueryAlerts(const AlertFilter& f) override {
     std::string sql = "SELECT " + std::string(kAlertColumns) + " FROM alerts WHERE 1=1";
-    if (!f.text.empty()) sql += " AND summary LIKE ? ESCAPE '\\'";
+    if (!f.text.empty()) sql += " AND opsorch_fold(summary) LIKE ? ESCAPE '\\'";
     if (!f.service_ids.empty()) {
       sql += " AND service_id IN (" + Placeholders(f.service_ids.size()) + ")";
     }
@@ -514,7 +568,7 @@ class SqliteStore final : public Store {
       auto s = c.Prepare(sql);
       if (!s) return Fail(std::move(s.error()));
       int i = 1;
-      if (!f.text.empty()) (*s)->Bind(i++, "%" + EscapeLike(f.text) + "%");
+      if (!f.text.empty()) (*s)->Bind(i++, "%" + EscapeLike(FoldCase(f.text)) + "%");
       for (const auto& v : f.service_ids) (*s)->Bind(i++, v);
       for (const auto& v : f.severities) (*s)->Bind(i++, v);
       if (!f.incident_id.empty()) (*s)->Bind(i++, SeqOf(f.incident_id, "inc-"));
@@ -563,8 +617,32 @@ class SqliteStore final : public Store {
         auto row = (*s)->Step();
         if (!row) return Fail(std::move(row.error()));
         if (!*row) break;
-        out.push_back(SlaRow{(*s)->Text(0), (*s)->Text(1), (*s)->Int(2), (*s)->Int(3),
-                             (*s)->Int(4)});
+        out.push_back(
+            SlaRow{(*s)->Text(0), (*s)->Text(1), (*s)->Int(2), (*s)->Int(3), (*s)->Int(4)});
+      }
+      return out;
+    });
+  }
+
+  Result<std::vector<SlaRow>> SlaRowsUpdatedSince(std::int64_t updated_after) override {
+    // All rows: a sequential scan in rowid order, much faster than walking an index.
+    const std::string_view sql =
+        updated_after == 0
+            ? "SELECT seq, service_id, urgency, created_at, acknowledged_at, resolved_at, "
+              "updated_at FROM incidents ORDER BY seq"
+            : "SELECT seq, service_id, urgency, created_at, acknowledged_at, resolved_at, "
+              "updated_at FROM incidents WHERE updated_at>?";  // by the updated_at index
+    return WithReader([&](Connection& c) -> Result<std::vector<SlaRow>> {
+      auto s = c.Prepare(sql);
+      if (!s) return Fail(std::move(s.error()));
+      if (updated_after != 0) (*s)->Bind(1, updated_after);
+      std::vector<SlaRow> out;
+      while (true) {
+        auto row = (*s)->Step();
+        if (!row) return Fail(std::move(row.error()));
+        if (!*row) break;
+        out.push_back(SlaRow{(*s)->Text(1), (*s)->Text(2), (*s)->Int(3), (*s)->Int(4), (*s)->Int(5),
+                             (*s)->Int(0), (*s)->Int(6)});
       }
       return out;
     });
@@ -609,7 +687,9 @@ class SqliteStore final : public Store {
         "INSERT INTO teams (id, name, description, parent) VALUES (?,?,?,?) "
         "ON CONFLICT(id) DO UPDATE SET name=excluded.name, description=excluded.description, "
         "parent=excluded.parent",
-        [&](Statement& s) { s.Bind(1, t.id).Bind(2, t.name).Bind(3, t.description).Bind(4, t.parent); });
+        [&](Statement& s) {
+          s.Bind(1, t.id).Bind(2, t.name).Bind(3, t.description).Bind(4, t.parent);
+        });
   }
 
   Status DeleteTeam(std::string_view id) override {
@@ -619,7 +699,9 @@ class SqliteStore final : public Store {
   Result<std::vector<TeamRow>> Teams() override {
     return ReadAll<TeamRow>(
         "SELECT id, name, description, parent FROM teams ORDER BY id", [](Statement&) {},
-        [](const Statement& s) { return TeamRow{s.Text(0), s.Text(1), s.Text(2), s.Text(3)}; });
+        [](const Statement& s) {
+          return TeamRow{s.Text(0), s.Text(1), s.Text(2), s.Text(3)};
+        });
   }
 
   Status UpsertMember(const MemberRow& m) override {
@@ -720,8 +802,10 @@ class SqliteStore final : public Store {
       if (n < 1000) break;
     }
     std::lock_guard lock(write_mu_);
-    const std::string sql = "DELETE FROM alerts WHERE incident_seq=0 AND held_until=0 AND "
-                            "received_at<" + std::to_string(alerts_before);
+    const std::string sql =
+        "DELETE FROM alerts WHERE incident_seq=0 AND held_until=0 AND "
+        "received_at<" +
+        std::to_string(alerts_before);
     if (auto st = writer_->Exec(sql); !st) return Fail(std::move(st.error()));
     return deleted;
   }

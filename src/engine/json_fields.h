@@ -1,0 +1,90 @@
+// Reading a JSON object field by field with errors that name the field and the rule
+// (`services[2].ackTargetMinutes: must be a positive integer`); the first error wins. Shared by
+// the seed file and the admin API.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+
+#include <opsorch/common/error.h>
+#include <opsorch/common/json.h>
+#include <opsorch/common/result.h>
+
+namespace opsorch::engine {
+
+struct FieldReader {
+  const JsonObject& obj;
+  std::string where;  // prefix of error messages, e.g. "services[2]"
+  Status* status;
+
+  void Error(std::string_view key, std::string_view rule) const {
+    if (*status) {
+      *status = Fail(errc::kBadRequest, (where.empty() ? std::string() : where + ".") +
+                                            std::string(key) + ": " + std::string(rule));
+    }
+  }
+
+  // Refuses keys outside `known` (strict request bodies).
+  void OnlyKnown(std::initializer_list<std::string_view> known) const {
+    for (const auto& kv : obj) {
+      bool ok = false;
+      for (std::string_view k : known) ok = ok || kv.key() == k;
+      if (!ok) Error(std::string_view(kv.key().data(), kv.key().size()), "unknown field");
+    }
+  }
+
+  std::string Str(std::string_view key, bool required = false) const {
+    const JsonValue* v = obj.if_contains(key);
+    if (v == nullptr || v->is_null()) {
+      if (required) Error(key, "is required");
+      return {};
+    }
+    if (!v->is_string()) {
+      Error(key, "must be a string");
+      return {};
+    }
+    if (required && v->get_string().empty()) Error(key, "must not be empty");
+    return std::string(v->get_string());
+  }
+
+  std::int64_t PositiveInt(std::string_view key, std::int64_t fallback) const {
+    const JsonValue* v = obj.if_contains(key);
+    if (v == nullptr || v->is_null()) return fallback;
+    if (!v->is_int64() || v->get_int64() <= 0) {
+      Error(key, "must be a positive integer");
+      return fallback;
+    }
+    return v->get_int64();
+  }
+
+  const JsonArray* Array(std::string_view key) const {
+    const JsonValue* v = obj.if_contains(key);
+    if (v == nullptr || v->is_null()) return nullptr;
+    if (!v->is_array()) {
+      Error(key, "must be an array");
+      return nullptr;
+    }
+    return &v->get_array();
+  }
+
+  // A string → string map (tags).
+  JsonObject StringMap(std::string_view key) const {
+    const JsonValue* v = obj.if_contains(key);
+    if (v == nullptr || v->is_null()) return {};
+    if (!v->is_object()) {
+      Error(key, "must be an object of strings");
+      return {};
+    }
+    for (const auto& kv : v->get_object()) {
+      if (!kv.value().is_string()) {
+        Error(std::string(key) + "." + std::string(kv.key()), "must be a string");
+        return {};
+      }
+    }
+    return v->get_object();
+  }
+};
+
+}  // namespace opsorch::engine
