@@ -22,15 +22,25 @@ build: deps $(BUILD)/build.ninja
 run: build
 	$(BUILD)/opsorch serve --demo
 
+# The suite runs against a private PostgreSQL cluster too (scripts/pg-test-cluster), stopped
+# whatever ctest's outcome; the recipe exits with ctest's status.
+define ctest_with_postgres
+	url=$$(scripts/pg-test-cluster start $(1)/pg-test) || exit 1; \
+	status=0; \
+	(cd $(1) && OPSORCH_TEST_POSTGRES_URL=$$url ctest --output-on-failure -j $(JOBS)) || status=$$?; \
+	scripts/pg-test-cluster stop $(1)/pg-test || true; \
+	exit $$status
+endef
+
 test: build
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	$(call ctest_with_postgres,$(BUILD))
 
 $(ASAN_BUILD)/build.ninja:
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DOPSORCH_SANITIZE=address,undefined
 
 test-asan: deps $(ASAN_BUILD)/build.ninja
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
-	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS)
+	$(call ctest_with_postgres,$(ASAN_BUILD))
 
 $(TSAN_BUILD)/build.ninja:
 	cmake -S . -B $(TSAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOPSORCH_SANITIZE=thread

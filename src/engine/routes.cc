@@ -166,6 +166,7 @@ class IngestRoutes final : public api::RouteExtension {
     };
     auto slots = std::make_shared<std::vector<Slot>>(decoded->size());
     std::vector<Ingestion> in;
+    in.reserve(decoded->size());
     for (std::size_t i = 0; i < decoded->size(); ++i) {
       auto& d = (*decoded)[i];
       if (!d) {

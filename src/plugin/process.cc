@@ -154,7 +154,11 @@ void PluginProcess::DrainStderr(int stop_fd) {
       if (errno == EINTR) continue;
       break;
     }
-    if (fds[1].revents != 0) break;
+    if (fds[1].revents != 0) {
+      // Stopping: what the process wrote before it exited is still worth logging.
+      pollfd rest{stderr_fd_, POLLIN, 0};
+      if (::poll(&rest, 1, 0) <= 0 || (rest.revents & POLLIN) == 0) break;
+    }
     const ssize_t n = ::read(stderr_fd_, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;

@@ -1,7 +1,5 @@
 // The behaviour suite of the incident engine's store and rules, run against every backend:
-// SQLite always, PostgreSQL when a server is available (see engine_test_env.h).
-#include <opsorch/engine/store.h>
-
+// SQLite, and PostgreSQL on the server `make test` starts (see store_fixture.h).
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -11,6 +9,7 @@
 #include <unistd.h>
 
 #include <opsorch/common/error.h>
+#include <opsorch/engine/store.h>
 
 #include "engine/rules.h"
 #include "engine/store_fixture.h"
@@ -50,7 +49,8 @@ class StoreBehaviour : public ::testing::TestWithParam<std::string> {
     auto s = OpenTestStore(GetParam());
     ASSERT_TRUE(s) << s.error().message;
     store_ = std::move(*s);
-    ASSERT_TRUE(store_->UpsertService(ServiceRow{"svc-db", "Database", "", "team-a", 900, 7200, {}, kT0}));
+    ASSERT_TRUE(
+        store_->UpsertService(ServiceRow{"svc-db", "Database", "", "team-a", 900, 7200, {}, kT0}));
     integration_ = IntegrationRow{"int-1", "svc-db", "pd", "events_v2", "hash-1", "abc123", kT0, 0};
     ASSERT_TRUE(store_->InsertIntegration(integration_));
   }

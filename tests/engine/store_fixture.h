@@ -1,5 +1,7 @@
-// Stores for the engine tests: a fresh SQLite file per test, and (when the tests were given a
-// PostgreSQL server in OPSORCH_TEST_POSTGRES_URL) a fresh database per test on it.
+// Stores for the engine tests: a fresh SQLite file per test, and a fresh database per test on
+// the PostgreSQL server named by OPSORCH_TEST_POSTGRES_URL (`make test` starts one with
+// scripts/pg-test-cluster). Without that variable the postgres cases fail and say how to get a
+// server: CI must run them, never skip them.
 #pragma once
 
 #include <memory>
@@ -10,7 +12,7 @@
 
 namespace opsorch::engine {
 
-// "sqlite", plus "postgres" when OPSORCH_TEST_POSTGRES_URL is set.
+// Always "sqlite" and "postgres" (the list is fixed when ctest discovers the tests).
 std::vector<std::string> TestBackends();
 
 // A new, migrated, empty store of that backend.

@@ -192,8 +192,9 @@ class Store {
   // several nodes at once.
   virtual Status Migrate() = 0;
 
-  // Runs `items.size()` units of work in one durable transaction (group commit): each unit in
-  // its own savepoint, so a failing unit is rolled back alone and reported in `results`. Returns
+  // Runs `items.size()` units of work in one durable transaction (group commit): a failing unit
+  // is rolled back alone and reported in `results` (items may run more than once, so they must
+  // only write through the Tx and overwrite, not accumulate, what they report). Returns
   // only after the commit is on disk; a commit failure fails every unit. Serialization
   // conflicts (PostgreSQL) are retried.
   virtual Status WriteBatch(const std::vector<std::function<Status(Tx&)>>& items,
@@ -206,8 +207,6 @@ class Store {
   virtual Result<std::vector<TimelineRow>> Timeline(std::string_view incident_id) = 0;
   virtual Result<std::vector<AlertRow>> QueryAlerts(const AlertFilter& f) = 0;
   virtual Result<std::optional<AlertRow>> GetAlert(std::string_view id) = 0;
-  virtual Result<std::vector<SlaRow>> SlaRows(std::int64_t created_from, std::int64_t created_to,
-                                              const std::vector<std::string>& service_ids) = 0;
   // Every incident changed after `updated_after` (0: all of them, by a sequential scan), in no
   // particular order: the SLA cache loads once and then follows changes with this.
   virtual Result<std::vector<SlaRow>> SlaRowsUpdatedSince(std::int64_t updated_after);

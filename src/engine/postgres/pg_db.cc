@@ -141,13 +141,13 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& url) {
   if (PQstatus(c) != CONNECTION_OK) {
     return Fail(errc::kInternal, "postgres: connect: " + TrimNewline(PQerrorMessage(c)));
   }
-  if (auto st = conn->Setup(); !st) return Fail(std::move(st.error()));
+  if (auto st = conn->ApplySessionSettings(); !st) return Fail(std::move(st.error()));
   return conn;
 }
 
 Connection::~Connection() { PQfinish(c_); }
 
-Status Connection::Setup() { return Exec(kSessionSetup); }
+Status Connection::ApplySessionSettings() { return Exec(kSessionSetup); }
 
 bool Connection::Healthy() const { return PQstatus(c_) == CONNECTION_OK; }
 
@@ -160,7 +160,7 @@ Status Connection::EnsureConnected() {
   if (!Healthy()) {
     return Fail(errc::kInternal, "postgres: reconnect: " + TrimNewline(PQerrorMessage(c_)));
   }
-  return Setup();
+  return ApplySessionSettings();
 }
 
 Error Connection::ErrorFrom(pg_result* r, std::string_view sql) {
@@ -172,10 +172,13 @@ Error Connection::ErrorFrom(pg_result* r, std::string_view sql) {
   if (message.empty()) message = "unknown error";
   const std::string sqlstate = state ? state : (Healthy() ? "" : "08006");
   if (IsRetryable(sqlstate)) saw_retryable_ = true;
-  std::string_view code = errc::kInternal;
   if (sqlstate.starts_with("23")) {
-    code = errc::kConflict;  // integrity constraints, as SQLite's SQLITE_CONSTRAINT
-  } else if (sqlstate == "22021" || sqlstate == "22P05") {
+    // Integrity constraints, as SQLite's SQLITE_CONSTRAINT. A client can cause this (a second
+    // open incident for a key): say what, not the SQL.
+    return MakeError(errc::kConflict, "conflicts with an existing record (" + message + ")");
+  }
+  std::string_view code = errc::kInternal;
+  if (sqlstate == "22021" || sqlstate == "22P05") {
     code = errc::kBadRequest;  // text the database's encoding cannot hold
   }
   std::string text = "postgres: " + StepName(sql) + ": " + message;

@@ -78,12 +78,14 @@ class Connection {
   Status QueryEach(std::string_view sql, const Params& params,
                    const std::function<void(const Rows&)>& row);
 
-  // False once the server connection is lost (the next Reconnect() may bring it back).
+  // False once the server connection is lost (EnsureConnected() may bring it back).
   bool Healthy() const;
   // True when no transaction is open (a connection can go back to a pool).
   bool Idle() const;
   // Resets a lost connection and re-applies the session settings; Ok if already healthy.
   Status EnsureConnected();
+  // (Re-)applies the settings every session starts with (statement_timeout).
+  Status ApplySessionSettings();
 
   // Whether a statement failed with a serialization failure or deadlock since the last
   // ClearRetryable(): the transaction must then be rolled back and run again. Sticky, because
@@ -93,7 +95,6 @@ class Connection {
 
  private:
   explicit Connection(pg_conn* c) : c_(c) {}
-  Status Setup();
   // The cached statement's name ("" = too many cached, send it unnamed).
   Result<const std::string*> Prepared(std::string_view sql, const Params& params);
   Result<Rows> Check(pg_result* r, std::string_view sql);

@@ -1,8 +1,9 @@
 // The PostgreSQL store, for several opsorch nodes on one database. Write batches run on one
-// writer connection under a mutex (one transaction, a savepoint per unit, retried whole on a
-// serialization failure or deadlock); reads, catalog writes and retention use a small pool of
-// autocommit connections. Per-key decisions are serialized across nodes with a transaction-level
-// advisory lock, backed by the same partial unique index as SQLite.
+// writer connection under a mutex: one transaction (savepoints per unit only after a unit
+// failed), run again whole after a deadlock, serialization failure, lost connection or a key
+// another node holds. Reads, catalog writes and retention use a small pool of autocommit
+// connections. Per-key decisions are serialized across nodes with a transaction-level advisory
+// lock, backed by the same partial unique index as SQLite.
 #include "engine/postgres/pg_store.h"
 
 #include <chrono>
@@ -80,18 +81,31 @@ CREATE TABLE deployments (
   summary TEXT NOT NULL DEFAULT '', source TEXT NOT NULL DEFAULT '', at BIGINT NOT NULL,
   details TEXT NOT NULL DEFAULT '{}', links TEXT NOT NULL DEFAULT '[]');
 )sql",
+    // 2: the SLA cache follows changes by updated_at.
+    R"sql(
+CREATE INDEX incidents_updated ON incidents(updated_at);
+)sql",
 };
 
 // Session-level advisory lock around migrations, so nodes starting together take turns.
 constexpr std::string_view kMigrationLock = "hashtextextended('opsorch.schema_migrations', 0)";
 
-// Retries of a whole write batch after a serialization failure, deadlock or lost connection.
-constexpr int kWriteAttempts = 5;
+// Retries of a whole write batch after a serialization failure, deadlock, lost connection or
+// contended key.
+constexpr int kMaxRetries = 4;
 constexpr std::size_t kIdleReaders = 8;
 constexpr std::int64_t kRetentionBatch = 1000;
 
-// (service, dedup key) pairs a batch has locked.
+// The (service, dedup key) pairs a batch asked to lock, over all its attempts.
 using KeySet = std::set<std::pair<std::string, std::string>>;
+
+// The advisory lock key of (service, dedup key), from SQL text expressions. The length prefix
+// keeps ("a:b","c") and ("a","b:c") apart; a hash collision only makes two keys wait for each
+// other.
+std::string KeyLockId(std::string_view service, std::string_view key) {
+  return "hashtextextended(length(" + std::string(service) + ")::text || ':' || " +
+         std::string(service) + " || " + std::string(key) + ", 0)";
+}
 
 std::string IncidentId(std::int64_t seq) { return "inc-" + std::to_string(seq); }
 std::string AlertId(std::int64_t seq) { return "al-" + std::to_string(seq); }
@@ -113,7 +127,12 @@ constexpr std::string_view kIncidentColumns =
     "seq, service_id, dedup_key, title, description, status, urgency, severity, source, "
     "created_at, acknowledged_at, resolved_at, updated_at, alert_count, details, fields, metadata";
 
-IncidentRow ReadIncident(const Rows& s, int r) {
+// The event path's lookups: everything but the free-form JSON columns (see Tx).
+constexpr std::string_view kIncidentStateColumns =
+    "seq, service_id, dedup_key, title, description, status, urgency, severity, source, "
+    "created_at, acknowledged_at, resolved_at, updated_at, alert_count";
+
+IncidentRow ReadIncidentState(const Rows& s, int r) {
   IncidentRow i;
   i.seq = s.Int(r, 0);
   i.id = IncidentId(i.seq);
@@ -130,6 +149,11 @@ IncidentRow ReadIncident(const Rows& s, int r) {
   i.resolved_at = s.Int(r, 11);
   i.updated_at = s.Int(r, 12);
   i.alert_count = s.Int(r, 13);
+  return i;
+}
+
+IncidentRow ReadIncident(const Rows& s, int r) {
+  IncidentRow i = ReadIncidentState(s, r);
   i.details = s.Object(r, 14);
   i.fields = s.Object(r, 15);
   i.metadata = s.Object(r, 16);
@@ -193,16 +217,28 @@ class Numbered {
 
 class PgTx final : public Tx {
  public:
-  PgTx(Connection& c, KeySet& locked) : c_(c), locked_(locked) {}
+  PgTx(Connection& c, KeySet& seen, bool holds_locks)
+      : c_(c), seen_(seen), ops_(holds_locks ? 1 : 0) {}
+
+  // A key was held by another transaction while this one held locks: the attempt must be
+  // rolled back and run again with all its keys locked up front (see TryBatch).
+  bool contended() const { return contended_; }
+  // Statements whose locks the transaction holds; a unit's savepoint rollback releases the
+  // locks its statements took.
+  int ops() const { return ops_; }
+  void set_ops(int n) { ops_ = n; }
+  static tl::unexpected<Error> Contended() {
+    return Fail(errc::kInternal, "postgres: a dedup key is locked by another transaction");
+  }
 
   Result<std::optional<IncidentRow>> FindOpenIncident(std::string_view service_id,
                                                       std::string_view dedup_key) override {
     if (auto st = LockKey(service_id, dedup_key); !st) return Fail(std::move(st.error()));
     static const std::string sql =
-        "SELECT " + std::string(kIncidentColumns) +
+        "SELECT " + std::string(kIncidentStateColumns) +
         " FROM incidents WHERE service_id=$1 AND dedup_key=$2 AND status<>'resolved' AND "
         "dedup_key<>'' FOR UPDATE";
-    return One(sql, Params().Add(service_id).Add(dedup_key));
+    return One(sql, Params().Add(service_id).Add(dedup_key), ReadIncidentState);
   }
 
   Result<std::optional<IncidentRow>> FindResolvedSince(std::string_view service_id,
@@ -210,11 +246,11 @@ class PgTx final : public Tx {
                                                        std::int64_t since) override {
     if (auto st = LockKey(service_id, dedup_key); !st) return Fail(std::move(st.error()));
     static const std::string sql =
-        "SELECT " + std::string(kIncidentColumns) +
+        "SELECT " + std::string(kIncidentStateColumns) +
         " FROM incidents WHERE service_id=$1 AND dedup_key=$2 AND dedup_key<>'' AND "
         "status='resolved' AND resolved_at>=$3 ORDER BY resolved_at DESC, seq DESC LIMIT 1 "
         "FOR UPDATE";
-    return One(sql, Params().Add(service_id).Add(dedup_key).Add(since));
+    return One(sql, Params().Add(service_id).Add(dedup_key).Add(since), ReadIncidentState);
   }
 
   Result<std::optional<AlertRow>> TakeHeldResolve(std::string_view service_id,
@@ -222,8 +258,10 @@ class PgTx final : public Tx {
                                                   std::int64_t now) override {
     if (auto st = LockKey(service_id, dedup_key); !st) return Fail(std::move(st.error()));
     static const std::string sql =
+        // `held_until>0` lets a generic plan use the partial index (a parameter alone does not).
         "UPDATE alerts SET held_until=0 WHERE seq=(SELECT seq FROM alerts WHERE service_id=$1 "
-        "AND dedup_key=$2 AND held_until>$3 ORDER BY seq LIMIT 1 FOR UPDATE) RETURNING " +
+        "AND dedup_key=$2 AND held_until>0 AND held_until>$3 ORDER BY seq LIMIT 1 FOR UPDATE) "
+        "RETURNING " +
         std::string(kAlertColumns);
     auto r = c_.Query(sql, Params().Add(service_id).Add(dedup_key).Add(now));
     if (!r) return Fail(std::move(r.error()));
@@ -232,14 +270,18 @@ class PgTx final : public Tx {
   }
 
   Result<std::optional<IncidentRow>> GetIncidentForUpdate(std::string_view id) override {
+    if (contended_) return Contended();  // the attempt is void
+    ++ops_;
     const std::int64_t seq = SeqOf(id, "inc-");
     if (seq == 0) return std::optional<IncidentRow>();
     static const std::string sql =
         "SELECT " + std::string(kIncidentColumns) + " FROM incidents WHERE seq=$1 FOR UPDATE";
-    return One(sql, Params().Add(seq));
+    return One(sql, Params().Add(seq), ReadIncident);
   }
 
   Status InsertIncident(IncidentRow& r) override {
+    if (contended_) return Contended();  // the attempt is void
+    ++ops_;
     auto res = c_.Query(
         "INSERT INTO incidents (service_id, dedup_key, title, description, status, urgency, "
         "severity, source, created_at, acknowledged_at, resolved_at, updated_at, alert_count, "
@@ -269,6 +311,8 @@ class PgTx final : public Tx {
   }
 
   Status UpdateIncident(const IncidentRow& r) override {
+    if (contended_) return Contended();  // the attempt is void
+    ++ops_;
     auto res = c_.Query(
         "UPDATE incidents SET title=$1, description=$2, status=$3, urgency=$4, severity=$5, "
         "service_id=$6, acknowledged_at=$7, resolved_at=$8, updated_at=$9, alert_count=$10, "
@@ -291,7 +335,28 @@ class PgTx final : public Tx {
     return Ok();
   }
 
+  Status UpdateIncidentState(const IncidentRow& r) override {
+    if (contended_) return Contended();  // the attempt is void
+    ++ops_;
+    auto res = c_.Query(
+        "UPDATE incidents SET status=$1, urgency=$2, severity=$3, acknowledged_at=$4, "
+        "resolved_at=$5, updated_at=$6, alert_count=$7 WHERE seq=$8",
+        Params()
+            .Add(r.status)
+            .Add(r.urgency)
+            .Add(r.severity)
+            .Add(r.acknowledged_at)
+            .Add(r.resolved_at)
+            .Add(r.updated_at)
+            .Add(r.alert_count)
+            .Add(r.seq));
+    if (!res) return Fail(std::move(res.error()));
+    return Ok();
+  }
+
   Status InsertAlert(AlertRow& a) override {
+    if (contended_) return Contended();  // the attempt is void
+    ++ops_;
     auto res = c_.Query(
         "INSERT INTO alerts (incident_seq, service_id, integration_id, dedup_key, action, "
         "summary, source, severity, component, grp, class, custom_details, links, images, "
@@ -324,6 +389,8 @@ class PgTx final : public Tx {
   }
 
   Status LinkAlert(std::string_view alert_id, std::string_view incident_id) override {
+    if (contended_) return Contended();  // the attempt is void
+    ++ops_;
     auto res = c_.Query("UPDATE alerts SET incident_seq=$1 WHERE seq=$2",
                         Params().Add(SeqOf(incident_id, "inc-")).Add(SeqOf(alert_id, "al-")));
     if (!res) return Fail(std::move(res.error()));
@@ -331,6 +398,8 @@ class PgTx final : public Tx {
   }
 
   Status AppendTimeline(TimelineRow& t) override {
+    if (contended_) return Contended();  // the attempt is void
+    ++ops_;
     // The entry's number comes from its incident's row, which this transaction then holds:
     // concurrent appends to one incident take turns and numbers never repeat.
     auto res = c_.Query(
@@ -353,6 +422,8 @@ class PgTx final : public Tx {
   }
 
   Status InsertDeployment(DeploymentRow& d) override {
+    if (contended_) return Contended();  // the attempt is void
+    ++ops_;
     auto res = c_.Query(
         "INSERT INTO deployments (service_id, summary, source, at, details, links) "
         "VALUES ($1,$2,$3,$4,$5,$6) RETURNING seq",
@@ -373,28 +444,41 @@ class PgTx final : public Tx {
   // Holds (service, key) until the transaction ends, so that two nodes cannot both find no
   // open incident and both open one. A statement of its own: a READ COMMITTED statement reads
   // the snapshot taken when it started, so the SELECT after the wait must be a new statement to
-  // see what the other node committed. The length prefix keeps ("a:b","c") and ("a","b:c")
-  // apart; a hash collision only makes two keys wait for each other.
+  // see what the other node committed.
+  //
+  // Only a transaction that holds no locks yet waits for a key. Holding some, it only tries:
+  // two batches waiting for each other would deadlock, and PostgreSQL takes a second
+  // (deadlock_timeout) to notice. A failed try marks the attempt contended instead.
   Status LockKey(std::string_view service_id, std::string_view dedup_key) {
     if (dedup_key.empty()) return Ok();  // never matched by key (see the queries)
-    auto r = c_.Query(
-        "SELECT pg_advisory_xact_lock(hashtextextended(length($1::text)::text || ':' || "
-        "$1::text || $2::text, 0))",
-        Params().Add(service_id).Add(dedup_key));
+    seen_.emplace(service_id, dedup_key);
+    if (contended_) return Contended();  // the attempt is void; only collecting keys now
+    static const std::string wait =
+        "SELECT pg_advisory_xact_lock(" + KeyLockId("$1::text", "$2::text") + ")";
+    static const std::string try_only =
+        "SELECT pg_try_advisory_xact_lock(" + KeyLockId("$1::text", "$2::text") + ")";
+    auto r = c_.Query(ops_ == 0 ? wait : try_only, Params().Add(service_id).Add(dedup_key));
     if (!r) return Fail(std::move(r.error()));
-    locked_.emplace(service_id, dedup_key);
+    if (ops_ > 0 && r->Text(0, 0) != "t") {
+      contended_ = true;
+      return Contended();
+    }
+    ++ops_;
     return Ok();
   }
 
-  Result<std::optional<IncidentRow>> One(std::string_view sql, const Params& params) {
+  Result<std::optional<IncidentRow>> One(std::string_view sql, const Params& params,
+                                         IncidentRow (*read)(const Rows&, int)) {
     auto r = c_.Query(sql, params);
     if (!r) return Fail(std::move(r.error()));
     if (r->empty()) return std::optional<IncidentRow>();
-    return std::optional<IncidentRow>(ReadIncident(*r, 0));
+    return std::optional<IncidentRow>(read(*r, 0));
   }
 
   Connection& c_;
-  KeySet& locked_;
+  KeySet& seen_;
+  int ops_;
+  bool contended_ = false;
 };
 
 class PgStore final : public Store {
@@ -422,7 +506,7 @@ class PgStore final : public Store {
       if (!writer_->Idle()) (void)writer_->Exec("ROLLBACK");
       (void)writer_->Exec("SELECT pg_advisory_unlock(" + std::string(kMigrationLock) + ")");
     }
-    (void)writer_->Exec("SET statement_timeout = '30s'");
+    (void)writer_->ApplySessionSettings();
     return result;
   }
 
@@ -430,13 +514,23 @@ class PgStore final : public Store {
                     std::vector<Status>& results) override {
     std::lock_guard lock(write_mu_);
     Status failure = Ok();
-    KeySet locked;
-    for (int attempt = 1; attempt <= kWriteAttempts; ++attempt) {
-      if (attempt > 1) Backoff(attempt);
+    KeySet seen;
+    // First without savepoints (each costs two round trips per unit); if a unit fails, the
+    // batch is rolled back and run again with one savepoint per unit.
+    bool savepoints = false;
+    int retries = 0;
+    while (true) {
       results.assign(items.size(), Ok());
-      const Outcome o = TryBatch(items, results, locked, failure);
+      const Outcome o = TryBatch(items, results, seen, savepoints, failure);
       if (o == Outcome::kCommitted) return Ok();
       if (o == Outcome::kFailed) break;
+      if (o == Outcome::kUnitFailed) {
+        savepoints = true;
+        continue;
+      }
+      if (retries == kMaxRetries) break;
+      ++retries;
+      if (o == Outcome::kRetry) Backoff(retries);
     }
     for (auto& r : results) r = failure;
     return failure;
@@ -542,28 +636,17 @@ class PgStore final : public Store {
     return First(ReadAll<AlertRow>(sql, Params().Add(seq), ReadAlert));
   }
 
-  Result<std::vector<SlaRow>> SlaRows(std::int64_t from, std::int64_t to,
-                                      const std::vector<std::string>& service_ids) override {
-    std::string sql =
-        "SELECT service_id, urgency, created_at, acknowledged_at, resolved_at FROM incidents "
-        "WHERE created_at>=$1 AND created_at<$2";
-    Params p;
-    p.Add(from).Add(to);
-    if (!service_ids.empty()) {
-      sql += " AND service_id = ANY($3::text[])";
-      p.AddArray(service_ids);
+  Result<std::vector<SlaRow>> SlaRowsUpdatedSince(std::int64_t updated_after) override {
+    if (updated_after == 0) {  // all rows: a sequential scan
+      return StreamSlaRows(
+          "SELECT service_id, urgency, created_at, acknowledged_at, resolved_at, seq, updated_at "
+          "FROM incidents",
+          Params());
     }
-    // Millions of rows: streamed one at a time instead of held as one result and as rows.
-    return WithConnection(
-        /*idempotent=*/true, [&](Connection& c) -> Result<std::vector<SlaRow>> {
-          std::vector<SlaRow> out;
-          auto st = c.QueryEach(sql, p, [&](const Rows& s) {
-            out.push_back(
-                SlaRow{s.Text(0, 0), s.Text(0, 1), s.Int(0, 2), s.Int(0, 3), s.Int(0, 4)});
-          });
-          if (!st) return Fail(std::move(st.error()));
-          return out;
-        });
+    return StreamSlaRows(
+        "SELECT service_id, urgency, created_at, acknowledged_at, resolved_at, seq, updated_at "
+        "FROM incidents WHERE updated_at>$1",  // by the updated_at index
+        Params().Add(updated_after));
   }
 
   Status UpsertService(const ServiceRow& r) override {
@@ -711,12 +794,16 @@ class PgStore final : public Store {
   }
 
  private:
-  enum class Outcome { kCommitted, kRetry, kFailed };
+  // All but kCommitted and kFailed: rolled back (or the connection is gone, which rolls back),
+  // so running the batch again is safe. kContended needs no pause (the retry waits for its
+  // keys); kUnitFailed (only without savepoints) is no retry, the next run uses savepoints.
+  enum class Outcome { kCommitted, kRetry, kContended, kUnitFailed, kFailed };
 
-  // One attempt at a batch. kRetry: rolled back (or the connection is gone, which rolls back),
-  // so running the batch again is safe.
+  // One attempt at a batch. Keys seen by earlier attempts are locked first, all at once and in
+  // one global order: a transaction that waits while holding keys always waits in that order,
+  // so batches cannot deadlock on keys.
   Outcome TryBatch(const std::vector<std::function<Status(Tx&)>>& items,
-                   std::vector<Status>& results, KeySet& locked, Status& failure) {
+                   std::vector<Status>& results, KeySet& seen, bool savepoints, Status& failure) {
     Connection& c = *writer_;
     // Lost before COMMIT was sent: the server rolled back, so another attempt is safe.
     auto lost_or = [&](Status st) {
@@ -732,33 +819,54 @@ class PgStore final : public Store {
     }
     c.ClearRetryable();
     if (auto st = c.Exec("BEGIN"); !st) return lost_or(st);
-    // A batch's keys are locked as its units come to them, in no particular order, so two
-    // batches can deadlock. On a retry the keys of the earlier attempts are taken first, all at
-    // once and in one global order, which makes the retry unlikely to deadlock again.
-    if (!locked.empty()) {
+    if (!seen.empty()) {
       std::vector<std::string> services, keys;
-      for (const auto& [service, key] : locked) {
+      for (const auto& [service, key] : seen) {
         services.push_back(service);
         keys.push_back(key);
       }
-      auto r = c.Query(
-          "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(length(s)::text "
-          "|| ':' || s || d, 0) AS k FROM unnest($1::text[], $2::text[]) AS u(s, d) ORDER BY k "
-          "OFFSET 0) AS sorted",
-          Params().AddArray(services).AddArray(keys));
+      // OFFSET 0 keeps the sorted subquery whole, so the locks are taken in its order.
+      static const std::string sql = "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT " +
+                                     KeyLockId("s", "d") +
+                                     " AS k FROM unnest($1::text[], $2::text[]) AS u(s, d) "
+                                     "ORDER BY k OFFSET 0) AS sorted";
+      auto r = c.Query(sql, Params().AddArray(services).AddArray(keys));
       if (!r) return lost_or(Fail(std::move(r.error())));
     }
-    PgTx tx(c, locked);
+    PgTx tx(c, seen, /*holds_locks=*/!seen.empty());
     for (std::size_t i = 0; i < items.size(); ++i) {
-      if (auto st = c.Exec("SAVEPOINT item"); !st) return lost_or(st);
+      if (tx.contended()) {
+        // The attempt will be rolled back: the remaining units only run to name their keys
+        // (they stop at their first key, without a round trip).
+        (void)items[i](tx);
+        continue;
+      }
+      if (savepoints) {
+        if (auto st = c.Exec("SAVEPOINT item"); !st) return lost_or(st);
+      }
+      const int ops = tx.ops();
       results[i] = items[i](tx);
       if (!c.Healthy() || c.saw_retryable()) {
         return lost_or(results[i] ? Status(Fail(errc::kInternal, "postgres: batch aborted"))
                                   : results[i]);
       }
+      if (!savepoints) {
+        if (!results[i] && !tx.contended()) {
+          failure = results[i];
+          (void)c.Exec("ROLLBACK");
+          return c.Healthy() ? Outcome::kUnitFailed : Outcome::kRetry;
+        }
+        continue;
+      }
+      if (!results[i]) tx.set_ops(ops);  // the rollback releases the unit's locks
       auto st = c.Exec(results[i] ? "RELEASE SAVEPOINT item"
                                   : "ROLLBACK TO SAVEPOINT item; RELEASE SAVEPOINT item");
       if (!st) return lost_or(st);
+    }
+    if (tx.contended()) {
+      failure = PgTx::Contended();
+      (void)c.Exec("ROLLBACK");
+      return c.Healthy() ? Outcome::kContended : Outcome::kRetry;
     }
     if (auto st = c.Exec("COMMIT"); !st) {
       failure = st;
@@ -776,9 +884,9 @@ class PgStore final : public Store {
   }
 
   // 10, 20, 40, 80 ms plus jitter, so two nodes that collided do not collide again.
-  static void Backoff(int attempt) {
+  static void Backoff(int retry) {
     thread_local std::minstd_rand rng{std::random_device{}()};
-    const int base = 10 << (attempt - 2);
+    const int base = 10 << (retry - 1);
     std::uniform_int_distribution<int> jitter(0, base);
     std::this_thread::sleep_for(std::chrono::milliseconds(base + jitter(rng)));
   }
@@ -833,6 +941,20 @@ class PgStore final : public Store {
       for (int i = 0; i < r->size(); ++i) out.push_back(read(*r, i));
       return out;
     });
+  }
+
+  // Millions of rows: streamed one at a time instead of held as one result and as rows.
+  Result<std::vector<SlaRow>> StreamSlaRows(std::string_view sql, const Params& params) {
+    return WithConnection(
+        /*idempotent=*/true, [&](Connection& c) -> Result<std::vector<SlaRow>> {
+          std::vector<SlaRow> out;
+          auto st = c.QueryEach(sql, params, [&](const Rows& s) {
+            out.push_back(SlaRow{s.Text(0, 0), s.Text(0, 1), s.Int(0, 2), s.Int(0, 3), s.Int(0, 4),
+                                 s.Int(0, 5), s.Int(0, 6)});
+          });
+          if (!st) return Fail(std::move(st.error()));
+          return out;
+        });
   }
 
   template <class Row>

@@ -203,7 +203,7 @@ class SqliteTx final : public Tx {
     static const std::string sql = "SELECT " + std::string(kIncidentStateColumns) +
                                    " FROM incidents WHERE service_id=? AND dedup_key=? AND "
                                    "dedup_key<>'' AND status='resolved' AND resolved_at>=? "
-                                   "ORDER BY resolved_at DESC LIMIT 1";
+                                   "ORDER BY resolved_at DESC, seq DESC LIMIT 1";
     return One(
         sql, [&](Statement& s) { s.Bind(1, service_id).Bind(2, dedup_key).Bind(3, since); },
         ReadIncidentState);
@@ -447,11 +447,30 @@ class SqliteStore final : public Store {
                     std::vector<Status>& results) override {
     results.assign(items.size(), Ok());
     std::lock_guard lock(write_mu_);
+    SqliteTx tx(*writer_);
+    // Optimistic pass: every item in one transaction without savepoints (a savepoint per item
+    // costs two statements and a statement journal). Items are re-runnable, so if one fails
+    // the whole batch is rolled back and run again item by item below.
     if (auto st = writer_->Exec("BEGIN IMMEDIATE"); !st) {
       for (auto& r : results) r = st;
       return st;
     }
-    SqliteTx tx(*writer_);
+    bool all_ok = true;
+    for (std::size_t i = 0; i < items.size() && all_ok; ++i)
+      all_ok = static_cast<bool>(items[i](tx));
+    if (all_ok) {
+      if (auto st = writer_->Exec("COMMIT"); !st) {
+        (void)writer_->Exec("ROLLBACK");
+        for (auto& r : results) r = st;
+        return st;
+      }
+      return Ok();
+    }
+    (void)writer_->Exec("ROLLBACK");
+    if (auto st = writer_->Exec("BEGIN IMMEDIATE"); !st) {
+      for (auto& r : results) r = st;
+      return st;
+    }
     for (std::size_t i = 0; i < items.size(); ++i) {
       if (auto st = writer_->Exec("SAVEPOINT item"); !st) {
         results[i] = st;
@@ -492,7 +511,8 @@ class SqliteStore final : public Store {
       int i = 1;
       if (!f.text.empty()) {
         const std::string like = "%" + EscapeLike(FoldCase(f.text)) + "%";
-        (*s)->Bind(i++, like).Bind(i++, like);
+        (*s)->Bind(i, like).Bind(i + 1, like);
+        i += 2;
       }
       for (const auto& v : f.statuses) (*s)->Bind(i++, v);
       for (const auto& v : f.severities) (*s)->Bind(i++, v);
@@ -595,32 +615,6 @@ class SqliteStore final : public Store {
       if (!row) return Fail(std::move(row.error()));
       if (!*row) return std::optional<AlertRow>();
       return std::optional<AlertRow>(ReadAlert(**s));
-    });
-  }
-
-  Result<std::vector<SlaRow>> SlaRows(std::int64_t from, std::int64_t to,
-                                      const std::vector<std::string>& service_ids) override {
-    std::string sql =
-        "SELECT service_id, urgency, created_at, acknowledged_at, resolved_at FROM incidents "
-        "WHERE created_at>=? AND created_at<?";
-    if (!service_ids.empty()) {
-      sql += " AND service_id IN (" + Placeholders(service_ids.size()) + ")";
-    }
-    return WithReader([&](Connection& c) -> Result<std::vector<SlaRow>> {
-      auto s = c.Prepare(sql);
-      if (!s) return Fail(std::move(s.error()));
-      int i = 1;
-      (*s)->Bind(i++, from).Bind(i++, to);
-      for (const auto& v : service_ids) (*s)->Bind(i++, v);
-      std::vector<SlaRow> out;
-      while (true) {
-        auto row = (*s)->Step();
-        if (!row) return Fail(std::move(row.error()));
-        if (!*row) break;
-        out.push_back(
-            SlaRow{(*s)->Text(0), (*s)->Text(1), (*s)->Int(2), (*s)->Int(3), (*s)->Int(4)});
-      }
-      return out;
     });
   }
 
