@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <system_error>
 
+#include <boost/json/serialize.hpp>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -94,6 +95,29 @@ Status WriteFileAtomically(const std::string& path, std::string_view data) {
   const int err = errno;
   ::close(dfd);
   if (rc != 0) return Fail(StoreError(path, "fsync directory", err));
+  return Ok();
+}
+
+Result<std::string> FileSecretStore::Get(const std::string& key) {
+  std::shared_lock lock(mu_);
+  const JsonValue* v = secrets_.if_contains(key);
+  if (v == nullptr) return Fail(errc::kNotFound, "secret not found: " + key);
+  if (v->is_string()) return std::string(v->get_string());
+  return boost::json::serialize(*v);
+}
+
+Status FileSecretStore::Put(const std::string& key, const std::string& value) {
+  if (key.empty()) return Fail(errc::kBadRequest, "secret key is required");
+  std::lock_guard write_lock(write_mu_);
+  JsonObject next;
+  {
+    std::shared_lock lock(mu_);
+    next = secrets_;
+  }
+  next[key] = value;
+  if (auto ok = Persist(next); !ok) return ok;
+  std::unique_lock lock(mu_);
+  secrets_ = std::move(next);
   return Ok();
 }
 

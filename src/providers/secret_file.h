@@ -3,10 +3,14 @@
 #pragma once
 
 #include <cstddef>
+#include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 
+#include <opsorch/common/json.h>
 #include <opsorch/common/result.h>
+#include <opsorch/providers/interfaces.h>
 
 namespace opsorch::providers {
 
@@ -22,5 +26,28 @@ std::string DirectoryOf(const std::string& path);
 Status WriteFileAtomically(const std::string& path, std::string_view data);
 
 std::string ErrnoText(int err);
+
+// A secret store kept as one JSON object in memory and written whole by Persist() on every Put
+// (the `json` and `sealed` providers differ only in how the file is read and written).
+class FileSecretStore : public SecretProvider {
+ public:
+  // Strings are returned as-is, other JSON values as their compact JSON text. A missing key is
+  // not_found "secret not found: <key>".
+  Result<std::string> Get(const std::string& key) override;
+  // Memory changes only once Persist succeeded, so a failed Put changes nothing. Errors:
+  // bad_request for an empty key, or Persist's error.
+  Status Put(const std::string& key, const std::string& value) override;
+  // Put writes and fsyncs a file.
+  bool IsBlocking() const override { return true; }
+
+ protected:
+  explicit FileSecretStore(JsonObject secrets) : secrets_(std::move(secrets)) {}
+  virtual Status Persist(const JsonObject& secrets) const = 0;
+
+ private:
+  std::mutex write_mu_;           // serialises Put: read-modify-write of the whole file
+  mutable std::shared_mutex mu_;  // guards secrets_
+  JsonObject secrets_;
+};
 
 }  // namespace opsorch::providers

@@ -1,5 +1,6 @@
 #include "engine/store_fixture.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <csignal>
@@ -81,6 +82,22 @@ class Databases {
     return name;
   }
 
+  Status Drop(const std::string& name) {
+    std::string admin_url;
+    {
+      std::lock_guard lock(mu_);
+      const auto it = std::find(names_.begin(), names_.end(), name);
+      if (it == names_.end()) {
+        return Fail(errc::kBadRequest, "database " + name + " was not created by this process");
+      }
+      names_.erase(it);
+      admin_url = admin_url_;
+    }
+    auto admin = postgres::Connection::Open(admin_url);
+    if (!admin) return Fail(std::move(admin.error()));
+    return (*admin)->Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");
+  }
+
  private:
   static void SweepDead(postgres::Connection& admin) {
     const std::string mine = std::string(kDatabasePrefix) + HostTag() + "_";
@@ -144,5 +161,21 @@ Result<std::unique_ptr<Store>> OpenTestStore(const std::string& backend) {
   }
   return Fail(errc::kBadRequest, "backend " + backend + " is not available in this build");
 }
+
+Result<PostgresTestDatabase> CreatePostgresTestDatabase() {
+  const std::string admin = PostgresAdminUrl();
+  if (admin.empty()) {
+    return Fail(errc::kBadRequest,
+                "OPSORCH_TEST_POSTGRES_URL is not set: run `make test`, or start a server with "
+                "`scripts/pg-test-cluster start build/pg-test` and export the URL it prints");
+  }
+  auto db = CreatedDatabases().Create(admin);
+  if (!db) return Fail(std::move(db.error()));
+  auto url = WithDatabase(admin, *db);
+  if (!url) return Fail(std::move(url.error()));
+  return PostgresTestDatabase{*db, *url};
+}
+
+Status DropPostgresTestDatabase(const std::string& name) { return CreatedDatabases().Drop(name); }
 
 }  // namespace opsorch::engine

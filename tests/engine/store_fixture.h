@@ -18,4 +18,17 @@ std::vector<std::string> TestBackends();
 // A new, migrated, empty store of that backend.
 Result<std::unique_ptr<Store>> OpenTestStore(const std::string& backend);
 
+// A new, empty (not migrated) database on the OPSORCH_TEST_POSTGRES_URL server, for tests that
+// hand its URL to opsorch processes. Dropped by DropPostgresTestDatabase, or when this process
+// exits. Without the variable it fails and says how to get a server, as OpenTestStore does.
+struct PostgresTestDatabase {
+  std::string name;
+  std::string url;
+};
+Result<PostgresTestDatabase> CreatePostgresTestDatabase();
+
+// Drops a database made by CreatePostgresTestDatabase (ending its connections); any other name
+// is refused.
+Status DropPostgresTestDatabase(const std::string& name);
+
 }  // namespace opsorch::engine

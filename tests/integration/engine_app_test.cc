@@ -15,17 +15,13 @@
 #include <mutex>
 #include <regex>
 #include <set>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <boost/json.hpp>
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -33,6 +29,7 @@
 #include <opsorch/engine/store.h>
 
 #include "support/http_client.h"
+#include "support/server_process.h"
 #include "support/test_server.h"
 
 namespace opsorch::testing {
@@ -75,38 +72,6 @@ constexpr std::string_view kCatalogSeed = R"json({
   ]
 })json";
 
-std::string ReadAll(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-template <class Pred>
-bool WaitFor(Pred pred, milliseconds limit) {
-  const auto deadline = Clock::now() + limit;
-  while (!pred()) {
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(milliseconds(20));
-  }
-  return true;
-}
-
-std::uint16_t UnusedPort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  std::uint16_t port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
-
 std::string Trigger(std::string_view key, std::string_view dedup_key, std::string_view summary,
                     std::string_view severity = "error") {
   return R"({"routing_key":")" + std::string(key) + R"(","event_action":"trigger","dedup_key":")" +
@@ -123,107 +88,6 @@ std::string Accepted(std::string_view dedup_key) {
   return R"({"status":"success","message":"Event processed","dedup_key":")" +
          std::string(dedup_key) + "\"}\n";
 }
-
-// `opsorch serve [extra]` with exactly the given environment (plus PATH and HOME), on a
-// loopback port, stdout and stderr appended to `log`. Killed and reaped on destruction.
-class ServerProcess {
- public:
-  static std::unique_ptr<ServerProcess> Start(std::map<std::string, std::string> env,
-                                              const std::vector<std::string>& extra,
-                                              const fs::path& log, std::string* error) {
-    for (int attempt = 0; attempt < 3; ++attempt) {
-      auto s = std::unique_ptr<ServerProcess>(new ServerProcess());
-      s->port_ = UnusedPort();
-      s->log_ = log;
-      env["OPSORCH_ADDR"] = "127.0.0.1:" + std::to_string(s->port_);
-      for (const char* keep : {"PATH", "HOME"}) {
-        if (const char* v = std::getenv(keep)) env.emplace(keep, v);
-      }
-      // Everything the child needs is built before fork: after it only exec-safe calls.
-      std::vector<std::string> strings;
-      for (const auto& [k, v] : env) strings.push_back(k + "=" + v);
-      std::vector<char*> envp;
-      for (auto& kv : strings) envp.push_back(kv.data());
-      envp.push_back(nullptr);
-      std::vector<std::string> args{"opsorch", "serve"};
-      args.insert(args.end(), extra.begin(), extra.end());
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      const std::string log_path = log.string();
-
-      const pid_t pid = ::fork();
-      if (pid < 0) {
-        *error = "fork failed";
-        return nullptr;
-      }
-      if (pid == 0) {
-        const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-        if (fd >= 0) {
-          ::dup2(fd, STDOUT_FILENO);
-          ::dup2(fd, STDERR_FILENO);
-        }
-        ::execve(OPSORCH_BINARY, argv.data(), envp.data());
-        _exit(127);
-      }
-      s->pid_ = pid;
-      bool up = false;
-      WaitFor(
-          [&] {
-            if (!s->Running()) return true;
-            HttpClient c(s->port_);
-            up = c.Connected() && c.Request("GET", "/health").status == 200;
-            return up;
-          },
-          milliseconds(15'000));
-      if (up) return s;
-      *error = "server did not come up (wait status " + std::to_string(s->status_) + "); log:\n" +
-               ReadAll(log);
-      // A port taken between UnusedPort() and bind is the only reason worth a retry.
-      if (ReadAll(log).find("in use") == std::string::npos) return nullptr;
-    }
-    return nullptr;
-  }
-
-  ~ServerProcess() { Kill(); }
-
-  std::uint16_t port() const { return port_; }
-  std::string Log() const { return ReadAll(log_); }
-
-  bool Running() {
-    if (reaped_) return false;
-    if (::waitpid(pid_, &status_, WNOHANG) == pid_) reaped_ = true;
-    return !reaped_;
-  }
-
-  // SIGKILL and reap; the wait status.
-  int Kill() {
-    if (Running()) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, &status_, 0);
-      reaped_ = true;
-    }
-    return status_;
-  }
-
-  // SIGTERM; true when it exited with status 0 within `limit` (else it is killed).
-  bool Terminate(milliseconds limit) {
-    ::kill(pid_, SIGTERM);
-    if (!WaitFor([&] { return !Running(); }, limit)) {
-      Kill();
-      return false;
-    }
-    return WIFEXITED(status_) && WEXITSTATUS(status_) == 0;
-  }
-
- private:
-  ServerProcess() = default;
-  pid_t pid_ = -1;
-  std::uint16_t port_ = 0;
-  fs::path log_;
-  int status_ = 0;
-  bool reaped_ = false;
-};
 
 class EngineApp : public ::testing::Test {
  protected:
@@ -447,7 +311,7 @@ TEST_F(EngineApp, EveryAcknowledgedEventSurvivesSigkillUnderLoad) {
   const auto more = c.Request("POST", "/v2/enqueue", {}, Trigger(kKey, "after-restart", "After"));
   EXPECT_EQ(more.status, 202) << more.body;
   EXPECT_EQ(more.body, Accepted("after-restart"));
-  EXPECT_TRUE(second->Terminate(milliseconds(15'000))) << second->Log();
+  EXPECT_TRUE(second->Terminate(milliseconds(15'000)).clean()) << second->Log();
 }
 
 // ---- (b) restart persistence and an idempotent seed ----
@@ -502,7 +366,8 @@ TEST_F(EngineApp, IncidentsTimelinesAndCatalogSurviveARestartAndTheSeedDuplicate
         << before.timeline2;
     ASSERT_NE(before.timeline3.find(R"("body":"Noted")"), std::string::npos) << before.timeline3;
     ASSERT_NE(before.incidents.find("Seeded incident"), std::string::npos) << before.incidents;
-    EXPECT_TRUE(s->Terminate(milliseconds(15'000))) << "no clean exit on SIGTERM\n" << s->Log();
+    EXPECT_TRUE(s->Terminate(milliseconds(15'000)).clean()) << "no clean exit on SIGTERM\n"
+                                                            << s->Log();
   }
   {
     // The same seed again: nothing is added, nothing re-ingested, everything is still there.
@@ -532,7 +397,7 @@ TEST_F(EngineApp, IncidentsTimelinesAndCatalogSurviveARestartAndTheSeedDuplicate
     r = c.Request("GET", "/incidents/inc-2");
     EXPECT_NE(r.body.find(R"("status":"acknowledged")"), std::string::npos) << r.body;
     EXPECT_NE(r.body.find(R"("alertCount":4)"), std::string::npos) << r.body;
-    EXPECT_TRUE(s->Terminate(milliseconds(15'000))) << s->Log();
+    EXPECT_TRUE(s->Terminate(milliseconds(15'000)).clean()) << s->Log();
   }
   // The store itself: each seeded service, team, member and integration once.
   auto store = engine::OpenStore("sqlite:" + Database().string());
@@ -567,7 +432,7 @@ TEST_F(EngineApp, RevokedKeyGetsTheUnknownKeyAnswerAndTheSeedDoesNotRestoreIt) {
     HttpClient c(s->port());
     const auto r = c.Request("POST", "/v2/enqueue", {}, Trigger(kDbKey, "before", "Before"));
     ASSERT_EQ(r.status, 202) << r.body;
-    EXPECT_TRUE(s->Terminate(milliseconds(15'000))) << s->Log();
+    EXPECT_TRUE(s->Terminate(milliseconds(15'000)).clean()) << s->Log();
   }
   {
     // Revoked while the server is down (there is no admin API yet).
@@ -650,7 +515,7 @@ TEST_F(EngineApp, DemoTakesTheDocumentedKeyAndTheEventShowsUpInTheQuery) {
     }
     EXPECT_TRUE(found) << "the demo event is not among the open incidents: " << q.body;
     listed = c.Request("POST", "/incidents/query", {}, "{}").body;
-    EXPECT_TRUE(s->Terminate(milliseconds(15'000))) << s->Log();
+    EXPECT_TRUE(s->Terminate(milliseconds(15'000)).clean()) << s->Log();
   }
   // Restarted on the same data dir, the demo keeps the event and does not seed its incidents
   // a second time.

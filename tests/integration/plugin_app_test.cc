@@ -24,16 +24,14 @@
 #include <vector>
 
 #include <boost/json.hpp>
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "support/http_client.h"
+#include "support/server_process.h"
 #include "support/test_server.h"
 
 namespace opsorch::testing {
@@ -41,17 +39,9 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
-using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr std::string_view kNow = "2026-03-01T12:00:00Z";
-
-std::string ReadAll(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::string JsonString(std::string_view s) { return json::serialize(json::value(json::string(s))); }
 
@@ -154,143 +144,6 @@ void ExpectPluginGone(pid_t pid) {
   }
 }
 
-// Polls `pred` until it holds or `limit` passes; true when it held.
-template <class Pred>
-bool WaitFor(Pred pred, milliseconds limit) {
-  const auto deadline = Clock::now() + limit;
-  while (!pred()) {
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(milliseconds(20));
-  }
-  return true;
-}
-
-std::uint16_t UnusedPort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  std::uint16_t port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
-
-// ---- the server binary ----
-
-// `opsorch serve` with exactly the given environment (plus PATH and HOME), on a loopback port,
-// stdout and stderr appended to `log`.
-class ServerProcess {
- public:
-  struct Exit {
-    bool exited = false;  // false: still running after the limit (then killed)
-    int code = -1;        // exit status, or -1 when killed by a signal
-    int signal = 0;
-    milliseconds took{0};
-  };
-
-  static std::unique_ptr<ServerProcess> Start(std::map<std::string, std::string> env,
-                                              const fs::path& log, std::string* error) {
-    for (int attempt = 0; attempt < 3; ++attempt) {
-      auto s = std::unique_ptr<ServerProcess>(new ServerProcess());
-      s->port_ = UnusedPort();
-      s->log_ = log;
-      env["OPSORCH_ADDR"] = "127.0.0.1:" + std::to_string(s->port_);
-      for (const char* keep : {"PATH", "HOME"}) {
-        if (const char* v = std::getenv(keep)) env.emplace(keep, v);
-      }
-      // Everything the child needs is built before fork: after it only exec-safe calls.
-      std::vector<std::string> strings;
-      for (const auto& [k, v] : env) strings.push_back(k + "=" + v);
-      std::vector<char*> envp;
-      for (auto& kv : strings) envp.push_back(kv.data());
-      envp.push_back(nullptr);
-      const std::string log_path = log.string();
-      char arg0[] = "opsorch";
-      char arg1[] = "serve";
-      char* argv[] = {arg0, arg1, nullptr};
-
-      const pid_t pid = ::fork();
-      if (pid < 0) {
-        *error = "fork failed";
-        return nullptr;
-      }
-      if (pid == 0) {
-        const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-        if (fd >= 0) {
-          ::dup2(fd, STDOUT_FILENO);
-          ::dup2(fd, STDERR_FILENO);
-        }
-        ::execve(OPSORCH_BINARY, argv, envp.data());
-        _exit(127);
-      }
-      s->pid_ = pid;
-      bool up = false;
-      WaitFor(
-          [&] {
-            if (!s->Running()) return true;
-            HttpClient c(s->port_);
-            up = c.Connected() && c.Request("GET", "/health").status == 200;
-            return up;
-          },
-          milliseconds(15'000));
-      if (up) return s;
-      *error = "server did not come up (exit status " + std::to_string(s->status_) + "); log:\n" +
-               ReadAll(log);
-      // A port taken between UnusedPort() and bind is the only reason worth a retry.
-      if (ReadAll(log).find("in use") == std::string::npos) return nullptr;
-    }
-    return nullptr;
-  }
-
-  ~ServerProcess() {
-    if (Running()) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, &status_, 0);
-    }
-  }
-
-  pid_t pid() const { return pid_; }
-  std::uint16_t port() const { return port_; }
-  std::string Log() const { return ReadAll(log_); }
-
-  bool Running() {
-    if (reaped_) return false;
-    if (::waitpid(pid_, &status_, WNOHANG) == pid_) reaped_ = true;
-    return !reaped_;
-  }
-
-  // SIGTERM, then waits up to `limit` for the exit; after that, SIGKILL.
-  Exit Terminate(milliseconds limit) {
-    Exit e;
-    const auto start = Clock::now();
-    ::kill(pid_, SIGTERM);
-    e.exited = WaitFor([&] { return !Running(); }, limit);
-    e.took = std::chrono::duration_cast<milliseconds>(Clock::now() - start);
-    if (!e.exited) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, &status_, 0);
-      reaped_ = true;
-    }
-    if (WIFEXITED(status_)) e.code = WEXITSTATUS(status_);
-    if (WIFSIGNALED(status_)) e.signal = WTERMSIG(status_);
-    return e;
-  }
-
- private:
-  ServerProcess() = default;
-  pid_t pid_ = -1;
-  std::uint16_t port_ = 0;
-  fs::path log_;
-  int status_ = 0;
-  bool reaped_ = false;
-};
-
 class PluginApp : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -320,7 +173,7 @@ class PluginApp : public ::testing::Test {
   ServerProcess* StartServer(const std::map<std::string, std::string>& env,
                              const std::string& log_name) {
     std::string error;
-    auto s = ServerProcess::Start(env, dir_ / log_name, &error);
+    auto s = ServerProcess::Start(env, {}, dir_ / log_name, &error);
     if (!s) {
       ADD_FAILURE() << error;
       return nullptr;

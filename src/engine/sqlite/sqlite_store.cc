@@ -10,6 +10,7 @@
 #include <opsorch/common/strings.h>
 
 #include "engine/sqlite/sqlite_db.h"
+#include "engine/store_schema.h"
 
 namespace opsorch::engine::sqlite {
 namespace {
@@ -78,30 +79,8 @@ CREATE INDEX incidents_updated ON incidents(updated_at);
 )sql",
 };
 
-std::string IncidentId(std::int64_t seq) { return "inc-" + std::to_string(seq); }
-std::string AlertId(std::int64_t seq) { return "al-" + std::to_string(seq); }
 
-// "inc-42" → 42; anything else → 0 (no such incident).
-std::int64_t SeqOf(std::string_view id, std::string_view prefix) {
-  if (!id.starts_with(prefix)) return 0;
-  id.remove_prefix(prefix.size());
-  if (id.empty() || id.size() > 18) return 0;
-  std::int64_t n = 0;
-  for (char c : id) {
-    if (c < '0' || c > '9') return 0;
-    n = n * 10 + (c - '0');
-  }
-  return n;
-}
 
-constexpr std::string_view kIncidentColumns =
-    "seq, service_id, dedup_key, title, description, status, urgency, severity, source, "
-    "created_at, acknowledged_at, resolved_at, updated_at, alert_count, details, fields, metadata";
-
-// The event path's lookups: everything but the free-form JSON columns (see Tx).
-constexpr std::string_view kIncidentStateColumns =
-    "seq, service_id, dedup_key, title, description, status, urgency, severity, source, "
-    "created_at, acknowledged_at, resolved_at, updated_at, alert_count";
 
 IncidentRow ReadIncidentState(const Statement& s) {
   IncidentRow r;
@@ -146,10 +125,6 @@ IncidentRow ReadIncident(const Statement& s) {
   return r;
 }
 
-constexpr std::string_view kAlertColumns =
-    "seq, incident_seq, service_id, integration_id, dedup_key, action, summary, source, "
-    "severity, component, grp, class, custom_details, links, images, client, client_url, "
-    "event_at, received_at, held_until";
 
 AlertRow ReadAlert(const Statement& s) {
   AlertRow a;

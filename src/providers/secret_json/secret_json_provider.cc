@@ -50,30 +50,6 @@ Result<std::shared_ptr<JsonSecretProvider>> JsonSecretProvider::Open(const std::
   return std::make_shared<JsonSecretProvider>(path, std::move(parsed->as_object()));
 }
 
-Result<std::string> JsonSecretProvider::Get(const std::string& key) {
-  std::shared_lock lock(mu_);
-  const JsonValue* v = secrets_.if_contains(key);
-  if (v == nullptr) return Fail(errc::kNotFound, "secret not found: " + key);
-  if (v->is_string()) return std::string(v->get_string());
-  return boost::json::serialize(*v);
-}
-
-Status JsonSecretProvider::Put(const std::string& key, const std::string& value) {
-  if (key.empty()) return Fail(errc::kBadRequest, "secret key is required");
-  std::lock_guard write_lock(write_mu_);
-  JsonObject next;
-  {
-    std::shared_lock lock(mu_);
-    next = secrets_;
-  }
-  next[key] = value;
-  // Memory changes only once the file is durable, so a failed Put changes nothing.
-  if (auto ok = Persist(next); !ok) return ok;
-  std::unique_lock lock(mu_);
-  secrets_ = std::move(next);
-  return Ok();
-}
-
 Status JsonSecretProvider::Persist(const JsonObject& secrets) const {
   std::string data = boost::json::serialize(secrets);
   data.push_back('\n');

@@ -5,19 +5,19 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 
 #include <opsorch/common/json.h>
 #include <opsorch/providers/interfaces.h>
 
+#include "providers/secret_file.h"
+
 namespace opsorch::providers::secret_json {
 
 inline constexpr std::string_view kProviderName = "json";
 
-class JsonSecretProvider final : public SecretProvider {
+class JsonSecretProvider final : public FileSecretStore {
  public:
   // Config: {"path": "<file>"} (required). Error texts follow the reference:
   // "basic provider requires 'path' in config", "failed to read secret file <path>: <reason>",
@@ -25,23 +25,13 @@ class JsonSecretProvider final : public SecretProvider {
   static Result<std::shared_ptr<JsonSecretProvider>> FromConfig(const JsonObject& config);
   static Result<std::shared_ptr<JsonSecretProvider>> Open(const std::string& path);
 
-  // Strings are returned as-is, other JSON values as their compact JSON text.
-  Result<std::string> Get(const std::string& key) override;
-  Status Put(const std::string& key, const std::string& value) override;
-
-  // Put writes and fsyncs a file.
-  bool IsBlocking() const override { return true; }
-
   JsonSecretProvider(std::string path, JsonObject secrets)
-      : path_(std::move(path)), secrets_(std::move(secrets)) {}
+      : FileSecretStore(std::move(secrets)), path_(std::move(path)) {}
 
  private:
-  Status Persist(const JsonObject& secrets) const;
+  Status Persist(const JsonObject& secrets) const override;
 
   const std::string path_;
-  std::mutex write_mu_;           // serialises Put: read-modify-write of the whole file
-  mutable std::shared_mutex mu_;  // guards secrets_
-  JsonObject secrets_;
 };
 
 }  // namespace opsorch::providers::secret_json

@@ -9,14 +9,13 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 
 #include <opsorch/common/json.h>
 #include <opsorch/providers/interfaces.h>
 
+#include "providers/secret_file.h"
 #include "providers/secret_sealed/sealed_format.h"
 
 namespace opsorch::providers::secret_sealed {
@@ -27,7 +26,7 @@ inline constexpr std::string_view kDefaultKeyEnv = "OPSORCH_SECRET_KEY";
 // A new key for users (`opsorch keygen`): 32 random bytes as standard base64 (44 characters).
 std::string GenerateSealedKey();
 
-class SealedSecretProvider final : public SecretProvider {
+class SealedSecretProvider final : public FileSecretStore {
  public:
   // Validates the config, loads the key and decrypts the file. Errors are bad_request and start
   // with "sealed secret provider: ", e.g. "... config \"path\" is required",
@@ -36,26 +35,16 @@ class SealedSecretProvider final : public SecretProvider {
   static Result<std::shared_ptr<SealedSecretProvider>> FromConfig(const JsonObject& config);
   static Result<std::shared_ptr<SealedSecretProvider>> Open(const std::string& path, SealedKey key);
 
-  // Strings are returned as-is, other JSON values as their compact JSON text.
-  Result<std::string> Get(const std::string& key) override;
-  // Errors: bad_request for an empty key; secret_store_error "failed to write secret file
-  // <path>: <step>: <reason>", after which nothing has changed.
-  Status Put(const std::string& key, const std::string& value) override;
-
-  // Put encrypts, writes and fsyncs a file.
-  bool IsBlocking() const override { return true; }
-
   SealedSecretProvider(std::string path, SealedKey key, JsonObject secrets)
-      : path_(std::move(path)), key_(std::move(key)), secrets_(std::move(secrets)) {}
+      : FileSecretStore(std::move(secrets)), path_(std::move(path)), key_(std::move(key)) {}
 
  private:
-  Status Persist(const JsonObject& secrets) const;
+  // Encrypts, writes and fsyncs the file; errors are secret_store_error "failed to write secret
+  // file <path>: <step>: <reason>".
+  Status Persist(const JsonObject& secrets) const override;
 
   const std::string path_;
   const SealedKey key_;
-  std::mutex write_mu_;           // serialises Put: read-modify-write of the whole file
-  mutable std::shared_mutex mu_;  // guards secrets_
-  JsonObject secrets_;
 };
 
 }  // namespace opsorch::providers::secret_sealed

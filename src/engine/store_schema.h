@@ -1,0 +1,41 @@
+// What the SQLite and PostgreSQL stores share: the id formats and the column lists of the
+// tables (both backends use the same names).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace opsorch::engine {
+
+inline std::string IncidentId(std::int64_t seq) { return "inc-" + std::to_string(seq); }
+inline std::string AlertId(std::int64_t seq) { return "al-" + std::to_string(seq); }
+
+// "inc-42" → 42; anything else → 0 (no such row).
+inline std::int64_t SeqOf(std::string_view id, std::string_view prefix) {
+  if (!id.starts_with(prefix)) return 0;
+  id.remove_prefix(prefix.size());
+  if (id.empty() || id.size() > 18) return 0;
+  std::int64_t n = 0;
+  for (char c : id) {
+    if (c < '0' || c > '9') return 0;
+    n = n * 10 + (c - '0');
+  }
+  return n;
+}
+
+inline constexpr std::string_view kIncidentColumns =
+    "seq, service_id, dedup_key, title, description, status, urgency, severity, source, "
+    "created_at, acknowledged_at, resolved_at, updated_at, alert_count, details, fields, metadata";
+
+// The event path's lookups: everything but the free-form JSON columns (see Tx).
+inline constexpr std::string_view kIncidentStateColumns =
+    "seq, service_id, dedup_key, title, description, status, urgency, severity, source, "
+    "created_at, acknowledged_at, resolved_at, updated_at, alert_count";
+
+inline constexpr std::string_view kAlertColumns =
+    "seq, incident_seq, service_id, integration_id, dedup_key, action, summary, source, "
+    "severity, component, grp, class, custom_details, links, images, client, client_url, "
+    "event_at, received_at, held_until";
+
+}  // namespace opsorch::engine
