@@ -87,7 +87,12 @@ Status ApplySeed(Engine& engine, std::string_view json) {
         auto existing = store.IntegrationByKeyHash(integration.key_hash);
         if (!existing) return Fail(std::move(existing.error()));
         if (*existing) continue;
-        if (auto st = store.InsertIntegration(integration); !st) return st;
+        if (auto st = store.InsertIntegration(integration); !st) {
+          // Another node applying the same seed at the same moment got there first.
+          if (st.error().code != errc::kConflict) return st;
+          auto now_there = store.IntegrationByKeyHash(integration.key_hash);
+          if (!now_there || !*now_there) return st;
+        }
       }
     }
   }

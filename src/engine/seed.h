@@ -6,7 +6,9 @@
 //  "services":[{"id","name","description?","team?","ackTargetMinutes?","resolveTargetMinutes?",
 //               "tags?":{…},"integrations":[{"id","name?","kind?":"events_v2"|"alertmanager","key"}]}],
 //  "events":[{"routingKey","action","dedupKey","summary","source","severity"}]}
-// `events` are ingested only into an empty store (demo data).
+// `events` are ingested only into an empty store (demo data; two nodes starting on one empty
+// database at the same moment may both ingest them). Several nodes may apply the same seed at
+// once: an integration another node inserted first is left alone.
 #pragma once
 
 #include <string_view>

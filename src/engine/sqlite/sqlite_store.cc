@@ -79,9 +79,6 @@ CREATE INDEX incidents_updated ON incidents(updated_at);
 )sql",
 };
 
-
-
-
 IncidentRow ReadIncidentState(const Statement& s) {
   IncidentRow r;
   r.seq = s.Int(0);
@@ -103,28 +100,12 @@ IncidentRow ReadIncidentState(const Statement& s) {
 }
 
 IncidentRow ReadIncident(const Statement& s) {
-  IncidentRow r;
-  r.seq = s.Int(0);
-  r.id = IncidentId(r.seq);
-  r.service_id = s.Text(1);
-  r.dedup_key = s.Text(2);
-  r.title = s.Text(3);
-  r.description = s.Text(4);
-  r.status = s.Text(5);
-  r.urgency = s.Text(6);
-  r.severity = s.Text(7);
-  r.source = s.Text(8);
-  r.created_at = s.Int(9);
-  r.acknowledged_at = s.Int(10);
-  r.resolved_at = s.Int(11);
-  r.updated_at = s.Int(12);
-  r.alert_count = s.Int(13);
+  IncidentRow r = ReadIncidentState(s);  // the same first 14 columns
   r.details = s.Object(14);
   r.fields = s.Object(15);
   r.metadata = s.Object(16);
   return r;
 }
-
 
 AlertRow ReadAlert(const Statement& s) {
   AlertRow a;
@@ -480,44 +461,31 @@ class SqliteStore final : public Store {
     if (f.created_to > 0) sql += " AND created_at<?";
     sql += " ORDER BY seq DESC";
     if (f.limit > 0) sql += " LIMIT ?";
-    return WithReader([&](Connection& c) -> Result<std::vector<IncidentRow>> {
-      auto s = c.Prepare(sql);
-      if (!s) return Fail(std::move(s.error()));
-      int i = 1;
-      if (!f.text.empty()) {
-        const std::string like = "%" + EscapeLike(FoldCase(f.text)) + "%";
-        (*s)->Bind(i, like).Bind(i + 1, like);
-        i += 2;
-      }
-      for (const auto& v : f.statuses) (*s)->Bind(i++, v);
-      for (const auto& v : f.severities) (*s)->Bind(i++, v);
-      for (const auto& v : f.service_ids) (*s)->Bind(i++, v);
-      if (f.created_from > 0) (*s)->Bind(i++, f.created_from);
-      if (f.created_to > 0) (*s)->Bind(i++, f.created_to);
-      if (f.limit > 0) (*s)->Bind(i++, f.limit);
-      std::vector<IncidentRow> out;
-      while (true) {
-        auto row = (*s)->Step();
-        if (!row) return Fail(std::move(row.error()));
-        if (!*row) break;
-        out.push_back(ReadIncident(**s));
-      }
-      return out;
-    });
+    return ReadAll<IncidentRow>(
+        sql,
+        [&](Statement& s) {
+          int i = 1;
+          if (!f.text.empty()) {
+            const std::string like = "%" + EscapeLike(FoldCase(f.text)) + "%";
+            s.Bind(i, like).Bind(i + 1, like);
+            i += 2;
+          }
+          for (const auto& v : f.statuses) s.Bind(i++, v);
+          for (const auto& v : f.severities) s.Bind(i++, v);
+          for (const auto& v : f.service_ids) s.Bind(i++, v);
+          if (f.created_from > 0) s.Bind(i++, f.created_from);
+          if (f.created_to > 0) s.Bind(i++, f.created_to);
+          if (f.limit > 0) s.Bind(i++, f.limit);
+        },
+        ReadIncident);
   }
 
   Result<std::optional<IncidentRow>> GetIncident(std::string_view id) override {
     const std::int64_t seq = SeqOf(id, "inc-");
     if (seq == 0) return std::optional<IncidentRow>();
-    return WithReader([&](Connection& c) -> Result<std::optional<IncidentRow>> {
-      auto s = c.Prepare("SELECT " + std::string(kIncidentColumns) + " FROM incidents WHERE seq=?");
-      if (!s) return Fail(std::move(s.error()));
-      (*s)->Bind(1, seq);
-      auto row = (*s)->Step();
-      if (!row) return Fail(std::move(row.error()));
-      if (!*row) return std::optional<IncidentRow>();
-      return std::optional<IncidentRow>(ReadIncident(**s));
-    });
+    return First<IncidentRow>(
+        "SELECT " + std::string(kIncidentColumns) + " FROM incidents WHERE seq=?", seq,
+        ReadIncident);
   }
 
   Result<std::vector<TimelineRow>> Timeline(std::string_view incident_id) override {
@@ -559,38 +527,24 @@ class SqliteStore final : public Store {
     if (!f.incident_id.empty()) sql += " AND incident_seq=?";
     sql += " ORDER BY seq DESC";
     if (f.limit > 0) sql += " LIMIT ?";
-    return WithReader([&](Connection& c) -> Result<std::vector<AlertRow>> {
-      auto s = c.Prepare(sql);
-      if (!s) return Fail(std::move(s.error()));
-      int i = 1;
-      if (!f.text.empty()) (*s)->Bind(i++, "%" + EscapeLike(FoldCase(f.text)) + "%");
-      for (const auto& v : f.service_ids) (*s)->Bind(i++, v);
-      for (const auto& v : f.severities) (*s)->Bind(i++, v);
-      if (!f.incident_id.empty()) (*s)->Bind(i++, SeqOf(f.incident_id, "inc-"));
-      if (f.limit > 0) (*s)->Bind(i++, f.limit);
-      std::vector<AlertRow> out;
-      while (true) {
-        auto row = (*s)->Step();
-        if (!row) return Fail(std::move(row.error()));
-        if (!*row) break;
-        out.push_back(ReadAlert(**s));
-      }
-      return out;
-    });
+    return ReadAll<AlertRow>(
+        sql,
+        [&](Statement& s) {
+          int i = 1;
+          if (!f.text.empty()) s.Bind(i++, "%" + EscapeLike(FoldCase(f.text)) + "%");
+          for (const auto& v : f.service_ids) s.Bind(i++, v);
+          for (const auto& v : f.severities) s.Bind(i++, v);
+          if (!f.incident_id.empty()) s.Bind(i++, SeqOf(f.incident_id, "inc-"));
+          if (f.limit > 0) s.Bind(i++, f.limit);
+        },
+        ReadAlert);
   }
 
   Result<std::optional<AlertRow>> GetAlert(std::string_view id) override {
     const std::int64_t seq = SeqOf(id, "al-");
     if (seq == 0) return std::optional<AlertRow>();
-    return WithReader([&](Connection& c) -> Result<std::optional<AlertRow>> {
-      auto s = c.Prepare("SELECT " + std::string(kAlertColumns) + " FROM alerts WHERE seq=?");
-      if (!s) return Fail(std::move(s.error()));
-      (*s)->Bind(1, seq);
-      auto row = (*s)->Step();
-      if (!row) return Fail(std::move(row.error()));
-      if (!*row) return std::optional<AlertRow>();
-      return std::optional<AlertRow>(ReadAlert(**s));
-    });
+    return First<AlertRow>("SELECT " + std::string(kAlertColumns) + " FROM alerts WHERE seq=?", seq,
+                           ReadAlert);
   }
 
   Result<std::vector<SlaRow>> SlaRowsUpdatedSince(std::int64_t updated_after) override {
@@ -818,6 +772,16 @@ class SqliteStore final : public Store {
       }
       return out;
     });
+  }
+
+  // The row with this seq, if any.
+  template <class Row, class ReadFn>
+  Result<std::optional<Row>> First(const std::string& sql, std::int64_t seq, ReadFn read) {
+    auto rows = ReadAll<Row>(
+        sql, [&](Statement& s) { s.Bind(1, seq); }, read);
+    if (!rows) return Fail(std::move(rows.error()));
+    if (rows->empty()) return std::optional<Row>();
+    return std::optional<Row>(std::move(rows->front()));
   }
 
   // A reader connection from the pool (opened on demand), returned after `fn`.
