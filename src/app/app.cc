@@ -76,6 +76,10 @@ struct App::Impl {
     // deadline: end them, then join the pool.
     if (plugins) plugins->AbortCalls();
     pool.reset();
+    // The engine's writer answers queued events through the API's callbacks: stop it (it
+    // commits and answers what is queued) while the API still exists.
+    engine_ptr.store(nullptr);
+    engine.reset();
   }
 
   Result<providers::ProviderPtr> BuildPlugin(Capability cap, const std::string& path,

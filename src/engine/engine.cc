@@ -1,3 +1,4 @@
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -45,7 +46,7 @@ struct Engine::Impl {
   std::condition_variable cv;
   std::deque<Request> queue;
   std::size_t queued_events = 0;
-  bool stopping = false;
+  std::atomic<bool> stopping{false};  // read under retention_mu too
   std::thread writer;
 
   std::mutex retention_mu;
@@ -144,7 +145,8 @@ struct Engine::Impl {
 
   void RetentionLoop() {
     std::unique_lock lock(retention_mu);
-    while (!retention_cv.wait_for(lock, options.retention_interval, [&] { return stopping; })) {
+    while (
+        !retention_cv.wait_for(lock, options.retention_interval, [&] { return stopping.load(); })) {
       lock.unlock();
       RunRetention();
       lock.lock();
@@ -297,6 +299,9 @@ std::string Engine::NewKey() {
 }
 
 Result<std::optional<IntegrationRow>> Engine::Authenticate(std::string_view key) {
+  // Our keys are 16–128 characters; longer ones are refused before hashing or caching, so an
+  // unauthenticated caller cannot fill the cache with 16 KiB "keys".
+  if (key.size() > 256) return std::optional<IntegrationRow>();
   const auto now = Clock::now();
   // Cached by the key itself, so a hit costs no SHA-256 (the cache lives in this process's
   // memory, where the key already is while its request is handled).

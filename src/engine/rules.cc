@@ -196,6 +196,19 @@ Result<Outcome> ApplyEvent(Tx& tx, const IntegrationRow& integration, const Even
 
   if (!*open) {
     if (e.action == EventAction::kResolve) {
+      // A repeat of a resolve that already resolved the key (a sender's retry, two
+      // Alertmanagers) must not be held: the next trigger would find it and open its incident
+      // already resolved.
+      auto recent = tx.FindResolvedSince(service, e.dedup_key, now - config.hold_resolve_ns);
+      if (!recent) return Fail(std::move(recent.error()));
+      if (*recent) {
+        // Kept, unattached, like an acknowledge without an incident.
+        if (auto st = tx.InsertAlert(alert); !st) return Fail(std::move(st.error()));
+        out.action = "ignored";
+        out.alert_id = alert.id;
+        out.reason = "the incident of this dedup key (" + (*recent)->id + ") is already resolved";
+        return out;
+      }
       alert.held_until = now + config.hold_resolve_ns;
       if (auto st = tx.InsertAlert(alert); !st) return Fail(std::move(st.error()));
       out.action = "held";

@@ -83,22 +83,31 @@ struct PluginClient::AsyncCall {
 };
 
 Reaper::~Reaper() {
-  std::vector<std::thread> threads;
+  std::vector<Stopper> stoppers;
   {
     std::lock_guard lock(mu_);
-    threads.swap(threads_);
+    stoppers.swap(stoppers_);
   }
-  for (auto& t : threads) t.join();
+  for (auto& s : stoppers) s.thread.join();
 }
 
 void Reaper::Retire(std::unique_ptr<PluginProcess> process, std::chrono::milliseconds grace) {
   if (!process) return;
   std::lock_guard lock(mu_);
+  // Join what has finished, so a plugin replaced on every call does not pile up threads.
+  std::erase_if(stoppers_, [](Stopper& s) {
+    if (!s.done->load()) return false;
+    s.thread.join();
+    return true;
+  });
   // Rare (reconfiguration, shutdown, a replaced process), so a thread each keeps stops parallel.
-  threads_.emplace_back([p = std::move(process), grace]() mutable {
+  auto done = std::make_shared<std::atomic<bool>>(false);
+  std::thread t([p = std::move(process), grace, done]() mutable {
     p->Stop(grace);
     p.reset();
+    done->store(true);
   });
+  stoppers_.push_back(Stopper{std::move(t), std::move(done)});
 }
 
 PluginClient::PluginClient(std::string capability, std::string path, const JsonObject& config,
@@ -251,6 +260,7 @@ Status PluginClient::Prepare(Slot& slot) {
   std::lock_guard lock(mu_);
   if (aborted_) return Fail(errc::kPluginUnavailable, "the server is shutting down");
   slot.busy_pidfd = slot.process->pidfd();
+  slot.busy_pid = slot.process->pid();
   return Ok();
 }
 
@@ -258,6 +268,7 @@ Result<JsonValue> PluginClient::Completed(Slot& slot, Result<JsonValue> response
   {
     std::lock_guard lock(mu_);
     slot.busy_pidfd = -1;  // before the process (and its pidfd) may be destroyed below
+    slot.busy_pid = -1;
   }
   if (!response) {
     // Dead, hung or out of sync: it cannot serve another call.
@@ -388,7 +399,14 @@ void PluginClient::Abort() {
     queued.swap(queued_);
     for (Slot& s : slots_) {
       // Through the pidfd: the exact process, even if it exited and its pid was reused.
-      if (s.busy_pidfd >= 0) ::syscall(SYS_pidfd_send_signal, s.busy_pidfd, SIGKILL, nullptr, 0);
+      if (s.busy_pidfd < 0) continue;
+      // The leader through its pidfd (the exact process, even if its pid was reused); the rest
+      // of its group only if the leader was still there (then the group id is still its own),
+      // so that a wrapper script's child does not keep the pipes open.
+      if (::syscall(SYS_pidfd_send_signal, s.busy_pidfd, SIGKILL, nullptr, 0) == 0 &&
+          s.busy_pid > 0) {
+        ::kill(-s.busy_pid, SIGKILL);
+      }
     }
   }
   cv_.notify_all();

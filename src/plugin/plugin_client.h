@@ -2,6 +2,7 @@
 // a time; request framing (contract §8.3) and the response envelope with both error forms (§8.5).
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -30,8 +31,12 @@ class Reaper {
   void Retire(std::unique_ptr<PluginProcess> process, std::chrono::milliseconds grace);
 
  private:
+  struct Stopper {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
   std::mutex mu_;
-  std::vector<std::thread> threads_;
+  std::vector<Stopper> stoppers_;  // finished ones are joined at the next Retire
 };
 
 class PluginClient;
@@ -82,6 +87,7 @@ class PluginClient : public std::enable_shared_from_this<PluginClient> {
     Clock::time_point next_start{};
     std::string last_failure;
     int busy_pidfd = -1;  // while a call runs: its process's pidfd, for Abort() (guarded by mu_)
+    pid_t busy_pid = -1;  // and its pid = process group
   };
 
   struct AsyncCall;

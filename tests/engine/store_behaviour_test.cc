@@ -193,6 +193,19 @@ TEST_P(StoreBehaviour, ResolveBeforeTriggerIsHeldForFiveMinutes) {
   EXPECT_EQ(Apply(Trigger("k2"), kT0 + 301 * kSecond).action, "triggered");
 }
 
+TEST_P(StoreBehaviour, ARepeatedResolveIsNotHeldForTheNextTrigger) {
+  const Outcome t = Apply(Trigger("k1"), kT0);
+  Apply(Other(EventAction::kResolve, "k1"), kT0 + kSecond);
+  const Outcome again = Apply(Other(EventAction::kResolve, "k1"), kT0 + 2 * kSecond);
+  EXPECT_EQ(again.action, "ignored");
+  EXPECT_TRUE(again.incident_id.empty());
+  EXPECT_EQ(Incident(t.incident_id).alert_count, 2);  // the repeat is not attached
+  // The alert flaps back: a new incident, open, not one "created resolved".
+  const Outcome flap = Apply(Trigger("k1"), kT0 + 60 * kSecond);
+  EXPECT_EQ(flap.action, "triggered");
+  EXPECT_EQ(Incident(flap.incident_id).status, "open");
+}
+
 TEST_P(StoreBehaviour, KeysAreScopedToTheService) {
   ASSERT_TRUE(store_->UpsertService(ServiceRow{"svc-web", "Web", "", "", 900, 7200, {}, kT0}));
   const Outcome a = Apply(Trigger("shared"), kT0);
@@ -298,6 +311,15 @@ TEST_P(StoreBehaviour, RetentionDeletesOldResolvedIncidentsOnly) {
   EXPECT_TRUE(store_->Timeline(old.incident_id)->empty());
   EXPECT_TRUE(store_->GetIncident(open.incident_id)->has_value());
   EXPECT_TRUE(store_->GetIncident(recent.incident_id)->has_value());
+}
+
+TEST_P(StoreBehaviour, RetentionDeletesExpiredHeldResolves) {
+  const Outcome held = Apply(Other(EventAction::kResolve, "never-triggered"), kT0);
+  ASSERT_EQ(held.action, "held");
+  // Received before the alert cutoff and its hold long over: gone.
+  auto n = store_->DeleteExpired(kT0, kT0 + 3600 * kSecond);
+  ASSERT_TRUE(n) << n.error().message;
+  EXPECT_FALSE(store_->GetAlert(held.alert_id)->has_value());
 }
 
 TEST_P(StoreBehaviour, OneOpenIncidentPerKeyIsEnforcedByTheStore) {

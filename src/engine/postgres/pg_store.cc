@@ -108,9 +108,6 @@ std::string KeyLockId(std::string_view service, std::string_view key) {
          std::string(service) + " || " + std::string(key) + ", 0)";
 }
 
-
-
-
 IncidentRow ReadIncidentState(const Rows& s, int r) {
   IncidentRow i;
   i.seq = s.Int(r, 0);
@@ -138,7 +135,6 @@ IncidentRow ReadIncident(const Rows& s, int r) {
   i.metadata = s.Object(r, 16);
   return i;
 }
-
 
 AlertRow ReadAlert(const Rows& s, int r) {
   AlertRow a;
@@ -748,8 +744,9 @@ class PgStore final : public Store {
         "a AS (DELETE FROM alerts WHERE incident_seq IN (SELECT seq FROM doomed)) "
         "DELETE FROM incidents WHERE seq IN (SELECT seq FROM doomed)";
     const std::string alerts_sql =
+        // Held resolves included: received before the cutoff, their hold is long over.
         "DELETE FROM alerts WHERE seq IN (SELECT seq FROM alerts WHERE incident_seq=0 AND "
-        "held_until=0 AND received_at<$1 LIMIT " +
+        "received_at<$1 LIMIT " +
         std::to_string(kRetentionBatch) + " FOR UPDATE SKIP LOCKED)";
     return WithConnection(/*idempotent=*/false, [&](Connection& c) -> Result<std::int64_t> {
       std::int64_t deleted = 0;

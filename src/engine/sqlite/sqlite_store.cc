@@ -428,12 +428,23 @@ class SqliteStore final : public Store {
       return st;
     }
     for (std::size_t i = 0; i < items.size(); ++i) {
+      // SQLite rolls the whole transaction back by itself on some errors (disk full, I/O):
+      // then every later item would commit on its own. Fail them instead.
+      if (sqlite3_get_autocommit(writer_->raw()) != 0) {
+        results[i] = Fail(errc::kInternal, "sqlite: the transaction was rolled back");
+        continue;
+      }
       if (auto st = writer_->Exec("SAVEPOINT item"); !st) {
         results[i] = st;
         continue;
       }
       results[i] = items[i](tx);
       (void)writer_->Exec(results[i] ? "RELEASE item" : "ROLLBACK TO item; RELEASE item");
+    }
+    if (sqlite3_get_autocommit(writer_->raw()) != 0) {
+      Status gone = Fail(errc::kInternal, "sqlite: the transaction was rolled back");
+      for (auto& r : results) r = gone;
+      return gone;
     }
     if (auto st = writer_->Exec("COMMIT"); !st) {
       (void)writer_->Exec("ROLLBACK");
@@ -726,9 +737,9 @@ class SqliteStore final : public Store {
     }
     std::lock_guard lock(write_mu_);
     const std::string sql =
-        "DELETE FROM alerts WHERE incident_seq=0 AND held_until=0 AND "
-        "received_at<" +
-        std::to_string(alerts_before);
+        // Unlinked alerts, held resolves included: one received before the cutoff (a year
+        // ago by default) is long past its few minutes of hold.
+        "DELETE FROM alerts WHERE incident_seq=0 AND received_at<" + std::to_string(alerts_before);
     if (auto st = writer_->Exec(sql); !st) return Fail(std::move(st.error()));
     return deleted;
   }
