@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
 # Under ThreadSanitizer: everything that runs threads against shared state (the HTTP server,
 # provider swaps, plugin pools, the mock world, the secret stores).
-TSAN_TESTS ?= HotSwap*:Plugin*:HttpServer*:*Concurren*:SealedSecret*:JsonSecret*
+TSAN_TESTS ?= HotSwap*:Plugin*:HttpServer*:*Concurren*:SealedSecret*:JsonSecret*:SlaTest*
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
