@@ -58,6 +58,12 @@ StringMapField ReadStringMap(ObjectReader& r, std::string_view key) {
       r.errors().push_back(FieldError{path + "." + std::string(name), "must be a string"});
       continue;
     }
+    if (decode_internal::View(kv.value().get_string()).find('\0') != std::string_view::npos ||
+        name.find('\0') != std::string_view::npos) {
+      r.errors().push_back(
+          FieldError{path + "." + std::string(name), "must not contain NUL characters"});
+      continue;
+    }
     out.sorted.insert_or_assign(std::string(name),
                                 std::string(decode_internal::View(kv.value().get_string())));
   }

@@ -124,6 +124,13 @@ class ObjectReader {
       Error(key, "must be a string");
       return std::nullopt;
     }
+    // PostgreSQL text cannot hold NUL: refused here (400, not retried) rather than failing the
+    // write (which would answer 500 and make the sender retry the same event for ever).
+    if (std::string_view(v->get_string().data(), v->get_string().size()).find('\0') !=
+        std::string_view::npos) {
+      Error(key, "must not contain NUL characters");
+      return std::nullopt;
+    }
     return View(v->get_string());
   }
 

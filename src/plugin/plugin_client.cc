@@ -243,6 +243,8 @@ Status PluginClient::Prepare(Slot& slot) {
     if (const auto now = Clock::now(); now < slot.next_start) {
       const auto wait =
           std::chrono::duration_cast<std::chrono::milliseconds>(slot.next_start - now).count();
+      Count("opsorch_plugin_failures_total", "Plugin calls that failed in the host",
+            errc::kPluginUnavailable);
       return Fail(errc::kPluginUnavailable, "plugin " + path_ + " failed " +
                                                 std::to_string(slot.failures) +
                                                 " times in a row (last: " + slot.last_failure +
@@ -300,24 +302,26 @@ void PluginClient::CallAsync(http::Loop& loop, std::string_view method, std::str
   call->deadline = Clock::now() + settings_.call_timeout;
   call->done = std::move(done);
   std::optional<std::size_t> slot;
+  std::optional<Error> refused;  // answered after the lock is released
   {
     std::lock_guard lock(mu_);
     if (aborted_) {
-      call->done(Fail(errc::kPluginUnavailable, "the server is shutting down"));
-      return;
-    }
-    slot = FreeSlotLocked();
-    if (slot) {
+      refused = MakeError(errc::kPluginUnavailable, "the server is shutting down");
+    } else if ((slot = FreeSlotLocked())) {
       slots_[*slot].busy = true;
     } else if (queued_.size() >= settings_.max_waiting_calls) {
-      call->done(Fail(errc::kPluginUnavailable,
-                      "plugin " + path_ + " is busy: " + std::to_string(queued_.size()) +
-                          " calls are already waiting for a free process"));
-      return;
+      refused = MakeError(errc::kPluginUnavailable,
+                          "plugin " + path_ + " is busy: " + std::to_string(queued_.size()) +
+                              " calls are already waiting for a free process");
     } else {
       queued_.push_back(std::move(call));  // started by the Release that frees a process
       return;
     }
+  }
+  if (refused) {
+    Count("opsorch_plugin_failures_total", "Plugin calls that failed in the host", refused->code);
+    call->done(Fail(std::move(*refused)));
+    return;
   }
   call->slot = *slot;
   StartAsync(std::move(call));
@@ -372,11 +376,8 @@ void PluginClient::FinishAsync(std::shared_ptr<AsyncCall> call, Result<JsonValue
                                bool prepared) {
   if (prepared) response = Completed(slots_[call->slot], std::move(response));
   Release(call->slot);
-  if (!response) {
-    Count("opsorch_plugin_failures_total", "Plugin calls that failed in the host",
-          response.error().code);
-    return call->done(Fail(std::move(response.error())));
-  }
+  // Failures were counted where they happened (Failed, Prepare): not again here.
+  if (!response) return call->done(Fail(std::move(response.error())));
   call->done(Interpret(std::move(*response)));
 }
 

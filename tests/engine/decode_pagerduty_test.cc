@@ -701,5 +701,16 @@ TEST(EventNames, RoundTripAndExactSeverity) {
   EXPECT_EQ(ParseSeverity(""), std::nullopt);
 }
 
+TEST(PagerDutyEvent, NulCharactersAreRefusedNotStored) {
+  // PostgreSQL text cannot hold them: a 400 the sender does not retry, not a failed write.
+  auto e = DecodePagerDutyEvent(
+      std::string(R"({"routing_key":"k-0000000000000001","event_action":"trigger",)"
+                  R"("payload":{"summary":"disk\u0000full","source":"db","severity":"error"}})"));
+  ASSERT_FALSE(e);
+  ASSERT_EQ(e.error().size(), 1u);
+  EXPECT_EQ(e.error()[0].field, "payload.summary");
+  EXPECT_EQ(e.error()[0].message, "must not contain NUL characters");
+}
+
 }  // namespace
 }  // namespace opsorch::engine
