@@ -161,6 +161,18 @@ run_wrk() {
   }
 }
 
+# record_run KEY LABEL RPS P50 BAD ERRORS: adds one wrk run to the caller's associative arrays
+# rps, p50 and raw (keyed by KEY) and its non-2xx responses and socket errors to `problems`.
+record_run() {
+  local k=$1 label=$2 v_rps=$3 v_p50=$4 v_bad=$5 v_err=$6
+  rps[$k]+="$v_rps "
+  p50[$k]+="$v_p50 "
+  raw[$k]+="$(printf '%.0f/%.1f' "$v_rps" "$v_p50") "
+  ((v_bad == 0)) || problems+=("$label: $v_bad non-2xx responses")
+  ((v_err == 0)) || problems+=("$label: $v_err socket errors")
+  log "$label: $v_rps req/s, p50 ${v_p50} us"
+}
+
 median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END {
   if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 

@@ -128,13 +128,7 @@ for c in "${conns_list[@]}"; do
     for s in "${servers[@]}"; do
       read -r v_rps v_p50 v_bad v_err < <(run_wrk "${port[$s]}" "$path" "$c" "$duration")
       alive
-      k="$s $c"
-      rps[$k]+="$v_rps "
-      p50[$k]+="$v_p50 "
-      raw[$k]+="$(printf '%.0f/%.1f' "$v_rps" "$v_p50") "
-      ((v_bad == 0)) || problems+=("${label[$s]} c$c run $r: $v_bad non-2xx responses")
-      ((v_err == 0)) || problems+=("${label[$s]} c$c run $r: $v_err socket errors")
-      log "${label[$s]} c$c run $r: $v_rps req/s, p50 ${v_p50} us"
+      record_run "$s $c" "${label[$s]} c$c run $r" "$v_rps" "$v_p50" "$v_bad" "$v_err"
     done
   done
 done

@@ -124,13 +124,8 @@ for path in "${paths[@]}"; do
         [[ $server == opsorch ]] || port=$nginx_port
         read -r v_rps v_p50 v_bad v_err < <(run_wrk "$port" "$path" "$c" "$duration")
         alive
-        k="$server $path $c"
-        rps[$k]+="$v_rps "
-        p50[$k]+="$v_p50 "
-        raw[$k]+="$(printf '%.0f/%.1f' "$v_rps" "$v_p50") "
-        ((v_bad == 0)) || problems+=("$server $path c$c run $r: $v_bad non-2xx responses")
-        ((v_err == 0)) || problems+=("$server $path c$c run $r: $v_err socket errors")
-        log "$server $path c$c run $r: $v_rps req/s, p50 ${v_p50} us"
+        record_run "$server $path $c" "$server $path c$c run $r" \
+          "$v_rps" "$v_p50" "$v_bad" "$v_err"
       done
     done
   done

@@ -58,7 +58,12 @@ struct Engine::Impl {
     std::optional<IntegrationRow> row;
     Clock::time_point until;
   };
-  std::unordered_map<std::string, CachedKey> keys;
+  // Transparent hashing: a lookup by the request's string_view allocates nothing.
+  struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view k) const { return std::hash<std::string_view>{}(k); }
+  };
+  std::unordered_map<std::string, CachedKey, KeyHash, std::equal_to<>> keys;
 
   void Count(std::string_view action, std::uint64_t n = 1) {
     if (metrics == nullptr) return;
@@ -307,8 +312,7 @@ Result<std::optional<IntegrationRow>> Engine::Authenticate(std::string_view key)
   // memory, where the key already is while its request is handled).
   {
     std::lock_guard lock(impl_->keys_mu);
-    if (auto it = impl_->keys.find(std::string(key));
-        it != impl_->keys.end() && it->second.until > now) {
+    if (auto it = impl_->keys.find(key); it != impl_->keys.end() && it->second.until > now) {
       return it->second.row;
     }
   }

@@ -18,6 +18,8 @@
 #include <opsorch/engine/decode.h>
 #include <opsorch/engine/event.h>
 
+#include "engine/decode_test_util.h"
+
 namespace opsorch::engine {
 namespace {
 
@@ -28,24 +30,12 @@ using ::testing::IsEmpty;
 using ::testing::Pair;
 using ::testing::StartsWith;
 
-const fs::path kCorpus = fs::path(OPSORCH_TEST_DATA_DIR) / "engine" / "corpus";
+using decode_test::kCorpus;
 constexpr std::string_view kIntegrationKey = "4d1f0a9b8c7e6d5f4a3b2c1d0e9f8a7b";
 
-std::string ReadCorpus(const std::string& name) {
-  std::ifstream in(kCorpus / name, std::ios::binary);
-  EXPECT_TRUE(in) << "missing corpus file " << (kCorpus / name);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-using ErrorList = std::vector<std::pair<std::string, std::string>>;
-
-template <class T>
-ErrorList ErrorsOf(const Decoded<T>& d) {
-  ErrorList out;
-  if (d) return out;
-  for (const FieldError& e : d.error()) out.emplace_back(e.field, e.message);
-  return out;
-}
+using decode_test::ErrorList;
+using decode_test::ErrorsOf;
+using decode_test::ReadCorpus;
 
 // A notification around the given alerts.
 std::string Notification(const JsonArray& alerts) {

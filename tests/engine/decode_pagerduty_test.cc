@@ -21,6 +21,8 @@
 #include <opsorch/engine/decode.h>
 #include <opsorch/engine/event.h>
 
+#include "engine/decode_test_util.h"
+
 namespace opsorch::engine {
 namespace {
 
@@ -33,24 +35,12 @@ using ::testing::Not;
 using ::testing::Pair;
 using ::testing::StartsWith;
 
-const fs::path kCorpus = fs::path(OPSORCH_TEST_DATA_DIR) / "engine" / "corpus";
+using decode_test::kCorpus;
 constexpr const char* kKey = "R0f5c2a9d8e7b6a5c4d3e2f1a0b9c8d7";
 
-std::string ReadCorpus(const std::string& name) {
-  std::ifstream in(kCorpus / name, std::ios::binary);
-  EXPECT_TRUE(in) << "missing corpus file " << (kCorpus / name);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-using ErrorList = std::vector<std::pair<std::string, std::string>>;
-
-template <class T>
-ErrorList ErrorsOf(const Decoded<T>& d) {
-  ErrorList out;
-  if (d) return out;
-  for (const FieldError& e : d.error()) out.emplace_back(e.field, e.message);
-  return out;
-}
+using decode_test::ErrorList;
+using decode_test::ErrorsOf;
+using decode_test::ReadCorpus;
 
 // A valid trigger, as a JSON value that cases change before it is serialised and decoded.
 JsonValue ValidTrigger() {
