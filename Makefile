@@ -69,3 +69,7 @@ clean:
 .PHONY: bench-engine
 bench-engine: build
 	bench/engine.sh
+
+.PHONY: bench-workflow
+bench-workflow: build
+	bench/workflow.sh

@@ -12,3 +12,11 @@ find_package(PostgreSQL REQUIRED)  # incident engine store for several nodes (li
 if(OPSORCH_BUILD_TESTS)
   find_package(GTest CONFIG REQUIRED)
 endif()
+find_package(CURL REQUIRED)  # workflow runtime: outbound HTTP, metric outputs
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(LUA REQUIRED IMPORTED_TARGET lua5.4)        # workflow processors (sandboxed)
+pkg_check_modules(SECCOMP REQUIRED IMPORTED_TARGET libseccomp)  # script worker syscall filter
+if(OPSORCH_BUILD_TESTS)
+  # Test doubles only (mock upstreams). Its pkg-config Cflags must be used (ODR, see stack.md).
+  pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
+endif()

@@ -1,35 +1,94 @@
 // opsorch: the command line. The only translation unit that includes CLI11.
 #include <cstdio>
+#include <iostream>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
+#include <signal.h>
 
 #include <opsorch/app/app.h>
 #include <opsorch/config/config.h>
 #include <opsorch/log/log.h>
+#include <opsorch/workflow/bootstrap.h>
+#include <opsorch/workflow/metric_provider.h>
+#include <opsorch/workflow/runtime.h>
+#include <opsorch/workflow/test_runner.h>
 
 #include "providers/secret_sealed/secret_sealed_provider.h"
 
 namespace {
 
+namespace wf = opsorch::workflow;
+
+int Fatal(const std::string& prefix, const std::string& message) {
+  opsorch::log::Error(prefix + message);
+  opsorch::log::Flush();
+  return 1;
+}
+
+// The workflow runtime for a bootstrap file; `store` (may be null) receives every metric.
+opsorch::Result<std::unique_ptr<wf::Runtime>> StartWorkflows(const std::string& bootstrap_file,
+                                                             wf::MetricStore* store) {
+  auto bootstrap = wf::LoadBootstrap(bootstrap_file, wf::ProcessEnvLookup());
+  if (!bootstrap) return opsorch::Fail(std::move(bootstrap.error()));
+  wf::RuntimeOptions options;
+  options.metric_store = store;
+  // Workers are started on demand and stopped after 30 s unused: an idle runtime keeps no
+  // worker processes (a spawn costs a few ms; a worker ~4 MB of RSS).
+  options.scripts.min_workers = 0;
+  return wf::Runtime::Start(std::move(*bootstrap), std::move(options));
+}
+
 int Serve(bool demo) {
   auto config = opsorch::config::LoadFromEnv(opsorch::config::ProcessEnv());
-  if (!config) {
-    opsorch::log::Error("failed to init server: " + config.error().message);
-    opsorch::log::Flush();
-    return 1;
-  }
+  if (!config) return Fatal("failed to init server: ", config.error().message);
   opsorch::log::Init(config->log);
+  // The workflow runtime runs inside the server when a bootstrap is configured; its metrics
+  // answer the `workflow` metric provider.
+  auto store = std::make_unique<wf::MetricStore>();
+  std::unique_ptr<wf::Runtime> workflows;
+  if (!config->workflow_bootstrap.empty()) {
+    auto started = StartWorkflows(config->workflow_bootstrap, store.get());
+    if (!started)
+      return Fatal("failed to init server: workflow runtime: ", started.error().message);
+    workflows = std::move(*started);
+  }
   opsorch::app::AppOptions options;
   options.demo = demo;
+  options.register_providers =
+      [store = workflows ? store.get() : nullptr](opsorch::providers::ProviderRegistry& registry) {
+        return wf::RegisterWorkflowMetricProvider(registry, store);
+      };
   auto app = opsorch::app::App::Create(std::move(*config), options);
-  if (!app) {
-    opsorch::log::Error("failed to init server: " + app.error().message);
-    opsorch::log::Flush();
-    return 1;
-  }
+  if (!app) return Fatal("failed to init server: ", app.error().message);
   (*app)->Run();
+  app->reset();  // providers first: they point into the metric store
+  if (workflows) workflows->Stop();
   opsorch::log::Info("opsorch stopped");
+  opsorch::log::Flush();
+  return 0;
+}
+
+// `opsorch agent`: the workflow runtime alone, until SIGINT or SIGTERM.
+int Agent(const std::string& bootstrap_file) {
+  auto config = opsorch::config::LoadFromEnv(opsorch::config::ProcessEnv());
+  if (!config) return Fatal("failed to start agent: ", config.error().message);
+  opsorch::log::Init(config->log);
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  // Blocked before any thread starts, so that only sigwait below receives them.
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  auto runtime = StartWorkflows(bootstrap_file, nullptr);
+  if (!runtime) return Fatal("failed to start agent: ", runtime.error().message);
+  int sig = 0;
+  sigwait(&signals, &sig);
+  opsorch::log::Info("workflow agent stopping");
+  (*runtime)->Stop();
+  opsorch::log::Info("workflow agent stopped");
   opsorch::log::Flush();
   return 0;
 }
@@ -55,8 +114,30 @@ int main(int argc, char** argv) {
       "Print a new key for the `sealed` secret provider (base64 of 32 random bytes); store it in "
       "OPSORCH_SECRET_KEY or a key file with mode 0600");
 
+  std::string bootstrap_file;
+  CLI::App* agent = cli.add_subcommand(
+      "agent", "Run the workflow runtime alone for a bootstrap file (see docs/WORKFLOWS.md)");
+  agent->add_option("--bootstrap", bootstrap_file, "The bootstrap JSON file")
+      ->envname("OPSORCH_WORKFLOW_BOOTSTRAP")
+      ->required();
+
+  CLI::App* workflow = cli.add_subcommand("workflow", "Workflow tools");
+  workflow->require_subcommand(1);
+  std::vector<std::string> test_files;
+  CLI::App* wtest = workflow->add_subcommand(
+      "test", "Run workflow test files against the real runtime with mocked HTTP services");
+  wtest->add_option("files", test_files, "Test files (*.test.json)")->required();
+
   CLI11_PARSE(cli, argc, argv);
   if (serve->parsed()) return Serve(demo);
+  if (agent->parsed()) return Agent(bootstrap_file);
+  if (wtest->parsed()) {
+    opsorch::log::Options quiet;
+    quiet.level = opsorch::log::Level::kError;  // test output is the PASS/FAIL lines
+    opsorch::log::Init(quiet);
+    const auto summary = wf::RunWorkflowTests(test_files, std::cout);
+    return summary.failed == 0 && summary.passed > 0 ? 0 : 1;
+  }
   if (keygen->parsed()) {
     std::printf("%s\n", opsorch::providers::secret_sealed::GenerateSealedKey().c_str());
     return 0;

@@ -232,6 +232,11 @@ Result<std::unique_ptr<App>> App::Create(config::Config config, AppOptions optio
       !st) {
     return Fail(std::move(st.error()));
   }
+  if (options.register_providers) {
+    if (auto st = options.register_providers(impl->registry); !st) {
+      return Fail(std::move(st.error()));
+    }
+  }
   impl->plugins = std::make_unique<plugin::PluginHost>(&impl->metrics);
   impl->pool = std::make_unique<BlockingPool>(c.blocking_threads);
   if (auto st = impl->ConfigureSecret(); !st) return Fail(std::move(st.error()));

@@ -139,6 +139,9 @@ Result<Config> LoadFromEnv(const EnvLookup& env) {
   }
   if (auto v = env("OPSORCH_ENGINE_STORE"); v) c.engine_store = std::string(TrimSpace(*v));
   if (auto v = env("OPSORCH_ENGINE_SEED"); v) c.engine_seed_file = std::string(TrimSpace(*v));
+  if (auto v = env("OPSORCH_WORKFLOW_BOOTSTRAP"); v) {
+    c.workflow_bootstrap = std::string(TrimSpace(*v));
+  }
   struct DaysVar {
     std::string_view name;
     std::int64_t* out;

@@ -4,12 +4,12 @@
 #include <vector>
 
 #include <opsorch/common/error.h>
+#include <opsorch/common/field_reader.h>
 #include <opsorch/common/json_parse.h>
 #include <opsorch/common/json_writer.h>
 #include <opsorch/common/strings.h>
 #include <opsorch/common/time.h>
 
-#include "engine/json_fields.h"
 #include "engine/sla.h"
 
 namespace opsorch::engine {

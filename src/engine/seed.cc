@@ -1,10 +1,9 @@
 #include "engine/seed.h"
 
 #include <opsorch/common/error.h>
+#include <opsorch/common/field_reader.h>
 #include <opsorch/common/json_parse.h>
 #include <opsorch/common/time.h>
-
-#include "engine/json_fields.h"
 
 namespace opsorch::engine {
 namespace {

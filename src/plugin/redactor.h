@@ -1,5 +1,6 @@
 // Masks configuration values in text that leaves the plugin host (plugin stderr lines, plugin
-// error messages): a plugin that echoes its config must not put a token into our logs.
+// error messages): a plugin that echoes its config must not put a token into our logs. The
+// workflow runtime masks its secrets with it too.
 #pragma once
 
 #include <string>
@@ -18,11 +19,16 @@ class Redactor {
   // more than it protects.
   static constexpr std::size_t kMinLength = 8;
   explicit Redactor(const JsonObject& config);
+  // Exactly these values (the workflow runtime's secrets), those shorter than `min_length` left
+  // alone.
+  Redactor(const std::vector<std::string>& values, std::size_t min_length);
 
   std::string Apply(std::string_view text) const;
 
  private:
   void Collect(const JsonValue& v);
+  void Add(std::string_view raw);
+  void Finish();
   std::vector<std::string> values_;  // longest first, so that a value's prefix is not masked alone
 };
 

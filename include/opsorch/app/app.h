@@ -4,11 +4,13 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 
 #include <opsorch/common/result.h>
 #include <opsorch/config/config.h>
 #include <opsorch/providers/provider_set.h>
+#include <opsorch/providers/registry.h>
 
 namespace opsorch::app {
 
@@ -18,6 +20,9 @@ struct AppOptions {
   bool demo = false;
   // SIGINT/SIGTERM trigger a graceful Stop() (off in tests).
   bool handle_signals = true;
+  // Registers providers that live outside opsorch_core (the workflow runtime's `workflow`
+  // metric provider), after the built-in ones and before capabilities are configured.
+  std::function<Status(providers::ProviderRegistry&)> register_providers;
 };
 
 class App {

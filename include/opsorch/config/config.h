@@ -52,6 +52,8 @@ struct Config {
   std::chrono::milliseconds plugin_timeout{30'000};
   std::chrono::milliseconds plugin_stop_grace{2'000};
   std::size_t plugin_max_response = 16u << 20;
+  // Workflow runtime: the bootstrap file that `opsorch serve` runs (empty: no runtime).
+  std::string workflow_bootstrap;
   // Incident engine (the `local` provider and the ingestion endpoints).
   std::string engine_store;  // empty → sqlite:<data_dir>/opsorch.db
   std::string engine_seed_file;

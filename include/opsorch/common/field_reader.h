@@ -1,18 +1,20 @@
 // Reading a JSON object field by field with errors that name the field and the rule
 // (`services[2].ackTargetMinutes: must be a positive integer`); the first error wins. Shared by
-// the seed file and the admin API.
+// the engine's seed file and admin API and the workflow runtime's bootstrap and configuration.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <initializer_list>
 #include <string>
 #include <string_view>
 
+#include <opsorch/common/duration.h>
 #include <opsorch/common/error.h>
 #include <opsorch/common/json.h>
 #include <opsorch/common/result.h>
 
-namespace opsorch::engine {
+namespace opsorch {
 
 struct FieldReader {
   const JsonObject& obj;
@@ -85,6 +87,50 @@ struct FieldReader {
     }
     return v->get_object();
   }
+  bool Bool(std::string_view key, bool fallback) const {
+    const JsonValue* v = obj.if_contains(key);
+    if (v == nullptr || v->is_null()) return fallback;
+    if (!v->is_bool()) {
+      Error(key, "must be true or false");
+      return fallback;
+    }
+    return v->get_bool();
+  }
+
+  // A Go duration string ("500ms", "1m30s"); negative refused.
+  std::chrono::milliseconds Duration(std::string_view key,
+                                     std::chrono::milliseconds fallback) const {
+    const JsonValue* v = obj.if_contains(key);
+    if (v == nullptr || v->is_null()) return fallback;
+    if (!v->is_string()) {
+      Error(key, "must be a duration string such as \"30s\"");
+      return fallback;
+    }
+    auto ns = ParseGoDuration(v->get_string());
+    if (!ns || *ns < 0) {
+      Error(key, "must be a non-negative duration such as \"30s\"");
+      return fallback;
+    }
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::nanoseconds(*ns));
+  }
+
+  const JsonObject* Object(std::string_view key) const {
+    const JsonValue* v = obj.if_contains(key);
+    if (v == nullptr || v->is_null()) return nullptr;
+    if (!v->is_object()) {
+      Error(key, "must be an object");
+      return nullptr;
+    }
+    return &v->get_object();
+  }
+
+  // The path of a nested value, for a nested reader: "hosts[1]".
+  std::string Path(std::string_view key) const {
+    return (where.empty() ? std::string() : where + ".") + std::string(key);
+  }
+  std::string Path(std::string_view key, std::size_t index) const {
+    return Path(key) + "[" + std::to_string(index) + "]";
+  }
 };
 
-}  // namespace opsorch::engine
+}  // namespace opsorch

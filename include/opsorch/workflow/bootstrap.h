@@ -1,0 +1,80 @@
+// The bootstrap: the customer-owned, immutable-while-running document that says what workflows
+// may reach and where their output goes. Workflows never see it: they name a host id and append
+// a path. Format and rules: docs/WORKFLOWS.md.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <opsorch/common/json.h>
+#include <opsorch/common/result.h>
+#include <opsorch/workflow/http_fetch.h>
+#include <opsorch/workflow/script.h>
+#include <opsorch/workflow/types.h>
+
+namespace opsorch::workflow {
+
+struct HostEntry {
+  HostPolicy policy;
+  bool authentication_only = false;  // callable only from authentication steps
+  JsonObject data;                   // restricted: visible only to authentication processors
+};
+
+struct OutputEntry {
+  std::string id;
+  std::string url;
+  Headers headers;
+  std::string token;
+  bool metrics = true;
+  bool logs = false;
+  std::size_t batch_max = 1000;
+  std::chrono::milliseconds flush_interval{1000};
+  // fdatasync before a processor run goes on: survives a power cut, costs a disk sync per run.
+  // Off, records are written to the spool file (a crash or restart of opsorch loses nothing).
+  bool sync = false;
+};
+
+// Where the workflow configuration comes from: a file (re-read when it changes) or an HTTP(S)
+// URL (polled). `poll` 0 = load once.
+struct ConfigSource {
+  std::string file;  // absolute, resolved against the bootstrap's directory
+  std::string url;
+  Headers headers;
+  std::chrono::milliseconds poll{0};
+  std::chrono::milliseconds timeout{10000};
+};
+
+struct Deployment {
+  std::string id;
+  ConfigSource config;
+  std::map<std::string, HostEntry, std::less<>> hosts;
+  JsonObject data;
+  std::string persistence_dir;  // absolute
+  std::vector<OutputEntry> outputs;
+  ScriptLimits limits;
+  std::size_t max_concurrent_runs = 1;  // per timer step; fires beyond it are skipped, counted
+};
+
+struct Bootstrap {
+  std::string path;                     // the file it was read from (for messages)
+  std::vector<Deployment> deployments;  // enabled ones only
+  // Every value substituted from ${VAR} and every restricted host data string: redacted from
+  // log lines and metrics.
+  std::vector<std::string> secrets;
+};
+
+// Reads and validates the whole file. Errors (bad_request) name the file, the JSON path and the
+// rule: "bootstrap.json: deployments[0].hosts[1].url: must be http(s)://host[:port][/path]".
+// `env` looks up ${VAR} values (after the bootstrap's secret files, which win).
+using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
+Result<Bootstrap> LoadBootstrap(const std::string& path, const EnvLookup& env);
+Result<Bootstrap> ParseBootstrap(std::string_view text, const std::string& path,
+                                 const EnvLookup& env);
+EnvLookup ProcessEnvLookup();
+
+}  // namespace opsorch::workflow

@@ -1,0 +1,67 @@
+// The workflow runtime: runs the bootstrap's deployments — loads and hot-reloads their workflow
+// configurations, fires triggers, runs steps (processors in the sandbox, HTTP through the
+// checked fetcher), and sends what processors emit to the outputs and the metric store.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <opsorch/common/result.h>
+#include <opsorch/workflow/bootstrap.h>
+#include <opsorch/workflow/metric_output.h>
+#include <opsorch/workflow/script.h>
+#include <opsorch/workflow/types.h>
+
+namespace opsorch::workflow {
+
+// Sees every metric and log line after redaction (the test runner captures through it).
+struct RuntimeObserver {
+  std::function<void(std::string_view deployment, const Metric&)> on_metric;
+  std::function<void(std::string_view deployment, const LogLine&)> on_log;
+};
+
+struct RuntimeOptions {
+  ScriptRunnerOptions scripts;
+  unsigned threads = 8;             // step executions in parallel (they block on HTTP and scripts)
+  std::size_t queue_limit = 10000;  // pending async sends / timer fires; beyond: dropped, counted
+  bool start_triggers = true;       // false: only RunStep (the test runner)
+  bool use_outputs = true;          // false: bootstrap outputs are not opened (the test runner)
+  std::function<std::int64_t()> now_ms;  // pinned time (tests); empty: the system clock
+  RuntimeObserver observer;
+  MetricStore* metric_store = nullptr;  // also receives every metric (the `workflow` provider)
+};
+
+struct RuntimeStats {
+  std::uint64_t runs = 0, failed_runs = 0, skipped_overlaps = 0, dropped = 0;
+  std::uint64_t reloads = 0, rejected_reloads = 0, http_calls = 0, blocked_calls = 0;
+};
+
+class Runtime {
+ public:
+  // Opens outputs and persistence, loads every deployment's configuration (an initial load
+  // failure is an error: start-up must not pretend to run), starts pollers and triggers.
+  static Result<std::unique_ptr<Runtime>> Start(Bootstrap bootstrap, RuntimeOptions options);
+  ~Runtime();  // Stop()
+
+  // Runs one step now on the calling thread and returns its result (errors: not_found, or the
+  // step's failure).
+  Result<Message> RunStep(std::string_view deployment, std::string_view step_id, Message input);
+  // Waits until no run or async send is pending (the test runner), or `timeout`.
+  bool Drain(std::chrono::milliseconds timeout);
+  // Re-checks every deployment's configuration source now (tests; normally polled).
+  void PollNow();
+  void Stop();  // stops triggers, waits for running steps, flushes outputs (bounded)
+  RuntimeStats Stats() const;
+
+ private:
+  struct Impl;
+  explicit Runtime(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace opsorch::workflow

@@ -1,0 +1,416 @@
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <opsorch/common/error.h>
+#include <opsorch/common/field_reader.h>
+#include <opsorch/common/json_parse.h>
+#include <opsorch/workflow/bootstrap.h>
+#include <opsorch/workflow/config.h>
+
+namespace opsorch::workflow {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::size_t kMaxBootstrapBytes = 4u << 20;
+
+std::string Absolute(const std::string& base_dir, const std::string& path) {
+  fs::path p(path);
+  if (p.is_relative()) p = fs::path(base_dir) / p;
+  return p.lexically_normal().string();
+}
+
+Result<std::string> ReadFile(const std::string& path, std::size_t limit) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Fail(errc::kBadRequest, path + ": cannot read: " + std::strerror(errno));
+  std::string text;
+  char buf[65536];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+    text.append(buf, static_cast<std::size_t>(in.gcount()));
+    if (text.size() > limit) {
+      return Fail(errc::kBadRequest,
+                  path + ": larger than " + std::to_string(limit >> 20) + " MiB");
+    }
+  }
+  return text;
+}
+
+// KEY=value lines; blank lines and '#' comments ignored. No quote processing, so that a secret
+// is exactly what the file says (minus surrounding blanks).
+Status ReadSecretFile(const std::string& path, std::map<std::string, std::string>* out) {
+  auto text = ReadFile(path, 1u << 20);
+  if (!text) return Fail(text.error());
+  std::istringstream lines(*text);
+  std::string line;
+  int n = 0;
+  while (std::getline(lines, line)) {
+    ++n;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const auto first = line.find_first_not_of(" \t");
+    if (first == std::string::npos || line[first] == '#') continue;
+    const auto eq = line.find('=');
+    if (eq == std::string::npos || eq == first) {
+      return Fail(errc::kBadRequest,
+                  path + ":" + std::to_string(n) + ": must be KEY=value (the value is not shown)");
+    }
+    // Blanks around the key and the value are layout ("KEY = value"), not part of the secret.
+    const auto trim = [](std::string v) {
+      const auto b = v.find_first_not_of(" \t");
+      if (b == std::string::npos) return std::string();
+      return v.substr(b, v.find_last_not_of(" \t") - b + 1);
+    };
+    (*out)[trim(line.substr(first, eq - first))] = trim(line.substr(eq + 1));
+  }
+  return Ok();
+}
+
+// Replaces ${VAR} in every string of `v` (recursively); "$${" is a literal "${". Substituted
+// values become secrets. The error names the path and the variable, never a value.
+struct Substituter {
+  const std::map<std::string, std::string>& files;
+  const EnvLookup& env;
+  std::set<std::string>* secrets;
+
+  Status Apply(JsonValue& v, const std::string& path) {
+    if (v.is_string()) {
+      std::string_view s = v.get_string();
+      if (s.find('$') == std::string_view::npos) return Ok();
+      std::string out;
+      for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s.compare(i, 3, "$${") == 0) {
+          out += "${";
+          i += 2;
+          continue;
+        }
+        if (s.compare(i, 2, "${") != 0) {
+          out += s[i];
+          continue;
+        }
+        const auto end = s.find('}', i + 2);
+        if (end == std::string_view::npos) {
+          return Fail(errc::kBadRequest, path + ": unterminated ${ (write $${ for a literal)");
+        }
+        const std::string name(s.substr(i + 2, end - i - 2));
+        if (!ValidVariable(name)) {
+          return Fail(
+              errc::kBadRequest,
+              path + ": ${" + name + "} is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*)");
+        }
+        std::optional<std::string> value;
+        if (auto it = files.find(name); it != files.end()) {
+          value = it->second;
+        } else if (env) {
+          value = env(name);
+        }
+        if (!value) return Fail(errc::kBadRequest, path + ": ${" + name + "} is not set");
+        if (!value->empty()) secrets->insert(*value);
+        out += *value;
+        i = end;
+      }
+      v = JsonValue(out);
+    } else if (v.is_object()) {
+      for (auto& kv : v.get_object()) {
+        if (auto st = Apply(kv.value(), path + "." + std::string(kv.key())); !st) return st;
+      }
+    } else if (v.is_array()) {
+      auto& a = v.get_array();
+      for (std::size_t i = 0; i < a.size(); ++i) {
+        if (auto st = Apply(a[i], path + "[" + std::to_string(i) + "]"); !st) return st;
+      }
+    }
+    return Ok();
+  }
+
+  static bool ValidVariable(std::string_view n) {
+    if (n.empty() || (n[0] >= '0' && n[0] <= '9')) return false;
+    for (char c : n) {
+      if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '_')) {
+        return false;
+      }
+    }
+    return true;
+  }
+};
+
+void CollectStrings(const JsonValue& v, std::set<std::string>* out) {
+  if (v.is_string()) {
+    if (!v.get_string().empty()) out->insert(std::string(v.get_string()));
+  } else if (v.is_object()) {
+    for (const auto& kv : v.get_object()) CollectStrings(kv.value(), out);
+  } else if (v.is_array()) {
+    for (const auto& e : v.get_array()) CollectStrings(e, out);
+  }
+}
+
+Headers ReadHeaders(const FieldReader& r, std::string_view key) {
+  Headers out;
+  const JsonObject m = r.StringMap(key);
+  for (const auto& kv : m) {
+    out.emplace_back(std::string(kv.key()), std::string(kv.value().get_string()));
+  }
+  return out;
+}
+
+bool ValidMethod(std::string_view m) {
+  if (m == "*") return true;
+  if (m.empty() || m.size() > 16) return false;
+  for (char c : m) {
+    if (c < 'A' || c > 'Z') return false;
+  }
+  return true;
+}
+
+HostEntry ReadHost(const JsonObject& o, const std::string& where, std::string id, Status* status) {
+  const FieldReader r{o, where, status};
+  r.OnlyKnown({"url", "headers", "allow", "authentication_only", "data", "allow_private",
+               "connect_timeout", "timeout", "max_response_bytes", "max_redirects", "comment"});
+  HostEntry h;
+  h.policy.id = std::move(id);
+  h.policy.base_url = r.Str("url", true);
+  if (*status && !h.policy.base_url.empty()) {
+    if (auto st = ValidateBaseUrl(h.policy.base_url); !st) r.Error("url", st.error().message);
+  }
+  h.policy.headers = ReadHeaders(r, "headers");
+  if (const JsonArray* allow = r.Array("allow")) {
+    h.policy.allow.emplace();
+    for (std::size_t i = 0; i < allow->size() && *status; ++i) {
+      const std::string aw = r.Path("allow", i);
+      if (!(*allow)[i].is_object()) {
+        *status = Fail(errc::kBadRequest, aw + ": must be an object {\"method\", \"path\"}");
+        break;
+      }
+      const FieldReader a{(*allow)[i].get_object(), aw, status};
+      a.OnlyKnown({"method", "path", "comment"});
+      AllowRule rule{a.Str("method", true), a.Str("path", true)};
+      if (*status && !ValidMethod(rule.method)) {
+        a.Error("method", "must be an upper-case HTTP method such as GET, or *");
+      }
+      if (*status && rule.path.front() != '/') a.Error("path", "must start with /");
+      h.policy.allow->push_back(std::move(rule));
+    }
+  }
+  h.authentication_only = r.Bool("authentication_only", false);
+  if (const JsonObject* data = r.Object("data")) h.data = *data;
+  h.policy.allow_private = r.Bool("allow_private", false);
+  h.policy.connect_timeout = r.Duration("connect_timeout", h.policy.connect_timeout);
+  h.policy.timeout = r.Duration("timeout", h.policy.timeout);
+  h.policy.max_response_bytes = static_cast<std::size_t>(
+      r.PositiveInt("max_response_bytes", static_cast<std::int64_t>(h.policy.max_response_bytes)));
+  const JsonValue* redirects = o.if_contains("max_redirects");
+  if (redirects != nullptr) {
+    if (!redirects->is_int64() || redirects->get_int64() < 0 || redirects->get_int64() > 20) {
+      r.Error("max_redirects", "must be an integer from 0 to 20");
+    } else {
+      h.policy.max_redirects = static_cast<int>(redirects->get_int64());
+    }
+  }
+  return h;
+}
+
+Deployment ReadDeployment(const JsonObject& o, const std::string& where,
+                          const std::string& base_dir, const std::string& data_dir,
+                          Status* status) {
+  const FieldReader r{o, where, status};
+  r.OnlyKnown({"id", "enabled", "config", "hosts", "data", "persistence_dir", "outputs", "limits",
+               "max_concurrent_runs", "comment"});
+  Deployment d;
+  d.id = r.Str("id", true);
+  if (*status && !ValidName(d.id)) r.Error("id", "must be 1-64 characters of [A-Za-z0-9._-]");
+
+  if (const JsonObject* c = r.Object("config")) {
+    const FieldReader cr{*c, r.Path("config"), status};
+    cr.OnlyKnown({"file", "url", "headers", "poll", "timeout", "comment"});
+    const std::string file = cr.Str("file");
+    d.config.url = cr.Str("url");
+    if (*status && file.empty() == d.config.url.empty()) {
+      cr.Error("file", "exactly one of file and url is required");
+    }
+    if (!file.empty()) d.config.file = Absolute(base_dir, file);
+    if (*status && !d.config.url.empty() && d.config.url.rfind("http://", 0) != 0 &&
+        d.config.url.rfind("https://", 0) != 0) {
+      cr.Error("url", "must be an http:// or https:// URL");
+    }
+    d.config.headers = ReadHeaders(cr, "headers");
+    d.config.poll = cr.Duration("poll", d.config.poll);
+    d.config.timeout = cr.Duration("timeout", d.config.timeout);
+    if (*status && d.config.poll.count() != 0 && d.config.poll < std::chrono::milliseconds(100)) {
+      cr.Error("poll", "must be 0 (load once) or at least 100ms");
+    }
+  } else if (*status) {
+    r.Error("config", "is required ({\"file\": …} or {\"url\": …})");
+  }
+
+  if (const JsonObject* hosts = r.Object("hosts")) {
+    for (const auto& kv : *hosts) {
+      if (!*status) break;
+      const std::string id(kv.key());
+      const std::string hw = r.Path("hosts") + "." + id;
+      if (!ValidName(id)) {
+        *status =
+            Fail(errc::kBadRequest, hw + ": host id must be 1-64 characters of [A-Za-z0-9._-]");
+        break;
+      }
+      if (!kv.value().is_object()) {
+        *status = Fail(errc::kBadRequest, hw + ": must be an object");
+        break;
+      }
+      d.hosts.emplace(id, ReadHost(kv.value().get_object(), hw, id, status));
+    }
+  }
+  if (const JsonObject* data = r.Object("data")) d.data = *data;
+  const std::string persistence = r.Str("persistence_dir");
+  d.persistence_dir = persistence.empty() ? Absolute(data_dir, "workflows/" + d.id)
+                                          : Absolute(base_dir, persistence);
+
+  if (const JsonArray* outputs = r.Array("outputs")) {
+    std::set<std::string> ids;
+    for (std::size_t i = 0; i < outputs->size() && *status; ++i) {
+      const std::string ow = r.Path("outputs", i);
+      if (!(*outputs)[i].is_object()) {
+        *status = Fail(errc::kBadRequest, ow + ": must be an object");
+        break;
+      }
+      const FieldReader orr{(*outputs)[i].get_object(), ow, status};
+      orr.OnlyKnown({"id", "url", "headers", "token", "metrics", "logs", "batch_max",
+                     "flush_interval", "sync", "comment"});
+      OutputEntry out;
+      out.id = orr.Str("id", true);
+      if (*status && !ValidName(out.id))
+        orr.Error("id", "must be 1-64 characters of [A-Za-z0-9._-]");
+      if (*status && !ids.insert(out.id).second) orr.Error("id", "is used by another output");
+      out.url = orr.Str("url", true);
+      if (*status && out.url.rfind("http://", 0) != 0 && out.url.rfind("https://", 0) != 0) {
+        orr.Error("url", "must be an http:// or https:// URL");
+      }
+      out.headers = ReadHeaders(orr, "headers");
+      out.token = orr.Str("token");
+      out.metrics = orr.Bool("metrics", true);
+      out.logs = orr.Bool("logs", false);
+      out.batch_max = static_cast<std::size_t>(orr.PositiveInt("batch_max", 1000));
+      if (*status && out.batch_max > 10000) orr.Error("batch_max", "must be at most 10000");
+      out.flush_interval = orr.Duration("flush_interval", out.flush_interval);
+      out.sync = orr.Bool("sync", false);
+      d.outputs.push_back(std::move(out));
+    }
+  }
+  if (const JsonObject* limits = r.Object("limits")) {
+    const FieldReader lr{*limits, r.Path("limits"), status};
+    lr.OnlyKnown({"cpu_time", "memory_bytes", "comment"});
+    d.limits.cpu_time = lr.Duration("cpu_time", d.limits.cpu_time);
+    d.limits.memory_bytes = static_cast<std::size_t>(
+        lr.PositiveInt("memory_bytes", static_cast<std::int64_t>(d.limits.memory_bytes)));
+    if (*status && (d.limits.cpu_time < std::chrono::milliseconds(1) ||
+                    d.limits.cpu_time > std::chrono::minutes(5))) {
+      lr.Error("cpu_time", "must be from 1ms to 5m");
+    }
+    if (*status && (d.limits.memory_bytes < (1u << 20) || d.limits.memory_bytes > (1u << 30))) {
+      lr.Error("memory_bytes", "must be from 1 MiB to 1 GiB");
+    }
+  }
+  d.max_concurrent_runs = static_cast<std::size_t>(r.PositiveInt("max_concurrent_runs", 1));
+  return d;
+}
+
+}  // namespace
+
+EnvLookup ProcessEnvLookup() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* v = std::getenv(name.c_str());
+    if (v == nullptr) return std::nullopt;
+    return std::string(v);
+  };
+}
+
+Result<Bootstrap> ParseBootstrap(std::string_view text, const std::string& path,
+                                 const EnvLookup& env) {
+  const auto prefixed = [&](const Error& e) {
+    return Fail(errc::kBadRequest, path + ": " + e.message);
+  };
+  JsonParseOptions po;
+  po.quote_values_in_errors = false;  // the document holds secrets
+  auto doc = ParseJson(text, po);
+  if (!doc) return prefixed(doc.error());
+  if (!doc->is_object()) return Fail(errc::kBadRequest, path + ": must be a JSON object");
+
+  const std::string base_dir =
+      fs::path(path).has_parent_path() ? fs::path(path).parent_path().string() : ".";
+  Status status;
+  const FieldReader root{doc->get_object(), "", &status};
+  root.OnlyKnown({"secret_files", "deployments", "comment"});
+  if (!status) return prefixed(status.error());
+
+  std::map<std::string, std::string> file_secrets;
+  if (const JsonArray* files = root.Array("secret_files")) {
+    for (std::size_t i = 0; i < files->size(); ++i) {
+      if (!(*files)[i].is_string()) {
+        return Fail(errc::kBadRequest,
+                    path + ": secret_files[" + std::to_string(i) + "]: must be a file path");
+      }
+      const std::string f = Absolute(base_dir, std::string((*files)[i].get_string()));
+      if (auto st = ReadSecretFile(f, &file_secrets); !st) {
+        return Fail(errc::kBadRequest,
+                    path + ": secret_files[" + std::to_string(i) + "]: " + st.error().message);
+      }
+    }
+  }
+  if (!status) return prefixed(status.error());
+
+  std::set<std::string> secrets;
+  for (const auto& kv : file_secrets) {
+    if (!kv.second.empty()) secrets.insert(kv.second);
+  }
+  JsonValue* deployments = doc->get_object().if_contains("deployments");
+  if (deployments == nullptr || !deployments->is_array() || deployments->get_array().empty()) {
+    return Fail(errc::kBadRequest, path + ": deployments: must be a non-empty array");
+  }
+  Substituter sub{file_secrets, env, &secrets};
+  if (auto st = sub.Apply(*deployments, "deployments"); !st) return prefixed(st.error());
+
+  std::string data_dir = "data";
+  if (env) {
+    if (auto d = env("OPSORCH_DATA_DIR"); d && !d->empty()) data_dir = *d;
+  }
+  data_dir = fs::absolute(data_dir).lexically_normal().string();
+
+  Bootstrap b;
+  b.path = path;
+  std::set<std::string> ids;
+  const auto& arr = deployments->get_array();
+  for (std::size_t i = 0; i < arr.size(); ++i) {
+    const std::string where = "deployments[" + std::to_string(i) + "]";
+    if (!arr[i].is_object())
+      return Fail(errc::kBadRequest, path + ": " + where + ": must be an object");
+    Deployment d = ReadDeployment(arr[i].get_object(), where, base_dir, data_dir, &status);
+    if (!status) return prefixed(status.error());
+    if (!ids.insert(d.id).second) {
+      return Fail(errc::kBadRequest,
+                  path + ": " + where + ".id: \"" + d.id + "\" is used by another deployment");
+    }
+    const JsonValue* enabled = arr[i].get_object().if_contains("enabled");
+    if (enabled != nullptr && !enabled->is_bool()) {
+      return Fail(errc::kBadRequest, path + ": " + where + ".enabled: must be true or false");
+    }
+    if (enabled != nullptr && !enabled->get_bool()) continue;
+    for (const auto& [id, host] : d.hosts) CollectStrings(JsonValue(host.data), &secrets);
+    b.deployments.push_back(std::move(d));
+  }
+  // Longest first, so that a secret containing another is masked whole.
+  b.secrets.assign(secrets.begin(), secrets.end());
+  std::stable_sort(b.secrets.begin(), b.secrets.end(),
+                   [](const std::string& a, const std::string& c) { return a.size() > c.size(); });
+  return b;
+}
+
+Result<Bootstrap> LoadBootstrap(const std::string& path, const EnvLookup& env) {
+  auto text = ReadFile(path, kMaxBootstrapBytes);
+  if (!text) return Fail(text.error());
+  return ParseBootstrap(*text, path, env);
+}
+
+}  // namespace opsorch::workflow
