@@ -5,6 +5,9 @@ TSAN_BUILD ?= build-tsan
 # Under ThreadSanitizer: everything that runs threads against shared state (the HTTP server,
 # provider swaps, plugin pools, the mock world, the secret stores).
 TSAN_TESTS ?= HotSwap*:Plugin*:HttpServer*:*Concurren*:SealedSecret*:JsonSecret*:SlaTest*
+# The workflow runtime's scheduler, pool and outputs (the script workers are processes of their
+# own: the sandbox's timing-bound limit tests are not run under TSan).
+TSAN_WORKFLOW_TESTS ?= RuntimeTest.*:TestRunner*
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
@@ -46,8 +49,12 @@ $(TSAN_BUILD)/build.ninja:
 	cmake -S . -B $(TSAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOPSORCH_SANITIZE=thread
 
 test-tsan: deps $(TSAN_BUILD)/build.ninja
-	cmake --build $(TSAN_BUILD) -j $(JOBS) --target opsorch_tests opsorch-plugin-mock opsorch-fault-plugin
+	cmake --build $(TSAN_BUILD) -j $(JOBS) --target opsorch_tests opsorch-plugin-mock \
+	  opsorch-fault-plugin opsorch_workflow_tests opsorch_wf_output_tests
 	TSAN_OPTIONS=halt_on_error=1 $(TSAN_BUILD)/tests/opsorch_tests --gtest_filter='$(TSAN_TESTS)'
+	TSAN_OPTIONS=halt_on_error=1 $(TSAN_BUILD)/tests/workflow/runtime/opsorch_workflow_tests \
+	  --gtest_filter='$(TSAN_WORKFLOW_TESTS)'
+	TSAN_OPTIONS=halt_on_error=1 $(TSAN_BUILD)/tests/workflow/output/opsorch_wf_output_tests
 
 fuzz: deps
 	CXX=clang++-14 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOPSORCH_BUILD_FUZZERS=ON

@@ -571,49 +571,5 @@ TEST(MetricOutputCrashTest, SigkillWithoutPerAppendSyncLosesNothing) {
 }
 
 // Prints Append throughput (records/s); the floor only catches a pathological regression.
-TEST(MetricOutputPerfTest, AppendThroughput) {
-  TempDir dir;
-  Collector c;
-  c.Start();
-  auto o = Options(dir.path(), c.Url());
-  auto out = MustOpen(o);
-  ASSERT_TRUE(out);
-  const std::string line = MetricLine({1700000000000,
-                                       "http.latency_ms",
-                                       12.5,
-                                       {{"deployment", "d"}, {"step", "s"}, {"workflow", "w"}}},
-                                      "dep", "token");
-  auto run = [&](int threads, int per_thread, int lines_per_call) {
-    std::vector<std::string> batch(static_cast<std::size_t>(lines_per_call), line);
-    const auto t0 = std::chrono::steady_clock::now();
-    std::vector<std::thread> pool;
-    for (int t = 0; t < threads; ++t) {
-      pool.emplace_back([&] {
-        for (int i = 0; i < per_thread; ++i) EXPECT_TRUE(out->Append(batch));
-      });
-    }
-    for (auto& th : pool) th.join();
-    const double secs =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const double rate = threads * per_thread * lines_per_call / secs;
-    std::printf("[ perf ] threads=%d lines/call=%d: %.0f records/s, %.1f us/call\n", threads,
-                lines_per_call, rate, secs * 1e6 / per_thread);
-    return rate;
-  };
-  EXPECT_GT(run(1, 2000, 1), 100.0);
-  EXPECT_GT(run(4, 1000, 1), 100.0);
-  EXPECT_GT(run(1, 200, 100), 1000.0);
-  ASSERT_TRUE(out->Flush(milliseconds(60000)));
-  out.reset();
-  o.sync_appends = false;
-  out = MustOpen(o);
-  ASSERT_TRUE(out);
-  std::printf("[ perf ] sync_appends=false:\n");
-  EXPECT_GT(run(1, 20000, 1), 1000.0);
-  EXPECT_GT(run(4, 5000, 1), 1000.0);
-  ASSERT_TRUE(out->Flush(milliseconds(60000)));
-  EXPECT_EQ(out->Stats().spooled_bytes, 0u);
-}
-
 }  // namespace
 }  // namespace opsorch::workflow

@@ -301,7 +301,7 @@ TEST_F(SandboxSecurityTest, WorkerKilledWhileIdleIsReplaced) {
   EXPECT_NE(WorkerPids(), pids);
 }
 
-#if !defined(__SANITIZE_ADDRESS__)
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)  // both reserve terabytes of address space
 TEST(SandboxLimitsTest, AddressSpaceLimitIsScriptMemory) {
   auto o = testing::TestOptions();
   o.worker_memory_bytes = 96u << 20;
