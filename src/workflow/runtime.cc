@@ -27,6 +27,9 @@ using ConfigPtr = std::shared_ptr<const WorkflowConfig>;
 
 // Nested synchronous send_to_step calls: each level holds a thread and a script worker.
 constexpr int kMaxCallDepth = 8;
+// send_to_step calls one step run may make (sync and async together): the caller's CPU limit
+// does not count the time its callees take, so a loop of calls needs a bound of its own.
+constexpr int kMaxCallsPerRun = 1000;
 // Secrets shorter than this are not masked: masking every "1" or "us" garbles lines more than
 // it protects (the bootstrap documents it).
 constexpr std::size_t kMinSecretLength = 4;
@@ -198,16 +201,18 @@ struct Runtime::Impl {
   Result<Message> ExecStep(DeploymentRt& d, const ConfigPtr& cfg, const Workflow& wf,
                            const Step& step, Message input, int depth);
 
-  void Enqueue(std::function<void()> job) {
+  // False (and counted as dropped) when the queue is full or the runtime is stopping.
+  bool Enqueue(std::function<void()> job) {
     {
       std::lock_guard lock(jobs_mu);
       if (stopping || jobs.size() >= options.queue_limit) {
         dropped.fetch_add(1);
-        return;
+        return false;
       }
       jobs.push_back(std::move(job));
     }
     jobs_cv.notify_one();
+    return true;
   }
 
   void Worker() {
@@ -315,13 +320,17 @@ struct Runtime::Impl {
       }
       ++n;
     }
-    Enqueue([this, &d, cfg = std::move(cfg), &wf, &step, key, timer] {
+    const bool queued = Enqueue([this, &d, cfg = std::move(cfg), &wf, &step, key, timer] {
       (void)ExecStep(d, cfg, wf, step, Message{}, 0);
       if (timer) {
         std::lock_guard lock(d.mu);
         --d.inflight[key];
       }
     });
+    if (!queued && timer) {
+      std::lock_guard lock(d.mu);
+      --d.inflight[key];
+    }
   }
 
   void Scheduler() {
@@ -519,7 +528,17 @@ struct Runtime::Impl::Run final : ScriptHost {
     }
     return nullptr;
   }
+  int calls = 0;
+  Status CountCall() {
+    if (++calls > kMaxCallsPerRun) {
+      return Fail(errc::kBadRequest, "more than " + std::to_string(kMaxCallsPerRun) +
+                                         " send_to_step calls in one step run");
+    }
+    return Ok();
+  }
+
   StepCallResult SendToStep(std::string_view step_id, Message message) override {
+    if (auto st = CountCall(); !st) return {std::move(message), st.error()};
     // Workflows are isolated from each other: a step calls steps of its own workflow only.
     const Step* callee = FindStep(step_id);
     if (callee == nullptr) {
@@ -536,14 +555,21 @@ struct Runtime::Impl::Run final : ScriptHost {
     return {std::move(*r), std::nullopt};
   }
   Status SendToStepAsync(std::string_view step_id, Message message) override {
+    if (auto st = CountCall(); !st) return st;
     const Step* callee = FindStep(step_id);
     if (callee == nullptr) {
       return Fail(errc::kNotFound,
                   "no step \"" + std::string(step_id) + "\" in workflow " + wf.name);
     }
-    rt.Enqueue([&rt = rt, &d = d, cfg = cfg, &wf = wf, callee, m = std::move(message)]() mutable {
-      (void)rt.ExecStep(d, cfg, wf, *callee, std::move(m), 0);
-    });
+    const bool queued = rt.Enqueue(
+        [&rt = rt, &d = d, cfg = cfg, &wf = wf, callee, m = std::move(message)]() mutable {
+          (void)rt.ExecStep(d, cfg, wf, *callee, std::move(m), 0);
+        });
+    if (!queued) {
+      return Fail(errc::kRateLimited, "send_to_step_async: the runtime's queue is full (" +
+                                          std::to_string(rt.options.queue_limit) +
+                                          " pending runs) or it is stopping");
+    }
     return Ok();
   }
 };
@@ -706,8 +732,12 @@ void Runtime::Stop() {
   impl_->timers_cv.notify_all();
   if (impl_->scheduler.joinable()) impl_->scheduler.join();
   {
+    // Runs already going finish; queued ones (timer fires, async sends) are dropped, so that a
+    // stop waits for at most one run per thread.
     std::lock_guard lock(impl_->jobs_mu);
     impl_->stopping = true;
+    impl_->dropped.fetch_add(impl_->jobs.size());
+    impl_->jobs.clear();
   }
   impl_->jobs_cv.notify_all();
   for (auto& t : impl_->threads) t.join();

@@ -309,6 +309,16 @@ TEST_F(RuntimeTest, RecursiveSendToStepIsCutAtTheDepthLimit) {
   EXPECT_THAT(r.error().message, HasSubstr("nested deeper than 8 levels"));
 }
 
+TEST_F(RuntimeTest, CallsPerRunAreBounded) {
+  Write("wf.json", R"J({"workflows": [{"name": "w", "steps": [
+      {"id": "loop", "results": "local n = 0 while true do local r = ctx.send_to_step('noop', '') if r.error then ctx.set_body(n .. ': ' .. r.error) return end n = n + 1 end"},
+      {"id": "noop"}]}]})J");
+  StartOk(Bootstrap("{}"));
+  auto r = runtime_->RunStep("d", "loop", {});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->body, "1000: more than 1000 send_to_step calls in one step run");
+}
+
 TEST_F(RuntimeTest, TimersFireRunOnceRunsAndOverlapsAreSkipped) {
   std::atomic<int> slow_calls{0};
   upstream_.server().Get("/base/slow", [&](const httplib::Request&, httplib::Response& w) {
