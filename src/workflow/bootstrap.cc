@@ -236,9 +236,20 @@ Deployment ReadDeployment(const JsonObject& o, const std::string& where,
         d.config.url.rfind("https://", 0) != 0) {
       cr.Error("url", "must be an http:// or https:// URL");
     }
+    if (*status && !d.config.url.empty()) {
+      // Credentials go in `headers`: a URL is quoted in log lines and error messages.
+      const auto authority = d.config.url.substr(d.config.url.find("//") + 2);
+      if (authority.substr(0, authority.find('/')).find('@') != std::string::npos) {
+        cr.Error("url", "must not hold user information (put credentials in headers)");
+      }
+    }
     d.config.headers = ReadHeaders(cr, "headers");
     d.config.poll = cr.Duration("poll", d.config.poll);
     d.config.timeout = cr.Duration("timeout", d.config.timeout);
+    if (*status && (d.config.timeout < std::chrono::milliseconds(100) ||
+                    d.config.timeout > std::chrono::minutes(5))) {
+      cr.Error("timeout", "must be from 100ms to 5m");
+    }
     if (*status && d.config.poll.count() != 0 && d.config.poll < std::chrono::milliseconds(100)) {
       cr.Error("poll", "must be 0 (load once) or at least 100ms");
     }
@@ -328,7 +339,7 @@ EnvLookup ProcessEnvLookup() {
 }
 
 Result<Bootstrap> ParseBootstrap(std::string_view text, const std::string& path,
-                                 const EnvLookup& env) {
+                                 const EnvLookup& env, bool read_secret_files) {
   const auto prefixed = [&](const Error& e) {
     return Fail(errc::kBadRequest, path + ": " + e.message);
   };
@@ -346,7 +357,7 @@ Result<Bootstrap> ParseBootstrap(std::string_view text, const std::string& path,
   if (!status) return prefixed(status.error());
 
   std::map<std::string, std::string> file_secrets;
-  if (const JsonArray* files = root.Array("secret_files")) {
+  if (const JsonArray* files = read_secret_files ? root.Array("secret_files") : nullptr) {
     for (std::size_t i = 0; i < files->size(); ++i) {
       if (!(*files)[i].is_string()) {
         return Fail(errc::kBadRequest,
@@ -397,7 +408,16 @@ Result<Bootstrap> ParseBootstrap(std::string_view text, const std::string& path,
       return Fail(errc::kBadRequest, path + ": " + where + ".enabled: must be true or false");
     }
     if (enabled != nullptr && !enabled->get_bool()) continue;
-    for (const auto& [id, host] : d.hosts) CollectStrings(JsonValue(host.data), &secrets);
+    // Header values are credentials more often than not (Authorization, API keys), written
+    // literally or through ${VAR}.
+    for (const auto& [id, host] : d.hosts) {
+      CollectStrings(JsonValue(host.data), &secrets);
+      for (const auto& [name, value] : host.policy.headers) secrets.insert(value);
+    }
+    for (const auto& o : d.outputs) {
+      for (const auto& [name, value] : o.headers) secrets.insert(value);
+    }
+    for (const auto& [name, value] : d.config.headers) secrets.insert(value);
     b.deployments.push_back(std::move(d));
   }
   // Longest first, so that a secret containing another is masked whole.
@@ -407,10 +427,11 @@ Result<Bootstrap> ParseBootstrap(std::string_view text, const std::string& path,
   return b;
 }
 
-Result<Bootstrap> LoadBootstrap(const std::string& path, const EnvLookup& env) {
+Result<Bootstrap> LoadBootstrap(const std::string& path, const EnvLookup& env,
+                                bool read_secret_files) {
   auto text = ReadFile(path, kMaxBootstrapBytes);
   if (!text) return Fail(text.error());
-  return ParseBootstrap(*text, path, env);
+  return ParseBootstrap(*text, path, env, read_secret_files);
 }
 
 }  // namespace opsorch::workflow

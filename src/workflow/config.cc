@@ -74,17 +74,23 @@ struct Parser {
       }
       const std::string rel(file->get_string());
       const fs::path p = fs::path(rel);
-      // A resource file must stay inside the configuration's directory: the config is
-      // untrusted and must not read /etc/shadow into a script.
-      const fs::path full = (fs::path(base_dir) / p).lexically_normal();
-      const auto rel_check = full.lexically_relative(fs::path(base_dir).lexically_normal());
-      if (p.is_absolute() || rel_check.empty() || *rel_check.begin() == "..") {
+      // A resource file must stay inside the configuration's directory — after symlinks are
+      // resolved — and be a regular file: the config is untrusted and must not read
+      // /etc/opsorch/secrets.env (or block on a FIFO) into a script or an error message.
+      std::error_code ec;
+      const fs::path dir = fs::canonical(base_dir, ec);
+      const fs::path full = ec ? fs::path() : fs::weakly_canonical(dir / p, ec);
+      const auto inside = full.lexically_relative(dir);
+      if (p.is_absolute() || ec || inside.empty() || *inside.begin() == "..") {
         return Error(where + ".file",
                      "must be a relative path inside the configuration's directory");
       }
+      if (!fs::is_regular_file(full, ec)) return Error(where + ".file", "must be a regular file");
       std::ifstream in(full, std::ios::binary);
       if (!in) return Error(where + ".file", "cannot read " + rel);
-      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      std::string text(kMaxResourceBytes + 1, '\0');
+      in.read(text.data(), static_cast<std::streamsize>(text.size()));
+      text.resize(static_cast<std::size_t>(in.gcount()));
       if (text.size() > kMaxResourceBytes) return Error(where + ".file", "larger than 1 MiB");
       resources.emplace(std::string(kv.key()), std::move(text));
     }
@@ -207,7 +213,12 @@ struct Parser {
         s.on_status.push_back(std::move(h));
       }
     }
-    if (o.contains("timeout")) s.timeout = r.Duration("timeout", std::chrono::milliseconds(0));
+    if (o.contains("timeout")) {
+      s.timeout = r.Duration("timeout", std::chrono::milliseconds(0));
+      if (status && *s.timeout < std::chrono::milliseconds(1)) {
+        r.Error("timeout", "must be at least 1ms (it can only shorten the host's timeout)");
+      }
+    }
     return s;
   }
 };

@@ -6,7 +6,6 @@
 #include <deque>
 #include <filesystem>
 #include <mutex>
-#include <queue>
 #include <thread>
 
 #include <opsorch/common/error.h>
@@ -27,9 +26,15 @@ using ConfigPtr = std::shared_ptr<const WorkflowConfig>;
 
 // Nested synchronous send_to_step calls: each level holds a thread and a script worker.
 constexpr int kMaxCallDepth = 8;
-// send_to_step calls one step run may make (sync and async together): the caller's CPU limit
-// does not count the time its callees take, so a loop of calls needs a bound of its own.
-constexpr int kMaxCallsPerRun = 1000;
+// send_to_step calls one triggered run may make, its nested calls included (sync and async
+// together): a caller's CPU limit does not count the time its callees take, so a loop of calls
+// needs a bound of its own, and it must hold for the whole tree, not per level.
+constexpr int kMaxCallsPerTree = 1000;
+// Secrets learned from authentication processors, per deployment: per-request values (nonces,
+// signatures) must not grow the list for ever; the oldest are forgotten first.
+constexpr std::size_t kMaxLearnedSecrets = 256;
+// Bytes of queued asynchronous payloads per deployment.
+constexpr std::size_t kMaxQueuedBytes = 64u << 20;
 // Secrets shorter than this are not masked: masking every "1" or "us" garbles lines more than
 // it protects (the bootstrap documents it).
 constexpr std::size_t kMinSecretLength = 4;
@@ -39,16 +44,35 @@ struct OutputRt {
   std::unique_ptr<MetricOutput> output;
 };
 
+struct Job {
+  std::function<void()> fn;
+  std::size_t bytes = 0;  // payload held by the job (async sends)
+};
+
 struct DeploymentRt {
+  std::size_t index = 0;
   Deployment def;
   JsonObject restricted;  // host id → host data, for authentication processors only
   std::unique_ptr<StateStore> state;
   std::vector<OutputRt> outputs;
 
-  std::mutex mu;  // guards config, generation, inflight
+  std::mutex mu;  // guards config, generation, inflight, rejected_digest
   ConfigPtr config;
   std::uint64_t generation = 0;
   std::map<std::string, int, std::less<>> inflight;  // "workflow/step" → running timer runs
+  std::string rejected_digest;       // the last text refused: not parsed and logged again
+  std::atomic<bool> loading{false};  // one configuration load at a time
+
+  // This deployment's redaction: the bootstrap's secrets plus what its authentication
+  // processors set as headers (bounded, oldest forgotten).
+  std::mutex secrets_mu;
+  std::deque<std::string> learned;
+  std::shared_ptr<const plugin::Redactor> redactor;
+
+  // Its queue of jobs, guarded by Impl::jobs_mu.
+  std::deque<Job> queue;
+  std::size_t running = 0;
+  std::size_t queued_bytes = 0;
 };
 
 // One trigger due at `due`; stale once its deployment loaded a newer configuration.
@@ -58,8 +82,11 @@ struct TimerEntry {
   std::uint64_t generation;
   std::size_t workflow, step;  // indices into that generation's config
   bool poll = false;           // a configuration poll instead of a step
-  bool operator>(const TimerEntry& o) const { return due > o.due; }
 };
+
+// A min-heap on `due` (std::push_heap's max-heap with the order reversed); a plain vector so
+// that a reload can drop its deployment's stale entries.
+bool LaterDue(const TimerEntry& a, const TimerEntry& b) { return a.due > b.due; }
 
 bool MatchesStatus(const StatusHandler& h, int status) {
   return status >= h.from && status <= h.to;
@@ -88,22 +115,23 @@ struct Runtime::Impl {
   std::unique_ptr<HttpFetcher> fetcher;
   std::vector<std::unique_ptr<DeploymentRt>> deployments;
 
-  std::mutex secrets_mu;
-  std::vector<std::string> secrets;
-  std::shared_ptr<const plugin::Redactor> redactor;
+  // The bootstrap's secrets: runtime-level log lines are masked with them.
+  std::shared_ptr<const plugin::Redactor> base_redactor;
 
-  // The job queue and its threads.
+  // The jobs (one queue per deployment, served in turn) and their threads.
   std::mutex jobs_mu;
   std::condition_variable jobs_cv, idle_cv;
-  std::deque<std::function<void()>> jobs;
   std::size_t active = 0;
+  std::size_t next_deployment = 0;  // round-robin start
+  std::size_t per_deployment_cap = 0;
   bool stopping = false;
+  std::atomic<bool> stop_requested{false};
   std::vector<std::thread> threads;
 
   // Triggers and polls.
   std::mutex timers_mu;
   std::condition_variable timers_cv;
-  std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timers;
+  std::vector<TimerEntry> timers;  // heap ordered by LaterDue
   std::thread scheduler;
 
   std::atomic<std::uint64_t> runs{0}, failed_runs{0}, skipped_overlaps{0}, dropped{0}, reloads{0},
@@ -117,29 +145,38 @@ struct Runtime::Impl {
         .count();
   }
 
-  std::shared_ptr<const plugin::Redactor> Redactor() {
-    std::lock_guard lock(secrets_mu);
-    return redactor;
+  std::shared_ptr<const plugin::Redactor> Redactor(DeploymentRt& d) {
+    std::lock_guard lock(d.secrets_mu);
+    return d.redactor;
   }
 
-  void AddSecrets(const std::vector<std::string>& values) {
-    std::lock_guard lock(secrets_mu);
+  void Learn(DeploymentRt& d, const std::vector<std::string>& values) {
+    std::lock_guard lock(d.secrets_mu);
     bool added = false;
     for (const std::string& v : values) {
       if (v.size() < kMinSecretLength) continue;
-      if (std::find(secrets.begin(), secrets.end(), v) != secrets.end()) continue;
-      secrets.push_back(v);
+      if (std::find(d.learned.begin(), d.learned.end(), v) != d.learned.end()) continue;
+      d.learned.push_back(v);
+      if (d.learned.size() > kMaxLearnedSecrets) d.learned.pop_front();
       added = true;
     }
-    if (added || !redactor)
-      redactor = std::make_shared<plugin::Redactor>(secrets, kMinSecretLength);
+    if (!added && d.redactor) return;
+    std::vector<std::string> all = bootstrap.secrets;
+    all.insert(all.end(), d.learned.begin(), d.learned.end());
+    d.redactor = std::make_shared<plugin::Redactor>(all, kMinSecretLength);
+  }
+
+  // Runtime-level lines (reloads, outputs) can quote a configuration source or an error that
+  // holds a substituted value: masked with the bootstrap's secrets.
+  void RuntimeLog(log::Level level, const std::string& message, const DeploymentRt& d) {
+    log::Write(level, base_redactor->Apply(message), {{"deployment", d.def.id}});
   }
 
   // ---- output of what processors emit ----
 
   // One Append per output for all metrics of a processor run: each Append is a durable write.
   void EmitMetrics(DeploymentRt& d, std::vector<Metric> metrics) {
-    const auto r = Redactor();
+    const auto r = Redactor(d);
     std::vector<Metric> kept;
     kept.reserve(metrics.size());
     for (Metric& m : metrics) {
@@ -162,15 +199,16 @@ struct Runtime::Impl {
       lines.reserve(kept.size());
       for (const Metric& m : kept) lines.push_back(MetricLine(m, d.def.id, o.entry.token));
       if (auto st = o.output->Append(lines); !st) {
-        log::Warn("workflow: output " + o.entry.id + " refused " + std::to_string(lines.size()) +
-                      " metrics: " + st.error().message,
-                  {{"deployment", d.def.id}});
+        RuntimeLog(log::Level::kWarn,
+                   "workflow: output " + o.entry.id + " refused " + std::to_string(lines.size()) +
+                       " metrics: " + st.error().message,
+                   d);
       }
     }
   }
 
   void EmitLog(DeploymentRt& d, LogLine l) {
-    const auto r = Redactor();
+    const auto r = Redactor(d);
     l.message = r->Apply(l.message);
     for (auto& [k, v] : l.context) v = r->Apply(v);
     if (options.observer.on_log) options.observer.on_log(d.def.id, l);
@@ -188,8 +226,9 @@ struct Runtime::Impl {
       if (!o.entry.logs || !o.output) continue;
       const std::string line = LogLineJson(l, d.def.id, o.entry.token);
       if (auto st = o.output->Append(std::span<const std::string>(&line, 1)); !st) {
-        log::Warn("workflow: output " + o.entry.id + " refused a log line: " + st.error().message,
-                  {{"deployment", d.def.id}});
+        RuntimeLog(log::Level::kWarn,
+                   "workflow: output " + o.entry.id + " refused a log line: " + st.error().message,
+                   d);
       }
     }
   }
@@ -198,89 +237,141 @@ struct Runtime::Impl {
 
   struct Run;  // one step invocation
 
+  // `calls_left` is the call budget of the tree the run belongs to (null: a new tree).
   Result<Message> ExecStep(DeploymentRt& d, const ConfigPtr& cfg, const Workflow& wf,
-                           const Step& step, Message input, int depth);
+                           const Step& step, Message input, int depth, int* calls_left);
 
-  // False (and counted as dropped) when the queue is full or the runtime is stopping.
-  bool Enqueue(std::function<void()> job) {
+  // False (and counted as dropped) when the deployment's queue is full (jobs or payload bytes)
+  // or the runtime is stopping.
+  bool Enqueue(DeploymentRt& d, std::function<void()> fn, std::size_t bytes = 0) {
     {
       std::lock_guard lock(jobs_mu);
-      if (stopping || jobs.size() >= options.queue_limit) {
+      if (stopping || d.queue.size() >= options.queue_limit ||
+          d.queued_bytes + bytes > kMaxQueuedBytes) {
         dropped.fetch_add(1);
         return false;
       }
-      jobs.push_back(std::move(job));
+      d.queue.push_back({std::move(fn), bytes});
+      d.queued_bytes += bytes;
     }
     jobs_cv.notify_one();
     return true;
   }
 
+  // The next job, deployments in turn, none running more than its share of the threads: a
+  // deployment whose steps hang on slow hosts or spin to their CPU limit leaves threads to the
+  // others. With jobs_mu held.
+  DeploymentRt* PickJob(Job* job) {
+    const std::size_t n = deployments.size();
+    for (std::size_t k = 0; k < n; ++k) {
+      DeploymentRt& d = *deployments[(next_deployment + k) % n];
+      if (d.queue.empty() || d.running >= per_deployment_cap) continue;
+      *job = std::move(d.queue.front());
+      d.queue.pop_front();
+      d.queued_bytes -= job->bytes;
+      ++d.running;
+      next_deployment = (d.index + 1) % n;
+      return &d;
+    }
+    return nullptr;
+  }
+
   void Worker() {
+    std::unique_lock lock(jobs_mu);
     for (;;) {
-      std::function<void()> job;
-      {
-        std::unique_lock lock(jobs_mu);
-        jobs_cv.wait(lock, [&] { return stopping || !jobs.empty(); });
-        if (jobs.empty()) return;  // stopping and nothing left
-        job = std::move(jobs.front());
-        jobs.pop_front();
-        ++active;
+      Job job;
+      DeploymentRt* d = PickJob(&job);
+      if (d == nullptr) {
+        if (stopping) return;  // queues are cleared when stopping
+        jobs_cv.wait(lock);
+        continue;
       }
-      job();
-      {
-        std::lock_guard lock(jobs_mu);
-        --active;
+      ++active;
+      lock.unlock();
+      try {
+        job.fn();
+      } catch (const std::exception& e) {
+        // bad_alloc in a job must not take the runtime down with it.
+        log::Error(std::string("workflow: a run failed with an exception: ") + e.what(),
+                   {{"deployment", d->def.id}});
       }
+      job = Job{};
+      lock.lock();
+      --active;
+      --d->running;
+      jobs_cv.notify_all();  // a deployment at its share may take a thread again
       idle_cv.notify_all();
     }
+  }
+
+  bool AllIdle() const {  // with jobs_mu held
+    if (active != 0) return false;
+    for (const auto& d : deployments) {
+      if (!d->queue.empty()) return false;
+    }
+    return true;
   }
 
   // ---- configuration loading ----
 
   // Loads the deployment's configuration if its text changed. Initial load errors are returned;
-  // later ones keep the running configuration and are logged.
-  Status Load(std::size_t index, bool initial) {
+  // later ones keep the running configuration and are logged (once per distinct text).
+  // `schedule`: start the new configuration's triggers.
+  Status Load(std::size_t index, bool initial, bool schedule) {
     DeploymentRt& d = *deployments[index];
+    if (d.loading.exchange(true)) return Ok();  // a load is already running (slow source)
+    struct Done {
+      std::atomic<bool>& flag;
+      ~Done() { flag.store(false); }
+    } done{d.loading};
     const std::string what = DescribeSource(d.def.config);
     auto text = ReadConfigSource(d.def.config);
     if (!text) {
       if (initial) return Fail(text.error());
       rejected_reloads.fetch_add(1);
-      log::Warn(
+      RuntimeLog(
+          log::Level::kWarn,
           "workflow: configuration not reloaded, keeping the running one: " + text.error().message,
-          {{"deployment", d.def.id}});
+          d);
       return Ok();
     }
     std::string base_dir;
     if (!d.def.config.file.empty()) {
       base_dir = std::filesystem::path(d.def.config.file).parent_path().string();
     }
+    const std::string digest = ConfigDigest(*text);
     {
-      // Unchanged text: nothing to do (a poll must not re-parse and re-compile every processor).
+      // Unchanged text, or text already refused: nothing to do (a poll must not re-parse and
+      // re-compile every processor, nor repeat the same error every few seconds).
       std::lock_guard lock(d.mu);
-      if (d.config && d.config->digest == ConfigDigest(*text)) return Ok();
+      if ((d.config && d.config->digest == digest) || d.rejected_digest == digest) return Ok();
     }
     auto parsed = ParseWorkflowConfig(*text, what, base_dir);
     if (!parsed) {
       if (initial) return Fail(parsed.error());
       rejected_reloads.fetch_add(1);
-      log::Error("workflow: new configuration rejected, keeping the running one: " +
+      {
+        std::lock_guard lock(d.mu);
+        d.rejected_digest = digest;
+      }
+      RuntimeLog(log::Level::kError,
+                 "workflow: new configuration rejected, keeping the running one: " +
                      parsed.error().message,
-                 {{"deployment", d.def.id}});
+                 d);
       return Ok();
     }
     std::uint64_t generation;
     {
       std::lock_guard lock(d.mu);
-      if (d.config && d.config->digest == (*parsed)->digest) return Ok();
       d.config = *parsed;
+      d.rejected_digest.clear();
       generation = ++d.generation;
     }
     if (!initial) {
       reloads.fetch_add(1);
-      log::Info("workflow: configuration reloaded", {{"deployment", d.def.id}});
+      RuntimeLog(log::Level::kInfo, "workflow: configuration reloaded", d);
     }
-    if (options.start_triggers) ScheduleTriggers(index, *parsed, generation);
+    if (schedule && options.start_triggers) ScheduleTriggers(index, *parsed, generation);
     return Ok();
   }
 
@@ -289,11 +380,18 @@ struct Runtime::Impl {
     std::vector<std::pair<std::size_t, std::size_t>> once;
     {
       std::lock_guard lock(timers_mu);
+      // The replaced configuration's triggers go now, not when they come due (a daily timer
+      // would otherwise linger for a day after every reload).
+      std::erase_if(timers, [&](const TimerEntry& e) {
+        return e.deployment == index && !e.poll && e.generation != generation;
+      });
+      std::make_heap(timers.begin(), timers.end(), LaterDue);
       for (std::size_t w = 0; w < cfg->workflows.size(); ++w) {
         for (std::size_t s = 0; s < cfg->workflows[w].steps.size(); ++s) {
           const Trigger& t = cfg->workflows[w].steps[s].trigger;
           if (t.kind == Trigger::Kind::kTimer) {
-            timers.push({now + t.delay, index, generation, w, s, false});
+            timers.push_back({now + t.delay, index, generation, w, s, false});
+            std::push_heap(timers.begin(), timers.end(), LaterDue);
           } else if (t.kind == Trigger::Kind::kOnce) {
             once.emplace_back(w, s);
           }
@@ -320,8 +418,8 @@ struct Runtime::Impl {
       }
       ++n;
     }
-    const bool queued = Enqueue([this, &d, cfg = std::move(cfg), &wf, &step, key, timer] {
-      (void)ExecStep(d, cfg, wf, step, Message{}, 0);
+    const bool queued = Enqueue(d, [this, &d, cfg = std::move(cfg), &wf, &step, key, timer] {
+      (void)ExecStep(d, cfg, wf, step, Message{}, 0, nullptr);
       if (timer) {
         std::lock_guard lock(d.mu);
         --d.inflight[key];
@@ -341,17 +439,19 @@ struct Runtime::Impl {
         timers_cv.wait(lock);
         continue;
       }
-      const TimerEntry next = timers.top();
+      const TimerEntry next = timers.front();
       if (Clock::now() < next.due) {
         timers_cv.wait_until(lock, next.due);
         continue;
       }
-      timers.pop();
+      std::pop_heap(timers.begin(), timers.end(), LaterDue);
+      timers.pop_back();
       DeploymentRt& d = *deployments[next.deployment];
       if (next.poll) {
-        timers.push({next.due + d.def.config.poll, next.deployment, 0, 0, 0, true});
+        timers.push_back({next.due + d.def.config.poll, next.deployment, 0, 0, 0, true});
+        std::push_heap(timers.begin(), timers.end(), LaterDue);
         lock.unlock();
-        Enqueue([this, i = next.deployment] { (void)Load(i, false); });
+        Enqueue(d, [this, i = next.deployment] { (void)Load(i, false, true); });
         lock.lock();
         continue;
       }
@@ -365,7 +465,8 @@ struct Runtime::Impl {
       // Fixed rate, but never a burst to catch up after a stall.
       auto due = next.due + t.period;
       if (due < Clock::now()) due = Clock::now() + t.period;
-      timers.push({due, next.deployment, next.generation, next.workflow, next.step, false});
+      timers.push_back({due, next.deployment, next.generation, next.workflow, next.step, false});
+      std::push_heap(timers.begin(), timers.end(), LaterDue);
       lock.unlock();
       Fire(next.deployment, std::move(cfg), next.workflow, next.step, /*timer=*/true);
       lock.lock();
@@ -382,20 +483,54 @@ struct Runtime::Impl::Run final : ScriptHost {
   const Workflow& wf;
   const Step& step;
   int depth;
+  int* calls_left;  // shared by the whole tree of nested calls
   Message msg;
+  Headers auth_headers;  // set by `authenticate`: sent with the call, never shown to scripts
   std::string host_id, path, method = "GET";
   int status = 0;
   bool stopped = false;
+  ProcessorKind current = ProcessorKind::kResult;  // of the processor running now
 
   Run(Impl& rt_, DeploymentRt& d_, const ConfigPtr& cfg_, const Workflow& wf_, const Step& step_,
-      int depth_, Message input)
-      : rt(rt_), d(d_), cfg(cfg_), wf(wf_), step(step_), depth(depth_), msg(std::move(input)) {}
+      int depth_, int* calls_left_, Message input)
+      : rt(rt_),
+        d(d_),
+        cfg(cfg_),
+        wf(wf_),
+        step(step_),
+        depth(depth_),
+        calls_left(calls_left_),
+        msg(std::move(input)) {}
 
   std::string Where(std::string_view part) const {
     return d.def.id + "/" + wf.name + "/" + step.id + "/" + std::string(part);
   }
 
   Dimensions LogContext() const { return {{"workflow", wf.name}, {"step", step.id}}; }
+
+  // What a processor that sees restricted host data may do: set request headers (and, in an
+  // authentication step, build the request to an authentication-only host). Everything that
+  // could carry the data somewhere else — metrics, log lines, persisted state, other steps,
+  // and, in an `authenticate` processor, the body, properties or URL — is refused: masking
+  // catches the exact value, not a transformed one.
+  Status CheckAuthenticationOutput(const ScriptOutput& out, const std::string& chunk) const {
+    if (!out.metrics.empty() || !out.logs.empty()) {
+      return Fail(script_errc::kScriptError,
+                  "processor " + chunk +
+                      ": authentication processors see restricted data: they cannot emit "
+                      "metrics or log lines");
+    }
+    if (!step.authentication &&
+        (out.message.body != msg.body || out.message.properties != msg.properties ||
+         out.host_id != host_id || out.path != path ||
+         (!out.method.empty() && out.method != method))) {
+      return Fail(script_errc::kScriptError,
+                  "processor " + chunk +
+                      ": an authenticate processor sees restricted data: it can only set request "
+                      "headers (set the URL in `url`, the body in `payload`)");
+    }
+    return Ok();
+  }
 
   Status RunChain(const ProcessorChain& chain, ProcessorKind kind, std::string_view part) {
     for (std::size_t i = 0; i < chain.size() && !stopped; ++i) {
@@ -412,9 +547,13 @@ struct Runtime::Impl::Run final : ScriptHost {
       in.status = status;
       if (kind == ProcessorKind::kAuthentication) in.restricted_data = d.restricted;
       in.now_ms = rt.NowMs();
+      current = kind;
       auto out = rt.scripts->Run(in, d.def.limits, *this);
       if (!out) return Fail(out.error());
-      if (!out->secrets.empty()) rt.AddSecrets(out->secrets);
+      if (!out->secrets.empty()) rt.Learn(d, out->secrets);
+      if (kind == ProcessorKind::kAuthentication) {
+        if (auto st = CheckAuthenticationOutput(*out, in.chunk_name); !st) return st;
+      }
       msg = std::move(out->message);
       host_id = std::move(out->host_id);
       path = std::move(out->path);
@@ -431,7 +570,14 @@ struct Runtime::Impl::Run final : ScriptHost {
 
   Result<Message> Execute() {
     const ProcessorKind auth_kind = ProcessorKind::kAuthentication;
-    if (auto st = RunChain(step.auth, auth_kind, "authenticate"); !st) return Fail(st.error());
+    if (!step.auth.empty()) {
+      // The headers `authenticate` sets go with the call only: later processors (and callers
+      // through the result) never see them.
+      Headers before = msg.headers;
+      if (auto st = RunChain(step.auth, auth_kind, "authenticate"); !st) return Fail(st.error());
+      auth_headers = std::move(msg.headers);
+      msg.headers = std::move(before);
+    }
     if (auto st = RunChain(step.url, step.authentication ? auth_kind : ProcessorKind::kUrl, "url");
         !st) {
       return Fail(st.error());
@@ -449,15 +595,16 @@ struct Runtime::Impl::Run final : ScriptHost {
       return Fail(fetch_errc::kNotAllowed, "no host \"" + host_id + "\" in the bootstrap");
     }
     const HostEntry& host = host_it->second;
-    if (host.authentication_only && !step.authentication) {
+    if (host.authentication_only != step.authentication) {
       rt.blocked_calls.fetch_add(1);
       return Fail(fetch_errc::kNotAllowed,
-                  "host \"" + host_id + "\" is for authentication steps only");
+                  host.authentication_only
+                      ? "host \"" + host_id + "\" is for authentication steps only"
+                      : "an authentication step sees restricted data: it may only call "
+                        "authentication_only hosts, not \"" +
+                            host_id + "\"");
     }
-    FetchRequest req;
-    req.method = method;
-    req.path = path;
-    req.headers = msg.headers;
+    const std::string chosen_host = host_id;
     if (!step.payload.empty()) {
       if (auto st = RunChain(step.payload,
                              step.authentication ? auth_kind : ProcessorKind::kPayload, "payload");
@@ -465,13 +612,22 @@ struct Runtime::Impl::Run final : ScriptHost {
         return Fail(st.error());
       }
       if (stopped) return std::move(msg);
-      req.method = method;
-      req.path = path;
-      req.headers = msg.headers;
-      req.body = msg.body;
+      if (host_id != chosen_host) {
+        rt.blocked_calls.fetch_add(1);
+        return Fail(fetch_errc::kNotAllowed,
+                    "a payload processor cannot change the host (set it in `url`)");
+      }
     }
+    FetchRequest req;
+    req.method = method;
+    req.path = path;
+    req.headers = msg.headers;
+    for (auto& h : auth_headers) req.headers.push_back(h);
+    if (!step.payload.empty()) req.body = msg.body;
     HostPolicy policy = host.policy;
-    if (step.timeout) policy.timeout = *step.timeout;
+    // A configuration may shorten the operator's timeout, never lengthen it.
+    if (step.timeout) policy.timeout = std::min(policy.timeout, *step.timeout);
+    if (rt.stop_requested.load()) return Fail(errc::kInternal, "the runtime is stopping");
     rt.http_calls.fetch_add(1);
     auto resp = rt.fetcher->Fetch(policy, req);
     if (!resp) {
@@ -520,6 +676,10 @@ struct Runtime::Impl::Run final : ScriptHost {
     return d.state->Get(wf.name, step.id, key);
   }
   Status PersistSet(std::string_view key, std::optional<std::string_view> value) override {
+    if (current == ProcessorKind::kAuthentication) {
+      return Fail(errc::kBadRequest,
+                  "authentication processors see restricted data: they cannot persist state");
+    }
     return d.state->Set(wf.name, step.id, key, value);
   }
   const Step* FindStep(std::string_view id) const {
@@ -528,56 +688,72 @@ struct Runtime::Impl::Run final : ScriptHost {
     }
     return nullptr;
   }
-  int calls = 0;
-  Status CountCall() {
-    if (++calls > kMaxCallsPerRun) {
-      return Fail(errc::kBadRequest, "more than " + std::to_string(kMaxCallsPerRun) +
-                                         " send_to_step calls in one step run");
-    }
-    return Ok();
-  }
 
-  StepCallResult SendToStep(std::string_view step_id, Message message) override {
-    if (auto st = CountCall(); !st) return {std::move(message), st.error()};
-    // Workflows are isolated from each other: a step calls steps of its own workflow only.
-    const Step* callee = FindStep(step_id);
-    if (callee == nullptr) {
-      return {std::move(message), MakeError(errc::kNotFound, "no step \"" + std::string(step_id) +
-                                                                 "\" in workflow " + wf.name)};
+  // The callee for a send: a step of this workflow (workflows are isolated from each other);
+  // from an authentication processor, only an authentication step.
+  Result<const Step*> Callee(std::string_view step_id) {
+    if (rt.stop_requested.load()) return Fail(errc::kInternal, "the runtime is stopping");
+    if (--*calls_left < 0) {
+      return Fail(errc::kBadRequest, "more than " + std::to_string(kMaxCallsPerTree) +
+                                         " send_to_step calls in one triggered run");
     }
-    if (depth + 1 >= kMaxCallDepth) {
-      return {std::move(message),
-              MakeError(errc::kBadRequest, "send_to_step nested deeper than " +
-                                               std::to_string(kMaxCallDepth) + " levels")};
-    }
-    auto r = rt.ExecStep(d, cfg, wf, *callee, std::move(message), depth + 1);
-    if (!r) return {Message{}, r.error()};
-    return {std::move(*r), std::nullopt};
-  }
-  Status SendToStepAsync(std::string_view step_id, Message message) override {
-    if (auto st = CountCall(); !st) return st;
     const Step* callee = FindStep(step_id);
     if (callee == nullptr) {
       return Fail(errc::kNotFound,
                   "no step \"" + std::string(step_id) + "\" in workflow " + wf.name);
     }
+    if (current == ProcessorKind::kAuthentication && !callee->authentication) {
+      return Fail(errc::kBadRequest,
+                  "authentication processors see restricted data: they can only call "
+                  "authentication steps, not \"" +
+                      std::string(step_id) + "\"");
+    }
+    return callee;
+  }
+
+  StepCallResult SendToStep(std::string_view step_id, Message message) override {
+    auto callee = Callee(step_id);
+    if (!callee) return {std::move(message), callee.error()};
+    if (depth + 1 >= kMaxCallDepth) {
+      return {std::move(message),
+              MakeError(errc::kBadRequest, "send_to_step nested deeper than " +
+                                               std::to_string(kMaxCallDepth) + " levels")};
+    }
+    auto r = rt.ExecStep(d, cfg, wf, **callee, std::move(message), depth + 1, calls_left);
+    if (!r) return {Message{}, r.error()};
+    return {std::move(*r), std::nullopt};
+  }
+
+  Status SendToStepAsync(std::string_view step_id, Message message) override {
+    auto callee = Callee(step_id);
+    if (!callee) return Fail(callee.error());
+    std::size_t bytes = message.body.size();
+    for (const auto& [k, v] : message.properties) bytes += k.size() + v.size();
+    for (const auto& [k, v] : message.headers) bytes += k.size() + v.size();
     const bool queued = rt.Enqueue(
-        [&rt = rt, &d = d, cfg = cfg, &wf = wf, callee, m = std::move(message)]() mutable {
-          (void)rt.ExecStep(d, cfg, wf, *callee, std::move(m), 0);
-        });
+        d,
+        [&rt = rt, &d = d, cfg = cfg, &wf = wf, callee = *callee,
+         m = std::move(message)]() mutable {
+          (void)rt.ExecStep(d, cfg, wf, *callee, std::move(m), 0, nullptr);
+        },
+        bytes);
     if (!queued) {
-      return Fail(errc::kRateLimited, "send_to_step_async: the runtime's queue is full (" +
-                                          std::to_string(rt.options.queue_limit) +
-                                          " pending runs) or it is stopping");
+      return Fail(errc::kRateLimited, "send_to_step_async: the deployment's queue is full (" +
+                                          std::to_string(rt.options.queue_limit) + " runs or " +
+                                          std::to_string(kMaxQueuedBytes >> 20) +
+                                          " MiB of payloads) or the runtime is stopping");
     }
     return Ok();
   }
 };
 
 Result<Message> Runtime::Impl::ExecStep(DeploymentRt& d, const ConfigPtr& cfg, const Workflow& wf,
-                                        const Step& step, Message input, int depth) {
+                                        const Step& step, Message input, int depth,
+                                        int* calls_left) {
+  int budget = kMaxCallsPerTree;
   runs.fetch_add(1);
-  Run run(*this, d, cfg, wf, step, depth, std::move(input));
+  Run run(*this, d, cfg, wf, step, depth, calls_left != nullptr ? calls_left : &budget,
+          std::move(input));
   auto result = run.Execute();
   if (!result) {
     failed_runs.fetch_add(1);
@@ -598,7 +774,7 @@ Result<std::unique_ptr<Runtime>> Runtime::Start(Bootstrap bootstrap, RuntimeOpti
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
   if (impl->options.threads == 0) impl->options.threads = 1;
-  impl->AddSecrets(bootstrap.secrets);
+  impl->base_redactor = std::make_shared<plugin::Redactor>(bootstrap.secrets, kMinSecretLength);
   if (impl->options.scripts.worker_path.empty()) {
     // Installed layouts keep the worker next to the binary (the default); tests and unusual
     // layouts name it.
@@ -615,7 +791,9 @@ Result<std::unique_ptr<Runtime>> Runtime::Start(Bootstrap bootstrap, RuntimeOpti
 
   for (Deployment& def : bootstrap.deployments) {
     auto d = std::make_unique<DeploymentRt>();
+    d->index = impl->deployments.size();
     d->def = def;
+    d->redactor = impl->base_redactor;
     for (const auto& [id, host] : def.hosts) {
       if (!host.data.empty()) d->restricted[id] = host.data;
     }
@@ -647,24 +825,39 @@ Result<std::unique_ptr<Runtime>> Runtime::Start(Bootstrap bootstrap, RuntimeOpti
     impl->deployments.push_back(std::move(d));
   }
   impl->bootstrap = std::move(bootstrap);
+  // With several deployments none may hold more than half the threads (see PickJob).
+  impl->per_deployment_cap = impl->deployments.size() > 1
+                                 ? std::max<std::size_t>(1, impl->options.threads / 2)
+                                 : impl->options.threads;
 
   Impl* raw = impl.get();
   for (unsigned i = 0; i < raw->options.threads; ++i) {
     raw->threads.emplace_back([raw] { raw->Worker(); });
   }
   std::unique_ptr<Runtime> runtime(new Runtime(std::move(impl)));
+  // Every configuration loads before any trigger starts: a start-up that fails on the second
+  // deployment must not have run the first one's steps.
   for (std::size_t i = 0; i < raw->deployments.size(); ++i) {
-    if (auto st = raw->Load(i, /*initial=*/true); !st) {
+    if (auto st = raw->Load(i, /*initial=*/true, /*schedule=*/false); !st) {
       return Fail(errc::kBadRequest,
                   "deployment " + raw->deployments[i]->def.id + ": " + st.error().message);
     }
   }
   if (raw->options.start_triggers) {
-    {
-      std::lock_guard lock(raw->timers_mu);
-      for (std::size_t i = 0; i < raw->deployments.size(); ++i) {
-        const auto poll = raw->deployments[i]->def.config.poll;
-        if (poll.count() > 0) raw->timers.push({Clock::now() + poll, i, 0, 0, 0, true});
+    for (std::size_t i = 0; i < raw->deployments.size(); ++i) {
+      DeploymentRt& d = *raw->deployments[i];
+      ConfigPtr cfg;
+      std::uint64_t generation;
+      {
+        std::lock_guard lock(d.mu);
+        cfg = d.config;
+        generation = d.generation;
+      }
+      raw->ScheduleTriggers(i, cfg, generation);
+      if (d.def.config.poll.count() > 0) {
+        std::lock_guard lock(raw->timers_mu);
+        raw->timers.push_back({Clock::now() + d.def.config.poll, i, 0, 0, 0, true});
+        std::push_heap(raw->timers.begin(), raw->timers.end(), LaterDue);
       }
     }
     raw->scheduler = std::thread([raw] { raw->Scheduler(); });
@@ -707,19 +900,18 @@ Result<Message> Runtime::RunStep(std::string_view deployment, std::string_view s
       return Fail(errc::kNotFound, "no step \"" + std::string(step_id) + "\" in deployment " +
                                        std::string(deployment));
     }
-    return impl_->ExecStep(*d, cfg, *found_wf, *found, std::move(input), 0);
+    return impl_->ExecStep(*d, cfg, *found_wf, *found, std::move(input), 0, nullptr);
   }
   return Fail(errc::kNotFound, "no deployment \"" + std::string(deployment) + "\"");
 }
 
 bool Runtime::Drain(std::chrono::milliseconds timeout) {
   std::unique_lock lock(impl_->jobs_mu);
-  return impl_->idle_cv.wait_for(lock, timeout,
-                                 [&] { return impl_->jobs.empty() && impl_->active == 0; });
+  return impl_->idle_cv.wait_for(lock, timeout, [&] { return impl_->AllIdle(); });
 }
 
 void Runtime::PollNow() {
-  for (std::size_t i = 0; i < impl_->deployments.size(); ++i) (void)impl_->Load(i, false);
+  for (std::size_t i = 0; i < impl_->deployments.size(); ++i) (void)impl_->Load(i, false, true);
 }
 
 void Runtime::Stop() {
@@ -729,6 +921,8 @@ void Runtime::Stop() {
     if (impl_->stopped) return;
     impl_->stopped = true;
   }
+  // Running steps make no new calls from here on (nested sends and HTTP fail fast).
+  impl_->stop_requested.store(true);
   impl_->timers_cv.notify_all();
   if (impl_->scheduler.joinable()) impl_->scheduler.join();
   {
@@ -736,8 +930,11 @@ void Runtime::Stop() {
     // stop waits for at most one run per thread.
     std::lock_guard lock(impl_->jobs_mu);
     impl_->stopping = true;
-    impl_->dropped.fetch_add(impl_->jobs.size());
-    impl_->jobs.clear();
+    for (auto& d : impl_->deployments) {
+      impl_->dropped.fetch_add(d->queue.size());
+      d->queue.clear();
+      d->queued_bytes = 0;
+    }
   }
   impl_->jobs_cv.notify_all();
   for (auto& t : impl_->threads) t.join();

@@ -67,6 +67,27 @@ Status StateStore::Set(std::string_view workflow, std::string_view step, std::st
     if (!stmt) return Fail(stmt.error());
     return (*stmt)->Bind(1, workflow).Bind(2, step).Bind(3, key).Run();
   }
+  // Quotas per step, so that a workflow cannot fill the disk its outputs spool to.
+  auto usage = db_->Prepare(
+      "SELECT COUNT(*), COALESCE(SUM(LENGTH(CAST(value AS BLOB))), 0), "
+      "COALESCE(SUM(CASE WHEN key = ? THEN LENGTH(CAST(value AS BLOB)) END), -1) "
+      "FROM step_state WHERE workflow = ? AND step = ?");
+  if (!usage) return Fail(usage.error());
+  (*usage)->Bind(1, key).Bind(2, workflow).Bind(3, step);
+  if (auto row = (*usage)->Step(); !row) return Fail(row.error());
+  const std::int64_t keys = (*usage)->Int(0);
+  const std::int64_t bytes = (*usage)->Int(1);
+  const std::int64_t existing = (*usage)->Int(2);
+  if (existing < 0 && keys >= static_cast<std::int64_t>(kMaxKeysPerStep)) {
+    return Fail(errc::kBadRequest,
+                "persist: at most " + std::to_string(kMaxKeysPerStep) + " keys per step");
+  }
+  if (bytes - std::max<std::int64_t>(existing, 0) + static_cast<std::int64_t>(value->size()) >
+      static_cast<std::int64_t>(kMaxBytesPerStep)) {
+    return Fail(errc::kBadRequest, "persist: at most " + std::to_string(kMaxBytesPerStep >> 20) +
+                                       " MiB of values per step");
+  }
+  usage->reset();
   auto stmt = db_->Prepare(
       "INSERT INTO step_state (workflow, step, key, value) VALUES (?, ?, ?, ?) "
       "ON CONFLICT (workflow, step, key) DO UPDATE SET value = excluded.value");

@@ -20,6 +20,8 @@ class StateStore {
  public:
   static constexpr std::size_t kMaxKeyBytes = 256;
   static constexpr std::size_t kMaxValueBytes = 1u << 20;
+  static constexpr std::size_t kMaxKeysPerStep = 10000;
+  static constexpr std::size_t kMaxBytesPerStep = 64u << 20;
 
   // Creates the directory (0700). The database is opened on first use: most workflows never
   // persist anything, and each SQLite connection costs ~100 KB (lookaside, page cache).

@@ -388,9 +388,10 @@ std::vector<std::string> RunOne(const TestSpec& t) {
     if (name == "OPSORCH_DATA_DIR") return tmp;
     auto it = t.env.find(name);
     if (it != t.env.end()) return it->second;
-    return std::nullopt;  // hermetic: the test declares what the bootstrap needs
+    return std::nullopt;  // hermetic: the test declares what the bootstrap needs (secret
+                          // files are not read either)
   };
-  auto bootstrap = LoadBootstrap(t.bootstrap, env);
+  auto bootstrap = LoadBootstrap(t.bootstrap, env, /*read_secret_files=*/false);
   if (!bootstrap) return {"bootstrap: " + bootstrap.error().message};
   std::vector<Deployment> kept;
   for (Deployment& d : bootstrap->deployments) {

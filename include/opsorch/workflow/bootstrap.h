@@ -63,18 +63,20 @@ struct Deployment {
 struct Bootstrap {
   std::string path;                     // the file it was read from (for messages)
   std::vector<Deployment> deployments;  // enabled ones only
-  // Every value substituted from ${VAR} and every restricted host data string: redacted from
-  // log lines and metrics.
+  // Every value substituted from ${VAR}, every header value (hosts, outputs, configuration
+  // source) and every restricted host data string: redacted from log lines and metrics.
   std::vector<std::string> secrets;
 };
 
 // Reads and validates the whole file. Errors (bad_request) name the file, the JSON path and the
 // rule: "bootstrap.json: deployments[0].hosts[1].url: must be http(s)://host[:port][/path]".
 // `env` looks up ${VAR} values (after the bootstrap's secret files, which win).
+// `read_secret_files` false ignores `secret_files` (the test runner: tests declare their values).
 using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
-Result<Bootstrap> LoadBootstrap(const std::string& path, const EnvLookup& env);
+Result<Bootstrap> LoadBootstrap(const std::string& path, const EnvLookup& env,
+                                bool read_secret_files = true);
 Result<Bootstrap> ParseBootstrap(std::string_view text, const std::string& path,
-                                 const EnvLookup& env);
+                                 const EnvLookup& env, bool read_secret_files = true);
 EnvLookup ProcessEnvLookup();
 
 }  // namespace opsorch::workflow

@@ -55,7 +55,9 @@ class Runtime {
   bool Drain(std::chrono::milliseconds timeout);
   // Re-checks every deployment's configuration source now (tests; normally polled).
   void PollNow();
-  void Stop();  // stops triggers, waits for running steps, flushes outputs (bounded)
+  // Stops triggers, drops queued runs, lets running steps finish (they make no new calls or
+  // HTTP requests: those fail at once), then flushes outputs for at most 2 s each.
+  void Stop();
   RuntimeStats Stats() const;
 
  private:

@@ -59,6 +59,7 @@ TEST(BootstrapTest, ReadsEveryField) {
   // The substituted token and the restricted host data are secrets.
   EXPECT_THAT(b->secrets, ::testing::Contains("tok-123456"));
   EXPECT_THAT(b->secrets, ::testing::Contains("restricted-value-1"));
+  EXPECT_THAT(b->secrets, ::testing::Contains("Bearer tok-123456"));  // header values too
 }
 
 struct BadCase {
@@ -100,6 +101,14 @@ INSTANTIATE_TEST_SUITE_P(
                 "deployments[0].config.file: exactly one of file and url is required"},
         BadCase{"ftp_source", R"J({"deployments": [{"id": "a", "config": {"url": "ftp://x/y"}}]})J",
                 "deployments[0].config.url: must be an http:// or https:// URL"},
+        BadCase{
+            "config_userinfo",
+            R"J({"deployments": [{"id": "a", "config": {"url": "https://u:pw@cfg.example.com/w.json"}}]})J",
+            "deployments[0].config.url: must not hold user information"},
+        BadCase{
+            "config_timeout",
+            R"J({"deployments": [{"id": "a", "config": {"url": "https://cfg.example.com/w.json", "timeout": "0s"}}]})J",
+            "deployments[0].config.timeout: must be from 100ms to 5m"},
         BadCase{"short_poll",
                 R"J({"deployments": [{"id": "a", "config": {"file": "w", "poll": "1ms"}}]})J",
                 "deployments[0].config.poll: must be 0 (load once) or at least 100ms"},

@@ -111,6 +111,9 @@ INSTANTIATE_TEST_SUITE_P(
             "status_range",
             R"J({"workflows": [{"name": "w", "steps": [{"id": "a", "on_status": {"599-500": "x = 1"}}]}]})J",
             "workflows[0].steps[0].on_status.599-500: must be a status"},
+        BadCase{"zero_timeout",
+                R"J({"workflows": [{"name": "w", "steps": [{"id": "a", "timeout": "0s"}]}]})J",
+                "workflows[0].steps[0].timeout: must be at least 1ms"},
         BadCase{
             "timer_period",
             R"J({"workflows": [{"name": "w", "steps": [{"id": "a", "trigger": {"timer": {"delay": "1s"}}}]}]})J",
@@ -153,6 +156,18 @@ TEST(WorkflowConfigTest, FileResourcesStayInsideTheConfigDirectory) {
         HasSubstr(
             "resources.r.file: must be a relative path inside the configuration's directory"));
   }
+  // A symlink pointing outside, and something that is not a regular file, are refused too.
+  fs::create_symlink("/etc/hostname", dir / "lib" / "link.lua");
+  auto link = ParseWorkflowConfig(
+      R"J({"resources": {"r": {"file": "lib/link.lua"}}, "workflows": [{"name": "w", "steps": [{"id": "a"}]}]})J",
+      "wf.json", dir.string());
+  ASSERT_FALSE(link);
+  EXPECT_THAT(link.error().message, HasSubstr("inside the configuration's directory"));
+  auto not_file = ParseWorkflowConfig(
+      R"J({"resources": {"r": {"file": "lib"}}, "workflows": [{"name": "w", "steps": [{"id": "a"}]}]})J",
+      "wf.json", dir.string());
+  ASSERT_FALSE(not_file);
+  EXPECT_THAT(not_file.error().message, HasSubstr("resources.r.file: must be a regular file"));
   fs::remove_all(dir);
 }
 

@@ -251,13 +251,79 @@ TEST_F(RuntimeTest, SecretsAreRedactedFromLogsAndMetrics) {
   StartOk(Bootstrap(HostJson(R"J(, "data": {"key": "restricted-KEY-789"})J")));
   ASSERT_TRUE(runtime_->RunStep("d", "s", {}));
   const std::string logs = captured_.AllLogs();
-  EXPECT_THAT(logs, HasSubstr("upstream said Bearer [redacted]|[redacted]"));
+  // The whole Authorization value is a bootstrap header value, the key was set by authenticate.
+  EXPECT_THAT(logs, HasSubstr("upstream said [redacted]|[redacted]"));
   EXPECT_THAT(logs, Not(HasSubstr("tok-SECRET-123")));
   EXPECT_THAT(logs, Not(HasSubstr("restricted-KEY-789")));
   ASSERT_EQ(captured_.Metrics().size(), 1u);
   const Metric m = captured_.Metrics()[0];
   EXPECT_THAT(m.key, Not(HasSubstr("SECRET")));
   EXPECT_THAT(m.dimensions.at("echo"), Not(HasSubstr("KEY-789")));
+}
+
+TEST_F(RuntimeTest, AuthenticationProcessorsAreConfinedToHeaders) {
+  upstream_.server().Post("/base/echo", [&](const httplib::Request& r, httplib::Response& w) {
+    upstream_.Record(r);
+    w.set_content("{}", "application/json");
+  });
+  Write("wf.json", R"J({"workflows": [{"name": "w", "steps": [
+      {"id": "hidden", "authenticate": "ctx.set_header('X-Api-Key', ctx.restricted_data('api').key)",
+       "url": "ctx.set_url('api', '/echo'); ctx.set_method('POST')",
+       "payload": "ctx.set_body(tostring(ctx.header('X-Api-Key')))",
+       "results": "ctx.set_body(tostring(ctx.header('X-Api-Key')))"},
+      {"id": "metric", "authenticate": "ctx.metric('k', #ctx.restricted_data('api').key)"},
+      {"id": "log", "authenticate": "ctx.info(ctx.hex(ctx.restricted_data('api').key))"},
+      {"id": "body", "authenticate": "ctx.set_body(ctx.restricted_data('api').key:reverse())"},
+      {"id": "url", "authenticate": "ctx.set_url('api', '/echo/' .. ctx.hex(ctx.restricted_data('api').key))"},
+      {"id": "persist", "authenticate": "ctx.persist.set('k', ctx.restricted_data('api').key:reverse())"},
+      {"id": "send", "authenticate": "local r = ctx.send_to_step('sink', ctx.restricted_data('api').key:reverse()) if r.error then error(r.error, 0) end"},
+      {"id": "sink", "results": "ctx.info('got ' .. ctx.body())"}]}]})J");
+  StartOk(Bootstrap(HostJson(R"J(, "data": {"key": "restricted-KEY-789"})J")));
+  // The key goes with the call but no later processor sees it.
+  auto hidden = runtime_->RunStep("d", "hidden", {});
+  ASSERT_TRUE(hidden) << hidden.error().message;
+  EXPECT_EQ(hidden->body, "nil");
+  ASSERT_EQ(upstream_.Requests().size(), 1u);
+  EXPECT_THAT(upstream_.Requests()[0], HasSubstr("body=nil"));
+  for (const char* step : {"metric", "log", "body", "url", "persist", "send"}) {
+    auto r = runtime_->RunStep("d", step, {});
+    ASSERT_FALSE(r) << step;
+    EXPECT_THAT(r.error().message, HasSubstr("restricted data")) << step;
+  }
+  EXPECT_TRUE(captured_.Metrics().empty());
+  EXPECT_THAT(captured_.AllLogs(), Not(HasSubstr("got ")));
+  EXPECT_EQ(upstream_.Requests().size(), 1u);
+}
+
+TEST_F(RuntimeTest, AuthenticationStepsOnlyCallAuthenticationHosts) {
+  upstream_.server().Post("/base/token", [&](const httplib::Request& r, httplib::Response& w) {
+    upstream_.Record(r);
+    w.set_content("tok-from-server", "text/plain");
+  });
+  Write("wf.json", R"J({"workflows": [{"name": "w", "steps": [
+      {"id": "token", "authentication": true,
+       "url": "ctx.set_url('tokens', '/token'); ctx.set_method('POST')",
+       "payload": "ctx.set_body(ctx.restricted_data('tokens').client_secret)"},
+      {"id": "leak", "authentication": true,
+       "url": "ctx.set_url('api', '/token'); ctx.set_method('POST')",
+       "payload": "ctx.set_body(ctx.restricted_data('tokens').client_secret)"},
+      {"id": "swap", "url": "ctx.set_url('api', '/x')", "payload": "ctx.set_url('tokens', '/token')"}]}]})J");
+  StartOk(Bootstrap(R"J({"api": {"url": ")J" + upstream_.url() +
+                    R"J(/base", "allow_private": true},
+                       "tokens": {"url": ")J" +
+                    upstream_.url() +
+                    R"J(/base", "allow_private": true, "authentication_only": true,
+                                  "data": {"client_secret": "client-SECRET-42"}}})J"));
+  auto token = runtime_->RunStep("d", "token", {});
+  ASSERT_TRUE(token) << token.error().message;
+  EXPECT_EQ(token->body, "tok-from-server");
+  for (const char* step : {"leak", "swap"}) {
+    auto r = runtime_->RunStep("d", step, {});
+    ASSERT_FALSE(r) << step;
+    EXPECT_EQ(r.error().code, "not_allowed") << step;
+  }
+  ASSERT_EQ(upstream_.Requests().size(), 1u);
+  EXPECT_THAT(upstream_.Requests()[0], HasSubstr("body=client-SECRET-42"));
 }
 
 TEST_F(RuntimeTest, RestrictedDataIsOnlyForAuthentication) {
@@ -281,6 +347,15 @@ TEST_F(RuntimeTest, PersistedStateSurvivesARestart) {
   StartOk(boot);
   ASSERT_TRUE(runtime_->RunStep("d", "count", {}));
   EXPECT_EQ(captured_.Metrics().back().value, 3);
+}
+
+TEST_F(RuntimeTest, PersistedStateHasAQuotaPerStep) {
+  Write("wf.json", R"J({"workflows": [{"name": "w", "steps": [{"id": "fill",
+      "results": "local v = string.rep('x', 1048576) for i = 1, 100 do ctx.persist.set('k' .. i, v) ctx.set_body(tostring(i)) end"}]}]})J");
+  StartOk(Bootstrap("{}"));
+  auto r = runtime_->RunStep("d", "fill", {});
+  ASSERT_FALSE(r);
+  EXPECT_THAT(r.error().message, HasSubstr("at most 64 MiB of values per step"));
 }
 
 TEST_F(RuntimeTest, SendToStepSyncAsyncAndWorkflowIsolation) {
@@ -316,7 +391,7 @@ TEST_F(RuntimeTest, CallsPerRunAreBounded) {
   StartOk(Bootstrap("{}"));
   auto r = runtime_->RunStep("d", "loop", {});
   ASSERT_TRUE(r) << r.error().message;
-  EXPECT_EQ(r->body, "1000: more than 1000 send_to_step calls in one step run");
+  EXPECT_EQ(r->body, "1000: more than 1000 send_to_step calls in one triggered run");
 }
 
 TEST_F(RuntimeTest, TimersFireRunOnceRunsAndOverlapsAreSkipped) {
@@ -345,6 +420,34 @@ TEST_F(RuntimeTest, TimersFireRunOnceRunsAndOverlapsAreSkipped) {
   EXPECT_GE(runtime_->Stats().skipped_overlaps, 5u);
 }
 
+TEST_F(RuntimeTest, ADeploymentStuckOnSlowHostsLeavesThreadsToTheOthers) {
+  upstream_.server().Get("/base/slow", [](const httplib::Request&, httplib::Response& w) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    w.set_content("{}", "application/json");
+  });
+  // d1: four timer steps that each hold a thread for 1.5 s; d2: a quick timer step. The
+  // runtime has 4 threads (RuntimeTest's Start): d1 may hold 2.
+  std::string slow;
+  for (int i = 0; i < 4; ++i) {
+    slow +=
+        std::string(i ? "," : "") + R"J({"id": "s)J" + std::to_string(i) +
+        R"J(", "trigger": {"timer": {"delay": "0s", "period": "50ms"}}, "url": "ctx.set_url('api', '/slow')"})J";
+  }
+  Write("wf.json", R"J({"workflows": [{"name": "w", "steps": [)J" + slow + "]}]}");
+  Write("wf2.json", R"J({"workflows": [{"name": "w", "steps": [
+      {"id": "tick", "trigger": {"timer": {"delay": "100ms", "period": "50ms"}}, "results": "ctx.metric('tick', 1)"}]}]})J");
+  StartOk(R"J({"deployments": [
+      {"id": "d1", "config": {"file": "wf.json"}, "persistence_dir": "s1", "hosts": )J" +
+              HostJson() + R"J(},
+      {"id": "d2", "config": {"file": "wf2.json"}, "persistence_dir": "s2"}]})J",
+          /*triggers=*/true);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  int ticks = 0;
+  for (const auto& m : captured_.Metrics()) ticks += m.key == "tick";
+  runtime_->Stop();
+  EXPECT_GE(ticks, 5);  // without the share: 0 until the first slow calls return
+}
+
 TEST_F(RuntimeTest, HotReloadSwapsAGoodConfigAndKeepsTheOldOneOnABadOne) {
   Write(
       "wf.json",
@@ -364,9 +467,9 @@ TEST_F(RuntimeTest, HotReloadSwapsAGoodConfigAndKeepsTheOldOneOnABadOne) {
   runtime_->PollNow();
   EXPECT_EQ(runtime_->RunStep("d", "s", {})->body, "v2");
   EXPECT_EQ(runtime_->Stats().rejected_reloads, 1u);
-  // Unchanged text is not a reload.
+  // The same bad text again is neither parsed nor logged again.
   runtime_->PollNow();
-  EXPECT_EQ(runtime_->Stats().rejected_reloads, 2u);  // still the bad text: rejected again
+  EXPECT_EQ(runtime_->Stats().rejected_reloads, 1u);
   Write(
       "wf.json",
       R"J({"workflows": [{"name": "w", "steps": [{"id": "s", "results": "ctx.set_body('v2')"}]}]})J");

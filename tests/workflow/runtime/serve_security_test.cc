@@ -55,7 +55,7 @@ TEST(WorkflowServeSecurityTest, HostileWorkflowsAreStoppedAndTheServerStaysHealt
       << timer("tick", "ctx.metric('good.tick', 1, {source = 'good'})") << R"J(]},
       {"name": "hostile", "steps": [)J"
       << timer("spin", "while true do end") << ","
-      << timer("bomb", "local t = {} for i = 1, 1e9 do t[i] = string.rep('x', 4096) .. i end")
+      << timer("bomb", "local t = {} for i = 1, 1e9 do t[i] = string.rep('x', 1048576) .. i end")
       << "," << timer("pattern", "string.find(string.rep('a', 3000), '.-.-.-.-x')") << ","
       << timer("escape",
                "local f = io and io.open or require or os.execute or load; f('/etc/passwd')")
