@@ -458,6 +458,18 @@ int CtxSetBody(lua_State* L) {
   return 0;
 }
 
+// Pushes object[key] as a Lua value, or nil when absent (ctx.data, ctx.restricted_data).
+int PushFieldOrNil(lua_State* L, RunState* rs, const JsonObject& object, std::string_view key,
+                   const char* what) {
+  const JsonValue* v = Field(object, key);
+  if (v == nullptr) {
+    lua_pushnil(L);
+    return 1;
+  }
+  if (!PushJson(L, rs, *v, 0)) return RaiseErr(L, what);
+  return 1;
+}
+
 int CtxData(lua_State* L) {
   RunState* rs = Rs(L);
   const JsonObject& data = rs->input->data;
@@ -466,14 +478,7 @@ int CtxData(lua_State* L) {
     if (!PushJsonObject(L, rs, data, 0)) return RaiseErr(L, "ctx.data");
     return 1;
   }
-  const std::string_view key = CheckView(L, 1);
-  const JsonValue* v = Field(data, key);
-  if (v == nullptr) {
-    lua_pushnil(L);
-    return 1;
-  }
-  if (!PushJson(L, rs, *v, 0)) return RaiseErr(L, "ctx.data");
-  return 1;
+  return PushFieldOrNil(L, rs, data, CheckView(L, 1), "ctx.data");
 }
 
 int CtxProperty(lua_State* L) {
@@ -874,13 +879,7 @@ int CtxRestrictedData(lua_State* L) {
   if (rs->input->kind != ProcessorKind::kAuthentication) {
     return luaL_error(L, "ctx.restricted_data is only available in authentication processors");
   }
-  const JsonValue* v = Field(rs->input->restricted_data, host);
-  if (v == nullptr) {
-    lua_pushnil(L);
-    return 1;
-  }
-  if (!PushJson(L, rs, *v, 0)) return RaiseErr(L, "ctx.restricted_data");
-  return 1;
+  return PushFieldOrNil(L, rs, rs->input->restricted_data, host, "ctx.restricted_data");
 }
 
 int JsonDecode(lua_State* L) {

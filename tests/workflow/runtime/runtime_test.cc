@@ -349,15 +349,6 @@ TEST_F(RuntimeTest, PersistedStateSurvivesARestart) {
   EXPECT_EQ(captured_.Metrics().back().value, 3);
 }
 
-TEST_F(RuntimeTest, PersistedStateHasAQuotaPerStep) {
-  Write("wf.json", R"J({"workflows": [{"name": "w", "steps": [{"id": "fill",
-      "results": "local v = string.rep('x', 1048576) for i = 1, 100 do ctx.persist.set('k' .. i, v) ctx.set_body(tostring(i)) end"}]}]})J");
-  StartOk(Bootstrap("{}"));
-  auto r = runtime_->RunStep("d", "fill", {});
-  ASSERT_FALSE(r);
-  EXPECT_THAT(r.error().message, HasSubstr("at most 64 MiB of values per step"));
-}
-
 TEST_F(RuntimeTest, SendToStepSyncAsyncAndWorkflowIsolation) {
   Write("wf.json", R"J({"workflows": [
     {"name": "w", "steps": [
