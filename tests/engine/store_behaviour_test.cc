@@ -249,6 +249,109 @@ TEST_P(StoreBehaviour, BatchRollsBackOnlyTheFailingItem) {
   EXPECT_THAT(keys, ElementsAre("c", "a"));  // newest first
 }
 
+// Many events on one key in one group commit, with an API write and a failing item among
+// them: every change must be visible to the next item (the SQLite store defers and merges
+// incident updates within a transaction), and the failing item's writes, including its timeline
+// number, must vanish.
+TEST_P(StoreBehaviour, OneBatchOfManyEventsOnOneKeyMatchesEventsAppliedAlone) {
+  std::vector<Outcome> out(8);
+  std::vector<std::function<Status(Tx&)>> items;
+  auto event = [&](std::size_t i, Event e) {
+    items.push_back([&, i, e](Tx& tx) -> Status {
+      auto r = ApplyEvent(tx, integration_, e, kT0 + static_cast<std::int64_t>(i) * kSecond, {});
+      if (!r) return Fail(r.error());
+      out[i] = std::move(*r);
+      return Ok();
+    });
+  };
+  event(0, Trigger("k1", "disk full", Severity::kWarning));
+  event(1, Trigger("k1", "disk full", Severity::kCritical));  // raises severity
+  event(2, Other(EventAction::kAcknowledge, "k1"));
+  items.push_back([&](Tx& tx) -> Status {  // an API change: reads what the events wrote
+    auto inc = tx.GetIncidentForUpdate(out[0].incident_id);
+    if (!inc) return Fail(inc.error());
+    if (!*inc) return Fail(errc::kNotFound, "incident");
+    IncidentRow row = **inc;
+    if (row.status != "acknowledged" || row.alert_count != 3 || row.severity != "critical") {
+      return Fail(errc::kInternal, "stale read: " + row.status + " " +
+                                       std::to_string(row.alert_count) + " " + row.severity);
+    }
+    row.title = "disk full (renamed)";
+    row.updated_at = kT0 + 3 * kSecond;
+    if (auto st = tx.UpdateIncident(row); !st) return st;
+    TimelineRow note;
+    note.incident_id = row.id;
+    note.at = kT0 + 3 * kSecond;
+    note.kind = "note";
+    note.body = "looking";
+    return tx.AppendTimeline(note);
+  });
+  items.push_back([&](Tx& tx) -> Status {  // writes, then fails: all of it must vanish
+    auto r = ApplyEvent(tx, integration_, Trigger("k1"), kT0 + 4 * kSecond, {});
+    if (!r) return Fail(r.error());
+    return Fail(errc::kBadRequest, "rejected after writing");
+  });
+  event(5, Other(EventAction::kResolve, "k1"));
+  event(6, Trigger("k1"));  // a new incident: the resolve must have reached the unique index
+  event(7, Trigger("k1"));
+  std::vector<Status> results;
+  ASSERT_TRUE(store_->WriteBatch(items, results));
+  ASSERT_EQ(results.size(), 8u);
+  for (std::size_t i = 0; i < results.size(); ++i) EXPECT_EQ(static_cast<bool>(results[i]), i != 4);
+
+  const std::string first = out[0].incident_id;
+  EXPECT_EQ(out[1].action, "deduplicated");
+  EXPECT_EQ(out[5].action, "resolved");
+  EXPECT_EQ(out[5].incident_id, first);
+  EXPECT_EQ(out[6].action, "triggered");
+  EXPECT_NE(out[6].incident_id, first);
+  EXPECT_EQ(out[7].action, "deduplicated");
+  EXPECT_EQ(out[7].incident_id, out[6].incident_id);
+
+  const IncidentRow a = Incident(first);
+  EXPECT_EQ(a.status, "resolved");
+  EXPECT_EQ(a.title, "disk full (renamed)");
+  EXPECT_EQ(a.severity, "critical");
+  EXPECT_EQ(a.urgency, "high");
+  EXPECT_EQ(a.alert_count, 4);
+  EXPECT_EQ(a.acknowledged_at, kT0 + 2 * kSecond);
+  EXPECT_EQ(a.resolved_at, kT0 + 5 * kSecond);
+  EXPECT_EQ(a.updated_at, kT0 + 5 * kSecond);
+  auto ta = store_->Timeline(first);
+  ASSERT_TRUE(ta);
+  std::vector<std::string> ids, kinds;
+  for (const auto& t : *ta) {
+    ids.push_back(t.id);
+    kinds.push_back(t.kind);
+  }
+  EXPECT_THAT(kinds, ElementsAre("triggered", "deduplicated", "acknowledged", "note", "resolved"));
+  EXPECT_THAT(
+      ids, ElementsAre(first + "-t1", first + "-t2", first + "-t3", first + "-t4", first + "-t5"));
+
+  const IncidentRow b = Incident(out[6].incident_id);
+  EXPECT_EQ(b.status, "open");
+  EXPECT_EQ(b.alert_count, 2);
+  EXPECT_EQ(b.updated_at, kT0 + 7 * kSecond);
+  auto tb = store_->Timeline(b.id);
+  ASSERT_TRUE(tb);
+  ASSERT_EQ(tb->size(), 2u);
+  EXPECT_EQ((*tb)[1].id, b.id + "-t2");
+  EXPECT_EQ((*tb)[1].kind, "deduplicated");
+
+  // The next event continues the numbering (the counter was stored, not just kept in memory).
+  Apply(Trigger("k1"), kT0 + 8 * kSecond);
+  auto tb2 = store_->Timeline(b.id);
+  ASSERT_TRUE(tb2);
+  ASSERT_EQ(tb2->size(), 3u);
+  EXPECT_EQ((*tb2)[2].id, b.id + "-t3");
+  EXPECT_EQ(Incident(b.id).alert_count, 3);
+  AlertFilter f;
+  f.incident_id = first;
+  auto alerts = store_->QueryAlerts(f);
+  ASSERT_TRUE(alerts);
+  EXPECT_EQ(alerts->size(), 4u);  // the failed item's alert is gone
+}
+
 TEST_P(StoreBehaviour, QueryFilters) {
   Apply(Trigger("k1", "Disk full on db-1", Severity::kCritical), kT0);
   Apply(Trigger("k2", "CPU high", Severity::kWarning), kT0 + kSecond);

@@ -30,7 +30,11 @@ struct EngineOptions {
   std::string store_url;  // "sqlite:<path>" or "postgres://…"
   std::int64_t hold_resolve_ns = 5LL * 60 * 1'000'000'000;
   std::int64_t reopen_window_ns = 0;
-  std::size_t max_batch = 1024;      // events per durable commit
+  // Events per durable commit. 2048: four batch requests of 500 share a commit, and with them
+  // the index pages they touch (each event dirties a page of two per-incident indexes, so a
+  // commit's WAL writes grow more slowly than its events); at 16 batch connections this was
+  // 10% faster than 1024, at 4 the same (a commit still leaves work queued for the next).
+  std::size_t max_batch = 2048;
   std::size_t max_queued = 200'000;  // events waiting for the writer; beyond → 429
   std::chrono::hours incident_retention{24 * 730};
   std::chrono::hours alert_retention{24 * 365};

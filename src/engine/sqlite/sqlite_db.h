@@ -24,6 +24,9 @@ class Statement {
   Statement& operator=(const Statement&) = delete;
 
   Statement& Bind(int i, std::string_view v);
+  // Binds without copying: `v` must stay alive and unchanged until the statement is reset
+  // (the returned Statement is destroyed). The writer's hot path binds row fields this way.
+  Statement& BindRef(int i, std::string_view v);
   Statement& Bind(int i, std::int64_t v);
   Statement& BindJson(int i, const JsonObject& v);
   Statement& BindJson(int i, const JsonArray& v);

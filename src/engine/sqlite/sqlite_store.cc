@@ -3,10 +3,14 @@
 #include "engine/sqlite/sqlite_store.h"
 
 #include <algorithm>
+#include <condition_variable>
 #include <mutex>
+#include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include <opsorch/common/error.h>
+#include <opsorch/common/json_writer.h>
 #include <opsorch/common/strings.h>
 
 #include "engine/sqlite/sqlite_db.h"
@@ -77,6 +81,12 @@ CREATE TABLE deployments (
     R"sql(
 CREATE INDEX incidents_updated ON incidents(updated_at);
 )sql",
+    // 3: retention is the only reader of alerts by received_at, and only of unlinked ones; a
+    // partial index spares every attached alert (nearly all) an index insert.
+    R"sql(
+DROP INDEX alerts_received;
+CREATE INDEX alerts_unlinked_received ON alerts(received_at) WHERE incident_seq=0;
+)sql",
 };
 
 IncidentRow ReadIncidentState(const Statement& s) {
@@ -140,29 +150,91 @@ std::string Placeholders(std::size_t n) {
   return out;
 }
 
+// The incident columns the event path changes, as the row holds them.
+struct IncidentState {
+  std::string status;
+  std::string urgency;
+  std::string severity;
+  std::int64_t acknowledged_at = 0;
+  std::int64_t resolved_at = 0;
+  std::int64_t updated_at = 0;
+  std::int64_t alert_count = 0;
+  std::int64_t timeline_count = 0;
+};
+
+IncidentState StateOf(const IncidentRow& r, std::int64_t timeline_count) {
+  return IncidentState{r.status,      r.urgency,    r.severity,    r.acknowledged_at,
+                       r.resolved_at, r.updated_at, r.alert_count, timeline_count};
+}
+
+std::string JsonText(const JsonObject& v) {
+  if (v.empty()) return "{}";
+  std::string text;
+  AppendJsonObject(text, v);
+  return text;
+}
+
+std::string JsonText(const JsonArray& v) {
+  if (v.empty()) return "[]";
+  std::string text;
+  AppendJsonValue(text, JsonValue(v));
+  return text;
+}
+
+// The event path's lookups plus the timeline counter (see SqliteTx).
+const std::string kTrackedColumns = std::string(kIncidentStateColumns) + ", timeline_count";
+
+// One write transaction on the writer connection.
+//
+// Every event changes its incident twice (its state, then the timeline counter that numbers
+// the new entry), and each UPDATE that names status or resolved_at rewrites the entries of the
+// two partial key indexes even when the values stay the same. So the incidents this
+// transaction has read are tracked: state changes and timeline numbers are kept here and
+// written by one UPDATE of only the columns that changed, before the next read of incidents,
+// the next incident insert, and the end of the unit of work (Flush, called by WriteBatch).
+// The rows written are exactly those the direct statements wrote.
 class SqliteTx final : public Tx {
  public:
   explicit SqliteTx(Connection& c) : c_(c) {}
 
+  // Writes the pending incident changes. WriteBatch calls it before each commit or release.
+  Status Flush() {
+    for (const std::int64_t seq : dirty_) {
+      Tracked& t = tracked_.at(seq);
+      t.dirty = false;
+      if (auto st = WriteChanges(seq, t); !st) {
+        dirty_.clear();
+        return st;
+      }
+      t.stored = t.wanted;
+    }
+    dirty_.clear();
+    return Ok();
+  }
+
+  // Forgets what was tracked: after a rollback the rows may hold something else.
+  void Discard() {
+    tracked_.clear();
+    dirty_.clear();
+  }
+
   Result<std::optional<IncidentRow>> FindOpenIncident(std::string_view service_id,
                                                       std::string_view dedup_key) override {
-    static const std::string sql = "SELECT " + std::string(kIncidentStateColumns) +
+    static const std::string sql = "SELECT " + kTrackedColumns +
                                    " FROM incidents WHERE service_id=? AND dedup_key=? AND "
                                    "status<>'resolved' AND dedup_key<>''";
-    return One(
-        sql, [&](Statement& s) { s.Bind(1, service_id).Bind(2, dedup_key); }, ReadIncidentState);
+    return FindTracked(sql, [&](Statement& s) { s.BindRef(1, service_id).BindRef(2, dedup_key); });
   }
 
   Result<std::optional<IncidentRow>> FindResolvedSince(std::string_view service_id,
                                                        std::string_view dedup_key,
                                                        std::int64_t since) override {
-    static const std::string sql = "SELECT " + std::string(kIncidentStateColumns) +
+    static const std::string sql = "SELECT " + kTrackedColumns +
                                    " FROM incidents WHERE service_id=? AND dedup_key=? AND "
                                    "dedup_key<>'' AND status='resolved' AND resolved_at>=? "
                                    "ORDER BY resolved_at DESC, seq DESC LIMIT 1";
-    return One(
-        sql, [&](Statement& s) { s.Bind(1, service_id).Bind(2, dedup_key).Bind(3, since); },
-        ReadIncidentState);
+    return FindTracked(
+        sql, [&](Statement& s) { s.BindRef(1, service_id).BindRef(2, dedup_key).Bind(3, since); });
   }
 
   Result<std::optional<AlertRow>> TakeHeldResolve(std::string_view service_id,
@@ -175,7 +247,7 @@ class SqliteTx final : public Tx {
                                    "held_until>0 AND held_until>? ORDER BY seq LIMIT 1";
     auto s = c_.Prepare(sql);
     if (!s) return Fail(std::move(s.error()));
-    (*s)->Bind(1, service_id).Bind(2, dedup_key).Bind(3, now);
+    (*s)->BindRef(1, service_id).BindRef(2, dedup_key).Bind(3, now);
     auto row = (*s)->Step();
     if (!row) return Fail(std::move(row.error()));
     if (!*row) return std::optional<AlertRow>();
@@ -193,39 +265,56 @@ class SqliteTx final : public Tx {
         "SELECT " + std::string(kIncidentColumns) + " FROM incidents WHERE seq=?";
     const std::int64_t seq = SeqOf(id, "inc-");
     if (seq == 0) return std::optional<IncidentRow>();
-    return One(
-        sql, [&](Statement& s) { s.Bind(1, seq); }, ReadIncident);
+    if (auto st = Flush(); !st) return Fail(std::move(st.error()));
+    auto s = c_.Prepare(sql);
+    if (!s) return Fail(std::move(s.error()));
+    (*s)->Bind(1, seq);
+    auto row = (*s)->Step();
+    if (!row) return Fail(std::move(row.error()));
+    if (!*row) return std::optional<IncidentRow>();
+    return std::optional<IncidentRow>(ReadIncident(**s));
   }
 
   Status InsertIncident(IncidentRow& r) override {
+    // A pending change may close the key's open incident: it must reach the unique index first.
+    if (auto st = Flush(); !st) return st;
     auto s = c_.Prepare(
         "INSERT INTO incidents (service_id, dedup_key, title, description, status, urgency, "
         "severity, source, created_at, acknowledged_at, resolved_at, updated_at, alert_count, "
         "details, fields, metadata) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     if (!s) return Fail(std::move(s.error()));
-    (*s)->Bind(1, r.service_id)
-        .Bind(2, r.dedup_key)
-        .Bind(3, r.title)
-        .Bind(4, r.description)
-        .Bind(5, r.status)
-        .Bind(6, r.urgency)
-        .Bind(7, r.severity)
-        .Bind(8, r.source)
+    const std::string details = JsonText(r.details);
+    const std::string fields = JsonText(r.fields);
+    const std::string metadata = JsonText(r.metadata);
+    (*s)->BindRef(1, r.service_id)
+        .BindRef(2, r.dedup_key)
+        .BindRef(3, r.title)
+        .BindRef(4, r.description)
+        .BindRef(5, r.status)
+        .BindRef(6, r.urgency)
+        .BindRef(7, r.severity)
+        .BindRef(8, r.source)
         .Bind(9, r.created_at)
         .Bind(10, r.acknowledged_at)
         .Bind(11, r.resolved_at)
         .Bind(12, r.updated_at)
         .Bind(13, r.alert_count)
-        .BindJson(14, r.details)
-        .BindJson(15, r.fields)
-        .BindJson(16, r.metadata);
+        .BindRef(14, details)
+        .BindRef(15, fields)
+        .BindRef(16, metadata);
     if (auto st = (*s)->Run(); !st) return st;
     r.seq = c_.LastInsertRowid();
     r.id = IncidentId(r.seq);
+    Tracked& t = tracked_[r.seq];
+    t = Tracked{};
+    t.have_state = true;
+    t.stored = t.wanted = StateOf(r, 0);
     return Ok();
   }
 
   Status UpdateIncident(const IncidentRow& r) override {
+    if (auto st = Flush(); !st) return st;
+    tracked_.erase(r.seq);  // its state columns change here; the counter is read again
     auto s = c_.Prepare(
         "UPDATE incidents SET title=?, description=?, status=?, urgency=?, severity=?, "
         "service_id=?, acknowledged_at=?, resolved_at=?, updated_at=?, alert_count=?, fields=?, "
@@ -248,19 +337,34 @@ class SqliteTx final : public Tx {
   }
 
   Status UpdateIncidentState(const IncidentRow& r) override {
+    if (auto it = tracked_.find(r.seq); it != tracked_.end() && it->second.have_state) {
+      Tracked& t = it->second;
+      const std::int64_t timeline_count = t.wanted.timeline_count;
+      t.wanted = StateOf(r, timeline_count);
+      MarkDirty(r.seq, t);
+      return Ok();
+    }
+    // A row this transaction has not read: written at once, every state column.
+    if (auto st = Flush(); !st) return st;
     auto s = c_.Prepare(
         "UPDATE incidents SET status=?, urgency=?, severity=?, acknowledged_at=?, resolved_at=?, "
         "updated_at=?, alert_count=? WHERE seq=?");
     if (!s) return Fail(std::move(s.error()));
-    (*s)->Bind(1, r.status)
-        .Bind(2, r.urgency)
-        .Bind(3, r.severity)
+    (*s)->BindRef(1, r.status)
+        .BindRef(2, r.urgency)
+        .BindRef(3, r.severity)
         .Bind(4, r.acknowledged_at)
         .Bind(5, r.resolved_at)
         .Bind(6, r.updated_at)
         .Bind(7, r.alert_count)
         .Bind(8, r.seq);
-    return (*s)->Run();
+    if (auto st = (*s)->Run(); !st) return st;
+    if (auto it = tracked_.find(r.seq); it != tracked_.end()) {
+      // Only its counter was known; the state just written is now known too.
+      it->second.have_state = true;
+      it->second.stored = it->second.wanted = StateOf(r, it->second.wanted.timeline_count);
+    }
+    return Ok();
   }
 
   Status InsertAlert(AlertRow& a) override {
@@ -270,22 +374,25 @@ class SqliteTx final : public Tx {
         "client_url, event_at, received_at, held_until) "
         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     if (!s) return Fail(std::move(s.error()));
+    const std::string custom_details = JsonText(a.custom_details);
+    const std::string links = JsonText(a.links);
+    const std::string images = JsonText(a.images);
     (*s)->Bind(1, SeqOf(a.incident_id, "inc-"))
-        .Bind(2, a.service_id)
-        .Bind(3, a.integration_id)
-        .Bind(4, a.dedup_key)
-        .Bind(5, a.action)
-        .Bind(6, a.summary)
-        .Bind(7, a.source)
-        .Bind(8, a.severity)
-        .Bind(9, a.component)
-        .Bind(10, a.group)
-        .Bind(11, a.class_name)
-        .BindJson(12, a.custom_details)
-        .BindJson(13, a.links)
-        .BindJson(14, a.images)
-        .Bind(15, a.client)
-        .Bind(16, a.client_url)
+        .BindRef(2, a.service_id)
+        .BindRef(3, a.integration_id)
+        .BindRef(4, a.dedup_key)
+        .BindRef(5, a.action)
+        .BindRef(6, a.summary)
+        .BindRef(7, a.source)
+        .BindRef(8, a.severity)
+        .BindRef(9, a.component)
+        .BindRef(10, a.group)
+        .BindRef(11, a.class_name)
+        .BindRef(12, custom_details)
+        .BindRef(13, links)
+        .BindRef(14, images)
+        .BindRef(15, a.client)
+        .BindRef(16, a.client_url)
         .Bind(17, a.event_at)
         .Bind(18, a.received_at)
         .Bind(19, a.held_until);
@@ -303,28 +410,36 @@ class SqliteTx final : public Tx {
 
   Status AppendTimeline(TimelineRow& t) override {
     const std::int64_t seq = SeqOf(t.incident_id, "inc-");
-    auto n = c_.Prepare(
-        "UPDATE incidents SET timeline_count=timeline_count+1 WHERE seq=? "
-        "RETURNING timeline_count");
-    if (!n) return Fail(std::move(n.error()));
-    (*n)->Bind(1, seq);
-    auto row = (*n)->Step();
-    if (!row) return Fail(std::move(row.error()));
-    if (!*row) return Fail(errc::kNotFound, "incident " + t.incident_id + " not found");
-    const std::int64_t number = (*n)->Int(0);
-    n->reset();
+    auto it = tracked_.find(seq);
+    if (it == tracked_.end()) {
+      auto n = c_.Prepare("SELECT timeline_count FROM incidents WHERE seq=?");
+      if (!n) return Fail(std::move(n.error()));
+      (*n)->Bind(1, seq);
+      auto row = (*n)->Step();
+      if (!row) return Fail(std::move(row.error()));
+      if (!*row) return Fail(errc::kNotFound, "incident " + t.incident_id + " not found");
+      Tracked fresh;
+      fresh.stored.timeline_count = fresh.wanted.timeline_count = (*n)->Int(0);
+      it = tracked_.emplace(seq, std::move(fresh)).first;
+    }
+    Tracked& tracked = it->second;
+    const std::int64_t number = tracked.wanted.timeline_count + 1;
     auto s = c_.Prepare(
         "INSERT INTO timeline (incident_seq, n, at, kind, body, actor, metadata) "
         "VALUES (?,?,?,?,?,?,?)");
     if (!s) return Fail(std::move(s.error()));
+    const std::string actor = JsonText(t.actor);
+    const std::string metadata = JsonText(t.metadata);
     (*s)->Bind(1, seq)
         .Bind(2, number)
         .Bind(3, t.at)
-        .Bind(4, t.kind)
-        .Bind(5, t.body)
-        .BindJson(6, t.actor)
-        .BindJson(7, t.metadata);
+        .BindRef(4, t.kind)
+        .BindRef(5, t.body)
+        .BindRef(6, actor)
+        .BindRef(7, metadata);
     if (auto st = (*s)->Run(); !st) return st;
+    tracked.wanted.timeline_count = number;
+    MarkDirty(seq, tracked);
     t.id = t.incident_id + "-t" + std::to_string(number);
     return Ok();
   }
@@ -347,29 +462,109 @@ class SqliteTx final : public Tx {
   }
 
  private:
+  struct Tracked {
+    bool have_state = false;  // false: only the timeline counter is known
+    bool dirty = false;
+    IncidentState stored;  // what the row holds
+    IncidentState wanted;  // what it holds after Flush
+  };
+
+  void MarkDirty(std::int64_t seq, Tracked& t) {
+    if (t.dirty) return;
+    t.dirty = true;
+    dirty_.push_back(seq);
+  }
+
+  // One UPDATE of the columns whose wanted value differs from the stored one. The statement
+  // text depends only on which columns (at most 2^8 shapes), so it is cached like any other.
+  Status WriteChanges(std::int64_t seq, const Tracked& t) {
+    const IncidentState& a = t.stored;
+    const IncidentState& b = t.wanted;
+    std::string sql = "UPDATE incidents SET ";
+    std::size_t columns = 0;
+    auto add = [&](bool changed, std::string_view column) {
+      if (!changed) return false;
+      if (columns++ > 0) sql += ", ";
+      sql += column;
+      sql += "=?";
+      return true;
+    };
+    const bool status = t.have_state && add(a.status != b.status, "status");
+    const bool urgency = t.have_state && add(a.urgency != b.urgency, "urgency");
+    const bool severity = t.have_state && add(a.severity != b.severity, "severity");
+    const bool acked =
+        t.have_state && add(a.acknowledged_at != b.acknowledged_at, "acknowledged_at");
+    const bool resolved = t.have_state && add(a.resolved_at != b.resolved_at, "resolved_at");
+    const bool updated = t.have_state && add(a.updated_at != b.updated_at, "updated_at");
+    const bool alerts = t.have_state && add(a.alert_count != b.alert_count, "alert_count");
+    const bool timeline = add(a.timeline_count != b.timeline_count, "timeline_count");
+    if (columns == 0) return Ok();
+    sql += " WHERE seq=?";
+    auto s = c_.Prepare(sql);
+    if (!s) return Fail(std::move(s.error()));
+    int i = 1;
+    if (status) (*s)->BindRef(i++, b.status);
+    if (urgency) (*s)->BindRef(i++, b.urgency);
+    if (severity) (*s)->BindRef(i++, b.severity);
+    if (acked) (*s)->Bind(i++, b.acknowledged_at);
+    if (resolved) (*s)->Bind(i++, b.resolved_at);
+    if (updated) (*s)->Bind(i++, b.updated_at);
+    if (alerts) (*s)->Bind(i++, b.alert_count);
+    if (timeline) (*s)->Bind(i++, b.timeline_count);
+    (*s)->Bind(i, seq);
+    return (*s)->Run();
+  }
+
   template <class BindFn>
-  Result<std::optional<IncidentRow>> One(const std::string& sql, BindFn bind,
-                                         IncidentRow (*read)(const Statement&)) {
+  Result<std::optional<IncidentRow>> FindTracked(const std::string& sql, BindFn bind) {
+    if (auto st = Flush(); !st) return Fail(std::move(st.error()));
     auto s = c_.Prepare(sql);
     if (!s) return Fail(std::move(s.error()));
     bind(**s);
     auto row = (*s)->Step();
     if (!row) return Fail(std::move(row.error()));
     if (!*row) return std::optional<IncidentRow>();
-    return std::optional<IncidentRow>(read(**s));
+    IncidentRow r = ReadIncidentState(**s);
+    Tracked& t = tracked_[r.seq];
+    t = Tracked{};
+    t.have_state = true;
+    t.stored = t.wanted = StateOf(r, (*s)->Int(14));
+    return std::optional<IncidentRow>(std::move(r));
   }
 
   Connection& c_;
+  std::unordered_map<std::int64_t, Tracked> tracked_;
+  std::vector<std::int64_t> dirty_;  // tracked rows with changes not yet written, in order
 };
 
 class SqliteStore final : public Store {
  public:
   explicit SqliteStore(std::string path) : path_(std::move(path)) {}
 
+  ~SqliteStore() override {
+    if (checkpointer_.joinable()) {
+      {
+        std::lock_guard lock(checkpoint_mu_);
+        checkpoint_stop_ = true;
+      }
+      checkpoint_cv_.notify_one();
+      checkpointer_.join();
+    }
+    // The writer connection closes last (members are destroyed in reverse order) and, as the
+    // last connection, checkpoints and removes the WAL.
+  }
+
   Status Open() {
     auto w = Connection::Open(path_, /*durable=*/true);
     if (!w) return Fail(std::move(w.error()));
     writer_ = std::move(*w);
+    // Checkpoints (copying the WAL back into the database and fsyncing it) ran inside the
+    // commit that crossed SQLite's 1000-page threshold, on the engine's one writer thread: 15%
+    // of its time under batched load, during which nothing was applied. They run on a thread of
+    // their own instead; a commit only wakes it. Commits are as durable as before (the WAL is
+    // fsynced by each); a checkpoint only moves committed pages.
+    sqlite3_wal_hook(writer_->raw(), &SqliteStore::WalHook, this);
+    checkpointer_ = std::thread([this] { CheckpointLoop(); });
     return Ok();
   }
 
@@ -414,6 +609,8 @@ class SqliteStore final : public Store {
     bool all_ok = true;
     for (std::size_t i = 0; i < items.size() && all_ok; ++i)
       all_ok = static_cast<bool>(items[i](tx));
+    // The pending incident changes of the last items (a failure here retries item by item).
+    if (all_ok) all_ok = static_cast<bool>(tx.Flush());
     if (all_ok) {
       if (auto st = writer_->Exec("COMMIT"); !st) {
         (void)writer_->Exec("ROLLBACK");
@@ -423,6 +620,7 @@ class SqliteStore final : public Store {
       return Ok();
     }
     (void)writer_->Exec("ROLLBACK");
+    tx.Discard();
     if (auto st = writer_->Exec("BEGIN IMMEDIATE"); !st) {
       for (auto& r : results) r = st;
       return st;
@@ -439,6 +637,8 @@ class SqliteStore final : public Store {
         continue;
       }
       results[i] = items[i](tx);
+      if (results[i]) results[i] = tx.Flush();  // the item's own writes, inside its savepoint
+      if (!results[i]) tx.Discard();            // rolled back below: what was tracked may be undone
       (void)writer_->Exec(results[i] ? "RELEASE item" : "ROLLBACK TO item; RELEASE item");
     }
     if (sqlite3_get_autocommit(writer_->raw()) != 0) {
@@ -817,11 +1017,61 @@ class SqliteStore final : public Store {
     return result;
   }
 
+  // Called by SQLite after each commit on the writer connection, with the WAL's size in pages.
+  static int WalHook(void* self, sqlite3* db, const char*, int pages) {
+    auto* store = static_cast<SqliteStore*>(self);
+    if (pages >= kWalStallPages) {
+      // The checkpointer is not keeping up (or a long read holds the WAL): checkpoint here, as
+      // SQLite's own hook would, so the WAL cannot grow without bound.
+      (void)sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      return SQLITE_OK;
+    }
+    if (pages >= kWalCheckpointPages) {
+      {
+        std::lock_guard lock(store->checkpoint_mu_);
+        store->checkpoint_wanted_ = true;
+      }
+      store->checkpoint_cv_.notify_one();
+    }
+    return SQLITE_OK;
+  }
+
+  void CheckpointLoop() {
+    std::unique_ptr<Connection> c;
+    std::unique_lock lock(checkpoint_mu_);
+    while (true) {
+      checkpoint_cv_.wait(lock, [&] { return checkpoint_stop_ || checkpoint_wanted_; });
+      if (checkpoint_stop_) return;
+      checkpoint_wanted_ = false;
+      lock.unlock();
+      if (!c) {
+        // Durable: with synchronous=FULL the checkpoint fsyncs the database file before the
+        // WAL may be reused.
+        auto opened = Connection::Open(path_, /*durable=*/true);
+        if (opened) c = std::move(*opened);
+      }
+      // PASSIVE: copies what no reader still needs, never waits for the writer or readers.
+      if (c) {
+        (void)sqlite3_wal_checkpoint_v2(c->raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                                        nullptr);
+      }
+      lock.lock();
+    }
+  }
+
+  static constexpr int kWalCheckpointPages = 1000;  // SQLite's default autocheckpoint
+  static constexpr int kWalStallPages = 16000;      // 64 MB of 4 KiB pages
+
   const std::string path_;
   std::mutex write_mu_;
   std::unique_ptr<Connection> writer_;
   std::mutex readers_mu_;
   std::vector<std::unique_ptr<Connection>> readers_;
+  std::mutex checkpoint_mu_;
+  std::condition_variable checkpoint_cv_;
+  bool checkpoint_wanted_ = false;
+  bool checkpoint_stop_ = false;
+  std::thread checkpointer_;
 };
 
 }  // namespace
