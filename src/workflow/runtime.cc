@@ -220,8 +220,10 @@ struct Runtime::Impl {
       auto it = l.context.find(key);
       return it == l.context.end() ? std::string_view() : std::string_view(it->second);
     };
-    log::Write(level, "workflow: " + l.message,
-               {{"deployment", d.def.id}, {"workflow", ctx("workflow")}, {"step", ctx("step")}});
+    if (options.local_logs) {
+      log::Write(level, "workflow: " + l.message,
+                 {{"deployment", d.def.id}, {"workflow", ctx("workflow")}, {"step", ctx("step")}});
+    }
     for (auto& o : d.outputs) {
       if (!o.entry.logs || !o.output) continue;
       const std::string line = LogLineJson(l, d.def.id, o.entry.token);

@@ -33,6 +33,7 @@ struct RuntimeOptions {
   bool use_outputs = true;          // false: bootstrap outputs are not opened (the test runner)
   std::function<std::int64_t()> now_ms;  // pinned time (tests); empty: the system clock
   RuntimeObserver observer;
+  bool local_logs = true;  // workflow log lines also to opsorch's own log (off: the test runner)
   MetricStore* metric_store = nullptr;  // also receives every metric (the `workflow` provider)
 };
 
