@@ -1,6 +1,5 @@
 #include <atomic>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <mutex>
@@ -13,6 +12,7 @@
 #include <opsorch/api/api.h>
 #include <opsorch/app/app.h>
 #include <opsorch/common/blocking_pool.h>
+#include <opsorch/common/files.h>
 #include <opsorch/engine/engine.h>
 #include <opsorch/http/server.h>
 #include <opsorch/log/log.h>
@@ -122,13 +122,9 @@ struct App::Impl {
     }
     if (!config.engine_seed_file.empty()) {
       std::string text;
-      if (std::FILE* f = std::fopen(config.engine_seed_file.c_str(), "rb")) {
-        char buf[65536];
-        for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) text.append(buf, n);
-        std::fclose(f);
-      } else {
+      if (const int err = ReadWholeFile(config.engine_seed_file, text, 64u << 20); err != 0) {
         return Fail(errc::kBadRequest, "OPSORCH_ENGINE_SEED: cannot read " +
-                                           config.engine_seed_file + ": " + std::strerror(errno));
+                                           config.engine_seed_file + ": " + ErrnoText(err));
       }
       if (auto st = engine::ApplySeed(**opened, text); !st) {
         return Fail(errc::kBadRequest, "OPSORCH_ENGINE_SEED: " + st.error().message);

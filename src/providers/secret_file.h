@@ -1,5 +1,6 @@
-// File helpers of the file-backed secret stores (json, sealed): whole-file read and the
-// crash-safe replace (temp file in the same directory, fsync, rename, fsync the directory).
+// File helpers of the file-backed secret stores (json, sealed; they read with ReadWholeFile of
+// common/files.h): the crash-safe replace (temp file in the same directory, fsync, rename,
+// fsync of the directory).
 #pragma once
 
 #include <cstddef>
@@ -8,14 +9,12 @@
 #include <string>
 #include <string_view>
 
+#include <opsorch/common/files.h>
 #include <opsorch/common/json.h>
 #include <opsorch/common/result.h>
 #include <opsorch/providers/interfaces.h>
 
 namespace opsorch::providers {
-
-// Reads the whole file into `out`; returns 0 or the errno. EFBIG when larger than `max_bytes`.
-int ReadWholeFile(const std::string& path, std::string& out, std::size_t max_bytes);
 
 // The directory part of `path` ("." when there is none), as rename and fsync need it.
 std::string DirectoryOf(const std::string& path);
@@ -24,8 +23,6 @@ std::string DirectoryOf(const std::string& path);
 // never a torn file. Errors: secret_store_error "failed to write secret file <path>: <step>:
 // <reason>"; the data never appears in them.
 Status WriteFileAtomically(const std::string& path, std::string_view data);
-
-std::string ErrnoText(int err);
 
 // A secret store kept as one JSON object in memory and written whole by Persist() on every Put
 // (the `json` and `sealed` providers differ only in how the file is read and written).

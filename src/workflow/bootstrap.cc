@@ -1,13 +1,11 @@
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <set>
 #include <sstream>
 
 #include <opsorch/common/error.h>
 #include <opsorch/common/field_reader.h>
+#include <opsorch/common/files.h>
 #include <opsorch/common/json_parse.h>
 #include <opsorch/workflow/bootstrap.h>
 #include <opsorch/workflow/config.h>
@@ -25,25 +23,10 @@ std::string Absolute(const std::string& base_dir, const std::string& path) {
   return p.lexically_normal().string();
 }
 
-Result<std::string> ReadFile(const std::string& path, std::size_t limit) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Fail(errc::kBadRequest, path + ": cannot read: " + std::strerror(errno));
-  std::string text;
-  char buf[65536];
-  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-    text.append(buf, static_cast<std::size_t>(in.gcount()));
-    if (text.size() > limit) {
-      return Fail(errc::kBadRequest,
-                  path + ": larger than " + std::to_string(limit >> 20) + " MiB");
-    }
-  }
-  return text;
-}
-
 // KEY=value lines; blank lines and '#' comments ignored. No quote processing, so that a secret
 // is exactly what the file says (minus surrounding blanks).
 Status ReadSecretFile(const std::string& path, std::map<std::string, std::string>* out) {
-  auto text = ReadFile(path, 1u << 20);
+  auto text = ReadTextFile(path, 1u << 20);
   if (!text) return Fail(text.error());
   std::istringstream lines(*text);
   std::string line;
@@ -429,7 +412,7 @@ Result<Bootstrap> ParseBootstrap(std::string_view text, const std::string& path,
 
 Result<Bootstrap> LoadBootstrap(const std::string& path, const EnvLookup& env,
                                 bool read_secret_files) {
-  auto text = ReadFile(path, kMaxBootstrapBytes);
+  auto text = ReadTextFile(path, kMaxBootstrapBytes);
   if (!text) return Fail(text.error());
   return ParseBootstrap(*text, path, env, read_secret_files);
 }

@@ -1,12 +1,13 @@
+#include <cerrno>
 #include <charconv>
 #include <filesystem>
-#include <fstream>
 #include <set>
 
 #include <sodium.h>
 
 #include <opsorch/common/error.h>
 #include <opsorch/common/field_reader.h>
+#include <opsorch/common/files.h>
 #include <opsorch/common/json_parse.h>
 #include <opsorch/workflow/config.h>
 
@@ -86,12 +87,12 @@ struct Parser {
                      "must be a relative path inside the configuration's directory");
       }
       if (!fs::is_regular_file(full, ec)) return Error(where + ".file", "must be a regular file");
-      std::ifstream in(full, std::ios::binary);
-      if (!in) return Error(where + ".file", "cannot read " + rel);
-      std::string text(kMaxResourceBytes + 1, '\0');
-      in.read(text.data(), static_cast<std::streamsize>(text.size()));
-      text.resize(static_cast<std::size_t>(in.gcount()));
-      if (text.size() > kMaxResourceBytes) return Error(where + ".file", "larger than 1 MiB");
+      std::string text;
+      if (const int err = ReadWholeFile(full.string(), text, kMaxResourceBytes); err == EFBIG) {
+        return Error(where + ".file", "larger than 1 MiB");
+      } else if (err != 0) {
+        return Error(where + ".file", "cannot read " + rel + ": " + ErrnoText(err));
+      }
       resources.emplace(std::string(kv.key()), std::move(text));
     }
   }

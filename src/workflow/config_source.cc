@@ -1,13 +1,11 @@
 #include "workflow/config_source.h"
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <memory>
 
 #include <curl/curl.h>
 
 #include <opsorch/common/error.h>
+#include <opsorch/common/files.h>
 
 namespace opsorch::workflow {
 namespace {
@@ -69,16 +67,7 @@ std::string DescribeSource(const ConfigSource& source) {
 
 Result<std::string> ReadConfigSource(const ConfigSource& source) {
   if (!source.url.empty()) return ReadUrl(source);
-  std::ifstream in(source.file, std::ios::binary);
-  if (!in) return Fail(errc::kBadRequest, source.file + ": cannot read: " + std::strerror(errno));
-  std::string text;
-  char buf[65536];
-  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-    text.append(buf, static_cast<std::size_t>(in.gcount()));
-    if (text.size() > kMaxConfigBytes)
-      return Fail(errc::kBadRequest, source.file + ": larger than 8 MiB");
-  }
-  return text;
+  return ReadTextFile(source.file, kMaxConfigBytes);
 }
 
 }  // namespace opsorch::workflow

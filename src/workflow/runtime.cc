@@ -109,7 +109,7 @@ std::string StepKey(std::string_view workflow, std::string_view step) {
 }  // namespace
 
 struct Runtime::Impl {
-  Bootstrap bootstrap;
+  std::vector<std::string> base_secrets;  // the bootstrap's
   RuntimeOptions options;
   std::unique_ptr<ScriptRunner> scripts;
   std::unique_ptr<HttpFetcher> fetcher;
@@ -161,7 +161,7 @@ struct Runtime::Impl {
       added = true;
     }
     if (!added && d.redactor) return;
-    std::vector<std::string> all = bootstrap.secrets;
+    std::vector<std::string> all = base_secrets;
     all.insert(all.end(), d.learned.begin(), d.learned.end());
     d.redactor = std::make_shared<plugin::Redactor>(all, kMinSecretLength);
   }
@@ -542,7 +542,9 @@ struct Runtime::Impl::Run final : ScriptHost {
       in.source = p.source;
       in.kind = kind;
       in.data = MergeData({&d.def.data, &cfg->data, &wf.data, &step.data, &p.data});
-      in.message = msg;
+      // The message moves into the run (a body can be megabytes) and comes back in its output;
+      // an authentication processor's output is compared with it, so that one gets a copy.
+      in.message = kind == ProcessorKind::kAuthentication ? msg : std::move(msg);
       in.host_id = host_id;
       in.path = path;
       in.method = method;
@@ -623,9 +625,10 @@ struct Runtime::Impl::Run final : ScriptHost {
     FetchRequest req;
     req.method = method;
     req.path = path;
-    req.headers = msg.headers;
-    for (auto& h : auth_headers) req.headers.push_back(h);
-    if (!step.payload.empty()) req.body = msg.body;
+    // Both are replaced by the response (or the connect-failure text) below.
+    req.headers = std::move(msg.headers);
+    for (auto& h : auth_headers) req.headers.push_back(std::move(h));
+    if (!step.payload.empty()) req.body = std::move(msg.body);
     HostPolicy policy = host.policy;
     // A configuration may shorten the operator's timeout, never lengthen it.
     if (step.timeout) policy.timeout = std::min(policy.timeout, *step.timeout);
@@ -791,10 +794,11 @@ Result<std::unique_ptr<Runtime>> Runtime::Start(Bootstrap bootstrap, RuntimeOpti
   if (!fetcher) return Fail(fetcher.error());
   impl->fetcher = std::move(*fetcher);
 
-  for (Deployment& def : bootstrap.deployments) {
+  for (Deployment& loaded : bootstrap.deployments) {
     auto d = std::make_unique<DeploymentRt>();
     d->index = impl->deployments.size();
-    d->def = def;
+    d->def = std::move(loaded);
+    const Deployment& def = d->def;
     d->redactor = impl->base_redactor;
     for (const auto& [id, host] : def.hosts) {
       if (!host.data.empty()) d->restricted[id] = host.data;
@@ -826,7 +830,7 @@ Result<std::unique_ptr<Runtime>> Runtime::Start(Bootstrap bootstrap, RuntimeOpti
     }
     impl->deployments.push_back(std::move(d));
   }
-  impl->bootstrap = std::move(bootstrap);
+  impl->base_secrets = std::move(bootstrap.secrets);
   // With several deployments none may hold more than half the threads (see PickJob).
   impl->per_deployment_cap = impl->deployments.size() > 1
                                  ? std::max<std::size_t>(1, impl->options.threads / 2)

@@ -2,15 +2,16 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <mutex>
 #include <optional>
 #include <thread>
 
 #include <opsorch/common/error.h>
 #include <opsorch/common/field_reader.h>
+#include <opsorch/common/files.h>
 #include <opsorch/common/json_parse.h>
 #include <opsorch/common/json_writer.h>
+#include <opsorch/common/strings.h>
 #include <opsorch/http/server.h>
 #include <opsorch/workflow/bootstrap.h>
 #include <opsorch/workflow/runtime.h>
@@ -80,12 +81,6 @@ std::string BodyText(const JsonValue& v) {
   return WriteJson(v);
 }
 
-Result<std::string> ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Fail(errc::kBadRequest, path + ": cannot read");
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
 Headers ToHeaders(const JsonObject& m) {
   Headers h;
   for (const auto& kv : m)
@@ -94,7 +89,7 @@ Headers ToHeaders(const JsonObject& m) {
 }
 
 Result<TestSpec> ParseTest(const std::string& file) {
-  auto text = ReadText(file);
+  auto text = ReadTextFile(file, 8u << 20);
   if (!text) return Fail(text.error());
   auto doc = ParseJson(*text);
   if (!doc) return Fail(errc::kBadRequest, file + ": " + doc.error().message);
@@ -156,7 +151,7 @@ Result<TestSpec> ParseTest(const std::string& file) {
       }
       const std::string body_file = m.Str("body_file");
       if (!body_file.empty()) {
-        auto bt = ReadText(rel(body_file));
+        auto bt = ReadTextFile(rel(body_file), 64u << 20);
         if (!bt)
           return Fail(errc::kBadRequest, file + ": " + where + ".body_file: " + bt.error().message);
         mr.body = std::move(*bt);
@@ -290,23 +285,12 @@ class MockServer final : public http::Handler {
   std::vector<RecordedCall> calls_;
 };
 
-std::optional<std::string> HeaderValue(const Headers& h, std::string_view name) {
-  for (const auto& [k, v] : h) {
-    if (k.size() == name.size() && std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
-          return std::tolower(static_cast<unsigned char>(a)) ==
-                 std::tolower(static_cast<unsigned char>(b));
-        })) {
-      return v;
-    }
-  }
-  return std::nullopt;
-}
-
 bool CallMatches(const ExpectedCall& e, const RecordedCall& c) {
   if (e.host != c.host || e.method != c.method || e.path != c.path) return false;
   if (e.body && *e.body != c.body) return false;
   for (const auto& [k, v] : e.headers) {
-    if (HeaderValue(c.headers, k) != v) return false;
+    const auto values = HeaderValues(c.headers, k);
+    if (values.empty() || values.front() != v) return false;
   }
   return true;
 }

@@ -35,7 +35,6 @@
 // outside Lua (properties, headers, logs, metrics) count against max_string_bytes.
 #pragma once
 
-#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -47,6 +46,7 @@
 
 #include <opsorch/common/json.h>
 #include <opsorch/common/result.h>
+#include <opsorch/common/strings.h>
 #include <opsorch/workflow/types.h>
 
 namespace opsorch::workflow {
@@ -136,14 +136,9 @@ class ScriptRunner {
 
 // Values of header `name` (ASCII case-insensitive), in order.
 inline std::vector<std::string_view> HeaderValues(const Headers& headers, std::string_view name) {
-  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
   std::vector<std::string_view> out;
   for (const auto& [k, v] : headers) {
-    if (k.size() == name.size() &&
-        std::equal(k.begin(), k.end(), name.begin(),
-                   [&](char x, char y) { return lower(x) == lower(y); })) {
-      out.push_back(v);
-    }
+    if (EqualsIgnoreCase(k, name)) out.push_back(v);
   }
   return out;
 }

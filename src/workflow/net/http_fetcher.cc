@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <opsorch/common/strings.h>
 #include <opsorch/workflow/http_fetch.h>
 
 #include "workflow/net/url_internal.h"
@@ -27,13 +28,6 @@ namespace {
 
 constexpr std::size_t kMaxResponseHeaderBytes = 256u << 10;
 constexpr std::size_t kMaxRequestHeaderBytes = 64u << 10;
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 bool IsTokenChar(unsigned char c) {
   return std::isalnum(c) != 0 ||

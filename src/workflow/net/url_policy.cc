@@ -11,6 +11,7 @@
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
 
+#include <opsorch/common/strings.h>
 #include <opsorch/workflow/http_fetch.h>
 
 #include "workflow/net/url_internal.h"
@@ -21,13 +22,6 @@ namespace {
 constexpr std::size_t kMaxBaseUrl = 2048;
 
 std::string_view Sv(boost::core::string_view s) { return {s.data(), s.size()}; }
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -199,12 +193,12 @@ Result<BaseParts> ParseBase(std::string_view base_url) {
     if (!parsed) return bad("not an absolute URL");
     const boost::urls::url_view& u = *parsed;
     BaseParts out;
-    out.scheme = Lower(Sv(u.scheme()));
+    out.scheme = ToLower(Sv(u.scheme()));
     if (out.scheme != "http" && out.scheme != "https") return bad("scheme must be http or https");
     if (!u.has_authority()) return bad("missing host");
     if (u.has_userinfo()) return bad("userinfo ('user@') is not allowed");
     if (u.host_type() == boost::urls::host_type::ipvfuture) return bad("IPvFuture host");
-    out.host = Lower(Sv(u.encoded_host()));
+    out.host = ToLower(Sv(u.encoded_host()));
     if (out.host.empty()) return bad("missing host");
     if (out.host.find('%') != std::string::npos) return bad("percent-escape in host");
     if (u.has_port()) {
@@ -229,9 +223,9 @@ Result<std::string> RelativePath(const BaseParts& base, std::string_view url) {
     auto parsed = boost::urls::parse_absolute_uri({url.data(), url.size()});
     if (!parsed) return Refuse("not an absolute URL");
     const boost::urls::url_view& u = *parsed;
-    const std::string scheme = Lower(Sv(u.scheme()));
+    const std::string scheme = ToLower(Sv(u.scheme()));
     const std::string port = u.has_port() ? PortString(scheme, Sv(u.port())) : "";
-    if (scheme != base.scheme || Lower(Sv(u.encoded_host())) != base.host || port != base.port ||
+    if (scheme != base.scheme || ToLower(Sv(u.encoded_host())) != base.host || port != base.port ||
         u.has_userinfo()) {
       return Refuse("URL is not on the host's origin");
     }

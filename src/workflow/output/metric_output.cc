@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <opsorch/common/strings.h>
 #include <opsorch/log/log.h>
 #include <opsorch/workflow/metric_output.h>
 
@@ -99,13 +100,6 @@ bool ValidHeaderName(std::string_view n) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
            std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
   });
-}
-
-bool IEquals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
 }
 
 Status ValidateOptions(const OutputOptions& o) {
@@ -553,7 +547,7 @@ void SpoolOutput::SenderLoop() {
   curl_slist* headers = nullptr;
   bool own_content_type = true;
   for (const auto& [name, value] : o_.headers) {
-    if (IEquals(name, "Content-Type")) own_content_type = false;
+    if (EqualsIgnoreCase(name, "Content-Type")) own_content_type = false;
     headers = curl_slist_append(headers, (name + ": " + value).c_str());
   }
   if (own_content_type) headers = curl_slist_append(headers, "Content-Type: application/x-ndjson");

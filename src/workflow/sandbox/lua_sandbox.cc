@@ -21,6 +21,7 @@
 
 #include <opsorch/common/json_parse.h>
 #include <opsorch/common/json_writer.h>
+#include <opsorch/common/strings.h>
 
 #include "workflow/sandbox/protocol.h"
 
@@ -404,15 +405,6 @@ std::string_view CheckView(lua_State* L, int arg) {
 
 void PushView(lua_State* L, std::string_view s) { lua_pushlstring(L, s.data(), s.size()); }
 
-bool EqualsNoCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    const auto x = static_cast<unsigned char>(a[i]), y = static_cast<unsigned char>(b[i]);
-    if (std::tolower(x) != std::tolower(y)) return false;
-  }
-  return true;
-}
-
 bool IsToken(std::string_view s) {
   if (s.empty()) return false;
   for (char c : s) {
@@ -548,7 +540,7 @@ int CtxHeader(lua_State* L) {
   RunState* rs = Rs(L);
   const std::string_view name = CheckView(L, 1);
   for (const auto& [k, v] : rs->out.message.headers) {
-    if (EqualsNoCase(k, name)) {
+    if (EqualsIgnoreCase(k, name)) {
       PushView(L, v);
       return 1;
     }
@@ -577,7 +569,7 @@ int CtxHeaders(lua_State* L) {
     return 1;
   }
   for (const auto& [k, v] : rs->out.message.headers) {
-    if (EqualsNoCase(k, name)) {
+    if (EqualsIgnoreCase(k, name)) {
       PushView(L, v);
       lua_rawseti(L, -2, i++);
     }
@@ -596,7 +588,7 @@ const char* SetHeader(RunState* rs, std::string_view name, const char* value, st
   auto& headers = rs->out.message.headers;
   std::size_t removed = 0;
   std::erase_if(headers, [&](const auto& h) {
-    if (!EqualsNoCase(h.first, name)) return false;
+    if (!EqualsIgnoreCase(h.first, name)) return false;
     removed += h.first.size() + h.second.size();
     return true;
   });

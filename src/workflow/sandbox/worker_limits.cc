@@ -118,7 +118,8 @@ Status ApplySeccomp() {
 }  // namespace
 
 Status ApplyWorkerLimits(std::size_t address_space_bytes, bool seccomp) {
-#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)  // both reserve terabytes of address space
+// ASan and TSan reserve terabytes of address space: RLIMIT_AS cannot apply under them.
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
   if (address_space_bytes > 0) {
     if (auto s = SetLimit(RLIMIT_AS, address_space_bytes, "RLIMIT_AS"); !s) return s;
   }

@@ -301,7 +301,8 @@ TEST_F(SandboxSecurityTest, WorkerKilledWhileIdleIsReplaced) {
   EXPECT_NE(WorkerPids(), pids);
 }
 
-#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)  // both reserve terabytes of address space
+// ASan and TSan reserve terabytes of address space: RLIMIT_AS cannot apply under them.
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 TEST(SandboxLimitsTest, AddressSpaceLimitIsScriptMemory) {
   auto o = testing::TestOptions();
   o.worker_memory_bytes = 96u << 20;
