@@ -45,9 +45,18 @@ struct Engine::Impl {
   std::mutex mu;
   std::condition_variable cv;
   std::deque<Request> queue;
-  std::size_t queued_events = 0;
+  std::size_t queued_events = 0;  // queued or committed and not yet durable (bounded by max_queued)
   std::atomic<bool> stopping{false};  // read under retention_mu too
   std::thread writer;
+
+  // Commits waiting for Store::Sync, each with what answers its callers. The writer commits a
+  // group and goes on with the next while this thread fsyncs: one fsync covers every commit
+  // made before it started, and nobody is answered before the fsync that covers them.
+  std::mutex sync_mu;
+  std::condition_variable sync_cv;
+  std::vector<std::function<void(const Status&)>> unsynced;
+  bool sync_stop = false;
+  std::thread syncer;
 
   std::mutex retention_mu;
   std::condition_variable retention_cv;
@@ -90,13 +99,29 @@ struct Engine::Impl {
           batch.push_back(std::move(queue.front()));
           queue.pop_front();
         }
-        queued_events -= events;
       }
-      Apply(batch);
+      Apply(batch, events);
     }
   }
 
-  void Apply(std::vector<Request>& batch) {
+  void SyncLoop() {
+    while (true) {
+      std::vector<std::function<void(const Status&)>> ready;
+      {
+        std::unique_lock lock(sync_mu);
+        sync_cv.wait(lock, [&] { return sync_stop || !unsynced.empty(); });
+        if (unsynced.empty()) return;  // stopping and drained
+        ready.swap(unsynced);
+      }
+      const Status synced = store->Sync();
+      if (!synced) log::Error("incident engine: " + synced.error().message);
+      for (auto& answer : ready) answer(synced);
+    }
+  }
+
+  // Commits the batch, then hands the answers to the sync thread (at once if the commit failed:
+  // there is nothing to make durable).
+  void Apply(std::vector<Request>& batch, std::size_t events) {
     const std::int64_t now = NowNs();
     std::vector<std::vector<IngestResult>> results(batch.size());
     std::vector<std::function<Status(Tx&)>> items;
@@ -127,25 +152,41 @@ struct Engine::Impl {
     if (!committed) {
       log::Error("incident engine: commit failed: " + committed.error().message);
     }
-    std::size_t k = 0;
-    for (std::size_t r = 0; r < batch.size(); ++r) {
-      if (batch[r].write) {
-        batch[r].write_done(committed ? statuses[write_index[r]] : committed);
-        ++k;
-        continue;
-      }
-      for (auto& res : results[r]) {
-        res.status = committed ? statuses[k] : committed;
-        if (!res.status) {
-          res.action.clear();
-          Count("failed");
-        } else {
-          Count(res.action);
+    // Runs once the commit is durable (`synced`), or at once with the commit's failure.
+    auto answer = [this, batch = std::move(batch), results = std::move(results),
+                   statuses = std::move(statuses), write_index = std::move(write_index),
+                   events](const Status& synced) mutable {
+      std::size_t k = 0;
+      for (std::size_t r = 0; r < batch.size(); ++r) {
+        if (batch[r].write) {
+          batch[r].write_done(synced ? statuses[write_index[r]] : synced);
+          ++k;
+          continue;
         }
-        ++k;
+        for (auto& res : results[r]) {
+          res.status = synced ? statuses[k] : synced;
+          if (!res.status) {
+            res.action.clear();
+            Count("failed");
+          } else {
+            Count(res.action);
+          }
+          ++k;
+        }
+        batch[r].done(std::move(results[r]));
       }
-      batch[r].done(std::move(results[r]));
+      std::lock_guard lock(mu);
+      queued_events -= events;
+    };
+    if (!committed) {
+      answer(committed);
+      return;
     }
+    {
+      std::lock_guard lock(sync_mu);
+      unsynced.push_back(std::move(answer));
+    }
+    sync_cv.notify_one();
   }
 
   void RetentionLoop() {
@@ -180,18 +221,25 @@ Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options,
                                              metrics::Registry* metrics) {
+  auto store = OpenStore(options.store_url);
+  if (!store) return Fail(std::move(store.error()));
+  return Open(options, std::move(*store), metrics);
+}
+
+Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options,
+                                             std::unique_ptr<Store> store,
+                                             metrics::Registry* metrics) {
   if (sodium_init() < 0) return Fail(errc::kInternal, "libsodium failed to initialise");
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   impl->rules.hold_resolve_ns = options.hold_resolve_ns;
   impl->rules.reopen_window_ns = options.reopen_window_ns;
   impl->metrics = metrics;
-  auto store = OpenStore(options.store_url);
-  if (!store) return Fail(std::move(store.error()));
-  impl->store = std::move(*store);
+  impl->store = std::move(store);
   impl->sla = std::make_unique<SlaCache>(*impl->store);
   Impl* raw = impl.get();
   impl->writer = std::thread([raw] { raw->WriterLoop(); });
+  impl->syncer = std::thread([raw] { raw->SyncLoop(); });
   if (options.retention_interval.count() > 0) {
     impl->retention = std::thread([raw] { raw->RetentionLoop(); });
   }
@@ -207,6 +255,12 @@ Engine::~Engine() {
   { std::lock_guard lock(impl_->retention_mu); }
   impl_->retention_cv.notify_all();
   if (impl_->writer.joinable()) impl_->writer.join();
+  {
+    std::lock_guard lock(impl_->sync_mu);
+    impl_->sync_stop = true;
+  }
+  impl_->sync_cv.notify_all();
+  if (impl_->syncer.joinable()) impl_->syncer.join();  // after the writer: answers its last commit
   if (impl_->retention.joinable()) impl_->retention.join();
 }
 

@@ -9,7 +9,8 @@ namespace opsorch::engine {
 Status Store::Write(const std::function<Status(Tx&)>& fn) {
   std::vector<Status> results;
   if (auto st = WriteBatch({fn}, results); !st) return st;
-  return results.front();
+  if (!results.front()) return results.front();
+  return Sync();
 }
 
 Result<std::vector<SlaRow>> Store::SlaRowsUpdatedSince(std::int64_t) {

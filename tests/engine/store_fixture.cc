@@ -132,7 +132,7 @@ Databases& CreatedDatabases() {
 // and say how to get one, rather than vanish from CI.
 std::vector<std::string> TestBackends() { return {"sqlite", "postgres"}; }
 
-Result<std::unique_ptr<Store>> OpenTestStore(const std::string& backend) {
+Result<std::unique_ptr<Store>> OpenTestStore(const std::string& backend, std::string* url_out) {
   static std::atomic<int> counter{0};
   const std::string name = "store-" + std::to_string(counter++);
   if (backend == "sqlite") {
@@ -143,6 +143,7 @@ Result<std::unique_ptr<Store>> OpenTestStore(const std::string& backend) {
     for (const char* suffix : {"", "-wal", "-shm"}) {
       std::filesystem::remove(path.string() + suffix);
     }
+    if (url_out != nullptr) *url_out = "sqlite:" + path.string();
     return OpenStore("sqlite:" + path.string());
   }
   if (backend == "postgres") {
@@ -157,6 +158,7 @@ Result<std::unique_ptr<Store>> OpenTestStore(const std::string& backend) {
     if (!db) return Fail(std::move(db.error()));
     auto url = WithDatabase(admin, *db);
     if (!url) return Fail(std::move(url.error()));
+    if (url_out != nullptr) *url_out = *url;
     return OpenStore(*url);
   }
   return Fail(errc::kBadRequest, "backend " + backend + " is not available in this build");

@@ -15,8 +15,10 @@ namespace opsorch::engine {
 // Always "sqlite" and "postgres" (the list is fixed when ctest discovers the tests).
 std::vector<std::string> TestBackends();
 
-// A new, migrated, empty store of that backend.
-Result<std::unique_ptr<Store>> OpenTestStore(const std::string& backend);
+// A new, migrated, empty store of that backend; `url`, if given, receives what OpenStore needs
+// to open the same database again (a second node).
+Result<std::unique_ptr<Store>> OpenTestStore(const std::string& backend,
+                                             std::string* url = nullptr);
 
 // A new, empty (not migrated) database on the OPSORCH_TEST_POSTGRES_URL server, for tests that
 // hand its URL to opsorch processes. Dropped by DropPostgresTestDatabase, or when this process

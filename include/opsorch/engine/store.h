@@ -192,13 +192,20 @@ class Store {
   // several nodes at once.
   virtual Status Migrate() = 0;
 
-  // Runs `items.size()` units of work in one durable transaction (group commit): a failing unit
-  // is rolled back alone and reported in `results` (items may run more than once, so they must
-  // only write through the Tx and overwrite, not accumulate, what they report). Returns
-  // only after the commit is on disk; a commit failure fails every unit. Serialization
-  // conflicts (PostgreSQL) are retried.
+  // Runs `items.size()` units of work in one transaction (group commit): a failing unit is
+  // rolled back alone and reported in `results` (items may run more than once, so they must
+  // only write through the Tx and overwrite, not accumulate, what they report). A commit
+  // failure fails every unit. Serialization conflicts (PostgreSQL) are retried. When it
+  // returns the commit is visible, but durable only once a later Sync() has returned Ok.
   virtual Status WriteBatch(const std::vector<std::function<Status(Tx&)>>& items,
                             std::vector<Status>& results) = 0;
+  // Makes every commit that returned before this call durable. Thread-safe, and may run while
+  // WriteBatch does: that is the point (the engine applies the next batch during the fsync of
+  // the previous one). A store whose commits are durable by themselves (PostgreSQL waits for
+  // its WAL flush) does nothing. Once a sync fails every later one fails too: after a failed
+  // fsync the kernel may have dropped the dirty pages, so nothing written since can be promised.
+  virtual Status Sync() { return Ok(); }
+  // WriteBatch of one unit, then Sync: durable when it returns Ok.
   Status Write(const std::function<Status(Tx&)>& fn);
 
   // Reads.

@@ -184,8 +184,8 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, bo
   }
   auto c = std::unique_ptr<Connection>(new Connection(db));
   sqlite3_busy_timeout(db, 10'000);  // several processes (or nodes in tests) share the file
-  // WAL: readers never block the writer. FULL: a commit is fsynced before it returns, which is
-  // what makes a 202 a promise; group commit amortises the fsync.
+  // WAL: readers never block the writer. The writer connection runs NORMAL and the store fsyncs
+  // the WAL itself (SqliteStore::Sync), so that the next group is applied during the fsync.
   std::string pragmas = "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=";
   pragmas += durable ? "FULL;" : "NORMAL;";
   // A group commit of a thousand events touches many pages: with SQLite's default 2 MB page

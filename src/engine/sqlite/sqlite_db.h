@@ -47,7 +47,9 @@ class Statement {
 
 class Connection {
  public:
-  // Opens (creating) the database file with the settings every connection needs.
+  // Opens (creating) the database file with the settings every connection needs. `durable`:
+  // synchronous=FULL (each commit fsyncs the WAL) instead of NORMAL (the WAL is fsynced before
+  // checkpoints only; the store's Sync makes commits durable).
   static Result<std::unique_ptr<Connection>> Open(const std::string& path, bool durable);
   ~Connection();
   Connection(const Connection&) = delete;

@@ -3,13 +3,18 @@
 #include "engine/sqlite/sqlite_store.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <opsorch/common/error.h>
+#include <opsorch/common/files.h>
 #include <opsorch/common/json_writer.h>
 #include <opsorch/common/strings.h>
 
@@ -167,6 +172,16 @@ IncidentState StateOf(const IncidentRow& r, std::int64_t timeline_count) {
                        r.resolved_at, r.updated_at, r.alert_count, timeline_count};
 }
 
+void ApplyState(IncidentRow& r, const IncidentState& s) {
+  r.status = s.status;
+  r.urgency = s.urgency;
+  r.severity = s.severity;
+  r.acknowledged_at = s.acknowledged_at;
+  r.resolved_at = s.resolved_at;
+  r.updated_at = s.updated_at;
+  r.alert_count = s.alert_count;
+}
+
 std::string JsonText(const JsonObject& v) {
   if (v.empty()) return "{}";
   std::string text;
@@ -184,6 +199,58 @@ std::string JsonText(const JsonArray& v) {
 // The event path's lookups plus the timeline counter (see SqliteTx).
 const std::string kTrackedColumns = std::string(kIncidentStateColumns) + ", timeline_count";
 
+// The open incident of each (service, dedup key) as the database holds it, kept by the writer
+// across transactions: a repeated event, nearly every event under load, then finds its
+// incident without a query. Only what this writer committed is kept; WriteBatch clears it when
+// another connection (another node on the same file) has committed since, and entries are
+// dropped whenever a transaction changes an incident in a way it does not track.
+class OpenIncidentCache {
+ public:
+  struct Entry {
+    IncidentRow row;  // the columns ReadIncidentState reads
+    std::int64_t timeline_count = 0;
+  };
+
+  const Entry* Find(std::string_view service_id, std::string_view dedup_key) {
+    Key(service_id, dedup_key);
+    auto it = by_key_.find(key_);
+    return it == by_key_.end() ? nullptr : &it->second;
+  }
+
+  void Put(const IncidentRow& row, std::int64_t timeline_count) {
+    if (by_key_.size() >= kMaxEntries) Clear();  // bounded; misses only cost the query
+    Erase(row.seq);
+    Key(row.service_id, row.dedup_key);
+    by_seq_[row.seq] = key_;
+    by_key_[key_] = Entry{row, timeline_count};
+  }
+
+  void Erase(std::int64_t seq) {
+    auto it = by_seq_.find(seq);
+    if (it == by_seq_.end()) return;
+    by_key_.erase(it->second);
+    by_seq_.erase(it);
+  }
+
+  void Clear() {
+    by_key_.clear();
+    by_seq_.clear();
+  }
+
+ private:
+  static constexpr std::size_t kMaxEntries = 100'000;
+
+  void Key(std::string_view service_id, std::string_view dedup_key) {
+    key_.assign(service_id);
+    key_.push_back('\0');  // service ids are validated names: no NUL
+    key_.append(dedup_key);
+  }
+
+  std::string key_;  // scratch, so that a lookup allocates only when the key is long
+  std::unordered_map<std::string, Entry> by_key_;
+  std::unordered_map<std::int64_t, std::string> by_seq_;
+};
+
 // One write transaction on the writer connection.
 //
 // Every event changes its incident twice (its state, then the timeline counter that numbers
@@ -195,7 +262,7 @@ const std::string kTrackedColumns = std::string(kIncidentStateColumns) + ", time
 // The rows written are exactly those the direct statements wrote.
 class SqliteTx final : public Tx {
  public:
-  explicit SqliteTx(Connection& c) : c_(c) {}
+  SqliteTx(Connection& c, OpenIncidentCache& cache) : c_(c), cache_(cache) {}
 
   // Writes the pending incident changes. WriteBatch calls it before each commit or release.
   Status Flush() {
@@ -212,14 +279,52 @@ class SqliteTx final : public Tx {
     return Ok();
   }
 
-  // Forgets what was tracked: after a rollback the rows may hold something else.
+  // Forgets what was tracked: after a rollback the rows may hold something else, and so may
+  // the cached rows this transaction touched.
   void Discard() {
+    for (const auto& [seq, t] : tracked_) cache_.Erase(seq);
     tracked_.clear();
     dirty_.clear();
   }
 
+  // After the commit (and the last Flush): what this transaction left in the rows it tracked.
+  void Committed() {
+    for (const auto& [seq, t] : tracked_) {
+      if (!t.have_state) {
+        cache_.Erase(seq);
+        continue;
+      }
+      IncidentRow row = t.row;
+      ApplyState(row, t.stored);
+      if (row.status != "resolved" && !row.dedup_key.empty()) {
+        cache_.Put(row, t.stored.timeline_count);
+      } else {
+        cache_.Erase(seq);
+      }
+    }
+    tracked_.clear();
+  }
+
   Result<std::optional<IncidentRow>> FindOpenIncident(std::string_view service_id,
                                                       std::string_view dedup_key) override {
+    if (const auto* hit = cache_.Find(service_id, dedup_key)) {
+      const std::int64_t seq = hit->row.seq;
+      if (auto it = tracked_.find(seq); it != tracked_.end()) {
+        // Read by this transaction already: its wanted state is the current one. (Resolved
+        // here, or changed by an untracked write: ask the database, which knows.)
+        if (it->second.have_state && it->second.wanted.status != "resolved") {
+          IncidentRow row = it->second.row;
+          ApplyState(row, it->second.wanted);
+          return std::optional<IncidentRow>(std::move(row));
+        }
+      } else {
+        Tracked& t = tracked_[seq];
+        t.have_state = true;
+        t.row = hit->row;
+        t.stored = t.wanted = StateOf(hit->row, hit->timeline_count);
+        return std::optional<IncidentRow>(hit->row);
+      }
+    }
     static const std::string sql = "SELECT " + kTrackedColumns +
                                    " FROM incidents WHERE service_id=? AND dedup_key=? AND "
                                    "status<>'resolved' AND dedup_key<>''";
@@ -308,6 +413,7 @@ class SqliteTx final : public Tx {
     Tracked& t = tracked_[r.seq];
     t = Tracked{};
     t.have_state = true;
+    t.row = r;
     t.stored = t.wanted = StateOf(r, 0);
     return Ok();
   }
@@ -315,6 +421,7 @@ class SqliteTx final : public Tx {
   Status UpdateIncident(const IncidentRow& r) override {
     if (auto st = Flush(); !st) return st;
     tracked_.erase(r.seq);  // its state columns change here; the counter is read again
+    cache_.Erase(r.seq);
     auto s = c_.Prepare(
         "UPDATE incidents SET title=?, description=?, status=?, urgency=?, severity=?, "
         "service_id=?, acknowledged_at=?, resolved_at=?, updated_at=?, alert_count=?, fields=?, "
@@ -362,7 +469,10 @@ class SqliteTx final : public Tx {
     if (auto it = tracked_.find(r.seq); it != tracked_.end()) {
       // Only its counter was known; the state just written is now known too.
       it->second.have_state = true;
+      it->second.row = r;
       it->second.stored = it->second.wanted = StateOf(r, it->second.wanted.timeline_count);
+    } else {
+      cache_.Erase(r.seq);
     }
     return Ok();
   }
@@ -420,7 +530,7 @@ class SqliteTx final : public Tx {
       if (!*row) return Fail(errc::kNotFound, "incident " + t.incident_id + " not found");
       Tracked fresh;
       fresh.stored.timeline_count = fresh.wanted.timeline_count = (*n)->Int(0);
-      it = tracked_.emplace(seq, std::move(fresh)).first;
+      it = tracked_.emplace(seq, std::move(fresh)).first;  // Committed() drops it from the cache
     }
     Tracked& tracked = it->second;
     const std::int64_t number = tracked.wanted.timeline_count + 1;
@@ -465,6 +575,7 @@ class SqliteTx final : public Tx {
   struct Tracked {
     bool have_state = false;  // false: only the timeline counter is known
     bool dirty = false;
+    IncidentRow row;       // with have_state: the columns ReadIncidentState reads
     IncidentState stored;  // what the row holds
     IncidentState wanted;  // what it holds after Flush
   };
@@ -528,11 +639,13 @@ class SqliteTx final : public Tx {
     Tracked& t = tracked_[r.seq];
     t = Tracked{};
     t.have_state = true;
+    t.row = r;
     t.stored = t.wanted = StateOf(r, (*s)->Int(14));
     return std::optional<IncidentRow>(std::move(r));
   }
 
   Connection& c_;
+  OpenIncidentCache& cache_;
   std::unordered_map<std::int64_t, Tracked> tracked_;
   std::vector<std::int64_t> dirty_;  // tracked rows with changes not yet written, in order
 };
@@ -550,25 +663,54 @@ class SqliteStore final : public Store {
       checkpoint_cv_.notify_one();
       checkpointer_.join();
     }
+    if (wal_fd_ >= 0) ::close(wal_fd_);
     // The writer connection closes last (members are destroyed in reverse order) and, as the
     // last connection, checkpoints and removes the WAL.
   }
 
   Status Open() {
-    auto w = Connection::Open(path_, /*durable=*/true);
+    // synchronous=NORMAL: a commit writes its WAL frames without fsyncing them; Sync() does,
+    // on the engine's sync thread, while the writer applies the next group. SQLite still
+    // fsyncs the WAL before every checkpoint and a new WAL header before frames follow it.
+    auto w = Connection::Open(path_, /*durable=*/false);
     if (!w) return Fail(std::move(w.error()));
     writer_ = std::move(*w);
+    const char* wal = sqlite3_filename_wal(sqlite3_db_filename(writer_->raw(), "main"));
+    wal_path_ = wal != nullptr ? wal : path_ + "-wal";
     // Checkpoints (copying the WAL back into the database and fsyncing it) ran inside the
     // commit that crossed SQLite's 1000-page threshold, on the engine's one writer thread: 15%
     // of its time under batched load, during which nothing was applied. They run on a thread of
-    // their own instead; a commit only wakes it. Commits are as durable as before (the WAL is
-    // fsynced by each); a checkpoint only moves committed pages.
+    // their own instead; a commit only wakes it. A checkpoint only moves committed pages (and
+    // fsyncs the WAL before it does).
     sqlite3_wal_hook(writer_->raw(), &SqliteStore::WalHook, this);
     checkpointer_ = std::thread([this] { CheckpointLoop(); });
     return Ok();
   }
 
+  Status Sync() override {
+    std::lock_guard lock(sync_mu_);
+    if (!sync_failure_.empty()) return Fail(errc::kInternal, sync_failure_);
+    if (wal_fd_ < 0) {
+      // SQLite creates the WAL with the first transaction. fsync acts on the file, so a
+      // descriptor of our own serves; SQLite keeps the file while it has connections open.
+      wal_fd_ = ::open(wal_path_.c_str(), O_RDONLY | O_CLOEXEC);
+      if (wal_fd_ < 0) {
+        return Fail(errc::kInternal, "sqlite: open " + wal_path_ + ": " + ErrnoText(errno));
+      }
+    }
+    if (::fdatasync(wal_fd_) == 0) return Ok();
+    sync_failure_ = "sqlite: fdatasync " + wal_path_ + ": " + ErrnoText(errno) +
+                    "; nothing written since the last successful sync is promised (restart "
+                    "opsorch once the disk is healthy)";
+    return Fail(errc::kInternal, sync_failure_);
+  }
+
   Status Migrate() override {
+    if (auto st = MigrateLocked(); !st) return st;
+    return Sync();
+  }
+
+  Status MigrateLocked() {
     std::lock_guard lock(write_mu_);
     auto v = writer_->Prepare("PRAGMA user_version");
     if (!v) return Fail(std::move(v.error()));
@@ -598,11 +740,16 @@ class SqliteStore final : public Store {
                     std::vector<Status>& results) override {
     results.assign(items.size(), Ok());
     std::lock_guard lock(write_mu_);
-    SqliteTx tx(*writer_);
+    SqliteTx tx(*writer_, open_incidents_);
     // Optimistic pass: every item in one transaction without savepoints (a savepoint per item
     // costs two statements and a statement journal). Items are re-runnable, so if one fails
     // the whole batch is rolled back and run again item by item below.
     if (auto st = writer_->Exec("BEGIN IMMEDIATE"); !st) {
+      for (auto& r : results) r = st;
+      return st;
+    }
+    if (auto st = ForgetOthersChanges(); !st) {
+      (void)writer_->Exec("ROLLBACK");
       for (auto& r : results) r = st;
       return st;
     }
@@ -611,17 +758,15 @@ class SqliteStore final : public Store {
       all_ok = static_cast<bool>(items[i](tx));
     // The pending incident changes of the last items (a failure here retries item by item).
     if (all_ok) all_ok = static_cast<bool>(tx.Flush());
-    if (all_ok) {
-      if (auto st = writer_->Exec("COMMIT"); !st) {
-        (void)writer_->Exec("ROLLBACK");
-        for (auto& r : results) r = st;
-        return st;
-      }
-      return Ok();
-    }
+    if (all_ok) return Commit(tx, results);
     (void)writer_->Exec("ROLLBACK");
     tx.Discard();
     if (auto st = writer_->Exec("BEGIN IMMEDIATE"); !st) {
+      for (auto& r : results) r = st;
+      return st;
+    }
+    if (auto st = ForgetOthersChanges(); !st) {
+      (void)writer_->Exec("ROLLBACK");
       for (auto& r : results) r = st;
       return st;
     }
@@ -642,15 +787,35 @@ class SqliteStore final : public Store {
       (void)writer_->Exec(results[i] ? "RELEASE item" : "ROLLBACK TO item; RELEASE item");
     }
     if (sqlite3_get_autocommit(writer_->raw()) != 0) {
+      open_incidents_.Clear();
       Status gone = Fail(errc::kInternal, "sqlite: the transaction was rolled back");
       for (auto& r : results) r = gone;
       return gone;
     }
+    return Commit(tx, results);
+  }
+
+  Status Commit(SqliteTx& tx, std::vector<Status>& results) {
     if (auto st = writer_->Exec("COMMIT"); !st) {
       (void)writer_->Exec("ROLLBACK");
+      open_incidents_.Clear();
       for (auto& r : results) r = st;
       return st;
     }
+    tx.Committed();
+    return Ok();
+  }
+
+  // Inside the write transaction: if another connection (another node) committed since this
+  // writer last looked, the cached incidents may be stale.
+  Status ForgetOthersChanges() {
+    auto s = writer_->Prepare("PRAGMA data_version");
+    if (!s) return Fail(std::move(s.error()));
+    auto row = (*s)->Step();
+    if (!row) return Fail(std::move(row.error()));
+    const std::int64_t version = *row ? (*s)->Int(0) : -1;
+    if (version != data_version_) open_incidents_.Clear();
+    data_version_ = version;
     return Ok();
   }
 
@@ -907,6 +1072,14 @@ class SqliteStore final : public Store {
 
   Result<std::int64_t> DeleteExpired(std::int64_t incidents_before,
                                      std::int64_t alerts_before) override {
+    auto deleted = DeleteExpiredUnsynced(incidents_before, alerts_before);
+    if (!deleted) return deleted;
+    if (auto st = Sync(); !st) return Fail(std::move(st.error()));
+    return deleted;
+  }
+
+  Result<std::int64_t> DeleteExpiredUnsynced(std::int64_t incidents_before,
+                                             std::int64_t alerts_before) {
     std::int64_t deleted = 0;
     // Batches of 1000 keep each write transaction (and the time readers wait) short.
     while (true) {
@@ -961,11 +1134,14 @@ class SqliteStore final : public Store {
 
   template <class BindFn>
   Status WriteOne(std::string_view sql, BindFn bind) {
-    std::lock_guard lock(write_mu_);
-    auto s = writer_->Prepare(sql);
-    if (!s) return Fail(std::move(s.error()));
-    bind(**s);
-    return (*s)->Run();
+    {
+      std::lock_guard lock(write_mu_);
+      auto s = writer_->Prepare(sql);
+      if (!s) return Fail(std::move(s.error()));
+      bind(**s);
+      if (auto st = (*s)->Run(); !st) return st;
+    }
+    return Sync();
   }
 
   template <class Row, class BindFn, class ReadFn>
@@ -1065,6 +1241,12 @@ class SqliteStore final : public Store {
   const std::string path_;
   std::mutex write_mu_;
   std::unique_ptr<Connection> writer_;
+  OpenIncidentCache open_incidents_;  // under write_mu_
+  std::int64_t data_version_ = -1;    // under write_mu_
+  std::string wal_path_;
+  int wal_fd_ = -1;
+  std::mutex sync_mu_;
+  std::string sync_failure_;  // set by the first failed fdatasync, then returned by every Sync
   std::mutex readers_mu_;
   std::vector<std::unique_ptr<Connection>> readers_;
   std::mutex checkpoint_mu_;

@@ -1,0 +1,187 @@
+// The engine answers an event only once Store::Sync has covered its commit, and never
+// acknowledges events whose sync failed.
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <opsorch/common/error.h>
+#include <opsorch/engine/engine.h>
+#include <opsorch/engine/store.h>
+
+#include "engine/store_fixture.h"
+
+namespace opsorch::engine {
+namespace {
+
+// A real SQLite store whose Sync waits until the test opens the gate, and then fails if told.
+class GatedStore final : public Store {
+ public:
+  explicit GatedStore(std::unique_ptr<Store> inner) : inner_(std::move(inner)) {}
+
+  void Open(bool fail) {
+    std::lock_guard lock(mu_);
+    open_ = true;
+    fail_ = fail;
+    cv_.notify_all();
+  }
+  // False if no sync started within 10 s (the engine answered without one, or hangs).
+  bool WaitForSync() {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(10), [&] { return syncs_ > 0; });
+  }
+
+  Status Sync() override {
+    std::unique_lock lock(mu_);
+    ++syncs_;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return open_; });
+    if (fail_) return Fail(errc::kInternal, "fdatasync: Input/output error");
+    return inner_->Sync();
+  }
+
+  Status Migrate() override { return inner_->Migrate(); }
+  Status WriteBatch(const std::vector<std::function<Status(Tx&)>>& items,
+                    std::vector<Status>& results) override {
+    return inner_->WriteBatch(items, results);
+  }
+  Result<std::vector<IncidentRow>> QueryIncidents(const IncidentFilter& f) override {
+    return inner_->QueryIncidents(f);
+  }
+  Result<std::optional<IncidentRow>> GetIncident(std::string_view id) override {
+    return inner_->GetIncident(id);
+  }
+  Result<std::vector<TimelineRow>> Timeline(std::string_view id) override {
+    return inner_->Timeline(id);
+  }
+  Result<std::vector<AlertRow>> QueryAlerts(const AlertFilter& f) override {
+    return inner_->QueryAlerts(f);
+  }
+  Result<std::optional<AlertRow>> GetAlert(std::string_view id) override {
+    return inner_->GetAlert(id);
+  }
+  Status UpsertService(const ServiceRow& s) override { return inner_->UpsertService(s); }
+  Status DeleteService(std::string_view id) override { return inner_->DeleteService(id); }
+  Result<std::vector<ServiceRow>> Services() override { return inner_->Services(); }
+  Status UpsertTeam(const TeamRow& t) override { return inner_->UpsertTeam(t); }
+  Status DeleteTeam(std::string_view id) override { return inner_->DeleteTeam(id); }
+  Result<std::vector<TeamRow>> Teams() override { return inner_->Teams(); }
+  Status UpsertMember(const MemberRow& m) override { return inner_->UpsertMember(m); }
+  Status DeleteMember(std::string_view team, std::string_view member) override {
+    return inner_->DeleteMember(team, member);
+  }
+  Result<std::vector<MemberRow>> Members(std::string_view team) override {
+    return inner_->Members(team);
+  }
+  Status InsertIntegration(const IntegrationRow& i) override {
+    return inner_->InsertIntegration(i);
+  }
+  Status RevokeIntegration(std::string_view id, std::int64_t at) override {
+    return inner_->RevokeIntegration(id, at);
+  }
+  Result<std::vector<IntegrationRow>> Integrations(std::string_view service) override {
+    return inner_->Integrations(service);
+  }
+  Result<std::optional<IntegrationRow>> IntegrationByKeyHash(std::string_view hash) override {
+    return inner_->IntegrationByKeyHash(hash);
+  }
+  Result<std::int64_t> DeleteExpired(std::int64_t incidents_before,
+                                     std::int64_t alerts_before) override {
+    return inner_->DeleteExpired(incidents_before, alerts_before);
+  }
+
+ private:
+  std::unique_ptr<Store> inner_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int syncs_ = 0;
+  bool open_ = false;
+  bool fail_ = false;
+};
+
+class EngineSync : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto inner = OpenTestStore("sqlite");
+    ASSERT_TRUE(inner) << inner.error().message;
+    auto gated = std::make_unique<GatedStore>(std::move(*inner));
+    store_ = gated.get();
+    EngineOptions o;
+    o.retention_interval = std::chrono::minutes(0);
+    auto e = Engine::Open(o, std::move(gated));
+    ASSERT_TRUE(e) << e.error().message;
+    engine_ = std::move(*e);
+  }
+  void TearDown() override {
+    if (store_ != nullptr) store_->Open(false);  // the engine's destructor waits for its syncs
+    engine_.reset();
+  }
+
+  // Ingests one trigger; the results arrive in `results` when the engine answers.
+  void Ingest(const std::string& key) {
+    Ingestion in;
+    in.integration = IntegrationRow{"int-1", "svc-db", "pd", "events_v2", "hash-1", "abc", 0, 0};
+    in.event.action = EventAction::kTrigger;
+    in.event.dedup_key = key;
+    in.event.summary = "disk full";
+    in.event.origin = "events_v2";
+    std::vector<Ingestion> events;
+    events.push_back(std::move(in));
+    engine_->Ingest(std::move(events), [this](std::vector<IngestResult> r) {
+      std::lock_guard lock(mu_);
+      results_ = std::move(r);
+      answered_ = true;
+      cv_.notify_all();
+    });
+  }
+  bool Answered() {
+    std::lock_guard lock(mu_);
+    return answered_;
+  }
+  std::vector<IngestResult> WaitForAnswer() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return answered_; });
+    return results_;
+  }
+
+  GatedStore* store_ = nullptr;
+  std::unique_ptr<Engine> engine_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool answered_ = false;
+  std::vector<IngestResult> results_;
+};
+
+TEST_F(EngineSync, AnEventIsAnsweredOnlyAfterTheSyncCoveringItsCommit) {
+  Ingest("k1");
+  ASSERT_TRUE(store_->WaitForSync());  // committed: the sync thread is inside Sync, held there
+  auto visible = store_->QueryIncidents({});
+  ASSERT_TRUE(visible);
+  EXPECT_EQ(visible->size(), 1u);  // the commit is visible…
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_FALSE(Answered());  // …but not promised
+  store_->Open(false);
+  auto r = WaitForAnswer();
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_TRUE(r[0].status) << r[0].status.error().message;
+  EXPECT_EQ(r[0].action, "triggered");
+}
+
+TEST_F(EngineSync, AFailedSyncFailsTheEventsItCovered) {
+  Ingest("k1");
+  ASSERT_TRUE(store_->WaitForSync());
+  store_->Open(/*fail=*/true);
+  auto r = WaitForAnswer();
+  ASSERT_EQ(r.size(), 1u);
+  ASSERT_FALSE(r[0].status);
+  EXPECT_EQ(r[0].status.error().code, errc::kInternal);
+  EXPECT_NE(r[0].status.error().message.find("fdatasync"), std::string::npos);
+  EXPECT_TRUE(r[0].action.empty());
+}
+
+}  // namespace
+}  // namespace opsorch::engine
