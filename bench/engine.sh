@@ -403,8 +403,8 @@ missed=0
   echo "- command: \`bench/engine.sh\`" \
     "(BENCH_DURATION=$duration BENCH_RUNS=$runs BENCH_THREADS=$threads)"
   echo "- opsorch: tree at $(tree_commit), \`$bin\` built $(built_at "$bin")," \
-    "\`OPSORCH_INCIDENT_PROVIDER=local\`, $threads HTTP threads, SQLite store (WAL," \
-    "synchronous=FULL, group commit) in a fresh data directory per measurement on" \
+    "\`OPSORCH_INCIDENT_PROVIDER=local\`, $threads HTTP threads, SQLite store (WAL, group" \
+    "commit, answered after an fdatasync of the WAL) in a fresh data directory per measurement on" \
     "$store_fs (a 4 KiB O_DSYNC append there, mean of 200 by dd: $sync_before before the" \
     "measurements, $sync_after after)," \
     "default logging to a file"
