@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
 # Under ThreadSanitizer: everything that runs threads against shared state (the HTTP server,
 # provider swaps, plugin pools, the mock world, the secret stores).
-TSAN_TESTS ?= HotSwap*:Plugin*:HttpServer*:*Concurren*:SealedSecret*:JsonSecret*:SlaTest*
+TSAN_TESTS ?= HotSwap*:Plugin*:HttpServer*:*Concurren*:SealedSecret*:JsonSecret*:SlaTest*:EngineSync*
 # The workflow runtime's scheduler, pool and outputs (the script workers are processes of their
 # own: the sandbox's timing-bound limit tests are not run under TSan).
 TSAN_WORKFLOW_TESTS ?= RuntimeTest.*:TestRunner*

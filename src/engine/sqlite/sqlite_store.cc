@@ -706,11 +706,11 @@ class SqliteStore final : public Store {
   }
 
   Status Migrate() override {
-    if (auto st = MigrateLocked(); !st) return st;
+    if (auto st = MigrateUnsynced(); !st) return st;
     return Sync();
   }
 
-  Status MigrateLocked() {
+  Status MigrateUnsynced() {
     std::lock_guard lock(write_mu_);
     auto v = writer_->Prepare("PRAGMA user_version");
     if (!v) return Fail(std::move(v.error()));
