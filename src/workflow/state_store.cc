@@ -23,9 +23,9 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& dir) {
 
 Status StateStore::EnsureOpen() {
   if (db_) return Ok();
-  // Not `durable` (synchronous=FULL): step state is a cache of progress that a crash may roll
-  // back by one write, never a record of anything acknowledged to a sender.
-  auto db = engine::sqlite::Connection::Open(dir_ + "/state.db", /*durable=*/false);
+  // Commits are not fsynced: step state is a cache of progress that a power cut may roll back
+  // by one write, never a record of anything acknowledged to a sender.
+  auto db = engine::sqlite::Connection::Open(dir_ + "/state.db");
   if (!db) return Fail(db.error());
   if (auto st = (*db)->Exec(
           "CREATE TABLE IF NOT EXISTS step_state (workflow TEXT NOT NULL, step TEXT NOT NULL, "

@@ -167,7 +167,7 @@ void Statement::Reset() {
   sqlite3_clear_bindings(s_);
 }
 
-Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, bool durable) {
+Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path) {
   // SQLite counts every allocation under a global mutex unless told not to (it was ~5% of the
   // writer's time: a lock and unlock per malloc). Only the engine uses SQLite in this process,
   // and this runs before its first connection; if SQLite was already initialised the call
@@ -186,8 +186,8 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, bo
   sqlite3_busy_timeout(db, 10'000);  // several processes (or nodes in tests) share the file
   // WAL: readers never block the writer. The writer connection runs NORMAL and the store fsyncs
   // the WAL itself (SqliteStore::Sync), so that the next group is applied during the fsync.
-  std::string pragmas = "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=";
-  pragmas += durable ? "FULL;" : "NORMAL;";
+  std::string pragmas =
+      "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;";
   // A group commit of a thousand events touches many pages: with SQLite's default 2 MB page
   // cache they spilled into the WAL mid-transaction (one pwrite per page, then again at
   // commit). 64 MB keeps a batch in memory; reads go through mmap instead of pread.

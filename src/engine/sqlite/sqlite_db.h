@@ -47,10 +47,10 @@ class Statement {
 
 class Connection {
  public:
-  // Opens (creating) the database file with the settings every connection needs. `durable`:
-  // synchronous=FULL (each commit fsyncs the WAL) instead of NORMAL (the WAL is fsynced before
-  // checkpoints only; the store's Sync makes commits durable).
-  static Result<std::unique_ptr<Connection>> Open(const std::string& path, bool durable);
+  // Opens (creating) the database file with the settings every connection needs. Commits are
+  // not fsynced (synchronous=NORMAL: SQLite fsyncs the WAL before checkpoints only); a caller
+  // that promises durability fsyncs the WAL itself (SqliteStore::Sync).
+  static Result<std::unique_ptr<Connection>> Open(const std::string& path);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;

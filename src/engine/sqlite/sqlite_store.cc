@@ -217,12 +217,17 @@ class OpenIncidentCache {
     return it == by_key_.end() ? nullptr : &it->second;
   }
 
-  void Put(const IncidentRow& row, std::int64_t timeline_count) {
+  void Put(IncidentRow row, std::int64_t timeline_count) {
+    Key(row.service_id, row.dedup_key);
+    if (auto it = by_key_.find(key_); it != by_key_.end() && it->second.row.seq == row.seq) {
+      it->second = Entry{std::move(row), timeline_count};  // the usual case: a repeat
+      return;
+    }
     if (by_key_.size() >= kMaxEntries) Clear();  // bounded; misses only cost the query
     Erase(row.seq);
-    Key(row.service_id, row.dedup_key);
+    if (auto it = by_key_.find(key_); it != by_key_.end()) by_seq_.erase(it->second.row.seq);
     by_seq_[row.seq] = key_;
-    by_key_[key_] = Entry{row, timeline_count};
+    by_key_[key_] = Entry{std::move(row), timeline_count};
   }
 
   void Erase(std::int64_t seq) {
@@ -289,15 +294,10 @@ class SqliteTx final : public Tx {
 
   // After the commit (and the last Flush): what this transaction left in the rows it tracked.
   void Committed() {
-    for (const auto& [seq, t] : tracked_) {
-      if (!t.have_state) {
-        cache_.Erase(seq);
-        continue;
-      }
-      IncidentRow row = t.row;
-      ApplyState(row, t.stored);
-      if (row.status != "resolved" && !row.dedup_key.empty()) {
-        cache_.Put(row, t.stored.timeline_count);
+    for (auto& [seq, t] : tracked_) {
+      if (t.have_state && t.stored.status != "resolved" && !t.row.dedup_key.empty()) {
+        ApplyState(t.row, t.stored);
+        cache_.Put(std::move(t.row), t.stored.timeline_count);
       } else {
         cache_.Erase(seq);
       }
@@ -669,10 +669,10 @@ class SqliteStore final : public Store {
   }
 
   Status Open() {
-    // synchronous=NORMAL: a commit writes its WAL frames without fsyncing them; Sync() does,
-    // on the engine's sync thread, while the writer applies the next group. SQLite still
-    // fsyncs the WAL before every checkpoint and a new WAL header before frames follow it.
-    auto w = Connection::Open(path_, /*durable=*/false);
+    // A commit writes its WAL frames without fsyncing them; Sync() does, on the engine's sync
+    // thread, while the writer applies the next group. SQLite still fsyncs the WAL before
+    // every checkpoint and a new WAL header before frames follow it.
+    auto w = Connection::Open(path_);
     if (!w) return Fail(std::move(w.error()));
     writer_ = std::move(*w);
     const char* wal = sqlite3_filename_wal(sqlite3_db_filename(writer_->raw(), "main"));
@@ -1183,7 +1183,7 @@ class SqliteStore final : public Store {
       }
     }
     if (!c) {
-      auto opened = Connection::Open(path_, /*durable=*/false);
+      auto opened = Connection::Open(path_);
       if (!opened) return Fail(std::move(opened.error()));
       c = std::move(*opened);
     }
@@ -1221,9 +1221,9 @@ class SqliteStore final : public Store {
       checkpoint_wanted_ = false;
       lock.unlock();
       if (!c) {
-        // Durable: with synchronous=FULL the checkpoint fsyncs the database file before the
-        // WAL may be reused.
-        auto opened = Connection::Open(path_, /*durable=*/true);
+        // A checkpoint fsyncs the WAL before copying and the database file before the WAL
+        // may be reused (at any synchronous level but OFF).
+        auto opened = Connection::Open(path_);
         if (opened) c = std::move(*opened);
       }
       // PASSIVE: copies what no reader still needs, never waits for the writer or readers.
