@@ -46,7 +46,8 @@ TimelineRow Entry(const IncidentRow& inc, std::int64_t at, std::string kind, std
   if (e != nullptr) {
     t.actor = JsonObject{{"type", "integration"}, {"id", alert ? alert->integration_id : ""}};
     JsonObject meta{{"dedupKey", e->dedup_key}, {"origin", e->origin}};
-    if (alert != nullptr) meta["alertId"] = alert->id;
+    // An alert not inserted yet gets its id from InsertAlertWithEntry.
+    if (alert != nullptr && !alert->id.empty()) meta["alertId"] = alert->id;
     t.metadata = std::move(meta);
   }
   return t;
@@ -111,7 +112,6 @@ Result<Outcome> ApplyEvent(Tx& tx, const IntegrationRow& integration, const Even
     if (*open) {
       IncidentRow inc = std::move(**open);
       alert.incident_id = inc.id;
-      if (auto st = tx.InsertAlert(alert); !st) return Fail(std::move(st.error()));
       inc.alert_count += 1;
       inc.updated_at = now;
       std::string body = "Re-triggered by " + From(e) + ": " + Excerpt(e.summary);
@@ -124,7 +124,7 @@ Result<Outcome> ApplyEvent(Tx& tx, const IntegrationRow& integration, const Even
       }
       if (auto st = tx.UpdateIncidentState(inc); !st) return Fail(std::move(st.error()));
       TimelineRow t = Entry(inc, now, "deduplicated", std::move(body), &alert, &e);
-      if (auto st = tx.AppendTimeline(t); !st) return Fail(std::move(st.error()));
+      if (auto st = tx.InsertAlertWithEntry(alert, t); !st) return Fail(std::move(st.error()));
       out.action = "deduplicated";
       out.incident_id = inc.id;
       out.alert_id = alert.id;
@@ -146,10 +146,11 @@ Result<Outcome> ApplyEvent(Tx& tx, const IntegrationRow& integration, const Even
         inc.updated_at = now;
         if (auto st = tx.UpdateIncidentState(inc); !st) return Fail(std::move(st.error()));
         alert.incident_id = inc.id;
-        if (auto st = tx.InsertAlert(alert); !st) return Fail(std::move(st.error()));
         TimelineRow t = Entry(inc, now, "reopened",
                               "Reopened by " + From(e) + ": " + Excerpt(e.summary), &alert, &e);
-        if (auto st = tx.AppendTimeline(t); !st) return Fail(std::move(st.error()));
+        if (auto st = tx.InsertAlertWithEntry(alert, t); !st) {
+          return Fail(std::move(st.error()));
+        }
         out.action = "reopened";
         out.incident_id = inc.id;
         out.alert_id = alert.id;
@@ -172,10 +173,9 @@ Result<Outcome> ApplyEvent(Tx& tx, const IntegrationRow& integration, const Even
     inc.details = e.custom_details;
     if (auto st = tx.InsertIncident(inc); !st) return Fail(std::move(st.error()));
     alert.incident_id = inc.id;
-    if (auto st = tx.InsertAlert(alert); !st) return Fail(std::move(st.error()));
     TimelineRow t = Entry(inc, now, "triggered",
                           "Triggered by " + From(e) + ": " + Excerpt(e.summary), &alert, &e);
-    if (auto st = tx.AppendTimeline(t); !st) return Fail(std::move(st.error()));
+    if (auto st = tx.InsertAlertWithEntry(alert, t); !st) return Fail(std::move(st.error()));
     out.incident_id = inc.id;
     out.alert_id = alert.id;
     if (*held) {
@@ -225,9 +225,7 @@ Result<Outcome> ApplyEvent(Tx& tx, const IntegrationRow& integration, const Even
 
   IncidentRow inc = std::move(**open);
   alert.incident_id = inc.id;
-  if (auto st = tx.InsertAlert(alert); !st) return Fail(std::move(st.error()));
   out.incident_id = inc.id;
-  out.alert_id = alert.id;
   inc.alert_count += 1;
   inc.updated_at = now;
   TimelineRow t;
@@ -243,7 +241,8 @@ Result<Outcome> ApplyEvent(Tx& tx, const IntegrationRow& integration, const Even
     out.action = "resolved";
   }
   if (auto st = tx.UpdateIncidentState(inc); !st) return Fail(std::move(st.error()));
-  if (auto st = tx.AppendTimeline(t); !st) return Fail(std::move(st.error()));
+  if (auto st = tx.InsertAlertWithEntry(alert, t); !st) return Fail(std::move(st.error()));
+  out.alert_id = alert.id;
   return out;
 }
 

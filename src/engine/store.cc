@@ -13,6 +13,12 @@ Status Store::Write(const std::function<Status(Tx&)>& fn) {
   return Sync();
 }
 
+Status Tx::InsertAlertWithEntry(AlertRow& alert, TimelineRow& entry) {
+  if (auto st = InsertAlert(alert); !st) return st;
+  entry.metadata["alertId"] = alert.id;
+  return AppendTimeline(entry);
+}
+
 Result<std::vector<SlaRow>> Store::SlaRowsUpdatedSince(std::int64_t) {
   return Fail(errc::kInternal, "this store does not support SLA analytics yet");
 }

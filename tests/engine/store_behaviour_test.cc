@@ -1,6 +1,8 @@
 // The behaviour suite of the incident engine's store and rules, run against every backend:
 // SQLite, and PostgreSQL on the server `make test` starts (see store_fixture.h).
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -81,6 +83,33 @@ class StoreBehaviour : public ::testing::TestWithParam<std::string> {
       for (const auto& e : *t) kinds.push_back(e.kind);
     }
     return kinds;
+  }
+
+  // The ids of the incident's alerts, newest first.
+  std::vector<std::string> AlertIdsOf(const std::string& incident_id) {
+    AlertFilter f;
+    f.incident_id = incident_id;
+    std::vector<std::string> ids;
+    auto alerts = store_->QueryAlerts(f);
+    EXPECT_TRUE(alerts) << alerts.error().message;
+    if (alerts) {
+      for (const auto& a : *alerts) ids.push_back(a.id);
+    }
+    return ids;
+  }
+
+  // The alertId in each timeline entry's metadata ("" where there is none).
+  std::vector<std::string> TimelineAlertIds(const std::string& incident_id) {
+    std::vector<std::string> ids;
+    auto t = store_->Timeline(incident_id);
+    EXPECT_TRUE(t);
+    if (t) {
+      for (const auto& e : *t) {
+        const auto* v = e.metadata.if_contains("alertId");
+        ids.push_back(v != nullptr && v->is_string() ? std::string(v->as_string()) : "");
+      }
+    }
+    return ids;
   }
 
   std::unique_ptr<Store> store_;
@@ -187,11 +216,56 @@ TEST_P(StoreBehaviour, ResolveBeforeTriggerIsHeldForFiveMinutes) {
   auto linked = store_->GetAlert(held.alert_id);
   ASSERT_TRUE(linked && linked->has_value());
   EXPECT_EQ((*linked)->incident_id, t.incident_id);
+  EXPECT_THAT(AlertIdsOf(t.incident_id), ElementsAre(t.alert_id, held.alert_id));
+  EXPECT_THAT(TimelineAlertIds(t.incident_id), ElementsAre(t.alert_id, held.alert_id));
   // The hold was consumed: the next trigger opens normally.
   EXPECT_EQ(Apply(Trigger("k1"), kT0 + 130 * kSecond).action, "triggered");
   // An expired hold does not resolve a late trigger.
   Apply(Other(EventAction::kResolve, "k2"), kT0);
   EXPECT_EQ(Apply(Trigger("k2"), kT0 + 301 * kSecond).action, "triggered");
+}
+
+// Under load the events of many incidents interleave, within a transaction and across them;
+// each incident lists exactly its own alerts and timeline entries.
+TEST_P(StoreBehaviour, InterleavedEventsStayWithTheirIncidents) {
+  const std::vector<std::string> keys = {"a", "b", "c"};
+  std::map<std::string, std::vector<std::string>> alerts;  // key → alert ids, oldest first
+  std::map<std::string, std::string> incident;
+  auto record = [&](const std::string& key, const Outcome& o) {
+    incident[key] = o.incident_id;
+    alerts[key].push_back(o.alert_id);
+  };
+  for (int i = 0; i < 6; ++i) {
+    const std::string& key = keys[i % 3];
+    record(key, Apply(Trigger(key), kT0 + i * kSecond));
+  }
+  // One transaction, keys interleaved again, the last event acknowledging "b".
+  std::vector<std::function<Status(Tx&)>> items;
+  std::vector<std::pair<std::string, Outcome>> out(7);
+  for (int i = 0; i < 7; ++i) {
+    const std::string key = i == 6 ? "b" : keys[i % 3];
+    const Event e = i == 6 ? Other(EventAction::kAcknowledge, key) : Trigger(key);
+    items.push_back([&, i, key, e](Tx& tx) -> Status {
+      auto r = ApplyEvent(tx, integration_, e, kT0 + 10 * kSecond, {});
+      if (!r) return Fail(std::move(r.error()));
+      out[i] = {key, std::move(*r)};
+      return Ok();
+    });
+  }
+  std::vector<Status> results;
+  ASSERT_TRUE(store_->WriteBatch(items, results));
+  ASSERT_TRUE(store_->Sync());
+  for (const auto& [key, o] : out) record(key, o);
+  for (const auto& key : keys) {
+    SCOPED_TRACE(key);
+    EXPECT_EQ(incident[key], out[key == "a" ? 0 : key == "b" ? 1 : 2].second.incident_id);
+    std::vector<std::string> newest_first(alerts[key].rbegin(), alerts[key].rend());
+    EXPECT_EQ(AlertIdsOf(incident[key]), newest_first);
+    EXPECT_EQ(TimelineAlertIds(incident[key]), alerts[key]);
+    EXPECT_EQ(Incident(incident[key]).alert_count, static_cast<std::int64_t>(alerts[key].size()));
+  }
+  EXPECT_THAT(Kinds(incident["b"]), ElementsAre("triggered", "deduplicated", "deduplicated",
+                                                "deduplicated", "acknowledged"));
 }
 
 TEST_P(StoreBehaviour, ARepeatedResolveIsNotHeldForTheNextTrigger) {
@@ -370,6 +444,12 @@ TEST_P(StoreBehaviour, ApiChangesAreSeenByTheNextEvent) {
   EXPECT_EQ(Apply(Trigger("k1"), kT0 + 3 * kSecond).action, "deduplicated");
   EXPECT_THAT(Kinds(first.incident_id),
               ElementsAre("triggered", "deduplicated", "note", "deduplicated"));
+  auto entries = store_->Timeline(first.incident_id);
+  ASSERT_TRUE(entries);
+  std::vector<std::string> ids;
+  for (const auto& e : *entries) ids.push_back(e.id);
+  const std::string& id = first.incident_id;
+  EXPECT_THAT(ids, ElementsAre(id + "-t1", id + "-t2", id + "-t3", id + "-t4"));
   ASSERT_TRUE(store_->Write([&](Tx& tx) -> Status {
     auto inc = tx.GetIncidentForUpdate(first.incident_id);
     if (!inc) return Fail(inc.error());
@@ -486,8 +566,15 @@ TEST_P(StoreBehaviour, RetentionDeletesOldResolvedIncidentsOnly) {
   EXPECT_EQ(*n, 1);
   EXPECT_FALSE(store_->GetIncident(old.incident_id)->has_value());
   EXPECT_TRUE(store_->Timeline(old.incident_id)->empty());
+  EXPECT_FALSE(store_->GetAlert(old.alert_id)->has_value());  // both of its alerts went with it
+  AlertFilter all;
+  auto left = store_->QueryAlerts(all);
+  ASSERT_TRUE(left);
+  EXPECT_EQ(left->size(), 3u);
   EXPECT_TRUE(store_->GetIncident(open.incident_id)->has_value());
   EXPECT_TRUE(store_->GetIncident(recent.incident_id)->has_value());
+  EXPECT_THAT(AlertIdsOf(open.incident_id), ElementsAre(open.alert_id));
+  EXPECT_EQ(AlertIdsOf(recent.incident_id).size(), 2u);
 }
 
 TEST_P(StoreBehaviour, RetentionDeletesExpiredHeldResolves) {

@@ -150,6 +150,8 @@ struct SlaRow {
   std::int64_t acknowledged_at = 0;
   std::int64_t resolved_at = 0;
   std::int64_t seq = 0;
+  // When one of the columns above last changed, at the latest updated_at (a store may use
+  // updated_at itself).
   std::int64_t updated_at = 0;
 };
 
@@ -181,6 +183,10 @@ class Tx {
   virtual Status InsertAlert(AlertRow& row) = 0;  // sets seq and id
   virtual Status LinkAlert(std::string_view alert_id, std::string_view incident_id) = 0;
   virtual Status AppendTimeline(TimelineRow& row) = 0;  // sets id
+  // The alert of an event and the timeline entry it caused, in one call so that a store may
+  // keep the entry with the alert (one row per event instead of two). Sets both ids; the
+  // entry's metadata gains "alertId". The default is InsertAlert, then AppendTimeline.
+  virtual Status InsertAlertWithEntry(AlertRow& alert, TimelineRow& entry);
   virtual Status InsertDeployment(DeploymentRow& row) = 0;
 };
 
@@ -214,8 +220,9 @@ class Store {
   virtual Result<std::vector<TimelineRow>> Timeline(std::string_view incident_id) = 0;
   virtual Result<std::vector<AlertRow>> QueryAlerts(const AlertFilter& f) = 0;
   virtual Result<std::optional<AlertRow>> GetAlert(std::string_view id) = 0;
-  // Every incident changed after `updated_after` (0: all of them, by a sequential scan), in no
-  // particular order: the SLA cache loads once and then follows changes with this.
+  // Every incident whose SlaRow columns changed after `updated_after` (0: all of them, by a
+  // sequential scan), in no particular order: the SLA cache loads once and then follows
+  // changes with this.
   virtual Result<std::vector<SlaRow>> SlaRowsUpdatedSince(std::int64_t updated_after);
 
   // Catalog (admin API and seed file).

@@ -92,6 +92,33 @@ CREATE INDEX incidents_updated ON incidents(updated_at);
 DROP INDEX alerts_received;
 CREATE INDEX alerts_unlinked_received ON alerts(received_at) WHERE incident_seq=0;
 )sql",
+    // 4: one row per event. The timeline entry an event causes is kept in its alert's row
+    // (tl_n > 0; entries written before stay in `timeline`), and an incident's alerts are a
+    // chain (incidents.last_alert_seq → alerts.prev_seq → … → 0) instead of the index on
+    // alerts(incident_seq): under load the events of many incidents interleave, and that index
+    // dirtied one page per incident per commit, most of what each commit wrote to the WAL.
+    // The chain's links live in rows every event writes anyway (its alert, its incident).
+    // And the SLA cache follows `sla_at` (the time of the last change to a column SLA
+    // analytics reads) instead of updated_at, which every event changes: the index on
+    // updated_at cost two index updates per incident per commit.
+    R"sql(
+ALTER TABLE alerts ADD COLUMN tl_n INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE alerts ADD COLUMN tl_kind TEXT NOT NULL DEFAULT '';
+ALTER TABLE alerts ADD COLUMN tl_body TEXT NOT NULL DEFAULT '';
+ALTER TABLE alerts ADD COLUMN tl_actor TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE alerts ADD COLUMN tl_metadata TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE alerts ADD COLUMN prev_seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE incidents ADD COLUMN last_alert_seq INTEGER NOT NULL DEFAULT 0;
+UPDATE alerts SET prev_seq=coalesce((SELECT max(b.seq) FROM alerts b
+  WHERE b.incident_seq=alerts.incident_seq AND b.seq<alerts.seq), 0) WHERE incident_seq>0;
+UPDATE incidents SET last_alert_seq=coalesce((SELECT max(seq) FROM alerts
+  WHERE incident_seq=incidents.seq), 0);
+DROP INDEX alerts_incident;
+ALTER TABLE incidents ADD COLUMN sla_at INTEGER NOT NULL DEFAULT 0;
+UPDATE incidents SET sla_at=updated_at;
+DROP INDEX incidents_updated;
+CREATE INDEX incidents_sla_at ON incidents(sla_at);
+)sql",
 };
 
 IncidentRow ReadIncidentState(const Statement& s) {
@@ -148,12 +175,34 @@ AlertRow ReadAlert(const Statement& s) {
   return a;
 }
 
+// The columns InsertAlert writes, in the order RunAlertInsert binds them.
+constexpr std::string_view kAlertInsertColumns =
+    "incident_seq, service_id, integration_id, dedup_key, action, summary, source, severity, "
+    "component, grp, class, custom_details, links, images, client, client_url, event_at, "
+    "received_at, held_until";
+constexpr int kAlertInsertCount = 19;
+
+// The `chain` of the incident whose seq is parameter 1 (?1): the seqs of its alerts, newest
+// link first (see migration 4).
+constexpr std::string_view kAlertChain =
+    "WITH RECURSIVE chain(seq) AS (SELECT last_alert_seq FROM incidents WHERE seq=?1 AND "
+    "last_alert_seq>0 UNION ALL SELECT a.prev_seq FROM alerts a JOIN chain ON a.seq=chain.seq "
+    "WHERE a.prev_seq>0) ";
+constexpr int kChainIncidentParameter = 1;
+
 // `?,?,?` for n values.
 std::string Placeholders(std::size_t n) {
   std::string out;
   for (std::size_t i = 0; i < n; ++i) out += i == 0 ? "?" : ",?";
   return out;
 }
+
+// Incident columns only the store uses: the last timeline entry's number and the head of the
+// incident's alert chain (migration 4).
+struct IncidentLinks {
+  std::int64_t timeline_count = 0;
+  std::int64_t last_alert_seq = 0;
+};
 
 // The incident columns the event path changes, as the row holds them.
 struct IncidentState {
@@ -164,12 +213,12 @@ struct IncidentState {
   std::int64_t resolved_at = 0;
   std::int64_t updated_at = 0;
   std::int64_t alert_count = 0;
-  std::int64_t timeline_count = 0;
+  IncidentLinks links;
 };
 
-IncidentState StateOf(const IncidentRow& r, std::int64_t timeline_count) {
+IncidentState StateOf(const IncidentRow& r, const IncidentLinks& links) {
   return IncidentState{r.status,      r.urgency,    r.severity,    r.acknowledged_at,
-                       r.resolved_at, r.updated_at, r.alert_count, timeline_count};
+                       r.resolved_at, r.updated_at, r.alert_count, links};
 }
 
 void ApplyState(IncidentRow& r, const IncidentState& s) {
@@ -196,8 +245,13 @@ std::string JsonText(const JsonArray& v) {
   return text;
 }
 
-// The event path's lookups plus the timeline counter (see SqliteTx).
-const std::string kTrackedColumns = std::string(kIncidentStateColumns) + ", timeline_count";
+// The event path's lookups plus the links (see SqliteTx).
+const std::string kTrackedColumns =
+    std::string(kIncidentStateColumns) + ", timeline_count, last_alert_seq";
+
+IncidentLinks ReadLinks(const Statement& s, int first) {
+  return IncidentLinks{s.Int(first), s.Int(first + 1)};
+}
 
 // The open incident of each (service, dedup key) as the database holds it, kept by the writer
 // across transactions: a repeated event, nearly every event under load, then finds its
@@ -208,26 +262,27 @@ class OpenIncidentCache {
  public:
   struct Entry {
     IncidentRow row;  // the columns ReadIncidentState reads
-    std::int64_t timeline_count = 0;
+    IncidentLinks links;
   };
 
-  const Entry* Find(std::string_view service_id, std::string_view dedup_key) {
+  // The entry stays where it is until it is erased (Erase, Clear, or a Put of its key).
+  Entry* Find(std::string_view service_id, std::string_view dedup_key) {
     Key(service_id, dedup_key);
     auto it = by_key_.find(key_);
     return it == by_key_.end() ? nullptr : &it->second;
   }
 
-  void Put(IncidentRow row, std::int64_t timeline_count) {
+  void Put(IncidentRow row, const IncidentLinks& links) {
     Key(row.service_id, row.dedup_key);
     if (auto it = by_key_.find(key_); it != by_key_.end() && it->second.row.seq == row.seq) {
-      it->second = Entry{std::move(row), timeline_count};  // the usual case: a repeat
+      it->second = Entry{std::move(row), links};  // the usual case: a repeat
       return;
     }
     if (by_key_.size() >= kMaxEntries) Clear();  // bounded; misses only cost the query
     Erase(row.seq);
     if (auto it = by_key_.find(key_); it != by_key_.end()) by_seq_.erase(it->second.row.seq);
     by_seq_[row.seq] = key_;
-    by_key_[key_] = Entry{std::move(row), timeline_count};
+    by_key_[key_] = Entry{std::move(row), links};
   }
 
   void Erase(std::int64_t seq) {
@@ -294,10 +349,21 @@ class SqliteTx final : public Tx {
 
   // After the commit (and the last Flush): what this transaction left in the rows it tracked.
   void Committed() {
+    // Rows found in the cache are updated where they are, before any Put may clear it.
     for (auto& [seq, t] : tracked_) {
+      if (t.cached == nullptr) continue;
+      if (t.have_state && t.stored.status != "resolved") {
+        ApplyState(t.cached->row, t.stored);
+        t.cached->links = t.stored.links;
+      } else {
+        cache_.Erase(seq);
+      }
+    }
+    for (auto& [seq, t] : tracked_) {
+      if (t.cached != nullptr) continue;
       if (t.have_state && t.stored.status != "resolved" && !t.row.dedup_key.empty()) {
         ApplyState(t.row, t.stored);
-        cache_.Put(std::move(t.row), t.stored.timeline_count);
+        cache_.Put(std::move(t.row), t.stored.links);
       } else {
         cache_.Erase(seq);
       }
@@ -307,21 +373,21 @@ class SqliteTx final : public Tx {
 
   Result<std::optional<IncidentRow>> FindOpenIncident(std::string_view service_id,
                                                       std::string_view dedup_key) override {
-    if (const auto* hit = cache_.Find(service_id, dedup_key)) {
+    if (auto* hit = cache_.Find(service_id, dedup_key)) {
       const std::int64_t seq = hit->row.seq;
       if (auto it = tracked_.find(seq); it != tracked_.end()) {
         // Read by this transaction already: its wanted state is the current one. (Resolved
         // here, or changed by an untracked write: ask the database, which knows.)
         if (it->second.have_state && it->second.wanted.status != "resolved") {
-          IncidentRow row = it->second.row;
+          IncidentRow row = it->second.Row();
           ApplyState(row, it->second.wanted);
           return std::optional<IncidentRow>(std::move(row));
         }
       } else {
         Tracked& t = tracked_[seq];
         t.have_state = true;
-        t.row = hit->row;
-        t.stored = t.wanted = StateOf(hit->row, hit->timeline_count);
+        t.cached = hit;
+        t.stored = t.wanted = StateOf(hit->row, hit->links);
         return std::optional<IncidentRow>(hit->row);
       }
     }
@@ -386,7 +452,7 @@ class SqliteTx final : public Tx {
     auto s = c_.Prepare(
         "INSERT INTO incidents (service_id, dedup_key, title, description, status, urgency, "
         "severity, source, created_at, acknowledged_at, resolved_at, updated_at, alert_count, "
-        "details, fields, metadata) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+        "details, fields, metadata, sla_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?12)");
     if (!s) return Fail(std::move(s.error()));
     const std::string details = JsonText(r.details);
     const std::string fields = JsonText(r.fields);
@@ -414,18 +480,18 @@ class SqliteTx final : public Tx {
     t = Tracked{};
     t.have_state = true;
     t.row = r;
-    t.stored = t.wanted = StateOf(r, 0);
+    t.stored = t.wanted = StateOf(r, IncidentLinks{});
     return Ok();
   }
 
   Status UpdateIncident(const IncidentRow& r) override {
     if (auto st = Flush(); !st) return st;
-    tracked_.erase(r.seq);  // its state columns change here; the counter is read again
+    tracked_.erase(r.seq);  // its state columns change here; the links are read again
     cache_.Erase(r.seq);
     auto s = c_.Prepare(
         "UPDATE incidents SET title=?, description=?, status=?, urgency=?, severity=?, "
         "service_id=?, acknowledged_at=?, resolved_at=?, updated_at=?, alert_count=?, fields=?, "
-        "metadata=? WHERE seq=?");
+        "metadata=?, sla_at=?9 WHERE seq=?");
     if (!s) return Fail(std::move(s.error()));
     (*s)->Bind(1, r.title)
         .Bind(2, r.description)
@@ -446,8 +512,7 @@ class SqliteTx final : public Tx {
   Status UpdateIncidentState(const IncidentRow& r) override {
     if (auto it = tracked_.find(r.seq); it != tracked_.end() && it->second.have_state) {
       Tracked& t = it->second;
-      const std::int64_t timeline_count = t.wanted.timeline_count;
-      t.wanted = StateOf(r, timeline_count);
+      t.wanted = StateOf(r, t.wanted.links);
       MarkDirty(r.seq, t);
       return Ok();
     }
@@ -455,7 +520,7 @@ class SqliteTx final : public Tx {
     if (auto st = Flush(); !st) return st;
     auto s = c_.Prepare(
         "UPDATE incidents SET status=?, urgency=?, severity=?, acknowledged_at=?, resolved_at=?, "
-        "updated_at=?, alert_count=? WHERE seq=?");
+        "updated_at=?, alert_count=?, sla_at=?6 WHERE seq=?");
     if (!s) return Fail(std::move(s.error()));
     (*s)->BindRef(1, r.status)
         .BindRef(2, r.urgency)
@@ -470,7 +535,7 @@ class SqliteTx final : public Tx {
       // Only its counter was known; the state just written is now known too.
       it->second.have_state = true;
       it->second.row = r;
-      it->second.stored = it->second.wanted = StateOf(r, it->second.wanted.timeline_count);
+      it->second.stored = it->second.wanted = StateOf(r, it->second.wanted.links);
     } else {
       cache_.Erase(r.seq);
     }
@@ -478,62 +543,86 @@ class SqliteTx final : public Tx {
   }
 
   Status InsertAlert(AlertRow& a) override {
-    auto s = c_.Prepare(
-        "INSERT INTO alerts (incident_seq, service_id, integration_id, dedup_key, action, summary, "
-        "source, severity, component, grp, class, custom_details, links, images, client, "
-        "client_url, event_at, received_at, held_until) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    static const std::string sql = "INSERT INTO alerts (" + std::string(kAlertInsertColumns) +
+                                   ", prev_seq) VALUES (" + Placeholders(kAlertInsertCount + 1) +
+                                   ")";
+    Tracked* incident = nullptr;
+    const std::int64_t incident_seq = SeqOf(a.incident_id, "inc-");
+    if (incident_seq > 0) {
+      auto t = Links(incident_seq, a.incident_id);
+      if (!t) return Fail(std::move(t.error()));
+      incident = *t;
+    }
+    auto s = c_.Prepare(sql);
     if (!s) return Fail(std::move(s.error()));
-    const std::string custom_details = JsonText(a.custom_details);
-    const std::string links = JsonText(a.links);
-    const std::string images = JsonText(a.images);
-    (*s)->Bind(1, SeqOf(a.incident_id, "inc-"))
-        .BindRef(2, a.service_id)
-        .BindRef(3, a.integration_id)
-        .BindRef(4, a.dedup_key)
-        .BindRef(5, a.action)
-        .BindRef(6, a.summary)
-        .BindRef(7, a.source)
-        .BindRef(8, a.severity)
-        .BindRef(9, a.component)
-        .BindRef(10, a.group)
-        .BindRef(11, a.class_name)
-        .BindRef(12, custom_details)
-        .BindRef(13, links)
-        .BindRef(14, images)
-        .BindRef(15, a.client)
-        .BindRef(16, a.client_url)
-        .Bind(17, a.event_at)
-        .Bind(18, a.received_at)
-        .Bind(19, a.held_until);
-    if (auto st = (*s)->Run(); !st) return st;
-    a.seq = c_.LastInsertRowid();
-    a.id = AlertId(a.seq);
+    (*s)->Bind(kAlertInsertCount + 1, incident ? incident->wanted.links.last_alert_seq : 0);
+    if (auto st = RunAlertInsert(**s, a); !st) return st;
+    if (incident != nullptr) Chain(a.seq, incident_seq, *incident);
     return Ok();
   }
 
-  Status LinkAlert(std::string_view alert_id, std::string_view incident_id) override {
-    auto s = c_.Prepare("UPDATE alerts SET incident_seq=? WHERE seq=?");
+  Status InsertAlertWithEntry(AlertRow& a, TimelineRow& t) override {
+    const std::int64_t seq = SeqOf(t.incident_id, "inc-");
+    // The entry's time is read back as the alert's received_at.
+    if (seq == 0 || seq != SeqOf(a.incident_id, "inc-") || t.at != a.received_at) {
+      return Tx::InsertAlertWithEntry(a, t);
+    }
+    auto tracked = Links(seq, t.incident_id);
+    if (!tracked) return Fail(std::move(tracked.error()));
+    Tracked& incident = **tracked;
+    const std::int64_t number = incident.wanted.links.timeline_count + 1;
+    static const std::string sql =
+        "INSERT INTO alerts (" + std::string(kAlertInsertColumns) +
+        ", prev_seq, tl_n, tl_kind, tl_body, tl_actor, tl_metadata) VALUES (" +
+        Placeholders(kAlertInsertCount + 6) + ")";
+    auto s = c_.Prepare(sql);
     if (!s) return Fail(std::move(s.error()));
-    return (*s)->Bind(1, SeqOf(incident_id, "inc-")).Bind(2, SeqOf(alert_id, "al-")).Run();
+    const std::string actor = JsonText(t.actor);
+    const std::string metadata = JsonText(t.metadata);  // "alertId" is added when read
+    constexpr int k = kAlertInsertCount;
+    (*s)->Bind(k + 1, incident.wanted.links.last_alert_seq)
+        .Bind(k + 2, number)
+        .BindRef(k + 3, t.kind)
+        .BindRef(k + 4, t.body)
+        .BindRef(k + 5, actor)
+        .BindRef(k + 6, metadata);
+    if (auto st = RunAlertInsert(**s, a); !st) return st;
+    Chain(a.seq, seq, incident);
+    incident.wanted.links.timeline_count = number;
+    t.metadata["alertId"] = a.id;
+    t.id = t.incident_id + "-t" + std::to_string(number);
+    return Ok();
+  }
+
+  // Only an unlinked alert (a held resolve) is linked; it joins the head of the chain.
+  Status LinkAlert(std::string_view alert_id, std::string_view incident_id) override {
+    const std::int64_t seq = SeqOf(incident_id, "inc-");
+    auto tracked = Links(seq, std::string(incident_id));
+    if (!tracked) return Fail(std::move(tracked.error()));
+    auto s =
+        c_.Prepare("UPDATE alerts SET incident_seq=?, prev_seq=? WHERE seq=? AND incident_seq=0");
+    if (!s) return Fail(std::move(s.error()));
+    const std::int64_t alert = SeqOf(alert_id, "al-");
+    if (auto st = (*s)->Bind(1, seq)
+                      .Bind(2, (*tracked)->wanted.links.last_alert_seq)
+                      .Bind(3, alert)
+                      .Run();
+        !st) {
+      return st;
+    }
+    if (c_.Changes() != 1) {
+      return Fail(errc::kInternal, "alert " + std::string(alert_id) + " is not an unlinked alert");
+    }
+    Chain(alert, seq, **tracked);
+    return Ok();
   }
 
   Status AppendTimeline(TimelineRow& t) override {
     const std::int64_t seq = SeqOf(t.incident_id, "inc-");
-    auto it = tracked_.find(seq);
-    if (it == tracked_.end()) {
-      auto n = c_.Prepare("SELECT timeline_count FROM incidents WHERE seq=?");
-      if (!n) return Fail(std::move(n.error()));
-      (*n)->Bind(1, seq);
-      auto row = (*n)->Step();
-      if (!row) return Fail(std::move(row.error()));
-      if (!*row) return Fail(errc::kNotFound, "incident " + t.incident_id + " not found");
-      Tracked fresh;
-      fresh.stored.timeline_count = fresh.wanted.timeline_count = (*n)->Int(0);
-      it = tracked_.emplace(seq, std::move(fresh)).first;  // Committed() drops it from the cache
-    }
-    Tracked& tracked = it->second;
-    const std::int64_t number = tracked.wanted.timeline_count + 1;
+    auto tracked = Links(seq, t.incident_id);
+    if (!tracked) return Fail(std::move(tracked.error()));
+    Tracked& incident = **tracked;
+    const std::int64_t number = incident.wanted.links.timeline_count + 1;
     auto s = c_.Prepare(
         "INSERT INTO timeline (incident_seq, n, at, kind, body, actor, metadata) "
         "VALUES (?,?,?,?,?,?,?)");
@@ -548,8 +637,8 @@ class SqliteTx final : public Tx {
         .BindRef(6, actor)
         .BindRef(7, metadata);
     if (auto st = (*s)->Run(); !st) return st;
-    tracked.wanted.timeline_count = number;
-    MarkDirty(seq, tracked);
+    incident.wanted.links.timeline_count = number;
+    MarkDirty(seq, incident);
     t.id = t.incident_id + "-t" + std::to_string(number);
     return Ok();
   }
@@ -573,12 +662,70 @@ class SqliteTx final : public Tx {
 
  private:
   struct Tracked {
-    bool have_state = false;  // false: only the timeline counter is known
+    bool have_state = false;  // false: only the links are known
     bool dirty = false;
-    IncidentRow row;       // with have_state: the columns ReadIncidentState reads
+    // With have_state: the columns ReadIncidentState reads, as stored when tracking began;
+    // the cache's entry when found there (cached, which then stays unchanged until Committed),
+    // else row.
+    OpenIncidentCache::Entry* cached = nullptr;
+    IncidentRow row;
     IncidentState stored;  // what the row holds
     IncidentState wanted;  // what it holds after Flush
+
+    const IncidentRow& Row() const { return cached != nullptr ? cached->row : row; }
   };
+
+  // The incident's tracked state; its links are read first if this transaction has not read
+  // the row.
+  Result<Tracked*> Links(std::int64_t seq, const std::string& incident_id) {
+    if (auto it = tracked_.find(seq); it != tracked_.end()) return &it->second;
+    auto n = c_.Prepare("SELECT timeline_count, last_alert_seq FROM incidents WHERE seq=?");
+    if (!n) return Fail(std::move(n.error()));
+    (*n)->Bind(1, seq);
+    auto row = (*n)->Step();
+    if (!row) return Fail(std::move(row.error()));
+    if (!*row) return Fail(errc::kNotFound, "incident " + incident_id + " not found");
+    Tracked fresh;
+    fresh.stored.links = fresh.wanted.links = ReadLinks(**n, 0);
+    return &tracked_.emplace(seq, std::move(fresh)).first->second;  // Committed() uncaches it
+  }
+
+  // The alert, whose prev_seq is the incident's chain head, becomes the head.
+  void Chain(std::int64_t alert_seq, std::int64_t incident_seq, Tracked& incident) {
+    incident.wanted.links.last_alert_seq = alert_seq;
+    MarkDirty(incident_seq, incident);
+  }
+
+  // Binds the alert's columns (the first kAlertInsertCount parameters), runs the insert and
+  // sets the alert's seq and id.
+  Status RunAlertInsert(Statement& s, AlertRow& a) {
+    const std::string custom_details = JsonText(a.custom_details);
+    const std::string links = JsonText(a.links);
+    const std::string images = JsonText(a.images);
+    s.Bind(1, SeqOf(a.incident_id, "inc-"))
+        .BindRef(2, a.service_id)
+        .BindRef(3, a.integration_id)
+        .BindRef(4, a.dedup_key)
+        .BindRef(5, a.action)
+        .BindRef(6, a.summary)
+        .BindRef(7, a.source)
+        .BindRef(8, a.severity)
+        .BindRef(9, a.component)
+        .BindRef(10, a.group)
+        .BindRef(11, a.class_name)
+        .BindRef(12, custom_details)
+        .BindRef(13, links)
+        .BindRef(14, images)
+        .BindRef(15, a.client)
+        .BindRef(16, a.client_url)
+        .Bind(17, a.event_at)
+        .Bind(18, a.received_at)
+        .Bind(19, a.held_until);
+    if (auto st = s.Run(); !st) return st;
+    a.seq = c_.LastInsertRowid();
+    a.id = AlertId(a.seq);
+    return Ok();
+  }
 
   void MarkDirty(std::int64_t seq, Tracked& t) {
     if (t.dirty) return;
@@ -587,7 +734,7 @@ class SqliteTx final : public Tx {
   }
 
   // One UPDATE of the columns whose wanted value differs from the stored one. The statement
-  // text depends only on which columns (at most 2^8 shapes), so it is cached like any other.
+  // text depends only on which columns (at most 2^9 shapes), so it is cached like any other.
   Status WriteChanges(std::int64_t seq, const Tracked& t) {
     const IncidentState& a = t.stored;
     const IncidentState& b = t.wanted;
@@ -607,8 +754,12 @@ class SqliteTx final : public Tx {
         t.have_state && add(a.acknowledged_at != b.acknowledged_at, "acknowledged_at");
     const bool resolved = t.have_state && add(a.resolved_at != b.resolved_at, "resolved_at");
     const bool updated = t.have_state && add(a.updated_at != b.updated_at, "updated_at");
+    // What SLA analytics reads (status only with the timestamps that go with it).
+    const bool sla =
+        t.have_state && (status || urgency || acked || resolved) && add(true, "sla_at");
     const bool alerts = t.have_state && add(a.alert_count != b.alert_count, "alert_count");
-    const bool timeline = add(a.timeline_count != b.timeline_count, "timeline_count");
+    const bool timeline = add(a.links.timeline_count != b.links.timeline_count, "timeline_count");
+    const bool last_alert = add(a.links.last_alert_seq != b.links.last_alert_seq, "last_alert_seq");
     if (columns == 0) return Ok();
     sql += " WHERE seq=?";
     auto s = c_.Prepare(sql);
@@ -620,8 +771,10 @@ class SqliteTx final : public Tx {
     if (acked) (*s)->Bind(i++, b.acknowledged_at);
     if (resolved) (*s)->Bind(i++, b.resolved_at);
     if (updated) (*s)->Bind(i++, b.updated_at);
+    if (sla) (*s)->Bind(i++, b.updated_at);
     if (alerts) (*s)->Bind(i++, b.alert_count);
-    if (timeline) (*s)->Bind(i++, b.timeline_count);
+    if (timeline) (*s)->Bind(i++, b.links.timeline_count);
+    if (last_alert) (*s)->Bind(i++, b.links.last_alert_seq);
     (*s)->Bind(i, seq);
     return (*s)->Run();
   }
@@ -640,7 +793,7 @@ class SqliteTx final : public Tx {
     t = Tracked{};
     t.have_state = true;
     t.row = r;
-    t.stored = t.wanted = StateOf(r, (*s)->Int(14));
+    t.stored = t.wanted = StateOf(r, ReadLinks(**s, 14));
     return std::optional<IncidentRow>(std::move(r));
   }
 
@@ -867,9 +1020,13 @@ class SqliteStore final : public Store {
   Result<std::vector<TimelineRow>> Timeline(std::string_view incident_id) override {
     const std::int64_t seq = SeqOf(incident_id, "inc-");
     return WithReader([&](Connection& c) -> Result<std::vector<TimelineRow>> {
-      auto s = c.Prepare(
-          "SELECT n, at, kind, body, actor, metadata FROM timeline WHERE incident_seq=? "
-          "ORDER BY at, n");
+      // Entries kept in their alert's row (migration 4) carry the alert's seq.
+      static const std::string sql =
+          std::string(kAlertChain) +
+          "SELECT n, at, kind, body, actor, metadata, 0 FROM timeline WHERE incident_seq=?1 "
+          "UNION ALL SELECT tl_n, received_at, tl_kind, tl_body, tl_actor, tl_metadata, seq "
+          "FROM alerts WHERE seq IN chain AND tl_n>0 ORDER BY 2, 1";
+      auto s = c.Prepare(sql);
       if (!s) return Fail(std::move(s.error()));
       (*s)->Bind(1, seq);
       std::vector<TimelineRow> out;
@@ -885,6 +1042,8 @@ class SqliteStore final : public Store {
         t.body = (*s)->Text(3);
         t.actor = (*s)->Object(4);
         t.metadata = (*s)->Object(5);
+        if (const std::int64_t alert = (*s)->Int(6); alert > 0)
+          t.metadata["alertId"] = AlertId(alert);
         out.push_back(std::move(t));
       }
       return out;
@@ -892,7 +1051,8 @@ class SqliteStore final : public Store {
   }
 
   Result<std::vector<AlertRow>> QueryAlerts(const AlertFilter& f) override {
-    std::string sql = "SELECT " + std::string(kAlertColumns) + " FROM alerts WHERE 1=1";
+    std::string sql = f.incident_id.empty() ? "" : std::string(kAlertChain);
+    sql += "SELECT " + std::string(kAlertColumns) + " FROM alerts WHERE 1=1";
     if (!f.text.empty()) sql += " AND opsorch_fold(summary) LIKE ? ESCAPE '\\'";
     if (!f.service_ids.empty()) {
       sql += " AND service_id IN (" + Placeholders(f.service_ids.size()) + ")";
@@ -900,18 +1060,19 @@ class SqliteStore final : public Store {
     if (!f.severities.empty()) {
       sql += " AND severity IN (" + Placeholders(f.severities.size()) + ")";
     }
-    if (!f.incident_id.empty()) sql += " AND incident_seq=?";
+    if (!f.incident_id.empty()) sql += " AND seq IN chain";
     sql += " ORDER BY seq DESC";
     if (f.limit > 0) sql += " LIMIT ?";
     return ReadAll<AlertRow>(
         sql,
         [&](Statement& s) {
-          int i = 1;
+          // After the chain's ?1, each plain ? takes the next number.
+          int i = f.incident_id.empty() ? 1 : kChainIncidentParameter + 1;
           if (!f.text.empty()) s.Bind(i++, "%" + EscapeLike(FoldCase(f.text)) + "%");
           for (const auto& v : f.service_ids) s.Bind(i++, v);
           for (const auto& v : f.severities) s.Bind(i++, v);
-          if (!f.incident_id.empty()) s.Bind(i++, SeqOf(f.incident_id, "inc-"));
           if (f.limit > 0) s.Bind(i++, f.limit);
+          if (!f.incident_id.empty()) s.Bind(kChainIncidentParameter, SeqOf(f.incident_id, "inc-"));
         },
         ReadAlert);
   }
@@ -928,9 +1089,10 @@ class SqliteStore final : public Store {
     const std::string_view sql =
         updated_after == 0
             ? "SELECT seq, service_id, urgency, created_at, acknowledged_at, resolved_at, "
-              "updated_at FROM incidents ORDER BY seq"
+              "sla_at FROM incidents ORDER BY seq"
+            // sla_at: when a column read here last changed (migration 4), by its index.
             : "SELECT seq, service_id, urgency, created_at, acknowledged_at, resolved_at, "
-              "updated_at FROM incidents WHERE updated_at>?";  // by the updated_at index
+              "sla_at FROM incidents WHERE sla_at>?";
     return WithReader([&](Connection& c) -> Result<std::vector<SlaRow>> {
       auto s = c.Prepare(sql);
       if (!s) return Fail(std::move(s.error()));
@@ -1094,7 +1256,10 @@ class SqliteStore final : public Store {
           std::to_string(incidents_before) +
           " LIMIT 1000;"
           "DELETE FROM timeline WHERE incident_seq IN (SELECT seq FROM doomed);"
-          "DELETE FROM alerts WHERE incident_seq IN (SELECT seq FROM doomed);"
+          "WITH RECURSIVE chain(seq) AS (SELECT last_alert_seq FROM incidents WHERE seq IN "
+          "(SELECT seq FROM doomed) AND last_alert_seq>0 UNION ALL SELECT a.prev_seq FROM alerts "
+          "a JOIN chain ON a.seq=chain.seq WHERE a.prev_seq>0) "
+          "DELETE FROM alerts WHERE seq IN chain;"
           "DELETE FROM incidents WHERE seq IN (SELECT seq FROM doomed);";
       if (auto st = writer_->Exec(sql); !st) {
         (void)writer_->Exec("ROLLBACK");
