@@ -183,10 +183,11 @@ constexpr std::string_view kAlertInsertColumns =
 constexpr int kAlertInsertCount = 19;
 
 // The `chain` of the incident whose seq is parameter 1 (?1): the seqs of its alerts, newest
-// link first (see migration 4).
+// link first (see migration 4). UNION, not UNION ALL: a damaged chain with a cycle would
+// otherwise never end (retention walks chains holding the writer's lock).
 constexpr std::string_view kAlertChain =
     "WITH RECURSIVE chain(seq) AS (SELECT last_alert_seq FROM incidents WHERE seq=?1 AND "
-    "last_alert_seq>0 UNION ALL SELECT a.prev_seq FROM alerts a JOIN chain ON a.seq=chain.seq "
+    "last_alert_seq>0 UNION SELECT a.prev_seq FROM alerts a JOIN chain ON a.seq=chain.seq "
     "WHERE a.prev_seq>0) ";
 constexpr int kChainIncidentParameter = 1;
 
@@ -1257,7 +1258,7 @@ class SqliteStore final : public Store {
           " LIMIT 1000;"
           "DELETE FROM timeline WHERE incident_seq IN (SELECT seq FROM doomed);"
           "WITH RECURSIVE chain(seq) AS (SELECT last_alert_seq FROM incidents WHERE seq IN "
-          "(SELECT seq FROM doomed) AND last_alert_seq>0 UNION ALL SELECT a.prev_seq FROM alerts "
+          "(SELECT seq FROM doomed) AND last_alert_seq>0 UNION SELECT a.prev_seq FROM alerts "
           "a JOIN chain ON a.seq=chain.seq WHERE a.prev_seq>0) "
           "DELETE FROM alerts WHERE seq IN chain;"
           "DELETE FROM incidents WHERE seq IN (SELECT seq FROM doomed);";
