@@ -157,6 +157,17 @@ struct Engine::Impl {
                    statuses = std::move(statuses), write_index = std::move(write_index),
                    events](const Status& synced) mutable {
       std::size_t k = 0;
+      // Counted per action once per group: a counter lookup per event cost as much as the rest.
+      std::vector<std::pair<std::string, std::uint64_t>> counts;
+      auto count = [&counts](std::string_view action) {
+        for (auto& [a, n] : counts) {
+          if (a == action) {
+            ++n;
+            return;
+          }
+        }
+        counts.emplace_back(action, 1);
+      };
       for (std::size_t r = 0; r < batch.size(); ++r) {
         if (batch[r].write) {
           batch[r].write_done(synced ? statuses[write_index[r]] : synced);
@@ -165,16 +176,13 @@ struct Engine::Impl {
         }
         for (auto& res : results[r]) {
           res.status = synced ? statuses[k] : synced;
-          if (!res.status) {
-            res.action.clear();
-            Count("failed");
-          } else {
-            Count(res.action);
-          }
+          if (!res.status) res.action.clear();
+          count(res.status ? std::string_view(res.action) : "failed");
           ++k;
         }
         batch[r].done(std::move(results[r]));
       }
+      for (const auto& [action, n] : counts) Count(action, n);
       std::lock_guard lock(mu);
       queued_events -= events;
     };

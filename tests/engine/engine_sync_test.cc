@@ -12,6 +12,7 @@
 #include <opsorch/common/error.h>
 #include <opsorch/engine/engine.h>
 #include <opsorch/engine/store.h>
+#include <opsorch/metrics/metrics.h>
 
 #include "engine/store_fixture.h"
 
@@ -112,7 +113,7 @@ class EngineSync : public ::testing::Test {
     store_ = gated.get();
     EngineOptions o;
     o.retention_interval = std::chrono::minutes(0);
-    auto e = Engine::Open(o, std::move(gated));
+    auto e = Engine::Open(o, std::move(gated), &metrics_);
     ASSERT_TRUE(e) << e.error().message;
     engine_ = std::move(*e);
   }
@@ -121,16 +122,20 @@ class EngineSync : public ::testing::Test {
     engine_.reset();
   }
 
-  // Ingests one trigger; the results arrive in `results` when the engine answers.
-  void Ingest(const std::string& key) {
+  static Ingestion Trigger(const std::string& key) {
     Ingestion in;
     in.integration = IntegrationRow{"int-1", "svc-db", "pd", "events_v2", "hash-1", "abc", 0, 0};
     in.event.action = EventAction::kTrigger;
     in.event.dedup_key = key;
     in.event.summary = "disk full";
     in.event.origin = "events_v2";
+    return in;
+  }
+
+  // Ingests one trigger; the results arrive in `results` when the engine answers.
+  void Ingest(const std::string& key) {
     std::vector<Ingestion> events;
-    events.push_back(std::move(in));
+    events.push_back(Trigger(key));
     engine_->Ingest(std::move(events), [this](std::vector<IngestResult> r) {
       std::lock_guard lock(mu_);
       results_ = std::move(r);
@@ -148,6 +153,22 @@ class EngineSync : public ::testing::Test {
     return results_;
   }
 
+  // "action=count …" of opsorch_engine_events_total, as /metrics shows it.
+  std::string Counted() {
+    std::string out;
+    const std::string text = metrics_.Render();
+    const std::string prefix = "opsorch_engine_events_total{action=\"";
+    for (std::size_t at = text.find(prefix); at != std::string::npos;
+         at = text.find(prefix, at + 1)) {
+      const std::size_t end = text.find('\n', at);
+      std::string line = text.substr(at + prefix.size(), end - at - prefix.size());
+      line.replace(line.find("\"} "), 3, "=");
+      out += (out.empty() ? "" : " ") + line;
+    }
+    return out;
+  }
+
+  metrics::Registry metrics_;  // outlives the engine
   GatedStore* store_ = nullptr;
   std::unique_ptr<Engine> engine_;
   std::mutex mu_;
@@ -181,6 +202,16 @@ TEST_F(EngineSync, AFailedSyncFailsTheEventsItCovered) {
   EXPECT_EQ(r[0].status.error().code, errc::kInternal);
   EXPECT_NE(r[0].status.error().message.find("fdatasync"), std::string::npos);
   EXPECT_TRUE(r[0].action.empty());
+  EXPECT_EQ(Counted(), "failed=1");
+}
+
+TEST_F(EngineSync, EventsAreCountedByActionOnceDurable) {
+  store_->Open(false);
+  std::vector<Ingestion> events;
+  for (const char* key : {"k1", "k1", "k2", "k1"}) events.push_back(Trigger(key));
+  auto r = engine_->IngestSync(std::move(events));
+  ASSERT_EQ(r.size(), 4u);
+  EXPECT_EQ(Counted(), "deduplicated=2 triggered=2");
 }
 
 }  // namespace

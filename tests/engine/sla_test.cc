@@ -3,7 +3,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "engine/rules.h"
 #include "engine/store_fixture.h"
 
 namespace opsorch::engine {
@@ -138,10 +137,8 @@ TEST_F(SlaTest, FollowsEventsAfterTheFirstReport) {
     e.summary = "latency";
     e.severity = severity;
     e.origin = "events_v2";
-    ASSERT_TRUE(store_->Write([&](Tx& tx) -> Status {
-      auto r = ApplyEvent(tx, integration, e, kT0 + at_min * kMin, {});
-      return r ? Ok() : Status(Fail(r.error()));
-    }));
+    auto out = ApplyOn(*store_, integration, e, kT0 + at_min * kMin);
+    ASSERT_TRUE(out) << out.error().message;
   };
   apply(EventAction::kTrigger, Severity::kWarning, 0);
   // A later incident moves the cache's watermark past the first one's creation: from then on

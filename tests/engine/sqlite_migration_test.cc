@@ -13,8 +13,8 @@
 
 #include <opsorch/engine/store.h>
 
-#include "engine/rules.h"
 #include "engine/sqlite/sqlite_db.h"
+#include "engine/store_fixture.h"
 
 namespace opsorch::engine {
 namespace {
@@ -56,15 +56,7 @@ class SqliteMigration : public ::testing::Test {
   }
 
   std::vector<std::string> AlertIds(const std::string& incident_id) {
-    AlertFilter f;
-    f.incident_id = incident_id;
-    std::vector<std::string> ids;
-    auto alerts = store_->QueryAlerts(f);
-    EXPECT_TRUE(alerts) << alerts.error().message;
-    if (alerts) {
-      for (const auto& a : *alerts) ids.push_back(a.id);
-    }
-    return ids;
+    return AlertIdsOf(*store_, incident_id);
   }
 
   // "<id> <kind> <alertId>" per entry.
@@ -91,15 +83,9 @@ class SqliteMigration : public ::testing::Test {
     e.source = "db-1";
     e.severity = Severity::kError;
     e.origin = "events_v2";
-    Outcome out;
-    auto st = store_->Write([&](Tx& tx) -> Status {
-      auto r = ApplyEvent(tx, integration, e, now, {});
-      if (!r) return Fail(std::move(r.error()));
-      out = std::move(*r);
-      return Ok();
-    });
-    EXPECT_TRUE(st) << st.error().message;
-    return out;
+    auto out = ApplyOn(*store_, integration, e, now);
+    EXPECT_TRUE(out) << out.error().message;
+    return out ? std::move(*out) : Outcome{};
   }
 
   std::filesystem::path path_;

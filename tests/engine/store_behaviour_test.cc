@@ -58,15 +58,9 @@ class StoreBehaviour : public ::testing::TestWithParam<std::string> {
   }
 
   Outcome Apply(const Event& e, std::int64_t now, RulesConfig cfg = {}) {
-    Outcome out;
-    auto st = store_->Write([&](Tx& tx) -> Status {
-      auto r = ApplyEvent(tx, integration_, e, now, cfg);
-      if (!r) return Fail(std::move(r.error()));
-      out = std::move(*r);
-      return Ok();
-    });
-    EXPECT_TRUE(st) << st.error().message;
-    return out;
+    auto out = ApplyOn(*store_, integration_, e, now, cfg);
+    EXPECT_TRUE(out) << out.error().message;
+    return out ? std::move(*out) : Outcome{};
   }
 
   IncidentRow Incident(const std::string& id) {
@@ -85,17 +79,8 @@ class StoreBehaviour : public ::testing::TestWithParam<std::string> {
     return kinds;
   }
 
-  // The ids of the incident's alerts, newest first.
   std::vector<std::string> AlertIdsOf(const std::string& incident_id) {
-    AlertFilter f;
-    f.incident_id = incident_id;
-    std::vector<std::string> ids;
-    auto alerts = store_->QueryAlerts(f);
-    EXPECT_TRUE(alerts) << alerts.error().message;
-    if (alerts) {
-      for (const auto& a : *alerts) ids.push_back(a.id);
-    }
-    return ids;
+    return engine::AlertIdsOf(*store_, incident_id);
   }
 
   // The alertId in each timeline entry's metadata ("" where there is none).
@@ -450,15 +435,7 @@ TEST_P(StoreBehaviour, ApiChangesAreSeenByTheNextEvent) {
   for (const auto& e : *entries) ids.push_back(e.id);
   const std::string& id = first.incident_id;
   EXPECT_THAT(ids, ElementsAre(id + "-t1", id + "-t2", id + "-t3", id + "-t4"));
-  ASSERT_TRUE(store_->Write([&](Tx& tx) -> Status {
-    auto inc = tx.GetIncidentForUpdate(first.incident_id);
-    if (!inc) return Fail(inc.error());
-    if (!*inc) return Fail(errc::kNotFound, "incident");
-    IncidentRow row = **inc;
-    row.status = "resolved";
-    row.resolved_at = row.updated_at = kT0 + 4 * kSecond;
-    return tx.UpdateIncident(row);
-  }));
+  ASSERT_TRUE(ResolveThroughApi(*store_, first.incident_id, kT0 + 4 * kSecond));
   const Outcome next = Apply(Trigger("k1"), kT0 + 5 * kSecond);
   EXPECT_EQ(next.action, "triggered");
   EXPECT_NE(next.incident_id, first.incident_id);
@@ -471,29 +448,15 @@ TEST_P(StoreBehaviour, AnotherNodesChangesAreSeenByTheNextEvent) {
   auto other = OpenStore(url_);
   ASSERT_TRUE(other) << other.error().message;
   auto apply_on_other = [&](const Event& e, std::int64_t now) {
-    Outcome out;
-    auto st = (*other)->Write([&](Tx& tx) -> Status {
-      auto r = ApplyEvent(tx, integration_, e, now, {});
-      if (!r) return Fail(std::move(r.error()));
-      out = std::move(*r);
-      return Ok();
-    });
-    EXPECT_TRUE(st) << st.error().message;
-    return out;
+    auto out = ApplyOn(**other, integration_, e, now);
+    EXPECT_TRUE(out) << out.error().message;
+    return out ? std::move(*out) : Outcome{};
   };
   const Outcome first = Apply(Trigger("k1"), kT0);
   Apply(Trigger("k1"), kT0 + kSecond);
   // The other node resolves it through the API: a change without a timeline entry, so nothing
   // but the other node's commit itself tells this writer that the incident is closed.
-  ASSERT_TRUE((*other)->Write([&](Tx& tx) -> Status {
-    auto inc = tx.GetIncidentForUpdate(first.incident_id);
-    if (!inc) return Fail(inc.error());
-    if (!*inc) return Fail(errc::kNotFound, "incident");
-    IncidentRow row = **inc;
-    row.status = "resolved";
-    row.resolved_at = row.updated_at = kT0 + 2 * kSecond;
-    return tx.UpdateIncident(row);
-  }));
+  ASSERT_TRUE(ResolveThroughApi(**other, first.incident_id, kT0 + 2 * kSecond));
   const Outcome second = Apply(Trigger("k1"), kT0 + 3 * kSecond);
   EXPECT_EQ(second.action, "triggered");  // not deduplicated into the resolved incident
   EXPECT_NE(second.incident_id, first.incident_id);

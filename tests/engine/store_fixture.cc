@@ -180,4 +180,39 @@ Result<PostgresTestDatabase> CreatePostgresTestDatabase() {
 
 Status DropPostgresTestDatabase(const std::string& name) { return CreatedDatabases().Drop(name); }
 
+Result<Outcome> ApplyOn(Store& store, const IntegrationRow& integration, const Event& e,
+                        std::int64_t now, const RulesConfig& config) {
+  Outcome out;
+  auto st = store.Write([&](Tx& tx) -> Status {
+    auto r = ApplyEvent(tx, integration, e, now, config);
+    if (!r) return Fail(std::move(r.error()));
+    out = std::move(*r);
+    return Ok();
+  });
+  if (!st) return Fail(std::move(st.error()));
+  return out;
+}
+
+std::vector<std::string> AlertIdsOf(Store& store, const std::string& incident_id) {
+  AlertFilter f;
+  f.incident_id = incident_id;
+  std::vector<std::string> ids;
+  if (auto alerts = store.QueryAlerts(f)) {
+    for (const auto& a : *alerts) ids.push_back(a.id);
+  }
+  return ids;
+}
+
+Status ResolveThroughApi(Store& store, const std::string& incident_id, std::int64_t at) {
+  return store.Write([&](Tx& tx) -> Status {
+    auto inc = tx.GetIncidentForUpdate(incident_id);
+    if (!inc) return Fail(inc.error());
+    if (!*inc) return Fail(errc::kNotFound, "incident " + incident_id);
+    IncidentRow row = **inc;
+    row.status = "resolved";
+    row.resolved_at = row.updated_at = at;
+    return tx.UpdateIncident(row);
+  });
+}
+
 }  // namespace opsorch::engine

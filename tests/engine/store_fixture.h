@@ -10,6 +10,8 @@
 
 #include <opsorch/engine/store.h>
 
+#include "engine/rules.h"
+
 namespace opsorch::engine {
 
 // Always "sqlite" and "postgres" (the list is fixed when ctest discovers the tests).
@@ -32,5 +34,16 @@ Result<PostgresTestDatabase> CreatePostgresTestDatabase();
 // Drops a database made by CreatePostgresTestDatabase (ending its connections); any other name
 // is refused.
 Status DropPostgresTestDatabase(const std::string& name);
+
+// One event applied in its own transaction, made durable (as the engine applies a lone event).
+Result<Outcome> ApplyOn(Store& store, const IntegrationRow& integration, const Event& e,
+                        std::int64_t now, const RulesConfig& config = {});
+
+// The ids of the incident's alerts, newest first (empty if the query fails).
+std::vector<std::string> AlertIdsOf(Store& store, const std::string& incident_id);
+
+// Resolves the incident at `at` the way the admin and OpsOrch routes do: UpdateIncident, no
+// timeline entry.
+Status ResolveThroughApi(Store& store, const std::string& incident_id, std::int64_t at);
 
 }  // namespace opsorch::engine

@@ -30,11 +30,11 @@ struct EngineOptions {
   std::string store_url;  // "sqlite:<path>" or "postgres://…"
   std::int64_t hold_resolve_ns = 5LL * 60 * 1'000'000'000;
   std::int64_t reopen_window_ns = 0;
-  // Events per commit. Each event dirties a page of two per-incident indexes, so a commit's
-  // WAL writes (and their fsync and checkpoint) grow more slowly than its events: larger groups
-  // share more pages. With the fsync off the writer thread, 4096 took 16 batch connections
-  // from 113–124 to 142 requests of 500 per second against 2048 (8192: no better, and twice
-  // the wait); a lone event still commits at once.
+  // Events per commit. A commit's WAL writes (and their fsync and checkpoint) grow more
+  // slowly than its events: events of one incident share its row's page. With the fsync off
+  // the writer thread, 4096 took 16 batch connections from 113–124 to 142 requests of 500 per
+  // second against 2048 (8192: no better, and twice the wait; measured before SQLite's
+  // migration 4 removed the per-incident indexes); a lone event still commits at once.
   std::size_t max_batch = 4096;
   std::size_t max_queued = 200'000;  // events not yet durably stored; beyond → 429
   std::chrono::hours incident_retention{24 * 730};

@@ -185,7 +185,8 @@ class Tx {
   virtual Status AppendTimeline(TimelineRow& row) = 0;  // sets id
   // The alert of an event and the timeline entry it caused, in one call so that a store may
   // keep the entry with the alert (one row per event instead of two). Sets both ids; the
-  // entry's metadata gains "alertId". The default is InsertAlert, then AppendTimeline.
+  // stored entry's metadata has the alert's id as "alertId". The default is InsertAlert, then
+  // AppendTimeline.
   virtual Status InsertAlertWithEntry(AlertRow& alert, TimelineRow& entry);
   virtual Status InsertDeployment(DeploymentRow& row) = 0;
 };

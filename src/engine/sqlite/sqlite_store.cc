@@ -175,13 +175,6 @@ AlertRow ReadAlert(const Statement& s) {
   return a;
 }
 
-// The columns InsertAlert writes, in the order RunAlertInsert binds them.
-constexpr std::string_view kAlertInsertColumns =
-    "incident_seq, service_id, integration_id, dedup_key, action, summary, source, severity, "
-    "component, grp, class, custom_details, links, images, client, client_url, event_at, "
-    "received_at, held_until";
-constexpr int kAlertInsertCount = 19;
-
 // The `chain` of the incident whose seq is parameter 1 (?1): the seqs of its alerts, newest
 // link first (see migration 4). UNION, not UNION ALL: a damaged chain with a cycle would
 // otherwise never end (retention walks chains holding the writer's lock).
@@ -543,24 +536,7 @@ class SqliteTx final : public Tx {
     return Ok();
   }
 
-  Status InsertAlert(AlertRow& a) override {
-    static const std::string sql = "INSERT INTO alerts (" + std::string(kAlertInsertColumns) +
-                                   ", prev_seq) VALUES (" + Placeholders(kAlertInsertCount + 1) +
-                                   ")";
-    Tracked* incident = nullptr;
-    const std::int64_t incident_seq = SeqOf(a.incident_id, "inc-");
-    if (incident_seq > 0) {
-      auto t = Links(incident_seq, a.incident_id);
-      if (!t) return Fail(std::move(t.error()));
-      incident = *t;
-    }
-    auto s = c_.Prepare(sql);
-    if (!s) return Fail(std::move(s.error()));
-    (*s)->Bind(kAlertInsertCount + 1, incident ? incident->wanted.links.last_alert_seq : 0);
-    if (auto st = RunAlertInsert(**s, a); !st) return st;
-    if (incident != nullptr) Chain(a.seq, incident_seq, *incident);
-    return Ok();
-  }
+  Status InsertAlert(AlertRow& a) override { return InsertAlertRow(a, nullptr); }
 
   Status InsertAlertWithEntry(AlertRow& a, TimelineRow& t) override {
     const std::int64_t seq = SeqOf(t.incident_id, "inc-");
@@ -568,31 +544,7 @@ class SqliteTx final : public Tx {
     if (seq == 0 || seq != SeqOf(a.incident_id, "inc-") || t.at != a.received_at) {
       return Tx::InsertAlertWithEntry(a, t);
     }
-    auto tracked = Links(seq, t.incident_id);
-    if (!tracked) return Fail(std::move(tracked.error()));
-    Tracked& incident = **tracked;
-    const std::int64_t number = incident.wanted.links.timeline_count + 1;
-    static const std::string sql =
-        "INSERT INTO alerts (" + std::string(kAlertInsertColumns) +
-        ", prev_seq, tl_n, tl_kind, tl_body, tl_actor, tl_metadata) VALUES (" +
-        Placeholders(kAlertInsertCount + 6) + ")";
-    auto s = c_.Prepare(sql);
-    if (!s) return Fail(std::move(s.error()));
-    const std::string actor = JsonText(t.actor);
-    const std::string metadata = JsonText(t.metadata);  // "alertId" is added when read
-    constexpr int k = kAlertInsertCount;
-    (*s)->Bind(k + 1, incident.wanted.links.last_alert_seq)
-        .Bind(k + 2, number)
-        .BindRef(k + 3, t.kind)
-        .BindRef(k + 4, t.body)
-        .BindRef(k + 5, actor)
-        .BindRef(k + 6, metadata);
-    if (auto st = RunAlertInsert(**s, a); !st) return st;
-    Chain(a.seq, seq, incident);
-    incident.wanted.links.timeline_count = number;
-    t.metadata["alertId"] = a.id;
-    t.id = t.incident_id + "-t" + std::to_string(number);
-    return Ok();
+    return InsertAlertRow(a, &t);
   }
 
   // Only an unlinked alert (a held resolve) is linked; it joins the head of the chain.
@@ -697,13 +649,27 @@ class SqliteTx final : public Tx {
     MarkDirty(incident_seq, incident);
   }
 
-  // Binds the alert's columns (the first kAlertInsertCount parameters), runs the insert and
-  // sets the alert's seq and id.
-  Status RunAlertInsert(Statement& s, AlertRow& a) {
+  // The alert's row, chained to its incident's alerts, with the timeline entry it caused
+  // if `entry` (of the same incident) is given.
+  Status InsertAlertRow(AlertRow& a, TimelineRow* entry) {
+    Tracked* incident = nullptr;
+    const std::int64_t incident_seq = SeqOf(a.incident_id, "inc-");
+    if (incident_seq > 0) {
+      auto t = Links(incident_seq, a.incident_id);
+      if (!t) return Fail(std::move(t.error()));
+      incident = *t;
+    }
+    auto s = c_.Prepare(
+        "INSERT INTO alerts (incident_seq, service_id, integration_id, dedup_key, action, "
+        "summary, source, severity, component, grp, class, custom_details, links, images, "
+        "client, client_url, event_at, received_at, held_until, prev_seq, tl_n, tl_kind, "
+        "tl_body, tl_actor, tl_metadata) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
+        "?,?)");
+    if (!s) return Fail(std::move(s.error()));
     const std::string custom_details = JsonText(a.custom_details);
     const std::string links = JsonText(a.links);
     const std::string images = JsonText(a.images);
-    s.Bind(1, SeqOf(a.incident_id, "inc-"))
+    (*s)->Bind(1, incident_seq)
         .BindRef(2, a.service_id)
         .BindRef(3, a.integration_id)
         .BindRef(4, a.dedup_key)
@@ -721,10 +687,29 @@ class SqliteTx final : public Tx {
         .BindRef(16, a.client_url)
         .Bind(17, a.event_at)
         .Bind(18, a.received_at)
-        .Bind(19, a.held_until);
-    if (auto st = s.Run(); !st) return st;
+        .Bind(19, a.held_until)
+        .Bind(20, incident != nullptr ? incident->wanted.links.last_alert_seq : 0);
+    std::int64_t number = 0;
+    std::string actor = "{}";
+    std::string metadata = "{}";  // without "alertId": the row is the alert
+    if (entry != nullptr) {
+      number = incident->wanted.links.timeline_count + 1;
+      actor = JsonText(entry->actor);
+      metadata = JsonText(entry->metadata);
+    }
+    (*s)->Bind(21, number)
+        .BindRef(22, entry != nullptr ? std::string_view(entry->kind) : "")
+        .BindRef(23, entry != nullptr ? std::string_view(entry->body) : "")
+        .BindRef(24, actor)
+        .BindRef(25, metadata);
+    if (auto st = (*s)->Run(); !st) return st;
     a.seq = c_.LastInsertRowid();
     a.id = AlertId(a.seq);
+    if (incident != nullptr) Chain(a.seq, incident_seq, *incident);
+    if (entry != nullptr) {
+      incident->wanted.links.timeline_count = number;
+      entry->id = entry->incident_id + "-t" + std::to_string(number);
+    }
     return Ok();
   }
 
