@@ -170,7 +170,6 @@ struct Engine::Impl {
       };
       for (std::size_t r = 0; r < batch.size(); ++r) {
         if (batch[r].write) {
-          batch[r].write_done(synced ? statuses[write_index[r]] : synced);
           ++k;
           continue;
         }
@@ -180,9 +179,16 @@ struct Engine::Impl {
           count(res.status ? std::string_view(res.action) : "failed");
           ++k;
         }
-        batch[r].done(std::move(results[r]));
       }
+      // Counted before anyone is answered: a caller that reads /metrics next sees its events.
       for (const auto& [action, n] : counts) Count(action, n);
+      for (std::size_t r = 0; r < batch.size(); ++r) {
+        if (batch[r].write) {
+          batch[r].write_done(synced ? statuses[write_index[r]] : synced);
+        } else {
+          batch[r].done(std::move(results[r]));
+        }
+      }
       std::lock_guard lock(mu);
       queued_events -= events;
     };
