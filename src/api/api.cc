@@ -15,6 +15,7 @@
 #include <opsorch/schema/codec.h>
 #include <opsorch/schema/provider_config.h>
 
+#include "api/request_guard.h"
 #include "api/router.h"
 
 namespace opsorch::api {
@@ -33,7 +34,7 @@ constexpr std::string_view kPlain = "text/plain; charset=utf-8";
 constexpr std::string_view kAllowHeaders =
     "Content-Type, Authorization, X-Request-Id, X-Actor-Type, X-Actor-Id, X-User-Id, "
     "X-OpsOrch-Actor-Id";
-constexpr std::string_view kAllowMethods = "GET,POST,PATCH,OPTIONS";
+constexpr std::string_view kAllowMethods = "GET,POST,PUT,PATCH,DELETE,OPTIONS";
 
 // What a route handler produces: a JSON body with a status, or an error.
 struct Reply {
@@ -165,6 +166,7 @@ struct Api::Impl {
   std::array<metrics::Histogram*, kRouteCount> latency{};
   std::array<std::array<std::atomic<metrics::Counter*>, 500>, kRouteCount> requests{};
   std::array<metrics::Histogram*, kRouteCount> provider_latency{};
+  metrics::Counter* auth_failures = nullptr;
 
   Impl(ApiOptions o, const providers::ProviderRegistry& r, providers::ProviderSet& p,
        metrics::Registry& m, BlockingPool* bp)
@@ -179,6 +181,9 @@ struct Api::Impl {
     cors_headers = "Access-Control-Allow-Origin: " + origin +
                    "\r\nAccess-Control-Allow-Headers: " + std::string(kAllowHeaders) +
                    "\r\nAccess-Control-Allow-Methods: " + std::string(kAllowMethods) + "\r\n";
+    auth_failures = &metrics.GetCounter("opsorch_auth_failures_total",
+                                        "Requests refused for a missing or wrong credential.",
+                                        {{"credential", "bearer"}});
     for (std::size_t i = 0; i < kRouteCount; ++i) {
       latency[i] = &metrics.GetHistogram("opsorch_http_request_duration_seconds",
                                          "Time from a parsed request to its response, by route.",
@@ -255,19 +260,51 @@ struct Api::Impl {
     }
 
     if (!options.bearer_token.empty() &&
-        (extension == nullptr || extension->NeedsBearer(raw_path)) && !Authorized(req)) {
+        (extension == nullptr || extension->NeedsBearer(raw_path)) && !Authorized(req, raw_path)) {
       Response r = PlainResponse(401, "unauthorized\n");
       AddCommonHeaders(r);
       r.AddHeader("WWW-Authenticate", "Bearer");
       Count(RouteId::kUnauthorized, req, 401);
+      auth_failures->Inc();
+      log::Warn("authentication failed", {{"method", req.method_text},
+                                          {"path", raw_path},
+                                          {"remote", req.remote_address},
+                                          {"reason", req.Header("Authorization").empty()
+                                                         ? "no bearer token"
+                                                         : "wrong bearer token"}});
       done(std::move(r));
       return;
     }
 
-    // One id per request, used for the header and the audit line (contract §13 #7).
-    std::string request_id(
-        FirstNonEmpty(req, {"X-Request-ID", "X-Amzn-Trace-Id", "X-Correlation-ID", "X-Trace-ID"}));
+    // One id per request, used for the header and the audit line (contract §13 #7). A client's
+    // id is used only if it is plain (it goes into log lines); otherwise one is generated.
+    std::string request_id(AcceptableRequestId(
+        FirstNonEmpty(req, {"X-Request-ID", "X-Amzn-Trace-Id", "X-Correlation-ID", "X-Trace-ID"})));
     if (request_id.empty()) request_id = "generated-" + std::to_string(Time::Now().UnixNanos());
+
+    // Without a bearer token, nothing stops a web page from making the operator's browser send
+    // requests here (a text/plain POST needs no preflight): configuration routes refuse them.
+    if (options.bearer_token.empty() && ChangesConfiguration(req.method, raw_path) &&
+        IsCrossSite(req, options.cors_origin)) {
+      Response r;
+      AddCommonHeaders(r);
+      r.status = 403;
+      r.content_type = kJson;
+      r.AddHeader("X-Request-Id", request_id);
+      r.body = ErrorBody(errc::kForbidden,
+                         "cross-site request refused: configuration changes need a same-origin "
+                         "request or a bearer token (OPSORCH_BEARER_TOKEN)");
+      r.body.push_back('\n');
+      Count(RouteId::kForbidden, req, 403);
+      log::Warn("cross-site configuration request refused",
+                {{"method", req.method_text},
+                 {"path", raw_path},
+                 {"remote", req.remote_address},
+                 {"origin", req.Header("Origin")},
+                 {"request_id", request_id}});
+      done(std::move(r));
+      return;
+    }
 
     if (extension != nullptr) {
       http::ResponseCallback wrapped = [this, done = std::move(done),
@@ -370,11 +407,22 @@ struct Api::Impl {
     return routed && routed->IsBlocking();
   }
 
-  bool Authorized(const Request& req) const {
+  // GET /metrics and GET /health also take the metrics token: a scraper or a health probe
+  // needs no access to the API.
+  bool Authorized(const Request& req, std::string_view path) const {
     constexpr std::string_view kBearer = "Bearer ";
     std::string_view h = req.Header("Authorization");
     if (!h.starts_with(kBearer)) return false;
-    return ConstantTimeEquals(TrimSpace(h.substr(kBearer.size())), options.bearer_token);
+    const std::string_view presented = TrimSpace(h.substr(kBearer.size()));
+    if (ConstantTimeEquals(presented, options.bearer_token)) return true;
+    return !options.metrics_token.empty() && req.method == Method::kGet &&
+           (path == "/metrics" || path == "/health") &&
+           ConstantTimeEquals(presented, options.metrics_token);
+  }
+
+  static bool ChangesConfiguration(Method method, std::string_view path) {
+    if (path == "/admin" || path.starts_with("/admin/")) return true;
+    return method == Method::kPost && path.starts_with("/providers/");
   }
 
   void Finish(const Request& req, http::ResponseCallback done, RouteId id,

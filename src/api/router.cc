@@ -47,6 +47,7 @@ constexpr std::array<std::string_view, kRouteCount> kPatterns = {
     "(not found)",
     "(options)",
     "(unauthorized)",
+    "(forbidden)",
     "(bad path)",
 };
 
@@ -84,6 +85,7 @@ constexpr std::array<std::string_view, kRouteCount> kActions = {"",
                                                                 "orchestration.runs.start",
                                                                 "orchestration.runs.get",
                                                                 "orchestration.runs.steps.complete",
+                                                                "",
                                                                 "",
                                                                 "",
                                                                 "",

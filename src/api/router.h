@@ -52,6 +52,7 @@ enum class RouteId : std::uint8_t {
   kNotFound,           // plain 404
   kOptions,
   kUnauthorized,
+  kForbidden,  // a cross-site configuration request (no bearer token configured)
   kBadPath,
 };
 inline constexpr std::size_t kRouteCount = static_cast<std::size_t>(RouteId::kBadPath) + 1;

@@ -82,9 +82,25 @@ struct App::Impl {
     engine.reset();
   }
 
-  Result<providers::ProviderPtr> BuildPlugin(Capability cap, const std::string& path,
-                                             const JsonObject& cfg) {
+  // Where a plugin path came from: the operator's environment is trusted as it is; a path set
+  // through the API (or stored by it) must resolve into OPSORCH_PLUGIN_DIRS.
+  enum class PathSource { kOperator, kApi };
+
+  Result<providers::ProviderPtr> BuildPlugin(Capability cap, const std::string& requested,
+                                             const JsonObject& cfg, PathSource source) {
+    std::string path = requested;
+    if (source == PathSource::kApi) {
+      auto allowed = plugin::ResolveAllowedPluginPath(requested, config.plugin_dirs);
+      if (!allowed) {
+        log::Warn("plugin path refused", {{"capability", providers::Name(cap)},
+                                          {"path", requested},
+                                          {"reason", allowed.error().message}});
+        return Fail(std::move(allowed.error()));
+      }
+      path = std::move(*allowed);  // the resolved file, so a later symlink swap changes nothing
+    }
     plugin::PluginSettings ps;
+    ps.environment = plugin::MinimalEnvironment(config.plugin_env);
     ps.call_timeout = config.plugin_timeout;
     ps.stop_grace = config.plugin_stop_grace;
     ps.max_response_bytes = config.plugin_max_response;
@@ -139,8 +155,9 @@ struct App::Impl {
 
   // A plugin path beats the provider name (contract §9).
   Result<providers::ProviderPtr> Build(Capability cap, const std::string& provider,
-                                       const std::string& plugin, const JsonObject& cfg) {
-    if (!plugin.empty()) return BuildPlugin(cap, plugin, cfg);
+                                       const std::string& plugin, const JsonObject& cfg,
+                                       PathSource source) {
+    if (!plugin.empty()) return BuildPlugin(cap, plugin, cfg, source);
     return registry.Create(cap, provider, cfg);
   }
 
@@ -148,7 +165,7 @@ struct App::Impl {
   Result<providers::ProviderPtr> Resolve(Capability cap) {
     const config::CapabilitySettings& s = config.For(cap);
     if (s.config_error) return Fail(*s.config_error);
-    if (s.FromEnv()) return Build(cap, s.provider, s.plugin, s.config);
+    if (s.FromEnv()) return Build(cap, s.provider, s.plugin, s.config, PathSource::kOperator);
     if (auto secret = providers.Get<providers::SecretProvider>()) {
       const std::string key = "providers/" + std::string(providers::Name(cap)) + "/default";
       auto stored = secret->Get(key);
@@ -159,7 +176,18 @@ struct App::Impl {
                       "invalid stored config " + key + ": " + parsed.error().message);
         }
         const JsonObject cfg = parsed->config ? *parsed->config : JsonObject();
-        return Build(cap, parsed->provider, parsed->plugin, cfg);
+        if (!parsed->plugin.empty()) {
+          // Stored through the API, perhaps before the operator narrowed OPSORCH_PLUGIN_DIRS:
+          // refused, but the server still starts (the capability stays unconfigured).
+          if (auto allowed = plugin::ResolveAllowedPluginPath(parsed->plugin, config.plugin_dirs);
+              !allowed) {
+            log::Error("plugin path refused: the stored config of " +
+                           std::string(providers::Name(cap)) + " is not loaded",
+                       {{"path", parsed->plugin}, {"reason", allowed.error().message}});
+            return providers::ProviderPtr{};
+          }
+        }
+        return Build(cap, parsed->provider, parsed->plugin, cfg, PathSource::kApi);
       }
       // The reference swallows this silently; we say why (contract §13 #8). A missing key is
       // the normal case and is only worth a debug line.
@@ -187,7 +215,7 @@ struct App::Impl {
       s.config = JsonObject{{"path", path}};
     }
     if (!s.FromEnv()) return Ok();
-    auto p = Build(Capability::kSecret, s.provider, s.plugin, s.config);
+    auto p = Build(Capability::kSecret, s.provider, s.plugin, s.config, PathSource::kOperator);
     if (!p) return Fail(std::move(p.error()));
     providers.Set(Capability::kSecret, std::move(*p));
     return Ok();
@@ -241,6 +269,7 @@ Result<std::unique_ptr<App>> App::Create(config::Config config, AppOptions optio
   api::ApiOptions api_options;
   api_options.cors_origin = c.cors_origin;
   api_options.bearer_token = c.bearer_token;
+  api_options.metrics_token = c.metrics_token;
   api_options.json_max_depth = c.json_max_depth;
   api_options.access_log = c.access_log;
   const auto current_engine = [raw = impl.get()] {
@@ -250,7 +279,7 @@ Result<std::unique_ptr<App>> App::Create(config::Config config, AppOptions optio
   api_options.extensions.push_back(engine::MakeAdminRoutes(current_engine));
   api_options.plugin_factory = [raw = impl.get()](Capability cap, const std::string& path,
                                                   const JsonObject& cfg) {
-    return raw->BuildPlugin(cap, path, cfg);
+    return raw->BuildPlugin(cap, path, cfg, Impl::PathSource::kApi);
   };
   impl->api = std::make_unique<api::Api>(std::move(api_options), impl->registry, impl->providers,
                                          impl->metrics, impl->pool.get());
@@ -258,7 +287,7 @@ Result<std::unique_ptr<App>> App::Create(config::Config config, AppOptions optio
   auto hp = config::SplitHostPort(c.addr);
   if (!hp) return Fail(std::move(hp.error()));
   http::ServerOptions so;
-  so.host = hp->first.empty() ? "0.0.0.0" : hp->first;
+  so.host = config::ListenHost(c, options.demo);
   so.port = hp->second;
   so.threads = c.http_threads;
   so.body_limit = c.body_limit;
@@ -277,6 +306,14 @@ Result<std::unique_ptr<App>> App::Create(config::Config config, AppOptions optio
   impl->server = std::move(*server);
   log::Info("opsorch core api listening on " + so.host + ":" +
             std::to_string(impl->server->Port()));
+  if (c.bearer_token.empty() && !config::IsLoopbackHost(so.host)) {
+    log::Warn(
+        "WARNING: no OPSORCH_BEARER_TOKEN is set and the API listens on " + so.host +
+        ", which is reachable from other machines: anyone who can connect can read and change "
+        "incidents and configuration. Set OPSORCH_BEARER_TOKEN, or listen on 127.0.0.1 "
+        "(OPSORCH_ADDR=127.0.0.1:" +
+        std::to_string(impl->server->Port()) + "); see docs/CONFIGURATION.md (threat model)");
+  }
   return std::unique_ptr<App>(new App(std::move(impl)));
 }
 

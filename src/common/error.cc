@@ -12,6 +12,7 @@ int HttpStatusFor(std::string_view code) {
   // Client errors.
   if (code == errc::kBadRequest) return 400;
   if (code == errc::kUnauthorized) return 401;
+  if (code == errc::kForbidden) return 403;
   if (code == errc::kNotFound) return 404;
   if (code == errc::kConflict) return 409;
   if (code == errc::kPayloadTooLarge) return 413;

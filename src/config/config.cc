@@ -1,5 +1,7 @@
 #include <charconv>
 #include <cstdlib>
+#include <filesystem>
+#include <system_error>
 
 #include <opsorch/common/duration.h>
 #include <opsorch/common/json_parse.h>
@@ -27,6 +29,17 @@ Result<bool> ParseBool(std::string_view name, std::string_view v) {
   if (l == "0" || l == "false" || l == "no" || l == "off") return false;
   return Fail(errc::kBadRequest, "invalid " + std::string(name) + ": \"" + std::string(v) +
                                      "\" is not a boolean (true/false)");
+}
+
+// Non-empty, trimmed items of a `sep`-separated list.
+std::vector<std::string_view> Split(std::string_view list, char sep) {
+  std::vector<std::string_view> out;
+  while (true) {
+    const std::size_t at = list.find(sep);
+    if (std::string_view item = TrimSpace(list.substr(0, at)); !item.empty()) out.push_back(item);
+    if (at == std::string_view::npos) return out;
+    list.remove_prefix(at + 1);
+  }
 }
 
 }  // namespace
@@ -73,13 +86,28 @@ Result<std::pair<std::string, std::uint16_t>> SplitHostPort(std::string_view add
   return std::make_pair(std::move(host), static_cast<std::uint16_t>(port));
 }
 
+std::string ListenHost(const Config& c, bool demo) {
+  if (demo && !c.addr_from_env) return "127.0.0.1";
+  auto hp = SplitHostPort(c.addr);
+  if (!hp || hp->first.empty()) return "0.0.0.0";
+  return hp->first;
+}
+
+bool IsLoopbackHost(std::string_view host) {
+  return host == "localhost" || host == "::1" || host.starts_with("127.");
+}
+
 Result<Config> LoadFromEnv(const EnvLookup& env) {
   Config c;
   const auto get = [&](std::string_view name) { return env(name).value_or(""); };
 
-  if (auto v = env("OPSORCH_ADDR"); v && !TrimSpace(*v).empty()) c.addr = TrimSpace(*v);
+  if (auto v = env("OPSORCH_ADDR"); v && !TrimSpace(*v).empty()) {
+    c.addr = TrimSpace(*v);
+    c.addr_from_env = true;
+  }
   if (auto v = env("OPSORCH_CORS_ORIGIN"); v && !v->empty()) c.cors_origin = *v;
   c.bearer_token = TrimSpace(get("OPSORCH_BEARER_TOKEN"));
+  c.metrics_token = TrimSpace(get("OPSORCH_METRICS_TOKEN"));
   c.tls_cert_file = TrimSpace(get("OPSORCH_TLS_CERT_FILE"));
   c.tls_key_file = TrimSpace(get("OPSORCH_TLS_KEY_FILE"));
 
@@ -136,6 +164,29 @@ Result<Config> LoadFromEnv(const EnvLookup& env) {
     auto n = ParseUnsigned("OPSORCH_HTTP_THREADS", TrimSpace(*v));
     if (!n) return Fail(std::move(n.error()));
     c.http_threads = static_cast<unsigned>(*n);
+  }
+  const std::string plugin_dirs = get("OPSORCH_PLUGIN_DIRS");
+  const std::string plugin_env = get("OPSORCH_PLUGIN_ENV");
+  for (std::string_view dir : Split(plugin_dirs, ':')) {
+    std::error_code ec;
+    const std::filesystem::path canonical = std::filesystem::canonical(std::string(dir), ec);
+    if (ec || !std::filesystem::path(dir).is_absolute() ||
+        !std::filesystem::is_directory(canonical, ec)) {
+      return Fail(errc::kBadRequest, "invalid OPSORCH_PLUGIN_DIRS: \"" + std::string(dir) +
+                                         "\" is not an absolute path of a directory");
+    }
+    c.plugin_dirs.push_back(canonical.string());
+  }
+  for (std::string_view name : Split(plugin_env, ',')) {
+    if (name.starts_with("OPSORCH_")) {
+      return Fail(errc::kBadRequest, "invalid OPSORCH_PLUGIN_ENV: " + std::string(name) +
+                                         ": opsorch's own variables are never passed to plugins");
+    }
+    if (name.find('=') != std::string_view::npos) {
+      return Fail(errc::kBadRequest,
+                  "invalid OPSORCH_PLUGIN_ENV: \"" + std::string(name) + "\" is not a name");
+    }
+    c.plugin_env.emplace_back(name);
   }
   if (auto v = env("OPSORCH_ENGINE_STORE"); v) c.engine_store = std::string(TrimSpace(*v));
   if (auto v = env("OPSORCH_ENGINE_SEED"); v) c.engine_seed_file = std::string(TrimSpace(*v));

@@ -60,6 +60,8 @@
 #include <opsorch/common/strings.h>
 #include <opsorch/http/server.h>
 
+#include "http/request_parser.h"
+
 namespace opsorch::http {
 namespace {
 
@@ -115,78 +117,6 @@ Clock::time_point DeadlineAfter(Clock::time_point now, std::chrono::milliseconds
 
 // ---------------------------------------------------------------------------------------------
 // Request parsing
-
-struct Span {
-  std::uint32_t offset = 0;
-  std::uint32_t length = 0;
-};
-
-// Per-connection storage the parser fills; reused (capacity kept) from request to request.
-struct RequestScratch {
-  std::string store;  // request-line pieces and header fields, copied from the read buffer
-  Span method;
-  Span target;
-  std::vector<std::pair<Span, Span>> fields;
-  std::string body;
-  bhttp::verb verb = bhttp::verb::unknown;
-  int version = 11;
-  bool expect_continue = false;
-
-  Span Append(beast::string_view s) {
-    Span span{static_cast<std::uint32_t>(store.size()), static_cast<std::uint32_t>(s.size())};
-    store.append(s.data(), s.size());
-    return span;
-  }
-  std::string_view View(Span s) const { return std::string_view(store).substr(s.offset, s.length); }
-};
-
-// The parser's callbacks see views into the read buffer, which is consumed as parsing
-// proceeds (and obs-folded values live on the parser's stack), hence the copy into `store`.
-class RequestParser final : public bhttp::basic_parser<true> {
- public:
-  explicit RequestParser(RequestScratch& scratch) : scratch_(scratch) {}
-
- private:
-  void on_request_impl(bhttp::verb verb, beast::string_view method, beast::string_view target,
-                       int version, beast::error_code&) override {
-    scratch_.verb = verb;
-    scratch_.version = version;
-    scratch_.method = scratch_.Append(method);
-    scratch_.target = scratch_.Append(target);
-  }
-  void on_response_impl(int, beast::string_view, int, beast::error_code& ec) override {
-    ec = bhttp::error::bad_version;  // unreachable for a request parser
-  }
-  void on_field_impl(bhttp::field field, beast::string_view name, beast::string_view value,
-                     beast::error_code&) override {
-    if (field == bhttp::field::expect &&
-        EqualsIgnoreCase(TrimSpace(std::string_view(value.data(), value.size())), "100-continue")) {
-      scratch_.expect_continue = true;
-    }
-    Span n = scratch_.Append(name);
-    Span v = scratch_.Append(value);
-    scratch_.fields.emplace_back(n, v);
-  }
-  void on_header_impl(beast::error_code&) override {}
-  void on_body_init_impl(const boost::optional<std::uint64_t>& length,
-                         beast::error_code&) override {
-    // The parser has already checked Content-Length against body_limit.
-    if (length) scratch_.body.reserve(static_cast<std::size_t>(*length));
-  }
-  std::size_t on_body_impl(beast::string_view body, beast::error_code&) override {
-    scratch_.body.append(body.data(), body.size());
-    return body.size();
-  }
-  void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
-  std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view body,
-                                 beast::error_code&) override {
-    scratch_.body.append(body.data(), body.size());
-    return body.size();
-  }
-  void on_finish_impl(beast::error_code&) override {}
-
-  RequestScratch& scratch_;
-};
 
 Method ToMethod(bhttp::verb verb) {
   switch (verb) {
@@ -493,16 +423,7 @@ struct Connection {
   }
 
   void BeginRequest(std::size_t header_limit, std::size_t body_limit) {
-    scratch.store.clear();
-    scratch.fields.clear();
-    scratch.expect_continue = false;
-    scratch.verb = bhttp::verb::unknown;
-    scratch.version = 11;
-    if (scratch.body.capacity() > kMaxRetainedBody) {
-      std::string().swap(scratch.body);
-    } else {
-      scratch.body.clear();
-    }
+    scratch.Clear(kMaxRetainedBody);
     request.method = Method::kOther;
     request.method_text = {};
     request.target = {};
@@ -968,7 +889,13 @@ Task<> ServerImpl::Serve(Connection& c, Stream& stream) {
     // Header.
     beast::error_code ec;
     for (;;) {
-      buffer.consume(parser.put(buffer.data(), ec));
+      const std::size_t used = parser.put(buffer.data(), ec);
+      if (!ec && parser.is_header_done() &&
+          HasObsFold(std::string_view(static_cast<const char*>(buffer.data().data()), used))) {
+        c.scratch.refused = "obsolete line folding in a header";
+        ec = bhttp::error::bad_field;
+      }
+      buffer.consume(used);
       if (ec != bhttp::error::need_more) break;
       auto [rec, n] = co_await stream.async_read_some(buffer.prepare(ReadSize(buffer)), kUse);
       if (rec) co_return;  // peer gone or read_timeout: nobody to answer
@@ -1089,7 +1016,9 @@ Task<> ServerImpl::Reject(Connection& c, Stream& stream, const beast::error_code
         ErrorResponse(413, errc::kPayloadTooLarge,
                       "request body exceeds " + std::to_string(options_.body_limit) + " bytes");
   } else {
-    response = ErrorResponse(400, errc::kBadRequest, "malformed HTTP request: " + ec.message());
+    response = ErrorResponse(400, errc::kBadRequest,
+                             "malformed HTTP request: " +
+                                 (c.scratch.refused.empty() ? ec.message() : c.scratch.refused));
   }
   bool keep_alive = false;
   SerializeResponse(c.head, response, keep_alive, false, false);

@@ -103,6 +103,44 @@ std::string_view LevelName(Level l) {
   return "info";
 }
 
+// Text lines carry values from requests (paths, ids, error texts): control characters are
+// escaped so that nobody can end a line or forge one, and a field value with a space, '=' or
+// '"' is quoted so that it cannot pose as further fields.
+void AppendEscaped(std::string& out, std::string_view text, bool field_value) {
+  const auto special = [](unsigned char c) { return c < 0x20 || c == 0x7f; };
+  bool quote = false;
+  if (field_value) {
+    quote = text.empty();
+    for (const unsigned char c : text) {
+      if (special(c) || c == ' ' || c == '=' || c == '"' || c == '\\') {
+        quote = true;
+        break;
+      }
+    }
+  }
+  if (quote) out.push_back('"');
+  for (const unsigned char c : text) {
+    if (quote && (c == '"' || c == '\\')) {
+      out.push_back('\\');
+      out.push_back(static_cast<char>(c));
+    } else if (c == '\n') {
+      out.append("\\n");
+    } else if (c == '\r') {
+      out.append("\\r");
+    } else if (c == '\t') {
+      out.append("\\t");
+    } else if (special(c)) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out.append("\\x");
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  if (quote) out.push_back('"');
+}
+
 void Emit(Level level, const std::string& line) {
   auto logger = Logger();
   logger->log(level == Level::kError ? spdlog::level::err : spdlog::level::info, line);
@@ -149,11 +187,12 @@ void Write(Level level, std::string_view message, std::initializer_list<Field> f
     line.push_back('}');
   } else {
     AppendGoPrefix(line);
-    line.append(message);
+    AppendEscaped(line, message, false);
     for (const auto& f : fields) {
       line.push_back(' ');
-      line.append(f.key).push_back('=');
-      line.append(f.value);
+      AppendEscaped(line, f.key, false);
+      line.push_back('=');
+      AppendEscaped(line, f.value, true);
     }
   }
   Emit(level, line);

@@ -251,7 +251,7 @@ Status PluginClient::Prepare(Slot& slot) {
                                                 "); next start in " + std::to_string(wait) + " ms");
     }
     auto spawned = PluginProcess::Spawn(
-        path_, [log = stderr_log_](std::string_view line) { log->Line(line); });
+        path_, settings_.environment, [log = stderr_log_](std::string_view line) { log->Line(line); });
     if (!spawned) {
       Failed(slot, spawned.error());
       return Fail(std::move(spawned.error()));

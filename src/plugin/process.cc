@@ -1,5 +1,11 @@
 #include "plugin/process.h"
 
+#include <algorithm>
+#include <filesystem>
+#include <system_error>
+#include <string_view>
+#include <vector>
+
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -15,6 +21,7 @@
 #include <unistd.h>
 
 #include <opsorch/common/error.h>
+#include <opsorch/plugin/plugin_host.h>
 
 extern char** environ;
 
@@ -59,8 +66,47 @@ struct SpawnSetup {
 
 }  // namespace
 
-Result<std::unique_ptr<PluginProcess>> PluginProcess::Spawn(const std::string& path,
-                                                            StderrSink sink) {
+std::vector<std::string> MinimalEnvironment(const std::vector<std::string>& extra) {
+  std::vector<std::string> out;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    const std::string_view entry(*e);
+    const std::string_view name = entry.substr(0, entry.find('='));
+    if (name.size() == entry.size() || name.starts_with("OPSORCH_")) continue;
+    const bool wanted = name == "PATH" || name == "HOME" || name == "LANG" || name == "TZ" ||
+                        name.starts_with("LC_") ||
+                        std::find(extra.begin(), extra.end(), name) != extra.end();
+    if (wanted) out.emplace_back(entry);
+  }
+  return out;
+}
+
+Result<std::string> ResolveAllowedPluginPath(const std::string& path,
+                                             const std::vector<std::string>& allowed_dirs) {
+  if (allowed_dirs.empty()) {
+    return Fail(errc::kBadRequest,
+                "plugin paths cannot be set through the API unless the operator allows a plugin "
+                "directory (OPSORCH_PLUGIN_DIRS)");
+  }
+  const auto refused = [] {
+    return Fail(errc::kBadRequest,
+                "plugin must be an executable file inside a directory listed in "
+                "OPSORCH_PLUGIN_DIRS");
+  };
+  std::error_code ec;
+  if (!std::filesystem::path(path).is_absolute()) return refused();
+  const std::filesystem::path canonical = std::filesystem::canonical(path, ec);
+  if (ec || !std::filesystem::is_regular_file(canonical, ec) || ec) return refused();
+  const std::string resolved = canonical.string();
+  const bool inside = std::any_of(allowed_dirs.begin(), allowed_dirs.end(), [&](const auto& dir) {
+    const std::string prefix = dir.ends_with('/') ? dir : dir + "/";
+    return resolved.starts_with(prefix) && resolved.size() > prefix.size();
+  });
+  if (!inside || ::access(resolved.c_str(), X_OK) != 0) return refused();
+  return resolved;
+}
+
+Result<std::unique_ptr<PluginProcess>> PluginProcess::Spawn(
+    const std::string& path, const std::vector<std::string>& environment, StderrSink sink) {
   // A plugin that exits while we write its request must give EPIPE, not kill the server.
   static std::once_flag ignore_sigpipe;
   std::call_once(ignore_sigpipe, [] { ::signal(SIGPIPE, SIG_IGN); });
@@ -100,10 +146,16 @@ Result<std::unique_ptr<PluginProcess>> PluginProcess::Spawn(const std::string& p
   posix_spawnattr_setflags(&setup.attr,
                            POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
 
-  // Executed directly: no shell, no arguments (contract §8.1); the environment is inherited.
+  // Executed directly: no shell, no arguments (contract §8.1); only the environment given, so
+  // that the server's own secrets (bearer token, secret key) never reach a plugin.
   char* argv[] = {const_cast<char*>(path.c_str()), nullptr};
+  std::vector<char*> envp;
+  envp.reserve(environment.size() + 1);
+  for (const std::string& e : environment) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
   pid_t pid = -1;
-  const int rc = ::posix_spawn(&pid, path.c_str(), &setup.actions, &setup.attr, argv, environ);
+  const int rc =
+      ::posix_spawn(&pid, path.c_str(), &setup.actions, &setup.attr, argv, envp.data());
   if (rc != 0) {
     close_all();
     return Fail(errc::kPluginUnavailable, "fork/exec " + path + ": " + ErrnoText(rc));

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include <sys/types.h>
 
@@ -24,8 +25,12 @@ using StderrSink = std::function<void(std::string_view line)>;
 
 class PluginProcess {
  public:
+  // `environment` ("NAME=value" entries) is the child's whole environment: nothing of the
+  // server's is inherited (see MinimalEnvironment in plugin_host.h).
   // Errors: plugin_unavailable naming the path and the errno text (e.g. no such file).
-  static Result<std::unique_ptr<PluginProcess>> Spawn(const std::string& path, StderrSink sink);
+  static Result<std::unique_ptr<PluginProcess>> Spawn(const std::string& path,
+                                                      const std::vector<std::string>& environment,
+                                                      StderrSink sink);
   ~PluginProcess();  // kills the process group if still running, reaps, joins the stderr thread
   PluginProcess(const PluginProcess&) = delete;
   PluginProcess& operator=(const PluginProcess&) = delete;

@@ -26,6 +26,8 @@
 
 #include "support/http_client.h"
 #include "support/json_equal.h"
+#include "support/server_process.h"
+#include "support/test_plugins.h"
 #include "support/test_server.h"
 
 namespace opsorch::testing {
@@ -68,7 +70,8 @@ TEST_P(ApiCases, Run) {
     for (const auto& [from, to] : std::initializer_list<std::pair<std::string_view, std::string>>{
              {"{tmp}", tmp.string()},
              {"{plugin_mock}", OPSORCH_PLUGIN_MOCK},
-             {"{fault_plugin}", OPSORCH_FAULT_PLUGIN}}) {
+             {"{fault_plugin}", OPSORCH_FAULT_PLUGIN},
+             {"{plugin_dirs}", TestPluginDirs()}}) {
       for (std::size_t at; (at = v.find(from)) != std::string::npos;)
         v.replace(at, from.size(), to);
     }

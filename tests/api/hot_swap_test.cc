@@ -17,6 +17,8 @@
 #include <opsorch/providers/interfaces.h>
 
 #include "support/http_client.h"
+#include "support/server_process.h"
+#include "support/test_plugins.h"
 #include "support/test_server.h"
 
 namespace opsorch::testing {
@@ -33,7 +35,8 @@ TEST(HotSwap, RequestsSucceedWhileTheProviderIsReplacedAgainAndAgain) {
       {{"OPSORCH_SECRET_PROVIDER", "json"},
        {"OPSORCH_SECRET_CONFIG", R"({"path":")" + (dir / "secrets.json").string() + R"("})"},
        {"OPSORCH_INCIDENT_PROVIDER", "mock"},
-       {"OPSORCH_PLUGIN_STOP_GRACE", "200ms"}});
+       {"OPSORCH_PLUGIN_STOP_GRACE", "200ms"},
+       {"OPSORCH_PLUGIN_DIRS", TestPluginDirs()}});
   ASSERT_TRUE(server) << server.error().message;
   const std::uint16_t port = (*server)->Port();
 

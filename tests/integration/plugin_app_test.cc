@@ -8,6 +8,7 @@
 // Plugin processes are found through /proc (children of the server). The test process makes
 // itself a child subreaper, so a plugin that a server leaves behind is re-parented to it (not to
 // init, which may not reap in a container) and can be seen, killed and reaped.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -32,6 +33,7 @@
 
 #include "support/http_client.h"
 #include "support/server_process.h"
+#include "support/test_plugins.h"
 #include "support/test_server.h"
 
 namespace opsorch::testing {
@@ -170,8 +172,9 @@ class PluginApp : public ::testing::Test {
     fs::remove_all(dir_, ec);
   }
 
-  ServerProcess* StartServer(const std::map<std::string, std::string>& env,
-                             const std::string& log_name) {
+  // The test plugins' directories are allowed unless `env` says otherwise.
+  ServerProcess* StartServer(std::map<std::string, std::string> env, const std::string& log_name) {
+    env.try_emplace("OPSORCH_PLUGIN_DIRS", TestPluginDirs());
     std::string error;
     auto s = ServerProcess::Start(env, {}, dir_ / log_name, &error);
     if (!s) {
@@ -603,6 +606,162 @@ TEST_F(PluginApp, SigtermWhileAPluginCallHangsExitsWithinTheGraces) {
   if (!exit.exited) return;  // killed by us: what it would have left is not the question
   EXPECT_EQ(exit.code, 0) << "signal " << exit.signal << " after " << exit.took.count() << " ms";
   for (const auto& p : plugins) ExpectPluginGone(p.pid);
+}
+
+// ---- (e) the API cannot start arbitrary executables ----
+
+// An attacker who can reach the port (no bearer token, the `make run` default) must not be able
+// to start a program of their choice through POST /providers/<cap>: plugin paths set through the
+// API must resolve, after symlinks, to an executable inside OPSORCH_PLUGIN_DIRS (none by
+// default); a refused path starts no process, is not persisted, and a stored one is not started
+// again after a restart.
+class PluginPathTest : public PluginApp {
+ protected:
+  void SetUp() override {
+    PluginApp::SetUp();
+    marker_ = dir_ / "pwned";
+    fs::create_directories(dir_ / "outside");
+    fs::create_directories(dir_ / "plugins");
+    evil_ = dir_ / "outside" / "evil.sh";
+    std::ofstream(evil_) << "#!/bin/sh\ntouch '" << marker_.string() << "'\n";
+    fs::permissions(evil_, fs::perms::owner_all);
+    fs::create_symlink(evil_, dir_ / "plugins" / "evil-link");
+    std::ofstream(dir_ / "plugins" / "not-executable") << "#!/bin/sh\ntouch pwned\n";
+    good_ = dir_ / "plugins" / "mock-plugin";
+    fs::copy_file(OPSORCH_PLUGIN_MOCK, good_);
+    secrets_ = dir_ / "secrets.json";
+    std::ofstream(secrets_) << "{}";
+  }
+
+  std::map<std::string, std::string> Env(const std::string& plugin_dirs) {
+    return {{"OPSORCH_SECRET_PROVIDER", "json"},
+            {"OPSORCH_SECRET_CONFIG", "{\"path\":" + JsonString(secrets_.string()) + "}"},
+            {"OPSORCH_PLUGIN_DIRS", plugin_dirs}};
+  }
+
+  // Spawned children of the server (plugins would be; nothing else is).
+  void ExpectNoChildren(const ServerProcess& s) {
+    const auto children = ChildrenOf(s.pid());
+    EXPECT_TRUE(children.empty()) << "the server started " << Describe(children);
+  }
+
+  fs::path marker_, evil_, good_, secrets_;
+};
+
+TEST_F(PluginPathTest, NoPluginDirectoryMeansTheApiCannotSetPluginPaths) {
+  ServerProcess* s = StartServer(Env(""), "server.log");
+  ASSERT_NE(s, nullptr);
+  HttpClient c(s->port());
+  for (const std::string& plugin :
+       {std::string("/bin/sh"), evil_.string(), good_.string(), std::string("sh")}) {
+    auto r = c.Request("POST", "/providers/ticket", {{"Content-Type", "text/plain"}},
+                       PluginBody("x", plugin, R"j({"x":"$(touch pwned)"})j"));
+    EXPECT_EQ(r.status, 400) << plugin << ": " << r.body;
+    EXPECT_NE(r.body.find("OPSORCH_PLUGIN_DIRS"), std::string::npos) << r.body;
+  }
+  // Nothing was configured, started or stored.
+  EXPECT_EQ(c.Request("POST", "/tickets/query", {}, "{}").status, 501);
+  ExpectNoChildren(*s);
+  EXPECT_EQ(ReadAll(secrets_), "{}");
+  EXPECT_FALSE(fs::exists(marker_));
+}
+
+TEST_F(PluginPathTest, OnlyExecutablesInsideTheAllowedDirectoriesAfterSymlinks) {
+  ServerProcess* s = StartServer(Env((dir_ / "plugins").string()), "server.log");
+  ASSERT_NE(s, nullptr);
+  HttpClient c(s->port());
+  const std::string refused[] = {
+      "/bin/sh",
+      evil_.string(),
+      (dir_ / "plugins" / "evil-link").string(),              // a symlink out of the directory
+      (dir_ / "plugins" / ".." / "outside" / "evil.sh").string(),  // dot-dot out of it
+      (dir_ / "plugins" / "not-executable").string(),
+      (dir_ / "plugins" / "missing").string(),
+      (dir_ / "plugins").string(),  // the directory itself
+      "plugins/mock-plugin",        // relative
+  };
+  for (const std::string& plugin : refused) {
+    auto r = c.Request("POST", "/providers/ticket", {}, PluginBody("x", plugin, "{}"));
+    EXPECT_EQ(r.status, 400) << plugin << ": " << r.body;
+    // One answer for every reason: it does not tell which files exist.
+    EXPECT_NE(r.body.find("an executable file inside a directory listed in OPSORCH_PLUGIN_DIRS"),
+              std::string::npos)
+        << r.body;
+  }
+  EXPECT_EQ(c.Request("POST", "/tickets/query", {}, "{}").status, 501);
+  ExpectNoChildren(*s);
+  EXPECT_EQ(ReadAll(secrets_), "{}");
+
+  // A web page in the operator's browser cannot configure even an allowed plugin.
+  auto r = c.Request("POST", "/providers/ticket",
+                     {{"Origin", "https://evil.example"}, {"Content-Type", "text/plain"}},
+                     PluginBody("x", good_.string(), "{}"));
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_EQ(ReadAll(secrets_), "{}");
+
+  // The operator's own plugin directory works.
+  r = c.Request("POST", "/providers/ticket", {},
+                PluginBody("mock-plugin", good_.string(), R"({"now":"2026-03-01T12:00:00Z"})"));
+  EXPECT_EQ(r.status, 200) << r.body;
+  r = c.Request("POST", "/tickets/query", {}, "{}");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Plugins(*s).size(), 0u);  // a copy, not the build's binary: found by its path
+  bool found = false;
+  for (const auto& p : ChildrenOf(s->pid())) found = found || p.exe == good_.string();
+  EXPECT_TRUE(found) << Describe(ChildrenOf(s->pid()));
+  EXPECT_FALSE(fs::exists(marker_));
+}
+
+TEST_F(PluginPathTest, AStoredPathOutsideTheAllowedDirectoriesIsNotStartedAfterARestart) {
+  // What an attack before this check could have persisted.
+  json::object stored;
+  stored["providers/ticket/default"] = json::serialize(
+      json::object{{"provider", "x"}, {"plugin", "/bin/sh"}, {"config", {{"x", "y"}}}});
+  stored["providers/log/default"] =
+      json::serialize(json::object{{"provider", "x"}, {"plugin", evil_.string()}});
+  std::ofstream(secrets_) << json::serialize(stored);
+  ServerProcess* s = StartServer(Env((dir_ / "plugins").string()), "server.log");
+  ASSERT_NE(s, nullptr) << ReadAll(secrets_);
+  HttpClient c(s->port());
+  EXPECT_EQ(c.Request("POST", "/tickets/query", {}, "{}").status, 501);
+  EXPECT_EQ(c.Request("POST", "/logs/query", {}, "{}").status, 501);
+  ExpectNoChildren(*s);
+  EXPECT_FALSE(fs::exists(marker_));
+  EXPECT_NE(s->Log().find("plugin path refused"), std::string::npos) << s->Log();
+}
+
+// ---- (f) plugins get a minimal environment ----
+
+TEST_F(PluginApp, PluginsSeeNoneOfTheServersSecretsInTheirEnvironment) {
+  // Listing an OPSORCH_ variable is refused at start-up, not silently passed on.
+  std::string error;
+  auto refused = ServerProcess::Start({{"OPSORCH_PLUGIN_ENV", "PLUGIN_REGION, OPSORCH_BEARER_TOKEN"}},
+                                      {}, dir_ / "refused.log", &error);
+  EXPECT_EQ(refused, nullptr);
+  EXPECT_NE(error.find("invalid OPSORCH_PLUGIN_ENV: OPSORCH_BEARER_TOKEN"), std::string::npos)
+      << error;
+  ServerProcess* s = StartServer({{"OPSORCH_BEARER_TOKEN", "bearer-SECRET-81f2"},
+                   {"OPSORCH_SECRET_KEY", "key-SECRET-81f2"},
+                   {"OPSORCH_ALERT_PLUGIN", OPSORCH_PLUGIN_MOCK},
+                   {"OPSORCH_PLUGIN_ENV", "PLUGIN_REGION"},
+                   {"PLUGIN_REGION", "eu-1"},
+                   {"UNLISTED_VAR", "not-for-plugins"},
+                   {"LANG", "C.UTF-8"}},
+                  "server2.log");
+  ASSERT_NE(s, nullptr);
+  auto r = HttpClient(s->port()).Request("GET", "/alerts/al-004",
+                                         {{"Authorization", "Bearer bearer-SECRET-81f2"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  const auto plugins = Plugins(*s);
+  ASSERT_EQ(plugins.size(), 1u);
+  std::string environ = ReadAll("/proc/" + std::to_string(plugins[0].pid) + "/environ");
+  std::replace(environ.begin(), environ.end(), '\0', '\n');
+  EXPECT_NE(environ.find("PLUGIN_REGION=eu-1\n"), std::string::npos) << environ;
+  EXPECT_NE(environ.find("LANG=C.UTF-8\n"), std::string::npos) << environ;
+  EXPECT_NE(environ.find("PATH="), std::string::npos) << environ;
+  EXPECT_EQ(environ.find("SECRET"), std::string::npos) << environ;
+  EXPECT_EQ(environ.find("OPSORCH_"), std::string::npos) << environ;
+  EXPECT_EQ(environ.find("UNLISTED_VAR"), std::string::npos) << environ;
 }
 
 }  // namespace

@@ -87,7 +87,10 @@ HttpResponse HttpClient::Request(std::string_view method, std::string_view targe
                                  const std::vector<std::pair<std::string, std::string>>& headers,
                                  std::string_view body) {
   std::string req;
-  req.append(method).append(" ").append(target).append(" HTTP/1.1\r\nHost: localhost\r\n");
+  req.append(method).append(" ").append(target).append(" HTTP/1.1\r\n");
+  bool has_host = false;
+  for (const auto& h : headers) has_host = has_host || IEquals(h.first, "Host");
+  if (!has_host) req.append("Host: localhost\r\n");
   bool has_length = false;
   for (const auto& [k, v] : headers) {
     req.append(k).append(": ").append(v).append("\r\n");

@@ -66,6 +66,10 @@ std::unique_ptr<ServerProcess> ServerProcess::Start(std::map<std::string, std::s
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     const std::string log_path = log.string();
+    std::vector<std::pair<std::string, std::string>> auth;
+    if (auto t = env.find("OPSORCH_BEARER_TOKEN"); t != env.end() && !t->second.empty()) {
+      auth.emplace_back("Authorization", "Bearer " + t->second);
+    }
 
     const pid_t pid = ::fork();
     if (pid < 0) {
@@ -87,7 +91,7 @@ std::unique_ptr<ServerProcess> ServerProcess::Start(std::map<std::string, std::s
         [&] {
           if (!s->Running()) return true;
           HttpClient c(s->port_);
-          up = c.Connected() && c.Request("GET", "/health").status == 200;
+          up = c.Connected() && c.Request("GET", "/health", auth).status == 200;
           return up;
         },
         milliseconds(15'000));

@@ -26,6 +26,8 @@ using PluginFactory = std::function<Result<providers::ProviderPtr>(
 struct ApiOptions {
   std::string cors_origin = "*";
   std::string bearer_token;         // empty → no auth
+  // Accepted on GET /metrics besides the bearer token (a scraper needs no more than that).
+  std::string metrics_token;
   std::size_t json_max_depth = 64;  // request bodies nested deeper → 400
   bool access_log = false;          // one JSON line per request
   PluginFactory plugin_factory;

@@ -21,6 +21,7 @@ struct Error {
 namespace errc {
 inline constexpr std::string_view kBadRequest = "bad_request";               // 400
 inline constexpr std::string_view kUnauthorized = "unauthorized";            // 401
+inline constexpr std::string_view kForbidden = "forbidden";                  // 403
 inline constexpr std::string_view kNotFound = "not_found";                   // 404
 inline constexpr std::string_view kConflict = "conflict";                    // 409 (reference: 502)
 inline constexpr std::string_view kPayloadTooLarge = "payload_too_large";    // 413

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <opsorch/common/json.h>
 #include <opsorch/common/result.h>
@@ -31,8 +32,10 @@ struct CapabilitySettings {
 struct Config {
   // Contract variables.
   std::string addr = ":8080";
+  bool addr_from_env = false;  // OPSORCH_ADDR was set (`--demo` listens on loopback otherwise)
   std::string cors_origin = "*";
   std::string bearer_token;
+  std::string metrics_token;  // OPSORCH_METRICS_TOKEN: also accepted on GET /metrics
   std::string tls_cert_file;
   std::string tls_key_file;
   std::array<CapabilitySettings, providers::kCapabilityCount> capabilities;
@@ -52,6 +55,13 @@ struct Config {
   std::chrono::milliseconds plugin_timeout{30'000};
   std::chrono::milliseconds plugin_stop_grace{2'000};
   std::size_t plugin_max_response = 16u << 20;
+  // OPSORCH_PLUGIN_DIRS: directories (canonical, absolute) that plugin paths set through the API
+  // (POST /providers/<cap>, and configs stored by it) must resolve into. Empty: the API cannot
+  // set plugin paths at all. Paths from OPSORCH_<CAP>_PLUGIN are the operator's and not checked.
+  std::vector<std::string> plugin_dirs;
+  // OPSORCH_PLUGIN_ENV: names of variables passed on to plugins besides PATH, HOME, LANG, LC_*
+  // and TZ (never an OPSORCH_ variable).
+  std::vector<std::string> plugin_env;
   // Workflow runtime: the bootstrap file that `opsorch serve` runs (empty: no runtime).
   std::string workflow_bootstrap;
   // Incident engine (the `local` provider and the ingestion endpoints).
@@ -78,6 +88,12 @@ Result<Config> LoadFromEnv(const EnvLookup& env);
 
 // "host:port" → host and port; ":8080" → all interfaces.
 Result<std::pair<std::string, std::uint16_t>> SplitHostPort(std::string_view addr);
+
+// The address to listen on: OPSORCH_ADDR's host ("" → all interfaces), except that the demo
+// (`serve --demo`) listens on 127.0.0.1 unless OPSORCH_ADDR was set: a demo world with no
+// token is for the operator's own machine.
+std::string ListenHost(const Config& c, bool demo);
+bool IsLoopbackHost(std::string_view host);
 
 // Go-style durations: "300ms", "1.5s", "2m", "1h", or a bare number of seconds.
 Result<std::chrono::milliseconds> ParseDuration(std::string_view s);

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <opsorch/common/json.h>
 #include <opsorch/common/result.h>
@@ -20,6 +21,19 @@ class Registry;
 }
 
 namespace opsorch::plugin {
+
+// The environment a child process (plugin or script worker) starts with: PATH, HOME, LANG,
+// LC_*, TZ and the variables named in `extra`, as this process has them. Nothing else is
+// inherited, so opsorch's own secrets (OPSORCH_BEARER_TOKEN, OPSORCH_SECRET_KEY, provider
+// configs) never reach a child; names starting with OPSORCH_ are skipped even when listed.
+std::vector<std::string> MinimalEnvironment(const std::vector<std::string>& extra);
+
+// A plugin path that came through the API (or a config the API stored): its canonical form
+// (symlinks resolved) when that is an executable regular file inside one of `allowed_dirs`
+// (canonical directories); otherwise bad_request with one message for every reason, so that
+// the answer says nothing about which files exist. No directory allowed: always refused.
+Result<std::string> ResolveAllowedPluginPath(const std::string& path,
+                                             const std::vector<std::string>& allowed_dirs);
 
 struct PluginSettings {
   // Per call, including the wait for a free process; on expiry → 504 plugin_timeout.
@@ -33,6 +47,8 @@ struct PluginSettings {
   std::chrono::milliseconds max_backoff{30'000};  // respawn delay cap for a plugin that keeps dying
   unsigned max_waiting_calls = 256;     // beyond this, calls fail fast with plugin_unavailable
   double stderr_lines_per_second = 20;  // logged; bursts up to 5 s worth, the rest counted
+  // The plugin's whole environment ("NAME=value"); see MinimalEnvironment.
+  std::vector<std::string> environment = MinimalEnvironment({});
 };
 
 class PluginHost {

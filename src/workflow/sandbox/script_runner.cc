@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <opsorch/log/log.h>
+#include <opsorch/plugin/plugin_host.h>
 #include <opsorch/workflow/script.h>
 
 #include "plugin/process.h"
@@ -191,7 +192,8 @@ class ScriptRunnerImpl final : public ScriptRunner {
 
  private:
   Result<std::unique_ptr<PluginProcess>> Spawn() {
-    auto p = PluginProcess::Spawn(path_, [](std::string_view line) {
+    // The worker runs untrusted scripts: it gets no variable of opsorch's (MinimalEnvironment).
+    auto p = PluginProcess::Spawn(path_, plugin::MinimalEnvironment({}), [](std::string_view line) {
       log::Warn("script worker stderr", {{"line", line}});
     });
     if (!p) return Fail(script_errc::kScriptWorker, p.error().message);

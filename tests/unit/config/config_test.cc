@@ -73,5 +73,53 @@ TEST(Config, HostPort) {
   EXPECT_FALSE(SplitHostPort("h:99999"));
 }
 
+// The demo has no token: it listens on loopback unless the operator chose an address.
+TEST(Config, ListenHost) {
+  struct Row {
+    std::map<std::string, std::string> env;
+    bool demo;
+    std::string host;
+  } rows[] = {
+      {{}, true, "127.0.0.1"},
+      {{}, false, "0.0.0.0"},
+      {{{"OPSORCH_ADDR", ":9000"}}, true, "0.0.0.0"},
+      {{{"OPSORCH_ADDR", "0.0.0.0:9000"}}, true, "0.0.0.0"},
+      {{{"OPSORCH_ADDR", "10.1.2.3:9000"}}, false, "10.1.2.3"},
+      {{{"OPSORCH_ADDR", "[::1]:9000"}}, false, "::1"},
+  };
+  for (const Row& r : rows) {
+    auto c = Load(r.env);
+    ASSERT_TRUE(c);
+    EXPECT_EQ(ListenHost(*c, r.demo), r.host) << (r.env.empty() ? "" : r.env.begin()->second);
+  }
+  EXPECT_TRUE(IsLoopbackHost("127.0.0.1"));
+  EXPECT_TRUE(IsLoopbackHost("::1"));
+  EXPECT_FALSE(IsLoopbackHost("0.0.0.0"));
+  EXPECT_FALSE(IsLoopbackHost("10.0.0.1"));
+}
+
+TEST(Config, PluginDirectoriesAndEnvironment) {
+  auto c = Load({{"OPSORCH_PLUGIN_DIRS", " /usr/bin : /tmp/ "},
+                 {"OPSORCH_PLUGIN_ENV", "AWS_REGION, HTTPS_PROXY"}});
+  ASSERT_TRUE(c) << c.error().message;
+  ASSERT_EQ(c->plugin_dirs.size(), 2u);
+  EXPECT_EQ(c->plugin_dirs[1], "/tmp");  // canonical
+  EXPECT_EQ(c->plugin_env, (std::vector<std::string>{"AWS_REGION", "HTTPS_PROXY"}));
+  EXPECT_TRUE(Load({})->plugin_dirs.empty());  // none by default
+  for (const auto& [value, message] : std::vector<std::pair<std::string, std::string>>{
+           {"relative/dir", "invalid OPSORCH_PLUGIN_DIRS: \"relative/dir\""},
+           {"/no/such/dir", "invalid OPSORCH_PLUGIN_DIRS: \"/no/such/dir\""},
+           {"/etc/passwd", "invalid OPSORCH_PLUGIN_DIRS: \"/etc/passwd\""}}) {
+    auto bad = Load({{"OPSORCH_PLUGIN_DIRS", value}});
+    ASSERT_FALSE(bad) << value;
+    EXPECT_NE(bad.error().message.find(message), std::string::npos) << bad.error().message;
+  }
+  for (const std::string& name : {"OPSORCH_BEARER_TOKEN", "OPSORCH_SECRET_KEY", "A=B"}) {
+    auto bad = Load({{"OPSORCH_PLUGIN_ENV", "X," + name}});
+    ASSERT_FALSE(bad) << name;
+    EXPECT_NE(bad.error().message.find("OPSORCH_PLUGIN_ENV"), std::string::npos);
+  }
+}
+
 }  // namespace
 }  // namespace opsorch::config

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <opsorch/plugin/plugin_host.h>
 #include <opsorch/workflow/script.h>
 
 #include "plugin/process.h"
@@ -362,7 +363,7 @@ TEST_F(SandboxSecurityTest, ValuesKeptOutsideLuaAreCapped) {
 class WorkerFilterTest : public ::testing::Test {
  protected:
   std::unique_ptr<plugin::PluginProcess> Start(bool seccomp) {
-    auto p = plugin::PluginProcess::Spawn(OPSORCH_SCRIPT_WORKER, nullptr);
+    auto p = plugin::PluginProcess::Spawn(OPSORCH_SCRIPT_WORKER, plugin::MinimalEnvironment({}), nullptr);
     EXPECT_TRUE(p);
     if (!p) return nullptr;
     JsonObject init{

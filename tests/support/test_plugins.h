@@ -1,0 +1,17 @@
+// The plugin binaries of the opsorch_tests binary (OPSORCH_PLUGIN_MOCK, OPSORCH_FAULT_PLUGIN are
+// defined for it by tests/CMakeLists.txt).
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+namespace opsorch::testing {
+
+// OPSORCH_PLUGIN_DIRS for tests that configure the test plugins through the API: the
+// directories of the mock and fault plugin binaries.
+inline std::string TestPluginDirs() {
+  return std::filesystem::path(OPSORCH_PLUGIN_MOCK).parent_path().string() + ":" +
+         std::filesystem::path(OPSORCH_FAULT_PLUGIN).parent_path().string();
+}
+
+}  // namespace opsorch::testing
