@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <cstdint>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -30,13 +31,23 @@ class StateStore {
 
   Result<std::optional<std::string>> Get(std::string_view workflow, std::string_view step,
                                          std::string_view key);
-  // nullopt deletes. Errors: bad_request naming the limit.
+  // nullopt deletes. Errors: bad_request naming the limit. The quota check reads the step's
+  // kept totals: a write costs the same however many keys the step holds.
   Status Set(std::string_view workflow, std::string_view step, std::string_view key,
              std::optional<std::string_view> value);
+
+  // SQLite virtual-machine steps of the last Set: its work, machine-independent (tests).
+  std::int64_t LastSetVmSteps() {
+    std::lock_guard lock(mu_);
+    return last_set_vm_steps_;
+  }
 
  private:
   explicit StateStore(std::string dir);
   Status EnsureOpen();  // with mu_ held
+  Status SetInTransaction(std::string_view workflow, std::string_view step, std::string_view key,
+                          std::optional<std::string_view> value);
+  std::int64_t last_set_vm_steps_ = 0;
   std::mutex mu_;
   const std::string dir_;
   std::unique_ptr<engine::sqlite::Connection> db_;

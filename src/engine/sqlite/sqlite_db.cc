@@ -161,6 +161,10 @@ JsonArray Statement::Array(int col) const {
   return v && v->is_array() ? std::move(v->get_array()) : JsonArray();
 }
 
+std::int64_t Statement::TakeVmSteps() {
+  return sqlite3_stmt_status(s_, SQLITE_STMTSTATUS_VM_STEP, 1);
+}
+
 void Statement::Reset() {
   if (s_ == nullptr) return;
   sqlite3_reset(s_);

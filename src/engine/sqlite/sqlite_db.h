@@ -39,6 +39,10 @@ class Statement {
   JsonObject Object(int col) const;
   JsonArray Array(int col) const;
   bool IsNull(int col) const;
+  // Virtual-machine steps run since the previous call (or since it was prepared); the counter
+  // restarts at zero. A measure of work that does not depend on the machine: tests check with
+  // it that a write's cost does not grow with the size of a table.
+  std::int64_t TakeVmSteps();
 
  private:
   void Reset();

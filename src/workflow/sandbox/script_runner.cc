@@ -37,6 +37,8 @@ using sandbox::Field;
 using sandbox::StringField;
 
 constexpr auto kSpawnTimeout = std::chrono::seconds(10);
+// ctx.persist.get/set calls one run may make (each is a host-side SQLite statement).
+constexpr std::size_t kMaxPersistCallsPerRun = 10000;
 constexpr auto kStopGrace = std::chrono::milliseconds(200);
 // Wall-clock allowance on top of twice the CPU limit: scheduling on a loaded machine, and
 // moving large bodies through the pipe.
@@ -353,6 +355,8 @@ class ScriptRunnerImpl final : public ScriptRunner {
         std::chrono::milliseconds(line.size() / (1u << 20)));  // ~1 ms per MB moved
     clock.hard_remaining = 10 * clock.remaining;
     const std::size_t max_answer = 16 * limits.max_string_bytes + (1u << 20);
+    Clock::duration host_time{};
+    std::size_t persist_calls = 0;
     while (true) {
       auto answer = Exchange(w, line, clock, max_answer);
       if (!answer) {
@@ -390,6 +394,11 @@ class ScriptRunnerImpl final : public ScriptRunner {
       }
       JsonObject reply;
       bool ok = false;
+      // ctx.persist work runs here, in the host, while the worker's clocks stand still: it is
+      // counted against the run's cpu_time and capped in number, so that a script cannot make
+      // the host work without bound (send_to_step runs a step under its own limits).
+      const bool persist = StringField(o, "fn").starts_with("persist_");
+      const auto host_started = Clock::now();
       try {
         ok = Callback(o, host, &reply);
       } catch (const std::exception& e) {
@@ -401,6 +410,22 @@ class ScriptRunnerImpl final : public ScriptRunner {
         *healthy = false;
         return Fail(script_errc::kScriptWorker,
                     "processor " + input.chunk_name + ": malformed callback from script worker");
+      }
+      if (persist) {
+        host_time += Clock::now() - host_started;
+        if (++persist_calls > kMaxPersistCallsPerRun) {
+          *healthy = false;  // the worker waits for a reply it will not get
+          return Fail(script_errc::kScriptError,
+                      "processor " + input.chunk_name + ": more than " +
+                          std::to_string(kMaxPersistCallsPerRun) + " ctx.persist calls in one run");
+        }
+        if (host_time > limits.cpu_time) {
+          *healthy = false;
+          return Fail(script_errc::kScriptTimeout,
+                      "processor " + input.chunk_name + ": ctx.persist calls used more than the " +
+                          std::to_string(limits.cpu_time.count()) + " ms cpu_time (" +
+                          std::to_string(persist_calls) + " calls)");
+        }
       }
       line = boost::json::serialize(reply);
       line.push_back('\n');

@@ -63,5 +63,50 @@ TEST_F(StateStoreTest, BytesPerStepAreBounded) {
   EXPECT_FALSE((*s)->Set("w", "c", std::string(StateStore::kMaxKeyBytes + 1, 'k'), "v"));
 }
 
+// A write's quota check reads kept totals: its cost must not grow with the keys a step holds
+// (it once summed every row of the step, so that N writes cost O(N²) host CPU outside the
+// script's limits). Counted in SQLite VM steps, which do not depend on the machine's speed.
+TEST_F(StateStoreTest, WriteCostDoesNotGrowWithTheNumberOfKeys) {
+  auto s = StateStore::Open(dir_.string());
+  ASSERT_TRUE(s);
+  std::int64_t early = 0;
+  for (int i = 0; i < 4000; ++i) {
+    ASSERT_TRUE((*s)->Set("w", "a", "key-" + std::to_string(i), "value"));
+    if (i == 20) early = (*s)->LastSetVmSteps();
+  }
+  const std::int64_t late = (*s)->LastSetVmSteps();
+  ASSERT_GT(early, 0);
+  EXPECT_LT(late, early * 3 / 2) << "a write at 4000 keys took " << late
+                                 << " VM steps, at 20 keys " << early;
+  // Overwrites and deletes too.
+  ASSERT_TRUE((*s)->Set("w", "a", "key-7", "changed"));
+  EXPECT_LT((*s)->LastSetVmSteps(), early * 3 / 2);
+  ASSERT_TRUE((*s)->Set("w", "a", "key-8", std::nullopt));
+  EXPECT_LT((*s)->LastSetVmSteps(), early * 3 / 2);
+}
+
+TEST_F(StateStoreTest, KeptTotalsFollowDeletesAndReopening) {
+  {
+    auto s = StateStore::Open(dir_.string());
+    ASSERT_TRUE(s);
+    for (std::size_t i = 0; i < StateStore::kMaxKeysPerStep; ++i) {
+      ASSERT_TRUE((*s)->Set("w", "a", "k" + std::to_string(i), "v")) << i;
+    }
+    auto full = (*s)->Set("w", "a", "one-more", "v");
+    ASSERT_FALSE(full);
+    EXPECT_THAT(full.error().message, HasSubstr("at most 10000 keys per step"));
+    EXPECT_TRUE((*s)->Set("w", "a", "k0", "overwrite is fine"));
+    EXPECT_TRUE((*s)->Set("w", "a", "k1", std::nullopt));
+    EXPECT_TRUE((*s)->Set("w", "a", "k1", std::nullopt));  // deleting twice counts once
+    EXPECT_TRUE((*s)->Set("w", "a", "one-more", "v"));
+    EXPECT_FALSE((*s)->Set("w", "a", "two-more", "v"));
+  }
+  auto s = StateStore::Open(dir_.string());
+  ASSERT_TRUE(s);
+  EXPECT_FALSE((*s)->Set("w", "a", "two-more", "v"));
+  EXPECT_TRUE((*s)->Set("w", "a", "k2", std::nullopt));
+  EXPECT_TRUE((*s)->Set("w", "a", "two-more", "v"));
+}
+
 }  // namespace
 }  // namespace opsorch::workflow

@@ -7,6 +7,8 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
+#include <chrono>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -25,6 +27,7 @@ class FakeHost : public ScriptHost {
     return std::optional<std::string>(it->second);
   }
   Status PersistSet(std::string_view key, std::optional<std::string_view> value) override {
+    if (persist_delay.count() > 0) std::this_thread::sleep_for(persist_delay);
     std::lock_guard lock(mu);
     if (fail_persist) return Fail("storage_error", "persistence store is down");
     if (value) {
@@ -47,6 +50,7 @@ class FakeHost : public ScriptHost {
   std::mutex mu;
   std::map<std::string, std::string> store;
   bool fail_persist = false;
+  std::chrono::milliseconds persist_delay{0};  // a slow store
   std::function<StepCallResult(std::string_view, Message)> on_step;
   std::vector<std::pair<std::string, Message>> calls;
   std::vector<std::pair<std::string, Message>> async_calls;

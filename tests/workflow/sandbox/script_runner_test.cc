@@ -254,6 +254,31 @@ TEST_F(ScriptRunnerTest, PersistThroughTheHost) {
   EXPECT_EQ(Eval("pcall(ctx.persist.set, 'a', 'b')"), "false");
 }
 
+// ctx.persist runs in the host: a script cannot make it work without bound.
+TEST_F(ScriptRunnerTest, PersistCallsPerRunAreCapped) {
+  ScriptLimits limits = testing::FastLimits();
+  limits.cpu_time = std::chrono::milliseconds(2000);  // 10,000 round trips, even under ASan
+  auto r = runner_->Run(Input("for i = 1, 10001 do pcall(ctx.persist.set, 'k', 'v') end"),
+                        limits, host_);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, script_errc::kScriptError);
+  EXPECT_THAT(r.error().message, HasSubstr("more than 10000 ctx.persist calls in one run"));
+  // The worker that waited for a reply was replaced; runs go on.
+  EXPECT_EQ(Eval("1 + 1"), "2");
+}
+
+TEST_F(ScriptRunnerTest, HostTimeOfPersistCountsAgainstCpuTime) {
+  host_.persist_delay = std::chrono::milliseconds(20);
+  ScriptLimits limits = testing::FastLimits();
+  limits.cpu_time = std::chrono::milliseconds(100);
+  auto r = runner_->Run(Input("for i = 1, 50 do ctx.persist.set('k' .. i, 'v') end"), limits,
+                        host_);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, script_errc::kScriptTimeout);
+  EXPECT_THAT(r.error().message, HasSubstr("ctx.persist calls used more than the 100 ms cpu_time"));
+  EXPECT_LT(host_.store.size(), 50u);
+}
+
 TEST_F(ScriptRunnerTest, SendToStep) {
   host_.on_step = [](std::string_view step, Message m) {
     if (step == "broken") return StepCallResult{{}, Error{"upstream", "HTTP 500 from api"}};
