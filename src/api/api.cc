@@ -33,7 +33,7 @@ constexpr std::string_view kPlain = "text/plain; charset=utf-8";
 // The contract's two headers plus the request-id and actor headers (contract §13 #11).
 constexpr std::string_view kAllowHeaders =
     "Content-Type, Authorization, X-Request-Id, X-Actor-Type, X-Actor-Id, X-User-Id, "
-    "X-OpsOrch-Actor-Id";
+    "X-OpsOrch-Actor-Id, X-Actor-Name";
 constexpr std::string_view kAllowMethods = "GET,POST,PUT,PATCH,DELETE,OPTIONS";
 
 // What a route handler produces: a JSON body with a status, or an error.
@@ -151,6 +151,32 @@ class Pin {
   Pin& operator=(const Pin&) = delete;
 };
 
+// The actor headers (contract §11): the type is "copilot" or "user"; the id is the first of
+// X-User-Id, X-Actor-Id, X-OpsOrch-Actor-Id. Values that are not plain printable text of a
+// sensible length are ignored.
+std::string_view ActorHeader(const http::Request& req,
+                             std::initializer_list<std::string_view> names) {
+  const std::string_view v = FirstNonEmpty(req, names);
+  if (v.size() > 256) return {};
+  for (const char c : v) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return {};
+  }
+  return v;
+}
+
+std::string ActorType(const http::Request& req) {
+  return ToLower(TrimSpace(req.Header("X-Actor-Type"))) == "copilot" ? "copilot" : "user";
+}
+
+schema::Caller CallerOf(const http::Request& req) {
+  schema::Caller caller{{"type", ActorType(req)}};
+  if (auto id = ActorHeader(req, {"X-User-Id", "X-Actor-ID", "X-OpsOrch-Actor-ID"}); !id.empty()) {
+    caller["id"] = id;
+  }
+  if (auto name = ActorHeader(req, {"X-Actor-Name"}); !name.empty()) caller["name"] = name;
+  return caller;
+}
+
 }  // namespace
 
 struct Api::Impl {
@@ -231,9 +257,10 @@ struct Api::Impl {
     return r;
   }
 
-  static void LogApiError(int status, const Error& e) {
+  static void LogApiError(int status, const Error& e, std::string_view request_id) {
     log::Error("API error (status=" + std::to_string(status) + "): code=" + e.code +
-               ", message=" + e.message);
+                   ", message=" + e.message,
+               {{"request_id", request_id}});
   }
 
   // ---- pipeline ---------------------------------------------------------------------------
@@ -439,8 +466,8 @@ struct Api::Impl {
         Audit(req, request_id, action);
     } else {
       r.status = HttpStatusFor(outcome.error().code);
-      r.body = ErrorBody(outcome.error().code, outcome.error().message);
-      LogApiError(r.status, outcome.error());
+      r.body = ErrorBody(outcome.error().code, ClientMessage(outcome.error(), request_id));
+      LogApiError(r.status, outcome.error(), request_id);
     }
     r.body.push_back('\n');
     const auto elapsed = std::chrono::steady_clock::now() - started;
@@ -536,18 +563,25 @@ struct Api::Impl {
             m.id, req, 200, [](auto& p, const auto& q) { return p.Query(q); });
       case RouteId::kIncidentCreate:
         return Call<IncidentProvider, s::CreateIncidentInput>(
-            m.id, req, 201, [](auto& p, const auto& in) { return p.Create(in); });
+            m.id, req, 201, [&](auto& p, auto& in) {
+              in.caller = CallerOf(req);
+              return p.Create(in);
+            });
       case RouteId::kIncidentGet:
         return Get<IncidentProvider>(m.id, [&](auto& p) { return p.Get(id); });
       case RouteId::kIncidentUpdate:
         return Call<IncidentProvider, s::UpdateIncidentInput>(
-            m.id, req, 200, [&](auto& p, const auto& in) { return p.Update(id, in); });
+            m.id, req, 200, [&](auto& p, auto& in) {
+              in.caller = CallerOf(req);
+              return p.Update(id, in);
+            });
       case RouteId::kIncidentTimelineGet:
         return Get<IncidentProvider>(m.id, [&](auto& p) { return p.GetTimeline(id); });
       case RouteId::kIncidentTimelineAppend: {
         auto in = Body<s::TimelineAppendInput>(req);
         if (!in) return Fail(std::move(in.error()));
         if (in->at.IsZero()) in->at = Time::NowLocal();  // the reference uses local time
+        in->caller = CallerOf(req);
         auto p = Provider<IncidentProvider>();
         if (!p) return Fail(std::move(p.error()));
         auto st = Timed(m.id, [&] { return (*p)->AppendTimeline(id, *in); });
@@ -713,9 +747,8 @@ struct Api::Impl {
 };
 
 void Audit(const http::Request& req, std::string_view request_id, std::string_view action) {
-  std::string actor_type = ToLower(TrimSpace(req.Header("X-Actor-Type")));
-  if (actor_type != "copilot") actor_type = "user";
-  std::string_view actor_id = FirstNonEmpty(req, {"X-User-Id", "X-Actor-ID", "X-OpsOrch-Actor-ID"});
+  const std::string actor_type = ActorType(req);
+  std::string_view actor_id = ActorHeader(req, {"X-User-Id", "X-Actor-ID", "X-OpsOrch-Actor-ID"});
   std::string line;
   line.reserve(160);
   line.append("{\"request_id\":");
@@ -741,6 +774,17 @@ Api::~Api() = default;
 
 void Api::Handle(const http::Request& request, http::ResponseCallback done) {
   impl_->Handle(request, std::move(done));
+}
+
+std::optional<http::Response> Api::PayloadTooLarge(std::string_view target, std::size_t limit) {
+  const std::string_view path = target.substr(0, target.find('?'));
+  for (const auto& e : impl_->options.extensions) {
+    if (!e->Serves(path)) continue;
+    auto r = e->PayloadTooLarge(path, limit);
+    if (r) impl_->AddCommonHeaders(*r);
+    return r;
+  }
+  return std::nullopt;
 }
 
 }  // namespace opsorch::api

@@ -275,7 +275,9 @@ Result<std::unique_ptr<App>> App::Create(config::Config config, AppOptions optio
   const auto current_engine = [raw = impl.get()] {
     return raw->engine_ptr.load(std::memory_order_acquire);
   };
-  api_options.extensions.push_back(engine::MakeIngestRoutes(current_engine));
+  engine::DecodeLimits ingest_limits;
+  ingest_limits.max_webhook_body_bytes = c.body_limit;
+  api_options.extensions.push_back(engine::MakeIngestRoutes(current_engine, ingest_limits));
   api_options.extensions.push_back(engine::MakeAdminRoutes(current_engine));
   api_options.plugin_factory = [raw = impl.get()](Capability cap, const std::string& path,
                                                   const JsonObject& cfg) {

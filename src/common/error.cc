@@ -29,4 +29,16 @@ int HttpStatusFor(std::string_view code) {
   return 502;
 }
 
+bool IsInternalFailure(std::string_view code) {
+  return code == errc::kInternal || code == errc::kSecretStoreError;
+}
+
+std::string ClientMessage(const Error& e, std::string_view request_id) {
+  if (!IsInternalFailure(e.code)) return e.message;
+  const std::string what =
+      e.code == errc::kSecretStoreError ? "the secret store failed" : "internal error";
+  return what + "; the server log has the details (request id " +
+         (request_id.empty() ? std::string("in X-Request-Id") : std::string(request_id)) + ")";
+}
+
 }  // namespace opsorch

@@ -1,4 +1,5 @@
 #include <charconv>
+#include <cstdint>
 #include <cmath>
 #include <string>
 
@@ -115,8 +116,49 @@ class Handler {
   bool on_comment(bj::string_view, bj::error_code&) { return true; }
 };
 
+// Offset of the first byte that is not part of a well-formed UTF-8 sequence, or npos.
+std::size_t FirstInvalidUtf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t n;
+    std::uint32_t min;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      n = 2, min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 3, min = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 4, min = 0x10000;
+    } else {
+      return i;
+    }
+    if (i + n > s.size()) return i;
+    std::uint32_t cp = c & (0x7F >> n);
+    for (std::size_t k = 1; k < n; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return i;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return i;
+    i += n;
+  }
+  return std::string_view::npos;
+}
+
+// `offset` is where the error is reported; `window` the text parsed in this call and `at` the
+// error's position in it.
 Error ParseError(const bj::error_code& ec, const Handler& h, const JsonParseOptions& options,
-                 std::size_t offset) {
+                 std::size_t offset, std::string_view window, std::size_t at) {
+  // Boost.JSON calls a malformed UTF-8 sequence a syntax error: say what it is.
+  if (const std::size_t bad = FirstInvalidUtf8(window.substr(0, at + 4));
+      ec != bj::error::incomplete && bad != std::string_view::npos && bad <= at) {
+    return MakeError(errc::kBadRequest, "json: invalid UTF-8 at offset " +
+                                            std::to_string(offset - at + bad) +
+                                            " (JSON text must be UTF-8)");
+  }
   const std::size_t max_depth = options.max_depth;
   if (ec == bj::error::too_deep) {
     return MakeError(errc::kBadRequest,
@@ -151,7 +193,7 @@ Result<JsonValue> ParseJson(std::string_view text, const JsonParseOptions& optio
   parser.handler().st.reset(options.storage);
   bj::error_code ec;
   const std::size_t used = parser.write_some(false, text.data(), text.size(), ec);
-  if (ec) return Fail(ParseError(ec, parser.handler(), options, used));
+  if (ec) return Fail(ParseError(ec, parser.handler(), options, used, text, used));
   if (!options.allow_trailing_data) {
     for (std::size_t i = used; i < text.size(); ++i) {
       const char c = text[i];
@@ -192,7 +234,10 @@ Result<std::size_t> JsonStreamReader::Feed(std::string_view data) {
   bj::error_code ec;
   const std::size_t used =
       m.parser.write_some(true, data.data() + skipped, data.size() - skipped, ec);
-  if (ec) return Fail(ParseError(ec, m.parser.handler(), m.options, m.offset + used));
+  if (ec) {
+    return Fail(ParseError(ec, m.parser.handler(), m.options, m.offset + used,
+                           data.substr(skipped), used));
+  }
   m.offset += used;
   return skipped + used;
 }

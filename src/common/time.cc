@@ -1,6 +1,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <limits>
 
 #include <opsorch/common/time.h>
 
@@ -67,6 +68,21 @@ unsigned DaysInMonth(std::int64_t y, unsigned m) {
 Time Time::FromUnixNanos(std::int64_t ns, std::int32_t offset_seconds) {
   const std::int64_t s = FloorDiv(ns, kNanosPerSecond);
   return Time{s, static_cast<std::int32_t>(ns - s * kNanosPerSecond), offset_seconds};
+}
+
+std::optional<std::int64_t> Time::UnixNanosChecked() const {
+  std::int64_t ns;
+  if (__builtin_mul_overflow(seconds, kNanosPerSecond, &ns) ||
+      __builtin_add_overflow(ns, static_cast<std::int64_t>(nanos), &ns)) {
+    return std::nullopt;
+  }
+  return ns;
+}
+
+std::int64_t Time::UnixNanos() const {
+  if (auto ns = UnixNanosChecked()) return *ns;
+  return seconds < 0 ? std::numeric_limits<std::int64_t>::min()
+                     : std::numeric_limits<std::int64_t>::max();
 }
 
 Time Time::Now() {

@@ -9,6 +9,7 @@
 #include <opsorch/common/json_writer.h>
 #include <opsorch/common/strings.h>
 #include <opsorch/common/time.h>
+#include <opsorch/log/log.h>
 
 #include "engine/sla.h"
 
@@ -34,12 +35,10 @@ Response Json(int status, std::string body) {
 }
 
 Response ErrorResponse(const Error& e) {
-  std::string body = "{\"code\":";
-  AppendJsonString(body, e.code);
-  body.append(",\"message\":");
-  AppendJsonString(body, e.message);
-  body.push_back('}');
-  return Json(HttpStatusFor(e.code), std::move(body));
+  if (IsInternalFailure(e.code)) {
+    log::Error("admin API error: code=" + e.code + ", message=" + e.message);
+  }
+  return Json(HttpStatusFor(e.code), ErrorBody(e.code, ClientMessage(e)));
 }
 
 Response NoContent() {
@@ -207,7 +206,12 @@ class AdminRoutes final : public api::RouteExtension {
             errc::kBadRequest,
             std::string(name) + ": must be an RFC 3339 time (" + t.error().message + ")"));
       }
-      *out = t->UnixNanos();
+      auto ns = t->UnixNanosChecked();
+      if (!ns) {
+        return ErrorResponse(
+            MakeError(errc::kBadRequest, std::string(name) + ": " + std::string(Time::kNanosRange)));
+      }
+      *out = *ns;
     }
     if (q.start >= q.end) {
       return ErrorResponse(MakeError(errc::kBadRequest, "start must be before end"));

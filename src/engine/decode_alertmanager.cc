@@ -118,6 +118,11 @@ void ReadTime(ObjectReader& r, std::string_view key, std::string& text, Time& va
   const auto s = r.String(key);
   if (!s) return;
   if (auto t = ParseRfc3339(*s)) {
+    // Alertmanager's zero time (0001-01-01) means "not set".
+    if (!t->IsZero() && !t->UnixNanosChecked()) {
+      r.Error(key, std::string(Time::kNanosRange));
+      return;
+    }
     text = std::string(*s);
     value = *t;
   } else {
@@ -198,7 +203,9 @@ std::optional<Event> DecodeAlert(const JsonValue& value, const std::string& path
 Decoded<std::vector<Event>> DecodeAlertmanager(std::string_view body,
                                                std::string_view integration_key,
                                                const DecodeLimits& limits) {
-  auto parsed = decode_internal::ParseBody(body, limits);
+  DecodeLimits webhook = limits;
+  webhook.max_body_bytes = limits.max_webhook_body_bytes;
+  auto parsed = decode_internal::ParseBody(body, webhook);
   if (!parsed) return Refuse(std::move(parsed.error()));
   if (!parsed->is_object()) return Refuse("", "must be a JSON object");
   FieldErrors errors;
@@ -222,9 +229,6 @@ Decoded<std::vector<Event>> DecodeAlertmanager(std::string_view body,
     top.Error("alerts", "is required");
   } else if (!alerts->is_array()) {
     top.Error("alerts", "must be an array");
-  } else if (alerts->get_array().size() > limits.max_batch_events) {
-    top.Error("alerts", "has " + std::to_string(alerts->get_array().size()) + " alerts; at most " +
-                            std::to_string(limits.max_batch_events) + " are allowed");
   } else {
     const JsonArray& items = alerts->get_array();
     events.reserve(items.size());

@@ -92,6 +92,10 @@ void ReadTimestamp(ObjectReader& r, Time& out) {
   const auto text = r.String("timestamp");
   if (!text) return;
   if (auto t = decode_internal::ParseIsoTimestamp(*text)) {
+    if (!t->UnixNanosChecked()) {
+      r.Error("timestamp", std::string(Time::kNanosRange));
+      return;
+    }
     out = *t;
   } else {
     r.Error("timestamp",

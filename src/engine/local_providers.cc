@@ -95,6 +95,30 @@ std::string UrgencyOf(std::string_view severity) {
   return "medium";
 }
 
+// A search is a LIKE pattern over every candidate row: its text and filter lists are bounded.
+constexpr std::size_t kMaxQueryText = 1024;
+constexpr std::size_t kMaxFilterValues = 64;
+
+Status CheckQuery(const s::IncidentQuery& q) {
+  if (q.query.size() > kMaxQueryText) {
+    return Fail(errc::kBadRequest, "query: must be at most " + std::to_string(kMaxQueryText) +
+                                       " bytes (got " + std::to_string(q.query.size()) + ")");
+  }
+  if (q.statuses.size() > kMaxFilterValues || q.severities.size() > kMaxFilterValues) {
+    return Fail(errc::kBadRequest, std::string(q.statuses.size() > kMaxFilterValues
+                                                   ? "statuses"
+                                                   : "severities") +
+                                       ": at most " + std::to_string(kMaxFilterValues) +
+                                       " values");
+  }
+  return Ok();
+}
+
+// Who a timeline entry says acted: the caller the API identified, else an anonymous user.
+JsonObject ActorOf(const s::Caller& caller) {
+  return caller.empty() ? JsonObject{{"type", "user"}} : caller;
+}
+
 class Base {
  public:
   explicit Base(Engine& e) : engine(e) {}
@@ -138,6 +162,7 @@ class LocalIncidents final : public providers::IncidentProvider, Base {
   bool IsBlocking() const override { return true; }
 
   Result<NullableList<s::Incident>> Query(const s::IncidentQuery& q) override {
+    if (auto st = CheckQuery(q); !st) return Fail(std::move(st.error()));
     IncidentFilter f;
     f.text = std::string(TrimSpace(q.query));
     f.statuses = q.statuses;
@@ -190,7 +215,7 @@ class LocalIncidents final : public providers::IncidentProvider, Base {
     auto st = store().Write([&](Tx& tx) -> Status {
       if (auto s2 = tx.InsertIncident(row); !s2) return s2;
       TimelineRow t{
-          "", row.id, now, "created", "Incident created: " + title, JsonObject{{"type", "user"}},
+          "", row.id, now, "created", "Incident created: " + title, ActorOf(in.caller),
           {}};
       return tx.AppendTimeline(t);
     });
@@ -234,7 +259,7 @@ class LocalIncidents final : public providers::IncidentProvider, Base {
         }
         entries.push_back(TimelineRow{
             "", row.id, now, kind, "Status changed from " + from + " to " + row.status,
-            JsonObject{{"type", "user"}}, JsonObject{{"from", from}, {"to", row.status}}});
+            ActorOf(in.caller), JsonObject{{"from", from}, {"to", row.status}}});
       } else if (in.status) {
         if (auto s2 = CheckTransition(row.status, *in.status); !s2) return s2;
       }
@@ -247,7 +272,7 @@ class LocalIncidents final : public providers::IncidentProvider, Base {
                         now,
                         "severity_change",
                         "Severity changed from " + row.severity + " to " + *in.severity,
-                        JsonObject{{"type", "user"}},
+                        ActorOf(in.caller),
                         {}});
         row.severity = *in.severity;
         row.urgency = UrgencyOf(row.severity);
@@ -295,10 +320,16 @@ class LocalIncidents final : public providers::IncidentProvider, Base {
       const std::int64_t now = Time::Now().UnixNanos();
       TimelineRow t;
       t.incident_id = row.id;
-      t.at = in.at.IsZero() ? now : in.at.UnixNanos();
+      if (in.at.IsZero()) {
+        t.at = now;
+      } else if (auto at = in.at.UnixNanosChecked()) {
+        t.at = *at;
+      } else {
+        return Fail(errc::kBadRequest, "at: " + std::string(Time::kNanosRange));
+      }
       t.kind = TrimSpace(in.kind).empty() ? "note" : in.kind;
       t.body = in.body;
-      t.actor = in.actor;
+      t.actor = in.actor.empty() ? ActorOf(in.caller) : in.actor;
       t.metadata = in.metadata;
       if (auto st = tx.AppendTimeline(t); !st) return st;
       row.updated_at = now;
@@ -313,6 +344,7 @@ class LocalAlerts final : public providers::AlertProvider, Base {
   bool IsBlocking() const override { return true; }
 
   Result<NullableList<s::Alert>> Query(const s::AlertQuery& q) override {
+    if (auto st = CheckQuery(q); !st) return Fail(std::move(st.error()));
     AlertFilter f;
     f.text = std::string(TrimSpace(q.query));
     f.severities = q.severities;

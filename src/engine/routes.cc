@@ -106,6 +106,20 @@ class IngestRoutes final : public api::RouteExtension {
   }
   bool NeedsBearer(std::string_view) const override { return false; }
 
+  // In the sender's format, like the route's other errors: PagerDuty's for /v2/*,
+  // Alertmanager's plain one for the webhook.
+  std::optional<Response> PayloadTooLarge(std::string_view path,
+                                          std::size_t limit) const override {
+    const std::string message = "request body exceeds " + std::to_string(limit) + " bytes";
+    if (path.starts_with(kAlertmanager)) {
+      std::string body = R"({"status":"error","message":)";
+      AppendJsonString(body, message);
+      body.push_back('}');
+      return JsonResponse(413, std::move(body));
+    }
+    return Invalid({FieldError{"", message}});
+  }
+
   void Handle(const Request& req, std::string_view path, const std::string&,
               ResponseCallback done) override {
     if (req.method != Method::kPost) {

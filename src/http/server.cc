@@ -1012,9 +1012,16 @@ Task<> ServerImpl::Reject(Connection& c, Stream& stream, const beast::error_code
         ErrorResponse(431, errc::kHeadersTooLarge,
                       "request headers exceed " + std::to_string(options_.header_limit) + " bytes");
   } else if (ec == bhttp::error::body_limit) {
+    std::optional<Response> own;
+    try {
+      own = handler_.PayloadTooLarge(c.scratch.View(c.scratch.target), options_.body_limit);
+    } catch (...) {
+    }
     response =
-        ErrorResponse(413, errc::kPayloadTooLarge,
-                      "request body exceeds " + std::to_string(options_.body_limit) + " bytes");
+        own ? std::move(*own)
+            : ErrorResponse(413, errc::kPayloadTooLarge,
+                            "request body exceeds " + std::to_string(options_.body_limit) + " bytes");
+    response.status = 413;
   } else {
     response = ErrorResponse(400, errc::kBadRequest,
                              "malformed HTTP request: " +

@@ -1,5 +1,7 @@
 #include "plugin/plugin_client.h"
 
+#include <filesystem>
+
 #include <algorithm>
 #include <utility>
 
@@ -115,6 +117,7 @@ PluginClient::PluginClient(std::string capability, std::string path, const JsonO
                            metrics::Registry* metrics)
     : capability_(std::move(capability)),
       path_(std::move(path)),
+      name_(std::filesystem::path(path_).filename().string()),
       settings_(settings),
       stderr_log_(std::make_shared<StderrLog>(capability_, path_, config,
                                               settings.stderr_lines_per_second)),
@@ -146,7 +149,7 @@ Result<std::size_t> PluginClient::Acquire(Clock::time_point deadline) {
   if (!slot) {
     if (waiting_ + queued_.size() >= settings_.max_waiting_calls) {
       return Fail(errc::kPluginUnavailable,
-                  "plugin " + path_ + " is busy: " + std::to_string(waiting_ + queued_.size()) +
+                  "plugin " + name_ + " is busy: " + std::to_string(waiting_ + queued_.size()) +
                       " calls are already waiting for a free process");
     }
     ++waiting_;
@@ -156,7 +159,7 @@ Result<std::size_t> PluginClient::Acquire(Clock::time_point deadline) {
     if (aborted_) return Fail(errc::kPluginUnavailable, "the server is shutting down");
     if (!got) {
       return Fail(errc::kPluginTimeout,
-                  "plugin " + path_ + ": no process became free before the deadline");
+                  "plugin " + name_ + ": no process became free before the deadline");
     }
   }
   slots_[*slot].busy = true;
@@ -186,7 +189,7 @@ void PluginClient::Release(std::size_t slot) {
   for (auto& call : expired) {
     http::Loop& loop = *call->loop;
     loop.Post([call = std::move(call)] {
-      call->done(Fail(errc::kPluginTimeout, "plugin " + call->client->path_ +
+      call->done(Fail(errc::kPluginTimeout, "plugin " + call->client->name_ +
                                                 ": no process became free before the deadline"));
     });
   }
@@ -245,7 +248,7 @@ Status PluginClient::Prepare(Slot& slot) {
           std::chrono::duration_cast<std::chrono::milliseconds>(slot.next_start - now).count();
       Count("opsorch_plugin_failures_total", "Plugin calls that failed in the host",
             errc::kPluginUnavailable);
-      return Fail(errc::kPluginUnavailable, "plugin " + path_ + " failed " +
+      return Fail(errc::kPluginUnavailable, "plugin " + name_ + " failed " +
                                                 std::to_string(slot.failures) +
                                                 " times in a row (last: " + slot.last_failure +
                                                 "); next start in " + std::to_string(wait) + " ms");
@@ -254,7 +257,9 @@ Status PluginClient::Prepare(Slot& slot) {
         path_, settings_.environment, [log = stderr_log_](std::string_view line) { log->Line(line); });
     if (!spawned) {
       Failed(slot, spawned.error());
-      return Fail(std::move(spawned.error()));
+      Error e = std::move(spawned.error());
+      e.message = "plugin " + name_ + ": " + e.message;
+      return Fail(std::move(e));
     }
     slot.process = std::move(*spawned);
     Count("opsorch_plugin_starts_total", "Plugin processes started", "");
@@ -277,7 +282,7 @@ Result<JsonValue> PluginClient::Completed(Slot& slot, Result<JsonValue> response
     slot.process->Kill();
     slot.process.reset();
     Error e = std::move(response.error());
-    e.message = "plugin " + path_ + ": " + e.message;
+    e.message = "plugin " + name_ + ": " + e.message;
     Failed(slot, e);
     return Fail(std::move(e));
   }
@@ -311,7 +316,7 @@ void PluginClient::CallAsync(http::Loop& loop, std::string_view method, std::str
       slots_[*slot].busy = true;
     } else if (queued_.size() >= settings_.max_waiting_calls) {
       refused = MakeError(errc::kPluginUnavailable,
-                          "plugin " + path_ + " is busy: " + std::to_string(queued_.size()) +
+                          "plugin " + name_ + " is busy: " + std::to_string(queued_.size()) +
                               " calls are already waiting for a free process");
     } else {
       queued_.push_back(std::move(call));  // started by the Release that frees a process
@@ -422,7 +427,7 @@ void PluginClient::Abort() {
 Result<JsonValue> PluginClient::Interpret(JsonValue response) const {
   if (!response.is_object()) {
     return Fail(errc::kPluginProtocolError,
-                "plugin " + path_ + " answered with a JSON value that is not an object");
+                "plugin " + name_ + " answered with a JSON value that is not an object");
   }
   JsonObject& obj = response.get_object();
   const JsonValue* error = obj.if_contains("error");

@@ -129,6 +129,9 @@ class PluginClient : public std::enable_shared_from_this<PluginClient> {
 
   const std::string capability_;
   const std::string path_;
+  // The binary's file name: what error messages (which reach responses) call the plugin; the
+  // full path is only logged.
+  const std::string name_;
   const PluginSettings settings_;
   std::string config_json_;  // serialized once: the request prefix is the same for every call
   std::shared_ptr<StderrLog> stderr_log_;

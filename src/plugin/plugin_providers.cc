@@ -20,6 +20,7 @@ Result<T> Decode(const Result<JsonValue>& result, std::string_view method) {
   s::DecodeOptions options;
   options.strict = false;
   options.max_depth = 128;
+  options.refuse_nul = false;
   auto decoded = s::FromJson<T>(*result, options);
   if (!decoded) {
     return Fail(errc::kProviderError,

@@ -158,7 +158,7 @@ Result<std::unique_ptr<PluginProcess>> PluginProcess::Spawn(
       ::posix_spawn(&pid, path.c_str(), &setup.actions, &setup.attr, argv, envp.data());
   if (rc != 0) {
     close_all();
-    return Fail(errc::kPluginUnavailable, "fork/exec " + path + ": " + ErrnoText(rc));
+    return Fail(errc::kPluginUnavailable, "cannot start: " + ErrnoText(rc));
   }
   ::close(in[0]);
   ::close(out[1]);

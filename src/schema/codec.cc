@@ -211,6 +211,33 @@ tl::unexpected<Error> TypeError(const JsonValue& v, const Path* path, std::strin
 template <class M>
 Status DecodeValue(const JsonValue& v, M& out, const Path* path, const DecodeOptions& opt);
 
+bool ContainsNul(std::string_view s) { return s.find('\0') != std::string_view::npos; }
+
+tl::unexpected<Error> NulError(const Path* path) {
+  return Fail(errc::kBadRequest, RenderPath(path) + ": must not contain NUL characters");
+}
+
+// The first key or string with a NUL inside a free-form value, as a path under `path`.
+Status CheckNoNul(const JsonValue& v, const Path* path) {
+  if (v.is_string()) return ContainsNul(v.get_string()) ? Status(NulError(path)) : Ok();
+  if (v.is_object()) {
+    for (const auto& kv : v.get_object()) {
+      if (ContainsNul(kv.key())) {
+        return Fail(errc::kBadRequest,
+                    RenderPath(path) + ": keys must not contain NUL characters");
+      }
+      const Path child{path, kv.key()};
+      if (auto st = CheckNoNul(kv.value(), &child); !st) return st;
+    }
+  } else if (v.is_array()) {
+    const Path child{path, "[]"};
+    for (const auto& e : v.get_array()) {
+      if (auto st = CheckNoNul(e, &child); !st) return st;
+    }
+  }
+  return Ok();
+}
+
 template <Described T>
 Status DecodeStruct(const JsonValue& v, T& out, const Path* path, const DecodeOptions& opt) {
   if (v.is_null()) return Ok();  // Go: null leaves the value unchanged
@@ -270,6 +297,7 @@ Status DecodeValue(const JsonValue& v, M& out, const Path* path, const DecodeOpt
   if constexpr (std::is_same_v<M, std::string>) {
     if (v.is_null()) return Ok();
     if (!v.is_string()) return TypeError(v, path, "string");
+    if (opt.refuse_nul && ContainsNul(v.get_string())) return NulError(path);
     out.assign(v.get_string().data(), v.get_string().size());
     return Ok();
   } else if constexpr (std::is_same_v<M, std::int64_t>) {
@@ -308,6 +336,9 @@ Status DecodeValue(const JsonValue& v, M& out, const Path* path, const DecodeOpt
       return Ok();
     }
     if (!v.is_object()) return TypeError(v, path, "map[string]interface {}");
+    if (opt.refuse_nul) {
+      if (auto st = CheckNoNul(v, path); !st) return st;
+    }
     // Copy into the default resource: the parsed document lives in a short-lived arena.
     out = JsonObject(v.get_object(), boost::json::storage_ptr());
     return Ok();
@@ -319,10 +350,13 @@ Status DecodeValue(const JsonValue& v, M& out, const Path* path, const DecodeOpt
     if (!v.is_object()) return TypeError(v, path, "map[string]string");
     for (const auto& kv : v.get_object()) {
       if (kv.value().is_null()) continue;
-      if (!kv.value().is_string()) {
-        const Path child{path, kv.key()};
-        return TypeError(kv.value(), &child, "string");
+      if (opt.refuse_nul && ContainsNul(kv.key())) {
+        return Fail(errc::kBadRequest,
+                    RenderPath(path) + ": keys must not contain NUL characters");
       }
+      const Path child{path, kv.key()};
+      if (!kv.value().is_string()) return TypeError(kv.value(), &child, "string");
+      if (opt.refuse_nul && ContainsNul(kv.value().get_string())) return NulError(&child);
       out.insert_or_assign(std::string(kv.key()), std::string(kv.value().get_string()));
     }
     return Ok();

@@ -8,6 +8,7 @@
 //   absent_headers  ["Name", …]
 //   body            exact body text (field order, trailing newline, escaping)
 //   body_contains   substring of the body
+//   body_lacks      [substring, …] that the body must not contain (placeholders expanded)
 //   json            the body parsed as JSON equals this value (order-insensitive)
 //   json_at         {"/json/pointer": value} — each pointed-at value equals the given one
 //   json_len        {"/json/pointer": n} — array/object size ("" is the root)
@@ -136,6 +137,12 @@ TEST_P(ApiCases, Run) {
     if (const auto* b = ex.if_contains("body")) EXPECT_EQ(resp.body, Str(*b));
     if (const auto* b = ex.if_contains("body_contains")) {
       EXPECT_NE(resp.body.find(Str(*b)), std::string::npos) << "body: " << resp.body;
+    }
+    if (const auto* lacks = ex.if_contains("body_lacks")) {
+      for (const auto& n : lacks->as_array()) {
+        EXPECT_EQ(resp.body.find(expand(Str(n))), std::string::npos)
+            << "body must not contain " << expand(Str(n)) << ": " << resp.body;
+      }
     }
     const bool wants_json = ex.contains("json") || ex.contains("json_at") ||
                             ex.contains("json_len") || ex.contains("json_absent");

@@ -1,10 +1,12 @@
 // The request pipeline against hostile input: request ids that try to forge log fields, failed
 // authentication (logged and counted), the metrics token's reach.
+#include <filesystem>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <opsorch/log/log.h>
 
@@ -101,6 +103,113 @@ TEST(PipelineSecurity, FailedAuthenticationIsLoggedAndCounted) {
   EXPECT_TRUE(logs.Matching("scrape-token").empty());
   EXPECT_EQ(c.Request("GET", "/incidents/inc-001", {{"Authorization", "Bearer right-token"}}).status,
             200);
+}
+
+// Hostile bodies against the demo world (the incident engine behind incidents and alerts):
+// each is refused with 400 naming the field and the rule, and no response carries SQL, a file
+// path or a library's message.
+TEST(PipelineSecurity, HostileInputIsRefusedNamingTheFieldWithoutInternals) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("opsorch-hostile-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  auto server = TestServer::Start({{"OPSORCH_DATA_DIR", dir.string()}}, /*demo=*/true);
+  ASSERT_TRUE(server) << server.error().message;
+  HttpClient c((*server)->Port());
+  const std::string huge(50'001, 'x');
+  std::string incident = c.Request("POST", "/incidents", {}, R"({"title":"t"})").body;
+  const std::string id = incident.substr(incident.find("\"id\":\"") + 6, incident.find("\",") -
+                                                                                incident.find("\"id\":\"") - 6);
+  struct Row {
+    std::string method, path, body, must_contain;
+  } rows[] = {
+      {"POST", "/incidents/query", R"({"query":")" + huge + R"("})",
+       "query: must be at most 1024 bytes"},
+      {"POST", "/alerts/query", R"({"query":")" + huge + R"("})",
+       "query: must be at most 1024 bytes"},
+      {"POST", "/incidents", R"({"title":"a\u0000b"})",
+       "CreateIncidentInput.title: must not contain NUL characters"},
+      {"POST", "/incidents", R"({"title":"t","fields":{"k":["ok","a\u0000"]}})",
+       "CreateIncidentInput.fields.k.[]: must not contain NUL characters"},
+      {"PATCH", "/incidents/" + id, R"({"description":"\u0000"})",
+       "UpdateIncidentInput.description: must not contain NUL characters"},
+      {"POST", "/incidents/" + id + "/timeline",
+       R"({"at":"9999-12-31T23:59:59Z","kind":"note","body":"x"})", "at: must be between"},
+      {"POST", "/incidents/query", "{\"query\":\"caf\xe9\"}", "invalid UTF-8 at offset 13"},
+      {"POST", "/incidents/query", "{\"query\":\"\xc0\xaf\"}", "invalid UTF-8 at offset 10"},
+      {"GET", "/analytics/sla?start=0001-01-01T00:00:00Z&end=9999-12-31T23:59:59Z", "",
+       "start: must be between"},
+      {"GET", "/analytics/sla?start=2020-01-01T00:00:00Z&end=9999-12-31T23:59:59Z", "",
+       "end: must be between"},
+      {"POST", "/v2/enqueue",
+       R"({"routing_key":"demo-routing-key-000000000000001","event_action":"trigger",)"
+       R"("payload":{"summary":"s","source":"x","severity":"info",)"
+       R"("timestamp":"9999-12-31T23:59:59Z"}})",
+       "payload.timestamp must be between"},
+  };
+  for (const Row& r : rows) {
+    auto resp = c.Request(r.method, r.path, {}, r.body);
+    EXPECT_EQ(resp.status, 400) << r.path << " " << r.body.substr(0, 80) << ": " << resp.body;
+    EXPECT_NE(resp.body.find(r.must_contain), std::string::npos)
+        << r.must_contain << " not in " << resp.body.substr(0, 300);
+    for (const char* internal : {"SELECT", "LIKE", "sqlite", "pattern", dir.c_str()}) {
+      EXPECT_EQ(resp.body.find(internal), std::string::npos) << internal << " in " << resp.body;
+    }
+  }
+  // The timeline and the store did not take any of it.
+  auto timeline = c.Request("GET", "/incidents/" + id + "/timeline");
+  EXPECT_EQ(timeline.status, 200);
+  EXPECT_EQ(timeline.body.find("9999"), std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+// Alertmanager does not retry a 4xx: a group of any size up to the body limit is stored. Over
+// the server's body limit, /v2/* answers 413 in PagerDuty's format like its other errors.
+TEST(IngestionLimits, LargeAlertmanagerGroupsAreStoredAndOversizedBodiesGet413InTheirFormat) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("opsorch-am-large-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  auto server = TestServer::Start(
+      {{"OPSORCH_DATA_DIR", dir.string()}, {"OPSORCH_HTTP_BODY_LIMIT", "4194304"}}, true);
+  ASSERT_TRUE(server) << server.error().message;
+  HttpClient c((*server)->Port());
+  std::string body = R"({"version":"4","status":"firing","alerts":[)";
+  for (int i = 0; i < 3000; ++i) {
+    if (i > 0) body += ",";
+    body += R"({"status":"firing","labels":{"alertname":"DiskFull","instance":"db-)" +
+            std::to_string(i) + R"("},"annotations":{"summary":"disk full"}})";
+  }
+  body += "]}";
+  auto r = c.Request("POST", "/integrations/alertmanager/demo-alertmanager-key-0000000001", {},
+                     body);
+  ASSERT_EQ(r.status, 202) << r.body.substr(0, 300);
+  std::size_t results = 0;
+  for (std::size_t at = 0; (at = r.body.find("\"status\":\"success\"", at)) != std::string::npos;
+       ++at) {
+    ++results;
+  }
+  EXPECT_EQ(results, 3001u);  // the envelope and every alert
+  auto incidents = c.Request("POST", "/incidents/query", {}, R"({"query":"disk full","limit":1000})");
+  EXPECT_EQ(incidents.status, 200);
+
+  // The length is announced, not sent: the server answers before reading a byte of it.
+  const auto oversized = [](std::string_view path) {
+    return "POST " + std::string(path) +
+           " HTTP/1.1\r\nHost: t\r\nContent-Length: 5242880\r\n\r\n";
+  };
+  r = c.Raw(oversized("/v2/enqueue"));
+  EXPECT_EQ(r.status, 413);
+  EXPECT_EQ(r.body,
+            R"({"status":"invalid event","message":"Event object is invalid","errors":["request body exceeds 4194304 bytes"]})"
+            "\n");
+  HttpClient c2((*server)->Port());
+  r = c2.Raw(oversized("/integrations/alertmanager/demo-alertmanager-key-0000000001"));
+  EXPECT_EQ(r.status, 413);
+  EXPECT_EQ(r.body, R"({"status":"error","message":"request body exceeds 4194304 bytes"})" "\n");
+  HttpClient c3((*server)->Port());
+  r = c3.Raw(oversized("/incidents/query"));
+  EXPECT_EQ(r.status, 413);
+  EXPECT_NE(r.body.find(R"("code":"payload_too_large")"), std::string::npos) << r.body;
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -369,20 +369,34 @@ TEST(AlertmanagerErrors, AlertsArray) {
   EXPECT_EQ(
       ErrorsOf(DecodeAlertmanager(R"({"version":"4","alerts":[],"groupKey":5})", kIntegrationKey)),
       (ErrorList{{"groupKey", "must be a string"}}));
-  DecodeLimits limits;
-  limits.max_batch_events = 1;
-  EXPECT_EQ(ErrorsOf(DecodeAlertmanager(ReadCorpus("alertmanager_v4_firing_resolved.json"),
-                                        kIntegrationKey, limits)),
-            (ErrorList{{"alerts", "has 2 alerts; at most 1 are allowed"}}));
   auto none = DecodeAlertmanager(R"({"version":"4","alerts":[]})", kIntegrationKey);
   ASSERT_TRUE(none);
   EXPECT_THAT(*none, IsEmpty());
 }
 
+// Alertmanager does not retry a 4xx: a group of any size is taken, up to the body limit.
+TEST(Alertmanager, LargeGroupsAreTakenWhole) {
+  std::string body = R"({"version":"4","status":"firing","alerts":[)";
+  for (int i = 0; i < 5000; ++i) {
+    if (i > 0) body += ",";
+    body += R"({"status":"firing","labels":{"alertname":"DiskFull","instance":"db-)" +
+            std::to_string(i) + R"("},"annotations":{},"startsAt":"2026-03-01T12:00:00Z"})";
+  }
+  body += "]}";
+  ASSERT_GT(body.size(), 512u * 1024);  // over PagerDuty's limit, under the webhook's
+  DecodeLimits limits;
+  auto events = DecodeAlertmanager(body, kIntegrationKey, limits);
+  ASSERT_TRUE(events) << ErrorsOf(events).size();
+  EXPECT_EQ(events->size(), 5000u);
+  limits.max_webhook_body_bytes = body.size() - 1;
+  EXPECT_EQ(ErrorsOf(DecodeAlertmanager(body, kIntegrationKey, limits)),
+            (ErrorList{{"", "request body exceeds " + std::to_string(body.size() - 1) + " bytes"}}));
+}
+
 TEST(AlertmanagerErrors, BodyLevel) {
-  const std::string big(512 * 1024 + 1, ' ');
+  const std::string big((1 << 20) + 1, ' ');
   EXPECT_EQ(ErrorsOf(DecodeAlertmanager(big, kIntegrationKey)),
-            (ErrorList{{"", "request body exceeds 524288 bytes"}}));
+            (ErrorList{{"", "request body exceeds 1048576 bytes"}}));
   EXPECT_EQ(ErrorsOf(DecodeAlertmanager("[]", kIntegrationKey)),
             (ErrorList{{"", "must be a JSON object"}}));
   EXPECT_EQ(ErrorsOf(DecodeAlertmanager(ReadCorpus("malformed_truncated.json"), kIntegrationKey)),

@@ -224,7 +224,7 @@ TEST_F(PluginClientTest, MissingBinaryIsUnavailableAndRetried) {
   auto r = c->Call("incident.get", "{}");
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, errc::kPluginUnavailable);
-  EXPECT_THAT(r.error().message, HasSubstr("fork/exec /nonexistent/plugin"));
+  EXPECT_THAT(r.error().message, HasSubstr("plugin plugin: cannot start: No such file or directory"));
 }
 
 TEST_F(PluginClientTest, BothErrorFormsAreUnderstood) {

@@ -43,6 +43,8 @@ class Api final : public http::Handler {
   ~Api() override;
 
   void Handle(const http::Request& request, http::ResponseCallback done) override;
+  std::optional<http::Response> PayloadTooLarge(std::string_view target,
+                                                std::size_t limit) override;
 
  private:
   struct Impl;

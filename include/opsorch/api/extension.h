@@ -3,6 +3,7 @@
 // authenticates otherwise) and the request id; everything else is theirs.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -20,6 +21,12 @@ class RouteExtension {
   // True when Handle may block (database reads and writes): it then runs on the worker pool
   // instead of the event loop.
   virtual bool Blocking(std::string_view) const { return false; }
+  // The 413 of a request to `path` over the server's body limit, in the route's error format
+  // (nullopt: the API's).
+  virtual std::optional<http::Response> PayloadTooLarge(std::string_view /*path*/,
+                                                        std::size_t /*limit*/) const {
+    return std::nullopt;
+  }
   // `done` adds the CORS headers and X-Request-Id.
   virtual void Handle(const http::Request& req, std::string_view path,
                       const std::string& request_id, http::ResponseCallback done) = 0;

@@ -45,4 +45,14 @@ Error MakeError(std::string_view code, std::string message);
 // except "conflict", which we map to 409 (contract §13 #5).
 int HttpStatusFor(std::string_view code);
 
+// Codes of opsorch's own failures (a store, the secret store): their messages carry SQL, file
+// paths and library texts, which stay in the server log. (Plugin failures say what the plugin
+// did, naming it by its file name only.)
+bool IsInternalFailure(std::string_view code);
+
+// What a response may say about `e`: the message itself for a client's mistake or a provider's
+// typed error; for an internal failure a fixed text that names the request id (empty: the
+// X-Request-Id header), while the caller logs the detail.
+std::string ClientMessage(const Error& e, std::string_view request_id = {});
+
 }  // namespace opsorch

@@ -16,6 +16,8 @@
 
 namespace opsorch {
 
+inline bool HasNul(std::string_view s) { return s.find('\0') != std::string_view::npos; }
+
 struct FieldReader {
   const JsonObject& obj;
   std::string where;  // prefix of error messages, e.g. "services[2]"
@@ -48,6 +50,10 @@ struct FieldReader {
       return {};
     }
     if (required && v->get_string().empty()) Error(key, "must not be empty");
+    if (HasNul(v->get_string())) {
+      Error(key, "must not contain NUL characters");  // no store can keep them
+      return {};
+    }
     return std::string(v->get_string());
   }
 
@@ -82,6 +88,14 @@ struct FieldReader {
     for (const auto& kv : v->get_object()) {
       if (!kv.value().is_string()) {
         Error(std::string(key) + "." + std::string(kv.key()), "must be a string");
+        return {};
+      }
+      if (HasNul(kv.key())) {
+        Error(key, "keys must not contain NUL characters");
+        return {};
+      }
+      if (HasNul(kv.value().get_string())) {
+        Error(std::string(key) + "." + std::string(kv.key()), "must not contain NUL characters");
         return {};
       }
     }

@@ -4,6 +4,7 @@
 
 #include <compare>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -26,7 +27,13 @@ struct Time {
   static Time FromUnixNanos(std::int64_t ns, std::int32_t offset_seconds = 0);
   static Time FromUnixSeconds(std::int64_t s) { return Time{s, 0, 0}; }
 
-  std::int64_t UnixNanos() const { return seconds * 1'000'000'000 + nanos; }
+  // Unix nanoseconds fit an int64 only from 1677-09-21 to 2262-04-11: UnixNanos() saturates
+  // outside that range (never wraps); code that stores nanoseconds uses UnixNanosChecked and
+  // refuses other times, naming its field and kNanosRange.
+  std::int64_t UnixNanos() const;
+  std::optional<std::int64_t> UnixNanosChecked() const;
+  static constexpr std::string_view kNanosRange =
+      "must be between 1678-01-01T00:00:00Z and 2261-12-31T23:59:59Z";
   Time Add(std::int64_t ns) const { return FromUnixNanos(UnixNanos() + ns, offset_seconds); }
 
   // Compares instants; the zone offset does not take part.

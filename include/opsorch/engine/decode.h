@@ -18,7 +18,11 @@ struct DecodeLimits {
   std::size_t max_depth = 32;               // JSON nesting
   std::size_t max_dedup_key = 255;          // PagerDuty's limit
   std::size_t max_summary = 1024;           // PagerDuty's limit; longer summaries are refused
-  std::size_t max_batch_events = 1000;      // /v2/enqueue/batch and Alertmanager alerts[]
+  std::size_t max_batch_events = 1000;      // /v2/enqueue/batch
+  // Alertmanager webhooks: a notification carries a whole alert group, which may be large, and
+  // Alertmanager does not retry a 4xx, so its size is bounded only by this (the server's HTTP
+  // body limit), not by a count of alerts.
+  std::size_t max_webhook_body_bytes = 1 << 20;
 };
 
 template <class T>
@@ -54,6 +58,7 @@ Decoded<ChangeEvent> DecodePagerDutyChange(std::string_view body, const DecodeLi
 // (critical|page → critical, error, warning, info; anything else → warning); timestamp =
 // startsAt (endsAt for resolved); custom_details = {labels, annotations, startsAt, endsAt,
 // generatorURL, groupKey, receiver, externalURL}; links = [{href: generatorURL, text: "Source"}].
+// Any number of alerts, up to max_webhook_body_bytes of payload.
 Decoded<std::vector<Event>> DecodeAlertmanager(std::string_view body,
                                                std::string_view integration_key,
                                                const DecodeLimits& limits = {});

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -71,6 +72,13 @@ class Handler {
   virtual ~Handler() = default;
   // May call `done` before returning (the fast path) or later from another thread.
   virtual void Handle(const Request& request, ResponseCallback done) = 0;
+  // The 413 for a request to `target` whose body exceeds the server's limit of `limit` bytes,
+  // when the route answers errors in a format of its own; nullopt: the server's JSON error.
+  // Called on the event loop; the connection is closed after the answer.
+  virtual std::optional<Response> PayloadTooLarge(std::string_view /*target*/,
+                                                  std::size_t /*limit*/) {
+    return std::nullopt;
+  }
 };
 
 }  // namespace opsorch::http

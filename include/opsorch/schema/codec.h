@@ -21,6 +21,10 @@ struct DecodeOptions {
   bool strict = true;
   // Nesting deeper than this is rejected before any allocation-heavy work.
   std::size_t max_depth = 32;
+  // Text that holds a NUL character (a string, a key or a string inside free-form fields) is
+  // refused, naming the field: no store can keep it (PostgreSQL text cannot), and the ingestion
+  // decoders refuse it too. Off for plugin results, which are not client input.
+  bool refuse_nul = true;
 };
 
 // Errors have code bad_request and a message naming the field and the rule, e.g.

@@ -35,7 +35,12 @@ struct Incident {
   JsonObject metadata;  // ?
 };
 
+// Not on the wire: who made the request, as {"type","id","name"} (the API fills it from the
+// actor headers its audit line uses); providers that keep timelines record it.
+using Caller = JsonObject;
+
 struct CreateIncidentInput {
+  Caller caller;  // not on the wire
   std::string title;
   std::string description;  // ?
   std::string status;
@@ -47,6 +52,7 @@ struct CreateIncidentInput {
 
 // Nullable strings: absent or null means "unchanged".
 struct UpdateIncidentInput {
+  Caller caller;  // not on the wire
   std::optional<std::string> title;
   std::optional<std::string> description;
   std::optional<std::string> status;
@@ -67,6 +73,7 @@ struct TimelineEntry {
 };
 
 struct TimelineAppendInput {
+  Caller caller;  // not on the wire; `actor` (when given) is what the client says
   Time at;
   std::string kind;
   std::string body;

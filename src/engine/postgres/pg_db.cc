@@ -174,8 +174,8 @@ Error Connection::ErrorFrom(pg_result* r, std::string_view sql) {
   if (IsRetryable(sqlstate)) saw_retryable_ = true;
   if (sqlstate.starts_with("23")) {
     // Integrity constraints, as SQLite's SQLITE_CONSTRAINT. A client can cause this (a second
-    // open incident for a key): say what, not the SQL.
-    return MakeError(errc::kConflict, "conflicts with an existing record (" + message + ")");
+    // open incident for a key): say what, not the SQL or the constraint's name.
+    return MakeError(errc::kConflict, "conflicts with an existing record");
   }
   std::string_view code = errc::kInternal;
   if (sqlstate == "22021" || sqlstate == "22P05") {

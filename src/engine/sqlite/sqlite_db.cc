@@ -122,8 +122,7 @@ Result<bool> Statement::Step() {
   sqlite3* db = sqlite3_db_handle(s_);
   if ((rc & 0xff) == SQLITE_CONSTRAINT) {
     // A client can cause this (a second open incident for a key): say what, not the SQL.
-    return Fail(errc::kConflict,
-                std::string("conflicts with an existing record (") + sqlite3_errmsg(db) + ")");
+    return Fail(errc::kConflict, "conflicts with an existing record");
   }
   const std::string sql = sqlite3_sql(s_) ? sqlite3_sql(s_) : "";
   return Fail(SqlError(db, sql.substr(0, 60)));

@@ -57,9 +57,9 @@ Result<std::optional<Time>> ConfigReader::Timestamp(std::string_view key) const 
     return Fail(BadRequest(label_ + ": config \"" + std::string(key) +
                            "\" must be an RFC 3339 timestamp: " + t.error().message));
   }
-  if (!FitsUnixNanos(*t)) {
+  if (!t->UnixNanosChecked()) {
     return Fail(BadRequest(label_ + ": config \"" + std::string(key) +
-                           "\" must be between the years 1678 and 2262"));
+                           "\" " + std::string(Time::kNanosRange)));
   }
   // Normalise to UTC so that every time the provider derives from it formats with "Z".
   return std::optional<Time>(Time::FromUnixNanos(t->UnixNanos()));

@@ -299,9 +299,9 @@ Result<std::shared_ptr<MockLogProvider>> MockLogProvider::FromConfig(const JsonO
 }
 
 Result<s::LogEntries> MockLogProvider::Query(const s::LogQuery& q) {
-  if ((!q.start.IsZero() && !FitsUnixNanos(q.start)) ||
-      (!q.end.IsZero() && !FitsUnixNanos(q.end))) {
-    return Fail(BadRequest("start and end must be between the years 1678 and 2262"));
+  if ((!q.start.IsZero() && !q.start.UnixNanosChecked()) ||
+      (!q.end.IsZero() && !q.end.UnixNanosChecked())) {
+    return Fail(BadRequest("start and end " + std::string(Time::kNanosRange)));
   }
   const Time end = q.end.IsZero() ? clock_.Now() : q.end;
   const Time start = q.start.IsZero() ? end.Add(-kDefaultWindow) : q.start;

@@ -431,9 +431,9 @@ Result<NullableList<s::MetricSeries>> MockMetricProvider::Query(const s::MetricQ
     return Fail(BadRequest("expression.metricName is required"));
   }
   const s::MetricExpression& expr = *q.expression;
-  if ((!q.start.IsZero() && !FitsUnixNanos(q.start)) ||
-      (!q.end.IsZero() && !FitsUnixNanos(q.end))) {
-    return Fail(BadRequest("start and end must be between the years 1678 and 2262"));
+  if ((!q.start.IsZero() && !q.start.UnixNanosChecked()) ||
+      (!q.end.IsZero() && !q.end.UnixNanosChecked())) {
+    return Fail(BadRequest("start and end " + std::string(Time::kNanosRange)));
   }
   const std::int64_t step = q.step > 0 ? q.step : kDefaultStepSeconds;
   Time end = q.end;

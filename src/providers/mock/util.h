@@ -20,12 +20,6 @@ inline constexpr std::int64_t kNanosPerMinute = 60 * kNanosPerSecond;
 inline constexpr std::int64_t kNanosPerHour = 60 * kNanosPerMinute;
 inline constexpr std::int64_t kNanosPerDay = 24 * kNanosPerHour;
 
-// Whether t.UnixNanos() is representable (roughly years 1678–2262). Time arithmetic in
-// nanoseconds is only done on such times; others are rejected as bad input.
-inline bool FitsUnixNanos(const Time& t) {
-  return t.seconds > -9'000'000'000 && t.seconds < 9'000'000'000;
-}
-
 // Case-insensitive (ASCII) substring test; an empty needle matches everything.
 bool ContainsIgnoreCase(std::string_view haystack, std::string_view needle);
 
