@@ -56,10 +56,14 @@ test-tsan: deps $(TSAN_BUILD)/build.ninja
 	  --gtest_filter='$(TSAN_WORKFLOW_TESTS)'
 	TSAN_OPTIONS=halt_on_error=1 $(TSAN_BUILD)/tests/workflow/output/opsorch_wf_output_tests
 
+# Every libFuzzer target (tests/fuzz/fuzz_*.cc) for FUZZ_TIME seconds each, one after the other
+# (fuzz_decode as always: build-fuzz/corpus plus the seeds in tests/fuzz/corpus). For a number of
+# executions per target instead: scripts/fuzz-all --runs N.
+FUZZ_TIME ?= 60
 fuzz: deps
 	CXX=clang++-14 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOPSORCH_BUILD_FUZZERS=ON
-	cmake --build build-fuzz -j $(JOBS) --target fuzz_decode
-	mkdir -p build-fuzz/corpus && build-fuzz/tests/fuzz/fuzz_decode -max_total_time=60 build-fuzz/corpus tests/fuzz/corpus
+	cmake --build build-fuzz -j $(JOBS) --target fuzzers
+	scripts/fuzz-all --build build-fuzz --time $(FUZZ_TIME)
 
 bench: build
 	bench/run.sh

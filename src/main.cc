@@ -1,11 +1,13 @@
 // opsorch: the command line. The only translation unit that includes CLI11.
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <malloc.h>
 #include <signal.h>
 
 #include <opsorch/app/app.h>
@@ -57,6 +59,8 @@ int Serve(bool demo) {
   }
   opsorch::app::AppOptions options;
   options.demo = demo;
+  // The runtime's metrics answer /metrics/query unless something else is configured for it.
+  if (workflows) options.fallback_providers[opsorch::providers::Capability::kMetric] = "workflow";
   options.register_providers =
       [store = workflows ? store.get() : nullptr](opsorch::providers::ProviderRegistry& registry) {
         return wf::RegisterWorkflowMetricProvider(registry, store);
@@ -96,6 +100,11 @@ int Agent(const std::string& bootstrap_file) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // glibc gives threads up to 8 malloc arenas per core and keeps what each one grew to: a
+  // large read served once by each of the ~20 request and worker threads would leave ~20
+  // peaks of heap behind. Four arenas bound that (thread caches keep small allocations
+  // lock-free); MALLOC_ARENA_MAX in the environment still wins.
+  if (std::getenv("MALLOC_ARENA_MAX") == nullptr) mallopt(M_ARENA_MAX, 4);
   CLI::App cli{
       "opsorch: the OpsOrch Core API server (incidents, alerts, logs, metrics, tickets, "
       "messaging, services, deployments, teams, orchestration).\n"
@@ -105,9 +114,30 @@ int main(int argc, char** argv) {
 
   bool demo = false;
   CLI::App* serve = cli.add_subcommand("serve", "Run the HTTP API server");
-  serve->add_flag("--demo", demo,
-                  "Serve a demo world: every capability not configured otherwise uses the "
-                  "built-in `mock` provider, and secrets go to $OPSORCH_DATA_DIR/secrets.json");
+  serve->add_flag(
+      "--demo", demo,
+      "Serve the demo world for every capability not configured otherwise: incidents, alerts, "
+      "services and teams from the built-in incident engine (`local`, a seeded store in "
+      "$OPSORCH_DATA_DIR/opsorch.db), the other six from `mock`; secrets in "
+      "$OPSORCH_DATA_DIR/secrets.json. Listens on 127.0.0.1 unless OPSORCH_ADDR is set");
+  serve->footer(
+      "Environment (all settings; docs/CONFIGURATION.md has every variable):\n"
+      "  OPSORCH_ADDR                 listen address (default :8080; --demo: 127.0.0.1:8080)\n"
+      "  OPSORCH_BEARER_TOKEN         token every request needs (none: anyone who can connect)\n"
+      "  OPSORCH_METRICS_TOKEN        a second token, for GET /metrics and /health only\n"
+      "  OPSORCH_CORS_ORIGIN          Access-Control-Allow-Origin (default *)\n"
+      "  OPSORCH_TLS_CERT_FILE, OPSORCH_TLS_KEY_FILE   serve HTTPS\n"
+      "  OPSORCH_<CAP>_PROVIDER / _CONFIG / _PLUGIN     a capability's provider, its JSON\n"
+      "                               config, or a plugin binary (CAP: INCIDENT, ALERT, LOG,\n"
+      "                               METRIC, TICKET, MESSAGING, SERVICE, DEPLOYMENT, TEAM,\n"
+      "                               ORCHESTRATION, SECRET)\n"
+      "  OPSORCH_PLUGIN_DIRS          directories plugins set through the API must be in\n"
+      "  OPSORCH_PLUGIN_ENV           variables passed to plugins besides PATH, HOME, LANG, TZ\n"
+      "  OPSORCH_DATA_DIR             data directory (default ./data)\n"
+      "  OPSORCH_ENGINE_STORE         incident engine store: sqlite:<path> or postgres://...\n"
+      "  OPSORCH_ENGINE_SEED          a catalog of teams, services and integration keys\n"
+      "  OPSORCH_WORKFLOW_BOOTSTRAP   run the workflow runtime inside the server\n"
+      "  OPSORCH_LOG_FORMAT, OPSORCH_LOG_LEVEL, OPSORCH_ACCESS_LOG   logging");
 
   CLI::App* keygen = cli.add_subcommand(
       "keygen",
@@ -128,6 +158,19 @@ int main(int argc, char** argv) {
       "test", "Run workflow test files against the real runtime with mocked HTTP services");
   wtest->add_option("files", test_files, "Test files (*.test.json)")->required();
 
+  // CLI11 would answer an unknown command with "A subcommand is required": name it instead.
+  if (argc > 1 && argv[1][0] != '-') {
+    const std::string command = argv[1];
+    bool known = false;
+    for (const CLI::App* sub : cli.get_subcommands({})) known = known || sub->get_name() == command;
+    if (!known) {
+      std::fprintf(stderr,
+                   "opsorch: unknown command \"%s\" (commands: serve, agent, workflow, keygen; "
+                   "see opsorch --help)\n",
+                   command.c_str());
+      return 2;
+    }
+  }
   CLI11_PARSE(cli, argc, argv);
   if (serve->parsed()) return Serve(demo);
   if (agent->parsed()) return Agent(bootstrap_file);

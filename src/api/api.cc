@@ -1,4 +1,5 @@
 #include <array>
+#include <charconv>
 #include <atomic>
 #include <chrono>
 #include <optional>
@@ -35,11 +36,14 @@ constexpr std::string_view kAllowHeaders =
     "Content-Type, Authorization, X-Request-Id, X-Actor-Type, X-Actor-Id, X-User-Id, "
     "X-OpsOrch-Actor-Id, X-Actor-Name";
 constexpr std::string_view kAllowMethods = "GET,POST,PUT,PATCH,DELETE,OPTIONS";
+// Response headers a page of another origin (a console) may read.
+constexpr std::string_view kExposeHeaders = "X-Request-Id, X-OpsOrch-Next-Cursor, Link";
 
 // What a route handler produces: a JSON body with a status, or an error.
 struct Reply {
   int status = 200;
   std::string body;  // JSON without the trailing newline
+  std::string next;  // paging: the cursor of the next page (X-OpsOrch-Next-Cursor, Link)
 };
 using Outcome = Result<Reply>;
 
@@ -206,7 +210,8 @@ struct Api::Impl {
     }
     cors_headers = "Access-Control-Allow-Origin: " + origin +
                    "\r\nAccess-Control-Allow-Headers: " + std::string(kAllowHeaders) +
-                   "\r\nAccess-Control-Allow-Methods: " + std::string(kAllowMethods) + "\r\n";
+                   "\r\nAccess-Control-Allow-Methods: " + std::string(kAllowMethods) +
+                   "\r\nAccess-Control-Expose-Headers: " + std::string(kExposeHeaders) + "\r\n";
     auth_failures = &metrics.GetCounter("opsorch_auth_failures_total",
                                         "Requests refused for a missing or wrong credential.",
                                         {{"credential", "bearer"}});
@@ -462,6 +467,7 @@ struct Api::Impl {
     if (outcome) {
       r.status = outcome->status;
       r.body = std::move(outcome->body);
+      if (!outcome->next.empty()) AddNextPageHeaders(r, req.target, outcome->next);
       if (std::string_view action = AuditAction(id); !action.empty())
         Audit(req, request_id, action);
     } else {
@@ -534,6 +540,33 @@ struct Api::Impl {
     return Json(*out, status);
   }
 
+  // Decode In → call the provider's paged form with ?after= → encode the page's items.
+  template <class P, class In, class F>
+  Outcome CallPage(RouteId route, const Request& req, std::string_view query, F&& f) {
+    auto in = Body<In>(req);
+    if (!in) return Fail(std::move(in.error()));
+    auto p = Provider<P>();
+    if (!p) return Fail(std::move(p.error()));
+    const providers::PageRequest page{QueryParam(query, "after")};
+    auto out = Timed(route, [&] { return f(**p, *in, page); });
+    if (!out) return Fail(std::move(out.error()));
+    Reply r = Json(out->items);
+    r.next = std::move(out->next);
+    return r;
+  }
+
+  // ?limit= of GET lists: absent → 0 (the default page size).
+  static Result<std::int64_t> LimitParam(std::string_view query) {
+    const std::string text = QueryParam(query, "limit");
+    if (text.empty()) return 0;
+    std::int64_t n = 0;
+    auto r = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (r.ec != std::errc() || r.ptr != text.data() + text.size() || n <= 0) {
+      return Fail(errc::kBadRequest, "limit: must be a positive integer");
+    }
+    return n;
+  }
+
   // No request body: call provider → encode Out.
   template <class P, class F>
   Outcome Get(RouteId route, F&& f) {
@@ -559,8 +592,9 @@ struct Api::Impl {
         return ProvidersPost(req, m.param1);
 
       case RouteId::kIncidentsQuery:
-        return Call<IncidentProvider, s::IncidentQuery>(
-            m.id, req, 200, [](auto& p, const auto& q) { return p.Query(q); });
+        return CallPage<IncidentProvider, s::IncidentQuery>(
+            m.id, req, query,
+            [](auto& p, const auto& q, const auto& page) { return p.QueryPage(q, page); });
       case RouteId::kIncidentCreate:
         return Call<IncidentProvider, s::CreateIncidentInput>(
             m.id, req, 201, [&](auto& p, auto& in) {
@@ -575,8 +609,21 @@ struct Api::Impl {
               in.caller = CallerOf(req);
               return p.Update(id, in);
             });
-      case RouteId::kIncidentTimelineGet:
-        return Get<IncidentProvider>(m.id, [&](auto& p) { return p.GetTimeline(id); });
+      case RouteId::kIncidentTimelineGet: {
+        providers::TimelineRequest view;
+        view.raw = QueryParam(query, "raw") == "true";
+        auto limit = LimitParam(query);
+        if (!limit) return Fail(std::move(limit.error()));
+        view.limit = *limit;
+        view.after = QueryParam(query, "after");
+        auto p = Provider<IncidentProvider>();
+        if (!p) return Fail(std::move(p.error()));
+        auto out = Timed(m.id, [&] { return (*p)->TimelinePage(id, view); });
+        if (!out) return Fail(std::move(out.error()));
+        Reply r = Json(out->items);
+        r.next = std::move(out->next);
+        return r;
+      }
       case RouteId::kIncidentTimelineAppend: {
         auto in = Body<s::TimelineAppendInput>(req);
         if (!in) return Fail(std::move(in.error()));
@@ -590,8 +637,9 @@ struct Api::Impl {
       }
 
       case RouteId::kAlertsQuery:
-        return Call<AlertProvider, s::AlertQuery>(
-            m.id, req, 200, [](auto& p, const auto& q) { return p.Query(q); });
+        return CallPage<AlertProvider, s::AlertQuery>(
+            m.id, req, query,
+            [](auto& p, const auto& q, const auto& page) { return p.QueryPage(q, page); });
       case RouteId::kAlertGet:
         return Get<AlertProvider>(m.id, [&](auto& p) { return p.Get(id); });
 
@@ -632,8 +680,9 @@ struct Api::Impl {
             m.id, req, 200, [](auto& p, const auto& msg) { return p.Send(msg); });
 
       case RouteId::kServicesQuery:
-        return Call<ServiceProvider, s::ServiceQuery>(
-            m.id, req, 200, [](auto& p, const auto& q) { return p.Query(q); });
+        return CallPage<ServiceProvider, s::ServiceQuery>(
+            m.id, req, query,
+            [](auto& p, const auto& q, const auto& page) { return p.QueryPage(q, page); });
 
       case RouteId::kDeploymentsQuery:
         return Call<DeploymentProvider, s::DeploymentQuery>(
@@ -642,12 +691,23 @@ struct Api::Impl {
         return Get<DeploymentProvider>(m.id, [&](auto& p) { return p.Get(id); });
 
       case RouteId::kTeamsQuery:
-        return Call<TeamProvider, s::TeamQuery>(m.id, req, 200,
-                                                [](auto& p, const auto& q) { return p.Query(q); });
+        return CallPage<TeamProvider, s::TeamQuery>(
+            m.id, req, query,
+            [](auto& p, const auto& q, const auto& page) { return p.QueryPage(q, page); });
       case RouteId::kTeamGet:
         return Get<TeamProvider>(m.id, [&](auto& p) { return p.Get(id); });
-      case RouteId::kTeamMembers:
-        return Get<TeamProvider>(m.id, [&](auto& p) { return p.Members(id); });
+      case RouteId::kTeamMembers: {
+        auto limit = LimitParam(query);
+        if (!limit) return Fail(std::move(limit.error()));
+        auto p = Provider<TeamProvider>();
+        if (!p) return Fail(std::move(p.error()));
+        const providers::PageRequest page{QueryParam(query, "after")};
+        auto out = Timed(m.id, [&] { return (*p)->MembersPage(id, *limit, page); });
+        if (!out) return Fail(std::move(out.error()));
+        Reply r = Json(out->items);
+        r.next = std::move(out->next);
+        return r;
+      }
 
       case RouteId::kPlansQuery:
         return Call<OrchestrationProvider, s::OrchestrationPlanQuery>(
@@ -763,6 +823,27 @@ void Audit(const http::Request& req, std::string_view request_id, std::string_vi
   AppendJsonString(line, action);
   line.push_back('}');
   log::Audit(line);
+}
+
+void AddNextPageHeaders(http::Response& r, std::string_view target, const std::string& next) {
+  const std::size_t q = target.find('?');
+  std::string url(target.substr(0, q));
+  url.push_back('?');
+  if (q != std::string_view::npos) {
+    std::string_view rest = target.substr(q + 1);
+    while (!rest.empty()) {
+      const std::size_t amp = rest.find('&');
+      const std::string_view pair = rest.substr(0, amp);
+      if (!pair.empty() && !pair.starts_with("after=") && pair != "after") {
+        url.append(pair).push_back('&');
+      }
+      if (amp == std::string_view::npos) break;
+      rest.remove_prefix(amp + 1);
+    }
+  }
+  url += "after=" + PercentEncode(next);
+  r.AddHeader("X-OpsOrch-Next-Cursor", next);
+  r.AddHeader("Link", "<" + url + ">; rel=\"next\"");
 }
 
 Api::Api(ApiOptions options, const providers::ProviderRegistry& registry,

@@ -195,6 +195,11 @@ struct App::Impl {
                  "stored provider config not loaded",
                  {{"capability", providers::Name(cap)}, {"error", stored.error().message}});
     }
+    if (auto f = options.fallback_providers.find(cap); f != options.fallback_providers.end()) {
+      log::Info("capability " + std::string(providers::Name(cap)) + " served by " + f->second +
+                " (nothing else configured for it)");
+      return registry.Create(cap, f->second, {});
+    }
     if (options.demo && cap != Capability::kSecret) {
       // The demo serves incidents, alerts, services and teams from the incident engine (so
       // that events sent to /v2/enqueue show up), the rest from the mock world.

@@ -66,14 +66,26 @@ unsigned DaysInMonth(std::int64_t y, unsigned m) {
 }  // namespace
 
 Time Time::FromUnixNanos(std::int64_t ns, std::int32_t offset_seconds) {
-  const std::int64_t s = FloorDiv(ns, kNanosPerSecond);
-  return Time{s, static_cast<std::int32_t>(ns - s * kNanosPerSecond), offset_seconds};
+  // Not ns - FloorDiv(ns, 1e9) * 1e9: that product overflows for the earliest instants.
+  std::int64_t s = ns / kNanosPerSecond;
+  std::int64_t n = ns % kNanosPerSecond;
+  if (n < 0) {
+    n += kNanosPerSecond;
+    --s;
+  }
+  return Time{s, static_cast<std::int32_t>(n), offset_seconds};
 }
 
 std::optional<std::int64_t> Time::UnixNanosChecked() const {
+  // Before the epoch, from the next second down: seconds * 1e9 alone overflows in the last
+  // second of the range, where seconds * 1e9 + nanos still fits.
+  std::int64_t s = seconds, n = nanos;
+  if (s < 0 && n > 0) {
+    ++s;
+    n -= kNanosPerSecond;
+  }
   std::int64_t ns;
-  if (__builtin_mul_overflow(seconds, kNanosPerSecond, &ns) ||
-      __builtin_add_overflow(ns, static_cast<std::int64_t>(nanos), &ns)) {
+  if (__builtin_mul_overflow(s, kNanosPerSecond, &ns) || __builtin_add_overflow(ns, n, &ns)) {
     return std::nullopt;
   }
   return ns;

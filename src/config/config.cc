@@ -1,6 +1,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <system_error>
 
 #include <opsorch/common/duration.h>
@@ -59,6 +60,9 @@ Result<std::chrono::milliseconds> ParseDuration(std::string_view s) {
   if (auto r = std::from_chars(s.data(), s.data() + s.size(), seconds);
       !s.empty() && r.ec == std::errc() && r.ptr == s.data() + s.size()) {
     if (seconds < 0) return Fail(errc::kBadRequest, "duration must not be negative");
+    if (seconds > std::numeric_limits<std::int64_t>::max() / 1000) {
+      return Fail(errc::kBadRequest, "duration \"" + std::string(s) + "\" is out of range");
+    }
     return std::chrono::milliseconds(seconds * 1000);
   }
   auto ns = ParseGoDuration(s);

@@ -1,6 +1,7 @@
 #include "engine/admin_routes.h"
 
 #include <algorithm>
+#include <charconv>
 #include <vector>
 
 #include <opsorch/common/error.h>
@@ -10,6 +11,7 @@
 #include <opsorch/common/strings.h>
 #include <opsorch/common/time.h>
 #include <opsorch/log/log.h>
+#include <opsorch/providers/interfaces.h>
 
 #include "engine/sla.h"
 
@@ -157,6 +159,35 @@ std::string List(const std::vector<T>& items, F append) {
   return out;
 }
 
+// A page of an admin list, ordered by `key` (?limit=, default 100, at most 1000; ?after=<key
+// of the last row>), with the paging headers when it continues.
+template <class T, class Key, class F>
+Response PagedList(std::vector<T> items, const Request& req, Key key, F append) {
+  std::int64_t limit = 0;
+  if (const std::string text = QueryParam(req.target, "limit"); !text.empty()) {
+    auto r = std::from_chars(text.data(), text.data() + text.size(), limit);
+    if (r.ec != std::errc() || r.ptr != text.data() + text.size() || limit <= 0) {
+      return ErrorResponse(MakeError(errc::kBadRequest, "limit: must be a positive integer"));
+    }
+  }
+  const auto size = static_cast<std::size_t>(providers::PageSize(limit));
+  const std::string after = QueryParam(req.target, "after");
+  std::sort(items.begin(), items.end(), [&](const T& a, const T& b) { return key(a) < key(b); });
+  std::vector<T> page;
+  std::string next;
+  for (auto& item : items) {
+    if (!after.empty() && key(item) <= after) continue;
+    if (page.size() == size) {
+      next = key(page.back());
+      break;
+    }
+    page.push_back(std::move(item));
+  }
+  Response r = Json(200, List(page, append));
+  if (!next.empty()) api::AddNextPageHeaders(r, req.target, next);
+  return r;
+}
+
 Result<JsonObject> BodyObject(const Request& req) {
   auto v = ParseJson(req.body);
   if (!v) return Fail(std::move(v.error()));
@@ -247,7 +278,8 @@ class AdminRoutes final : public api::RouteExtension {
     if (seg.size() == 1 && seg[0] == "services" && m == Method::kGet) {
       auto all = store.Services();
       if (!all) return ErrorResponse(all.error());
-      return Json(200, List(*all, AppendService));
+      return PagedList(
+          std::move(*all), req, [](const ServiceRow& r) { return r.id; }, AppendService);
     }
     if (seg.size() == 2 && seg[0] == "services") {
       const std::string id(seg[1]);
@@ -305,7 +337,8 @@ class AdminRoutes final : public api::RouteExtension {
       if (m == Method::kGet) {
         auto all = store.Integrations(service);
         if (!all) return ErrorResponse(all.error());
-        return Json(200, List(*all, AppendIntegration));
+        return PagedList(
+            std::move(*all), req, [](const IntegrationRow& r) { return r.id; }, AppendIntegration);
       }
       if (m == Method::kPost) {
         auto services = store.Services();
@@ -356,7 +389,7 @@ class AdminRoutes final : public api::RouteExtension {
     if (seg.size() == 1 && seg[0] == "teams" && m == Method::kGet) {
       auto all = store.Teams();
       if (!all) return ErrorResponse(all.error());
-      return Json(200, List(*all, AppendTeam));
+      return PagedList(std::move(*all), req, [](const TeamRow& r) { return r.id; }, AppendTeam);
     }
     if (seg.size() == 2 && seg[0] == "teams") {
       const std::string id(seg[1]);
@@ -383,7 +416,7 @@ class AdminRoutes final : public api::RouteExtension {
     if (seg.size() == 3 && seg[0] == "teams" && seg[2] == "members" && m == Method::kGet) {
       auto all = store.Members(seg[1]);
       if (!all) return ErrorResponse(all.error());
-      return Json(200, List(*all, AppendMember));
+      return PagedList(std::move(*all), req, [](const MemberRow& r) { return r.id; }, AppendMember);
     }
     if (seg.size() == 4 && seg[0] == "teams" && seg[2] == "members") {
       const std::string team(seg[1]), id(seg[3]);

@@ -1,6 +1,8 @@
 #include "engine/local_providers.h"
 
 #include <algorithm>
+#include <charconv>
+#include <optional>
 
 #include <opsorch/common/error.h>
 #include <opsorch/common/strings.h>
@@ -8,6 +10,7 @@
 #include <opsorch/providers/interfaces.h>
 
 #include "engine/rules.h"
+#include "engine/timeline_view.h"
 
 namespace opsorch::engine {
 namespace {
@@ -119,6 +122,58 @@ JsonObject ActorOf(const s::Caller& caller) {
   return caller.empty() ? JsonObject{{"type", "user"}} : caller;
 }
 
+using providers::Page;
+using providers::PageRequest;
+using providers::PageSize;
+
+tl::unexpected<Error> BadCursor() {
+  return Fail(errc::kBadRequest, "after: not a cursor of this list");
+}
+
+// The seq of an "inc-<n>" / "al-<n>" cursor; 0 for none; nullopt when malformed.
+std::optional<std::int64_t> CursorSeq(std::string_view after, std::string_view prefix) {
+  if (after.empty()) return 0;
+  if (!after.starts_with(prefix)) return std::nullopt;
+  std::int64_t seq = 0;
+  const std::string_view digits = after.substr(prefix.size());
+  auto r = std::from_chars(digits.data(), digits.data() + digits.size(), seq);
+  if (r.ec != std::errc() || r.ptr != digits.data() + digits.size() || seq <= 0) {
+    return std::nullopt;
+  }
+  return seq;
+}
+
+// A page of a list ordered by id (catalog lists, which are read whole from the store).
+template <class T>
+Page<T> PageById(std::vector<T> all, std::int64_t limit, std::string_view after) {
+  std::sort(all.begin(), all.end(), [](const T& a, const T& b) { return a.id < b.id; });
+  const auto size = static_cast<std::size_t>(PageSize(limit));
+  auto first = std::upper_bound(all.begin(), all.end(), after,
+                                [](std::string_view a, const T& b) { return a < b.id; });
+  if (after.empty()) first = all.begin();
+  Page<T> page;
+  std::vector<T> items;
+  for (auto it = first; it != all.end() && items.size() < size; ++it) items.push_back(*it);
+  if (static_cast<std::size_t>(all.end() - first) > size) page.next = items.back().id;
+  page.items = std::move(items);
+  return page;
+}
+
+// The alert actions behind the statuses alerts are shown with (ToSchema).
+std::vector<std::string> ActionsOf(const std::vector<std::string>& statuses) {
+  std::vector<std::string> actions;
+  for (const auto& st : statuses) {
+    if (st == "triggered") actions.emplace_back("trigger");
+    if (st == "acknowledged") actions.emplace_back("acknowledge");
+    if (st == "resolved") actions.emplace_back("resolve");
+  }
+  return actions;
+}
+
+// A coalesced page reads at most this many entries, so that one request's work is bounded
+// even when a single run of repeats is longer (it then continues on the next page).
+constexpr std::int64_t kMaxEntriesReadPerPage = 200'000;
+
 class Base {
  public:
   explicit Base(Engine& e) : engine(e) {}
@@ -162,20 +217,39 @@ class LocalIncidents final : public providers::IncidentProvider, Base {
   bool IsBlocking() const override { return true; }
 
   Result<NullableList<s::Incident>> Query(const s::IncidentQuery& q) override {
+    auto page = QueryPage(q, {});
+    if (!page) return Fail(std::move(page.error()));
+    return std::move(page->items);
+  }
+
+  // Newest first, PageSize(limit) at a time; the cursor is the last incident's id.
+  Result<Page<s::Incident>> QueryPage(const s::IncidentQuery& q, const PageRequest& page) override {
     if (auto st = CheckQuery(q); !st) return Fail(std::move(st.error()));
+    const auto before = CursorSeq(page.after, "inc-");
+    if (!before) return BadCursor();
     IncidentFilter f;
     f.text = std::string(TrimSpace(q.query));
     f.statuses = q.statuses;
     f.severities = q.severities;
-    f.limit = q.limit > 0 ? q.limit : 0;
+    const std::int64_t size = PageSize(q.limit);
+    f.limit = size + 1;  // one more tells whether a next page exists
+    f.before_seq = *before;
     auto scope = ScopeServices(q.scope);
     if (!scope) return Fail(std::move(scope.error()));
     if (*scope) f.service_ids = std::move(**scope);
     auto rows = store().QueryIncidents(f);
     if (!rows) return Fail(std::move(rows.error()));
-    std::vector<s::Incident> out;
-    out.reserve(rows->size());
-    for (const auto& r : *rows) out.push_back(ToSchema(r));
+    Page<s::Incident> out;
+    std::vector<s::Incident> items;
+    items.reserve(rows->size());
+    for (const auto& r : *rows) {
+      if (static_cast<std::int64_t>(items.size()) == size) {
+        out.next = items.back().id;
+        break;
+      }
+      items.push_back(ToSchema(r));
+    }
+    out.items = std::move(items);
     return out;
   }
 
@@ -300,15 +374,53 @@ class LocalIncidents final : public providers::IncidentProvider, Base {
   }
 
   Result<NullableList<s::TimelineEntry>> GetTimeline(const std::string& id) override {
+    auto page = TimelinePage(id, {});
+    if (!page) return Fail(std::move(page.error()));
+    return std::move(page->items);
+  }
+
+  // In (at, n) order; coalesced unless raw; the cursor is the position of the last entry read.
+  Result<Page<s::TimelineEntry>> TimelinePage(const std::string& id,
+                                              const providers::TimelineRequest& req) override {
+    TimelineCursor after;
+    if (!req.after.empty()) {
+      auto c = ParseTimelineCursor(req.after);
+      if (!c) return BadCursor();
+      after = *c;
+    }
     auto inc = store().GetIncident(id);
     if (!inc) return Fail(std::move(inc.error()));
     if (!*inc) return Fail(errc::kNotFound, "incident " + id + " not found");
-    auto rows = store().Timeline(id);
-    if (!rows) return Fail(std::move(rows.error()));
-    std::vector<s::TimelineEntry> out;
-    out.reserve(rows->size());
-    for (const auto& t : *rows) out.push_back(ToSchema(t));
-    return out;
+    const std::int64_t size = PageSize(req.limit);
+    Page<s::TimelineEntry> page;
+    std::vector<s::TimelineEntry> items;
+    if (req.raw) {
+      TimelineCursor last;
+      auto st = store().ScanTimeline(id, after, size + 1, [&](TimelineRow&& row) {
+        if (static_cast<std::int64_t>(items.size()) == size) {
+          page.next = TimelineCursorText(last);
+          return false;
+        }
+        last = TimelineCursor{row.at, row.n};
+        items.push_back(ToSchema(row));
+        return true;
+      });
+      if (!st) return Fail(std::move(st.error()));
+    } else {
+      TimelineCoalescer coalescer(static_cast<std::size_t>(size));
+      bool full = false;
+      auto st = store().ScanTimeline(id, after, kMaxEntriesReadPerPage, [&](TimelineRow&& row) {
+        full = !coalescer.Push(std::move(row));
+        return !full;
+      });
+      if (!st) return Fail(std::move(st.error()));
+      if (full || static_cast<std::int64_t>(coalescer.taken()) == kMaxEntriesReadPerPage) {
+        page.next = TimelineCursorText(coalescer.last());
+      }
+      for (const auto& row : coalescer.Finish()) items.push_back(ToSchema(row));
+    }
+    page.items = std::move(items);
+    return page;
   }
 
   Status AppendTimeline(const std::string& id, const s::TimelineAppendInput& in) override {
@@ -344,28 +456,40 @@ class LocalAlerts final : public providers::AlertProvider, Base {
   bool IsBlocking() const override { return true; }
 
   Result<NullableList<s::Alert>> Query(const s::AlertQuery& q) override {
+    auto page = QueryPage(q, {});
+    if (!page) return Fail(std::move(page.error()));
+    return std::move(page->items);
+  }
+
+  // Newest first, PageSize(limit) at a time; the cursor is the last alert's id.
+  Result<Page<s::Alert>> QueryPage(const s::AlertQuery& q, const PageRequest& page) override {
     if (auto st = CheckQuery(q); !st) return Fail(std::move(st.error()));
+    const auto before = CursorSeq(page.after, "al-");
+    if (!before) return BadCursor();
     AlertFilter f;
     f.text = std::string(TrimSpace(q.query));
     f.severities = q.severities;
+    // A status is a function of the alert's action: the filter runs in the store.
+    f.actions = ActionsOf(q.statuses);
+    if (!q.statuses.empty() && f.actions.empty()) return Page<s::Alert>{std::vector<s::Alert>{}, {}};
     auto scope = ScopeServices(q.scope);
     if (!scope) return Fail(std::move(scope.error()));
     if (*scope) f.service_ids = std::move(**scope);
-    // Statuses filter on the derived alert status, after the query.
-    const std::int64_t limit = q.limit > 0 ? q.limit : 0;
-    f.limit = q.statuses.empty() ? limit : 0;
+    const std::int64_t size = PageSize(q.limit);
+    f.limit = size + 1;
+    f.before_seq = *before;
     auto rows = store().QueryAlerts(f);
     if (!rows) return Fail(std::move(rows.error()));
-    std::vector<s::Alert> out;
+    Page<s::Alert> out;
+    std::vector<s::Alert> items;
     for (const auto& a : *rows) {
-      s::Alert alert = ToSchema(a);
-      if (!q.statuses.empty() &&
-          std::find(q.statuses.begin(), q.statuses.end(), alert.status) == q.statuses.end()) {
-        continue;
+      if (static_cast<std::int64_t>(items.size()) == size) {
+        out.next = items.back().id;
+        break;
       }
-      out.push_back(std::move(alert));
-      if (limit > 0 && static_cast<std::int64_t>(out.size()) >= limit) break;
+      items.push_back(ToSchema(a));
     }
+    out.items = std::move(items);
     return out;
   }
 
@@ -383,6 +507,20 @@ class LocalServices final : public providers::ServiceProvider, Base {
   bool IsBlocking() const override { return true; }
 
   Result<NullableList<s::Service>> Query(const s::ServiceQuery& q) override {
+    auto page = QueryPage(q, {});
+    if (!page) return Fail(std::move(page.error()));
+    return std::move(page->items);
+  }
+
+  // By id, PageSize(limit) at a time; the cursor is the last service's id.
+  Result<Page<s::Service>> QueryPage(const s::ServiceQuery& q, const PageRequest& page) override {
+    auto all = Matching(q);
+    if (!all) return Fail(std::move(all.error()));
+    return PageById(std::move(*all), q.limit, page.after);
+  }
+
+ private:
+  Result<std::vector<s::Service>> Matching(const s::ServiceQuery& q) {
     auto rows = store().Services();
     if (!rows) return Fail(std::move(rows.error()));
     std::vector<s::Service> out;
@@ -409,7 +547,6 @@ class LocalServices final : public providers::ServiceProvider, Base {
                                {"ackTargetSeconds", r.ack_target_s},
                                {"resolveTargetSeconds", r.resolve_target_s}};
       out.push_back(std::move(sv));
-      if (q.limit > 0 && static_cast<std::int64_t>(out.size()) >= q.limit) break;
     }
     return out;
   }
@@ -421,6 +558,13 @@ class LocalTeams final : public providers::TeamProvider, Base {
   bool IsBlocking() const override { return true; }
 
   Result<NullableList<s::Team>> Query(const s::TeamQuery& q) override {
+    auto page = QueryPage(q, {});
+    if (!page) return Fail(std::move(page.error()));
+    return std::move(page->items);
+  }
+
+  // By id, PageSize(0) at a time (TeamQuery has no limit); the cursor is the last team's id.
+  Result<Page<s::Team>> QueryPage(const s::TeamQuery& q, const PageRequest& page) override {
     auto rows = store().Teams();
     if (!rows) return Fail(std::move(rows.error()));
     std::vector<s::Team> out;
@@ -430,7 +574,7 @@ class LocalTeams final : public providers::TeamProvider, Base {
       if (!q.scope.team.empty() && q.scope.team != r.id) continue;
       out.push_back(ToSchema(r));
     }
-    return out;
+    return PageById(std::move(out), 0, page.after);
   }
 
   Result<s::Team> Get(const std::string& id) override {
@@ -443,6 +587,20 @@ class LocalTeams final : public providers::TeamProvider, Base {
   }
 
   Result<NullableList<s::TeamMember>> Members(const std::string& team_id) override {
+    auto page = MembersPage(team_id, 0, {});
+    if (!page) return Fail(std::move(page.error()));
+    return std::move(page->items);
+  }
+
+  Result<Page<s::TeamMember>> MembersPage(const std::string& team_id, std::int64_t limit,
+                                          const PageRequest& page) override {
+    auto all = AllMembers(team_id);
+    if (!all) return Fail(std::move(all.error()));
+    return PageById(std::move(*all), limit, page.after);
+  }
+
+ private:
+  Result<std::vector<s::TeamMember>> AllMembers(const std::string& team_id) {
     if (auto t = Get(team_id); !t) return Fail(std::move(t.error()));
     auto rows = store().Members(team_id);
     if (!rows) return Fail(std::move(rows.error()));
@@ -459,7 +617,6 @@ class LocalTeams final : public providers::TeamProvider, Base {
     return out;
   }
 
- private:
   static s::Team ToSchema(const TeamRow& r) {
     s::Team t;
     t.id = r.id;

@@ -116,14 +116,21 @@ Result<Outcome> ApplyEvent(Tx& tx, const IntegrationRow& integration, const Even
       inc.updated_at = now;
       std::string body = "Re-triggered by " + From(e) + ": " + Excerpt(e.summary);
       // A more severe repeat raises the incident's severity (never lowers it).
+      std::string raised_from;
       if (SeverityRank(Name(e.severity)) > SeverityRank(inc.severity)) {
         body +=
             " (severity raised from " + inc.severity + " to " + std::string(Name(e.severity)) + ")";
+        raised_from = inc.severity;
         inc.severity = std::string(Name(e.severity));
         inc.urgency = std::string(UrgencyFor(e.severity));
       }
       if (auto st = tx.UpdateIncidentState(inc); !st) return Fail(std::move(st.error()));
       TimelineRow t = Entry(inc, now, "deduplicated", std::move(body), &alert, &e);
+      // The timeline's default view keeps such an entry apart from the run of repeats.
+      if (!raised_from.empty()) {
+        t.metadata["severityFrom"] = raised_from;
+        t.metadata["severityTo"] = inc.severity;
+      }
       if (auto st = tx.InsertAlertWithEntry(alert, t); !st) return Fail(std::move(st.error()));
       out.action = "deduplicated";
       out.incident_id = inc.id;

@@ -19,6 +19,16 @@ Status Tx::InsertAlertWithEntry(AlertRow& alert, TimelineRow& entry) {
   return AppendTimeline(entry);
 }
 
+Result<std::vector<TimelineRow>> Store::Timeline(std::string_view incident_id) {
+  std::vector<TimelineRow> out;
+  auto st = ScanTimeline(incident_id, TimelineCursor{}, 0, [&](TimelineRow&& row) {
+    out.push_back(std::move(row));
+    return true;
+  });
+  if (!st) return Fail(std::move(st.error()));
+  return out;
+}
+
 Result<std::vector<SlaRow>> Store::SlaRowsUpdatedSince(std::int64_t) {
   return Fail(errc::kInternal, "this store does not support SLA analytics yet");
 }

@@ -88,6 +88,9 @@ void RequestParser::on_response_impl(int, beast::string_view, int, beast::error_
 
 void RequestParser::on_field_impl(bhttp::field field, beast::string_view name,
                                   beast::string_view value, beast::error_code&) {
+  // Trailer fields (after a chunked body) are dropped: the server hands out views into `store`
+  // once the header is complete, and appending to it now could move it from under them.
+  if (is_header_done()) return;
   const std::string_view v(value.data(), value.size());
   if (field == bhttp::field::expect && EqualsIgnoreCase(TrimSpace(v), "100-continue")) {
     scratch_.expect_continue = true;
@@ -111,6 +114,19 @@ void RequestParser::on_body_init_impl(const boost::optional<std::uint64_t>& leng
 std::size_t RequestParser::on_body_impl(beast::string_view body, beast::error_code&) {
   scratch_.body.append(body.data(), body.size());
   return body.size();
+}
+
+void RequestParser::on_chunk_header_impl(std::uint64_t, beast::string_view extensions,
+                                         beast::error_code& ec) {
+  // Beast takes any byte inside a quoted extension value, a bare LF included; a front end that
+  // ends the chunk line there would see another body. Control characters other than HTAB are
+  // not allowed in an extension (RFC 9112 §7.1.1: quoted-string).
+  for (const char c : extensions) {
+    if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7F) {
+      ec = bhttp::error::bad_chunk_extension;
+      return;
+    }
+  }
 }
 
 std::size_t RequestParser::on_chunk_body_impl(std::uint64_t, beast::string_view body,

@@ -70,8 +70,8 @@ class RequestParser final : public boost::beast::http::basic_parser<true> {
   void on_body_init_impl(const boost::optional<std::uint64_t>& length,
                          boost::beast::error_code&) override;
   std::size_t on_body_impl(boost::beast::string_view body, boost::beast::error_code&) override;
-  void on_chunk_header_impl(std::uint64_t, boost::beast::string_view,
-                            boost::beast::error_code&) override {}
+  void on_chunk_header_impl(std::uint64_t, boost::beast::string_view extensions,
+                            boost::beast::error_code& ec) override;
   std::size_t on_chunk_body_impl(std::uint64_t, boost::beast::string_view body,
                                  boost::beast::error_code&) override;
   void on_finish_impl(boost::beast::error_code&) override {}

@@ -890,7 +890,9 @@ Task<> ServerImpl::Serve(Connection& c, Stream& stream) {
     beast::error_code ec;
     for (;;) {
       const std::size_t used = parser.put(buffer.data(), ec);
-      if (!ec && parser.is_header_done() &&
+      // Every put, not only the last: Beast also consumes the request line and whole field
+      // lines of a header it has not seen the end of, and a fold may be among them.
+      if ((!ec || ec == bhttp::error::need_more) &&
           HasObsFold(std::string_view(static_cast<const char*>(buffer.data().data()), used))) {
         c.scratch.refused = "obsolete line folding in a header";
         ec = bhttp::error::bad_field;

@@ -271,15 +271,20 @@ Deployment ReadDeployment(const JsonObject& o, const std::string& where,
         break;
       }
       const FieldReader orr{(*outputs)[i].get_object(), ow, status};
-      orr.OnlyKnown({"id", "url", "headers", "token", "metrics", "logs", "batch_max",
+      orr.OnlyKnown({"id", "url", "stdout", "headers", "token", "metrics", "logs", "batch_max",
                      "flush_interval", "sync", "comment"});
       OutputEntry out;
       out.id = orr.Str("id", true);
       if (*status && !ValidName(out.id))
         orr.Error("id", "must be 1-64 characters of [A-Za-z0-9._-]");
       if (*status && !ids.insert(out.id).second) orr.Error("id", "is used by another output");
-      out.url = orr.Str("url", true);
-      if (*status && out.url.rfind("http://", 0) != 0 && out.url.rfind("https://", 0) != 0) {
+      out.stdout = orr.Bool("stdout", false);
+      out.url = orr.Str("url", !out.stdout);
+      if (*status && out.stdout && !out.url.empty()) {
+        orr.Error("url", "must not be given with \"stdout\": true (one destination per output)");
+      }
+      if (*status && !out.stdout && out.url.rfind("http://", 0) != 0 &&
+          out.url.rfind("https://", 0) != 0) {
         orr.Error("url", "must be an http:// or https:// URL");
       }
       out.headers = ReadHeaders(orr, "headers");
@@ -332,8 +337,11 @@ Result<Bootstrap> ParseBootstrap(std::string_view text, const std::string& path,
   if (!doc) return prefixed(doc.error());
   if (!doc->is_object()) return Fail(errc::kBadRequest, path + ": must be a JSON object");
 
-  const std::string base_dir =
-      fs::path(path).has_parent_path() ? fs::path(path).parent_path().string() : ".";
+  // Relative paths in the bootstrap are the bootstrap's directory's, whatever the working
+  // directory later: made absolute once, here.
+  std::error_code abs_ec;
+  const std::string base_dir = fs::absolute(fs::path(path), abs_ec).parent_path().string();
+  if (abs_ec) return Fail(errc::kBadRequest, path + ": " + abs_ec.message());
   Status status;
   const FieldReader root{doc->get_object(), "", &status};
   root.OnlyKnown({"secret_files", "deployments", "comment"});

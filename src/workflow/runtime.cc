@@ -106,6 +106,19 @@ std::string StepKey(std::string_view workflow, std::string_view step) {
   return std::string(workflow) + "/" + std::string(step);
 }
 
+// scheme://host[:port] of a collector URL, for log lines (no user info, path or query, which
+// may carry a token).
+std::string Origin(std::string_view url) {
+  const std::size_t scheme = url.find("://");
+  if (scheme == std::string_view::npos) return "?";
+  std::string_view rest = url.substr(scheme + 3);
+  rest = rest.substr(0, rest.find_first_of("/?#"));
+  if (const std::size_t at = rest.rfind('@'); at != std::string_view::npos) {
+    rest.remove_prefix(at + 1);
+  }
+  return std::string(url.substr(0, scheme + 3)) + std::string(rest);
+}
+
 }  // namespace
 
 struct Runtime::Impl {
@@ -810,6 +823,10 @@ Result<std::unique_ptr<Runtime>> Runtime::Start(Bootstrap bootstrap, RuntimeOpti
     d->state = std::move(*state);
     if (impl->options.use_outputs) {
       for (const OutputEntry& e : def.outputs) {
+        if (e.stdout) {
+          d->outputs.push_back({e, MetricOutput::OpenStdout()});
+          continue;
+        }
         OutputOptions oo;
         oo.id = e.id;
         oo.url = e.url;
@@ -869,6 +886,23 @@ Result<std::unique_ptr<Runtime>> Runtime::Start(Bootstrap bootstrap, RuntimeOpti
     raw->scheduler = std::thread([raw] { raw->Scheduler(); });
   }
   log::Info("workflow runtime started", {{"deployments", std::to_string(raw->deployments.size())}});
+  // Where each deployment's metrics go, so that nobody wonders why nothing shows up.
+  for (const auto& d : raw->deployments) {
+    std::string where;
+    for (const OutputEntry& e : d->def.outputs) {
+      if (!e.metrics || !raw->options.use_outputs) continue;
+      if (!where.empty()) where += ", ";
+      where += e.id + (e.stdout ? " (stdout)" : " (" + Origin(e.url) + ")");
+    }
+    if (raw->options.metric_store != nullptr) {
+      where += std::string(where.empty() ? "" : ", ") + "the workflow metric provider";
+    }
+    log::Info(where.empty()
+                  ? "workflow deployment " + d->def.id +
+                        ": its metrics are dropped: the bootstrap gives it no output (add "
+                        "{\"id\":\"console\",\"stdout\":true} to see them; docs/WORKFLOWS.md)"
+                  : "workflow deployment " + d->def.id + ": metrics go to " + where);
+  }
   return runtime;
 }
 

@@ -56,8 +56,9 @@ class GatedStore final : public Store {
   Result<std::optional<IncidentRow>> GetIncident(std::string_view id) override {
     return inner_->GetIncident(id);
   }
-  Result<std::vector<TimelineRow>> Timeline(std::string_view id) override {
-    return inner_->Timeline(id);
+  Status ScanTimeline(std::string_view id, const TimelineCursor& after, std::int64_t max_rows,
+                      const std::function<bool(TimelineRow&&)>& fn) override {
+    return inner_->ScanTimeline(id, after, max_rows, fn);
   }
   Result<std::vector<AlertRow>> QueryAlerts(const AlertFilter& f) override {
     return inner_->QueryAlerts(f);

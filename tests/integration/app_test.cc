@@ -7,6 +7,8 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
+#include <tuple>
+#include <utility>
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -91,6 +93,34 @@ TEST(Binary, VersionAndFatalStartupExitCode) {
       ("OPSORCH_TLS_KEY_FILE=/x " + std::string(OPSORCH_BINARY) + " serve 2>/dev/null").c_str());
   ASSERT_TRUE(WIFEXITED(rc));
   EXPECT_EQ(WEXITSTATUS(rc), 1);
+}
+
+// A command's exit status and everything it printed (stdout and stderr).
+std::pair<int, std::string> RunCommand(const std::string& command) {
+  std::string out;
+  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
+  if (p == nullptr) return {-1, ""};
+  char buf[4096];
+  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  const int rc = ::pclose(p);
+  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, out};
+}
+
+// What a newcomer reads first must be true: an unknown command is named, `serve --help` says
+// what --demo serves and which variables configure the server.
+TEST(Binary, HelpIsTrueAndUnknownCommandsAreNamed) {
+  auto [rc, out] = RunCommand(std::string(OPSORCH_BINARY) + " bogus");
+  EXPECT_EQ(rc, 2);
+  EXPECT_NE(out.find("unknown command \"bogus\""), std::string::npos) << out;
+  std::tie(rc, out) = RunCommand(std::string(OPSORCH_BINARY) + " serve --help");
+  EXPECT_EQ(rc, 0);
+  for (const char* needle : {"incidents, alerts, services and teams from the built-in incident",
+                             "127.0.0.1", "OPSORCH_BEARER_TOKEN", "OPSORCH_PLUGIN_DIRS",
+                             "OPSORCH_<CAP>_PROVIDER", "docs/CONFIGURATION.md"}) {
+    EXPECT_NE(out.find(needle), std::string::npos) << needle << " not in:\n" << out;
+  }
+  std::tie(rc, out) = RunCommand(std::string(OPSORCH_BINARY) + " serve --bogus");
+  EXPECT_NE(rc, 0);
 }
 
 class CapturedLogs {

@@ -40,7 +40,8 @@ TEST(BuiltinProvidersTest, FactoryErrorsPassThrough) {
   auto bad = registry.Create(Capability::kMetric, "mock", JsonObject{{"bogus", true}});
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error(),
-            (Error{"bad_request", "mock metric provider: unknown config key \"bogus\""}));
+            (Error{"bad_request",
+                   "mock metric provider: unknown config key \"bogus\" (known keys: now, seed)"}));
   auto secret = registry.Create(Capability::kSecret, "json", {});
   ASSERT_FALSE(secret);
   EXPECT_EQ(secret.error().message, "basic provider requires 'path' in config");

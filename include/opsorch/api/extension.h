@@ -32,6 +32,10 @@ class RouteExtension {
                       const std::string& request_id, http::ResponseCallback done) = 0;
 };
 
+// The paging extension's headers (docs/API.md): X-OpsOrch-Next-Cursor, and a Link to the next
+// page (the request's target with `after` replaced).
+void AddNextPageHeaders(http::Response& r, std::string_view target, const std::string& next);
+
 // Writes the audit line of contract §11 for `action` (the same line the core routes write).
 void Audit(const http::Request& req, std::string_view request_id, std::string_view action);
 

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <string>
 #include <memory>
 
 #include <opsorch/common/result.h>
@@ -23,6 +25,10 @@ struct AppOptions {
   // Registers providers that live outside opsorch_core (the workflow runtime's `workflow`
   // metric provider), after the built-in ones and before capabilities are configured.
   std::function<Status(providers::ProviderRegistry&)> register_providers;
+  // A provider for capabilities that neither the environment nor a stored config configures
+  // (before the demo's defaults): `opsorch serve` with a workflow bootstrap answers metrics
+  // with `workflow` unless told otherwise.
+  std::map<providers::Capability, std::string> fallback_providers;
 };
 
 class App {

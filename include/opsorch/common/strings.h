@@ -13,5 +13,7 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b);  // ASCII
 bool ConstantTimeEquals(std::string_view a, std::string_view b);
 // Decodes %XX escapes; false on a malformed escape.
 bool PercentDecode(std::string_view in, std::string& out);
+// Percent-encodes everything but RFC 3986 unreserved characters (query-string values).
+std::string PercentEncode(std::string_view s);
 
 }  // namespace opsorch

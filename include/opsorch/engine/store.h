@@ -7,6 +7,7 @@
 // ids their admin gave them.
 #pragma once
 
+#include <climits>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -104,13 +105,14 @@ struct AlertRow {
 };
 
 struct TimelineRow {
-  std::string id;
+  std::string id;  // "<incident id>-t<n>"
   std::string incident_id;
   std::int64_t at = 0;
   std::string kind;  // triggered, deduplicated, acknowledged, resolved, reopened, note, …
   std::string body;
   JsonObject actor;
   JsonObject metadata;
+  std::int64_t n = 0;  // the entry's number within its incident (set by the store's reads)
 };
 
 struct DeploymentRow {
@@ -132,6 +134,7 @@ struct IncidentFilter {
   std::int64_t created_from = 0;         // inclusive; 0 = unbounded
   std::int64_t created_to = 0;           // exclusive; 0 = unbounded
   std::int64_t limit = 0;                // 0 = no limit; newest first
+  std::int64_t before_seq = 0;           // paging: only incidents older than this one (0: all)
 };
 
 struct AlertFilter {
@@ -139,7 +142,16 @@ struct AlertFilter {
   std::vector<std::string> service_ids;
   std::vector<std::string> severities;
   std::string incident_id;
-  std::int64_t limit = 0;
+  std::vector<std::string> actions;  // any of (trigger, acknowledge, resolve)
+  std::int64_t limit = 0;            // 0 = no limit; newest first
+  std::int64_t before_seq = 0;       // paging: only alerts older than this one (0: all)
+};
+
+// A position in an incident's timeline, which is ordered by (at, n): ScanTimeline continues
+// after it. The zero value is before the first entry.
+struct TimelineCursor {
+  std::int64_t at = INT64_MIN;
+  std::int64_t n = 0;
 };
 
 // What SLA analytics needs of an incident, nothing more (millions of rows).
@@ -218,7 +230,14 @@ class Store {
   // Reads.
   virtual Result<std::vector<IncidentRow>> QueryIncidents(const IncidentFilter& f) = 0;
   virtual Result<std::optional<IncidentRow>> GetIncident(std::string_view id) = 0;
-  virtual Result<std::vector<TimelineRow>> Timeline(std::string_view incident_id) = 0;
+  // The incident's entries after `after` in (at, n) order, one at a time, until `fn` returns
+  // false or `max_rows` (0: no limit) have been read: however long the timeline, the store
+  // holds only a bounded part of it in memory.
+  virtual Status ScanTimeline(std::string_view incident_id, const TimelineCursor& after,
+                              std::int64_t max_rows,
+                              const std::function<bool(TimelineRow&&)>& fn) = 0;
+  // Every entry (tests and small timelines).
+  Result<std::vector<TimelineRow>> Timeline(std::string_view incident_id);
   virtual Result<std::vector<AlertRow>> QueryAlerts(const AlertFilter& f) = 0;
   virtual Result<std::optional<AlertRow>> GetAlert(std::string_view id) = 0;
   // Every incident whose SlaRow columns changed after `updated_after` (0: all of them, by a

@@ -1,8 +1,10 @@
 // One abstract interface per capability (contract §7.1). Implementations must be thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include <opsorch/common/result.h>
 #include <opsorch/providers/capability.h>
@@ -18,6 +20,43 @@ namespace opsorch::providers {
 
 namespace s = ::opsorch::schema;
 
+// opsorch's paging extension (docs/API.md, "Paging"): lists keep the contract's shape (a JSON
+// array); where one continues, the API adds the X-OpsOrch-Next-Cursor and Link headers, which
+// OpsOrch clients ignore, and the next page is asked for with ?after=<cursor>. Providers that
+// do not page (mock, plugins) keep the defaults below, which return everything as one page.
+inline constexpr std::int64_t kDefaultPageSize = 100;
+inline constexpr std::int64_t kMaxPageSize = 1000;
+
+// The page size for a requested limit: 0 (none) → the default, over the maximum → the maximum.
+inline std::int64_t PageSize(std::int64_t requested) {
+  if (requested <= 0) return kDefaultPageSize;
+  return requested > kMaxPageSize ? kMaxPageSize : requested;
+}
+
+struct PageRequest {
+  std::string after;  // the cursor of the previous page (empty: the first page)
+};
+
+template <class T>
+struct Page {
+  NullableList<T> items;
+  std::string next;  // the cursor of the next page; empty when this is the last
+};
+
+template <class T>
+Result<Page<T>> WholeList(Result<NullableList<T>> list) {
+  if (!list) return Fail(std::move(list.error()));
+  return Page<T>{std::move(*list), {}};
+}
+
+// GET /incidents/{id}/timeline: by default runs of repeats ("deduplicated" entries) come
+// coalesced into one entry each; ?raw=true gives every entry.
+struct TimelineRequest {
+  bool raw = false;
+  std::int64_t limit = 0;  // PageSize applies
+  std::string after;
+};
+
 class IncidentProvider : public Provider {
  public:
   static constexpr Capability kCapability = Capability::kIncident;
@@ -27,6 +66,14 @@ class IncidentProvider : public Provider {
   virtual Result<s::Incident> Update(const std::string& id, const s::UpdateIncidentInput& in) = 0;
   virtual Result<NullableList<s::TimelineEntry>> GetTimeline(const std::string& id) = 0;
   virtual Status AppendTimeline(const std::string& id, const s::TimelineAppendInput& in) = 0;
+  // Paged forms (see Page); the defaults call the calls above.
+  virtual Result<Page<s::Incident>> QueryPage(const s::IncidentQuery& q, const PageRequest&) {
+    return WholeList(Query(q));
+  }
+  virtual Result<Page<s::TimelineEntry>> TimelinePage(const std::string& id,
+                                                      const TimelineRequest&) {
+    return WholeList(GetTimeline(id));
+  }
 };
 
 class AlertProvider : public Provider {
@@ -34,6 +81,9 @@ class AlertProvider : public Provider {
   static constexpr Capability kCapability = Capability::kAlert;
   virtual Result<NullableList<s::Alert>> Query(const s::AlertQuery& q) = 0;
   virtual Result<s::Alert> Get(const std::string& id) = 0;
+  virtual Result<Page<s::Alert>> QueryPage(const s::AlertQuery& q, const PageRequest&) {
+    return WholeList(Query(q));
+  }
 };
 
 class LogProvider : public Provider {
@@ -68,6 +118,9 @@ class ServiceProvider : public Provider {
  public:
   static constexpr Capability kCapability = Capability::kService;
   virtual Result<NullableList<s::Service>> Query(const s::ServiceQuery& q) = 0;
+  virtual Result<Page<s::Service>> QueryPage(const s::ServiceQuery& q, const PageRequest&) {
+    return WholeList(Query(q));
+  }
 };
 
 class DeploymentProvider : public Provider {
@@ -83,6 +136,14 @@ class TeamProvider : public Provider {
   virtual Result<NullableList<s::Team>> Query(const s::TeamQuery& q) = 0;
   virtual Result<s::Team> Get(const std::string& id) = 0;
   virtual Result<NullableList<s::TeamMember>> Members(const std::string& team_id) = 0;
+  virtual Result<Page<s::Team>> QueryPage(const s::TeamQuery& q, const PageRequest&) {
+    return WholeList(Query(q));
+  }
+  virtual Result<Page<s::TeamMember>> MembersPage(const std::string& team_id, std::int64_t limit,
+                                                  const PageRequest&) {
+    (void)limit;
+    return WholeList(Members(team_id));
+  }
 };
 
 // Get/Start may return "nothing" (nullopt), which the API encodes as `null` (contract §3).

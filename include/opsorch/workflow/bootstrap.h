@@ -27,7 +27,8 @@ struct HostEntry {
 
 struct OutputEntry {
   std::string id;
-  std::string url;
+  std::string url;      // an NDJSON collector; or
+  bool stdout = false;  // NDJSON lines on opsorch's standard output
   Headers headers;
   std::string token;
   bool metrics = true;

@@ -70,6 +70,9 @@ class MetricOutput {
   // Opens (or creates) the spool and starts the sender; records left from the last run are
   // sent first. Errors: bad_request naming the option.
   static Result<std::unique_ptr<MetricOutput>> Open(const OutputOptions& options);
+  // Records written as NDJSON lines to this process's standard output (no spool, no retries):
+  // for trying workflows out and for a log collector that reads stdout.
+  static std::unique_ptr<MetricOutput> OpenStdout();
   virtual ~MetricOutput() = default;  // stops the sender; the spool keeps what is unsent
   // Durable (written and fdatasync'd; concurrent appends share one sync) before it returns
   // (with sync_appends = false: written to the file, which a process crash does not undo).

@@ -537,6 +537,10 @@ class PgStore final : public Store {
       sql += " AND created_at<" + n.Next();
       p.Add(f.created_to);
     }
+    if (f.before_seq > 0) {
+      sql += " AND seq<" + n.Next();
+      p.Add(f.before_seq);
+    }
     sql += " ORDER BY seq DESC";
     if (f.limit > 0) {
       sql += " LIMIT " + n.Next();
@@ -553,22 +557,37 @@ class PgStore final : public Store {
     return First(ReadAll<IncidentRow>(sql, Params().Add(seq), ReadIncident));
   }
 
-  Result<std::vector<TimelineRow>> Timeline(std::string_view incident_id) override {
+  Status ScanTimeline(std::string_view incident_id, const TimelineCursor& after,
+                      std::int64_t max_rows,
+                      const std::function<bool(TimelineRow&&)>& fn) override {
     const std::string id(incident_id);
-    return ReadAll<TimelineRow>(
+    Params p;
+    p.Add(SeqOf(incident_id, "inc-")).Add(after.at).Add(after.n);
+    std::string sql =
         "SELECT n, at, kind, body, actor, metadata FROM timeline WHERE incident_seq=$1 "
-        "ORDER BY at, n",
-        Params().Add(SeqOf(incident_id, "inc-")), [&](const Rows& s, int r) {
-          TimelineRow t;
-          t.incident_id = id;
-          t.id = id + "-t" + std::to_string(s.Int(r, 0));
-          t.at = s.Int(r, 1);
-          t.kind = s.Text(r, 2);
-          t.body = s.Text(r, 3);
-          t.actor = s.Object(r, 4);
-          t.metadata = s.Object(r, 5);
-          return t;
-        });
+        "AND (at, n) > ($2, $3) ORDER BY at, n";
+    if (max_rows > 0) {
+      sql += " LIMIT $4";
+      p.Add(max_rows);
+    }
+    // Not retried on a lost connection: `fn` has seen some rows already.
+    return WithConnection(/*idempotent=*/false, [&](Connection& c) -> Status {
+      // Single-row mode: rows arrive one at a time; after `fn` says stop the rest is drained.
+      bool more = true;
+      return c.QueryEach(sql, p, [&](const Rows& s) {
+        if (!more) return;
+        TimelineRow t;
+        t.incident_id = id;
+        t.n = s.Int(0, 0);
+        t.id = id + "-t" + std::to_string(t.n);
+        t.at = s.Int(0, 1);
+        t.kind = s.Text(0, 2);
+        t.body = s.Text(0, 3);
+        t.actor = s.Object(0, 4);
+        t.metadata = s.Object(0, 5);
+        more = fn(std::move(t));
+      });
+    });
   }
 
   Result<std::vector<AlertRow>> QueryAlerts(const AlertFilter& f) override {
@@ -590,6 +609,14 @@ class PgStore final : public Store {
     if (!f.incident_id.empty()) {
       sql += " AND incident_seq=" + n.Next();
       p.Add(SeqOf(f.incident_id, "inc-"));
+    }
+    if (!f.actions.empty()) {
+      sql += " AND action = ANY(" + n.Next() + "::text[])";
+      p.AddArray(f.actions);
+    }
+    if (f.before_seq > 0) {
+      sql += " AND seq<" + n.Next();
+      p.Add(f.before_seq);
     }
     sql += " ORDER BY seq DESC";
     if (f.limit > 0) {

@@ -176,12 +176,14 @@ AlertRow ReadAlert(const Statement& s) {
 }
 
 // The `chain` of the incident whose seq is parameter 1 (?1): the seqs of its alerts, newest
-// link first (see migration 4). UNION, not UNION ALL: a damaged chain with a cycle would
-// otherwise never end (retention walks chains holding the writer's lock).
+// link first (see migration 4). A link always points to an older alert (prev_seq < seq), and
+// the walk stops at one that does not, so even a damaged chain ends; that makes UNION ALL
+// safe, which streams the chain instead of keeping every seq in a set (a flapping alert's
+// chain has hundreds of thousands).
 constexpr std::string_view kAlertChain =
     "WITH RECURSIVE chain(seq) AS (SELECT last_alert_seq FROM incidents WHERE seq=?1 AND "
-    "last_alert_seq>0 UNION SELECT a.prev_seq FROM alerts a JOIN chain ON a.seq=chain.seq "
-    "WHERE a.prev_seq>0) ";
+    "last_alert_seq>0 UNION ALL SELECT a.prev_seq FROM alerts a JOIN chain ON a.seq=chain.seq "
+    "WHERE a.prev_seq>0 AND a.prev_seq<a.seq) ";
 constexpr int kChainIncidentParameter = 1;
 
 // `?,?,?` for n values.
@@ -974,6 +976,7 @@ class SqliteStore final : public Store {
     }
     if (f.created_from > 0) sql += " AND created_at>=?";
     if (f.created_to > 0) sql += " AND created_at<?";
+    if (f.before_seq > 0) sql += " AND seq<?";
     sql += " ORDER BY seq DESC";
     if (f.limit > 0) sql += " LIMIT ?";
     return ReadAll<IncidentRow>(
@@ -990,6 +993,7 @@ class SqliteStore final : public Store {
           for (const auto& v : f.service_ids) s.Bind(i++, v);
           if (f.created_from > 0) s.Bind(i++, f.created_from);
           if (f.created_to > 0) s.Bind(i++, f.created_to);
+          if (f.before_seq > 0) s.Bind(i++, f.before_seq);
           if (f.limit > 0) s.Bind(i++, f.limit);
         },
         ReadIncident);
@@ -1003,26 +1007,31 @@ class SqliteStore final : public Store {
         ReadIncident);
   }
 
-  Result<std::vector<TimelineRow>> Timeline(std::string_view incident_id) override {
+  Status ScanTimeline(std::string_view incident_id, const TimelineCursor& after,
+                      std::int64_t max_rows,
+                      const std::function<bool(TimelineRow&&)>& fn) override {
     const std::int64_t seq = SeqOf(incident_id, "inc-");
-    return WithReader([&](Connection& c) -> Result<std::vector<TimelineRow>> {
-      // Entries kept in their alert's row (migration 4) carry the alert's seq.
+    return WithReader([&](Connection& c) -> Status {
+      // Entries kept in their alert's row (migration 4) carry the alert's seq. Rows come from
+      // the statement one at a time; SQLite's sorter spills to temporary storage.
       static const std::string sql =
           std::string(kAlertChain) +
           "SELECT n, at, kind, body, actor, metadata, 0 FROM timeline WHERE incident_seq=?1 "
-          "UNION ALL SELECT tl_n, received_at, tl_kind, tl_body, tl_actor, tl_metadata, seq "
-          "FROM alerts WHERE seq IN chain AND tl_n>0 ORDER BY 2, 1";
+          "AND (at>?2 OR (at=?2 AND n>?3)) "
+          "UNION ALL SELECT tl_n, received_at, tl_kind, tl_body, tl_actor, tl_metadata, "
+          "alerts.seq FROM chain JOIN alerts ON alerts.seq=chain.seq WHERE tl_n>0 "
+          "AND (received_at>?2 OR (received_at=?2 AND tl_n>?3)) ORDER BY 2, 1 LIMIT ?4";
       auto s = c.Prepare(sql);
       if (!s) return Fail(std::move(s.error()));
-      (*s)->Bind(1, seq);
-      std::vector<TimelineRow> out;
+      (*s)->Bind(1, seq).Bind(2, after.at).Bind(3, after.n).Bind(4, max_rows > 0 ? max_rows : -1);
       while (true) {
         auto row = (*s)->Step();
         if (!row) return Fail(std::move(row.error()));
-        if (!*row) break;
+        if (!*row) return Ok();
         TimelineRow t;
         t.incident_id = std::string(incident_id);
-        t.id = t.incident_id + "-t" + std::to_string((*s)->Int(0));
+        t.n = (*s)->Int(0);
+        t.id = t.incident_id + "-t" + std::to_string(t.n);
         t.at = (*s)->Int(1);
         t.kind = (*s)->Text(2);
         t.body = (*s)->Text(3);
@@ -1030,9 +1039,8 @@ class SqliteStore final : public Store {
         t.metadata = (*s)->Object(5);
         if (const std::int64_t alert = (*s)->Int(6); alert > 0)
           t.metadata["alertId"] = AlertId(alert);
-        out.push_back(std::move(t));
+        if (!fn(std::move(t))) return Ok();
       }
-      return out;
     });
   }
 
@@ -1046,7 +1054,9 @@ class SqliteStore final : public Store {
     if (!f.severities.empty()) {
       sql += " AND severity IN (" + Placeholders(f.severities.size()) + ")";
     }
+    if (!f.actions.empty()) sql += " AND action IN (" + Placeholders(f.actions.size()) + ")";
     if (!f.incident_id.empty()) sql += " AND seq IN chain";
+    if (f.before_seq > 0) sql += " AND seq<?";
     sql += " ORDER BY seq DESC";
     if (f.limit > 0) sql += " LIMIT ?";
     return ReadAll<AlertRow>(
@@ -1057,6 +1067,8 @@ class SqliteStore final : public Store {
           if (!f.text.empty()) s.Bind(i++, "%" + EscapeLike(FoldCase(f.text)) + "%");
           for (const auto& v : f.service_ids) s.Bind(i++, v);
           for (const auto& v : f.severities) s.Bind(i++, v);
+          for (const auto& v : f.actions) s.Bind(i++, v);
+          if (f.before_seq > 0) s.Bind(i++, f.before_seq);
           if (f.limit > 0) s.Bind(i++, f.limit);
           if (!f.incident_id.empty()) s.Bind(kChainIncidentParameter, SeqOf(f.incident_id, "inc-"));
         },
@@ -1337,6 +1349,12 @@ class SqliteStore final : public Store {
       auto opened = Connection::Open(path_);
       if (!opened) return Fail(std::move(opened.error()));
       c = std::move(*opened);
+      // Readers read through mmap and need little page cache; a large sort (a long timeline)
+      // spills to a temporary file instead of the heap, so a read's memory stays bounded
+      // however much it reads (up to 8 pooled readers, each with ~1 MB of cache).
+      if (auto st = c->Exec("PRAGMA cache_size=-1024; PRAGMA temp_store=FILE;"); !st) {
+        return Fail(std::move(st.error()));
+      }
     }
     auto result = fn(*c);
     std::lock_guard lock(readers_mu_);

@@ -12,7 +12,10 @@ Status ConfigReader::CheckKnownKeys(std::initializer_list<std::string_view> allo
     bool known = false;
     for (std::string_view a : allowed) known = known || kv.key() == a;
     if (!known) {
-      return Fail(BadRequest(label_ + ": unknown config key \"" + std::string(kv.key()) + "\""));
+      std::string list;
+      for (std::string_view a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+      return Fail(BadRequest(label_ + ": unknown config key \"" + std::string(kv.key()) +
+                             "\" (known keys: " + list + ")"));
     }
   }
   return Ok();

@@ -350,10 +350,10 @@ Result<s::LogEntries> MockLogProvider::Query(const s::LogQuery& q) {
   }
 
   result.url = "https://logs." + std::string(kDemoDomain) +
-               "/search?start=" + UrlEncode(FormatRfc3339Nano(start)) +
-               "&end=" + UrlEncode(FormatRfc3339Nano(end));
-  if (!q.scope.service.empty()) result.url += "&service=" + UrlEncode(q.scope.service);
-  if (!expr.search.empty()) result.url += "&q=" + UrlEncode(expr.search);
+               "/search?start=" + PercentEncode(FormatRfc3339Nano(start)) +
+               "&end=" + PercentEncode(FormatRfc3339Nano(end));
+  if (!q.scope.service.empty()) result.url += "&service=" + PercentEncode(q.scope.service);
+  if (!expr.search.empty()) result.url += "&q=" + PercentEncode(expr.search);
   return result;
 }
 

@@ -38,7 +38,7 @@ Result<s::MessageResult> MockMessagingProvider::Send(const s::Message& m) {
   r.channel = std::string(channel);
   r.sent_at = now;
   // Channel names such as "#incidents" are percent-encoded in the path segment.
-  r.url = "https://chat." + std::string(kDemoDomain) + "/" + UrlEncode(channel) + "/" + r.id;
+  r.url = "https://chat." + std::string(kDemoDomain) + "/" + PercentEncode(channel) + "/" + r.id;
   r.metadata["provider"] = "mock";
   r.metadata["status"] = "delivered";
   r.metadata["blocks"] = static_cast<std::int64_t>(m.blocks.size());

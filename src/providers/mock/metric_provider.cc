@@ -488,7 +488,7 @@ Result<NullableList<s::MetricSeries>> MockMetricProvider::Query(const s::MetricQ
   }
 
   const std::string url = "https://metrics." + std::string(kDemoDomain) + "/graph?g0.expr=" +
-                          UrlEncode(Expression(*def, expr, q.scope, aggregation));
+                          PercentEncode(Expression(*def, expr, q.scope, aggregation));
   std::vector<s::MetricSeries> out;
   std::vector<double> actual, baseline;
   for (const auto& [key, members] : groups) {

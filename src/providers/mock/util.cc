@@ -59,24 +59,6 @@ Error BadRequest(std::string message) { return MakeError(errc::kBadRequest, std:
 
 Error Conflict(std::string message) { return MakeError(errc::kConflict, std::move(message)); }
 
-std::string UrlEncode(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(s.size());
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '.' || c == '_' || c == '~') {
-      out.push_back(ch);
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 0x0F]);
-    }
-  }
-  return out;
-}
-
 std::string StringField(const JsonObject& object, std::string_view key) {
   const JsonValue* v = object.if_contains(key);
   if (v == nullptr || !v->is_string()) return {};

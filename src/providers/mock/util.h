@@ -48,8 +48,6 @@ void ApplyLimit(std::vector<T>& items, std::int64_t limit) {
   }
 }
 
-// Percent-encodes everything but RFC 3986 unreserved characters (for deep-link query strings).
-std::string UrlEncode(std::string_view s);
 
 // The string value at `key`, or "" when absent or not a string.
 std::string StringField(const JsonObject& object, std::string_view key);

@@ -712,7 +712,40 @@ void SpoolOutput::SenderLoop() {
   curl_slist_free_all(headers);
 }
 
+class StdoutOutput final : public MetricOutput {
+ public:
+  Status Append(std::span<const std::string> lines) override {
+    std::string text;
+    for (const auto& l : lines) {
+      if (l.empty() || l.find_first_of(std::string_view("\n\r\0", 3)) != std::string::npos) {
+        return Fail(errc::kBadRequest, "a record must be one non-empty line");
+      }
+      text.append(l).push_back('\n');
+    }
+    std::lock_guard lock(mu_);
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+    appended_ += lines.size();
+    return Ok();
+  }
+  bool Flush(std::chrono::milliseconds) override { return true; }
+  OutputStats Stats() const override {
+    std::lock_guard lock(mu_);
+    OutputStats s;
+    s.appended = s.sent = appended_;
+    return s;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::uint64_t appended_ = 0;
+};
+
 }  // namespace
+
+std::unique_ptr<MetricOutput> MetricOutput::OpenStdout() {
+  return std::make_unique<StdoutOutput>();
+}
 
 Result<std::unique_ptr<MetricOutput>> MetricOutput::Open(const OutputOptions& options) {
   if (auto s = ValidateOptions(options); !s) return tl::unexpected(s.error());

@@ -1,0 +1,163 @@
+// examples/prometheus-down run the way a newcomer runs it: from its own directory, with a
+// relative bootstrap path, as `opsorch agent` and as `OPSORCH_WORKFLOW_BOOTSTRAP=... opsorch
+// serve`. Its file resources resolve against the bootstrap's directory, the start says where
+// metrics go, they show up on stdout, and the server answers them on /metrics/query without
+// OPSORCH_METRIC_PROVIDER. Prometheus is not running (a closed port): the workflow reports it
+// unreachable, which is a metric too.
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "support/http_client.h"
+#include "support/server_process.h"
+
+namespace opsorch::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+
+const fs::path kExample = fs::path(OPSORCH_SOURCE_DIR) / "examples" / "prometheus-down";
+
+// `opsorch <args>` in `cwd` with exactly `env` (plus PATH and HOME), stdout and stderr to files.
+class Command {
+ public:
+  Command(const std::vector<std::string>& args, const fs::path& cwd,
+          std::map<std::string, std::string> env, const fs::path& out, const fs::path& err) {
+    for (const char* keep : {"PATH", "HOME"}) {
+      if (const char* v = std::getenv(keep)) env.emplace(keep, v);
+    }
+    std::vector<std::string> strings;
+    for (const auto& [k, v] : env) strings.push_back(k + "=" + v);
+    std::vector<char*> envp;
+    for (auto& s : strings) envp.push_back(s.data());
+    envp.push_back(nullptr);
+    std::vector<std::string> all{"opsorch"};
+    all.insert(all.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : all) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const std::string cwd_s = cwd.string(), out_s = out.string(), err_s = err.string();
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      const int o = ::open(out_s.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      const int e = ::open(err_s.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      if (o < 0 || e < 0 || ::dup2(o, 1) < 0 || ::dup2(e, 2) < 0 || ::chdir(cwd_s.c_str()) != 0) {
+        _exit(126);
+      }
+      ::execve(OPSORCH_BINARY, argv.data(), envp.data());
+      _exit(127);
+    }
+  }
+  ~Command() {
+    if (pid_ > 0 && !reaped_) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  // SIGTERM, then the exit status (-1: had to be killed).
+  int Stop() {
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    for (int i = 0; i < 150; ++i) {
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        reaped_ = true;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      }
+      std::this_thread::sleep_for(milliseconds(100));
+    }
+    return -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+};
+
+class ExampleRun : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("opsorch-example-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    env_ = {{"PROMETHEUS_URL", "http://127.0.0.1:" + std::to_string(UnusedPort())},
+            {"OPSORCH_DATA_DIR", (dir_ / "data").string()},
+            {"OPSORCH_SCRIPT_WORKER", OPSORCH_SCRIPT_WORKER}};
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  fs::path dir_;
+  std::map<std::string, std::string> env_;
+};
+
+TEST_F(ExampleRun, AgentFromTheExampleDirectoryPrintsItsMetrics) {
+  Command agent({"agent", "--bootstrap", "bootstrap.json"}, kExample, env_, dir_ / "out",
+                dir_ / "err");
+  const bool seen = WaitFor(
+      [&] {
+        return ReadAll(dir_ / "out").find(R"("key":"prometheus.reachable","value":0)") !=
+               std::string::npos;
+      },
+      milliseconds(20'000));
+  EXPECT_TRUE(seen) << "stdout:\n" << ReadAll(dir_ / "out") << "\nstderr:\n" << ReadAll(dir_ / "err");
+  const std::string err = ReadAll(dir_ / "err");
+  EXPECT_NE(err.find("workflow deployment prometheus-health: metrics go to console (stdout)"),
+            std::string::npos)
+      << err;
+  EXPECT_EQ(agent.Stop(), 0) << err;
+  // Nothing was written beside the example's files.
+  EXPECT_FALSE(fs::exists(kExample / "data"));
+}
+
+TEST_F(ExampleRun, ServeWithARelativeBootstrapAnswersTheMetricsApi) {
+  const std::uint16_t port = UnusedPort();
+  auto env = env_;
+  env["OPSORCH_WORKFLOW_BOOTSTRAP"] = "bootstrap.json";
+  env["OPSORCH_ADDR"] = "127.0.0.1:" + std::to_string(port);
+  Command serve({"serve"}, kExample, env, dir_ / "out", dir_ / "err");
+  std::string body;
+  const bool answered = WaitFor(
+      [&] {
+        HttpClient c(port);
+        if (!c.Connected()) return false;
+        auto r = c.Request("POST", "/metrics/query", {},
+                           R"({"expression":{"metricName":"prometheus.reachable"}})");
+        body = r.body;
+        return r.status == 200 && body.find("\"points\":[{") != std::string::npos;
+      },
+      milliseconds(20'000));
+  EXPECT_TRUE(answered) << body << "\nstderr:\n" << ReadAll(dir_ / "err");
+  EXPECT_NE(ReadAll(dir_ / "err").find("capability metric served by workflow"), std::string::npos);
+  EXPECT_EQ(serve.Stop(), 0);
+}
+
+TEST_F(ExampleRun, ABootstrapWithoutOutputsSaysItsMetricsAreDropped) {
+  std::ofstream(dir_ / "wf.json")
+      << R"({"workflows":[{"name":"w","steps":[{"id":"s","results":"ctx.metric('m', 1)"}]}]})";
+  std::ofstream(dir_ / "boot.json")
+      << R"({"deployments":[{"id":"quiet","config":{"file":"wf.json"}}]})";
+  Command agent({"agent", "--bootstrap", "boot.json"}, dir_, env_, dir_ / "out", dir_ / "err");
+  const bool said = WaitFor(
+      [&] {
+        return ReadAll(dir_ / "err").find("workflow deployment quiet: its metrics are dropped") !=
+               std::string::npos;
+      },
+      milliseconds(10'000));
+  EXPECT_TRUE(said) << ReadAll(dir_ / "err");
+  EXPECT_EQ(agent.Stop(), 0);
+}
+
+}  // namespace
+}  // namespace opsorch::testing
