@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <set>
@@ -391,8 +392,13 @@ Result<Bootstrap> ParseBootstrap(std::string_view text, const std::string& path,
     Deployment d = ReadDeployment(arr[i].get_object(), where, base_dir, data_dir, &status);
     if (!status) return prefixed(status.error());
     if (!ids.insert(d.id).second) {
-      return Fail(errc::kBadRequest,
-                  path + ": " + where + ".id: \"" + d.id + "\" is used by another deployment");
+      // Not quoted when a ${VAR} value (a secret) went into it.
+      const bool secret = std::any_of(secrets.begin(), secrets.end(), [&](const std::string& s) {
+        return d.id.find(s) != std::string::npos;
+      });
+      return Fail(errc::kBadRequest, path + ": " + where + ".id: " +
+                                         (secret ? std::string("the id") : "\"" + d.id + "\"") +
+                                         " is used by another deployment");
     }
     const JsonValue* enabled = arr[i].get_object().if_contains("enabled");
     if (enabled != nullptr && !enabled->is_bool()) {

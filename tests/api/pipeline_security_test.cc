@@ -1,6 +1,7 @@
 // The request pipeline against hostile input: request ids that try to forge log fields, failed
 // authentication (logged and counted), the metrics token's reach.
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -209,6 +210,72 @@ TEST(IngestionLimits, LargeAlertmanagerGroupsAreStoredAndOversizedBodiesGet413In
   r = c3.Raw(oversized("/incidents/query"));
   EXPECT_EQ(r.status, 413);
   EXPECT_NE(r.body.find(R"("code":"payload_too_large")"), std::string::npos) << r.body;
+  std::filesystem::remove_all(dir);
+}
+
+// Without a token, a server reachable from other machines says so at start; on loopback, or
+// with a token, it does not.
+TEST(PipelineSecurity, NoTokenOnAReachableAddressIsWarnedAbout) {
+  struct Row {
+    std::map<std::string, std::string> env;
+    bool warned;
+  } rows[] = {
+      {{{"OPSORCH_ADDR", "0.0.0.0:0"}}, true},
+      {{{"OPSORCH_ADDR", "127.0.0.1:0"}}, false},
+      {{{"OPSORCH_ADDR", "0.0.0.0:0"}, {"OPSORCH_BEARER_TOKEN", "t"}}, false},
+  };
+  for (const Row& r : rows) {
+    CapturedLogs logs;
+    auto server = TestServer::Start(r.env);
+    ASSERT_TRUE(server) << server.error().message;
+    EXPECT_EQ(logs.Matching("WARNING: no OPSORCH_BEARER_TOKEN").size(), r.warned ? 1u : 0u)
+        << r.env.begin()->second;
+  }
+}
+
+// Who acted is kept: the timeline entries an API change writes carry the actor headers the
+// audit line uses.
+TEST(PipelineSecurity, TimelineEntriesRecordTheCaller) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("opsorch-actor-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  auto server = TestServer::Start({{"OPSORCH_DATA_DIR", dir.string()}}, /*demo=*/true);
+  ASSERT_TRUE(server) << server.error().message;
+  HttpClient c((*server)->Port());
+  const std::vector<std::pair<std::string, std::string>> alice = {
+      {"X-Actor-Id", "alice"}, {"X-Actor-Name", "Alice Liddell"}};
+  auto created = c.Request("POST", "/incidents", alice, R"({"title":"t","severity":"warning"})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::size_t at = created.body.find("\"id\":\"") + 6;
+  const std::string id = created.body.substr(at, created.body.find('"', at) - at);
+  auto acked = c.Request("PATCH", "/incidents/" + id,
+                         {{"X-User-Id", "bob"}, {"X-Actor-Type", "copilot"}},
+                         R"({"status":"acknowledged"})");
+  ASSERT_EQ(acked.status, 200) << acked.body;
+  ASSERT_EQ(c.Request("POST", "/incidents/" + id + "/timeline", {{"X-Actor-Id", "carol"}},
+                      R"({"kind":"note","body":"looking"})")
+                .status,
+            201);
+  ASSERT_EQ(c.Request("POST", "/incidents/" + id + "/timeline", {{"X-Actor-Id", "carol"}},
+                      R"({"kind":"note","body":"x","actor":{"type":"bot","id":"ci"}})")
+                .status,
+            201);
+  // A header value that is not plain text is not recorded.
+  ASSERT_EQ(c.Request("PATCH", "/incidents/" + id, {{"X-Actor-Id", std::string(300, 'z')}},
+                      R"({"severity":"critical"})")
+                .status,
+            200);
+  auto timeline = c.Request("GET", "/incidents/" + id + "/timeline");
+  ASSERT_EQ(timeline.status, 200);
+  // (Object keys come sorted, as Go encodes maps.)
+  for (const char* expected :
+       {R"("kind":"created","body":"Incident created: t","actor":{"id":"alice","name":"Alice Liddell","type":"user"})",
+        R"("kind":"acknowledged","body":"Status changed from open to acknowledged","actor":{"id":"bob","type":"copilot"})",
+        R"("body":"looking","actor":{"id":"carol","type":"user"})",
+        R"("body":"x","actor":{"id":"ci","type":"bot"})",
+        R"("kind":"severity_change","body":"Severity changed from warning to critical","actor":{"type":"user"})"}) {
+    EXPECT_NE(timeline.body.find(expected), std::string::npos) << expected << "\nin " << timeline.body;
+  }
   std::filesystem::remove_all(dir);
 }
 

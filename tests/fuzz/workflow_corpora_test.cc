@@ -72,6 +72,17 @@ TEST(FuzzCorpus, FileResourcesAreRefusedWithoutABaseDirectory) {
   EXPECT_THAT(c.error().message, HasSubstr("file resources are only allowed"));
 }
 
+// A duplicate deployment id once was quoted in the error even when it came from a ${VAR}: the
+// secret reached the start-up log line.
+TEST(FuzzCorpus, DuplicateIdFromAVariableIsNotQuoted) {
+  auto b = workflow::ParseBootstrap(
+      Seed("workflow_config", "regress_duplicate_id_from_variable.json"), "boot.json",
+      WorkflowFuzzLookup(), /*read_secret_files=*/false);
+  ASSERT_FALSE(b);
+  EXPECT_EQ(b.error().message,
+            "boot.json: deployments[1].id: the id is used by another deployment");
+}
+
 TEST(FuzzCorpus, RunRequestSeedSurvivesTheWire) {
   JsonParseOptions options;
   options.max_depth = workflow::sandbox::kProtocolMaxDepth;

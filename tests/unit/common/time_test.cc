@@ -50,4 +50,30 @@ TEST(Time, LeapDayAndYearOne) {
 }
 
 }  // namespace
+// The whole contract range parses and formats (years 0001–9999); nanoseconds since 1970 fit
+// an int64 only between 1677 and 2262: UnixNanos saturates there instead of wrapping, and
+// UnixNanosChecked says so, so that code storing nanoseconds can refuse such times.
+TEST(Time, FullRangeAndCheckedNanoseconds) {
+  struct Row {
+    const char* text;
+    bool fits;
+  } rows[] = {
+      {"0001-01-01T00:00:00Z", false},       {"1677-09-21T00:12:43.145224192Z", true},
+      {"1677-09-21T00:12:43.145224191Z", false}, {"1970-01-01T00:00:00Z", true},
+      {"2262-04-11T23:47:16.854775807Z", true},  {"2262-04-11T23:47:16.854775808Z", false},
+      {"9999-12-31T23:59:59.999999999Z", false},
+  };
+  for (const Row& r : rows) {
+    auto t = ParseRfc3339(r.text);
+    ASSERT_TRUE(t) << r.text;
+    EXPECT_EQ(FormatRfc3339Nano(*t), r.text);
+    EXPECT_EQ(t->UnixNanosChecked().has_value(), r.fits) << r.text;
+    if (r.fits) {
+      EXPECT_EQ(Time::FromUnixNanos(*t->UnixNanosChecked()), *t) << r.text;
+    } else {
+      EXPECT_EQ(t->UnixNanos(), t->seconds < 0 ? INT64_MIN : INT64_MAX) << r.text;
+    }
+  }
+}
+
 }  // namespace opsorch

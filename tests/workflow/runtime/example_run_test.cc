@@ -145,7 +145,7 @@ TEST_F(ExampleRun, ServeWithARelativeBootstrapAnswersTheMetricsApi) {
 
 TEST_F(ExampleRun, ABootstrapWithoutOutputsSaysItsMetricsAreDropped) {
   std::ofstream(dir_ / "wf.json")
-      << R"({"workflows":[{"name":"w","steps":[{"id":"s","results":"ctx.metric('m', 1)"}]}]})";
+      << R"j({"workflows":[{"name":"w","steps":[{"id":"s","results":"ctx.metric('m', 1)"}]}]})j";
   std::ofstream(dir_ / "boot.json")
       << R"({"deployments":[{"id":"quiet","config":{"file":"wf.json"}}]})";
   Command agent({"agent", "--bootstrap", "boot.json"}, dir_, env_, dir_ / "out", dir_ / "err");
