@@ -33,7 +33,8 @@ inline void CheckStoredText(std::string_view what, std::string_view s,
 // int64 (what the stores keep), and one that survives its RFC 3339 form.
 inline void CheckEventTime(std::string_view what, const Time& t, bool zero_allowed,
                            std::vector<std::string>& out) {
-  if (t.nanos < 0 || t.nanos >= 1'000'000'000) out.push_back(std::string(what) + ": nanos out of range");
+  if (t.nanos < 0 || t.nanos >= 1'000'000'000)
+    out.push_back(std::string(what) + ": nanos out of range");
   if (t.IsZero()) {
     if (!zero_allowed) out.push_back(std::string(what) + ": zero time");
     return;
@@ -127,7 +128,8 @@ inline bool LooksLikeKey(std::string_view s) {
 
 // Every refusal names a field or says why, and quotes none of `secrets` (integration keys) that
 // looks like a key.
-inline void CheckFieldErrors(const std::string& where, const std::vector<engine::FieldError>& errors,
+inline void CheckFieldErrors(const std::string& where,
+                             const std::vector<engine::FieldError>& errors,
                              const std::vector<std::string>& secrets,
                              std::vector<std::string>& out) {
   if (errors.empty()) out.push_back(where + ": refused without an error");

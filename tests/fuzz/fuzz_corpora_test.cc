@@ -1,7 +1,7 @@
 // Replays the seed corpora of fuzz_http, fuzz_pagerduty, fuzz_alertmanager, fuzz_plugin_reply and
 // fuzz_time (tests/fuzz/corpus_<name>/) through the fuzzers' own bodies in every build, so that
-// inputs that once crashed or broke an invariant stay fixed without a clang build, and pins what
-// a few of the seeds must give. (The workflow targets replay in workflow_corpora_test.cc.)
+// inputs that once crashed or broke an invariant stay fixed without a clang build, and pins what a
+// few of the seeds must give. (The workflow targets replay in workflow_corpora_test.cc.)
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
@@ -53,15 +53,12 @@ TEST_P(FuzzCorpus, EveryFileKeepsTheInvariants) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Targets, FuzzCorpus,
-                         ::testing::Values(Target{"http", &CheckHttpRequests},
-                                           Target{"pagerduty", &CheckPagerDuty},
-                                           Target{"alertmanager", &CheckAlertmanager},
-                                           Target{"plugin_reply", &CheckPluginReply},
-                                           Target{"time", &CheckTimes}),
-                         [](const ::testing::TestParamInfo<Target>& info) {
-                           return std::string(info.param.name);
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Targets, FuzzCorpus,
+    ::testing::Values(Target{"http", &CheckHttpRequests}, Target{"pagerduty", &CheckPagerDuty},
+                      Target{"alertmanager", &CheckAlertmanager},
+                      Target{"plugin_reply", &CheckPluginReply}, Target{"time", &CheckTimes}),
+    [](const ::testing::TestParamInfo<Target>& info) { return std::string(info.param.name); });
 
 std::string Seed(const char* target, const char* file) {
   const fs::path path = kFuzzDir / (std::string("corpus_") + target) / file;
@@ -76,20 +73,38 @@ constexpr std::size_t kBodyLimit = 1 << 20;
 
 // Each way to make two parsers disagree on where a request ends is refused before its body.
 TEST(FuzzCorpusHttp, SmugglingSeedsAreRefused) {
-  for (const char* file :
-       {"smuggle_cl_te.http", "smuggle_te_cl.http", "smuggle_te_gzip.http",
-        "smuggle_te_xchunked.http", "smuggle_te_chunked_gzip.http", "smuggle_te_gzip_chunked.http",
-        "smuggle_te_two_lines.http", "smuggle_te_trailing_comma.http", "smuggle_te_http10.http",
-        "smuggle_te_space_before_colon.http", "smuggle_cl_duplicate_same.http",
-        "smuggle_cl_duplicate_differ.http", "smuggle_cl_list.http", "smuggle_cl_plus.http",
-        "smuggle_cl_negative.http", "smuggle_obs_fold.http", "smuggle_obs_fold_te.http",
-        "smuggle_obs_fold_tab_host.http", "smuggle_bare_lf.http", "smuggle_bare_lf_in_header.http",
-        "smuggle_bare_cr.http", "smuggle_bare_lf_chunk_line.http",
-        "smuggle_bare_lf_after_chunk_data.http", "smuggle_chunk_size_0x.http",
-        "smuggle_chunk_size_space.http", "smuggle_chunk_size_overflow.http",
-        "smuggle_chunk_data_too_long.http", "missing_host.http", "two_hosts.http",
-        "two_hosts_http10.http", "regress_chunk_ext_bare_lf.http",
-        "regress_obs_fold_in_first_read.http"}) {
+  for (const char* file : {"smuggle_cl_te.http",
+                           "smuggle_te_cl.http",
+                           "smuggle_te_gzip.http",
+                           "smuggle_te_xchunked.http",
+                           "smuggle_te_chunked_gzip.http",
+                           "smuggle_te_gzip_chunked.http",
+                           "smuggle_te_two_lines.http",
+                           "smuggle_te_trailing_comma.http",
+                           "smuggle_te_http10.http",
+                           "smuggle_te_space_before_colon.http",
+                           "smuggle_cl_duplicate_same.http",
+                           "smuggle_cl_duplicate_differ.http",
+                           "smuggle_cl_list.http",
+                           "smuggle_cl_plus.http",
+                           "smuggle_cl_negative.http",
+                           "smuggle_obs_fold.http",
+                           "smuggle_obs_fold_te.http",
+                           "smuggle_obs_fold_tab_host.http",
+                           "smuggle_bare_lf.http",
+                           "smuggle_bare_lf_in_header.http",
+                           "smuggle_bare_cr.http",
+                           "smuggle_bare_lf_chunk_line.http",
+                           "smuggle_bare_lf_after_chunk_data.http",
+                           "smuggle_chunk_size_0x.http",
+                           "smuggle_chunk_size_space.http",
+                           "smuggle_chunk_size_overflow.http",
+                           "smuggle_chunk_data_too_long.http",
+                           "missing_host.http",
+                           "two_hosts.http",
+                           "two_hosts_http10.http",
+                           "regress_chunk_ext_bare_lf.http",
+                           "regress_obs_fold_in_first_read.http"}) {
     const auto r = http::ParseRequest(Seed("http", file), kHeaderLimit, kBodyLimit);
     EXPECT_FALSE(r.complete) << file;
     EXPECT_NE(r.error, "") << file;
@@ -115,9 +130,8 @@ TEST(FuzzCorpusHttp, ChunkedAndPipelinedSeedsParse) {
   EXPECT_EQ(r.scratch.body, "Wikipedia");
   EXPECT_EQ(r.consumed, chunked.size());
 
-  std::string_view rest = Seed("http", "pipelined_three.http");
-  const std::string pipelined(rest);
-  rest = pipelined;
+  const std::string pipelined = Seed("http", "pipelined_three.http");
+  std::string_view rest = pipelined;
   std::vector<std::string> bodies;
   while (!rest.empty()) {
     auto p = http::ParseRequest(rest, kHeaderLimit, kBodyLimit);
@@ -194,8 +208,8 @@ TEST(FuzzFindingsHttp, TrailerFieldsNeitherMoveTheHeaderNorReachTheHandler) {
   EXPECT_THAT(r.body, HasSubstr("X-Before: kept\n"));
   EXPECT_THAT(r.body, ::testing::Not(HasSubstr("X-Trailer")));
 
-  const auto parsed = http::ParseRequest(Seed("http", "regress_chunked_trailer.http"),
-                                         kHeaderLimit, kBodyLimit);
+  const auto parsed =
+      http::ParseRequest(Seed("http", "regress_chunked_trailer.http"), kHeaderLimit, kBodyLimit);
   ASSERT_TRUE(parsed.complete) << parsed.error;
   EXPECT_EQ(parsed.scratch.fields.size(), 2u);  // Host and Transfer-Encoding; no trailer
 }
@@ -226,8 +240,8 @@ TEST(FuzzCorpusPagerDuty, TimestampsOutsideInt64NanosecondsAreRefused) {
 }
 
 TEST(FuzzCorpusAlertmanager, SummaryIsTruncatedAndAlwaysSaysSomething) {
-  auto d = engine::DecodeAlertmanager(Seed("alertmanager", "summary_2000_chars.json"),
-                                      kAlertmanagerKey);
+  auto d =
+      engine::DecodeAlertmanager(Seed("alertmanager", "summary_2000_chars.json"), kAlertmanagerKey);
   ASSERT_TRUE(d);
   ASSERT_EQ(d->size(), 1u);
   EXPECT_EQ(CountCodePoints(d->front().summary), 1024u);

@@ -1,7 +1,7 @@
 // libFuzzer target: PagerDuty Events v2 bodies through the alert, batch and change event decoders
-// (tests/fuzz/pagerduty_check.h, whose comment lists the invariants). An invariant
-// violation aborts so that libFuzzer saves the input. Built only with -DOPSORCH_BUILD_FUZZERS=ON
-// (make fuzz, scripts/fuzz-all).
+// (tests/fuzz/pagerduty_check.h, whose comment lists the invariants). An invariant violation aborts
+// so that libFuzzer saves the input. Built only with -DOPSORCH_BUILD_FUZZERS=ON (make fuzz,
+// scripts/fuzz-all).
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -11,5 +11,6 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data), size);
-  return opsorch::testing::AbortOnViolations("fuzz_pagerduty", opsorch::testing::CheckPagerDuty(input));
+  return opsorch::testing::AbortOnViolations("fuzz_pagerduty",
+                                             opsorch::testing::CheckPagerDuty(input));
 }

@@ -1,7 +1,6 @@
-// libFuzzer target: RFC 3339 times, Unix nanoseconds and durations
-// (tests/fuzz/time_check.h, whose comment lists the invariants). An invariant
-// violation aborts so that libFuzzer saves the input. Built only with -DOPSORCH_BUILD_FUZZERS=ON
-// (make fuzz, scripts/fuzz-all).
+// libFuzzer target: RFC 3339 times, Unix nanoseconds and durations (tests/fuzz/time_check.h, whose
+// comment lists the invariants). An invariant violation aborts so that libFuzzer saves the input.
+// Built only with -DOPSORCH_BUILD_FUZZERS=ON (make fuzz, scripts/fuzz-all).
 #include <cstddef>
 #include <cstdint>
 #include <string_view>

@@ -294,7 +294,8 @@ Incremental ParseLikeTheServer(std::string_view input, const Limits& limits, Inp
     return true;
   };
   const auto put = [&](beast::error_code& ec) {
-    const std::size_t used = parser.put(boost::asio::const_buffer(buffer.data(), buffer.size()), ec);
+    const std::size_t used =
+        parser.put(boost::asio::const_buffer(buffer.data(), buffer.size()), ec);
     return used;
   };
   if (!read_some()) return out;
@@ -402,7 +403,9 @@ std::vector<std::string> CheckHttpRequests(std::string_view input) {
       // tolerated, see above
     } else if (whole.complete != pieces.complete) {
       out.push_back(where + ": outcome differs from parsing the bytes at once (at once: " +
-                    (whole.complete ? "complete" : whole_refused ? "refused" : "incomplete") +
+                    (whole.complete  ? "complete"
+                     : whole_refused ? "refused"
+                                     : "incomplete") +
                     ", in pieces: " +
                     (pieces.complete  ? "complete"
                      : pieces.refused ? "refused"

@@ -59,7 +59,8 @@ inline void CheckPagerDutyEventOutcome(const std::string& where,
   const engine::Event& e = *d;
   CheckEvent(where, e, limits, out);
   if (e.origin != "events_v2") out.push_back(where + ": origin is not events_v2");
-  if (CountCodePoints(e.routing_key) > 128) out.push_back(where + ": routing_key over 128 characters");
+  if (CountCodePoints(e.routing_key) > 128)
+    out.push_back(where + ": routing_key over 128 characters");
   if (e.dedup_key_generated) {
     if (e.action != engine::EventAction::kTrigger) {
       out.push_back(where + ": a dedup_key was generated for an acknowledge or resolve");
@@ -106,16 +107,15 @@ inline void CompareEventOutcomes(const std::string& where, const engine::Decoded
   }
   const engine::Event& x = *a;
   const engine::Event& y = *b;
-  const bool same = x.action == y.action && x.routing_key == y.routing_key &&
-                    x.dedup_key_generated == y.dedup_key_generated &&
-                    (x.dedup_key_generated || x.dedup_key == y.dedup_key) &&
-                    x.summary == y.summary && x.source == y.source && x.severity == y.severity &&
-                    x.timestamp == y.timestamp &&
-                    x.timestamp.offset_seconds == y.timestamp.offset_seconds &&
-                    x.component == y.component && x.group == y.group &&
-                    x.class_name == y.class_name && x.custom_details == y.custom_details &&
-                    x.links == y.links && x.images == y.images && x.client == y.client &&
-                    x.client_url == y.client_url && x.origin == y.origin;
+  const bool same =
+      x.action == y.action && x.routing_key == y.routing_key &&
+      x.dedup_key_generated == y.dedup_key_generated &&
+      (x.dedup_key_generated || x.dedup_key == y.dedup_key) && x.summary == y.summary &&
+      x.source == y.source && x.severity == y.severity && x.timestamp == y.timestamp &&
+      x.timestamp.offset_seconds == y.timestamp.offset_seconds && x.component == y.component &&
+      x.group == y.group && x.class_name == y.class_name && x.custom_details == y.custom_details &&
+      x.links == y.links && x.images == y.images && x.client == y.client &&
+      x.client_url == y.client_url && x.origin == y.origin;
   if (!same) out.push_back(where + ": the decoded events differ");
 }
 
@@ -176,7 +176,8 @@ inline std::vector<std::string> CheckPagerDuty(std::string_view input) {
       std::vector<std::string> found;
       if (c.routing_key.empty()) found.push_back("empty routing_key");
       if (c.summary.empty()) found.push_back("empty summary");
-      if (CountCodePoints(c.summary) > limits.max_summary) found.push_back("summary over the limit");
+      if (CountCodePoints(c.summary) > limits.max_summary)
+        found.push_back("summary over the limit");
       CheckStoredText("routing_key", c.routing_key, found);
       CheckStoredText("summary", c.summary, found);
       CheckStoredText("source", c.source, found);

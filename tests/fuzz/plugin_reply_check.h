@@ -31,9 +31,9 @@ namespace opsorch::testing {
 // What one way of feeding the bytes gave: the values, in order, and how the stream ended.
 struct ReplyStream {
   std::vector<JsonValue> values;
-  bool error = false;      // a value was not JSON (the host resets the reader and fails the call)
-  bool torn = false;       // the bytes end inside a value
-  std::string violation;   // a Feed that neither progressed nor failed
+  bool error = false;     // a value was not JSON (the host resets the reader and fails the call)
+  bool torn = false;      // the bytes end inside a value
+  std::string violation;  // a Feed that neither progressed nor failed
 };
 
 // Values the host reads per call are bounded by its max_response_bytes; here by this count.
@@ -126,8 +126,7 @@ inline PluginAnswer InterpretAnswer(const JsonValue& response, const plugin::Red
 
 // A plugin config whose values the redactor masks in error messages.
 inline const std::vector<std::string>& PluginSecrets() {
-  static const std::vector<std::string> kSecrets = {"s3cr3t-api-token-0042",
-                                                    "p@ss\"w<rd>&more"};
+  static const std::vector<std::string> kSecrets = {"s3cr3t-api-token-0042", "p@ss\"w<rd>&more"};
   return kSecrets;
 }
 
@@ -213,10 +212,11 @@ inline std::vector<std::string> CheckPluginReply(std::string_view input) {
   for (const ReplyStream* s : {&at_once, &bytes, &pieces}) {
     if (!s->violation.empty()) out.push_back(s->violation);
   }
-  for (const auto& [name, s] : {std::pair{"byte by byte", &bytes}, std::pair{"in pieces", &pieces}}) {
+  for (const auto& [name, s] :
+       {std::pair{"byte by byte", &bytes}, std::pair{"in pieces", &pieces}}) {
     if (s->values != at_once.values || s->error != at_once.error || s->torn != at_once.torn) {
-      out.push_back(std::string("read ") + name + ": " + DescribeStream(*s) + "; at once: " +
-                    DescribeStream(at_once));
+      out.push_back(std::string("read ") + name + ": " + DescribeStream(*s) +
+                    "; at once: " + DescribeStream(at_once));
     }
   }
   for (const JsonValue& value : at_once.values) {

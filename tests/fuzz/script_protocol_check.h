@@ -38,10 +38,9 @@ inline bool SameOutput(const workflow::ScriptOutput& a, const workflow::ScriptOu
 inline bool SameRunRequest(const workflow::ScriptInput& a, const workflow::ScriptLimits& la,
                            const workflow::ScriptInput& b, const workflow::ScriptLimits& lb) {
   return a.chunk_name == b.chunk_name && a.source == b.source && a.kind == b.kind &&
-         a.data == b.data && a.message == b.message && a.host_id == b.host_id &&
-         a.path == b.path && a.method == b.method && a.status == b.status &&
-         a.restricted_data == b.restricted_data && a.now_ms == b.now_ms &&
-         la.cpu_time == lb.cpu_time && la.memory_bytes == lb.memory_bytes &&
+         a.data == b.data && a.message == b.message && a.host_id == b.host_id && a.path == b.path &&
+         a.method == b.method && a.status == b.status && a.restricted_data == b.restricted_data &&
+         a.now_ms == b.now_ms && la.cpu_time == lb.cpu_time && la.memory_bytes == lb.memory_bytes &&
          la.max_string_bytes == lb.max_string_bytes;
 }
 
@@ -51,7 +50,8 @@ inline void CheckProtocolError(const std::string& where, const Error& e,
   if (e.message.empty() || e.code.empty()) out.push_back(where + ": error without code or message");
 }
 
-inline void CheckBytes(const std::string& where, const JsonValue* v, std::vector<std::string>& out) {
+inline void CheckBytes(const std::string& where, const JsonValue* v,
+                       std::vector<std::string>& out) {
   namespace sb = workflow::sandbox;
   auto s = sb::BytesFromJson(v, "fuzz");
   if (!s) return CheckProtocolError(where, s.error(), out);
@@ -68,7 +68,8 @@ inline void CheckMessage(const std::string& where, const JsonValue* v,
   auto m = sb::MessageFromJson(v);
   if (!m) return CheckProtocolError(where, m.error(), out);
   auto wire = OverTheWire(sb::MessageToJson(*m));
-  if (!wire) return out.push_back(where + ": a message's encoding is not JSON: " + wire.error().message);
+  if (!wire)
+    return out.push_back(where + ": a message's encoding is not JSON: " + wire.error().message);
   auto back = sb::MessageFromJson(&*wire);
   if (!back || !(*back == *m)) out.push_back(where + ": message does not survive the wire");
 }
@@ -145,8 +146,8 @@ inline std::vector<std::string> CheckScriptProtocol(std::string_view input) {
       if (!again || !SameOutput(*result, *again)) out.push_back("result does not survive the wire");
     }
   }
-  for (const char* field : {"code", "message", "key", "step", "chunk", "source", "host_id", "path",
-                            "method"}) {
+  for (const char* field :
+       {"code", "message", "key", "step", "chunk", "source", "host_id", "path", "method"}) {
     CheckBytes(std::string("field ") + field, sb::Field(o, field), out);
   }
   if (auto kind = sb::KindFromName(sb::StringField(o, "kind"))) {

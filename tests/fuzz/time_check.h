@@ -279,7 +279,8 @@ inline std::vector<std::string> CheckTimes(std::string_view input) {
   const Time t = Time::FromUnixNanos(ns, minutes * 60);
   CheckTimeValue("FromUnixNanos(" + std::to_string(ns) + ", " + std::to_string(minutes) + " min)",
                  t, out);
-  if (t.UnixNanosChecked() != ns) out.push_back("FromUnixNanos(" + std::to_string(ns) + ") loses it");
+  if (t.UnixNanosChecked() != ns)
+    out.push_back("FromUnixNanos(" + std::to_string(ns) + ") loses it");
 
   CheckGoDuration(input, out);
   CheckSettingDuration(input, out);

@@ -50,7 +50,8 @@ inline void CheckWorkflowError(const std::string& where, const Error& e, std::st
     // A value the input spells out itself is not a secret of the lookup.
     if (input.find(value) != std::string_view::npos) continue;
     if (e.message.find(value) != std::string::npos) {
-      out.push_back(where + ": error quotes the value of ${" + name + "}: " + Excerpt(e.message, 200));
+      out.push_back(where + ": error quotes the value of ${" + name +
+                    "}: " + Excerpt(e.message, 200));
     }
   }
 }
@@ -72,10 +73,12 @@ inline void CheckBootstrap(const std::string& where, const workflow::Bootstrap& 
         (d.config.poll.count() != 0 && d.config.poll < std::chrono::milliseconds(100))) {
       fail("config poll out of range");
     }
-    if (d.config.timeout < std::chrono::milliseconds(100) || d.config.timeout > std::chrono::minutes(5)) {
+    if (d.config.timeout < std::chrono::milliseconds(100) ||
+        d.config.timeout > std::chrono::minutes(5)) {
       fail("config timeout out of range");
     }
-    if (d.persistence_dir.empty() || d.persistence_dir.front() != '/') fail("relative persistence_dir");
+    if (d.persistence_dir.empty() || d.persistence_dir.front() != '/')
+      fail("relative persistence_dir");
     for (const auto& [id, host] : d.hosts) {
       if (!workflow::ValidName(id) || host.policy.id != id) fail("host id " + Excerpt(id));
       if (host.policy.base_url.empty()) fail("host without url");
@@ -92,12 +95,14 @@ inline void CheckBootstrap(const std::string& where, const workflow::Bootstrap& 
     }
     std::set<std::string> outputs;
     for (const workflow::OutputEntry& o : d.outputs) {
-      if (!workflow::ValidName(o.id) || !outputs.insert(o.id).second) fail("output id " + Excerpt(o.id));
+      if (!workflow::ValidName(o.id) || !outputs.insert(o.id).second)
+        fail("output id " + Excerpt(o.id));
       if (o.url.rfind("http://", 0) != 0 && o.url.rfind("https://", 0) != 0) fail("output url");
       if (o.batch_max < 1 || o.batch_max > 10000) fail("output batch_max");
       if (o.flush_interval.count() < 0) fail("negative flush_interval");
     }
-    if (d.limits.cpu_time < std::chrono::milliseconds(1) || d.limits.cpu_time > std::chrono::minutes(5)) {
+    if (d.limits.cpu_time < std::chrono::milliseconds(1) ||
+        d.limits.cpu_time > std::chrono::minutes(5)) {
       fail("cpu_time out of range");
     }
     if (d.limits.memory_bytes < (1u << 20) || d.limits.memory_bytes > (1u << 30)) {
@@ -130,7 +135,8 @@ inline void CheckWorkflowConfig(const std::string& where, const workflow::Workfl
     std::set<std::string> steps;
     for (const workflow::Step& s : w.steps) {
       const std::string sw = where + ": " + w.name + "/" + s.id;
-      if (!workflow::ValidName(s.id) || !steps.insert(s.id).second) fail("step id " + Excerpt(s.id));
+      if (!workflow::ValidName(s.id) || !steps.insert(s.id).second)
+        fail("step id " + Excerpt(s.id));
       if (s.trigger.kind == workflow::Trigger::Kind::kTimer &&
           (s.trigger.period < std::chrono::milliseconds(10) || s.trigger.delay.count() < 0)) {
         fail("timer period below 10ms or negative delay");

@@ -65,9 +65,8 @@ TEST(FuzzCorpus, FullWorkflowSeedsAreAccepted) {
 
 // A configuration fetched over HTTP (no base directory) cannot read files.
 TEST(FuzzCorpus, FileResourcesAreRefusedWithoutABaseDirectory) {
-  auto c =
-      workflow::ParseWorkflowConfig(Seed("workflow_config", "wf_file_resource_refused.json"),
-                                    "wf.json", "");
+  auto c = workflow::ParseWorkflowConfig(Seed("workflow_config", "wf_file_resource_refused.json"),
+                                         "wf.json", "");
   ASSERT_FALSE(c);
   EXPECT_THAT(c.error().message, HasSubstr("file resources are only allowed"));
 }
@@ -75,9 +74,9 @@ TEST(FuzzCorpus, FileResourcesAreRefusedWithoutABaseDirectory) {
 // A duplicate deployment id once was quoted in the error even when it came from a ${VAR}: the
 // secret reached the start-up log line.
 TEST(FuzzCorpus, DuplicateIdFromAVariableIsNotQuoted) {
-  auto b = workflow::ParseBootstrap(
-      Seed("workflow_config", "regress_duplicate_id_from_variable.json"), "boot.json",
-      WorkflowFuzzLookup(), /*read_secret_files=*/false);
+  auto b =
+      workflow::ParseBootstrap(Seed("workflow_config", "regress_duplicate_id_from_variable.json"),
+                               "boot.json", WorkflowFuzzLookup(), /*read_secret_files=*/false);
   ASSERT_FALSE(b);
   EXPECT_EQ(b.error().message,
             "boot.json: deployments[1].id: the id is used by another deployment");

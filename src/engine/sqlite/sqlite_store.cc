@@ -176,14 +176,14 @@ AlertRow ReadAlert(const Statement& s) {
 }
 
 // The `chain` of the incident whose seq is parameter 1 (?1): the seqs of its alerts, newest
-// link first (see migration 4). A link always points to an older alert (prev_seq < seq), and
-// the walk stops at one that does not, so even a damaged chain ends; that makes UNION ALL
-// safe, which streams the chain instead of keeping every seq in a set (a flapping alert's
-// chain has hundreds of thousands).
+// link first (see migration 4). UNION, not UNION ALL: a damaged chain with a cycle would
+// otherwise never end (a link may point to a newer alert: a held resolve joins its incident
+// after the trigger). Readers join the chain to alerts rather than test `seq IN chain`, which
+// would build a second set of every seq.
 constexpr std::string_view kAlertChain =
     "WITH RECURSIVE chain(seq) AS (SELECT last_alert_seq FROM incidents WHERE seq=?1 AND "
-    "last_alert_seq>0 UNION ALL SELECT a.prev_seq FROM alerts a JOIN chain ON a.seq=chain.seq "
-    "WHERE a.prev_seq>0 AND a.prev_seq<a.seq) ";
+    "last_alert_seq>0 UNION SELECT a.prev_seq FROM alerts a JOIN chain ON a.seq=chain.seq "
+    "WHERE a.prev_seq>0) ";
 constexpr int kChainIncidentParameter = 1;
 
 // `?,?,?` for n values.
