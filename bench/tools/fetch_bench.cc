@@ -50,7 +50,7 @@ RunResult Run(HttpFetcher& fetcher, const HostPolicy& host, const std::string& p
         const auto t1 = Clock::now();
         if (!response || response->status != 200) {
           if (failures.fetch_add(1) == 0 && !response) {
-            std::fprintf(stderr, "first failure: %s: %s\n", response.error().code.c_str(),
+            std::fprintf(stderr, "first failure: %s: %s\n", std::string(opsorch::WireCode(response.error())).c_str(),
                          response.error().message.c_str());
           }
           continue;

@@ -263,7 +263,7 @@ struct Api::Impl {
   }
 
   static void LogApiError(int status, const Error& e, std::string_view request_id) {
-    log::Error("API error (status=" + std::to_string(status) + "): code=" + e.code +
+    log::Error("API error (status=" + std::to_string(status) + "): code=" + std::string(WireCode(e)) +
                    ", message=" + e.message,
                {{"request_id", request_id}});
   }
@@ -323,7 +323,7 @@ struct Api::Impl {
       r.status = 403;
       r.content_type = kJson;
       r.AddHeader("X-Request-Id", request_id);
-      r.body = ErrorBody(errc::kForbidden,
+      r.body = ErrorBody(Name(errc::kForbidden),
                          "cross-site request refused: configuration changes need a same-origin "
                          "request or a bearer token (OPSORCH_BEARER_TOKEN)");
       r.body.push_back('\n');
@@ -472,7 +472,7 @@ struct Api::Impl {
         Audit(req, request_id, action);
     } else {
       r.status = HttpStatusFor(outcome.error().code);
-      r.body = ErrorBody(outcome.error().code, ClientMessage(outcome.error(), request_id));
+      r.body = ErrorBody(WireCode(outcome.error()), ClientMessage(outcome.error(), request_id));
       LogApiError(r.status, outcome.error(), request_id);
     }
     r.body.push_back('\n');

@@ -38,9 +38,9 @@ Response Json(int status, std::string body) {
 
 Response ErrorResponse(const Error& e) {
   if (IsInternalFailure(e.code)) {
-    log::Error("admin API error: code=" + e.code + ", message=" + e.message);
+    log::Error("admin API error: code=" + std::string(WireCode(e)) + ", message=" + e.message);
   }
-  return Json(HttpStatusFor(e.code), ErrorBody(e.code, ClientMessage(e)));
+  return Json(HttpStatusFor(e.code), ErrorBody(WireCode(e), ClientMessage(e)));
 }
 
 Response NoContent() {

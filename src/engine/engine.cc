@@ -290,7 +290,7 @@ void Engine::Ingest(std::vector<Ingestion> events,
   {
     std::lock_guard lock(impl_->mu);
     if (impl_->stopping) {
-      refused = Fail(errc::kPluginUnavailable, "the incident engine is stopping");
+      refused = Fail(errc::kUnavailable, "the incident engine is stopping");
     } else if (impl_->queued_events + events.size() > impl_->options.max_queued) {
       refused =
           Fail(errc::kRateLimited, "too many events waiting to be stored (" +

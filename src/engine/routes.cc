@@ -66,7 +66,7 @@ Response Failure(const Error& e) {
   AppendJsonString(body, "the event could not be stored; retry");
   body.push_back('}');
   log::Error("incident engine: event not stored: " + e.message);
-  return JsonResponse(e.code == errc::kPluginUnavailable ? 503 : 500, std::move(body));
+  return JsonResponse(e.code == errc::kUnavailable ? 503 : 500, std::move(body));
 }
 
 Response Accepted(const IngestResult& r) {

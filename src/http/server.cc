@@ -274,11 +274,13 @@ std::string_view SerializeResponse(std::string& out, const Response& response, b
   return response.body;
 }
 
-Response ErrorResponse(int status, std::string_view code, std::string_view message) {
+// The server's own answers (malformed requests, limits, a handler that threw): status and code
+// from the one error table.
+Response ErrorResponse(opsorch::ErrorCode code, std::string_view message) {
   Response response;
-  response.status = status;
+  response.status = HttpStatusFor(code);
   response.content_type = "application/json";
-  response.body = ErrorBody(code, message);
+  response.body = ErrorBody(Name(code), message);
   return response;
 }
 
@@ -989,7 +991,7 @@ void ServerImpl::InvokeHandler(Connection& c) {
     // A handler that throws is taken not to call `done` any more (abandoning the Completion
     // would leak it whenever the callback was simply dropped); a call while the connection
     // lives is ignored anyway, as its sequence number is stale.
-    c.response = ErrorResponse(500, errc::kInternal, "internal server error");
+    c.response = ErrorResponse(errc::kInternal, "internal server error");
     c.response_ready = true;
   }
 }
@@ -1011,7 +1013,7 @@ Task<> ServerImpl::Reject(Connection& c, Stream& stream, const beast::error_code
   Response response;
   if (ec == bhttp::error::header_limit) {
     response =
-        ErrorResponse(431, errc::kHeadersTooLarge,
+        ErrorResponse(errc::kHeadersTooLarge,
                       "request headers exceed " + std::to_string(options_.header_limit) + " bytes");
   } else if (ec == bhttp::error::body_limit) {
     std::optional<Response> own;
@@ -1021,11 +1023,10 @@ Task<> ServerImpl::Reject(Connection& c, Stream& stream, const beast::error_code
     }
     response =
         own ? std::move(*own)
-            : ErrorResponse(413, errc::kPayloadTooLarge,
+            : ErrorResponse(errc::kPayloadTooLarge,
                             "request body exceeds " + std::to_string(options_.body_limit) + " bytes");
-    response.status = 413;
-  } else {
-    response = ErrorResponse(400, errc::kBadRequest,
+      } else {
+    response = ErrorResponse(errc::kBadRequest,
                              "malformed HTTP request: " +
                                  (c.scratch.refused.empty() ? ec.message() : c.scratch.refused));
   }

@@ -17,12 +17,29 @@
 namespace opsorch::plugin {
 namespace {
 
-// Codes a plugin may report with their own meaning. Any other code that opsorch gives a special
-// status (unauthorized → 401, payload_too_large → 413, plugin_timeout → 504…) would tell the
-// client something false about its own request, so it is reported as provider_error.
-bool ProviderMayUse(std::string_view code) {
-  if (code == errc::kBadRequest || code == errc::kNotFound || code == errc::kConflict) return true;
-  return HttpStatusFor(code) == 502 && !code.starts_with("plugin_");
+// The error a plugin's typed error stands for. bad_request, not_found and conflict keep their
+// meaning, and a code the plugin made up (or a provider code such as rate_limited) passes
+// through as its own, 502. A code that opsorch gives a special status (unauthorized → 401,
+// payload_too_large → 413, plugin_timeout → 504, internal → 500…) would tell the client
+// something false about its own request, so it becomes provider_error naming the code.
+Error PluginError(const std::string& code, std::string message) {
+  const Error parsed(code, {});
+  switch (parsed.code) {
+    case ErrorCode::kBadRequest:
+    case ErrorCode::kNotFound:
+    case ErrorCode::kConflict:
+    case ErrorCode::kProviderError:
+      return Error(parsed.code, std::move(message));
+    case ErrorCode::kProviderDefined:
+      return Error(ErrorCode::kProviderDefined, std::move(message), code);
+    case ErrorCode::kRateLimited:  // the contract's own example of a provider code
+      return Error(ErrorCode::kProviderDefined, std::move(message), code);
+    default:
+      if (HttpStatusFor(parsed.code) == 502 && !code.starts_with("plugin_")) {
+        return Error(ErrorCode::kProviderDefined, std::move(message), code);
+      }
+      return Error(ErrorCode::kProviderError, code + ": " + message);
+  }
 }
 
 std::chrono::milliseconds Backoff(unsigned failures, std::chrono::milliseconds cap) {
@@ -223,7 +240,7 @@ Result<JsonValue> PluginClient::Call(std::string_view method, std::string_view p
   auto slot = Acquire(deadline);
   if (!slot) {
     Count("opsorch_plugin_failures_total", "Plugin calls that failed in the host",
-          slot.error().code);
+          WireCode(slot.error()));
     return Fail(std::move(slot.error()));
   }
   // The slot is ours until Release: its fields are not touched by other calls.
@@ -247,7 +264,7 @@ Status PluginClient::Prepare(Slot& slot) {
       const auto wait =
           std::chrono::duration_cast<std::chrono::milliseconds>(slot.next_start - now).count();
       Count("opsorch_plugin_failures_total", "Plugin calls that failed in the host",
-            errc::kPluginUnavailable);
+            Name(errc::kPluginUnavailable));
       return Fail(errc::kPluginUnavailable, "plugin " + name_ + " failed " +
                                                 std::to_string(slot.failures) +
                                                 " times in a row (last: " + slot.last_failure +
@@ -324,7 +341,8 @@ void PluginClient::CallAsync(http::Loop& loop, std::string_view method, std::str
     }
   }
   if (refused) {
-    Count("opsorch_plugin_failures_total", "Plugin calls that failed in the host", refused->code);
+    Count("opsorch_plugin_failures_total", "Plugin calls that failed in the host",
+          WireCode(*refused));
     call->done(Fail(std::move(*refused)));
     return;
   }
@@ -390,10 +408,11 @@ void PluginClient::Failed(Slot& slot, const Error& error) {
   ++slot.failures;
   slot.last_failure = error.message;
   slot.next_start = Clock::now() + Backoff(slot.failures, settings_.max_backoff);
-  Count("opsorch_plugin_failures_total", "Plugin calls that failed in the host", error.code);
+  Count("opsorch_plugin_failures_total", "Plugin calls that failed in the host",
+        WireCode(error));
   log::Warn("plugin call failed", {{"capability", capability_},
                                    {"plugin", path_},
-                                   {"code", error.code},
+                                   {"code", WireCode(error)},
                                    {"error", redactor_.Apply(error.message)}});
 }
 
@@ -448,8 +467,7 @@ Result<JsonValue> PluginClient::Interpret(JsonValue response) const {
       message = redactor_.Apply(m->get_string());
     }
     if (code.empty()) return Fail(errc::kProviderError, std::move(message));
-    if (!ProviderMayUse(code)) return Fail(errc::kProviderError, code + ": " + message);
-    return Fail(std::move(code), std::move(message));
+    return Fail(PluginError(code, std::move(message)));
   }
   std::string text;
   AppendJsonValue(text, *error);

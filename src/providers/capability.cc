@@ -57,7 +57,11 @@ bool StartupFailureIsFatal(Capability c) {
 
 Error ProviderMissing(Capability c) {
   std::string name(Name(c));
-  return Error{name + std::string(errc::kProviderMissingSuffix), name + " provider not configured"};
+  if (c == Capability::kSecret) {
+    return Error(ErrorCode::kSecretProviderMissing, "secret provider not configured");
+  }
+  return Error(ErrorCode::kProviderMissing, name + " provider not configured",
+               name + "_provider_missing");
 }
 
 }  // namespace opsorch::providers

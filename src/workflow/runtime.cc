@@ -777,7 +777,7 @@ Result<Message> Runtime::Impl::ExecStep(DeploymentRt& d, const ConfigPtr& cfg, c
     failed_runs.fetch_add(1);
     EmitLog(d,
             {NowMs(), "error",
-             "step " + step.id + " failed (" + result.error().code + "): " + result.error().message,
+             "step " + step.id + " failed (" + std::string(WireCode(result.error())) + "): " + result.error().message,
              run.LogContext()});
   }
   return result;

@@ -435,7 +435,7 @@ std::vector<std::string> RunOne(const TestSpec& t) {
           (t.result_error->empty() ? std::string() : " with \"" + *t.result_error + "\"") +
           ", it succeeded");
     } else if (result.error().message.find(*t.result_error) == std::string::npos &&
-               result.error().code.find(*t.result_error) == std::string::npos) {
+               WireCode(result.error()).find(*t.result_error) == std::string::npos) {
       failures.push_back("step error \"" + result.error().message + "\" does not contain \"" +
                          *t.result_error + "\"");
     }

@@ -49,7 +49,7 @@ DecodeOutcome CheckDecode(std::string_view input, const schema::DecodeOptions& o
     outcome.error = first.error();
     if (outcome.error.code != errc::kBadRequest || outcome.error.message.empty()) {
       outcome.violation =
-          "decode error is not bad_request with a message: code=" + outcome.error.code +
+          "decode error is not bad_request with a message: code=" + std::string(WireCode(outcome.error)) +
           " message=" + outcome.error.message;
     }
     return outcome;

@@ -274,7 +274,7 @@ TEST(FuzzCorpusPluginReply, ErrorMessagesAreMasked) {
     ASSERT_EQ(values.size(), 1u) << file;
     const PluginAnswer a = InterpretAnswer(values[0], PluginRedactor());
     ASSERT_FALSE(a.ok) << file;
-    EXPECT_THAT(a.error.message, HasSubstr("[redacted]")) << file;
+    EXPECT_THAT(a.error_message, HasSubstr("[redacted]")) << file;
   }
 }
 

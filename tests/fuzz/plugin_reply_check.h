@@ -82,19 +82,18 @@ ReplyStream ReadReplies(std::string_view input, NextPiece next_piece) {
 }
 
 // PluginClient::Interpret: {"result": …} (or no error) → the result; {"error": "text"} and
-// {"error": {code, message}} → an error whose message is masked with the plugin's config. (Which
-// codes a plugin may use is not mirrored: it does not change what is read.)
+// {"error": {code, message}} → an error whose message is masked with the plugin's config. Only the
+// message is mirrored: which code the error gets does not change what the message says.
 struct PluginAnswer {
   bool ok = false;
   JsonValue result;
-  Error error;
+  std::string error_message;
 };
 
 inline PluginAnswer InterpretAnswer(const JsonValue& response, const plugin::Redactor& redactor) {
   PluginAnswer a;
   if (!response.is_object()) {
-    a.error = MakeError(errc::kPluginProtocolError,
-                        "plugin answered with a JSON value that is not an object");
+    a.error_message = "plugin answered with a JSON value that is not an object";
     return a;
   }
   const JsonObject& obj = response.get_object();
@@ -106,20 +105,15 @@ inline PluginAnswer InterpretAnswer(const JsonValue& response, const plugin::Red
     return a;
   }
   if (error->is_string()) {
-    a.error = MakeError(errc::kProviderError, redactor.Apply(error->get_string()));
+    a.error_message = redactor.Apply(error->get_string());
   } else if (error->is_object()) {
-    std::string code, message;
-    if (const JsonValue* c = error->get_object().if_contains("code"); c && c->is_string()) {
-      code = std::string(c->get_string());
-    }
     if (const JsonValue* m = error->get_object().if_contains("message"); m && m->is_string()) {
-      message = redactor.Apply(m->get_string());
+      a.error_message = redactor.Apply(m->get_string());
     }
-    a.error = MakeError(code.empty() ? std::string(errc::kProviderError) : code, message);
   } else {
     std::string text;
     AppendJsonValue(text, *error);
-    a.error = MakeError(errc::kProviderError, redactor.Apply(text));
+    a.error_message = redactor.Apply(text);
   }
   return a;
 }
@@ -151,8 +145,8 @@ void CheckResultAs(const char* method, const JsonValue& result, std::vector<std:
   auto decoded = schema::FromJson<T>(result, options);
   if (!decoded) {
     if (decoded.error().code != errc::kBadRequest || decoded.error().message.empty()) {
-      out.push_back(std::string(method) + ": decode error is not bad_request with a message: " +
-                    decoded.error().code + " " + decoded.error().message);
+      out.push_back(std::string(method) +
+                    ": decode error is not bad_request with a message: " + decoded.error().message);
     }
     return;
   }
@@ -223,8 +217,8 @@ inline std::vector<std::string> CheckPluginReply(std::string_view input) {
     const PluginAnswer answer = InterpretAnswer(value, PluginRedactor());
     if (!answer.ok) {
       for (const std::string& secret : PluginSecrets()) {
-        if (answer.error.message.find(secret) != std::string::npos) {
-          out.push_back("an error message keeps a config secret: " + Excerpt(answer.error.message));
+        if (answer.error_message.find(secret) != std::string::npos) {
+          out.push_back("an error message keeps a config secret: " + Excerpt(answer.error_message));
         }
       }
       continue;

@@ -42,7 +42,7 @@ inline workflow::EnvLookup WorkflowFuzzLookup() {
 
 inline void CheckWorkflowError(const std::string& where, const Error& e, std::string_view prefix,
                                std::string_view input, std::vector<std::string>& out) {
-  if (e.code != errc::kBadRequest) out.push_back(where + ": error code " + e.code);
+  if (e.code != errc::kBadRequest) out.push_back(where + ": error is not bad_request");
   if (e.message.size() <= prefix.size() || e.message.compare(0, prefix.size(), prefix) != 0) {
     out.push_back(where + ": error does not name the document and say why: " + Excerpt(e.message));
   }

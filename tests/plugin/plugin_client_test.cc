@@ -237,8 +237,17 @@ TEST_F(PluginClientTest, BothErrorFormsAreUnderstood) {
   EXPECT_EQ(HttpStatusFor(
                 error_of(R"({"fault":"object_error","code":"conflict","message":"done"})").code),
             409);
-  EXPECT_EQ(error_of(R"({"fault":"object_error","code":"rate_limited","message":"slow down"})"),
-            (Error{"rate_limited", "slow down"}));
+  // A provider's own code passes through as its own, with the contract's 502.
+  const Error limited =
+      error_of(R"({"fault":"object_error","code":"rate_limited","message":"slow down"})");
+  EXPECT_EQ(limited, (Error{ErrorCode::kProviderDefined, "slow down", "rate_limited"}));
+  EXPECT_EQ(HttpStatusFor(limited), 502);
+  EXPECT_EQ(HttpStatusFor(error_of(
+                R"({"fault":"object_error","code":"made_up","message":"m"})")),
+            502);
+  // internal would answer 500 with our generic text: the plugin's own words are kept instead.
+  EXPECT_EQ(error_of(R"({"fault":"object_error","code":"internal","message":"oops"})"),
+            (Error{"provider_error", "internal: oops"}));
   // A plugin cannot make us answer 401 or 504 about the client's own request.
   EXPECT_EQ(error_of(R"({"fault":"object_error","code":"unauthorized","message":"bad key"})"),
             (Error{"provider_error", "unauthorized: bad key"}));
@@ -249,7 +258,7 @@ TEST_F(PluginClientTest, BothErrorFormsAreUnderstood) {
   // Error answers are not failures of the process: all of them came from the first one.
   auto r = c->Call("x.y", "{}");
   ASSERT_TRUE(r);
-  EXPECT_EQ(r->at("calls").as_int64(), 8);
+  EXPECT_EQ(r->at("calls").as_int64(), 10);
 }
 
 TEST_F(PluginClientTest, MissingResultIsNull) {

@@ -49,10 +49,10 @@ class PluginProvidersTest : public ::testing::Test {
 
 template <class T>
 std::string Enc(const Result<T>& r) {
-  if (!r) return "error " + r.error().code + ": " + r.error().message;
+  if (!r) return "error " + std::string(WireCode(r.error())) + ": " + r.error().message;
   return s::EncodeToString(*r);
 }
-std::string Enc(const Status& st) { return st ? "ok" : "error " + st.error().code; }
+std::string Enc(const Status& st) { return st ? "ok" : "error " + std::string(WireCode(st.error())); }
 
 TEST_F(PluginProvidersTest, PluginsAreBlockingProviders) {
   EXPECT_TRUE(Plugin<providers::IncidentProvider>()->IsBlocking());

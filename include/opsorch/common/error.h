@@ -1,54 +1,131 @@
-// The one error type of opsorch and the one place that maps error codes to HTTP statuses.
+// The one error type of opsorch, its closed vocabulary of codes, and the one table that maps
+// each code to its wire name and HTTP status.
 #pragma once
 
+#include <cstdint>
+#include <iosfwd>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace opsorch {
 
-// An error that crosses module boundaries: providers, plugins and the HTTP layer all speak it.
-// `code` is an open vocabulary (providers may invent codes such as "rate_limited"); the codes
-// opsorch itself produces are listed in `errc` below.
+// Every code opsorch produces. Client errors first, then server errors, then the workflow
+// runtime's (which never reach an HTTP client as such). Adding one is one enumerator and one
+// row of kErrorCodes (src/common/error.cc); a test walks them all.
+enum class ErrorCode : std::uint8_t {
+  kBadRequest,
+  kUnauthorized,
+  kForbidden,
+  kNotFound,
+  kMethodNotAllowed,
+  kConflict,
+  kPayloadTooLarge,
+  kHeadersTooLarge,
+  kRateLimited,  // opsorch's own throttling (a provider's "rate_limited" is kProviderDefined)
+  kInternal,
+  kProviderMissing,  // wire name "<capability>_provider_missing" (ProviderMissing())
+  kSecretProviderMissing,
+  kUnavailable,  // shutting down, or a queue that cannot take more
+  kProviderError,
+  kProviderDefined,  // a code a provider made up (a plugin's "rate_limited"): its own wire name
+  kSecretStoreError,
+  kPluginCrashed,
+  kPluginProtocolError,
+  kPluginUnavailable,
+  kPluginTimeout,
+  kScriptError,
+  kScriptTimeout,
+  kScriptMemory,
+  kScriptWorker,
+  kNotAllowed,
+  kAddressDenied,
+  kConnectFailed,
+  kTimeout,
+  kResponseTooLarge,
+  kTooManyRedirects,
+  kSpoolFull,
+  kStorageError,
+};
+
+struct ErrorCodeInfo {
+  ErrorCode code;
+  std::string_view name;  // on the wire: {"code":"<name>", …}
+  int http_status;
+  // A failure of opsorch itself whose message may hold SQL, file paths or library text: a
+  // response says only that it happened and the request id; the log has the message.
+  bool internal;
+};
+
+// The table, in enumerator order.
+std::span<const ErrorCodeInfo> ErrorCodes();
+const ErrorCodeInfo& Info(ErrorCode code);
+std::string_view Name(ErrorCode code);
+int HttpStatusFor(ErrorCode code);
+
+// An error that crosses module boundaries: providers, plugins, workers and the HTTP layer all
+// speak it.
 struct Error {
-  std::string code;
+  ErrorCode code = ErrorCode::kInternal;
   std::string message;
+  // The wire code when it is not Name(code): a provider's own code (kProviderDefined), or
+  // "<capability>_provider_missing".
+  std::string wire;
+  // Further problems found with the same input (the PagerDuty format lists them all), each
+  // "field rule"; `message` is the first.
+  std::vector<std::string> details;
+
+  Error() = default;
+  Error(ErrorCode c, std::string m, std::string w = {})
+      : code(c), message(std::move(m)), wire(std::move(w)) {}
+  // From a wire code: a known name gives its code, any other kProviderDefined.
+  Error(std::string_view wire_code, std::string m);
 
   friend bool operator==(const Error&, const Error&) = default;
 };
 
-// Codes produced by opsorch. Client errors first, then server errors.
-// When adding a code, also add it to HttpStatusFor() in src/common/error.cc.
+// Prints the code's name (test failure messages, log streams).
+std::ostream& operator<<(std::ostream& os, ErrorCode code);
+std::ostream& operator<<(std::ostream& os, const Error& e);
+
+// The code as it goes on the wire (the JSON body's "code", a plugin's error, a log line).
+std::string_view WireCode(const Error& e);
+int HttpStatusFor(const Error& e);
+
+// Codes by their opsorch names, so that call sites read `errc::kBadRequest`.
 namespace errc {
-inline constexpr std::string_view kBadRequest = "bad_request";               // 400
-inline constexpr std::string_view kUnauthorized = "unauthorized";            // 401
-inline constexpr std::string_view kForbidden = "forbidden";                  // 403
-inline constexpr std::string_view kNotFound = "not_found";                   // 404
-inline constexpr std::string_view kConflict = "conflict";                    // 409 (reference: 502)
-inline constexpr std::string_view kPayloadTooLarge = "payload_too_large";    // 413
-inline constexpr std::string_view kHeadersTooLarge = "headers_too_large";    // 431
-inline constexpr std::string_view kRateLimited = "rate_limited";             // 502 (provider code)
-inline constexpr std::string_view kInternal = "internal";                    // 500
-inline constexpr std::string_view kProviderError = "provider_error";         // 502
-inline constexpr std::string_view kSecretStoreError = "secret_store_error";  // 502
-inline constexpr std::string_view kPluginCrashed = "plugin_crashed";         // 502
-inline constexpr std::string_view kPluginProtocolError = "plugin_protocol_error";      // 502
-inline constexpr std::string_view kPluginUnavailable = "plugin_unavailable";           // 502
-inline constexpr std::string_view kPluginTimeout = "plugin_timeout";                   // 504
-inline constexpr std::string_view kSecretProviderMissing = "secret_provider_missing";  // 501
-// "<capability>_provider_missing" (501) is built by ProviderMissing() in providers/capability.h.
-inline constexpr std::string_view kProviderMissingSuffix = "_provider_missing";
+inline constexpr ErrorCode kBadRequest = ErrorCode::kBadRequest;
+inline constexpr ErrorCode kUnauthorized = ErrorCode::kUnauthorized;
+inline constexpr ErrorCode kForbidden = ErrorCode::kForbidden;
+inline constexpr ErrorCode kNotFound = ErrorCode::kNotFound;
+inline constexpr ErrorCode kMethodNotAllowed = ErrorCode::kMethodNotAllowed;
+inline constexpr ErrorCode kConflict = ErrorCode::kConflict;
+inline constexpr ErrorCode kPayloadTooLarge = ErrorCode::kPayloadTooLarge;
+inline constexpr ErrorCode kHeadersTooLarge = ErrorCode::kHeadersTooLarge;
+inline constexpr ErrorCode kRateLimited = ErrorCode::kRateLimited;
+inline constexpr ErrorCode kInternal = ErrorCode::kInternal;
+inline constexpr ErrorCode kProviderMissing = ErrorCode::kProviderMissing;
+inline constexpr ErrorCode kSecretProviderMissing = ErrorCode::kSecretProviderMissing;
+inline constexpr ErrorCode kUnavailable = ErrorCode::kUnavailable;
+inline constexpr ErrorCode kProviderError = ErrorCode::kProviderError;
+inline constexpr ErrorCode kProviderDefined = ErrorCode::kProviderDefined;
+inline constexpr ErrorCode kSecretStoreError = ErrorCode::kSecretStoreError;
+inline constexpr ErrorCode kPluginCrashed = ErrorCode::kPluginCrashed;
+inline constexpr ErrorCode kPluginProtocolError = ErrorCode::kPluginProtocolError;
+inline constexpr ErrorCode kPluginUnavailable = ErrorCode::kPluginUnavailable;
+inline constexpr ErrorCode kPluginTimeout = ErrorCode::kPluginTimeout;
+inline constexpr ErrorCode kStorageError = ErrorCode::kStorageError;
+inline constexpr ErrorCode kSpoolFull = ErrorCode::kSpoolFull;
 }  // namespace errc
 
-Error MakeError(std::string_view code, std::string message);
-
-// The central mapping. Unknown codes are provider-defined and map to 502 (as in the reference),
-// except "conflict", which we map to 409 (contract §13 #5).
-int HttpStatusFor(std::string_view code);
+Error MakeError(ErrorCode code, std::string message);
+Error MakeError(std::string_view wire_code, std::string message);
 
 // Codes of opsorch's own failures (a store, the secret store): their messages carry SQL, file
 // paths and library texts, which stay in the server log. (Plugin failures say what the plugin
 // did, naming it by its file name only.)
-bool IsInternalFailure(std::string_view code);
+bool IsInternalFailure(ErrorCode code);
 
 // What a response may say about `e`: the message itself for a client's mistake or a provider's
 // typed error; for an internal failure a fixed text that names the request id (empty: the

@@ -16,8 +16,13 @@ using Result = tl::expected<T, Error>;
 
 using Status = Result<void>;
 
-inline tl::unexpected<Error> Fail(std::string_view code, std::string message) {
-  return tl::unexpected<Error>(MakeError(code, std::move(message)));
+inline tl::unexpected<Error> Fail(ErrorCode code, std::string message) {
+  return tl::unexpected<Error>(Error(code, std::move(message)));
+}
+
+// A code by its wire name (a plugin's or a worker's answer): see Error(std::string_view, …).
+inline tl::unexpected<Error> Fail(std::string_view wire_code, std::string message) {
+  return tl::unexpected<Error>(Error(wire_code, std::move(message)));
 }
 
 inline tl::unexpected<Error> Fail(Error error) { return tl::unexpected<Error>(std::move(error)); }

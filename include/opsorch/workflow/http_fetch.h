@@ -32,12 +32,12 @@
 namespace opsorch::workflow {
 
 namespace fetch_errc {
-inline constexpr std::string_view kNotAllowed = "not_allowed";        // allowlist / URL shape
-inline constexpr std::string_view kAddressDenied = "address_denied";  // SSRF address check
-inline constexpr std::string_view kConnectFailed = "connect_failed";  // DNS, refused, TLS
-inline constexpr std::string_view kTimeout = "timeout";
-inline constexpr std::string_view kTooLarge = "response_too_large";
-inline constexpr std::string_view kTooManyRedirects = "too_many_redirects";  // > max_redirects
+inline constexpr ErrorCode kNotAllowed = ErrorCode::kNotAllowed;        // allowlist / URL shape
+inline constexpr ErrorCode kAddressDenied = ErrorCode::kAddressDenied;  // SSRF address check
+inline constexpr ErrorCode kConnectFailed = ErrorCode::kConnectFailed;  // DNS, refused, TLS
+inline constexpr ErrorCode kTimeout = ErrorCode::kTimeout;
+inline constexpr ErrorCode kTooLarge = ErrorCode::kResponseTooLarge;
+inline constexpr ErrorCode kTooManyRedirects = ErrorCode::kTooManyRedirects;  // > max_redirects
 }  // namespace fetch_errc
 
 // Longest path (with query) a workflow may pass.

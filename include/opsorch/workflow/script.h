@@ -53,10 +53,10 @@ namespace opsorch::workflow {
 
 // Error codes of a processor run (all map to 502 if they ever reach HTTP).
 namespace script_errc {
-inline constexpr std::string_view kScriptError = "script_error";      // raised or runtime error
-inline constexpr std::string_view kScriptTimeout = "script_timeout";  // CPU/wall deadline
-inline constexpr std::string_view kScriptMemory = "script_memory";    // allocator cap / RLIMIT_AS
-inline constexpr std::string_view kScriptWorker = "script_worker";    // worker died/unavailable
+inline constexpr ErrorCode kScriptError = ErrorCode::kScriptError;      // raised or runtime error
+inline constexpr ErrorCode kScriptTimeout = ErrorCode::kScriptTimeout;  // CPU/wall deadline
+inline constexpr ErrorCode kScriptMemory = ErrorCode::kScriptMemory;    // allocator cap / RLIMIT_AS
+inline constexpr ErrorCode kScriptWorker = ErrorCode::kScriptWorker;    // worker died/unavailable
 }  // namespace script_errc
 
 struct ScriptLimits {

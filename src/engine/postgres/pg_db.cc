@@ -177,7 +177,7 @@ Error Connection::ErrorFrom(pg_result* r, std::string_view sql) {
     // open incident for a key): say what, not the SQL or the constraint's name.
     return MakeError(errc::kConflict, "conflicts with an existing record");
   }
-  std::string_view code = errc::kInternal;
+  ErrorCode code = errc::kInternal;
   if (sqlstate == "22021" || sqlstate == "22P05") {
     code = errc::kBadRequest;  // text the database's encoding cannot hold
   }

@@ -1045,7 +1045,7 @@ bool ReadStepReply(RunState* rs) {
       rs->err = err.error().message;
       return false;
     }
-    rs->text = err->code;
+    rs->text = std::string(WireCode(*err));
     rs->err = err->message;
   }
   return true;

@@ -227,7 +227,7 @@ Result<Message> MessageFromJson(const JsonValue* v) {
 
 JsonObject ErrorToJson(const Error& e) {
   JsonObject o;
-  o["code"] = BytesToJson(e.code);
+  o["code"] = BytesToJson(WireCode(e));
   o["message"] = BytesToJson(e.message);
   return o;
 }

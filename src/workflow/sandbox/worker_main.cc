@@ -151,7 +151,7 @@ int Main() {
       answer["op"] = "result";
     } else {
       answer["op"] = "error";
-      answer["code"] = BytesToJson(out.error().code);
+      answer["code"] = BytesToJson(WireCode(out.error()));
       answer["message"] = BytesToJson(out.error().message);
     }
     WriteLine(boost::json::serialize(answer));

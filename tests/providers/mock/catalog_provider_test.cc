@@ -95,7 +95,7 @@ TEST(MockTeamProviderTest, GetAndMembers) {
   EXPECT_EQ(missing.error(), (Error{"not_found", "team team-nosuch not found"}));
   auto missing_members = p->Members("team-nosuch");
   ASSERT_FALSE(missing_members);
-  EXPECT_EQ(missing_members.error().code, "not_found");
+  EXPECT_EQ(WireCode(missing_members.error()), "not_found");
 }
 
 TEST(MockDeploymentProviderTest, Filters) {

@@ -166,12 +166,12 @@ TEST_F(MockIncidentProviderTest, UpdateAppliesFieldsAndRecordsStatusChange) {
 TEST_F(MockIncidentProviderTest, UpdateErrors) {
   auto missing = p_->Update("inc-999", {});
   ASSERT_FALSE(missing);
-  EXPECT_EQ(missing.error().code, "not_found");
+  EXPECT_EQ(WireCode(missing.error()), "not_found");
   s::UpdateIncidentInput bad;
   bad.title = "";
   auto r = p_->Update("inc-001", bad);
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code, "bad_request");
+  EXPECT_EQ(WireCode(r.error()), "bad_request");
 }
 
 TEST_F(MockIncidentProviderTest, AppendTimelineDefaultsAndSorting) {
@@ -198,7 +198,7 @@ TEST_F(MockIncidentProviderTest, AppendTimelineDefaultsAndSorting) {
   EXPECT_EQ(missing.error(), (Error{"not_found", "incident inc-999 not found"}));
   auto missing_timeline = p_->GetTimeline("inc-999");
   ASSERT_FALSE(missing_timeline);
-  EXPECT_EQ(missing_timeline.error().code, "not_found");
+  EXPECT_EQ(WireCode(missing_timeline.error()), "not_found");
 }
 
 TEST_F(MockIncidentProviderTest, ProvidersAreIndependent) {

@@ -146,16 +146,16 @@ TEST_F(MockLogProviderTest, SeverityInAndFilters) {
 
 TEST_F(MockLogProviderTest, InvalidFiltersAreBadRequestsNamingTheFilter) {
   Error e = ErrorFor(WithExpression({.filters = {{"message", "regex", "([unclosed"}}}));
-  EXPECT_EQ(e.code, "bad_request");
+  EXPECT_EQ(WireCode(e), "bad_request");
   EXPECT_EQ(e.message.rfind("filter 0 (message): invalid regex", 0), 0u) << e.message;
 
   e = ErrorFor(WithExpression(
       {.filters = {{"severity", "=", "error"}, {"message", "regex", std::string(300, 'a')}}}));
-  EXPECT_EQ(e.code, "bad_request");
+  EXPECT_EQ(WireCode(e), "bad_request");
   EXPECT_EQ(e.message, "filter 1 (message): regex longer than 256 characters");
 
   e = ErrorFor(WithExpression({.filters = {{"message", "like", "x"}}}));
-  EXPECT_EQ(e.code, "bad_request");
+  EXPECT_EQ(WireCode(e), "bad_request");
   EXPECT_NE(e.message.find("unsupported operator \"like\""), std::string::npos);
 
   e = ErrorFor(WithExpression({.filters = {{"", "=", "x"}}}));

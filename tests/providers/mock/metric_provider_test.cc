@@ -162,7 +162,7 @@ TEST_F(MockMetricProviderTest, GroupByAndAggregation) {
   }
   const auto by_team = Series(Metric("http_requests_total", "avg", {"team"}));
   EXPECT_EQ(by_team.size(), 10u);  // five owning teams
-  EXPECT_EQ(ErrorFor(Metric("http_requests_total", "median")).code, "bad_request");
+  EXPECT_EQ(WireCode(ErrorFor(Metric("http_requests_total", "median"))), "bad_request");
 }
 
 TEST_F(MockMetricProviderTest, ScopeAndLabelFilters) {
@@ -193,10 +193,10 @@ TEST_F(MockMetricProviderTest, ScopeAndLabelFilters) {
   EXPECT_TRUE((*r)->empty());
 
   Error e = ErrorFor(Metric("cpu_usage_percent", "", {}, {{"service", "=~", "(bad"}}));
-  EXPECT_EQ(e.code, "bad_request");
+  EXPECT_EQ(WireCode(e), "bad_request");
   EXPECT_EQ(e.message.rfind("filter 0 (service): invalid regex", 0), 0u) << e.message;
   e = ErrorFor(Metric("cpu_usage_percent", "", {}, {{"service", "contains", "x"}}));
-  EXPECT_EQ(e.code, "bad_request");
+  EXPECT_EQ(WireCode(e), "bad_request");
   EXPECT_NE(e.message.find("unsupported operator"), std::string::npos);
 }
 
@@ -210,7 +210,7 @@ TEST_F(MockMetricProviderTest, WindowRules) {
   q.end = TestNow();
   q.step = 1;  // 86,401 points
   Error e = ErrorFor(q);
-  EXPECT_EQ(e.code, "bad_request");
+  EXPECT_EQ(WireCode(e), "bad_request");
   EXPECT_NE(e.message.find("the limit is 11000"), std::string::npos) << e.message;
   q.step = 10;  // 8,641 points: allowed
   EXPECT_EQ(Series(q)[0].points->size(), 8641u);

@@ -167,7 +167,7 @@ TEST_F(MockOrchestrationProviderTest, CompleteStepConflictsAndCompletion) {
             (Error{"conflict", "step verify-saturation is pending, not completable"}));
   auto running = p_->CompleteStep("run-004", "check-quota", "frank", "");
   ASSERT_FALSE(running);
-  EXPECT_EQ(running.error().code, "conflict");
+  EXPECT_EQ(WireCode(running.error()), "conflict");
 
   Advance(20);
   ASSERT_TRUE(
@@ -205,7 +205,7 @@ TEST_F(MockOrchestrationProviderTest, BlockedStepCanBeCompletedAndUnblocksTheRun
   EXPECT_EQ(Run("run-003").status, "blocked");
   auto pending = p_->CompleteStep("run-003", "announce", "carol", "");
   ASSERT_FALSE(pending);
-  EXPECT_EQ(pending.error().code, "conflict");
+  EXPECT_EQ(WireCode(pending.error()), "conflict");
   ASSERT_TRUE(p_->CompleteStep("run-003", "verify-health", "carol", "recovered"));
   auto run = Run("run-003");
   EXPECT_EQ(run.status, "running");

@@ -107,10 +107,10 @@ TEST_F(MockTicketProviderTest, UpdateAppliesNonNullFields) {
 
   auto missing = p_->Update("TCK-999", in);
   ASSERT_FALSE(missing);
-  EXPECT_EQ(missing.error().code, "not_found");
+  EXPECT_EQ(WireCode(missing.error()), "not_found");
   s::UpdateTicketInput bad;
   bad.status = " ";
-  EXPECT_EQ(p_->Update("TCK-001", bad).error().code, "bad_request");
+  EXPECT_EQ(WireCode(p_->Update("TCK-001", bad).error()), "bad_request");
 }
 
 }  // namespace

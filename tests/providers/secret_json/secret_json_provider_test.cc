@@ -128,10 +128,10 @@ TEST_F(JsonSecretProviderTest, FailedPutChangesNothing) {
   fs::remove_all(dir_);  // the directory is gone: the temp file cannot be created
   auto r = p->Put("k", "v");
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code, "secret_store_error");
+  EXPECT_EQ(WireCode(r.error()), "secret_store_error");
   EXPECT_EQ(r.error().message.rfind("failed to write secret file " + path_, 0), 0u);
   EXPECT_FALSE(p->Get("k"));
-  EXPECT_EQ(p->Put("", "v").error().code, "bad_request");
+  EXPECT_EQ(WireCode(p->Put("", "v").error()), "bad_request");
 }
 
 TEST_F(JsonSecretProviderTest, ConcurrentPutsAreAllPersisted) {

@@ -117,7 +117,7 @@ class SealedSecretProviderTest : public ::testing::Test {
 
 std::string Bad(const std::string& message) { return "sealed secret provider: " + message; }
 // Error has no printer; compare this text so that a failure shows both sides.
-std::string Str(const Error& e) { return e.code + ": " + e.message; }
+std::string Str(const Error& e) { return std::string(WireCode(e)) + ": " + e.message; }
 
 TEST_F(SealedSecretProviderTest, PutThenGetSurvivesANewInstance) {
   ASSERT_FALSE(fs::exists(path_));
@@ -392,15 +392,15 @@ TEST_F(SealedSecretProviderTest, MissingKeyIsNotFound) {
 TEST_F(SealedSecretProviderTest, FailedPutChangesNothing) {
   auto p = Open();
   ASSERT_TRUE(p);
-  EXPECT_EQ(p->Put("", "v").error().code, "bad_request");
+  EXPECT_EQ(WireCode(p->Put("", "v").error()), "bad_request");
   fs::remove_all(dir_);  // the temporary file cannot be created
   auto r = p->Put("db/password", kSecret);
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code, "secret_store_error");
+  EXPECT_EQ(WireCode(r.error()), "secret_store_error");
   EXPECT_EQ(r.error().message.rfind("failed to write secret file " + path_ + ": ", 0), 0u)
       << r.error().message;
   ExpectNoLeak(r.error());
-  EXPECT_EQ(p->Get("db/password").error().code, "not_found");
+  EXPECT_EQ(WireCode(p->Get("db/password").error()), "not_found");
 }
 
 TEST_F(SealedSecretProviderTest, ConcurrentPutsAndGetsKeepEveryAcknowledgedWrite) {

@@ -38,7 +38,7 @@ TEST(Time, ParseRejectsWithTheRule) {
     auto t = ParseRfc3339(c.text);
     ASSERT_FALSE(t) << c.text;
     EXPECT_NE(t.error().message.find(c.rule), std::string::npos) << t.error().message;
-    EXPECT_EQ(t.error().code, "bad_request");
+    EXPECT_EQ(WireCode(t.error()), "bad_request");
   }
 }
 

@@ -1063,7 +1063,7 @@ TEST(HttpServer, CreateFailsWhenThePortIsTaken) {
   RunningServer first({}, handler);
   auto second = Server::Create({.host = "127.0.0.1", .port = first.port()}, handler);
   ASSERT_FALSE(second);
-  EXPECT_EQ(second.error().code, "internal");
+  EXPECT_EQ(WireCode(second.error()), "internal");
   EXPECT_NE(second.error().message.find(std::to_string(first.port())), std::string::npos);
 }
 
@@ -1174,7 +1174,7 @@ TEST_F(HttpServerTls, UnreadableCertificateIsAnError) {
                                  .tls_key_file = key_},
                                 handler);
   ASSERT_FALSE(created);
-  EXPECT_EQ(created.error().code, "internal");
+  EXPECT_EQ(WireCode(created.error()), "internal");
   EXPECT_NE(created.error().message.find(dir_.path() + "/missing.pem"), std::string::npos)
       << created.error().message;
 
@@ -1184,7 +1184,7 @@ TEST_F(HttpServerTls, UnreadableCertificateIsAnError) {
                             .tls_key_file = dir_.path() + "/nokey.pem"},
                            handler);
   ASSERT_FALSE(created);
-  EXPECT_EQ(created.error().code, "internal");
+  EXPECT_EQ(WireCode(created.error()), "internal");
   EXPECT_NE(created.error().message.find("nokey.pem"), std::string::npos)
       << created.error().message;
 
@@ -1192,14 +1192,14 @@ TEST_F(HttpServerTls, UnreadableCertificateIsAnError) {
   created = Server::Create(
       {.host = "127.0.0.1", .port = 0, .tls_cert_file = cert_, .tls_key_file = cert_}, handler);
   ASSERT_FALSE(created);
-  EXPECT_EQ(created.error().code, "internal");
+  EXPECT_EQ(WireCode(created.error()), "internal");
 }
 
 TEST_F(HttpServerTls, HalfConfiguredTlsIsAnError) {
   TestHandler handler;
   auto created = Server::Create({.host = "127.0.0.1", .port = 0, .tls_cert_file = cert_}, handler);
   ASSERT_FALSE(created);
-  EXPECT_EQ(created.error().code, "internal");
+  EXPECT_EQ(WireCode(created.error()), "internal");
   created = Server::Create({.host = "127.0.0.1", .port = 0, .tls_key_file = key_}, handler);
   ASSERT_FALSE(created);
 }

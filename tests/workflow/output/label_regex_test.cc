@@ -65,7 +65,7 @@ TEST(LabelRegexTest, RejectsUnsupportedOrOversizedPatterns) {
     auto re = LabelRegex::Compile(p);
     EXPECT_FALSE(re) << p;
     if (!re) {
-      EXPECT_EQ(re.error().code, "bad_request");
+      EXPECT_EQ(WireCode(re.error()), "bad_request");
       EXPECT_NE(re.error().message.find("regex:"), std::string::npos);
     }
   }

@@ -167,7 +167,7 @@ TEST(MetricOutputTest, MultiLineAppendIsOneUnitAndInvalidLinesAreRefused) {
     std::vector<std::string> batch = {Record(3), bad};
     auto s = out->Append(batch);
     ASSERT_FALSE(s);
-    EXPECT_EQ(s.error().code, "bad_request");
+    EXPECT_EQ(WireCode(s.error()), "bad_request");
     EXPECT_NE(s.error().message.find("record 1"), std::string::npos) << s.error().message;
   }
   ASSERT_TRUE(out->Flush(milliseconds(5000)));
@@ -365,7 +365,7 @@ TEST(MetricOutputTest, SpoolCapRefusesAppendsAndRecoversAfterDelivery) {
     ++accepted;
   }
   ASSERT_FALSE(last);
-  EXPECT_EQ(last.error().code, "spool_full");
+  EXPECT_EQ(WireCode(last.error()), "spool_full");
   EXPECT_NE(last.error().message.find("max_spool_bytes"), std::string::npos);
   EXPECT_GT(accepted, 10);
   EXPECT_LT(accepted, 100);
@@ -422,7 +422,7 @@ TEST(MetricOutputTest, SecondOpenOfTheSameSpoolIsRefused) {
   ASSERT_TRUE(first);
   auto second = MetricOutput::Open(o);
   ASSERT_FALSE(second);
-  EXPECT_EQ(second.error().code, "conflict");
+  EXPECT_EQ(WireCode(second.error()), "conflict");
 }
 
 TEST(MetricOutputTest, OptionErrorsNameTheOption) {
@@ -455,7 +455,7 @@ TEST(MetricOutputTest, OptionErrorsNameTheOption) {
     c.change(o);
     auto out = MetricOutput::Open(o);
     ASSERT_FALSE(out) << c.names;
-    EXPECT_EQ(out.error().code, "bad_request");
+    EXPECT_EQ(WireCode(out.error()), "bad_request");
     EXPECT_NE(out.error().message.find(c.names), std::string::npos) << out.error().message;
     EXPECT_EQ(out.error().message.find("X-Evil"), std::string::npos);  // values never quoted
   }

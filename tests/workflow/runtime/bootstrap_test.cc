@@ -73,7 +73,7 @@ class BadBootstrapTest : public ::testing::TestWithParam<BadCase> {};
 TEST_P(BadBootstrapTest, NamesFilePathAndRule) {
   auto b = ParseBootstrap(GetParam().json, "boot.json", Env({{"SET", "value-1"}}));
   ASSERT_FALSE(b);
-  EXPECT_EQ(b.error().code, "bad_request");
+  EXPECT_EQ(WireCode(b.error()), "bad_request");
   EXPECT_THAT(b.error().message, HasSubstr(std::string("boot.json: ") + GetParam().error));
 }
 

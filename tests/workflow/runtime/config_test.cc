@@ -67,7 +67,7 @@ class BadWorkflowConfigTest : public ::testing::TestWithParam<BadCase> {};
 TEST_P(BadWorkflowConfigTest, NamesSourcePathAndRule) {
   auto c = ParseWorkflowConfig(GetParam().json, "wf.json", "");
   ASSERT_FALSE(c);
-  EXPECT_EQ(c.error().code, "bad_request");
+  EXPECT_EQ(WireCode(c.error()), "bad_request");
   EXPECT_THAT(c.error().message, HasSubstr(std::string("wf.json: ") + GetParam().error));
 }
 

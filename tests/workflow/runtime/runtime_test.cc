@@ -207,7 +207,7 @@ TEST_F(RuntimeTest, StatusHandlersAndConnectFailureHandler) {
   EXPECT_EQ(captured_.Value("down"), 1);
   auto unhandled = runtime_->RunStep("d", "down-unhandled", {});
   ASSERT_FALSE(unhandled);
-  EXPECT_EQ(unhandled.error().code, "connect_failed");
+  EXPECT_EQ(WireCode(unhandled.error()), "connect_failed");
   EXPECT_THAT(captured_.AllLogs(), HasSubstr("step down-unhandled failed (connect_failed)"));
 }
 
@@ -231,7 +231,7 @@ TEST_F(RuntimeTest, AllowlistAndAuthenticationOnlyHostsAreEnforced) {
   for (const char* step : {"denied", "dotdot", "token", "nohost"}) {
     auto r = runtime_->RunStep("d", step, {});
     ASSERT_FALSE(r) << step;
-    EXPECT_EQ(r.error().code, "not_allowed") << step << ": " << r.error().message;
+    EXPECT_EQ(WireCode(r.error()), "not_allowed") << step << ": " << r.error().message;
   }
   EXPECT_EQ(upstream_.Requests().size(), 1u);  // only the allowed call got through
   EXPECT_EQ(runtime_->Stats().blocked_calls, 4u);
@@ -320,7 +320,7 @@ TEST_F(RuntimeTest, AuthenticationStepsOnlyCallAuthenticationHosts) {
   for (const char* step : {"leak", "swap"}) {
     auto r = runtime_->RunStep("d", step, {});
     ASSERT_FALSE(r) << step;
-    EXPECT_EQ(r.error().code, "not_allowed") << step;
+    EXPECT_EQ(WireCode(r.error()), "not_allowed") << step;
   }
   ASSERT_EQ(upstream_.Requests().size(), 1u);
   EXPECT_THAT(upstream_.Requests()[0], HasSubstr("body=client-SECRET-42"));
@@ -332,7 +332,7 @@ TEST_F(RuntimeTest, RestrictedDataIsOnlyForAuthentication) {
   StartOk(Bootstrap(HostJson(R"J(, "data": {"key": "restricted-KEY-789"})J")));
   auto r = runtime_->RunStep("d", "s", {});
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code, "script_error");
+  EXPECT_EQ(WireCode(r.error()), "script_error");
   EXPECT_THAT(captured_.AllLogs(), Not(HasSubstr("restricted-KEY-789")));
 }
 
@@ -508,7 +508,7 @@ TEST_F(RuntimeTest, ARunawayScriptDoesNotDelayAnotherWorkflow) {
   std::thread spin([&] {
     auto r = runtime_->RunStep("d", "spin", {});
     EXPECT_FALSE(r);
-    if (!r) EXPECT_EQ(r.error().code, "script_timeout");
+    if (!r) EXPECT_EQ(WireCode(r.error()), "script_timeout");
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   const auto start = std::chrono::steady_clock::now();

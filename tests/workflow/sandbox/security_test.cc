@@ -149,8 +149,8 @@ TEST_F(SandboxSecurityTest, PcallCannotSwallowLimits) {
     SCOPED_TRACE(src);
     auto r = Run(src);
     ASSERT_FALSE(r);
-    EXPECT_THAT(r.error().code, AnyOf(std::string(script_errc::kScriptTimeout),
-                                      std::string(script_errc::kScriptMemory)));
+    EXPECT_THAT(r.error().code, AnyOf(script_errc::kScriptTimeout,
+                                      script_errc::kScriptMemory));
     EXPECT_TRUE(host_.store.empty()) << host_.store.begin()->second;
   }
   auto r = Run(R"(
@@ -191,8 +191,8 @@ TEST_F(SandboxSecurityTest, MemoryBombs) {
 TEST_F(SandboxSecurityTest, DeepRecursionIsAnError) {
   auto r = Run("local function f(n) return f(n + 1) + 1 end f(1)");
   ASSERT_FALSE(r);
-  EXPECT_THAT(r.error().code, AnyOf(std::string(script_errc::kScriptError),
-                                    std::string(script_errc::kScriptMemory)));
+  EXPECT_THAT(r.error().code, AnyOf(script_errc::kScriptError,
+                                    script_errc::kScriptMemory));
   r = Run("local function f() pcall(f) end f()");  // C stack: nested pcall
   EXPECT_TRUE(r || r.error().code != script_errc::kScriptWorker);
   ExpectHealthy();

@@ -282,7 +282,7 @@ inline std::optional<Capability> CapabilityOfMethod(std::string_view method) {
 
 inline std::string ErrorLine(const Error& e) {
   std::string out = "{\"error\":{\"code\":";
-  AppendJsonString(out, e.code.empty() ? std::string_view(errc::kProviderError) : e.code);
+  AppendJsonString(out, WireCode(e));
   out.append(",\"message\":");
   AppendJsonString(out, e.message);
   out.append("}}\n");
