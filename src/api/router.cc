@@ -1,6 +1,6 @@
 #include "api/router.h"
 
-#include <array>
+#include <algorithm>
 
 namespace opsorch::api {
 namespace {
@@ -8,282 +8,206 @@ namespace {
 using http::Method;
 using providers::Capability;
 
-constexpr std::array<std::string_view, kRouteCount> kPatterns = {
-    "/",
-    "/health",
-    "/metrics",
-    "/providers/{cap}",
-    "/providers/{cap}",
-    "/incidents/query",
-    "/incidents",
-    "/incidents/{id}",
-    "/incidents/{id}",
-    "/incidents/{id}/timeline",
-    "/incidents/{id}/timeline",
-    "/alerts/query",
-    "/alerts/{id}",
-    "/logs/query",
-    "/metrics/query",
-    "/metrics/describe",
-    "/metrics/describe",
-    "/tickets/query",
-    "/tickets",
-    "/tickets/{id}",
-    "/tickets/{id}",
-    "/messages/send",
-    "/services/query",
-    "/deployments/query",
-    "/deployments/{id}",
-    "/teams/query",
-    "/teams/{id}",
-    "/teams/{id}/members",
-    "/orchestration/plans/query",
-    "/orchestration/plans/{planId}",
-    "/orchestration/runs/query",
-    "/orchestration/runs",
-    "/orchestration/runs/{runId}",
-    "/orchestration/runs/{runId}/steps/{stepId}/complete",
-    "(capability missing)",
-    "(not found)",
-    "(options)",
-    "(unauthorized)",
-    "(forbidden)",
-    "(bad path)",
+// The contract's capabilities in its dispatch order, with how their paths are recognised:
+// everything under a prefix, or exact paths only.
+struct Family {
+  Capability capability;
+  std::string_view prefix;  // prefix families; empty for exact ones
+  std::string_view extra;   // an exact path that is no route: 501 unconfigured, 404 configured
+};
+constexpr Family kFamilies[] = {
+    {Capability::kIncident, "/incidents", {}},
+    {Capability::kAlert, "/alerts", {}},
+    {Capability::kLog, {}, {}},
+    {Capability::kMetric, {}, {}},
+    {Capability::kTicket, "/tickets", {}},
+    {Capability::kMessaging, {}, {}},
+    // GET /services is not a list endpoint: 501 without a provider, 404 with one.
+    {Capability::kService, {}, "/services"},
+    {Capability::kDeployment, "/deployments", {}},
+    {Capability::kTeam, "/teams", {}},
+    {Capability::kOrchestration, "/orchestration", {}},
 };
 
-constexpr std::array<std::string_view, kRouteCount> kActions = {"",
-                                                                "",
-                                                                "",
-                                                                "",
-                                                                "provider.configured",
-                                                                "incident.query",
-                                                                "incident.created",
-                                                                "incident.get",
-                                                                "incident.updated",
-                                                                "incident.timeline.get",
-                                                                "incident.timeline.appended",
-                                                                "alert.query",
-                                                                "alert.get",
-                                                                "log.query",
-                                                                "metric.query",
-                                                                "metric.describe",
-                                                                "metric.describe",
-                                                                "ticket.query",
-                                                                "ticket.created",
-                                                                "ticket.get",
-                                                                "ticket.updated",
-                                                                "message.sent",
-                                                                "service.query",
-                                                                "deployment.query",
-                                                                "deployment.get",
-                                                                "team.query",
-                                                                "team.get",
-                                                                "team.members",
-                                                                "orchestration.plans.query",
-                                                                "orchestration.plans.get",
-                                                                "orchestration.runs.query",
-                                                                "orchestration.runs.start",
-                                                                "orchestration.runs.get",
-                                                                "orchestration.runs.steps.complete",
-                                                                "",
-                                                                "",
-                                                                "",
-                                                                "",
-                                                                "",
-                                                                ""};
-
-// Splits "a/b/c" into at most N segments; returns the count, or N+1 if there are more.
+// Splits "a/b/c" on '/'; true unless there are more than `max` segments.
 template <std::size_t N>
-std::size_t Split(std::string_view s, std::array<std::string_view, N>& out) {
-  std::size_t n = 0;
+bool Split(std::string_view s, std::array<std::string_view, N>& out, std::size_t& n) {
+  n = 0;
   while (true) {
-    const auto slash = s.find('/');
-    if (n == N) return N + 1;
+    const std::size_t slash = s.find('/');
+    if (n == N) return false;
     out[n++] = s.substr(0, slash);
-    if (slash == std::string_view::npos) return n;
+    if (slash == std::string_view::npos) return true;
     s.remove_prefix(slash + 1);
   }
 }
 
-// Prefix capabilities: strip one trailing '/', trim '/' at both ends, split (contract §2.1).
-template <std::size_t N>
-std::size_t Segments(std::string_view path, std::array<std::string_view, N>& out) {
+constexpr std::size_t kMaxSegments = 8;
+using Segments = std::array<std::string_view, kMaxSegments>;
+
+bool IsParam(std::string_view seg) { return seg.size() >= 2 && seg.front() == '{' && seg.back() == '}'; }
+bool IsRest(std::string_view seg) { return seg.size() >= 3 && seg.ends_with("*}") && IsParam(seg); }
+
+// Matches pattern segments against path segments; `rest` is the untrimmed path after the
+// leading '/', for a "{name*}" segment.
+bool MatchSegments(std::string_view pattern, std::string_view path_body, const Segments& path,
+                   std::size_t n, std::array<std::string_view, 3>& params) {
+  Segments pat;
+  std::size_t m = 0;
+  if (!Split(pattern.substr(1), pat, m)) return false;
+  std::size_t p = 0;
+  std::size_t offset = 0;  // of path[i] in path_body
+  for (std::size_t i = 0; i < m; ++i) {
+    if (IsRest(pat[i])) {
+      if (i >= n) return false;
+      if (p < params.size()) params[p++] = path_body.substr(offset);
+      return true;
+    }
+    if (i >= n) return false;
+    if (IsParam(pat[i])) {
+      if (p < params.size()) params[p++] = path[i];
+    } else if (pat[i] != path[i]) {
+      return false;
+    }
+    offset += path[i].size() + 1;
+  }
+  return m == n;
+}
+
+// The contract's trimming under a prefix: one trailing '/' dropped, then '/' at both ends.
+std::string_view TrimContract(std::string_view path) {
   if (path.ends_with('/')) path.remove_suffix(1);
   while (path.starts_with('/')) path.remove_prefix(1);
   while (path.ends_with('/')) path.remove_suffix(1);
-  return Split(path, out);
-}
-
-RouteMatch Match(RouteId id, std::string_view p1 = {}, std::string_view p2 = {}) {
-  return RouteMatch{id, Capability::kIncident, p1, p2};
-}
-
-RouteMatch Missing(Capability c) { return RouteMatch{RouteId::kCapabilityMissing, c, {}, {}}; }
-
-RouteMatch NotFound() { return Match(RouteId::kNotFound); }
-
-RouteMatch Incidents(Method m, std::string_view path) {
-  std::array<std::string_view, 3> s;
-  const std::size_t n = Segments(path, s);
-  if (n == 0 || n > 3 || s[0] != "incidents") return NotFound();
-  if (n == 1) return m == Method::kPost ? Match(RouteId::kIncidentCreate) : NotFound();
-  if (n == 2) {
-    if (m == Method::kPost && s[1] == "query") return Match(RouteId::kIncidentsQuery);
-    if (m == Method::kGet) return Match(RouteId::kIncidentGet, s[1]);
-    if (m == Method::kPatch) return Match(RouteId::kIncidentUpdate, s[1]);
-    return NotFound();
-  }
-  if (s[2] != "timeline") return NotFound();
-  if (m == Method::kGet) return Match(RouteId::kIncidentTimelineGet, s[1]);
-  if (m == Method::kPost) return Match(RouteId::kIncidentTimelineAppend, s[1]);
-  return NotFound();
-}
-
-RouteMatch Alerts(Method m, std::string_view path) {
-  std::array<std::string_view, 2> s;
-  const std::size_t n = Segments(path, s);
-  if (n != 2 || s[0] != "alerts") return NotFound();
-  if (m == Method::kPost && s[1] == "query") return Match(RouteId::kAlertsQuery);
-  if (m == Method::kGet) return Match(RouteId::kAlertGet, s[1]);
-  return NotFound();
-}
-
-RouteMatch Tickets(Method m, std::string_view path) {
-  std::array<std::string_view, 2> s;
-  const std::size_t n = Segments(path, s);
-  if (n == 0 || n > 2 || s[0] != "tickets") return NotFound();
-  if (n == 1) return m == Method::kPost ? Match(RouteId::kTicketCreate) : NotFound();
-  if (m == Method::kPost && s[1] == "query") return Match(RouteId::kTicketsQuery);
-  if (m == Method::kGet) return Match(RouteId::kTicketGet, s[1]);
-  if (m == Method::kPatch) return Match(RouteId::kTicketUpdate, s[1]);
-  return NotFound();
-}
-
-RouteMatch Deployments(Method m, std::string_view path) {
-  std::array<std::string_view, 2> s;
-  const std::size_t n = Segments(path, s);
-  if (n != 2 || s[0] != "deployments") return NotFound();
-  if (m == Method::kPost && s[1] == "query") return Match(RouteId::kDeploymentsQuery);
-  if (m == Method::kGet) return Match(RouteId::kDeploymentGet, s[1]);
-  return NotFound();
-}
-
-RouteMatch Teams(Method m, std::string_view path) {
-  std::array<std::string_view, 3> s;
-  const std::size_t n = Segments(path, s);
-  if (n < 2 || n > 3 || s[0] != "teams") return NotFound();
-  if (n == 2) {
-    if (m == Method::kPost && s[1] == "query") return Match(RouteId::kTeamsQuery);
-    if (m == Method::kGet) return Match(RouteId::kTeamGet, s[1]);
-    return NotFound();
-  }
-  if (m == Method::kGet && s[2] == "members") return Match(RouteId::kTeamMembers, s[1]);
-  return NotFound();
-}
-
-RouteMatch Orchestration(Method m, std::string_view path) {
-  std::array<std::string_view, 6> s;
-  const std::size_t n = Segments(path, s);
-  if (n < 2 || n > 6 || s[0] != "orchestration") return NotFound();
-  if (s[1] == "plans" && n == 3) {
-    if (m == Method::kPost && s[2] == "query") return Match(RouteId::kPlansQuery);
-    if (m == Method::kGet) return Match(RouteId::kPlanGet, s[2]);
-    return NotFound();
-  }
-  if (s[1] != "runs") return NotFound();
-  if (n == 2) return m == Method::kPost ? Match(RouteId::kRunStart) : NotFound();
-  if (n == 3) {
-    if (m == Method::kPost && s[2] == "query") return Match(RouteId::kRunsQuery);
-    if (m == Method::kGet) return Match(RouteId::kRunGet, s[2]);
-    return NotFound();
-  }
-  if (n == 6 && m == Method::kPost && s[3] == "steps" && s[5] == "complete") {
-    return Match(RouteId::kStepComplete, s[2], s[4]);
-  }
-  return NotFound();
+  return path;
 }
 
 }  // namespace
 
-std::string_view RoutePattern(RouteId id) { return kPatterns[static_cast<std::size_t>(id)]; }
-std::string_view AuditAction(RouteId id) { return kActions[static_cast<std::size_t>(id)]; }
+Router::Router(const RouteTable& routes) : routes_(routes) {}
 
-RouteMatch MatchRoute(Method method, std::string_view path,
-                      const std::function<bool(Capability)>& configured) {
-  if (method == Method::kGet) {
-    if (path == "/") return Match(RouteId::kRoot);
-    if (path == "/health") return Match(RouteId::kHealth);
-    if (path == "/metrics") return Match(RouteId::kMetricsScrape);
+RouteMatch Router::Match(Method method, std::string_view path,
+                         const std::function<bool(Capability)>& configured) const {
+  RouteMatch out;
+  const auto found = [&](std::size_t i, const std::array<std::string_view, 3>& params) {
+    out.kind = RouteMatch::Kind::kRoute;
+    out.route = &routes_[i];
+    out.index = i;
+    out.params = params;
+    return out;
+  };
+  Segments exact;
+  std::size_t exact_n = 0;
+  const bool splittable = !path.empty() && path.front() == '/' &&
+                          Split(path.substr(1), exact, exact_n);
+
+  // 1. The contract's routes outside its capabilities (/, /health, /metrics, /providers/…).
+  for (std::size_t i = 0; i < routes_.size() && splittable; ++i) {
+    const Route& r = routes_[i];
+    if (!r.contract || r.capability || r.method != method) continue;
+    std::array<std::string_view, 3> params{};
+    if (MatchSegments(r.pattern, path.substr(1), exact, exact_n, params)) return found(i, params);
   }
-  constexpr std::string_view kProviders = "/providers/";
-  if ((method == Method::kGet || method == Method::kPost) && path.starts_with(kProviders)) {
-    return Match(method == Method::kGet ? RouteId::kProvidersGet : RouteId::kProvidersPost,
-                 path.substr(kProviders.size()));
-  }
 
-  struct Prefix {
-    std::string_view prefix;
-    Capability capability;
-    RouteMatch (*route)(Method, std::string_view);
-  };
-  struct Exact {
-    std::string_view path;
-    Capability capability;
-    Method method;
-    RouteId id;
-  };
-  // In the contract's dispatch order: incidents, alerts, logs, metrics, tickets, messaging,
-  // services, deployments, teams, orchestration.
-  static constexpr Prefix kIncidents{"/incidents", Capability::kIncident, &Incidents};
-  static constexpr Prefix kAlerts{"/alerts", Capability::kAlert, &Alerts};
-  static constexpr Exact kLogs[] = {
-      {"/logs/query", Capability::kLog, Method::kPost, RouteId::kLogsQuery}};
-  static constexpr Exact kMetrics[] = {
-      {"/metrics/query", Capability::kMetric, Method::kPost, RouteId::kMetricsQuery},
-      {"/metrics/describe", Capability::kMetric, Method::kGet, RouteId::kMetricsDescribeGet},
-      {"/metrics/describe", Capability::kMetric, Method::kPost, RouteId::kMetricsDescribePost}};
-  static constexpr Prefix kTickets{"/tickets", Capability::kTicket, &Tickets};
-  static constexpr Exact kMessaging[] = {
-      {"/messages/send", Capability::kMessaging, Method::kPost, RouteId::kMessagesSend}};
-  // GET /services is not a list endpoint: 501 without a provider, 404 with one.
-  static constexpr Exact kServices[] = {
-      {"/services", Capability::kService, Method::kOther, RouteId::kNotFound},
-      {"/services/query", Capability::kService, Method::kPost, RouteId::kServicesQuery}};
-  static constexpr Prefix kDeployments{"/deployments", Capability::kDeployment, &Deployments};
-  static constexpr Prefix kTeams{"/teams", Capability::kTeam, &Teams};
-  static constexpr Prefix kOrchestration{"/orchestration", Capability::kOrchestration,
-                                         &Orchestration};
-
-  const auto prefix = [&](const Prefix& p, RouteMatch& out) {
-    if (!path.starts_with(p.prefix)) return false;
-    out = configured(p.capability) ? p.route(method, path) : Missing(p.capability);
-    return true;
-  };
-  const auto exact = [&](const auto& table, RouteMatch& out) {
-    bool on_path = false;
-    for (const Exact& e : table) {
-      if (path != e.path) continue;
-      on_path = true;
-      if (!configured(e.capability)) {
-        out = Missing(e.capability);
-        return true;
+  // 2. The capabilities, in the contract's order: 501 before routing while unconfigured.
+  for (const Family& f : kFamilies) {
+    if (!f.prefix.empty()) {
+      if (!path.starts_with(f.prefix)) continue;
+      if (!configured(f.capability)) {
+        out.kind = RouteMatch::Kind::kCapabilityMissing;
+        out.capability = f.capability;
+        return out;
       }
-      if (e.method == method) {
-        out = Match(e.id);
-        return true;
+      const std::string_view body = TrimContract(path);
+      Segments segs;
+      std::size_t n = 0;
+      if (!Split(body, segs, n)) return out;
+      for (std::size_t i = 0; i < routes_.size(); ++i) {
+        const Route& r = routes_[i];
+        if (r.capability != f.capability || r.method != method) continue;
+        std::array<std::string_view, 3> params{};
+        if (MatchSegments(r.pattern, body, segs, n, params)) return found(i, params);
+      }
+      return out;  // under the prefix, no route: 404
+    }
+    bool on_path = path == f.extra && !f.extra.empty();
+    std::size_t hit = routes_.size();
+    for (std::size_t i = 0; i < routes_.size(); ++i) {
+      const Route& r = routes_[i];
+      if (r.capability != f.capability || r.pattern != path) continue;
+      on_path = true;
+      if (r.method == method && hit == routes_.size()) hit = i;
+    }
+    if (!on_path) continue;
+    if (!configured(f.capability)) {
+      out.kind = RouteMatch::Kind::kCapabilityMissing;
+      out.capability = f.capability;
+      return out;
+    }
+    if (hit < routes_.size()) return found(hit, {});
+    return out;
+  }
+
+  // 3. opsorch's own routes: exact segments; a known path with another method is a 405.
+  for (std::size_t i = 0; i < routes_.size() && splittable; ++i) {
+    const Route& r = routes_[i];
+    if (r.contract || r.capability) continue;
+    std::array<std::string_view, 3> params{};
+    if (!MatchSegments(r.pattern, path.substr(1), exact, exact_n, params)) continue;
+    if (r.method == method) return found(i, params);
+    if (out.kind != RouteMatch::Kind::kMethodNotAllowed) {
+      out.kind = RouteMatch::Kind::kMethodNotAllowed;
+      out.route = &r;
+      out.index = i;
+    }
+    const std::string_view name = http::MethodName(r.method);
+    if (out.allow.find(name) == std::string::npos) {
+      out.allow += (out.allow.empty() ? "" : ", ") + std::string(name);
+    }
+  }
+  return out;
+}
+
+const Route* Router::OnPath(std::string_view path) const {
+  Segments exact;
+  std::size_t n = 0;
+  if (path.empty() || path.front() != '/' || !Split(path.substr(1), exact, n)) return nullptr;
+  for (const Route& r : routes_) {
+    if (r.capability) continue;
+    std::array<std::string_view, 3> params{};
+    if (MatchSegments(r.pattern, path.substr(1), exact, n, params)) return &r;
+  }
+  return nullptr;
+}
+
+std::string CheckPatterns(const RouteTable& routes) {
+  for (const Route& r : routes) {
+    const std::string where = std::string(http::MethodName(r.method)) + " " + std::string(r.pattern);
+    if (!r.pattern.starts_with('/')) return where + ": a pattern starts with '/'";
+    if (!r.handler) return where + ": no handler";
+    if (r.pattern == "/") continue;
+    Segments segs;
+    std::size_t n = 0;
+    if (!Split(r.pattern.substr(1), segs, n)) return where + ": too many segments";
+    std::size_t params = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (segs[i].empty() && !(r.pattern == "/")) return where + ": an empty segment";
+      if (segs[i].find_first_of("{}") != std::string_view::npos && !IsParam(segs[i])) {
+        return where + ": a parameter is a whole segment";
+      }
+      if (IsParam(segs[i]) && ++params > 3) return where + ": more than three parameters";
+      if (IsRest(segs[i]) && i + 1 != n) return where + ": {name*} only last";
+    }
+  }
+  for (std::size_t i = 0; i < routes.size(); ++i) {
+    for (std::size_t j = i + 1; j < routes.size(); ++j) {
+      if (routes[i].method == routes[j].method && routes[i].pattern == routes[j].pattern) {
+        return std::string(http::MethodName(routes[i].method)) + " " +
+               std::string(routes[i].pattern) + ": two routes";
       }
     }
-    if (on_path) out = NotFound();
-    return on_path;
-  };
-
-  RouteMatch m;
-  if (prefix(kIncidents, m) || prefix(kAlerts, m) || exact(kLogs, m) || exact(kMetrics, m) ||
-      prefix(kTickets, m) || exact(kMessaging, m) || exact(kServices, m) ||
-      prefix(kDeployments, m) || prefix(kTeams, m) || prefix(kOrchestration, m)) {
-    return m;
   }
-  return NotFound();
+  return {};
 }
 
 }  // namespace opsorch::api

@@ -1,77 +1,58 @@
-// Route matching exactly as the contract's dispatch (§2 step 5, §2.1): first match wins, prefix
-// capabilities answer 501 for any sub-path when unconfigured, exact-path capabilities 501 on
-// their paths, everything else falls through to the plain-text 404.
+// Matching a request to a row of the route table, as a pure function of the table, the method,
+// the path and which capabilities are configured. The OpsOrch contract's path rules hold for its
+// routes: a capability's routes answer 501 for any path under its prefix (or on its exact paths)
+// while it is unconfigured, before routing; trailing slashes are forgiven under a prefix; an
+// unknown path or method is a plain 404. The engine's routes match their segments exactly and
+// answer an unknown method with a 405 naming the allowed ones.
 #pragma once
 
-#include <cstdint>
+#include <array>
 #include <functional>
+#include <string>
 #include <string_view>
+#include <vector>
 
+#include <opsorch/api/route.h>
 #include <opsorch/http/message.h>
 #include <opsorch/providers/capability.h>
 
 namespace opsorch::api {
 
-enum class RouteId : std::uint8_t {
-  kRoot,
-  kHealth,
-  kMetricsScrape,  // GET /metrics: our own Prometheus endpoint (not in the reference)
-  kProvidersGet,
-  kProvidersPost,
-  kIncidentsQuery,
-  kIncidentCreate,
-  kIncidentGet,
-  kIncidentUpdate,
-  kIncidentTimelineGet,
-  kIncidentTimelineAppend,
-  kAlertsQuery,
-  kAlertGet,
-  kLogsQuery,
-  kMetricsQuery,
-  kMetricsDescribeGet,
-  kMetricsDescribePost,
-  kTicketsQuery,
-  kTicketCreate,
-  kTicketGet,
-  kTicketUpdate,
-  kMessagesSend,
-  kServicesQuery,
-  kDeploymentsQuery,
-  kDeploymentGet,
-  kTeamsQuery,
-  kTeamGet,
-  kTeamMembers,
-  kPlansQuery,
-  kPlanGet,
-  kRunsQuery,
-  kRunStart,
-  kRunGet,
-  kStepComplete,
-  // Outcomes that are not routes, kept for metrics labels.
-  kCapabilityMissing,  // 501
-  kNotFound,           // plain 404
-  kOptions,
-  kUnauthorized,
-  kForbidden,  // a cross-site configuration request (no bearer token configured)
-  kBadPath,
-};
-inline constexpr std::size_t kRouteCount = static_cast<std::size_t>(RouteId::kBadPath) + 1;
-
-// Pattern label for metrics, e.g. "/incidents/{id}".
-std::string_view RoutePattern(RouteId id);
-// Audit action of a route; empty for unaudited routes.
-std::string_view AuditAction(RouteId id);
-
 struct RouteMatch {
-  RouteId id = RouteId::kNotFound;
-  providers::Capability capability = providers::Capability::kIncident;  // for kCapabilityMissing
-  std::string_view param1;  // {id}, {cap}, {planId}, {runId}
-  std::string_view param2;  // {stepId}
+  enum class Kind : std::uint8_t {
+    kRoute,              // `route` answers; `params` filled
+    kNotFound,           // the contract's plain 404
+    kCapabilityMissing,  // 501 <capability>_provider_missing
+    kMethodNotAllowed,   // a route of `route`'s format is on this path, not for this method
+  };
+  Kind kind = Kind::kNotFound;
+  const Route* route = nullptr;
+  std::size_t index = 0;  // of `route` in the table
+  std::array<std::string_view, 3> params{};
+  providers::Capability capability = providers::Capability::kIncident;
+  std::string allow;  // kMethodNotAllowed: "GET, PUT"
 };
 
-// `path` is percent-decoded, without the query string. `configured` tells whether a capability
-// has a provider (it decides between 501 and routing).
-RouteMatch MatchRoute(http::Method method, std::string_view path,
-                      const std::function<bool(providers::Capability)>& configured);
+class Router {
+ public:
+  // `routes` must outlive the router.
+  explicit Router(const RouteTable& routes);
+
+  // `path` is percent-decoded, without the query string.
+  RouteMatch Match(http::Method method, std::string_view path,
+                   const std::function<bool(providers::Capability)>& configured) const;
+
+  // The first route whose pattern matches `path` for some method (whose authentication and
+  // error format then apply), or null.
+  const Route* OnPath(std::string_view path) const;
+
+ private:
+  const RouteTable& routes_;
+};
+
+// The table's patterns are well formed: a leading '/', no empty segments, parameters as whole
+// segments, at most three, a "{name*}" only last. Empty when they are (checked at start-up and by
+// a test over the table).
+std::string CheckPatterns(const RouteTable& routes);
 
 }  // namespace opsorch::api

@@ -14,6 +14,7 @@
 #include <opsorch/common/blocking_pool.h>
 #include <opsorch/common/files.h>
 #include <opsorch/engine/engine.h>
+#include <opsorch/engine/routes.h>
 #include <opsorch/http/server.h>
 #include <opsorch/log/log.h>
 #include <opsorch/metrics/metrics.h>
@@ -24,10 +25,8 @@
 #include <opsorch/schema/codec.h>
 #include <opsorch/schema/provider_config.h>
 
-#include "engine/admin_routes.h"
-#include "engine/local_providers.h"
-#include "engine/routes.h"
-#include "engine/seed.h"
+#include <opsorch/engine/local_providers.h>
+#include <opsorch/engine/seed.h>
 
 namespace opsorch::app {
 namespace {
@@ -82,18 +81,15 @@ struct App::Impl {
     engine.reset();
   }
 
-  // Where a plugin path came from: the operator's environment is trusted as it is; a path set
-  // through the API (or stored by it) must resolve into OPSORCH_PLUGIN_DIRS.
-  enum class PathSource { kOperator, kApi };
-
-  Result<providers::ProviderPtr> BuildPlugin(Capability cap, const std::string& requested,
-                                             const JsonObject& cfg, PathSource source) {
-    std::string path = requested;
-    if (source == PathSource::kApi) {
-      auto allowed = plugin::ResolveAllowedPluginPath(requested, config.plugin_dirs);
+  // The registry's plugin factory. A path from the operator's environment is trusted as it
+  // is; a path set through the API (or stored by it) must resolve into OPSORCH_PLUGIN_DIRS.
+  Result<providers::BuiltProvider> BuildPlugin(Capability cap, const providers::ProviderSpec& spec) {
+    std::string path = spec.plugin;
+    if (spec.plugin_from_api) {
+      auto allowed = plugin::ResolveAllowedPluginPath(spec.plugin, config.plugin_dirs);
       if (!allowed) {
         log::Warn("plugin path refused", {{"capability", providers::Name(cap)},
-                                          {"path", requested},
+                                          {"path", spec.plugin},
                                           {"reason", allowed.error().message}});
         return Fail(std::move(allowed.error()));
       }
@@ -105,7 +101,7 @@ struct App::Impl {
     ps.stop_grace = config.plugin_stop_grace;
     ps.max_response_bytes = config.plugin_max_response;
     ps.pool_size = config.For(cap).plugin_pool;
-    return plugins->Create(cap, path, cfg, ps);
+    return plugins->Create(cap, path, spec.config, ps);
   }
 
   // The incident engine, opened on first use (a capability configured with `local`).
@@ -153,19 +149,11 @@ struct App::Impl {
     return engine.get();
   }
 
-  // A plugin path beats the provider name (contract §9).
-  Result<providers::ProviderPtr> Build(Capability cap, const std::string& provider,
-                                       const std::string& plugin, const JsonObject& cfg,
-                                       PathSource source) {
-    if (!plugin.empty()) return BuildPlugin(cap, plugin, cfg, source);
-    return registry.Create(cap, provider, cfg);
-  }
-
   // Contract §9: env wins; else the stored config; else unconfigured (or mock in demo mode).
-  Result<providers::ProviderPtr> Resolve(Capability cap) {
+  Result<providers::BuiltProvider> Resolve(Capability cap) {
     const config::CapabilitySettings& s = config.For(cap);
     if (s.config_error) return Fail(*s.config_error);
-    if (s.FromEnv()) return Build(cap, s.provider, s.plugin, s.config, PathSource::kOperator);
+    if (s.FromEnv()) return registry.Build(cap, {s.provider, s.plugin, s.config, false});
     if (auto secret = providers.Get<providers::SecretProvider>()) {
       const std::string key = "providers/" + std::string(providers::Name(cap)) + "/default";
       auto stored = secret->Get(key);
@@ -184,10 +172,10 @@ struct App::Impl {
             log::Error("plugin path refused: the stored config of " +
                            std::string(providers::Name(cap)) + " is not loaded",
                        {{"path", parsed->plugin}, {"reason", allowed.error().message}});
-            return providers::ProviderPtr{};
+            return providers::BuiltProvider{};
           }
         }
-        return Build(cap, parsed->provider, parsed->plugin, cfg, PathSource::kApi);
+        return registry.Build(cap, {parsed->provider, parsed->plugin, cfg, true});
       }
       // The reference swallows this silently; we say why (contract §13 #8). A missing key is
       // the normal case and is only worth a debug line.
@@ -198,16 +186,16 @@ struct App::Impl {
     if (auto f = options.fallback_providers.find(cap); f != options.fallback_providers.end()) {
       log::Info("capability " + std::string(providers::Name(cap)) + " served by " + f->second +
                 " (nothing else configured for it)");
-      return registry.Create(cap, f->second, {});
+      return registry.Build(cap, {f->second, {}, {}, false});
     }
     if (options.demo && cap != Capability::kSecret) {
       // The demo serves incidents, alerts, services and teams from the incident engine (so
       // that events sent to /v2/enqueue show up), the rest from the mock world.
       const bool local = cap == Capability::kIncident || cap == Capability::kAlert ||
                          cap == Capability::kService || cap == Capability::kTeam;
-      return registry.Create(cap, local ? "local" : "mock", {});
+      return registry.Build(cap, {local ? "local" : "mock", {}, {}, false});
     }
-    return providers::ProviderPtr{};
+    return providers::BuiltProvider{};
   }
 
   Status ConfigureSecret() {
@@ -220,7 +208,7 @@ struct App::Impl {
       s.config = JsonObject{{"path", path}};
     }
     if (!s.FromEnv()) return Ok();
-    auto p = Build(Capability::kSecret, s.provider, s.plugin, s.config, PathSource::kOperator);
+    auto p = registry.Build(Capability::kSecret, {s.provider, s.plugin, s.config, false});
     if (!p) return Fail(std::move(p.error()));
     providers.Set(Capability::kSecret, std::move(*p));
     return Ok();
@@ -255,7 +243,10 @@ Result<std::unique_ptr<App>> App::Create(config::Config config, AppOptions optio
     return Fail(errc::kBadRequest,
                 "both OPSORCH_TLS_CERT_FILE and OPSORCH_TLS_KEY_FILE must be set together");
   }
-  providers::RegisterBuiltinProviders(impl->registry);
+  // Every provider family, registered here and only here.
+  if (auto st = providers::RegisterBuiltinProviders(impl->registry); !st) {
+    return Fail(std::move(st.error()));
+  }
   if (auto st = engine::RegisterLocalProviders(impl->registry,
                                                [raw = impl.get()] { return raw->EngineOrOpen(); });
       !st) {
@@ -266,6 +257,10 @@ Result<std::unique_ptr<App>> App::Create(config::Config config, AppOptions optio
       return Fail(std::move(st.error()));
     }
   }
+  impl->registry.SetPluginFactory(
+      [raw = impl.get()](Capability cap, const providers::ProviderSpec& spec) {
+        return raw->BuildPlugin(cap, spec);
+      });
   impl->plugins = std::make_unique<plugin::PluginHost>(&impl->metrics);
   impl->pool = std::make_unique<BlockingPool>(c.blocking_threads);
   if (auto st = impl->ConfigureSecret(); !st) return Fail(std::move(st.error()));
@@ -275,21 +270,23 @@ Result<std::unique_ptr<App>> App::Create(config::Config config, AppOptions optio
   api_options.cors_origin = c.cors_origin;
   api_options.bearer_token = c.bearer_token;
   api_options.metrics_token = c.metrics_token;
-  api_options.json_max_depth = c.json_max_depth;
   api_options.access_log = c.access_log;
-  const auto current_engine = [raw = impl.get()] {
+  // The route table: the contract's routes, then the incident engine's.
+  api::RouteTable routes = api::CoreRoutes(api::CoreRoutesContext{
+      impl->registry, impl->providers, impl->metrics, impl->pool.get(), c.json_max_depth});
+  engine::EngineRoutesContext engine_routes;
+  engine_routes.engine = [raw = impl.get()] {
     return raw->engine_ptr.load(std::memory_order_acquire);
   };
-  engine::DecodeLimits ingest_limits;
-  ingest_limits.max_webhook_body_bytes = c.body_limit;
-  api_options.extensions.push_back(engine::MakeIngestRoutes(current_engine, ingest_limits));
-  api_options.extensions.push_back(engine::MakeAdminRoutes(current_engine));
-  api_options.plugin_factory = [raw = impl.get()](Capability cap, const std::string& path,
-                                                  const JsonObject& cfg) {
-    return raw->BuildPlugin(cap, path, cfg, Impl::PathSource::kApi);
-  };
-  impl->api = std::make_unique<api::Api>(std::move(api_options), impl->registry, impl->providers,
-                                         impl->metrics, impl->pool.get());
+  engine_routes.limits.max_webhook_body_bytes = c.body_limit;
+  engine_routes.metrics = &impl->metrics;
+  for (auto* table : {&engine::IngestRoutes, &engine::AdminRoutes}) {
+    for (auto& r : (*table)(engine_routes)) routes.push_back(std::move(r));
+  }
+  auto api = api::Api::Create(std::move(api_options), std::move(routes), impl->providers,
+                              impl->metrics, impl->pool.get());
+  if (!api) return Fail(std::move(api.error()));
+  impl->api = std::move(*api);
 
   auto hp = config::SplitHostPort(c.addr);
   if (!hp) return Fail(std::move(hp.error()));

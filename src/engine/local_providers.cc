@@ -1,4 +1,4 @@
-#include "engine/local_providers.h"
+#include <opsorch/engine/local_providers.h>
 
 #include <algorithm>
 #include <charconv>
@@ -214,7 +214,6 @@ class Base {
 class LocalIncidents final : public providers::IncidentProvider, Base {
  public:
   using Base::Base;
-  bool IsBlocking() const override { return true; }
 
   Result<NullableList<s::Incident>> Query(const s::IncidentQuery& q) override {
     auto page = QueryPage(q, {});
@@ -453,7 +452,6 @@ class LocalIncidents final : public providers::IncidentProvider, Base {
 class LocalAlerts final : public providers::AlertProvider, Base {
  public:
   using Base::Base;
-  bool IsBlocking() const override { return true; }
 
   Result<NullableList<s::Alert>> Query(const s::AlertQuery& q) override {
     auto page = QueryPage(q, {});
@@ -504,7 +502,6 @@ class LocalAlerts final : public providers::AlertProvider, Base {
 class LocalServices final : public providers::ServiceProvider, Base {
  public:
   using Base::Base;
-  bool IsBlocking() const override { return true; }
 
   Result<NullableList<s::Service>> Query(const s::ServiceQuery& q) override {
     auto page = QueryPage(q, {});
@@ -555,7 +552,6 @@ class LocalServices final : public providers::ServiceProvider, Base {
 class LocalTeams final : public providers::TeamProvider, Base {
  public:
   using Base::Base;
-  bool IsBlocking() const override { return true; }
 
   Result<NullableList<s::Team>> Query(const s::TeamQuery& q) override {
     auto page = QueryPage(q, {});
@@ -650,7 +646,9 @@ Status RegisterLocalProviders(providers::ProviderRegistry& registry,
           auto e = engine();
           if (!e) return Fail(std::move(e.error()));
           return std::shared_ptr<Interface>(std::make_shared<Impl>(**e));
-        });
+        },
+        // Every call reads or writes the store: on the worker pool.
+        providers::CallModel::kPool);
   };
   if (auto st = add.template operator()<providers::IncidentProvider, LocalIncidents>("incident");
       !st) {

@@ -1,4 +1,7 @@
-#include "engine/routes.h"
+#include <opsorch/engine/routes.h>
+
+#include <memory>
+#include <utility>
 
 #include <opsorch/common/error.h>
 #include <opsorch/common/json_writer.h>
@@ -8,72 +11,36 @@
 namespace opsorch::engine {
 namespace {
 
+using api::Call;
+using api::Outcome;
+using api::Reply;
+using api::Respond;
 using http::Method;
-using http::Request;
-using http::Response;
-using http::ResponseCallback;
 
-constexpr std::string_view kJson = "application/json";
-constexpr std::string_view kEnqueue = "/v2/enqueue";
-constexpr std::string_view kBatch = "/v2/enqueue/batch";
-constexpr std::string_view kChange = "/v2/change/enqueue";
-constexpr std::string_view kAlertmanager = "/integrations/alertmanager/";
-
-Response JsonResponse(int status, std::string body) {
-  Response r;
-  r.status = status;
-  r.content_type = kJson;
-  r.body = std::move(body);
-  r.body.push_back('\n');
-  return r;
+// Field errors of a decoder as one error whose details list them all (PagerDuty's format
+// shows every problem of the event).
+Error Invalid(const std::vector<FieldError>& errors) {
+  Error e(errc::kBadRequest, {});
+  for (const FieldError& f : errors) {
+    e.details.push_back(f.field.empty() ? f.message : f.field + " " + f.message);
+  }
+  if (!e.details.empty()) e.message = e.details.front();
+  return e;
 }
 
-void AppendErrors(std::string& out, const std::vector<FieldError>& errors) {
-  out.append("[");
-  for (std::size_t i = 0; i < errors.size(); ++i) {
+void AppendStrings(std::string& out, const std::vector<std::string>& items) {
+  out.push_back('[');
+  for (std::size_t i = 0; i < items.size(); ++i) {
     if (i > 0) out.push_back(',');
-    AppendJsonString(out, errors[i].field.empty() ? errors[i].message
-                                                  : errors[i].field + " " + errors[i].message);
+    AppendJsonString(out, items[i]);
   }
-  out.append("]");
+  out.push_back(']');
 }
 
-// PagerDuty's 400 body: {"status":"invalid event","message":"Event object is
-// invalid","errors":[…]}.
-Response Invalid(const std::vector<FieldError>& errors) {
-  const bool too_big = errors.size() == 1 && errors.front().field.empty() &&
-                       errors.front().message.starts_with("request body exceeds");
-  std::string body = R"({"status":"invalid event","message":"Event object is invalid","errors":)";
-  AppendErrors(body, errors);
-  body.push_back('}');
-  return JsonResponse(too_big ? 413 : 400, std::move(body));
-}
-
-// The same answer for an unknown and a revoked key: nothing tells a caller which services exist.
-Response BadKey() {
-  return JsonResponse(
-      400,
-      R"({"status":"invalid event","message":"Event object is invalid","errors":["routing_key is not a valid integration key"]})");
-}
-
-Response Failure(const Error& e) {
-  if (e.code == errc::kRateLimited) {
-    return JsonResponse(
-        429,
-        R"({"status":"throttle event","message":"Requests are arriving too quickly. Please retry later."})");
-  }
-  std::string body = R"({"status":"error","message":)";
-  AppendJsonString(body, "the event could not be stored; retry");
-  body.push_back('}');
-  log::Error("incident engine: event not stored: " + e.message);
-  return JsonResponse(e.code == errc::kUnavailable ? 503 : 500, std::move(body));
-}
-
-Response Accepted(const IngestResult& r) {
-  std::string body = R"({"status":"success","message":"Event processed","dedup_key":)";
-  AppendJsonString(body, r.dedup_key);
-  body.push_back('}');
-  return JsonResponse(202, std::move(body));
+Error EngineDisabled() {
+  return MakeError(errc::kNotFound,
+                   "the incident engine is not enabled: configure a capability with the local "
+                   "provider");
 }
 
 void AppendResult(std::string& out, const IngestResult& r) {
@@ -96,86 +63,46 @@ void AppendResult(std::string& out, const IngestResult& r) {
   out.push_back('}');
 }
 
-class IngestRoutes final : public api::RouteExtension {
+// What the ingestion handlers share: the engine, the limits, and the count of refused keys.
+class Ingest {
  public:
-  IngestRoutes(std::function<Engine*()> engine, DecodeLimits limits)
-      : engine_(std::move(engine)), limits_(limits) {}
+  explicit Ingest(const EngineRoutesContext& ctx)
+      : ctx_(ctx),
+        refused_(ctx.metrics == nullptr
+                     ? nullptr
+                     : &ctx.metrics->GetCounter(
+                           "opsorch_auth_failures_total",
+                           "Requests refused for a missing or wrong credential.",
+                           {{"credential", "integration_key"}})) {}
 
-  bool Serves(std::string_view path) const override {
-    return path == kEnqueue || path == kBatch || path == kChange || path.starts_with(kAlertmanager);
-  }
-  bool NeedsBearer(std::string_view) const override { return false; }
-
-  // In the sender's format, like the route's other errors: PagerDuty's for /v2/*,
-  // Alertmanager's plain one for the webhook.
-  std::optional<Response> PayloadTooLarge(std::string_view path,
-                                          std::size_t limit) const override {
-    const std::string message = "request body exceeds " + std::to_string(limit) + " bytes";
-    if (path.starts_with(kAlertmanager)) {
-      std::string body = R"({"status":"error","message":)";
-      AppendJsonString(body, message);
-      body.push_back('}');
-      return JsonResponse(413, std::move(body));
-    }
-    return Invalid({FieldError{"", message}});
-  }
-
-  void Handle(const Request& req, std::string_view path, const std::string&,
-              ResponseCallback done) override {
-    if (req.method != Method::kPost) {
-      Response r =
-          JsonResponse(405, R"({"status":"error","message":"method not allowed; use POST"})");
-      r.AddHeader("Allow", "POST");
-      return done(std::move(r));
-    }
-    Engine* engine = engine_();
-    if (engine == nullptr) {
-      return done(JsonResponse(
-          404,
-          R"({"status":"error","message":"the incident engine is not enabled: configure a capability with the local provider"})"));
-    }
-    if (path == kEnqueue) return Enqueue(*engine, req, std::move(done));
-    if (path == kBatch) return Batch(*engine, req, std::move(done));
-    if (path == kChange) return Change(*engine, req, std::move(done));
-    return Alertmanager(*engine, req, path.substr(kAlertmanager.size()), std::move(done));
-  }
-
- private:
-  // The integration of `key`; BadKey (or a 500) was answered when nullopt.
-  // The integration of `key` if it is active and of `kind`; else the answer was sent.
-  static std::optional<IntegrationRow> Authenticate(Engine& engine, std::string_view key,
-                                                    std::string_view kind, ResponseCallback& done) {
-    auto found = engine.Authenticate(key);
-    if (!found) {
-      done(Failure(found.error()));
-      return std::nullopt;
-    }
-    if (!*found || (*found)->kind != kind) {
-      done(BadKey());
-      return std::nullopt;
-    }
-    return **found;
-  }
-
-  void Enqueue(Engine& engine, const Request& req, ResponseCallback done) {
-    auto event = DecodePagerDutyEvent(req.body, limits_);
-    if (!event) return done(Invalid(event.error()));
-    auto integration = Authenticate(engine, event->routing_key, "events_v2", done);
-    if (!integration) return;
+  void Enqueue(Call& call, Respond respond) const {
+    Engine* engine = ctx_.engine();
+    if (engine == nullptr) return respond(Fail(EngineDisabled()));
+    auto event = DecodePagerDutyEvent(call.request.body, ctx_.limits);
+    if (!event) return respond(Fail(Invalid(event.error())));
+    auto integration = Authenticate(*engine, call, event->routing_key, "events_v2");
+    if (!integration) return respond(Fail(std::move(integration.error())));
     std::vector<Ingestion> in;
     in.push_back(Ingestion{std::move(*integration), std::move(*event)});
-    engine.Ingest(std::move(in), [done = std::move(done)](std::vector<IngestResult> r) mutable {
-      if (!r.front().status) return done(Failure(r.front().status.error()));
-      done(Accepted(r.front()));
-    });
+    engine->Ingest(std::move(in),
+                   [respond = std::move(respond)](std::vector<IngestResult> r) mutable {
+                     if (!r.front().status) return respond(Fail(r.front().status.error()));
+                     std::string body =
+                         R"({"status":"success","message":"Event processed","dedup_key":)";
+                     AppendJsonString(body, r.front().dedup_key);
+                     body.push_back('}');
+                     respond(api::JsonReply(std::move(body), 202));
+                   });
   }
 
-  void Batch(Engine& engine, const Request& req, ResponseCallback done) {
-    auto decoded = DecodePagerDutyBatch(req.body, limits_);
-    if (!decoded) return done(Invalid(decoded.error()));
+  void Batch(Call& call, Respond respond) const {
+    Engine* engine = ctx_.engine();
+    if (engine == nullptr) return respond(Fail(EngineDisabled()));
+    auto decoded = DecodePagerDutyBatch(call.request.body, ctx_.limits);
+    if (!decoded) return respond(Fail(Invalid(decoded.error())));
     // Per element: a decoding error, an authentication error, or an index into `in`.
     struct Slot {
-      std::vector<FieldError> errors;
+      std::vector<std::string> errors;
       std::ptrdiff_t index = -1;
     };
     auto slots = std::make_shared<std::vector<Slot>>(decoded->size());
@@ -184,42 +111,45 @@ class IngestRoutes final : public api::RouteExtension {
     for (std::size_t i = 0; i < decoded->size(); ++i) {
       auto& d = (*decoded)[i];
       if (!d) {
-        (*slots)[i].errors = std::move(d.error());
+        (*slots)[i].errors = Invalid(d.error()).details;
         continue;
       }
-      auto found = engine.Authenticate(d->routing_key);
-      if (!found) return done(Failure(found.error()));
+      auto found = engine->Authenticate(d->routing_key);
+      if (!found) return respond(Fail(found.error()));
       if (!*found || (*found)->kind != "events_v2") {
-        (*slots)[i].errors = {FieldError{"routing_key", "is not a valid integration key"}};
+        Refused(call, "events_v2");
+        (*slots)[i].errors = {"routing_key is not a valid integration key"};
         continue;
       }
       (*slots)[i].index = static_cast<std::ptrdiff_t>(in.size());
       in.push_back(Ingestion{std::move(**found), std::move(*d)});
     }
-    engine.Ingest(std::move(in),
-                  [slots, done = std::move(done)](std::vector<IngestResult> results) mutable {
-                    std::string body = R"({"status":"success","results":[)";
-                    for (std::size_t i = 0; i < slots->size(); ++i) {
-                      if (i > 0) body.push_back(',');
-                      const Slot& s = (*slots)[i];
-                      if (s.index < 0) {
-                        body.append(R"({"status":"invalid event","errors":)");
-                        AppendErrors(body, s.errors);
-                        body.push_back('}');
-                      } else {
-                        AppendResult(body, results[static_cast<std::size_t>(s.index)]);
-                      }
-                    }
-                    body.append("]}");
-                    done(JsonResponse(202, std::move(body)));
-                  });
+    engine->Ingest(std::move(in), [slots, respond = std::move(respond)](
+                                      std::vector<IngestResult> results) mutable {
+      std::string body = R"({"status":"success","results":[)";
+      for (std::size_t i = 0; i < slots->size(); ++i) {
+        if (i > 0) body.push_back(',');
+        const Slot& s = (*slots)[i];
+        if (s.index < 0) {
+          body.append(R"({"status":"invalid event","errors":)");
+          AppendStrings(body, s.errors);
+          body.push_back('}');
+        } else {
+          AppendResult(body, results[static_cast<std::size_t>(s.index)]);
+        }
+      }
+      body.append("]}");
+      respond(api::JsonReply(std::move(body), 202));
+    });
   }
 
-  void Change(Engine& engine, const Request& req, ResponseCallback done) {
-    auto change = DecodePagerDutyChange(req.body, limits_);
-    if (!change) return done(Invalid(change.error()));
-    auto integration = Authenticate(engine, change->routing_key, "events_v2", done);
-    if (!integration) return;
+  void Change(Call& call, Respond respond) const {
+    Engine* engine = ctx_.engine();
+    if (engine == nullptr) return respond(Fail(EngineDisabled()));
+    auto change = DecodePagerDutyChange(call.request.body, ctx_.limits);
+    if (!change) return respond(Fail(Invalid(change.error())));
+    auto integration = Authenticate(*engine, call, change->routing_key, "events_v2");
+    if (!integration) return respond(Fail(std::move(integration.error())));
     auto row = std::make_shared<DeploymentRow>();
     row->service_id = integration->service_id;
     row->summary = change->summary;
@@ -227,53 +157,107 @@ class IngestRoutes final : public api::RouteExtension {
     row->at = change->timestamp.IsZero() ? Time::Now().UnixNanos() : change->timestamp.UnixNanos();
     row->details = change->custom_details;
     row->links = change->links;
-    engine.Submit(
-        [row](Tx& tx) { return tx.InsertDeployment(*row); },
-        [done = std::move(done)](Status st) mutable {
-          if (!st) return done(Failure(st.error()));
-          done(JsonResponse(202, R"({"status":"success","message":"Change event processed"})"));
-        });
+    engine->Submit([row](Tx& tx) { return tx.InsertDeployment(*row); },
+                   [respond = std::move(respond)](Status st) mutable {
+                     if (!st) return respond(Fail(st.error()));
+                     respond(api::JsonReply(
+                         R"({"status":"success","message":"Change event processed"})", 202));
+                   });
   }
 
-  void Alertmanager(Engine& engine, const Request& req, std::string_view key,
-                    ResponseCallback done) {
-    if (key.empty() || key.find('/') != std::string_view::npos) {
-      return done(JsonResponse(404, R"({"status":"error","message":"not found"})"));
-    }
-    auto found = engine.Authenticate(key);
-    if (!found) return done(Failure(found.error()));
+  void Alertmanager(Call& call, Respond respond) const {
+    Engine* engine = ctx_.engine();
+    if (engine == nullptr) return respond(Fail(EngineDisabled()));
+    const std::string_view key = call.params[0];
+    if (key.empty()) return respond(Fail(errc::kNotFound, "not found"));
+    auto found = engine->Authenticate(key);
+    if (!found) return respond(Fail(found.error()));
     if (!*found || (*found)->kind != "alertmanager") {
-      return done(JsonResponse(401, R"({"status":"error","message":"invalid integration key"})"));
+      Refused(call, "alertmanager");
+      return respond(Fail(errc::kUnauthorized, "invalid integration key"));
     }
-    auto events = DecodeAlertmanager(req.body, key, limits_);
-    if (!events) return done(Invalid(events.error()));
+    auto events = DecodeAlertmanager(call.request.body, key, ctx_.limits);
+    if (!events) return respond(Fail(Invalid(events.error())));
     std::vector<Ingestion> in;
     in.reserve(events->size());
     for (auto& e : *events) in.push_back(Ingestion{**found, std::move(e)});
-    engine.Ingest(std::move(in), [done = std::move(done)](std::vector<IngestResult> r) mutable {
-      for (const auto& x : r) {
-        // All or nothing for the sender: Alertmanager retries the whole notification.
-        if (!x.status) return done(Failure(x.status.error()));
-      }
-      std::string body = R"({"status":"success","results":[)";
-      for (std::size_t i = 0; i < r.size(); ++i) {
-        if (i > 0) body.push_back(',');
-        AppendResult(body, r[i]);
-      }
-      body.append("]}");
-      done(JsonResponse(202, std::move(body)));
-    });
+    engine->Ingest(std::move(in),
+                   [respond = std::move(respond)](std::vector<IngestResult> r) mutable {
+                     for (const auto& x : r) {
+                       // All or nothing for the sender: Alertmanager retries the whole group.
+                       if (!x.status) return respond(Fail(x.status.error()));
+                     }
+                     std::string body = R"({"status":"success","results":[)";
+                     for (std::size_t i = 0; i < r.size(); ++i) {
+                       if (i > 0) body.push_back(',');
+                       AppendResult(body, r[i]);
+                     }
+                     body.append("]}");
+                     respond(api::JsonReply(std::move(body), 202));
+                   });
   }
 
-  std::function<Engine*()> engine_;
-  DecodeLimits limits_;
+ private:
+  // The integration of `key` if it is active and of `kind`. An unknown and a revoked key get the
+  // same answer: nothing tells a caller which services exist.
+  Result<IntegrationRow> Authenticate(Engine& engine, const Call& call, std::string_view key,
+                                      std::string_view kind) const {
+    auto found = engine.Authenticate(key);
+    if (!found) return Fail(std::move(found.error()));
+    if (!*found || (*found)->kind != kind) {
+      Refused(call, kind);
+      Error e(errc::kBadRequest, "routing_key is not a valid integration key");
+      e.details = {e.message};
+      return Fail(std::move(e));
+    }
+    return std::move(**found);
+  }
+
+  void Refused(const Call& call, std::string_view kind) const {
+    if (refused_ != nullptr) refused_->Inc();
+    log::Warn("authentication failed", {{"method", call.request.method_text},
+                                        {"path", call.path},
+                                        {"remote", call.request.remote_address},
+                                        {"reason", "unknown or revoked " + std::string(kind) +
+                                                       " integration key"}});
+  }
+
+  EngineRoutesContext ctx_;
+  metrics::Counter* refused_;
 };
 
 }  // namespace
 
-std::shared_ptr<api::RouteExtension> MakeIngestRoutes(std::function<Engine*()> engine,
-                                                      DecodeLimits limits) {
-  return std::make_shared<IngestRoutes>(std::move(engine), limits);
+api::RouteTable IngestRoutes(const EngineRoutesContext& ctx) {
+  auto ingest = std::make_shared<const Ingest>(ctx);
+  const auto handler = [ingest](void (Ingest::*fn)(Call&, Respond) const) -> api::Handler {
+    return [ingest, fn](Call& call, Respond respond) { ((*ingest).*fn)(call, std::move(respond)); };
+  };
+  const std::size_t pd_limit = ctx.limits.max_body_bytes;
+  using api::Auth;
+  using api::ErrorFormat;
+  api::RouteTable t;
+  t.push_back({.method = Method::kPost, .pattern = "/v2/enqueue", .auth = Auth::kIntegrationKey,
+               .body_limit = pd_limit, .errors = ErrorFormat::kEvents,
+               .handler = handler(&Ingest::Enqueue),
+               .summary = "PagerDuty Events API v2: one event (routing_key is the integration key)",
+               .request_type = "object", .response_type = "object", .success_status = 202});
+  t.push_back({.method = Method::kPost, .pattern = "/v2/enqueue/batch",
+               .auth = Auth::kIntegrationKey, .body_limit = pd_limit,
+               .errors = ErrorFormat::kEvents, .handler = handler(&Ingest::Batch),
+               .summary = "Up to 1000 PagerDuty v2 events, one result each",
+               .request_type = "array", .response_type = "object", .success_status = 202});
+  t.push_back({.method = Method::kPost, .pattern = "/v2/change/enqueue",
+               .auth = Auth::kIntegrationKey, .body_limit = pd_limit,
+               .errors = ErrorFormat::kEvents, .handler = handler(&Ingest::Change),
+               .summary = "PagerDuty change event: stored as a deployment",
+               .request_type = "object", .response_type = "object", .success_status = 202});
+  t.push_back({.method = Method::kPost, .pattern = "/integrations/alertmanager/{key}",
+               .auth = Auth::kIntegrationKey, .errors = ErrorFormat::kEvents,
+               .handler = handler(&Ingest::Alertmanager),
+               .summary = "Alertmanager webhook (payload version 4), any number of alerts",
+               .request_type = "object", .response_type = "object", .success_status = 202});
+  return t;
 }
 
 }  // namespace opsorch::engine

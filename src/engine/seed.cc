@@ -1,4 +1,4 @@
-#include "engine/seed.h"
+#include <opsorch/engine/seed.h>
 
 #include <opsorch/common/error.h>
 #include <opsorch/common/field_reader.h>

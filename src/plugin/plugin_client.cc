@@ -51,45 +51,6 @@ std::chrono::milliseconds Backoff(unsigned failures, std::chrono::milliseconds c
 
 }  // namespace
 
-thread_local detail::Deferred* t_deferred = nullptr;
-
-namespace detail {
-
-std::shared_ptr<Deferred> NewRecording() { return std::make_shared<Deferred>(); }
-bool HasRecordedCall(const Deferred& d) { return d.recorded && d.client != nullptr; }
-
-Scope::Scope(Deferred* d) : previous_(t_deferred) { t_deferred = d; }
-Scope::~Scope() { t_deferred = previous_; }
-
-Result<JsonValue> Deferred::Intercept(PluginClient* c, std::string_view m, std::string_view p) {
-  if (!replay) {
-    if (recorded) {
-      client.reset();  // more than one call: cannot be deferred (no adapter does this)
-      return Fail(errc::kInternal, "more than one plugin call in one operation");
-    }
-    recorded = true;
-    client = c->shared_from_this();
-    method = std::string(m);
-    payload = std::string(p);
-    return Fail(errc::kInternal, "plugin call deferred");
-  }
-  if (answered || !answer) return Fail(errc::kInternal, "plugin call replayed twice");
-  answered = true;
-  return std::move(*answer);
-}
-
-void SendRecorded(http::Loop& loop, std::shared_ptr<Deferred> d, std::function<void()> on_answer) {
-  PluginClient& client = *d->client;
-  client.CallAsync(loop, d->method, d->payload,
-                   [d, on_answer = std::move(on_answer)](Result<JsonValue> r) mutable {
-                     d->replay = true;
-                     d->answer = std::move(r);
-                     on_answer();
-                   });
-}
-
-}  // namespace detail
-
 // One call on the event-loop path, passed from step to step (write, wait, read, wait, finish).
 struct PluginClient::AsyncCall {
   std::shared_ptr<PluginClient> client;
@@ -234,7 +195,6 @@ std::string PluginClient::Request(std::string_view method, std::string_view payl
 }
 
 Result<JsonValue> PluginClient::Call(std::string_view method, std::string_view payload) {
-  if (auto* deferred = t_deferred) return deferred->Intercept(this, method, payload);
   const Clock::time_point deadline = Clock::now() + settings_.call_timeout;
   const std::string request = Request(method, payload);
   auto slot = Acquire(deadline);

@@ -16,7 +16,6 @@
 #include <opsorch/common/json.h>
 #include <opsorch/common/result.h>
 #include <opsorch/http/message.h>
-#include <opsorch/plugin/deferred.h>
 #include <opsorch/plugin/plugin_host.h>
 
 #include "plugin/process.h"
@@ -37,22 +36,6 @@ class Reaper {
   };
   std::mutex mu_;
   std::vector<Stopper> stoppers_;  // finished ones are joined at the next Retire
-};
-
-class PluginClient;
-
-// The record/replay state of one RunOnLoop (deferred.h).
-struct detail::Deferred {
-  bool replay = false;
-  // Recorded call.
-  std::shared_ptr<PluginClient> client;
-  std::string method, payload;
-  bool recorded = false;
-  // The plugin's answer, handed to the replayed call.
-  std::optional<Result<JsonValue>> answer;
-  bool answered = false;
-
-  Result<JsonValue> Intercept(PluginClient* c, std::string_view m, std::string_view p);
 };
 
 class PluginClient : public std::enable_shared_from_this<PluginClient> {
@@ -146,8 +129,5 @@ class PluginClient : public std::enable_shared_from_this<PluginClient> {
   std::deque<std::shared_ptr<AsyncCall>> queued_;  // event-loop calls waiting for a process
   bool aborted_ = false;
 };
-
-// The current thread's interceptor of plugin calls (deferred.h), or null.
-extern thread_local detail::Deferred* t_deferred;
 
 }  // namespace opsorch::plugin

@@ -22,9 +22,10 @@ PluginHost::PluginHost(metrics::Registry* metrics) : impl_(std::make_shared<Impl
 
 PluginHost::~PluginHost() = default;  // the reaper joins once the last client has retired
 
-Result<providers::ProviderPtr> PluginHost::Create(providers::Capability cap,
-                                                  const std::string& path, const JsonObject& config,
-                                                  const PluginSettings& settings) {
+Result<providers::BuiltProvider> PluginHost::Create(providers::Capability cap,
+                                                    const std::string& path,
+                                                    const JsonObject& config,
+                                                    const PluginSettings& settings) {
   if (path.empty()) return Fail(errc::kBadRequest, "plugin path required");
   if (settings.pool_size == 0) return Fail(errc::kBadRequest, "plugin pool size must be >= 1");
   auto client = std::make_shared<PluginClient>(std::string(providers::Name(cap)), path, config,

@@ -1,5 +1,3 @@
-#include <stdexcept>
-
 #include <opsorch/providers/builtin.h>
 
 #include "providers/mock/register.h"
@@ -8,21 +6,18 @@
 
 namespace opsorch::providers {
 
-void RegisterBuiltinProviders(ProviderRegistry& registry) {
-  // Registration only fails on a duplicate name: a programming error, reported at start-up.
-  if (auto ok = mock::RegisterMockProviders(registry); !ok) {
-    throw std::logic_error(ok.error().message);
-  }
+Status RegisterBuiltinProviders(ProviderRegistry& registry) {
+  if (auto ok = mock::RegisterMockProviders(registry); !ok) return ok;
+  // The secret stores write (and fsync) a file: their calls run on the worker pool.
   if (auto ok = registry.Register<SecretProvider>(secret_json::kProviderName,
-                                                  &secret_json::JsonSecretProvider::FromConfig);
+                                                  &secret_json::JsonSecretProvider::FromConfig,
+                                                  CallModel::kPool);
       !ok) {
-    throw std::logic_error(ok.error().message);
+    return ok;
   }
-  if (auto ok = registry.Register<SecretProvider>(secret_sealed::kProviderName,
-                                                  &secret_sealed::SealedSecretProvider::FromConfig);
-      !ok) {
-    throw std::logic_error(ok.error().message);
-  }
+  return registry.Register<SecretProvider>(secret_sealed::kProviderName,
+                                           &secret_sealed::SealedSecretProvider::FromConfig,
+                                           CallModel::kPool);
 }
 
 }  // namespace opsorch::providers

@@ -35,7 +35,6 @@ class FileSecretStore : public SecretProvider {
   // bad_request for an empty key, or Persist's error.
   Status Put(const std::string& key, const std::string& value) override;
   // Put writes and fsyncs a file.
-  bool IsBlocking() const override { return true; }
 
  protected:
   explicit FileSecretStore(JsonObject secrets) : secrets_(std::move(secrets)) {}

@@ -11,6 +11,7 @@
 #include <opsorch/schema/messaging.h>
 #include <opsorch/schema/observability.h>
 #include <opsorch/schema/orchestration.h>
+#include <opsorch/schema/plugin_payloads.h>
 #include <opsorch/schema/provider_config.h>
 #include <opsorch/schema/scope.h>
 #include <opsorch/schema/ticket.h>
@@ -487,6 +488,84 @@ struct Schema<ProviderConfig> {
   static constexpr auto kFields = std::make_tuple(Always("provider", &ProviderConfig::provider),
                                                   Always("config", &ProviderConfig::config),
                                                   Opt("plugin", &ProviderConfig::plugin));
+  static constexpr auto kTolerated = kNoExtras;
+};
+
+// Plugin call payloads: every field always present, as the reference core sends them.
+template <>
+struct Schema<IdPayload> {
+  static constexpr std::string_view kName = "IdPayload";
+  static constexpr auto kFields = std::make_tuple(Always("id", &IdPayload::id));
+  static constexpr auto kTolerated = kNoExtras;
+};
+
+template <>
+struct Schema<TeamIdPayload> {
+  static constexpr std::string_view kName = "TeamIdPayload";
+  static constexpr auto kFields = std::make_tuple(Always("teamID", &TeamIdPayload::team_id));
+  static constexpr auto kTolerated = kNoExtras;
+};
+
+template <>
+struct Schema<PlanIdPayload> {
+  static constexpr std::string_view kName = "PlanIdPayload";
+  static constexpr auto kFields = std::make_tuple(Always("planId", &PlanIdPayload::plan_id));
+  static constexpr auto kTolerated = kNoExtras;
+};
+
+template <>
+struct Schema<RunIdPayload> {
+  static constexpr std::string_view kName = "RunIdPayload";
+  static constexpr auto kFields = std::make_tuple(Always("runId", &RunIdPayload::run_id));
+  static constexpr auto kTolerated = kNoExtras;
+};
+
+template <>
+struct Schema<UpdateIncidentPayload> {
+  static constexpr std::string_view kName = "UpdateIncidentPayload";
+  static constexpr auto kFields = std::make_tuple(Always("id", &UpdateIncidentPayload::id),
+                                                  Always("input", &UpdateIncidentPayload::input));
+  static constexpr auto kTolerated = kNoExtras;
+};
+
+template <>
+struct Schema<UpdateTicketPayload> {
+  static constexpr std::string_view kName = "UpdateTicketPayload";
+  static constexpr auto kFields = std::make_tuple(Always("id", &UpdateTicketPayload::id),
+                                                  Always("input", &UpdateTicketPayload::input));
+  static constexpr auto kTolerated = kNoExtras;
+};
+
+template <>
+struct Schema<TimelineAppendPayload> {
+  static constexpr std::string_view kName = "TimelineAppendPayload";
+  static constexpr auto kFields = std::make_tuple(Always("entry", &TimelineAppendPayload::entry),
+                                                  Always("id", &TimelineAppendPayload::id));
+  static constexpr auto kTolerated = kNoExtras;
+};
+
+template <>
+struct Schema<CompleteStepPayload> {
+  static constexpr std::string_view kName = "CompleteStepPayload";
+  static constexpr auto kFields = std::make_tuple(
+      Always("actor", &CompleteStepPayload::actor), Always("note", &CompleteStepPayload::note),
+      Always("runId", &CompleteStepPayload::run_id),
+      Always("stepId", &CompleteStepPayload::step_id));
+  static constexpr auto kTolerated = kNoExtras;
+};
+
+template <>
+struct Schema<SecretKeyPayload> {
+  static constexpr std::string_view kName = "SecretKeyPayload";
+  static constexpr auto kFields = std::make_tuple(Always("key", &SecretKeyPayload::key));
+  static constexpr auto kTolerated = kNoExtras;
+};
+
+template <>
+struct Schema<SecretPutPayload> {
+  static constexpr std::string_view kName = "SecretPutPayload";
+  static constexpr auto kFields = std::make_tuple(Always("key", &SecretPutPayload::key),
+                                                  Always("value", &SecretPutPayload::value));
   static constexpr auto kTolerated = kNoExtras;
 };
 

@@ -13,6 +13,7 @@
 #include <opsorch/plugin/plugin_host.h>
 #include <opsorch/providers/builtin.h>
 #include <opsorch/providers/interfaces.h>
+#include <opsorch/providers/operations.h>
 #include <opsorch/providers/registry.h>
 #include <opsorch/schema/codec.h>
 
@@ -25,22 +26,125 @@ namespace s = ::opsorch::schema;
 
 const JsonObject kConfig{{"now", "2026-03-01T12:00:00Z"}};
 
+using providers::Invoke;
+using providers::ProviderPtr;
+namespace ops = providers::ops;
+
+// Interface P over any provider — the in-process mock or a plugin — through the operation
+// table, as the API reaches both.
+template <class P>
+struct Via;
+
+template <>
+struct Via<providers::IncidentProvider> {
+  ProviderPtr p;
+  auto Query(const s::IncidentQuery& q) { return Invoke(ops::kIncidentQuery, *p, q); }
+  auto Get(const std::string& id) { return Invoke(ops::kIncidentGet, *p, s::IdPayload{id}); }
+  auto Create(const s::CreateIncidentInput& in) { return Invoke(ops::kIncidentCreate, *p, in); }
+  auto Update(const std::string& id, const s::UpdateIncidentInput& in) {
+    return Invoke(ops::kIncidentUpdate, *p, s::UpdateIncidentPayload{id, in});
+  }
+  auto GetTimeline(const std::string& id) {
+    return Invoke(ops::kIncidentTimelineGet, *p, s::IdPayload{id});
+  }
+  auto AppendTimeline(const std::string& id, const s::TimelineAppendInput& in) {
+    return Invoke(ops::kIncidentTimelineAppend, *p, s::TimelineAppendPayload{in, id});
+  }
+};
+template <>
+struct Via<providers::AlertProvider> {
+  ProviderPtr p;
+  auto Query(const s::AlertQuery& q) { return Invoke(ops::kAlertQuery, *p, q); }
+  auto Get(const std::string& id) { return Invoke(ops::kAlertGet, *p, s::IdPayload{id}); }
+};
+template <>
+struct Via<providers::LogProvider> {
+  ProviderPtr p;
+  auto Query(const s::LogQuery& q) { return Invoke(ops::kLogQuery, *p, q); }
+};
+template <>
+struct Via<providers::MetricProvider> {
+  ProviderPtr p;
+  auto Query(const s::MetricQuery& q) { return Invoke(ops::kMetricQuery, *p, q); }
+  auto Describe(const s::QueryScope& q) { return Invoke(ops::kMetricDescribe, *p, q); }
+};
+template <>
+struct Via<providers::TicketProvider> {
+  ProviderPtr p;
+  auto Query(const s::TicketQuery& q) { return Invoke(ops::kTicketQuery, *p, q); }
+  auto Get(const std::string& id) { return Invoke(ops::kTicketGet, *p, s::IdPayload{id}); }
+  auto Create(const s::CreateTicketInput& in) { return Invoke(ops::kTicketCreate, *p, in); }
+  auto Update(const std::string& id, const s::UpdateTicketInput& in) {
+    return Invoke(ops::kTicketUpdate, *p, s::UpdateTicketPayload{id, in});
+  }
+};
+template <>
+struct Via<providers::MessagingProvider> {
+  ProviderPtr p;
+  auto Send(const s::Message& m) { return Invoke(ops::kMessagingSend, *p, m); }
+};
+template <>
+struct Via<providers::ServiceProvider> {
+  ProviderPtr p;
+  auto Query(const s::ServiceQuery& q) { return Invoke(ops::kServiceQuery, *p, q); }
+};
+template <>
+struct Via<providers::DeploymentProvider> {
+  ProviderPtr p;
+  auto Query(const s::DeploymentQuery& q) { return Invoke(ops::kDeploymentQuery, *p, q); }
+  auto Get(const std::string& id) { return Invoke(ops::kDeploymentGet, *p, s::IdPayload{id}); }
+};
+template <>
+struct Via<providers::TeamProvider> {
+  ProviderPtr p;
+  auto Query(const s::TeamQuery& q) { return Invoke(ops::kTeamQuery, *p, q); }
+  auto Get(const std::string& id) { return Invoke(ops::kTeamGet, *p, s::IdPayload{id}); }
+  auto Members(const std::string& id) {
+    return Invoke(ops::kTeamMembers, *p, s::TeamIdPayload{id});
+  }
+};
+template <>
+struct Via<providers::OrchestrationProvider> {
+  ProviderPtr p;
+  auto QueryPlans(const s::OrchestrationPlanQuery& q) { return Invoke(ops::kPlansQuery, *p, q); }
+  auto GetPlan(const std::string& id) {
+    return Invoke(ops::kPlanGet, *p, s::PlanIdPayload{id});
+  }
+  auto QueryRuns(const s::OrchestrationRunQuery& q) { return Invoke(ops::kRunsQuery, *p, q); }
+  auto GetRun(const std::string& id) { return Invoke(ops::kRunGet, *p, s::RunIdPayload{id}); }
+  auto StartRun(const std::string& id) {
+    return Invoke(ops::kRunStart, *p, s::PlanIdPayload{id});
+  }
+  auto CompleteStep(const std::string& run, const std::string& step, const std::string& actor,
+                    const std::string& note) {
+    return Invoke(ops::kStepComplete, *p, s::CompleteStepPayload{actor, note, run, step});
+  }
+};
+template <>
+struct Via<providers::SecretProvider> {
+  ProviderPtr p;
+  auto Get(const std::string& key) { return static_cast<providers::SecretProvider&>(*p).Get(key); }
+  auto Put(const std::string& key, const std::string& value) {
+    return static_cast<providers::SecretProvider&>(*p).Put(key, value);
+  }
+};
+
 class PluginProvidersTest : public ::testing::Test {
  protected:
-  void SetUp() override { providers::RegisterBuiltinProviders(registry_); }
+  void SetUp() override { ASSERT_TRUE(providers::RegisterBuiltinProviders(registry_)); }
 
   template <class P>
-  std::shared_ptr<P> Plugin(const std::string& path = OPSORCH_PLUGIN_MOCK,
-                            const JsonObject& config = kConfig) {
+  std::shared_ptr<Via<P>> Plugin(const std::string& path = OPSORCH_PLUGIN_MOCK,
+                                 const JsonObject& config = kConfig) {
     auto p = host_.Create(P::kCapability, path, config);
     EXPECT_TRUE(p) << p.error().message;
-    return std::static_pointer_cast<P>(*p);
+    return std::make_shared<Via<P>>(Via<P>{p->provider});
   }
   template <class P>
-  std::shared_ptr<P> InProcess() {
+  std::shared_ptr<Via<P>> InProcess() {
     auto p = registry_.Create(P::kCapability, "mock", kConfig);
     EXPECT_TRUE(p) << p.error().message;
-    return std::static_pointer_cast<P>(*p);
+    return std::make_shared<Via<P>>(Via<P>{*p});
   }
 
   providers::ProviderRegistry registry_;
@@ -54,8 +158,16 @@ std::string Enc(const Result<T>& r) {
 }
 std::string Enc(const Status& st) { return st ? "ok" : "error " + std::string(WireCode(st.error())); }
 
-TEST_F(PluginProvidersTest, PluginsAreBlockingProviders) {
-  EXPECT_TRUE(Plugin<providers::IncidentProvider>()->IsBlocking());
+// A plugin of an API capability is a remote provider (its calls are awaited on the event loop);
+// the secret store, which the server reads itself, is the SecretProvider interface over it.
+TEST_F(PluginProvidersTest, PluginsAreRemoteProvidersExceptTheSecretStore) {
+  auto incident = host_.Create(Capability::kIncident, OPSORCH_PLUGIN_MOCK, kConfig);
+  ASSERT_TRUE(incident);
+  EXPECT_NE(dynamic_cast<providers::RemoteProvider*>(incident->provider.get()), nullptr);
+  auto secret = host_.Create(Capability::kSecret, OPSORCH_PLUGIN_MOCK, kConfig);
+  ASSERT_TRUE(secret);
+  EXPECT_NE(dynamic_cast<providers::SecretProvider*>(secret->provider.get()), nullptr);
+  EXPECT_EQ(secret->model, providers::CallModel::kPool);
 }
 
 TEST_F(PluginProvidersTest, IncidentOperationsMatchTheInProcessMock) {

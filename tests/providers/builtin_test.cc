@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include <opsorch/providers/builtin.h>
 #include <opsorch/providers/interfaces.h>
 
@@ -8,7 +11,7 @@ namespace {
 
 TEST(BuiltinProvidersTest, RegistersMockForTheTenCapabilitiesAndJsonAndSealedForSecrets) {
   ProviderRegistry registry;
-  RegisterBuiltinProviders(registry);
+  ASSERT_TRUE(RegisterBuiltinProviders(registry));
   for (Capability c : kStartupOrder) {
     if (c == Capability::kSecret) {
       EXPECT_EQ(registry.Names(c), (std::vector<std::string>{"json", "sealed"}));
@@ -17,14 +20,17 @@ TEST(BuiltinProvidersTest, RegistersMockForTheTenCapabilitiesAndJsonAndSealedFor
       auto p = registry.Create(c, "MOCK", {});  // names are case-insensitive
       ASSERT_TRUE(p) << Name(c) << ": " << p.error().message;
       EXPECT_NE(*p, nullptr);
-      EXPECT_FALSE((*p)->IsBlocking());
+      // In memory: its calls run on the event loop.
+      auto built = registry.Build(c, {"mock", {}, {}, false});
+      ASSERT_TRUE(built);
+      EXPECT_EQ(built->model, CallModel::kInline);
     }
   }
 }
 
 TEST(BuiltinProvidersTest, CreatedProvidersImplementTheirInterface) {
   ProviderRegistry registry;
-  RegisterBuiltinProviders(registry);
+  ASSERT_TRUE(RegisterBuiltinProviders(registry));
   auto incident = registry.Create(Capability::kIncident, "mock", {});
   ASSERT_TRUE(incident);
   auto typed = std::dynamic_pointer_cast<IncidentProvider>(*incident);
@@ -36,7 +42,7 @@ TEST(BuiltinProvidersTest, CreatedProvidersImplementTheirInterface) {
 
 TEST(BuiltinProvidersTest, FactoryErrorsPassThrough) {
   ProviderRegistry registry;
-  RegisterBuiltinProviders(registry);
+  ASSERT_TRUE(RegisterBuiltinProviders(registry));
   auto bad = registry.Create(Capability::kMetric, "mock", JsonObject{{"bogus", true}});
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error(),
@@ -47,10 +53,19 @@ TEST(BuiltinProvidersTest, FactoryErrorsPassThrough) {
   EXPECT_EQ(secret.error().message, "basic provider requires 'path' in config");
 }
 
-TEST(BuiltinProvidersTest, RegisteringTwiceIsAProgrammingError) {
+TEST(BuiltinProvidersTest, RegisteringTwiceFailsWithoutThrowing) {
   ProviderRegistry registry;
-  RegisterBuiltinProviders(registry);
-  EXPECT_THROW(RegisterBuiltinProviders(registry), std::logic_error);
+  ASSERT_TRUE(RegisterBuiltinProviders(registry));
+  auto again = RegisterBuiltinProviders(registry);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().message, "registry: provider mock already registered");
+  // The secret stores write files: on the worker pool.
+  const auto path = std::filesystem::path(::testing::TempDir()) / "builtin-secrets.json";
+  std::ofstream(path) << "{}";
+  auto json = registry.Build(Capability::kSecret,
+                             {"json", {}, JsonObject{{"path", path.string()}}, false});
+  ASSERT_TRUE(json) << json.error().message;
+  EXPECT_EQ(json->model, CallModel::kPool);
 }
 
 }  // namespace

@@ -1,17 +1,16 @@
-// The OpsOrch Core HTTP API: the request pipeline of the contract (CORS → OPTIONS → bearer →
-// request id → dispatch → audit) over the live ProviderSet.
+// The HTTP API: one route table (route.h) and one request pipeline over it — CORS and OPTIONS,
+// authentication, request id, cross-site refusal, limits, the route's handler, error mapping,
+// metrics by route and status, access and audit lines.
 #pragma once
 
 #include <cstddef>
-#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
-#include <vector>
+#include <string_view>
 
-#include <opsorch/api/extension.h>
+#include <opsorch/api/route.h>
 #include <opsorch/common/blocking_pool.h>
-#include <opsorch/common/json.h>
-#include <opsorch/common/result.h>
 #include <opsorch/http/message.h>
 #include <opsorch/metrics/metrics.h>
 #include <opsorch/providers/provider_set.h>
@@ -19,36 +18,46 @@
 
 namespace opsorch::api {
 
-// Builds a provider served by an external plugin binary (the plugin host; null → refused).
-using PluginFactory = std::function<Result<providers::ProviderPtr>(
-    providers::Capability, const std::string& path, const JsonObject& config)>;
-
 struct ApiOptions {
   std::string cors_origin = "*";
-  std::string bearer_token;         // empty → no auth
-  // Accepted on GET /metrics besides the bearer token (a scraper needs no more than that).
+  std::string bearer_token;  // empty → no auth
+  // Accepted on GET /metrics and GET /health besides the bearer token (a scraper or a health
+  // probe needs no more).
   std::string metrics_token;
-  std::size_t json_max_depth = 64;  // request bodies nested deeper → 400
-  bool access_log = false;          // one JSON line per request
-  PluginFactory plugin_factory;
-  std::vector<std::shared_ptr<RouteExtension>> extensions;  // tried before the contract's 404
+  bool access_log = false;  // one line per request
 };
 
 class Api final : public http::Handler {
  public:
-  // `blocking_pool` runs calls to providers whose IsBlocking() is true; may be null when every
-  // provider is in-memory.
-  Api(ApiOptions options, const providers::ProviderRegistry& registry,
-      providers::ProviderSet& providers, metrics::Registry& metrics, BlockingPool* blocking_pool);
+  // Checks the table's patterns (an error names the bad row). `providers` decides which
+  // contract capabilities answer 501; `pool` runs Execution::kPool handlers.
+  static Result<std::unique_ptr<Api>> Create(ApiOptions options, RouteTable routes,
+                                             const providers::ProviderSet& providers,
+                                             metrics::Registry& metrics, BlockingPool* pool);
   ~Api() override;
 
   void Handle(const http::Request& request, http::ResponseCallback done) override;
   std::optional<http::Response> PayloadTooLarge(std::string_view target,
                                                 std::size_t limit) override;
 
- private:
+  const RouteTable& Routes() const;
+
   struct Impl;
+
+ private:
+  explicit Api(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// The OpsOrch contract's routes (its capabilities, /, /health, /metrics, /providers), each over
+// the provider its capability has when the request arrives.
+struct CoreRoutesContext {
+  const providers::ProviderRegistry& registry;
+  providers::ProviderSet& providers;
+  metrics::Registry& metrics;
+  BlockingPool* pool;           // runs calls of CallModel::kPool providers
+  std::size_t json_max_depth;   // request bodies nested deeper → 400
+};
+RouteTable CoreRoutes(const CoreRoutesContext& context);
 
 }  // namespace opsorch::api

@@ -11,29 +11,22 @@
 #include <utility>
 #include <vector>
 
+#include <opsorch/common/loop.h>
+
 namespace opsorch::http {
 
 enum class Method : std::uint8_t { kGet, kHead, kPost, kPut, kPatch, kDelete, kOptions, kOther };
+
+// "GET", "POST", …; "OTHER" for kOther.
+std::string_view MethodName(Method m);
 
 struct HeaderField {
   std::string_view name;
   std::string_view value;
 };
 
-// The event loop (one thread) a request is handled on. Handlers that wait for a file
-// descriptor (plugin pipes) use it instead of holding a thread. Callbacks run on the loop's
-// thread; they must not block.
-class Loop {
- public:
-  virtual ~Loop() = default;
-  // Calls `ready(true)` once `fd` is readable (or writable), or `ready(false)` at `deadline`,
-  // whichever comes first; exactly once. The fd is not owned; it must stay open until then and
-  // must not be waited on twice at a time.
-  virtual void WaitFd(int fd, bool writable, std::chrono::steady_clock::time_point deadline,
-                      std::function<void(bool ready)> ready) = 0;
-  // Runs `fn` on the loop's thread, later.
-  virtual void Post(std::function<void()> fn) = 0;
-};
+// The event loop a request is handled on (see common/loop.h).
+using Loop = ::opsorch::Loop;
 
 // Views point into the server's receive buffer and stay valid until the response is complete.
 struct Request {

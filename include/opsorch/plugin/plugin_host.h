@@ -15,6 +15,7 @@
 #include <opsorch/common/result.h>
 #include <opsorch/providers/capability.h>
 #include <opsorch/providers/provider.h>
+#include <opsorch/providers/registry.h>
 
 namespace opsorch::metrics {
 class Registry;
@@ -63,9 +64,10 @@ class PluginHost {
   // is spawned yet (contract §8.1: lazy); `config` is sent with every call. When the provider
   // is destroyed (after a hot swap, once its last in-flight call returns), its processes are
   // stopped in the background.
-  Result<providers::ProviderPtr> Create(providers::Capability cap, const std::string& path,
-                                        const JsonObject& config,
-                                        const PluginSettings& settings = {});
+  // A RemoteProvider (operations.h) for an API capability; a SecretProvider for kSecret.
+  Result<providers::BuiltProvider> Create(providers::Capability cap, const std::string& path,
+                                          const JsonObject& config,
+                                          const PluginSettings& settings = {});
 
   // Server shutdown, after the HTTP server has drained: plugin calls still running are ended
   // (their processes killed) and new ones fail, so that no thread waits out a plugin deadline.

@@ -1,11 +1,11 @@
-// Explicit registration of every provider compiled into this binary.
+// The providers of the providers module: `mock` for the ten API capabilities, `json` and
+// `sealed` for secrets. Fails only on a name registered twice.
 #pragma once
 
 #include <opsorch/providers/registry.h>
 
 namespace opsorch::providers {
 
-// Registers `mock` for the ten API capabilities and `json` for secrets.
-void RegisterBuiltinProviders(ProviderRegistry& registry);
+Status RegisterBuiltinProviders(ProviderRegistry& registry);
 
 }  // namespace opsorch::providers

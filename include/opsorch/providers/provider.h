@@ -2,24 +2,42 @@
 // JSON config once; after that its methods are called concurrently from request threads.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
+#include <string_view>
+
+#include <opsorch/common/json.h>
+#include <opsorch/common/loop.h>
+#include <opsorch/common/result.h>
 
 namespace opsorch::providers {
 
 class Provider {
  public:
   virtual ~Provider() = default;
-
-  // True when calls may block for I/O (plugins, databases): the API layer then runs them on a
-  // worker pool instead of an event-loop thread. In-memory providers answer inline.
-  virtual bool IsBlocking() const { return false; }
-
-  // True for the plugin host's adapters, whose every operation is exactly one plugin call: the
-  // API then runs the operation on the request's event loop (plugin/deferred.h) instead of
-  // holding a worker thread for it.
-  virtual bool CallsPlugin() const { return false; }
 };
 
 using ProviderPtr = std::shared_ptr<Provider>;
+
+// How the API calls an in-process provider's operations (src/README.md, "Provider calls"):
+// declared once, by its registration.
+enum class CallModel : std::uint8_t {
+  kInline,  // in memory: on the event-loop thread that has the request
+  kPool,    // may wait on a disk or a database: on the bounded worker pool
+};
+
+// A provider whose every operation is one call to another process (a plugin): the operation's
+// method and JSON payload go out, its JSON result comes back (operations.h has both for every
+// operation). The API awaits it on the request's event loop; nothing holds a thread meanwhile.
+class RemoteProvider : public Provider {
+ public:
+  // Blocks until the answer (for callers that have a thread to spare).
+  virtual Result<JsonValue> Call(std::string_view method, std::string_view payload) = 0;
+  // `done` runs once, on `loop`'s thread.
+  virtual void CallAsync(Loop& loop, std::string_view method, std::string payload,
+                         std::function<void(Result<JsonValue>)> done) = 0;
+};
 
 }  // namespace opsorch::providers

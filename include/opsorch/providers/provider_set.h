@@ -14,36 +14,53 @@
 
 #include <opsorch/providers/capability.h>
 #include <opsorch/providers/provider.h>
+#include <opsorch/providers/registry.h>
 
 namespace opsorch::providers {
 
 class ProviderSet {
  public:
+  // What a request routes with: the provider, how its calls run, and — for a plugin — its
+  // remote interface (then operations go over the plugin's pipes).
+  struct Entry {
+    ProviderPtr provider;
+    CallModel model = CallModel::kInline;
+    RemoteProvider* remote = nullptr;  // into `provider`
+  };
+
+  // Interface P's provider, or null (unconfigured, or a plugin: use operations.h's Invoke).
   template <class P>
   std::shared_ptr<P> Get() const {
-    return std::static_pointer_cast<P>(Get(P::kCapability));
+    return std::dynamic_pointer_cast<P>(Get(P::kCapability));
   }
-  ProviderPtr Get(Capability c) const {
+  ProviderPtr Get(Capability c) const { return Lookup(c).provider; }
+  Entry Lookup(Capability c) const {
     const Slot& s = slots_[Index(c)];
     std::lock_guard lock(s.mu);
-    return s.provider;
+    return s.entry;
   }
   bool Configured(Capability c) const { return Get(c) != nullptr; }
 
-  // `provider` must implement the interface of `c` (or be null to unconfigure). The previous
-  // provider is released outside the lock (its destructor may stop plugin processes).
-  void Set(Capability c, ProviderPtr provider) {
+  // `provider` must implement the interface of `c`, or be a RemoteProvider (or null to
+  // unconfigure). The previous provider is released outside the lock (its destructor may stop
+  // plugin processes).
+  void Set(Capability c, BuiltProvider built) {
+    Entry e{std::move(built.provider), built.model, nullptr};
+    e.remote = dynamic_cast<RemoteProvider*>(e.provider.get());
     Slot& s = slots_[Index(c)];
     {
       std::lock_guard lock(s.mu);
-      s.provider.swap(provider);
+      std::swap(s.entry, e);
     }
+  }
+  void Set(Capability c, ProviderPtr provider, CallModel model = CallModel::kInline) {
+    Set(c, BuiltProvider{std::move(provider), model});
   }
 
  private:
   struct Slot {
     mutable std::mutex mu;
-    ProviderPtr provider;
+    Entry entry;
   };
   std::array<Slot, kCapabilityCount> slots_;
 };

@@ -123,7 +123,6 @@ TEST_F(SealedSecretProviderTest, PutThenGetSurvivesANewInstance) {
   ASSERT_FALSE(fs::exists(path_));
   auto p = Open();  // a missing file is an empty store
   ASSERT_TRUE(p);
-  EXPECT_TRUE(p->IsBlocking());
   ASSERT_TRUE(p->Put("db/password", kSecret));
   ASSERT_TRUE(p->Put("providers/log/default", R"({"provider":"mock","config":null})"));
   ASSERT_TRUE(p->Put("db/password", "rotated"));  // overwrite

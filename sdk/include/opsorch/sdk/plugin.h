@@ -20,6 +20,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include <opsorch/common/error.h>
 #include <opsorch/common/json.h>
@@ -28,6 +29,7 @@
 #include <opsorch/common/result.h>
 #include <opsorch/providers/capability.h>
 #include <opsorch/providers/interfaces.h>
+#include <opsorch/providers/operations.h>
 #include <opsorch/providers/registry.h>
 #include <opsorch/schema/codec.h>
 
@@ -41,234 +43,29 @@ using providers::Capability;
 // What a handler produces: the `result` JSON text (or "null"), or an error.
 using Reply = Result<std::string>;
 
-template <class T>
-Reply Encoded(const Result<T>& r) {
-  if (!r) return Fail(r.error());
-  std::string out;
-  s::Encode(*r, out);
-  return out;
-}
-
-inline Reply Encoded(const Status& st) {
-  if (!st) return Fail(st.error());
-  return std::string("null");
-}
-
-template <class T>
-Result<T> Arg(const JsonValue& payload) {
-  s::DecodeOptions o;
-  o.strict = false;  // a newer core may send fields this plugin does not know yet
-  o.max_depth = 128;
-  return s::FromJson<T>(payload, o);
-}
-
-inline Result<std::string> Str(const JsonValue& payload, std::string_view key) {
-  if (!payload.is_object()) return Fail(errc::kBadRequest, "payload must be an object");
-  const JsonValue* v = payload.get_object().if_contains(key);
-  if (v == nullptr || v->is_null()) return std::string();
-  if (!v->is_string()) {
-    return Fail(errc::kBadRequest, "payload." + std::string(key) + " must be a string");
-  }
-  return std::string(v->get_string());
-}
-
-inline const JsonValue& Member(const JsonValue& payload, std::string_view key) {
-  static const JsonValue kNull;
-  if (!payload.is_object()) return kNull;
-  const JsonValue* v = payload.get_object().if_contains(key);
-  return v == nullptr ? kNull : *v;
-}
-
-#define OPSORCH_SDK_TRY(var, expr) \
-  auto var = (expr);               \
-  if (!var) return Fail(std::move(var.error()))
-
+// One call: the operation whose method it names (providers/operations.h), its payload decoded,
+// the provider's interface method called, the result encoded.
 inline Reply Dispatch(Capability cap, const providers::ProviderPtr& base, std::string_view m,
-                      const JsonValue& p) {
-  using namespace providers;
-  switch (cap) {
-    case Capability::kIncident: {
-      auto& x = static_cast<IncidentProvider&>(*base);
-      if (m == "incident.query") {
-        OPSORCH_SDK_TRY(q, Arg<s::IncidentQuery>(p));
-        return Encoded(x.Query(*q));
-      }
-      if (m == "incident.get") {
-        OPSORCH_SDK_TRY(id, Str(p, "id"));
-        return Encoded(x.Get(*id));
-      }
-      if (m == "incident.create") {
-        OPSORCH_SDK_TRY(in, Arg<s::CreateIncidentInput>(p));
-        return Encoded(x.Create(*in));
-      }
-      if (m == "incident.update") {
-        OPSORCH_SDK_TRY(id, Str(p, "id"));
-        OPSORCH_SDK_TRY(in, Arg<s::UpdateIncidentInput>(Member(p, "input")));
-        return Encoded(x.Update(*id, *in));
-      }
-      if (m == "incident.timeline.get") {
-        OPSORCH_SDK_TRY(id, Str(p, "id"));
-        return Encoded(x.GetTimeline(*id));
-      }
-      if (m == "incident.timeline.append") {
-        OPSORCH_SDK_TRY(id, Str(p, "id"));
-        // `entry` is what cores send; `input` is what some published plugins expect.
-        const JsonValue& entry =
-            Member(p, "entry").is_null() ? Member(p, "input") : Member(p, "entry");
-        OPSORCH_SDK_TRY(in, Arg<s::TimelineAppendInput>(entry));
-        return Encoded(x.AppendTimeline(*id, *in));
-      }
-      break;
+                      const JsonValue& payload) {
+  Reply reply = Fail(errc::kBadRequest, "unknown method " + std::string(m));
+  providers::ForEachOperation([&](const auto& op) {
+    using Op = std::decay_t<decltype(op)>;
+    if (Op::kCapability != cap || op.method != m) return false;
+    auto in = providers::DecodePayload<typename Op::Input>(payload);
+    if (!in) {
+      reply = Fail(std::move(in.error()));
+      return true;
     }
-    case Capability::kAlert: {
-      auto& x = static_cast<AlertProvider&>(*base);
-      if (m == "alert.query") {
-        OPSORCH_SDK_TRY(q, Arg<s::AlertQuery>(p));
-        return Encoded(x.Query(*q));
-      }
-      if (m == "alert.get") {
-        OPSORCH_SDK_TRY(id, Str(p, "id"));
-        return Encoded(x.Get(*id));
-      }
-      break;
+    auto out = op.call(static_cast<typename Op::Provider&>(*base), *in);
+    if (!out) {
+      reply = Fail(std::move(out.error()));
+      return true;
     }
-    case Capability::kLog: {
-      auto& x = static_cast<LogProvider&>(*base);
-      if (m == "log.query") {
-        OPSORCH_SDK_TRY(q, Arg<s::LogQuery>(p));
-        return Encoded(x.Query(*q));
-      }
-      break;
-    }
-    case Capability::kMetric: {
-      auto& x = static_cast<MetricProvider&>(*base);
-      if (m == "metric.query") {
-        OPSORCH_SDK_TRY(q, Arg<s::MetricQuery>(p));
-        return Encoded(x.Query(*q));
-      }
-      if (m == "metric.describe") {
-        OPSORCH_SDK_TRY(scope, Arg<s::QueryScope>(p));
-        return Encoded(x.Describe(*scope));
-      }
-      break;
-    }
-    case Capability::kTicket: {
-      auto& x = static_cast<TicketProvider&>(*base);
-      if (m == "ticket.query") {
-        OPSORCH_SDK_TRY(q, Arg<s::TicketQuery>(p));
-        return Encoded(x.Query(*q));
-      }
-      if (m == "ticket.get") {
-        OPSORCH_SDK_TRY(id, Str(p, "id"));
-        return Encoded(x.Get(*id));
-      }
-      if (m == "ticket.create") {
-        OPSORCH_SDK_TRY(in, Arg<s::CreateTicketInput>(p));
-        return Encoded(x.Create(*in));
-      }
-      if (m == "ticket.update") {
-        OPSORCH_SDK_TRY(id, Str(p, "id"));
-        OPSORCH_SDK_TRY(in, Arg<s::UpdateTicketInput>(Member(p, "input")));
-        return Encoded(x.Update(*id, *in));
-      }
-      break;
-    }
-    case Capability::kMessaging: {
-      auto& x = static_cast<MessagingProvider&>(*base);
-      if (m == "messaging.send") {
-        OPSORCH_SDK_TRY(msg, Arg<s::Message>(p));
-        return Encoded(x.Send(*msg));
-      }
-      break;
-    }
-    case Capability::kService: {
-      auto& x = static_cast<ServiceProvider&>(*base);
-      if (m == "service.query") {
-        OPSORCH_SDK_TRY(q, Arg<s::ServiceQuery>(p));
-        return Encoded(x.Query(*q));
-      }
-      break;
-    }
-    case Capability::kDeployment: {
-      auto& x = static_cast<DeploymentProvider&>(*base);
-      if (m == "deployment.query") {
-        OPSORCH_SDK_TRY(q, Arg<s::DeploymentQuery>(p));
-        return Encoded(x.Query(*q));
-      }
-      if (m == "deployment.get") {
-        OPSORCH_SDK_TRY(id, Str(p, "id"));
-        return Encoded(x.Get(*id));
-      }
-      break;
-    }
-    case Capability::kTeam: {
-      auto& x = static_cast<TeamProvider&>(*base);
-      if (m == "team.query") {
-        OPSORCH_SDK_TRY(q, Arg<s::TeamQuery>(p));
-        return Encoded(x.Query(*q));
-      }
-      if (m == "team.get") {
-        OPSORCH_SDK_TRY(id, Str(p, "id"));
-        return Encoded(x.Get(*id));
-      }
-      if (m == "team.members") {
-        OPSORCH_SDK_TRY(id, Str(p, "teamID"));
-        return Encoded(x.Members(*id));
-      }
-      break;
-    }
-    case Capability::kOrchestration: {
-      auto& x = static_cast<OrchestrationProvider&>(*base);
-      if (m == "orchestration.plans.query") {
-        OPSORCH_SDK_TRY(q, Arg<s::OrchestrationPlanQuery>(p));
-        return Encoded(x.QueryPlans(*q));
-      }
-      if (m == "orchestration.plans.get") {
-        OPSORCH_SDK_TRY(id, Str(p, "planId"));
-        return Encoded(x.GetPlan(*id));
-      }
-      if (m == "orchestration.runs.query") {
-        OPSORCH_SDK_TRY(q, Arg<s::OrchestrationRunQuery>(p));
-        return Encoded(x.QueryRuns(*q));
-      }
-      if (m == "orchestration.runs.get") {
-        OPSORCH_SDK_TRY(id, Str(p, "runId"));
-        return Encoded(x.GetRun(*id));
-      }
-      if (m == "orchestration.runs.start") {
-        OPSORCH_SDK_TRY(id, Str(p, "planId"));
-        return Encoded(x.StartRun(*id));
-      }
-      if (m == "orchestration.runs.steps.complete") {
-        OPSORCH_SDK_TRY(run, Str(p, "runId"));
-        OPSORCH_SDK_TRY(step, Str(p, "stepId"));
-        OPSORCH_SDK_TRY(actor, Str(p, "actor"));
-        OPSORCH_SDK_TRY(note, Str(p, "note"));
-        return Encoded(x.CompleteStep(*run, *step, *actor, *note));
-      }
-      break;
-    }
-    case Capability::kSecret: {
-      auto& x = static_cast<SecretProvider&>(*base);
-      if (m == "secret.get") {
-        OPSORCH_SDK_TRY(key, Str(p, "key"));
-        OPSORCH_SDK_TRY(value, x.Get(*key));
-        std::string out;
-        AppendJsonString(out, *value);
-        return out;
-      }
-      if (m == "secret.put") {
-        OPSORCH_SDK_TRY(key, Str(p, "key"));
-        OPSORCH_SDK_TRY(value, Str(p, "value"));
-        return Encoded(x.Put(*key, *value));
-      }
-      break;
-    }
-  }
-  return Fail(errc::kBadRequest, "unknown method " + std::string(m));
+    reply = providers::EncodeResult<typename Op::Output>(out);
+    return true;
+  });
+  return reply;
 }
-
-#undef OPSORCH_SDK_TRY
 
 // "incident.timeline.get" → incident; "messaging.send" → messaging.
 inline std::optional<Capability> CapabilityOfMethod(std::string_view method) {

@@ -1,0 +1,30 @@
+// The incident engine's HTTP routes, as rows of the API's route table:
+//   POST /v2/enqueue                       PagerDuty Events API v2 (exact request/response)
+//   POST /v2/enqueue/batch                 opsorch: an array of v2 events in one request
+//   POST /v2/change/enqueue                PagerDuty change events → deployments
+//   POST /integrations/alertmanager/{key}  Alertmanager webhook (v4)
+//   /admin/…                               the catalog, integration keys, retention
+//   GET /analytics/sla                     SLA report
+// Ingestion authenticates by integration key, the rest by the bearer token.
+#pragma once
+
+#include <functional>
+
+#include <opsorch/api/route.h>
+#include <opsorch/engine/decode.h>
+#include <opsorch/engine/engine.h>
+#include <opsorch/metrics/metrics.h>
+
+namespace opsorch::engine {
+
+struct EngineRoutesContext {
+  // The running engine, or null when none is enabled (the routes then answer 404).
+  std::function<Engine*()> engine;
+  DecodeLimits limits;
+  metrics::Registry* metrics = nullptr;  // failed integration-key authentications
+};
+
+api::RouteTable IngestRoutes(const EngineRoutesContext& context);
+api::RouteTable AdminRoutes(const EngineRoutesContext& context);
+
+}  // namespace opsorch::engine
