@@ -13,12 +13,10 @@
 #include <opsorch/app/app.h>
 #include <opsorch/config/config.h>
 #include <opsorch/log/log.h>
+#include <opsorch/providers/secrets.h>
 #include <opsorch/workflow/bootstrap.h>
-#include <opsorch/workflow/metric_provider.h>
 #include <opsorch/workflow/runtime.h>
 #include <opsorch/workflow/test_runner.h>
-
-#include "providers/secret_sealed/secret_sealed_provider.h"
 
 namespace {
 
@@ -30,46 +28,16 @@ int Fatal(const std::string& prefix, const std::string& message) {
   return 1;
 }
 
-// The workflow runtime for a bootstrap file; `store` (may be null) receives every metric.
-opsorch::Result<std::unique_ptr<wf::Runtime>> StartWorkflows(const std::string& bootstrap_file,
-                                                             wf::MetricStore* store) {
-  auto bootstrap = wf::LoadBootstrap(bootstrap_file, wf::ProcessEnvLookup());
-  if (!bootstrap) return opsorch::Fail(std::move(bootstrap.error()));
-  wf::RuntimeOptions options;
-  options.metric_store = store;
-  // Workers are started on demand and stopped after 30 s unused: an idle runtime keeps no
-  // worker processes (a spawn costs a few ms; a worker ~4 MB of RSS).
-  options.scripts.min_workers = 0;
-  return wf::Runtime::Start(std::move(*bootstrap), std::move(options));
-}
-
 int Serve(bool demo) {
   auto config = opsorch::config::LoadFromEnv(opsorch::config::ProcessEnv());
   if (!config) return Fatal("failed to init server: ", config.error().message);
   opsorch::log::Init(config->log);
-  // The workflow runtime runs inside the server when a bootstrap is configured; its metrics
-  // answer the `workflow` metric provider.
-  auto store = std::make_unique<wf::MetricStore>();
-  std::unique_ptr<wf::Runtime> workflows;
-  if (!config->workflow_bootstrap.empty()) {
-    auto started = StartWorkflows(config->workflow_bootstrap, store.get());
-    if (!started)
-      return Fatal("failed to init server: workflow runtime: ", started.error().message);
-    workflows = std::move(*started);
-  }
   opsorch::app::AppOptions options;
   options.demo = demo;
-  // The runtime's metrics answer /metrics/query unless something else is configured for it.
-  if (workflows) options.fallback_providers[opsorch::providers::Capability::kMetric] = "workflow";
-  options.register_providers =
-      [store = workflows ? store.get() : nullptr](opsorch::providers::ProviderRegistry& registry) {
-        return wf::RegisterWorkflowMetricProvider(registry, store);
-      };
   auto app = opsorch::app::App::Create(std::move(*config), options);
   if (!app) return Fatal("failed to init server: ", app.error().message);
   (*app)->Run();
-  app->reset();  // providers first: they point into the metric store
-  if (workflows) workflows->Stop();
+  app->reset();
   opsorch::log::Info("opsorch stopped");
   opsorch::log::Flush();
   return 0;
@@ -86,7 +54,7 @@ int Agent(const std::string& bootstrap_file) {
   sigaddset(&signals, SIGTERM);
   // Blocked before any thread starts, so that only sigwait below receives them.
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  auto runtime = StartWorkflows(bootstrap_file, nullptr);
+  auto runtime = wf::Runtime::StartFromFile(bootstrap_file, nullptr);
   if (!runtime) return Fatal("failed to start agent: ", runtime.error().message);
   int sig = 0;
   sigwait(&signals, &sig);
@@ -182,7 +150,7 @@ int main(int argc, char** argv) {
     return summary.failed == 0 && summary.passed > 0 ? 0 : 1;
   }
   if (keygen->parsed()) {
-    std::printf("%s\n", opsorch::providers::secret_sealed::GenerateSealedKey().c_str());
+    std::printf("%s\n", opsorch::providers::secrets::GenerateSealedKey().c_str());
     return 0;
   }
   return 0;

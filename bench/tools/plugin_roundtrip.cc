@@ -1,14 +1,17 @@
 // opsorch-plugin-roundtrip: the plugin host's own round trip, without HTTP: N calls of
-// incident.query through a PluginClient to a plugin binary, one at a time, and their p50/p90/p99.
+// incident.query through the plugin host to a plugin binary, one at a time (the blocking call a
+// pool thread makes), and their p50/p90/p99.
 //
 //   opsorch-plugin-roundtrip build/opsorch-plugin-mock [calls]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <vector>
 
-#include "plugin/plugin_client.h"
+#include <opsorch/plugin/plugin_host.h>
+#include <opsorch/providers/provider.h>
 
 int main(int argc, char** argv) {
   if (argc < 2) {
@@ -16,10 +19,18 @@ int main(int argc, char** argv) {
     return 2;
   }
   const int calls = argc > 2 ? std::max(100, std::atoi(argv[2])) : 20000;
-  auto reaper = std::make_shared<opsorch::plugin::Reaper>();
-  auto client = std::make_shared<opsorch::plugin::PluginClient>(
-      "incident", argv[1], opsorch::JsonObject{}, opsorch::plugin::PluginSettings{}, reaper,
-      nullptr);
+  opsorch::plugin::PluginHost host;
+  auto built = host.Create(opsorch::providers::Capability::kIncident, argv[1],
+                           opsorch::JsonObject{}, opsorch::plugin::PluginSettings{});
+  if (!built) {
+    std::fprintf(stderr, "plugin: %s\n", built.error().message.c_str());
+    return 1;
+  }
+  auto client = std::dynamic_pointer_cast<opsorch::providers::RemoteProvider>(built->provider);
+  if (!client) {
+    std::fprintf(stderr, "plugin: not a remote provider\n");
+    return 1;
+  }
   const char* payload = R"({"query":"","statuses":["open"],"limit":10,"scope":{}})";
   std::vector<double> us;
   us.reserve(static_cast<std::size_t>(calls));

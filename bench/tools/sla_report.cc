@@ -10,8 +10,7 @@
 
 #include <opsorch/common/time.h>
 #include <opsorch/engine/engine.h>
-
-#include "engine/sla.h"
+#include <opsorch/engine/sla.h>
 
 int main(int argc, char** argv) {
   CLI::App cli{"Time SLA reports over an incident-engine store"};

@@ -11,22 +11,22 @@
 
 #include <opsorch/api/api.h>
 #include <opsorch/app/app.h>
+#include <opsorch/app/providers.h>
 #include <opsorch/common/blocking_pool.h>
 #include <opsorch/common/files.h>
 #include <opsorch/engine/engine.h>
 #include <opsorch/engine/routes.h>
+#include <opsorch/engine/seed.h>
 #include <opsorch/http/server.h>
 #include <opsorch/log/log.h>
 #include <opsorch/metrics/metrics.h>
 #include <opsorch/plugin/plugin_host.h>
-#include <opsorch/providers/builtin.h>
 #include <opsorch/providers/interfaces.h>
 #include <opsorch/providers/registry.h>
 #include <opsorch/schema/codec.h>
 #include <opsorch/schema/provider_config.h>
-
-#include <opsorch/engine/local_providers.h>
-#include <opsorch/engine/seed.h>
+#include <opsorch/workflow/metric_output.h>
+#include <opsorch/workflow/runtime.h>
 
 namespace opsorch::app {
 namespace {
@@ -56,6 +56,10 @@ struct App::Impl {
   AppOptions options;
   providers::ProviderRegistry registry;
   metrics::Registry metrics;
+  // The workflow runtime (with a bootstrap) and the store of what it emitted, which the
+  // `workflow` metric provider reads: both outlive the providers.
+  std::unique_ptr<workflow::MetricStore> workflow_metrics;
+  std::unique_ptr<workflow::Runtime> workflows;
   // Declared before the providers: they are destroyed first, handing their plugin processes to
   // the host, which stops them in order.
   std::unique_ptr<plugin::PluginHost> plugins;
@@ -79,11 +83,22 @@ struct App::Impl {
     // commits and answers what is queued) while the API still exists.
     engine_ptr.store(nullptr);
     engine.reset();
+    if (workflows) workflows->Stop();  // the metric store outlives it and the providers
+  }
+
+  Status StartWorkflows() {
+    if (config.workflow_bootstrap.empty()) return Ok();
+    auto started =
+        workflow::Runtime::StartFromFile(config.workflow_bootstrap, workflow_metrics.get());
+    if (!started) return Fail(errc::kBadRequest, "workflow runtime: " + started.error().message);
+    workflows = std::move(*started);
+    return Ok();
   }
 
   // The registry's plugin factory. A path from the operator's environment is trusted as it
   // is; a path set through the API (or stored by it) must resolve into OPSORCH_PLUGIN_DIRS.
-  Result<providers::BuiltProvider> BuildPlugin(Capability cap, const providers::ProviderSpec& spec) {
+  Result<providers::BuiltProvider> BuildPlugin(Capability cap,
+                                               const providers::ProviderSpec& spec) {
     std::string path = spec.plugin;
     if (spec.plugin_from_api) {
       auto allowed = plugin::ResolveAllowedPluginPath(spec.plugin, config.plugin_dirs);
@@ -96,7 +111,7 @@ struct App::Impl {
       path = std::move(*allowed);  // the resolved file, so a later symlink swap changes nothing
     }
     plugin::PluginSettings ps;
-    ps.environment = plugin::MinimalEnvironment(config.plugin_env);
+    ps.environment = process::MinimalEnvironment(config.plugin_env);
     ps.call_timeout = config.plugin_timeout;
     ps.stop_grace = config.plugin_stop_grace;
     ps.max_response_bytes = config.plugin_max_response;
@@ -183,10 +198,10 @@ struct App::Impl {
                  "stored provider config not loaded",
                  {{"capability", providers::Name(cap)}, {"error", stored.error().message}});
     }
-    if (auto f = options.fallback_providers.find(cap); f != options.fallback_providers.end()) {
-      log::Info("capability " + std::string(providers::Name(cap)) + " served by " + f->second +
-                " (nothing else configured for it)");
-      return registry.Build(cap, {f->second, {}, {}, false});
+    if (cap == Capability::kMetric && workflows) {
+      // The runtime's metrics answer /metrics/* unless something else is configured for it.
+      log::Info("capability metric served by workflow (nothing else configured for it)");
+      return registry.Build(cap, {"workflow", {}, {}, false});
     }
     if (options.demo && cap != Capability::kSecret) {
       // The demo serves incidents, alerts, services and teams from the incident engine (so
@@ -243,24 +258,17 @@ Result<std::unique_ptr<App>> App::Create(config::Config config, AppOptions optio
     return Fail(errc::kBadRequest,
                 "both OPSORCH_TLS_CERT_FILE and OPSORCH_TLS_KEY_FILE must be set together");
   }
-  // Every provider family, registered here and only here.
-  if (auto st = providers::RegisterBuiltinProviders(impl->registry); !st) {
+  impl->workflow_metrics = std::make_unique<workflow::MetricStore>();
+  if (auto st = impl->StartWorkflows(); !st) return Fail(std::move(st.error()));
+  ProviderSources sources;
+  sources.engine = [raw = impl.get()] { return raw->EngineOrOpen(); };
+  sources.workflow_metrics = impl->workflows ? impl->workflow_metrics.get() : nullptr;
+  sources.plugins = [raw = impl.get()](Capability cap, const providers::ProviderSpec& spec) {
+    return raw->BuildPlugin(cap, spec);
+  };
+  if (auto st = RegisterProviders(impl->registry, std::move(sources)); !st) {
     return Fail(std::move(st.error()));
   }
-  if (auto st = engine::RegisterLocalProviders(impl->registry,
-                                               [raw = impl.get()] { return raw->EngineOrOpen(); });
-      !st) {
-    return Fail(std::move(st.error()));
-  }
-  if (options.register_providers) {
-    if (auto st = options.register_providers(impl->registry); !st) {
-      return Fail(std::move(st.error()));
-    }
-  }
-  impl->registry.SetPluginFactory(
-      [raw = impl.get()](Capability cap, const providers::ProviderSpec& spec) {
-        return raw->BuildPlugin(cap, spec);
-      });
   impl->plugins = std::make_unique<plugin::PluginHost>(&impl->metrics);
   impl->pool = std::make_unique<BlockingPool>(c.blocking_threads);
   if (auto st = impl->ConfigureSecret(); !st) return Fail(std::move(st.error()));

@@ -1,8 +1,6 @@
 #include <cstddef>
 #include <cstdint>
 
-#include <openssl/crypto.h>
-
 #include <opsorch/common/strings.h>
 
 namespace opsorch {

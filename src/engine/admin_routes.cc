@@ -1,5 +1,3 @@
-#include <opsorch/engine/routes.h>
-
 #include <algorithm>
 #include <charconv>
 #include <vector>
@@ -9,9 +7,9 @@
 #include <opsorch/common/json_parse.h>
 #include <opsorch/common/json_writer.h>
 #include <opsorch/common/time.h>
+#include <opsorch/engine/routes.h>
+#include <opsorch/engine/sla.h>
 #include <opsorch/providers/interfaces.h>
-
-#include "engine/sla.h"
 
 namespace opsorch::engine {
 namespace {
@@ -276,8 +274,8 @@ Outcome CreateIntegration(Engine& engine, const Call& call) {
 }
 
 Outcome RevokeIntegration(Engine& engine, const Call& call) {
-  if (auto w = engine.store().RevokeIntegration(std::string(call.params[0]),
-                                                Time::Now().UnixNanos());
+  if (auto w =
+          engine.store().RevokeIntegration(std::string(call.params[0]), Time::Now().UnixNanos());
       !w) {
     return Fail(w.error());
   }
@@ -290,7 +288,8 @@ Outcome RevokeIntegration(Engine& engine, const Call& call) {
 Outcome ListTeams(Engine& engine, const Call& call) {
   auto all = engine.store().Teams();
   if (!all) return Fail(all.error());
-  return PagedList(std::move(*all), call, [](const TeamRow& r) { return r.id; }, AppendTeam);
+  return PagedList(
+      std::move(*all), call, [](const TeamRow& r) { return r.id; }, AppendTeam);
 }
 
 Outcome PutTeam(Engine& engine, const Call& call) {
@@ -316,7 +315,8 @@ Outcome DeleteTeam(Engine& engine, const Call& call) {
 Outcome ListMembers(Engine& engine, const Call& call) {
   auto all = engine.store().Members(std::string(call.params[0]));
   if (!all) return Fail(all.error());
-  return PagedList(std::move(*all), call, [](const MemberRow& r) { return r.id; }, AppendMember);
+  return PagedList(
+      std::move(*all), call, [](const MemberRow& r) { return r.id; }, AppendMember);
 }
 
 Outcome PutMember(Engine& engine, const Call& call) {
@@ -340,8 +340,8 @@ Outcome PutMember(Engine& engine, const Call& call) {
 }
 
 Outcome DeleteMember(Engine& engine, const Call& call) {
-  if (auto w = engine.store().DeleteMember(std::string(call.params[0]),
-                                           std::string(call.params[1]));
+  if (auto w =
+          engine.store().DeleteMember(std::string(call.params[0]), std::string(call.params[1]));
       !w) {
     return Fail(w.error());
   }
@@ -371,7 +371,8 @@ Outcome Sla(Engine& engine, const Call& call) {
                   std::string(name) + ": must be an RFC 3339 time (" + t.error().message + ")");
     }
     auto ns = t->UnixNanosChecked();
-    if (!ns) return Fail(errc::kBadRequest, std::string(name) + ": " + std::string(Time::kNanosRange));
+    if (!ns)
+      return Fail(errc::kBadRequest, std::string(name) + ": " + std::string(Time::kNanosRange));
     *out = *ns;
   }
   if (q.start >= q.end) return Fail(errc::kBadRequest, "start must be before end");
@@ -433,8 +434,8 @@ api::RouteTable AdminRoutes(const EngineRoutesContext& ctx) {
       row(Method::kGet, "/admin/teams/{id}", "", &GetTeam, "A team", "", "object"),
       row(Method::kPut, "/admin/teams/{id}", "admin.team.upserted", &PutTeam,
           "Create or replace a team", "object", "object"),
-      row(Method::kDelete, "/admin/teams/{id}", "admin.team.deleted", &DeleteTeam,
-          "Delete a team", "", "", 204),
+      row(Method::kDelete, "/admin/teams/{id}", "admin.team.deleted", &DeleteTeam, "Delete a team",
+          "", "", 204),
       row(Method::kGet, "/admin/teams/{id}/members", "", &ListMembers, "A team's members (paged)",
           "", "array"),
       row(Method::kPut, "/admin/teams/{id}/members/{member}", "admin.member.upserted", &PutMember,

@@ -11,11 +11,11 @@
 #include <opsorch/common/error.h>
 #include <opsorch/common/time.h>
 #include <opsorch/engine/engine.h>
+#include <opsorch/engine/sla.h>
 #include <opsorch/log/log.h>
 #include <opsorch/metrics/metrics.h>
 
 #include "engine/rules.h"
-#include "engine/sla.h"
 
 namespace opsorch::engine {
 namespace {

@@ -1,5 +1,3 @@
-#include "engine/sla.h"
-
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -9,6 +7,7 @@
 
 #include <opsorch/common/json_writer.h>
 #include <opsorch/common/time.h>
+#include <opsorch/engine/sla.h>
 
 namespace opsorch::engine {
 namespace {

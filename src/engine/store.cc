@@ -1,8 +1,10 @@
 #include <opsorch/common/error.h>
 #include <opsorch/engine/store.h>
 
-#include "engine/postgres/pg_store.h"
 #include "engine/sqlite/sqlite_store.h"
+#if OPSORCH_WITH_POSTGRES
+#include "engine/postgres/pg_store.h"
+#endif
 
 namespace opsorch::engine {
 
@@ -35,7 +37,12 @@ Result<std::vector<SlaRow>> Store::SlaRowsUpdatedSince(std::int64_t) {
 
 Result<std::unique_ptr<Store>> OpenStore(const std::string& url) {
   if (url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+#if OPSORCH_WITH_POSTGRES
     return postgres::OpenPostgresStore(url);
+#else
+    return Fail(errc::kBadRequest,
+                "store: this opsorch was built without PostgreSQL (OPSORCH_WITH_POSTGRES=OFF)");
+#endif
   }
   std::string path = url;
   if (path.starts_with("sqlite:")) path = path.substr(7);

@@ -1,8 +1,7 @@
 #include "plugin/plugin_client.h"
 
-#include <filesystem>
-
 #include <algorithm>
+#include <filesystem>
 #include <utility>
 
 #include <signal.h>
@@ -71,7 +70,8 @@ Reaper::~Reaper() {
   for (auto& s : stoppers) s.thread.join();
 }
 
-void Reaper::Retire(std::unique_ptr<PluginProcess> process, std::chrono::milliseconds grace) {
+void Reaper::Retire(std::unique_ptr<process::ChildProcess> process,
+                    std::chrono::milliseconds grace) {
   if (!process) return;
   std::lock_guard lock(mu_);
   // Join what has finished, so a plugin replaced on every call does not pile up threads.
@@ -230,8 +230,9 @@ Status PluginClient::Prepare(Slot& slot) {
                                                 " times in a row (last: " + slot.last_failure +
                                                 "); next start in " + std::to_string(wait) + " ms");
     }
-    auto spawned = PluginProcess::Spawn(
-        path_, settings_.environment, [log = stderr_log_](std::string_view line) { log->Line(line); });
+    auto spawned = process::ChildProcess::Spawn(
+        path_, settings_.environment,
+        [log = stderr_log_](std::string_view line) { log->Line(line); });
     if (!spawned) {
       Failed(slot, spawned.error());
       Error e = std::move(spawned.error());
@@ -320,7 +321,7 @@ void PluginClient::StartAsync(std::shared_ptr<AsyncCall> call) {
 }
 
 void PluginClient::WriteAsync(std::shared_ptr<AsyncCall> call) {
-  PluginProcess& process = *slots_[call->slot].process;
+  process::ChildProcess& process = *slots_[call->slot].process;
   auto done = process.WriteSome(call->request, &call->written);
   if (!done) return FinishAsync(std::move(call), Fail(std::move(done.error())));
   if (*done) return ReadAsync(std::move(call));
@@ -338,7 +339,7 @@ void PluginClient::WriteAsync(std::shared_ptr<AsyncCall> call) {
 }
 
 void PluginClient::ReadAsync(std::shared_ptr<AsyncCall> call) {
-  PluginProcess& process = *slots_[call->slot].process;
+  process::ChildProcess& process = *slots_[call->slot].process;
   auto answer = process.ReadSome(settings_.max_response_bytes);
   if (!answer) return FinishAsync(std::move(call), Fail(std::move(answer.error())));
   if (*answer) return FinishAsync(std::move(call), std::move(**answer));
@@ -368,8 +369,7 @@ void PluginClient::Failed(Slot& slot, const Error& error) {
   ++slot.failures;
   slot.last_failure = error.message;
   slot.next_start = Clock::now() + Backoff(slot.failures, settings_.max_backoff);
-  Count("opsorch_plugin_failures_total", "Plugin calls that failed in the host",
-        WireCode(error));
+  Count("opsorch_plugin_failures_total", "Plugin calls that failed in the host", WireCode(error));
   log::Warn("plugin call failed", {{"capability", capability_},
                                    {"plugin", path_},
                                    {"code", WireCode(error)},

@@ -14,20 +14,21 @@
 #include <vector>
 
 #include <opsorch/common/json.h>
+#include <opsorch/common/redactor.h>
 #include <opsorch/common/result.h>
 #include <opsorch/http/message.h>
 #include <opsorch/plugin/plugin_host.h>
-
-#include "plugin/process.h"
-#include "plugin/redactor.h"
+#include <opsorch/process/child_process.h>
 
 namespace opsorch::plugin {
+
+using process::Clock;
 
 // Stops retired processes off the request path and waits for all of them on destruction.
 class Reaper {
  public:
   ~Reaper();
-  void Retire(std::unique_ptr<PluginProcess> process, std::chrono::milliseconds grace);
+  void Retire(std::unique_ptr<process::ChildProcess> process, std::chrono::milliseconds grace);
 
  private:
   struct Stopper {
@@ -64,7 +65,7 @@ class PluginClient : public std::enable_shared_from_this<PluginClient> {
 
  private:
   struct Slot {
-    std::unique_ptr<PluginProcess> process;
+    std::unique_ptr<process::ChildProcess> process;
     bool busy = false;
     unsigned failures = 0;  // in a row; reset by a good answer
     Clock::time_point next_start{};

@@ -1,5 +1,10 @@
+#include <algorithm>
+#include <filesystem>
 #include <mutex>
+#include <system_error>
 #include <vector>
+
+#include <unistd.h>
 
 #include <opsorch/common/error.h>
 #include <opsorch/plugin/plugin_host.h>
@@ -8,6 +13,31 @@
 #include "plugin/plugin_providers.h"
 
 namespace opsorch::plugin {
+
+Result<std::string> ResolveAllowedPluginPath(const std::string& path,
+                                             const std::vector<std::string>& allowed_dirs) {
+  if (allowed_dirs.empty()) {
+    return Fail(errc::kBadRequest,
+                "plugin paths cannot be set through the API unless the operator allows a plugin "
+                "directory (OPSORCH_PLUGIN_DIRS)");
+  }
+  const auto refused = [] {
+    return Fail(errc::kBadRequest,
+                "plugin must be an executable file inside a directory listed in "
+                "OPSORCH_PLUGIN_DIRS");
+  };
+  std::error_code ec;
+  if (!std::filesystem::path(path).is_absolute()) return refused();
+  const std::filesystem::path canonical = std::filesystem::canonical(path, ec);
+  if (ec || !std::filesystem::is_regular_file(canonical, ec) || ec) return refused();
+  const std::string resolved = canonical.string();
+  const bool inside = std::any_of(allowed_dirs.begin(), allowed_dirs.end(), [&](const auto& dir) {
+    const std::string prefix = dir.ends_with('/') ? dir : dir + "/";
+    return resolved.starts_with(prefix) && resolved.size() > prefix.size();
+  });
+  if (!inside || ::access(resolved.c_str(), X_OK) != 0) return refused();
+  return resolved;
+}
 
 struct PluginHost::Impl {
   std::shared_ptr<Reaper> reaper = std::make_shared<Reaper>();

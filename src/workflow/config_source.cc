@@ -1,61 +1,35 @@
 #include "workflow/config_source.h"
 
-#include <memory>
-
-#include <curl/curl.h>
-
 #include <opsorch/common/error.h>
 #include <opsorch/common/files.h>
+#include <opsorch/net/http_client.h>
 
 namespace opsorch::workflow {
 namespace {
 
-struct Body {
-  std::string text;
-  bool too_large = false;
-};
-
-std::size_t OnData(char* data, std::size_t size, std::size_t n, void* user) {
-  auto* body = static_cast<Body*>(user);
-  if (body->text.size() + size * n > kMaxConfigBytes) {
-    body->too_large = true;
-    return 0;  // aborts the transfer
-  }
-  body->text.append(data, size * n);
-  return size * n;
-}
-
 Result<std::string> ReadUrl(const ConfigSource& source) {
-  static const bool init = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
-  (void)init;
   const std::string what = DescribeSource(source);
-  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
-  if (!curl) return Fail(errc::kInternal, what + ": cannot create an HTTP client");
-  curl_slist* headers = nullptr;
-  for (const auto& [name, value] : source.headers) {
-    headers = curl_slist_append(headers, (name + ": " + value).c_str());
+  static const auto client = net::HttpClient::Create({.max_idle_handles = 4});
+  if (!client) return Fail(errc::kInternal, what + ": " + client.error().message);
+  net::OutboundRequest request;
+  request.url = source.url;
+  request.headers = source.headers;
+  request.timeout = source.timeout;
+  request.max_response_bytes = kMaxConfigBytes;
+  // The bootstrap is the customer's own: its config server may be on a private network.
+  request.allow_private = true;
+  request.pool_key = "config-source";
+  auto response = (*client)->Perform(request);
+  if (!response) {
+    if (response.error().code == ErrorCode::kResponseTooLarge) {
+      return Fail(errc::kBadRequest, what + ": larger than 8 MiB");
+    }
+    return Fail(errc::kProviderError, what + ": " + response.error().message);
   }
-  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> header_guard(headers,
-                                                                           curl_slist_free_all);
-  Body body;
-  CURL* c = curl.get();
-  curl_easy_setopt(c, CURLOPT_URL, source.url.c_str());
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, OnData);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(source.timeout.count()));
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-  const CURLcode rc = curl_easy_perform(c);
-  if (body.too_large) return Fail(errc::kBadRequest, what + ": larger than 8 MiB");
-  if (rc != CURLE_OK) return Fail(errc::kProviderError, what + ": " + curl_easy_strerror(rc));
-  long status = 0;
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-  if (status < 200 || status > 299) {
-    return Fail(errc::kProviderError, what + ": HTTP status " + std::to_string(status));
+  if (response->status < 200 || response->status > 299) {
+    return Fail(errc::kProviderError, what + ": HTTP status " + std::to_string(response->status));
   }
-  return std::move(body.text);
+  return std::move(response->body);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // Reads a deployment's workflow configuration text from its source: a file, or an HTTP(S) URL
-// the bootstrap names (customer-owned, so no SSRF rule applies; size and time are capped).
+// the bootstrap names (customer-owned, so private addresses are allowed; the rest of the address
+// rule, size and time caps hold).
 #pragma once
 
 #include <string>

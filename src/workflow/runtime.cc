@@ -9,12 +9,13 @@
 #include <thread>
 
 #include <opsorch/common/error.h>
+#include <opsorch/common/redactor.h>
 #include <opsorch/log/log.h>
+#include <opsorch/workflow/bootstrap.h>
 #include <opsorch/workflow/config.h>
 #include <opsorch/workflow/http_fetch.h>
 #include <opsorch/workflow/runtime.h>
 
-#include "plugin/redactor.h"
 #include "workflow/config_source.h"
 #include "workflow/state_store.h"
 
@@ -67,7 +68,7 @@ struct DeploymentRt {
   // processors set as headers (bounded, oldest forgotten).
   std::mutex secrets_mu;
   std::deque<std::string> learned;
-  std::shared_ptr<const plugin::Redactor> redactor;
+  std::shared_ptr<const opsorch::Redactor> redactor;
 
   // Its queue of jobs, guarded by Impl::jobs_mu.
   std::deque<Job> queue;
@@ -129,7 +130,7 @@ struct Runtime::Impl {
   std::vector<std::unique_ptr<DeploymentRt>> deployments;
 
   // The bootstrap's secrets: runtime-level log lines are masked with them.
-  std::shared_ptr<const plugin::Redactor> base_redactor;
+  std::shared_ptr<const opsorch::Redactor> base_redactor;
 
   // The jobs (one queue per deployment, served in turn) and their threads.
   std::mutex jobs_mu;
@@ -158,7 +159,7 @@ struct Runtime::Impl {
         .count();
   }
 
-  std::shared_ptr<const plugin::Redactor> Redactor(DeploymentRt& d) {
+  std::shared_ptr<const opsorch::Redactor> Redactor(DeploymentRt& d) {
     std::lock_guard lock(d.secrets_mu);
     return d.redactor;
   }
@@ -176,7 +177,7 @@ struct Runtime::Impl {
     if (!added && d.redactor) return;
     std::vector<std::string> all = base_secrets;
     all.insert(all.end(), d.learned.begin(), d.learned.end());
-    d.redactor = std::make_shared<plugin::Redactor>(all, kMinSecretLength);
+    d.redactor = std::make_shared<opsorch::Redactor>(all, kMinSecretLength);
   }
 
   // Runtime-level lines (reloads, outputs) can quote a configuration source or an error that
@@ -775,10 +776,10 @@ Result<Message> Runtime::Impl::ExecStep(DeploymentRt& d, const ConfigPtr& cfg, c
   auto result = run.Execute();
   if (!result) {
     failed_runs.fetch_add(1);
-    EmitLog(d,
-            {NowMs(), "error",
-             "step " + step.id + " failed (" + std::string(WireCode(result.error())) + "): " + result.error().message,
-             run.LogContext()});
+    EmitLog(d, {NowMs(), "error",
+                "step " + step.id + " failed (" + std::string(WireCode(result.error())) +
+                    "): " + result.error().message,
+                run.LogContext()});
   }
   return result;
 }
@@ -788,11 +789,21 @@ Result<Message> Runtime::Impl::ExecStep(DeploymentRt& d, const ConfigPtr& cfg, c
 Runtime::Runtime(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Runtime::~Runtime() { Stop(); }
 
+Result<std::unique_ptr<Runtime>> Runtime::StartFromFile(const std::string& bootstrap_file,
+                                                        MetricStore* store) {
+  auto bootstrap = LoadBootstrap(bootstrap_file, ProcessEnvLookup());
+  if (!bootstrap) return Fail(std::move(bootstrap.error()));
+  RuntimeOptions options;
+  options.metric_store = store;
+  options.scripts.min_workers = 0;
+  return Start(std::move(*bootstrap), std::move(options));
+}
+
 Result<std::unique_ptr<Runtime>> Runtime::Start(Bootstrap bootstrap, RuntimeOptions options) {
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
   if (impl->options.threads == 0) impl->options.threads = 1;
-  impl->base_redactor = std::make_shared<plugin::Redactor>(bootstrap.secrets, kMinSecretLength);
+  impl->base_redactor = std::make_shared<opsorch::Redactor>(bootstrap.secrets, kMinSecretLength);
   if (impl->options.scripts.worker_path.empty()) {
     // Installed layouts keep the worker next to the binary (the default); tests and unusual
     // layouts name it.

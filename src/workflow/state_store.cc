@@ -4,8 +4,7 @@
 #include <system_error>
 
 #include <opsorch/common/error.h>
-
-#include "engine/sqlite/sqlite_db.h"
+#include <opsorch/sqlite/sqlite_db.h>
 
 namespace opsorch::workflow {
 
@@ -25,7 +24,7 @@ Status StateStore::EnsureOpen() {
   if (db_) return Ok();
   // Commits are not fsynced: step state is a cache of progress that a power cut may roll back
   // by one write, never a record of anything acknowledged to a sender.
-  auto db = engine::sqlite::Connection::Open(dir_ + "/state.db");
+  auto db = sqlite::Connection::Open(dir_ + "/state.db");
   if (!db) return Fail(db.error());
   // step_usage keeps each step's key count and value bytes, so that the quota check of a write
   // is two index lookups, not a scan of the step's rows. A state.db written before it existed
@@ -120,8 +119,7 @@ Status StateStore::SetInTransaction(std::string_view workflow, std::string_view 
     }
     if (bytes - old_bytes + static_cast<std::int64_t>(value->size()) >
         static_cast<std::int64_t>(kMaxBytesPerStep)) {
-      return Fail(errc::kBadRequest, "persist: at most " +
-                                         std::to_string(kMaxBytesPerStep >> 20) +
+      return Fail(errc::kBadRequest, "persist: at most " + std::to_string(kMaxBytesPerStep >> 20) +
                                          " MiB of values per step");
     }
     auto w = db_->Prepare(

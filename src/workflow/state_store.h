@@ -2,8 +2,8 @@
 // persistence directory, keyed by (workflow, step, key). Survives restarts and reloads.
 #pragma once
 
-#include <memory>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -11,7 +11,7 @@
 
 #include <opsorch/common/result.h>
 
-namespace opsorch::engine::sqlite {
+namespace opsorch::sqlite {
 class Connection;
 }
 
@@ -50,7 +50,7 @@ class StateStore {
   std::int64_t last_set_vm_steps_ = 0;
   std::mutex mu_;
   const std::string dir_;
-  std::unique_ptr<engine::sqlite::Connection> db_;
+  std::unique_ptr<sqlite::Connection> db_;
 };
 
 }  // namespace opsorch::workflow

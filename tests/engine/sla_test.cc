@@ -1,7 +1,7 @@
-#include "engine/sla.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <opsorch/engine/sla.h>
 
 #include "engine/store_fixture.h"
 

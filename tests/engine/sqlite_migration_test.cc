@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include <opsorch/engine/store.h>
+#include <opsorch/sqlite/sqlite_db.h>
 
-#include "engine/sqlite/sqlite_db.h"
 #include "engine/store_fixture.h"
 
 namespace opsorch::engine {
@@ -35,7 +35,7 @@ class SqliteMigration : public ::testing::Test {
     std::stringstream sql;
     sql << in.rdbuf();
     {
-      auto c = sqlite::Connection::Open(path_.string());
+      auto c = ::opsorch::sqlite::Connection::Open(path_.string());
       ASSERT_TRUE(c) << c.error().message;
       ASSERT_TRUE((*c)->Exec(sql.str()));
     }

@@ -15,6 +15,7 @@
 #include <opsorch/common/json.h>
 #include <opsorch/common/json_parse.h>
 #include <opsorch/common/json_writer.h>
+#include <opsorch/common/redactor.h>
 #include <opsorch/schema/catalog.h>
 #include <opsorch/schema/codec.h>
 #include <opsorch/schema/incident.h>
@@ -24,7 +25,6 @@
 #include <opsorch/schema/ticket.h>
 
 #include "fuzz/fuzz_util.h"
-#include "plugin/redactor.h"
 
 namespace opsorch::testing {
 
@@ -40,7 +40,7 @@ struct ReplyStream {
 inline constexpr std::size_t kMaxReplyValues = 16;
 
 // JsonStreamReader with the plugin host's options (process.cc: ResponseParseOptions), fed in
-// pieces whose sizes `next_piece` chooses, exactly as PluginProcess::ReadSome feeds it.
+// pieces whose sizes `next_piece` chooses, exactly as process::ChildProcess::ReadSome feeds it.
 template <class NextPiece>
 ReplyStream ReadReplies(std::string_view input, NextPiece next_piece) {
   ReplyStream out;
@@ -90,7 +90,7 @@ struct PluginAnswer {
   std::string error_message;
 };
 
-inline PluginAnswer InterpretAnswer(const JsonValue& response, const plugin::Redactor& redactor) {
+inline PluginAnswer InterpretAnswer(const JsonValue& response, const opsorch::Redactor& redactor) {
   PluginAnswer a;
   if (!response.is_object()) {
     a.error_message = "plugin answered with a JSON value that is not an object";
@@ -124,12 +124,12 @@ inline const std::vector<std::string>& PluginSecrets() {
   return kSecrets;
 }
 
-inline const plugin::Redactor& PluginRedactor() {
-  static const plugin::Redactor kRedactor = [] {
+inline const opsorch::Redactor& PluginRedactor() {
+  static const opsorch::Redactor kRedactor = [] {
     JsonObject config;
     config["token"] = PluginSecrets()[0];
     config["nested"] = JsonObject{{"password", PluginSecrets()[1]}, {"short", "prod"}};
-    return plugin::Redactor(config);
+    return opsorch::Redactor(config);
   }();
   return kRedactor;
 }

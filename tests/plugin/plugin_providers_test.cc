@@ -11,8 +11,8 @@
 
 #include <opsorch/common/error.h>
 #include <opsorch/plugin/plugin_host.h>
-#include <opsorch/providers/builtin.h>
 #include <opsorch/providers/interfaces.h>
+#include <opsorch/providers/mock.h>
 #include <opsorch/providers/operations.h>
 #include <opsorch/providers/registry.h>
 #include <opsorch/schema/codec.h>
@@ -107,14 +107,10 @@ template <>
 struct Via<providers::OrchestrationProvider> {
   ProviderPtr p;
   auto QueryPlans(const s::OrchestrationPlanQuery& q) { return Invoke(ops::kPlansQuery, *p, q); }
-  auto GetPlan(const std::string& id) {
-    return Invoke(ops::kPlanGet, *p, s::PlanIdPayload{id});
-  }
+  auto GetPlan(const std::string& id) { return Invoke(ops::kPlanGet, *p, s::PlanIdPayload{id}); }
   auto QueryRuns(const s::OrchestrationRunQuery& q) { return Invoke(ops::kRunsQuery, *p, q); }
   auto GetRun(const std::string& id) { return Invoke(ops::kRunGet, *p, s::RunIdPayload{id}); }
-  auto StartRun(const std::string& id) {
-    return Invoke(ops::kRunStart, *p, s::PlanIdPayload{id});
-  }
+  auto StartRun(const std::string& id) { return Invoke(ops::kRunStart, *p, s::PlanIdPayload{id}); }
   auto CompleteStep(const std::string& run, const std::string& step, const std::string& actor,
                     const std::string& note) {
     return Invoke(ops::kStepComplete, *p, s::CompleteStepPayload{actor, note, run, step});
@@ -131,7 +127,7 @@ struct Via<providers::SecretProvider> {
 
 class PluginProvidersTest : public ::testing::Test {
  protected:
-  void SetUp() override { ASSERT_TRUE(providers::RegisterBuiltinProviders(registry_)); }
+  void SetUp() override { ASSERT_TRUE(providers::mock::RegisterMockProviders(registry_)); }
 
   template <class P>
   std::shared_ptr<Via<P>> Plugin(const std::string& path = OPSORCH_PLUGIN_MOCK,
@@ -156,7 +152,9 @@ std::string Enc(const Result<T>& r) {
   if (!r) return "error " + std::string(WireCode(r.error())) + ": " + r.error().message;
   return s::EncodeToString(*r);
 }
-std::string Enc(const Status& st) { return st ? "ok" : "error " + std::string(WireCode(st.error())); }
+std::string Enc(const Status& st) {
+  return st ? "ok" : "error " + std::string(WireCode(st.error()));
+}
 
 // A plugin of an API capability is a remote provider (its calls are awaited on the event loop);
 // the secret store, which the server reads itself, is the SecretProvider interface over it.

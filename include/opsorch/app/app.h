@@ -1,13 +1,13 @@
 // The assembled server: registry, live providers (resolved from env, the secret store, or the
-// demo defaults), the API handler and the HTTP server. main() and the integration tests build
-// the same App.
+// demo defaults), the route table and its pipeline, the HTTP server, and the workflow runtime
+// when OPSORCH_WORKFLOW_BOOTSTRAP names one (its metrics then answer the `workflow` metric
+// provider, which serves /metrics/* unless something else is configured for it). main() and
+// the integration tests build the same App.
 #pragma once
 
 #include <cstdint>
-#include <functional>
-#include <map>
-#include <string>
 #include <memory>
+#include <string>
 
 #include <opsorch/common/result.h>
 #include <opsorch/config/config.h>
@@ -22,13 +22,6 @@ struct AppOptions {
   bool demo = false;
   // SIGINT/SIGTERM trigger a graceful Stop() (off in tests).
   bool handle_signals = true;
-  // Registers providers that live outside opsorch_core (the workflow runtime's `workflow`
-  // metric provider), after the built-in ones and before capabilities are configured.
-  std::function<Status(providers::ProviderRegistry&)> register_providers;
-  // A provider for capabilities that neither the environment nor a stored config configures
-  // (before the demo's defaults): `opsorch serve` with a workflow bootstrap answers metrics
-  // with `workflow` unless told otherwise.
-  std::map<providers::Capability, std::string> fallback_providers;
 };
 
 class App {

@@ -13,6 +13,7 @@
 
 #include <opsorch/common/json.h>
 #include <opsorch/common/result.h>
+#include <opsorch/process/child_process.h>
 #include <opsorch/providers/capability.h>
 #include <opsorch/providers/provider.h>
 #include <opsorch/providers/registry.h>
@@ -22,12 +23,6 @@ class Registry;
 }
 
 namespace opsorch::plugin {
-
-// The environment a child process (plugin or script worker) starts with: PATH, HOME, LANG,
-// LC_*, TZ and the variables named in `extra`, as this process has them. Nothing else is
-// inherited, so opsorch's own secrets (OPSORCH_BEARER_TOKEN, OPSORCH_SECRET_KEY, provider
-// configs) never reach a child; names starting with OPSORCH_ are skipped even when listed.
-std::vector<std::string> MinimalEnvironment(const std::vector<std::string>& extra);
 
 // A plugin path that came through the API (or a config the API stored): its canonical form
 // (symlinks resolved) when that is an executable regular file inside one of `allowed_dirs`
@@ -48,8 +43,8 @@ struct PluginSettings {
   std::chrono::milliseconds max_backoff{30'000};  // respawn delay cap for a plugin that keeps dying
   unsigned max_waiting_calls = 256;     // beyond this, calls fail fast with plugin_unavailable
   double stderr_lines_per_second = 20;  // logged; bursts up to 5 s worth, the rest counted
-  // The plugin's whole environment ("NAME=value"); see MinimalEnvironment.
-  std::vector<std::string> environment = MinimalEnvironment({});
+  // The plugin's whole environment ("NAME=value"); see process::MinimalEnvironment.
+  std::vector<std::string> environment = process::MinimalEnvironment({});
 };
 
 class PluginHost {

@@ -1,5 +1,6 @@
 // The in-process provider registry: per capability, a name → factory map. Registration is
-// explicit (RegisterBuiltinProviders in builtin.h); there are no static registrars.
+// explicit and in one place (app::RegisterProviders, opsorch/app/providers.h); there are no
+// static registrars.
 #pragma once
 
 #include <array>
@@ -38,8 +39,7 @@ struct BuiltProvider {
 };
 
 // Builds a plugin-backed provider (the plugin host, given by the app).
-using PluginFactory =
-    std::function<Result<BuiltProvider>(Capability, const ProviderSpec& spec)>;
+using PluginFactory = std::function<Result<BuiltProvider>(Capability, const ProviderSpec& spec)>;
 
 class ProviderRegistry {
  public:

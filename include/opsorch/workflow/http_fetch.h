@@ -24,8 +24,6 @@
 #include <string_view>
 #include <vector>
 
-#include <sys/socket.h>
-
 #include <opsorch/common/result.h>
 #include <opsorch/workflow/types.h>
 
@@ -104,12 +102,7 @@ Result<std::string> ResolveRedirect(const HostPolicy& host, std::string_view cur
 // True when `pattern` (AllowRule::path syntax) matches `path`. Linear in the path length.
 bool PathMatches(std::string_view pattern, std::string_view path);
 
-// The SSRF address rule; `why` says which range denied it ("loopback", "link-local", …).
-// IPv4 embedded in IPv6 (mapped ::ffff:0:0/96, compatible ::/96, NAT64 64:ff9b::/96, 6to4
-// 2002::/16) is judged as that IPv4 address. allow_private permits loopback, private, link-local,
-// CGNAT, unique-local and NAT64 local-use ranges; unspecified, multicast, broadcast and reserved
-// (240/4) addresses are never allowed.
-bool AddressAllowed(const sockaddr* address, bool allow_private, std::string* why);
+// The address rule is net::AddressAllowed (opsorch/net/http_client.h).
 
 struct FetcherOptions {
   std::size_t max_idle_connections = 64;  // idle easy handles kept (each keeps <= 2 connections)

@@ -47,6 +47,12 @@ class Runtime {
   // Opens outputs and persistence, loads every deployment's configuration (an initial load
   // failure is an error: start-up must not pretend to run), starts pollers and triggers.
   static Result<std::unique_ptr<Runtime>> Start(Bootstrap bootstrap, RuntimeOptions options);
+  // The runtime of `opsorch serve` and `opsorch agent`: the bootstrap file read with the
+  // process's environment; script workers started on demand and stopped after 30 s unused (an
+  // idle runtime keeps no worker process: a spawn costs a few ms, a worker ~4 MB of RSS);
+  // `store` (may be null) also receives every metric.
+  static Result<std::unique_ptr<Runtime>> StartFromFile(const std::string& bootstrap_file,
+                                                        MetricStore* store);
   ~Runtime();  // Stop()
 
   // Runs one step now on the calling thread and returns its result (errors: not_found, or the

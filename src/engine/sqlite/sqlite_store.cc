@@ -17,12 +17,17 @@
 #include <opsorch/common/files.h>
 #include <opsorch/common/json_writer.h>
 #include <opsorch/common/strings.h>
+#include <opsorch/sqlite/sqlite_db.h>
 
-#include "engine/sqlite/sqlite_db.h"
 #include "engine/store_schema.h"
 
 namespace opsorch::engine::sqlite {
 namespace {
+
+using ::opsorch::sqlite::Connection;
+using ::opsorch::sqlite::FoldCase;
+using ::opsorch::sqlite::SqlError;
+using ::opsorch::sqlite::Statement;
 
 // Numbered migrations; PRAGMA user_version records how many have run.
 constexpr std::string_view kMigrations[] = {

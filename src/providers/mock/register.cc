@@ -1,4 +1,4 @@
-#include "providers/mock/register.h"
+#include <opsorch/providers/mock.h>
 
 #include "providers/mock/alert_provider.h"
 #include "providers/mock/deployment_provider.h"

@@ -7,7 +7,7 @@
 #include <opsorch/common/result.h>
 #include <opsorch/workflow/http_fetch.h>
 
-namespace opsorch::workflow::net {
+namespace opsorch::workflow::url {
 
 // A base URL split into the parts the fetcher compares and rebuilds.
 struct BaseParts {
@@ -25,4 +25,4 @@ Result<BaseParts> ParseBase(std::string_view base_url);
 // query: what allow rules match and what error messages may show.
 Result<std::string> RelativePath(const BaseParts& base, std::string_view url);
 
-}  // namespace opsorch::workflow::net
+}  // namespace opsorch::workflow::url

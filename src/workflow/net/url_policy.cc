@@ -174,7 +174,7 @@ std::string PortString(std::string_view scheme, std::string_view digits) {
   return number == DefaultPort(scheme) ? std::string() : number;
 }
 
-std::string JoinUrl(const net::BaseParts& base, const RelativeParts& rel) {
+std::string JoinUrl(const url::BaseParts& base, const RelativeParts& rel) {
   std::string path = base.path + rel.path;
   if (path.empty()) path = "/";
   return base.Origin() + path + rel.query;
@@ -182,7 +182,7 @@ std::string JoinUrl(const net::BaseParts& base, const RelativeParts& rel) {
 
 }  // namespace
 
-namespace net {
+namespace url {
 
 Result<BaseParts> ParseBase(std::string_view base_url) {
   auto bad = [](std::string rule) { return Fail(errc::kBadRequest, "base_url: " + rule); };
@@ -242,16 +242,16 @@ Result<std::string> RelativePath(const BaseParts& base, std::string_view url) {
   }
 }
 
-}  // namespace net
+}  // namespace url
 
 Status ValidateBaseUrl(std::string_view base_url) {
-  auto parts = net::ParseBase(base_url);
+  auto parts = url::ParseBase(base_url);
   if (!parts) return Fail(parts.error());
   return Ok();
 }
 
 Result<std::string> BuildUrl(const HostPolicy& host, std::string_view path) {
-  auto base = net::ParseBase(host.base_url);
+  auto base = url::ParseBase(host.base_url);
   if (!base) return Refuse("host base_url invalid (" + base.error().message + ")");
   auto rel = NormaliseRelative(path);
   if (!rel) return Fail(rel.error());
@@ -263,9 +263,9 @@ Status CheckAllowed(const HostPolicy& host, std::string_view method, std::string
       !std::all_of(method.begin(), method.end(), [](char c) { return c >= 'A' && c <= 'Z'; })) {
     return Refuse("method must be upper-case letters");
   }
-  auto base = net::ParseBase(host.base_url);
+  auto base = url::ParseBase(host.base_url);
   if (!base) return Refuse("host base_url invalid (" + base.error().message + ")");
-  auto rel = net::RelativePath(*base, url);
+  auto rel = url::RelativePath(*base, url);
   if (!rel) return Fail(rel.error());
   // Re-normalise so a caller passing a non-normalised URL cannot match a rule it should not.
   auto norm = NormaliseRelative(*rel);
@@ -281,7 +281,7 @@ Status CheckAllowed(const HostPolicy& host, std::string_view method, std::string
 
 Result<std::string> ResolveRedirect(const HostPolicy& host, std::string_view current_url,
                                     std::string_view location) {
-  auto base = net::ParseBase(host.base_url);
+  auto base = url::ParseBase(host.base_url);
   if (!base) return Refuse("host base_url invalid (" + base.error().message + ")");
   try {
     while (!location.empty() && (location.back() == ' ' || location.back() == '\t')) {
@@ -296,7 +296,7 @@ Result<std::string> ResolveRedirect(const HostPolicy& host, std::string_view cur
       return Refuse("redirect Location cannot be resolved");
     }
     dest.remove_fragment();
-    auto rel = net::RelativePath(
+    auto rel = url::RelativePath(
         *base, dest.buffer().data() == nullptr
                    ? std::string_view()
                    : std::string_view(dest.buffer().data(), dest.buffer().size()));

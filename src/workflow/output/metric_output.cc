@@ -15,7 +15,6 @@
 #include <random>
 #include <thread>
 
-#include <curl/curl.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -23,6 +22,7 @@
 
 #include <opsorch/common/strings.h>
 #include <opsorch/log/log.h>
+#include <opsorch/net/http_client.h>
 #include <opsorch/workflow/metric_output.h>
 
 namespace opsorch::workflow {
@@ -134,14 +134,6 @@ Status ValidateOptions(const OutputOptions& o) {
   return Ok();
 }
 
-std::once_flag curl_init_once;
-
-size_t DiscardBody(char*, size_t size, size_t nmemb, void*) { return size * nmemb; }
-
-int AbortCheck(void* flag, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  return static_cast<std::atomic<bool>*>(flag)->load(std::memory_order_relaxed) ? 1 : 0;
-}
-
 class SpoolOutput final : public MetricOutput {
  public:
   explicit SpoolOutput(OutputOptions o) : o_(std::move(o)) {}
@@ -180,7 +172,8 @@ class SpoolOutput final : public MetricOutput {
   // longer record alone). Empty when nothing is readable before `limit`.
   Result<std::string> ReadBatch(int fd, Pos from, std::uint64_t limit, std::size_t& lines);
   // POSTs `body`; empty string on 2xx, else the reason (never a header value).
-  std::string Post(CURL* curl, const std::string& body);
+  std::string Post(net::HttpClient& client, const net::OutboundRequest& base,
+                   const std::string& body);
 
   const OutputOptions o_;
   std::string dir_;
@@ -530,46 +523,35 @@ Result<std::string> SpoolOutput::ReadBatch(int fd, Pos from, std::uint64_t limit
   }
 }
 
-std::string SpoolOutput::Post(CURL* curl, const std::string& body) {
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-  const CURLcode rc = curl_easy_perform(curl);
-  if (rc != CURLE_OK) return curl_easy_strerror(rc);  // not the error buffer: it may quote URLs
-  long status = 0;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-  if (status >= 200 && status < 300) return "";
-  return "HTTP " + std::to_string(status);
+std::string SpoolOutput::Post(net::HttpClient& client, const net::OutboundRequest& base,
+                              const std::string& body) {
+  net::OutboundRequest request = base;
+  request.body = body;
+  auto response = client.Perform(request);
+  if (!response) return response.error().message;  // names the rule, never the URL
+  if (response->status >= 200 && response->status < 300) return "";
+  return "HTTP " + std::to_string(response->status);
 }
 
 void SpoolOutput::SenderLoop() {
-  std::call_once(curl_init_once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-  CURL* curl = curl_easy_init();
-  curl_slist* headers = nullptr;
+  // The collector is the operator's (bootstrap) choice: private and loopback addresses are
+  // allowed, the rest of the address rule (unspecified, multicast, broadcast) still holds.
+  auto client = net::HttpClient::Create({.max_idle_handles = 1});
+  net::OutboundRequest base;
+  base.method = "POST";
+  base.url = o_.url;
   bool own_content_type = true;
   for (const auto& [name, value] : o_.headers) {
     if (EqualsIgnoreCase(name, "Content-Type")) own_content_type = false;
-    headers = curl_slist_append(headers, (name + ": " + value).c_str());
+    base.headers.emplace_back(name, value);
   }
-  if (own_content_type) headers = curl_slist_append(headers, "Content-Type: application/x-ndjson");
-  headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip
-  if (curl != nullptr) {
-    curl_easy_setopt(curl, CURLOPT_URL, o_.url.c_str());
-    curl_easy_setopt(curl, CURLOPT_POST, 1L);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl, CURLOPT_PROXY, "");  // never a proxy from the environment
-    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(o_.request_timeout.count()));
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
-                     static_cast<long>(std::min<std::int64_t>(o_.request_timeout.count(), 10000)));
-    curl_easy_setopt(curl, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, DiscardBody);
-    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, AbortCheck);
-    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &abort_);
-  }
+  if (own_content_type) base.headers.emplace_back("Content-Type", "application/x-ndjson");
+  base.allow_private = true;
+  base.timeout = o_.request_timeout;
+  base.connect_timeout = std::min(o_.request_timeout, std::chrono::milliseconds(10000));
+  base.keep_body = false;
+  base.abort = &abort_;
+  base.pool_key = "metric-output";
 
   std::mt19937_64 rng(std::random_device{}());
   int attempt = 0;
@@ -652,7 +634,8 @@ void SpoolOutput::SenderLoop() {
     }
     if (body->empty()) continue;  // raced with nothing new; re-check under the lock
 
-    const std::string failure = curl != nullptr ? Post(curl, *body) : "no libcurl handle";
+    const std::string failure =
+        client ? Post(**client, base, *body) : "no HTTP client: " + client.error().message;
     if (!failure.empty() && abort_.load()) break;  // cancelled by the destructor
     if (failure.empty()) {
       const Pos to{from.seg, from.off + body->size()};
@@ -708,8 +691,6 @@ void SpoolOutput::SenderLoop() {
   }
 
   if (read_fd >= 0) ::close(read_fd);
-  if (curl != nullptr) curl_easy_cleanup(curl);
-  curl_slist_free_all(headers);
 }
 
 class StdoutOutput final : public MetricOutput {

@@ -9,9 +9,8 @@
 #include <shared_mutex>
 #include <unordered_map>
 
+#include <opsorch/common/label_regex.h>
 #include <opsorch/workflow/metric_output.h>
-
-#include "workflow/output/label_regex.h"
 
 namespace opsorch::workflow {
 namespace {

@@ -20,17 +20,17 @@
 
 #include <opsorch/log/log.h>
 #include <opsorch/plugin/plugin_host.h>
+#include <opsorch/process/child_process.h>
 #include <opsorch/workflow/script.h>
 
-#include "plugin/process.h"
 #include "workflow/sandbox/lua_sandbox.h"
 #include "workflow/sandbox/protocol.h"
 
 namespace opsorch::workflow {
 namespace {
 
-using plugin::Clock;
-using plugin::PluginProcess;
+using process::ChildProcess;
+using process::Clock;
 using sandbox::BytesFromJson;
 using sandbox::BytesToJson;
 using sandbox::Field;
@@ -118,9 +118,9 @@ bool WaitFd(int fd, short events, RunClock& clock) {
   }
 }
 
-// One request/answer with the worker, like PluginProcess::RoundTrip but with a deadline that
+// One request/answer with the worker, like ChildProcess::RoundTrip but with a deadline that
 // follows the worker's CPU use (RunClock::Extend).
-Result<JsonValue> Exchange(PluginProcess& w, std::string_view line, RunClock& clock,
+Result<JsonValue> Exchange(ChildProcess& w, std::string_view line, RunClock& clock,
                            std::size_t max_answer) {
   std::size_t written = 0;
   while (true) {
@@ -193,9 +193,9 @@ class ScriptRunnerImpl final : public ScriptRunner {
   std::uint64_t WorkersReplaced() const override { return replaced_.load(); }
 
  private:
-  Result<std::unique_ptr<PluginProcess>> Spawn() {
+  Result<std::unique_ptr<ChildProcess>> Spawn() {
     // The worker runs untrusted scripts: it gets no variable of opsorch's (MinimalEnvironment).
-    auto p = PluginProcess::Spawn(path_, plugin::MinimalEnvironment({}), [](std::string_view line) {
+    auto p = ChildProcess::Spawn(path_, process::MinimalEnvironment({}), [](std::string_view line) {
       log::Warn("script worker stderr", {{"line", line}});
     });
     if (!p) return Fail(script_errc::kScriptWorker, p.error().message);
@@ -215,9 +215,9 @@ class ScriptRunnerImpl final : public ScriptRunner {
     return std::move(*p);
   }
 
-  Result<std::unique_ptr<PluginProcess>> Acquire() {
+  Result<std::unique_ptr<ChildProcess>> Acquire() {
     while (true) {
-      std::unique_ptr<PluginProcess> w;
+      std::unique_ptr<ChildProcess> w;
       {
         std::lock_guard lock(mu_);
         if (idle_.empty()) break;
@@ -231,7 +231,7 @@ class ScriptRunnerImpl final : public ScriptRunner {
     return Spawn();
   }
 
-  void Release(std::unique_ptr<PluginProcess> w) {
+  void Release(std::unique_ptr<ChildProcess> w) {
     {
       std::lock_guard lock(mu_);
       if (idle_.size() < options_.max_workers) {
@@ -243,7 +243,7 @@ class ScriptRunnerImpl final : public ScriptRunner {
     live_.fetch_sub(1);
   }
 
-  void Discard(std::unique_ptr<PluginProcess> w) {
+  void Discard(std::unique_ptr<ChildProcess> w) {
     w->Kill();
     w.reset();
     live_.fetch_sub(1);
@@ -264,7 +264,7 @@ class ScriptRunnerImpl final : public ScriptRunner {
   }
 
   // Maps a failed round trip to the run's error; the worker is not reused afterwards.
-  Error WorkerFailure(PluginProcess& w, const Error& e, const ScriptInput& input,
+  Error WorkerFailure(ChildProcess& w, const Error& e, const ScriptInput& input,
                       std::chrono::milliseconds wall) {
     const std::string who = "processor " + input.chunk_name + ": ";
     if (e.code == errc::kPluginTimeout) {
@@ -338,7 +338,7 @@ class ScriptRunnerImpl final : public ScriptRunner {
     return false;
   }
 
-  Result<ScriptOutput> RunOn(PluginProcess& w, const ScriptInput& input, const ScriptLimits& limits,
+  Result<ScriptOutput> RunOn(ChildProcess& w, const ScriptInput& input, const ScriptLimits& limits,
                              ScriptHost& host, bool* healthy) {
     JsonObject request = sandbox::RunRequestToJson(input, limits);
     request["op"] = "run";
@@ -415,9 +415,9 @@ class ScriptRunnerImpl final : public ScriptRunner {
         host_time += Clock::now() - host_started;
         if (++persist_calls > kMaxPersistCallsPerRun) {
           *healthy = false;  // the worker waits for a reply it will not get
-          return Fail(script_errc::kScriptError,
-                      "processor " + input.chunk_name + ": more than " +
-                          std::to_string(kMaxPersistCallsPerRun) + " ctx.persist calls in one run");
+          return Fail(script_errc::kScriptError, "processor " + input.chunk_name + ": more than " +
+                                                     std::to_string(kMaxPersistCallsPerRun) +
+                                                     " ctx.persist calls in one run");
         }
         if (host_time > limits.cpu_time) {
           *healthy = false;
@@ -442,7 +442,7 @@ class ScriptRunnerImpl final : public ScriptRunner {
                                                             std::chrono::seconds(1)));
       if (stopping_) return;
       const auto cutoff = Clock::now() - options_.idle_timeout;
-      std::vector<std::unique_ptr<PluginProcess>> expired;
+      std::vector<std::unique_ptr<ChildProcess>> expired;
       // idle_ is ordered by release time, oldest first.
       while (idle_.size() > options_.min_workers && idle_.front().since < cutoff) {
         expired.push_back(std::move(idle_.front().process));
@@ -459,7 +459,7 @@ class ScriptRunnerImpl final : public ScriptRunner {
   }
 
   struct IdleWorker {
-    std::unique_ptr<PluginProcess> process;
+    std::unique_ptr<ChildProcess> process;
     Clock::time_point since;
   };
 

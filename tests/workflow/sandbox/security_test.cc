@@ -14,9 +14,9 @@
 #include <unistd.h>
 
 #include <opsorch/plugin/plugin_host.h>
+#include <opsorch/process/child_process.h>
 #include <opsorch/workflow/script.h>
 
-#include "plugin/process.h"
 #include "sandbox_test_util.h"
 
 namespace opsorch::workflow {
@@ -149,8 +149,7 @@ TEST_F(SandboxSecurityTest, PcallCannotSwallowLimits) {
     SCOPED_TRACE(src);
     auto r = Run(src);
     ASSERT_FALSE(r);
-    EXPECT_THAT(r.error().code, AnyOf(script_errc::kScriptTimeout,
-                                      script_errc::kScriptMemory));
+    EXPECT_THAT(r.error().code, AnyOf(script_errc::kScriptTimeout, script_errc::kScriptMemory));
     EXPECT_TRUE(host_.store.empty()) << host_.store.begin()->second;
   }
   auto r = Run(R"(
@@ -191,8 +190,7 @@ TEST_F(SandboxSecurityTest, MemoryBombs) {
 TEST_F(SandboxSecurityTest, DeepRecursionIsAnError) {
   auto r = Run("local function f(n) return f(n + 1) + 1 end f(1)");
   ASSERT_FALSE(r);
-  EXPECT_THAT(r.error().code, AnyOf(script_errc::kScriptError,
-                                    script_errc::kScriptMemory));
+  EXPECT_THAT(r.error().code, AnyOf(script_errc::kScriptError, script_errc::kScriptMemory));
   r = Run("local function f() pcall(f) end f()");  // C stack: nested pcall
   EXPECT_TRUE(r || r.error().code != script_errc::kScriptWorker);
   ExpectHealthy();
@@ -362,8 +360,9 @@ TEST_F(SandboxSecurityTest, ValuesKeptOutsideLuaAreCapped) {
 // Talks to the worker directly to check the system-call filter.
 class WorkerFilterTest : public ::testing::Test {
  protected:
-  std::unique_ptr<plugin::PluginProcess> Start(bool seccomp) {
-    auto p = plugin::PluginProcess::Spawn(OPSORCH_SCRIPT_WORKER, plugin::MinimalEnvironment({}), nullptr);
+  std::unique_ptr<process::ChildProcess> Start(bool seccomp) {
+    auto p = process::ChildProcess::Spawn(OPSORCH_SCRIPT_WORKER, process::MinimalEnvironment({}),
+                                          nullptr);
     EXPECT_TRUE(p);
     if (!p) return nullptr;
     JsonObject init{
@@ -372,11 +371,11 @@ class WorkerFilterTest : public ::testing::Test {
     EXPECT_TRUE(ready);
     return std::move(*p);
   }
-  Result<JsonValue> Call(plugin::PluginProcess& p, const JsonObject& o) {
+  Result<JsonValue> Call(process::ChildProcess& p, const JsonObject& o) {
     return p.RoundTrip(boost::json::serialize(o) + "\n",
-                       plugin::Clock::now() + std::chrono::seconds(5), 1 << 20);
+                       process::Clock::now() + std::chrono::seconds(5), 1 << 20);
   }
-  Result<JsonValue> Probe(plugin::PluginProcess& p, const char* syscall) {
+  Result<JsonValue> Probe(process::ChildProcess& p, const char* syscall) {
     return Call(p, JsonObject{{"op", "probe"}, {"syscall", syscall}});
   }
 };

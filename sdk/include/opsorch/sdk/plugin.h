@@ -1,6 +1,7 @@
 // The opsorch plugin SDK: turns providers registered in a ProviderRegistry into a plugin binary
 // that speaks OpsOrch's stdio JSON-RPC (contract §8), so that any OpsOrch core, ours or the
-// reference, can run it. Header-only; link the `opsorch_core` library for the schema codec.
+// reference, can run it. Header-only; link `opsorch_base` (JSON, the schema codec, the provider
+// interfaces) and nothing else.
 //
 //   int main() {
 //     opsorch::providers::ProviderRegistry registry;

@@ -1,0 +1,26 @@
+#include <opsorch/app/providers.h>
+#include <opsorch/engine/local_providers.h>
+#include <opsorch/providers/mock.h>
+#include <opsorch/providers/secrets.h>
+#include <opsorch/workflow/metric_provider.h>
+
+namespace opsorch::app {
+
+Status RegisterProviders(providers::ProviderRegistry& registry, ProviderSources sources) {
+  if (auto st = providers::mock::RegisterMockProviders(registry); !st) return st;
+  if (auto st = providers::secrets::RegisterSecretProviders(registry); !st) return st;
+  auto engine = std::move(sources.engine);
+  if (!engine) {
+    engine = []() -> Result<engine::Engine*> {
+      return Fail(errc::kBadRequest, "the incident engine is not available here");
+    };
+  }
+  if (auto st = engine::RegisterLocalProviders(registry, std::move(engine)); !st) return st;
+  if (auto st = workflow::RegisterWorkflowMetricProvider(registry, sources.workflow_metrics); !st) {
+    return st;
+  }
+  if (sources.plugins) registry.SetPluginFactory(std::move(sources.plugins));
+  return Ok();
+}
+
+}  // namespace opsorch::app
