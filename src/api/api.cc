@@ -1,9 +1,8 @@
-#include <opsorch/api/api.h>
-
 #include <atomic>
 #include <chrono>
 #include <utility>
 
+#include <opsorch/api/api.h>
 #include <opsorch/common/json_writer.h>
 #include <opsorch/common/strings.h>
 #include <opsorch/common/time.h>
@@ -39,12 +38,19 @@ std::string_view FirstNonEmpty(const Request& r, std::initializer_list<std::stri
 }
 
 // The outcomes that are no route, for the metrics' `route` label.
-enum class Pseudo : std::uint8_t { kOptions, kNotFound, kCapabilityMissing, kUnauthorized,
-                                   kForbidden, kBadPath, kMethodNotAllowed, kCount };
-constexpr std::string_view kPseudoLabels[] = {"(options)",           "(not found)",
-                                              "(capability missing)", "(unauthorized)",
-                                              "(forbidden)",          "(bad path)",
-                                              "(method not allowed)"};
+enum class Pseudo : std::uint8_t {
+  kOptions,
+  kNotFound,
+  kCapabilityMissing,
+  kUnauthorized,
+  kForbidden,
+  kBadPath,
+  kMethodNotAllowed,
+  kCount
+};
+constexpr std::string_view kPseudoLabels[] = {
+    "(options)",   "(not found)", "(capability missing)", "(unauthorized)",
+    "(forbidden)", "(bad path)",  "(method not allowed)"};
 
 // The actor headers (contract §11): the type is "copilot" or "user"; the id is the first of
 // X-User-Id, X-Actor-Id, X-OpsOrch-Actor-Id. Values that are not plain printable text of a
@@ -171,7 +177,11 @@ struct Api::Impl {
 
   Impl(ApiOptions o, RouteTable r, const providers::ProviderSet& p, metrics::Registry& m,
        BlockingPool* bp)
-      : options(std::move(o)), routes(std::move(r)), providers(p), metrics(m), pool(bp),
+      : options(std::move(o)),
+        routes(std::move(r)),
+        providers(p),
+        metrics(m),
+        pool(bp),
         requests(routes.size() + static_cast<std::size_t>(Pseudo::kCount)) {
     // CR/LF in the configured origin would split the response; drop them.
     std::string origin;
@@ -250,8 +260,8 @@ struct Api::Impl {
     r.body = ErrorBodyIn(format, e, request_id);
     r.body.push_back('\n');
     log::Write(r.status >= 500 ? log::Level::kError : log::Level::kInfo,
-               "API error (status=" + std::to_string(r.status) + "): code=" +
-                   std::string(WireCode(e)) + ", message=" + e.message,
+               "API error (status=" + std::to_string(r.status) +
+                   "): code=" + std::string(WireCode(e)) + ", message=" + e.message,
                {{"request_id", request_id}});
     return r;
   }
@@ -291,8 +301,8 @@ struct Api::Impl {
     }
     RouteMatch match;
     if (!bad_path) {
-      match = router.Match(req.method, path,
-                           [this](Capability c) { return providers.Configured(c); });
+      match =
+          router.Match(req.method, path, [this](Capability c) { return providers.Configured(c); });
     }
     const Route* route = match.route;
 
@@ -303,12 +313,12 @@ struct Api::Impl {
       Response r = PlainResponse(401, "unauthorized\n");
       r.AddHeader("WWW-Authenticate", "Bearer");
       auth_failures->Inc();
-      log::Warn("authentication failed", {{"method", req.method_text},
-                                          {"path", target},
-                                          {"remote", req.remote_address},
-                                          {"reason", req.Header("Authorization").empty()
-                                                         ? "no bearer token"
-                                                         : "wrong bearer token"}});
+      log::Warn("authentication failed",
+                {{"method", req.method_text},
+                 {"path", target},
+                 {"remote", req.remote_address},
+                 {"reason",
+                  req.Header("Authorization").empty() ? "no bearer token" : "wrong bearer token"}});
       Send(req, done, SlotOf(Pseudo::kUnauthorized), std::move(r), started, {});
       return;
     }
@@ -329,12 +339,11 @@ struct Api::Impl {
                     "cross-site request refused: configuration changes need a same-origin "
                     "request or a bearer token (OPSORCH_BEARER_TOKEN)"),
           request_id);
-      log::Warn("cross-site configuration request refused",
-                {{"method", req.method_text},
-                 {"path", target},
-                 {"remote", req.remote_address},
-                 {"origin", req.Header("Origin")},
-                 {"request_id", request_id}});
+      log::Warn("cross-site configuration request refused", {{"method", req.method_text},
+                                                             {"path", target},
+                                                             {"remote", req.remote_address},
+                                                             {"origin", req.Header("Origin")},
+                                                             {"request_id", request_id}});
       Send(req, done, SlotOf(Pseudo::kForbidden), std::move(r), started, request_id);
       return;
     }
@@ -371,11 +380,11 @@ struct Api::Impl {
 
     if (route->body_limit > 0 && req.body.size() > route->body_limit) {
       Send(req, done, match.index,
-           ErrorResponse(route->errors,
-                         MakeError(errc::kPayloadTooLarge,
-                                   "request body exceeds " + std::to_string(route->body_limit) +
-                                       " bytes"),
-                         request_id),
+           ErrorResponse(
+               route->errors,
+               MakeError(errc::kPayloadTooLarge,
+                         "request body exceeds " + std::to_string(route->body_limit) + " bytes"),
+               request_id),
            started, request_id);
       return;
     }
@@ -444,11 +453,24 @@ Api::~Api() = default;
 Result<std::unique_ptr<Api>> Api::Create(ApiOptions options, RouteTable routes,
                                          const providers::ProviderSet& providers,
                                          metrics::Registry& metrics, BlockingPool* pool) {
+  // The table describes itself: its document is built once, now that the table is complete.
+  auto document = std::make_shared<std::string>();
+  routes.push_back({.method = Method::kGet,
+                    .pattern = "/openapi.json",
+                    .handler =
+                        [document](Call&, Respond respond) {
+                          respond(Reply{200, *document});
+                        },
+                    .summary = "This API as an OpenAPI 3.1 document",
+                    .response_type = "object"});
   if (const std::string bad = CheckPatterns(routes); !bad.empty()) {
     return Fail(errc::kInternal, "route table: " + bad);
   }
-  return std::unique_ptr<Api>(new Api(std::make_unique<Impl>(
-      std::move(options), std::move(routes), providers, metrics, pool)));
+  auto built = OpenApiDocument(routes, options.extra_schemas);
+  if (!built) return Fail(errc::kInternal, "route table: " + built.error().message);
+  *document = std::move(*built);
+  return std::unique_ptr<Api>(new Api(
+      std::make_unique<Impl>(std::move(options), std::move(routes), providers, metrics, pool)));
 }
 
 void Api::Handle(const http::Request& request, http::ResponseCallback done) {
@@ -463,10 +485,10 @@ std::optional<http::Response> Api::PayloadTooLarge(std::string_view target, std:
   Response r;
   r.status = 413;
   r.content_type = "application/json";
-  r.body = ErrorBodyIn(route->errors,
-                       MakeError(errc::kPayloadTooLarge,
-                                 "request body exceeds " + std::to_string(limit) + " bytes"),
-                       {});
+  r.body = ErrorBodyIn(
+      route->errors,
+      MakeError(errc::kPayloadTooLarge, "request body exceeds " + std::to_string(limit) + " bytes"),
+      {});
   r.body.push_back('\n');
   impl_->AddCommonHeaders(r);
   return r;

@@ -333,5 +333,6 @@ std::uint16_t App::Port() const { return impl_->server->Port(); }
 void App::Run() { impl_->server->Run(); }
 void App::Stop() { impl_->server->Stop(); }
 providers::ProviderSet& App::Providers() { return impl_->providers; }
+const api::RouteTable& App::Routes() const { return impl_->api->Routes(); }
 
 }  // namespace opsorch::app

@@ -1,5 +1,3 @@
-#include <opsorch/engine/local_providers.h>
-
 #include <algorithm>
 #include <charconv>
 #include <optional>
@@ -7,10 +5,12 @@
 #include <opsorch/common/error.h>
 #include <opsorch/common/strings.h>
 #include <opsorch/common/time.h>
+#include <opsorch/engine/local_providers.h>
 #include <opsorch/providers/interfaces.h>
 
 #include "engine/rules.h"
 #include "engine/timeline_view.h"
+#include "engine/vocabulary.h"
 
 namespace opsorch::engine {
 namespace {
@@ -26,12 +26,14 @@ s::Incident ToSchema(const IncidentRow& r) {
   out.id = r.id;
   out.title = r.title;
   out.description = r.description;
-  out.status = r.status;
-  out.severity = r.severity;
+  out.status = StatusLabelOf(r);
+  out.severity = SeverityLabelOf(r);
   out.service = r.service_id;
   out.created_at = At(r.created_at);
   out.updated_at = At(r.updated_at);
   out.fields = r.fields;
+  out.fields.erase(kStatusLabelField);
+  out.fields.erase(kSeverityLabelField);
   out.fields["urgency"] = r.urgency;
   out.fields["alertCount"] = r.alert_count;
   if (!r.dedup_key.empty()) out.fields["dedupKey"] = r.dedup_key;
@@ -55,8 +57,9 @@ s::TimelineEntry ToSchema(const TimelineRow& t) {
   return e;
 }
 
+// OpsOrch's alert statuses (Prometheus' "firing" for a triggered alert).
 std::string AlertStatus(std::string_view action) {
-  if (action == "trigger") return "triggered";
+  if (action == "trigger") return "firing";
   if (action == "acknowledge") return "acknowledged";
   return "resolved";
 }
@@ -66,7 +69,7 @@ s::Alert ToSchema(const AlertRow& a) {
   out.id = a.id;
   out.title = a.summary;
   out.status = AlertStatus(a.action);
-  out.severity = a.severity;
+  out.severity = std::string(SeverityLabel(a.severity));
   out.service = a.service_id;
   out.created_at = At(a.received_at);
   out.updated_at = At(a.received_at);
@@ -86,16 +89,28 @@ s::Alert ToSchema(const AlertRow& a) {
   return out;
 }
 
-Status ValidSeverity(std::string_view s) {
-  if (SeverityRank(s) > 0) return Ok();
-  return Fail(errc::kBadRequest, "severity must be one of critical, error, warning, info (got \"" +
-                                     std::string(s) + "\")");
+Result<SeverityWord> ValidSeverity(std::string_view s) {
+  if (auto w = ParseSeverityWord(s)) return *w;
+  return Fail(errc::kBadRequest,
+              "severity must be one of sev1, sev2, sev3, sev4, sev5 (or critical, error, warning, "
+              "info) (got \"" +
+                  std::string(s) + "\")");
 }
 
-std::string UrgencyOf(std::string_view severity) {
-  if (severity == "critical") return "high";
-  if (severity == "info") return "low";
-  return "medium";
+Result<StatusWord> ValidStatus(std::string_view s) {
+  if (auto w = ParseStatusWord(s)) return *w;
+  return Fail(errc::kBadRequest,
+              "status must be one of open, investigating, mitigating, monitoring, acknowledged, "
+              "resolved, closed (got \"" +
+                  std::string(s) + "\")");
+}
+
+// The free-form fields a client sent, without the keys the provider keeps its labels under.
+void MergeClientFields(JsonObject& into, const JsonObject& from) {
+  for (const auto& kv : from) {
+    if (kv.key() == kStatusLabelField || kv.key() == kSeverityLabelField) continue;
+    into[kv.key()] = kv.value();
+  }
 }
 
 // A search is a LIKE pattern over every candidate row: its text and filter lists are bounded.
@@ -108,11 +123,9 @@ Status CheckQuery(const s::IncidentQuery& q) {
                                        " bytes (got " + std::to_string(q.query.size()) + ")");
   }
   if (q.statuses.size() > kMaxFilterValues || q.severities.size() > kMaxFilterValues) {
-    return Fail(errc::kBadRequest, std::string(q.statuses.size() > kMaxFilterValues
-                                                   ? "statuses"
-                                                   : "severities") +
-                                       ": at most " + std::to_string(kMaxFilterValues) +
-                                       " values");
+    return Fail(errc::kBadRequest,
+                std::string(q.statuses.size() > kMaxFilterValues ? "statuses" : "severities") +
+                    ": at most " + std::to_string(kMaxFilterValues) + " values");
   }
   return Ok();
 }
@@ -160,14 +173,26 @@ Page<T> PageById(std::vector<T> all, std::int64_t limit, std::string_view after)
 }
 
 // The alert actions behind the statuses alerts are shown with (ToSchema).
+// An alert status filter in the engine's actions: OpsOrch's words and PagerDuty's.
 std::vector<std::string> ActionsOf(const std::vector<std::string>& statuses) {
   std::vector<std::string> actions;
-  for (const auto& st : statuses) {
-    if (st == "triggered") actions.emplace_back("trigger");
+  for (const auto& raw : statuses) {
+    const std::string st = ToLower(TrimSpace(raw));
+    if (st == "firing" || st == "triggered" || st == "open") actions.emplace_back("trigger");
     if (st == "acknowledged") actions.emplace_back("acknowledge");
-    if (st == "resolved") actions.emplace_back("resolve");
+    if (st == "resolved" || st == "closed") actions.emplace_back("resolve");
   }
   return actions;
+}
+
+// A severity filter in the engine's words (sev4 and sev5 are both info).
+std::vector<std::string> EngineSeverities(const std::vector<std::string>& wanted) {
+  std::vector<std::string> out;
+  for (const auto& w : wanted) {
+    auto word = ParseSeverityWord(w);
+    out.push_back(word ? word->severity : w);
+  }
+  return out;
 }
 
 // A coalesced page reads at most this many entries, so that one request's work is bounded
@@ -228,8 +253,21 @@ class LocalIncidents final : public providers::IncidentProvider, Base {
     if (!before) return BadCursor();
     IncidentFilter f;
     f.text = std::string(TrimSpace(q.query));
-    f.statuses = q.statuses;
-    f.severities = q.severities;
+    // The store filters on the engine's words; the labels are checked here, on the page.
+    for (const auto& st : q.statuses) {
+      auto word = ParseStatusWord(st);
+      f.statuses.push_back(word ? word->lifecycle : st);
+    }
+    f.severities = EngineSeverities(q.severities);
+    const auto wanted = [&q](const IncidentRow& r) {
+      const auto any = [](const std::vector<std::string>& values, const auto& match) {
+        return values.empty() || std::any_of(values.begin(), values.end(), match);
+      };
+      const std::string severity = SeverityLabelOf(r);
+      return any(q.statuses, [&](const std::string& w) { return StatusMatches(r, w); }) &&
+             any(q.severities,
+                 [&](const std::string& w) { return SeverityMatches(severity, r.severity, w); });
+    };
     const std::int64_t size = PageSize(q.limit);
     f.limit = size + 1;  // one more tells whether a next page exists
     f.before_seq = *before;
@@ -241,13 +279,13 @@ class LocalIncidents final : public providers::IncidentProvider, Base {
     Page<s::Incident> out;
     std::vector<s::Incident> items;
     items.reserve(rows->size());
-    for (const auto& r : *rows) {
-      if (static_cast<std::int64_t>(items.size()) == size) {
-        out.next = items.back().id;
-        break;
-      }
-      items.push_back(ToSchema(r));
+    // A page covers `size` incidents of the store's order; the labels may leave some out (the
+    // page is then shorter, and the cursor still continues after the last one covered).
+    const std::size_t covered = std::min(rows->size(), static_cast<std::size_t>(size));
+    for (std::size_t i = 0; i < covered; ++i) {
+      if (wanted((*rows)[i])) items.push_back(ToSchema((*rows)[i]));
     }
+    if (rows->size() > covered) out.next = (*rows)[covered - 1].id;
     out.items = std::move(items);
     return out;
   }
@@ -262,13 +300,12 @@ class LocalIncidents final : public providers::IncidentProvider, Base {
   Result<s::Incident> Create(const s::CreateIncidentInput& in) override {
     const std::string title(TrimSpace(in.title));
     if (title.empty()) return Fail(errc::kBadRequest, "title is required");
-    const std::string status = in.status.empty() ? "open" : in.status;
-    if (!IsKnownStatus(status)) {
-      return Fail(errc::kBadRequest,
-                  "status must be one of open, acknowledged, resolved (got \"" + status + "\")");
-    }
-    const std::string severity = in.severity.empty() ? "error" : in.severity;
-    if (auto st = ValidSeverity(severity); !st) return Fail(std::move(st.error()));
+    auto status_word = ValidStatus(in.status.empty() ? "open" : in.status);
+    if (!status_word) return Fail(std::move(status_word.error()));
+    auto severity_word = ValidSeverity(in.severity.empty() ? "error" : in.severity);
+    if (!severity_word) return Fail(std::move(severity_word.error()));
+    const std::string& status = status_word->lifecycle;
+    const std::string& severity = severity_word->severity;
     if (!in.service.empty()) {
       if (auto st = ServiceExists(in.service); !st) return Fail(std::move(st.error()));
     }
@@ -279,17 +316,17 @@ class LocalIncidents final : public providers::IncidentProvider, Base {
     row.description = in.description;
     row.status = status;
     row.severity = severity;
-    row.urgency = UrgencyOf(severity);
+    row.urgency = std::string(UrgencyFor(severity));
     row.created_at = row.updated_at = now;
     if (status == "acknowledged") row.acknowledged_at = now;
     if (status == "resolved") row.resolved_at = now;
-    row.fields = in.fields;
+    MergeClientFields(row.fields, in.fields);
+    SetLabels(row, *status_word, *severity_word);
     row.metadata = in.metadata;
     auto st = store().Write([&](Tx& tx) -> Status {
       if (auto s2 = tx.InsertIncident(row); !s2) return s2;
-      TimelineRow t{
-          "", row.id, now, "created", "Incident created: " + title, ActorOf(in.caller),
-          {}};
+      TimelineRow t{"", row.id, now, "created", "Incident created: " + title, ActorOf(in.caller),
+                    {}};
       return tx.AppendTimeline(t);
     });
     if (!st) return Fail(std::move(st.error()));
@@ -300,8 +337,17 @@ class LocalIncidents final : public providers::IncidentProvider, Base {
     if (in.title && TrimSpace(*in.title).empty()) {
       return Fail(errc::kBadRequest, "title must not be empty");
     }
+    std::optional<SeverityWord> severity_word;
     if (in.severity) {
-      if (auto st = ValidSeverity(*in.severity); !st) return Fail(std::move(st.error()));
+      auto w = ValidSeverity(*in.severity);
+      if (!w) return Fail(std::move(w.error()));
+      severity_word = std::move(*w);
+    }
+    std::optional<StatusWord> status_word;
+    if (in.status) {
+      auto w = ValidStatus(*in.status);
+      if (!w) return Fail(std::move(w.error()));
+      status_word = std::move(*w);
     }
     if (in.service && !in.service->empty()) {
       if (auto st = ServiceExists(*in.service); !st) return Fail(std::move(st.error()));
@@ -314,10 +360,12 @@ class LocalIncidents final : public providers::IncidentProvider, Base {
       IncidentRow row = std::move(**found);
       const std::int64_t now = Time::Now().UnixNanos();
       std::vector<TimelineRow> entries;
-      if (in.status && *in.status != row.status) {
-        if (auto s2 = CheckTransition(row.status, *in.status); !s2) return s2;
+      const std::string from_label = StatusLabelOf(row);
+      if (status_word && status_word->lifecycle != row.status) {
+        if (auto s2 = CheckTransition(row.status, status_word->lifecycle); !s2) return s2;
         const std::string from = row.status;
-        row.status = *in.status;
+        row.status = status_word->lifecycle;
+        SetLabels(row, status_word, std::nullopt);
         std::string kind = "status_change";
         if (row.status == "acknowledged") {
           kind = "acknowledged";
@@ -331,27 +379,31 @@ class LocalIncidents final : public providers::IncidentProvider, Base {
           row.acknowledged_at = 0;
         }
         entries.push_back(TimelineRow{
-            "", row.id, now, kind, "Status changed from " + from + " to " + row.status,
-            ActorOf(in.caller), JsonObject{{"from", from}, {"to", row.status}}});
-      } else if (in.status) {
-        if (auto s2 = CheckTransition(row.status, *in.status); !s2) return s2;
+            "", row.id, now, kind,
+            "Status changed from " + from_label + " to " + status_word->label, ActorOf(in.caller),
+            JsonObject{{"from", from_label}, {"to", status_word->label}}});
+      } else if (status_word && status_word->label != from_label) {
+        // Within the same stage of the lifecycle (investigating → mitigating → monitoring).
+        SetLabels(row, status_word, std::nullopt);
+        entries.push_back(TimelineRow{
+            "", row.id, now, "status_change",
+            "Status changed from " + from_label + " to " + status_word->label, ActorOf(in.caller),
+            JsonObject{{"from", from_label}, {"to", status_word->label}}});
       }
       if (in.title) row.title = std::string(TrimSpace(*in.title));
       if (in.description) row.description = *in.description;
-      if (in.severity && *in.severity != row.severity) {
-        entries.push_back(
-            TimelineRow{"",
-                        row.id,
-                        now,
-                        "severity_change",
-                        "Severity changed from " + row.severity + " to " + *in.severity,
-                        ActorOf(in.caller),
-                        {}});
-        row.severity = *in.severity;
-        row.urgency = UrgencyOf(row.severity);
+      if (const std::string from = SeverityLabelOf(row);
+          severity_word && severity_word->label != from) {
+        entries.push_back(TimelineRow{
+            "", row.id, now, "severity_change",
+            "Severity changed from " + from + " to " + severity_word->label, ActorOf(in.caller),
+            JsonObject{{"from", from}, {"to", severity_word->label}}});
+        row.severity = severity_word->severity;
+        row.urgency = std::string(UrgencyFor(row.severity));
+        SetLabels(row, std::nullopt, severity_word);
       }
       if (in.service) row.service_id = *in.service;
-      for (const auto& kv : in.fields) row.fields[kv.key()] = kv.value();
+      MergeClientFields(row.fields, in.fields);
       for (const auto& kv : in.metadata) row.metadata[kv.key()] = kv.value();
       row.updated_at = now;
       if (auto s2 = tx.UpdateIncident(row); !s2) {
@@ -466,10 +518,11 @@ class LocalAlerts final : public providers::AlertProvider, Base {
     if (!before) return BadCursor();
     AlertFilter f;
     f.text = std::string(TrimSpace(q.query));
-    f.severities = q.severities;
+    f.severities = EngineSeverities(q.severities);
     // A status is a function of the alert's action: the filter runs in the store.
     f.actions = ActionsOf(q.statuses);
-    if (!q.statuses.empty() && f.actions.empty()) return Page<s::Alert>{std::vector<s::Alert>{}, {}};
+    if (!q.statuses.empty() && f.actions.empty())
+      return Page<s::Alert>{std::vector<s::Alert>{}, {}};
     auto scope = ScopeServices(q.scope);
     if (!scope) return Fail(std::move(scope.error()));
     if (*scope) f.service_ids = std::move(**scope);
@@ -527,17 +580,28 @@ class LocalServices final : public providers::ServiceProvider, Base {
       if (!name.empty() && ToLower(r.name).find(name) == std::string::npos) continue;
       if (!q.scope.service.empty() && q.scope.service != r.id) continue;
       if (!q.scope.team.empty() && q.scope.team != r.team_id) continue;
-      bool tags_match = true;
-      for (const auto& [k, v] : q.tags) {
-        const JsonValue* t = r.tags.if_contains(k);
-        if (t == nullptr || !t->is_string() || t->get_string() != v) tags_match = false;
-      }
-      if (!tags_match) continue;
       s::Service sv;
       sv.id = r.id;
       sv.name = r.name;
       for (const auto& kv : r.tags) {
         if (kv.value().is_string()) sv.tags[kv.key()] = std::string(kv.value().get_string());
+      }
+      // OpsOrch clients read a service's owner and environment from its tags (the console's
+      // `tags.team`, `tags.environment`), and scope queries by environment.
+      if (!r.team_id.empty()) sv.tags.try_emplace("team", r.team_id);
+      const bool tags_match = std::all_of(q.tags.begin(), q.tags.end(), [&](const auto& kv) {
+        const auto t = sv.tags.find(kv.first);
+        return t != sv.tags.end() && t->second == kv.second;
+      });
+      if (!tags_match) continue;
+      if (!q.scope.environment.empty()) {
+        const auto env = sv.tags.find("environment");
+        const auto short_env = sv.tags.find("env");
+        const std::string wanted = ToLower(TrimSpace(q.scope.environment));
+        if (!((env != sv.tags.end() && ToLower(env->second) == wanted) ||
+              (short_env != sv.tags.end() && ToLower(short_env->second) == wanted))) {
+          continue;
+        }
       }
       sv.metadata = JsonObject{{"team", r.team_id},
                                {"description", r.description},

@@ -60,14 +60,17 @@ std::string From(const Event& e) { return e.source.empty() ? e.origin : e.source
 std::string_view UrgencyFor(Severity s) {
   switch (s) {
     case Severity::kCritical:
-      return "high";
     case Severity::kError:
+      return "high";
     case Severity::kWarning:
-      return "medium";
     case Severity::kInfo:
       return "low";
   }
-  return "medium";
+  return "high";
+}
+
+std::string_view UrgencyFor(std::string_view severity) {
+  return SeverityRank(severity) >= SeverityRank("error") ? "high" : "low";
 }
 
 int SeverityRank(std::string_view s) {

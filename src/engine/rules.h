@@ -31,7 +31,10 @@ struct Outcome {
   std::string reason;  // for held and ignored
 };
 
-std::string_view UrgencyFor(Severity s);  // critical → high; error, warning → medium; info → low
+// PagerDuty's two urgencies, as OpsOrch's PagerDuty adapter maps them: sev1 and sev2 (critical,
+// error) page now; sev3 and below (warning, info) are low urgency.
+std::string_view UrgencyFor(Severity s);
+std::string_view UrgencyFor(std::string_view severity);
 int SeverityRank(std::string_view severity);  // critical 4 … info 1, unknown 0
 
 // Applies `event` (already decoded and authenticated: it belongs to `integration`) at `now`.

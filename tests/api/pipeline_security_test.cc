@@ -11,34 +11,12 @@
 
 #include <opsorch/log/log.h>
 
+#include "support/captured_logs.h"
 #include "support/http_client.h"
 #include "support/test_server.h"
 
 namespace opsorch::testing {
 namespace {
-
-class CapturedLogs {
- public:
-  CapturedLogs() {
-    log::SetSinkForTest([this](std::string_view line) {
-      std::lock_guard lock(mu_);
-      lines_.emplace_back(line);
-    });
-  }
-  ~CapturedLogs() { log::SetSinkForTest(nullptr); }
-  std::vector<std::string> Matching(std::string_view needle) {
-    std::lock_guard lock(mu_);
-    std::vector<std::string> out;
-    for (const auto& l : lines_) {
-      if (l.find(needle) != std::string::npos) out.push_back(l);
-    }
-    return out;
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<std::string> lines_;
-};
 
 TEST(PipelineSecurity, RequestIdsCannotForgeAccessLogFields) {
   CapturedLogs logs;
@@ -102,24 +80,25 @@ TEST(PipelineSecurity, FailedAuthenticationIsLoggedAndCounted) {
   EXPECT_TRUE(logs.Matching("wrong").size() == 2u);
   EXPECT_TRUE(logs.Matching("right-token").empty());
   EXPECT_TRUE(logs.Matching("scrape-token").empty());
-  EXPECT_EQ(c.Request("GET", "/incidents/inc-001", {{"Authorization", "Bearer right-token"}}).status,
-            200);
+  EXPECT_EQ(
+      c.Request("GET", "/incidents/inc-001", {{"Authorization", "Bearer right-token"}}).status,
+      200);
 }
 
 // Hostile bodies against the demo world (the incident engine behind incidents and alerts):
 // each is refused with 400 naming the field and the rule, and no response carries SQL, a file
 // path or a library's message.
 TEST(PipelineSecurity, HostileInputIsRefusedNamingTheFieldWithoutInternals) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("opsorch-hostile-" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("opsorch-hostile-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   auto server = TestServer::Start({{"OPSORCH_DATA_DIR", dir.string()}}, /*demo=*/true);
   ASSERT_TRUE(server) << server.error().message;
   HttpClient c((*server)->Port());
   const std::string huge(50'001, 'x');
   std::string incident = c.Request("POST", "/incidents", {}, R"({"title":"t"})").body;
-  const std::string id = incident.substr(incident.find("\"id\":\"") + 6, incident.find("\",") -
-                                                                                incident.find("\"id\":\"") - 6);
+  const std::string id = incident.substr(incident.find("\"id\":\"") + 6,
+                                         incident.find("\",") - incident.find("\"id\":\"") - 6);
   struct Row {
     std::string method, path, body, must_contain;
   } rows[] = {
@@ -166,8 +145,8 @@ TEST(PipelineSecurity, HostileInputIsRefusedNamingTheFieldWithoutInternals) {
 // Alertmanager does not retry a 4xx: a group of any size up to the body limit is stored. Over
 // the server's body limit, /v2/* answers 413 in PagerDuty's format like its other errors.
 TEST(IngestionLimits, LargeAlertmanagerGroupsAreStoredAndOversizedBodiesGet413InTheirFormat) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("opsorch-am-large-" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("opsorch-am-large-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   auto server = TestServer::Start(
       {{"OPSORCH_DATA_DIR", dir.string()}, {"OPSORCH_HTTP_BODY_LIMIT", "4194304"}}, true);
@@ -180,8 +159,8 @@ TEST(IngestionLimits, LargeAlertmanagerGroupsAreStoredAndOversizedBodiesGet413In
             std::to_string(i) + R"("},"annotations":{"summary":"disk full"}})";
   }
   body += "]}";
-  auto r = c.Request("POST", "/integrations/alertmanager/demo-alertmanager-key-0000000001", {},
-                     body);
+  auto r =
+      c.Request("POST", "/integrations/alertmanager/demo-alertmanager-key-0000000001", {}, body);
   ASSERT_EQ(r.status, 202) << r.body.substr(0, 300);
   std::size_t results = 0;
   for (std::size_t at = 0; (at = r.body.find("\"status\":\"success\"", at)) != std::string::npos;
@@ -189,26 +168,28 @@ TEST(IngestionLimits, LargeAlertmanagerGroupsAreStoredAndOversizedBodiesGet413In
     ++results;
   }
   EXPECT_EQ(results, 3001u);  // the envelope and every alert
-  auto incidents = c.Request("POST", "/incidents/query", {}, R"({"query":"disk full","limit":1000})");
+  auto incidents =
+      c.Request("POST", "/incidents/query", {}, R"({"query":"disk full","limit":1000})");
   EXPECT_EQ(incidents.status, 200);
 
   // The length is announced, not sent: the server answers before reading a byte of it.
   const auto oversized = [](std::string_view path) {
-    return "POST " + std::string(path) +
-           " HTTP/1.1\r\nHost: t\r\nContent-Length: 5242880\r\n\r\n";
+    return "POST " + std::string(path) + " HTTP/1.1\r\nHost: t\r\nContent-Length: 5242880\r\n\r\n";
   };
   r = c.Raw(oversized("/v2/enqueue"));
   EXPECT_EQ(r.status, 413);
-  EXPECT_EQ(r.body,
-            R"({"status":"invalid event","message":"Event object is invalid","errors":["request body exceeds 4194304 bytes"]})"
-            "\n");
+  EXPECT_EQ(
+      r.body,
+      R"({"status":"invalid event","message":"Event object is invalid","errors":["request body exceeds 4194304 bytes"]})"
+      "\n");
   HttpClient c2((*server)->Port());
   r = c2.Raw(oversized("/integrations/alertmanager/demo-alertmanager-key-0000000001"));
   EXPECT_EQ(r.status, 413);
   // Alertmanager reads only the status; the body is the ingestion routes' one format.
-  EXPECT_EQ(r.body,
-            R"({"status":"invalid event","message":"Event object is invalid","errors":["request body exceeds 4194304 bytes"]})"
-            "\n");
+  EXPECT_EQ(
+      r.body,
+      R"({"status":"invalid event","message":"Event object is invalid","errors":["request body exceeds 4194304 bytes"]})"
+      "\n");
   HttpClient c3((*server)->Port());
   r = c3.Raw(oversized("/incidents/query"));
   EXPECT_EQ(r.status, 413);
@@ -239,8 +220,8 @@ TEST(PipelineSecurity, NoTokenOnAReachableAddressIsWarnedAbout) {
 // Who acted is kept: the timeline entries an API change writes carry the actor headers the
 // audit line uses.
 TEST(PipelineSecurity, TimelineEntriesRecordTheCaller) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("opsorch-actor-" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("opsorch-actor-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   auto server = TestServer::Start({{"OPSORCH_DATA_DIR", dir.string()}}, /*demo=*/true);
   ASSERT_TRUE(server) << server.error().message;
@@ -251,9 +232,9 @@ TEST(PipelineSecurity, TimelineEntriesRecordTheCaller) {
   ASSERT_EQ(created.status, 201) << created.body;
   const std::size_t at = created.body.find("\"id\":\"") + 6;
   const std::string id = created.body.substr(at, created.body.find('"', at) - at);
-  auto acked = c.Request("PATCH", "/incidents/" + id,
-                         {{"X-User-Id", "bob"}, {"X-Actor-Type", "copilot"}},
-                         R"({"status":"acknowledged"})");
+  auto acked =
+      c.Request("PATCH", "/incidents/" + id, {{"X-User-Id", "bob"}, {"X-Actor-Type", "copilot"}},
+                R"({"status":"acknowledged"})");
   ASSERT_EQ(acked.status, 200) << acked.body;
   ASSERT_EQ(c.Request("POST", "/incidents/" + id + "/timeline", {{"X-Actor-Id", "carol"}},
                       R"({"kind":"note","body":"looking"})")
@@ -271,13 +252,15 @@ TEST(PipelineSecurity, TimelineEntriesRecordTheCaller) {
   auto timeline = c.Request("GET", "/incidents/" + id + "/timeline");
   ASSERT_EQ(timeline.status, 200);
   // (Object keys come sorted, as Go encodes maps.)
-  for (const char* expected :
-       {R"("kind":"created","body":"Incident created: t","actor":{"id":"alice","name":"Alice Liddell","type":"user"})",
-        R"("kind":"acknowledged","body":"Status changed from open to acknowledged","actor":{"id":"bob","type":"copilot"})",
-        R"("body":"looking","actor":{"id":"carol","type":"user"})",
-        R"("body":"x","actor":{"id":"ci","type":"bot"})",
-        R"("kind":"severity_change","body":"Severity changed from warning to critical","actor":{"type":"user"})"}) {
-    EXPECT_NE(timeline.body.find(expected), std::string::npos) << expected << "\nin " << timeline.body;
+  for (
+      const char* expected :
+      {R"("kind":"created","body":"Incident created: t","actor":{"id":"alice","name":"Alice Liddell","type":"user"})",
+       R"("kind":"acknowledged","body":"Status changed from open to acknowledged","actor":{"id":"bob","type":"copilot"})",
+       R"("body":"looking","actor":{"id":"carol","type":"user"})",
+       R"("body":"x","actor":{"id":"ci","type":"bot"})",
+       R"("kind":"severity_change","body":"Severity changed from sev3 to sev1","actor":{"type":"user"},"metadata":{"from":"sev3","to":"sev1"})"}) {
+    EXPECT_NE(timeline.body.find(expected), std::string::npos)
+        << expected << "\nin " << timeline.body;
   }
   std::filesystem::remove_all(dir);
 }

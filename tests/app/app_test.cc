@@ -17,6 +17,7 @@
 
 #include <opsorch/log/log.h>
 
+#include "support/captured_logs.h"
 #include "support/http_client.h"
 #include "support/test_server.h"
 
@@ -122,25 +123,6 @@ TEST(Binary, HelpIsTrueAndUnknownCommandsAreNamed) {
   std::tie(rc, out) = RunCommand(std::string(OPSORCH_BINARY) + " serve --bogus");
   EXPECT_NE(rc, 0);
 }
-
-class CapturedLogs {
- public:
-  CapturedLogs() {
-    log::SetSinkForTest([this](std::string_view line) {
-      std::lock_guard lock(mu_);
-      lines_.emplace_back(line);
-    });
-  }
-  ~CapturedLogs() { log::SetSinkForTest(nullptr); }
-  std::vector<std::string> Lines() {
-    std::lock_guard lock(mu_);
-    return lines_;
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<std::string> lines_;
-};
 
 TEST(Audit, LineCarriesTheSameRequestIdAsTheHeader) {
   CapturedLogs logs;

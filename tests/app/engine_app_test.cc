@@ -515,7 +515,7 @@ TEST_F(EngineApp, DemoTakesTheDocumentedKeyAndTheEventShowsUpInTheQuery) {
       if (inc.at("title") != "Disk full on db-1") continue;
       found = true;
       EXPECT_EQ(inc.at("status"), "open");
-      EXPECT_EQ(inc.at("severity"), "critical");
+      EXPECT_EQ(inc.at("severity"), "sev1");
       EXPECT_EQ(inc.at("service"), "checkout");
       EXPECT_EQ(inc.at("fields").as_object().at("dedupKey"), "disk-full-db1");
       EXPECT_EQ(inc.at("fields").as_object().at("urgency"), "high");

@@ -74,10 +74,9 @@ int SeverityRank(std::string_view s) {
   return 0;
 }
 
+// PagerDuty's two urgencies (docs/ENGINE.md, Vocabulary): critical and error page now.
 std::string_view UrgencyOf(std::string_view severity) {
-  if (severity == "critical") return "high";
-  if (severity == "info") return "low";
-  return "medium";
+  return severity == "critical" || severity == "error" ? "high" : "low";
 }
 
 // One event a client sent. `client` (the Events v2 field, stored with the alert for every

@@ -147,7 +147,7 @@ TEST_F(SlaTest, FollowsEventsAfterTheFirstReport) {
   cache_ = std::make_unique<SlaCache>(*store_);
   SlaReport r = Report(0, 100, 100, "api");
   EXPECT_EQ(r.overall.incidents, 1);
-  EXPECT_THAT(r.services.at(0).by_urgency, ::testing::ElementsAre(::testing::Key("medium")));
+  EXPECT_THAT(r.services.at(0).by_urgency, ::testing::ElementsAre(::testing::Key("low")));
 
   apply(EventAction::kTrigger, Severity::kWarning, 51);   // a repeat: nothing SLA reads changes
   apply(EventAction::kTrigger, Severity::kCritical, 52);  // raises the urgency

@@ -21,6 +21,8 @@
 #include <opsorch/log/log.h>
 #include <opsorch/metrics/metrics.h>
 
+#include "support/captured_logs.h"
+
 namespace opsorch::plugin {
 namespace {
 
@@ -30,30 +32,7 @@ namespace fs = std::filesystem;
 
 bool ProcessExists(pid_t pid) { return ::kill(pid, 0) == 0 || errno != ESRCH; }
 
-// Captures log lines for the duration of a test.
-class LogCapture {
- public:
-  LogCapture() {
-    log::SetSinkForTest([this](std::string_view line) {
-      std::lock_guard lock(mu_);
-      lines_.emplace_back(line);
-    });
-  }
-  ~LogCapture() { log::SetSinkForTest(nullptr); }
-  std::vector<std::string> Lines() {
-    std::lock_guard lock(mu_);
-    return lines_;
-  }
-  std::string All() {
-    std::string out;
-    for (const auto& l : Lines()) out += l + "\n";
-    return out;
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<std::string> lines_;
-};
+using LogCapture = opsorch::testing::CapturedLogs;
 
 class PluginClientTest : public ::testing::Test {
  protected:
@@ -224,7 +203,8 @@ TEST_F(PluginClientTest, MissingBinaryIsUnavailableAndRetried) {
   auto r = c->Call("incident.get", "{}");
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, errc::kPluginUnavailable);
-  EXPECT_THAT(r.error().message, HasSubstr("plugin plugin: cannot start: No such file or directory"));
+  EXPECT_THAT(r.error().message,
+              HasSubstr("plugin plugin: cannot start: No such file or directory"));
 }
 
 TEST_F(PluginClientTest, BothErrorFormsAreUnderstood) {
@@ -242,8 +222,7 @@ TEST_F(PluginClientTest, BothErrorFormsAreUnderstood) {
       error_of(R"({"fault":"object_error","code":"rate_limited","message":"slow down"})");
   EXPECT_EQ(limited, (Error{ErrorCode::kProviderDefined, "slow down", "rate_limited"}));
   EXPECT_EQ(HttpStatusFor(limited), 502);
-  EXPECT_EQ(HttpStatusFor(error_of(
-                R"({"fault":"object_error","code":"made_up","message":"m"})")),
+  EXPECT_EQ(HttpStatusFor(error_of(R"({"fault":"object_error","code":"made_up","message":"m"})")),
             502);
   // internal would answer 500 with our generic text: the plugin's own words are kept instead.
   EXPECT_EQ(error_of(R"({"fault":"object_error","code":"internal","message":"oops"})"),

@@ -11,6 +11,7 @@
 
 #include <opsorch/api/route.h>
 #include <opsorch/common/blocking_pool.h>
+#include <opsorch/common/json.h>
 #include <opsorch/http/message.h>
 #include <opsorch/metrics/metrics.h>
 #include <opsorch/providers/provider_set.h>
@@ -25,6 +26,9 @@ struct ApiOptions {
   // probe needs no more).
   std::string metrics_token;
   bool access_log = false;  // one line per request
+  // Named JSON Schemas the table's rows refer to besides schema::JsonSchemas() (the engine's
+  // admin types), for GET /openapi.json.
+  JsonObject extra_schemas;
 };
 
 class Api final : public http::Handler {
@@ -55,9 +59,14 @@ struct CoreRoutesContext {
   const providers::ProviderRegistry& registry;
   providers::ProviderSet& providers;
   metrics::Registry& metrics;
-  BlockingPool* pool;           // runs calls of CallModel::kPool providers
-  std::size_t json_max_depth;   // request bodies nested deeper → 400
+  BlockingPool* pool;          // runs calls of CallModel::kPool providers
+  std::size_t json_max_depth;  // request bodies nested deeper → 400
 };
 RouteTable CoreRoutes(const CoreRoutesContext& context);
+
+// The table as an OpenAPI 3.1 document: every row's path, method, auth, error format, summary
+// and its request and response schemas. Fails naming a row whose type has no schema. Api::Create
+// adds GET /openapi.json, serving this document for the whole table (itself included).
+Result<std::string> OpenApiDocument(const RouteTable& routes, const JsonObject& extra_schemas);
 
 }  // namespace opsorch::api

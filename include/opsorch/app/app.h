@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include <opsorch/api/route.h>
 #include <opsorch/common/result.h>
 #include <opsorch/config/config.h>
 #include <opsorch/providers/provider_set.h>
@@ -36,6 +37,8 @@ class App {
   void Stop();  // graceful: drains in-flight requests
 
   providers::ProviderSet& Providers();
+  // Every route this server answers (the contract's, the engine's, /openapi.json).
+  const api::RouteTable& Routes() const;
 
  private:
   struct Impl;

@@ -13,7 +13,7 @@ namespace opsorch::providers::secrets {
 // registered twice.
 Status RegisterSecretProviders(ProviderRegistry& registry);
 
-// A new key for the `sealed` provider: base64 of 32 random bytes (`opsorch seal-key`).
+// A new key for the `sealed` provider: base64 of 32 random bytes (`opsorch keygen`).
 std::string GenerateSealedKey();
 
 }  // namespace opsorch::providers::secrets

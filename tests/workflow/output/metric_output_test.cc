@@ -18,6 +18,7 @@
 #include <opsorch/workflow/metric_output.h>
 
 #include "collector.h"
+#include "support/captured_logs.h"
 
 namespace opsorch::workflow {
 namespace {
@@ -42,30 +43,7 @@ class TempDir {
   std::string path_;
 };
 
-// Captures log lines for the duration of a test.
-class LogCapture {
- public:
-  LogCapture() {
-    log::SetSinkForTest([this](std::string_view line) {
-      std::lock_guard lk(mu_);
-      lines_.emplace_back(line);
-    });
-  }
-  ~LogCapture() { log::SetSinkForTest(nullptr); }
-  std::vector<std::string> Lines() {
-    std::lock_guard lk(mu_);
-    return lines_;
-  }
-  int Count(std::string_view needle) {
-    int n = 0;
-    for (const auto& l : Lines()) n += l.find(needle) != std::string::npos;
-    return n;
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<std::string> lines_;
-};
+using LogCapture = opsorch::testing::CapturedLogs;
 
 std::string Record(int id) {
   return "{\"id\":" + std::to_string(id) + ",\"pad\":\"" + std::string(20 + id % 30, 'p') + "\"}";
