@@ -1,9 +1,11 @@
-#include <opsorch/engine/seed.h>
+#include <boost/json/serialize.hpp>
 
 #include <opsorch/common/error.h>
 #include <opsorch/common/field_reader.h>
 #include <opsorch/common/json_parse.h>
 #include <opsorch/common/time.h>
+#include <opsorch/demo/demo_world.h>
+#include <opsorch/engine/seed.h>
 
 namespace opsorch::engine {
 namespace {
@@ -125,38 +127,93 @@ Status ApplySeed(Engine& engine, std::string_view json) {
   return status;
 }
 
-std::string_view DemoSeed() {
-  return R"json({
-  "teams": [
-    {"id": "team-payments", "name": "Payments", "description": "Checkout and billing",
-     "members": [
-       {"id": "alice.johnson@demo.opsorch.dev", "name": "Alice Johnson", "email": "alice.johnson@demo.opsorch.dev", "handle": "alice", "role": "lead"},
-       {"id": "bob.martinez@demo.opsorch.dev", "name": "Bob Martinez", "email": "bob.martinez@demo.opsorch.dev", "handle": "bob", "role": "engineer"}]},
-    {"id": "team-platform", "name": "Platform", "description": "Databases, queues and the edge",
-     "members": [
-       {"id": "lena.fischer@demo.opsorch.dev", "name": "Lena Fischer", "email": "lena.fischer@demo.opsorch.dev", "handle": "lena", "role": "lead"},
-       {"id": "omar.haddad@demo.opsorch.dev", "name": "Omar Haddad", "email": "omar.haddad@demo.opsorch.dev", "handle": "omar", "role": "engineer"}]}
-  ],
-  "services": [
-    {"id": "checkout", "name": "Checkout", "description": "Cart and payment API", "team": "team-payments",
-     "ackTargetMinutes": 5, "resolveTargetMinutes": 60, "tags": {"tier": "1"},
-     "integrations": [{"id": "checkout-events", "name": "Events API v2", "kind": "events_v2", "key": "demo-routing-key-000000000000001"},
-                      {"id": "checkout-alertmanager", "name": "Alertmanager", "kind": "alertmanager", "key": "demo-alertmanager-key-0000000001"}]},
-    {"id": "payments-db", "name": "Payments database", "description": "Primary PostgreSQL cluster", "team": "team-platform",
-     "tags": {"tier": "1"},
-     "integrations": [{"id": "payments-db-events", "name": "Events API v2", "kind": "events_v2", "key": "demo-routing-key-000000000000002"}]},
-    {"id": "search", "name": "Search", "description": "Product search", "team": "team-platform",
-     "ackTargetMinutes": 30, "resolveTargetMinutes": 480, "tags": {"tier": "2"}}
-  ],
+namespace {
+
+// What the demo adds to the shared demo world's catalog for the engine: integrations with the
+// documented keys, SLA targets, and a few events that leave incidents in different states.
+constexpr std::string_view kDemoEngineParts = R"json({
+  "services": {
+    "svc-checkout": {"ackTargetMinutes": 5, "resolveTargetMinutes": 60,
+      "integrations": [{"id": "checkout-events", "name": "Events API v2", "kind": "events_v2", "key": "demo-routing-key-000000000000001"},
+                       {"id": "checkout-alertmanager", "name": "Alertmanager", "kind": "alertmanager", "key": "demo-alertmanager-key-0000000001"}]},
+    "svc-database": {
+      "integrations": [{"id": "database-events", "name": "Events API v2", "kind": "events_v2", "key": "demo-routing-key-000000000000002"}]},
+    "svc-search": {"ackTargetMinutes": 30, "resolveTargetMinutes": 480}
+  },
   "events": [
     {"routingKey": "demo-routing-key-000000000000001", "action": "trigger", "dedupKey": "checkout-5xx", "summary": "Checkout API 5xx rate above 5%", "source": "checkout-api-7f9c", "severity": "critical"},
     {"routingKey": "demo-routing-key-000000000000001", "action": "trigger", "dedupKey": "checkout-5xx", "summary": "Checkout API 5xx rate above 5%", "source": "checkout-api-2b1d", "severity": "critical"},
     {"routingKey": "demo-routing-key-000000000000001", "action": "acknowledge", "dedupKey": "checkout-5xx"},
-    {"routingKey": "demo-routing-key-000000000000002", "action": "trigger", "dedupKey": "replication-lag", "summary": "Replica lag above 30 s on payments-db-2", "source": "payments-db-2", "severity": "warning"},
-    {"routingKey": "demo-routing-key-000000000000002", "action": "trigger", "dedupKey": "disk-80", "summary": "Disk usage above 80% on payments-db-1", "source": "payments-db-1", "severity": "error"},
+    {"routingKey": "demo-routing-key-000000000000002", "action": "trigger", "dedupKey": "replication-lag", "summary": "Replica lag above 30 s on orders-db-2", "source": "orders-db-2", "severity": "warning"},
+    {"routingKey": "demo-routing-key-000000000000002", "action": "trigger", "dedupKey": "disk-80", "summary": "Disk usage above 80% on orders-db-1", "source": "orders-db-1", "severity": "error"},
     {"routingKey": "demo-routing-key-000000000000002", "action": "resolve", "dedupKey": "disk-80"}
   ]
 })json";
+
+std::string WorldStr(const JsonObject& o, std::string_view key) {
+  const JsonValue* v = o.if_contains(key);
+  return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+}  // namespace
+
+std::string DemoSeed() {
+  const JsonObject& world = demo::World();
+  auto parts = ParseJson(kDemoEngineParts);
+  const JsonObject extras = parts && parts->is_object() ? parts->get_object() : JsonObject{};
+  const JsonValue* extra_services = extras.if_contains("services");
+
+  JsonArray teams;
+  if (const JsonValue* rows = world.if_contains("teams"); rows != nullptr && rows->is_array()) {
+    for (const JsonValue& row : rows->get_array()) {
+      if (!row.is_object()) continue;
+      const JsonObject& t = row.get_object();
+      JsonArray members;
+      if (const JsonValue* ms = t.if_contains("members"); ms != nullptr && ms->is_array()) {
+        for (const JsonValue& m : ms->get_array()) {
+          if (!m.is_object()) continue;
+          const std::string email = demo::Email(WorldStr(m.get_object(), "id"));
+          members.push_back(JsonObject{{"id", email},
+                                       {"name", WorldStr(m.get_object(), "name")},
+                                       {"email", email},
+                                       {"handle", WorldStr(m.get_object(), "handle")},
+                                       {"role", WorldStr(m.get_object(), "role")}});
+        }
+      }
+      JsonObject team{{"id", WorldStr(t, "id")},
+                      {"name", WorldStr(t, "name")},
+                      {"description", WorldStr(t, "description")},
+                      {"members", std::move(members)}};
+      if (auto parent = WorldStr(t, "parent"); !parent.empty()) team["parent"] = parent;
+      teams.push_back(std::move(team));
+    }
+  }
+  JsonArray services;
+  if (const JsonValue* rows = world.if_contains("services"); rows != nullptr && rows->is_array()) {
+    for (const JsonValue& row : rows->get_array()) {
+      if (!row.is_object()) continue;
+      const JsonObject& sv = row.get_object();
+      const std::string id = WorldStr(sv, "id");
+      JsonObject service{{"id", id},
+                         {"name", WorldStr(sv, "displayName")},
+                         {"description", WorldStr(sv, "description")},
+                         {"team", WorldStr(sv, "team")},
+                         {"tags",
+                          {{"tier", WorldStr(sv, "tier")},
+                           {"language", WorldStr(sv, "language")},
+                           {"environment", "prod"}}}};
+      if (extra_services != nullptr && extra_services->is_object()) {
+        if (const JsonValue* more = extra_services->get_object().if_contains(id);
+            more != nullptr && more->is_object()) {
+          for (const auto& kv : more->get_object()) service[kv.key()] = kv.value();
+        }
+      }
+      services.push_back(std::move(service));
+    }
+  }
+  JsonObject seed{{"teams", std::move(teams)}, {"services", std::move(services)}};
+  if (const JsonValue* events = extras.if_contains("events")) seed["events"] = *events;
+  return boost::json::serialize(seed);
 }
 
 }  // namespace opsorch::engine

@@ -516,7 +516,7 @@ TEST_F(EngineApp, DemoTakesTheDocumentedKeyAndTheEventShowsUpInTheQuery) {
       found = true;
       EXPECT_EQ(inc.at("status"), "open");
       EXPECT_EQ(inc.at("severity"), "sev1");
-      EXPECT_EQ(inc.at("service"), "checkout");
+      EXPECT_EQ(inc.at("service"), "svc-checkout");
       EXPECT_EQ(inc.at("fields").as_object().at("dedupKey"), "disk-full-db1");
       EXPECT_EQ(inc.at("fields").as_object().at("urgency"), "high");
     }

@@ -11,6 +11,7 @@
 // once: an integration another node inserted first is left alone.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include <opsorch/common/result.h>
@@ -21,9 +22,11 @@ namespace opsorch::engine {
 // Errors name the entry and the field: `services[2].ackTargetMinutes: must be a positive integer`.
 Status ApplySeed(Engine& engine, std::string_view json);
 
-// The demo world of `opsorch serve --demo`: the mock world's teams and services, an Events v2
-// integration with the documented key demo-routing-key-000000000000001 on "checkout", and a
-// few incidents in different states.
-std::string_view DemoSeed();
+// The catalog of `opsorch serve --demo`: the shared demo world's teams, people and services
+// (include/opsorch/demo/demo_world.h: the same ids as the mock providers'), Events v2 integrations
+// with the documented keys demo-routing-key-000000000000001 (svc-checkout) and …002
+// (svc-database), an Alertmanager integration on svc-checkout, SLA targets, and a few events that
+// leave incidents in different states.
+std::string DemoSeed();
 
 }  // namespace opsorch::engine

@@ -6,107 +6,50 @@
 #include <string_view>
 
 #include <opsorch/common/strings.h>
+#include <opsorch/demo/demo_world.h>
 
 namespace opsorch::providers::mock {
 namespace {
 
 struct LogTemplate {
-  const char* severity;
+  std::string severity;
   // Placeholders: {ms} latency, {n} small count, {id} short hex id, {user}, {order}, {status}.
-  const char* text;
+  std::string text;
 };
 
+std::vector<LogTemplate> Templates(const JsonObject& parent, std::string_view key) {
+  std::vector<LogTemplate> out;
+  ForEachDataRow(parent, key, [&](const JsonObject& row) {
+    out.push_back({DataString(row, "severity"), DataString(row, "text")});
+  });
+  return out;
+}
+
+const JsonObject& LogData() {
+  static const JsonObject kNone;
+  const JsonValue* v = demo::World().if_contains("logTemplates");
+  return v != nullptr && v->is_object() ? v->get_object() : kNone;
+}
+
+// The demo world's `logTemplates`: lines any service writes, and each service's own.
 const std::vector<LogTemplate>& GenericTemplates() {
-  static const std::vector<LogTemplate> t = {
-      {"debug", "cache lookup key={id} hit=true"},
-      {"info", "GET /healthz status=200 latency={ms}ms"},
-      {"info", "request completed status={status} latency={ms}ms"},
-      {"warn", "slow request latency={ms}ms threshold=500ms"},
-      {"error", "unhandled error request_id={id}: context deadline exceeded"},
-  };
+  static const std::vector<LogTemplate> t = Templates(LogData(), "generic");
   return t;
 }
 
-const std::map<std::string_view, std::vector<LogTemplate>>& ServiceTemplates() {
-  static const std::map<std::string_view, std::vector<LogTemplate>> t = {
-      {"svc-checkout",
-       {{"debug", "cart {id} loaded from cache items={n}"},
-        {"info", "POST /api/checkout completed order={order} status=201 latency={ms}ms"},
-        {"info", "cart {id} priced items={n} currency=USD"},
-        {"warn", "payment authorization slow for order={order} latency={ms}ms retry={n}"},
-        {"error",
-         "checkout failed for order={order}: payment authorization timed out after {ms}ms"}}},
-      {"svc-payments",
-       {{"debug", "processor connection pool size={n} idle=2"},
-        {"info", "authorization approved order={order} processor=primary latency={ms}ms"},
-        {"info", "capture settled order={order} amount_cents={n}00"},
-        {"warn", "processor latency above SLO latency={ms}ms processor=primary"},
-        {"error",
-         "authorization failed order={order}: upstream timeout after {ms}ms (processor=primary)"}}},
-      {"svc-ledger",
-       {{"debug", "journal batch {id} flushed entries={n}"},
-        {"info", "posted journal entry {id} lines={n}"},
-        {"warn", "reconciliation batch {id} slower than expected latency={ms}ms"},
-        {"error", "ledger imbalance detected in batch {id}; entry rejected"}}},
-      {"svc-orders",
-       {{"debug", "order {order} state transition placed->confirmed"},
-        {"info", "order {order} exported to ERP latency={ms}ms"},
-        {"info", "GET /api/orders/{order} status=200 latency={ms}ms"},
-        {"warn", "ERP export queue depth {n}000 above threshold"},
-        {"error", "ERP export rejected order={order}: missing taxRegion"}}},
-      {"svc-identity",
-       {{"debug", "jwks cache refreshed keys={n}"},
-        {"info", "login succeeded user={user} mfa=true latency={ms}ms"},
-        {"info", "token issued user={user} scope=openid latency={ms}ms"},
-        {"warn", "MFA challenge retry user={user} attempt={n}"},
-        {"error", "login failed user={user}: MFA code not delivered"}}},
-      {"svc-notifications",
-       {{"debug", "template {id} rendered locale=en-GB"},
-        {"info", "email delivered message_id={id} latency={ms}ms"},
-        {"info", "sms queued message_id={id} country=GB"},
-        {"warn", "sms provider throttling retry_after={n}s"},
-        {"error", "sms undeliverable message_id={id} country=GB provider_code=30003"}}},
-      {"svc-api-gateway",
-       {{"debug", "route table reloaded routes={n}0"},
-        {"info", "GET /v1/products status={status} upstream=svc-search latency={ms}ms"},
-        {"info", "POST /v1/checkout status={status} upstream=svc-checkout latency={ms}ms"},
-        {"warn", "upstream svc-checkout slow latency={ms}ms"},
-        {"error", "upstream connect error: svc-checkout returned 503 request_id={id}"}}},
-      {"svc-web",
-       {{"debug", "ssr cache hit path=/product/{id}"},
-        {"info", "GET /product/{id} status=200 render={ms}ms"},
-        {"info", "GET /cart status=200 render={ms}ms"},
-        {"warn", "client bundle chunk {id} loaded slowly latency={ms}ms"},
-        {"error", "render failed path=/checkout: API returned 502"}}},
-      {"svc-search",
-       {{"debug", "query parsed terms={n} filters=2"},
-        {"info", "search query q=sku-{id} hits={n}0 latency={ms}ms"},
-        {"info", "index segment merged docs={n}000"},
-        {"warn", "index lag {n}0s above 30s"},
-        {"error", "shard 3 query failed: circuit breaker tripped"}}},
-      {"svc-analytics",
-       {{"debug", "event batch {id} parsed events={n}00"},
-        {"info", "ingested batch {id} events={n}00 latency={ms}ms"},
-        {"warn", "aggregation DAG run behind schedule by {n}m"},
-        {"error", "warehouse load failed batch={id}: quota exceeded"}}},
-      {"svc-inventory",
-       {{"debug", "stock cache warm sku=sku-{id}"},
-        {"info", "stock updated sku=sku-{id} warehouse=eu-1 delta=-{n}"},
-        {"info", "sync batch {id} applied records={n}00"},
-        {"warn", "sync drift {n}.2% for warehouse eu-1"},
-        {"error", "consumer crashed: batch {id} exceeds memory limit"}}},
-      {"svc-database",
-       {{"debug", "checkpoint complete: wrote {n}00 buffers"},
-        {"info", "connection authorized user=app database=orders"},
-        {"info", "duration: {ms} ms statement: SELECT * FROM orders WHERE id = $1"},
-        {"warn", "replication lag on orders-db-1 is {n}0s"},
-        {"error", "could not receive data from WAL stream: server closed the connection"}}},
-  };
+const std::map<std::string, std::vector<LogTemplate>, std::less<>>& ServiceTemplates() {
+  static const auto t = [] {
+    std::map<std::string, std::vector<LogTemplate>, std::less<>> out;
+    const JsonValue* services = LogData().if_contains("services");
+    if (services == nullptr || !services->is_object()) return out;
+    for (const auto& kv : services->get_object()) {
+      out[std::string(kv.key())] = Templates(services->get_object(), kv.key());
+    }
+    return out;
+  }();
   return t;
 }
 
-// Fills a template's placeholders from `rng`; {ms} uses the entry's latency so that the
-// message and fields.latencyMs agree.
 std::string Fill(std::string_view text, Rng& rng, std::int64_t latency_ms) {
   std::string out;
   out.reserve(text.size() + 16);
@@ -159,13 +102,14 @@ void GenerateMinute(const ServiceSeed& sv, std::int64_t minute, std::uint64_t se
     }
     std::vector<const LogTemplate*> candidates;
     for (const auto& t : templates) {
-      if (std::string_view(t.severity) == severity) candidates.push_back(&t);
+      if (t.severity == severity) candidates.push_back(&t);
     }
     if (candidates.empty()) {
       for (const auto& t : GenericTemplates()) {
-        if (std::string_view(t.severity) == severity) candidates.push_back(&t);
+        if (t.severity == severity) candidates.push_back(&t);
       }
     }
+    if (candidates.empty()) continue;  // the data has no line of this severity
     const LogTemplate& tmpl = *candidates[rng.Below(candidates.size())];
     const std::int64_t latency =
         severity == std::string_view("info") || severity == std::string_view("debug")

@@ -7,230 +7,47 @@
 #include <regex>
 
 #include <opsorch/common/strings.h>
+#include <opsorch/demo/demo_world.h>
 
 namespace opsorch::providers::mock {
 namespace {
 
 struct MetricDef {
-  const char* name;
-  const char* type;  // counter | gauge | histogram
-  const char* unit;
-  const char* description;
-  std::vector<const char*> services;  // empty = every service
-  double base;                        // typical value for an average service
-  double daily_amplitude;             // relative swing of the daily curve
-  double noise;                       // relative noise
-  double degraded_factor;             // multiplier while the service has an unresolved incident
+  std::string name;
+  std::string type;  // counter | gauge | histogram
+  std::string unit;
+  std::string description;
+  std::vector<std::string> services;  // empty = every service
+  double base = 0;                    // typical value for an average service
+  double daily_amplitude = 0;         // relative swing of the daily curve
+  double noise = 0;                   // relative noise
+  double degraded_factor = 1;         // multiplier while the service has an unresolved incident
   double min = 0;
   double max = -1;  // < 0: unbounded
 };
 
-// Counters are reported as per-second rates (what a graph of rate(x[1m]) shows); histograms as
-// their p95 in the stated unit.
+// The catalog is the demo world's `metrics`. Counters are reported as per-second rates (what a
+// graph of rate(x[1m]) shows); histograms as their p95 in the stated unit.
 const std::vector<MetricDef>& Catalog() {
-  static const std::vector<MetricDef> defs = {
-      {"analytics_events_ingested_total",
-       "counter",
-       "events/s",
-       "Events ingested into the analytics pipeline",
-       {"svc-analytics"},
-       900,
-       0.4,
-       0.1,
-       1},
-      {"cache_hit_ratio",
-       "gauge",
-       "ratio",
-       "Share of cache lookups served from cache",
-       {"svc-api-gateway", "svc-search", "svc-inventory", "svc-web"},
-       0.93,
-       0.02,
-       0.01,
-       0.92,
-       0,
-       1},
-      {"checkout_conversion_rate",
-       "gauge",
-       "ratio",
-       "Share of sessions that place an order",
-       {"svc-checkout", "svc-web"},
-       0.034,
-       0.2,
-       0.05,
-       0.7,
-       0,
-       1},
-      {"cpu_usage_percent",
-       "gauge",
-       "percent",
-       "CPU usage across the service's pods",
-       {},
-       38,
-       0.25,
-       0.08,
-       1.6,
-       0,
-       100},
-      {"db_connections_active",
-       "gauge",
-       "connections",
-       "Active database connections",
-       {"svc-database", "svc-ledger", "svc-orders", "svc-payments"},
-       80,
-       0.2,
-       0.05,
-       1.5},
-      {"db_query_duration_seconds",
-       "histogram",
-       "seconds",
-       "Database query latency (p95)",
-       {"svc-database", "svc-ledger", "svc-orders"},
-       0.012,
-       0.2,
-       0.1,
-       3},
-      {"db_replication_lag_seconds",
-       "gauge",
-       "seconds",
-       "Streaming replica lag behind primary",
-       {"svc-database"},
-       0.8,
-       0.1,
-       0.3,
-       400},
-      {"gateway_upstream_5xx_total",
-       "counter",
-       "responses/s",
-       "5xx responses from upstreams seen at the gateway",
-       {"svc-api-gateway"},
-       0.2,
-       0.3,
-       0.3,
-       1},
-      {"http_request_duration_seconds",
-       "histogram",
-       "seconds",
-       "HTTP request latency (p95)",
-       {},
-       0.18,
-       0.15,
-       0.1,
-       6},
-      {"http_request_errors_total",
-       "counter",
-       "errors/s",
-       "HTTP requests answered with 5xx",
-       {},
-       0.4,
-       0.2,
-       0.3,
-       12},
-      {"http_requests_total",
-       "counter",
-       "requests/s",
-       "HTTP requests served",
-       {},
-       120,
-       0.3,
-       0.08,
-       1},
-      {"inventory_sync_drift_percent",
-       "gauge",
-       "percent",
-       "Stock count difference between warehouses and the source of truth",
-       {"svc-inventory"},
-       0.05,
-       0.1,
-       0.2,
-       1,
-       0,
-       100},
-      {"login_attempts_total",
-       "counter",
-       "attempts/s",
-       "Login attempts",
-       {"svc-identity"},
-       25,
-       0.35,
-       0.08,
-       1},
-      {"memory_usage_bytes",
-       "gauge",
-       "bytes",
-       "Resident memory across the service's pods",
-       {},
-       1.2e9,
-       0.05,
-       0.02,
-       1.1},
-      {"mfa_sms_failure_ratio",
-       "gauge",
-       "ratio",
-       "Share of MFA SMS reported undeliverable",
-       {"svc-notifications", "svc-identity"},
-       0.008,
-       0.1,
-       0.15,
-       11,
-       0,
-       1},
-      {"notifications_sent_total",
-       "counter",
-       "messages/s",
-       "Emails, SMS and pushes sent",
-       {"svc-notifications"},
-       40,
-       0.35,
-       0.1,
-       1},
-      {"payment_authorization_failure_ratio",
-       "gauge",
-       "ratio",
-       "Share of card authorizations that fail",
-       {"svc-payments"},
-       0.01,
-       0.1,
-       0.15,
-       14,
-       0,
-       1},
-      {"payment_authorizations_total",
-       "counter",
-       "authorizations/s",
-       "Card authorizations attempted",
-       {"svc-payments", "svc-checkout"},
-       35,
-       0.35,
-       0.08,
-       1},
-      {"processor_latency_seconds",
-       "histogram",
-       "seconds",
-       "Card processor latency (p95)",
-       {"svc-payments"},
-       0.35,
-       0.1,
-       0.1,
-       8},
-      {"queue_depth",
-       "gauge",
-       "messages",
-       "Messages waiting in the service's work queue",
-       {"svc-orders", "svc-notifications", "svc-analytics"},
-       150,
-       0.3,
-       0.1,
-       60},
-      {"search_index_lag_seconds",
-       "gauge",
-       "seconds",
-       "Delay between a catalog change and search",
-       {"svc-search"},
-       4,
-       0.2,
-       0.2,
-       5},
-  };
+  static const std::vector<MetricDef> defs = [] {
+    std::vector<MetricDef> out;
+    ForEachDataRow(demo::World(), "metrics", [&](const JsonObject& row) {
+      MetricDef d;
+      d.name = DataString(row, "name");
+      d.type = DataString(row, "type");
+      d.unit = DataString(row, "unit");
+      d.description = DataString(row, "description");
+      d.services = DataStrings(row, "services");
+      d.base = DataNumber(row, "base");
+      d.daily_amplitude = DataNumber(row, "dailyAmplitude");
+      d.noise = DataNumber(row, "noise");
+      d.degraded_factor = DataNumber(row, "degradedFactor", 1);
+      d.min = DataNumber(row, "min", 0);
+      d.max = DataNumber(row, "max", -1);
+      out.push_back(std::move(d));
+    });
+    return out;
+  }();
   return defs;
 }
 
@@ -242,8 +59,8 @@ const MetricDef* FindMetric(std::string_view name) {
 }
 
 bool Carries(const MetricDef& def, const std::string& service) {
-  return def.services.empty() || std::any_of(def.services.begin(), def.services.end(),
-                                             [&](const char* s) { return service == s; });
+  return def.services.empty() ||
+         std::find(def.services.begin(), def.services.end(), service) != def.services.end();
 }
 
 StringMap SeriesLabels(const ServiceSeed& sv) {

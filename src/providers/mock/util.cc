@@ -103,4 +103,32 @@ std::string Hex(std::uint64_t v, int digits) {
   return out;
 }
 
+std::string DataString(const JsonObject& row, std::string_view key) {
+  const JsonValue* v = row.if_contains(key);
+  return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+std::int64_t DataInt(const JsonObject& row, std::string_view key, std::int64_t otherwise) {
+  const JsonValue* v = row.if_contains(key);
+  return v != nullptr && v->is_int64() ? v->get_int64() : otherwise;
+}
+
+double DataNumber(const JsonObject& row, std::string_view key, double otherwise) {
+  const JsonValue* v = row.if_contains(key);
+  if (v == nullptr) return otherwise;
+  if (v->is_double()) return v->get_double();
+  if (v->is_int64()) return static_cast<double>(v->get_int64());
+  return otherwise;
+}
+
+std::vector<std::string> DataStrings(const JsonObject& row, std::string_view key) {
+  std::vector<std::string> out;
+  const JsonValue* v = row.if_contains(key);
+  if (v == nullptr || !v->is_array()) return out;
+  for (const JsonValue& s : v->get_array()) {
+    if (s.is_string()) out.emplace_back(s.get_string());
+  }
+  return out;
+}
+
 }  // namespace opsorch::providers::mock

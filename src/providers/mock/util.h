@@ -20,6 +20,22 @@ inline constexpr std::int64_t kNanosPerMinute = 60 * kNanosPerSecond;
 inline constexpr std::int64_t kNanosPerHour = 60 * kNanosPerMinute;
 inline constexpr std::int64_t kNanosPerDay = 24 * kNanosPerHour;
 
+// Readers over the demo world's rows (demo::World(), src/demo/demo_world.json). The document is
+// ours and checked by tests, so a missing or mistyped member reads as empty (or `otherwise`).
+std::string DataString(const JsonObject& row, std::string_view key);
+std::int64_t DataInt(const JsonObject& row, std::string_view key, std::int64_t otherwise = 0);
+double DataNumber(const JsonObject& row, std::string_view key, double otherwise = 0);
+std::vector<std::string> DataStrings(const JsonObject& row, std::string_view key);
+// Calls f(const JsonObject&) for each object in the array `key` of `row`.
+template <class F>
+void ForEachDataRow(const JsonObject& row, std::string_view key, F&& f) {
+  const JsonValue* v = row.if_contains(key);
+  if (v == nullptr || !v->is_array()) return;
+  for (const JsonValue& r : v->get_array()) {
+    if (r.is_object()) f(r.get_object());
+  }
+}
+
 // Case-insensitive (ASCII) substring test; an empty needle matches everything.
 bool ContainsIgnoreCase(std::string_view haystack, std::string_view needle);
 
@@ -47,7 +63,6 @@ void ApplyLimit(std::vector<T>& items, std::int64_t limit) {
     items.resize(static_cast<std::size_t>(limit));
   }
 }
-
 
 // The string value at `key`, or "" when absent or not a string.
 std::string StringField(const JsonObject& object, std::string_view key);
