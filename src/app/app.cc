@@ -279,6 +279,7 @@ Result<std::unique_ptr<App>> App::Create(config::Config config, AppOptions optio
   api_options.bearer_token = c.bearer_token;
   api_options.metrics_token = c.metrics_token;
   api_options.access_log = c.access_log;
+  api_options.extra_schemas = engine::RouteSchemas();
   // The route table: the contract's routes, then the incident engine's.
   api::RouteTable routes = api::CoreRoutes(api::CoreRoutesContext{
       impl->registry, impl->providers, impl->metrics, impl->pool.get(), c.json_max_depth});

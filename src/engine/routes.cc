@@ -1,11 +1,10 @@
-#include <opsorch/engine/routes.h>
-
 #include <memory>
 #include <utility>
 
 #include <opsorch/common/error.h>
 #include <opsorch/common/json_writer.h>
 #include <opsorch/common/time.h>
+#include <opsorch/engine/routes.h>
 #include <opsorch/log/log.h>
 
 namespace opsorch::engine {
@@ -68,12 +67,11 @@ class Ingest {
  public:
   explicit Ingest(const EngineRoutesContext& ctx)
       : ctx_(ctx),
-        refused_(ctx.metrics == nullptr
-                     ? nullptr
-                     : &ctx.metrics->GetCounter(
-                           "opsorch_auth_failures_total",
-                           "Requests refused for a missing or wrong credential.",
-                           {{"credential", "integration_key"}})) {}
+        refused_(ctx.metrics == nullptr ? nullptr
+                                        : &ctx.metrics->GetCounter(
+                                              "opsorch_auth_failures_total",
+                                              "Requests refused for a missing or wrong credential.",
+                                              {{"credential", "integration_key"}})) {}
 
   void Enqueue(Call& call, Respond respond) const {
     Engine* engine = ctx_.engine();
@@ -84,15 +82,14 @@ class Ingest {
     if (!integration) return respond(Fail(std::move(integration.error())));
     std::vector<Ingestion> in;
     in.push_back(Ingestion{std::move(*integration), std::move(*event)});
-    engine->Ingest(std::move(in),
-                   [respond = std::move(respond)](std::vector<IngestResult> r) mutable {
-                     if (!r.front().status) return respond(Fail(r.front().status.error()));
-                     std::string body =
-                         R"({"status":"success","message":"Event processed","dedup_key":)";
-                     AppendJsonString(body, r.front().dedup_key);
-                     body.push_back('}');
-                     respond(api::JsonReply(std::move(body), 202));
-                   });
+    engine->Ingest(
+        std::move(in), [respond = std::move(respond)](std::vector<IngestResult> r) mutable {
+          if (!r.front().status) return respond(Fail(r.front().status.error()));
+          std::string body = R"({"status":"success","message":"Event processed","dedup_key":)";
+          AppendJsonString(body, r.front().dedup_key);
+          body.push_back('}');
+          respond(api::JsonReply(std::move(body), 202));
+        });
   }
 
   void Batch(Call& call, Respond respond) const {
@@ -215,11 +212,11 @@ class Ingest {
 
   void Refused(const Call& call, std::string_view kind) const {
     if (refused_ != nullptr) refused_->Inc();
-    log::Warn("authentication failed", {{"method", call.request.method_text},
-                                        {"path", call.path},
-                                        {"remote", call.request.remote_address},
-                                        {"reason", "unknown or revoked " + std::string(kind) +
-                                                       " integration key"}});
+    log::Warn("authentication failed",
+              {{"method", call.request.method_text},
+               {"path", call.path},
+               {"remote", call.request.remote_address},
+               {"reason", "unknown or revoked " + std::string(kind) + " integration key"}});
   }
 
   EngineRoutesContext ctx_;
@@ -237,26 +234,45 @@ api::RouteTable IngestRoutes(const EngineRoutesContext& ctx) {
   using api::Auth;
   using api::ErrorFormat;
   api::RouteTable t;
-  t.push_back({.method = Method::kPost, .pattern = "/v2/enqueue", .auth = Auth::kIntegrationKey,
-               .body_limit = pd_limit, .errors = ErrorFormat::kEvents,
+  t.push_back({.method = Method::kPost,
+               .pattern = "/v2/enqueue",
+               .auth = Auth::kIntegrationKey,
+               .body_limit = pd_limit,
+               .errors = ErrorFormat::kEvents,
                .handler = handler(&Ingest::Enqueue),
                .summary = "PagerDuty Events API v2: one event (routing_key is the integration key)",
-               .request_type = "object", .response_type = "object", .success_status = 202});
-  t.push_back({.method = Method::kPost, .pattern = "/v2/enqueue/batch",
-               .auth = Auth::kIntegrationKey, .body_limit = pd_limit,
-               .errors = ErrorFormat::kEvents, .handler = handler(&Ingest::Batch),
+               .request_type = "PagerDutyEvent",
+               .response_type = "EventAccepted",
+               .success_status = 202});
+  t.push_back({.method = Method::kPost,
+               .pattern = "/v2/enqueue/batch",
+               .auth = Auth::kIntegrationKey,
+               .body_limit = pd_limit,
+               .errors = ErrorFormat::kEvents,
+               .handler = handler(&Ingest::Batch),
                .summary = "Up to 1000 PagerDuty v2 events, one result each",
-               .request_type = "array", .response_type = "object", .success_status = 202});
-  t.push_back({.method = Method::kPost, .pattern = "/v2/change/enqueue",
-               .auth = Auth::kIntegrationKey, .body_limit = pd_limit,
-               .errors = ErrorFormat::kEvents, .handler = handler(&Ingest::Change),
+               .request_type = "PagerDutyEvents",
+               .response_type = "EventResults",
+               .success_status = 202});
+  t.push_back({.method = Method::kPost,
+               .pattern = "/v2/change/enqueue",
+               .auth = Auth::kIntegrationKey,
+               .body_limit = pd_limit,
+               .errors = ErrorFormat::kEvents,
+               .handler = handler(&Ingest::Change),
                .summary = "PagerDuty change event: stored as a deployment",
-               .request_type = "object", .response_type = "object", .success_status = 202});
-  t.push_back({.method = Method::kPost, .pattern = "/integrations/alertmanager/{key}",
-               .auth = Auth::kIntegrationKey, .errors = ErrorFormat::kEvents,
+               .request_type = "PagerDutyChangeEvent",
+               .response_type = "EventAccepted",
+               .success_status = 202});
+  t.push_back({.method = Method::kPost,
+               .pattern = "/integrations/alertmanager/{key}",
+               .auth = Auth::kIntegrationKey,
+               .errors = ErrorFormat::kEvents,
                .handler = handler(&Ingest::Alertmanager),
                .summary = "Alertmanager webhook (payload version 4), any number of alerts",
-               .request_type = "object", .response_type = "object", .success_status = 202});
+               .request_type = "AlertmanagerWebhook",
+               .response_type = "EventResults",
+               .success_status = 202});
   return t;
 }
 

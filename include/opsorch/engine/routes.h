@@ -27,4 +27,7 @@ struct EngineRoutesContext {
 api::RouteTable IngestRoutes(const EngineRoutesContext& context);
 api::RouteTable AdminRoutes(const EngineRoutesContext& context);
 
+// The JSON Schemas the rows above name (for GET /openapi.json: ApiOptions::extra_schemas).
+JsonObject RouteSchemas();
+
 }  // namespace opsorch::engine

@@ -1,0 +1,119 @@
+// JSON Schemas of the engine's route bodies for GET /openapi.json. The engine writes these
+// bodies by hand (admin_routes.cc, routes.cc), so their schemas are written beside them here;
+// the route-table test checks every name a row uses resolves.
+#include <opsorch/engine/routes.h>
+
+namespace opsorch::engine {
+namespace {
+
+JsonObject Str() { return JsonObject{{"type", "string"}}; }
+JsonObject Int() { return JsonObject{{"type", "integer"}}; }
+JsonObject Obj(JsonObject properties, JsonArray required = {}, bool closed = false) {
+  JsonObject o{{"type", "object"}, {"properties", std::move(properties)}};
+  if (!required.empty()) o["required"] = std::move(required);
+  if (closed) o["additionalProperties"] = false;  // strict: an unknown field is a 400
+  return o;
+}
+JsonObject ListOf(std::string_view name) {
+  return JsonObject{{"type", "array"},
+                    {"items", {{"$ref", "#/components/schemas/" + std::string(name)}}}};
+}
+JsonObject StringMapSchema() {
+  return JsonObject{{"type", "object"}, {"additionalProperties", Str()}};
+}
+
+}  // namespace
+
+JsonObject RouteSchemas() {
+  JsonObject s;
+  s["AdminService"] = Obj({{"id", Str()},
+                           {"name", Str()},
+                           {"description", Str()},
+                           {"team", Str()},
+                           {"ackTargetMinutes", Int()},
+                           {"resolveTargetMinutes", Int()},
+                           {"tags", StringMapSchema()}},
+                          {"id", "name"});
+  s["AdminServiceInput"] = Obj({{"name", Str()},
+                                {"description", Str()},
+                                {"team", Str()},
+                                {"ackTargetMinutes", Int()},
+                                {"resolveTargetMinutes", Int()},
+                                {"tags", StringMapSchema()}},
+                               {"name"}, true);
+  s["AdminServices"] = ListOf("AdminService");
+  s["AdminTeam"] = Obj({{"id", Str()}, {"name", Str()}, {"description", Str()}, {"parent", Str()}},
+                       {"id", "name"});
+  s["AdminTeamInput"] =
+      Obj({{"name", Str()}, {"description", Str()}, {"parent", Str()}}, {"name"}, true);
+  s["AdminTeams"] = ListOf("AdminTeam");
+  s["AdminMember"] =
+      Obj({{"id", Str()}, {"name", Str()}, {"email", Str()}, {"handle", Str()}, {"role", Str()}},
+          {"id"});
+  s["AdminMemberInput"] =
+      Obj({{"name", Str()}, {"email", Str()}, {"handle", Str()}, {"role", Str()}}, {}, true);
+  s["AdminMembers"] = ListOf("AdminMember");
+  const JsonObject integration{{"id", Str()},
+                               {"service", Str()},
+                               {"name", Str()},
+                               {"kind", {{"enum", JsonArray{"events_v2", "alertmanager"}}}},
+                               {"keyPrefix", Str()},
+                               {"createdAt", {{"type", "string"}, {"format", "date-time"}}},
+                               {"revoked", {{"type", "boolean"}}}};
+  s["Integration"] = Obj(integration, {"id", "kind", "keyPrefix"});
+  s["Integrations"] = ListOf("Integration");
+  JsonObject created = integration;
+  created["key"] = JsonObject{{"type", "string"}, {"description", "shown in this answer only"}};
+  s["IntegrationCreated"] = Obj(std::move(created), {"id", "kind", "key"});
+  s["IntegrationInput"] = Obj(
+      {{"name", Str()}, {"kind", {{"enum", JsonArray{"events_v2", "alertmanager"}}}}}, {}, true);
+  s["RetentionResult"] = Obj({{"deletedIncidents", Int()}}, {"deletedIncidents"});
+  s["SlaReport"] =
+      JsonObject{{"type", "object"},
+                 {"description",
+                  "Per service, per urgency and overall: incidents, acknowledged, resolved, "
+                  "MTTA/MTTR (mean, p50, p90, p95) and target breaches"}};
+  // PagerDuty Events API v2 and the Alertmanager webhook, as their senders write them.
+  s["PagerDutyEvent"] = Obj(
+      {{"routing_key", Str()},
+       {"event_action", {{"enum", JsonArray{"trigger", "acknowledge", "resolve"}}}},
+       {"dedup_key", Str()},
+       {"payload", Obj({{"summary", Str()},
+                        {"source", Str()},
+                        {"severity", {{"enum", JsonArray{"critical", "error", "warning", "info"}}}},
+                        {"timestamp", Str()},
+                        {"component", Str()},
+                        {"group", Str()},
+                        {"class", Str()},
+                        {"custom_details", {{"type", "object"}}}})},
+       {"links", {{"type", "array"}}},
+       {"images", {{"type", "array"}}},
+       {"client", Str()},
+       {"client_url", Str()}},
+      {"routing_key", "event_action"});
+  s["PagerDutyEvents"] = ListOf("PagerDutyEvent");
+  s["PagerDutyChangeEvent"] = Obj(
+      {{"routing_key", Str()}, {"payload", {{"type", "object"}}}, {"links", {{"type", "array"}}}},
+      {"routing_key", "payload"});
+  s["EventAccepted"] =
+      Obj({{"status", Str()}, {"message", Str()}, {"dedup_key", Str()}}, {"status"});
+  s["EventResults"] = Obj({{"status", Str()},
+                           {"results",
+                            {{"type", "array"},
+                             {"items", Obj({{"status", Str()},
+                                            {"message", Str()},
+                                            {"dedup_key", Str()},
+                                            {"action", Str()},
+                                            {"incident_id", Str()},
+                                            {"errors", {{"type", "array"}, {"items", Str()}}}})}}}},
+                          {"status", "results"});
+  s["AlertmanagerWebhook"] = Obj({{"version", Str()},
+                                  {"groupKey", Str()},
+                                  {"status", Str()},
+                                  {"receiver", Str()},
+                                  {"alerts", {{"type", "array"}, {"items", {{"type", "object"}}}}}},
+                                 {"alerts"});
+  return s;
+}
+
+}  // namespace opsorch::engine
