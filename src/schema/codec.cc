@@ -7,8 +7,8 @@
 #include <type_traits>
 
 #include <boost/json/monotonic_resource.hpp>
-#include <opsorch/common/json_parse.h>
 
+#include <opsorch/common/json_parse.h>
 #include <opsorch/common/json_writer.h>
 #include <opsorch/common/strings.h>
 #include <opsorch/schema/codec.h>
@@ -18,23 +18,11 @@
 namespace opsorch::schema {
 namespace {
 
+using detail::Described;
+using detail::IsOptional;
+using detail::IsVector;
 using detail::Omit;
 using detail::Schema;
-
-template <class T>
-concept Described = requires {
-  Schema<T>::kFields;
-};
-
-template <class T>
-struct IsOptional : std::false_type {};
-template <class T>
-struct IsOptional<std::optional<T>> : std::true_type {};
-
-template <class T>
-struct IsVector : std::false_type {};
-template <class T>
-struct IsVector<std::vector<T>> : std::true_type {};
 
 // ---------------------------------------------------------------------------------------------
 // Encoding
@@ -223,8 +211,7 @@ Status CheckNoNul(const JsonValue& v, const Path* path) {
   if (v.is_object()) {
     for (const auto& kv : v.get_object()) {
       if (ContainsNul(kv.key())) {
-        return Fail(errc::kBadRequest,
-                    RenderPath(path) + ": keys must not contain NUL characters");
+        return Fail(errc::kBadRequest, RenderPath(path) + ": keys must not contain NUL characters");
       }
       const Path child{path, kv.key()};
       if (auto st = CheckNoNul(kv.value(), &child); !st) return st;
@@ -351,8 +338,7 @@ Status DecodeValue(const JsonValue& v, M& out, const Path* path, const DecodeOpt
     for (const auto& kv : v.get_object()) {
       if (kv.value().is_null()) continue;
       if (opt.refuse_nul && ContainsNul(kv.key())) {
-        return Fail(errc::kBadRequest,
-                    RenderPath(path) + ": keys must not contain NUL characters");
+        return Fail(errc::kBadRequest, RenderPath(path) + ": keys must not contain NUL characters");
       }
       const Path child{path, kv.key()};
       if (!kv.value().is_string()) return TypeError(kv.value(), &child, "string");

@@ -3,8 +3,11 @@
 #pragma once
 
 #include <array>
+#include <optional>
 #include <string_view>
 #include <tuple>
+#include <type_traits>
+#include <vector>
 
 #include <opsorch/schema/catalog.h>
 #include <opsorch/schema/incident.h>
@@ -44,6 +47,26 @@ template <class T>
 struct Schema;
 
 inline constexpr std::array<std::string_view, 0> kNoExtras{};
+
+// What the generic walks over the tables (the codec, the JSON Schemas) ask of a member type.
+template <class T>
+concept Described = requires {
+  Schema<T>::kFields;
+};
+
+template <class T>
+struct IsOptional : std::false_type {};
+template <class T>
+struct IsOptional<std::optional<T>> : std::true_type {
+  using Inner = T;
+};
+
+template <class T>
+struct IsVector : std::false_type {};
+template <class T>
+struct IsVector<std::vector<T>> : std::true_type {
+  using Inner = T;
+};
 
 template <>
 struct Schema<QueryScope> {
@@ -547,10 +570,10 @@ struct Schema<TimelineAppendPayload> {
 template <>
 struct Schema<CompleteStepPayload> {
   static constexpr std::string_view kName = "CompleteStepPayload";
-  static constexpr auto kFields = std::make_tuple(
-      Always("actor", &CompleteStepPayload::actor), Always("note", &CompleteStepPayload::note),
-      Always("runId", &CompleteStepPayload::run_id),
-      Always("stepId", &CompleteStepPayload::step_id));
+  static constexpr auto kFields = std::make_tuple(Always("actor", &CompleteStepPayload::actor),
+                                                  Always("note", &CompleteStepPayload::note),
+                                                  Always("runId", &CompleteStepPayload::run_id),
+                                                  Always("stepId", &CompleteStepPayload::step_id));
   static constexpr auto kTolerated = kNoExtras;
 };
 

@@ -13,27 +13,11 @@
 namespace opsorch::schema {
 namespace {
 
+using detail::Described;
+using detail::IsOptional;
+using detail::IsVector;
 using detail::Omit;
 using detail::Schema;
-
-template <class T>
-concept Described = requires {
-  Schema<T>::kFields;
-};
-
-template <class T>
-struct IsOptional : std::false_type {};
-template <class T>
-struct IsOptional<std::optional<T>> : std::true_type {
-  using Inner = T;
-};
-
-template <class T>
-struct IsVector : std::false_type {};
-template <class T>
-struct IsVector<std::vector<T>> : std::true_type {
-  using Inner = T;
-};
 
 JsonObject Ref(std::string_view name) {
   return JsonObject{{"$ref", "#/components/schemas/" + std::string(name)}};
