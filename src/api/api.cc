@@ -169,6 +169,10 @@ struct Api::Impl {
   metrics::Registry& metrics;
   BlockingPool* pool;
   std::string cors_headers;  // the same on every response: rendered once (contract §2 step 1)
+  // Lower-cased path prefixes under which the rest of a path is a credential (secret_path rows).
+  std::vector<std::string> secret_prefixes;
+  // Each row's `route` label: its pattern, "{name*}" written "{name}".
+  std::vector<std::string> route_labels;
 
   // Metrics by route (table rows, then the pseudo-routes) and status class of 100–599.
   std::vector<metrics::Histogram*> latency;
@@ -192,6 +196,13 @@ struct Api::Impl {
                    "\r\nAccess-Control-Allow-Headers: " + std::string(kAllowHeaders) +
                    "\r\nAccess-Control-Allow-Methods: " + std::string(kAllowMethods) +
                    "\r\nAccess-Control-Expose-Headers: " + std::string(kExposeHeaders) + "\r\n";
+    for (const Route& r : routes) {
+      std::string label(r.pattern);
+      if (const auto star = label.find("*}"); star != std::string::npos) label.erase(star, 1);
+      route_labels.push_back(std::move(label));
+      if (r.secret_path)
+        secret_prefixes.push_back(ToLower(r.pattern.substr(0, r.pattern.find('{'))));
+    }
     auth_failures = &metrics.GetCounter("opsorch_auth_failures_total",
                                         "Requests refused for a missing or wrong credential.",
                                         {{"credential", "bearer"}});
@@ -203,7 +214,7 @@ struct Api::Impl {
   }
 
   std::string_view Label(std::size_t slot) const {
-    if (slot < routes.size()) return routes[slot].pattern;
+    if (slot < routes.size()) return route_labels[slot];
     return kPseudoLabels[slot - routes.size()];
   }
   std::size_t SlotOf(Pseudo p) const { return routes.size() + static_cast<std::size_t>(p); }
@@ -223,6 +234,20 @@ struct Api::Impl {
 
   void AddCommonHeaders(Response& r) const { r.fixed_headers = cors_headers; }
 
+  // The target as log lines show it: under a secret_path prefix (however the client spelled or
+  // encoded it), only the prefix.
+  std::string LoggedTarget(std::string_view target) const {
+    if (secret_prefixes.empty()) return std::string(target);
+    std::string decoded;
+    if (!PercentDecode(target.substr(0, target.find('?')), decoded)) decoded.clear();
+    const std::string raw = ToLower(target);
+    decoded = ToLower(decoded);
+    for (const auto& prefix : secret_prefixes) {
+      if (raw.starts_with(prefix) || decoded.starts_with(prefix)) return prefix + "(redacted)";
+    }
+    return std::string(target);
+  }
+
   // Every answer leaves through here: headers, metrics, the access line.
   void Send(const Request& req, http::ResponseCallback& done, std::size_t slot, Response r,
             Clock::time_point started, const std::string& request_id) {
@@ -235,7 +260,7 @@ struct Api::Impl {
     if (options.access_log) {
       const auto us = std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count();
       log::Info("access", {{"method", req.method_text},
-                           {"target", req.target},
+                           {"target", LoggedTarget(req.target)},
                            {"status", std::to_string(r.status)},
                            {"duration_us", std::to_string(us)},
                            {"request_id", request_id},
@@ -315,7 +340,7 @@ struct Api::Impl {
       auth_failures->Inc();
       log::Warn("authentication failed",
                 {{"method", req.method_text},
-                 {"path", target},
+                 {"path", LoggedTarget(target)},
                  {"remote", req.remote_address},
                  {"reason",
                   req.Header("Authorization").empty() ? "no bearer token" : "wrong bearer token"}});
@@ -340,7 +365,7 @@ struct Api::Impl {
                     "request or a bearer token (OPSORCH_BEARER_TOKEN)"),
           request_id);
       log::Warn("cross-site configuration request refused", {{"method", req.method_text},
-                                                             {"path", target},
+                                                             {"path", LoggedTarget(target)},
                                                              {"remote", req.remote_address},
                                                              {"origin", req.Header("Origin")},
                                                              {"request_id", request_id}});

@@ -71,14 +71,16 @@ class OperationRoute {
   using Render = std::function<Outcome(Result<Out>)>;
   using Local = std::function<Outcome(P&, const In&, Call&)>;
 
-  OperationRoute(const CoreRoutesContext& ctx, const Op& op, ReadIn in, Render render,
-                 Local local)
+  // `metric_operation` labels opsorch_provider_call_duration_seconds: the route's audit action
+  // (incident.created, …), as the metric has always been labelled.
+  OperationRoute(const CoreRoutesContext& ctx, std::string_view metric_operation, const Op& op,
+                 ReadIn in, Render render, Local local)
       : d_(std::make_shared<const Data>(Data{
             ctx, op, std::move(in), std::move(render), std::move(local),
-            &ctx.metrics.GetHistogram(
-                "opsorch_provider_call_duration_seconds",
-                "Duration of provider calls, by capability and operation.",
-                {{"capability", providers::Name(P::kCapability)}, {"operation", op.method}})})) {}
+            &ctx.metrics.GetHistogram("opsorch_provider_call_duration_seconds",
+                                      "Duration of provider calls, by capability and operation.",
+                                      {{"capability", providers::Name(P::kCapability)},
+                                       {"operation", std::string(metric_operation)}})})) {}
 
   void operator()(Call& call, Respond respond) const {
     const Data& d = *d_;
@@ -90,19 +92,20 @@ class OperationRoute {
     const auto started = std::chrono::steady_clock::now();
     if (entry.remote != nullptr && call.request.loop != nullptr) {
       // A plugin: its pipes are waited on by this request's event loop; no thread is held.
-      providers::InvokeRemote(
-          d.op, *entry.remote, *call.request.loop, *in,
-          [d = d_, keep = entry.provider, started,
-           respond = std::move(respond)](Result<Out> out) mutable {
-            Observe(*d, started);
-            respond(d->render(std::move(out)));
-          });
+      providers::InvokeRemote(d.op, *entry.remote, *call.request.loop, *in,
+                              [d = d_, keep = entry.provider, started,
+                               respond = std::move(respond)](Result<Out> out) mutable {
+                                Observe(*d, started);
+                                respond(d->render(std::move(out)));
+                              });
       return;
     }
-    auto run = [d = d_, provider = std::move(entry.provider), in = std::move(*in), &call, started,
+    // Timed where it runs: time spent waiting for a pool thread is not the provider's.
+    auto run = [d = d_, provider = std::move(entry.provider), in = std::move(*in), &call,
                 respond = std::move(respond)]() mutable {
+      const auto began = std::chrono::steady_clock::now();
       Outcome o = Run(*d, *provider, in, call);
-      Observe(*d, started);
+      Observe(*d, began);
       respond(std::move(o));
     };
     if (entry.model == providers::CallModel::kPool && d.ctx.pool != nullptr) {
@@ -138,11 +141,12 @@ class OperationRoute {
 };
 
 template <class P, class In, class Out>
-Handler OpHandler(const CoreRoutesContext& ctx, const Operation<P, In, Out>& op,
-                  typename OperationRoute<P, In, Out>::ReadIn in,
+Handler OpHandler(const CoreRoutesContext& ctx, std::string_view metric_operation,
+                  const Operation<P, In, Out>& op, typename OperationRoute<P, In, Out>::ReadIn in,
                   typename OperationRoute<P, In, Out>::Render render,
                   typename OperationRoute<P, In, Out>::Local local = {}) {
-  return OperationRoute<P, In, Out>(ctx, op, std::move(in), std::move(render), std::move(local));
+  return OperationRoute<P, In, Out>(ctx, metric_operation, op, std::move(in), std::move(render),
+                                    std::move(local));
 }
 
 // ---- reading payloads and writing replies ---------------------------------------------------
@@ -267,11 +271,22 @@ RouteTable CoreRoutes(const CoreRoutesContext& ctx) {
   const auto ok = [](Call&) -> Outcome { return StatusOk(); };
 
   // -- the contract's routes outside the capabilities --
-  row({.method = Method::kGet, .pattern = "/", .contract = true, .handler = Sync(ok),
-       .summary = "Health (the contract's root)", .response_type = "Status"});
-  row({.method = Method::kGet, .pattern = "/health", .auth = Auth::kBearerOrMetricsToken,
-       .contract = true, .handler = Sync(ok), .summary = "Health", .response_type = "Status"});
-  row({.method = Method::kGet, .pattern = "/metrics", .auth = Auth::kBearerOrMetricsToken,
+  row({.method = Method::kGet,
+       .pattern = "/",
+       .contract = true,
+       .handler = Sync(ok),
+       .summary = "Health (the contract's root)",
+       .response_type = "Status"});
+  row({.method = Method::kGet,
+       .pattern = "/health",
+       .auth = Auth::kBearerOrMetricsToken,
+       .contract = true,
+       .handler = Sync(ok),
+       .summary = "Health",
+       .response_type = "Status"});
+  row({.method = Method::kGet,
+       .pattern = "/metrics",
+       .auth = Auth::kBearerOrMetricsToken,
        .contract = true,
        .handler = Sync([&metrics = ctx.metrics](Call&) -> Outcome {
          Reply r{200, metrics.Render()};
@@ -279,58 +294,82 @@ RouteTable CoreRoutes(const CoreRoutesContext& ctx) {
          return r;
        }),
        .summary = "Prometheus metrics of this server"});
-  row({.method = Method::kGet, .pattern = "/providers/{cap*}", .contract = true,
+  row({.method = Method::kGet,
+       .pattern = "/providers/{cap*}",
+       .contract = true,
        .handler = Sync([ctx](Call& call) { return ProvidersGet(ctx, call); }),
-       .summary = "Registered provider names of a capability", .response_type = "object"});
-  row({.method = Method::kPost, .pattern = "/providers/{cap*}", .audit = "provider.configured",
-       .contract = true, .changes_config = true, .execution = Execution::kPool,
+       .summary = "Registered provider names of a capability",
+       .response_type = "object"});
+  row({.method = Method::kPost,
+       .pattern = "/providers/{cap*}",
+       .audit = "provider.configured",
+       .contract = true,
+       .changes_config = true,
+       .execution = Execution::kPool,
        .handler = Sync([ctx](Call& call) { return ProvidersPost(ctx, call); }),
        .summary = "Configure a capability's provider (stored in the secret store)",
-       .request_type = "ProviderConfig", .response_type = "Status"});
+       .request_type = "ProviderConfig",
+       .response_type = "Status"});
 
   // -- incidents --
-  row({.method = Method::kPost, .pattern = "/incidents/query", .capability = kIncident,
+  row({.method = Method::kPost,
+       .pattern = "/incidents/query",
+       .capability = kIncident,
        .audit = "incident.query",
-       .handler = OpHandler(ctx, ops::kIncidentQuery, BodyIn<s::IncidentQuery>(ctx),
-                            Json<NullableList<s::Incident>>(),
+       .handler = OpHandler(ctx, "incident.query", ops::kIncidentQuery,
+                            BodyIn<s::IncidentQuery>(ctx), Json<NullableList<s::Incident>>(),
                             [](IncidentP& p, const s::IncidentQuery& q, Call& call) {
                               return PageReply(p.QueryPage(q, {call.Query("after")}));
                             }),
        .summary = "Query incidents (paged: X-OpsOrch-Next-Cursor)",
-       .request_type = "IncidentQuery", .response_type = "[]Incident"});
-  row({.method = Method::kPost, .pattern = "/incidents", .capability = kIncident,
+       .request_type = "IncidentQuery",
+       .response_type = "[]Incident"});
+  row({.method = Method::kPost,
+       .pattern = "/incidents",
+       .capability = kIncident,
        .audit = "incident.created",
-       .handler = OpHandler(ctx, ops::kIncidentCreate,
-                            [ctx](Call& call) -> Result<s::CreateIncidentInput> {
-                              auto in = Body<s::CreateIncidentInput>(ctx, call);
-                              if (in) in->caller = CallerOf(call.request);
-                              return in;
-                            },
-                            Json<s::Incident>(201)),
-       .summary = "Create an incident", .request_type = "CreateIncidentInput",
-       .response_type = "Incident", .success_status = 201});
-  row({.method = Method::kGet, .pattern = "/incidents/{id}", .capability = kIncident,
+       .handler = OpHandler(
+           ctx, "incident.created", ops::kIncidentCreate,
+           [ctx](Call& call) -> Result<s::CreateIncidentInput> {
+             auto in = Body<s::CreateIncidentInput>(ctx, call);
+             if (in) in->caller = CallerOf(call.request);
+             return in;
+           },
+           Json<s::Incident>(201)),
+       .summary = "Create an incident",
+       .request_type = "CreateIncidentInput",
+       .response_type = "Incident",
+       .success_status = 201});
+  row({.method = Method::kGet,
+       .pattern = "/incidents/{id}",
+       .capability = kIncident,
        .audit = "incident.get",
-       .handler = OpHandler(ctx, ops::kIncidentGet, FirstParam<s::IdPayload>(),
+       .handler = OpHandler(ctx, "incident.get", ops::kIncidentGet, FirstParam<s::IdPayload>(),
                             Json<s::Incident>()),
-       .summary = "Get an incident", .response_type = "Incident"});
-  row({.method = Method::kPatch, .pattern = "/incidents/{id}", .capability = kIncident,
-       .audit = "incident.updated",
-       .handler = OpHandler(ctx, ops::kIncidentUpdate,
-                            [ctx](Call& call) -> Result<s::UpdateIncidentPayload> {
-                              auto in = Body<s::UpdateIncidentInput>(ctx, call);
-                              if (!in) return Fail(std::move(in.error()));
-                              in->caller = CallerOf(call.request);
-                              return s::UpdateIncidentPayload{std::string(call.params[0]),
-                                                              std::move(*in)};
-                            },
-                            Json<s::Incident>()),
-       .summary = "Update an incident", .request_type = "UpdateIncidentInput",
+       .summary = "Get an incident",
        .response_type = "Incident"});
-  row({.method = Method::kGet, .pattern = "/incidents/{id}/timeline", .capability = kIncident,
+  row({.method = Method::kPatch,
+       .pattern = "/incidents/{id}",
+       .capability = kIncident,
+       .audit = "incident.updated",
+       .handler = OpHandler(
+           ctx, "incident.updated", ops::kIncidentUpdate,
+           [ctx](Call& call) -> Result<s::UpdateIncidentPayload> {
+             auto in = Body<s::UpdateIncidentInput>(ctx, call);
+             if (!in) return Fail(std::move(in.error()));
+             in->caller = CallerOf(call.request);
+             return s::UpdateIncidentPayload{std::string(call.params[0]), std::move(*in)};
+           },
+           Json<s::Incident>()),
+       .summary = "Update an incident",
+       .request_type = "UpdateIncidentInput",
+       .response_type = "Incident"});
+  row({.method = Method::kGet,
+       .pattern = "/incidents/{id}/timeline",
+       .capability = kIncident,
        .audit = "incident.timeline.get",
        .handler = OpHandler(
-           ctx, ops::kIncidentTimelineGet,
+           ctx, "incident.timeline.get", ops::kIncidentTimelineGet,
            [](Call& call) -> Result<s::IdPayload> {
              if (auto limit = LimitParam(call); !limit) return Fail(std::move(limit.error()));
              return s::IdPayload{std::string(call.params[0])};
@@ -345,145 +384,208 @@ RouteTable CoreRoutes(const CoreRoutesContext& ctx) {
            }),
        .summary = "An incident's timeline (repeats coalesced; ?raw=true pages every entry)",
        .response_type = "[]TimelineEntry"});
-  row({.method = Method::kPost, .pattern = "/incidents/{id}/timeline", .capability = kIncident,
+  row({.method = Method::kPost,
+       .pattern = "/incidents/{id}/timeline",
+       .capability = kIncident,
        .audit = "incident.timeline.appended",
-       .handler = OpHandler(ctx, ops::kIncidentTimelineAppend,
-                            [ctx](Call& call) -> Result<s::TimelineAppendPayload> {
-                              auto in = Body<s::TimelineAppendInput>(ctx, call);
-                              if (!in) return Fail(std::move(in.error()));
-                              // The reference uses the server's local time.
-                              if (in->at.IsZero()) in->at = Time::NowLocal();
-                              in->caller = CallerOf(call.request);
-                              return s::TimelineAppendPayload{std::move(*in),
-                                                              std::string(call.params[0])};
-                            },
-                            StatusReply(201)),
-       .summary = "Append a timeline entry", .request_type = "TimelineAppendInput",
-       .response_type = "Status", .success_status = 201});
+       .handler = OpHandler(
+           ctx, "incident.timeline.appended", ops::kIncidentTimelineAppend,
+           [ctx](Call& call) -> Result<s::TimelineAppendPayload> {
+             auto in = Body<s::TimelineAppendInput>(ctx, call);
+             if (!in) return Fail(std::move(in.error()));
+             // The reference uses the server's local time.
+             if (in->at.IsZero()) in->at = Time::NowLocal();
+             in->caller = CallerOf(call.request);
+             return s::TimelineAppendPayload{std::move(*in), std::string(call.params[0])};
+           },
+           StatusReply(201)),
+       .summary = "Append a timeline entry",
+       .request_type = "TimelineAppendInput",
+       .response_type = "Status",
+       .success_status = 201});
 
   // -- alerts --
-  row({.method = Method::kPost, .pattern = "/alerts/query", .capability = kAlert,
+  row({.method = Method::kPost,
+       .pattern = "/alerts/query",
+       .capability = kAlert,
        .audit = "alert.query",
-       .handler = OpHandler(ctx, ops::kAlertQuery, BodyIn<s::AlertQuery>(ctx),
+       .handler = OpHandler(ctx, "alert.query", ops::kAlertQuery, BodyIn<s::AlertQuery>(ctx),
                             Json<NullableList<s::Alert>>(),
                             [](AlertP& p, const s::AlertQuery& q, Call& call) {
                               return PageReply(p.QueryPage(q, {call.Query("after")}));
                             }),
-       .summary = "Query alerts (paged)", .request_type = "AlertQuery",
+       .summary = "Query alerts (paged)",
+       .request_type = "AlertQuery",
        .response_type = "[]Alert"});
-  row({.method = Method::kGet, .pattern = "/alerts/{id}", .capability = kAlert,
+  row({.method = Method::kGet,
+       .pattern = "/alerts/{id}",
+       .capability = kAlert,
        .audit = "alert.get",
-       .handler = OpHandler(ctx, ops::kAlertGet, FirstParam<s::IdPayload>(), Json<s::Alert>()),
-       .summary = "Get an alert", .response_type = "Alert"});
+       .handler = OpHandler(ctx, "alert.get", ops::kAlertGet, FirstParam<s::IdPayload>(),
+                            Json<s::Alert>()),
+       .summary = "Get an alert",
+       .response_type = "Alert"});
 
   // -- logs, metrics --
-  row({.method = Method::kPost, .pattern = "/logs/query", .capability = kLog,
+  row({.method = Method::kPost,
+       .pattern = "/logs/query",
+       .capability = kLog,
        .audit = "log.query",
-       .handler = OpHandler(ctx, ops::kLogQuery, BodyIn<s::LogQuery>(ctx),
+       .handler = OpHandler(ctx, "log.query", ops::kLogQuery, BodyIn<s::LogQuery>(ctx),
                             Json<s::LogEntries>()),
-       .summary = "Query logs", .request_type = "LogQuery", .response_type = "LogEntries"});
-  row({.method = Method::kPost, .pattern = "/metrics/query", .capability = kMetric,
+       .summary = "Query logs",
+       .request_type = "LogQuery",
+       .response_type = "LogEntries"});
+  row({.method = Method::kPost,
+       .pattern = "/metrics/query",
+       .capability = kMetric,
        .audit = "metric.query",
-       .handler = OpHandler(ctx, ops::kMetricQuery, BodyIn<s::MetricQuery>(ctx),
+       .handler = OpHandler(ctx, "metric.query", ops::kMetricQuery, BodyIn<s::MetricQuery>(ctx),
                             Json<NullableList<s::MetricSeries>>()),
-       .summary = "Query metrics", .request_type = "MetricQuery",
+       .summary = "Query metrics",
+       .request_type = "MetricQuery",
        .response_type = "[]MetricSeries"});
   const auto describe = [](Result<NullableList<s::MetricDescriptor>> out) -> Outcome {
     if (!out) return Fail(std::move(out.error()));
     return Encoded(s::MetricDescriptors{std::move(*out)});
   };
-  row({.method = Method::kGet, .pattern = "/metrics/describe", .capability = kMetric,
+  row({.method = Method::kGet,
+       .pattern = "/metrics/describe",
+       .capability = kMetric,
        .audit = "metric.describe",
-       .handler = OpHandler(ctx, ops::kMetricDescribe,
-                            [](Call& call) -> Result<s::QueryScope> {
-                              s::QueryScope scope;
-                              scope.service = call.Query("service");
-                              scope.environment = call.Query("environment");
-                              scope.team = call.Query("team");
-                              return scope;
-                            },
-                            describe),
+       .handler = OpHandler(
+           ctx, "metric.describe", ops::kMetricDescribe,
+           [](Call& call) -> Result<s::QueryScope> {
+             s::QueryScope scope;
+             scope.service = call.Query("service");
+             scope.environment = call.Query("environment");
+             scope.team = call.Query("team");
+             return scope;
+           },
+           describe),
        .summary = "Describe metrics (?service=&environment=&team=)",
        .response_type = "MetricDescriptors"});
-  row({.method = Method::kPost, .pattern = "/metrics/describe", .capability = kMetric,
+  row({.method = Method::kPost,
+       .pattern = "/metrics/describe",
+       .capability = kMetric,
        .audit = "metric.describe",
-       .handler = OpHandler(ctx, ops::kMetricDescribe, BodyIn<s::QueryScope>(ctx), describe),
-       .summary = "Describe metrics of a scope", .request_type = "QueryScope",
+       .handler = OpHandler(ctx, "metric.describe", ops::kMetricDescribe,
+                            BodyIn<s::QueryScope>(ctx), describe),
+       .summary = "Describe metrics of a scope",
+       .request_type = "QueryScope",
        .response_type = "MetricDescriptors"});
 
   // -- tickets --
-  row({.method = Method::kPost, .pattern = "/tickets/query", .capability = kTicket,
+  row({.method = Method::kPost,
+       .pattern = "/tickets/query",
+       .capability = kTicket,
        .audit = "ticket.query",
-       .handler = OpHandler(ctx, ops::kTicketQuery, BodyIn<s::TicketQuery>(ctx),
+       .handler = OpHandler(ctx, "ticket.query", ops::kTicketQuery, BodyIn<s::TicketQuery>(ctx),
                             Json<NullableList<s::Ticket>>()),
-       .summary = "Query tickets", .request_type = "TicketQuery", .response_type = "[]Ticket"});
-  row({.method = Method::kPost, .pattern = "/tickets", .capability = kTicket,
+       .summary = "Query tickets",
+       .request_type = "TicketQuery",
+       .response_type = "[]Ticket"});
+  row({.method = Method::kPost,
+       .pattern = "/tickets",
+       .capability = kTicket,
        .audit = "ticket.created",
-       .handler = OpHandler(ctx, ops::kTicketCreate, BodyIn<s::CreateTicketInput>(ctx),
-                            Json<s::Ticket>(201)),
-       .summary = "Create a ticket", .request_type = "CreateTicketInput",
-       .response_type = "Ticket", .success_status = 201});
-  row({.method = Method::kGet, .pattern = "/tickets/{id}", .capability = kTicket,
+       .handler = OpHandler(ctx, "ticket.created", ops::kTicketCreate,
+                            BodyIn<s::CreateTicketInput>(ctx), Json<s::Ticket>(201)),
+       .summary = "Create a ticket",
+       .request_type = "CreateTicketInput",
+       .response_type = "Ticket",
+       .success_status = 201});
+  row({.method = Method::kGet,
+       .pattern = "/tickets/{id}",
+       .capability = kTicket,
        .audit = "ticket.get",
-       .handler = OpHandler(ctx, ops::kTicketGet, FirstParam<s::IdPayload>(), Json<s::Ticket>()),
-       .summary = "Get a ticket", .response_type = "Ticket"});
-  row({.method = Method::kPatch, .pattern = "/tickets/{id}", .capability = kTicket,
-       .audit = "ticket.updated",
-       .handler = OpHandler(ctx, ops::kTicketUpdate,
-                            [ctx](Call& call) -> Result<s::UpdateTicketPayload> {
-                              auto in = Body<s::UpdateTicketInput>(ctx, call);
-                              if (!in) return Fail(std::move(in.error()));
-                              return s::UpdateTicketPayload{std::string(call.params[0]),
-                                                            std::move(*in)};
-                            },
+       .handler = OpHandler(ctx, "ticket.get", ops::kTicketGet, FirstParam<s::IdPayload>(),
                             Json<s::Ticket>()),
-       .summary = "Update a ticket", .request_type = "UpdateTicketInput",
+       .summary = "Get a ticket",
+       .response_type = "Ticket"});
+  row({.method = Method::kPatch,
+       .pattern = "/tickets/{id}",
+       .capability = kTicket,
+       .audit = "ticket.updated",
+       .handler = OpHandler(
+           ctx, "ticket.updated", ops::kTicketUpdate,
+           [ctx](Call& call) -> Result<s::UpdateTicketPayload> {
+             auto in = Body<s::UpdateTicketInput>(ctx, call);
+             if (!in) return Fail(std::move(in.error()));
+             return s::UpdateTicketPayload{std::string(call.params[0]), std::move(*in)};
+           },
+           Json<s::Ticket>()),
+       .summary = "Update a ticket",
+       .request_type = "UpdateTicketInput",
        .response_type = "Ticket"});
 
   // -- messaging, services, deployments --
-  row({.method = Method::kPost, .pattern = "/messages/send", .capability = kMessaging,
+  row({.method = Method::kPost,
+       .pattern = "/messages/send",
+       .capability = kMessaging,
        .audit = "message.sent",
-       .handler = OpHandler(ctx, ops::kMessagingSend, BodyIn<s::Message>(ctx),
+       .handler = OpHandler(ctx, "message.sent", ops::kMessagingSend, BodyIn<s::Message>(ctx),
                             Json<s::MessageResult>()),
-       .summary = "Send a message", .request_type = "Message", .response_type = "MessageResult"});
-  row({.method = Method::kPost, .pattern = "/services/query", .capability = kService,
+       .summary = "Send a message",
+       .request_type = "Message",
+       .response_type = "MessageResult"});
+  row({.method = Method::kPost,
+       .pattern = "/services/query",
+       .capability = kService,
        .audit = "service.query",
-       .handler = OpHandler(ctx, ops::kServiceQuery, BodyIn<s::ServiceQuery>(ctx),
+       .handler = OpHandler(ctx, "service.query", ops::kServiceQuery, BodyIn<s::ServiceQuery>(ctx),
                             Json<NullableList<s::Service>>(),
                             [](ServiceP& p, const s::ServiceQuery& q, Call& call) {
                               return PageReply(p.QueryPage(q, {call.Query("after")}));
                             }),
-       .summary = "Query services (paged)", .request_type = "ServiceQuery",
+       .summary = "Query services (paged)",
+       .request_type = "ServiceQuery",
        .response_type = "[]Service"});
-  row({.method = Method::kPost, .pattern = "/deployments/query", .capability = kDeployment,
+  row({.method = Method::kPost,
+       .pattern = "/deployments/query",
+       .capability = kDeployment,
        .audit = "deployment.query",
-       .handler = OpHandler(ctx, ops::kDeploymentQuery, BodyIn<s::DeploymentQuery>(ctx),
-                            Json<NullableList<s::Deployment>>()),
-       .summary = "Query deployments", .request_type = "DeploymentQuery",
+       .handler = OpHandler(ctx, "deployment.query", ops::kDeploymentQuery,
+                            BodyIn<s::DeploymentQuery>(ctx), Json<NullableList<s::Deployment>>()),
+       .summary = "Query deployments",
+       .request_type = "DeploymentQuery",
        .response_type = "[]Deployment"});
-  row({.method = Method::kGet, .pattern = "/deployments/{id}", .capability = kDeployment,
+  row({.method = Method::kGet,
+       .pattern = "/deployments/{id}",
+       .capability = kDeployment,
        .audit = "deployment.get",
-       .handler = OpHandler(ctx, ops::kDeploymentGet, FirstParam<s::IdPayload>(),
+       .handler = OpHandler(ctx, "deployment.get", ops::kDeploymentGet, FirstParam<s::IdPayload>(),
                             Json<s::Deployment>()),
-       .summary = "Get a deployment", .response_type = "Deployment"});
+       .summary = "Get a deployment",
+       .response_type = "Deployment"});
 
   // -- teams --
-  row({.method = Method::kPost, .pattern = "/teams/query", .capability = kTeam,
+  row({.method = Method::kPost,
+       .pattern = "/teams/query",
+       .capability = kTeam,
        .audit = "team.query",
-       .handler = OpHandler(ctx, ops::kTeamQuery, BodyIn<s::TeamQuery>(ctx),
+       .handler = OpHandler(ctx, "team.query", ops::kTeamQuery, BodyIn<s::TeamQuery>(ctx),
                             Json<NullableList<s::Team>>(),
                             [](TeamP& p, const s::TeamQuery& q, Call& call) {
                               return PageReply(p.QueryPage(q, {call.Query("after")}));
                             }),
-       .summary = "Query teams (paged)", .request_type = "TeamQuery", .response_type = "[]Team"});
-  row({.method = Method::kGet, .pattern = "/teams/{id}", .capability = kTeam,
+       .summary = "Query teams (paged)",
+       .request_type = "TeamQuery",
+       .response_type = "[]Team"});
+  row({.method = Method::kGet,
+       .pattern = "/teams/{id}",
+       .capability = kTeam,
        .audit = "team.get",
-       .handler = OpHandler(ctx, ops::kTeamGet, FirstParam<s::IdPayload>(), Json<s::Team>()),
-       .summary = "Get a team", .response_type = "Team"});
-  row({.method = Method::kGet, .pattern = "/teams/{id}/members", .capability = kTeam,
+       .handler =
+           OpHandler(ctx, "team.get", ops::kTeamGet, FirstParam<s::IdPayload>(), Json<s::Team>()),
+       .summary = "Get a team",
+       .response_type = "Team"});
+  row({.method = Method::kGet,
+       .pattern = "/teams/{id}/members",
+       .capability = kTeam,
        .audit = "team.members",
        .handler = OpHandler(
-           ctx, ops::kTeamMembers,
+           ctx, "team.members", ops::kTeamMembers,
            [](Call& call) -> Result<s::TeamIdPayload> {
              if (auto limit = LimitParam(call); !limit) return Fail(std::move(limit.error()));
              return s::TeamIdPayload{std::string(call.params[0])};
@@ -492,63 +594,88 @@ RouteTable CoreRoutes(const CoreRoutesContext& ctx) {
            [](TeamP& p, const s::TeamIdPayload& in, Call& call) {
              return PageReply(p.MembersPage(in.team_id, *LimitParam(call), {call.Query("after")}));
            }),
-       .summary = "A team's members (paged)", .response_type = "[]TeamMember"});
+       .summary = "A team's members (paged)",
+       .response_type = "[]TeamMember"});
 
   // -- orchestration --
-  row({.method = Method::kPost, .pattern = "/orchestration/plans/query",
-       .capability = kOrchestration, .audit = "orchestration.plans.query",
-       .handler = OpHandler(ctx, ops::kPlansQuery, BodyIn<s::OrchestrationPlanQuery>(ctx),
+  row({.method = Method::kPost,
+       .pattern = "/orchestration/plans/query",
+       .capability = kOrchestration,
+       .audit = "orchestration.plans.query",
+       .handler = OpHandler(ctx, "orchestration.plans.query", ops::kPlansQuery,
+                            BodyIn<s::OrchestrationPlanQuery>(ctx),
                             Json<NullableList<s::OrchestrationPlan>>()),
-       .summary = "Query runbook plans", .request_type = "OrchestrationPlanQuery",
+       .summary = "Query runbook plans",
+       .request_type = "OrchestrationPlanQuery",
        .response_type = "[]OrchestrationPlan"});
-  row({.method = Method::kGet, .pattern = "/orchestration/plans/{planId}",
-       .capability = kOrchestration, .audit = "orchestration.plans.get",
-       .handler = OpHandler(ctx, ops::kPlanGet, FirstParam<s::PlanIdPayload>(),
-                            Json<std::optional<s::OrchestrationPlan>>()),
-       .summary = "Get a plan", .response_type = "OrchestrationPlan"});
-  row({.method = Method::kPost, .pattern = "/orchestration/runs/query",
-       .capability = kOrchestration, .audit = "orchestration.runs.query",
-       .handler = OpHandler(ctx, ops::kRunsQuery, BodyIn<s::OrchestrationRunQuery>(ctx),
+  row({.method = Method::kGet,
+       .pattern = "/orchestration/plans/{planId}",
+       .capability = kOrchestration,
+       .audit = "orchestration.plans.get",
+       .handler =
+           OpHandler(ctx, "orchestration.plans.get", ops::kPlanGet, FirstParam<s::PlanIdPayload>(),
+                     Json<std::optional<s::OrchestrationPlan>>()),
+       .summary = "Get a plan",
+       .response_type = "OrchestrationPlan"});
+  row({.method = Method::kPost,
+       .pattern = "/orchestration/runs/query",
+       .capability = kOrchestration,
+       .audit = "orchestration.runs.query",
+       .handler = OpHandler(ctx, "orchestration.runs.query", ops::kRunsQuery,
+                            BodyIn<s::OrchestrationRunQuery>(ctx),
                             Json<NullableList<s::OrchestrationRun>>()),
-       .summary = "Query runs", .request_type = "OrchestrationRunQuery",
+       .summary = "Query runs",
+       .request_type = "OrchestrationRunQuery",
        .response_type = "[]OrchestrationRun"});
-  row({.method = Method::kPost, .pattern = "/orchestration/runs", .capability = kOrchestration,
+  row({.method = Method::kPost,
+       .pattern = "/orchestration/runs",
+       .capability = kOrchestration,
        .audit = "orchestration.runs.start",
-       .handler = OpHandler(ctx, ops::kRunStart,
-                            [ctx](Call& call) -> Result<s::PlanIdPayload> {
-                              auto in = Body<s::StartRunInput>(ctx, call);
-                              if (!in) return Fail(std::move(in.error()));
-                              if (in->plan_id.empty()) {
-                                return Fail(errc::kBadRequest, "planId is required");
-                              }
-                              return s::PlanIdPayload{std::move(in->plan_id)};
-                            },
-                            Json<std::optional<s::OrchestrationRun>>(201)),
-       .summary = "Start a run of a plan", .request_type = "StartRunInput",
-       .response_type = "OrchestrationRun", .success_status = 201});
-  row({.method = Method::kGet, .pattern = "/orchestration/runs/{runId}",
-       .capability = kOrchestration, .audit = "orchestration.runs.get",
-       .handler = OpHandler(ctx, ops::kRunGet, FirstParam<s::RunIdPayload>(),
-                            Json<std::optional<s::OrchestrationRun>>()),
-       .summary = "Get a run", .response_type = "OrchestrationRun"});
-  row({.method = Method::kPost, .pattern = "/orchestration/runs/{runId}/steps/{stepId}/complete",
-       .capability = kOrchestration, .audit = "orchestration.runs.steps.complete",
-       .handler = OpHandler(ctx, ops::kStepComplete,
-                            [ctx](Call& call) -> Result<s::CompleteStepPayload> {
-                              // Both fields are optional, so an empty body is an empty input.
-                              s::CompleteStepInput in;
-                              if (!TrimSpace(call.request.body).empty()) {
-                                auto decoded = Body<s::CompleteStepInput>(ctx, call);
-                                if (!decoded) return Fail(std::move(decoded.error()));
-                                in = std::move(*decoded);
-                              }
-                              return s::CompleteStepPayload{std::move(in.actor),
-                                                            std::move(in.note),
-                                                            std::string(call.params[0]),
-                                                            std::string(call.params[1])};
-                            },
-                            StatusReply(200)),
-       .summary = "Complete a manual step of a run", .request_type = "CompleteStepInput",
+       .handler = OpHandler(
+           ctx, "orchestration.runs.start", ops::kRunStart,
+           [ctx](Call& call) -> Result<s::PlanIdPayload> {
+             auto in = Body<s::StartRunInput>(ctx, call);
+             if (!in) return Fail(std::move(in.error()));
+             if (in->plan_id.empty()) {
+               return Fail(errc::kBadRequest, "planId is required");
+             }
+             return s::PlanIdPayload{std::move(in->plan_id)};
+           },
+           Json<std::optional<s::OrchestrationRun>>(201)),
+       .summary = "Start a run of a plan",
+       .request_type = "StartRunInput",
+       .response_type = "OrchestrationRun",
+       .success_status = 201});
+  row({.method = Method::kGet,
+       .pattern = "/orchestration/runs/{runId}",
+       .capability = kOrchestration,
+       .audit = "orchestration.runs.get",
+       .handler =
+           OpHandler(ctx, "orchestration.runs.get", ops::kRunGet, FirstParam<s::RunIdPayload>(),
+                     Json<std::optional<s::OrchestrationRun>>()),
+       .summary = "Get a run",
+       .response_type = "OrchestrationRun"});
+  row({.method = Method::kPost,
+       .pattern = "/orchestration/runs/{runId}/steps/{stepId}/complete",
+       .capability = kOrchestration,
+       .audit = "orchestration.runs.steps.complete",
+       .handler = OpHandler(
+           ctx, "orchestration.runs.steps.complete", ops::kStepComplete,
+           [ctx](Call& call) -> Result<s::CompleteStepPayload> {
+             // Both fields are optional, so an empty body is an empty input.
+             s::CompleteStepInput in;
+             if (!TrimSpace(call.request.body).empty()) {
+               auto decoded = Body<s::CompleteStepInput>(ctx, call);
+               if (!decoded) return Fail(std::move(decoded.error()));
+               in = std::move(*decoded);
+             }
+             return s::CompleteStepPayload{std::move(in.actor), std::move(in.note),
+                                           std::string(call.params[0]),
+                                           std::string(call.params[1])};
+           },
+           StatusReply(200)),
+       .summary = "Complete a manual step of a run",
+       .request_type = "CompleteStepInput",
        .response_type = "Status"});
   return t;
 }

@@ -22,6 +22,10 @@ std::string OpenApiPath(std::string_view pattern, std::vector<std::string>& para
       continue;
     }
     const auto close = pattern.find('}', i);
+    if (close == std::string_view::npos) {  // CheckPatterns refuses this first; stay safe anyway
+      out.append(pattern.substr(i));
+      break;
+    }
     std::string name(pattern.substr(i + 1, close - i - 1));
     if (name.ends_with('*')) name.pop_back();
     params.push_back(name);

@@ -45,7 +45,9 @@ bool Split(std::string_view s, std::array<std::string_view, N>& out, std::size_t
 constexpr std::size_t kMaxSegments = 8;
 using Segments = std::array<std::string_view, kMaxSegments>;
 
-bool IsParam(std::string_view seg) { return seg.size() >= 2 && seg.front() == '{' && seg.back() == '}'; }
+bool IsParam(std::string_view seg) {
+  return seg.size() >= 2 && seg.front() == '{' && seg.back() == '}';
+}
 bool IsRest(std::string_view seg) { return seg.size() >= 3 && seg.ends_with("*}") && IsParam(seg); }
 
 // Matches pattern segments against path segments; `rest` is the untrimmed path after the
@@ -98,8 +100,8 @@ RouteMatch Router::Match(Method method, std::string_view path,
   };
   Segments exact;
   std::size_t exact_n = 0;
-  const bool splittable = !path.empty() && path.front() == '/' &&
-                          Split(path.substr(1), exact, exact_n);
+  const bool splittable =
+      !path.empty() && path.front() == '/' && Split(path.substr(1), exact, exact_n);
 
   // 1. The contract's routes outside its capabilities (/, /health, /metrics, /providers/…).
   for (std::size_t i = 0; i < routes_.size() && splittable; ++i) {
@@ -148,12 +150,23 @@ RouteMatch Router::Match(Method method, std::string_view path,
     return out;
   }
 
-  // 3. opsorch's own routes: exact segments; a known path with another method is a 405.
-  for (std::size_t i = 0; i < routes_.size() && splittable; ++i) {
+  // 3. opsorch's own routes: exact segments, one trailing '/' ignored, no empty parameter; a
+  // known path with another method is a 405.
+  std::string_view own = path;
+  if (own.size() > 1 && own.ends_with('/')) own.remove_suffix(1);
+  Segments own_segs;
+  std::size_t own_n = 0;
+  const bool own_splittable =
+      !own.empty() && own.front() == '/' && Split(own.substr(1), own_segs, own_n);
+  for (std::size_t i = 0; i < routes_.size() && own_splittable; ++i) {
     const Route& r = routes_[i];
     if (r.contract || r.capability) continue;
     std::array<std::string_view, 3> params{};
-    if (!MatchSegments(r.pattern, path.substr(1), exact, exact_n, params)) continue;
+    if (!MatchSegments(r.pattern, own.substr(1), own_segs, own_n, params)) continue;
+    if (std::any_of(params.begin(), params.end(),
+                    [](std::string_view p) { return p.data() != nullptr && p.empty(); })) {
+      continue;
+    }
     if (r.method == method) return found(i, params);
     if (out.kind != RouteMatch::Kind::kMethodNotAllowed) {
       out.kind = RouteMatch::Kind::kMethodNotAllowed;
@@ -182,7 +195,8 @@ const Route* Router::OnPath(std::string_view path) const {
 
 std::string CheckPatterns(const RouteTable& routes) {
   for (const Route& r : routes) {
-    const std::string where = std::string(http::MethodName(r.method)) + " " + std::string(r.pattern);
+    const std::string where =
+        std::string(http::MethodName(r.method)) + " " + std::string(r.pattern);
     if (!r.pattern.starts_with('/')) return where + ": a pattern starts with '/'";
     if (!r.handler) return where + ": no handler";
     if (r.pattern == "/") continue;

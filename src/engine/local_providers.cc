@@ -195,6 +195,10 @@ std::vector<std::string> EngineSeverities(const std::vector<std::string>& wanted
   return out;
 }
 
+// A page of incidents filtered by OpsOrch labels reads at least this many incidents (or ten
+// pages' worth) before it answers shorter than asked.
+constexpr std::int64_t kMinLabelScan = 1000;
+
 // A coalesced page reads at most this many entries, so that one request's work is bounded
 // even when a single run of repeats is longer (it then continues on the next page).
 constexpr std::int64_t kMaxEntriesReadPerPage = 200'000;
@@ -269,23 +273,42 @@ class LocalIncidents final : public providers::IncidentProvider, Base {
                  [&](const std::string& w) { return SeverityMatches(severity, r.severity, w); });
     };
     const std::int64_t size = PageSize(q.limit);
-    f.limit = size + 1;  // one more tells whether a next page exists
-    f.before_seq = *before;
     auto scope = ScopeServices(q.scope);
     if (!scope) return Fail(std::move(scope.error()));
     if (*scope) f.service_ids = std::move(**scope);
-    auto rows = store().QueryIncidents(f);
-    if (!rows) return Fail(std::move(rows.error()));
-    Page<s::Incident> out;
+    // The store filters on the engine's words; a label filter can leave out incidents the store
+    // returned, so batches are read until the page is full, the store has no more, or the scan
+    // budget is spent (then the page is shorter and the cursor continues after the last incident
+    // read). Without label filters the first batch fills the page, exactly as before.
+    const std::int64_t budget = std::max<std::int64_t>(10 * size, kMinLabelScan);
+    std::int64_t scanned = 0;
+    std::int64_t cursor = *before;
+    std::string last_read;
+    bool more = false;
     std::vector<s::Incident> items;
-    items.reserve(rows->size());
-    // A page covers `size` incidents of the store's order; the labels may leave some out (the
-    // page is then shorter, and the cursor still continues after the last one covered).
-    const std::size_t covered = std::min(rows->size(), static_cast<std::size_t>(size));
-    for (std::size_t i = 0; i < covered; ++i) {
-      if (wanted((*rows)[i])) items.push_back(ToSchema((*rows)[i]));
+    while (true) {
+      f.limit = size + 1;  // one more tells whether a next page exists
+      f.before_seq = cursor;
+      auto rows = store().QueryIncidents(f);
+      if (!rows) return Fail(std::move(rows.error()));
+      std::size_t i = 0;
+      for (; i < rows->size(); ++i) {
+        if (static_cast<std::int64_t>(items.size()) == size || scanned == budget) break;
+        const IncidentRow& r = (*rows)[i];
+        ++scanned;
+        last_read = r.id;
+        cursor = r.seq;
+        if (wanted(r)) items.push_back(ToSchema(r));
+      }
+      if (i < rows->size()) {  // stopped with rows left: there is a next page
+        more = true;
+        break;
+      }
+      // Read the whole batch: the store has more only if the batch was full.
+      if (static_cast<std::int64_t>(rows->size()) < f.limit) break;
     }
-    if (rows->size() > covered) out.next = (*rows)[covered - 1].id;
+    Page<s::Incident> out;
+    if (more) out.next = last_read;
     out.items = std::move(items);
     return out;
   }
@@ -365,7 +388,6 @@ class LocalIncidents final : public providers::IncidentProvider, Base {
         if (auto s2 = CheckTransition(row.status, status_word->lifecycle); !s2) return s2;
         const std::string from = row.status;
         row.status = status_word->lifecycle;
-        SetLabels(row, status_word, std::nullopt);
         std::string kind = "status_change";
         if (row.status == "acknowledged") {
           kind = "acknowledged";
@@ -384,12 +406,12 @@ class LocalIncidents final : public providers::IncidentProvider, Base {
             JsonObject{{"from", from_label}, {"to", status_word->label}}});
       } else if (status_word && status_word->label != from_label) {
         // Within the same stage of the lifecycle (investigating → mitigating → monitoring).
-        SetLabels(row, status_word, std::nullopt);
         entries.push_back(TimelineRow{
             "", row.id, now, "status_change",
             "Status changed from " + from_label + " to " + status_word->label, ActorOf(in.caller),
             JsonObject{{"from", from_label}, {"to", status_word->label}}});
       }
+      if (status_word) SetLabels(row, status_word, std::nullopt);  // after the times changed
       if (in.title) row.title = std::string(TrimSpace(*in.title));
       if (in.description) row.description = *in.description;
       if (const std::string from = SeverityLabelOf(row);

@@ -114,7 +114,7 @@ class Ingest {
       auto found = engine->Authenticate(d->routing_key);
       if (!found) return respond(Fail(found.error()));
       if (!*found || (*found)->kind != "events_v2") {
-        Refused(call, "events_v2");
+        Refused(call, "events_v2", d->routing_key);
         (*slots)[i].errors = {"routing_key is not a valid integration key"};
         continue;
       }
@@ -170,7 +170,7 @@ class Ingest {
     auto found = engine->Authenticate(key);
     if (!found) return respond(Fail(found.error()));
     if (!*found || (*found)->kind != "alertmanager") {
-      Refused(call, "alertmanager");
+      Refused(call, "alertmanager", key);
       return respond(Fail(errc::kUnauthorized, "invalid integration key"));
     }
     auto events = DecodeAlertmanager(call.request.body, key, ctx_.limits);
@@ -202,7 +202,7 @@ class Ingest {
     auto found = engine.Authenticate(key);
     if (!found) return Fail(std::move(found.error()));
     if (!*found || (*found)->kind != kind) {
-      Refused(call, kind);
+      Refused(call, kind, key);
       Error e(errc::kBadRequest, "routing_key is not a valid integration key");
       e.details = {e.message};
       return Fail(std::move(e));
@@ -210,11 +210,17 @@ class Ingest {
     return std::move(**found);
   }
 
-  void Refused(const Call& call, std::string_view kind) const {
+  // A refused key is logged by its first characters only (as the admin API shows keys): the
+  // key may be a valid one of another kind, and the path of the Alertmanager route holds it.
+  void Refused(const Call& call, std::string_view kind, std::string_view key) const {
     if (refused_ != nullptr) refused_->Inc();
+    std::string shown = key.size() >= 12 ? std::string(key.substr(0, 6)) + "…" : "(too short)";
+    for (char& c : shown) {
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+    }
     log::Warn("authentication failed",
               {{"method", call.request.method_text},
-               {"path", call.path},
+               {"key_prefix", shown},
                {"remote", call.request.remote_address},
                {"reason", "unknown or revoked " + std::string(kind) + " integration key"}});
   }
@@ -268,6 +274,7 @@ api::RouteTable IngestRoutes(const EngineRoutesContext& ctx) {
                .pattern = "/integrations/alertmanager/{key}",
                .auth = Auth::kIntegrationKey,
                .errors = ErrorFormat::kEvents,
+               .secret_path = true,
                .handler = handler(&Ingest::Alertmanager),
                .summary = "Alertmanager webhook (payload version 4), any number of alerts",
                .request_type = "AlertmanagerWebhook",

@@ -67,9 +67,25 @@ std::string_view SeverityLabel(std::string_view engine_severity) {
   return engine_severity;
 }
 
+// The status label is kept with the acknowledge and resolve times it was set at: when the engine
+// moves the incident through its lifecycle (resolves it, reopens it, acknowledges it again) one of
+// them changes, and the label no longer applies even if the stage is the same again.
 std::string StatusLabelOf(const IncidentRow& row) {
-  const std::string_view label = StoredLabel(row, kStatusLabelField);
-  if (auto w = ParseStatusWord(label); w && w->lifecycle == row.status) return w->label;
+  const auto it = row.fields.find(kStatusLabelField);
+  if (it == row.fields.end() || !it->value().is_object()) return row.status;
+  const JsonObject& kept = it->value().get_object();
+  const JsonValue* label = kept.if_contains("label");
+  const JsonValue* acked = kept.if_contains("acknowledgedAt");
+  const JsonValue* resolved = kept.if_contains("resolvedAt");
+  if (label == nullptr || !label->is_string() || acked == nullptr || !acked->is_int64() ||
+      resolved == nullptr || !resolved->is_int64()) {
+    return row.status;
+  }
+  auto w = ParseStatusWord(label->get_string());
+  if (w && w->lifecycle == row.status && acked->get_int64() == row.acknowledged_at &&
+      resolved->get_int64() == row.resolved_at) {
+    return w->label;
+  }
   return row.status;
 }
 
@@ -85,7 +101,9 @@ void SetLabels(IncidentRow& row, const std::optional<StatusWord>& status,
     if (status->label == status->lifecycle) {
       row.fields.erase(kStatusLabelField);
     } else {
-      row.fields[kStatusLabelField] = status->label;
+      row.fields[kStatusLabelField] = JsonObject{{"label", status->label},
+                                                 {"acknowledgedAt", row.acknowledged_at},
+                                                 {"resolvedAt", row.resolved_at}};
     }
   }
   if (severity) {

@@ -45,6 +45,7 @@ inline constexpr std::string_view kStatusLabelField = "opsorch.status";
 inline constexpr std::string_view kSeverityLabelField = "opsorch.severity";
 
 // Records the labels an API call chose (or forgets one, when the engine's word is the label).
+// Call it once the row's status and acknowledge/resolve times are final for this change.
 void SetLabels(IncidentRow& row, const std::optional<StatusWord>& status,
                const std::optional<SeverityWord>& severity);
 

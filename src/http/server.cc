@@ -297,11 +297,22 @@ struct Connection;
 // If a connection must go away while its handler still holds `done` (shutdown_grace expired),
 // the Completion is marked abandoned and left to the eventual `done` call to delete, so a late
 // call never touches freed memory.
+//
+// What the handler's Request views point into lives in a RequestArea of its own: an abandoned
+// connection hands its area to the Completion too, so the Request stays valid for as long as the
+// handler holds `done` (the Handler contract), even after the connection is gone.
+struct RequestArea {
+  RequestScratch scratch;
+  Request request;
+  std::string remote;
+};
+
 struct Completion {
   std::mutex mutex;
   Connection* connection;  // only dereferenced on the connection's thread
   Executor executor;
-  bool abandoned = false;  // guarded by mutex
+  bool abandoned = false;             // guarded by mutex
+  std::unique_ptr<RequestArea> kept;  // an abandoned connection's request, until `done`
 };
 
 // Set while a connection's thread is inside Handler::Handle: a `done` call on that thread for
@@ -381,7 +392,8 @@ struct Connection {
     if (next != nullptr) next->prev = this;
     w.connections = this;
     ++w.connection_count;
-    request.remote_address = remote;
+    area->remote = remote;
+    request.remote_address = area->remote;
     request.tls = tls;
     request.loop = &w.loop;
   }
@@ -420,6 +432,7 @@ struct Connection {
       std::lock_guard lock(completion->mutex);
       completion->abandoned = true;
       completion->connection = nullptr;
+      completion->kept = std::move(area);  // `scratch` and `request` are not used after this
     }
     completion = nullptr;
   }
@@ -459,9 +472,10 @@ struct Connection {
   Clock::time_point deadline = Clock::time_point::max();
 
   beast::flat_buffer buffer;
-  RequestScratch scratch;
+  std::unique_ptr<RequestArea> area = std::make_unique<RequestArea>();
+  RequestScratch& scratch = area->scratch;
   std::optional<RequestParser> parser;
-  Request request;
+  Request& request = area->request;
 
   Response response;
   bool response_ready = false;
@@ -1021,11 +1035,11 @@ Task<> ServerImpl::Reject(Connection& c, Stream& stream, const beast::error_code
       own = handler_.PayloadTooLarge(c.scratch.View(c.scratch.target), options_.body_limit);
     } catch (...) {
     }
-    response =
-        own ? std::move(*own)
-            : ErrorResponse(errc::kPayloadTooLarge,
-                            "request body exceeds " + std::to_string(options_.body_limit) + " bytes");
-      } else {
+    response = own ? std::move(*own)
+                   : ErrorResponse(
+                         errc::kPayloadTooLarge,
+                         "request body exceeds " + std::to_string(options_.body_limit) + " bytes");
+  } else {
     response = ErrorResponse(errc::kBadRequest,
                              "malformed HTTP request: " +
                                  (c.scratch.refused.empty() ? ec.message() : c.scratch.refused));

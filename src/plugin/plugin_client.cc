@@ -17,10 +17,11 @@ namespace opsorch::plugin {
 namespace {
 
 // The error a plugin's typed error stands for. bad_request, not_found and conflict keep their
-// meaning, and a code the plugin made up (or a provider code such as rate_limited) passes
-// through as its own, 502. A code that opsorch gives a special status (unauthorized → 401,
-// payload_too_large → 413, plugin_timeout → 504, internal → 500…) would tell the client
-// something false about its own request, so it becomes provider_error naming the code.
+// meaning; a code the plugin made up, or one opsorch also uses for its own work (rate_limited,
+// timeout, unavailable, …), passes through as the plugin's own, 502. Only codes that would tell
+// the client something false about its own request or about opsorch itself (unauthorized → 401,
+// payload_too_large → 413, internal → 500, a missing provider → 501, the plugin host's own
+// plugin_* codes) become provider_error naming the code.
 Error PluginError(const std::string& code, std::string message) {
   const Error parsed(code, {});
   switch (parsed.code) {
@@ -29,15 +30,20 @@ Error PluginError(const std::string& code, std::string message) {
     case ErrorCode::kConflict:
     case ErrorCode::kProviderError:
       return Error(parsed.code, std::move(message));
-    case ErrorCode::kProviderDefined:
-      return Error(ErrorCode::kProviderDefined, std::move(message), code);
-    case ErrorCode::kRateLimited:  // the contract's own example of a provider code
-      return Error(ErrorCode::kProviderDefined, std::move(message), code);
-    default:
-      if (HttpStatusFor(parsed.code) == 502 && !code.starts_with("plugin_")) {
-        return Error(ErrorCode::kProviderDefined, std::move(message), code);
-      }
+    case ErrorCode::kUnauthorized:
+    case ErrorCode::kForbidden:
+    case ErrorCode::kPayloadTooLarge:
+    case ErrorCode::kHeadersTooLarge:
+    case ErrorCode::kInternal:
+    case ErrorCode::kProviderMissing:
+    case ErrorCode::kSecretProviderMissing:
+    case ErrorCode::kPluginCrashed:
+    case ErrorCode::kPluginProtocolError:
+    case ErrorCode::kPluginUnavailable:
+    case ErrorCode::kPluginTimeout:
       return Error(ErrorCode::kProviderError, code + ": " + message);
+    default:
+      return Error(ErrorCode::kProviderDefined, std::move(message), code);
   }
 }
 

@@ -265,5 +265,48 @@ TEST(PipelineSecurity, TimelineEntriesRecordTheCaller) {
   std::filesystem::remove_all(dir);
 }
 
+// An integration key in the URL (the Alertmanager webhook's) reaches no log line: not the
+// access line, not the refusal of a wrong or other-kind key, not the 401 of a path under the
+// route's prefix that matches no route, however the path is spelled or encoded.
+TEST(PipelineSecurity, IntegrationKeysInThePathReachNoLogLine) {
+  CapturedLogs logs;
+  const auto dir = std::filesystem::path(::testing::TempDir()) / "key-log-test";
+  std::filesystem::remove_all(dir);
+  auto server = TestServer::Start({{"OPSORCH_DATA_DIR", dir.string()},
+                                   {"OPSORCH_ACCESS_LOG", "true"},
+                                   {"OPSORCH_BEARER_TOKEN", "bearer-token-1"}},
+                                  /*demo=*/true);
+  ASSERT_TRUE(server) << server.error().message;
+  HttpClient c((*server)->Port());
+  const std::string am_key = "demo-alertmanager-key-0000000001";
+  const std::string v2_key = "demo-routing-key-000000000000001";  // valid, but not for this route
+  const std::string alert =
+      R"({"version":"4","status":"firing","alerts":[{"status":"firing","labels":{"alertname":"A"},)"
+      R"("annotations":{"summary":"s"},"fingerprint":"f1"}]})";
+  struct Row {
+    std::string target;
+    int status;
+  } rows[] = {
+      {"/integrations/alertmanager/" + am_key, 202},
+      {"/integrations/alertmanager/" + v2_key, 401},
+      {"/integrations/alertmanager/wrong-key-but-long-enough-123", 401},
+      {"/integrations/alertmanager/" + am_key + "/extra", 401},
+      {"/integrations/alertmanager%2F" + am_key, 202},  // decoded before routing
+      {"/Integrations/Alertmanager/" + am_key, 401},
+  };
+  for (const Row& r : rows) {
+    auto resp = c.Request("POST", r.target, {{"Content-Type", "application/json"}}, alert);
+    EXPECT_EQ(resp.status, r.status) << r.target;  // (the key shows only here, in the test)
+  }
+  const std::string all = logs.All();
+  EXPECT_EQ(all.find(am_key), std::string::npos) << all;
+  EXPECT_EQ(all.find(v2_key), std::string::npos) << all;
+  EXPECT_EQ(all.find("wrong-key-but-long"), std::string::npos) << all;
+  // What the lines do say: the route's prefix, and the first characters of a refused key.
+  EXPECT_NE(all.find("/integrations/alertmanager/(redacted)"), std::string::npos) << all;
+  EXPECT_NE(all.find("key_prefix=demo-r…"), std::string::npos) << all;
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace opsorch::testing

@@ -204,6 +204,7 @@ TEST(Metrics, ExpositionPassesPromtool) {
   HttpClient c((*server)->Port());
   ASSERT_EQ(c.Request("POST", "/incidents/query", {}, "{}").status, 200);
   ASSERT_EQ(c.Request("GET", "/incidents/nope").status, 404);
+  ASSERT_EQ(c.Request("POST", "/incidents", {}, R"({"title":"t","severity":"sev2"})").status, 201);
   auto r = c.Request("GET", "/metrics");
   ASSERT_EQ(r.status, 200);
   EXPECT_NE(r.body.find("opsorch_http_requests_total{route=\"/incidents/query\",method=\"POST\","
@@ -213,6 +214,12 @@ TEST(Metrics, ExpositionPassesPromtool) {
   EXPECT_NE(r.body.find("opsorch_provider_call_duration_seconds_count{capability=\"incident\","
                         "operation=\"incident.query\"} 1"),
             std::string::npos);
+  // The operation label is the route's audit action, as it has always been.
+  EXPECT_NE(r.body.find("opsorch_provider_call_duration_seconds_count{capability=\"incident\","
+                        "operation=\"incident.created\"} 1"),
+            std::string::npos);
+  // A rest parameter is labelled by its name.
+  EXPECT_NE(r.body.find("route=\"/providers/{cap}\""), std::string::npos);
   const fs::path dir = TempDir("promtool");
   std::ofstream(dir / "metrics.txt") << r.body;
   ASSERT_EQ(std::system("command -v promtool > /dev/null"), 0)

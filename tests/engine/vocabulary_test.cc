@@ -118,6 +118,38 @@ TEST(Vocabulary, LabelsHoldWhileTheEngineAgrees) {
   EXPECT_TRUE(plain.fields.empty());
 }
 
+// The engine's own moves through the lifecycle end a label, even when the incident comes back to
+// the same stage: resolved and reopened, then acknowledged again, it is not "mitigating" any more.
+TEST(Vocabulary, ALabelEndsWhenTheEngineMovesTheIncidentOn) {
+  const struct {
+    const char* label;
+    const char* stage;  // the label's stage, as the API set it
+    std::int64_t acked, resolved;
+    // then the engine: the status and the times it leaves
+    const char* status;
+    std::int64_t now_acked, now_resolved;
+    const char* shows;
+  } rows[] = {
+      {"mitigating", "acknowledged", 10, 0, "acknowledged", 10, 0, "mitigating"},  // a repeat ack
+      {"mitigating", "acknowledged", 10, 0, "resolved", 10, 20, "resolved"},
+      {"mitigating", "acknowledged", 10, 0, "open", 0, 0, "open"},                   // reopened
+      {"mitigating", "acknowledged", 10, 0, "acknowledged", 30, 0, "acknowledged"},  // re-acked
+      {"closed", "resolved", 0, 20, "resolved", 0, 20, "closed"},
+      {"closed", "resolved", 0, 20, "resolved", 0, 40, "resolved"},  // reopened, resolved again
+  };
+  for (const auto& r : rows) {
+    IncidentRow row;
+    row.status = r.stage;
+    row.acknowledged_at = r.acked;
+    row.resolved_at = r.resolved;
+    SetLabels(row, ParseStatusWord(r.label), std::nullopt);
+    row.status = r.status;
+    row.acknowledged_at = r.now_acked;
+    row.resolved_at = r.now_resolved;
+    EXPECT_EQ(StatusLabelOf(row), r.shows) << r.label << " then " << r.status;
+  }
+}
+
 TEST(Vocabulary, FiltersMatchLabelsAndTheWordsTheyMean) {
   IncidentRow row;
   row.status = "acknowledged";

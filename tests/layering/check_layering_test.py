@@ -9,6 +9,7 @@ here = os.path.dirname(os.path.abspath(__file__))
 script = os.path.join(here, "..", "..", "scripts", "check-layering")
 want = {
     "src/a/a.cc:3: b/private.h",
+    "src/a/angle.cc:2: b/private.h",
     "src/b/uses_mock.cc:2: providers/mock/world.h",
     "include/opsorch/pub.h:2: a/own.h",
     "sdk/plugin.cc:1: b/private.h",

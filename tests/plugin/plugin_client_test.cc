@@ -217,27 +217,48 @@ TEST_F(PluginClientTest, BothErrorFormsAreUnderstood) {
   EXPECT_EQ(HttpStatusFor(
                 error_of(R"({"fault":"object_error","code":"conflict","message":"done"})").code),
             409);
-  // A provider's own code passes through as its own, with the contract's 502.
-  const Error limited =
-      error_of(R"({"fault":"object_error","code":"rate_limited","message":"slow down"})");
-  EXPECT_EQ(limited, (Error{ErrorCode::kProviderDefined, "slow down", "rate_limited"}));
-  EXPECT_EQ(HttpStatusFor(limited), 502);
-  EXPECT_EQ(HttpStatusFor(error_of(R"({"fault":"object_error","code":"made_up","message":"m"})")),
-            502);
-  // internal would answer 500 with our generic text: the plugin's own words are kept instead.
-  EXPECT_EQ(error_of(R"({"fault":"object_error","code":"internal","message":"oops"})"),
-            (Error{"provider_error", "internal: oops"}));
-  // A plugin cannot make us answer 401 or 504 about the client's own request.
-  EXPECT_EQ(error_of(R"({"fault":"object_error","code":"unauthorized","message":"bad key"})"),
-            (Error{"provider_error", "unauthorized: bad key"}));
-  EXPECT_EQ(error_of(R"({"fault":"object_error","code":"plugin_timeout","message":"x"})"),
-            (Error{"provider_error", "plugin_timeout: x"}));
+  // A typed error's code, as a table: kept with its meaning, passed through as the provider's own
+  // (502, its own code: what opsorch uses for its own work is no exception), or turned into
+  // provider_error naming it when it would say something false about the client's request or
+  // about opsorch.
+  const struct {
+    const char* code;
+    const char* wire;  // the code the client sees
+    int status;
+    const char* message;
+  } rows[] = {
+      {"not_found", "not_found", 404, "m"},
+      {"bad_request", "bad_request", 400, "m"},
+      {"conflict", "conflict", 409, "m"},
+      {"rate_limited", "rate_limited", 502, "m"},
+      {"made_up", "made_up", 502, "m"},
+      {"timeout", "timeout", 502, "m"},
+      {"unavailable", "unavailable", 502, "m"},
+      {"not_allowed", "not_allowed", 502, "m"},
+      {"method_not_allowed", "method_not_allowed", 502, "m"},
+      {"spool_full", "spool_full", 502, "m"},
+      {"secret_store_error", "secret_store_error", 502, "m"},
+      {"internal", "provider_error", 502, "internal: m"},
+      {"unauthorized", "provider_error", 502, "unauthorized: m"},
+      {"forbidden", "provider_error", 502, "forbidden: m"},
+      {"payload_too_large", "provider_error", 502, "payload_too_large: m"},
+      {"incident_provider_missing", "provider_error", 502, "incident_provider_missing: m"},
+      {"plugin_timeout", "provider_error", 502, "plugin_timeout: m"},
+      {"plugin_crashed", "provider_error", 502, "plugin_crashed: m"},
+  };
+  for (const auto& row : rows) {
+    const Error e = error_of(std::string(R"({"fault":"object_error","code":")") + row.code +
+                             R"(","message":"m"})");
+    EXPECT_EQ(WireCode(e), row.wire) << row.code;
+    EXPECT_EQ(HttpStatusFor(e), row.status) << row.code;
+    EXPECT_EQ(e.message, row.message) << row.code;
+  }
   EXPECT_EQ(error_of(R"({"fault":"object_error","message":"boom"})"),
             (Error{"provider_error", "boom"}));
   // Error answers are not failures of the process: all of them came from the first one.
   auto r = c->Call("x.y", "{}");
   ASSERT_TRUE(r);
-  EXPECT_EQ(r->at("calls").as_int64(), 10);
+  EXPECT_EQ(r->at("calls").as_int64(), static_cast<std::int64_t>(std::size(rows)) + 5);
 }
 
 TEST_F(PluginClientTest, MissingResultIsNull) {

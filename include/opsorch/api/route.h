@@ -53,14 +53,16 @@ struct Reply {
 };
 using Outcome = Result<Reply>;
 
-inline Reply JsonReply(std::string body, int status = 200) { return Reply{status, std::move(body)}; }
+inline Reply JsonReply(std::string body, int status = 200) {
+  return Reply{status, std::move(body)};
+}
 inline Reply StatusOk(int status = 200) { return Reply{status, "{\"status\":\"ok\"}"}; }
 
 // One request as its handler sees it. Valid until the handler's Respond is called.
 struct Call {
   const http::Request& request;
-  std::string_view path;   // percent-decoded, without the query string
-  std::string_view query;  // the raw query string
+  std::string_view path;                     // percent-decoded, without the query string
+  std::string_view query;                    // the raw query string
   std::array<std::string_view, 3> params{};  // the pattern's {…} segments, in order
   std::string request_id;
 
@@ -91,6 +93,9 @@ struct Route {
   // Changes configuration (or reads keys): without a bearer token, refused when a web page in
   // the operator's browser sends it (cross-site).
   bool changes_config = false;
+  // The pattern's first {parameter} and what follows is a credential (an integration key in the
+  // URL): log lines show the path up to it and "(redacted)" for any request under that prefix.
+  bool secret_path = false;
   Execution execution = Execution::kLoop;
   Handler handler;
 

@@ -59,6 +59,10 @@ std::string Fill(std::string_view text, Rng& rng, std::int64_t latency_ms) {
       continue;
     }
     const std::size_t close = text.find('}', i);
+    if (close == std::string_view::npos) {  // a lone '{' is text (the data is editable JSON)
+      out.append(text.substr(i));
+      break;
+    }
     const std::string_view key = text.substr(i + 1, close - i - 1);
     if (key == "ms") {
       out += std::to_string(latency_ms);
