@@ -85,7 +85,13 @@ TEST(ParseJson, TrailingDataOnlyWhenAllowed) {
 TEST(ParseJson, ErrorsSayWhatAndWhere) {
   EXPECT_EQ(ParseJson(R"({"a":)").error().message, "unexpected EOF");
   EXPECT_THAT(ParseJson(R"({"a":tru})").error().message, HasSubstr("at offset"));
-  EXPECT_THAT(ParseJson("\"\xff\"").error().message, HasSubstr("json: "));
+  // Invalid UTF-8 is named as such, with where it is (in a string, a key, split sequences).
+  EXPECT_EQ(ParseJson("\"\xff\"").error().message,
+            "json: invalid UTF-8 at offset 1 (JSON text must be UTF-8)");
+  EXPECT_EQ(ParseJson("{\"k\xc3\":1}").error().message,
+            "json: invalid UTF-8 at offset 3 (JSON text must be UTF-8)");
+  EXPECT_EQ(ParseJson("[\"ok\", \"\xe2\x82\"]").error().message,
+            "json: invalid UTF-8 at offset 8 (JSON text must be UTF-8)");
   JsonParseOptions shallow;
   shallow.max_depth = 3;
   EXPECT_TRUE(ParseJson("[[[1]]]", shallow));
