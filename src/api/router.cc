@@ -182,6 +182,7 @@ RouteMatch Router::Match(Method method, std::string_view path,
 }
 
 const Route* Router::OnPath(std::string_view path) const {
+  if (path.size() > 1 && path.ends_with('/')) path.remove_suffix(1);  // as Match's step 3
   Segments exact;
   std::size_t n = 0;
   if (path.empty() || path.front() != '/' || !Split(path.substr(1), exact, n)) return nullptr;

@@ -149,6 +149,22 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{Method::kGet, "/analytics/sla", false, "GET /analytics/sla"},
                       Case{Method::kPost, "/analytics/sla", false, "405 GET"}));
 
+// OnPath picks the row whose error format a too-large body is answered in, before any method is
+// known: opsorch's own routes (with one trailing '/' ignored, as when routing), never the
+// contract's capability rows.
+TEST(Router, OnPathFindsOwnRoutesAsRoutingDoes) {
+  const Router router(Table());
+  const auto on = [&](const char* path) {
+    const Route* r = router.OnPath(path);
+    return r == nullptr ? std::string("null") : std::string(r->pattern);
+  };
+  EXPECT_EQ(on("/v2/enqueue"), "/v2/enqueue");
+  EXPECT_EQ(on("/v2/enqueue/"), "/v2/enqueue");
+  EXPECT_EQ(on("/integrations/alertmanager/k1"), "/integrations/alertmanager/{key}");
+  EXPECT_EQ(on("/v2/enqueue//"), "null");
+  EXPECT_EQ(on("/incidents/query"), "null");
+}
+
 TEST(Router, TheTableIsWellFormedAndAuditsWhatChanges) {
   EXPECT_EQ(CheckPatterns(Table()), "");
   const Router router(Table());
