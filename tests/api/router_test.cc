@@ -165,6 +165,31 @@ TEST(Router, OnPathFindsOwnRoutesAsRoutingDoes) {
   EXPECT_EQ(on("/incidents/query"), "null");
 }
 
+// The server's one query-string parser (application/x-www-form-urlencoded), as every route reads
+// its parameters: `?service=a+b` means "a b" on /metrics/describe and on /analytics/sla alike.
+TEST(CallQuery, DecodesFormEncodingTheSameForEveryRoute) {
+  const http::Request request;
+  const struct {
+    const char* query;
+    const char* key;
+    const char* value;
+  } rows[] = {
+      {"service=a+b", "service", "a b"},
+      {"service=a%2Bb", "service", "a+b"},
+      {"service=caf%C3%A9", "service", "caf\xc3\xa9"},
+      {"team=x&service=first&service=second", "service", "first"},
+      {"ser%76ice=encoded-key", "service", "encoded-key"},
+      {"service", "service", ""},
+      {"service=%zz", "service", ""},  // malformed: as absent
+      {"services=x", "service", ""},
+      {"", "service", ""},
+  };
+  for (const auto& r : rows) {
+    Call call{request, "/analytics/sla", r.query};
+    EXPECT_EQ(call.Query(r.key), r.value) << r.query;
+  }
+}
+
 TEST(Router, TheTableIsWellFormedAndAuditsWhatChanges) {
   EXPECT_EQ(CheckPatterns(Table()), "");
   const Router router(Table());
