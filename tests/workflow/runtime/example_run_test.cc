@@ -111,7 +111,9 @@ TEST_F(ExampleRun, AgentFromTheExampleDirectoryPrintsItsMetrics) {
                std::string::npos;
       },
       milliseconds(20'000));
-  EXPECT_TRUE(seen) << "stdout:\n" << ReadAll(dir_ / "out") << "\nstderr:\n" << ReadAll(dir_ / "err");
+  EXPECT_TRUE(seen) << "stdout:\n"
+                    << ReadAll(dir_ / "out") << "\nstderr:\n"
+                    << ReadAll(dir_ / "err");
   const std::string err = ReadAll(dir_ / "err");
   EXPECT_NE(err.find("workflow deployment prometheus-health: metrics go to console (stdout)"),
             std::string::npos)
@@ -140,6 +142,32 @@ TEST_F(ExampleRun, ServeWithARelativeBootstrapAnswersTheMetricsApi) {
       milliseconds(20'000));
   EXPECT_TRUE(answered) << body << "\nstderr:\n" << ReadAll(dir_ / "err");
   EXPECT_NE(ReadAll(dir_ / "err").find("capability metric served by workflow"), std::string::npos);
+  EXPECT_EQ(serve.Stop(), 0);
+}
+
+// The workflow provider is only the default: a metric provider the operator names wins.
+TEST_F(ExampleRun, AnExplicitMetricProviderWinsOverTheWorkflowDefault) {
+  const std::uint16_t port = UnusedPort();
+  auto env = env_;
+  env["OPSORCH_WORKFLOW_BOOTSTRAP"] = "bootstrap.json";
+  env["OPSORCH_METRIC_PROVIDER"] = "mock";
+  env["OPSORCH_ADDR"] = "127.0.0.1:" + std::to_string(port);
+  Command serve({"serve"}, kExample, env, dir_ / "out", dir_ / "err");
+  std::string body;
+  const bool answered = WaitFor(
+      [&] {
+        HttpClient c(port);
+        if (!c.Connected()) return false;
+        auto r = c.Request("GET", "/metrics/describe");
+        body = r.body;
+        return r.status == 200;
+      },
+      milliseconds(20'000));
+  EXPECT_TRUE(answered) << body << "\nstderr:\n" << ReadAll(dir_ / "err");
+  // The mock's catalog, not the workflow's one metric.
+  EXPECT_NE(body.find("cpu_usage_percent"), std::string::npos) << body;
+  EXPECT_EQ(body.find("prometheus.reachable"), std::string::npos) << body;
+  EXPECT_EQ(ReadAll(dir_ / "err").find("capability metric served by workflow"), std::string::npos);
   EXPECT_EQ(serve.Stop(), 0);
 }
 
