@@ -197,9 +197,7 @@ struct Api::Impl {
                    "\r\nAccess-Control-Allow-Methods: " + std::string(kAllowMethods) +
                    "\r\nAccess-Control-Expose-Headers: " + std::string(kExposeHeaders) + "\r\n";
     for (const Route& r : routes) {
-      std::string label(r.pattern);
-      if (const auto star = label.find("*}"); star != std::string::npos) label.erase(star, 1);
-      route_labels.push_back(std::move(label));
+      route_labels.push_back(RouteLabel(r.pattern));
       if (r.secret_path)
         secret_prefixes.push_back(ToLower(r.pattern.substr(0, r.pattern.find('{'))));
     }
@@ -234,16 +232,22 @@ struct Api::Impl {
 
   void AddCommonHeaders(Response& r) const { r.fixed_headers = cors_headers; }
 
+  // `prefix` is lower case; ASCII case is ignored in `s`.
+  static bool HasPrefix(std::string_view s, std::string_view prefix) {
+    return s.size() >= prefix.size() && EqualsIgnoreCase(s.substr(0, prefix.size()), prefix);
+  }
+
   // The target as log lines show it: under a secret_path prefix (however the client spelled or
-  // encoded it), only the prefix.
+  // encoded it), only the prefix. Decodes only a target that holds an escape.
   std::string LoggedTarget(std::string_view target) const {
     if (secret_prefixes.empty()) return std::string(target);
     std::string decoded;
-    if (!PercentDecode(target.substr(0, target.find('?')), decoded)) decoded.clear();
-    const std::string raw = ToLower(target);
-    decoded = ToLower(decoded);
+    const bool escaped = target.find('%') != std::string_view::npos &&
+                         PercentDecode(target.substr(0, target.find('?')), decoded);
     for (const auto& prefix : secret_prefixes) {
-      if (raw.starts_with(prefix) || decoded.starts_with(prefix)) return prefix + "(redacted)";
+      if (HasPrefix(target, prefix) || (escaped && HasPrefix(decoded, prefix))) {
+        return prefix + "(redacted)";
+      }
     }
     return std::string(target);
   }

@@ -12,27 +12,17 @@
 namespace opsorch::api {
 namespace {
 
-// "{cap*}" → "{cap}": OpenAPI names the parameter, not how much of the path it takes.
-std::string OpenApiPath(std::string_view pattern, std::vector<std::string>& params) {
-  std::string out;
-  std::size_t i = 0;
-  while (i < pattern.size()) {
-    if (pattern[i] != '{') {
-      out.push_back(pattern[i++]);
-      continue;
-    }
-    const auto close = pattern.find('}', i);
-    if (close == std::string_view::npos) {  // CheckPatterns refuses this first; stay safe anyway
-      out.append(pattern.substr(i));
-      break;
-    }
-    std::string name(pattern.substr(i + 1, close - i - 1));
-    if (name.ends_with('*')) name.pop_back();
-    params.push_back(name);
-    out += "{" + name + "}";
-    i = close + 1;
+// The names of a pattern's {parameters}, "{cap*}" as "cap": OpenAPI names the parameter, not how
+// much of the path it takes.
+std::vector<std::string> PathParams(std::string_view label) {
+  std::vector<std::string> params;
+  for (auto open = label.find('{'); open != std::string_view::npos;
+       open = label.find('{', open + 1)) {
+    const auto close = label.find('}', open);
+    if (close == std::string_view::npos) break;  // CheckPatterns refuses this first
+    params.emplace_back(label.substr(open + 1, close - open - 1));
   }
-  return out;
+  return params;
 }
 
 std::string OperationId(std::string_view method, std::string_view pattern) {
@@ -117,8 +107,8 @@ Result<std::string> OpenApiDocument(const RouteTable& routes, const JsonObject& 
   JsonObject paths;
   for (const Route& r : routes) {
     const std::string_view method = http::MethodName(r.method);
-    std::vector<std::string> params;
-    const std::string path = OpenApiPath(r.pattern, params);
+    const std::string path = RouteLabel(r.pattern);
+    const std::vector<std::string> params = PathParams(path);
     JsonObject op{{"operationId", OperationId(method, r.pattern)}, {"summary", r.summary}};
     const std::string_view first = r.pattern.substr(1, r.pattern.find('/', 1) - 1);
     op["tags"] = JsonArray{first.empty() ? "health" : first};

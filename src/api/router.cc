@@ -84,7 +84,19 @@ std::string_view TrimContract(std::string_view path) {
   return path;
 }
 
+// opsorch's own routes ignore one trailing '/' (not the root's).
+std::string_view OwnPath(std::string_view path) {
+  if (path.size() > 1 && path.ends_with('/')) path.remove_suffix(1);
+  return path;
+}
+
 }  // namespace
+
+std::string RouteLabel(std::string_view pattern) {
+  std::string label(pattern);
+  if (const auto star = label.find("*}"); star != std::string::npos) label.erase(star, 1);
+  return label;
+}
 
 Router::Router(const RouteTable& routes) : routes_(routes) {}
 
@@ -152,8 +164,7 @@ RouteMatch Router::Match(Method method, std::string_view path,
 
   // 3. opsorch's own routes: exact segments, one trailing '/' ignored, no empty parameter; a
   // known path with another method is a 405.
-  std::string_view own = path;
-  if (own.size() > 1 && own.ends_with('/')) own.remove_suffix(1);
+  const std::string_view own = OwnPath(path);
   Segments own_segs;
   std::size_t own_n = 0;
   const bool own_splittable =
@@ -182,7 +193,7 @@ RouteMatch Router::Match(Method method, std::string_view path,
 }
 
 const Route* Router::OnPath(std::string_view path) const {
-  if (path.size() > 1 && path.ends_with('/')) path.remove_suffix(1);  // as Match's step 3
+  path = OwnPath(path);  // as Match's step 3
   Segments exact;
   std::size_t n = 0;
   if (path.empty() || path.front() != '/' || !Split(path.substr(1), exact, n)) return nullptr;

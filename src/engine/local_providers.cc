@@ -263,14 +263,12 @@ class LocalIncidents final : public providers::IncidentProvider, Base {
       f.statuses.push_back(word ? word->lifecycle : st);
     }
     f.severities = EngineSeverities(q.severities);
-    const auto wanted = [&q](const IncidentRow& r) {
-      const auto any = [](const std::vector<std::string>& values, const auto& match) {
-        return values.empty() || std::any_of(values.begin(), values.end(), match);
-      };
-      const std::string severity = SeverityLabelOf(r);
-      return any(q.statuses, [&](const std::string& w) { return StatusMatches(r, w); }) &&
-             any(q.severities,
-                 [&](const std::string& w) { return SeverityMatches(severity, r.severity, w); });
+    // Checked per row only when the query filters: a label is read from the row's fields.
+    const WordFilter statuses(q.statuses);
+    const WordFilter severities(q.severities);
+    const auto wanted = [&](const IncidentRow& r) {
+      return (statuses.empty() || statuses.Matches(StatusLabelOf(r), r.status)) &&
+             (severities.empty() || severities.Matches(SeverityLabelOf(r), r.severity));
     };
     const std::int64_t size = PageSize(q.limit);
     auto scope = ScopeServices(q.scope);

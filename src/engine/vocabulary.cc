@@ -1,5 +1,6 @@
 #include "engine/vocabulary.h"
 
+#include <algorithm>
 #include <array>
 
 #include <opsorch/common/strings.h>
@@ -115,15 +116,14 @@ void SetLabels(IncidentRow& row, const std::optional<StatusWord>& status,
   }
 }
 
-bool StatusMatches(const IncidentRow& row, std::string_view wanted) {
-  const std::string w = ToLower(TrimSpace(wanted));
-  return w == row.status || w == StatusLabelOf(row);
+WordFilter::WordFilter(const std::vector<std::string>& wanted) {
+  wanted_.reserve(wanted.size());
+  for (const auto& w : wanted) wanted_.push_back(ToLower(TrimSpace(w)));
 }
 
-bool SeverityMatches(std::string_view label, std::string_view engine_severity,
-                     std::string_view wanted) {
-  const std::string w = ToLower(TrimSpace(wanted));
-  return w == label || w == engine_severity;
+bool WordFilter::Matches(std::string_view label, std::string_view engine_word) const {
+  return std::any_of(wanted_.begin(), wanted_.end(),
+                     [&](const std::string& w) { return w == label || w == engine_word; });
 }
 
 }  // namespace opsorch::engine

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <opsorch/common/json.h>
 #include <opsorch/engine/store.h>
@@ -49,11 +50,17 @@ inline constexpr std::string_view kSeverityLabelField = "opsorch.severity";
 void SetLabels(IncidentRow& row, const std::optional<StatusWord>& status,
                const std::optional<SeverityWord>& severity);
 
-// Does an incident match a query's status / severity filter value? A value matches its own
-// label and, for the engine's words, every label that means it ("acknowledged" matches an
-// incident under investigation; "critical" matches sev1).
-bool StatusMatches(const IncidentRow& row, std::string_view wanted);
-bool SeverityMatches(std::string_view label, std::string_view engine_severity,
-                     std::string_view wanted);
+// A query's status or severity filter, its values normalised once. A value matches its own label
+// and, for the engine's words, every label that means it ("acknowledged" matches an incident
+// under investigation; "critical" matches sev1).
+class WordFilter {
+ public:
+  explicit WordFilter(const std::vector<std::string>& wanted);
+  bool empty() const { return wanted_.empty(); }
+  bool Matches(std::string_view label, std::string_view engine_word) const;
+
+ private:
+  std::vector<std::string> wanted_;  // lower-cased, trimmed
+};
 
 }  // namespace opsorch::engine

@@ -85,9 +85,8 @@ TEST(RouteTable, EveryRouteAnswersPreflightAndIsCountedAndLogged) {
   // Counted under each route's own pattern (not "(not found)" or another row's).
   const std::string metrics = c.Request("GET", "/metrics").body;
   for (const api::Route& route : routes) {
-    std::string label(route.pattern);  // "{cap*}" is labelled "{cap}"
-    if (auto star = label.find("*}"); star != std::string::npos) label.erase(star, 1);
-    const std::string series = "opsorch_http_requests_total{route=\"" + label + "\",method=\"" +
+    const std::string series = "opsorch_http_requests_total{route=\"" +
+                               api::RouteLabel(route.pattern) + "\",method=\"" +
                                std::string(http::MethodName(route.method)) + "\",code=\"";
     EXPECT_NE(metrics.find(series), std::string::npos) << series;
   }

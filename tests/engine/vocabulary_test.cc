@@ -160,13 +160,18 @@ TEST(Vocabulary, FiltersMatchLabelsAndTheWordsTheyMean) {
     bool status;
   } statuses[] = {{"mitigating", true}, {"acknowledged", true}, {"investigating", false},
                   {"open", false},      {"MITIGATING", true},   {"resolved", false}};
-  for (const auto& r : statuses) EXPECT_EQ(StatusMatches(row, r.wanted), r.status) << r.wanted;
+  for (const auto& r : statuses) {
+    EXPECT_EQ(WordFilter({r.wanted}).Matches(StatusLabelOf(row), row.status), r.status) << r.wanted;
+  }
   const struct {
     const char* wanted;
     bool severity;
   } severities[] = {{"sev5", true}, {"info", true}, {"sev4", false}, {"sev1", false}};
+  // Any of several values; spaces and case do not count.
+  EXPECT_TRUE(WordFilter({"open", " Mitigating "}).Matches(StatusLabelOf(row), row.status));
+  EXPECT_FALSE(WordFilter({"open", "closed"}).Matches(StatusLabelOf(row), row.status));
   for (const auto& r : severities) {
-    EXPECT_EQ(SeverityMatches(SeverityLabelOf(row), row.severity, r.wanted), r.severity)
+    EXPECT_EQ(WordFilter({r.wanted}).Matches(SeverityLabelOf(row), row.severity), r.severity)
         << r.wanted;
   }
 }

@@ -109,6 +109,10 @@ struct Route {
 
 using RouteTable = std::vector<Route>;
 
+// A pattern as it is shown: "{name*}" written "{name}" (the metrics' `route` label, the OpenAPI
+// path).
+std::string RouteLabel(std::string_view pattern);
+
 // The paging extension's headers (docs/API.md): X-OpsOrch-Next-Cursor, and a Link to the next
 // page (the request's target with `after` replaced).
 void AddNextPageHeaders(http::Response& r, std::string_view target, const std::string& next);
