@@ -123,52 +123,59 @@ TEST_F(ExampleRun, AgentFromTheExampleDirectoryPrintsItsMetrics) {
   EXPECT_FALSE(fs::exists(kExample / "data"));
 }
 
-TEST_F(ExampleRun, ServeWithARelativeBootstrapAnswersTheMetricsApi) {
+// `opsorch serve` in the example's directory with its relative bootstrap (and `extra` env): asks
+// `method target` until it answers as `ok` says (or 20 s pass), then stops the server.
+struct Served {
+  bool answered = false;
+  std::string body;
+  std::string stderr_text;
+  int exit_status = -1;
+};
+template <class Ok>
+Served ServeExample(const fs::path& dir, std::map<std::string, std::string> env,
+                    std::string_view method, std::string_view target, std::string_view body,
+                    Ok ok) {
   const std::uint16_t port = UnusedPort();
-  auto env = env_;
   env["OPSORCH_WORKFLOW_BOOTSTRAP"] = "bootstrap.json";
   env["OPSORCH_ADDR"] = "127.0.0.1:" + std::to_string(port);
-  Command serve({"serve"}, kExample, env, dir_ / "out", dir_ / "err");
-  std::string body;
-  const bool answered = WaitFor(
+  Command serve({"serve"}, kExample, env, dir / "out", dir / "err");
+  Served out;
+  out.answered = WaitFor(
       [&] {
         HttpClient c(port);
         if (!c.Connected()) return false;
-        auto r = c.Request("POST", "/metrics/query", {},
-                           R"({"expression":{"metricName":"prometheus.reachable"}})");
-        body = r.body;
-        return r.status == 200 && body.find("\"points\":[{") != std::string::npos;
+        auto r = c.Request(method, target, {}, body);
+        out.body = r.body;
+        return r.status == 200 && ok(out.body);
       },
       milliseconds(20'000));
-  EXPECT_TRUE(answered) << body << "\nstderr:\n" << ReadAll(dir_ / "err");
-  EXPECT_NE(ReadAll(dir_ / "err").find("capability metric served by workflow"), std::string::npos);
-  EXPECT_EQ(serve.Stop(), 0);
+  out.exit_status = serve.Stop();
+  out.stderr_text = ReadAll(dir / "err");
+  return out;
+}
+
+TEST_F(ExampleRun, ServeWithARelativeBootstrapAnswersTheMetricsApi) {
+  const Served s = ServeExample(
+      dir_, env_, "POST", "/metrics/query",
+      R"({"expression":{"metricName":"prometheus.reachable"}})",
+      [](const std::string& b) { return b.find("\"points\":[{") != std::string::npos; });
+  EXPECT_TRUE(s.answered) << s.body << "\nstderr:\n" << s.stderr_text;
+  EXPECT_NE(s.stderr_text.find("capability metric served by workflow"), std::string::npos);
+  EXPECT_EQ(s.exit_status, 0);
 }
 
 // The workflow provider is only the default: a metric provider the operator names wins.
 TEST_F(ExampleRun, AnExplicitMetricProviderWinsOverTheWorkflowDefault) {
-  const std::uint16_t port = UnusedPort();
   auto env = env_;
-  env["OPSORCH_WORKFLOW_BOOTSTRAP"] = "bootstrap.json";
   env["OPSORCH_METRIC_PROVIDER"] = "mock";
-  env["OPSORCH_ADDR"] = "127.0.0.1:" + std::to_string(port);
-  Command serve({"serve"}, kExample, env, dir_ / "out", dir_ / "err");
-  std::string body;
-  const bool answered = WaitFor(
-      [&] {
-        HttpClient c(port);
-        if (!c.Connected()) return false;
-        auto r = c.Request("GET", "/metrics/describe");
-        body = r.body;
-        return r.status == 200;
-      },
-      milliseconds(20'000));
-  EXPECT_TRUE(answered) << body << "\nstderr:\n" << ReadAll(dir_ / "err");
+  const Served s = ServeExample(dir_, env, "GET", "/metrics/describe", "",
+                                [](const std::string&) { return true; });
+  EXPECT_TRUE(s.answered) << s.body << "\nstderr:\n" << s.stderr_text;
   // The mock's catalog, not the workflow's one metric.
-  EXPECT_NE(body.find("cpu_usage_percent"), std::string::npos) << body;
-  EXPECT_EQ(body.find("prometheus.reachable"), std::string::npos) << body;
-  EXPECT_EQ(ReadAll(dir_ / "err").find("capability metric served by workflow"), std::string::npos);
-  EXPECT_EQ(serve.Stop(), 0);
+  EXPECT_NE(s.body.find("cpu_usage_percent"), std::string::npos) << s.body;
+  EXPECT_EQ(s.body.find("prometheus.reachable"), std::string::npos) << s.body;
+  EXPECT_EQ(s.stderr_text.find("capability metric served by workflow"), std::string::npos);
+  EXPECT_EQ(s.exit_status, 0);
 }
 
 TEST_F(ExampleRun, ABootstrapWithoutOutputsSaysItsMetricsAreDropped) {
