@@ -8,6 +8,7 @@ find_package(spdlog 1.10 CONFIG REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
 find_package(tl-expected CONFIG REQUIRED)
 find_package(SQLite3 REQUIRED)  # incident engine store
+find_package(date CONFIG REQUIRED)  # time zones (date::date-tz, reads /usr/share/zoneinfo)
 if(OPSORCH_WITH_POSTGRES)
   find_package(PostgreSQL REQUIRED)  # incident engine store for several nodes (libpq)
 endif()

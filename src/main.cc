@@ -11,6 +11,7 @@
 #include <signal.h>
 
 #include <opsorch/app/app.h>
+#include <opsorch/app/cli.h>
 #include <opsorch/config/config.h>
 #include <opsorch/log/log.h>
 #include <opsorch/providers/secrets.h>
@@ -105,6 +106,9 @@ int main(int argc, char** argv) {
       "  OPSORCH_ENGINE_STORE         incident engine store: sqlite:<path> or postgres://...\n"
       "  OPSORCH_ENGINE_SEED          a catalog of teams, services and integration keys\n"
       "  OPSORCH_WORKFLOW_BOOTSTRAP   run the workflow runtime inside the server\n"
+      "  OPSORCH_PUBLIC_URL           base of the action links in pages (default: this address)\n"
+      "  OPSORCH_OUTBOUND_ALLOW_NETS  CIDRs where loopback/private page receivers are allowed\n"
+      "  OPSORCH_SMTP_URL, _FROM, _USERNAME, _PASSWORD, _REQUIRE_TLS   e-mail for pages\n"
       "  OPSORCH_LOG_FORMAT, OPSORCH_LOG_LEVEL, OPSORCH_ACCESS_LOG   logging");
 
   CLI::App* keygen = cli.add_subcommand(
@@ -126,6 +130,21 @@ int main(int argc, char** argv) {
       "test", "Run workflow test files against the real runtime with mocked HTTP services");
   wtest->add_option("files", test_files, "Test files (*.test.json)")->required();
 
+  opsorch::app::CliTarget target;
+  std::string oncall_schedule, oncall_at, page_user;
+  CLI::App* oncall = cli.add_subcommand(
+      "oncall", "Print who is on call (asks a running opsorch: OPSORCH_SERVER or OPSORCH_ADDR, "
+                "with OPSORCH_BEARER_TOKEN)");
+  oncall->add_option("--schedule", oncall_schedule, "Only this schedule");
+  oncall->add_option("--at", oncall_at, "An RFC 3339 time (default: now)");
+  oncall->add_option("--server", target.server, "The server's base URL");
+  CLI::App* page = cli.add_subcommand("page", "Paging tools");
+  page->require_subcommand(1);
+  CLI::App* page_test = page->add_subcommand(
+      "test", "Send a test message to each of a person's contact methods and print the outcome");
+  page_test->add_option("--user", page_user, "The person's id")->required();
+  page_test->add_option("--server", target.server, "The server's base URL");
+
   // CLI11 would answer an unknown command with "A subcommand is required": name it instead.
   if (argc > 1 && argv[1][0] != '-') {
     const std::string command = argv[1];
@@ -133,7 +152,7 @@ int main(int argc, char** argv) {
     for (const CLI::App* sub : cli.get_subcommands({})) known = known || sub->get_name() == command;
     if (!known) {
       std::fprintf(stderr,
-                   "opsorch: unknown command \"%s\" (commands: serve, agent, workflow, keygen; "
+                   "opsorch: unknown command \"%s\" (commands: serve, agent, workflow, keygen, oncall, page; "
                    "see opsorch --help)\n",
                    command.c_str());
       return 2;
@@ -142,6 +161,10 @@ int main(int argc, char** argv) {
   CLI11_PARSE(cli, argc, argv);
   if (serve->parsed()) return Serve(demo);
   if (agent->parsed()) return Agent(bootstrap_file);
+  if (oncall->parsed()) {
+    return opsorch::app::OnCallCommand(target, oncall_schedule, oncall_at, stdout);
+  }
+  if (page_test->parsed()) return opsorch::app::PageTestCommand(target, page_user, stdout);
   if (wtest->parsed()) {
     opsorch::log::Options quiet;
     quiet.level = opsorch::log::Level::kError;  // test output is the PASS/FAIL lines

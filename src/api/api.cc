@@ -70,8 +70,10 @@ std::string ActorType(const Request& req) {
 
 }  // namespace
 
-std::string Call::Query(std::string_view key) const {
-  std::string_view q = query;
+namespace {
+// The one query-string walk: `fn(decoded value, ok)` for every `key`, until it returns false.
+template <class Fn>
+void EachQueryValue(std::string_view q, std::string_view key, Fn fn) {
   while (!q.empty()) {
     const auto amp = q.find('&');
     const std::string_view pair = q.substr(0, amp);
@@ -83,10 +85,28 @@ std::string Call::Query(std::string_view key) const {
     for (char& c : v) c = c == '+' ? ' ' : c;
     std::string kd, vd;
     if (!PercentDecode(k, kd) || kd != key) continue;
-    if (!PercentDecode(v, vd)) return {};
-    return vd;
+    const bool ok = PercentDecode(v, vd);
+    if (!fn(std::move(vd), ok)) return;
   }
-  return {};
+}
+}  // namespace
+
+std::string Call::Query(std::string_view key) const {
+  std::string out;
+  EachQueryValue(query, key, [&](std::string v, bool ok) {
+    if (ok) out = std::move(v);
+    return false;  // the first value only; a malformed one reads as absent
+  });
+  return out;
+}
+
+std::vector<std::string> Call::QueryAll(std::string_view key) const {
+  std::vector<std::string> out;
+  EachQueryValue(query, key, [&](std::string v, bool ok) {
+    if (ok && !v.empty()) out.push_back(std::move(v));
+    return out.size() < 1000;
+  });
+  return out;
 }
 
 std::string ErrorBodyIn(ErrorFormat format, const Error& e, std::string_view request_id) {
@@ -296,7 +316,10 @@ struct Api::Impl {
   }
 
   bool Authorized(const Request& req, Auth auth) const {
-    if (options.bearer_token.empty() || auth == Auth::kIntegrationKey) return true;
+    if (options.bearer_token.empty() || auth == Auth::kIntegrationKey ||
+        auth == Auth::kSignedLink) {
+      return true;
+    }
     constexpr std::string_view kBearer = "Bearer ";
     std::string_view h = req.Header("Authorization");
     if (!h.starts_with(kBearer)) return false;

@@ -63,6 +63,8 @@ std::string_view AuthName(Auth a) {
       return "bearer-or-metrics-token";
     case Auth::kIntegrationKey:
       return "integration-key";
+    case Auth::kSignedLink:
+      return "signed-link";
   }
   return "bearer";
 }
@@ -130,6 +132,9 @@ Result<std::string> OpenApiDocument(const RouteTable& routes, const JsonObject& 
         break;
       case Auth::kIntegrationKey:
         op["security"] = JsonArray{};  // the integration key is in the body or the path
+        break;
+      case Auth::kSignedLink:
+        op["security"] = JsonArray{};  // the signed link in the path is the credential
         break;
     }
     op["x-opsorch-auth"] = AuthName(r.auth);

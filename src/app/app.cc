@@ -20,6 +20,7 @@
 #include <opsorch/http/server.h>
 #include <opsorch/log/log.h>
 #include <opsorch/metrics/metrics.h>
+#include <opsorch/net/http_client.h>
 #include <opsorch/plugin/plugin_host.h>
 #include <opsorch/providers/interfaces.h>
 #include <opsorch/providers/registry.h>
@@ -119,6 +120,20 @@ struct App::Impl {
     return plugins->Create(cap, path, spec.config, ps);
   }
 
+  // Where outbound page receivers may be private-class addresses (OPSORCH_OUTBOUND_ALLOW_NETS).
+  std::shared_ptr<const net::NetList> allow_nets;
+
+  // Where links in messages point: OPSORCH_PUBLIC_URL, else this server's own address.
+  std::string PublicUrl() const {
+    if (!config.public_url.empty()) return config.public_url;
+    auto hp = config::SplitHostPort(config.addr);
+    std::string host = hp ? hp->first : "";
+    if (host.empty() || host == "0.0.0.0" || host == "::") host = "localhost";
+    if (host.find(':') != std::string::npos) host = "[" + host + "]";
+    const std::string scheme = config.tls_cert_file.empty() ? "http" : "https";
+    return scheme + "://" + host + ":" + std::to_string(hp ? hp->second : 8080);
+  }
+
   // The incident engine, opened on first use (a capability configured with `local`).
   Result<engine::Engine*> EngineOrOpen() {
     std::lock_guard lock(engine_mu);
@@ -138,12 +153,19 @@ struct App::Impl {
         std::chrono::duration_cast<std::chrono::nanoseconds>(config.engine_reopen_window).count();
     eo.incident_retention = std::chrono::hours(24 * config.engine_incident_retention_days);
     eo.alert_retention = std::chrono::hours(24 * config.engine_alert_retention_days);
+    eo.public_url = PublicUrl();
+    eo.outbound_allow_nets = allow_nets;
+    eo.smtp_url = config.smtp_url;
+    eo.smtp_from = config.smtp_from;
+    eo.smtp_username = config.smtp_username;
+    eo.smtp_password = config.smtp_password;
+    eo.smtp_require_tls = config.smtp_require_tls;
     auto opened = engine::Engine::Open(eo, &metrics);
     if (!opened) {
       return Fail(errc::kBadRequest, "incident engine: " + opened.error().message);
     }
     if (options.demo) {
-      if (auto st = engine::ApplySeed(**opened, engine::DemoSeed()); !st) {
+      if (auto st = engine::ApplySeed(**opened, engine::DemoSeed(PublicUrl())); !st) {
         return Fail(errc::kBadRequest, "incident engine demo seed: " + st.error().message);
       }
     }
@@ -260,7 +282,22 @@ Result<std::unique_ptr<App>> App::Create(config::Config config, AppOptions optio
   }
   impl->workflow_metrics = std::make_unique<workflow::MetricStore>();
   if (auto st = impl->StartWorkflows(); !st) return Fail(std::move(st.error()));
+  {
+    // The demo pages its own sink on loopback; anything else needs the operator's word.
+    const std::string allow = !c.outbound_allow_nets.empty() ? c.outbound_allow_nets
+                              : options.demo                 ? "127.0.0.0/8,::1/128"
+                                                             : "";
+    if (!allow.empty()) {
+      auto nets = net::ParseNetList(allow);
+      if (!nets) {
+        return Fail(errc::kBadRequest,
+                    "invalid OPSORCH_OUTBOUND_ALLOW_NETS: " + nets.error().message);
+      }
+      impl->allow_nets = std::make_shared<const net::NetList>(std::move(*nets));
+    }
+  }
   ProviderSources sources;
+  sources.outbound_allow_nets = impl->allow_nets;
   sources.engine = [raw = impl.get()] { return raw->EngineOrOpen(); };
   sources.workflow_metrics = impl->workflows ? impl->workflow_metrics.get() : nullptr;
   sources.plugins = [raw = impl.get()](Capability cap, const providers::ProviderSpec& spec) {
@@ -289,8 +326,11 @@ Result<std::unique_ptr<App>> App::Create(config::Config config, AppOptions optio
   };
   engine_routes.limits.max_webhook_body_bytes = c.body_limit;
   engine_routes.metrics = &impl->metrics;
-  for (auto* table : {&engine::IngestRoutes, &engine::AdminRoutes}) {
+  for (auto* table : {&engine::IngestRoutes, &engine::AdminRoutes, &engine::PagingRoutes}) {
     for (auto& r : (*table)(engine_routes)) routes.push_back(std::move(r));
+  }
+  if (options.demo) {
+    for (auto& r : engine::DemoSinkRoutes()) routes.push_back(std::move(r));
   }
   auto api = api::Api::Create(std::move(api_options), std::move(routes), impl->providers,
                               impl->metrics, impl->pool.get());

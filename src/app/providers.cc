@@ -1,5 +1,6 @@
 #include <opsorch/app/providers.h>
 #include <opsorch/engine/local_providers.h>
+#include <opsorch/notify/providers.h>
 #include <opsorch/providers/mock.h>
 #include <opsorch/providers/secrets.h>
 #include <opsorch/workflow/metric_provider.h>
@@ -19,6 +20,9 @@ Status RegisterProviders(providers::ProviderRegistry& registry, ProviderSources 
   if (auto st = workflow::RegisterWorkflowMetricProvider(registry, sources.workflow_metrics); !st) {
     return st;
   }
+  notify::NotifyEnvironment notify_env;
+  notify_env.allow_nets = sources.outbound_allow_nets;
+  if (auto st = notify::RegisterNotifyProviders(registry, std::move(notify_env)); !st) return st;
   if (sources.plugins) registry.SetPluginFactory(std::move(sources.plugins));
   return Ok();
 }

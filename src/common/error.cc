@@ -18,6 +18,7 @@ constexpr std::array kTable = {
     ErrorCodeInfo{C::kMethodNotAllowed, "method_not_allowed", 405, false},
     // The reference answers 502 for every typed provider code but not_found and bad_request.
     ErrorCodeInfo{C::kConflict, "conflict", 409, false},
+    ErrorCodeInfo{C::kGone, "gone", 410, false},
     ErrorCodeInfo{C::kPayloadTooLarge, "payload_too_large", 413, false},
     ErrorCodeInfo{C::kHeadersTooLarge, "headers_too_large", 431, false},
     ErrorCodeInfo{C::kRateLimited, "rate_limited", 429, false},

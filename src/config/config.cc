@@ -194,6 +194,25 @@ Result<Config> LoadFromEnv(const EnvLookup& env) {
   }
   if (auto v = env("OPSORCH_ENGINE_STORE"); v) c.engine_store = std::string(TrimSpace(*v));
   if (auto v = env("OPSORCH_ENGINE_SEED"); v) c.engine_seed_file = std::string(TrimSpace(*v));
+  for (auto [name, out] : {std::pair<std::string_view, std::string*>{"OPSORCH_PUBLIC_URL", &c.public_url},
+                           {"OPSORCH_OUTBOUND_ALLOW_NETS", &c.outbound_allow_nets},
+                           {"OPSORCH_SMTP_URL", &c.smtp_url},
+                           {"OPSORCH_SMTP_FROM", &c.smtp_from},
+                           {"OPSORCH_SMTP_USERNAME", &c.smtp_username}}) {
+    if (auto v = env(name); v) *out = std::string(TrimSpace(*v));
+  }
+  if (auto v = env("OPSORCH_SMTP_PASSWORD"); v) c.smtp_password = *v;  // not trimmed: a secret
+  if (auto v = env("OPSORCH_SMTP_REQUIRE_TLS"); v) {
+    const std::string b = ToLower(TrimSpace(*v));
+    if (b != "true" && b != "false" && b != "1" && b != "0" && !b.empty()) {
+      return Fail(errc::kBadRequest, "invalid OPSORCH_SMTP_REQUIRE_TLS: must be true or false");
+    }
+    c.smtp_require_tls = b == "true" || b == "1";
+  }
+  if (!c.public_url.empty() && !c.public_url.starts_with("http://") &&
+      !c.public_url.starts_with("https://")) {
+    return Fail(errc::kBadRequest, "invalid OPSORCH_PUBLIC_URL: must start with http:// or https://");
+  }
   if (auto v = env("OPSORCH_WORKFLOW_BOOTSTRAP"); v) {
     c.workflow_bootstrap = std::string(TrimSpace(*v));
   }

@@ -11,43 +11,20 @@
 #include <opsorch/engine/sla.h>
 #include <opsorch/providers/interfaces.h>
 
+#include "engine/admin_util.h"
+#include "engine/pager.h"
+
 namespace opsorch::engine {
 namespace {
 
+using namespace admin;  // NOLINT: the shared admin helpers
 using api::Call;
 using api::JsonReply;
-using api::Outcome;
+using api::Outcome;  // not engine::Outcome (rules)
 using api::Reply;
 using http::Method;
 
 constexpr std::int64_t kSecond = 1'000'000'000;
-
-Reply NoContent() { return Reply{204, {}, ""}; }
-
-Error EngineDisabled() {
-  return MakeError(errc::kNotFound,
-                   "the incident engine is not enabled: configure a capability with the local "
-                   "provider");
-}
-
-// Ids in paths: letters, digits, '.', '_', '-', '@' (member ids are often emails), 1..128.
-bool ValidId(std::string_view id) {
-  if (id.empty() || id.size() > 128) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-           c == '_' || c == '-' || c == '@';
-  });
-}
-
-Status ValidIds(const Call& call) {
-  for (std::string_view id : call.params) {
-    if (id.data() != nullptr && !ValidId(id)) {
-      return Fail(errc::kBadRequest,
-                  "invalid id in path: use 1-128 letters, digits, '.', '_', '-' or '@'");
-    }
-  }
-  return Ok();
-}
 
 void AppendService(std::string& out, const ServiceRow& s) {
   out.append("{\"id\":");
@@ -62,6 +39,8 @@ void AppendService(std::string& out, const ServiceRow& s) {
   out.append(",\"resolveTargetMinutes\":" + std::to_string(s.resolve_target_s / 60));
   out.append(",\"tags\":");
   AppendJsonObject(out, s.tags);
+  out.append(",\"escalationPolicy\":");
+  AppendJsonString(out, s.escalation_policy);
   out.push_back('}');
 }
 
@@ -110,55 +89,6 @@ void AppendIntegration(std::string& out, const IntegrationRow& i) {
   out.push_back('}');
 }
 
-template <class T, class F>
-std::string List(const std::vector<T>& items, F append) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i > 0) out.push_back(',');
-    append(out, items[i]);
-  }
-  out.push_back(']');
-  return out;
-}
-
-// A page of an admin list, ordered by `key` (?limit=, default 100, at most 1000; ?after=<key
-// of the last row>).
-template <class T, class Key, class F>
-Outcome PagedList(std::vector<T> items, const Call& call, Key key, F append) {
-  std::int64_t limit = 0;
-  if (const std::string text = call.Query("limit"); !text.empty()) {
-    auto r = std::from_chars(text.data(), text.data() + text.size(), limit);
-    if (r.ec != std::errc() || r.ptr != text.data() + text.size() || limit <= 0) {
-      return Fail(errc::kBadRequest, "limit: must be a positive integer");
-    }
-  }
-  const auto size = static_cast<std::size_t>(providers::PageSize(limit));
-  const std::string after = call.Query("after");
-  std::sort(items.begin(), items.end(), [&](const T& a, const T& b) { return key(a) < key(b); });
-  std::vector<T> page;
-  Reply r;
-  for (auto& item : items) {
-    if (!after.empty() && key(item) <= after) continue;
-    if (page.size() == size) {
-      r.next = key(page.back());
-      break;
-    }
-    page.push_back(std::move(item));
-  }
-  r.body = List(page, append);
-  return r;
-}
-
-Result<JsonObject> BodyObject(const Call& call) {
-  auto v = ParseJson(call.request.body);
-  if (!v) return Fail(std::move(v.error()));
-  if (!v->is_object()) return Fail(errc::kBadRequest, "request body must be a JSON object");
-  return std::move(v->get_object());
-}
-
-// A handler that needs the engine: 404 while none runs, path ids checked.
-using EngineFn = Outcome (*)(Engine&, const Call&);
-
 // ---- services ---------------------------------------------------------------------------------
 
 Outcome ListServices(Engine& engine, const Call& call) {
@@ -196,7 +126,8 @@ Outcome PutService(Engine& engine, const Call& call) {
   if (!body) return Fail(body.error());
   Status st = Ok();
   const FieldReader r{*body, "", &st};
-  r.OnlyKnown({"name", "description", "team", "ackTargetMinutes", "resolveTargetMinutes", "tags"});
+  r.OnlyKnown({"name", "description", "team", "ackTargetMinutes", "resolveTargetMinutes", "tags",
+               "escalationPolicy"});
   ServiceRow row;
   row.id = std::string(call.params[0]);
   row.name = r.Str("name", true);
@@ -205,9 +136,21 @@ Outcome PutService(Engine& engine, const Call& call) {
   row.ack_target_s = r.PositiveInt("ackTargetMinutes", 15) * 60;
   row.resolve_target_s = r.PositiveInt("resolveTargetMinutes", 120) * 60;
   row.tags = r.StringMap("tags");
+  row.escalation_policy = r.Str("escalationPolicy");
   row.created_at = Time::Now().UnixNanos();
+  if (st && !row.escalation_policy.empty()) {
+    Pager* pager = engine.pager();
+    if (pager == nullptr) {
+      r.Error("escalationPolicy", "paging is not available with this store");
+    } else if (pager->Catalog()->FindPolicy(row.escalation_policy) == nullptr) {
+      r.Error("escalationPolicy", "unknown escalation policy \"" + row.escalation_policy + "\"");
+    }
+  }
   if (!st) return Fail(st.error());
   if (auto w = engine.store().UpsertService(row); !w) return Fail(w.error());
+  if (Pager* pager = engine.pager()) {
+    if (auto re = pager->ReloadCatalog(); !re) return Fail(re.error());
+  }
   std::string out;
   AppendService(out, row);
   return JsonReply(std::move(out));
@@ -391,29 +334,11 @@ Outcome Sla(Engine& engine, const Call& call) {
 }  // namespace
 
 api::RouteTable AdminRoutes(const EngineRoutesContext& ctx) {
-  const auto handler = [engine = ctx.engine](EngineFn fn) -> api::Handler {
-    return [engine, fn](Call& call, api::Respond respond) {
-      Engine* e = engine();
-      if (e == nullptr) return respond(Fail(EngineDisabled()));
-      if (auto st = ValidIds(call); !st) return respond(Fail(st.error()));
-      respond(fn(*e, call));
-    };
-  };
-  // Every admin route reads or writes the store: on the worker pool. Each may read keys or
-  // change the catalog: no cross-site browser request without a token.
   const auto row = [&](Method m, std::string_view pattern, std::string_view audit, EngineFn fn,
                        std::string_view summary, std::string_view request_type,
                        std::string_view response_type, int status = 200) {
-    return api::Route{.method = m,
-                      .pattern = pattern,
-                      .audit = audit,
-                      .changes_config = true,
-                      .execution = api::Execution::kPool,
-                      .handler = handler(fn),
-                      .summary = summary,
-                      .request_type = request_type,
-                      .response_type = response_type,
-                      .success_status = status};
+    return AdminRow(ctx.engine, m, pattern, audit, fn, summary, request_type, response_type,
+                    status);
   };
   api::RouteTable t = {
       row(Method::kGet, "/admin/services", "", &ListServices, "Services and SLA targets (paged)",

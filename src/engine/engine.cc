@@ -15,6 +15,7 @@
 #include <opsorch/log/log.h>
 #include <opsorch/metrics/metrics.h>
 
+#include "engine/pager.h"
 #include "engine/rules.h"
 
 namespace opsorch::engine {
@@ -22,7 +23,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::int64_t NowNs() { return Time::Now().UnixNanos(); }
 
 // A unit of the writer's queue: events, or one other write (Submit).
 struct Request {
@@ -39,6 +39,12 @@ struct Engine::Impl {
   EngineOptions options;
   RulesConfig rules;
   std::unique_ptr<Store> store;
+  std::unique_ptr<Pager> pager;  // destroyed first (~Engine): its runner submits writes
+  std::atomic<bool> paging_work{false};  // a commit queued pages: wake the pager after it
+
+  std::int64_t NowNs() const {
+    return options.clock ? options.clock() : Time::Now().UnixNanos();
+  }
   std::unique_ptr<SlaCache> sla;
   metrics::Registry* metrics = nullptr;
 
@@ -140,6 +146,15 @@ struct Engine::Impl {
         items.push_back([this, out, in, now](Tx& tx) -> Status {
           auto o = ApplyEvent(tx, in->integration, in->event, now, rules);
           if (!o) return Fail(std::move(o.error()));
+          if (pager && o->action != "deduplicated" && o->action != "held" &&
+              o->action != "ignored") {
+            if (auto st = pager->OnIncidentChange(tx, o->incident_id,
+                                                  in->integration.service_id, o->action, now);
+                !st) {
+              return st;
+            }
+            if (o->action == "triggered" || o->action == "reopened") paging_work = true;
+          }
           out->action = std::move(o->action);
           out->incident_id = std::move(o->incident_id);
           out->alert_id = std::move(o->alert_id);
@@ -149,6 +164,7 @@ struct Engine::Impl {
     }
     std::vector<Status> statuses;
     const Status committed = store->WriteBatch(items, statuses);
+    if (pager && paging_work.exchange(false)) pager->Wake();
     if (!committed) {
       log::Error("incident engine: commit failed: " + committed.error().message);
     }
@@ -257,10 +273,33 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options,
   if (options.retention_interval.count() > 0) {
     impl->retention = std::thread([raw] { raw->RetentionLoop(); });
   }
-  return std::unique_ptr<Engine>(new Engine(std::move(impl)));
+  auto engine = std::unique_ptr<Engine>(new Engine(std::move(impl)));
+  if (options.paging && raw->store->SupportsPaging()) {
+    PagerOptions p;
+    p.public_url = options.public_url;
+    p.allow_nets = options.outbound_allow_nets;
+    p.smtp_url = options.smtp_url;
+    p.smtp_from = options.smtp_from;
+    p.smtp_username = options.smtp_username;
+    p.smtp_password = options.smtp_password;
+    p.smtp_require_tls = options.smtp_require_tls;
+    p.clock = options.clock;
+    p.run_threads = options.paging_threads;
+    Engine* e = engine.get();
+    auto pager = Pager::Create(
+        *raw->store,
+        [e](std::function<Status(Tx&)> write, std::function<void(Status)> done) {
+          e->Submit(std::move(write), std::move(done));
+        },
+        std::move(p), metrics);
+    if (!pager) return Fail(std::move(pager.error()));
+    raw->pager = std::move(*pager);
+  }
+  return engine;
 }
 
 Engine::~Engine() {
+  impl_->pager.reset();  // its runner's writes go through the writer below
   {
     std::lock_guard lock(impl_->mu);
     impl_->stopping = true;
@@ -279,6 +318,10 @@ Engine::~Engine() {
 }
 
 Store& Engine::store() { return *impl_->store; }
+
+Pager* Engine::pager() { return impl_->pager.get(); }
+
+std::int64_t Engine::Now() const { return impl_->NowNs(); }
 
 void Engine::Ingest(std::vector<Ingestion> events,
                     std::function<void(std::vector<IngestResult>)> done) {
@@ -402,6 +445,6 @@ void Engine::ForgetKeys() {
 
 Result<std::int64_t> Engine::RunRetention() { return impl_->RunRetention(); }
 
-Result<SlaReport> Engine::Sla(const SlaQuery& q) { return impl_->sla->Report(q, NowNs()); }
+Result<SlaReport> Engine::Sla(const SlaQuery& q) { return impl_->sla->Report(q, impl_->NowNs()); }
 
 }  // namespace opsorch::engine

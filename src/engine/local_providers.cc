@@ -7,7 +7,10 @@
 #include <opsorch/common/time.h>
 #include <opsorch/engine/local_providers.h>
 #include <opsorch/providers/interfaces.h>
+#include <opsorch/schema/codec.h>
 
+#include "engine/incident_json.h"
+#include "engine/pager.h"
 #include "engine/rules.h"
 #include "engine/timeline_view.h"
 #include "engine/vocabulary.h"
@@ -210,6 +213,17 @@ class Base {
  protected:
   Store& store() { return engine.store(); }
 
+  // The pager's part of an incident change, in the same transaction (nothing without a pager).
+  Status Notify(Tx& tx, const IncidentRow& row, std::string_view change, std::int64_t now) {
+    Pager* pager = engine.pager();
+    if (pager == nullptr) return Ok();
+    return pager->OnIncidentChange(tx, row.id, row.service_id, change, now);
+  }
+  // After a write that may have queued pages: the pager looks at once.
+  void WakePager(bool queued) {
+    if (queued && engine.pager() != nullptr) engine.pager()->Wake();
+  }
+
   // The service ids a scope selects: none (no restriction), or the given service / the
   // services of the given team. An unknown team selects nothing (a deliberately empty list).
   Result<std::optional<std::vector<std::string>>> ScopeServices(const s::QueryScope& scope) {
@@ -330,7 +344,7 @@ class LocalIncidents final : public providers::IncidentProvider, Base {
     if (!in.service.empty()) {
       if (auto st = ServiceExists(in.service); !st) return Fail(std::move(st.error()));
     }
-    const std::int64_t now = Time::Now().UnixNanos();
+    const std::int64_t now = engine.Now();
     IncidentRow row;
     row.service_id = in.service;
     row.title = title;
@@ -348,8 +362,11 @@ class LocalIncidents final : public providers::IncidentProvider, Base {
       if (auto s2 = tx.InsertIncident(row); !s2) return s2;
       TimelineRow t{"", row.id, now, "created", "Incident created: " + title, ActorOf(in.caller),
                     {}};
-      return tx.AppendTimeline(t);
+      if (auto s2 = tx.AppendTimeline(t); !s2) return s2;
+      return row.status == "open" && !row.service_id.empty() ? Notify(tx, row, "triggered", now)
+                                                             : Ok();
     });
+    WakePager(st && row.status == "open");
     if (!st) return Fail(std::move(st.error()));
     return ToSchema(row);
   }
@@ -374,12 +391,14 @@ class LocalIncidents final : public providers::IncidentProvider, Base {
       if (auto st = ServiceExists(*in.service); !st) return Fail(std::move(st.error()));
     }
     IncidentRow result;
+    std::string change;  // what the pager hears about
     auto st = store().Write([&](Tx& tx) -> Status {
+      change.clear();
       auto found = tx.GetIncidentForUpdate(id);
       if (!found) return Fail(std::move(found.error()));
       if (!*found) return Fail(errc::kNotFound, "incident " + id + " not found");
       IncidentRow row = std::move(**found);
-      const std::int64_t now = Time::Now().UnixNanos();
+      const std::int64_t now = engine.Now();
       std::vector<TimelineRow> entries;
       const std::string from_label = StatusLabelOf(row);
       if (status_word && status_word->lifecycle != row.status) {
@@ -398,6 +417,9 @@ class LocalIncidents final : public providers::IncidentProvider, Base {
           row.resolved_at = 0;
           row.acknowledged_at = 0;
         }
+        if (kind != "status_change") change = kind;
+        // acknowledged → open: paging starts again, as for a reopened incident.
+        if (kind == "status_change" && row.status == "open") change = "reopened";
         entries.push_back(TimelineRow{
             "", row.id, now, kind,
             "Status changed from " + from_label + " to " + status_word->label, ActorOf(in.caller),
@@ -437,9 +459,13 @@ class LocalIncidents final : public providers::IncidentProvider, Base {
       for (auto& e : entries) {
         if (auto s2 = tx.AppendTimeline(e); !s2) return s2;
       }
+      if (!change.empty()) {
+        if (auto s2 = Notify(tx, row, change, now); !s2) return s2;
+      }
       result = std::move(row);
       return Ok();
     });
+    WakePager(st && change == "reopened");
     if (!st) return Fail(std::move(st.error()));
     return ToSchema(result);
   }
@@ -500,7 +526,7 @@ class LocalIncidents final : public providers::IncidentProvider, Base {
       if (!found) return Fail(std::move(found.error()));
       if (!*found) return Fail(errc::kNotFound, "incident " + id + " not found");
       IncidentRow row = std::move(**found);
-      const std::int64_t now = Time::Now().UnixNanos();
+      const std::int64_t now = engine.Now();
       TimelineRow t;
       t.incident_id = row.id;
       if (in.at.IsZero()) {
@@ -746,6 +772,10 @@ Status RegisterLocalProviders(providers::ProviderRegistry& registry,
     return st;
   }
   return add.template operator()<providers::TeamProvider, LocalTeams>("team");
+}
+
+std::string IncidentJson(const IncidentRow& row) {
+  return schema::EncodeToString(ToSchema(row));
 }
 
 }  // namespace opsorch::engine

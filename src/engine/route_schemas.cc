@@ -18,6 +18,10 @@ JsonObject ListOf(std::string_view name) {
   return JsonObject{{"type", "array"},
                     {"items", {{"$ref", "#/components/schemas/" + std::string(name)}}}};
 }
+JsonObject Bool() { return JsonObject{{"type", "boolean"}}; }
+JsonObject ArrayOf(JsonObject items) {
+  return JsonObject{{"type", "array"}, {"items", std::move(items)}};
+}
 JsonObject StringMapSchema() {
   return JsonObject{{"type", "object"}, {"additionalProperties", Str()}};
 }
@@ -32,16 +36,94 @@ JsonObject RouteSchemas() {
                            {"team", Str()},
                            {"ackTargetMinutes", Int()},
                            {"resolveTargetMinutes", Int()},
-                           {"tags", StringMapSchema()}},
+                           {"tags", StringMapSchema()},
+                           {"escalationPolicy", Str()}},
                           {"id", "name"});
   s["AdminServiceInput"] = Obj({{"name", Str()},
                                 {"description", Str()},
                                 {"team", Str()},
                                 {"ackTargetMinutes", Int()},
                                 {"resolveTargetMinutes", Int()},
-                                {"tags", StringMapSchema()}},
+                                {"tags", StringMapSchema()},
+                                {"escalationPolicy", Str()}},
                                {"name"}, true);
   s["AdminServices"] = ListOf("AdminService");
+  // Paging (paging_routes.cc): the bodies are validated by their decoders, so the schemas
+  // describe the shape without repeating every rule.
+  const JsonObject contact_method{{"id", Str()},      {"type", Str()},      {"address", Str()},
+                                  {"secret", Str()},  {"label", Str()},     {"hasSecret", Bool()}};
+  const JsonObject rule{
+      {"contactMethod", Str()}, {"startDelayMinutes", Int()}, {"urgency", Str()}};
+  s["User"] = Obj({{"id", Str()},
+                   {"name", Str()},
+                   {"email", Str()},
+                   {"timeZone", Str()},
+                   {"contactMethods", ArrayOf(Obj(contact_method))},
+                   {"notificationRules", ArrayOf(Obj(rule))}},
+                  {"id", "name"});
+  s["UserInput"] = Obj({{"name", Str()},
+                        {"email", Str()},
+                        {"timeZone", Str()},
+                        {"contactMethods", ArrayOf(Obj(contact_method))},
+                        {"notificationRules", ArrayOf(Obj(rule))}},
+                       {"name"}, true);
+  s["Users"] = ListOf("User");
+  s["EscalationPolicy"] = Obj({{"id", Str()},
+                               {"name", Str()},
+                               {"description", Str()},
+                               {"numLoops", Int()},
+                               {"rules", ArrayOf(Obj({{"delayMinutes", Int()},
+                                                      {"targets", ArrayOf(Obj({{"type", Str()},
+                                                                               {"id", Str()}}))}}))}},
+                              {"id", "name", "rules"});
+  s["EscalationPolicyInput"] = Obj({{"name", Str()},
+                                    {"description", Str()},
+                                    {"numLoops", Int()},
+                                    {"rules", ArrayOf(JsonObject{{"type", "object"}})}},
+                                   {"name", "rules"}, true);
+  s["EscalationPolicies"] = ListOf("EscalationPolicy");
+  const JsonObject entry = Obj({{"user", Str()}, {"start", Str()}, {"end", Str()}});
+  s["Schedule"] = Obj({{"id", Str()},
+                       {"name", Str()},
+                       {"description", Str()},
+                       {"timeZone", Str()},
+                       {"layers", ArrayOf(JsonObject{{"type", "object"}})},
+                       {"overrides", ArrayOf(JsonObject{{"type", "object"}})},
+                       {"finalSchedule", ArrayOf(entry)}},
+                      {"id", "name", "timeZone", "layers"});
+  s["ScheduleInput"] = Obj({{"name", Str()},
+                            {"description", Str()},
+                            {"timeZone", Str()},
+                            {"layers", ArrayOf(JsonObject{{"type", "object"}})}},
+                           {"name", "timeZone", "layers"}, true);
+  s["Schedules"] = ListOf("Schedule");
+  s["Override"] = Obj({{"id", Str()}, {"start", Str()}, {"end", Str()}, {"user", Str()}},
+                      {"id", "start", "end", "user"});
+  s["OverrideInput"] =
+      Obj({{"start", Str()}, {"end", Str()}, {"user", Str()}}, {"start", "end", "user"}, true);
+  s["Overrides"] = ListOf("Override");
+  const JsonObject ref = Obj({{"id", Str()}, {"name", Str()}});
+  s["OnCall"] = Obj({{"user", ref},
+                     {"schedule", JsonObject{{"type", JsonArray{"object", "null"}}}},
+                     {"escalationPolicy", ref},
+                     {"escalationLevel", Int()},
+                     {"start", JsonObject{{"type", JsonArray{"string", "null"}}}},
+                     {"end", JsonObject{{"type", JsonArray{"string", "null"}}}}},
+                    {"user", "escalationPolicy", "escalationLevel"});
+  s["OnCalls"] = ListOf("OnCall");
+  s["Notification"] = Obj({{"id", Str()},
+                           {"incidentId", Str()},
+                           {"person", Str()},
+                           {"contactMethod", Str()},
+                           {"channel", Str()},
+                           {"level", Int()},
+                           {"status", Str()},
+                           {"attempts", Int()},
+                           {"detail", Str()}},
+                          {"id", "status"});
+  s["Notifications"] = ListOf("Notification");
+  s["TestOutcomes"] = ArrayOf(Obj(
+      {{"contactMethod", Str()}, {"channel", Str()}, {"state", Str()}, {"detail", Str()}}));
   s["AdminTeam"] = Obj({{"id", Str()}, {"name", Str()}, {"description", Str()}, {"parent", Str()}},
                        {"id", "name"});
   s["AdminTeamInput"] =

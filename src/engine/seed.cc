@@ -6,12 +6,83 @@
 #include <opsorch/common/time.h>
 #include <opsorch/demo/demo_world.h>
 #include <opsorch/engine/seed.h>
+#include <opsorch/paging/schedule.h>
+
+#include "engine/pager.h"
+#include "engine/paging_catalog.h"
 
 namespace opsorch::engine {
 namespace {
 
 Status NotObject(const std::string& where) {
   return Fail(errc::kBadRequest, where + ": must be an object");
+}
+
+// People, schedules and escalation policies, validated as the admin API validates them (in
+// that order: each may name the ones before), then the pager's catalog is rebuilt.
+Status SeedPaging(Engine& engine, const FieldReader& root, std::int64_t now) {
+  Pager* pager = engine.pager();
+  const JsonArray* users = root.Array("users");
+  const JsonArray* schedules = root.Array("schedules");
+  const JsonArray* policies = root.Array("escalationPolicies");
+  if (!*root.status) return *root.status;
+  if (users == nullptr && schedules == nullptr && policies == nullptr) return Ok();
+  if (pager == nullptr) {
+    return Fail(errc::kBadRequest,
+                "seed: users, schedules and escalation policies need a store "
+                "that can page");
+  }
+  Store& store = engine.store();
+  auto each =
+      [&](const JsonArray* list, std::string_view name,
+          const std::function<Status(const std::string&, const std::string&, const JsonObject&)>&
+              fn) -> Status {
+    if (list == nullptr) return Ok();
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      const std::string where = "seed." + std::string(name) + "[" + std::to_string(i) + "]";
+      if (!(*list)[i].is_object()) return NotObject(where);
+      JsonObject body = (*list)[i].get_object();
+      const JsonValue* id = body.if_contains("id");
+      if (id == nullptr || !id->is_string() || id->get_string().empty()) {
+        return Fail(errc::kBadRequest, where + ".id: is required");
+      }
+      const std::string doc_id(id->get_string());
+      body.erase("id");
+      if (auto st = fn(where, doc_id, body); !st) return st;
+    }
+    return pager->ReloadCatalog();
+  };
+  auto prefixed = [](const std::string& where, const Error& e) {
+    return Fail(errc::kBadRequest, where + "." + e.message);
+  };
+  if (auto st =
+          each(users, "users",
+               [&](const std::string& where, const std::string& id, const JsonObject& b) -> Status {
+                 auto p = DecodePerson(id, b, nullptr);
+                 if (!p) return prefixed(where, p.error());
+                 return store.PutDoc(CatalogDoc{"user", id, "", PersonDocument(*p), now});
+               });
+      !st) {
+    return st;
+  }
+  if (auto st = each(
+          schedules, "schedules",
+          [&](const std::string& where, const std::string& id, const JsonObject& b) -> Status {
+            auto cat = pager->Catalog();
+            auto s = paging::DecodeSchedule(
+                JsonValue(b), [&](std::string_view u) { return cat->FindPerson(u) != nullptr; });
+            if (!s) return prefixed(where, s.error());
+            return store.PutDoc(CatalogDoc{"schedule", id, "", b, now});
+          });
+      !st) {
+    return st;
+  }
+  return each(policies, "escalationPolicies",
+              [&](const std::string& where, const std::string& id, const JsonObject& b) -> Status {
+                auto p = DecodePolicy(id, b, *pager->Catalog());
+                if (!p) return prefixed(where, p.error());
+                return store.PutDoc(CatalogDoc{"policy", id, "", PolicyDocument(*p), now});
+              });
 }
 
 }  // namespace
@@ -60,6 +131,7 @@ Status ApplySeed(Engine& engine, std::string_view json) {
       row.resolve_target_s = s.PositiveInt("resolveTargetMinutes", 120) * 60;
       row.created_at = now;
       row.tags = s.StringMap("tags");
+      row.escalation_policy = s.Str("escalationPolicy");
       const JsonArray* integrations = s.Array("integrations");
       if (!status) return status;
       if (auto st = store.UpsertService(row); !st) return st;
@@ -97,6 +169,7 @@ Status ApplySeed(Engine& engine, std::string_view json) {
       }
     }
   }
+  if (auto st = SeedPaging(engine, root, now); !st) return st;
   if (const JsonArray* events = root.Array("events")) {
     auto any = store.QueryIncidents(IncidentFilter{.limit = 1});
     if (!any) return Fail(std::move(any.error()));
@@ -133,7 +206,7 @@ namespace {
 // documented keys, SLA targets, and a few events that leave incidents in different states.
 constexpr std::string_view kDemoEngineParts = R"json({
   "services": {
-    "svc-checkout": {"ackTargetMinutes": 5, "resolveTargetMinutes": 60,
+    "svc-checkout": {"ackTargetMinutes": 5, "resolveTargetMinutes": 60, "escalationPolicy": "payments-default",
       "integrations": [{"id": "checkout-events", "name": "Events API v2", "kind": "events_v2", "key": "demo-routing-key-000000000000001"},
                        {"id": "checkout-alertmanager", "name": "Alertmanager", "kind": "alertmanager", "key": "demo-alertmanager-key-0000000001"}]},
     "svc-database": {
@@ -155,9 +228,75 @@ std::string WorldStr(const JsonObject& o, std::string_view key) {
   return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
 }
 
+// The demo's paging: the Payments team's people, each with a signed webhook to the built-in
+// sink (DemoSinkRoutes, which prints every page it receives), a follow-the-sun schedule (three
+// eight-hour layers, so someone is always on call) and a two-level policy on svc-checkout.
+JsonObject DemoPaging(std::string_view sink_base) {
+  const std::vector<std::pair<std::string, std::string>> people = {
+      {"alice.johnson", "Alice Johnson"},
+      {"bob.martinez", "Bob Martinez"},
+      {"carol.nguyen", "Carol Nguyen"},
+      {"dan.weber", "Dan Weber"}};
+  JsonArray users;
+  for (const auto& [local, name] : people) {
+    const std::string id = demo::Email(local);
+    users.push_back(JsonObject{
+        {"id", id},
+        {"name", name},
+        {"email", id},
+        {"timeZone", "America/New_York"},
+        {"contactMethods",
+         JsonArray{JsonObject{{"id", "sink"},
+                              {"type", "webhook"},
+                              {"label", "demo sink"},
+                              {"address", std::string(sink_base) + "/demo/sink/" + local},
+                              {"secret", std::string(kDemoSinkSecret)}}}},
+        {"notificationRules",
+         JsonArray{
+             JsonObject{{"contactMethod", "sink"}, {"startDelayMinutes", 0}, {"urgency", "high"}},
+             JsonObject{
+                 {"contactMethod", "sink"}, {"startDelayMinutes", 0}, {"urgency", "low"}}}}});
+  }
+  auto layer = [&](std::string_view id, std::string_view start, std::vector<std::string> who) {
+    JsonArray users_of;
+    for (const auto& w : who) users_of.push_back(JsonValue(demo::Email(w)));
+    return JsonObject{{"id", id},
+                      {"name", std::string(id) + " (UTC " + std::string(start) + ")"},
+                      {"start", "2026-01-05T00:00:00Z"},
+                      {"rotationVirtualStart", "2026-01-05T00:00:00Z"},
+                      {"rotationTurnLengthSeconds", 604800},
+                      {"users", std::move(users_of)},
+                      {"restrictions", JsonArray{JsonObject{{"type", "daily"},
+                                                            {"startTimeOfDay", start},
+                                                            {"durationSeconds", 28800}}}}};
+  };
+  JsonArray schedules{JsonObject{
+      {"id", "payments-follow-the-sun"},
+      {"name", "Payments follow-the-sun"},
+      {"timeZone", "UTC"},
+      {"layers", JsonArray{layer("americas", "16:00:00", {"alice.johnson", "bob.martinez"}),
+                           layer("emea", "08:00:00", {"carol.nguyen", "dan.weber"}),
+                           layer("apac", "00:00:00", {"bob.martinez", "carol.nguyen"})}}}};
+  JsonArray policies{JsonObject{
+      {"id", "payments-default"},
+      {"name", "Payments default"},
+      {"numLoops", 1},
+      {"rules",
+       JsonArray{
+           JsonObject{{"delayMinutes", 5},
+                      {"targets", JsonArray{JsonObject{{"type", "schedule"},
+                                                       {"id", "payments-follow-the-sun"}}}}},
+           JsonObject{{"delayMinutes", 10},
+                      {"targets", JsonArray{JsonObject{{"type", "user"},
+                                                       {"id", demo::Email("alice.johnson")}}}}}}}}};
+  return JsonObject{{"users", std::move(users)},
+                    {"schedules", std::move(schedules)},
+                    {"escalationPolicies", std::move(policies)}};
+}
+
 }  // namespace
 
-std::string DemoSeed() {
+std::string DemoSeed(std::string_view sink_base) {
   const JsonObject& world = demo::World();
   auto parts = ParseJson(kDemoEngineParts);
   const JsonObject extras = parts && parts->is_object() ? parts->get_object() : JsonObject{};
@@ -212,6 +351,7 @@ std::string DemoSeed() {
     }
   }
   JsonObject seed{{"teams", std::move(teams)}, {"services", std::move(services)}};
+  for (auto& kv : DemoPaging(sink_base)) seed[kv.key()] = kv.value();
   if (const JsonValue* events = extras.if_contains("events")) seed["events"] = *events;
   return boost::json::serialize(seed);
 }

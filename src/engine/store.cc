@@ -51,3 +51,49 @@ Result<std::unique_ptr<Store>> OpenStore(const std::string& url) {
 }
 
 }  // namespace opsorch::engine
+
+namespace opsorch::engine {
+namespace {
+Error NoPaging() {
+  return MakeError(errc::kInternal, "this store has no paging tables (run its migrations)");
+}
+}  // namespace
+
+Result<std::optional<EscalationRow>> Tx::GetEscalation(std::int64_t) { return Fail(NoPaging()); }
+Status Tx::PutEscalation(const EscalationRow&) { return Fail(NoPaging()); }
+Status Tx::InsertJob(JobRow&) { return Fail(NoPaging()); }
+Result<std::vector<JobRow>> Tx::DueJobs(std::int64_t, std::int64_t) { return Fail(NoPaging()); }
+Status Tx::DeleteJob(std::int64_t) { return Fail(NoPaging()); }
+Result<bool> Tx::InsertNotification(NotificationRow&) { return Fail(NoPaging()); }
+Result<std::vector<NotificationRow>> Tx::ClaimNotifications(std::int64_t, std::int64_t,
+                                                            std::string_view, std::int64_t) {
+  return Fail(NoPaging());
+}
+Result<std::vector<NotificationRow>> Tx::ExpiredLeases(std::int64_t, std::int64_t) {
+  return Fail(NoPaging());
+}
+Result<std::optional<NotificationRow>> Tx::GetNotificationForUpdate(std::int64_t) {
+  return Fail(NoPaging());
+}
+Status Tx::UpdateNotification(const NotificationRow&) { return Fail(NoPaging()); }
+Result<std::int64_t> Tx::CancelNotifications(std::int64_t, std::int64_t, std::string_view) {
+  return Fail(NoPaging());
+}
+
+Status Store::PutDoc(const CatalogDoc&) { return Fail(NoPaging()); }
+Status Store::DeleteDoc(std::string_view, std::string_view) { return Fail(NoPaging()); }
+Result<std::vector<CatalogDoc>> Store::Docs(std::string_view) { return Fail(NoPaging()); }
+Result<std::int64_t> Store::CatalogVersion() { return Fail(NoPaging()); }
+Result<std::optional<EscalationRow>> Store::Escalation(std::int64_t) { return Fail(NoPaging()); }
+Result<std::vector<NotificationRow>> Store::Notifications(std::int64_t) {
+  return Fail(NoPaging());
+}
+Result<std::optional<NotificationRow>> Store::Notification(std::int64_t) {
+  return Fail(NoPaging());
+}
+Result<std::int64_t> Store::NextPagingWork() { return Fail(NoPaging()); }
+Result<std::string> Store::SharedSetting(std::string_view, std::string_view) {
+  return Fail(NoPaging());
+}
+
+}  // namespace opsorch::engine

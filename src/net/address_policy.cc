@@ -1,12 +1,16 @@
 // The SSRF address rule, applied to the address libcurl actually connects to (never to the
 // spelling in a URL, which DNS or a numeric-host parser may turn into anything).
+#include <algorithm>
 #include <array>
+#include <charconv>
 #include <cstdint>
 #include <cstring>
 #include <string>
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <opsorch/common/error.h>
 #include <opsorch/net/http_client.h>
 
 namespace opsorch::net {
@@ -110,9 +114,137 @@ Verdict ClassifyV6(const std::uint8_t* b, std::string* why) {
   return Verdict::kPublic;
 }
 
+bool PrefixMatches(const std::uint8_t* address, const std::uint8_t* net, int prefix) {
+  const int whole = prefix / 8;
+  if (std::memcmp(address, net, static_cast<std::size_t>(whole)) != 0) return false;
+  const int rest = prefix % 8;
+  if (rest == 0) return true;
+  const auto mask = static_cast<std::uint8_t>(0xFF << (8 - rest));
+  return (address[whole] & mask) == (net[whole] & mask);
+}
+
+bool HostBitsZero(const std::uint8_t* net, int prefix, int total_bytes) {
+  for (int bit = prefix; bit < total_bytes * 8; ++bit) {
+    if ((net[bit / 8] >> (7 - bit % 8)) & 1) return false;
+  }
+  return true;
+}
+
+Result<NetList::Net> ParseNet(std::string_view entry) {
+  auto bad = [&](std::string_view rule) {
+    return Fail(errc::kBadRequest,
+                "allow-list entry \"" + std::string(entry) + "\": " + std::string(rule));
+  };
+  const std::size_t slash = entry.find('/');
+  const std::string address(entry.substr(0, slash));
+  NetList::Net net;
+  if (::inet_pton(AF_INET, address.c_str(), net.bytes.data()) == 1) {
+    net.family = AF_INET;
+    net.prefix = 32;
+  } else if (::inet_pton(AF_INET6, address.c_str(), net.bytes.data()) == 1) {
+    net.family = AF_INET6;
+    net.prefix = 128;
+  } else {
+    return bad("must be an IPv4 or IPv6 address with an optional /prefix (10.1.0.0/16)");
+  }
+  if (slash != std::string_view::npos) {
+    const std::string_view digits = entry.substr(slash + 1);
+    const int max = net.prefix;
+    int prefix = -1;
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), prefix);
+    if (digits.empty() || digits.size() > 3 || ec != std::errc() ||
+        end != digits.data() + digits.size() || prefix < 0 || prefix > max) {
+      return bad(max == 32 ? "prefix length must be 0..32 for IPv4"
+                           : "prefix length must be 0..128 for IPv6");
+    }
+    net.prefix = prefix;
+  }
+  if (!HostBitsZero(net.bytes.data(), net.prefix, net.family == AF_INET ? 4 : 16)) {
+    return bad("has address bits set beyond the prefix (write the network address)");
+  }
+  return net;
+}
+
+std::string FormatNet(const NetList::Net& net) {
+  char text[INET6_ADDRSTRLEN] = {};
+  ::inet_ntop(net.family, net.bytes.data(), text, sizeof text);
+  return std::string(text) + "/" + std::to_string(net.prefix);
+}
+
 }  // namespace
 
+Result<NetList> ParseNetList(std::string_view text) {
+  NetList list;
+  auto is_sep = [](char c) { return c == ',' || c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  std::size_t i = 0;
+  bool expect_entry = false;  // after a comma: an empty entry ("a,,b", "a,") is a typo
+  while (i < text.size()) {
+    if (text[i] == ',') {
+      if (expect_entry || list.nets_.empty()) {
+        return Fail(errc::kBadRequest, "allow-list: empty entry between commas");
+      }
+      expect_entry = true;
+      ++i;
+      continue;
+    }
+    if (is_sep(text[i])) {
+      ++i;
+      continue;
+    }
+    std::size_t end = i;
+    while (end < text.size() && !is_sep(text[end])) ++end;
+    auto net = ParseNet(text.substr(i, end - i));
+    if (!net) return Fail(std::move(net.error()));
+    list.nets_.push_back(*net);
+    expect_entry = false;
+    i = end;
+  }
+  if (expect_entry) return Fail(errc::kBadRequest, "allow-list: empty entry after a comma");
+  for (const auto& net : list.nets_) {
+    if (!list.canonical_.empty()) list.canonical_ += ',';
+    list.canonical_ += FormatNet(net);
+  }
+  return list;
+}
+
+bool NetList::Contains(const sockaddr* address) const {
+  if (address == nullptr) return false;
+  std::uint8_t v4[4];
+  std::uint8_t v6[16];
+  bool have_v4 = false;
+  bool have_v6 = false;
+  if (address->sa_family == AF_INET) {
+    sockaddr_in in{};
+    std::memcpy(&in, address, sizeof in);
+    std::memcpy(v4, &in.sin_addr.s_addr, 4);
+    have_v4 = true;
+  } else if (address->sa_family == AF_INET6) {
+    sockaddr_in6 in6{};
+    std::memcpy(&in6, address, sizeof in6);
+    std::memcpy(v6, in6.sin6_addr.s6_addr, 16);
+    have_v6 = true;
+    if (AllZero(v6, 10) && v6[10] == 0xFF && v6[11] == 0xFF) {  // mapped: the same IPv4 host
+      std::memcpy(v4, v6 + 12, 4);
+      have_v4 = true;
+    }
+  }
+  for (const Net& net : nets_) {
+    if (net.family == AF_INET && have_v4 && PrefixMatches(v4, net.bytes.data(), net.prefix)) {
+      return true;
+    }
+    if (net.family == AF_INET6 && have_v6 && PrefixMatches(v6, net.bytes.data(), net.prefix)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 bool AddressAllowed(const sockaddr* address, bool allow_private, std::string* why) {
+  return AddressAllowed(address, allow_private, nullptr, why);
+}
+
+bool AddressAllowed(const sockaddr* address, bool allow_private, const NetList* allow_nets,
+                    std::string* why) {
   std::string reason;
   Verdict verdict = Verdict::kNever;
   if (address == nullptr) {
@@ -130,7 +262,9 @@ bool AddressAllowed(const sockaddr* address, bool allow_private, std::string* wh
     reason = "unsupported address family";
   }
   const bool allowed =
-      verdict == Verdict::kPublic || (verdict == Verdict::kPrivate && allow_private);
+      verdict == Verdict::kPublic ||
+      (verdict == Verdict::kPrivate &&
+       (allow_private || (allow_nets != nullptr && allow_nets->Contains(address))));
   if (why != nullptr) *why = allowed ? std::string() : reason;
   return allowed;
 }

@@ -22,6 +22,7 @@ constexpr std::size_t kMaxResponseHeaderBytes = 256u << 10;
 // Per-transfer state the libcurl callbacks write into.
 struct Transfer {
   bool allow_private = false;
+  const NetList* allow_nets = nullptr;
   bool keep_body = true;
   std::size_t max_body = 0;
   std::size_t body_bytes = 0;
@@ -40,7 +41,7 @@ curl_socket_t OpenSocket(void* clientp, curlsocktype purpose, curl_sockaddr* add
     return CURL_SOCKET_BAD;
   }
   std::string why;
-  if (!AddressAllowed(&address->addr, t->allow_private, &why)) {
+  if (!AddressAllowed(&address->addr, t->allow_private, t->allow_nets, &why)) {
     t->denied_why = why;
     return CURL_SOCKET_BAD;
   }
@@ -63,7 +64,8 @@ int PreRequest(void* clientp, char* primary_ip, char* /*local_ip*/, int /*primar
     }
   }
   std::string why;
-  if (!AddressAllowed(reinterpret_cast<const sockaddr*>(&storage), t->allow_private, &why)) {
+  if (!AddressAllowed(reinterpret_cast<const sockaddr*>(&storage), t->allow_private, t->allow_nets,
+                      &why)) {
     t->denied_why = why;
     return CURL_PREREQFUNC_ABORT;
   }
@@ -201,7 +203,13 @@ class CurlClient final : public HttpClient {
     list.reset(raw);
     if (!ok) return Fail(errc::kInternal, "out of memory");
 
-    const std::string key = (request.allow_private ? "private\n" : "public\n") + request.pool_key;
+    // The policy is part of the key: a connection opened under one allow-list is never lent to
+    // a call made under another (the pre-request check would refuse it anyway, after the fact).
+    const NetList* allow_nets =
+        request.allow_nets && !request.allow_nets->empty() ? request.allow_nets.get() : nullptr;
+    const std::string key = (request.allow_private ? "private\n" : "public\n") +
+                            (allow_nets != nullptr ? allow_nets->canonical() : std::string()) +
+                            "\n" + request.pool_key;
     Easy fresh = Acquire(key);
     if (!fresh) return Fail(errc::kInternal, "curl_easy_init failed");
     Lease lease(this, key, std::move(fresh));
@@ -211,6 +219,7 @@ class CurlClient final : public HttpClient {
 
     Transfer t;
     t.allow_private = request.allow_private;
+    t.allow_nets = allow_nets;
     t.keep_body = request.keep_body;
     t.max_body = request.max_response_bytes;
     t.abort = request.abort;

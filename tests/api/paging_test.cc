@@ -42,7 +42,7 @@ class Paging : public ::testing::Test {
       std::string batch = "[";
       for (int i = 0; i < 1000 && done < n; ++i, ++done) {
         if (i > 0) batch += ",";
-        batch += R"({"routing_key":"demo-routing-key-000000000000001","event_action":"trigger",)"
+        batch += R"({"routing_key":"demo-routing-key-000000000000002","event_action":"trigger",)"
                  R"("dedup_key":")" +
                  (same_key ? std::string("flap") : "key-" + std::to_string(done)) +
                  R"(","payload":{"summary":"paging test","source":"x","severity":")" +

@@ -24,6 +24,7 @@ const RouteTable& Table() {
     e.engine = [] { return nullptr; };
     for (auto& r : engine::IngestRoutes(e)) t.push_back(std::move(r));
     for (auto& r : engine::AdminRoutes(e)) t.push_back(std::move(r));
+    for (auto& r : engine::PagingRoutes(e)) t.push_back(std::move(r));
     return t;
   }();
   return table;

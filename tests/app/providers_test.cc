@@ -27,7 +27,7 @@ TEST(ProvidersTest, RegistersEveryFamilyForItsCapabilities) {
       {Capability::kMetric, {"mock", "workflow"}},
       {Capability::kLog, {"mock"}},
       {Capability::kTicket, {"mock"}},
-      {Capability::kMessaging, {"mock"}},
+      {Capability::kMessaging, {"mock", "slack", "smtp", "webhook"}},
       {Capability::kDeployment, {"mock"}},
       {Capability::kOrchestration, {"mock"}},
   };

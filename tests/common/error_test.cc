@@ -41,6 +41,7 @@ TEST(Error, StatusesOfTheContract) {
       {"unauthorized", 401},
       {"not_found", 404},
       {"conflict", 409},  // the reference answers 502
+      {"gone", 410},      // an expired action link
       {"payload_too_large", 413},
       {"headers_too_large", 431},
       {"internal", 500},

@@ -148,5 +148,113 @@ TEST(SpellingTable, APublicAddressResolvesToAnAllowedOne) {
   freeaddrinfo(result);
 }
 
+// The operator's allow-list: parsing (errors name the entry and the rule) and matching.
+struct NetListCase {
+  std::string text;
+  std::string error;  // empty: parses
+  std::string canonical;
+};
+
+class NetListParseTable : public ::testing::TestWithParam<NetListCase> {};
+
+TEST_P(NetListParseTable, Parses) {
+  const auto& c = GetParam();
+  auto list = ParseNetList(c.text);
+  if (c.error.empty()) {
+    ASSERT_TRUE(list) << c.text << ": " << list.error().message;
+    EXPECT_EQ(list->canonical(), c.canonical);
+  } else {
+    ASSERT_FALSE(list) << c.text;
+    EXPECT_EQ(list.error().code, ErrorCode::kBadRequest);
+    EXPECT_THAT(list.error().message, HasSubstr(c.error)) << c.text;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, NetListParseTable,
+    ::testing::Values(
+        NetListCase{"", "", ""}, NetListCase{"  ", "", ""},
+        NetListCase{"127.0.0.0/8, ::1/128, 10.1.0.0/16", "", "127.0.0.0/8,::1/128,10.1.0.0/16"},
+        NetListCase{"10.1.2.3", "", "10.1.2.3/32"}, NetListCase{"fd00::1", "", "fd00::1/128"},
+        NetListCase{"10.0.0.0/8 192.168.0.0/16", "", "10.0.0.0/8,192.168.0.0/16"},
+        NetListCase{"FD00:0::/8", "", "fd00::/8"}, NetListCase{"0.0.0.0/0", "", "0.0.0.0/0"},
+        NetListCase{"10.1.2.3/16", "\"10.1.2.3/16\": has address bits set beyond the prefix"},
+        NetListCase{"10.0.0.0/33", "\"10.0.0.0/33\": prefix length must be 0..32 for IPv4"},
+        NetListCase{"::/129", "\"::/129\": prefix length must be 0..128 for IPv6"},
+        NetListCase{"10.0.0.0/", "prefix length must be 0..32"},
+        NetListCase{"10.0.0.0/8x", "prefix length must be 0..32"},
+        NetListCase{"10.0.0.0/-1", "prefix length must be 0..32"},
+        NetListCase{"10.0.0.0/0008", "prefix length must be 0..32"},
+        NetListCase{"localhost", "\"localhost\": must be an IPv4 or IPv6 address"},
+        NetListCase{"10.0.0/8", "\"10.0.0/8\": must be an IPv4 or IPv6 address"},
+        NetListCase{"127.0.0.0/8,,::1", "empty entry"}, NetListCase{",127.0.0.0/8", "empty entry"},
+        NetListCase{"127.0.0.0/8,", "empty entry"}));
+
+struct AllowCase {
+  std::string list;
+  std::string address;
+  bool allowed;
+  std::string why;  // when refused
+};
+
+class AllowListTable : public ::testing::TestWithParam<AllowCase> {};
+
+TEST_P(AllowListTable, AllowsListedPrivatePeersOnly) {
+  const auto& c = GetParam();
+  auto list = ParseNetList(c.list);
+  ASSERT_TRUE(list) << list.error().message;
+  const sockaddr_storage storage = Parse(c.address);
+  const auto* sa = reinterpret_cast<const sockaddr*>(&storage);
+  std::string why = "unset";
+  EXPECT_EQ(AddressAllowed(sa, false, &*list, &why), c.allowed) << c.list << " / " << c.address;
+  if (c.allowed) {
+    EXPECT_EQ(why, "");
+  } else {
+    EXPECT_THAT(why, HasSubstr(c.why));
+  }
+  // Without the list the private peers are refused; with allow_private the list changes nothing.
+  std::string plain_why;
+  const bool plain = AddressAllowed(sa, false, &plain_why);
+  EXPECT_EQ(AddressAllowed(sa, false, nullptr, &why), plain);
+  EXPECT_EQ(AddressAllowed(sa, true, &*list, &why), AddressAllowed(sa, true, &why));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, AllowListTable,
+    ::testing::Values(
+        AllowCase{"127.0.0.0/8", "127.0.0.1", true}, AllowCase{"127.0.0.0/8", "127.9.9.9", true},
+        AllowCase{"127.0.0.1", "127.0.0.2", false, "loopback"},
+        AllowCase{"127.0.0.0/8", "::1", false, "loopback"}, AllowCase{"::1", "::1", true},
+        AllowCase{"127.0.0.0/8", "::ffff:127.0.0.1", true},  // dual-stack view of the v4 host
+        AllowCase{"127.0.0.0/8", "64:ff9b::7f00:1", false, "loopback"},  // NAT64: another host
+        AllowCase{"127.0.0.0/8", "2002:7f00:1::1", false, "loopback"},
+        AllowCase{"10.1.0.0/16", "10.1.255.1", true},
+        AllowCase{"10.1.0.0/16", "10.2.0.1", false, "private"},
+        AllowCase{"10.1.0.0/17", "10.1.128.1", false, "private"},
+        AllowCase{"10.1.0.0/17", "10.1.127.1", true},
+        AllowCase{"169.254.169.254/32", "169.254.169.254", true},
+        AllowCase{"169.254.169.254/32", "169.254.169.253", false, "link-local"},
+        AllowCase{"fd00::/8", "fd12::1", true}, AllowCase{"fd00::/8", "fc00::1", false, "unique"},
+        AllowCase{"fe80::/10", "febf::1", true}, AllowCase{"0.0.0.0/0", "192.168.1.1", true},
+        // Never-allowed ranges stay refused even when listed.
+        AllowCase{"0.0.0.0/0", "0.0.0.0", false, "unspecified"},
+        AllowCase{"0.0.0.0/0", "224.0.0.1", false, "multicast"},
+        AllowCase{"0.0.0.0/0", "255.255.255.255", false, "broadcast"},
+        AllowCase{"240.0.0.0/4", "240.0.0.1", false, "reserved"},
+        AllowCase{"::/0", "::", false, "unspecified"},
+        AllowCase{"::/0", "ff02::1", false, "multicast"},
+        AllowCase{"::/0", "127.0.0.1", false, "loopback"},
+        // Public peers are allowed with or without a list.
+        AllowCase{"10.0.0.0/8", "8.8.8.8", true}, AllowCase{"", "8.8.8.8", true},
+        AllowCase{"", "127.0.0.1", false, "loopback"}));
+
+TEST(NetList, NullAddressIsNotContained) {
+  auto list = ParseNetList("0.0.0.0/0, ::/0");
+  ASSERT_TRUE(list);
+  EXPECT_FALSE(list->Contains(nullptr));
+  std::string why;
+  EXPECT_FALSE(AddressAllowed(nullptr, false, &*list, &why));
+}
+
 }  // namespace
 }  // namespace opsorch::net

@@ -28,6 +28,7 @@ enum class Auth : std::uint8_t {
   kBearer,                // OPSORCH_BEARER_TOKEN, when one is set
   kBearerOrMetricsToken,  // … or OPSORCH_METRICS_TOKEN (GET /metrics, GET /health)
   kIntegrationKey,        // the handler checks an integration key of the engine; no bearer
+  kSignedLink,            // the path holds a signed link (action, calendar) the handler checks
 };
 
 // How a route's errors are written.
@@ -69,6 +70,9 @@ struct Call {
   // The first value of `key` in the query string (application/x-www-form-urlencoded: '+' is a
   // space, %XX decoded); "" when absent or malformed. The server's one query-string parser.
   std::string Query(std::string_view key) const;
+  // Every non-empty value of `key` (repeated keys, PagerDuty's `scheduleIds[]=a&scheduleIds[]=b`),
+  // at most 1000; malformed ones left out.
+  std::vector<std::string> QueryAll(std::string_view key) const;
 };
 
 // Called exactly once, from any thread.

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 
 #include <opsorch/common/result.h>
 #include <opsorch/providers/registry.h>
@@ -12,6 +13,9 @@ class Engine;
 }
 namespace opsorch::workflow {
 class MetricStore;
+}
+namespace opsorch::net {
+class NetList;
 }
 
 namespace opsorch::app {
@@ -25,10 +29,14 @@ struct ProviderSources {
   workflow::MetricStore* workflow_metrics = nullptr;
   // Builds plugin-backed providers (the plugin host); empty: plugin paths are refused.
   providers::PluginFactory plugins;
+  // Where the `webhook`, `slack` and `smtp` messaging providers may reach private-class
+  // receivers (OPSORCH_OUTBOUND_ALLOW_NETS; null: nowhere private).
+  std::shared_ptr<const net::NetList> outbound_allow_nets;
 };
 
 // mock (ten capabilities), json and sealed (secrets), local (incidents, alerts, services,
-// teams), workflow (metrics), and plugin binaries through the same Build path.
+// teams), workflow (metrics), webhook, slack and smtp (messaging), and plugin binaries through
+// the same Build path.
 Status RegisterProviders(providers::ProviderRegistry& registry, ProviderSources sources);
 
 }  // namespace opsorch::app

@@ -21,6 +21,7 @@ enum class ErrorCode : std::uint8_t {
   kNotFound,
   kMethodNotAllowed,
   kConflict,
+  kGone,  // a link or resource that existed and no longer does (an expired action link)
   kPayloadTooLarge,
   kHeadersTooLarge,
   kRateLimited,  // opsorch's own throttling (a provider's "rate_limited" is kProviderDefined)
@@ -101,6 +102,7 @@ inline constexpr ErrorCode kForbidden = ErrorCode::kForbidden;
 inline constexpr ErrorCode kNotFound = ErrorCode::kNotFound;
 inline constexpr ErrorCode kMethodNotAllowed = ErrorCode::kMethodNotAllowed;
 inline constexpr ErrorCode kConflict = ErrorCode::kConflict;
+inline constexpr ErrorCode kGone = ErrorCode::kGone;
 inline constexpr ErrorCode kPayloadTooLarge = ErrorCode::kPayloadTooLarge;
 inline constexpr ErrorCode kHeadersTooLarge = ErrorCode::kHeadersTooLarge;
 inline constexpr ErrorCode kRateLimited = ErrorCode::kRateLimited;

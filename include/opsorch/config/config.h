@@ -71,6 +71,14 @@ struct Config {
   std::chrono::milliseconds engine_hold_resolve{5 * 60'000};
   std::int64_t engine_incident_retention_days = 730;
   std::int64_t engine_alert_retention_days = 365;
+  // Paging (docs/PAGING.md). OPSORCH_PUBLIC_URL: the base of links in messages (empty: derived
+  // from the listen address). OPSORCH_OUTBOUND_ALLOW_NETS: CIDRs where loopback/private
+  // receivers are allowed (parsed and checked when the engine opens). OPSORCH_SMTP_URL,
+  // OPSORCH_SMTP_FROM, OPSORCH_SMTP_USERNAME, OPSORCH_SMTP_PASSWORD, OPSORCH_SMTP_REQUIRE_TLS.
+  std::string public_url;
+  std::string outbound_allow_nets;
+  std::string smtp_url, smtp_from, smtp_username, smtp_password;
+  bool smtp_require_tls = false;
 
   CapabilitySettings& For(providers::Capability c) { return capabilities[providers::Index(c)]; }
   const CapabilitySettings& For(providers::Capability c) const {

@@ -18,9 +18,13 @@
 namespace opsorch::metrics {
 class Registry;
 }
+namespace opsorch::net {
+class NetList;
+}
 
 namespace opsorch::engine {
 
+class Pager;
 struct RulesConfig;
 struct Outcome;
 struct SlaQuery;
@@ -40,6 +44,18 @@ struct EngineOptions {
   std::chrono::hours incident_retention{24 * 730};
   std::chrono::hours alert_retention{24 * 365};
   std::chrono::minutes retention_interval{60};  // 0 = no retention job
+
+  // Paging (docs/PAGING.md). Action links in messages point at public_url (OPSORCH_PUBLIC_URL);
+  // receivers on loopback or private networks are refused unless in outbound_allow_nets
+  // (OPSORCH_OUTBOUND_ALLOW_NETS); e-mail goes through smtp_url (OPSORCH_SMTP_*).
+  bool paging = true;
+  std::string public_url = "http://localhost:8080";
+  std::shared_ptr<const net::NetList> outbound_allow_nets;
+  std::string smtp_url, smtp_from, smtp_username, smtp_password;
+  bool smtp_require_tls = false;
+  // Unix nanoseconds for the rules and the pager (tests inject one); null: the system clock.
+  std::function<std::int64_t()> clock;
+  bool paging_threads = true;  // false: tests drive the pager's passes themselves
 };
 
 // One authenticated event waiting for the writer.
@@ -71,6 +87,9 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   Store& store();
+  // The pager (null when paging is off or the store cannot page).
+  Pager* pager();
+  std::int64_t Now() const;  // the engine's clock, Unix nanoseconds
 
   // Queues the events; `done` runs on the engine's sync thread once they are durably committed
   // (one result per event, in order), on the writer thread if the commit failed, or at once

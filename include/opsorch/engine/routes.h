@@ -26,6 +26,12 @@ struct EngineRoutesContext {
 
 api::RouteTable IngestRoutes(const EngineRoutesContext& context);
 api::RouteTable AdminRoutes(const EngineRoutesContext& context);
+// People, schedules, escalation policies, /oncalls, calendars, an incident's notifications and
+// escalation, and the signed action links (docs/PAGING.md).
+api::RouteTable PagingRoutes(const EngineRoutesContext& context);
+// `opsorch serve --demo` only: POST /demo/sink/{name}, which checks each page's signature and
+// prints it.
+api::RouteTable DemoSinkRoutes();
 
 // The JSON Schemas the rows above name (for GET /openapi.json: ApiOptions::extra_schemas).
 JsonObject RouteSchemas();

@@ -2,7 +2,8 @@
 // SLA targets) from a JSON document, applied at start. Idempotent: entries are upserted, an
 // integration whose key is already known is left alone.
 //
-// {"teams":[{"id","name","description?","parent?","members":[{"id","name?","email?","handle?","role?"}]}],
+// {"users":[{"id", …PUT /admin/users body}], "schedules":[{"id", …}], "escalationPolicies":[{"id", …}],
+//  "teams":[{"id","name","description?","parent?","members":[{"id","name?","email?","handle?","role?"}]}],
 //  "services":[{"id","name","description?","team?","ackTargetMinutes?","resolveTargetMinutes?",
 //               "tags?":{…},"integrations":[{"id","name?","kind?":"events_v2"|"alertmanager","key"}]}],
 //  "events":[{"routingKey","action","dedupKey","summary","source","severity"}]}
@@ -27,6 +28,12 @@ Status ApplySeed(Engine& engine, std::string_view json);
 // with the documented keys demo-routing-key-000000000000001 (svc-checkout) and …002
 // (svc-database), an Alertmanager integration on svc-checkout, SLA targets, and a few events that
 // leave incidents in different states.
-std::string DemoSeed();
+// Its paging part (people, a follow-the-sun schedule, a two-level policy on svc-checkout) pages
+// the built-in sink at `sink_base` + "/demo/sink/<person>" (DemoSinkRoutes in routes.h).
+std::string DemoSeed(std::string_view sink_base = "http://127.0.0.1:8080");
+
+// The demo people's webhook secret: the sink checks every page's signature with it.
+inline constexpr std::string_view kDemoSinkSecret =
+    "whsec_ZGVtby1zaW5rLXNlY3JldC0wMDAwMDAwMDAwMDAwMDAw";
 
 }  // namespace opsorch::engine

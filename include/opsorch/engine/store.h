@@ -30,6 +30,7 @@ struct ServiceRow {
   std::int64_t resolve_target_s = 120 * 60;  // SLA: resolve within
   JsonObject tags;                           // string → string
   std::int64_t created_at = 0;
+  std::string escalation_policy;  // the policy that pages for it; "" = nobody is paged
 };
 
 struct TeamRow {
@@ -167,6 +168,79 @@ struct SlaRow {
   std::int64_t updated_at = 0;
 };
 
+// ---- Paging -------------------------------------------------------------------------------------
+
+// A paging catalog document (a person, an on-call schedule, an escalation policy, a schedule
+// override): validated JSON kept whole; the engine decodes every document of a kind into its
+// in-memory catalog (engine/paging_catalog.h), so the store never needs their insides.
+struct CatalogDoc {
+  std::string kind;    // "user" | "schedule" | "policy" | "override"
+  std::string id;      // unique within the kind
+  std::string parent;  // overrides: their schedule; "" otherwise
+  JsonObject body;
+  std::int64_t updated_at = 0;
+};
+
+// An incident's escalation: the policy as it was when the incident triggered (edits to the
+// policy never strand it), and where it stands. `generation` fences everything scheduled for it:
+// acknowledge, resolve, reopen and a manual escalation bump it, and a job or message of an older
+// generation does nothing.
+struct EscalationRow {
+  std::int64_t incident_seq = 0;
+  std::string policy_id;
+  JsonObject snapshot;
+  std::int64_t generation = 0;
+  std::int64_t steps = 0;  // levels fired in this generation (empty levels included)
+  std::int64_t level = 0;  // the rule fired last (0-based)
+  std::int64_t loop = 0;   // how many times the policy has wrapped
+  std::string state;       // active | acknowledged | resolved | exhausted
+  std::int64_t next_at = 0;  // when the next level fires (0: none)
+  std::int64_t started_at = 0;
+  std::int64_t updated_at = 0;
+};
+
+// A durable timer: an escalation step now (kind "escalate"), more kinds as they come. A job runs
+// inside one write transaction that also deletes it, so it runs once; `unique_key` makes a
+// re-run of whatever scheduled it harmless.
+struct JobRow {
+  std::int64_t id = 0;
+  std::string kind;
+  std::string unique_key;
+  std::int64_t run_at = 0;
+  std::int64_t incident_seq = 0;
+  std::int64_t generation = 0;
+  JsonObject payload;
+};
+
+// One message to one person through one contact method (the outbox). `idempotency_key` is
+// unique: (incident, generation, step, person, rule, contact method) for pages, so a re-run step
+// cannot queue a message twice; it is also the message's id on the wire (webhook-id).
+struct NotificationRow {
+  std::int64_t seq = 0;
+  std::string id;  // "ntf-<seq>"
+  std::string idempotency_key;
+  std::string kind = "page";  // page | test
+  std::int64_t incident_seq = 0;  // 0 for tests
+  std::int64_t generation = 0;
+  std::int64_t level = 0;
+  std::string person_id;
+  std::string contact_method;  // the contact method's id within the person
+  std::string channel;         // its type: webhook | slack | email | sms | voice
+  std::string urgency;
+  // pending → sending → sent | failed | unknown (a crash mid-send of a transport that cannot
+  // safely resend), or cancelled (acknowledged or resolved before it was sent).
+  std::string status = "pending";
+  std::int64_t due_at = 0;  // pending: when to send (first try or retry)
+  std::int64_t attempts = 0;
+  std::string lease_owner;         // sending: the node sending it
+  std::int64_t lease_until = 0;    // sending: after this the sweep takes it back
+  std::int64_t created_at = 0;
+  std::int64_t updated_at = 0;
+  std::int64_t sent_at = 0;
+  std::int64_t action_used_at = 0;  // one of its signed action links was used
+  std::string detail;               // why it failed, or what the receiver said
+};
+
 // One write transaction. Calls are made by the engine's rules; every Find* of an incident by
 // (service, dedup key) holds that key until the transaction ends, so two nodes cannot both
 // decide there is no open incident.
@@ -201,6 +275,30 @@ class Tx {
   // AppendTimeline.
   virtual Status InsertAlertWithEntry(AlertRow& alert, TimelineRow& entry);
   virtual Status InsertDeployment(DeploymentRow& row) = 0;
+
+  // Paging (engine/pager). The defaults fail: a store without paging tables cannot page.
+  virtual Result<std::optional<EscalationRow>> GetEscalation(std::int64_t incident_seq);
+  virtual Status PutEscalation(const EscalationRow& row);
+  virtual Status InsertJob(JobRow& row);  // a row with the same unique_key: nothing happens
+  // Due jobs (run_at <= now), oldest first, that no other transaction holds (PostgreSQL: SKIP
+  // LOCKED); delete each in this transaction once handled.
+  virtual Result<std::vector<JobRow>> DueJobs(std::int64_t now, std::int64_t limit);
+  virtual Status DeleteJob(std::int64_t id);
+  // False when a row with the same idempotency key exists (nothing is written then).
+  virtual Result<bool> InsertNotification(NotificationRow& row);
+  // Pending rows due at `now` become `sending`, leased to `owner` until `lease_until`.
+  virtual Result<std::vector<NotificationRow>> ClaimNotifications(std::int64_t now,
+                                                                  std::int64_t limit,
+                                                                  std::string_view owner,
+                                                                  std::int64_t lease_until);
+  // Sending rows whose lease ran out (their sender died), oldest first.
+  virtual Result<std::vector<NotificationRow>> ExpiredLeases(std::int64_t now, std::int64_t limit);
+  virtual Result<std::optional<NotificationRow>> GetNotificationForUpdate(std::int64_t seq);
+  // Writes status, due_at, attempts, lease, sent_at, action_used_at, detail and updated_at.
+  virtual Status UpdateNotification(const NotificationRow& row);
+  // Pending messages of the incident become cancelled; returns how many.
+  virtual Result<std::int64_t> CancelNotifications(std::int64_t incident_seq, std::int64_t now,
+                                                   std::string_view why);
 };
 
 class Store {
@@ -259,6 +357,24 @@ class Store {
   virtual Status RevokeIntegration(std::string_view id, std::int64_t at) = 0;
   virtual Result<std::vector<IntegrationRow>> Integrations(std::string_view service_id) = 0;
   virtual Result<std::optional<IntegrationRow>> IntegrationByKeyHash(std::string_view hash) = 0;
+
+  // Whether the paging tables and calls below exist (the defaults fail).
+  virtual bool SupportsPaging() const { return false; }
+  // Paging catalog documents and state (reads).
+  virtual Status PutDoc(const CatalogDoc& doc);
+  virtual Status DeleteDoc(std::string_view kind, std::string_view id);
+  virtual Result<std::vector<CatalogDoc>> Docs(std::string_view kind);
+  // The newest updated_at of any document (0: none): nodes compare it to reload their catalog.
+  virtual Result<std::int64_t> CatalogVersion();
+  virtual Result<std::optional<EscalationRow>> Escalation(std::int64_t incident_seq);
+  virtual Result<std::vector<NotificationRow>> Notifications(std::int64_t incident_seq);
+  virtual Result<std::optional<NotificationRow>> Notification(std::int64_t seq);
+  // The earliest moment paging has work: a due job, a pending message, a lease to take back.
+  // INT64_MAX when there is none.
+  virtual Result<std::int64_t> NextPagingWork();
+  // A value shared by every node (the action-link key): `candidate` is stored if none is yet,
+  // and the stored value is returned.
+  virtual Result<std::string> SharedSetting(std::string_view name, std::string_view candidate);
 
   // Retention: deletes resolved incidents resolved before `incidents_before` (with their
   // alerts and timeline) and unlinked alerts received before `alerts_before`, in batches.

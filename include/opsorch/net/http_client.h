@@ -9,9 +9,11 @@
 // that follows them sees and checks every hop.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -33,6 +35,45 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 // (240/4) addresses are never allowed.
 bool AddressAllowed(const sockaddr* address, bool allow_private, std::string* why);
 
+// An operator's allow-list of networks (OPSORCH_OUTBOUND_ALLOW_NETS): loopback, private and
+// link-local peers inside one of them are allowed without allow_private, so a notification can
+// reach a receiver on 10.1.2.3 without opening every private range. Immutable once parsed; shared
+// by requests through a shared_ptr so copying a request stays cheap.
+class NetList {
+ public:
+  struct Net {
+    int family = 0;                        // AF_INET or AF_INET6
+    std::array<std::uint8_t, 16> bytes{};  // network address (IPv4 in the first 4 bytes)
+    int prefix = 0;                        // bits
+  };
+
+  bool empty() const { return nets_.empty(); }
+  const std::vector<Net>& nets() const { return nets_; }
+  // Whether `address` lies in one of the nets. An IPv4-mapped IPv6 peer (::ffff:a.b.c.d, what a
+  // dual-stack socket reports for an IPv4 connection) is matched as its IPv4 address; the other
+  // IPv4-in-IPv6 forms (NAT64, 6to4, …) reach a different host and must be listed as IPv6.
+  bool Contains(const sockaddr* address) const;
+  // Canonical text ("10.1.0.0/16,::1/128"): equal lists, equal text (the connection pool key).
+  const std::string& canonical() const { return canonical_; }
+
+ private:
+  friend Result<NetList> ParseNetList(std::string_view text);
+  std::vector<Net> nets_;
+  std::string canonical_;
+};
+
+// "127.0.0.0/8, ::1/128, 10.1.0.0/16": CIDRs separated by commas and/or whitespace; a bare
+// address is a single host (/32, /128); blank text is the empty list. Host bits beyond the prefix
+// are refused (a typo like 10.1.2.3/16 more likely means something else). Errors (kBadRequest)
+// name the entry and the rule.
+Result<NetList> ParseNetList(std::string_view text);
+
+// The address rule with an allow-list: a private-class peer (loopback, private, link-local, …) is
+// allowed when allow_private is set or it lies in `allow_nets`. Never-allowed ranges
+// (unspecified, multicast, broadcast, reserved) stay refused even when listed.
+bool AddressAllowed(const sockaddr* address, bool allow_private, const NetList* allow_nets,
+                    std::string* why);
+
 struct OutboundRequest {
   std::string method = "GET";  // upper-case
   std::string url;             // absolute http(s) URL, already checked by the caller
@@ -42,14 +83,17 @@ struct OutboundRequest {
   // destinations an operator configured (a collector on localhost), never for ones a caller of
   // the API or a workflow chose.
   bool allow_private = false;
+  // Operator-listed networks whose private-class peers are allowed too (see NetList). Null or
+  // empty: none.
+  std::shared_ptr<const NetList> allow_nets;
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds timeout{30000};  // the whole call
   std::size_t max_response_bytes = 16u << 20;
   bool keep_body = true;  // false: the response body is read and dropped (still size-checked)
   // When set and true, the transfer stops (shutdown); the call fails with kUnavailable.
   const std::atomic<bool>* abort = nullptr;
-  // Idle connections are reused only by calls with the same key (and the same allow_private):
-  // a connection opened under one policy is never offered to a call made under another.
+  // Idle connections are reused only by calls with the same key, allow_private and allow_nets
+  // content: a connection opened under one policy is never offered to a call made under another.
   std::string pool_key;
 };
 

@@ -86,7 +86,79 @@ CREATE TABLE deployments (
     R"sql(
 CREATE INDEX incidents_updated ON incidents(updated_at);
 )sql",
+    // 3: paging (as the SQLite store's migration 5).
+    R"sql(
+ALTER TABLE services ADD COLUMN escalation_policy TEXT NOT NULL DEFAULT '';
+CREATE TABLE catalog (
+  kind TEXT NOT NULL, id TEXT NOT NULL, parent TEXT NOT NULL DEFAULT '', body TEXT NOT NULL,
+  updated_at BIGINT NOT NULL, PRIMARY KEY (kind, id));
+CREATE TABLE escalations (
+  incident_seq BIGINT PRIMARY KEY, policy_id TEXT NOT NULL, snapshot TEXT NOT NULL,
+  generation BIGINT NOT NULL, steps BIGINT NOT NULL, level BIGINT NOT NULL,
+  loop BIGINT NOT NULL, state TEXT NOT NULL, next_at BIGINT NOT NULL,
+  started_at BIGINT NOT NULL, updated_at BIGINT NOT NULL);
+CREATE TABLE jobs (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, kind TEXT NOT NULL,
+  unique_key TEXT NOT NULL UNIQUE, run_at BIGINT NOT NULL,
+  incident_seq BIGINT NOT NULL DEFAULT 0, generation BIGINT NOT NULL DEFAULT 0,
+  payload TEXT NOT NULL DEFAULT '{}');
+CREATE INDEX jobs_due ON jobs(run_at);
+CREATE TABLE notifications (
+  seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, idem_key TEXT NOT NULL UNIQUE,
+  kind TEXT NOT NULL, incident_seq BIGINT NOT NULL, generation BIGINT NOT NULL,
+  level BIGINT NOT NULL, person_id TEXT NOT NULL, contact_method TEXT NOT NULL,
+  channel TEXT NOT NULL, urgency TEXT NOT NULL, status TEXT NOT NULL, due_at BIGINT NOT NULL,
+  attempts BIGINT NOT NULL DEFAULT 0, lease_owner TEXT NOT NULL DEFAULT '',
+  lease_until BIGINT NOT NULL DEFAULT 0, created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL, sent_at BIGINT NOT NULL DEFAULT 0,
+  action_used_at BIGINT NOT NULL DEFAULT 0, detail TEXT NOT NULL DEFAULT '');
+CREATE INDEX notifications_pending ON notifications(due_at) WHERE status='pending';
+CREATE INDEX notifications_sending ON notifications(lease_until) WHERE status='sending';
+CREATE INDEX notifications_incident ON notifications(incident_seq);
+CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+)sql",
 };
+
+constexpr std::string_view kNotificationColumns =
+    "seq, idem_key, kind, incident_seq, generation, level, person_id, contact_method, channel, "
+    "urgency, status, due_at, attempts, lease_owner, lease_until, created_at, updated_at, "
+    "sent_at, action_used_at, detail";
+
+NotificationRow ReadNotification(const Rows& s, int r) {
+  NotificationRow n;
+  n.seq = s.Int(r, 0);
+  n.id = "ntf-" + std::to_string(n.seq);
+  n.idempotency_key = s.Text(r, 1);
+  n.kind = s.Text(r, 2);
+  n.incident_seq = s.Int(r, 3);
+  n.generation = s.Int(r, 4);
+  n.level = s.Int(r, 5);
+  n.person_id = s.Text(r, 6);
+  n.contact_method = s.Text(r, 7);
+  n.channel = s.Text(r, 8);
+  n.urgency = s.Text(r, 9);
+  n.status = s.Text(r, 10);
+  n.due_at = s.Int(r, 11);
+  n.attempts = s.Int(r, 12);
+  n.lease_owner = s.Text(r, 13);
+  n.lease_until = s.Int(r, 14);
+  n.created_at = s.Int(r, 15);
+  n.updated_at = s.Int(r, 16);
+  n.sent_at = s.Int(r, 17);
+  n.action_used_at = s.Int(r, 18);
+  n.detail = s.Text(r, 19);
+  return n;
+}
+
+constexpr std::string_view kEscalationColumns =
+    "incident_seq, policy_id, snapshot, generation, steps, level, loop, state, next_at, "
+    "started_at, updated_at";
+
+EscalationRow ReadEscalation(const Rows& s, int r) {
+  return EscalationRow{s.Int(r, 0), s.Text(r, 1), s.Object(r, 2), s.Int(r, 3),
+                       s.Int(r, 4), s.Int(r, 5),  s.Int(r, 6),    s.Text(r, 7),
+                       s.Int(r, 8), s.Int(r, 9),  s.Int(r, 10)};
+}
 
 // Session-level advisory lock around migrations, so nodes starting together take turns.
 constexpr std::string_view kMigrationLock = "hashtextextended('opsorch.schema_migrations', 0)";
@@ -198,6 +270,24 @@ class PgTx final : public Tx {
   // locks its statements took.
   int ops() const { return ops_; }
   void set_ops(int n) { ops_ = n; }
+  // One statement of this transaction (its locks are held until the end).
+  Result<Rows> Query(std::string_view sql, const Params& params) {
+    if (contended_) return Contended();  // the attempt is void
+    ++ops_;
+    return c_.Query(sql, params);
+  }
+  static Status Done(Result<Rows> r) {
+    if (!r) return Fail(std::move(r.error()));
+    return Ok();
+  }
+  Result<std::vector<NotificationRow>> Notifications(std::string_view sql, const Params& params) {
+    auto rows = Query(sql, params);
+    if (!rows) return Fail(std::move(rows.error()));
+    std::vector<NotificationRow> out;
+    for (int r = 0; r < rows->size(); ++r) out.push_back(ReadNotification(*rows, r));
+    return out;
+  }
+
   static tl::unexpected<Error> Contended() {
     return Fail(errc::kInternal, "postgres: a dedup key is locked by another transaction");
   }
@@ -390,6 +480,164 @@ class PgTx final : public Tx {
     if (res->empty()) return Fail(errc::kNotFound, "incident " + t.incident_id + " not found");
     t.id = t.incident_id + "-t" + std::to_string(res->Int(0, 0));
     return Ok();
+  }
+
+  // ---- paging: rows of their own, locked row by row (SKIP LOCKED where nodes compete) ----
+
+  Result<std::optional<EscalationRow>> GetEscalation(std::int64_t incident_seq) override {
+    static const std::string sql = "SELECT " + std::string(kEscalationColumns) +
+                                   " FROM escalations WHERE incident_seq=$1 FOR UPDATE";
+    auto rows = Query(sql, Params().Add(incident_seq));
+    if (!rows) return Fail(std::move(rows.error()));
+    if (rows->empty()) return std::optional<EscalationRow>();
+    return std::optional<EscalationRow>(ReadEscalation(*rows, 0));
+  }
+
+  Status PutEscalation(const EscalationRow& e) override {
+    return Done(Query(
+        "INSERT INTO escalations (incident_seq, policy_id, snapshot, generation, steps, level, "
+        "loop, state, next_at, started_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,"
+        "$11) ON CONFLICT (incident_seq) DO UPDATE SET policy_id=excluded.policy_id, "
+        "snapshot=excluded.snapshot, generation=excluded.generation, steps=excluded.steps, "
+        "level=excluded.level, loop=excluded.loop, state=excluded.state, "
+        "next_at=excluded.next_at, started_at=excluded.started_at, updated_at=excluded.updated_at",
+        Params()
+            .Add(e.incident_seq)
+            .Add(e.policy_id)
+            .AddJson(e.snapshot)
+            .Add(e.generation)
+            .Add(e.steps)
+            .Add(e.level)
+            .Add(e.loop)
+            .Add(e.state)
+            .Add(e.next_at)
+            .Add(e.started_at)
+            .Add(e.updated_at)));
+  }
+
+  Status InsertJob(JobRow& j) override {
+    auto rows = Query(
+        "INSERT INTO jobs (kind, unique_key, run_at, incident_seq, generation, payload) "
+        "VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (unique_key) DO NOTHING RETURNING id",
+        Params()
+            .Add(j.kind)
+            .Add(j.unique_key)
+            .Add(j.run_at)
+            .Add(j.incident_seq)
+            .Add(j.generation)
+            .AddJson(j.payload));
+    if (!rows) return Fail(std::move(rows.error()));
+    if (!rows->empty()) j.id = rows->Int(0, 0);
+    return Ok();
+  }
+
+  Result<std::vector<JobRow>> DueJobs(std::int64_t now, std::int64_t limit) override {
+    auto rows = Query(
+        "SELECT id, kind, unique_key, run_at, incident_seq, generation, payload FROM jobs "
+        "WHERE run_at<=$1 ORDER BY run_at, id LIMIT $2 FOR UPDATE SKIP LOCKED",
+        Params().Add(now).Add(limit));
+    if (!rows) return Fail(std::move(rows.error()));
+    std::vector<JobRow> out;
+    for (int r = 0; r < rows->size(); ++r) {
+      out.push_back(JobRow{rows->Int(r, 0), rows->Text(r, 1), rows->Text(r, 2), rows->Int(r, 3),
+                           rows->Int(r, 4), rows->Int(r, 5), rows->Object(r, 6)});
+    }
+    return out;
+  }
+
+  Status DeleteJob(std::int64_t id) override {
+    return Done(Query("DELETE FROM jobs WHERE id=$1", Params().Add(id)));
+  }
+
+  Result<bool> InsertNotification(NotificationRow& n) override {
+    auto rows = Query(
+        "INSERT INTO notifications (idem_key, kind, incident_seq, generation, level, person_id, "
+        "contact_method, channel, urgency, status, due_at, attempts, lease_owner, lease_until, "
+        "created_at, updated_at, sent_at, action_used_at, detail) VALUES ($1,$2,$3,$4,$5,$6,$7,"
+        "$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19) ON CONFLICT (idem_key) DO NOTHING "
+        "RETURNING seq",
+        Params()
+            .Add(n.idempotency_key)
+            .Add(n.kind)
+            .Add(n.incident_seq)
+            .Add(n.generation)
+            .Add(n.level)
+            .Add(n.person_id)
+            .Add(n.contact_method)
+            .Add(n.channel)
+            .Add(n.urgency)
+            .Add(n.status)
+            .Add(n.due_at)
+            .Add(n.attempts)
+            .Add(n.lease_owner)
+            .Add(n.lease_until)
+            .Add(n.created_at)
+            .Add(n.updated_at)
+            .Add(n.sent_at)
+            .Add(n.action_used_at)
+            .Add(n.detail));
+    if (!rows) return Fail(std::move(rows.error()));
+    if (rows->empty()) return false;
+    n.seq = rows->Int(0, 0);
+    n.id = "ntf-" + std::to_string(n.seq);
+    return true;
+  }
+
+  Result<std::vector<NotificationRow>> ClaimNotifications(std::int64_t now, std::int64_t limit,
+                                                          std::string_view owner,
+                                                          std::int64_t lease_until) override {
+    // SKIP LOCKED: rows another node is claiming are left to it, so no message is claimed twice.
+    static const std::string sql =
+        "UPDATE notifications SET status='sending', lease_owner=$1, lease_until=$2, "
+        "attempts=attempts+1, updated_at=$3 WHERE seq IN (SELECT seq FROM notifications WHERE "
+        "status='pending' AND due_at<=$3 ORDER BY due_at, seq LIMIT $4 FOR UPDATE SKIP LOCKED) "
+        "RETURNING " +
+        std::string(kNotificationColumns);
+    return Notifications(sql, Params().Add(owner).Add(lease_until).Add(now).Add(limit));
+  }
+
+  Result<std::vector<NotificationRow>> ExpiredLeases(std::int64_t now,
+                                                     std::int64_t limit) override {
+    static const std::string sql = "SELECT " + std::string(kNotificationColumns) +
+                                   " FROM notifications WHERE status='sending' AND lease_until<$1 "
+                                   "ORDER BY lease_until LIMIT $2 FOR UPDATE SKIP LOCKED";
+    return Notifications(sql, Params().Add(now).Add(limit));
+  }
+
+  Result<std::optional<NotificationRow>> GetNotificationForUpdate(std::int64_t seq) override {
+    static const std::string sql = "SELECT " + std::string(kNotificationColumns) +
+                                   " FROM notifications WHERE seq=$1 FOR UPDATE";
+    auto rows = Notifications(sql, Params().Add(seq));
+    if (!rows) return Fail(std::move(rows.error()));
+    if (rows->empty()) return std::optional<NotificationRow>();
+    return std::optional<NotificationRow>(std::move(rows->front()));
+  }
+
+  Status UpdateNotification(const NotificationRow& n) override {
+    return Done(Query(
+        "UPDATE notifications SET status=$1, due_at=$2, attempts=$3, lease_owner=$4, "
+        "lease_until=$5, sent_at=$6, action_used_at=$7, detail=$8, updated_at=$9 WHERE seq=$10",
+        Params()
+            .Add(n.status)
+            .Add(n.due_at)
+            .Add(n.attempts)
+            .Add(n.lease_owner)
+            .Add(n.lease_until)
+            .Add(n.sent_at)
+            .Add(n.action_used_at)
+            .Add(n.detail)
+            .Add(n.updated_at)
+            .Add(n.seq)));
+  }
+
+  Result<std::int64_t> CancelNotifications(std::int64_t incident_seq, std::int64_t now,
+                                           std::string_view why) override {
+    auto rows = Query(
+        "UPDATE notifications SET status='cancelled', detail=$1, updated_at=$2 "
+        "WHERE incident_seq=$3 AND status='pending'",
+        Params().Add(why).Add(now).Add(incident_seq));
+    if (!rows) return Fail(std::move(rows.error()));
+    return rows->Affected();
   }
 
   Status InsertDeployment(DeploymentRow& d) override {
@@ -647,13 +895,98 @@ class PgStore final : public Store {
         Params().Add(updated_after));
   }
 
+  // ---- paging ----
+
+  bool SupportsPaging() const override { return true; }
+
+  Status PutDoc(const CatalogDoc& d) override {
+    return WriteOne(
+        "INSERT INTO catalog (kind, id, parent, body, updated_at) VALUES ($1,$2,$3,$4,$5) "
+        "ON CONFLICT (kind, id) DO UPDATE SET parent=excluded.parent, body=excluded.body, "
+        "updated_at=excluded.updated_at",
+        Params().Add(d.kind).Add(d.id).Add(d.parent).AddJson(d.body).Add(d.updated_at));
+  }
+
+  Status DeleteDoc(std::string_view kind, std::string_view id) override {
+    // One statement (one transaction): the document, a schedule's overrides, and the counter
+    // that moves the catalog's version forward for the other nodes.
+    return WriteOne(
+        "WITH gone AS (DELETE FROM catalog WHERE (kind=$1 AND id=$2) OR ($1='schedule' AND "
+        "kind='override' AND parent=$2) RETURNING 1) INSERT INTO settings (name, value) VALUES "
+        "('catalog.deleted', '1') ON CONFLICT (name) DO UPDATE SET "
+        "value=(settings.value::bigint + 1)::text",
+        Params().Add(kind).Add(id));
+  }
+
+  Result<std::vector<CatalogDoc>> Docs(std::string_view kind) override {
+    return ReadAll<CatalogDoc>(
+        "SELECT kind, id, parent, body, updated_at FROM catalog WHERE kind=$1 ORDER BY id "
+        "COLLATE \"C\"",
+        Params().Add(kind), [](const Rows& s, int r) {
+          return CatalogDoc{s.Text(r, 0), s.Text(r, 1), s.Text(r, 2), s.Object(r, 3), s.Int(r, 4)};
+        });
+  }
+
+  Result<std::int64_t> CatalogVersion() override {
+    auto v = ReadAll<std::int64_t>(
+        "SELECT coalesce((SELECT max(updated_at) FROM catalog), 0) + coalesce((SELECT "
+        "value::bigint FROM settings WHERE name='catalog.deleted'), 0)",
+        Params(), [](const Rows& s, int r) { return s.Int(r, 0); });
+    if (!v) return Fail(std::move(v.error()));
+    return v->empty() ? 0 : v->front();
+  }
+
+  Result<std::optional<EscalationRow>> Escalation(std::int64_t incident_seq) override {
+    static const std::string sql =
+        "SELECT " + std::string(kEscalationColumns) + " FROM escalations WHERE incident_seq=$1";
+    return First(ReadAll<EscalationRow>(sql, Params().Add(incident_seq), ReadEscalation));
+  }
+
+  Result<std::vector<NotificationRow>> Notifications(std::int64_t incident_seq) override {
+    static const std::string sql = "SELECT " + std::string(kNotificationColumns) +
+                                   " FROM notifications WHERE incident_seq=$1 ORDER BY seq";
+    return ReadAll<NotificationRow>(sql, Params().Add(incident_seq), ReadNotification);
+  }
+
+  Result<std::optional<NotificationRow>> Notification(std::int64_t seq) override {
+    static const std::string sql =
+        "SELECT " + std::string(kNotificationColumns) + " FROM notifications WHERE seq=$1";
+    return First(ReadAll<NotificationRow>(sql, Params().Add(seq), ReadNotification));
+  }
+
+  Result<std::int64_t> NextPagingWork() override {
+    auto v = ReadAll<std::int64_t>(
+        "SELECT least(coalesce((SELECT min(run_at) FROM jobs), 9223372036854775807), "
+        "coalesce((SELECT min(due_at) FROM notifications WHERE status='pending'), "
+        "9223372036854775807), coalesce((SELECT min(lease_until) FROM notifications WHERE "
+        "status='sending'), 9223372036854775807))",
+        Params(), [](const Rows& s, int r) { return s.Int(r, 0); });
+    if (!v) return Fail(std::move(v.error()));
+    return v->empty() ? INT64_MAX : v->front();
+  }
+
+  Result<std::string> SharedSetting(std::string_view name, std::string_view candidate) override {
+    if (auto st = WriteOne("INSERT INTO settings (name, value) VALUES ($1,$2) ON CONFLICT (name) "
+                           "DO NOTHING",
+                           Params().Add(name).Add(candidate));
+        !st) {
+      return Fail(std::move(st.error()));
+    }
+    auto v = ReadAll<std::string>("SELECT value FROM settings WHERE name=$1", Params().Add(name),
+                                  [](const Rows& s, int r) { return s.Text(r, 0); });
+    if (!v) return Fail(std::move(v.error()));
+    if (v->empty()) return Fail(errc::kInternal, "setting " + std::string(name) + " vanished");
+    return v->front();
+  }
+
   Status UpsertService(const ServiceRow& r) override {
     return WriteOne(
         "INSERT INTO services (id, name, description, team_id, ack_target_s, resolve_target_s, "
-        "tags, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (id) DO UPDATE SET "
-        "name=excluded.name, description=excluded.description, team_id=excluded.team_id, "
-        "ack_target_s=excluded.ack_target_s, resolve_target_s=excluded.resolve_target_s, "
-        "tags=excluded.tags",
+        "tags, created_at, escalation_policy) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT "
+        "(id) DO UPDATE SET name=excluded.name, description=excluded.description, "
+        "team_id=excluded.team_id, ack_target_s=excluded.ack_target_s, "
+        "resolve_target_s=excluded.resolve_target_s, tags=excluded.tags, "
+        "escalation_policy=excluded.escalation_policy",
         Params()
             .Add(r.id)
             .Add(r.name)
@@ -662,7 +995,8 @@ class PgStore final : public Store {
             .Add(r.ack_target_s)
             .Add(r.resolve_target_s)
             .AddJson(r.tags)
-            .Add(r.created_at));
+            .Add(r.created_at)
+            .Add(r.escalation_policy));
   }
 
   Status DeleteService(std::string_view id) override {
@@ -673,10 +1007,11 @@ class PgStore final : public Store {
   Result<std::vector<ServiceRow>> Services() override {
     return ReadAll<ServiceRow>(
         "SELECT id, name, description, team_id, ack_target_s, resolve_target_s, tags, "
-        "created_at FROM services ORDER BY id COLLATE \"C\"",
+        "created_at, escalation_policy FROM services ORDER BY id COLLATE \"C\"",
         Params(), [](const Rows& s, int r) {
-          return ServiceRow{s.Text(r, 0), s.Text(r, 1), s.Text(r, 2),   s.Text(r, 3),
-                            s.Int(r, 4),  s.Int(r, 5),  s.Object(r, 6), s.Int(r, 7)};
+          return ServiceRow{s.Text(r, 0), s.Text(r, 1),   s.Text(r, 2), s.Text(r, 3),
+                            s.Int(r, 4),  s.Int(r, 5),    s.Object(r, 6), s.Int(r, 7),
+                            s.Text(r, 8)};
         });
   }
 
@@ -768,7 +1103,10 @@ class PgStore final : public Store {
         std::to_string(kRetentionBatch) +
         " FOR UPDATE SKIP LOCKED), "
         "t AS (DELETE FROM timeline WHERE incident_seq IN (SELECT seq FROM doomed)), "
-        "a AS (DELETE FROM alerts WHERE incident_seq IN (SELECT seq FROM doomed)) "
+        "a AS (DELETE FROM alerts WHERE incident_seq IN (SELECT seq FROM doomed)), "
+        "e AS (DELETE FROM escalations WHERE incident_seq IN (SELECT seq FROM doomed)), "
+        "n AS (DELETE FROM notifications WHERE incident_seq IN (SELECT seq FROM doomed)), "
+        "j AS (DELETE FROM jobs WHERE incident_seq IN (SELECT seq FROM doomed)) "
         "DELETE FROM incidents WHERE seq IN (SELECT seq FROM doomed)";
     const std::string alerts_sql =
         // Held resolves included: received before the cutoff, their hold is long over.

@@ -124,7 +124,78 @@ UPDATE incidents SET sla_at=updated_at;
 DROP INDEX incidents_updated;
 CREATE INDEX incidents_sla_at ON incidents(sla_at);
 )sql",
+    // 5: paging. Catalog documents (people, schedules, policies, overrides) are kept whole; an
+    // incident's escalation, the durable jobs and the notification outbox are rows.
+    R"sql(
+ALTER TABLE services ADD COLUMN escalation_policy TEXT NOT NULL DEFAULT '';
+CREATE TABLE catalog (
+  kind TEXT NOT NULL, id TEXT NOT NULL, parent TEXT NOT NULL DEFAULT '', body TEXT NOT NULL,
+  updated_at INTEGER NOT NULL, PRIMARY KEY (kind, id)) STRICT;
+CREATE TABLE escalations (
+  incident_seq INTEGER PRIMARY KEY, policy_id TEXT NOT NULL, snapshot TEXT NOT NULL,
+  generation INTEGER NOT NULL, steps INTEGER NOT NULL, level INTEGER NOT NULL,
+  loop INTEGER NOT NULL, state TEXT NOT NULL, next_at INTEGER NOT NULL,
+  started_at INTEGER NOT NULL, updated_at INTEGER NOT NULL) STRICT;
+CREATE TABLE jobs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, unique_key TEXT NOT NULL UNIQUE,
+  run_at INTEGER NOT NULL, incident_seq INTEGER NOT NULL DEFAULT 0,
+  generation INTEGER NOT NULL DEFAULT 0, payload TEXT NOT NULL DEFAULT '{}') STRICT;
+CREATE INDEX jobs_due ON jobs(run_at);
+CREATE TABLE notifications (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, idem_key TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
+  incident_seq INTEGER NOT NULL, generation INTEGER NOT NULL, level INTEGER NOT NULL,
+  person_id TEXT NOT NULL, contact_method TEXT NOT NULL, channel TEXT NOT NULL,
+  urgency TEXT NOT NULL, status TEXT NOT NULL, due_at INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0, lease_owner TEXT NOT NULL DEFAULT '',
+  lease_until INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL, sent_at INTEGER NOT NULL DEFAULT 0,
+  action_used_at INTEGER NOT NULL DEFAULT 0, detail TEXT NOT NULL DEFAULT '') STRICT;
+CREATE INDEX notifications_pending ON notifications(due_at) WHERE status='pending';
+CREATE INDEX notifications_sending ON notifications(lease_until) WHERE status='sending';
+CREATE INDEX notifications_incident ON notifications(incident_seq);
+CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+)sql",
 };
+
+constexpr std::string_view kNotificationColumns =
+    "seq, idem_key, kind, incident_seq, generation, level, person_id, contact_method, channel, "
+    "urgency, status, due_at, attempts, lease_owner, lease_until, created_at, updated_at, "
+    "sent_at, action_used_at, detail";
+
+NotificationRow ReadNotification(const Statement& s) {
+  NotificationRow r;
+  r.seq = s.Int(0);
+  r.id = "ntf-" + std::to_string(r.seq);
+  r.idempotency_key = s.Text(1);
+  r.kind = s.Text(2);
+  r.incident_seq = s.Int(3);
+  r.generation = s.Int(4);
+  r.level = s.Int(5);
+  r.person_id = s.Text(6);
+  r.contact_method = s.Text(7);
+  r.channel = s.Text(8);
+  r.urgency = s.Text(9);
+  r.status = s.Text(10);
+  r.due_at = s.Int(11);
+  r.attempts = s.Int(12);
+  r.lease_owner = s.Text(13);
+  r.lease_until = s.Int(14);
+  r.created_at = s.Int(15);
+  r.updated_at = s.Int(16);
+  r.sent_at = s.Int(17);
+  r.action_used_at = s.Int(18);
+  r.detail = s.Text(19);
+  return r;
+}
+
+constexpr std::string_view kEscalationColumns =
+    "incident_seq, policy_id, snapshot, generation, steps, level, loop, state, next_at, "
+    "started_at, updated_at";
+
+EscalationRow ReadEscalation(const Statement& s) {
+  return EscalationRow{s.Int(0), s.Text(1), s.Object(2), s.Int(3), s.Int(4),  s.Int(5),
+                       s.Int(6), s.Text(7), s.Int(8),    s.Int(9), s.Int(10)};
+}
 
 IncidentRow ReadIncidentState(const Statement& s) {
   IncidentRow r;
@@ -620,7 +691,186 @@ class SqliteTx final : public Tx {
     return Ok();
   }
 
+  // ---- paging (no incident rows: nothing to Flush first) ----
+
+  Result<std::optional<EscalationRow>> GetEscalation(std::int64_t incident_seq) override {
+    static const std::string sql =
+        "SELECT " + std::string(kEscalationColumns) + " FROM escalations WHERE incident_seq=?";
+    auto rows = Rows<EscalationRow>(
+        sql, [&](Statement& s) { s.Bind(1, incident_seq); }, ReadEscalation);
+    if (!rows) return Fail(std::move(rows.error()));
+    if (rows->empty()) return std::optional<EscalationRow>();
+    return std::optional<EscalationRow>(std::move(rows->front()));
+  }
+
+  Status PutEscalation(const EscalationRow& e) override {
+    auto s = c_.Prepare(
+        "INSERT INTO escalations (incident_seq, policy_id, snapshot, generation, steps, level, "
+        "loop, state, next_at, started_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+        "ON CONFLICT(incident_seq) DO UPDATE SET policy_id=excluded.policy_id, "
+        "snapshot=excluded.snapshot, generation=excluded.generation, steps=excluded.steps, "
+        "level=excluded.level, loop=excluded.loop, state=excluded.state, "
+        "next_at=excluded.next_at, started_at=excluded.started_at, "
+        "updated_at=excluded.updated_at");
+    if (!s) return Fail(std::move(s.error()));
+    (*s)->Bind(1, e.incident_seq)
+        .Bind(2, e.policy_id)
+        .BindJson(3, e.snapshot)
+        .Bind(4, e.generation)
+        .Bind(5, e.steps)
+        .Bind(6, e.level)
+        .Bind(7, e.loop)
+        .Bind(8, e.state)
+        .Bind(9, e.next_at)
+        .Bind(10, e.started_at)
+        .Bind(11, e.updated_at);
+    return (*s)->Run();
+  }
+
+  Status InsertJob(JobRow& j) override {
+    auto s = c_.Prepare(
+        "INSERT INTO jobs (kind, unique_key, run_at, incident_seq, generation, payload) "
+        "VALUES (?,?,?,?,?,?) ON CONFLICT(unique_key) DO NOTHING");
+    if (!s) return Fail(std::move(s.error()));
+    (*s)->Bind(1, j.kind)
+        .Bind(2, j.unique_key)
+        .Bind(3, j.run_at)
+        .Bind(4, j.incident_seq)
+        .Bind(5, j.generation)
+        .BindJson(6, j.payload);
+    if (auto st = (*s)->Run(); !st) return st;
+    if (c_.Changes() > 0) j.id = c_.LastInsertRowid();
+    return Ok();
+  }
+
+  Result<std::vector<JobRow>> DueJobs(std::int64_t now, std::int64_t limit) override {
+    return Rows<JobRow>(
+        "SELECT id, kind, unique_key, run_at, incident_seq, generation, payload FROM jobs "
+        "WHERE run_at<=? ORDER BY run_at, id LIMIT ?",
+        [&](Statement& s) { s.Bind(1, now).Bind(2, limit); },
+        [](const Statement& s) {
+          return JobRow{s.Int(0), s.Text(1), s.Text(2), s.Int(3), s.Int(4), s.Int(5), s.Object(6)};
+        });
+  }
+
+  Status DeleteJob(std::int64_t id) override {
+    auto s = c_.Prepare("DELETE FROM jobs WHERE id=?");
+    if (!s) return Fail(std::move(s.error()));
+    return (*s)->Bind(1, id).Run();
+  }
+
+  Result<bool> InsertNotification(NotificationRow& n) override {
+    auto s = c_.Prepare(
+        "INSERT INTO notifications (idem_key, kind, incident_seq, generation, level, person_id, "
+        "contact_method, channel, urgency, status, due_at, attempts, lease_owner, lease_until, "
+        "created_at, updated_at, sent_at, action_used_at, detail) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(idem_key) DO NOTHING");
+    if (!s) return Fail(std::move(s.error()));
+    (*s)->Bind(1, n.idempotency_key)
+        .Bind(2, n.kind)
+        .Bind(3, n.incident_seq)
+        .Bind(4, n.generation)
+        .Bind(5, n.level)
+        .Bind(6, n.person_id)
+        .Bind(7, n.contact_method)
+        .Bind(8, n.channel)
+        .Bind(9, n.urgency)
+        .Bind(10, n.status)
+        .Bind(11, n.due_at)
+        .Bind(12, n.attempts)
+        .Bind(13, n.lease_owner)
+        .Bind(14, n.lease_until)
+        .Bind(15, n.created_at)
+        .Bind(16, n.updated_at)
+        .Bind(17, n.sent_at)
+        .Bind(18, n.action_used_at)
+        .Bind(19, n.detail);
+    if (auto st = (*s)->Run(); !st) return Fail(std::move(st.error()));
+    if (c_.Changes() == 0) return false;
+    n.seq = c_.LastInsertRowid();
+    n.id = "ntf-" + std::to_string(n.seq);
+    return true;
+  }
+
+  Result<std::vector<NotificationRow>> ClaimNotifications(std::int64_t now, std::int64_t limit,
+                                                          std::string_view owner,
+                                                          std::int64_t lease_until) override {
+    static const std::string sql =
+        "UPDATE notifications SET status='sending', lease_owner=?1, lease_until=?2, "
+        "attempts=attempts+1, updated_at=?3 WHERE seq IN (SELECT seq FROM notifications WHERE "
+        "status='pending' AND due_at<=?3 ORDER BY due_at, seq LIMIT ?4) RETURNING " +
+        std::string(kNotificationColumns);
+    return Rows<NotificationRow>(
+        sql,
+        [&](Statement& s) { s.BindRef(1, owner).Bind(2, lease_until).Bind(3, now).Bind(4, limit); },
+        ReadNotification);
+  }
+
+  Result<std::vector<NotificationRow>> ExpiredLeases(std::int64_t now,
+                                                     std::int64_t limit) override {
+    static const std::string sql = "SELECT " + std::string(kNotificationColumns) +
+                                   " FROM notifications WHERE status='sending' AND "
+                                   "lease_until<? ORDER BY lease_until LIMIT ?";
+    return Rows<NotificationRow>(
+        sql, [&](Statement& s) { s.Bind(1, now).Bind(2, limit); }, ReadNotification);
+  }
+
+  Result<std::optional<NotificationRow>> GetNotificationForUpdate(std::int64_t seq) override {
+    static const std::string sql =
+        "SELECT " + std::string(kNotificationColumns) + " FROM notifications WHERE seq=?";
+    auto rows = Rows<NotificationRow>(
+        sql, [&](Statement& s) { s.Bind(1, seq); }, ReadNotification);
+    if (!rows) return Fail(std::move(rows.error()));
+    if (rows->empty()) return std::optional<NotificationRow>();
+    return std::optional<NotificationRow>(std::move(rows->front()));
+  }
+
+  Status UpdateNotification(const NotificationRow& n) override {
+    auto s = c_.Prepare(
+        "UPDATE notifications SET status=?, due_at=?, attempts=?, lease_owner=?, lease_until=?, "
+        "sent_at=?, action_used_at=?, detail=?, updated_at=? WHERE seq=?");
+    if (!s) return Fail(std::move(s.error()));
+    (*s)->Bind(1, n.status)
+        .Bind(2, n.due_at)
+        .Bind(3, n.attempts)
+        .Bind(4, n.lease_owner)
+        .Bind(5, n.lease_until)
+        .Bind(6, n.sent_at)
+        .Bind(7, n.action_used_at)
+        .Bind(8, n.detail)
+        .Bind(9, n.updated_at)
+        .Bind(10, n.seq);
+    return (*s)->Run();
+  }
+
+  Result<std::int64_t> CancelNotifications(std::int64_t incident_seq, std::int64_t now,
+                                           std::string_view why) override {
+    auto s = c_.Prepare(
+        "UPDATE notifications SET status='cancelled', detail=?, updated_at=? "
+        "WHERE incident_seq=? AND status='pending'");
+    if (!s) return Fail(std::move(s.error()));
+    if (auto st = (*s)->BindRef(1, why).Bind(2, now).Bind(3, incident_seq).Run(); !st) {
+      return Fail(std::move(st.error()));
+    }
+    return static_cast<std::int64_t>(c_.Changes());
+  }
+
  private:
+  template <class Row, class BindFn, class ReadFn>
+  Result<std::vector<Row>> Rows(const std::string& sql, BindFn bind, ReadFn read) {
+    auto s = c_.Prepare(sql);
+    if (!s) return Fail(std::move(s.error()));
+    bind(**s);
+    std::vector<Row> out;
+    while (true) {
+      auto row = (*s)->Step();
+      if (!row) return Fail(std::move(row.error()));
+      if (!*row) break;
+      out.push_back(read(**s));
+    }
+    return out;
+  }
+
   struct Tracked {
     bool have_state = false;  // false: only the links are known
     bool dirty = false;
@@ -1115,10 +1365,11 @@ class SqliteStore final : public Store {
   Status UpsertService(const ServiceRow& r) override {
     return WriteOne(
         "INSERT INTO services (id, name, description, team_id, ack_target_s, resolve_target_s, "
-        "tags, created_at) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
-        "name=excluded.name, description=excluded.description, team_id=excluded.team_id, "
-        "ack_target_s=excluded.ack_target_s, resolve_target_s=excluded.resolve_target_s, "
-        "tags=excluded.tags",
+        "tags, created_at, escalation_policy) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO "
+        "UPDATE SET name=excluded.name, description=excluded.description, "
+        "team_id=excluded.team_id, ack_target_s=excluded.ack_target_s, "
+        "resolve_target_s=excluded.resolve_target_s, tags=excluded.tags, "
+        "escalation_policy=excluded.escalation_policy",
         [&](Statement& s) {
           s.Bind(1, r.id)
               .Bind(2, r.name)
@@ -1127,7 +1378,8 @@ class SqliteStore final : public Store {
               .Bind(5, r.ack_target_s)
               .Bind(6, r.resolve_target_s)
               .BindJson(7, r.tags)
-              .Bind(8, r.created_at);
+              .Bind(8, r.created_at)
+              .Bind(9, r.escalation_policy);
         });
   }
 
@@ -1138,11 +1390,11 @@ class SqliteStore final : public Store {
   Result<std::vector<ServiceRow>> Services() override {
     return ReadAll<ServiceRow>(
         "SELECT id, name, description, team_id, ack_target_s, resolve_target_s, tags, "
-        "created_at FROM services ORDER BY id",
+        "created_at, escalation_policy FROM services ORDER BY id",
         [](Statement&) {},
         [](const Statement& s) {
-          return ServiceRow{s.Text(0), s.Text(1), s.Text(2),   s.Text(3),
-                            s.Int(4),  s.Int(5),  s.Object(6), s.Int(7)};
+          return ServiceRow{s.Text(0), s.Text(1),   s.Text(2), s.Text(3), s.Int(4),
+                            s.Int(5),  s.Object(6), s.Int(7),  s.Text(8)};
         });
   }
 
@@ -1195,6 +1447,112 @@ class SqliteStore final : public Store {
         [](const Statement& s) {
           return MemberRow{s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4), s.Text(5)};
         });
+  }
+
+  // ---- paging ----
+
+  bool SupportsPaging() const override { return true; }
+
+  Status PutDoc(const CatalogDoc& d) override {
+    return WriteOne(
+        "INSERT INTO catalog (kind, id, parent, body, updated_at) VALUES (?,?,?,?,?) "
+        "ON CONFLICT(kind, id) DO UPDATE SET parent=excluded.parent, body=excluded.body, "
+        "updated_at=excluded.updated_at",
+        [&](Statement& s) {
+          s.Bind(1, d.kind).Bind(2, d.id).Bind(3, d.parent).BindJson(4, d.body).Bind(
+              5, d.updated_at);
+        });
+  }
+
+  Status DeleteDoc(std::string_view kind, std::string_view id) override {
+    // A deletion moves the catalog's version forward too (other nodes reload): a counter in
+    // settings, bumped in the same transaction. A schedule's overrides go with it.
+    {
+      std::lock_guard lock(write_mu_);
+      if (auto st = writer_->Exec("BEGIN IMMEDIATE"); !st) return st;
+      auto run = [&]() -> Status {
+        auto d = writer_->Prepare(
+            "DELETE FROM catalog WHERE (kind=?1 AND id=?2) OR (?1='schedule' AND "
+            "kind='override' AND parent=?2)");
+        if (!d) return Fail(std::move(d.error()));
+        if (auto st = (*d)->Bind(1, kind).Bind(2, id).Run(); !st) return st;
+        return writer_->Exec(
+            "INSERT INTO settings (name, value) VALUES ('catalog.deleted', '1') ON "
+            "CONFLICT(name) DO UPDATE SET value=CAST(CAST(value AS INTEGER)+1 AS TEXT)");
+      };
+      if (auto st = run(); !st) {
+        (void)writer_->Exec("ROLLBACK");
+        return st;
+      }
+      if (auto st = writer_->Exec("COMMIT"); !st) {
+        (void)writer_->Exec("ROLLBACK");
+        return st;
+      }
+    }
+    return Sync();
+  }
+
+  Result<std::vector<CatalogDoc>> Docs(std::string_view kind) override {
+    return ReadAll<CatalogDoc>(
+        "SELECT kind, id, parent, body, updated_at FROM catalog WHERE kind=? ORDER BY id",
+        [&](Statement& s) { s.Bind(1, kind); },
+        [](const Statement& s) {
+          return CatalogDoc{s.Text(0), s.Text(1), s.Text(2), s.Object(3), s.Int(4)};
+        });
+  }
+
+  Result<std::int64_t> CatalogVersion() override {
+    auto v = ReadAll<std::int64_t>(
+        "SELECT coalesce((SELECT max(updated_at) FROM catalog), 0) + coalesce((SELECT "
+        "CAST(value AS INTEGER) FROM settings WHERE name='catalog.deleted'), 0)",
+        [](Statement&) {}, [](const Statement& s) { return s.Int(0); });
+    if (!v) return Fail(std::move(v.error()));
+    return v->empty() ? 0 : v->front();
+  }
+
+  Result<std::optional<EscalationRow>> Escalation(std::int64_t incident_seq) override {
+    static const std::string sql =
+        "SELECT " + std::string(kEscalationColumns) + " FROM escalations WHERE incident_seq=?";
+    return First<EscalationRow>(sql, incident_seq, ReadEscalation);
+  }
+
+  Result<std::vector<NotificationRow>> Notifications(std::int64_t incident_seq) override {
+    static const std::string sql = "SELECT " + std::string(kNotificationColumns) +
+                                   " FROM notifications WHERE incident_seq=? ORDER BY seq";
+    return ReadAll<NotificationRow>(
+        sql, [&](Statement& s) { s.Bind(1, incident_seq); }, ReadNotification);
+  }
+
+  Result<std::optional<NotificationRow>> Notification(std::int64_t seq) override {
+    static const std::string sql =
+        "SELECT " + std::string(kNotificationColumns) + " FROM notifications WHERE seq=?";
+    return First<NotificationRow>(sql, seq, ReadNotification);
+  }
+
+  Result<std::int64_t> NextPagingWork() override {
+    auto v = ReadAll<std::int64_t>(
+        "SELECT min(coalesce((SELECT min(run_at) FROM jobs), 9223372036854775807), "
+        "coalesce((SELECT min(due_at) FROM notifications WHERE status='pending'), "
+        "9223372036854775807), coalesce((SELECT min(lease_until) FROM notifications WHERE "
+        "status='sending'), 9223372036854775807))",
+        [](Statement&) {}, [](const Statement& s) { return s.Int(0); });
+    if (!v) return Fail(std::move(v.error()));
+    return v->empty() ? INT64_MAX : v->front();
+  }
+
+  Result<std::string> SharedSetting(std::string_view name, std::string_view candidate) override {
+    if (auto st = WriteOne("INSERT INTO settings (name, value) VALUES (?,?) ON CONFLICT(name) DO "
+                           "NOTHING",
+                           [&](Statement& s) { s.Bind(1, name).Bind(2, candidate); });
+        !st) {
+      return Fail(std::move(st.error()));
+    }
+    auto v = ReadAll<std::string>(
+        "SELECT value FROM settings WHERE name=?", [&](Statement& s) { s.Bind(1, name); },
+        [](const Statement& s) { return s.Text(0); });
+    if (!v) return Fail(std::move(v.error()));
+    if (v->empty()) return Fail(errc::kInternal, "setting " + std::string(name) + " vanished");
+    return v->front();
   }
 
   Status InsertIntegration(const IntegrationRow& i) override {
@@ -1263,6 +1621,9 @@ class SqliteStore final : public Store {
           "(SELECT seq FROM doomed) AND last_alert_seq>0 UNION SELECT a.prev_seq FROM alerts "
           "a JOIN chain ON a.seq=chain.seq WHERE a.prev_seq>0) "
           "DELETE FROM alerts WHERE seq IN chain;"
+          "DELETE FROM escalations WHERE incident_seq IN (SELECT seq FROM doomed);"
+          "DELETE FROM notifications WHERE incident_seq IN (SELECT seq FROM doomed);"
+          "DELETE FROM jobs WHERE incident_seq IN (SELECT seq FROM doomed);"
           "DELETE FROM incidents WHERE seq IN (SELECT seq FROM doomed);";
       if (auto st = writer_->Exec(sql); !st) {
         (void)writer_->Exec("ROLLBACK");
