@@ -160,6 +160,7 @@ struct App::Impl {
     eo.smtp_username = config.smtp_username;
     eo.smtp_password = config.smtp_password;
     eo.smtp_require_tls = config.smtp_require_tls;
+    eo.paging_lease = config.paging_lease;
     auto opened = engine::Engine::Open(eo, &metrics);
     if (!opened) {
       return Fail(errc::kBadRequest, "incident engine: " + opened.error().message);

@@ -251,7 +251,8 @@ Result<Config> LoadFromEnv(const EnvLookup& env) {
         DurationVar{"OPSORCH_PLUGIN_TIMEOUT", &c.plugin_timeout},
         DurationVar{"OPSORCH_PLUGIN_STOP_GRACE", &c.plugin_stop_grace},
         DurationVar{"OPSORCH_ENGINE_REOPEN_WINDOW", &c.engine_reopen_window},
-        DurationVar{"OPSORCH_ENGINE_HOLD_RESOLVE", &c.engine_hold_resolve}}) {
+        DurationVar{"OPSORCH_ENGINE_HOLD_RESOLVE", &c.engine_hold_resolve},
+        DurationVar{"OPSORCH_PAGING_LEASE", &c.paging_lease}}) {
     if (auto v = env(dv.name); v && !TrimSpace(*v).empty()) {
       auto d = ParseDuration(*v);
       if (!d)
@@ -259,6 +260,9 @@ Result<Config> LoadFromEnv(const EnvLookup& env) {
                     "invalid " + std::string(dv.name) + ": " + d.error().message);
       *dv.out = *d;
     }
+  }
+  if (c.paging_lease < std::chrono::seconds(1)) {
+    return Fail(errc::kBadRequest, "invalid OPSORCH_PAGING_LEASE: must be at least 1s");
   }
   if (auto v = env("OPSORCH_LOG_FORMAT"); v && !TrimSpace(*v).empty()) {
     const std::string f = ToLower(TrimSpace(*v));

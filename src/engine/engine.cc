@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -285,6 +286,13 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options,
     p.smtp_require_tls = options.smtp_require_tls;
     p.clock = options.clock;
     p.run_threads = options.paging_threads;
+    p.lease = std::max<std::chrono::seconds>(
+        std::chrono::seconds(1),
+        std::chrono::duration_cast<std::chrono::seconds>(options.paging_lease));
+    // A send must end well inside its lease, or another node would take the message back
+    // while it is still on its way.
+    p.send_timeout = std::min<std::chrono::milliseconds>(
+        p.send_timeout, std::chrono::duration_cast<std::chrono::milliseconds>(p.lease) / 2);
     Engine* e = engine.get();
     auto pager = Pager::Create(
         *raw->store,

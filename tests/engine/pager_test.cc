@@ -23,6 +23,7 @@
 #include <opsorch/net/http_client.h>
 
 #include "engine/paging_catalog.h"
+#include "notify/receiver.h"
 
 namespace opsorch::engine {
 namespace {
@@ -391,6 +392,77 @@ TEST_F(PagerTest, ALoopbackReceiverOutsideTheAllowListIsRefused) {
   EXPECT_NE(outcomes[0].state, "sent");
   EXPECT_NE(outcomes[0].detail.find("address denied"), std::string::npos) << outcomes[0].detail;
   EXPECT_TRUE(receiver_.Paged().empty());
+}
+
+// E-mail through a real SMTP server (Debian's aiosmtpd in a child process): the recipient, the
+// subject, both parts, and an acknowledge link that verifies.
+TEST_F(PagerTest, AnEmailPageReachesTheSmtpSinkWithItsLinks) {
+  notify::testing::SmtpSink sink;
+  EngineOptions o;
+  o.store_url = "sqlite:" + (dir_ / "mail.db").string();
+  o.retention_interval = std::chrono::minutes(0);
+  o.clock = [this] { return now_.load(); };
+  o.paging_threads = false;
+  o.public_url = "https://opsorch.example";
+  o.outbound_allow_nets = notify::testing::Loopback();
+  o.smtp_url = sink.Url();
+  o.smtp_from = "pager@opsorch.example";
+  auto opened = Engine::Open(o);
+  ASSERT_TRUE(opened) << opened.error().message;
+  Engine& e = **opened;
+  Person p;
+  p.id = "dora";
+  p.name = "Dora";
+  p.contact_methods = {{"mail", "email", "dora@example.com", "", ""}};
+  p.notification_rules = {{"mail", 0, "high"}};
+  ASSERT_TRUE(e.store().PutDoc(CatalogDoc{"user", "dora", "", PersonDocument(p), now_}));
+  ASSERT_TRUE(e.store().PutDoc(CatalogDoc{
+      "policy", "mail", "",
+      JsonObject{
+          {"name", "Mail"},
+          {"numLoops", 0},
+          {"rules", JsonArray{JsonObject{
+                        {"delayMinutes", 5},
+                        {"targets", JsonArray{JsonObject{{"type", "user"}, {"id", "dora"}}}}}}}},
+      now_}));
+  ServiceRow s;
+  s.id = "checkout";
+  s.name = "Checkout";
+  s.escalation_policy = "mail";
+  ASSERT_TRUE(e.store().UpsertService(s));
+  ASSERT_TRUE(e.pager()->ReloadCatalog());
+  Event ev;
+  ev.dedup_key = "k1";
+  ev.summary = "Checkout is down";
+  ev.source = "test";
+  ev.severity = Severity::kCritical;
+  const auto r = e.IngestSync({Ingestion{integration_, ev}});
+  ASSERT_TRUE(r.at(0).status);
+  ASSERT_TRUE(e.pager()->RunOnce());
+  const JsonArray mails = sink.Messages();
+  ASSERT_EQ(mails.size(), 1u);
+  const JsonValue& m = mails[0];
+  EXPECT_EQ(notify::testing::Str(m, "rcpt"), "dora@example.com");
+  EXPECT_EQ(notify::testing::Str(m, "from"), "pager@opsorch.example");
+  const std::string subject = notify::testing::Str(m, "subject");
+  EXPECT_NE(subject.find("Checkout is down"), std::string::npos) << subject;
+  EXPECT_NE(subject.find(r[0].incident_id), std::string::npos) << subject;
+  const std::string text = notify::testing::Str(m.at("parts"), "text/plain");
+  const std::string html = notify::testing::Str(m.at("parts"), "text/html");
+  const std::string marker = "Acknowledge: https://opsorch.example/actions/";
+  const auto at = text.find(marker);
+  ASSERT_NE(at, std::string::npos) << text;
+  const std::string token =
+      text.substr(at + marker.size(), text.find('\n', at) - at - marker.size());
+  auto claims = e.pager()->VerifyLink(token);
+  ASSERT_TRUE(claims) << token;
+  EXPECT_EQ(claims->action, "acknowledge");
+  EXPECT_EQ(claims->person, "dora");
+  EXPECT_NE(html.find("https://opsorch.example/actions/" + token), std::string::npos) << html;
+  auto n = e.store().Notifications(std::stoll(r[0].incident_id.substr(4)));
+  ASSERT_TRUE(n && n->size() == 1u);
+  EXPECT_EQ((*n)[0].status, "sent");
+  EXPECT_EQ((*n)[0].channel, "email");
 }
 
 }  // namespace

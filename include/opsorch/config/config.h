@@ -79,6 +79,9 @@ struct Config {
   std::string outbound_allow_nets;
   std::string smtp_url, smtp_from, smtp_username, smtp_password;
   bool smtp_require_tls = false;
+  // OPSORCH_PAGING_LEASE: how long a node may take to send a message before another node (or
+  // this one after a restart) takes it back.
+  std::chrono::milliseconds paging_lease{120'000};
 
   CapabilitySettings& For(providers::Capability c) { return capabilities[providers::Index(c)]; }
   const CapabilitySettings& For(providers::Capability c) const {

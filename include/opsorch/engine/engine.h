@@ -56,6 +56,9 @@ struct EngineOptions {
   // Unix nanoseconds for the rules and the pager (tests inject one); null: the system clock.
   std::function<std::int64_t()> clock;
   bool paging_threads = true;  // false: tests drive the pager's passes themselves
+  // A message being sent is leased to its node this long; then it is taken back (resent when
+  // the transport is idempotent, else marked unknown).
+  std::chrono::milliseconds paging_lease{120'000};
 };
 
 // One authenticated event waiting for the writer.
