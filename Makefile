@@ -3,8 +3,8 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
 # Under ThreadSanitizer: everything that runs threads against shared state (the HTTP server,
-# provider swaps, plugin pools, the mock world, the secret stores).
-TSAN_TESTS ?= HotSwap*:Plugin*:HttpServer*:*Concurren*:SealedSecret*:JsonSecret*:SlaTest*:EngineSync*
+# provider swaps, plugin pools, the mock world, the secret stores, the pager's threads).
+TSAN_TESTS ?= HotSwap*:Plugin*:HttpServer*:*Concurren*:SealedSecret*:JsonSecret*:SlaTest*:EngineSync*:PagerTest.Threads*
 # The workflow runtime's scheduler, pool and outputs (the script workers are processes of their
 # own: the sandbox's timing-bound limit tests are not run under TSan).
 TSAN_WORKFLOW_TESTS ?= RuntimeTest.*:TestRunner*
@@ -84,3 +84,7 @@ bench-engine: build
 .PHONY: bench-workflow
 bench-workflow: build
 	bench/workflow.sh
+
+.PHONY: bench-paging
+bench-paging: build
+	bench/paging.sh

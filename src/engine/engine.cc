@@ -286,6 +286,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options,
     p.smtp_require_tls = options.smtp_require_tls;
     p.clock = options.clock;
     p.run_threads = options.paging_threads;
+    p.sweep_interval = options.paging_sweep;
     p.lease = std::max<std::chrono::seconds>(
         std::chrono::seconds(1),
         std::chrono::duration_cast<std::chrono::seconds>(options.paging_lease));

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -125,6 +126,7 @@ struct Pager::Impl {
   bool stopping = false;
   std::atomic<bool> abort{false};
   std::thread runner;
+  std::chrono::steady_clock::time_point next_reload{};  // the runner's
 
   // Senders: claimed messages in, results out (written by the runner's next pass).
   struct Result_ {
@@ -521,9 +523,20 @@ struct Pager::Impl {
     return Ok();
   }
 
+  // Another node's admin change reaches this node's catalog within a few sweeps.
+  void RefreshCatalog() {
+    const auto now = std::chrono::steady_clock::now();
+    auto version = store.CatalogVersion();
+    const bool changed = version && *version != Snapshot()->version;
+    if (!changed && now < next_reload) return;
+    next_reload = now + std::chrono::seconds(5);  // services' policies carry no version
+    if (auto st = Reload(); !st) log::Error("paging: catalog reload failed: " + st.error().message);
+  }
+
   void RunnerLoop() {
     std::int64_t next_due = INT64_MAX;
     while (true) {
+      bool woken_now = false;
       {
         std::unique_lock lock(mu);
         const auto sweep = std::chrono::steady_clock::now() + options.sweep_interval;
@@ -538,7 +551,18 @@ struct Pager::Impl {
         }
         cv.wait_until(lock, until, [&] { return stopping || woken || !results.empty(); });
         if (stopping) return;
+        woken_now = woken || !results.empty();
         woken = false;
+      }
+      if (!woken_now) {
+        // A sweep: work another node queued, a delay that came due, a lease to take back. An
+        // idle sweep reads, it does not write.
+        RefreshCatalog();
+        auto due = store.NextPagingWork();
+        if (due && *due > Now()) {
+          next_due = *due;
+          continue;
+        }
       }
       bool full = false;
       if (auto st = RunPass(&full); !st) {
@@ -804,11 +828,12 @@ struct Pager::Impl {
     if (parts.size() != 6 || parts[0] != "1")
       return Fail(errc::kForbidden, "this link is not valid");
     LinkClaims c;
-    try {
-      c.notification_seq = std::stoll(parts[1]);
-      c.incident_seq = std::stoll(parts[2]);
-      c.expires_s = std::stoll(parts[5]);
-    } catch (...) {
+    const auto number = [](const std::string& text, std::int64_t& out) {
+      auto r = std::from_chars(text.data(), text.data() + text.size(), out);
+      return r.ec == std::errc() && r.ptr == text.data() + text.size();
+    };
+    if (!number(parts[1], c.notification_seq) || !number(parts[2], c.incident_seq) ||
+        !number(parts[5], c.expires_s)) {
       return Fail(errc::kForbidden, "this link is not valid");
     }
     c.person = parts[3];

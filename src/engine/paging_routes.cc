@@ -548,8 +548,11 @@ Outcome OnCalls(Engine& engine, const Call& call) {
         if (!Wanted(schedule_ids, t.id)) continue;
         const ScheduleEntry* s = cat->FindSchedule(t.id);
         if (s == nullptr) continue;
-        for (auto& e : paging::FinalSchedule(s->schedule, s->zone, s->overrides, since, until)) {
-          if (!Wanted(user_ids, e.user)) continue;
+        // Whole shifts, as PagerDuty answers (a shift that started last week and is on now
+        // shows its real start and end), rendered a month beyond either bound.
+        for (auto& e : paging::FinalSchedule(s->schedule, s->zone, s->overrides, since - 31 * kDay,
+                                             until + 31 * kDay)) {
+          if (e.end_s <= since || e.start_s >= until || !Wanted(user_ids, e.user)) continue;
           rows.push_back(Row{std::move(e.user), t.id, pid, static_cast<std::int64_t>(level + 1),
                              e.start_s, e.end_s});
         }
@@ -875,7 +878,7 @@ void DemoSink(Call& call, api::Respond respond) {
       line += "\n  acknowledge: POST " + std::string(actions->at("acknowledge").as_string());
     }
   }
-  log::Info(line, {{"webhook_id", id}});
+  log::Info(line.substr(0, line.find('\n')), {{"webhook_id", id}});
   std::printf("%s\n", line.c_str());
   std::fflush(stdout);
   respond(Reply{204, {}, ""});

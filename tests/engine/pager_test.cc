@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -392,6 +393,71 @@ TEST_F(PagerTest, ALoopbackReceiverOutsideTheAllowListIsRefused) {
   EXPECT_NE(outcomes[0].state, "sent");
   EXPECT_NE(outcomes[0].detail.find("address denied"), std::string::npos) << outcomes[0].detail;
   EXPECT_TRUE(receiver_.Paged().empty());
+}
+
+// With its threads, as the server runs it: the commit that answers the event wakes the runner,
+// and the page arrives without waiting for a sweep (the sweep is set far beyond the deadline).
+TEST_F(PagerTest, ThreadsPageRightAfterTheCommit) {
+  EngineOptions o;
+  o.store_url = "sqlite:" + (dir_ / "threads.db").string();
+  o.retention_interval = std::chrono::minutes(0);
+  o.public_url = "https://opsorch.example";
+  o.outbound_allow_nets = notify::testing::Loopback();
+  o.paging_sweep = std::chrono::hours(1);  // only the wake-up can deliver in time
+  auto opened = Engine::Open(o);
+  ASSERT_TRUE(opened) << opened.error().message;
+  Engine& e = **opened;
+  for (const char* who : {"alice", "bob"}) {
+    Person p;
+    p.id = who;
+    p.name = who;
+    p.contact_methods = {{"hook", "webhook", receiver_.Url(who), std::string(kSecret), ""}};
+    ASSERT_TRUE(e.store().PutDoc(CatalogDoc{"user", who, "", PersonDocument(p), 1}));
+  }
+  ASSERT_TRUE(e.store().PutDoc(CatalogDoc{
+      "policy", "p", "",
+      JsonObject{
+          {"name", "P"},
+          {"numLoops", 0},
+          {"rules", JsonArray{JsonObject{
+                        {"delayMinutes", 5},
+                        {"targets", JsonArray{JsonObject{{"type", "user"}, {"id", "alice"}},
+                                              JsonObject{{"type", "user"}, {"id", "bob"}}}}}}}},
+      2}));
+  ServiceRow s;
+  s.id = "checkout";
+  s.name = "Checkout";
+  s.escalation_policy = "p";
+  ASSERT_TRUE(e.store().UpsertService(s));
+  ASSERT_TRUE(e.pager()->ReloadCatalog());
+  // Several events at once from several threads: every incident pages both people once.
+  constexpr int kIncidents = 20;
+  std::vector<std::thread> senders;
+  for (int t = 0; t < 4; ++t) {
+    senders.emplace_back([&, t] {
+      for (int i = t; i < kIncidents; i += 4) {
+        Event ev;
+        ev.dedup_key = "k" + std::to_string(i);
+        ev.summary = "down";
+        ev.severity = Severity::kCritical;
+        auto r = e.IngestSync({Ingestion{integration_, ev}});
+        EXPECT_TRUE(r.at(0).status);
+      }
+    });
+  }
+  for (auto& t : senders) t.join();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (receiver_.Hits().size() < 2 * kIncidents && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  const auto hits = receiver_.Hits();
+  ASSERT_EQ(hits.size(), 2u * kIncidents);
+  std::set<std::string> ids;
+  for (const auto& h : hits) {
+    EXPECT_TRUE(h.signature_ok);
+    ids.insert(h.id);
+  }
+  EXPECT_EQ(ids.size(), hits.size()) << "a message was delivered twice";
 }
 
 // E-mail through a real SMTP server (Debian's aiosmtpd in a child process): the recipient, the

@@ -59,6 +59,8 @@ struct EngineOptions {
   // A message being sent is leased to its node this long; then it is taken back (resent when
   // the transport is idempotent, else marked unknown).
   std::chrono::milliseconds paging_lease{120'000};
+  // How often the pager looks for work nobody woke it for (another node's, delays, leases).
+  std::chrono::milliseconds paging_sweep{1000};
 };
 
 // One authenticated event waiting for the writer.
