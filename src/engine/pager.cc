@@ -291,6 +291,9 @@ struct Pager::Impl {
   Status Start(Tx& tx, std::int64_t seq, std::string_view service, std::string_view change,
                std::int64_t now) {
     const std::string policy_id = PolicyOf(service);
+    // A new incident of a service without a policy: nothing to start and nothing to restart
+    // (the event path's common case costs no read).
+    if (policy_id.empty() && change == "triggered") return Ok();
     auto existing = tx.GetEscalation(seq);
     if (!existing) return Fail(std::move(existing.error()));
     if (policy_id.empty() && !*existing) return Ok();
