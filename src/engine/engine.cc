@@ -24,7 +24,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-
 // A unit of the writer's queue: events, or one other write (Submit).
 struct Request {
   std::vector<Ingestion> events;
@@ -40,12 +39,10 @@ struct Engine::Impl {
   EngineOptions options;
   RulesConfig rules;
   std::unique_ptr<Store> store;
-  std::unique_ptr<Pager> pager;  // destroyed first (~Engine): its runner submits writes
+  std::unique_ptr<Pager> pager;          // destroyed first (~Engine): its runner submits writes
   std::atomic<bool> paging_work{false};  // a commit queued pages: wake the pager after it
 
-  std::int64_t NowNs() const {
-    return options.clock ? options.clock() : Time::Now().UnixNanos();
-  }
+  std::int64_t NowNs() const { return options.clock ? options.clock() : Time::Now().UnixNanos(); }
   std::unique_ptr<SlaCache> sla;
   metrics::Registry* metrics = nullptr;
 
@@ -133,6 +130,9 @@ struct Engine::Impl {
     std::vector<std::vector<IngestResult>> results(batch.size());
     std::vector<std::function<Status(Tx&)>> items;
     std::vector<std::size_t> write_index(batch.size(), 0);
+    // What each event's paging did, counted once the commit holds (an item may run twice).
+    std::vector<PagingCounts> paging(pager ? events : 0);
+    std::size_t event_index = 0;
     for (std::size_t r = 0; r < batch.size(); ++r) {
       if (batch[r].write) {
         write_index[r] = items.size();
@@ -144,13 +144,15 @@ struct Engine::Impl {
         IngestResult* out = &results[r][i];
         const Ingestion* in = &batch[r].events[i];
         out->dedup_key = in->event.dedup_key;
-        items.push_back([this, out, in, now](Tx& tx) -> Status {
+        PagingCounts* counts = pager ? &paging[event_index] : nullptr;
+        ++event_index;
+        items.push_back([this, out, in, now, counts](Tx& tx) -> Status {
           auto o = ApplyEvent(tx, in->integration, in->event, now, rules);
           if (!o) return Fail(std::move(o.error()));
           if (pager && o->action != "deduplicated" && o->action != "held" &&
               o->action != "ignored") {
-            if (auto st = pager->OnIncidentChange(tx, o->incident_id,
-                                                  in->integration.service_id, o->action, now);
+            if (auto st = pager->OnIncidentChange(tx, o->incident_id, in->integration.service_id,
+                                                  o->action, now, counts);
                 !st) {
               return st;
             }
@@ -166,6 +168,20 @@ struct Engine::Impl {
     std::vector<Status> statuses;
     const Status committed = store->WriteBatch(items, statuses);
     if (pager && paging_work.exchange(false)) pager->Wake();
+    if (pager && committed) {
+      PagingCounts total;
+      std::size_t k = 0, e = 0;
+      for (std::size_t r = 0; r < batch.size(); ++r) {
+        if (batch[r].write) {
+          ++k;
+          continue;
+        }
+        for (std::size_t i = 0; i < batch[r].events.size(); ++i, ++k, ++e) {
+          if (statuses[k]) total += paging[e];
+        }
+      }
+      pager->Count(total);
+    }
     if (!committed) {
       log::Error("incident engine: commit failed: " + committed.error().message);
     }

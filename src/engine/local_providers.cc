@@ -213,15 +213,20 @@ class Base {
  protected:
   Store& store() { return engine.store(); }
 
-  // The pager's part of an incident change, in the same transaction (nothing without a pager).
-  Status Notify(Tx& tx, const IncidentRow& row, std::string_view change, std::int64_t now) {
+  // The pager's part of an incident change, in the same transaction (nothing without a pager);
+  // `counts` gets what it did, for WakePager once the write committed.
+  Status Notify(Tx& tx, const IncidentRow& row, std::string_view change, std::int64_t now,
+                PagingCounts& counts) {
     Pager* pager = engine.pager();
     if (pager == nullptr) return Ok();
-    return pager->OnIncidentChange(tx, row.id, row.service_id, change, now);
+    return pager->OnIncidentChange(tx, row.id, row.service_id, change, now, &counts);
   }
-  // After a write that may have queued pages: the pager looks at once.
-  void WakePager(bool queued) {
-    if (queued && engine.pager() != nullptr) engine.pager()->Wake();
+  // After the write: counted, and the pager looks at once when pages were queued.
+  void WakePager(bool committed, bool queued, const PagingCounts& counts) {
+    Pager* pager = engine.pager();
+    if (pager == nullptr || !committed) return;
+    pager->Count(counts);
+    if (queued) pager->Wake();
   }
 
   // The service ids a scope selects: none (no restriction), or the given service / the
@@ -358,15 +363,17 @@ class LocalIncidents final : public providers::IncidentProvider, Base {
     MergeClientFields(row.fields, in.fields);
     SetLabels(row, *status_word, *severity_word);
     row.metadata = in.metadata;
+    PagingCounts paged;
     auto st = store().Write([&](Tx& tx) -> Status {
       if (auto s2 = tx.InsertIncident(row); !s2) return s2;
       TimelineRow t{"", row.id, now, "created", "Incident created: " + title, ActorOf(in.caller),
                     {}};
       if (auto s2 = tx.AppendTimeline(t); !s2) return s2;
-      return row.status == "open" && !row.service_id.empty() ? Notify(tx, row, "triggered", now)
-                                                             : Ok();
+      return row.status == "open" && !row.service_id.empty()
+                 ? Notify(tx, row, "triggered", now, paged)
+                 : Ok();
     });
-    WakePager(st && row.status == "open");
+    WakePager(st.has_value(), row.status == "open", paged);
     if (!st) return Fail(std::move(st.error()));
     return ToSchema(row);
   }
@@ -392,6 +399,7 @@ class LocalIncidents final : public providers::IncidentProvider, Base {
     }
     IncidentRow result;
     std::string change;  // what the pager hears about
+    PagingCounts paged;
     auto st = store().Write([&](Tx& tx) -> Status {
       change.clear();
       auto found = tx.GetIncidentForUpdate(id);
@@ -460,12 +468,12 @@ class LocalIncidents final : public providers::IncidentProvider, Base {
         if (auto s2 = tx.AppendTimeline(e); !s2) return s2;
       }
       if (!change.empty()) {
-        if (auto s2 = Notify(tx, row, change, now); !s2) return s2;
+        if (auto s2 = Notify(tx, row, change, now, paged); !s2) return s2;
       }
       result = std::move(row);
       return Ok();
     });
-    WakePager(st && change == "reopened");
+    WakePager(st.has_value(), change == "reopened", paged);
     if (!st) return Fail(std::move(st.error()));
     return ToSchema(result);
   }
@@ -774,8 +782,6 @@ Status RegisterLocalProviders(providers::ProviderRegistry& registry,
   return add.template operator()<providers::TeamProvider, LocalTeams>("team");
 }
 
-std::string IncidentJson(const IncidentRow& row) {
-  return schema::EncodeToString(ToSchema(row));
-}
+std::string IncidentJson(const IncidentRow& row) { return schema::EncodeToString(ToSchema(row)); }
 
 }  // namespace opsorch::engine

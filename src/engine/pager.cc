@@ -7,6 +7,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <unordered_map>
 
@@ -138,7 +139,8 @@ struct Pager::Impl {
   std::deque<NotificationRow> outgoing;  // under mu
   std::vector<Result_> results;          // under mu
   std::vector<std::thread> senders;
-  std::int64_t inflight = 0;  // under mu
+  std::int64_t inflight = 0;    // under mu
+  std::set<std::int64_t> held;  // under mu: claimed by this node, result not yet recorded
 
   // Token buckets per (person, contact method), this node's.
   std::mutex rate_mu;
@@ -149,12 +151,6 @@ struct Pager::Impl {
   std::unordered_map<std::string, Bucket> buckets;
 
   std::int64_t Now() const { return options.clock ? options.clock() : Time::Now().UnixNanos(); }
-
-  void Count(std::string_view name, std::string_view help,
-             std::initializer_list<std::pair<std::string_view, std::string_view>> labels,
-             std::uint64_t n = 1) {
-    if (metrics != nullptr) metrics->GetCounter(name, help, labels).Inc(n);
-  }
 
   std::shared_ptr<const PagingCatalog> Snapshot() const {
     std::lock_guard lock(catalog_mu);
@@ -198,7 +194,7 @@ struct Pager::Impl {
 
   // Fires the next level of `esc` (already holding the generation to use) and writes its effects.
   Status Fire(Tx& tx, EscalationRow& esc, const Policy& policy, std::string_view urgency,
-              std::int64_t now, bool* fired_any = nullptr) {
+              std::int64_t now, PagingCounts& counts) {
     auto cat = Snapshot();
     const std::int64_t now_s = now / kNs;
     const StepDecision d =
@@ -221,7 +217,7 @@ struct Pager::Impl {
             "Level " + std::to_string(f.level + 1) + ": nobody to page (nobody on call); moving on",
             std::move(meta));
         if (auto st = tx.AppendTimeline(e); !st) return st;
-        Count("opsorch_paging_levels_total", "Escalation levels fired", {{"result", "skipped"}});
+        ++counts.levels_skipped;
         continue;
       }
       std::string names;
@@ -234,8 +230,7 @@ struct Pager::Impl {
           Entry(esc.incident_seq, now, "escalated",
                 "Level " + std::to_string(f.level + 1) + " paged " + names, std::move(meta));
       if (auto st = tx.AppendTimeline(e); !st) return st;
-      Count("opsorch_paging_levels_total", "Escalation levels fired", {{"result", "paged"}});
-      if (fired_any != nullptr) *fired_any = true;
+      ++counts.levels_paged;
       for (const auto& pid : f.people) {
         const Person* person = cat->FindPerson(pid);
         if (person == nullptr) continue;
@@ -273,7 +268,7 @@ struct Pager::Impl {
                             "Nobody could be paged at any level of policy " + policy.id,
                             JsonObject{{"policy", policy.id}});
       if (auto st = tx.AppendTimeline(e); !st) return st;
-      Count("opsorch_paging_unpaged_total", "Escalations that found nobody to page", {});
+      ++counts.unpaged;
     }
     if (esc.next_at != 0) {
       JobRow job;
@@ -289,7 +284,7 @@ struct Pager::Impl {
   }
 
   Status Start(Tx& tx, std::int64_t seq, std::string_view service, std::string_view change,
-               std::int64_t now) {
+               std::int64_t now, PagingCounts& counts) {
     const std::string policy_id = PolicyOf(service);
     // A new incident of a service without a policy: nothing to start and nothing to restart
     // (the event path's common case costs no read).
@@ -322,7 +317,7 @@ struct Pager::Impl {
                               "Escalation policy " + policy->id + " started",
                           JsonObject{{"policy", policy->id}, {"generation", esc.generation}});
     if (auto st = tx.AppendTimeline(e); !st) return st;
-    return Fire(tx, esc, *policy, (*incident)->urgency, now);
+    return Fire(tx, esc, *policy, (*incident)->urgency, now, counts);
   }
 
   Status Stop(Tx& tx, std::int64_t seq, std::string_view state, std::int64_t now) {
@@ -354,8 +349,11 @@ struct Pager::Impl {
 
   struct Pass {
     std::vector<Result_> results;          // in: delivery results to record
+    std::set<std::int64_t> mine;           // in: messages this node still holds (queued, sending)
+    std::int64_t room = 0;                 // in: how many more this node may claim now
     std::vector<NotificationRow> claimed;  // out: leased to this node, to send
     bool full = false;                     // out: more is due now
+    PagingCounts counts;                   // out: for /metrics once committed
   };
 
   Status RunJobs(Tx& tx, std::int64_t now, Pass& pass) {
@@ -379,15 +377,23 @@ struct Pager::Impl {
       if (!incident) return Fail(std::move(incident.error()));
       if (!*incident || (*incident)->status != "open") continue;
       EscalationRow row = std::move(**esc);
-      if (auto st = Fire(tx, row, *policy, (*incident)->urgency, now); !st) return st;
+      if (auto st = Fire(tx, row, *policy, (*incident)->urgency, now, pass.counts); !st) return st;
     }
     return Ok();
   }
 
-  Status TakeBackLeases(Tx& tx, std::int64_t now) {
+  Status TakeBackLeases(Tx& tx, std::int64_t now, const Pass& pass) {
     auto expired = tx.ExpiredLeases(now, kBatch);
     if (!expired) return Fail(std::move(expired.error()));
     for (NotificationRow n : *expired) {
+      if (n.lease_owner == node_id && pass.mine.count(n.seq) > 0) {
+        // Still in this node's queue or on its way: its lease is extended, not taken back (a
+        // long queue must not send a message twice).
+        n.lease_until = now + LeaseNs();
+        n.updated_at = now;
+        if (auto st = tx.UpdateNotification(n); !st) return st;
+        continue;
+      }
       n.lease_owner.clear();
       n.lease_until = 0;
       n.updated_at = now;
@@ -412,7 +418,7 @@ struct Pager::Impl {
     return Ok();
   }
 
-  Status Record(Tx& tx, const Result_& r, std::int64_t now) {
+  Status Record(Tx& tx, const Result_& r, std::int64_t now, PagingCounts& counts) {
     auto found = tx.GetNotificationForUpdate(r.row.seq);
     if (!found) return Fail(std::move(found.error()));
     // Taken back meanwhile (a lease that ran out): whoever holds it now decides.
@@ -443,10 +449,7 @@ struct Pager::Impl {
       kind = "notification_failed";
     }
     if (auto st = tx.UpdateNotification(n); !st) return st;
-    if (!kind.empty()) {
-      Count("opsorch_paging_notifications_total", "Notifications by channel and outcome",
-            {{"channel", n.channel}, {"status", n.status}});
-    }
+    if (!kind.empty()) counts.notifications.emplace_back(n.channel, n.status);
     if (!kind.empty() && n.incident_seq != 0) {
       auto cat = Snapshot();
       const Person* p = cat->FindPerson(n.person_id);
@@ -467,29 +470,40 @@ struct Pager::Impl {
     return Ok();
   }
 
+  std::int64_t LeaseNs() const {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(options.lease).count();
+  }
+
   Status PassWrite(Tx& tx, Pass& pass) {
     const std::int64_t now = Now();
     pass.claimed.clear();
     pass.full = false;
+    pass.counts = PagingCounts{};
     for (const auto& r : pass.results) {
-      if (auto st = Record(tx, r, now); !st) return st;
+      if (auto st = Record(tx, r, now, pass.counts); !st) return st;
     }
     if (auto st = RunJobs(tx, now, pass); !st) return st;
-    if (auto st = TakeBackLeases(tx, now); !st) return st;
-    auto claimed = tx.ClaimNotifications(
-        now, kBatch, node_id,
-        now + std::chrono::duration_cast<std::chrono::nanoseconds>(options.lease).count());
+    if (auto st = TakeBackLeases(tx, now, pass); !st) return st;
+    const std::int64_t limit = std::min(kBatch, pass.room);
+    if (limit <= 0) return Ok();
+    auto claimed = tx.ClaimNotifications(now, limit, node_id, now + LeaseNs());
     if (!claimed) return Fail(std::move(claimed.error()));
-    if (static_cast<std::int64_t>(claimed->size()) == kBatch) pass.full = true;
+    if (static_cast<std::int64_t>(claimed->size()) == limit) pass.full = true;
     pass.claimed = std::move(*claimed);
     return Ok();
   }
+
+  // A node holds at most this many claimed messages (queued or being sent): more would wait in
+  // its queue while other nodes could send them.
+  static constexpr std::int64_t kMaxHeld = 1024;
 
   Status RunPass(bool* full) {
     auto pass = std::make_shared<Pass>();
     {
       std::lock_guard lock(mu);
       pass->results.swap(results);
+      pass->mine = held;
+      pass->room = kMaxHeld - static_cast<std::int64_t>(held.size());
     }
     std::mutex m;
     std::condition_variable done_cv;
@@ -512,7 +526,13 @@ struct Pager::Impl {
       results.insert(results.end(), pass->results.begin(), pass->results.end());
       return status;
     }
+    Count(pass->counts);
     *full = pass->full;
+    {
+      std::lock_guard lock(mu);
+      for (const auto& r : pass->results) held.erase(r.row.seq);  // recorded: no longer ours
+      for (const auto& n : pass->claimed) held.insert(n.seq);
+    }
     if (pass->claimed.empty()) return Ok();
     if (!options.run_threads) {
       for (auto& n : pass->claimed) Deliver(std::move(n));
@@ -524,6 +544,33 @@ struct Pager::Impl {
     }
     cv.notify_all();
     return Ok();
+  }
+
+  void Count(const PagingCounts& c) {
+    if (metrics == nullptr) return;
+    if (c.levels_paged > 0) {
+      metrics
+          ->GetCounter("opsorch_paging_levels_total", "Escalation levels fired",
+                       {{"result", "paged"}})
+          .Inc(static_cast<std::uint64_t>(c.levels_paged));
+    }
+    if (c.levels_skipped > 0) {
+      metrics
+          ->GetCounter("opsorch_paging_levels_total", "Escalation levels fired",
+                       {{"result", "skipped"}})
+          .Inc(static_cast<std::uint64_t>(c.levels_skipped));
+    }
+    if (c.unpaged > 0) {
+      metrics
+          ->GetCounter("opsorch_paging_unpaged_total", "Escalations that found nobody to page", {})
+          .Inc(static_cast<std::uint64_t>(c.unpaged));
+    }
+    for (const auto& [channel, status] : c.notifications) {
+      metrics
+          ->GetCounter("opsorch_paging_notifications_total", "Notifications by channel and outcome",
+                       {{"channel", channel}, {"status", status}})
+          .Inc();
+    }
   }
 
   // Another node's admin change reaches this node's catalog within a few sweeps.
@@ -919,19 +966,35 @@ std::shared_ptr<const PagingCatalog> Pager::Catalog() const { return impl_->Snap
 
 Status Pager::ReloadCatalog() { return impl_->Reload(); }
 
+PagingCounts& PagingCounts::operator+=(const PagingCounts& o) {
+  levels_paged += o.levels_paged;
+  levels_skipped += o.levels_skipped;
+  unpaged += o.unpaged;
+  notifications.insert(notifications.end(), o.notifications.begin(), o.notifications.end());
+  return *this;
+}
+
+void Pager::Count(const PagingCounts& counts) { impl_->Count(counts); }
+
 Status Pager::OnIncidentChange(Tx& tx, std::string_view incident_id, std::string_view service_id,
-                               std::string_view change, std::int64_t now) {
+                               std::string_view change, std::int64_t now, PagingCounts* counts) {
+  PagingCounts local;
+  PagingCounts& c = counts != nullptr ? *counts : local;
+  c = PagingCounts{};
   const std::int64_t seq = SeqOf(incident_id, "inc-");
   if (seq == 0) return Ok();
   if (change == "triggered" || change == "reopened") {
-    return impl_->Start(tx, seq, service_id, change, now);
+    return impl_->Start(tx, seq, service_id, change, now, c);
   }
   if (change == "acknowledged" || change == "resolved") return impl_->Stop(tx, seq, change, now);
   return Ok();
 }
 
 Status Pager::EscalateNow(Tx& tx, std::string_view incident_id, const JsonObject& actor,
-                          std::int64_t now) {
+                          std::int64_t now, PagingCounts* counts) {
+  PagingCounts local;
+  PagingCounts& c = counts != nullptr ? *counts : local;
+  c = PagingCounts{};
   const std::int64_t seq = SeqOf(incident_id, "inc-");
   auto incident = tx.GetIncidentForUpdate(incident_id);
   if (!incident) return Fail(std::move(incident.error()));
@@ -960,9 +1023,7 @@ Status Pager::EscalateNow(Tx& tx, std::string_view incident_id, const JsonObject
   TimelineRow e = Impl::Entry(seq, now, "escalated_manually", "Escalated by hand to the next level",
                               JsonObject{{"generation", row.generation}}, actor);
   if (auto st = tx.AppendTimeline(e); !st) return st;
-  bool fired = false;
-  if (auto st = impl_->Fire(tx, row, *policy, (*incident)->urgency, now, &fired); !st) return st;
-  return Ok();
+  return impl_->Fire(tx, row, *policy, (*incident)->urgency, now, c);
 }
 
 void Pager::Wake() {

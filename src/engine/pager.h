@@ -20,6 +20,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <opsorch/common/json.h>
@@ -51,6 +52,16 @@ struct PagerOptions {
   std::chrono::hours link_ttl{24};
   int senders = 4;
   bool run_threads = true;  // false: tests drive RunOnce() with an injected clock
+};
+
+// What one write transaction's paging did, for /metrics: counted only once the transaction
+// committed (a store may run a write again after a conflict), by whoever ran it (Pager::Count).
+struct PagingCounts {
+  std::int64_t levels_paged = 0;
+  std::int64_t levels_skipped = 0;
+  std::int64_t unpaged = 0;
+  std::vector<std::pair<std::string, std::string>> notifications;  // (channel, final status)
+  PagingCounts& operator+=(const PagingCounts& o);
 };
 
 // A verified action link.
@@ -89,12 +100,16 @@ class Pager {
 
   // In the write transaction that changed the incident. `change`: triggered | reopened |
   // acknowledged | resolved. Anything else does nothing.
+  // `counts` (may be null) is overwritten with what this call did.
   Status OnIncidentChange(Tx& tx, std::string_view incident_id, std::string_view service_id,
-                          std::string_view change, std::int64_t now);
+                          std::string_view change, std::int64_t now,
+                          PagingCounts* counts = nullptr);
   // "Escalate now": the next level fires at once (conflict when the incident has no escalation
   // or nothing is left to fire).
   Status EscalateNow(Tx& tx, std::string_view incident_id, const JsonObject& actor,
-                     std::int64_t now);
+                     std::int64_t now, PagingCounts* counts = nullptr);
+  // Counts a committed transaction's paging in /metrics.
+  void Count(const PagingCounts& counts);
   // Something may be due now: the runner looks at once.
   void Wake();
 

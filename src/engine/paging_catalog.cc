@@ -13,6 +13,9 @@
 namespace opsorch::engine {
 namespace {
 
+// What GET shows instead of a Slack URL; a PUT that sends it back keeps the stored URL.
+constexpr std::string_view kRedacted = "(redacted)";
+
 bool ValidDocId(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
@@ -96,9 +99,14 @@ std::vector<std::string> PagingCatalog::Resolve(const PolicyTarget& target,
 Result<Person> DecodePerson(std::string id, const JsonObject& body, const Person* previous) {
   Status st = Ok();
   const FieldReader r{body, "", &st};
-  r.OnlyKnown({"name", "email", "timeZone", "contactMethods", "notificationRules"});
+  // "id" (and a contact method's "hasSecret") are what GET shows: a GET-edit-PUT round trip
+  // sends them back, so they are accepted (an id must be the path's).
+  r.OnlyKnown({"id", "name", "email", "timeZone", "contactMethods", "notificationRules"});
   Person p;
   p.id = std::move(id);
+  if (const std::string given = r.Str("id"); st && !given.empty() && given != p.id) {
+    r.Error("id", "must be the id in the path (\"" + p.id + "\")");
+  }
   p.name = r.Str("name", true);
   p.email = r.Str("email");
   p.time_zone = r.Str("timeZone");
@@ -121,7 +129,7 @@ Result<Person> DecodePerson(std::string id, const JsonObject& body, const Person
         break;
       }
       const FieldReader c{(*cms)[i].get_object(), where, &st};
-      c.OnlyKnown({"id", "type", "address", "secret", "label"});
+      c.OnlyKnown({"id", "type", "address", "secret", "label", "hasSecret"});
       ContactMethod m;
       m.id = c.Str("id", true);
       m.type = c.Str("type", true);
@@ -140,7 +148,9 @@ Result<Person> DecodePerson(std::string id, const JsonObject& body, const Person
         if (m.type == "webhook" && !(*cms)[i].get_object().contains("secret")) {
           m.secret = before->secret;
         }
-        if (m.address.empty() && m.type == "slack") m.address = before->address;
+        if ((m.address.empty() || m.address == kRedacted) && m.type == "slack") {
+          m.address = before->address;
+        }
       }
       if (!st) break;
       if (m.type == "email") {
@@ -193,9 +203,12 @@ Result<Person> DecodePerson(std::string id, const JsonObject& body, const Person
 Result<Policy> DecodePolicy(std::string id, const JsonObject& body, const PagingCatalog& catalog) {
   Status st = Ok();
   const FieldReader r{body, "", &st};
-  r.OnlyKnown({"name", "description", "numLoops", "rules"});
+  r.OnlyKnown({"id", "name", "description", "numLoops", "rules"});  // "id": as GET shows it
   Policy p;
   p.id = std::move(id);
+  if (const std::string given = r.Str("id"); st && !given.empty() && given != p.id) {
+    r.Error("id", "must be the id in the path (\"" + p.id + "\")");
+  }
   p.name = r.Str("name", true);
   p.description = r.Str("description");
   p.num_loops = IntIn(r, "numLoops", 0, 0, kMaxNumLoops);
@@ -281,7 +294,7 @@ std::string PersonJson(const Person& p) {
     const bool had_secret = !m["secret"].get_string().empty();
     m.erase("secret");
     if (had_secret) m["hasSecret"] = true;
-    if (m["type"].get_string() == "slack") m["address"] = "(redacted)";
+    if (m["type"].get_string() == "slack") m["address"] = kRedacted;
   }
   doc["id"] = p.id;
   std::string out;

@@ -284,6 +284,16 @@ Outcome PutSchedule(Engine& engine, const Call& call) {
   if (!paging::ValidScheduleId(id)) {
     return Fail(errc::kBadRequest, "id: use 1-64 letters, digits, '.', '_' or '-'");
   }
+  // What GET adds (overrides, a rendering, the id) comes back in a GET-edit-PUT round trip:
+  // accepted and left out (overrides have routes of their own).
+  if (const JsonValue* given = body->if_contains("id");
+      given != nullptr && !(given->is_string() && given->get_string() == id)) {
+    return Fail(errc::kBadRequest, "id: must be the id in the path (\"" + id + "\")");
+  }
+  for (std::string_view shown :
+       {"id", "overrides", "since", "until", "finalSchedule", "renderedLayers"}) {
+    body->erase(shown);
+  }
   auto cat = (*pager)->Catalog();
   auto s = paging::DecodeSchedule(
       JsonValue(*body), [&](std::string_view u) { return cat->FindPerson(u) != nullptr; });
@@ -347,6 +357,8 @@ Outcome AddOverride(Engine& engine, const Call& call) {
   if (!o) return Fail(o.error());
   auto canonical = ParseJson(paging::EncodeOverride(*o));
   if (!canonical || !canonical->is_object()) return Fail(errc::kInternal, "override encoding");
+  // Stored as the decoder reads it back: the id is the document's key, not a field.
+  canonical->get_object().erase("id");
   if (auto st = engine.store().PutDoc(
           CatalogDoc{"override", id, schedule, canonical->get_object(), Time::Now().UnixNanos()});
       !st) {
@@ -674,10 +686,13 @@ Outcome EscalateIncident(Engine& engine, const Call& call) {
   if (!pager) return Fail(pager.error());
   const std::string id(call.params[0]);
   const JsonObject actor{{"type", "user"}, {"name", "API"}};
-  auto st = Durably(engine,
-                    [&](Tx& tx) { return (*pager)->EscalateNow(tx, id, actor, (*pager)->Now()); });
-  (*pager)->Wake();
+  PagingCounts counts;
+  auto st = Durably(engine, [&](Tx& tx) {
+    return (*pager)->EscalateNow(tx, id, actor, (*pager)->Now(), &counts);
+  });
   if (!st) return Fail(st.error());
+  (*pager)->Count(counts);
+  (*pager)->Wake();
   auto esc = engine.store().Escalation(SeqOf(id, "inc-"));
   if (!esc || !*esc) return JsonReply("{\"status\":\"escalated\"}");
   return JsonReply("{\"status\":\"escalated\",\"level\":" + std::to_string((*esc)->level + 1) +
@@ -798,6 +813,7 @@ Outcome DoAction(Engine& engine, const Call& call) {
                          {"via", "action link"}};
   const std::string action = ctx->claims.action;
   std::string outcome;
+  PagingCounts counts;
   auto st = Durably(engine, [&](Tx& tx) -> Status {
     outcome.clear();
     // Used once, in the same transaction as the change: two clicks cannot both act.
@@ -812,7 +828,9 @@ Outcome DoAction(Engine& engine, const Call& call) {
     used.updated_at = now;
     if (auto s2 = tx.UpdateNotification(used); !s2) return s2;
     if (action == "escalate") {
-      if (auto s2 = (*pager)->EscalateNow(tx, ctx->incident.id, actor, now); !s2) return s2;
+      if (auto s2 = (*pager)->EscalateNow(tx, ctx->incident.id, actor, now, &counts); !s2) {
+        return s2;
+      }
       outcome = "Escalated to the next level.";
       return Ok();
     }
@@ -840,13 +858,16 @@ Outcome DoAction(Engine& engine, const Call& call) {
                   actor,
                   JsonObject{{"from", from_label}, {"to", to}, {"via", "action link"}}};
     if (auto s2 = tx.AppendTimeline(e); !s2) return s2;
-    if (auto s2 = (*pager)->OnIncidentChange(tx, row.id, row.service_id, to, now); !s2) return s2;
+    if (auto s2 = (*pager)->OnIncidentChange(tx, row.id, row.service_id, to, now, &counts); !s2) {
+      return s2;
+    }
     outcome = to == "acknowledged" ? "Acknowledged. Escalation has stopped."
                                    : "Resolved. Escalation has stopped.";
     return Ok();
   });
-  (*pager)->Wake();
   if (!st) return ErrorPage(st.error());
+  (*pager)->Count(counts);
+  (*pager)->Wake();
   return Page(200, "Done", ctx->incident.id + ": " + outcome);
 }
 

@@ -50,10 +50,9 @@ JsonObject RouteSchemas() {
   s["AdminServices"] = ListOf("AdminService");
   // Paging (paging_routes.cc): the bodies are validated by their decoders, so the schemas
   // describe the shape without repeating every rule.
-  const JsonObject contact_method{{"id", Str()},      {"type", Str()},      {"address", Str()},
-                                  {"secret", Str()},  {"label", Str()},     {"hasSecret", Bool()}};
-  const JsonObject rule{
-      {"contactMethod", Str()}, {"startDelayMinutes", Int()}, {"urgency", Str()}};
+  const JsonObject contact_method{{"id", Str()},     {"type", Str()},  {"address", Str()},
+                                  {"secret", Str()}, {"label", Str()}, {"hasSecret", Bool()}};
+  const JsonObject rule{{"contactMethod", Str()}, {"startDelayMinutes", Int()}, {"urgency", Str()}};
   s["User"] = Obj({{"id", Str()},
                    {"name", Str()},
                    {"email", Str()},
@@ -68,14 +67,14 @@ JsonObject RouteSchemas() {
                         {"notificationRules", ArrayOf(Obj(rule))}},
                        {"name"}, true);
   s["Users"] = ListOf("User");
-  s["EscalationPolicy"] = Obj({{"id", Str()},
-                               {"name", Str()},
-                               {"description", Str()},
-                               {"numLoops", Int()},
-                               {"rules", ArrayOf(Obj({{"delayMinutes", Int()},
-                                                      {"targets", ArrayOf(Obj({{"type", Str()},
-                                                                               {"id", Str()}}))}}))}},
-                              {"id", "name", "rules"});
+  s["EscalationPolicy"] =
+      Obj({{"id", Str()},
+           {"name", Str()},
+           {"description", Str()},
+           {"numLoops", Int()},
+           {"rules", ArrayOf(Obj({{"delayMinutes", Int()},
+                                  {"targets", ArrayOf(Obj({{"type", Str()}, {"id", Str()}}))}}))}},
+          {"id", "name", "rules"});
   s["EscalationPolicyInput"] = Obj({{"name", Str()},
                                     {"description", Str()},
                                     {"numLoops", Int()},
@@ -122,8 +121,8 @@ JsonObject RouteSchemas() {
                            {"detail", Str()}},
                           {"id", "status"});
   s["Notifications"] = ListOf("Notification");
-  s["TestOutcomes"] = ArrayOf(Obj(
-      {{"contactMethod", Str()}, {"channel", Str()}, {"state", Str()}, {"detail", Str()}}));
+  s["TestOutcomes"] = ArrayOf(
+      Obj({{"contactMethod", Str()}, {"channel", Str()}, {"state", Str()}, {"detail", Str()}}));
   s["AdminTeam"] = Obj({{"id", Str()}, {"name", Str()}, {"description", Str()}, {"parent", Str()}},
                        {"id", "name"});
   s["AdminTeamInput"] =

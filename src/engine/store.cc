@@ -85,9 +85,7 @@ Status Store::DeleteDoc(std::string_view, std::string_view) { return Fail(NoPagi
 Result<std::vector<CatalogDoc>> Store::Docs(std::string_view) { return Fail(NoPaging()); }
 Result<std::int64_t> Store::CatalogVersion() { return Fail(NoPaging()); }
 Result<std::optional<EscalationRow>> Store::Escalation(std::int64_t) { return Fail(NoPaging()); }
-Result<std::vector<NotificationRow>> Store::Notifications(std::int64_t) {
-  return Fail(NoPaging());
-}
+Result<std::vector<NotificationRow>> Store::Notifications(std::int64_t) { return Fail(NoPaging()); }
 Result<std::optional<NotificationRow>> Store::Notification(std::int64_t) {
   return Fail(NoPaging());
 }
