@@ -818,32 +818,6 @@ struct Pager::Impl {
     return d;
   }
 
-  static std::string HtmlEscape(std::string_view s) {
-    std::string out;
-    for (char c : s) {
-      switch (c) {
-        case '&':
-          out += "&amp;";
-          break;
-        case '<':
-          out += "&lt;";
-          break;
-        case '>':
-          out += "&gt;";
-          break;
-        case '"':
-          out += "&quot;";
-          break;
-        case '\'':
-          out += "&#39;";
-          break;
-        default:
-          out.push_back(c);
-      }
-    }
-    return out;
-  }
-
   // ---- action links ----
 
   std::string Link(const NotificationRow& n, std::string_view action, std::int64_t expires) const {

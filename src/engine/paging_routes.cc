@@ -89,27 +89,45 @@ Result<std::pair<std::int64_t, std::int64_t>> Range(const Call& call, std::int64
   return std::pair{*since, *until};
 }
 
+// A paged list (by id) of one of the catalog's maps, each entry written by `json`.
+template <class Map, class Json>
+Outcome CatalogList(Engine& engine, const Call& call, const Map PagingCatalog::*member, Json json) {
+  auto pager = PagerOf(engine);
+  if (!pager) return Fail(pager.error());
+  auto cat = (*pager)->Catalog();
+  using Entry = std::pair<const std::string*, const typename Map::mapped_type*>;
+  std::vector<Entry> all;
+  for (const auto& [id, v] : (*cat).*member) all.emplace_back(&id, &v);
+  return PagedList(
+      std::move(all), call, [](const Entry& e) { return *e.first; },
+      [&json](std::string& out, const Entry& e) { out += json(*e.second); });
+}
+
+// One entry of one of the catalog's maps by the path's id, or not_found naming it.
+template <class Map, class Json>
+Outcome CatalogGet(Engine& engine, const Call& call, const Map PagingCatalog::*member,
+                   std::string_view what, Json json) {
+  auto pager = PagerOf(engine);
+  if (!pager) return Fail(pager.error());
+  auto cat = (*pager)->Catalog();
+  const Map& map = (*cat).*member;
+  auto it = map.find(call.params[0]);
+  if (it == map.end()) {
+    return Fail(errc::kNotFound,
+                std::string(what) + " " + std::string(call.params[0]) + " not found");
+  }
+  return json(it->second, *pager);
+}
+
 // ---- people -------------------------------------------------------------------------------------
 
 Outcome ListUsers(Engine& engine, const Call& call) {
-  auto pager = PagerOf(engine);
-  if (!pager) return Fail(pager.error());
-  auto cat = (*pager)->Catalog();
-  std::vector<const Person*> people;
-  for (const auto& [id, p] : cat->people) people.push_back(&p);
-  return PagedList(
-      std::move(people), call, [](const Person* p) { return p->id; },
-      [](std::string& out, const Person* p) { out += PersonJson(*p); });
+  return CatalogList(engine, call, &PagingCatalog::people, PersonJson);
 }
 
 Outcome GetUser(Engine& engine, const Call& call) {
-  auto pager = PagerOf(engine);
-  if (!pager) return Fail(pager.error());
-  auto cat = (*pager)->Catalog();
-  const Person* p = cat->FindPerson(call.params[0]);
-  if (p == nullptr)
-    return Fail(errc::kNotFound, "user " + std::string(call.params[0]) + " not found");
-  return JsonReply(PersonJson(*p));
+  return CatalogGet(engine, call, &PagingCatalog::people, "user",
+                    [](const Person& p, Pager*) -> Outcome { return JsonReply(PersonJson(p)); });
 }
 
 Outcome PutUser(Engine& engine, const Call& call) {
@@ -247,32 +265,22 @@ std::string ScheduleJson(const ScheduleEntry& s,
 }
 
 Outcome ListSchedules(Engine& engine, const Call& call) {
-  auto pager = PagerOf(engine);
-  if (!pager) return Fail(pager.error());
-  auto cat = (*pager)->Catalog();
-  std::vector<const ScheduleEntry*> all;
-  for (const auto& [id, s] : cat->schedules) all.push_back(&s);
-  return PagedList(
-      std::move(all), call, [](const ScheduleEntry* s) { return s->schedule.id; },
-      [](std::string& out, const ScheduleEntry* s) { out += ScheduleJson(*s, std::nullopt); });
+  return CatalogList(engine, call, &PagingCatalog::schedules,
+                     [](const ScheduleEntry& s) { return ScheduleJson(s, std::nullopt); });
 }
 
 Outcome GetSchedule(Engine& engine, const Call& call) {
-  auto pager = PagerOf(engine);
-  if (!pager) return Fail(pager.error());
-  auto cat = (*pager)->Catalog();
-  const ScheduleEntry* s = cat->FindSchedule(call.params[0]);
-  if (s == nullptr) {
-    return Fail(errc::kNotFound, "schedule " + std::string(call.params[0]) + " not found");
-  }
-  std::optional<std::pair<std::int64_t, std::int64_t>> range;
-  if (!call.Query("since").empty() || !call.Query("until").empty()) {
-    // PagerDuty's default when one bound is given: two weeks.
-    auto r = Range(call, (*pager)->Now() / kNs, 14 * kDay, 400 * kDay);
-    if (!r) return Fail(r.error());
-    range = *r;
-  }
-  return JsonReply(ScheduleJson(*s, range));
+  return CatalogGet(engine, call, &PagingCatalog::schedules, "schedule",
+                    [&call](const ScheduleEntry& s, Pager* pager) -> Outcome {
+                      std::optional<std::pair<std::int64_t, std::int64_t>> range;
+                      if (!call.Query("since").empty() || !call.Query("until").empty()) {
+                        // PagerDuty's default when one bound is given: two weeks.
+                        auto r = Range(call, pager->Now() / kNs, 14 * kDay, 400 * kDay);
+                        if (!r) return Fail(r.error());
+                        range = *r;
+                      }
+                      return JsonReply(ScheduleJson(s, range));
+                    });
 }
 
 Outcome PutSchedule(Engine& engine, const Call& call) {
@@ -478,25 +486,12 @@ Outcome SubscribedCalendar(Engine& engine, const Call& call) {
 // ---- escalation policies ------------------------------------------------------------------------
 
 Outcome ListPolicies(Engine& engine, const Call& call) {
-  auto pager = PagerOf(engine);
-  if (!pager) return Fail(pager.error());
-  auto cat = (*pager)->Catalog();
-  std::vector<const Policy*> all;
-  for (const auto& [id, p] : cat->policies) all.push_back(&p);
-  return PagedList(
-      std::move(all), call, [](const Policy* p) { return p->id; },
-      [](std::string& out, const Policy* p) { out += PolicyJson(*p); });
+  return CatalogList(engine, call, &PagingCatalog::policies, PolicyJson);
 }
 
 Outcome GetPolicy(Engine& engine, const Call& call) {
-  auto pager = PagerOf(engine);
-  if (!pager) return Fail(pager.error());
-  auto cat = (*pager)->Catalog();
-  const Policy* p = cat->FindPolicy(call.params[0]);
-  if (p == nullptr) {
-    return Fail(errc::kNotFound, "escalation policy " + std::string(call.params[0]) + " not found");
-  }
-  return JsonReply(PolicyJson(*p));
+  return CatalogGet(engine, call, &PagingCatalog::policies, "escalation policy",
+                    [](const Policy& p, Pager*) -> Outcome { return JsonReply(PolicyJson(p)); });
 }
 
 Outcome PutPolicy(Engine& engine, const Call& call) {
@@ -700,32 +695,6 @@ Outcome EscalateIncident(Engine& engine, const Call& call) {
 }
 
 // ---- action links -------------------------------------------------------------------------------
-
-std::string HtmlEscape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out.push_back(c);
-    }
-  }
-  return out;
-}
 
 // A small page (no scripts, nothing fetched): what the link does and one button.
 Reply Page(int status, std::string_view title, std::string_view text, std::string_view form = "") {

@@ -15,5 +15,7 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b);
 bool PercentDecode(std::string_view in, std::string& out);
 // Percent-encodes everything but RFC 3986 unreserved characters (query-string values).
 std::string PercentEncode(std::string_view s);
+// Text for HTML element content and quoted attribute values (& < > " ' escaped).
+std::string HtmlEscape(std::string_view s);
 
 }  // namespace opsorch

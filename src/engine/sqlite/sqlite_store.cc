@@ -193,7 +193,7 @@ constexpr std::string_view kEscalationColumns =
     "started_at, updated_at";
 
 EscalationRow ReadEscalation(const Statement& s) {
-  return EscalationRow{s.Int(0), s.Text(1), s.Object(2), s.Int(3), s.Int(4),  s.Int(5),
+  return EscalationRow{s.Int(0), s.Text(1), s.Object(2), s.Int(3), s.Int(4), s.Int(5),
                        s.Int(6), s.Text(7), s.Int(8),    s.Int(9), s.Int(10)};
 }
 
@@ -696,11 +696,7 @@ class SqliteTx final : public Tx {
   Result<std::optional<EscalationRow>> GetEscalation(std::int64_t incident_seq) override {
     static const std::string sql =
         "SELECT " + std::string(kEscalationColumns) + " FROM escalations WHERE incident_seq=?";
-    auto rows = Rows<EscalationRow>(
-        sql, [&](Statement& s) { s.Bind(1, incident_seq); }, ReadEscalation);
-    if (!rows) return Fail(std::move(rows.error()));
-    if (rows->empty()) return std::optional<EscalationRow>();
-    return std::optional<EscalationRow>(std::move(rows->front()));
+    return OneRow<EscalationRow>(sql, incident_seq, ReadEscalation);
   }
 
   Status PutEscalation(const EscalationRow& e) override {
@@ -818,11 +814,7 @@ class SqliteTx final : public Tx {
   Result<std::optional<NotificationRow>> GetNotificationForUpdate(std::int64_t seq) override {
     static const std::string sql =
         "SELECT " + std::string(kNotificationColumns) + " FROM notifications WHERE seq=?";
-    auto rows = Rows<NotificationRow>(
-        sql, [&](Statement& s) { s.Bind(1, seq); }, ReadNotification);
-    if (!rows) return Fail(std::move(rows.error()));
-    if (rows->empty()) return std::optional<NotificationRow>();
-    return std::optional<NotificationRow>(std::move(rows->front()));
+    return OneRow<NotificationRow>(sql, seq, ReadNotification);
   }
 
   Status UpdateNotification(const NotificationRow& n) override {
@@ -869,6 +861,16 @@ class SqliteTx final : public Tx {
       out.push_back(read(**s));
     }
     return out;
+  }
+
+  // The row whose key (the statement's one parameter) is `key`, if any.
+  template <class Row, class ReadFn>
+  Result<std::optional<Row>> OneRow(const std::string& sql, std::int64_t key, ReadFn read) {
+    auto rows = Rows<Row>(
+        sql, [&](Statement& s) { s.Bind(1, key); }, read);
+    if (!rows) return Fail(std::move(rows.error()));
+    if (rows->empty()) return std::optional<Row>();
+    return std::optional<Row>(std::move(rows->front()));
   }
 
   struct Tracked {
@@ -1459,8 +1461,11 @@ class SqliteStore final : public Store {
         "ON CONFLICT(kind, id) DO UPDATE SET parent=excluded.parent, body=excluded.body, "
         "updated_at=excluded.updated_at",
         [&](Statement& s) {
-          s.Bind(1, d.kind).Bind(2, d.id).Bind(3, d.parent).BindJson(4, d.body).Bind(
-              5, d.updated_at);
+          s.Bind(1, d.kind)
+              .Bind(2, d.id)
+              .Bind(3, d.parent)
+              .BindJson(4, d.body)
+              .Bind(5, d.updated_at);
         });
   }
 
