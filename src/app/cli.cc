@@ -26,6 +26,23 @@ std::string BaseUrl(const CliTarget& t) {
   return base;
 }
 
+// A field of an object, or null (the server's answer is read, never trusted to have a shape).
+const JsonValue& Field(const JsonValue& v, std::string_view key) {
+  static const JsonValue kNull;
+  const JsonObject* o = v.if_object();
+  const JsonValue* f = o != nullptr ? o->if_contains(key) : nullptr;
+  return f != nullptr ? *f : kNull;
+}
+
+std::string Str(const JsonValue& v, std::string_view key) {
+  const JsonObject* o = v.if_object();
+  const JsonValue* f = o != nullptr ? o->if_contains(key) : nullptr;
+  if (f == nullptr || f->is_null()) return "";
+  if (f->is_string()) return std::string(f->get_string());
+  if (f->is_int64()) return std::to_string(f->get_int64());
+  return "";
+}
+
 // One call to the server; the JSON answer, or an error line on stderr (exit status 1).
 Result<JsonValue> Call(const CliTarget& t, std::string method, const std::string& path) {
   auto client = net::HttpClient::Create();
@@ -45,22 +62,11 @@ Result<JsonValue> Call(const CliTarget& t, std::string method, const std::string
   auto v = ParseJson(resp->body);
   if (resp->status >= 300) {
     std::string message = "HTTP " + std::to_string(resp->status);
-    if (v && v->is_object() && v->get_object().contains("message")) {
-      message += ": " + std::string(v->get_object().at("message").as_string());
-    }
+    if (v && !Str(*v, "message").empty()) message += ": " + Str(*v, "message");
     return Fail(errc::kBadRequest, message);
   }
   if (!v) return Fail(errc::kInternal, "the server's answer is not JSON");
   return std::move(*v);
-}
-
-std::string Str(const JsonValue& v, std::string_view key) {
-  const JsonObject* o = v.if_object();
-  const JsonValue* f = o != nullptr ? o->if_contains(key) : nullptr;
-  if (f == nullptr || f->is_null()) return "";
-  if (f->is_string()) return std::string(f->get_string());
-  if (f->is_int64()) return std::to_string(f->get_int64());
-  return "";
 }
 
 }  // namespace
@@ -82,9 +88,9 @@ int OnCallCommand(const CliTarget& target, const std::string& schedule, const st
   std::fprintf(out, "%-24s %-5s %-28s %-28s %s\n", "POLICY", "LEVEL", "SCHEDULE", "ON CALL",
                "UNTIL");
   for (const auto& row : v->get_array()) {
-    const JsonValue& user = row.as_object().at("user");
-    const JsonValue& policy = row.as_object().at("escalationPolicy");
-    const JsonValue& sched = row.as_object().at("schedule");
+    const JsonValue& user = Field(row, "user");
+    const JsonValue& policy = Field(row, "escalationPolicy");
+    const JsonValue& sched = Field(row, "schedule");
     std::string who = Str(user, "name").empty() ? Str(user, "id")
                                                 : Str(user, "name") + " (" + Str(user, "id") + ")";
     const std::string until = Str(row, "end").empty() ? "-" : Str(row, "end");

@@ -41,6 +41,7 @@ void AppendService(std::string& out, const ServiceRow& s) {
   AppendJsonObject(out, s.tags);
   out.append(",\"escalationPolicy\":");
   AppendJsonString(out, s.escalation_policy);
+  out.append(",\"ackTimeoutMinutes\":" + std::to_string(s.ack_timeout_s / 60));
   out.push_back('}');
 }
 
@@ -127,7 +128,7 @@ Outcome PutService(Engine& engine, const Call& call) {
   Status st = Ok();
   const FieldReader r{*body, "", &st};
   r.OnlyKnown({"name", "description", "team", "ackTargetMinutes", "resolveTargetMinutes", "tags",
-               "escalationPolicy"});
+               "escalationPolicy", "ackTimeoutMinutes"});
   ServiceRow row;
   row.id = std::string(call.params[0]);
   row.name = r.Str("name", true);
@@ -137,6 +138,13 @@ Outcome PutService(Engine& engine, const Call& call) {
   row.resolve_target_s = r.PositiveInt("resolveTargetMinutes", 120) * 60;
   row.tags = r.StringMap("tags");
   row.escalation_policy = r.Str("escalationPolicy");
+  if (const JsonValue* v = body->if_contains("ackTimeoutMinutes"); v != nullptr && !v->is_null()) {
+    if (!v->is_int64() || v->get_int64() < 0 || v->get_int64() > 7 * 24 * 60) {
+      r.Error("ackTimeoutMinutes", "must be an integer from 0 (off) to 10080");
+    } else {
+      row.ack_timeout_s = v->get_int64() * 60;
+    }
+  }
   row.created_at = Time::Now().UnixNanos();
   if (st && !row.escalation_policy.empty()) {
     Pager* pager = engine.pager();

@@ -147,6 +147,7 @@ struct Engine::Impl {
         PagingCounts* counts = pager ? &paging[event_index] : nullptr;
         ++event_index;
         items.push_back([this, out, in, now, counts](Tx& tx) -> Status {
+          if (counts != nullptr) *counts = PagingCounts{};  // a re-run overwrites
           auto o = ApplyEvent(tx, in->integration, in->event, now, rules);
           if (!o) return Fail(std::move(o.error()));
           if (pager && o->action != "deduplicated" && o->action != "held" &&

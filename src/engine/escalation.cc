@@ -130,8 +130,10 @@ std::vector<PlannedMessage> PlanMessages(const Person& person, std::string_view 
 std::string IdempotencyKey(std::int64_t incident_seq, std::int64_t generation, std::int64_t step,
                            std::string_view person, std::int64_t rule,
                            std::string_view contact_method) {
+  // Ids may contain '.': each is prefixed by its length, so no two tuples give one key.
   return "inc-" + std::to_string(incident_seq) + ".g" + std::to_string(generation) + ".s" +
-         std::to_string(step) + "." + std::string(person) + ".r" + std::to_string(rule) + "." +
+         std::to_string(step) + ".p" + std::to_string(person.size()) + ":" + std::string(person) +
+         ".r" + std::to_string(rule) + ".c" + std::to_string(contact_method.size()) + ":" +
          std::string(contact_method);
 }
 

@@ -26,12 +26,16 @@
 #include "engine/escalation.h"
 #include "engine/incident_json.h"
 #include "engine/store_schema.h"
+#include "engine/vocabulary.h"
 
 namespace opsorch::engine {
 namespace {
 
 constexpr std::int64_t kNs = 1'000'000'000;
 constexpr std::int64_t kBatch = 256;
+// A DeliveryResult::status meaning "not sent on purpose" (the incident was acknowledged or
+// resolved meanwhile): recorded as cancelled.
+constexpr int kCancelledStatus = -1;
 
 std::string Hex(const unsigned char* p, std::size_t n) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -103,6 +107,18 @@ Rate RateFor(std::string_view channel) {
 
 bool Idempotent(std::string_view channel) { return channel == "webhook"; }
 
+// Control characters (line breaks included) as spaces, at most `max` bytes on a UTF-8 boundary.
+std::string OneLine(std::string_view s, std::size_t max) {
+  std::string out;
+  for (char c : s) out.push_back(static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? ' ' : c);
+  if (out.size() > max) {
+    std::size_t cut = max;
+    while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;
+    out.resize(cut);
+  }
+  return out;
+}
+
 }  // namespace
 
 struct Pager::Impl {
@@ -115,7 +131,11 @@ struct Pager::Impl {
 
   mutable std::mutex catalog_mu;
   std::shared_ptr<const PagingCatalog> catalog;
-  std::map<std::string, std::string, std::less<>> service_policy;  // under catalog_mu
+  struct ServicePaging {
+    std::string policy;
+    std::int64_t ack_timeout_s = 0;
+  };
+  std::map<std::string, ServicePaging, std::less<>> service_paging;  // under catalog_mu
 
   std::unique_ptr<notify::Transport> webhook, slack, smtp;
   std::string smtp_problem;  // why e-mail cannot be sent (no SMTP configured, …)
@@ -159,8 +179,13 @@ struct Pager::Impl {
 
   std::string PolicyOf(std::string_view service) const {
     std::lock_guard lock(catalog_mu);
-    auto it = service_policy.find(service);
-    return it == service_policy.end() ? std::string() : it->second;
+    auto it = service_paging.find(service);
+    return it == service_paging.end() ? std::string() : it->second.policy;
+  }
+  std::int64_t AckTimeoutOf(std::string_view service) const {
+    std::lock_guard lock(catalog_mu);
+    auto it = service_paging.find(service);
+    return it == service_paging.end() ? 0 : it->second.ack_timeout_s;
   }
 
   Status Reload() {
@@ -168,13 +193,15 @@ struct Pager::Impl {
     if (!c) return Fail(std::move(c.error()));
     auto services = store.Services();
     if (!services) return Fail(std::move(services.error()));
-    std::map<std::string, std::string, std::less<>> sp;
+    std::map<std::string, ServicePaging, std::less<>> sp;
     for (const auto& s : *services) {
-      if (!s.escalation_policy.empty()) sp.emplace(s.id, s.escalation_policy);
+      if (!s.escalation_policy.empty() || s.ack_timeout_s > 0) {
+        sp.emplace(s.id, ServicePaging{s.escalation_policy, s.ack_timeout_s});
+      }
     }
     std::lock_guard lock(catalog_mu);
     catalog = std::move(*c);
-    service_policy = std::move(sp);
+    service_paging = std::move(sp);
     return Ok();
   }
 
@@ -295,10 +322,16 @@ struct Pager::Impl {
     auto cat = Snapshot();
     const Policy* policy = policy_id.empty() ? nullptr : cat->FindPolicy(policy_id);
     if (policy == nullptr) {
-      if (!policy_id.empty()) {
-        log::Warn("paging: service " + std::string(service) + " names unknown policy " + policy_id +
-                  "; nobody is paged");
-      }
+      if (policy_id.empty()) return Ok();
+      // Said where the on-call engineer looks, not only in the log.
+      log::Warn("paging: service " + std::string(service) + " names unknown policy " + policy_id +
+                "; nobody is paged");
+      TimelineRow e = Entry(
+          seq, now, "escalation_missing",
+          "Nobody was paged: the service's escalation policy " + policy_id + " does not exist",
+          JsonObject{{"policy", policy_id}});
+      if (auto st = tx.AppendTimeline(e); !st) return st;
+      ++counts.unpaged;
       return Ok();
     }
     auto incident = tx.GetIncidentForUpdate(IncidentId(seq));
@@ -320,7 +353,8 @@ struct Pager::Impl {
     return Fire(tx, esc, *policy, (*incident)->urgency, now, counts);
   }
 
-  Status Stop(Tx& tx, std::int64_t seq, std::string_view state, std::int64_t now) {
+  Status Stop(Tx& tx, std::int64_t seq, std::string_view service, std::string_view state,
+              std::int64_t now) {
     auto existing = tx.GetEscalation(seq);
     if (!existing) return Fail(std::move(existing.error()));
     if (!*existing) return Ok();
@@ -333,6 +367,18 @@ struct Pager::Impl {
     esc.updated_at = now;
     auto cancelled = tx.CancelNotifications(seq, now, state);
     if (!cancelled) return Fail(std::move(cancelled.error()));
+    if (state == "acknowledged") {
+      if (const std::int64_t timeout = AckTimeoutOf(service); timeout > 0) {
+        JobRow job;
+        job.kind = "unacknowledge";
+        job.unique_key = "unack." + std::to_string(seq) + ".g" + std::to_string(esc.generation);
+        job.run_at = now + timeout * kNs;
+        job.incident_seq = seq;
+        job.generation = esc.generation;
+        job.payload = JsonObject{{"minutes", timeout / 60}};
+        if (auto st = tx.InsertJob(job); !st) return st;
+      }
+    }
     if (was_running || *cancelled > 0) {
       TimelineRow e = Entry(seq, now, "escalation_stopped",
                             "Escalation stopped (" + std::string(state) + ")" +
@@ -362,28 +408,58 @@ struct Pager::Impl {
     if (static_cast<std::int64_t>(jobs->size()) == kBatch) pass.full = true;
     for (const JobRow& job : *jobs) {
       if (auto st = tx.DeleteJob(job.id); !st) return st;
-      if (job.kind != "escalate") continue;
+      if (job.kind != "escalate" && job.kind != "unacknowledge") continue;
+      // The incident first, then its escalation: the order every other writer locks them in
+      // (an event, the API, an action link), so two nodes cannot deadlock on PostgreSQL.
+      auto incident = tx.GetIncidentForUpdate(IncidentId(job.incident_seq));
+      if (!incident) return Fail(std::move(incident.error()));
+      if (!*incident) continue;
       auto esc = tx.GetEscalation(job.incident_seq);
       if (!esc) return Fail(std::move(esc.error()));
       // Fenced: acknowledged, resolved, re-triggered or escalated by hand since it was made.
-      if (!*esc || (*esc)->generation != job.generation || (*esc)->state != "active") continue;
+      if (!*esc || (*esc)->generation != job.generation) continue;
+      if (job.kind == "unacknowledge") {
+        if ((*esc)->state != "acknowledged" || (*incident)->status != "acknowledged") continue;
+        if (auto st = Unacknowledge(tx, **incident, job, now, pass.counts); !st) return st;
+        continue;
+      }
+      if ((*esc)->state != "active" || (*incident)->status != "open") continue;
       auto policy = PolicyFromSnapshot((*esc)->snapshot);
       if (!policy) {
         log::Error("paging: incident " + IncidentId(job.incident_seq) + ": " +
                    policy.error().message);
         continue;
       }
-      auto incident = tx.GetIncidentForUpdate(IncidentId(job.incident_seq));
-      if (!incident) return Fail(std::move(incident.error()));
-      if (!*incident || (*incident)->status != "open") continue;
       EscalationRow row = std::move(**esc);
       if (auto st = Fire(tx, row, *policy, (*incident)->urgency, now, pass.counts); !st) return st;
     }
     return Ok();
   }
 
+  // The service's acknowledgement timeout ran out while the incident was still acknowledged:
+  // it is open again, and its escalation starts over (PagerDuty's acknowledgement_timeout).
+  Status Unacknowledge(Tx& tx, IncidentRow row, const JobRow& job, std::int64_t now,
+                       PagingCounts& counts) {
+    const std::string from_label = StatusLabelOf(row);
+    row.status = "open";
+    row.acknowledged_at = 0;
+    row.updated_at = now;
+    SetLabels(row, ParseStatusWord("open"), std::nullopt);
+    if (auto st = tx.UpdateIncident(row); !st) return st;
+    const JsonValue* m = job.payload.if_contains("minutes");
+    const std::int64_t minutes = m != nullptr && m->is_int64() ? m->get_int64() : 0;
+    TimelineRow e = Entry(job.incident_seq, now, "unacknowledged",
+                          "Acknowledged " + std::to_string(minutes) +
+                              " minutes ago and not resolved: open again, escalation restarts",
+                          JsonObject{{"from", from_label}, {"to", "open"}, {"minutes", minutes}});
+    if (auto st = tx.AppendTimeline(e); !st) return st;
+    return Start(tx, row.seq, row.service_id, "reopened", now, counts);
+  }
+
   Status TakeBackLeases(Tx& tx, std::int64_t now, const Pass& pass) {
-    auto expired = tx.ExpiredLeases(now, kBatch);
+    // Leases that end within half a lease: this node's own are renewed (before any node could
+    // take them), others' are taken back once they have ended.
+    auto expired = tx.ExpiredLeases(now + LeaseNs() / 2, kBatch);
     if (!expired) return Fail(std::move(expired.error()));
     for (NotificationRow n : *expired) {
       if (n.lease_owner == node_id && pass.mine.count(n.seq) > 0) {
@@ -394,6 +470,7 @@ struct Pager::Impl {
         if (auto st = tx.UpdateNotification(n); !st) return st;
         continue;
       }
+      if (n.lease_until >= now) continue;  // another node's, not ended yet
       n.lease_owner.clear();
       n.lease_until = 0;
       n.updated_at = now;
@@ -429,7 +506,9 @@ struct Pager::Impl {
     n.updated_at = now;
     n.detail = r.result.detail;
     std::string kind;
-    if (r.rate_limited) {
+    if (r.result.status == kCancelledStatus) {
+      n.status = "cancelled";
+    } else if (r.rate_limited) {
       n.status = "pending";
       n.attempts = std::max<std::int64_t>(0, n.attempts - 1);
       n.due_at = now + r.result.retry_after_s * kNs;
@@ -493,17 +572,19 @@ struct Pager::Impl {
     return Ok();
   }
 
-  // A node holds at most this many claimed messages (queued or being sent): more would wait in
-  // its queue while other nodes could send them.
-  static constexpr std::int64_t kMaxHeld = 1024;
+  // A node holds at most this many claimed messages (queued or being sent) per sender thread:
+  // more would wait in its queue while other nodes could send them, and a claimed message is
+  // one that may have been sent.
+  static constexpr std::int64_t kHeldPerSender = 32;
+  std::int64_t MaxHeld() const { return kHeldPerSender * std::max(1, options.senders); }
 
-  Status RunPass(bool* full) {
+  Status RunPass(bool* full, bool* saturated = nullptr) {
     auto pass = std::make_shared<Pass>();
     {
       std::lock_guard lock(mu);
       pass->results.swap(results);
       pass->mine = held;
-      pass->room = kMaxHeld - static_cast<std::int64_t>(held.size());
+      pass->room = MaxHeld() - static_cast<std::int64_t>(held.size());
     }
     std::mutex m;
     std::condition_variable done_cv;
@@ -528,6 +609,7 @@ struct Pager::Impl {
     }
     Count(pass->counts);
     *full = pass->full;
+    if (saturated != nullptr) *saturated = pass->room <= 0;
     {
       std::lock_guard lock(mu);
       for (const auto& r : pass->results) held.erase(r.row.seq);  // recorded: no longer ours
@@ -614,11 +696,18 @@ struct Pager::Impl {
           continue;
         }
       }
-      bool full = false;
-      if (auto st = RunPass(&full); !st) {
+      bool full = false, saturated = false;
+      if (auto st = RunPass(&full, &saturated); !st) {
         log::Error("paging: runner pass failed: " + st.error().message);
         std::unique_lock lock(mu);
         cv.wait_for(lock, std::chrono::milliseconds(500), [&] { return stopping; });
+        continue;
+      }
+      if (saturated) {
+        // Holding all it may: wait for a sender to finish rather than write again at once.
+        std::unique_lock lock(mu);
+        cv.wait_for(lock, options.sweep_interval, [&] { return stopping || !results.empty(); });
+        next_due = INT64_MAX;
         continue;
       }
       if (full) {
@@ -638,7 +727,7 @@ struct Pager::Impl {
       {
         std::unique_lock lock(mu);
         cv.wait(lock, [&] { return stopping || !outgoing.empty(); });
-        if (outgoing.empty()) return;
+        if (stopping) return;  // what is still queued is handed back by ~Pager
         n = std::move(outgoing.front());
         outgoing.pop_front();
         ++inflight;
@@ -649,6 +738,53 @@ struct Pager::Impl {
         --inflight;
       }
     }
+  }
+
+  // On stop: results not yet recorded are recorded, and claimed messages no sender started are
+  // handed back (pending, as if never claimed), so a restart sends them at once instead of
+  // taking them for "may have been sent" when their lease runs out.
+  void HandBack() {
+    std::vector<Result_> done;
+    std::vector<NotificationRow> unsent;
+    {
+      std::lock_guard lock(mu);
+      done.swap(results);
+      unsent.assign(outgoing.begin(), outgoing.end());
+      outgoing.clear();
+    }
+    if (done.empty() && unsent.empty()) return;
+    std::mutex m;
+    std::condition_variable done_cv;
+    bool finished = false;
+    submit(
+        [&](Tx& tx) -> Status {
+          const std::int64_t now = Now();
+          PagingCounts counts;  // not counted: the process is stopping
+          for (const auto& r : done) {
+            if (auto st = Record(tx, r, now, counts); !st) return st;
+          }
+          for (const auto& n : unsent) {
+            auto row = tx.GetNotificationForUpdate(n.seq);
+            if (!row) return Fail(std::move(row.error()));
+            if (!*row || (*row)->status != "sending" || (*row)->lease_owner != node_id) continue;
+            NotificationRow back = std::move(**row);
+            back.status = "pending";
+            back.attempts = std::max<std::int64_t>(0, back.attempts - 1);
+            back.lease_owner.clear();
+            back.lease_until = 0;
+            back.updated_at = now;
+            if (auto st = tx.UpdateNotification(back); !st) return st;
+          }
+          return Ok();
+        },
+        [&](Status st) {
+          if (!st) log::Error("paging: handing back unsent messages failed: " + st.error().message);
+          std::lock_guard lock(m);
+          finished = true;
+          done_cv.notify_one();
+        });
+    std::unique_lock lock(m);
+    done_cv.wait(lock, [&] { return finished; });
   }
 
   // ---- delivery ----
@@ -730,6 +866,12 @@ struct Pager::Impl {
       }
       incident = std::move(*found);
       if (!incident) return Failed("the incident no longer exists");
+      if (incident->status != "open") {
+        // Acknowledged or resolved after this message was claimed: not sent.
+        notify::DeliveryResult r = Failed("not sent: the incident is " + incident->status);
+        r.status = kCancelledStatus;
+        return r;
+      }
     }
     notify::Delivery d = Compose(n, *person, *cm, incident ? &*incident : nullptr);
     return t->Deliver(d);
@@ -752,8 +894,12 @@ struct Pager::Impl {
     const std::string title = incident != nullptr ? incident->title : "Test notification";
     const std::string id = incident != nullptr ? incident->id : "test";
     const std::string severity = incident != nullptr ? incident->severity : "info";
-    d.subject = incident != nullptr ? "[opsorch] " + severity + ": " + title + " (" + id + ")"
-                                    : "[opsorch] Test notification for " + person.name;
+    // One line: a title may hold line breaks (Alertmanager annotations), which a mail header
+    // may not.
+    d.subject =
+        OneLine(incident != nullptr ? "[opsorch] " + severity + ": " + title + " (" + id + ")"
+                                    : "[opsorch] Test notification for " + person.name,
+                200);
     d.text = incident != nullptr ? "Incident " + id + " on service " + incident->service_id +
                                        " needs you.\n\n" + title + "\nSeverity: " + severity +
                                        ", urgency " + n.urgency + ", escalation level " +
@@ -932,6 +1078,7 @@ Pager::~Pager() {
   impl_->cv.notify_all();
   if (impl_->runner.joinable()) impl_->runner.join();
   for (auto& t : impl_->senders) t.join();
+  impl_->HandBack();
 }
 
 std::int64_t Pager::Now() const { return impl_->Now(); }
@@ -960,7 +1107,9 @@ Status Pager::OnIncidentChange(Tx& tx, std::string_view incident_id, std::string
   if (change == "triggered" || change == "reopened") {
     return impl_->Start(tx, seq, service_id, change, now, c);
   }
-  if (change == "acknowledged" || change == "resolved") return impl_->Stop(tx, seq, change, now);
+  if (change == "acknowledged" || change == "resolved") {
+    return impl_->Stop(tx, seq, service_id, change, now);
+  }
   return Ok();
 }
 
@@ -997,7 +1146,13 @@ Status Pager::EscalateNow(Tx& tx, std::string_view incident_id, const JsonObject
   TimelineRow e = Impl::Entry(seq, now, "escalated_manually", "Escalated by hand to the next level",
                               JsonObject{{"generation", row.generation}}, actor);
   if (auto st = tx.AppendTimeline(e); !st) return st;
-  return impl_->Fire(tx, row, *policy, (*incident)->urgency, now, c);
+  const std::int64_t steps = row.steps;
+  if (auto st = impl_->Fire(tx, row, *policy, (*incident)->urgency, now, c); !st) return st;
+  if (row.steps == steps) {
+    return Fail(errc::kConflict, "incident " + std::string(incident_id) +
+                                     " is already at the last level of its escalation policy");
+  }
+  return Ok();
 }
 
 void Pager::Wake() {

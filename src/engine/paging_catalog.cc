@@ -200,7 +200,8 @@ Result<Person> DecodePerson(std::string id, const JsonObject& body, const Person
   return p;
 }
 
-Result<Policy> DecodePolicy(std::string id, const JsonObject& body, const PagingCatalog& catalog) {
+Result<Policy> DecodePolicy(std::string id, const JsonObject& body, const PagingCatalog& catalog,
+                            bool check_targets) {
   Status st = Ok();
   const FieldReader r{body, "", &st};
   r.OnlyKnown({"id", "name", "description", "numLoops", "rules"});  // "id": as GET shows it
@@ -246,11 +247,11 @@ Result<Policy> DecodePolicy(std::string id, const JsonObject& body, const Paging
       PolicyTarget target{t.Str("type", true), t.Str("id", true)};
       if (!st) break;
       if (target.type == "user") {
-        if (catalog.FindPerson(target.id) == nullptr) {
+        if (check_targets && catalog.FindPerson(target.id) == nullptr) {
           t.Error("id", "unknown user \"" + target.id + "\"");
         }
       } else if (target.type == "schedule") {
-        if (catalog.FindSchedule(target.id) == nullptr) {
+        if (check_targets && catalog.FindSchedule(target.id) == nullptr) {
           t.Error("id", "unknown schedule \"" + target.id + "\"");
         }
       } else {
@@ -376,7 +377,7 @@ Result<std::shared_ptr<const PagingCatalog>> LoadCatalog(Store& store) {
   auto policies = store.Docs("policy");
   if (!policies) return Fail(std::move(policies.error()));
   for (const auto& d : *policies) {
-    auto p = DecodePolicy(d.id, d.body, *catalog);
+    auto p = DecodePolicy(d.id, d.body, *catalog, /*check_targets=*/false);
     if (!p) {
       log::Warn("paging: skipping policy " + d.id + ": " + p.error().message);
       continue;

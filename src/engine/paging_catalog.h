@@ -95,7 +95,11 @@ struct PagingCatalog {
 // method whose body leaves out its write-only parts (`secret`; a Slack URL's `address`) what it
 // had, so that a GET-edit-PUT round trip keeps them.
 Result<Person> DecodePerson(std::string id, const JsonObject& body, const Person* previous);
-Result<Policy> DecodePolicy(std::string id, const JsonObject& body, const PagingCatalog& catalog);
+// `check_targets`: every target must exist in `catalog` (the admin API). Loading stored
+// policies does not check them: a target deleted since is an empty level when it fires (and
+// says so), not a policy that silently stops paging.
+Result<Policy> DecodePolicy(std::string id, const JsonObject& body, const PagingCatalog& catalog,
+                            bool check_targets = true);
 
 // What the store keeps (secrets included) and what the API shows (write-only parts left out).
 JsonObject PersonDocument(const Person& p);

@@ -356,8 +356,10 @@ Outcome AddOverride(Engine& engine, const Call& call) {
   auto cat = (*pager)->Catalog();
   const ScheduleEntry* s = cat->FindSchedule(schedule);
   if (s == nullptr) return Fail(errc::kNotFound, "schedule " + schedule + " not found");
-  if (s->overrides.size() >= 1000) {
-    return Fail(errc::kConflict, "schedule " + schedule + " has 1000 overrides; delete old ones");
+  const std::int64_t now_s = (*pager)->Now() / kNs;
+  if (std::count_if(s->overrides.begin(), s->overrides.end(),
+                    [&](const paging::Override& o) { return o.end_s > now_s; }) >= 1000) {
+    return Fail(errc::kConflict, "schedule " + schedule + " has 1000 current or future overrides");
   }
   const std::string id = "ovr-" + Engine::NewKey().substr(0, 12);
   auto o = paging::DecodeOverride(
@@ -858,14 +860,19 @@ void DemoSink(Call& call, api::Respond respond) {
   std::string line = "demo sink: page for " + std::string(call.params[0]);
   if (body && body->is_object()) {
     const JsonObject& o = body->get_object();
-    const JsonObject* inc = o.contains("incident") ? o.at("incident").if_object() : nullptr;
-    const JsonObject* actions = o.contains("actions") ? o.at("actions").if_object() : nullptr;
-    if (inc != nullptr && inc->contains("id") && inc->contains("title")) {
-      line += ": " + std::string(inc->at("id").as_string()) + " \"" +
-              std::string(inc->at("title").as_string()) + "\"";
+    const auto text = [](const JsonObject* obj, std::string_view key) -> std::string {
+      const JsonValue* v = obj != nullptr ? obj->if_contains(key) : nullptr;
+      return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
+    };
+    const JsonValue* inc = o.if_contains("incident");
+    const JsonValue* actions = o.if_contains("actions");
+    const JsonObject* inc_obj = inc != nullptr ? inc->if_object() : nullptr;
+    const JsonObject* act_obj = actions != nullptr ? actions->if_object() : nullptr;
+    if (!text(inc_obj, "id").empty()) {
+      line += ": " + text(inc_obj, "id") + " \"" + text(inc_obj, "title") + "\"";
     }
-    if (actions != nullptr && actions->contains("acknowledge")) {
-      line += "\n  acknowledge: POST " + std::string(actions->at("acknowledge").as_string());
+    if (!text(act_obj, "acknowledge").empty()) {
+      line += "\n  acknowledge: POST " + text(act_obj, "acknowledge");
     }
   }
   log::Info(line.substr(0, line.find('\n')), {{"webhook_id", id}});

@@ -37,7 +37,8 @@ JsonObject RouteSchemas() {
                            {"ackTargetMinutes", Int()},
                            {"resolveTargetMinutes", Int()},
                            {"tags", StringMapSchema()},
-                           {"escalationPolicy", Str()}},
+                           {"escalationPolicy", Str()},
+                           {"ackTimeoutMinutes", Int()}},
                           {"id", "name"});
   s["AdminServiceInput"] = Obj({{"name", Str()},
                                 {"description", Str()},
@@ -45,7 +46,8 @@ JsonObject RouteSchemas() {
                                 {"ackTargetMinutes", Int()},
                                 {"resolveTargetMinutes", Int()},
                                 {"tags", StringMapSchema()},
-                                {"escalationPolicy", Str()}},
+                                {"escalationPolicy", Str()},
+                                {"ackTimeoutMinutes", Int()}},
                                {"name"}, true);
   s["AdminServices"] = ListOf("AdminService");
   // Paging (paging_routes.cc): the bodies are validated by their decoders, so the schemas

@@ -132,6 +132,7 @@ Status ApplySeed(Engine& engine, std::string_view json) {
       row.created_at = now;
       row.tags = s.StringMap("tags");
       row.escalation_policy = s.Str("escalationPolicy");
+      row.ack_timeout_s = s.PositiveInt("ackTimeoutMinutes", 0) * 60;
       const JsonArray* integrations = s.Array("integrations");
       if (!status) return status;
       if (auto st = store.UpsertService(row); !st) return st;

@@ -277,8 +277,10 @@ std::optional<Layer> DecodeLayer(const JsonValue& v, const std::string& path, st
   }
   if (virtual_start) out.rotation_virtual_start_s = *virtual_start;
   if (const auto turn = r.Int("rotationTurnLengthSeconds", true)) {
-    if (*turn <= 0) {
-      r.Bad("rotationTurnLengthSeconds", "must be > 0");
+    // At least an hour: a rendering's size is its range over the turn length (a year of
+    // one-second turns would be 31 million entries per layer).
+    if (*turn < kMinTurnLengthSeconds) {
+      r.Bad("rotationTurnLengthSeconds", "must be at least 3600 (one hour)");
     } else if (*turn > kMaxTurnLengthSeconds) {
       r.Bad("rotationTurnLengthSeconds", "must be <= 31622400 (366 days)");
     }

@@ -382,11 +382,11 @@ std::vector<BadWrite> BadWrites() {
        R"(timeZone: unknown time zone "Mars/Olympus")", primary},
       {"zero turn length", "PUT", primary,
        ScheduleWith(LayerWith(R"("rotationTurnLengthSeconds":0,"users":["alice"])")), 400,
-       "layers[0].rotationTurnLengthSeconds: must be > 0", primary},
+       "layers[0].rotationTurnLengthSeconds: must be at least 3600 (one hour)", primary},
       {"zero turn length in the second layer", "PUT", primary,
        ScheduleWith(std::string(kLayer) + "," +
                     LayerWith(R"("rotationTurnLengthSeconds":0,"users":["bob"])")),
-       400, "layers[1].rotationTurnLengthSeconds: must be > 0", primary},
+       400, "layers[1].rotationTurnLengthSeconds: must be at least 3600 (one hour)", primary},
       {"overlapping restrictions", "PUT", primary,
        ScheduleWith(LayerWith(
            R"("rotationTurnLengthSeconds":86400,"users":["alice"],"restrictions":[)"
@@ -411,7 +411,7 @@ std::vector<BadWrite> BadWrites() {
        primary},
       {"a new schedule with a zero turn length", "PUT", "/admin/schedules/fresh",
        ScheduleWith(LayerWith(R"("rotationTurnLengthSeconds":0,"users":["alice"])")), 400,
-       "layers[0].rotationTurnLengthSeconds: must be > 0", "/admin/schedules/fresh"},
+       "layers[0].rotationTurnLengthSeconds: must be at least 3600 (one hour)", "/admin/schedules/fresh"},
       // overrides
       {"override ending before it starts", "POST", "/admin/schedules/primary/overrides",
        R"({"start":"2026-03-02T10:00:00Z","end":"2026-03-02T09:00:00Z","user":"bob"})", 400,

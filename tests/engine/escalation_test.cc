@@ -215,6 +215,8 @@ TEST(Escalation, IdempotencyKeysDifferInEveryPart) {
         IdempotencyKey(7, 1, 1, "alice", 1, "hook"), IdempotencyKey(7, 1, 1, "alice", 0, "mail")}) {
     EXPECT_NE(base, other);
   }
+  // Ids may contain the separator: ("a.r0.b", rule 1, "c") and ("a", rule 0, "b.r1.c") differ.
+  EXPECT_NE(IdempotencyKey(7, 1, 1, "a.r0.b", 1, "c"), IdempotencyKey(7, 1, 1, "a", 0, "b.r1.c"));
 }
 
 }  // namespace

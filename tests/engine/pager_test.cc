@@ -331,6 +331,52 @@ TEST_F(PagerTest, APolicyEditedMidEscalationDoesNotChangeIt) {
   EXPECT_EQ(receiver_.Paged(), (std::vector<std::string>{"alice", "bob", "alice", "carol"}));
 }
 
+// The service's acknowledgement timeout: acknowledged and not resolved in time, the incident is
+// open again and pages again; resolved in time, nothing happens.
+TEST_F(PagerTest, AnAcknowledgementTimesOutAndPagesAgain) {
+  ServiceRow s;
+  s.id = "checkout";
+  s.name = "Checkout";
+  s.escalation_policy = "default";
+  s.ack_timeout_s = 30 * 60;
+  ASSERT_TRUE(engine_->store().UpsertService(s));
+  Reload();
+  const auto r = Send(EventAction::kTrigger, "k1");
+  Run();
+  Send(EventAction::kAcknowledge, "k1");
+  Advance(29);
+  Run();
+  EXPECT_EQ(receiver_.Paged(), (std::vector<std::string>{"alice"}));
+  Advance(1);
+  Run();
+  EXPECT_EQ(receiver_.Paged(), (std::vector<std::string>{"alice", "alice"}));
+  auto inc = engine_->store().GetIncident(r.incident_id);
+  ASSERT_TRUE(inc && *inc);
+  EXPECT_EQ((*inc)->status, "open");
+  EXPECT_TRUE(Has(Kinds(r.incident_id), "unacknowledged"));
+  // Acknowledged again and resolved before the timeout: nothing more.
+  Send(EventAction::kAcknowledge, "k1");
+  Advance(10);
+  Send(EventAction::kResolve, "k1");
+  Advance(60);
+  Run();
+  EXPECT_EQ(receiver_.Paged().size(), 2u);
+}
+
+// A service naming a policy that does not exist pages nobody, and the incident says so.
+TEST_F(PagerTest, AMissingPolicyIsOnTheTimeline) {
+  ServiceRow s;
+  s.id = "checkout";
+  s.name = "Checkout";
+  s.escalation_policy = "gone";
+  ASSERT_TRUE(engine_->store().UpsertService(s));
+  Reload();
+  const auto r = Send(EventAction::kTrigger, "k1");
+  Run();
+  EXPECT_TRUE(receiver_.Paged().empty());
+  EXPECT_TRUE(Has(Kinds(r.incident_id), "escalation_missing"));
+}
+
 TEST_F(PagerTest, ReopenStartsPagingAgain) {
   const auto r = Send(EventAction::kTrigger, "k1");
   Run();
@@ -499,7 +545,8 @@ TEST_F(PagerTest, AnEmailPageReachesTheSmtpSinkWithItsLinks) {
   ASSERT_TRUE(e.pager()->ReloadCatalog());
   Event ev;
   ev.dedup_key = "k1";
-  ev.summary = "Checkout is down";
+  // Alertmanager summaries often span lines; a mail subject may not.
+  ev.summary = "Checkout is down\nsince the deploy";
   ev.source = "test";
   ev.severity = Severity::kCritical;
   const auto r = e.IngestSync({Ingestion{integration_, ev}});
@@ -511,7 +558,7 @@ TEST_F(PagerTest, AnEmailPageReachesTheSmtpSinkWithItsLinks) {
   EXPECT_EQ(notify::testing::Str(m, "rcpt"), "dora@example.com");
   EXPECT_EQ(notify::testing::Str(m, "from"), "pager@opsorch.example");
   const std::string subject = notify::testing::Str(m, "subject");
-  EXPECT_NE(subject.find("Checkout is down"), std::string::npos) << subject;
+  EXPECT_NE(subject.find("Checkout is down since the deploy"), std::string::npos) << subject;
   EXPECT_NE(subject.find(r[0].incident_id), std::string::npos) << subject;
   const std::string text = notify::testing::Str(m.at("parts"), "text/plain");
   const std::string html = notify::testing::Str(m.at("parts"), "text/html");

@@ -140,9 +140,11 @@ TEST(ScheduleJson, ValidationTable) {
       {Doc(LayerJson({{"rotationVirtualStart", ""}})),
        "layers[0].rotationVirtualStart: is required"},
       {Doc(LayerJson({{"rotationTurnLengthSeconds", "0"}})),
-       "layers[0].rotationTurnLengthSeconds: must be > 0"},
+       "layers[0].rotationTurnLengthSeconds: must be at least 3600 (one hour)"},
+      {Doc(LayerJson({{"rotationTurnLengthSeconds", "3599"}})),
+       "layers[0].rotationTurnLengthSeconds: must be at least 3600 (one hour)"},
       {Doc(LayerJson({{"rotationTurnLengthSeconds", "-86400"}})),
-       "layers[0].rotationTurnLengthSeconds: must be > 0"},
+       "layers[0].rotationTurnLengthSeconds: must be at least 3600 (one hour)"},
       {Doc(LayerJson({{"rotationTurnLengthSeconds", "31622401"}})),
        "layers[0].rotationTurnLengthSeconds: must be <= 31622400 (366 days)"},
       {Doc(LayerJson({{"rotationTurnLengthSeconds", "\"7d\""}})),
@@ -224,7 +226,7 @@ TEST(ScheduleJson, ValidationTable) {
       {Doc(LayerJson({{"restrictions", "{}"}})), "layers[0].restrictions: must be an array"},
       // The second layer's errors carry its index.
       {Doc(ok_layer + "," + LayerJson({{"id", "\"l2\""}, {"rotationTurnLengthSeconds", "0"}})),
-       "layers[1].rotationTurnLengthSeconds: must be > 0"},
+       "layers[1].rotationTurnLengthSeconds: must be at least 3600 (one hour)"},
   };
   for (const BadCase& c : cases) {
     auto v = ParseJson(c.body);
@@ -256,7 +258,7 @@ TEST(ScheduleJson, AllProblemsAreListedAndNothingIsDecoded) {
   EXPECT_EQ(s.error().message, "timeZone: unknown time zone \"Nowhere/City\"");
   EXPECT_EQ(s.error().details,
             (std::vector<std::string>{"timeZone: unknown time zone \"Nowhere/City\"",
-                                      "layers[0].rotationTurnLengthSeconds: must be > 0",
+                                      "layers[0].rotationTurnLengthSeconds: must be at least 3600 (one hour)",
                                       "layers[0].users[0]: unknown user \"mallory\""}));
 }
 

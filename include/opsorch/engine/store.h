@@ -31,6 +31,9 @@ struct ServiceRow {
   JsonObject tags;                           // string → string
   std::int64_t created_at = 0;
   std::string escalation_policy;  // the policy that pages for it; "" = nobody is paged
+  // An acknowledged incident not resolved within this long is open again and pages again
+  // (PagerDuty's acknowledgement_timeout); 0 = never.
+  std::int64_t ack_timeout_s = 0;
 };
 
 struct TeamRow {

@@ -119,6 +119,7 @@ inline constexpr std::size_t kMaxUsersPerLayer = 100;
 inline constexpr std::size_t kMaxRestrictionsPerLayer = 32;
 inline constexpr std::size_t kMaxNameLength = 200;
 inline constexpr std::size_t kMaxDescriptionLength = 2000;
+inline constexpr std::int64_t kMinTurnLengthSeconds = 3600;
 inline constexpr std::int64_t kMaxTurnLengthSeconds = 366 * tz::kSecondsPerDay;
 inline constexpr std::int64_t kMaxOverrideSeconds = 366 * tz::kSecondsPerDay;
 

@@ -89,6 +89,7 @@ CREATE INDEX incidents_updated ON incidents(updated_at);
     // 3: paging (as the SQLite store's migration 5).
     R"sql(
 ALTER TABLE services ADD COLUMN escalation_policy TEXT NOT NULL DEFAULT '';
+ALTER TABLE services ADD COLUMN ack_timeout_s BIGINT NOT NULL DEFAULT 0;
 CREATE TABLE catalog (
   kind TEXT NOT NULL, id TEXT NOT NULL, parent TEXT NOT NULL DEFAULT '', body TEXT NOT NULL,
   updated_at BIGINT NOT NULL, PRIMARY KEY (kind, id));
@@ -982,11 +983,12 @@ class PgStore final : public Store {
   Status UpsertService(const ServiceRow& r) override {
     return WriteOne(
         "INSERT INTO services (id, name, description, team_id, ack_target_s, resolve_target_s, "
-        "tags, created_at, escalation_policy) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT "
-        "(id) DO UPDATE SET name=excluded.name, description=excluded.description, "
-        "team_id=excluded.team_id, ack_target_s=excluded.ack_target_s, "
-        "resolve_target_s=excluded.resolve_target_s, tags=excluded.tags, "
-        "escalation_policy=excluded.escalation_policy",
+        "tags, created_at, escalation_policy, ack_timeout_s) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,"
+        "$10) ON CONFLICT (id) DO UPDATE SET name=excluded.name, "
+        "description=excluded.description, team_id=excluded.team_id, "
+        "ack_target_s=excluded.ack_target_s, resolve_target_s=excluded.resolve_target_s, "
+        "tags=excluded.tags, escalation_policy=excluded.escalation_policy, "
+        "ack_timeout_s=excluded.ack_timeout_s",
         Params()
             .Add(r.id)
             .Add(r.name)
@@ -996,7 +998,8 @@ class PgStore final : public Store {
             .Add(r.resolve_target_s)
             .AddJson(r.tags)
             .Add(r.created_at)
-            .Add(r.escalation_policy));
+            .Add(r.escalation_policy)
+            .Add(r.ack_timeout_s));
   }
 
   Status DeleteService(std::string_view id) override {
@@ -1007,11 +1010,10 @@ class PgStore final : public Store {
   Result<std::vector<ServiceRow>> Services() override {
     return ReadAll<ServiceRow>(
         "SELECT id, name, description, team_id, ack_target_s, resolve_target_s, tags, "
-        "created_at, escalation_policy FROM services ORDER BY id COLLATE \"C\"",
+        "created_at, escalation_policy, ack_timeout_s FROM services ORDER BY id COLLATE \"C\"",
         Params(), [](const Rows& s, int r) {
-          return ServiceRow{s.Text(r, 0), s.Text(r, 1),   s.Text(r, 2), s.Text(r, 3),
-                            s.Int(r, 4),  s.Int(r, 5),    s.Object(r, 6), s.Int(r, 7),
-                            s.Text(r, 8)};
+          return ServiceRow{s.Text(r, 0), s.Text(r, 1),   s.Text(r, 2), s.Text(r, 3), s.Int(r, 4),
+                            s.Int(r, 5),  s.Object(r, 6), s.Int(r, 7),  s.Text(r, 8), s.Int(r, 9)};
         });
   }
 

@@ -128,6 +128,7 @@ CREATE INDEX incidents_sla_at ON incidents(sla_at);
     // incident's escalation, the durable jobs and the notification outbox are rows.
     R"sql(
 ALTER TABLE services ADD COLUMN escalation_policy TEXT NOT NULL DEFAULT '';
+ALTER TABLE services ADD COLUMN ack_timeout_s INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE catalog (
   kind TEXT NOT NULL, id TEXT NOT NULL, parent TEXT NOT NULL DEFAULT '', body TEXT NOT NULL,
   updated_at INTEGER NOT NULL, PRIMARY KEY (kind, id)) STRICT;
@@ -1367,11 +1368,11 @@ class SqliteStore final : public Store {
   Status UpsertService(const ServiceRow& r) override {
     return WriteOne(
         "INSERT INTO services (id, name, description, team_id, ack_target_s, resolve_target_s, "
-        "tags, created_at, escalation_policy) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO "
-        "UPDATE SET name=excluded.name, description=excluded.description, "
+        "tags, created_at, escalation_policy, ack_timeout_s) VALUES (?,?,?,?,?,?,?,?,?,?) ON "
+        "CONFLICT(id) DO UPDATE SET name=excluded.name, description=excluded.description, "
         "team_id=excluded.team_id, ack_target_s=excluded.ack_target_s, "
         "resolve_target_s=excluded.resolve_target_s, tags=excluded.tags, "
-        "escalation_policy=excluded.escalation_policy",
+        "escalation_policy=excluded.escalation_policy, ack_timeout_s=excluded.ack_timeout_s",
         [&](Statement& s) {
           s.Bind(1, r.id)
               .Bind(2, r.name)
@@ -1381,7 +1382,8 @@ class SqliteStore final : public Store {
               .Bind(6, r.resolve_target_s)
               .BindJson(7, r.tags)
               .Bind(8, r.created_at)
-              .Bind(9, r.escalation_policy);
+              .Bind(9, r.escalation_policy)
+              .Bind(10, r.ack_timeout_s);
         });
   }
 
@@ -1392,11 +1394,11 @@ class SqliteStore final : public Store {
   Result<std::vector<ServiceRow>> Services() override {
     return ReadAll<ServiceRow>(
         "SELECT id, name, description, team_id, ack_target_s, resolve_target_s, tags, "
-        "created_at, escalation_policy FROM services ORDER BY id",
+        "created_at, escalation_policy, ack_timeout_s FROM services ORDER BY id",
         [](Statement&) {},
         [](const Statement& s) {
           return ServiceRow{s.Text(0), s.Text(1),   s.Text(2), s.Text(3), s.Int(4),
-                            s.Int(5),  s.Object(6), s.Int(7),  s.Text(8)};
+                            s.Int(5),  s.Object(6), s.Int(7),  s.Text(8), s.Int(9)};
         });
   }
 
