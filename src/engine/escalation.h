@@ -9,9 +9,8 @@
 #include <vector>
 
 #include <opsorch/common/json.h>
+#include <opsorch/engine/paging_catalog.h>
 #include <opsorch/engine/store.h>
-
-#include "engine/paging_catalog.h"
 
 namespace opsorch::engine {
 

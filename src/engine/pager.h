@@ -25,10 +25,9 @@
 
 #include <opsorch/common/json.h>
 #include <opsorch/common/result.h>
+#include <opsorch/engine/paging_catalog.h>
 #include <opsorch/engine/store.h>
 #include <opsorch/net/http_client.h>
-
-#include "engine/paging_catalog.h"
 
 namespace opsorch::metrics {
 class Registry;

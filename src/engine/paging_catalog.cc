@@ -1,5 +1,3 @@
-#include "engine/paging_catalog.h"
-
 #include <algorithm>
 #include <set>
 
@@ -7,6 +5,7 @@
 #include <opsorch/common/field_reader.h>
 #include <opsorch/common/json_writer.h>
 #include <opsorch/common/time.h>
+#include <opsorch/engine/paging_catalog.h>
 #include <opsorch/log/log.h>
 #include <opsorch/notify/transport.h>
 

@@ -15,6 +15,7 @@
 #include <opsorch/common/json_writer.h>
 #include <opsorch/common/strings.h>
 #include <opsorch/common/time.h>
+#include <opsorch/engine/paging_catalog.h>
 #include <opsorch/engine/routes.h>
 #include <opsorch/engine/seed.h>
 #include <opsorch/log/log.h>
@@ -23,7 +24,6 @@
 
 #include "engine/admin_util.h"
 #include "engine/pager.h"
-#include "engine/paging_catalog.h"
 #include "engine/rules.h"
 #include "engine/store_schema.h"
 #include "engine/vocabulary.h"

@@ -5,11 +5,11 @@
 #include <opsorch/common/json_parse.h>
 #include <opsorch/common/time.h>
 #include <opsorch/demo/demo_world.h>
+#include <opsorch/engine/paging_catalog.h>
 #include <opsorch/engine/seed.h>
 #include <opsorch/paging/schedule.h>
 
 #include "engine/pager.h"
-#include "engine/paging_catalog.h"
 
 namespace opsorch::engine {
 namespace {

@@ -21,9 +21,9 @@
 
 #include <opsorch/common/json_parse.h>
 #include <opsorch/engine/engine.h>
+#include <opsorch/engine/paging_catalog.h>
 #include <opsorch/net/http_client.h>
 
-#include "engine/paging_catalog.h"
 #include "notify/receiver.h"
 
 namespace opsorch::engine {

@@ -175,7 +175,7 @@ struct SlaRow {
 
 // A paging catalog document (a person, an on-call schedule, an escalation policy, a schedule
 // override): validated JSON kept whole; the engine decodes every document of a kind into its
-// in-memory catalog (engine/paging_catalog.h), so the store never needs their insides.
+// in-memory catalog (opsorch/engine/paging_catalog.h), so the store never needs their insides.
 struct CatalogDoc {
   std::string kind;    // "user" | "schedule" | "policy" | "override"
   std::string id;      // unique within the kind
