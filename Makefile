@@ -3,8 +3,9 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
 # Under ThreadSanitizer: everything that runs threads against shared state (the HTTP server,
-# provider swaps, plugin pools, the mock world, the secret stores, the pager's threads).
-TSAN_TESTS ?= HotSwap*:Plugin*:HttpServer*:*Concurren*:SealedSecret*:JsonSecret*:SlaTest*:EngineSync*:PagerTest.Threads*
+# provider swaps, plugin pools, the mock world, the secret stores, the pager's threads; the
+# PostgreSQL variants need the server `make test` starts, and run there).
+TSAN_TESTS ?= HotSwap*:Plugin*:HttpServer*:*Concurren*:SealedSecret*:JsonSecret*:SlaTest*:EngineSync*:PagerTest.Threads*:-*/postgres
 # The workflow runtime's scheduler, pool and outputs (the script workers are processes of their
 # own: the sandbox's timing-bound limit tests are not run under TSan).
 TSAN_WORKFLOW_TESTS ?= RuntimeTest.*:TestRunner*
@@ -51,7 +52,7 @@ $(TSAN_BUILD)/build.ninja:
 test-tsan: deps $(TSAN_BUILD)/build.ninja
 	cmake --build $(TSAN_BUILD) -j $(JOBS) --target opsorch_tests opsorch-plugin-mock \
 	  opsorch-fault-plugin opsorch_workflow_tests opsorch_wf_output_tests
-	TSAN_OPTIONS=halt_on_error=1 $(TSAN_BUILD)/tests/opsorch_tests --gtest_filter='$(TSAN_TESTS)'
+	TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/tsan.supp" $(TSAN_BUILD)/tests/opsorch_tests --gtest_filter='$(TSAN_TESTS)'
 	TSAN_OPTIONS=halt_on_error=1 $(TSAN_BUILD)/tests/workflow/runtime/opsorch_workflow_tests \
 	  --gtest_filter='$(TSAN_WORKFLOW_TESTS)'
 	TSAN_OPTIONS=halt_on_error=1 $(TSAN_BUILD)/tests/workflow/output/opsorch_wf_output_tests

@@ -286,11 +286,6 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options,
   impl->store = std::move(store);
   impl->sla = std::make_unique<SlaCache>(*impl->store);
   Impl* raw = impl.get();
-  impl->writer = std::thread([raw] { raw->WriterLoop(); });
-  impl->syncer = std::thread([raw] { raw->SyncLoop(); });
-  if (options.retention_interval.count() > 0) {
-    impl->retention = std::thread([raw] { raw->RetentionLoop(); });
-  }
   auto engine = std::unique_ptr<Engine>(new Engine(std::move(impl)));
   if (options.paging && raw->store->SupportsPaging()) {
     PagerOptions p;
@@ -321,11 +316,20 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options,
     if (!pager) return Fail(std::move(pager.error()));
     raw->pager = std::move(*pager);
   }
+  // The threads start once `pager` is set: the writer reads it, and it never changes until the
+  // writer has stopped (~Engine). (The pager's runner may queue a write before the writer runs.)
+  raw->writer = std::thread([raw] { raw->WriterLoop(); });
+  raw->syncer = std::thread([raw] { raw->SyncLoop(); });
+  if (options.retention_interval.count() > 0) {
+    raw->retention = std::thread([raw] { raw->RetentionLoop(); });
+  }
   return engine;
 }
 
 Engine::~Engine() {
-  impl_->pager.reset();  // its runner's writes go through the writer below
+  // The pager's threads stop first (their writes go through the writer below); the pager itself
+  // lives until the writer has stopped, because queued events still call it.
+  if (impl_->pager) impl_->pager->Stop();
   {
     std::lock_guard lock(impl_->mu);
     impl_->stopping = true;
@@ -341,6 +345,7 @@ Engine::~Engine() {
   impl_->sync_cv.notify_all();
   if (impl_->syncer.joinable()) impl_->syncer.join();  // after the writer: answers its last commit
   if (impl_->retention.joinable()) impl_->retention.join();
+  impl_->pager.reset();
 }
 
 Store& Engine::store() { return *impl_->store; }

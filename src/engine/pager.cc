@@ -1069,9 +1069,12 @@ Result<std::unique_ptr<Pager>> Pager::Create(Store& store, SubmitFn submit, Page
   return std::unique_ptr<Pager>(new Pager(std::move(impl)));
 }
 
-Pager::~Pager() {
+Pager::~Pager() { Stop(); }
+
+void Pager::Stop() {
   {
     std::lock_guard lock(impl_->mu);
+    if (impl_->stopping) return;
     impl_->stopping = true;
   }
   impl_->abort = true;

@@ -87,9 +87,13 @@ class Pager {
 
   static Result<std::unique_ptr<Pager>> Create(Store& store, SubmitFn submit, PagerOptions options,
                                                metrics::Registry* metrics = nullptr);
-  ~Pager();
+  ~Pager();  // Stop()
   Pager(const Pager&) = delete;
   Pager& operator=(const Pager&) = delete;
+
+  // Stops the runner and the senders, records their results and hands unsent claims back (a
+  // write through SubmitFn: the engine's writer must still run). The hooks below stay usable.
+  void Stop();
 
   std::int64_t Now() const;
 

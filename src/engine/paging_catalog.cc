@@ -159,12 +159,12 @@ Result<Person> DecodePerson(std::string id, const JsonObject& body, const Person
         if (m.type == "webhook" && !m.secret.empty() && !WebhookSecret(m.secret)) {
           c.Error("secret", "must be \"whsec_\" followed by the base64 of a 24- to 64-byte key");
         }
-        if (m.type == "slack" && !m.secret.empty()) c.Error("secret", "slack takes no secret");
       } else if (m.type == "sms" || m.type == "voice") {
         if (!E164(m.address)) c.Error("address", "must be an E.164 phone number (+4915…)");
       } else {
         c.Error("type", "must be email, webhook, slack, sms or voice");
       }
+      if (!m.secret.empty() && m.type != "webhook") c.Error("secret", "only a webhook takes one");
       if (m.label.size() > 200) c.Error("label", "must be at most 200 characters");
       p.contact_methods.push_back(std::move(m));
     }

@@ -54,8 +54,11 @@ Result<Pager*> PagerOf(Engine& engine) {
 
 Status Reload(Pager& pager) { return pager.ReloadCatalog(); }
 
+// Clamped to the nanosecond range: a rendering a month beyond a bound near its end must not
+// overflow.
 std::string Rfc3339(std::int64_t unix_s) {
-  return FormatRfc3339Nano(Time::FromUnixNanos(unix_s * kNs));
+  constexpr std::int64_t kMax = INT64_MAX / kNs - 1;
+  return FormatRfc3339Nano(Time::FromUnixNanos(std::clamp(unix_s, -kMax, kMax) * kNs));
 }
 
 // ?name=<RFC 3339> in Unix seconds, or `fallback` when absent.

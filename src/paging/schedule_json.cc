@@ -121,6 +121,12 @@ struct Reader {
       Bad(key, "must be an RFC 3339 time (" + t.error().message + ")");
       return std::nullopt;
     }
+    // Within the engine's nanosecond range: every time it stores, compares and writes back
+    // (outside it an offset could move a year out of 0000-9999, which no encoder round-trips).
+    if (!t->UnixNanosChecked()) {
+      Bad(key, std::string(Time::kNanosRange));
+      return std::nullopt;
+    }
     return t->seconds;  // sub-second precision is meaningless for shifts and dropped
   }
 

@@ -1,7 +1,8 @@
-// Replays the seed corpora of fuzz_http, fuzz_pagerduty, fuzz_alertmanager, fuzz_plugin_reply and
-// fuzz_time (tests/fuzz/corpus_<name>/) through the fuzzers' own bodies in every build, so that
-// inputs that once crashed or broke an invariant stay fixed without a clang build, and pins what a
-// few of the seeds must give. (The workflow targets replay in workflow_corpora_test.cc.)
+// Replays the seed corpora of fuzz_http, fuzz_pagerduty, fuzz_alertmanager, fuzz_plugin_reply,
+// fuzz_time and fuzz_paging_config (tests/fuzz/corpus_<name>/) through the fuzzers' own bodies in
+// every build, so that inputs that once crashed or broke an invariant stay fixed without a clang
+// build, and pins what a few of the seeds must give. (The workflow targets replay in
+// workflow_corpora_test.cc.)
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
@@ -21,6 +22,7 @@
 #include "fuzz/corpus_files.h"
 #include "fuzz/http_check.h"
 #include "fuzz/pagerduty_check.h"
+#include "fuzz/paging_config_check.h"
 #include "fuzz/plugin_reply_check.h"
 #include "fuzz/time_check.h"
 #include "http/request_parser.h"
@@ -57,7 +59,8 @@ INSTANTIATE_TEST_SUITE_P(
     Targets, FuzzCorpus,
     ::testing::Values(Target{"http", &CheckHttpRequests}, Target{"pagerduty", &CheckPagerDuty},
                       Target{"alertmanager", &CheckAlertmanager},
-                      Target{"plugin_reply", &CheckPluginReply}, Target{"time", &CheckTimes}),
+                      Target{"plugin_reply", &CheckPluginReply}, Target{"time", &CheckTimes},
+                      Target{"paging_config", &CheckPagingConfig}),
     [](const ::testing::TestParamInfo<Target>& info) { return std::string(info.param.name); });
 
 std::string Seed(const char* target, const char* file) {
