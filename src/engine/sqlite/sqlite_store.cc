@@ -163,6 +163,27 @@ constexpr std::string_view kNotificationColumns =
     "urgency, status, due_at, attempts, lease_owner, lease_until, created_at, updated_at, "
     "sent_at, action_used_at, detail";
 
+// Every row a prepared, bound statement gives, each read by `read`.
+template <class Row, class ReadFn>
+Result<std::vector<Row>> StepAll(Statement& s, ReadFn read) {
+  std::vector<Row> out;
+  while (true) {
+    auto row = s.Step();
+    if (!row) return Fail(std::move(row.error()));
+    if (!*row) break;
+    out.push_back(read(s));
+  }
+  return out;
+}
+
+// The first of some rows, if any.
+template <class Row>
+Result<std::optional<Row>> FirstOf(Result<std::vector<Row>> rows) {
+  if (!rows) return Fail(std::move(rows.error()));
+  if (rows->empty()) return std::optional<Row>();
+  return std::optional<Row>(std::move(rows->front()));
+}
+
 NotificationRow ReadNotification(const Statement& s) {
   NotificationRow r;
   r.seq = s.Int(0);
@@ -854,24 +875,14 @@ class SqliteTx final : public Tx {
     auto s = c_.Prepare(sql);
     if (!s) return Fail(std::move(s.error()));
     bind(**s);
-    std::vector<Row> out;
-    while (true) {
-      auto row = (*s)->Step();
-      if (!row) return Fail(std::move(row.error()));
-      if (!*row) break;
-      out.push_back(read(**s));
-    }
-    return out;
+    return StepAll<Row>(**s, read);
   }
 
   // The row whose key (the statement's one parameter) is `key`, if any.
   template <class Row, class ReadFn>
   Result<std::optional<Row>> OneRow(const std::string& sql, std::int64_t key, ReadFn read) {
-    auto rows = Rows<Row>(
-        sql, [&](Statement& s) { s.Bind(1, key); }, read);
-    if (!rows) return Fail(std::move(rows.error()));
-    if (rows->empty()) return std::optional<Row>();
-    return std::optional<Row>(std::move(rows->front()));
+    return FirstOf(Rows<Row>(
+        sql, [&](Statement& s) { s.Bind(1, key); }, read));
   }
 
   struct Tracked {
@@ -1686,25 +1697,15 @@ class SqliteStore final : public Store {
       auto s = c.Prepare(sql);
       if (!s) return Fail(std::move(s.error()));
       bind(**s);
-      std::vector<Row> out;
-      while (true) {
-        auto row = (*s)->Step();
-        if (!row) return Fail(std::move(row.error()));
-        if (!*row) break;
-        out.push_back(read(**s));
-      }
-      return out;
+      return StepAll<Row>(**s, read);
     });
   }
 
   // The row with this seq, if any.
   template <class Row, class ReadFn>
   Result<std::optional<Row>> First(const std::string& sql, std::int64_t seq, ReadFn read) {
-    auto rows = ReadAll<Row>(
-        sql, [&](Statement& s) { s.Bind(1, seq); }, read);
-    if (!rows) return Fail(std::move(rows.error()));
-    if (rows->empty()) return std::optional<Row>();
-    return std::optional<Row>(std::move(rows->front()));
+    return FirstOf(ReadAll<Row>(
+        sql, [&](Statement& s) { s.Bind(1, seq); }, read));
   }
 
   // A reader connection from the pool (opened on demand), returned after `fn`.
