@@ -588,21 +588,8 @@ struct Pager::Impl {
       pass->mine = held;
       pass->room = MaxHeld() - static_cast<std::int64_t>(held.size());
     }
-    std::mutex m;
-    std::condition_variable done_cv;
-    bool done = false;
-    Status status = Ok();
-    submit([this, pass](Tx& tx) { return PassWrite(tx, *pass); },
-           [&](Status st) {
-             std::lock_guard lock(m);
-             status = std::move(st);
-             done = true;
-             done_cv.notify_one();
-           });
-    {
-      std::unique_lock lock(m);
-      done_cv.wait(lock, [&] { return done; });
-    }
+    const Status status =
+        Pager::SubmitAndWait(submit, [this, pass](Tx& tx) { return PassWrite(tx, *pass); });
     if (!status) {
       // Nothing was recorded: keep the results for the next pass.
       std::lock_guard lock(mu);
@@ -755,38 +742,27 @@ struct Pager::Impl {
       outgoing.clear();
     }
     if (done.empty() && unsent.empty()) return;
-    std::mutex m;
-    std::condition_variable done_cv;
-    bool finished = false;
-    submit(
-        [&](Tx& tx) -> Status {
-          const std::int64_t now = Now();
-          PagingCounts counts;  // not counted: the process is stopping
-          for (const auto& r : done) {
-            if (auto st = Record(tx, r, now, counts); !st) return st;
-          }
-          for (const auto& n : unsent) {
-            auto row = tx.GetNotificationForUpdate(n.seq);
-            if (!row) return Fail(std::move(row.error()));
-            if (!*row || (*row)->status != "sending" || (*row)->lease_owner != node_id) continue;
-            NotificationRow back = std::move(**row);
-            back.status = "pending";
-            back.attempts = std::max<std::int64_t>(0, back.attempts - 1);
-            back.lease_owner.clear();
-            back.lease_until = 0;
-            back.updated_at = now;
-            if (auto st = tx.UpdateNotification(back); !st) return st;
-          }
-          return Ok();
-        },
-        [&](Status st) {
-          if (!st) log::Error("paging: handing back unsent messages failed: " + st.error().message);
-          std::lock_guard lock(m);
-          finished = true;
-          done_cv.notify_one();
-        });
-    std::unique_lock lock(m);
-    done_cv.wait(lock, [&] { return finished; });
+    const Status st = Pager::SubmitAndWait(submit, [&](Tx& tx) -> Status {
+      const std::int64_t now = Now();
+      PagingCounts counts;  // not counted: the process is stopping
+      for (const auto& r : done) {
+        if (auto st = Record(tx, r, now, counts); !st) return st;
+      }
+      for (const auto& n : unsent) {
+        auto row = tx.GetNotificationForUpdate(n.seq);
+        if (!row) return Fail(std::move(row.error()));
+        if (!*row || (*row)->status != "sending" || (*row)->lease_owner != node_id) continue;
+        NotificationRow back = std::move(**row);
+        back.status = "pending";
+        back.attempts = std::max<std::int64_t>(0, back.attempts - 1);
+        back.lease_owner.clear();
+        back.lease_until = 0;
+        back.updated_at = now;
+        if (auto st = tx.UpdateNotification(back); !st) return st;
+      }
+      return Ok();
+    });
+    if (!st) log::Error("paging: handing back unsent messages failed: " + st.error().message);
   }
 
   // ---- delivery ----
@@ -1072,6 +1048,22 @@ Result<std::unique_ptr<Pager>> Pager::Create(Store& store, SubmitFn submit, Page
 }
 
 Pager::~Pager() { Stop(); }
+
+Status Pager::SubmitAndWait(const SubmitFn& submit, std::function<Status(Tx&)> write) {
+  std::mutex m;
+  std::condition_variable cv;
+  bool done = false;
+  Status result = Ok();
+  submit(std::move(write), [&](Status st) {
+    std::lock_guard lock(m);
+    result = std::move(st);
+    done = true;
+    cv.notify_one();
+  });
+  std::unique_lock lock(m);
+  cv.wait(lock, [&] { return done; });
+  return result;
+}
 
 void Pager::Stop() {
   {

@@ -85,6 +85,9 @@ class Pager {
   // Runs `write` in the engine's next durable group commit; `done` gets its status once durable.
   using SubmitFn = std::function<void(std::function<Status(Tx&)>, std::function<void(Status)>)>;
 
+  // Runs `write` through `submit` and waits until it is durable (or failed).
+  static Status SubmitAndWait(const SubmitFn& submit, std::function<Status(Tx&)> write);
+
   static Result<std::unique_ptr<Pager>> Create(Store& store, SubmitFn submit, PagerOptions options,
                                                metrics::Registry* metrics = nullptr);
   ~Pager();  // Stop()

@@ -665,20 +665,13 @@ Outcome IncidentNotifications(Engine& engine, const Call& call) {
   return JsonReply(std::move(out));
 }
 
-Status Durably(Engine& engine, const std::function<Status(Tx&)>& write) {
-  std::mutex m;
-  std::condition_variable cv;
-  bool done = false;
-  Status result = Ok();
-  engine.Submit(write, [&](Status st) {
-    std::lock_guard lock(m);
-    result = std::move(st);
-    done = true;
-    cv.notify_one();
-  });
-  std::unique_lock lock(m);
-  cv.wait(lock, [&] { return done; });
-  return result;
+// A write in the engine's next durable group commit, waited for.
+Status Durably(Engine& engine, std::function<Status(Tx&)> write) {
+  return Pager::SubmitAndWait(
+      [&engine](std::function<Status(Tx&)> w, std::function<void(Status)> done) {
+        engine.Submit(std::move(w), std::move(done));
+      },
+      std::move(write));
 }
 
 Outcome EscalateIncident(Engine& engine, const Call& call) {
