@@ -855,6 +855,40 @@ struct Pager::Impl {
     return t->Deliver(d);
   }
 
+  // The webhook's JSON: the event, the OpsOrch incident, the person, the message, its links.
+  std::string WebhookBody(const NotificationRow& n, const Person& person,
+                          const IncidentRow* incident, const std::string& ack,
+                          const std::string& resolve, const std::string& escalate) const {
+    std::string body = "{\"event\":";
+    AppendJsonString(body, incident != nullptr ? "incident.page" : "test");
+    body += ",\"incident\":";
+    body += incident != nullptr ? IncidentJson(*incident) : "null";
+    body += ",\"person\":{\"id\":";
+    AppendJsonString(body, person.id);
+    body += ",\"name\":";
+    AppendJsonString(body, person.name);
+    body += "},\"notification\":{\"id\":";
+    AppendJsonString(body, n.id);
+    body += ",\"level\":" + std::to_string(n.level) + ",\"urgency\":";
+    AppendJsonString(body, n.urgency);
+    body += "},\"actions\":";
+    if (incident != nullptr) {
+      body += "{\"acknowledge\":";
+      AppendJsonString(body, ack);
+      body += ",\"resolve\":";
+      AppendJsonString(body, resolve);
+      body += ",\"escalate\":";
+      AppendJsonString(body, escalate);
+      body += "}";
+    } else {
+      body += "{}";
+    }
+    body += ",\"timestamp\":";
+    AppendJsonString(body, FormatRfc3339Nano(Time::FromUnixNanos(Now())));
+    body += "}";
+    return body;
+  }
+
   notify::Delivery Compose(const NotificationRow& n, const Person& person, const ContactMethod& cm,
                            const IncidentRow* incident) {
     notify::Delivery d;
@@ -885,7 +919,8 @@ struct Pager::Impl {
                                        "\nResolve: " + resolve + "\nEscalate: " + escalate + "\n"
                                  : "This is a test notification from opsorch to " + person.name +
                                        " (" + cm.id + "). Nothing is wrong.\n";
-    if (incident != nullptr) {
+    // Each channel gets only its own parts (this runs once per message).
+    if (incident != nullptr && cm.type == "email") {
       std::string html = "<p>Incident <b>" + HtmlEscape(id) + "</b> on service " +
                          HtmlEscape(incident->service_id) + " needs you.</p><p>" +
                          HtmlEscape(title) + "<br>Severity: " + HtmlEscape(severity) +
@@ -894,39 +929,14 @@ struct Pager::Impl {
                          HtmlEscape(escalate) + "\">Escalate</a></p>";
       d.html = std::move(html);
     }
-    std::string body = "{\"event\":";
-    AppendJsonString(body, incident != nullptr ? "incident.page" : "test");
-    body += ",\"incident\":";
-    body += incident != nullptr ? IncidentJson(*incident) : "null";
-    body += ",\"person\":{\"id\":";
-    AppendJsonString(body, person.id);
-    body += ",\"name\":";
-    AppendJsonString(body, person.name);
-    body += "},\"notification\":{\"id\":";
-    AppendJsonString(body, n.id);
-    body += ",\"level\":" + std::to_string(n.level) + ",\"urgency\":";
-    AppendJsonString(body, n.urgency);
-    body += "},\"actions\":";
-    if (incident != nullptr) {
-      body += "{\"acknowledge\":";
-      AppendJsonString(body, ack);
-      body += ",\"resolve\":";
-      AppendJsonString(body, resolve);
-      body += ",\"escalate\":";
-      AppendJsonString(body, escalate);
-      body += "}";
-    } else {
-      body += "{}";
-    }
-    body += ",\"timestamp\":";
-    AppendJsonString(body, FormatRfc3339Nano(Time::FromUnixNanos(Now())));
-    body += "}";
-    d.json_body = std::move(body);
-    if (incident != nullptr) {
+    if (cm.type == "webhook")
+      d.json_body = WebhookBody(n, person, incident, ack, resolve, escalate);
+    if (incident != nullptr && cm.type == "slack") {
       d.slack_blocks = JsonArray{
-          JsonObject{{"type", "header"},
-                     {"text", JsonObject{{"type", "plain_text"},
-                                         {"text", (severity + ": " + title).substr(0, 150)}}}},
+          JsonObject{
+              {"type", "header"},
+              {"text", JsonObject{{"type", "plain_text"},
+                                  {"text", severity + ": " + title}}}},  // cut by the transport
           JsonObject{
               {"type", "section"},
               {"text", JsonObject{{"type", "mrkdwn"},
