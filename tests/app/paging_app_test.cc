@@ -34,6 +34,7 @@
 #include "support/captured_logs.h"
 #include "support/http_client.h"
 #include "support/server_process.h"
+#include "support/standard_webhooks.h"
 #include "support/test_server.h"
 
 namespace opsorch::testing {
@@ -50,15 +51,6 @@ constexpr std::string_view kSecretBase64 = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlh
 constexpr std::string_view kPublicUrl = "https://opsorch.example";
 
 // ---- small helpers, written independently of the product's code ----
-
-std::string Base64(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(bytes.data()),
-                                static_cast<int>(bytes.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
 
 // RFC 4648 §5 without padding.
 std::string Base64Url(std::string_view bytes) {
@@ -89,14 +81,6 @@ std::optional<std::string> FromBase64Url(std::string_view text) {
   if (n < 0) return std::nullopt;
   out.resize(static_cast<std::size_t>(n) - pad);
   return out;
-}
-
-std::string HmacSha256(std::string_view key, std::string_view data) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &n);
-  return std::string(reinterpret_cast<const char*>(mac), n);
 }
 
 bool Contains(std::string_view hay, std::string_view needle) {
@@ -411,7 +395,8 @@ std::vector<BadWrite> BadWrites() {
        primary},
       {"a new schedule with a zero turn length", "PUT", "/admin/schedules/fresh",
        ScheduleWith(LayerWith(R"("rotationTurnLengthSeconds":0,"users":["alice"])")), 400,
-       "layers[0].rotationTurnLengthSeconds: must be at least 3600 (one hour)", "/admin/schedules/fresh"},
+       "layers[0].rotationTurnLengthSeconds: must be at least 3600 (one hour)",
+       "/admin/schedules/fresh"},
       // overrides
       {"override ending before it starts", "POST", "/admin/schedules/primary/overrides",
        R"({"start":"2026-03-02T10:00:00Z","end":"2026-03-02T09:00:00Z","user":"bob"})", 400,

@@ -38,6 +38,7 @@
 #include "engine/store_fixture.h"
 #include "support/http_client.h"
 #include "support/server_process.h"
+#include "support/standard_webhooks.h"
 
 namespace opsorch::testing {
 namespace {
@@ -70,33 +71,6 @@ std::string RoutingKey(int s) { return "cluster-paging-routing-key-" + std::to_s
 constexpr std::string_view kRaceRoutingKey = "cluster-paging-race-routing-key-1";
 std::string DedupKey(int k) { return "key-" + std::to_string(k); }
 
-std::string Hex(const unsigned char* p, std::size_t n) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (std::size_t i = 0; i < n; ++i) {
-    out.push_back(kHex[p[i] >> 4]);
-    out.push_back(kHex[p[i] & 15]);
-  }
-  return out;
-}
-
-// The webhook-id a notification goes out with (engine/pager.cc DeliveryId).
-std::string WebhookIdOf(const engine::NotificationRow& n) {
-  unsigned char d[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(n.idempotency_key.data(), n.idempotency_key.size(), d, &len, EVP_sha256(), nullptr);
-  return "msg_" + Hex(d, len).substr(0, 32);
-}
-
-std::string Base64(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(bytes.data()),
-                                static_cast<int>(bytes.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
 // A Standard Webhooks receiver that checks every signature and records every request.
 class Receiver {
  public:
@@ -114,15 +88,9 @@ class Receiver {
           Hit h;
           h.id = req.get_header_value("webhook-id");
           h.path = std::string(req.matches[1]) + "/" + std::string(req.matches[2]);
-          const std::string signed_content =
-              h.id + "." + req.get_header_value("webhook-timestamp") + "." + req.body;
-          unsigned char mac[EVP_MAX_MD_SIZE];
-          unsigned int n = 0;
-          HMAC(EVP_sha256(), kKey.data(), static_cast<int>(kKey.size()),
-               reinterpret_cast<const unsigned char*>(signed_content.data()), signed_content.size(),
-               mac, &n);
-          h.signature_ok = req.get_header_value("webhook-signature") ==
-                           "v1," + Base64(std::string_view(reinterpret_cast<char*>(mac), n));
+          h.signature_ok =
+              req.get_header_value("webhook-signature") ==
+              WebhookSignature(kKey, h.id, req.get_header_value("webhook-timestamp"), req.body);
           boost::system::error_code ec;
           const json::value v = json::parse(req.body, ec);
           if (!ec && v.is_object()) {
@@ -493,7 +461,7 @@ TEST_F(PagingCluster, TwoNodesOnOnePostgresPageEveryMessageOnceAndFireEachLevelO
                    std::to_string(expected_rows));
     }
     for (const auto& n : rows) {
-      const std::string wid = WebhookIdOf(n);
+      const std::string wid = WebhookIdOf(n.idempotency_key);
       known_ids.insert(wid);
       sent_rows += n.status == "sent";
       const auto it = by_id.find(wid);

@@ -25,6 +25,7 @@
 #include <opsorch/net/http_client.h>
 
 #include "notify/receiver.h"
+#include "support/standard_webhooks.h"
 
 namespace opsorch::engine {
 namespace {
@@ -33,15 +34,6 @@ constexpr std::int64_t kMin = 60LL * 1'000'000'000;
 // Base64 of 32 bytes "0123456789abcdef0123456789abcdef".
 constexpr std::string_view kSecret = "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 constexpr std::string_view kKey = "0123456789abcdef0123456789abcdef";
-
-std::string Base64(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(bytes.data()),
-                                static_cast<int>(bytes.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
 
 // A Standard Webhooks receiver that checks every signature itself and records who was paged.
 class Receiver {
@@ -58,14 +50,8 @@ class Receiver {
       h.id = req.get_header_value("webhook-id");
       h.path = req.matches[1];
       const std::string ts = req.get_header_value("webhook-timestamp");
-      const std::string signed_content = h.id + "." + ts + "." + req.body;
-      unsigned char mac[EVP_MAX_MD_SIZE];
-      unsigned int n = 0;
-      HMAC(EVP_sha256(), kKey.data(), static_cast<int>(kKey.size()),
-           reinterpret_cast<const unsigned char*>(signed_content.data()), signed_content.size(),
-           mac, &n);
       h.signature_ok = req.get_header_value("webhook-signature") ==
-                       "v1," + Base64(std::string_view(reinterpret_cast<char*>(mac), n));
+                       testing::WebhookSignature(kKey, h.id, ts, req.body);
       auto v = ParseJson(req.body);
       if (v && v->is_object()) h.body = v->get_object();
       std::lock_guard lock(mu_);
