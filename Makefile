@@ -89,3 +89,7 @@ bench-workflow: build
 .PHONY: bench-paging
 bench-paging: build
 	bench/paging.sh
+
+.PHONY: bench-alertmanager
+bench-alertmanager: build
+	bench/alertmanager.sh

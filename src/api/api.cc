@@ -114,6 +114,20 @@ std::string ErrorBodyIn(ErrorFormat format, const Error& e, std::string_view req
   const int status = HttpStatusFor(e);
   if (format == ErrorFormat::kOpsOrch) return ErrorBody(WireCode(e), message);
   std::string body;
+  if (format == ErrorFormat::kAlertmanager) {
+    // go-swagger's error payloads are one JSON string; field errors are joined as Alertmanager
+    // joins its validation errors.
+    std::string text = message;
+    if (e.details.size() > 1) {
+      text.clear();
+      for (std::size_t i = 0; i < e.details.size(); ++i) {
+        if (i > 0) text += ";";
+        text += e.details[i];
+      }
+    }
+    AppendJsonString(body, text);
+    return body;
+  }
   if (format == ErrorFormat::kEvents && (status == 400 || status == 413)) {
     // PagerDuty lists every problem of the event.
     body = R"({"status":"invalid event","message":"Event object is invalid","errors":[)";
@@ -317,7 +331,7 @@ struct Api::Impl {
 
   bool Authorized(const Request& req, Auth auth) const {
     if (options.bearer_token.empty() || auth == Auth::kIntegrationKey ||
-        auth == Auth::kSignedLink) {
+        auth == Auth::kSignedLink || auth == Auth::kPublic) {
       return true;
     }
     constexpr std::string_view kBearer = "Bearer ";

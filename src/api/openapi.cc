@@ -65,6 +65,8 @@ std::string_view AuthName(Auth a) {
       return "integration-key";
     case Auth::kSignedLink:
       return "signed-link";
+    case Auth::kPublic:
+      return "public";
   }
   return "bearer";
 }
@@ -136,9 +138,14 @@ Result<std::string> OpenApiDocument(const RouteTable& routes, const JsonObject& 
       case Auth::kSignedLink:
         op["security"] = JsonArray{};  // the signed link in the path is the credential
         break;
+      case Auth::kPublic:
+        op["security"] = JsonArray{};  // public by design
+        break;
     }
     op["x-opsorch-auth"] = AuthName(r.auth);
-    op["x-opsorch-error-format"] = r.errors == ErrorFormat::kOpsOrch ? "opsorch" : "events";
+    op["x-opsorch-error-format"] = r.errors == ErrorFormat::kOpsOrch  ? "opsorch"
+                                   : r.errors == ErrorFormat::kEvents ? "events"
+                                                                      : "alertmanager";
     if (r.capability) op["x-opsorch-capability"] = providers::Name(*r.capability);
     if (!r.audit.empty()) op["x-opsorch-audit"] = r.audit;
     if (!r.request_type.empty()) {

@@ -327,7 +327,9 @@ Result<std::unique_ptr<App>> App::Create(config::Config config, AppOptions optio
   };
   engine_routes.limits.max_webhook_body_bytes = c.body_limit;
   engine_routes.metrics = &impl->metrics;
-  for (auto* table : {&engine::IngestRoutes, &engine::AdminRoutes, &engine::PagingRoutes}) {
+  for (auto* table :
+       {&engine::IngestRoutes, &engine::AdminRoutes, &engine::PagingRoutes,
+        &engine::AlertmanagerRoutes, &engine::QuietRoutes, &engine::StatusPageRoutes}) {
     for (auto& r : (*table)(engine_routes)) routes.push_back(std::move(r));
   }
   if (options.demo) {

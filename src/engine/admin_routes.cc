@@ -13,6 +13,7 @@
 
 #include "engine/admin_util.h"
 #include "engine/pager.h"
+#include "engine/quiet.h"
 
 namespace opsorch::engine {
 namespace {
@@ -42,7 +43,13 @@ void AppendService(std::string& out, const ServiceRow& s) {
   out.append(",\"escalationPolicy\":");
   AppendJsonString(out, s.escalation_policy);
   out.append(",\"ackTimeoutMinutes\":" + std::to_string(s.ack_timeout_s / 60));
-  out.push_back('}');
+  out.append(",\"autoResolveMinutes\":" + std::to_string(s.auto_resolve_s / 60));
+  out.append(",\"muteIntervals\":[");
+  for (std::size_t i = 0; i < s.mute_intervals.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    AppendJsonString(out, s.mute_intervals[i]);
+  }
+  out.append("]}");
 }
 
 void AppendTeam(std::string& out, const TeamRow& t) {
@@ -128,7 +135,7 @@ Outcome PutService(Engine& engine, const Call& call) {
   Status st = Ok();
   const FieldReader r{*body, "", &st};
   r.OnlyKnown({"name", "description", "team", "ackTargetMinutes", "resolveTargetMinutes", "tags",
-               "escalationPolicy", "ackTimeoutMinutes"});
+               "escalationPolicy", "ackTimeoutMinutes", "autoResolveMinutes", "muteIntervals"});
   ServiceRow row;
   row.id = std::string(call.params[0]);
   row.name = r.Str("name", true);
@@ -145,6 +152,32 @@ Outcome PutService(Engine& engine, const Call& call) {
       row.ack_timeout_s = v->get_int64() * 60;
     }
   }
+  if (const JsonValue* v = body->if_contains("autoResolveMinutes"); v != nullptr && !v->is_null()) {
+    if (!v->is_int64() || v->get_int64() < 0 || v->get_int64() > 30 * 24 * 60) {
+      r.Error("autoResolveMinutes", "must be an integer from 0 (off) to 43200");
+    } else {
+      row.auto_resolve_s = v->get_int64() * 60;
+    }
+  }
+  if (const JsonArray* names = r.Array("muteIntervals")) {
+    if (names->size() > 16) r.Error("muteIntervals", "at most 16 names");
+    for (const auto& n : *names) {
+      if (!n.is_string() || !ValidId(std::string_view(n.get_string()))) {
+        r.Error("muteIntervals", "must be time interval ids");
+        break;
+      }
+      row.mute_intervals.emplace_back(n.get_string());
+    }
+    if (st && engine.quiet() != nullptr) {
+      const auto q = engine.quiet()->Snapshot();
+      for (const auto& n : row.mute_intervals) {
+        if (q->intervals.find(n) == q->intervals.end()) {
+          r.Error("muteIntervals", "unknown time interval \"" + n + "\"");
+          break;
+        }
+      }
+    }
+  }
   row.created_at = Time::Now().UnixNanos();
   if (st && !row.escalation_policy.empty()) {
     Pager* pager = engine.pager();
@@ -158,6 +191,9 @@ Outcome PutService(Engine& engine, const Call& call) {
   if (auto w = engine.store().UpsertService(row); !w) return Fail(w.error());
   if (Pager* pager = engine.pager()) {
     if (auto re = pager->ReloadCatalog(); !re) return Fail(re.error());
+  }
+  if (Quiet* quiet = engine.quiet()) {
+    if (auto re = quiet->Reload(); !re) return Fail(re.error());
   }
   std::string out;
   AppendService(out, row);

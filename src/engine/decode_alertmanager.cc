@@ -1,7 +1,9 @@
 // Alertmanager webhook payload (version 4, incident-engine-reference §12) → one engine event per
 // alert. Alertmanager sends whole groups, firing and resolved alerts together, so each alert
 // keeps its own identity (fingerprint) as the dedup key.
+#include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -240,6 +242,156 @@ Decoded<std::vector<Event>> DecodeAlertmanager(std::string_view body,
   }
   if (!errors.empty()) return Refuse(std::move(errors));
   return events;
+}
+
+}  // namespace opsorch::engine
+
+namespace opsorch::engine {
+namespace {
+
+// Alertmanager 0.25 (prometheus/common model.LabelName.IsValid): [a-zA-Z_][a-zA-Z0-9_]*.
+bool ValidLabelName(std::string_view name) {
+  if (name.empty()) return false;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+                    (i > 0 && c >= '0' && c <= '9');
+    if (!ok) return false;
+  }
+  return true;
+}
+
+constexpr std::size_t kMaxPushAlerts = 10'000;
+
+std::optional<Event> DecodePushed(const JsonValue& value, const std::string& path,
+                                  std::string_view integration_key, std::int64_t now,
+                                  std::int64_t resolve_timeout_ns, const DecodeLimits& limits,
+                                  FieldErrors& errors) {
+  if (!value.is_object()) {
+    errors.push_back(FieldError{path, "must be an object"});
+    return std::nullopt;
+  }
+  const std::size_t errors_before = errors.size();
+  ObjectReader r(value.get_object(), path, errors);
+  if (r.Find("labels") == nullptr) r.Error("labels", "is required");
+  const StringMapField labels = ReadStringMap(r, "labels");
+  const StringMapField annotations = ReadStringMap(r, "annotations");
+  std::string starts_at_text, ends_at_text;
+  Time starts_at, ends_at;
+  ReadTime(r, "startsAt", starts_at_text, starts_at);
+  ReadTime(r, "endsAt", ends_at_text, ends_at);
+  const auto generator_url = r.String("generatorURL").value_or(std::string_view());
+  if (errors.size() != errors_before) return std::nullopt;
+  // Alertmanager's Alert.Validate, after its defaults.
+  if (labels.sorted.empty()) {
+    r.Error("labels", "must have at least one label pair");
+    return std::nullopt;
+  }
+  for (const auto& [name, v] : labels.sorted) {
+    if (!ValidLabelName(name)) {
+      errors.push_back(FieldError{r.Path("labels") + "." + name,
+                                  "is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*)"});
+    }
+  }
+  for (const auto& [name, v] : annotations.sorted) {
+    if (!ValidLabelName(name)) {
+      errors.push_back(FieldError{r.Path("annotations") + "." + name,
+                                  "is not a valid annotation name ([a-zA-Z_][a-zA-Z0-9_]*)"});
+    }
+  }
+  if (errors.size() != errors_before) return std::nullopt;
+  std::int64_t starts = starts_at.IsZero() ? 0 : starts_at.UnixNanos();
+  std::int64_t ends = ends_at.IsZero() ? 0 : ends_at.UnixNanos();
+  if (starts == 0) starts = ends != 0 ? ends : now;
+  if (ends == 0) ends = now + resolve_timeout_ns;
+  if (ends < starts) {
+    r.Error("endsAt", "must not be before startsAt");
+    return std::nullopt;
+  }
+
+  Event e;
+  e.origin = "alertmanager_api";
+  e.push = true;
+  e.routing_key = std::string(integration_key);
+  e.labels.assign(labels.sorted.begin(), labels.sorted.end());
+  e.dedup_key = AlertmanagerFingerprint(e.labels);
+  e.starts_at = starts;
+  e.ends_at = ends;
+  e.action = ends <= now ? EventAction::kResolve : EventAction::kTrigger;
+  std::string_view summary = annotations.Get("summary");
+  if (summary.empty()) summary = annotations.Get("description");
+  if (summary.empty()) summary = labels.Get("alertname");
+  e.summary = summary.empty() ? "Alertmanager alert " + e.dedup_key
+                              : decode_internal::TruncateChars(summary, limits.max_summary);
+  std::string_view source = labels.Get("instance");
+  if (source.empty()) source = labels.Get("job");
+  e.source = source.empty() ? "alertmanager" : std::string(source);
+  e.severity = MapSeverity(labels.Get("severity"));
+  e.timestamp = Time::FromUnixNanos(e.action == EventAction::kResolve ? ends : starts);
+  e.custom_details["labels"] = labels.raw;
+  e.custom_details["annotations"] = annotations.raw;
+  e.custom_details["generatorURL"] = generator_url;
+  if (!generator_url.empty()) {
+    JsonObject link;
+    link["href"] = generator_url;
+    link["text"] = "Source";
+    e.links.push_back(std::move(link));
+  }
+  return e;
+}
+
+}  // namespace
+
+std::string AlertmanagerFingerprint(
+    const std::vector<std::pair<std::string, std::string>>& labels) {
+  // Sorted by name: callers pass decoded labels (sorted); sort a copy of anything else.
+  std::vector<const std::pair<std::string, std::string>*> order;
+  order.reserve(labels.size());
+  for (const auto& l : labels) order.push_back(&l);
+  std::sort(order.begin(), order.end(), [](auto* a, auto* b) { return a->first < b->first; });
+  std::uint64_t h = 14695981039346656037ULL;  // FNV-1a 64 offset basis
+  auto add = [&h](std::string_view s) {
+    for (unsigned char c : s) {
+      h ^= c;
+      h *= 1099511628211ULL;
+    }
+  };
+  for (const auto* l : order) {
+    add(l->first);
+    add("\xff");
+    add(l->second);
+    add("\xff");
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i) {
+    out[static_cast<std::size_t>(i)] = kHex[h & 0xF];
+    h >>= 4;
+  }
+  return out;
+}
+
+Decoded<PushDecoded> DecodeAlertmanagerPush(std::string_view body, std::string_view integration_key,
+                                            std::int64_t now, std::int64_t resolve_timeout_ns,
+                                            const DecodeLimits& limits) {
+  DecodeLimits push = limits;
+  push.max_body_bytes = limits.max_webhook_body_bytes;
+  auto parsed = decode_internal::ParseBody(body, push);
+  if (!parsed) return Refuse(std::move(parsed.error()));
+  if (!parsed->is_array()) return Refuse("", "must be a JSON array of alerts");
+  const JsonArray& items = parsed->get_array();
+  if (items.size() > kMaxPushAlerts) {
+    return Refuse("", "must hold at most " + std::to_string(kMaxPushAlerts) + " alerts (got " +
+                          std::to_string(items.size()) + ")");
+  }
+  PushDecoded out;
+  out.events.reserve(items.size());
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    auto e = DecodePushed(items[i], decode_internal::IndexPath("", i), integration_key, now,
+                          resolve_timeout_ns, limits, out.errors);
+    if (e) out.events.push_back(std::move(*e));
+  }
+  return out;
 }
 
 }  // namespace opsorch::engine

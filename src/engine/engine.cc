@@ -17,7 +17,9 @@
 #include <opsorch/metrics/metrics.h>
 
 #include "engine/pager.h"
+#include "engine/quiet.h"
 #include "engine/rules.h"
+#include "engine/suppression.h"
 
 namespace opsorch::engine {
 namespace {
@@ -39,6 +41,7 @@ struct Engine::Impl {
   EngineOptions options;
   RulesConfig rules;
   std::unique_ptr<Store> store;
+  std::unique_ptr<Quiet> quiet;          // silences, maintenance, mute intervals, heartbeats
   std::unique_ptr<Pager> pager;          // destroyed first (~Engine): its runner submits writes
   std::atomic<bool> paging_work{false};  // a commit queued pages: wake the pager after it
 
@@ -133,6 +136,8 @@ struct Engine::Impl {
     // What each event's paging did, counted once the commit holds (an item may run twice).
     std::vector<PagingCounts> paging(pager ? events : 0);
     std::size_t event_index = 0;
+    // One view of silences and pauses for the whole group.
+    const std::shared_ptr<const QuietSnapshot> quiet_now = quiet ? quiet->Snapshot() : nullptr;
     for (std::size_t r = 0; r < batch.size(); ++r) {
       if (batch[r].write) {
         write_index[r] = items.size();
@@ -146,19 +151,19 @@ struct Engine::Impl {
         out->dedup_key = in->event.dedup_key;
         PagingCounts* counts = pager ? &paging[event_index] : nullptr;
         ++event_index;
-        items.push_back([this, out, in, now, counts](Tx& tx) -> Status {
+        items.push_back([this, out, in, now, counts, q = quiet_now.get()](Tx& tx) -> Status {
           if (counts != nullptr) *counts = PagingCounts{};  // a re-run overwrites
-          auto o = ApplyEvent(tx, in->integration, in->event, now, rules);
-          if (!o) return Fail(std::move(o.error()));
-          if (pager && o->action != "deduplicated" && o->action != "held" &&
-              o->action != "ignored") {
-            if (auto st = pager->OnIncidentChange(tx, o->incident_id, in->integration.service_id,
-                                                  o->action, now, counts);
-                !st) {
-              return st;
-            }
-            if (o->action == "triggered" || o->action == "reopened") paging_work = true;
+          Result<Outcome> o = Outcome{};
+          if (q != nullptr) {
+            const QuietEnv env{*q, rules, pager.get()};
+            QuietEffects fx;
+            fx.counts = counts;
+            o = ApplyQuietly(tx, in->integration, in->event, now, env, fx);
+            if (fx.paging_work) paging_work = true;
+          } else {
+            o = ApplyEvent(tx, in->integration, in->event, now, rules);
           }
+          if (!o) return Fail(std::move(o.error()));
           out->action = std::move(o->action);
           out->incident_id = std::move(o->incident_id);
           out->alert_id = std::move(o->alert_id);
@@ -287,8 +292,25 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options,
   impl->sla = std::make_unique<SlaCache>(*impl->store);
   Impl* raw = impl.get();
   auto engine = std::unique_ptr<Engine>(new Engine(std::move(impl)));
+  if (raw->store->SupportsPaging()) {
+    raw->quiet = std::make_unique<Quiet>(*raw->store);
+    if (auto st = raw->quiet->Reload(); !st) return Fail(std::move(st.error()));
+  }
   if (options.paging && raw->store->SupportsPaging()) {
     PagerOptions p;
+    p.extra = [raw](Tx& tx, std::int64_t now, const std::vector<JobRow>& jobs,
+                    PagingCounts& counts) -> Result<bool> {
+      const auto q = raw->quiet->Snapshot();
+      const QuietEnv env{*q, raw->rules, raw->pager.get()};
+      QuietEffects fx;
+      fx.counts = &counts;
+      return RunDue(tx, now, env, jobs, fx);
+    };
+    p.on_sweep = [raw] {
+      raw->quiet->Refresh(
+          std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
+              .count());
+    };
     p.public_url = options.public_url;
     p.allow_nets = options.outbound_allow_nets;
     p.smtp_url = options.smtp_url;
@@ -351,6 +373,10 @@ Engine::~Engine() {
 Store& Engine::store() { return *impl_->store; }
 
 Pager* Engine::pager() { return impl_->pager.get(); }
+
+Quiet* Engine::quiet() { return impl_->quiet.get(); }
+
+const RulesConfig& Engine::rules() const { return impl_->rules; }
 
 std::int64_t Engine::Now() const { return impl_->NowNs(); }
 
@@ -477,5 +503,7 @@ void Engine::ForgetKeys() {
 Result<std::int64_t> Engine::RunRetention() { return impl_->RunRetention(); }
 
 Result<SlaReport> Engine::Sla(const SlaQuery& q) { return impl_->sla->Report(q, impl_->NowNs()); }
+
+SlaCache& Engine::SlaData() { return *impl_->sla; }
 
 }  // namespace opsorch::engine

@@ -400,6 +400,7 @@ struct Pager::Impl {
     std::vector<NotificationRow> claimed;  // out: leased to this node, to send
     bool full = false;                     // out: more is due now
     PagingCounts counts;                   // out: for /metrics once committed
+    std::vector<JobRow> other_jobs;        // due jobs for options.extra
   };
 
   Status RunJobs(Tx& tx, std::int64_t now, Pass& pass) {
@@ -408,7 +409,10 @@ struct Pager::Impl {
     if (static_cast<std::int64_t>(jobs->size()) == kBatch) pass.full = true;
     for (const JobRow& job : *jobs) {
       if (auto st = tx.DeleteJob(job.id); !st) return st;
-      if (job.kind != "escalate" && job.kind != "unacknowledge") continue;
+      if (job.kind != "escalate" && job.kind != "unacknowledge") {
+        pass.other_jobs.push_back(job);
+        continue;
+      }
       // The incident first, then its escalation: the order every other writer locks them in
       // (an event, the API, an action link), so two nodes cannot deadlock on PostgreSQL.
       auto incident = tx.GetIncidentForUpdate(IncidentId(job.incident_seq));
@@ -561,7 +565,13 @@ struct Pager::Impl {
     for (const auto& r : pass.results) {
       if (auto st = Record(tx, r, now, pass.counts); !st) return st;
     }
+    pass.other_jobs.clear();
     if (auto st = RunJobs(tx, now, pass); !st) return st;
+    if (options.extra) {
+      auto more = options.extra(tx, now, pass.other_jobs, pass.counts);
+      if (!more) return Fail(std::move(more.error()));
+      if (*more) pass.full = true;
+    }
     if (auto st = TakeBackLeases(tx, now, pass); !st) return st;
     const std::int64_t limit = std::min(kBatch, pass.room);
     if (limit <= 0) return Ok();
@@ -679,6 +689,7 @@ struct Pager::Impl {
         // A sweep: work another node queued, a delay that came due, a lease to take back. An
         // idle sweep reads, it does not write.
         RefreshCatalog();
+        if (options.on_sweep) options.on_sweep();
         auto due = store.NextPagingWork();
         if (due && *due > Now()) {
           next_due = *due;

@@ -35,6 +35,8 @@ class Registry;
 
 namespace opsorch::engine {
 
+struct PagingCounts;
+
 struct PagerOptions {
   std::string public_url = "http://localhost:8080";  // action links: OPSORCH_PUBLIC_URL
   std::shared_ptr<const net::NetList> allow_nets;    // OPSORCH_OUTBOUND_ALLOW_NETS
@@ -51,6 +53,14 @@ struct PagerOptions {
   std::chrono::hours link_ttl{24};
   int senders = 4;
   bool run_threads = true;  // false: tests drive RunOnce() with an injected clock
+  // The engine's share of each runner pass, in the pass's write after the escalation jobs:
+  // the due jobs of kinds the pager does not know, and whatever else the engine keeps timers
+  // for (engine/suppression.h). Returns whether more is due now. Null: none.
+  std::function<Result<bool>(Tx&, std::int64_t now, const std::vector<JobRow>& jobs,
+                             PagingCounts& counts)>
+      extra;
+  // Called by the runner's idle sweep (another node's changes reach this one through it).
+  std::function<void()> on_sweep;
 };
 
 // What one write transaction's paging did, for /metrics: counted only once the transaction

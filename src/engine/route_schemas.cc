@@ -38,7 +38,9 @@ JsonObject RouteSchemas() {
                            {"resolveTargetMinutes", Int()},
                            {"tags", StringMapSchema()},
                            {"escalationPolicy", Str()},
-                           {"ackTimeoutMinutes", Int()}},
+                           {"ackTimeoutMinutes", Int()},
+                           {"autoResolveMinutes", Int()},
+                           {"muteIntervals", ArrayOf(Str())}},
                           {"id", "name"});
   s["AdminServiceInput"] = Obj({{"name", Str()},
                                 {"description", Str()},
@@ -47,7 +49,9 @@ JsonObject RouteSchemas() {
                                 {"resolveTargetMinutes", Int()},
                                 {"tags", StringMapSchema()},
                                 {"escalationPolicy", Str()},
-                                {"ackTimeoutMinutes", Int()}},
+                                {"ackTimeoutMinutes", Int()},
+                                {"autoResolveMinutes", Int()},
+                                {"muteIntervals", ArrayOf(Str())}},
                                {"name"}, true);
   s["AdminServices"] = ListOf("AdminService");
   // Paging (paging_routes.cc): the bodies are validated by their decoders, so the schemas
@@ -196,6 +200,62 @@ JsonObject RouteSchemas() {
                                   {"receiver", Str()},
                                   {"alerts", {{"type", "array"}, {"items", {{"type", "object"}}}}}},
                                  {"alerts"});
+  // Quiet and liveness (quiet_routes.cc) and status pages (status_routes.cc).
+  const JsonObject window_props{{"startTime", Str()},
+                                {"endTime", Str()},
+                                {"description", Str()},
+                                {"services", ArrayOf(Str())},
+                                {"createdBy", Str()}};
+  JsonObject window = window_props;
+  window["id"] = Str();
+  window["state"] = Str();
+  window["updatedAt"] = Str();
+  s["MaintenanceWindowInput"] = Obj(window_props, {"startTime", "endTime", "services"}, true);
+  s["MaintenanceWindow"] = Obj(window, {"id", "startTime", "endTime", "services", "state"});
+  s["MaintenanceWindows"] = ListOf("MaintenanceWindow");
+  const JsonObject interval{{"times", ArrayOf(Obj({{"startTime", Str()}, {"endTime", Str()}}))},
+                            {"weekdays", ArrayOf(Str())},
+                            {"daysOfMonth", ArrayOf(Str())},
+                            {"months", ArrayOf(Str())},
+                            {"years", ArrayOf(Str())},
+                            {"location", Str()}};
+  s["TimeIntervalInput"] =
+      Obj({{"name", Str()}, {"timeIntervals", ArrayOf(Obj(interval))}}, {"timeIntervals"});
+  s["TimeInterval"] = Obj(
+      {{"name", Str()}, {"timeIntervals", ArrayOf(Obj(interval))}, {"active", Bool()}}, {"name"});
+  s["TimeIntervals"] = ListOf("TimeInterval");
+  s["HeartbeatInput"] = Obj({{"name", Str()},
+                             {"service", Str()},
+                             {"intervalSeconds", Int()},
+                             {"graceSeconds", Int()},
+                             {"severity", Str()},
+                             {"rotateKey", Bool()}},
+                            {"service", "intervalSeconds"}, true);
+  s["Heartbeat"] = Obj({{"id", Str()},
+                        {"name", Str()},
+                        {"service", Str()},
+                        {"intervalSeconds", Int()},
+                        {"graceSeconds", Int()},
+                        {"severity", Str()},
+                        {"keyPrefix", Str()},
+                        {"state", Str()},
+                        {"lastBeatAt", JsonObject{{"type", JsonArray{"string", "null"}}}},
+                        {"nextDeadline", JsonObject{{"type", JsonArray{"string", "null"}}}},
+                        {"key", Str()},
+                        {"beatPath", Str()}},
+                       {"id", "service", "intervalSeconds", "state"});
+  s["Heartbeats"] = ListOf("Heartbeat");
+  const JsonObject page_props{{"name", Str()},
+                              {"slug", Str()},
+                              {"description", Str()},
+                              {"domain", Str()},
+                              {"services", ArrayOf(Str())},
+                              {"overrides", StringMapSchema()}};
+  JsonObject page = page_props;
+  page["id"] = Str();
+  s["StatusPageInput"] = Obj(page_props, {"name", "slug", "services"}, true);
+  s["StatusPage"] = Obj(page, {"id", "name", "slug", "services"});
+  s["StatusPages"] = ListOf("StatusPage");
   return s;
 }
 

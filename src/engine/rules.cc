@@ -14,6 +14,27 @@ std::string Excerpt(std::string_view s) {
   return std::string(s.substr(0, cut)) + "…";
 }
 
+TimelineRow Entry(const IncidentRow& inc, std::int64_t at, std::string kind, std::string body,
+                  const AlertRow* alert, const Event* e) {
+  TimelineRow t;
+  t.incident_id = inc.id;
+  t.at = at;
+  t.kind = std::move(kind);
+  t.body = std::move(body);
+  if (e != nullptr) {
+    t.actor = JsonObject{{"type", "integration"}, {"id", alert ? alert->integration_id : ""}};
+    JsonObject meta{{"dedupKey", e->dedup_key}, {"origin", e->origin}};
+    // An alert not inserted yet gets its id from InsertAlertWithEntry.
+    if (alert != nullptr && !alert->id.empty()) meta["alertId"] = alert->id;
+    t.metadata = std::move(meta);
+  }
+  return t;
+}
+
+std::string From(const Event& e) { return e.source.empty() ? e.origin : e.source; }
+
+}  // namespace
+
 AlertRow AlertFor(const IntegrationRow& integration, const Event& e, std::int64_t now) {
   AlertRow a;
   a.service_id = integration.service_id;
@@ -35,27 +56,6 @@ AlertRow AlertFor(const IntegrationRow& integration, const Event& e, std::int64_
   a.received_at = now;
   return a;
 }
-
-TimelineRow Entry(const IncidentRow& inc, std::int64_t at, std::string kind, std::string body,
-                  const AlertRow* alert, const Event* e) {
-  TimelineRow t;
-  t.incident_id = inc.id;
-  t.at = at;
-  t.kind = std::move(kind);
-  t.body = std::move(body);
-  if (e != nullptr) {
-    t.actor = JsonObject{{"type", "integration"}, {"id", alert ? alert->integration_id : ""}};
-    JsonObject meta{{"dedupKey", e->dedup_key}, {"origin", e->origin}};
-    // An alert not inserted yet gets its id from InsertAlertWithEntry.
-    if (alert != nullptr && !alert->id.empty()) meta["alertId"] = alert->id;
-    t.metadata = std::move(meta);
-  }
-  return t;
-}
-
-std::string From(const Event& e) { return e.source.empty() ? e.origin : e.source; }
-
-}  // namespace
 
 std::string_view UrgencyFor(Severity s) {
   switch (s) {

@@ -23,8 +23,9 @@ struct RulesConfig {
 
 // What happened to one event, for the sender's response and the logs.
 struct Outcome {
-  std::string
-      action;  // triggered | deduplicated | acknowledged | resolved | reopened | held | ignored
+  // triggered | deduplicated | acknowledged | resolved | reopened | held | ignored, and (the
+  // engine's quiet rules) suppressed | refreshed
+  std::string action;
   std::string incident_id;
   std::string alert_id;
   std::string dedup_key;
@@ -36,6 +37,9 @@ struct Outcome {
 std::string_view UrgencyFor(Severity s);
 std::string_view UrgencyFor(std::string_view severity);
 int SeverityRank(std::string_view severity);  // critical 4 … info 1, unknown 0
+
+// The alert row an event is stored as (not yet linked to an incident).
+AlertRow AlertFor(const IntegrationRow& integration, const Event& event, std::int64_t now);
 
 // Applies `event` (already decoded and authenticated: it belongs to `integration`) at `now`.
 Result<Outcome> ApplyEvent(Tx& tx, const IntegrationRow& integration, const Event& event,

@@ -133,6 +133,7 @@ Status ApplySeed(Engine& engine, std::string_view json) {
       row.tags = s.StringMap("tags");
       row.escalation_policy = s.Str("escalationPolicy");
       row.ack_timeout_s = s.PositiveInt("ackTimeoutMinutes", 0) * 60;
+      row.auto_resolve_s = s.PositiveInt("autoResolveMinutes", 0) * 60;
       const JsonArray* integrations = s.Array("integrations");
       if (!status) return status;
       if (auto st = store.UpsertService(row); !st) return st;

@@ -183,6 +183,26 @@ Status SlaCache::RefreshLocked() {
   return Ok();
 }
 
+Result<std::vector<SlaCache::Span>> SlaCache::Spans(const std::vector<std::string>& services,
+                                                    std::int64_t from) {
+  std::lock_guard lock(mu_);
+  if (auto st = RefreshLocked(); !st) return Fail(std::move(st.error()));
+  std::vector<std::int32_t> slot(service_names_.size(), -1);
+  for (std::size_t i = 0; i < services.size(); ++i) {
+    auto it = service_index_.find(services[i]);
+    if (it != service_index_.end()) slot[it->second] = static_cast<std::int32_t>(i);
+  }
+  static constexpr const char* kUrgency[] = {"high", "medium", "low", ""};
+  std::vector<Span> out;
+  for (const Row& r : rows_) {
+    if (r.created == 0 || r.service >= slot.size() || slot[r.service] < 0) continue;
+    if (r.resolved != 0 && r.resolved < from) continue;
+    out.push_back(Span{services[static_cast<std::size_t>(slot[r.service])], r.created, r.resolved,
+                       kUrgency[std::min<int>(r.urgency, 3)]});
+  }
+  return out;
+}
+
 Result<SlaReport> SlaCache::Report(const SlaQuery& q, std::int64_t now) {
   auto services = store_.Services();
   if (!services) return Fail(std::move(services.error()));

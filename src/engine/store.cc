@@ -64,6 +64,20 @@ Status Tx::PutEscalation(const EscalationRow&) { return Fail(NoPaging()); }
 Status Tx::InsertJob(JobRow&) { return Fail(NoPaging()); }
 Result<std::vector<JobRow>> Tx::DueJobs(std::int64_t, std::int64_t) { return Fail(NoPaging()); }
 Status Tx::DeleteJob(std::int64_t) { return Fail(NoPaging()); }
+Status Tx::DeleteJobByKey(std::string_view) { return Fail(NoPaging()); }
+Result<std::optional<LiveRow>> Tx::GetLive(std::string_view, std::string_view, std::string_view) {
+  return Fail(NoPaging());
+}
+Status Tx::PutLive(const LiveRow&) { return Fail(NoPaging()); }
+Status Tx::DeleteLive(std::string_view, std::string_view, std::string_view) {
+  return Fail(NoPaging());
+}
+Result<std::vector<LiveRow>> Tx::DueLive(std::string_view, std::int64_t, std::int64_t) {
+  return Fail(NoPaging());
+}
+Result<std::vector<LiveRow>> Tx::LiveOf(std::string_view, std::string_view) {
+  return Fail(NoPaging());
+}
 Result<bool> Tx::InsertNotification(NotificationRow&) { return Fail(NoPaging()); }
 Result<std::vector<NotificationRow>> Tx::ClaimNotifications(std::int64_t, std::int64_t,
                                                             std::string_view, std::int64_t) {
@@ -90,6 +104,9 @@ Result<std::optional<NotificationRow>> Store::Notification(std::int64_t) {
   return Fail(NoPaging());
 }
 Result<std::int64_t> Store::NextPagingWork() { return Fail(NoPaging()); }
+Result<std::vector<LiveRow>> Store::Live(std::string_view, std::string_view, bool, std::int64_t) {
+  return Fail(NoPaging());
+}
 Result<std::string> Store::SharedSetting(std::string_view, std::string_view) {
   return Fail(NoPaging());
 }

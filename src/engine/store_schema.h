@@ -5,6 +5,9 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include <opsorch/common/json.h>
 
 namespace opsorch::engine {
 
@@ -22,6 +25,20 @@ inline std::int64_t SeqOf(std::string_view id, std::string_view prefix) {
     n = n * 10 + (c - '0');
   }
   return n;
+}
+
+// A list of names kept as a JSON array column (services.mute_intervals).
+inline JsonArray StringsToJson(const std::vector<std::string>& items) {
+  JsonArray a;
+  for (const auto& s : items) a.emplace_back(s);
+  return a;
+}
+inline std::vector<std::string> JsonToStrings(const JsonArray& a) {
+  std::vector<std::string> out;
+  for (const auto& v : a) {
+    if (v.is_string()) out.emplace_back(v.get_string());
+  }
+  return out;
 }
 
 inline constexpr std::string_view kIncidentColumns =

@@ -29,6 +29,7 @@ enum class Auth : std::uint8_t {
   kBearerOrMetricsToken,  // … or OPSORCH_METRICS_TOKEN (GET /metrics, GET /health)
   kIntegrationKey,        // the handler checks an integration key of the engine; no bearer
   kSignedLink,            // the path holds a signed link (action, calendar) the handler checks
+  kPublic,                // anyone, by design: the public status pages (read-only)
 };
 
 // How a route's errors are written.
@@ -38,6 +39,8 @@ enum class ErrorFormat : std::uint8_t {
   // {"status":"invalid event",…,"errors":[…]}, 429 as "throttle event", others
   // {"status":"error","message":…}.
   kEvents,
+  // Alertmanager API v2 (go-swagger): the message as one JSON string.
+  kAlertmanager,
 };
 
 // Where a handler starts: on the request's event-loop thread (it must not block; it may hand

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <tl/expected.hpp>
@@ -62,5 +64,28 @@ Decoded<ChangeEvent> DecodePagerDutyChange(std::string_view body, const DecodeLi
 Decoded<std::vector<Event>> DecodeAlertmanager(std::string_view body,
                                                std::string_view integration_key,
                                                const DecodeLimits& limits = {});
+
+// Alertmanager API v2 `POST /api/v2/alerts` (what Prometheus sends): a JSON array of
+// postableAlerts {labels, annotations?, startsAt?, endsAt?, generatorURL?}, handled as
+// Alertmanager 0.25 does: a missing startsAt is `now` (or endsAt when only that is given), a
+// missing endsAt is now + `resolve_timeout_ns` (the alert resolves then unless refreshed); an
+// alert needs at least one label, valid label names, and endsAt not before startsAt. Each
+// valid alert becomes a trigger (endsAt in the future) or a resolve (endsAt ≤ now) with
+// dedup_key = Alertmanager's fingerprint of the labels (FNV-1a 64, 16 hex digits: what
+// Alertmanager shows and sends in its webhooks) and the webhook path's mapping of summary,
+// source, severity and custom_details. Invalid alerts are reported in `errors` (Alertmanager
+// stores the valid ones and answers 400 with the others' errors); the outer error is for the
+// body itself (not JSON, not an array, too many alerts).
+struct PushDecoded {
+  std::vector<Event> events;
+  std::vector<FieldError> errors;
+};
+Decoded<PushDecoded> DecodeAlertmanagerPush(std::string_view body, std::string_view integration_key,
+                                            std::int64_t now, std::int64_t resolve_timeout_ns,
+                                            const DecodeLimits& limits = {});
+
+// Alertmanager's fingerprint of a label set: FNV-1a 64 over the labels sorted by name, each
+// name and value followed by 0xFF, as 16 hex digits.
+std::string AlertmanagerFingerprint(const std::vector<std::pair<std::string, std::string>>& labels);
 
 }  // namespace opsorch::engine

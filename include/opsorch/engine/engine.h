@@ -25,10 +25,12 @@ class NetList;
 namespace opsorch::engine {
 
 class Pager;
+class Quiet;
 struct RulesConfig;
 struct Outcome;
 struct SlaQuery;
 struct SlaReport;
+class SlaCache;
 
 struct EngineOptions {
   std::string store_url;  // "sqlite:<path>" or "postgres://…"
@@ -72,8 +74,9 @@ struct Ingestion {
 // The result for one event: the outcome, or why it failed (nothing was stored then).
 struct IngestResult {
   Status status = Ok();
-  std::string
-      action;  // triggered | deduplicated | acknowledged | resolved | reopened | held | ignored
+  // triggered | deduplicated | acknowledged | resolved | reopened | held | ignored | suppressed
+  // (a silence holds the alert back) | refreshed (an Alertmanager API push of a firing alert)
+  std::string action;
   std::string incident_id;
   std::string alert_id;
   std::string dedup_key;
@@ -94,6 +97,10 @@ class Engine {
   Store& store();
   // The pager (null when paging is off or the store cannot page).
   Pager* pager();
+  // Silences, maintenance windows, mute intervals and heartbeats (null when the store cannot
+  // keep them).
+  Quiet* quiet();
+  const RulesConfig& rules() const;
   std::int64_t Now() const;  // the engine's clock, Unix nanoseconds
 
   // Queues the events; `done` runs on the engine's sync thread once they are durably committed
@@ -122,6 +129,8 @@ class Engine {
 
   // SLA analytics over the in-memory SLA cache (engine/sla.h), brought up to date first.
   Result<SlaReport> Sla(const SlaQuery& q);
+  // The SLA cache itself (status pages draw their uptime bars from its incident spans).
+  SlaCache& SlaData();
 
   struct Impl;
 

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <opsorch/common/json.h>
@@ -39,7 +40,16 @@ struct Event {
   JsonArray images;  // [{src, href?, alt?}]
   std::string client;
   std::string client_url;
-  std::string origin;  // "events_v2" or "alertmanager": which decoder produced it
+  std::string origin;  // "events_v2", "alertmanager" or "alertmanager_api": its decoder
+  // Alertmanager alerts: the labels, sorted by name (what silences match). Other events get
+  // theirs from their payload when a silence is consulted (docs/ALERTMANAGER.md, "Labels").
+  std::vector<std::pair<std::string, std::string>> labels;
+  // Pushed through the Alertmanager API (POST …/api/v2/alerts): it fires until `ends_at`
+  // (Unix ns) unless refreshed, and a refresh updates the firing alert instead of adding an
+  // alert row. `starts_at` as Alertmanager keeps it.
+  bool push = false;
+  std::int64_t starts_at = 0;
+  std::int64_t ends_at = 0;
 };
 
 // A PagerDuty change event (`POST /v2/change/enqueue`): becomes a deployment.

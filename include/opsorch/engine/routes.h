@@ -3,6 +3,7 @@
 //   POST /v2/enqueue/batch                 opsorch: an array of v2 events in one request
 //   POST /v2/change/enqueue                PagerDuty change events → deployments
 //   POST /integrations/alertmanager/{key}  Alertmanager webhook (v4)
+//   /integrations/alertmanager/{key}/api/v2/…  the Alertmanager API v2 subset
 //   /admin/…                               the catalog, integration keys, retention
 //   GET /analytics/sla                     SLA report
 // Ingestion authenticates by integration key, the rest by the bearer token.
@@ -29,6 +30,12 @@ api::RouteTable AdminRoutes(const EngineRoutesContext& context);
 // People, schedules, escalation policies, /oncalls, calendars, an incident's notifications and
 // escalation, and the signed action links (docs/PAGING.md).
 api::RouteTable PagingRoutes(const EngineRoutesContext& context);
+// The Alertmanager API v2 subset under /integrations/alertmanager/{key} (docs/ALERTMANAGER.md).
+api::RouteTable AlertmanagerRoutes(const EngineRoutesContext& context);
+// Maintenance windows, mute intervals, heartbeat monitors and their beats.
+api::RouteTable QuietRoutes(const EngineRoutesContext& context);
+// Status pages: admin rows, public updates, and the public pages under /status.
+api::RouteTable StatusPageRoutes(const EngineRoutesContext& context);
 // `opsorch serve --demo` only: POST /demo/sink/{name}, which checks each page's signature and
 // prints it.
 api::RouteTable DemoSinkRoutes();

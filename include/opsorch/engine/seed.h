@@ -2,7 +2,8 @@
 // SLA targets) from a JSON document, applied at start. Idempotent: entries are upserted, an
 // integration whose key is already known is left alone.
 //
-// {"users":[{"id", …PUT /admin/users body}], "schedules":[{"id", …}], "escalationPolicies":[{"id", …}],
+// {"users":[{"id", …PUT /admin/users body}], "schedules":[{"id", …}], "escalationPolicies":[{"id",
+// …}],
 //  "teams":[{"id","name","description?","parent?","members":[{"id","name?","email?","handle?","role?"}]}],
 //  "services":[{"id","name","description?","team?","ackTargetMinutes?","resolveTargetMinutes?",
 //               "tags?":{…},"integrations":[{"id","name?","kind?":"events_v2"|"alertmanager","key"}]}],

@@ -66,6 +66,14 @@ class SlaCache {
   Result<SlaReport> Report(const SlaQuery& q, std::int64_t now);
   // Drops everything (after retention deleted incidents); the next report reloads.
   void Reset();
+  // Every incident of the services that was open at some time in [from, now): created,
+  // resolved (0: still open) and urgency — what a status page's uptime bars are drawn from.
+  struct Span {
+    std::string service;
+    std::int64_t created = 0, resolved = 0;
+    std::string urgency;
+  };
+  Result<std::vector<Span>> Spans(const std::vector<std::string>& services, std::int64_t from);
 
  private:
   struct Row {

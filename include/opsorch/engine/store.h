@@ -34,6 +34,12 @@ struct ServiceRow {
   // An acknowledged incident not resolved within this long is open again and pages again
   // (PagerDuty's acknowledgement_timeout); 0 = never.
   std::int64_t ack_timeout_s = 0;
+  // An incident still unresolved this long after it opened (or reopened) is resolved
+  // (PagerDuty's auto_resolve_timeout); 0 = never.
+  std::int64_t auto_resolve_s = 0;
+  // Names of recurring mute intervals (time_interval documents): while one contains the
+  // current time, new incidents are recorded but nobody is paged until it ends.
+  std::vector<std::string> mute_intervals;
 };
 
 struct TeamRow {
@@ -193,10 +199,10 @@ struct EscalationRow {
   std::string policy_id;
   JsonObject snapshot;
   std::int64_t generation = 0;
-  std::int64_t steps = 0;  // levels fired in this generation (empty levels included)
-  std::int64_t level = 0;  // the rule fired last (0-based)
-  std::int64_t loop = 0;   // how many times the policy has wrapped
-  std::string state;       // active | acknowledged | resolved | exhausted
+  std::int64_t steps = 0;    // levels fired in this generation (empty levels included)
+  std::int64_t level = 0;    // the rule fired last (0-based)
+  std::int64_t loop = 0;     // how many times the policy has wrapped
+  std::string state;         // active | acknowledged | resolved | exhausted
   std::int64_t next_at = 0;  // when the next level fires (0: none)
   std::int64_t started_at = 0;
   std::int64_t updated_at = 0;
@@ -222,7 +228,7 @@ struct NotificationRow {
   std::int64_t seq = 0;
   std::string id;  // "ntf-<seq>"
   std::string idempotency_key;
-  std::string kind = "page";  // page | test
+  std::string kind = "page";      // page | test
   std::int64_t incident_seq = 0;  // 0 for tests
   std::int64_t generation = 0;
   std::int64_t level = 0;
@@ -235,13 +241,28 @@ struct NotificationRow {
   std::string status = "pending";
   std::int64_t due_at = 0;  // pending: when to send (first try or retry)
   std::int64_t attempts = 0;
-  std::string lease_owner;         // sending: the node sending it
-  std::int64_t lease_until = 0;    // sending: after this the sweep takes it back
+  std::string lease_owner;       // sending: the node sending it
+  std::int64_t lease_until = 0;  // sending: after this the sweep takes it back
   std::int64_t created_at = 0;
   std::int64_t updated_at = 0;
   std::int64_t sent_at = 0;
   std::int64_t action_used_at = 0;  // one of its signed action links was used
   std::string detail;               // why it failed, or what the receiver said
+};
+
+// A row of live state the engine keeps beside incidents. Kinds:
+// - "firing": an alert that fires now and that the engine must remember — pushed through the
+//   Alertmanager API (due_at = its endsAt: unless refreshed it resolves then), or held back by
+//   a silence (any ingestion path). parent = service id, id = dedup key (the fingerprint).
+// - "beat": a heartbeat monitor's state (parent "", id = the monitor's id).
+// body is the engine's JSON; the store never reads it.
+struct LiveRow {
+  std::string kind;
+  std::string parent;
+  std::string id;
+  JsonObject body;
+  std::int64_t due_at = 0;  // when the engine must look at it again; 0 = never
+  std::int64_t updated_at = 0;
 };
 
 // One write transaction. Calls are made by the engine's rules; every Find* of an incident by
@@ -287,6 +308,8 @@ class Tx {
   // LOCKED); delete each in this transaction once handled.
   virtual Result<std::vector<JobRow>> DueJobs(std::int64_t now, std::int64_t limit);
   virtual Status DeleteJob(std::int64_t id);
+  // The job with this unique key, if any, is deleted (a timer moved: delete, then insert).
+  virtual Status DeleteJobByKey(std::string_view unique_key);
   // False when a row with the same idempotency key exists (nothing is written then).
   virtual Result<bool> InsertNotification(NotificationRow& row);
   // Pending rows due at `now` become `sending`, leased to `owner` until `lease_until`.
@@ -302,6 +325,18 @@ class Tx {
   // Pending messages of the incident become cancelled; returns how many.
   virtual Result<std::int64_t> CancelNotifications(std::int64_t incident_seq, std::int64_t now,
                                                    std::string_view why);
+
+  // Live state (LiveRow). The defaults fail, like paging's.
+  virtual Result<std::optional<LiveRow>> GetLive(std::string_view kind, std::string_view parent,
+                                                 std::string_view id);
+  virtual Status PutLive(const LiveRow& row);  // insert or replace
+  virtual Status DeleteLive(std::string_view kind, std::string_view parent, std::string_view id);
+  // Rows of `kind` due at `now` (0 < due_at <= now), oldest first, that no other transaction
+  // holds (PostgreSQL: SKIP LOCKED).
+  virtual Result<std::vector<LiveRow>> DueLive(std::string_view kind, std::int64_t now,
+                                               std::int64_t limit);
+  // Every row of `kind` under `parent`, by id.
+  virtual Result<std::vector<LiveRow>> LiveOf(std::string_view kind, std::string_view parent);
 };
 
 class Store {
@@ -375,6 +410,10 @@ class Store {
   // The earliest moment paging has work: a due job, a pending message, a lease to take back.
   // INT64_MAX when there is none.
   virtual Result<std::int64_t> NextPagingWork();
+  // Live state (reads): every row of `kind` under `parent` ("" with any_parent: all), by id,
+  // at most `limit` (0: all).
+  virtual Result<std::vector<LiveRow>> Live(std::string_view kind, std::string_view parent,
+                                            bool any_parent = false, std::int64_t limit = 0);
   // A value shared by every node (the action-link key): `candidate` is stored if none is yet,
   // and the stored value is returned.
   virtual Result<std::string> SharedSetting(std::string_view name, std::string_view candidate);

@@ -118,7 +118,29 @@ CREATE INDEX notifications_sending ON notifications(lease_until) WHERE status='s
 CREATE INDEX notifications_incident ON notifications(incident_seq);
 CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 )sql",
+    // 4: quiet and liveness (as the SQLite store's migration 6).
+    R"sql(
+ALTER TABLE services ADD COLUMN auto_resolve_s BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE services ADD COLUMN mute_intervals TEXT NOT NULL DEFAULT '[]';
+CREATE TABLE live (
+  kind TEXT NOT NULL, parent TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL,
+  due_at BIGINT NOT NULL DEFAULT 0, updated_at BIGINT NOT NULL,
+  PRIMARY KEY (kind, parent, id));
+CREATE INDEX live_due ON live(due_at) WHERE due_at > 0;
+)sql",
 };
+
+LiveRow ReadLive(const Rows& s, int r) {
+  return LiveRow{s.Text(r, 0),   s.Text(r, 1), s.Text(r, 2),
+                 s.Object(r, 3), s.Int(r, 4),  s.Int(r, 5)};
+}
+
+Result<std::vector<LiveRow>> LiveRows(Result<Rows> rows) {
+  if (!rows) return Fail(std::move(rows.error()));
+  std::vector<LiveRow> out;
+  for (int r = 0; r < rows->size(); ++r) out.push_back(ReadLive(*rows, r));
+  return out;
+}
 
 constexpr std::string_view kNotificationColumns =
     "seq, idem_key, kind, incident_seq, generation, level, person_id, contact_method, channel, "
@@ -550,6 +572,51 @@ class PgTx final : public Tx {
     return Done(Query("DELETE FROM jobs WHERE id=$1", Params().Add(id)));
   }
 
+  Status DeleteJobByKey(std::string_view key) override {
+    return Done(Query("DELETE FROM jobs WHERE unique_key=$1", Params().Add(key)));
+  }
+
+  Result<std::optional<LiveRow>> GetLive(std::string_view kind, std::string_view parent,
+                                         std::string_view id) override {
+    // FOR UPDATE: two nodes applying pushes of one alert take turns.
+    auto rows = LiveRows(
+        Query("SELECT kind, parent, id, body, due_at, updated_at FROM live WHERE kind=$1 AND "
+              "parent=$2 AND id=$3 FOR UPDATE",
+              Params().Add(kind).Add(parent).Add(id)));
+    if (!rows) return Fail(std::move(rows.error()));
+    if (rows->empty()) return std::optional<LiveRow>();
+    return std::optional<LiveRow>(std::move(rows->front()));
+  }
+
+  Status PutLive(const LiveRow& r) override {
+    return Done(Query(
+        "INSERT INTO live (kind, parent, id, body, due_at, updated_at) VALUES ($1,$2,$3,$4,$5,"
+        "$6) ON CONFLICT (kind, parent, id) DO UPDATE SET body=excluded.body, "
+        "due_at=excluded.due_at, updated_at=excluded.updated_at",
+        Params().Add(r.kind).Add(r.parent).Add(r.id).AddJson(r.body).Add(r.due_at).Add(
+            r.updated_at)));
+  }
+
+  Status DeleteLive(std::string_view kind, std::string_view parent, std::string_view id) override {
+    return Done(Query("DELETE FROM live WHERE kind=$1 AND parent=$2 AND id=$3",
+                      Params().Add(kind).Add(parent).Add(id)));
+  }
+
+  Result<std::vector<LiveRow>> DueLive(std::string_view kind, std::int64_t now,
+                                       std::int64_t limit) override {
+    return LiveRows(
+        Query("SELECT kind, parent, id, body, due_at, updated_at FROM live WHERE kind=$1 AND "
+              "due_at>0 AND due_at<=$2 ORDER BY due_at LIMIT $3 FOR UPDATE SKIP LOCKED",
+              Params().Add(kind).Add(now).Add(limit)));
+  }
+
+  Result<std::vector<LiveRow>> LiveOf(std::string_view kind, std::string_view parent) override {
+    return LiveRows(
+        Query("SELECT kind, parent, id, body, due_at, updated_at FROM live WHERE kind=$1 AND "
+              "parent=$2 ORDER BY id COLLATE \"C\" FOR UPDATE",
+              Params().Add(kind).Add(parent)));
+  }
+
   Result<bool> InsertNotification(NotificationRow& n) override {
     auto rows = Query(
         "INSERT INTO notifications (idem_key, kind, incident_seq, generation, level, person_id, "
@@ -919,6 +986,19 @@ class PgStore final : public Store {
         Params().Add(kind).Add(id));
   }
 
+  Result<std::vector<LiveRow>> Live(std::string_view kind, std::string_view parent, bool any_parent,
+                                    std::int64_t limit) override {
+    return ReadAll<LiveRow>(
+        "SELECT kind, parent, id, body, due_at, updated_at FROM live WHERE kind=$1 AND ($2 OR "
+        "parent=$3) ORDER BY parent COLLATE \"C\", id COLLATE \"C\" LIMIT $4",
+        Params()
+            .Add(kind)
+            .Add(any_parent ? "true" : "false")
+            .Add(parent)
+            .Add(limit > 0 ? limit : std::int64_t{INT64_MAX}),
+        ReadLive);
+  }
+
   Result<std::vector<CatalogDoc>> Docs(std::string_view kind) override {
     return ReadAll<CatalogDoc>(
         "SELECT kind, id, parent, body, updated_at FROM catalog WHERE kind=$1 ORDER BY id "
@@ -960,7 +1040,8 @@ class PgStore final : public Store {
         "SELECT least(coalesce((SELECT min(run_at) FROM jobs), 9223372036854775807), "
         "coalesce((SELECT min(due_at) FROM notifications WHERE status='pending'), "
         "9223372036854775807), coalesce((SELECT min(lease_until) FROM notifications WHERE "
-        "status='sending'), 9223372036854775807))",
+        "status='sending'), 9223372036854775807), coalesce((SELECT min(due_at) FROM live WHERE "
+        "due_at>0), 9223372036854775807))",
         Params(), [](const Rows& s, int r) { return s.Int(r, 0); });
     if (!v) return Fail(std::move(v.error()));
     return v->empty() ? INT64_MAX : v->front();
@@ -983,12 +1064,14 @@ class PgStore final : public Store {
   Status UpsertService(const ServiceRow& r) override {
     return WriteOne(
         "INSERT INTO services (id, name, description, team_id, ack_target_s, resolve_target_s, "
-        "tags, created_at, escalation_policy, ack_timeout_s) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,"
-        "$10) ON CONFLICT (id) DO UPDATE SET name=excluded.name, "
+        "tags, created_at, escalation_policy, ack_timeout_s, auto_resolve_s, mute_intervals) "
+        "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) ON CONFLICT (id) DO UPDATE SET "
+        "name=excluded.name, "
         "description=excluded.description, team_id=excluded.team_id, "
         "ack_target_s=excluded.ack_target_s, resolve_target_s=excluded.resolve_target_s, "
         "tags=excluded.tags, escalation_policy=excluded.escalation_policy, "
-        "ack_timeout_s=excluded.ack_timeout_s",
+        "ack_timeout_s=excluded.ack_timeout_s, auto_resolve_s=excluded.auto_resolve_s, "
+        "mute_intervals=excluded.mute_intervals",
         Params()
             .Add(r.id)
             .Add(r.name)
@@ -999,7 +1082,9 @@ class PgStore final : public Store {
             .AddJson(r.tags)
             .Add(r.created_at)
             .Add(r.escalation_policy)
-            .Add(r.ack_timeout_s));
+            .Add(r.ack_timeout_s)
+            .Add(r.auto_resolve_s)
+            .AddJson(StringsToJson(r.mute_intervals)));
   }
 
   Status DeleteService(std::string_view id) override {
@@ -1010,10 +1095,13 @@ class PgStore final : public Store {
   Result<std::vector<ServiceRow>> Services() override {
     return ReadAll<ServiceRow>(
         "SELECT id, name, description, team_id, ack_target_s, resolve_target_s, tags, "
-        "created_at, escalation_policy, ack_timeout_s FROM services ORDER BY id COLLATE \"C\"",
+        "created_at, escalation_policy, ack_timeout_s, auto_resolve_s, mute_intervals FROM "
+        "services ORDER BY id COLLATE \"C\"",
         Params(), [](const Rows& s, int r) {
-          return ServiceRow{s.Text(r, 0), s.Text(r, 1),   s.Text(r, 2), s.Text(r, 3), s.Int(r, 4),
-                            s.Int(r, 5),  s.Object(r, 6), s.Int(r, 7),  s.Text(r, 8), s.Int(r, 9)};
+          return ServiceRow{s.Text(r, 0),   s.Text(r, 1), s.Text(r, 2),
+                            s.Text(r, 3),   s.Int(r, 4),  s.Int(r, 5),
+                            s.Object(r, 6), s.Int(r, 7),  s.Text(r, 8),
+                            s.Int(r, 9),    s.Int(r, 10), JsonToStrings(s.Array(r, 11))};
         });
   }
 

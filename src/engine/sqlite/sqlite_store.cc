@@ -156,6 +156,18 @@ CREATE INDEX notifications_sending ON notifications(lease_until) WHERE status='s
 CREATE INDEX notifications_incident ON notifications(incident_seq);
 CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
 )sql",
+    // 6: quiet and liveness. Services may auto-resolve and name recurring mute intervals; live
+    // state (alerts firing through the Alertmanager API or held back by a silence, heartbeat
+    // monitors' beats) is one small table, looked at again when due_at passes.
+    R"sql(
+ALTER TABLE services ADD COLUMN auto_resolve_s INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE services ADD COLUMN mute_intervals TEXT NOT NULL DEFAULT '[]';
+CREATE TABLE live (
+  kind TEXT NOT NULL, parent TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL,
+  due_at INTEGER NOT NULL DEFAULT 0, updated_at INTEGER NOT NULL,
+  PRIMARY KEY (kind, parent, id)) STRICT;
+CREATE INDEX live_due ON live(due_at) WHERE due_at > 0;
+)sql",
 };
 
 constexpr std::string_view kNotificationColumns =
@@ -208,6 +220,10 @@ NotificationRow ReadNotification(const Statement& s) {
   r.action_used_at = s.Int(18);
   r.detail = s.Text(19);
   return r;
+}
+
+LiveRow ReadLive(const Statement& s) {
+  return LiveRow{s.Text(0), s.Text(1), s.Text(2), s.Object(3), s.Int(4), s.Int(5)};
 }
 
 constexpr std::string_view kEscalationColumns =
@@ -775,6 +791,57 @@ class SqliteTx final : public Tx {
     auto s = c_.Prepare("DELETE FROM jobs WHERE id=?");
     if (!s) return Fail(std::move(s.error()));
     return (*s)->Bind(1, id).Run();
+  }
+
+  Status DeleteJobByKey(std::string_view key) override {
+    auto s = c_.Prepare("DELETE FROM jobs WHERE unique_key=?");
+    if (!s) return Fail(std::move(s.error()));
+    return (*s)->Bind(1, key).Run();
+  }
+
+  Result<std::optional<LiveRow>> GetLive(std::string_view kind, std::string_view parent,
+                                         std::string_view id) override {
+    return FirstOf(Rows<LiveRow>(
+        "SELECT kind, parent, id, body, due_at, updated_at FROM live WHERE kind=? AND parent=? "
+        "AND id=?",
+        [&](Statement& s) { s.Bind(1, kind).Bind(2, parent).Bind(3, id); }, ReadLive));
+  }
+
+  Status PutLive(const LiveRow& r) override {
+    auto s = c_.Prepare(
+        "INSERT INTO live (kind, parent, id, body, due_at, updated_at) VALUES (?,?,?,?,?,?) ON "
+        "CONFLICT(kind, parent, id) DO UPDATE SET body=excluded.body, due_at=excluded.due_at, "
+        "updated_at=excluded.updated_at");
+    if (!s) return Fail(std::move(s.error()));
+    return (*s)
+        ->Bind(1, r.kind)
+        .Bind(2, r.parent)
+        .Bind(3, r.id)
+        .BindJson(4, r.body)
+        .Bind(5, r.due_at)
+        .Bind(6, r.updated_at)
+        .Run();
+  }
+
+  Status DeleteLive(std::string_view kind, std::string_view parent, std::string_view id) override {
+    auto s = c_.Prepare("DELETE FROM live WHERE kind=? AND parent=? AND id=?");
+    if (!s) return Fail(std::move(s.error()));
+    return (*s)->Bind(1, kind).Bind(2, parent).Bind(3, id).Run();
+  }
+
+  Result<std::vector<LiveRow>> DueLive(std::string_view kind, std::int64_t now,
+                                       std::int64_t limit) override {
+    return Rows<LiveRow>(
+        "SELECT kind, parent, id, body, due_at, updated_at FROM live WHERE kind=? AND due_at>0 "
+        "AND due_at<=? ORDER BY due_at LIMIT ?",
+        [&](Statement& s) { s.Bind(1, kind).Bind(2, now).Bind(3, limit); }, ReadLive);
+  }
+
+  Result<std::vector<LiveRow>> LiveOf(std::string_view kind, std::string_view parent) override {
+    return Rows<LiveRow>(
+        "SELECT kind, parent, id, body, due_at, updated_at FROM live WHERE kind=? AND parent=? "
+        "ORDER BY id",
+        [&](Statement& s) { s.Bind(1, kind).Bind(2, parent); }, ReadLive);
   }
 
   Result<bool> InsertNotification(NotificationRow& n) override {
@@ -1379,11 +1446,13 @@ class SqliteStore final : public Store {
   Status UpsertService(const ServiceRow& r) override {
     return WriteOne(
         "INSERT INTO services (id, name, description, team_id, ack_target_s, resolve_target_s, "
-        "tags, created_at, escalation_policy, ack_timeout_s) VALUES (?,?,?,?,?,?,?,?,?,?) ON "
+        "tags, created_at, escalation_policy, ack_timeout_s, auto_resolve_s, mute_intervals) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON "
         "CONFLICT(id) DO UPDATE SET name=excluded.name, description=excluded.description, "
         "team_id=excluded.team_id, ack_target_s=excluded.ack_target_s, "
         "resolve_target_s=excluded.resolve_target_s, tags=excluded.tags, "
-        "escalation_policy=excluded.escalation_policy, ack_timeout_s=excluded.ack_timeout_s",
+        "escalation_policy=excluded.escalation_policy, ack_timeout_s=excluded.ack_timeout_s, "
+        "auto_resolve_s=excluded.auto_resolve_s, mute_intervals=excluded.mute_intervals",
         [&](Statement& s) {
           s.Bind(1, r.id)
               .Bind(2, r.name)
@@ -1394,7 +1463,9 @@ class SqliteStore final : public Store {
               .BindJson(7, r.tags)
               .Bind(8, r.created_at)
               .Bind(9, r.escalation_policy)
-              .Bind(10, r.ack_timeout_s);
+              .Bind(10, r.ack_timeout_s)
+              .Bind(11, r.auto_resolve_s)
+              .BindJson(12, StringsToJson(r.mute_intervals));
         });
   }
 
@@ -1405,11 +1476,13 @@ class SqliteStore final : public Store {
   Result<std::vector<ServiceRow>> Services() override {
     return ReadAll<ServiceRow>(
         "SELECT id, name, description, team_id, ack_target_s, resolve_target_s, tags, "
-        "created_at, escalation_policy, ack_timeout_s FROM services ORDER BY id",
+        "created_at, escalation_policy, ack_timeout_s, auto_resolve_s, mute_intervals FROM "
+        "services ORDER BY id",
         [](Statement&) {},
         [](const Statement& s) {
-          return ServiceRow{s.Text(0), s.Text(1),   s.Text(2), s.Text(3), s.Int(4),
-                            s.Int(5),  s.Object(6), s.Int(7),  s.Text(8), s.Int(9)};
+          return ServiceRow{s.Text(0), s.Text(1), s.Text(2),   s.Text(3),
+                            s.Int(4),  s.Int(5),  s.Object(6), s.Int(7),
+                            s.Text(8), s.Int(9),  s.Int(10),   JsonToStrings(s.Array(11))};
         });
   }
 
@@ -1510,6 +1583,20 @@ class SqliteStore final : public Store {
     return Sync();
   }
 
+  Result<std::vector<LiveRow>> Live(std::string_view kind, std::string_view parent, bool any_parent,
+                                    std::int64_t limit) override {
+    return ReadAll<LiveRow>(
+        "SELECT kind, parent, id, body, due_at, updated_at FROM live WHERE kind=?1 AND (?2 OR "
+        "parent=?3) ORDER BY parent, id LIMIT ?4",
+        [&](Statement& s) {
+          s.Bind(1, kind)
+              .Bind(2, static_cast<std::int64_t>(any_parent ? 1 : 0))
+              .Bind(3, parent)
+              .Bind(4, limit > 0 ? limit : std::int64_t{-1});
+        },
+        ReadLive);
+  }
+
   Result<std::vector<CatalogDoc>> Docs(std::string_view kind) override {
     return ReadAll<CatalogDoc>(
         "SELECT kind, id, parent, body, updated_at FROM catalog WHERE kind=? ORDER BY id",
@@ -1552,7 +1639,8 @@ class SqliteStore final : public Store {
         "SELECT min(coalesce((SELECT min(run_at) FROM jobs), 9223372036854775807), "
         "coalesce((SELECT min(due_at) FROM notifications WHERE status='pending'), "
         "9223372036854775807), coalesce((SELECT min(lease_until) FROM notifications WHERE "
-        "status='sending'), 9223372036854775807))",
+        "status='sending'), 9223372036854775807), coalesce((SELECT min(due_at) FROM live WHERE "
+        "due_at>0), 9223372036854775807))",
         [](Statement&) {}, [](const Statement& s) { return s.Int(0); });
     if (!v) return Fail(std::move(v.error()));
     return v->empty() ? INT64_MAX : v->front();
