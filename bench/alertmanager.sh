@@ -474,6 +474,7 @@ mkdir -p "$(dirname "$out")"
 cp "$tmp/report.md" "$out"
 cat "$tmp/report.md"
 log "written to $out"
+set +u  # an empty associative array is "unbound" to bash's -u
 if ((${#failed[@]})); then
   log "not measured: ${!failed[*]}"
   exit 1

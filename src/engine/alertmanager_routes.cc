@@ -182,8 +182,7 @@ Outcome ListAlerts(Engine& engine, const Call& call) {
   std::vector<std::string> ids;
   for (const auto& [labels, row] : alerts) {
     const JsonObject& b = row->body;
-    const JsonValue* ends_v = b.if_contains("endsAt");
-    const std::int64_t ends = ends_v != nullptr && ends_v->is_int64() ? ends_v->get_int64() : 0;
+    const std::int64_t ends = row->ends_at;
     if (ends != 0 && ends <= now) continue;  // resolved (Alertmanager leaves them out)
     if (receiver && !receiver->FullMatch(kReceiver)) continue;
     if (!silence::AlertMatchesFilter(*compiled, labels)) continue;

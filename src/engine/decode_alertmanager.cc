@@ -337,6 +337,23 @@ std::optional<Event> DecodePushed(const JsonValue& value, const std::string& pat
     link["text"] = "Source";
     e.links.push_back(std::move(link));
   }
+  // FNV-1a 64 over the sorted annotations, the generator URL and the start, separated by 0xFF.
+  std::uint64_t h = 14695981039346656037ULL;
+  auto add = [&h](std::string_view s) {
+    for (unsigned char c : s) {
+      h ^= c;
+      h *= 1099511628211ULL;
+    }
+    h ^= 0xFF;
+    h *= 1099511628211ULL;
+  };
+  for (const auto& [k, v] : annotations.sorted) {
+    add(k);
+    add(v);
+  }
+  add(generator_url);
+  add(std::to_string(starts));
+  e.digest = static_cast<std::int64_t>(h);
   return e;
 }
 

@@ -10,6 +10,7 @@
 #include <opsorch/paging/schedule.h>
 
 #include "engine/pager.h"
+#include "engine/status_pages.h"
 
 namespace opsorch::engine {
 namespace {
@@ -172,6 +173,22 @@ Status ApplySeed(Engine& engine, std::string_view json) {
     }
   }
   if (auto st = SeedPaging(engine, root, now); !st) return st;
+  if (const JsonArray* pages = root.Array("statusPages")) {
+    for (std::size_t i = 0; i < pages->size(); ++i) {
+      const std::string where = "statusPages[" + std::to_string(i) + "]";
+      if (!(*pages)[i].is_object()) return NotObject(where);
+      JsonObject body = (*pages)[i].get_object();
+      const JsonValue* id = body.if_contains("id");
+      if (id == nullptr || !id->is_string() || id->get_string().empty()) {
+        return Fail(errc::kBadRequest, where + ".id: is required");
+      }
+      const std::string page_id(id->get_string());
+      body.erase("id");
+      if (auto saved = SaveStatusPage(engine, page_id, body); !saved) {
+        return Fail(errc::kBadRequest, where + "." + saved.error().message);
+      }
+    }
+  }
   if (const JsonArray* events = root.Array("events")) {
     auto any = store.QueryIncidents(IncidentFilter{.limit = 1});
     if (!any) return Fail(std::move(any.error()));
@@ -222,6 +239,10 @@ constexpr std::string_view kDemoEngineParts = R"json({
     {"routingKey": "demo-routing-key-000000000000002", "action": "trigger", "dedupKey": "replication-lag", "summary": "Replica lag above 30 s on orders-db-2", "source": "orders-db-2", "severity": "warning"},
     {"routingKey": "demo-routing-key-000000000000002", "action": "trigger", "dedupKey": "disk-80", "summary": "Disk usage above 80% on orders-db-1", "source": "orders-db-1", "severity": "error"},
     {"routingKey": "demo-routing-key-000000000000002", "action": "resolve", "dedupKey": "disk-80"}
+  ],
+  "statusPages": [
+    {"id": "demo", "name": "Acme Shop status", "slug": "demo",
+     "description": "Checkout, orders and search", "services": ["svc-checkout", "svc-database", "svc-search"]}
   ]
 })json";
 
@@ -355,6 +376,7 @@ std::string DemoSeed(std::string_view sink_base) {
   JsonObject seed{{"teams", std::move(teams)}, {"services", std::move(services)}};
   for (auto& kv : DemoPaging(sink_base)) seed[kv.key()] = kv.value();
   if (const JsonValue* events = extras.if_contains("events")) seed["events"] = *events;
+  if (const JsonValue* pages = extras.if_contains("statusPages")) seed["statusPages"] = *pages;
   return boost::json::serialize(seed);
 }
 

@@ -22,6 +22,7 @@
 
 #include "engine/admin_util.h"
 #include "engine/quiet.h"
+#include "engine/status_pages.h"
 #include "engine/store_schema.h"
 
 namespace opsorch::engine {
@@ -165,33 +166,9 @@ Outcome GetPage(Engine& engine, const Call& call) {
 Outcome PutPage(Engine& engine, const Call& call) {
   auto body = BodyObject(call);
   if (!body) return Fail(body.error());
-  auto p = ConfFromJson(std::string(call.params[0]), *body);
-  if (!p) return Fail(p.error());
-  auto services = engine.store().Services();
-  if (!services) return Fail(services.error());
-  for (const auto& id : p->services) {
-    if (std::none_of(services->begin(), services->end(),
-                     [&](const ServiceRow& s) { return s.id == id; })) {
-      return Fail(errc::kBadRequest, "services: unknown service \"" + id + "\"");
-    }
-  }
-  auto pages = Pages(engine);
-  if (!pages) return Fail(pages.error());
-  for (const auto& other : *pages) {
-    if (other.id == p->id) continue;
-    if (other.slug == p->slug) {
-      return Fail(errc::kConflict, "slug " + p->slug + " is used by status page " + other.id);
-    }
-    if (!p->domain.empty() && other.domain == p->domain) {
-      return Fail(errc::kConflict, "domain " + p->domain + " is used by status page " + other.id);
-    }
-  }
-  if (auto st = engine.store().PutDoc(CatalogDoc{std::string(kStatusPageDoc), p->id, "",
-                                                 ConfToJson(*p), Time::Now().UnixNanos()});
-      !st) {
-    return Fail(st.error());
-  }
-  return JsonReply(Json(ConfToJson(*p)));
+  auto saved = SaveStatusPage(engine, std::string(call.params[0]), *body);
+  if (!saved) return Fail(saved.error());
+  return JsonReply(Json(*saved));
 }
 
 Outcome DeletePage(Engine& engine, const Call& call) {
@@ -277,6 +254,14 @@ std::string PublicId(std::string_view page_id, std::string_view internal) {
   return Engine::HashKey(std::string(page_id) + "\n" + std::string(internal)).substr(0, 12);
 }
 
+// An open incident's mark on its component: high urgency a major outage, medium a partial one,
+// low degraded performance.
+sp::ComponentState StateFor(std::string_view urgency) {
+  if (urgency == "high") return sp::ComponentState::kMajorOutage;
+  if (urgency == "medium") return sp::ComponentState::kPartialOutage;
+  return sp::ComponentState::kDegraded;
+}
+
 std::string_view ImpactOf(const IncidentRow& r) {
   if (r.severity == "critical") return "critical";
   if (r.urgency == "high") return "major";
@@ -285,25 +270,22 @@ std::string_view ImpactOf(const IncidentRow& r) {
 
 // The public updates of an incident, newest first (at most 20), and its public title.
 Status PublicUpdates(Engine& engine, const IncidentRow& inc, sp::Incident& out) {
-  std::vector<sp::Update> updates;
+  auto rows = engine.store().TimelineOfKind(inc.id, "status_update",
+                                            static_cast<std::int64_t>(sp::kMaxUpdates));
+  if (!rows) return Fail(rows.error());
   std::string title;
-  auto st = engine.store().ScanTimeline(inc.id, TimelineCursor{}, 100'000, [&](TimelineRow&& t) {
-    if (t.kind != "status_update") return true;
+  for (auto& t : *rows) {
     const JsonValue* pub = t.metadata.if_contains("public");
-    if (pub == nullptr || !pub->is_bool() || !pub->get_bool()) return true;
+    if (pub == nullptr || !pub->is_bool() || !pub->get_bool()) continue;
     const JsonValue* s = t.metadata.if_contains("status");
-    updates.push_back(sp::Update{
-        t.at, s != nullptr && s->is_string() ? std::string(s->get_string()) : std::string("update"),
-        std::move(t.body)});
-    if (const JsonValue* tt = t.metadata.if_contains("title"); tt != nullptr && tt->is_string()) {
-      title = std::string(tt->get_string());
+    if (const JsonValue* tt = t.metadata.if_contains("title");
+        title.empty() && tt != nullptr && tt->is_string()) {
+      title = std::string(tt->get_string());  // the newest update's title
     }
-    return true;
-  });
-  if (!st) return st;
-  std::reverse(updates.begin(), updates.end());
-  if (updates.size() > 20) updates.resize(20);
-  out.updates = std::move(updates);
+    out.updates.push_back(
+        sp::Update{t.at, s != nullptr && s->is_string() ? std::string(s->get_string()) : "update",
+                   std::move(t.body)});
+  }
   out.title = title.empty() ? inc.title : title;
   return Ok();
 }
@@ -338,14 +320,12 @@ Result<std::string> Render(Engine& engine, const PageConf& conf, std::string_vie
     c.id = PublicId(conf.id, id);
     c.name = it->name;
     c.description = it->description;
-    // Derived: the worst open incident (high urgency: major outage; low: degraded), or an
-    // ongoing maintenance window; a manual override wins.
+    // Derived: the worst open incident (by urgency: StateFor), or an ongoing maintenance
+    // window; a manual override wins.
     sp::ComponentState state = sp::ComponentState::kOperational;
-    for (const auto& inc : *incidents) {
-      if (inc.service_id != id || inc.status == "resolved") continue;
-      const auto s =
-          inc.urgency == "high" ? sp::ComponentState::kMajorOutage : sp::ComponentState::kDegraded;
-      if (static_cast<int>(s) > static_cast<int>(state)) state = s;
+    for (const auto& span : *spans) {
+      if (span.service == id && span.resolved == 0)
+        state = sp::Worse(state, StateFor(span.urgency));
     }
     if (state == sp::ComponentState::kOperational && quiet != nullptr) {
       if (auto pause = PausedAt(*quiet, id, now); pause && pause->reason == "maintenance") {
@@ -359,11 +339,7 @@ Result<std::string> Render(Engine& engine, const PageConf& conf, std::string_vie
     std::vector<sp::Interval> intervals;
     for (const auto& span : *spans) {
       if (span.service != id) continue;
-      // high: major outage, medium: partial outage, low: degraded (the incident's urgency).
-      const auto state = span.urgency == "high"     ? sp::ComponentState::kMajorOutage
-                         : span.urgency == "medium" ? sp::ComponentState::kPartialOutage
-                                                    : sp::ComponentState::kDegraded;
-      intervals.push_back(sp::Interval{span.created, span.resolved, state});
+      intervals.push_back(sp::Interval{span.created, span.resolved, StateFor(span.urgency)});
     }
     c.days = sp::DailyBars(intervals, now, it->created_at);
     page.components.push_back(std::move(c));
@@ -494,6 +470,37 @@ Outcome DomainPage(Engine& engine, const Call& call) {
 }
 
 }  // namespace
+
+Result<JsonObject> SaveStatusPage(Engine& engine, const std::string& id, const JsonObject& body) {
+  auto p = ConfFromJson(id, body);
+  if (!p) return Fail(p.error());
+  auto services = engine.store().Services();
+  if (!services) return Fail(services.error());
+  for (const auto& sid : p->services) {
+    if (std::none_of(services->begin(), services->end(),
+                     [&](const ServiceRow& s) { return s.id == sid; })) {
+      return Fail(errc::kBadRequest, "services: unknown service \"" + sid + "\"");
+    }
+  }
+  auto pages = Pages(engine);
+  if (!pages) return Fail(pages.error());
+  for (const auto& other : *pages) {
+    if (other.id == p->id) continue;
+    if (other.slug == p->slug) {
+      return Fail(errc::kConflict, "slug " + p->slug + " is used by status page " + other.id);
+    }
+    if (!p->domain.empty() && other.domain == p->domain) {
+      return Fail(errc::kConflict, "domain " + p->domain + " is used by status page " + other.id);
+    }
+  }
+  JsonObject doc = ConfToJson(*p);
+  if (auto st = engine.store().PutDoc(
+          CatalogDoc{std::string(kStatusPageDoc), p->id, "", doc, Time::Now().UnixNanos()});
+      !st) {
+    return Fail(st.error());
+  }
+  return doc;
+}
 
 api::RouteTable StatusPageRoutes(const EngineRoutesContext& ctx) {
   using admin::AdminRow;

@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include <opsorch/common/error.h>
 #include <opsorch/engine/store.h>
 
@@ -65,10 +67,15 @@ Status Tx::InsertJob(JobRow&) { return Fail(NoPaging()); }
 Result<std::vector<JobRow>> Tx::DueJobs(std::int64_t, std::int64_t) { return Fail(NoPaging()); }
 Status Tx::DeleteJob(std::int64_t) { return Fail(NoPaging()); }
 Status Tx::DeleteJobByKey(std::string_view) { return Fail(NoPaging()); }
-Result<std::optional<LiveRow>> Tx::GetLive(std::string_view, std::string_view, std::string_view) {
+Result<std::optional<LiveRow>> Tx::GetLive(std::string_view, std::string_view, std::string_view,
+                                           bool) {
   return Fail(NoPaging());
 }
 Status Tx::PutLive(const LiveRow&) { return Fail(NoPaging()); }
+Result<bool> Tx::RefreshLive(std::string_view, std::string_view, std::string_view, std::string_view,
+                             std::int64_t, std::int64_t, std::int64_t) {
+  return Fail(NoPaging());
+}
 Status Tx::DeleteLive(std::string_view, std::string_view, std::string_view) {
   return Fail(NoPaging());
 }
@@ -104,6 +111,21 @@ Result<std::optional<NotificationRow>> Store::Notification(std::int64_t) {
   return Fail(NoPaging());
 }
 Result<std::int64_t> Store::NextPagingWork() { return Fail(NoPaging()); }
+
+Result<std::vector<TimelineRow>> Store::TimelineOfKind(std::string_view incident_id,
+                                                       std::string_view kind, std::int64_t limit) {
+  std::vector<TimelineRow> out;
+  auto st = ScanTimeline(incident_id, TimelineCursor{}, 0, [&](TimelineRow&& t) {
+    if (t.kind == kind) out.push_back(std::move(t));
+    return true;
+  });
+  if (!st) return Fail(std::move(st.error()));
+  std::reverse(out.begin(), out.end());
+  if (limit > 0 && static_cast<std::int64_t>(out.size()) > limit) {
+    out.resize(static_cast<std::size_t>(limit));
+  }
+  return out;
+}
 Result<std::vector<LiveRow>> Store::Live(std::string_view, std::string_view, bool, std::int64_t) {
   return Fail(NoPaging());
 }

@@ -128,11 +128,11 @@ LiveRow FiringRow(const IntegrationRow& integration, const Event& e, const silen
   row.parent = integration.service_id;
   row.id = e.dedup_key;
   row.updated_at = now;
+  row.ends_at = e.push ? e.ends_at : 0;
+  row.digest = e.digest;
   row.body = JsonObject{{"labels", LabelsJson(labels)},
                         {"annotations", ObjectOf(e.custom_details, "annotations")},
                         {"startsAt", e.push ? e.starts_at : now},
-                        {"endsAt", e.push ? e.ends_at : 0},
-                        {"updatedAt", now},
                         {"generatorURL", StringOf(e.custom_details, "generatorURL")},
                         {"integration", integration.id},
                         {"push", e.push},
@@ -142,21 +142,20 @@ LiveRow FiringRow(const IntegrationRow& integration, const Event& e, const silen
 
 // Suppressed (silenced_by non-empty) or active; due when its endsAt or first silence ends.
 void SetState(LiveRow& row, const std::vector<std::string>& silenced_by, const QuietSnapshot& q) {
-  const std::int64_t ends = IntOf(row.body, "endsAt");
-  std::int64_t due = ends;
+  std::int64_t due = row.ends_at;
   if (!silenced_by.empty()) {
-    row.body["state"] = "suppressed";
+    row.state = "suppressed";
     row.body["silencedBy"] = Ids(silenced_by);
     const std::int64_t silence_end = q.EarliestEnd(silenced_by);
     if (silence_end > 0 && (due == 0 || silence_end < due)) due = silence_end;
   } else {
-    row.body["state"] = "active";
+    row.state = "active";
     row.body["silencedBy"] = JsonArray();
   }
   row.due_at = due;
 }
 
-bool Suppressed(const LiveRow& row) { return StringOf(row.body, "state") == "suppressed"; }
+bool Suppressed(const LiveRow& row) { return row.state == "suppressed"; }
 
 // A new incident of a paused service: marked, recorded, and looked at again when the pause ends.
 Status MarkPaused(Tx& tx, const std::string& incident_id, const Pause& p, std::int64_t now) {
@@ -288,9 +287,17 @@ Result<std::string> StoreUnlinked(Tx& tx, const IntegrationRow& integration, con
 Result<Outcome> ApplyPush(Tx& tx, const IntegrationRow& integration, const Event& e,
                           std::int64_t now, const QuietEnv& env, QuietEffects& effects) {
   const std::string& service = integration.service_id;
+  const bool resolved = e.action == EventAction::kResolve;
+  // The hot path: a push of an alert that fires and whose annotations did not change (what
+  // Prometheus sends every minute for every firing alert) moves its endsAt, nothing else.
+  if (!resolved) {
+    auto refreshed =
+        tx.RefreshLive(kFiringRow, service, e.dedup_key, "active", e.digest, e.ends_at, now);
+    if (!refreshed) return Fail(std::move(refreshed.error()));
+    if (*refreshed) return Plain("refreshed", e);
+  }
   auto found = tx.GetLive(kFiringRow, service, e.dedup_key);
   if (!found) return Fail(std::move(found.error()));
-  const bool resolved = e.action == EventAction::kResolve;
   if (!*found) {
     if (resolved) {
       // Prometheus sends a resolved alert for 15 minutes: only one with an open incident does
@@ -338,8 +345,8 @@ Result<Outcome> ApplyPush(Tx& tx, const IntegrationRow& integration, const Event
 
   // A refresh: Alertmanager's merge (the earliest start, the latest end of this push).
   row.body["startsAt"] = std::min(IntOf(row.body, "startsAt"), e.starts_at);
-  row.body["endsAt"] = e.ends_at;
-  row.body["updatedAt"] = now;
+  row.ends_at = e.ends_at;
+  row.digest = e.digest;
   row.body["annotations"] = ObjectOf(e.custom_details, "annotations");
   row.body["generatorURL"] = StringOf(e.custom_details, "generatorURL");
   row.body["event"] = EventToJson(e);
@@ -390,9 +397,14 @@ Status RunFiring(Tx& tx, std::int64_t now, const QuietEnv& env, QuietEffects& ef
   if (!due) return Fail(std::move(due.error()));
   if (static_cast<std::int64_t>(due->size()) == kBatch) full = true;
   for (LiveRow& row : *due) {
-    const std::int64_t ends = IntOf(row.body, "endsAt");
-    if (ends != 0 && ends <= now) {
+    if (row.ends_at != 0 && row.ends_at <= now) {
       if (auto st = ExpireFiring(tx, row, now, env, effects); !st) return st;
+      continue;
+    }
+    if (!Suppressed(row)) {
+      // Refreshed since it was due (a refresh leaves due_at behind): due at its new end.
+      row.due_at = row.ends_at;
+      if (auto st = tx.PutLive(row); !st) return st;
       continue;
     }
     // A silence of a suppressed alert ended (or was expired): is it still held back?
@@ -561,7 +573,6 @@ Result<Outcome> ApplyQuietly(Tx& tx, const IntegrationRow& integration, const Ev
         auto id = StoreUnlinked(tx, integration, e, now);
         if (!id) return Fail(std::move(id.error()));
         row.body["event"] = EventToJson(e);
-        row.body["updatedAt"] = now;
         row.updated_at = now;
         SetState(row, silenced, env.quiet);
         if (auto st = tx.PutLive(row); !st) return Fail(std::move(st.error()));

@@ -217,6 +217,159 @@ bool CompiledMatcher::ParseFast(std::string_view p, std::vector<Branch>& out) {
   }
 }
 
+// Literal requirements of a pattern that the fast path does not cover, checked before LabelRegex
+// runs (which allocates and walks the whole value): per top-level alternative, the runs of
+// literal characters that every match holds (a quantifier drops the character it applies to;
+// classes, groups, '.' and anchors end a run). A match starts with its alternative's leading
+// run, and with one alternative contains its longest run. What the scan does not read ('{',
+// stray brackets) ends it, leaving fewer conditions, all still necessary. Runs that are not valid
+// UTF-8 or hold U+FFFD are dropped (LabelRegex reads invalid bytes as U+FFFD).
+void CompiledMatcher::Prefilter(std::string_view p) {
+  auto skip_class = [&](std::size_t i) {  // i at '['; returns the index after its ']'
+    ++i;
+    if (i < p.size() && p[i] == '^') ++i;
+    if (i < p.size() && p[i] == ']') ++i;
+    while (i < p.size() && p[i] != ']') i += p[i] == '\\' ? 2 : 1;
+    return i + 1;
+  };
+  auto skip_group = [&](std::size_t i) {  // i at '('; returns the index after its ')'
+    int depth = 0;
+    while (i < p.size()) {
+      if (p[i] == '\\') {
+        i += 2;
+        continue;
+      }
+      if (p[i] == '[') {
+        i = skip_class(i);
+        continue;
+      }
+      if (p[i] == '(') ++depth;
+      if (p[i] == ')' && --depth == 0) return i + 1;
+      ++i;
+    }
+    return i;
+  };
+  std::vector<std::pair<std::size_t, std::size_t>> alts;  // [begin, end) of each alternative
+  std::size_t start = 0;
+  for (std::size_t i = 0; i < p.size();) {
+    if (p[i] == '\\') {
+      i += 2;
+    } else if (p[i] == '[') {
+      i = skip_class(i);
+    } else if (p[i] == '(') {
+      i = skip_group(i);
+    } else if (p[i] == '|') {
+      alts.emplace_back(start, i);
+      start = ++i;
+    } else {
+      ++i;
+    }
+  }
+  alts.emplace_back(start, p.size());
+
+  auto usable = [](const std::string& run) {
+    return !run.empty() && ValidUtf8(run) && run.find("\xEF\xBF\xBD") == std::string::npos;
+  };
+  std::vector<std::string> prefixes;
+  bool all_prefixed = true;
+  std::string longest;
+  for (const auto& [begin, end] : alts) {
+    std::string cur;
+    std::size_t last_len = 0;  // bytes of the last atom in `cur` if it was a literal
+    std::optional<std::string> prefix;
+    std::vector<std::string> runs;
+    auto cut = [&] {
+      if (!prefix) prefix = cur;
+      if (!cur.empty()) runs.push_back(cur);
+      cur.clear();
+      last_len = 0;
+    };
+    std::size_t i = begin;
+    if (i < end && p[i] == '^') ++i;
+    while (i < end) {
+      const char c = p[i];
+      if (c == '*' || c == '+' || c == '?' || c == '{') {
+        if (last_len > 0) cur.resize(cur.size() - last_len);
+        cut();
+        if (c == '{') break;  // a counted repetition or a literal brace: stop reading
+        ++i;
+        if (i < end && p[i] == '?') ++i;  // lazy
+        continue;
+      }
+      if (c == '\\') {
+        if (i + 1 >= end) break;
+        const char d = p[i + 1];
+        const auto u = static_cast<unsigned char>(d);
+        const bool alnum =
+            (d >= '0' && d <= '9') || (d >= 'a' && d <= 'z') || (d >= 'A' && d <= 'Z');
+        char lit = 0;
+        bool is_literal = true;
+        switch (d) {
+          case 'n':
+            lit = '\n';
+            break;
+          case 't':
+            lit = '\t';
+            break;
+          case 'r':
+            lit = '\r';
+            break;
+          case 'f':
+            lit = '\f';
+            break;
+          case 'v':
+            lit = '\v';
+            break;
+          default:
+            is_literal = u < 0x80 && !alnum;
+            lit = d;
+        }
+        i += 2;
+        if (is_literal) {
+          cur.push_back(lit);
+          last_len = 1;
+        } else {
+          cut();  // \d \w \s …: a class
+        }
+        continue;
+      }
+      if (c == '.') {
+        cut();
+        ++i;
+        continue;
+      }
+      if (c == '[') {
+        cut();
+        i = skip_class(i);
+        continue;
+      }
+      if (c == '(') {
+        cut();
+        i = skip_group(i);
+        continue;
+      }
+      if (c == '^' || c == '$' || c == ')' || c == ']' || c == '}') break;
+      const auto u = static_cast<unsigned char>(c);
+      const std::size_t len = u < 0x80 ? 1 : (u & 0xE0) == 0xC0 ? 2 : (u & 0xF0) == 0xE0 ? 3 : 4;
+      const std::size_t n = std::min(len, end - i);
+      cur.append(p.substr(i, n));
+      last_len = n;
+      i += n;
+    }
+    cut();
+    if (prefix && usable(*prefix)) {
+      prefixes.push_back(*prefix);
+    } else {
+      all_prefixed = false;
+    }
+    for (const std::string& r : runs) {
+      if (usable(r) && r.size() > longest.size()) longest = r;
+    }
+  }
+  if (all_prefixed) prefixes_ = std::move(prefixes);
+  if (alts.size() == 1) required_ = std::move(longest);
+}
+
 Result<CompiledMatcher> CompiledMatcher::Compile(const Matcher& m) {
   CompiledMatcher out;
   out.m_ = m;
@@ -228,13 +381,22 @@ Result<CompiledMatcher> CompiledMatcher::Compile(const Matcher& m) {
       out.branches_ = std::move(branches);
     } else {
       out.regex_ = std::make_unique<LabelRegex>(std::move(*re));
+      out.Prefilter(m.value);
     }
   }
   return out;
 }
 
 bool CompiledMatcher::RegexMatches(std::string_view v) const {
-  if (regex_) return regex_->FullMatch(v);
+  if (regex_) {
+    if (!prefixes_.empty() &&
+        std::none_of(prefixes_.begin(), prefixes_.end(),
+                     [v](const std::string& p) { return v.starts_with(p); })) {
+      return false;
+    }
+    if (!required_.empty() && v.find(required_) == std::string_view::npos) return false;
+    return regex_->FullMatch(v);
+  }
   for (const Branch& b : branches_) {
     const std::string_view lit = b.literal;
     switch (b.form) {
@@ -301,7 +463,8 @@ bool MatchesEmpty(const Matcher& m) {
 namespace {
 
 enum KeyKind : std::uint8_t { kExactKey, kPrefixKey, kSuffixKey };
-constexpr std::size_t kAffixBytes = 4;  // prefix and suffix keys: up to this many bytes
+constexpr std::size_t kAffixBytes = 64;  // prefix and suffix keys: up to this many bytes
+constexpr std::uint32_t kNoMemo = std::numeric_limits<std::uint32_t>::max();
 constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
 
 std::uint64_t HashBytes(std::string_view s) { return std::hash<std::string_view>{}(s); }
@@ -318,6 +481,9 @@ std::uint64_t Mix(std::uint64_t h, std::uint8_t kind, std::uint32_t scope, std::
 struct Entry {
   std::vector<CompiledMatcher> matchers;  // cheapest first
   std::vector<std::uint32_t> name_ids;    // parallel to matchers
+  // Parallel to matchers: for one that runs LabelRegex, the id of its (name, pattern), so that
+  // silences sharing it run it once per alert; kNoMemo for the others.
+  std::vector<std::uint32_t> memo_ids;
   std::uint32_t scope_id = 0;
   std::int64_t starts_at = 0;
   std::int64_t ends_at = 0;
@@ -340,6 +506,8 @@ struct Scratch {
   std::uint32_t stamp = 0;
   std::vector<std::pair<std::uint32_t, std::string_view>> present;
   std::vector<std::uint32_t> hits;
+  std::vector<std::uint32_t> memo_stamps;  // by memo id, valid where == stamp
+  std::vector<std::uint8_t> memo_results;
 };
 
 thread_local Scratch tls_scratch;
@@ -359,8 +527,10 @@ struct SilenceIndex::Impl {
   std::vector<Slot> slots;                                     // open addressing, power of two
   std::vector<std::uint32_t> postings;
   std::vector<std::vector<std::uint32_t>> scan;  // by scope id: silences without an anchor
-  std::vector<std::uint8_t> prefix_lengths;      // by name id: bit l set if a key has l bytes
-  std::vector<std::uint8_t> suffix_lengths;
+  // By name id: the lengths of its prefix and suffix keys, ascending.
+  std::vector<std::vector<std::uint8_t>> prefix_lengths;
+  std::vector<std::vector<std::uint8_t>> suffix_lengths;
+  std::size_t memo_count = 0;
   std::vector<std::int64_t> changes;  // sorted instants at which the active set changes
   std::size_t unanchored = 0;
 
@@ -376,17 +546,6 @@ struct SilenceIndex::Impl {
         return &s;
       }
     }
-  }
-
-  bool Check(std::uint32_t e, std::int64_t now, const Scratch& sc) const {
-    const Entry& entry = entries[e];
-    if (now < entry.starts_at || now > entry.ends_at) return false;
-    for (std::size_t i = 0; i < entry.matchers.size(); ++i) {
-      const std::uint32_t id = entry.name_ids[i];
-      const std::string_view v = sc.stamps[id] == sc.stamp ? sc.values[id] : std::string_view();
-      if (!entry.matchers[i].Matches(v)) return false;
-    }
-    return true;
   }
 };
 
@@ -428,8 +587,20 @@ SilenceIndex SilenceIndex::Build(std::vector<Silence> silences,
     }
   }
   x.scan.resize(x.scopes.size());
-  x.prefix_lengths.assign(x.names.size(), 0);
-  x.suffix_lengths.assign(x.names.size(), 0);
+  x.prefix_lengths.resize(x.names.size());
+  x.suffix_lengths.resize(x.names.size());
+  std::unordered_map<std::string, std::uint32_t> memo;  // name '\0' pattern → memo id
+  for (Entry& e : x.entries) {
+    for (const CompiledMatcher& m : e.matchers) {
+      std::uint32_t id = kNoMemo;
+      if (m.regex_) {
+        const std::string key = m.matcher().name + '\0' + m.matcher().value;
+        id = memo.emplace(key, static_cast<std::uint32_t>(memo.size())).first->second;
+      }
+      e.memo_ids.push_back(id);
+    }
+  }
+  x.memo_count = memo.size();
 
   // How many silences share each equality key, to anchor each silence on its rarest one.
   struct KeyRec {
@@ -488,8 +659,20 @@ SilenceIndex SilenceIndex::Build(std::vector<Silence> silences,
       std::size_t fewest = std::numeric_limits<std::size_t>::max();
       for (std::size_t i = 0; i < e.matchers.size(); ++i) {
         const CompiledMatcher& cm = e.matchers[i];
-        if (!cm.matcher().is_regex || !cm.matcher().is_equal || cm.branches_.empty()) continue;
+        if (!cm.matcher().is_regex || !cm.matcher().is_equal) continue;
         std::vector<KeyRec> keys;
+        if (cm.branches_.empty()) {  // LabelRegex behind literal prefixes: prefix keys
+          if (pass != 1 || cm.prefixes_.empty()) continue;
+          for (const std::string& lit : cm.prefixes_) {
+            keys.push_back(key_of(kPrefixKey, e.scope_id, e.name_ids[i],
+                                  std::string_view(lit).substr(0, std::min(lit.size(), kAffixBytes))));
+          }
+          if (keys.size() < fewest) {
+            fewest = keys.size();
+            best = std::move(keys);
+          }
+          continue;
+        }
         bool ok = true;
         for (const auto& b : cm.branches_) {
           using F = CompiledMatcher::Form;
@@ -523,8 +706,13 @@ SilenceIndex SilenceIndex::Build(std::vector<Silence> silences,
     }
     for (KeyRec& r : best) {
       r.entry = ei;
-      if (r.kind == kPrefixKey) x.prefix_lengths[r.name] |= 1u << r.key.size();
-      if (r.kind == kSuffixKey) x.suffix_lengths[r.name] |= 1u << r.key.size();
+      if (r.kind != kExactKey) {
+        auto& lengths = r.kind == kPrefixKey ? x.prefix_lengths[r.name] : x.suffix_lengths[r.name];
+        const auto l = static_cast<std::uint8_t>(r.key.size());
+        if (std::find(lengths.begin(), lengths.end(), l) == lengths.end()) {
+          lengths.insert(std::upper_bound(lengths.begin(), lengths.end(), l), l);
+        }
+      }
       recs.push_back(r);
     }
   }
@@ -587,10 +775,37 @@ void SilenceIndex::Match(std::string_view scope, const Labels& labels, std::int6
       sc.values.resize(x.names.size());
       sc.stamps.resize(x.names.size(), 0);
     }
+    if (sc.memo_stamps.size() < x.memo_count) {
+      sc.memo_stamps.resize(x.memo_count, 0);
+      sc.memo_results.resize(x.memo_count, 0);
+    }
     if (++sc.stamp == 0) {  // wrapped: old stamps could look current
       std::fill(sc.stamps.begin(), sc.stamps.end(), 0);
+      std::fill(sc.memo_stamps.begin(), sc.memo_stamps.end(), 0);
       sc.stamp = 1;
     }
+    // Whether silence `e` mutes the alert: active, and every matcher matches (the label's value
+    // is "" when the alert lacks it).
+    auto check = [&](std::uint32_t e) {
+      const Entry& entry = x.entries[e];
+      if (now < entry.starts_at || now > entry.ends_at) return false;
+      for (std::size_t i = 0; i < entry.matchers.size(); ++i) {
+        const std::uint32_t id = entry.name_ids[i];
+        const std::string_view v = sc.stamps[id] == sc.stamp ? sc.values[id] : std::string_view();
+        const CompiledMatcher& m = entry.matchers[i];
+        const std::uint32_t memo = entry.memo_ids[i];
+        if (memo == kNoMemo) {
+          if (!m.Matches(v)) return false;
+          continue;
+        }
+        if (sc.memo_stamps[memo] != sc.stamp) {
+          sc.memo_stamps[memo] = sc.stamp;
+          sc.memo_results[memo] = m.RegexMatches(v) ? 1 : 0;
+        }
+        if ((sc.memo_results[memo] != 0) != m.matcher().is_equal) return false;
+      }
+      return true;
+    };
     sc.present.clear();
     for (const auto& [name, value] : labels) {
       const auto it = x.names.find(name);
@@ -611,7 +826,7 @@ void SilenceIndex::Match(std::string_view scope, const Labels& labels, std::int6
       if (s == nullptr) return;
       for (std::uint32_t k = s->begin; k < s->begin + s->count; ++k) {
         const std::uint32_t e = x.postings[k];
-        if (x.Check(e, now, sc)) sc.hits.push_back(e);
+        if (check(e)) sc.hits.push_back(e);
       }
     };
     for (const auto& [name_id, value] : sc.present) {
@@ -621,11 +836,10 @@ void SilenceIndex::Match(std::string_view scope, const Labels& labels, std::int6
         visit(x.Probe(Mix(hv, kExactKey, sid, name_id), kExactKey, sid, name_id, value));
       }
       for (int side = 0; side < 2; ++side) {
-        const std::uint8_t lengths = side == 0 ? x.prefix_lengths[name_id] : x.suffix_lengths[name_id];
-        if (lengths == 0) continue;
+        const auto& lengths = side == 0 ? x.prefix_lengths[name_id] : x.suffix_lengths[name_id];
         const std::uint8_t kind = side == 0 ? kPrefixKey : kSuffixKey;
-        for (std::size_t l = 1; l <= kAffixBytes && l <= value.size(); ++l) {
-          if ((lengths & (1u << l)) == 0) continue;
+        for (const std::size_t l : lengths) {
+          if (l > value.size()) break;
           const std::string_view part = side == 0 ? value.substr(0, l) : value.substr(value.size() - l);
           const std::uint64_t hp = HashBytes(part);
           for (std::size_t k = 0; k < n_scopes; ++k) {
@@ -637,7 +851,7 @@ void SilenceIndex::Match(std::string_view scope, const Labels& labels, std::int6
     }
     for (std::size_t k = 0; k < n_scopes; ++k) {
       for (const std::uint32_t e : x.scan[scope_ids[k]]) {
-        if (x.Check(e, now, sc)) sc.hits.push_back(e);
+        if (check(e)) sc.hits.push_back(e);
       }
     }
     // Entries are in id order; a silence reached through two of its keys counts once.

@@ -1193,6 +1193,11 @@ TEST_F(PagingApp, DemoPagesItsSink) {
       },
       milliseconds(10'000)))
       << json::serialize(notifications);
+  // The demo's public status page shows the checkout outage without a token.
+  const HttpResponse page = c.Request("GET", "/status/demo");
+  EXPECT_EQ(page.status, 200);
+  EXPECT_TRUE(Contains(page.body, "Acme Shop status")) << page.body.substr(0, 500);
+  EXPECT_TRUE(Contains(page.body, "Major outage")) << "svc-checkout has an open critical incident";
 }
 
 }  // namespace

@@ -242,7 +242,7 @@ TEST_F(QuietTest, ASilencedTriggerIsRecordedNotPagedAndOpensWhenTheSilenceEnds) 
   EXPECT_FALSE(r2.alert_id.empty()) << "a suppressed alert is still stored";
   ASSERT_EQ(Incidents().size(), 1u);
   ASSERT_EQ(Firing().size(), 1u);
-  EXPECT_EQ(Firing()[0].body.at("state").as_string(), "suppressed");
+  EXPECT_EQ(Firing()[0].state, "suppressed");
   // A repeat while silenced: still nothing opens.
   Event again;
   again.action = EventAction::kTrigger;
@@ -338,7 +338,7 @@ TEST_F(QuietTest, ASilencedPushIsListedSuppressedAndReleasedByARefreshAfterTheSi
   EXPECT_EQ(Push("DiskFull", now_ + 4 * kMin).action, "triggered");
   ASSERT_EQ(Incidents().size(), 1u);
   ASSERT_EQ(Firing().size(), 1u);
-  EXPECT_EQ(Firing()[0].body.at("state").as_string(), "active");
+  EXPECT_EQ(Firing()[0].state, "active");
 }
 
 TEST_F(QuietTest, MaintenanceRecordsButDoesNotPageAndPagingResumesAfter) {

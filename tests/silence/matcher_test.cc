@@ -2,6 +2,7 @@
 // path of common regex shapes against LabelRegex itself.
 #include <cstdint>
 #include <random>
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -108,6 +109,34 @@ TEST(Matching, MatchesEmpty) {
   }
 }
 
+// Patterns only LabelRegex reads, behind the literal prefilter (a required prefix or substring):
+// the prefilter must never refuse a value the regex matches.
+TEST(Matching, PrefilterKeepsEveryMatch) {
+  const std::tuple<const char*, const char*, bool> kCases[] = {
+      {"a.b", "axb", true},          {"a.b", "ab", false},
+      {"ab*", "a", true},            {"ab*", "abbb", true},
+      {"ab+c", "abbc", true},        {"ab+c", "ac", false},
+      {"host-1[0-9]+:9100", "host-12:9100", true},
+      {"host-1[0-9]+:9100", "host-2:9100", false},
+      {"x(ab)?y", "xy", true},       {"x(ab)?y", "xaby", true},
+      {"é+x", "éx", true},           {"é+x", "x", false},
+      {"a|b[0-9]", "b1", true},      {"a|b[0-9]", "a", true},
+      {"(a|b)c", "bc", true},        {"\\d+-db", "12-db", true},
+      {"[^a]bc", "xbc", true},       {"a{2}b", "aab", true},
+      {"a{2}b", "ab", false},        {".*-db[0-9]", "eu-db7", true},
+      {".*-db[0-9]", "eu-d7", false}, {"ab\\.c[0-9]", "ab.c1", true},
+      {"ab]c[0-9]", "ab]c1", true},
+  };
+  for (const auto& [pattern, value, want] : kCases) {
+    auto re = LabelRegex::Compile(pattern);
+    ASSERT_TRUE(re) << pattern;
+    ASSERT_EQ(re->FullMatch(value), want) << pattern << " " << value;  // the table is right
+    auto m = CompiledMatcher::Compile(Re("a", pattern));
+    ASSERT_TRUE(m) << pattern;
+    EXPECT_EQ(m->Matches(value), want) << pattern << " " << value;
+  }
+}
+
 TEST(Matching, LabelNames) {
   for (const char* ok : {"a", "_", "alertname", "A_1", "_9"}) EXPECT_TRUE(IsValidLabelName(ok));
   for (const char* bad : {"", "0a", "a:b", "a-b", "a.b", "é", "a b"}) {
@@ -132,7 +161,7 @@ TEST(Matching, FastPathAgreesWithLabelRegex) {
   };
   auto branch = [&] {
     std::string b = rng() % 4 == 0 ? "^" : "";
-    switch (rng() % 8) {
+    switch (rng() % 9) {
       case 0:
         b += literal();
         break;
@@ -154,6 +183,13 @@ TEST(Matching, FastPathAgreesWithLabelRegex) {
       case 6:
         b += ".+";
         break;
+      case 7: {
+        // A literal prefix before what only LabelRegex reads (the prefilter's shapes).
+        static const char* kTails[] = {"[0-9]+", "(b|c)", "*", "+", "?", "{2}", "\\d", ".b",
+                                       "b*c", "(x)?a", "[^a]", "é+", "\\.?", "|a.*"};
+        b += literal() + kTails[rng() % 14] + literal();
+        break;
+      }
       default: {
         // Anything from the metacharacters: mostly not a fast shape, sometimes invalid.
         static const char kChars[] = "ab.*+?|()[]^$\\{}1";

@@ -50,6 +50,9 @@ struct Event {
   bool push = false;
   std::int64_t starts_at = 0;
   std::int64_t ends_at = 0;
+  // A push's digest of what a refresh may change (annotations, generatorURL, startsAt): equal
+  // digests let a refresh skip rewriting the stored alert.
+  std::int64_t digest = 0;
 };
 
 // A PagerDuty change event (`POST /v2/change/enqueue`): becomes a deployment.

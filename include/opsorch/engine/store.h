@@ -263,6 +263,12 @@ struct LiveRow {
   JsonObject body;
   std::int64_t due_at = 0;  // when the engine must look at it again; 0 = never
   std::int64_t updated_at = 0;
+  // Kept beside the body so that the hot path (a push refreshing a firing alert) reads and
+  // writes no JSON: the row's state, a digest of what a refresh may change, and when the alert
+  // stops firing unless refreshed (0: never).
+  std::string state;
+  std::int64_t digest = 0;
+  std::int64_t ends_at = 0;
 };
 
 // One write transaction. Calls are made by the engine's rules; every Find* of an incident by
@@ -327,9 +333,15 @@ class Tx {
                                                    std::string_view why);
 
   // Live state (LiveRow). The defaults fail, like paging's.
+  // `with_body` false: the row without its body (state, digest and times only).
   virtual Result<std::optional<LiveRow>> GetLive(std::string_view kind, std::string_view parent,
-                                                 std::string_view id);
+                                                 std::string_view id, bool with_body = true);
   virtual Status PutLive(const LiveRow& row);  // insert or replace
+  // A refresh in one statement: ends_at and updated_at of the row, if it exists with this state
+  // and digest. False: no such row (nothing was written).
+  virtual Result<bool> RefreshLive(std::string_view kind, std::string_view parent,
+                                   std::string_view id, std::string_view state, std::int64_t digest,
+                                   std::int64_t ends_at, std::int64_t updated_at);
   virtual Status DeleteLive(std::string_view kind, std::string_view parent, std::string_view id);
   // Rows of `kind` due at `now` (0 < due_at <= now), oldest first, that no other transaction
   // holds (PostgreSQL: SKIP LOCKED).
@@ -374,6 +386,12 @@ class Store {
                               const std::function<bool(TimelineRow&&)>& fn) = 0;
   // Every entry (tests and small timelines).
   Result<std::vector<TimelineRow>> Timeline(std::string_view incident_id);
+  // The incident's entries of one kind written through AppendTimeline (notes, status updates:
+  // not the entries events cause), newest first, at most `limit`. A status page reads public
+  // updates with it without walking a long run of repeats. The default scans the timeline.
+  virtual Result<std::vector<TimelineRow>> TimelineOfKind(std::string_view incident_id,
+                                                          std::string_view kind,
+                                                          std::int64_t limit);
   virtual Result<std::vector<AlertRow>> QueryAlerts(const AlertFilter& f) = 0;
   virtual Result<std::optional<AlertRow>> GetAlert(std::string_view id) = 0;
   // Every incident whose SlaRow columns changed after `updated_after` (0: all of them, by a

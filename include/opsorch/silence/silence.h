@@ -108,11 +108,16 @@ class CompiledMatcher {
   };
   CompiledMatcher() = default;
   static bool ParseFast(std::string_view pattern, std::vector<Branch>& out);
+  void Prefilter(std::string_view pattern);
   bool RegexMatches(std::string_view value) const;
 
   Matcher m_;
   std::vector<Branch> branches_;  // a regex's fast form, any branch matching; empty: regex_
   std::unique_ptr<LabelRegex> regex_;
+  // Necessary conditions checked before regex_ runs: a match starts with one of `prefixes_`
+  // (when not empty) and contains `required_`.
+  std::vector<std::string> prefixes_;
+  std::string required_;
 };
 
 Result<std::vector<CompiledMatcher>> CompileMatchers(const std::vector<Matcher>& matchers);

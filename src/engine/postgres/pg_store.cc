@@ -125,14 +125,18 @@ ALTER TABLE services ADD COLUMN mute_intervals TEXT NOT NULL DEFAULT '[]';
 CREATE TABLE live (
   kind TEXT NOT NULL, parent TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL,
   due_at BIGINT NOT NULL DEFAULT 0, updated_at BIGINT NOT NULL,
-  PRIMARY KEY (kind, parent, id));
+  state TEXT NOT NULL DEFAULT '', digest BIGINT NOT NULL DEFAULT 0,
+  ends_at BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (kind, parent, id));
 CREATE INDEX live_due ON live(due_at) WHERE due_at > 0;
 )sql",
 };
 
+constexpr std::string_view kLiveColumns =
+    "kind, parent, id, body, due_at, updated_at, state, digest, ends_at";
+
 LiveRow ReadLive(const Rows& s, int r) {
-  return LiveRow{s.Text(r, 0),   s.Text(r, 1), s.Text(r, 2),
-                 s.Object(r, 3), s.Int(r, 4),  s.Int(r, 5)};
+  return LiveRow{s.Text(r, 0), s.Text(r, 1), s.Text(r, 2), s.Object(r, 3), s.Int(r, 4),
+                 s.Int(r, 5),  s.Text(r, 6), s.Int(r, 7),  s.Int(r, 8)};
 }
 
 Result<std::vector<LiveRow>> LiveRows(Result<Rows> rows) {
@@ -577,12 +581,14 @@ class PgTx final : public Tx {
   }
 
   Result<std::optional<LiveRow>> GetLive(std::string_view kind, std::string_view parent,
-                                         std::string_view id) override {
+                                         std::string_view id, bool with_body) override {
     // FOR UPDATE: two nodes applying pushes of one alert take turns.
-    auto rows = LiveRows(
-        Query("SELECT kind, parent, id, body, due_at, updated_at FROM live WHERE kind=$1 AND "
-              "parent=$2 AND id=$3 FOR UPDATE",
-              Params().Add(kind).Add(parent).Add(id)));
+    static const std::string full = "SELECT " + std::string(kLiveColumns) +
+                                    " FROM live WHERE kind=$1 AND parent=$2 AND id=$3 FOR UPDATE";
+    static const std::string bare =
+        "SELECT kind, parent, id, '{}', due_at, updated_at, state, digest, ends_at FROM live "
+        "WHERE kind=$1 AND parent=$2 AND id=$3 FOR UPDATE";
+    auto rows = LiveRows(Query(with_body ? full : bare, Params().Add(kind).Add(parent).Add(id)));
     if (!rows) return Fail(std::move(rows.error()));
     if (rows->empty()) return std::optional<LiveRow>();
     return std::optional<LiveRow>(std::move(rows->front()));
@@ -590,11 +596,31 @@ class PgTx final : public Tx {
 
   Status PutLive(const LiveRow& r) override {
     return Done(Query(
-        "INSERT INTO live (kind, parent, id, body, due_at, updated_at) VALUES ($1,$2,$3,$4,$5,"
-        "$6) ON CONFLICT (kind, parent, id) DO UPDATE SET body=excluded.body, "
-        "due_at=excluded.due_at, updated_at=excluded.updated_at",
-        Params().Add(r.kind).Add(r.parent).Add(r.id).AddJson(r.body).Add(r.due_at).Add(
-            r.updated_at)));
+        "INSERT INTO live (kind, parent, id, body, due_at, updated_at, state, digest, ends_at) "
+        "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (kind, parent, id) DO UPDATE SET "
+        "body=excluded.body, due_at=excluded.due_at, updated_at=excluded.updated_at, "
+        "state=excluded.state, digest=excluded.digest, ends_at=excluded.ends_at",
+        Params()
+            .Add(r.kind)
+            .Add(r.parent)
+            .Add(r.id)
+            .AddJson(r.body)
+            .Add(r.due_at)
+            .Add(r.updated_at)
+            .Add(r.state)
+            .Add(r.digest)
+            .Add(r.ends_at)));
+  }
+
+  Result<bool> RefreshLive(std::string_view kind, std::string_view parent, std::string_view id,
+                           std::string_view state, std::int64_t digest, std::int64_t ends_at,
+                           std::int64_t updated_at) override {
+    auto rows = Query(
+        "UPDATE live SET ends_at=$1, updated_at=$2 WHERE kind=$3 AND parent=$4 AND id=$5 AND "
+        "state=$6 AND digest=$7 RETURNING 1",
+        Params().Add(ends_at).Add(updated_at).Add(kind).Add(parent).Add(id).Add(state).Add(digest));
+    if (!rows) return Fail(std::move(rows.error()));
+    return rows->size() > 0;
   }
 
   Status DeleteLive(std::string_view kind, std::string_view parent, std::string_view id) override {
@@ -605,15 +631,16 @@ class PgTx final : public Tx {
   Result<std::vector<LiveRow>> DueLive(std::string_view kind, std::int64_t now,
                                        std::int64_t limit) override {
     return LiveRows(
-        Query("SELECT kind, parent, id, body, due_at, updated_at FROM live WHERE kind=$1 AND "
-              "due_at>0 AND due_at<=$2 ORDER BY due_at LIMIT $3 FOR UPDATE SKIP LOCKED",
+        Query("SELECT " + std::string(kLiveColumns) +
+                  " FROM live WHERE kind=$1 AND due_at>0 AND due_at<=$2 ORDER BY due_at LIMIT $3 "
+                  "FOR UPDATE SKIP LOCKED",
               Params().Add(kind).Add(now).Add(limit)));
   }
 
   Result<std::vector<LiveRow>> LiveOf(std::string_view kind, std::string_view parent) override {
     return LiveRows(
-        Query("SELECT kind, parent, id, body, due_at, updated_at FROM live WHERE kind=$1 AND "
-              "parent=$2 ORDER BY id COLLATE \"C\" FOR UPDATE",
+        Query("SELECT " + std::string(kLiveColumns) +
+                  " FROM live WHERE kind=$1 AND parent=$2 ORDER BY id COLLATE \"C\" FOR UPDATE",
               Params().Add(kind).Add(parent)));
   }
 
@@ -906,6 +933,28 @@ class PgStore final : public Store {
     });
   }
 
+  Result<std::vector<TimelineRow>> TimelineOfKind(std::string_view incident_id,
+                                                  std::string_view kind,
+                                                  std::int64_t limit) override {
+    const std::string id(incident_id);
+    return ReadAll<TimelineRow>(
+        "SELECT n, at, kind, body, actor, metadata FROM timeline WHERE incident_seq=$1 AND "
+        "kind=$2 ORDER BY at DESC, n DESC LIMIT $3",
+        Params().Add(SeqOf(incident_id, "inc-")).Add(kind).Add(limit > 0 ? limit : INT64_MAX),
+        [&id](const Rows& s, int r) {
+          TimelineRow t;
+          t.incident_id = id;
+          t.n = s.Int(r, 0);
+          t.id = id + "-t" + std::to_string(t.n);
+          t.at = s.Int(r, 1);
+          t.kind = s.Text(r, 2);
+          t.body = s.Text(r, 3);
+          t.actor = s.Object(r, 4);
+          t.metadata = s.Object(r, 5);
+          return t;
+        });
+  }
+
   Result<std::vector<AlertRow>> QueryAlerts(const AlertFilter& f) override {
     std::string sql = "SELECT " + std::string(kAlertColumns) + " FROM alerts WHERE true";
     Params p;
@@ -989,8 +1038,9 @@ class PgStore final : public Store {
   Result<std::vector<LiveRow>> Live(std::string_view kind, std::string_view parent, bool any_parent,
                                     std::int64_t limit) override {
     return ReadAll<LiveRow>(
-        "SELECT kind, parent, id, body, due_at, updated_at FROM live WHERE kind=$1 AND ($2 OR "
-        "parent=$3) ORDER BY parent COLLATE \"C\", id COLLATE \"C\" LIMIT $4",
+        "SELECT " + std::string(kLiveColumns) +
+            " FROM live WHERE kind=$1 AND ($2 OR parent=$3) ORDER BY parent COLLATE \"C\", id "
+            "COLLATE \"C\" LIMIT $4",
         Params()
             .Add(kind)
             .Add(any_parent ? "true" : "false")

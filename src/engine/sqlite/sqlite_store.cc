@@ -165,7 +165,8 @@ ALTER TABLE services ADD COLUMN mute_intervals TEXT NOT NULL DEFAULT '[]';
 CREATE TABLE live (
   kind TEXT NOT NULL, parent TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL,
   due_at INTEGER NOT NULL DEFAULT 0, updated_at INTEGER NOT NULL,
-  PRIMARY KEY (kind, parent, id)) STRICT;
+  state TEXT NOT NULL DEFAULT '', digest INTEGER NOT NULL DEFAULT 0,
+  ends_at INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (kind, parent, id)) STRICT, WITHOUT ROWID;
 CREATE INDEX live_due ON live(due_at) WHERE due_at > 0;
 )sql",
 };
@@ -222,8 +223,12 @@ NotificationRow ReadNotification(const Statement& s) {
   return r;
 }
 
+constexpr std::string_view kLiveColumns =
+    "kind, parent, id, body, due_at, updated_at, state, digest, ends_at";
+
 LiveRow ReadLive(const Statement& s) {
-  return LiveRow{s.Text(0), s.Text(1), s.Text(2), s.Object(3), s.Int(4), s.Int(5)};
+  return LiveRow{s.Text(0), s.Text(1), s.Text(2), s.Object(3), s.Int(4),
+                 s.Int(5),  s.Text(6), s.Int(7),  s.Int(8)};
 }
 
 constexpr std::string_view kEscalationColumns =
@@ -800,18 +805,24 @@ class SqliteTx final : public Tx {
   }
 
   Result<std::optional<LiveRow>> GetLive(std::string_view kind, std::string_view parent,
-                                         std::string_view id) override {
+                                         std::string_view id, bool with_body) override {
+    static const std::string full =
+        "SELECT " + std::string(kLiveColumns) + " FROM live WHERE kind=? AND parent=? AND id=?";
+    // The body as '{}': nothing to read or parse.
+    static const std::string bare =
+        "SELECT kind, parent, id, '{}', due_at, updated_at, state, digest, ends_at FROM live "
+        "WHERE kind=? AND parent=? AND id=?";
     return FirstOf(Rows<LiveRow>(
-        "SELECT kind, parent, id, body, due_at, updated_at FROM live WHERE kind=? AND parent=? "
-        "AND id=?",
-        [&](Statement& s) { s.Bind(1, kind).Bind(2, parent).Bind(3, id); }, ReadLive));
+        with_body ? full : bare, [&](Statement& s) { s.Bind(1, kind).Bind(2, parent).Bind(3, id); },
+        ReadLive));
   }
 
   Status PutLive(const LiveRow& r) override {
     auto s = c_.Prepare(
-        "INSERT INTO live (kind, parent, id, body, due_at, updated_at) VALUES (?,?,?,?,?,?) ON "
-        "CONFLICT(kind, parent, id) DO UPDATE SET body=excluded.body, due_at=excluded.due_at, "
-        "updated_at=excluded.updated_at");
+        "INSERT INTO live (kind, parent, id, body, due_at, updated_at, state, digest, ends_at) "
+        "VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(kind, parent, id) DO UPDATE SET "
+        "body=excluded.body, due_at=excluded.due_at, updated_at=excluded.updated_at, "
+        "state=excluded.state, digest=excluded.digest, ends_at=excluded.ends_at");
     if (!s) return Fail(std::move(s.error()));
     return (*s)
         ->Bind(1, r.kind)
@@ -820,7 +831,29 @@ class SqliteTx final : public Tx {
         .BindJson(4, r.body)
         .Bind(5, r.due_at)
         .Bind(6, r.updated_at)
+        .Bind(7, r.state)
+        .Bind(8, r.digest)
+        .Bind(9, r.ends_at)
         .Run();
+  }
+
+  Result<bool> RefreshLive(std::string_view kind, std::string_view parent, std::string_view id,
+                           std::string_view state, std::int64_t digest, std::int64_t ends_at,
+                           std::int64_t updated_at) override {
+    // due_at is left alone (its index is not touched): a row that comes due early is moved on.
+    auto s = c_.Prepare(
+        "UPDATE live SET ends_at=?, updated_at=? WHERE kind=? AND parent=? AND id=? AND state=? "
+        "AND digest=?");
+    if (!s) return Fail(std::move(s.error()));
+    (*s)->Bind(1, ends_at)
+        .Bind(2, updated_at)
+        .Bind(3, kind)
+        .Bind(4, parent)
+        .Bind(5, id)
+        .Bind(6, state)
+        .Bind(7, digest);
+    if (auto st = (*s)->Run(); !st) return Fail(std::move(st.error()));
+    return c_.Changes() > 0;
   }
 
   Status DeleteLive(std::string_view kind, std::string_view parent, std::string_view id) override {
@@ -832,15 +865,14 @@ class SqliteTx final : public Tx {
   Result<std::vector<LiveRow>> DueLive(std::string_view kind, std::int64_t now,
                                        std::int64_t limit) override {
     return Rows<LiveRow>(
-        "SELECT kind, parent, id, body, due_at, updated_at FROM live WHERE kind=? AND due_at>0 "
-        "AND due_at<=? ORDER BY due_at LIMIT ?",
+        "SELECT " + std::string(kLiveColumns) +
+            " FROM live WHERE kind=? AND due_at>0 AND due_at<=? ORDER BY due_at LIMIT ?",
         [&](Statement& s) { s.Bind(1, kind).Bind(2, now).Bind(3, limit); }, ReadLive);
   }
 
   Result<std::vector<LiveRow>> LiveOf(std::string_view kind, std::string_view parent) override {
     return Rows<LiveRow>(
-        "SELECT kind, parent, id, body, due_at, updated_at FROM live WHERE kind=? AND parent=? "
-        "ORDER BY id",
+        "SELECT " + std::string(kLiveColumns) + " FROM live WHERE kind=? AND parent=? ORDER BY id",
         [&](Statement& s) { s.Bind(1, kind).Bind(2, parent); }, ReadLive);
   }
 
@@ -1380,6 +1412,32 @@ class SqliteStore final : public Store {
     });
   }
 
+  Result<std::vector<TimelineRow>> TimelineOfKind(std::string_view incident_id,
+                                                  std::string_view kind,
+                                                  std::int64_t limit) override {
+    // Entries written through AppendTimeline live in `timeline` (events' own entries are in
+    // their alert rows): the incident's rows there, not its run of repeats.
+    const std::string id(incident_id);
+    return ReadAll<TimelineRow>(
+        "SELECT n, at, kind, body, actor, metadata FROM timeline WHERE incident_seq=? AND "
+        "kind=? ORDER BY at DESC, n DESC LIMIT ?",
+        [&](Statement& s) {
+          s.Bind(1, SeqOf(incident_id, "inc-")).Bind(2, kind).Bind(3, limit > 0 ? limit : -1);
+        },
+        [&id](const Statement& s) {
+          TimelineRow t;
+          t.incident_id = id;
+          t.n = s.Int(0);
+          t.id = id + "-t" + std::to_string(t.n);
+          t.at = s.Int(1);
+          t.kind = s.Text(2);
+          t.body = s.Text(3);
+          t.actor = s.Object(4);
+          t.metadata = s.Object(5);
+          return t;
+        });
+  }
+
   Result<std::vector<AlertRow>> QueryAlerts(const AlertFilter& f) override {
     std::string sql = f.incident_id.empty() ? "" : std::string(kAlertChain);
     sql += "SELECT " + std::string(kAlertColumns) + " FROM alerts WHERE 1=1";
@@ -1586,8 +1644,8 @@ class SqliteStore final : public Store {
   Result<std::vector<LiveRow>> Live(std::string_view kind, std::string_view parent, bool any_parent,
                                     std::int64_t limit) override {
     return ReadAll<LiveRow>(
-        "SELECT kind, parent, id, body, due_at, updated_at FROM live WHERE kind=?1 AND (?2 OR "
-        "parent=?3) ORDER BY parent, id LIMIT ?4",
+        "SELECT " + std::string(kLiveColumns) +
+            " FROM live WHERE kind=?1 AND (?2 OR parent=?3) ORDER BY parent, id LIMIT ?4",
         [&](Statement& s) {
           s.Bind(1, kind)
               .Bind(2, static_cast<std::int64_t>(any_parent ? 1 : 0))
