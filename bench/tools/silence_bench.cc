@@ -64,8 +64,8 @@ struct Vocabulary {
 
 Vocabulary MakeVocabulary() {
   Vocabulary v;
-  const char* families[] = {"DiskFull",  "HighCPU",     "HighMemory", "InstanceDown",
-                            "HttpErrors", "SlowQueries", "CertExpiry", "QueueBacklog",
+  const char* families[] = {"DiskFull",     "HighCPU",     "HighMemory", "InstanceDown",
+                            "HttpErrors",   "SlowQueries", "CertExpiry", "QueueBacklog",
                             "PodCrashLoop", "NodeNotReady"};
   char buf[64];
   for (const char* f : families) {
@@ -114,9 +114,9 @@ std::vector<Silence> MakeSilences(std::size_t n, const Vocabulary& v, std::mt199
       std::snprintf(buf, sizeof buf, "host-%04d[0-9]:9100", static_cast<int>(rng() % 2000));
       s.matchers = {Eq("job", pick(v.jobs)), Re("instance", buf)};
     } else if (r < 90) {
-      s.matchers = {Eq("alertname", pick(v.alertnames)),
-                    Re("instance", pick(v.instances) + "|" + pick(v.instances) + "|" +
-                                       pick(v.instances))};
+      s.matchers = {
+          Eq("alertname", pick(v.alertnames)),
+          Re("instance", pick(v.instances) + "|" + pick(v.instances) + "|" + pick(v.instances))};
     } else if (r < 95) {
       s.matchers = {Eq("alertname", pick(v.alertnames)), Eq("team", pick(v.teams)),
                     Ne("env", "dev")};
@@ -133,8 +133,8 @@ std::vector<Silence> MakeSilences(std::size_t n, const Vocabulary& v, std::mt199
           break;
         case 2:  // LabelRegex behind a literal prefix and a negative matcher
           s.matchers = {Ne("env", "prod"), Re("team", "team-1[0-9]"),
-                        Re("alertname", "SlowQueries_" + std::to_string(rng() % 100) + "|CertExpiry_" +
-                                            std::to_string(rng() % 100))};
+                        Re("alertname", "SlowQueries_" + std::to_string(rng() % 100) +
+                                            "|CertExpiry_" + std::to_string(rng() % 100))};
           break;
         case 3:  // a fast suffix, found by key
           std::snprintf(buf, sizeof buf, ".*%04d:9100", static_cast<int>(rng() % 10000));
@@ -168,10 +168,14 @@ std::vector<Labels> MakeEvents(std::size_t n, const Vocabulary& v,
   std::vector<Labels> out;
   out.reserve(n);
   for (std::size_t i = 0; i < n; ++i) {
-    Labels l = {{"alertname", pick(v.alertnames)}, {"instance", pick(v.instances)},
-                {"job", pick(v.jobs)},             {"severity", pick(v.severities)},
-                {"env", pick(v.envs)},             {"region", pick(v.regions)},
-                {"team", pick(v.teams)},           {"service", pick(v.services)}};
+    Labels l = {{"alertname", pick(v.alertnames)},
+                {"instance", pick(v.instances)},
+                {"job", pick(v.jobs)},
+                {"severity", pick(v.severities)},
+                {"env", pick(v.envs)},
+                {"region", pick(v.regions)},
+                {"team", pick(v.teams)},
+                {"service", pick(v.services)}};
     if (rng() % 10 == 0) {  // copy a silence's equality values
       for (const Matcher& m : silences[rng() % silences.size()].matchers) {
         if (m.is_regex || !m.is_equal) continue;
@@ -229,8 +233,8 @@ void Run(std::size_t size, std::size_t events, std::uint64_t seed, int scopes) {
   const auto u0 = Clock::now();
   for (std::size_t i = 0; i < events; ++i) index.Match(services[i], alerts[i], kNow, ids);
   const auto u1 = Clock::now();
-  const double mean_ns = std::chrono::duration<double, std::nano>(u1 - u0).count() /
-                         static_cast<double>(events);
+  const double mean_ns =
+      std::chrono::duration<double, std::nano>(u1 - u0).count() / static_cast<double>(events);
 
   // The clock's own cost, timed the same way around nothing.
   std::vector<std::uint32_t> empty(100000);
@@ -250,8 +254,8 @@ void Run(std::size_t size, std::size_t events, std::uint64_t seed, int scopes) {
       "p999_ns=%u max_ns=%u untimed_mean_ns=%.0f clock_ns=%u silenced=%zu ids=%zu "
       "allocations_not_silenced=%llu allocations_silenced=%llu\n",
       size, scopes, build_ms, index.unanchored(), events, quantile(ns, 0.5), quantile(ns, 0.99),
-      quantile(ns, 0.999), *std::max_element(ns.begin(), ns.end()), mean_ns,
-      quantile(empty, 0.5), silenced, hits, static_cast<unsigned long long>(allocs_not_silenced),
+      quantile(ns, 0.999), *std::max_element(ns.begin(), ns.end()), mean_ns, quantile(empty, 0.5),
+      silenced, hits, static_cast<unsigned long long>(allocs_not_silenced),
       static_cast<unsigned long long>(allocs_silenced));
 }
 

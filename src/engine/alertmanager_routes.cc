@@ -36,6 +36,10 @@ constexpr std::string_view kReceiver = "opsorch";
 
 // go-openapi's strfmt.DateTime: RFC 3339 with milliseconds, UTC.
 void AppendAmTime(std::string& out, std::int64_t ns) {
+  if (ns == 0) {  // not set (an alert without an end): Go's zero time
+    out.append("0001-01-01T00:00:00.000Z");
+    return;
+  }
   std::int64_t secs = ns / 1'000'000'000;
   std::int64_t rem = ns % 1'000'000'000;
   if (rem < 0) {

@@ -168,6 +168,7 @@ std::optional<Event> DecodeAlert(const JsonValue& value, const std::string& path
   if (errors.size() != errors_before) return std::nullopt;
 
   e.dedup_key = fingerprint.empty() ? LabelHash(labels.sorted) : std::string(fingerprint);
+  e.labels.assign(labels.sorted.begin(), labels.sorted.end());  // what silences match
 
   std::string_view summary = annotations.Get("summary");
   if (summary.empty()) summary = annotations.Get("description");

@@ -102,13 +102,16 @@ Status CheckTransition(std::string_view from, std::string_view to) {
 }
 
 Result<Outcome> ApplyEvent(Tx& tx, const IntegrationRow& integration, const Event& e,
-                           std::int64_t now, const RulesConfig& config) {
+                           std::int64_t now, const RulesConfig& config,
+                           std::optional<IncidentRow>* known_open) {
   const std::string& service = integration.service_id;
   Outcome out;
   out.dedup_key = e.dedup_key;
   AlertRow alert = AlertFor(integration, e, now);
 
-  auto open = tx.FindOpenIncident(service, e.dedup_key);
+  Result<std::optional<IncidentRow>> open =
+      known_open != nullptr ? Result<std::optional<IncidentRow>>(std::move(*known_open))
+                            : tx.FindOpenIncident(service, e.dedup_key);
   if (!open) return Fail(std::move(open.error()));
 
   if (e.action == EventAction::kTrigger) {

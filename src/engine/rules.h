@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -42,8 +43,11 @@ int SeverityRank(std::string_view severity);  // critical 4 … info 1, unknown 
 AlertRow AlertFor(const IntegrationRow& integration, const Event& event, std::int64_t now);
 
 // Applies `event` (already decoded and authenticated: it belongs to `integration`) at `now`.
+// `open`, when given, is what tx.FindOpenIncident(service, dedup key) just returned in this
+// transaction (the caller looked already; on PostgreSQL each look is a round trip).
 Result<Outcome> ApplyEvent(Tx& tx, const IntegrationRow& integration, const Event& event,
-                           std::int64_t now, const RulesConfig& config);
+                           std::int64_t now, const RulesConfig& config,
+                           std::optional<IncidentRow>* open = nullptr);
 
 // Status changes made through the API: open ⇄ acknowledged, either → resolved, resolved →
 // open (reopen). Anything else is a conflict (409) naming both states.

@@ -229,8 +229,9 @@ Status AfterRules(Tx& tx, const Outcome& o, std::string_view service, std::int64
 }
 
 Result<Outcome> ApplyRules(Tx& tx, const IntegrationRow& integration, const Event& e,
-                           std::int64_t now, const QuietEnv& env, QuietEffects& effects) {
-  auto o = ApplyEvent(tx, integration, e, now, env.rules);
+                           std::int64_t now, const QuietEnv& env, QuietEffects& effects,
+                           std::optional<IncidentRow>* open = nullptr) {
+  auto o = ApplyEvent(tx, integration, e, now, env.rules, open);
   if (!o) return o;
   if (auto st = AfterRules(tx, *o, integration.service_id, now, env, effects); !st) {
     return Fail(std::move(st.error()));
@@ -559,7 +560,7 @@ Result<Outcome> ApplyQuietly(Tx& tx, const IntegrationRow& integration, const Ev
   const std::string& service = integration.service_id;
   auto open = tx.FindOpenIncident(service, e.dedup_key);
   if (!open) return Fail(std::move(open.error()));
-  if (*open) return ApplyRules(tx, integration, e, now, env, effects);
+  if (*open) return ApplyRules(tx, integration, e, now, env, effects, &*open);
 
   // No incident: is the key's alert held back by a silence?
   auto found = tx.GetLive(kFiringRow, service, e.dedup_key);
@@ -607,7 +608,7 @@ Result<Outcome> ApplyQuietly(Tx& tx, const IntegrationRow& integration, const Ev
       return Plain("suppressed", e, *id);
     }
   }
-  return ApplyRules(tx, integration, e, now, env, effects);
+  return ApplyRules(tx, integration, e, now, env, effects, &*open);
 }
 
 Result<bool> RunDue(Tx& tx, std::int64_t now, const QuietEnv& env, const std::vector<JobRow>& jobs,

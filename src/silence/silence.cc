@@ -182,7 +182,8 @@ bool CompiledMatcher::ParseFast(std::string_view p, std::vector<Branch>& out) {
           break;
         default: {
           const auto u = static_cast<unsigned char>(d);
-          const bool alnum = (d >= '0' && d <= '9') || (d >= 'a' && d <= 'z') || (d >= 'A' && d <= 'Z');
+          const bool alnum =
+              (d >= '0' && d <= '9') || (d >= 'a' && d <= 'z') || (d >= 'A' && d <= 'Z');
           if (u >= 0x80 || alnum) return false;  // \d, \w… are classes
           lit = d;
         }
@@ -196,7 +197,7 @@ bool CompiledMatcher::ParseFast(std::string_view p, std::vector<Branch>& out) {
       if (i + 1 >= p.size() || (p[i + 1] != '*' && p[i + 1] != '+')) return false;
       const Tok t = p[i + 1] == '*' ? Tok::kDotStar : Tok::kDotPlus;
       i += 2;
-      if (i < p.size() && is_quantifier(p[i])) return false;  // .*? .** .+{2}
+      if (i < p.size() && is_quantifier(p[i])) return false;              // .*? .** .+{2}
       if (!toks.empty() && toks.back().first != Tok::kLit) return false;  // .*.*
       toks.emplace_back(t, "");
       continue;
@@ -565,10 +566,9 @@ SilenceIndex SilenceIndex::Build(std::vector<Silence> silences,
     if (!compiled) continue;
     Entry e;
     e.matchers = std::move(*compiled);
-    std::stable_sort(e.matchers.begin(), e.matchers.end(),
-                     [](const CompiledMatcher& a, const CompiledMatcher& b) {
-                       return Cost(a) < Cost(b);
-                     });
+    std::stable_sort(
+        e.matchers.begin(), e.matchers.end(),
+        [](const CompiledMatcher& a, const CompiledMatcher& b) { return Cost(a) < Cost(b); });
     e.starts_at = s.starts_at;
     e.ends_at = s.ends_at;
     x.entries.push_back(std::move(e));
@@ -664,8 +664,9 @@ SilenceIndex SilenceIndex::Build(std::vector<Silence> silences,
         if (cm.branches_.empty()) {  // LabelRegex behind literal prefixes: prefix keys
           if (pass != 1 || cm.prefixes_.empty()) continue;
           for (const std::string& lit : cm.prefixes_) {
-            keys.push_back(key_of(kPrefixKey, e.scope_id, e.name_ids[i],
-                                  std::string_view(lit).substr(0, std::min(lit.size(), kAffixBytes))));
+            keys.push_back(
+                key_of(kPrefixKey, e.scope_id, e.name_ids[i],
+                       std::string_view(lit).substr(0, std::min(lit.size(), kAffixBytes))));
           }
           if (keys.size() < fewest) {
             fewest = keys.size();
@@ -745,8 +746,9 @@ SilenceIndex SilenceIndex::Build(std::vector<Silence> silences,
     const KeyRec& r = recs[i];
     for (std::size_t k = r.hash & (capacity - 1);; k = (k + 1) & (capacity - 1)) {
       if (x.slots[k].count == 0) {
-        x.slots[k] = Slot{r.hash,  r.key, r.scope, r.name, begin,
-                          static_cast<std::uint32_t>(x.postings.size() - begin), r.kind};
+        x.slots[k] = Slot{r.hash, r.key, r.scope,
+                          r.name, begin, static_cast<std::uint32_t>(x.postings.size() - begin),
+                          r.kind};
         break;
       }
     }
@@ -840,7 +842,8 @@ void SilenceIndex::Match(std::string_view scope, const Labels& labels, std::int6
         const std::uint8_t kind = side == 0 ? kPrefixKey : kSuffixKey;
         for (const std::size_t l : lengths) {
           if (l > value.size()) break;
-          const std::string_view part = side == 0 ? value.substr(0, l) : value.substr(value.size() - l);
+          const std::string_view part =
+              side == 0 ? value.substr(0, l) : value.substr(value.size() - l);
           const std::uint64_t hp = HashBytes(part);
           for (std::size_t k = 0; k < n_scopes; ++k) {
             const std::uint32_t sid = scope_ids[k];

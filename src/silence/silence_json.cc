@@ -199,8 +199,8 @@ std::optional<Matcher> DecodeMatcher(const JsonValue& v, const std::string& path
     m.is_regex = *is_regex;
     if (*is_regex) {
       if (value->size() > kMaxRegexBytes) {
-        r.Bad("value", "regular expression must be at most " + std::to_string(kMaxRegexBytes) +
-                           " bytes");
+        r.Bad("value",
+              "regular expression must be at most " + std::to_string(kMaxRegexBytes) + " bytes");
       } else if (auto re = LabelRegex::Compile(*value); !re) {
         r.Bad("value", "invalid regular expression " + Quote(*value) + ": " + re.error().message);
       }
@@ -247,7 +247,8 @@ std::uint32_t CodePoint(std::string_view s, std::size_t i, std::size_t len) {
   const auto c = static_cast<unsigned char>(s[i]);
   if (len == 1) return c;
   std::uint32_t cp = c & (0x7F >> len);
-  for (std::size_t k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+  for (std::size_t k = 1; k < len; ++k)
+    cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
   return cp;
 }
 
@@ -396,8 +397,7 @@ void AppendGettableSilence(std::string& out, const Silence& s, std::int64_t now)
   out += "}";
 }
 
-void AppendGettableSilences(std::string& out, std::span<const Silence> silences,
-                            std::int64_t now) {
+void AppendGettableSilences(std::string& out, std::span<const Silence> silences, std::int64_t now) {
   out.push_back('[');
   for (std::size_t i = 0; i < silences.size(); ++i) {
     if (i > 0) out.push_back(',');

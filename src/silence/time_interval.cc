@@ -17,9 +17,9 @@ constexpr int kMinutesPerDay = 1440;
 
 constexpr std::string_view kWeekdays[] = {"sunday",   "monday", "tuesday", "wednesday",
                                           "thursday", "friday", "saturday"};
-constexpr std::string_view kMonths[] = {"january", "february", "march",     "april",
-                                        "may",     "june",     "july",      "august",
-                                        "september", "october", "november", "december"};
+constexpr std::string_view kMonths[] = {"january",   "february", "march",    "april",
+                                        "may",       "june",     "july",     "august",
+                                        "september", "october",  "november", "december"};
 
 std::int64_t FloorDiv(std::int64_t a, std::int64_t b) {
   std::int64_t q = a / b;
@@ -413,9 +413,8 @@ bool MinuteMatches(const TimeInterval& ti, int minute) {
 std::vector<TimeRange> Runs(const TimeInterval& ti) {
   if (ti.times.empty()) return {{0, kMinutesPerDay}};
   std::vector<TimeRange> r = ti.times;
-  std::sort(r.begin(), r.end(), [](const TimeRange& a, const TimeRange& b) {
-    return a.start_minute < b.start_minute;
-  });
+  std::sort(r.begin(), r.end(),
+            [](const TimeRange& a, const TimeRange& b) { return a.start_minute < b.start_minute; });
   std::vector<TimeRange> out;
   for (const TimeRange& x : r) {
     if (!out.empty() && x.start_minute <= out.back().end_minute) {

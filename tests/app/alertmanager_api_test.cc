@@ -228,6 +228,34 @@ TEST_F(AlertmanagerApi, ASilenceHoldsAnAlertBackAndIsListed) {
   EXPECT_TRUE(opened) << "the alert did not open its incident when its silence was expired";
 }
 
+TEST_F(AlertmanagerApi, AWebhookAlertIsSilencedByItsLabels) {
+  const std::string id = PostSilence("alertname", "ReplicaLag");
+  const std::string body =
+      R"({"version":"4","groupKey":"{}:{}","status":"firing","receiver":"opsorch","alerts":[)"
+      R"({"status":"firing","labels":{"alertname":"ReplicaLag","instance":"db-2"},)"
+      R"("annotations":{"summary":"lag"},"startsAt":"2026-12-06T10:00:00Z",)"
+      R"("endsAt":"0001-01-01T00:00:00Z","fingerprint":"0123456789abcdef"},)"
+      R"({"status":"firing","labels":{"alertname":"Other","instance":"db-2"},)"
+      R"("annotations":{"summary":"other"},"startsAt":"2026-12-06T10:00:00Z",)"
+      R"("fingerprint":"fedcba9876543210"}]})";
+  auto r = Call("POST", Base(), body);
+  ASSERT_EQ(r.status, 202) << r.body;
+  EXPECT_TRUE(Contains(r.body, R"("action":"suppressed")")) << r.body;
+  const auto inc = Incidents();
+  ASSERT_EQ(inc.as_array().size(), 1u) << "only the unsilenced alert opens an incident";
+  const auto alerts = Parse(Call("GET", Base() + "/api/v2/alerts?silenced=true&active=false").body);
+  ASSERT_EQ(alerts.as_array().size(), 1u);
+  EXPECT_EQ(alerts.as_array()[0].at("fingerprint").as_string(), "0123456789abcdef");
+  EXPECT_EQ(alerts.as_array()[0].at("status").at("silencedBy").as_array()[0].as_string(), id);
+  // Its resolve forgets it.
+  std::string resolved = body;
+  for (std::size_t at = 0; (at = resolved.find("\"firing\"", at)) != std::string::npos;) {
+    resolved.replace(at, 8, "\"resolved\"");
+  }
+  ASSERT_EQ(Call("POST", Base(), resolved).status, 202);
+  EXPECT_EQ(Parse(Call("GET", Base() + "/api/v2/alerts").body).as_array().size(), 0u);
+}
+
 TEST_F(AlertmanagerApi, SilenceValidationFollowsAlertmanager) {
   const std::string now = Rfc3339(std::time(nullptr));
   const std::string later = Rfc3339(std::time(nullptr) + 60);

@@ -11,6 +11,5 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data), size);
-  return opsorch::testing::AbortOnViolations("fuzz_silence",
-                                             opsorch::testing::CheckSilence(input));
+  return opsorch::testing::AbortOnViolations("fuzz_silence", opsorch::testing::CheckSilence(input));
 }

@@ -58,8 +58,10 @@ inline std::string SilenceMatcherText(const silence::Matcher& m) {
 inline void CheckSilenceIndex(const silence::Silence& s, std::vector<std::string>& out) {
   using namespace silence;
   std::vector<Silence> all = {s};
-  all.push_back({"fixed-eq", {{"alertname", "x", false, true}}, 0, kSilenceFuzzNow * 2, 0, "", "", ""});
-  all.push_back({"fixed-ne", {{"env", "prod", false, false}}, 0, kSilenceFuzzNow * 2, 0, "", "", "s"});
+  all.push_back(
+      {"fixed-eq", {{"alertname", "x", false, true}}, 0, kSilenceFuzzNow * 2, 0, "", "", ""});
+  all.push_back(
+      {"fixed-ne", {{"env", "prod", false, false}}, 0, kSilenceFuzzNow * 2, 0, "", "", "s"});
   const SilenceIndex index = SilenceIndex::Build(all);
   std::vector<std::vector<CompiledMatcher>> compiled;
   for (const Silence& x : all) {
@@ -185,11 +187,11 @@ inline void CheckMatcherText(std::string_view input, std::vector<std::string>& o
     if (!ValidUtf8(m.value)) out.push_back(std::string(how) + ": value not UTF-8");
     auto again = ParseMatcher(SilenceMatcherText(m));
     if (!again) {
-      out.push_back(std::string(how) + ": written back does not parse: " +
-                    Excerpt(again.error().message));
+      out.push_back(std::string(how) +
+                    ": written back does not parse: " + Excerpt(again.error().message));
     } else if (!(*again == m)) {
-      out.push_back(std::string(how) + ": written back parses to another matcher: " +
-                    Excerpt(SilenceMatcherText(m)));
+      out.push_back(std::string(how) +
+                    ": written back parses to another matcher: " + Excerpt(SilenceMatcherText(m)));
     }
   };
   if (auto m = ParseMatcher(input)) {
@@ -220,7 +222,8 @@ inline void CheckTimeIntervals(std::string_view input, std::vector<std::string>&
                   Excerpt(ToError(again.error()).message, 200) + " in " + Excerpt(text, 200));
     return;
   }
-  if (!(*again == *set)) out.push_back("time interval: decodes to another set: " + Excerpt(text, 200));
+  if (!(*again == *set))
+    out.push_back("time interval: decodes to another set: " + Excerpt(text, 200));
 
   constexpr std::int64_t kMinute = 60'000'000'000;
   InputRng rng(input, 1);
@@ -239,7 +242,8 @@ inline void CheckTimeIntervals(std::string_view input, std::vector<std::string>&
   // The scan: the intervals change their answer only at minute starts in these zones' offsets
   // (whole minutes everywhere since 1972).
   std::int64_t want = horizon;
-  int budget = kSilenceMaxMinuteChecks / static_cast<int>(std::max<std::size_t>(set->intervals.size(), 1));
+  int budget =
+      kSilenceMaxMinuteChecks / static_cast<int>(std::max<std::size_t>(set->intervals.size(), 1));
   if (!Contains(*set, now)) {
     want = now;
   } else {

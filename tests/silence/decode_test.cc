@@ -22,8 +22,10 @@ std::int64_t T(std::string_view rfc3339) { return ParseRfc3339(rfc3339)->UnixNan
 const std::int64_t kNow = T("2026-01-05T12:00:00Z");
 
 // A valid body with `matchers` and `rest` (the fields after matchers) replaceable.
-std::string Body(const std::string& matchers = R"([{"name":"alertname","value":"Disk","isRegex":false}])",
-                 const std::string& rest = R"("startsAt":"2026-01-05T10:00:00Z","endsAt":"2026-01-06T10:00:00Z","createdBy":"alice","comment":"c")") {
+std::string Body(
+    const std::string& matchers = R"([{"name":"alertname","value":"Disk","isRegex":false}])",
+    const std::string& rest =
+        R"("startsAt":"2026-01-05T10:00:00Z","endsAt":"2026-01-06T10:00:00Z","createdBy":"alice","comment":"c")") {
   return "{\"matchers\":" + matchers + "," + rest + "}";
 }
 
@@ -51,8 +53,9 @@ TEST(Decode, ValidBody) {
 TEST(Decode, LikeGoSwagger) {
   // Unknown fields are ignored, at any level.
   EXPECT_TRUE(DecodePostableSilence(
-      Body(R"([{"name":"a","value":"x","isRegex":false,"foo":1}])",
-           R"("startsAt":"2026-01-05T10:00:00Z","endsAt":"2026-01-06T10:00:00Z","createdBy":"a","comment":"c","bar":{"x":[1]})"),
+      Body(
+          R"([{"name":"a","value":"x","isRegex":false,"foo":1}])",
+          R"("startsAt":"2026-01-05T10:00:00Z","endsAt":"2026-01-06T10:00:00Z","createdBy":"a","comment":"c","bar":{"x":[1]})"),
       kNow));
   // Keys match ignoring case.
   auto d = DecodePostableSilence(
@@ -69,10 +72,10 @@ TEST(Decode, LikeGoSwagger) {
   EXPECT_EQ(d->id, "");
   EXPECT_TRUE(d->matchers[0].is_equal);
   // The end may be now exactly (Before(now) is false).
-  EXPECT_TRUE(DecodePostableSilence(
-      Body(R"([{"name":"a","value":"x","isRegex":false}])",
-           Times("\"2026-01-05T11:00:00Z\"", "\"2026-01-05T12:00:00Z\"")),
-      kNow));
+  EXPECT_TRUE(
+      DecodePostableSilence(Body(R"([{"name":"a","value":"x","isRegex":false}])",
+                                 Times("\"2026-01-05T11:00:00Z\"", "\"2026-01-05T12:00:00Z\"")),
+                            kNow));
 }
 
 struct Refusal {
@@ -87,16 +90,19 @@ TEST(Decode, EveryRuleNamesTheFieldAndTheRule) {
   const std::string m1 = R"([{"name":"a","value":"x","isRegex":false}])";
   const std::string times = Times("\"2026-01-05T10:00:00Z\"", "\"2026-01-06T10:00:00Z\"");
   std::string many = "[";
-  for (int i = 0; i < 65; ++i) many += std::string(i ? "," : "") + R"({"name":"a","value":"x","isRegex":false})";
+  for (int i = 0; i < 65; ++i)
+    many += std::string(i ? "," : "") + R"({"name":"a","value":"x","isRegex":false})";
   many += "]";
   const Refusal kCases[] = {
       {"empty body", "", "", "silence in body is required"},
       {"whitespace body", " \n", "", "silence in body is required"},
       {"not JSON", "{", "", "", true},
       {"not an object", "[1]", "", "must be a JSON object"},
-      {"too large", Body(m1, times.substr(0, times.size()) + ",\"x\":\"" + std::string(70000, 'a') + "\""),
-       "", "body must be at most 65536 bytes"},
-      {"too deep", Body(m1, times + R"(,"x":[[[[[[[[[]]]]]]]]])"), "", "json: nesting exceeds", true},
+      {"too large",
+       Body(m1, times.substr(0, times.size()) + ",\"x\":\"" + std::string(70000, 'a') + "\""), "",
+       "body must be at most 65536 bytes"},
+      {"too deep", Body(m1, times + R"(,"x":[[[[[[[[[]]]]]]]]])"), "", "json: nesting exceeds",
+       true},
       {"matchers missing", "{" + times + "}", "matchers", "is required"},
       {"matchers null", Body("null", times), "matchers", "is required"},
       {"matchers not an array", Body("{}", times), "matchers", "must be an array"},
@@ -136,35 +142,57 @@ TEST(Decode, EveryRuleNamesTheFieldAndTheRule) {
        "matchers[0].value", "invalid regular expression \"(\": regex:", true},
       {"NUL in a value", Body(R"([{"name":"a","value":"x\u0000y","isRegex":false}])", times),
        "matchers[0].value", "must not contain NUL characters"},
-      {"second matcher", Body(R"([{"name":"a","value":"x","isRegex":false},{"name":"b-c","value":"x","isRegex":false}])", times),
+      {"second matcher",
+       Body(
+           R"([{"name":"a","value":"x","isRegex":false},{"name":"b-c","value":"x","isRegex":false}])",
+           times),
        "matchers[1].name", "invalid label name \"b-c\""},
       {"only empty-matching matchers", Body(R"([{"name":"a","value":"","isRegex":false}])", times),
        "matchers", "at least one matcher must not match the empty string"},
-      {"startsAt missing", Body(m1, R"("endsAt":"2026-01-06T10:00:00Z","createdBy":"a","comment":"c")"),
-       "startsAt", "is required"},
-      {"endsAt missing", Body(m1, R"("startsAt":"2026-01-06T10:00:00Z","createdBy":"a","comment":"c")"),
-       "endsAt", "is required"},
+      {"startsAt missing",
+       Body(m1, R"("endsAt":"2026-01-06T10:00:00Z","createdBy":"a","comment":"c")"), "startsAt",
+       "is required"},
+      {"endsAt missing",
+       Body(m1, R"("startsAt":"2026-01-06T10:00:00Z","createdBy":"a","comment":"c")"), "endsAt",
+       "is required"},
       {"startsAt not RFC 3339", Body(m1, Times("\"2026-01-05 10:00\"", "\"2026-01-06T10:00:00Z\"")),
        "startsAt", "must be an RFC 3339 time (", true},
       {"startsAt a number", Body(m1, Times("5", "\"2026-01-06T10:00:00Z\"")), "startsAt",
        "must be an RFC 3339 time string"},
-      {"endsAt out of the nanosecond range", Body(m1, Times("\"2026-01-05T10:00:00Z\"", "\"2300-01-01T00:00:00Z\"")),
-       "endsAt", std::string(Time::kNanosRange)},
+      {"endsAt out of the nanosecond range",
+       Body(m1, Times("\"2026-01-05T10:00:00Z\"", "\"2300-01-01T00:00:00Z\"")), "endsAt",
+       std::string(Time::kNanosRange)},
       {"start equals end", Body(m1, Times("\"2026-01-06T10:00:00Z\"", "\"2026-01-06T10:00:00Z\"")),
        "endsAt", "start time must be before end time"},
       {"start after end", Body(m1, Times("\"2026-01-07T10:00:00Z\"", "\"2026-01-06T10:00:00Z\"")),
        "endsAt", "start time must be before end time"},
-      {"end in the past", Body(m1, Times("\"2026-01-05T10:00:00Z\"", "\"2026-01-05T11:59:59.999Z\"")),
-       "endsAt", "end time can't be in the past"},
-      {"createdBy missing", Body(m1, R"("startsAt":"2026-01-05T10:00:00Z","endsAt":"2026-01-06T10:00:00Z","comment":"c")"),
+      {"end in the past",
+       Body(m1, Times("\"2026-01-05T10:00:00Z\"", "\"2026-01-05T11:59:59.999Z\"")), "endsAt",
+       "end time can't be in the past"},
+      {"createdBy missing",
+       Body(m1,
+            R"("startsAt":"2026-01-05T10:00:00Z","endsAt":"2026-01-06T10:00:00Z","comment":"c")"),
        "createdBy", "is required"},
-      {"comment null", Body(m1, R"("startsAt":"2026-01-05T10:00:00Z","endsAt":"2026-01-06T10:00:00Z","createdBy":"a","comment":null)"),
+      {"comment null",
+       Body(
+           m1,
+           R"("startsAt":"2026-01-05T10:00:00Z","endsAt":"2026-01-06T10:00:00Z","createdBy":"a","comment":null)"),
        "comment", "is required"},
-      {"createdBy too long", Body(m1, R"("startsAt":"2026-01-05T10:00:00Z","endsAt":"2026-01-06T10:00:00Z","createdBy":")" + std::string(257, 'a') + R"(","comment":"c")"),
+      {"createdBy too long",
+       Body(m1,
+            R"("startsAt":"2026-01-05T10:00:00Z","endsAt":"2026-01-06T10:00:00Z","createdBy":")" +
+                std::string(257, 'a') + R"(","comment":"c")"),
        "createdBy", "must be at most 256 bytes"},
-      {"comment too long", Body(m1, R"("startsAt":"2026-01-05T10:00:00Z","endsAt":"2026-01-06T10:00:00Z","createdBy":"a","comment":")" + std::string(4097, 'a') + "\""),
+      {"comment too long",
+       Body(
+           m1,
+           R"("startsAt":"2026-01-05T10:00:00Z","endsAt":"2026-01-06T10:00:00Z","createdBy":"a","comment":")" +
+               std::string(4097, 'a') + "\""),
        "comment", "must be at most 4096 bytes"},
-      {"NUL in the comment", Body(m1, R"("startsAt":"2026-01-05T10:00:00Z","endsAt":"2026-01-06T10:00:00Z","createdBy":"a","comment":"\u0000")"),
+      {"NUL in the comment",
+       Body(
+           m1,
+           R"("startsAt":"2026-01-05T10:00:00Z","endsAt":"2026-01-06T10:00:00Z","createdBy":"a","comment":"\u0000")"),
        "comment", "must not contain NUL characters"},
       {"id a number", "{\"id\":5," + Body(m1, times).substr(1), "id", "must be a string"},
   };
@@ -202,14 +230,14 @@ TEST(Decode, EveryProblemIsReported) {
 // even when they match "" ({a!~".+"}): Alertmanager 0.25 accepts it (checked with the binary).
 TEST(Decode, EmptyStringRule) {
   const std::pair<const char*, bool> kCases[] = {
-      {R"([{"name":"a","value":"","isRegex":false}])", false},                   // {a=""}
-      {R"([{"name":"a","value":"","isRegex":false,"isEqual":false}])", true},    // {a!=""}
-      {R"([{"name":"a","value":".*","isRegex":true}])", false},                  // {a=~".*"}
-      {R"([{"name":"a","value":".+","isRegex":true}])", true},                   // {a=~".+"}
-      {R"([{"name":"a","value":".+","isRegex":true,"isEqual":false}])", true},   // {a!~".+"}
-      {R"([{"name":"a","value":"x","isRegex":false,"isEqual":false}])", true},   // {a!="x"}
-      {R"([{"name":"a","value":"x|","isRegex":true}])", false},                  // {a=~"x|"}
-      {R"([{"name":"a","value":"(x)?","isRegex":true}])", false},                // {a=~"(x)?"}
+      {R"([{"name":"a","value":"","isRegex":false}])", false},                  // {a=""}
+      {R"([{"name":"a","value":"","isRegex":false,"isEqual":false}])", true},   // {a!=""}
+      {R"([{"name":"a","value":".*","isRegex":true}])", false},                 // {a=~".*"}
+      {R"([{"name":"a","value":".+","isRegex":true}])", true},                  // {a=~".+"}
+      {R"([{"name":"a","value":".+","isRegex":true,"isEqual":false}])", true},  // {a!~".+"}
+      {R"([{"name":"a","value":"x","isRegex":false,"isEqual":false}])", true},  // {a!="x"}
+      {R"([{"name":"a","value":"x|","isRegex":true}])", false},                 // {a=~"x|"}
+      {R"([{"name":"a","value":"(x)?","isRegex":true}])", false},               // {a=~"(x)?"}
       {R"([{"name":"a","value":"","isRegex":false},{"name":"b","value":".*","isRegex":true}])",
        false},  // {a="", b=~".*"}
       {R"([{"name":"a","value":"","isRegex":false},{"name":"b","value":"x","isRegex":false}])",
@@ -227,10 +255,10 @@ TEST(Decode, EmptyStringRule) {
 }
 
 TEST(Decode, InvalidUtf8IsRefusedByTheJsonReader) {
-  auto d = DecodePostableSilence(
-      Body("[{\"name\":\"a\",\"value\":\"\xFF\",\"isRegex\":false}]",
-           Times("\"2026-01-05T10:00:00Z\"", "\"2026-01-06T10:00:00Z\"")),
-      kNow);
+  auto d =
+      DecodePostableSilence(Body("[{\"name\":\"a\",\"value\":\"\xFF\",\"isRegex\":false}]",
+                                 Times("\"2026-01-05T10:00:00Z\"", "\"2026-01-06T10:00:00Z\"")),
+                            kNow);
   ASSERT_FALSE(d);
   EXPECT_EQ(d.error().front().field, "");
   EXPECT_THAT(d.error().front().message, HasSubstr("UTF-8"));

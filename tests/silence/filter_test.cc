@@ -27,17 +27,17 @@ struct ParseCase {
 
 TEST(ParseMatcher, Table) {
   const ParseCase kCases[] = {
-      {"a=x", M("a", "=", "x"), ""},                          // [AM]
-      {"a=\"x\"", M("a", "=", "x"), ""},                      // [AM]
-      {" a = \"x\" ", M("a", "=", "x"), ""},                  // [AM]
-      {"a!=\"\"", M("a", "!=", ""), ""},                      // [AM]
-      {"a!=foo", M("a", "!=", "foo"), ""},                    // [AM]
-      {"job=~\"node|db\"", M("job", "=~", "node|db"), ""},    // [AM]
-      {"job!~\"node|db\"", M("job", "!~", "node|db"), ""},    // [AM]
-      {"a:b=\"x\"", M("a:b", "=", "x"), ""},                  // [AM] colons are allowed here
-      {"a=", M("a", "=", ""), ""},                            // [AM]
-      {"a=\"x\" ", M("a", "=", "x"), ""},                     // [AM]
-      {"q=1,p=1", M("q", "=", "1,p=1"), ""},                  // [AM] one matcher per filter
+      {"a=x", M("a", "=", "x"), ""},                        // [AM]
+      {"a=\"x\"", M("a", "=", "x"), ""},                    // [AM]
+      {" a = \"x\" ", M("a", "=", "x"), ""},                // [AM]
+      {"a!=\"\"", M("a", "!=", ""), ""},                    // [AM]
+      {"a!=foo", M("a", "!=", "foo"), ""},                  // [AM]
+      {"job=~\"node|db\"", M("job", "=~", "node|db"), ""},  // [AM]
+      {"job!~\"node|db\"", M("job", "!~", "node|db"), ""},  // [AM]
+      {"a:b=\"x\"", M("a:b", "=", "x"), ""},                // [AM] colons are allowed here
+      {"a=", M("a", "=", ""), ""},                          // [AM]
+      {"a=\"x\" ", M("a", "=", "x"), ""},                   // [AM]
+      {"q=1,p=1", M("q", "=", "1,p=1"), ""},                // [AM] one matcher per filter
       {"alertname=\"Disk\\\"Full<&>\"", M("alertname", "=", "Disk\"Full<&>"), ""},  // [AM]
       {"a=\"x\\\\y\"", M("a", "=", "x\\y"), ""},
       {"a=\"x\\ny\"", M("a", "=", "x\ny"), ""},
@@ -53,7 +53,7 @@ TEST(ParseMatcher, Table) {
       {"", std::nullopt, "bad matcher format: "},                    // [AM]
       {"a", std::nullopt, "bad matcher format: a"},
       {"a<x", std::nullopt, "bad matcher format: a<x"},
-      {"a=\"x", std::nullopt, "matcher value contains unescaped double quote: \"x"},  // [AM]
+      {"a=\"x", std::nullopt, "matcher value contains unescaped double quote: \"x"},    // [AM]
       {"a=x\"y", std::nullopt, "matcher value contains unescaped double quote: x\"y"},  // [AM]
       {"a=\"", std::nullopt, "matcher value contains unescaped double quote: \""},
       {"a=\"x\"y\"", std::nullopt, "matcher value contains unescaped double quote: \"x\"y\""},
@@ -120,7 +120,7 @@ TEST(SilenceFilter, Table) {
       {{M("alertname", "=~", "Disk")}, false},  // another type
       {{M("alertname", "=", "disk")}, false},
       {{M("job", "=~", "node|db")}, true},
-      {{M("job", "=", "node")}, false},        // not evaluated against the regex
+      {{M("job", "=", "node")}, false},  // not evaluated against the regex
       {{M("job", "=~", "node|db|web")}, false},
       {{M("env", "!=", "prod")}, true},
       {{M("alertname", "=", "Disk"), M("env", "!=", "prod")}, true},
@@ -136,10 +136,10 @@ TEST(SilenceFilter, Table) {
 TEST(AlertFilter, Table) {
   const Labels labels = {{"a", "x"}, {"e", ""}};
   const std::pair<const char*, bool> kCases[] = {
-      {"a=\"x\"", true},  {"a=\"y\"", false}, {"b=\"\"", true},   {"a=\"\"", false},
-      {"b!=\"\"", false}, {"a!=\"\"", true},  {"e!=\"\"", true},  {"e=\"\"", true},
-      {"a=~\"x|y\"", true}, {"b=~\"\"", true}, {"b!~\"\"", false}, {"b!~\"x\"", true},
-      {"a!~\"x\"", false}, {"b=\"x\"", false},
+      {"a=\"x\"", true},    {"a=\"y\"", false}, {"b=\"\"", true},   {"a=\"\"", false},
+      {"b!=\"\"", false},   {"a!=\"\"", true},  {"e!=\"\"", true},  {"e=\"\"", true},
+      {"a=~\"x|y\"", true}, {"b=~\"\"", true},  {"b!~\"\"", false}, {"b!~\"x\"", true},
+      {"a!~\"x\"", false},  {"b=\"x\"", false},
   };
   for (const auto& [text, want] : kCases) {
     auto m = ParseMatcher(text);

@@ -33,8 +33,8 @@ TEST(FuzzCorpusSilence, ValidSeedsDecode) {
     auto d = silence::DecodePostableSilence(bytes, kSilenceFuzzNow);
     EXPECT_TRUE(d) << name << ": " << (d ? "" : silence::ToError(d.error()).message);
   }
-  for (const char* name : {"interval_weeknights.json", "interval_dst_berlin.json",
-                           "interval_snake_case.json"}) {
+  for (const char* name :
+       {"interval_weeknights.json", "interval_dst_berlin.json", "interval_snake_case.json"}) {
     const std::string bytes = ReadFileBytes(kCorpus / name);
     auto s = silence::DecodeTimeIntervalSet(std::string_view(bytes));
     EXPECT_TRUE(s) << name << ": " << (s ? "" : silence::ToError(s.error()).message);

@@ -31,7 +31,9 @@ std::vector<std::string> MatchIds(const SilenceIndex& index, std::string_view sc
   return ids;
 }
 
-const Labels kDisk = {{"alertname", "DiskFull"}, {"instance", "db-1:9100"}, {"job", "node"},
+const Labels kDisk = {{"alertname", "DiskFull"},
+                      {"instance", "db-1:9100"},
+                      {"job", "node"},
                       {"severity", "critical"}};
 
 TEST(Index, OverlappingSilencesAllCountSorted) {
@@ -63,8 +65,8 @@ TEST(Index, NextChange) {
       Make("b", {{"a", "x", false, true}}, 150, 300),
   });
   const std::pair<std::int64_t, std::int64_t> kCases[] = {
-      {0, 100}, {100, 150}, {150, 201}, {200, 201}, {201, 301},
-      {301, std::numeric_limits<std::int64_t>::max()}};
+      {0, 100},   {100, 150}, {150, 201},
+      {200, 201}, {201, 301}, {301, std::numeric_limits<std::int64_t>::max()}};
   for (const auto& [now, next] : kCases) EXPECT_EQ(index.NextChange(now), next) << now;
   EXPECT_EQ(SilenceIndex().NextChange(0), std::numeric_limits<std::int64_t>::max());
 }
@@ -91,9 +93,10 @@ TEST(Index, OutputVectorIsOverwritten) {
 }
 
 TEST(Index, DropExpiredAndFind) {
-  const SilenceIndex index = SilenceIndex::Build(
-      {Make("old", {{"job", "node", false, true}}, 0, 50), Make("new", {{"job", "node", false, true}})},
-      60);
+  const SilenceIndex index =
+      SilenceIndex::Build({Make("old", {{"job", "node", false, true}}, 0, 50),
+                           Make("new", {{"job", "node", false, true}})},
+                          60);
   EXPECT_EQ(index.size(), 1u);
   EXPECT_EQ(index.Find("old"), nullptr);
   ASSERT_NE(index.Find("new"), nullptr);
@@ -113,11 +116,12 @@ TEST(Index, SilenceWithAnUncompilableRegexIsLeftOut) {
 TEST(Index, EqualsBruteForce) {
   std::mt19937_64 rng(42);
   const std::vector<std::string> names = {"alertname", "instance", "job", "severity", "env"};
-  const std::vector<std::string> values = {"", "a", "ab", "abc", "abcd", "abcde", "b", "web-1",
-                                           "web-12", "db-1", "x:9100", "y:9100", "\n"};
+  const std::vector<std::string> values = {"",       "a",      "ab",    "abc",    "abcd",
+                                           "abcde",  "b",      "web-1", "web-12", "db-1",
+                                           "x:9100", "y:9100", "\n"};
   const std::vector<std::string> patterns = {
-      "a|b", "ab.*", "web-.+", ".*:9100", ".*b.*", ".*", ".+", "a|", "[a-c]+", "(ab|db)-1",
-      "abc|abcd.*", "we.*|db.*", "x", "", "web-1|.*00"};
+      "a|b",    "ab.*",      "web-.+",     ".*:9100",   ".*b.*", ".*", ".+",        "a|",
+      "[a-c]+", "(ab|db)-1", "abc|abcd.*", "we.*|db.*", "x",     "",   "web-1|.*00"};
   const std::vector<std::string> scopes = {"", "s1", "s2"};
   auto pick = [&](const auto& v) { return v[rng() % v.size()]; };
 

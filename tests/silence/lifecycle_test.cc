@@ -83,16 +83,15 @@ TEST(Post, UpdateInPlaceOrExpireAndCreate) {
        Post(500 * kSecond, 3000 * kSecond, ""), false, std::nullopt, now},
       {"new silence, start in the future is kept", std::nullopt,
        Post(1200 * kSecond, 3000 * kSecond, ""), false, std::nullopt, 1200 * kSecond},
-      {"active, same start, later end: in place", active, Post(900 * kSecond, 3000 * kSecond),
-       true, std::nullopt, 900 * kSecond},
+      {"active, same start, later end: in place", active, Post(900 * kSecond, 3000 * kSecond), true,
+       std::nullopt, 900 * kSecond},
       {"active, same start, end now: in place", active, Post(900 * kSecond, now), true,
        std::nullopt, 900 * kSecond},
       {"active, start moved within its second: in place, as sent", active,
        Post(900 * kSecond + 400'000'000, 3000 * kSecond), true, std::nullopt,
        900 * kSecond + 400'000'000},
       {"active, start moved to another second: expire and create", active,
-       Post(901 * kSecond, 3000 * kSecond), false,
-       std::make_pair(900 * kSecond, now), now},
+       Post(901 * kSecond, 3000 * kSecond), false, std::make_pair(900 * kSecond, now), now},
       {"active, other matchers: expire and create", active,
        with_matchers(Post(900 * kSecond, 3000 * kSecond), {{"alertname", "Cpu", false, true}}),
        false, std::make_pair(900 * kSecond, now), now},
@@ -108,10 +107,9 @@ TEST(Post, UpdateInPlaceOrExpireAndCreate) {
       {"active, other scope: expire and create", active,
        with_scope(Post(900 * kSecond, 3000 * kSecond), "other"), false,
        std::make_pair(900 * kSecond, now), now},
-      {"pending, start still ahead: in place", pending, Post(1100 * kSecond, 3000 * kSecond),
-       true, std::nullopt, 1100 * kSecond},
-      {"pending, start now: in place", pending, Post(now, 3000 * kSecond), true, std::nullopt,
-       now},
+      {"pending, start still ahead: in place", pending, Post(1100 * kSecond, 3000 * kSecond), true,
+       std::nullopt, 1100 * kSecond},
+      {"pending, start now: in place", pending, Post(now, 3000 * kSecond), true, std::nullopt, now},
       {"pending, start in the past: expire and create from now", pending,
        Post(999 * kSecond, 3000 * kSecond), false, std::make_pair(now, now), now},
       {"expired: create, nothing to expire", expired, Post(100 * kSecond, 3000 * kSecond), false,
@@ -188,16 +186,16 @@ TEST(Sort, AsTheListingOrdersThem) {
     x.ends_at = b;
     return x;
   };
-  std::vector<Silence> v = {s("expired-early", 0, 100),  s("pending-late", 3000, 4000),
-                            s("active-late", 0, 5000),   s("expired-late", 0, 900),
+  std::vector<Silence> v = {s("expired-early", 0, 100),     s("pending-late", 3000, 4000),
+                            s("active-late", 0, 5000),      s("expired-late", 0, 900),
                             s("pending-early", 2000, 4000), s("active-early", 0, 2000),
                             s("ends-now", 0, 1000)};
   SortSilences(v, now);
   std::vector<std::string> ids;
   for (const Silence& x : v) ids.push_back(x.id);
-  EXPECT_EQ(ids, (std::vector<std::string>{"active-early", "active-late", "pending-early",
-                                           "pending-late", "ends-now", "expired-late",
-                                           "expired-early"}));
+  EXPECT_EQ(
+      ids, (std::vector<std::string>{"active-early", "active-late", "pending-early", "pending-late",
+                                     "ends-now", "expired-late", "expired-early"}));
 }
 
 }  // namespace

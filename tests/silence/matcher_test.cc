@@ -2,8 +2,8 @@
 // path of common regex shapes against LabelRegex itself.
 #include <cstdint>
 #include <random>
-#include <tuple>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -62,10 +62,7 @@ TEST(Matching, Table) {
       {"!~ .+ any value", {Nre("a", ".+")}, kAx, false},
       {"all matchers must match", {Eq("a", "x"), Eq("b", "y")}, {{"b", "y"}, {"a", "x"}}, true},
       {"one failing matcher fails", {Eq("a", "x"), Eq("b", "y")}, {{"a", "x"}}, false},
-      {"duplicate label names: the first counts",
-       {Eq("a", "x")},
-       {{"a", "y"}, {"a", "x"}},
-       false},
+      {"duplicate label names: the first counts", {Eq("a", "x")}, {{"a", "y"}, {"a", "x"}}, false},
   };
   for (const MatchCase& c : kCases) {
     auto compiled = CompileMatchers(c.matchers);
@@ -98,14 +95,14 @@ TEST(Matching, CommonShapesTakeTheFastPath) {
 // Alertmanager's matchesEmpty: only = and =~ count; the regex is tested against "".
 TEST(Matching, MatchesEmpty) {
   const std::pair<Matcher, bool> kCases[] = {
-      {Eq("a", ""), true},     {Eq("a", "x"), false},    {Ne("a", ""), false},
-      {Ne("a", "x"), false},   {Re("a", ".*"), true},    {Re("a", ".+"), false},
-      {Re("a", "x|"), true},   {Re("a", "(x)?"), true},  {Re("a", "^$"), true},
-      {Nre("a", ".+"), false}, {Nre("a", "x"), false},   {Re("a", "("), false},
+      {Eq("a", ""), true},     {Eq("a", "x"), false},   {Ne("a", ""), false},
+      {Ne("a", "x"), false},   {Re("a", ".*"), true},   {Re("a", ".+"), false},
+      {Re("a", "x|"), true},   {Re("a", "(x)?"), true}, {Re("a", "^$"), true},
+      {Nre("a", ".+"), false}, {Nre("a", "x"), false},  {Re("a", "("), false},
   };
   for (const auto& [m, want] : kCases) {
-    EXPECT_EQ(MatchesEmpty(m), want) << m.name << (m.is_equal ? "=" : "!") << (m.is_regex ? "~" : "")
-                                     << m.value;
+    EXPECT_EQ(MatchesEmpty(m), want)
+        << m.name << (m.is_equal ? "=" : "!") << (m.is_regex ? "~" : "") << m.value;
   }
 }
 
@@ -113,18 +110,28 @@ TEST(Matching, MatchesEmpty) {
 // the prefilter must never refuse a value the regex matches.
 TEST(Matching, PrefilterKeepsEveryMatch) {
   const std::tuple<const char*, const char*, bool> kCases[] = {
-      {"a.b", "axb", true},          {"a.b", "ab", false},
-      {"ab*", "a", true},            {"ab*", "abbb", true},
-      {"ab+c", "abbc", true},        {"ab+c", "ac", false},
+      {"a.b", "axb", true},
+      {"a.b", "ab", false},
+      {"ab*", "a", true},
+      {"ab*", "abbb", true},
+      {"ab+c", "abbc", true},
+      {"ab+c", "ac", false},
       {"host-1[0-9]+:9100", "host-12:9100", true},
       {"host-1[0-9]+:9100", "host-2:9100", false},
-      {"x(ab)?y", "xy", true},       {"x(ab)?y", "xaby", true},
-      {"é+x", "éx", true},           {"é+x", "x", false},
-      {"a|b[0-9]", "b1", true},      {"a|b[0-9]", "a", true},
-      {"(a|b)c", "bc", true},        {"\\d+-db", "12-db", true},
-      {"[^a]bc", "xbc", true},       {"a{2}b", "aab", true},
-      {"a{2}b", "ab", false},        {".*-db[0-9]", "eu-db7", true},
-      {".*-db[0-9]", "eu-d7", false}, {"ab\\.c[0-9]", "ab.c1", true},
+      {"x(ab)?y", "xy", true},
+      {"x(ab)?y", "xaby", true},
+      {"é+x", "éx", true},
+      {"é+x", "x", false},
+      {"a|b[0-9]", "b1", true},
+      {"a|b[0-9]", "a", true},
+      {"(a|b)c", "bc", true},
+      {"\\d+-db", "12-db", true},
+      {"[^a]bc", "xbc", true},
+      {"a{2}b", "aab", true},
+      {"a{2}b", "ab", false},
+      {".*-db[0-9]", "eu-db7", true},
+      {".*-db[0-9]", "eu-d7", false},
+      {"ab\\.c[0-9]", "ab.c1", true},
       {"ab]c[0-9]", "ab]c1", true},
   };
   for (const auto& [pattern, value, want] : kCases) {
@@ -148,10 +155,10 @@ TEST(Matching, LabelNames) {
 // invalid UTF-8 (read as U+FFFD by LabelRegex), U+FFFD itself and multibyte characters.
 TEST(Matching, FastPathAgreesWithLabelRegex) {
   std::mt19937_64 rng(20260105);
-  const std::vector<std::string> kLiteralPieces = {"a", "b", "-", "\\.", "é", "\\n", "\xEF\xBF\xBD",
-                                                   "\\-", "1"};
-  const std::vector<std::string> kValuePieces = {"a",  "b",    "-",    ".", "é", "\n",
-                                                 "\xFF", "\xC3", "\xEF\xBF\xBD", "1", "\xA9"};
+  const std::vector<std::string> kLiteralPieces = {
+      "a", "b", "-", "\\.", "é", "\\n", "\xEF\xBF\xBD", "\\-", "1"};
+  const std::vector<std::string> kValuePieces = {
+      "a", "b", "-", ".", "é", "\n", "\xFF", "\xC3", "\xEF\xBF\xBD", "1", "\xA9"};
   auto pick = [&](const std::vector<std::string>& v) { return v[rng() % v.size()]; };
   auto literal = [&] {
     std::string s;
@@ -185,8 +192,8 @@ TEST(Matching, FastPathAgreesWithLabelRegex) {
         break;
       case 7: {
         // A literal prefix before what only LabelRegex reads (the prefilter's shapes).
-        static const char* kTails[] = {"[0-9]+", "(b|c)", "*", "+", "?", "{2}", "\\d", ".b",
-                                       "b*c", "(x)?a", "[^a]", "é+", "\\.?", "|a.*"};
+        static const char* kTails[] = {"[0-9]+", "(b|c)", "*",     "+",    "?",  "{2}",  "\\d",
+                                       ".b",     "b*c",   "(x)?a", "[^a]", "é+", "\\.?", "|a.*"};
         b += literal() + kTails[rng() % 14] + literal();
         break;
       }

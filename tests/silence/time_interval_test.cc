@@ -20,7 +20,8 @@ constexpr std::int64_t kMinute = 60'000'000'000;
 constexpr std::int64_t kDay = 24 * 60 * kMinute;
 
 TimeIntervalSet Set(const std::string& intervals) {
-  auto s = DecodeTimeIntervalSet(std::string_view("{\"name\":\"t\",\"timeIntervals\":" + intervals + "}"));
+  auto s = DecodeTimeIntervalSet(
+      std::string_view("{\"name\":\"t\",\"timeIntervals\":" + intervals + "}"));
   EXPECT_TRUE(s) << intervals << ": " << (s ? "" : ToError(s.error()).message);
   return s ? *s : TimeIntervalSet{};
 }
@@ -40,8 +41,9 @@ TEST(TimeIntervalDecode, TheDocumentedShape) {
   EXPECT_EQ(ti.location, "Europe/Berlin");
   EXPECT_FALSE(ti.zone.is_utc());
   const std::string encoded = EncodeTimeIntervalSet(*s);
-  EXPECT_EQ(encoded,
-            R"({"name":"n","timeIntervals":[{"times":[{"startTime":"09:00","endTime":"17:00"}],"weekdays":["monday:friday","sunday"],"daysOfMonth":["1:5","-3:-1"],"months":["may:august","january"],"years":["2026:2027"],"location":"Europe/Berlin"}]})");
+  EXPECT_EQ(
+      encoded,
+      R"({"name":"n","timeIntervals":[{"times":[{"startTime":"09:00","endTime":"17:00"}],"weekdays":["monday:friday","sunday"],"daysOfMonth":["1:5","-3:-1"],"months":["may:august","january"],"years":["2026:2027"],"location":"Europe/Berlin"}]})");
   auto again = DecodeTimeIntervalSet(std::string_view(encoded));
   ASSERT_TRUE(again);
   EXPECT_EQ(*again, *s);
@@ -57,8 +59,9 @@ TEST(TimeIntervalDecode, AlertmanagerNamesNumbersAndCase) {
   EXPECT_EQ(s->intervals[0].weekdays, (std::vector<InclusiveRange>{{6, 6}, {0, 0}}));
   EXPECT_EQ(s->intervals[0].months, (std::vector<InclusiveRange>{{12, 12}, {13, 13}}));
   EXPECT_EQ(s->intervals[0].years, (std::vector<InclusiveRange>{{2026, 2026}}));
-  EXPECT_EQ(EncodeTimeIntervalSet(*s),
-            R"({"name":"n","timeIntervals":[{"times":[{"startTime":"22:00","endTime":"24:00"}],"weekdays":["saturday","sunday"],"daysOfMonth":["1","-1"],"months":["december","13"],"years":["2026"]},{}]})");
+  EXPECT_EQ(
+      EncodeTimeIntervalSet(*s),
+      R"({"name":"n","timeIntervals":[{"times":[{"startTime":"22:00","endTime":"24:00"}],"weekdays":["saturday","sunday"],"daysOfMonth":["1","-1"],"months":["december","13"],"years":["2026"]},{}]})");
   // No intervals at all: a set that never mutes, as in Alertmanager.
   auto none = DecodeTimeIntervalSet(std::string_view(R"({"name":"n"})"));
   ASSERT_TRUE(none);
@@ -140,15 +143,14 @@ TEST(TimeIntervalDecode, EveryRuleNamesTheFieldAndTheRule) {
        "both start and end times must be provided"},
       {R"([{"times":[{"startTime":"23:00","endTime":"24:00","x":1}]}])",
        "timeIntervals[0].times[0].x", "unknown field"},
-      {R"([{"location":"Mars/Base"}])", "timeIntervals[0].location",
-       "unknown time zone Mars/Base"},
+      {R"([{"location":"Mars/Base"}])", "timeIntervals[0].location", "unknown time zone Mars/Base"},
       {R"([{"location":"Local"}])", "timeIntervals[0].location",
        "\"Local\" is not allowed: name the zone (it would differ between nodes)"},
   };
   for (const Refusal& c : kCases) {
-    const std::string body =
-        c.intervals.starts_with("{") ? c.intervals
-                                     : "{\"name\":\"n\",\"timeIntervals\":" + c.intervals + "}";
+    const std::string body = c.intervals.starts_with("{")
+                                 ? c.intervals
+                                 : "{\"name\":\"n\",\"timeIntervals\":" + c.intervals + "}";
     auto s = DecodeTimeIntervalSet(std::string_view(body));
     ASSERT_FALSE(s) << body;
     EXPECT_EQ(s.error().front().field, c.field) << body;
@@ -178,9 +180,9 @@ TEST(TimeIntervalContains, HandWrittenInstants) {
       {kWorkHours, "2026-01-05T09:00:00Z", true},
       {kWorkHours, "2026-01-05T16:59:59.999Z", true},
       {kWorkHours, "2026-01-05T17:00:00Z", false},  // the end minute is excluded
-      {kWorkHours, "2026-01-09T10:00:00Z", true},    // Friday
-      {kWorkHours, "2026-01-10T10:00:00Z", false},   // Saturday
-      {kWorkHours, "2026-01-11T10:00:00Z", false},   // Sunday
+      {kWorkHours, "2026-01-09T10:00:00Z", true},   // Friday
+      {kWorkHours, "2026-01-10T10:00:00Z", false},  // Saturday
+      {kWorkHours, "2026-01-11T10:00:00Z", false},  // Sunday
       {R"([{"weekdays":["sunday:saturday"]}])", "2026-01-11T10:00:00Z", true},
       {R"([{"weekdays":["Monday:FRIDAY"]}])", "2026-01-07T10:00:00Z", true},
       // A location, winter and summer.
@@ -197,7 +199,7 @@ TEST(TimeIntervalContains, HandWrittenInstants) {
       {kBerlinTwoAm, "2026-10-24T23:59:59Z", false},  // 01:59:59 CEST
       {kBerlinTwoAm, "2026-10-25T00:00:00Z", true},   // 02:00 CEST
       {kBerlinTwoAm, "2026-10-25T00:59:59Z", true},
-      {kBerlinTwoAm, "2026-10-25T01:00:00Z", true},   // 02:00 CET
+      {kBerlinTwoAm, "2026-10-25T01:00:00Z", true},  // 02:00 CET
       {kBerlinTwoAm, "2026-10-25T01:59:59Z", true},
       {kBerlinTwoAm, "2026-10-25T02:00:00Z", false},  // 03:00 CET
       // Negative days of month count from the end.
@@ -236,8 +238,7 @@ TEST(TimeIntervalContains, HandWrittenInstants) {
       // The weekday is the location's.
       {R"([{"weekdays":["monday"],"location":"America/New_York"}])", "2026-01-06T03:00:00Z",
        true},  // Monday 22:00 EST, Tuesday in UTC
-      {R"([{"weekdays":["monday"],"location":"America/New_York"}])", "2026-01-06T05:00:00Z",
-       false},
+      {R"([{"weekdays":["monday"],"location":"America/New_York"}])", "2026-01-06T05:00:00Z", false},
       // Any interval of the set; an empty interval is always; no interval is never.
       {R"([{"weekdays":["saturday"]},{"weekdays":["sunday"]}])", "2026-01-11T10:00:00Z", true},
       {R"([{"weekdays":["saturday"]},{"weekdays":["sunday"]}])", "2026-01-12T10:00:00Z", false},
@@ -260,34 +261,43 @@ struct NextCase {
 
 TEST(TimeIntervalNext, HandWrittenInstants) {
   const NextCase kCases[] = {
-      {"work hours end", R"([{"times":[{"startTime":"09:00","endTime":"17:00"}],"weekdays":["monday:friday"]}])",
+      {"work hours end",
+       R"([{"times":[{"startTime":"09:00","endTime":"17:00"}],"weekdays":["monday:friday"]}])",
        "2026-01-05T10:00:00Z", "2026-01-05T17:00:00Z"},
       {"not muted now", R"([{"times":[{"startTime":"09:00","endTime":"17:00"}]}])",
        "2026-01-05T08:00:00.5Z", "2026-01-05T08:00:00.5Z"},
-      {"a night in one interval", R"([{"times":[{"startTime":"22:00","endTime":"24:00"},{"startTime":"00:00","endTime":"06:00"}]}])",
+      {"a night in one interval",
+       R"([{"times":[{"startTime":"22:00","endTime":"24:00"},{"startTime":"00:00","endTime":"06:00"}]}])",
        "2026-01-05T23:00:00Z", "2026-01-06T06:00:00Z"},
-      {"a night across two intervals", R"([{"times":[{"startTime":"22:00","endTime":"24:00"}]},{"times":[{"startTime":"00:00","endTime":"06:00"}]}])",
+      {"a night across two intervals",
+       R"([{"times":[{"startTime":"22:00","endTime":"24:00"}]},{"times":[{"startTime":"00:00","endTime":"06:00"}]}])",
        "2026-01-05T23:00:00Z", "2026-01-06T06:00:00Z"},
-      {"touching ranges merge", R"([{"times":[{"startTime":"09:00","endTime":"12:00"},{"startTime":"12:00","endTime":"13:00"}]}])",
+      {"touching ranges merge",
+       R"([{"times":[{"startTime":"09:00","endTime":"12:00"},{"startTime":"12:00","endTime":"13:00"}]}])",
        "2026-01-05T10:00:00Z", "2026-01-05T13:00:00Z"},
       {"a weekend", R"([{"weekdays":["saturday","sunday"]}])", "2026-01-10T10:00:00Z",
        "2026-01-12T00:00:00Z"},
-      {"whole working days", R"([{"times":[{"startTime":"00:00","endTime":"24:00"}],"weekdays":["monday:friday"]}])",
+      {"whole working days",
+       R"([{"times":[{"startTime":"00:00","endTime":"24:00"}],"weekdays":["monday:friday"]}])",
        "2026-01-05T10:00:00Z", "2026-01-10T00:00:00Z"},
       {"always", "[{}]", "2026-01-05T10:00:00Z", nullptr},
-      {"months", R"([{"months":["may:august"]}])", "2026-05-10T00:00:00Z",
-       "2026-09-01T00:00:00Z"},
+      {"months", R"([{"months":["may:august"]}])", "2026-05-10T00:00:00Z", "2026-09-01T00:00:00Z"},
       {"a weekend in Berlin", R"([{"weekdays":["saturday","sunday"],"location":"Europe/Berlin"}])",
        "2026-01-10T10:00:00Z", "2026-01-11T23:00:00Z"},
-      {"spring forward skips the end", R"([{"times":[{"startTime":"01:00","endTime":"02:30"}],"location":"Europe/Berlin"}])",
+      {"spring forward skips the end",
+       R"([{"times":[{"startTime":"01:00","endTime":"02:30"}],"location":"Europe/Berlin"}])",
        "2026-03-29T00:30:00Z", "2026-03-29T01:00:00Z"},
-      {"fall back leaves the range", R"([{"times":[{"startTime":"02:30","endTime":"03:00"}],"location":"Europe/Berlin"}])",
+      {"fall back leaves the range",
+       R"([{"times":[{"startTime":"02:30","endTime":"03:00"}],"location":"Europe/Berlin"}])",
        "2026-10-25T00:40:00Z", "2026-10-25T01:00:00Z"},
-      {"fall back stays in the range", R"([{"times":[{"startTime":"02:00","endTime":"03:00"}],"location":"Europe/Berlin"}])",
+      {"fall back stays in the range",
+       R"([{"times":[{"startTime":"02:00","endTime":"03:00"}],"location":"Europe/Berlin"}])",
        "2026-10-25T00:10:00Z", "2026-10-25T02:00:00Z"},
-      {"the repeated hour, second time", R"([{"times":[{"startTime":"02:00","endTime":"02:45"}],"location":"Europe/Berlin"}])",
+      {"the repeated hour, second time",
+       R"([{"times":[{"startTime":"02:00","endTime":"02:45"}],"location":"Europe/Berlin"}])",
        "2026-10-25T01:10:00Z", "2026-10-25T01:45:00Z"},
-      {"the repeated hour, first time", R"([{"times":[{"startTime":"02:00","endTime":"02:45"}],"location":"Europe/Berlin"}])",
+      {"the repeated hour, first time",
+       R"([{"times":[{"startTime":"02:00","endTime":"02:45"}],"location":"Europe/Berlin"}])",
        "2026-10-25T00:10:00Z", "2026-10-25T00:45:00Z"},
       {"the last days of the month", R"([{"daysOfMonth":["-3:-1"]}])", "2026-02-27T10:00:00Z",
        "2026-03-01T00:00:00Z"},
@@ -347,7 +357,8 @@ TEST(TimeIntervalNext, EqualsAMinuteByMinuteScan) {
         sep = ",";
       }
       if (rng() % 4 == 0) {
-        ti += sep + (rng() % 2 ? "\"daysOfMonth\":[\"-2:-1\"]" : "\"daysOfMonth\":[\"1:3\",\"29\"]");
+        ti +=
+            sep + (rng() % 2 ? "\"daysOfMonth\":[\"-2:-1\"]" : "\"daysOfMonth\":[\"1:3\",\"29\"]");
         sep = ",";
       }
       const std::string zone = zones[rng() % zones.size()];
@@ -357,9 +368,9 @@ TEST(TimeIntervalNext, EqualsAMinuteByMinuteScan) {
     }
     intervals += "]";
     const TimeIntervalSet set = Set(intervals);
-    std::int64_t now =
-        around[rng() % around.size()] + static_cast<std::int64_t>(rng() % (2 * 24 * 60)) * kMinute +
-        static_cast<std::int64_t>(rng() % 60'000'000'000);
+    std::int64_t now = around[rng() % around.size()] +
+                       static_cast<std::int64_t>(rng() % (2 * 24 * 60)) * kMinute +
+                       static_cast<std::int64_t>(rng() % 60'000'000'000);
     // Mostly start inside a muted stretch (else the answer is `now` and nothing is stepped).
     if (rng() % 5 != 0) {
       for (int k = 0; k < 2 * 24 * 60 && !Contains(set, now); ++k) now += kMinute;

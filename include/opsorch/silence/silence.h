@@ -101,7 +101,15 @@ class CompiledMatcher {
 
  private:
   friend class SilenceIndex;
-  enum class Form : std::uint8_t { kExact, kPrefix, kPrefixPlus, kSuffix, kContains, kAny, kAnyPlus };
+  enum class Form : std::uint8_t {
+    kExact,
+    kPrefix,
+    kPrefixPlus,
+    kSuffix,
+    kContains,
+    kAny,
+    kAnyPlus
+  };
   struct Branch {
     Form form;
     std::string literal;
@@ -223,8 +231,7 @@ tl::expected<PostableSilence, FieldErrors> DecodePostableSilence(std::string_vie
 // "startsAt"}; times as RFC 3339 with milliseconds (truncated) in UTC; state by ApiStateAt.
 void AppendGettableSilence(std::string& out, const Silence& s, std::int64_t now);
 // A JSON array of them, in the given order (see SortSilences); [] when empty.
-void AppendGettableSilences(std::string& out, std::span<const Silence> silences,
-                            std::int64_t now);
+void AppendGettableSilences(std::string& out, std::span<const Silence> silences, std::int64_t now);
 // RFC 3339 with exactly three fractional digits, UTC ("2026-01-05T08:00:00.000Z").
 void AppendRfc3339Millis(std::string& out, std::int64_t unix_ns);
 
