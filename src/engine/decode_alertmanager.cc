@@ -264,7 +264,51 @@ bool ValidLabelName(std::string_view name) {
 
 constexpr std::size_t kMaxPushAlerts = 10'000;
 
-std::optional<Event> DecodePushed(const JsonValue& value, const std::string& path,
+// A push's labels or annotations: the pairs sorted by name (for the fingerprint, the digest and
+// silences), checked as strings without NUL. The object itself is moved into custom_details
+// afterwards, not copied (a push is mostly these maps, and every alert of every push is read).
+using Pairs = std::vector<std::pair<std::string, std::string>>;
+
+Pairs ReadPairs(ObjectReader& r, std::string_view key) {
+  Pairs out;
+  const JsonValue* v = r.Find(key);
+  if (v == nullptr) return out;
+  if (!v->is_object()) {
+    r.Error(key, "must be an object");
+    return out;
+  }
+  out.reserve(v->get_object().size());
+  for (const auto& kv : v->get_object()) {
+    const std::string_view name(kv.key().data(), kv.key().size());
+    if (!kv.value().is_string()) {
+      r.errors().push_back(FieldError{r.Path(key) + "." + std::string(name), "must be a string"});
+      continue;
+    }
+    const std::string_view value = decode_internal::View(kv.value().get_string());
+    if (value.find('\0') != std::string_view::npos || name.find('\0') != std::string_view::npos) {
+      r.errors().push_back(
+          FieldError{r.Path(key) + "." + std::string(name), "must not contain NUL characters"});
+      continue;
+    }
+    out.emplace_back(std::string(name), std::string(value));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string_view Get(const Pairs& pairs, std::string_view name) {
+  for (const auto& [k, v] : pairs) {
+    if (k == name) return v;
+  }
+  return {};
+}
+
+JsonObject Take(JsonObject& o, std::string_view key) {
+  JsonValue* v = o.if_contains(key);
+  return v != nullptr && v->is_object() ? std::move(v->get_object()) : JsonObject();
+}
+
+std::optional<Event> DecodePushed(JsonValue& value, const std::string& path,
                                   std::string_view integration_key, std::int64_t now,
                                   std::int64_t resolve_timeout_ns, const DecodeLimits& limits,
                                   FieldErrors& errors) {
@@ -275,36 +319,40 @@ std::optional<Event> DecodePushed(const JsonValue& value, const std::string& pat
   const std::size_t errors_before = errors.size();
   ObjectReader r(value.get_object(), path, errors);
   if (r.Find("labels") == nullptr) r.Error("labels", "is required");
-  const StringMapField labels = ReadStringMap(r, "labels");
-  const StringMapField annotations = ReadStringMap(r, "annotations");
+  Pairs labels = ReadPairs(r, "labels");
+  // Alertmanager drops labels with an empty value before anything else (api.go
+  // removeEmptyLabels): they are not part of the alert's identity.
+  std::erase_if(labels, [](const auto& l) { return l.second.empty(); });
+  const Pairs annotations = ReadPairs(r, "annotations");
   std::string starts_at_text, ends_at_text;
   Time starts_at, ends_at;
   ReadTime(r, "startsAt", starts_at_text, starts_at);
   ReadTime(r, "endsAt", ends_at_text, ends_at);
-  const auto generator_url = r.String("generatorURL").value_or(std::string_view());
+  const std::string generator_url(r.String("generatorURL").value_or(std::string_view()));
   if (errors.size() != errors_before) return std::nullopt;
   // Alertmanager's Alert.Validate, after its defaults.
-  if (labels.sorted.empty()) {
+  if (labels.empty()) {
     r.Error("labels", "must have at least one label pair");
     return std::nullopt;
   }
-  for (const auto& [name, v] : labels.sorted) {
+  for (const auto& [name, v] : labels) {
     if (!ValidLabelName(name)) {
       errors.push_back(FieldError{r.Path("labels") + "." + name,
                                   "is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*)"});
     }
   }
-  for (const auto& [name, v] : annotations.sorted) {
+  for (const auto& [name, v] : annotations) {
     if (!ValidLabelName(name)) {
       errors.push_back(FieldError{r.Path("annotations") + "." + name,
                                   "is not a valid annotation name ([a-zA-Z_][a-zA-Z0-9_]*)"});
     }
   }
   if (errors.size() != errors_before) return std::nullopt;
-  std::int64_t starts = starts_at.IsZero() ? 0 : starts_at.UnixNanos();
-  std::int64_t ends = ends_at.IsZero() ? 0 : ends_at.UnixNanos();
-  if (starts == 0) starts = ends != 0 ? ends : now;
-  if (ends == 0) ends = now + resolve_timeout_ns;
+  // Go's zero time (or none) is "not set"; the Unix epoch is a time like any other.
+  const bool has_ends = !ends_at.IsZero();
+  const std::int64_t ends = has_ends ? ends_at.UnixNanos() : now + resolve_timeout_ns;
+  const std::int64_t starts =
+      !starts_at.IsZero() ? starts_at.UnixNanos() : (has_ends ? ends_at.UnixNanos() : now);
   if (ends < starts) {
     r.Error("endsAt", "must not be before startsAt");
     return std::nullopt;
@@ -314,30 +362,20 @@ std::optional<Event> DecodePushed(const JsonValue& value, const std::string& pat
   e.origin = "alertmanager_api";
   e.push = true;
   e.routing_key = std::string(integration_key);
-  e.labels.assign(labels.sorted.begin(), labels.sorted.end());
-  e.dedup_key = AlertmanagerFingerprint(e.labels);
+  e.dedup_key = AlertmanagerFingerprint(labels);
   e.starts_at = starts;
   e.ends_at = ends;
   e.action = ends <= now ? EventAction::kResolve : EventAction::kTrigger;
-  std::string_view summary = annotations.Get("summary");
-  if (summary.empty()) summary = annotations.Get("description");
-  if (summary.empty()) summary = labels.Get("alertname");
+  std::string_view summary = Get(annotations, "summary");
+  if (summary.empty()) summary = Get(annotations, "description");
+  if (summary.empty()) summary = Get(labels, "alertname");
   e.summary = summary.empty() ? "Alertmanager alert " + e.dedup_key
                               : decode_internal::TruncateChars(summary, limits.max_summary);
-  std::string_view source = labels.Get("instance");
-  if (source.empty()) source = labels.Get("job");
+  std::string_view source = Get(labels, "instance");
+  if (source.empty()) source = Get(labels, "job");
   e.source = source.empty() ? "alertmanager" : std::string(source);
-  e.severity = MapSeverity(labels.Get("severity"));
+  e.severity = MapSeverity(Get(labels, "severity"));
   e.timestamp = Time::FromUnixNanos(e.action == EventAction::kResolve ? ends : starts);
-  e.custom_details["labels"] = labels.raw;
-  e.custom_details["annotations"] = annotations.raw;
-  e.custom_details["generatorURL"] = generator_url;
-  if (!generator_url.empty()) {
-    JsonObject link;
-    link["href"] = generator_url;
-    link["text"] = "Source";
-    e.links.push_back(std::move(link));
-  }
   // FNV-1a 64 over the sorted annotations, the generator URL and the start, separated by 0xFF.
   std::uint64_t h = 14695981039346656037ULL;
   auto add = [&h](std::string_view s) {
@@ -348,13 +386,26 @@ std::optional<Event> DecodePushed(const JsonValue& value, const std::string& pat
     h ^= 0xFF;
     h *= 1099511628211ULL;
   };
-  for (const auto& [k, v] : annotations.sorted) {
+  for (const auto& [k, v] : annotations) {
     add(k);
     add(v);
   }
   add(generator_url);
-  add(std::to_string(starts));
+  // The start as sent: one left out (and so "now") must not make every refresh look changed.
+  add(starts_at.IsZero() ? std::string() : std::to_string(starts));
   e.digest = static_cast<std::int64_t>(h);
+  e.labels = std::move(labels);
+  JsonObject& o = value.get_object();
+  e.custom_details.reserve(3);
+  e.custom_details["labels"] = Take(o, "labels");
+  e.custom_details["annotations"] = Take(o, "annotations");
+  if (!generator_url.empty()) {
+    JsonObject link;
+    link["href"] = generator_url;
+    link["text"] = "Source";
+    e.links.push_back(std::move(link));
+  }
+  e.custom_details["generatorURL"] = generator_url;
   return e;
 }
 
@@ -397,7 +448,7 @@ Decoded<PushDecoded> DecodeAlertmanagerPush(std::string_view body, std::string_v
   auto parsed = decode_internal::ParseBody(body, push);
   if (!parsed) return Refuse(std::move(parsed.error()));
   if (!parsed->is_array()) return Refuse("", "must be a JSON array of alerts");
-  const JsonArray& items = parsed->get_array();
+  JsonArray& items = parsed->get_array();
   if (items.size() > kMaxPushAlerts) {
     return Refuse("", "must hold at most " + std::to_string(kMaxPushAlerts) + " alerts (got " +
                           std::to_string(items.size()) + ")");

@@ -399,8 +399,8 @@ TEST(AlertmanagerPushErrors, TheBodyItself) {
   }
   // Not JSON at all (empty, invalid UTF-8, a raw NUL in a string): the reader's own wording.
   constexpr char kRawNul[] = "[{\"labels\":{\"a\":\"b\0\"}}]";
-  for (const std::string body : {std::string(), std::string("[{\"labels\":{\"a\":\"\xc3\x28\"}}]"),
-                                 std::string(kRawNul, sizeof(kRawNul) - 1)}) {
+  for (const std::string& body : {std::string(), std::string("[{\"labels\":{\"a\":\"\xc3\x28\"}}]"),
+                                  std::string(kRawNul, sizeof(kRawNul) - 1)}) {
     SCOPED_TRACE(body);
     EXPECT_THAT(ErrorsOf(Push(body)), ElementsAre(Pair("", StartsWith("invalid JSON: "))));
   }
@@ -714,7 +714,7 @@ TEST(AlertmanagerPushDigest, AnnotationBoundariesAreKept) {
 
 // Refusals never quote the integration key the URL named (the key is not in the body).
 TEST(AlertmanagerPushErrors, ErrorsDoNotQuoteTheKey) {
-  for (const std::string body :
+  for (const std::string& body :
        {std::string("{}"), std::string("[{\"labels\":{}}]"), std::string("[1,2,3]"),
         std::string("[{\"labels\":{\"a-b\":\"c\"},\"startsAt\":\"x\"}]")}) {
     SCOPED_TRACE(body);

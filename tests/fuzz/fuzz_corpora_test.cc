@@ -1,8 +1,8 @@
-// Replays the seed corpora of fuzz_http, fuzz_pagerduty, fuzz_alertmanager, fuzz_plugin_reply,
-// fuzz_time and fuzz_paging_config (tests/fuzz/corpus_<name>/) through the fuzzers' own bodies in
-// every build, so that inputs that once crashed or broke an invariant stay fixed without a clang
-// build, and pins what a few of the seeds must give. (The workflow targets replay in
-// workflow_corpora_test.cc.)
+// Replays the seed corpora of fuzz_http, fuzz_pagerduty, fuzz_alertmanager,
+// fuzz_alertmanager_push, fuzz_plugin_reply, fuzz_time and fuzz_paging_config
+// (tests/fuzz/corpus_<name>/) through the fuzzers' own bodies in every build, so that inputs that
+// once crashed or broke an invariant stay fixed without a clang build, and pins what a few of the
+// seeds must give. (The workflow targets replay in workflow_corpora_test.cc.)
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
@@ -19,6 +19,7 @@
 #include <opsorch/http/server.h>
 
 #include "fuzz/alertmanager_check.h"
+#include "fuzz/alertmanager_push_check.h"
 #include "fuzz/corpus_files.h"
 #include "fuzz/http_check.h"
 #include "fuzz/pagerduty_check.h"
@@ -59,6 +60,7 @@ INSTANTIATE_TEST_SUITE_P(
     Targets, FuzzCorpus,
     ::testing::Values(Target{"http", &CheckHttpRequests}, Target{"pagerduty", &CheckPagerDuty},
                       Target{"alertmanager", &CheckAlertmanager},
+                      Target{"alertmanager_push", &CheckAlertmanagerPush},
                       Target{"plugin_reply", &CheckPluginReply}, Target{"time", &CheckTimes},
                       Target{"paging_config", &CheckPagingConfig}),
     [](const ::testing::TestParamInfo<Target>& info) { return std::string(info.param.name); });
@@ -256,6 +258,31 @@ TEST(FuzzCorpusAlertmanager, SummaryIsTruncatedAndAlwaysSaysSomething) {
   EXPECT_THAT(bare->front().summary, ::testing::StartsWith("Alertmanager alert "));
   EXPECT_EQ(bare->front().source, "node");
   EXPECT_EQ(bare->front().dedup_key.size(), 16u);
+}
+
+// The Prometheus seeds reach the mapping (else the fuzzer starts from inputs that never get past
+// validation), and a mixed push keeps its valid alerts.
+TEST(FuzzCorpusAlertmanagerPush, SeedsReachTheMapping) {
+  const auto push = [](const char* file) {
+    return engine::DecodeAlertmanagerPush(Seed("alertmanager_push", file), kAlertmanagerPushKey,
+                                          kPushNow, kPushResolveTimeout);
+  };
+  auto batch = push("prometheus_batch_firing_and_resolved.json");
+  ASSERT_TRUE(batch);
+  EXPECT_THAT(batch->errors, ::testing::IsEmpty());
+  ASSERT_EQ(batch->events.size(), 3u);
+  EXPECT_EQ(batch->events[0].action, engine::EventAction::kTrigger);
+  EXPECT_EQ(batch->events[1].action, engine::EventAction::kResolve);
+  EXPECT_EQ(batch->events[2].action, engine::EventAction::kTrigger);
+
+  auto mixed = push("mixed_valid_invalid.json");
+  ASSERT_TRUE(mixed);
+  EXPECT_EQ(mixed->events.size(), 2u);
+  EXPECT_EQ(mixed->errors.size(), 5u);
+
+  auto object = push("not_array_object.json");
+  ASSERT_FALSE(object);
+  EXPECT_EQ(object.error().at(0).message, "must be a JSON array of alerts");
 }
 
 // ---- fuzz_plugin_reply ------------------------------------------------------------------------

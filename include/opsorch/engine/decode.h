@@ -67,15 +67,16 @@ Decoded<std::vector<Event>> DecodeAlertmanager(std::string_view body,
 
 // Alertmanager API v2 `POST /api/v2/alerts` (what Prometheus sends): a JSON array of
 // postableAlerts {labels, annotations?, startsAt?, endsAt?, generatorURL?}, handled as
-// Alertmanager 0.25 does: a missing startsAt is `now` (or endsAt when only that is given), a
-// missing endsAt is now + `resolve_timeout_ns` (the alert resolves then unless refreshed); an
-// alert needs at least one label, valid label names, and endsAt not before startsAt. Each
-// valid alert becomes a trigger (endsAt in the future) or a resolve (endsAt ≤ now) with
-// dedup_key = Alertmanager's fingerprint of the labels (FNV-1a 64, 16 hex digits: what
-// Alertmanager shows and sends in its webhooks) and the webhook path's mapping of summary,
-// source, severity and custom_details. Invalid alerts are reported in `errors` (Alertmanager
-// stores the valid ones and answers 400 with the others' errors); the outer error is for the
-// body itself (not JSON, not an array, too many alerts).
+// Alertmanager 0.25 does: labels with an empty value are dropped; a missing startsAt is `now`
+// (or endsAt when only that is given), a missing endsAt is now + `resolve_timeout_ns` (the alert
+// resolves then unless refreshed); an alert needs at least one label, valid label names, and
+// endsAt not before startsAt. Each valid alert becomes a trigger (endsAt in the future) or a
+// resolve (endsAt ≤ now) with dedup_key = Alertmanager's fingerprint of the labels (FNV-1a 64,
+// 16 hex digits: what Alertmanager shows and sends in its webhooks), summary, source and
+// severity mapped as for the webhook, custom_details = {labels, annotations, generatorURL} and a
+// link to generatorURL. Invalid alerts are reported in `errors`, with their index (Alertmanager
+// stores the valid ones and answers 400); the outer error is for the body itself (not JSON, not
+// an array, too many alerts).
 struct PushDecoded {
   std::vector<Event> events;
   std::vector<FieldError> errors;
