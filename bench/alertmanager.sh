@@ -195,7 +195,7 @@ start_opsorch() {
   local code
   mkdir -p "$1"
   logfile="$1/opsorch.log"
-  launch opsorch "$logfile" env OPSORCH_ADDR="127.0.0.1:@PORT@" OPSORCH_INCIDENT_PROVIDER=local \
+  launch opsorch "$logfile" env ${BENCH_PRELOAD:+LD_PRELOAD=$BENCH_PRELOAD} OPSORCH_ADDR="127.0.0.1:@PORT@" OPSORCH_INCIDENT_PROVIDER=local \
     OPSORCH_DATA_DIR="$1/data" OPSORCH_HTTP_THREADS="$threads" "$bin" serve
   root_url="http://127.0.0.1:$srv_port"
   wait_ready "$root_url/health" "$srv_pid" opsorch "$logfile" || return 1

@@ -76,6 +76,7 @@ Result<bool> Tx::RefreshLive(std::string_view, std::string_view, std::string_vie
                              std::int64_t, std::int64_t, std::int64_t) {
   return Fail(NoPaging());
 }
+Status Tx::FoldRefreshes() { return Fail(NoPaging()); }
 Status Tx::DeleteLive(std::string_view, std::string_view, std::string_view) {
   return Fail(NoPaging());
 }

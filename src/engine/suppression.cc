@@ -394,6 +394,8 @@ Status ExpireFiring(Tx& tx, const LiveRow& row, std::int64_t now, const QuietEnv
 }
 
 Status RunFiring(Tx& tx, std::int64_t now, const QuietEnv& env, QuietEffects& effects, bool& full) {
+  // The rows' ends_at first: refreshes are logged (Tx::RefreshLive) until folded.
+  if (auto st = tx.FoldRefreshes(); !st) return st;
   auto due = tx.DueLive(kFiringRow, now, kBatch);
   if (!due) return Fail(std::move(due.error()));
   if (static_cast<std::int64_t>(due->size()) == kBatch) full = true;

@@ -540,3 +540,63 @@ TEST(QuietCluster, TwoNodesFireEachMissedBeatOnce) {
 
 }  // namespace
 }  // namespace opsorch::engine
+
+namespace opsorch::engine {
+namespace {
+
+// The same push lifecycle on PostgreSQL (its own SQL for the refresh log and the fold): pushes
+// refresh without rows, the listing reads through unfolded refreshes, endsAt passing resolves.
+TEST(QuietPostgres, PushesRefreshAndExpire) {
+  const char* url = std::getenv("OPSORCH_TEST_POSTGRES_URL");
+  if (url == nullptr || *url == '\0') GTEST_SKIP() << "OPSORCH_TEST_POSTGRES_URL is not set";
+  std::atomic<std::int64_t> now{kT0};
+  EngineOptions o;
+  o.store_url = url;
+  o.retention_interval = std::chrono::minutes(0);
+  o.clock = [&now] { return now.load(); };
+  o.paging_threads = false;
+  auto e = Engine::Open(o);
+  ASSERT_TRUE(e) << e.error().message;
+  auto& engine = **e;
+  const std::string svc = "push-" + std::to_string(::getpid()) + "-" + std::to_string(kT0);
+  ServiceRow s;
+  s.id = svc;
+  s.name = svc;
+  ASSERT_TRUE(engine.store().UpsertService(s));
+  IntegrationRow am;
+  am.id = svc + "-am";
+  am.service_id = svc;
+  am.kind = "alertmanager";
+  auto push = [&](std::int64_t ends) {
+    const std::string body =
+        R"([{"labels":{"alertname":"PgPush","svc":")" + svc + R"("},"endsAt":")" +
+        FormatRfc3339Nano(Time::FromUnixNanos(ends)) + R"("}])";
+    auto d = DecodeAlertmanagerPush(body, "key", now, 5 * kMin);
+    EXPECT_TRUE(d && d->errors.empty());
+    return engine.IngestSync({Ingestion{am, d->events.at(0)}}).at(0);
+  };
+  auto first = push(now + 4 * kMin);
+  ASSERT_TRUE(first.status) << first.status.error().message;
+  ASSERT_EQ(first.action, "triggered");
+  now += kMin;
+  EXPECT_EQ(push(now + 4 * kMin).action, "refreshed");
+  const std::int64_t extended = now + 4 * kMin;
+  auto rows = engine.store().Live(kFiringRow, svc);
+  ASSERT_TRUE(rows);
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ(rows->front().ends_at, extended) << "the listing does not read through the refresh";
+  now += 3 * kMin + 30 * kSec;  // past the first endsAt, before the refreshed one
+  ASSERT_TRUE(engine.pager()->RunOnce());
+  auto open = engine.store().GetIncident(first.incident_id);
+  ASSERT_TRUE(open && *open);
+  EXPECT_EQ((*open)->status, "open") << "resolved at the endsAt a refresh had moved";
+  now += kMin;
+  ASSERT_TRUE(engine.pager()->RunOnce());
+  ASSERT_TRUE(engine.pager()->RunOnce());
+  auto resolved = engine.store().GetIncident(first.incident_id);
+  ASSERT_TRUE(resolved && *resolved);
+  EXPECT_EQ((*resolved)->status, "resolved");
+}
+
+}  // namespace
+}  // namespace opsorch::engine

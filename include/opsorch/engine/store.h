@@ -337,11 +337,15 @@ class Tx {
   virtual Result<std::optional<LiveRow>> GetLive(std::string_view kind, std::string_view parent,
                                                  std::string_view id, bool with_body = true);
   virtual Status PutLive(const LiveRow& row);  // insert or replace
-  // A refresh in one statement: ends_at and updated_at of the row, if it exists with this state
-  // and digest. False: no such row (nothing was written).
+  // A refresh: new ends_at and updated_at for the row, if it exists with this state and digest
+  // (false: no such row, nothing written). Refreshes are appended to a log, not written into
+  // the row: a push of 64 alerts then dirties a few sequential pages instead of one page per
+  // alert. FoldRefreshes applies the log to the rows (the runner does before it looks at due
+  // rows; Store::Live reads through it).
   virtual Result<bool> RefreshLive(std::string_view kind, std::string_view parent,
                                    std::string_view id, std::string_view state, std::int64_t digest,
                                    std::int64_t ends_at, std::int64_t updated_at);
+  virtual Status FoldRefreshes();
   virtual Status DeleteLive(std::string_view kind, std::string_view parent, std::string_view id);
   // Rows of `kind` due at `now` (0 < due_at <= now), oldest first, that no other transaction
   // holds (PostgreSQL: SKIP LOCKED).

@@ -123,16 +123,24 @@ CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 ALTER TABLE services ADD COLUMN auto_resolve_s BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE services ADD COLUMN mute_intervals TEXT NOT NULL DEFAULT '[]';
 CREATE TABLE live (
-  kind TEXT NOT NULL, parent TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL,
+  kind TEXT NOT NULL, parent TEXT NOT NULL, id TEXT NOT NULL,
   due_at BIGINT NOT NULL DEFAULT 0, updated_at BIGINT NOT NULL,
   state TEXT NOT NULL DEFAULT '', digest BIGINT NOT NULL DEFAULT 0,
   ends_at BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (kind, parent, id));
+CREATE TABLE live_body (
+  kind TEXT NOT NULL, parent TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL,
+  PRIMARY KEY (kind, parent, id));
 CREATE INDEX live_due ON live(due_at) WHERE due_at > 0;
+CREATE TABLE live_refresh (
+  seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, kind TEXT NOT NULL,
+  parent TEXT NOT NULL, id TEXT NOT NULL, ends_at BIGINT NOT NULL, updated_at BIGINT NOT NULL);
 )sql",
 };
 
+// A live row is its narrow part (live) and its body (live_body), joined.
 constexpr std::string_view kLiveColumns =
-    "kind, parent, id, body, due_at, updated_at, state, digest, ends_at";
+    "kind, parent, id, body, due_at, updated_at, state, digest, ends_at FROM live JOIN live_body "
+    "USING (kind, parent, id)";
 
 LiveRow ReadLive(const Rows& s, int r) {
   return LiveRow{s.Text(r, 0), s.Text(r, 1), s.Text(r, 2), s.Object(r, 3), s.Int(r, 4),
@@ -583,8 +591,8 @@ class PgTx final : public Tx {
   Result<std::optional<LiveRow>> GetLive(std::string_view kind, std::string_view parent,
                                          std::string_view id, bool with_body) override {
     // FOR UPDATE: two nodes applying pushes of one alert take turns.
-    static const std::string full = "SELECT " + std::string(kLiveColumns) +
-                                    " FROM live WHERE kind=$1 AND parent=$2 AND id=$3 FOR UPDATE";
+    static const std::string full =
+        "SELECT " + std::string(kLiveColumns) + " WHERE kind=$1 AND parent=$2 AND id=$3 FOR UPDATE";
     static const std::string bare =
         "SELECT kind, parent, id, '{}', due_at, updated_at, state, digest, ends_at FROM live "
         "WHERE kind=$1 AND parent=$2 AND id=$3 FOR UPDATE";
@@ -595,53 +603,82 @@ class PgTx final : public Tx {
   }
 
   Status PutLive(const LiveRow& r) override {
+    if (auto st = Done(
+            Query("INSERT INTO live (kind, parent, id, due_at, updated_at, state, digest, ends_at) "
+                  "VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (kind, parent, id) DO UPDATE SET "
+                  "due_at=excluded.due_at, updated_at=excluded.updated_at, state=excluded.state, "
+                  "digest=excluded.digest, ends_at=excluded.ends_at",
+                  Params()
+                      .Add(r.kind)
+                      .Add(r.parent)
+                      .Add(r.id)
+                      .Add(r.due_at)
+                      .Add(r.updated_at)
+                      .Add(r.state)
+                      .Add(r.digest)
+                      .Add(r.ends_at)));
+        !st) {
+      return st;
+    }
     return Done(Query(
-        "INSERT INTO live (kind, parent, id, body, due_at, updated_at, state, digest, ends_at) "
-        "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (kind, parent, id) DO UPDATE SET "
-        "body=excluded.body, due_at=excluded.due_at, updated_at=excluded.updated_at, "
-        "state=excluded.state, digest=excluded.digest, ends_at=excluded.ends_at",
-        Params()
-            .Add(r.kind)
-            .Add(r.parent)
-            .Add(r.id)
-            .AddJson(r.body)
-            .Add(r.due_at)
-            .Add(r.updated_at)
-            .Add(r.state)
-            .Add(r.digest)
-            .Add(r.ends_at)));
+        "INSERT INTO live_body (kind, parent, id, body) VALUES ($1,$2,$3,$4) ON CONFLICT (kind, "
+        "parent, id) DO UPDATE SET body=excluded.body",
+        Params().Add(r.kind).Add(r.parent).Add(r.id).AddJson(r.body)));
   }
 
   Result<bool> RefreshLive(std::string_view kind, std::string_view parent, std::string_view id,
                            std::string_view state, std::int64_t digest, std::int64_t ends_at,
                            std::int64_t updated_at) override {
     auto rows = Query(
-        "UPDATE live SET ends_at=$1, updated_at=$2 WHERE kind=$3 AND parent=$4 AND id=$5 AND "
-        "state=$6 AND digest=$7 RETURNING 1",
-        Params().Add(ends_at).Add(updated_at).Add(kind).Add(parent).Add(id).Add(state).Add(digest));
+        "INSERT INTO live_refresh (kind, parent, id, ends_at, updated_at) SELECT kind, parent, "
+        "id, $6, $7 FROM live WHERE kind=$1 AND parent=$2 AND id=$3 AND state=$4 AND digest=$5 "
+        "RETURNING 1",
+        Params().Add(kind).Add(parent).Add(id).Add(state).Add(digest).Add(ends_at).Add(updated_at));
     if (!rows) return Fail(std::move(rows.error()));
     return rows->size() > 0;
   }
 
+  Status FoldRefreshes() override {
+    // Bounded by the largest seq seen first: a refresh another node commits meanwhile is folded
+    // by the next fold, not deleted unseen.
+    auto m = Query("SELECT coalesce(max(seq), 0) FROM live_refresh", Params());
+    if (!m) return Fail(std::move(m.error()));
+    const std::int64_t max_seq = m->empty() ? 0 : m->Int(0, 0);
+    if (max_seq == 0) return Ok();
+    if (auto st = Done(Query(
+            "UPDATE live SET ends_at=r.ends_at, updated_at=r.updated_at FROM (SELECT DISTINCT ON "
+            "(kind, parent, id) kind, parent, id, ends_at, updated_at FROM live_refresh WHERE "
+            "seq<=$1 ORDER BY kind, parent, id, seq DESC) AS r WHERE live.kind=r.kind AND "
+            "live.parent=r.parent AND live.id=r.id AND r.updated_at>=live.updated_at",
+            Params().Add(max_seq)));
+        !st) {
+      return st;
+    }
+    return Done(Query("DELETE FROM live_refresh WHERE seq<=$1", Params().Add(max_seq)));
+  }
+
   Status DeleteLive(std::string_view kind, std::string_view parent, std::string_view id) override {
-    return Done(Query("DELETE FROM live WHERE kind=$1 AND parent=$2 AND id=$3",
+    if (auto st = Done(Query("DELETE FROM live WHERE kind=$1 AND parent=$2 AND id=$3",
+                             Params().Add(kind).Add(parent).Add(id)));
+        !st) {
+      return st;
+    }
+    return Done(Query("DELETE FROM live_body WHERE kind=$1 AND parent=$2 AND id=$3",
                       Params().Add(kind).Add(parent).Add(id)));
   }
 
   Result<std::vector<LiveRow>> DueLive(std::string_view kind, std::int64_t now,
                                        std::int64_t limit) override {
-    return LiveRows(
-        Query("SELECT " + std::string(kLiveColumns) +
-                  " FROM live WHERE kind=$1 AND due_at>0 AND due_at<=$2 ORDER BY due_at LIMIT $3 "
-                  "FOR UPDATE SKIP LOCKED",
-              Params().Add(kind).Add(now).Add(limit)));
+    return LiveRows(Query("SELECT " + std::string(kLiveColumns) +
+                              " WHERE kind=$1 AND due_at>0 AND due_at<=$2 ORDER BY due_at LIMIT $3 "
+                              "FOR UPDATE SKIP LOCKED",
+                          Params().Add(kind).Add(now).Add(limit)));
   }
 
   Result<std::vector<LiveRow>> LiveOf(std::string_view kind, std::string_view parent) override {
-    return LiveRows(
-        Query("SELECT " + std::string(kLiveColumns) +
-                  " FROM live WHERE kind=$1 AND parent=$2 ORDER BY id COLLATE \"C\" FOR UPDATE",
-              Params().Add(kind).Add(parent)));
+    return LiveRows(Query("SELECT " + std::string(kLiveColumns) +
+                              " WHERE kind=$1 AND parent=$2 ORDER BY id COLLATE \"C\" FOR UPDATE",
+                          Params().Add(kind).Add(parent)));
   }
 
   Result<bool> InsertNotification(NotificationRow& n) override {
@@ -1037,10 +1074,16 @@ class PgStore final : public Store {
 
   Result<std::vector<LiveRow>> Live(std::string_view kind, std::string_view parent, bool any_parent,
                                     std::int64_t limit) override {
+    // Read through the refreshes not folded yet.
     return ReadAll<LiveRow>(
-        "SELECT " + std::string(kLiveColumns) +
-            " FROM live WHERE kind=$1 AND ($2 OR parent=$3) ORDER BY parent COLLATE \"C\", id "
-            "COLLATE \"C\" LIMIT $4",
+        "WITH r AS (SELECT DISTINCT ON (kind, parent, id) kind, parent, id, ends_at, updated_at "
+        "FROM live_refresh ORDER BY kind, parent, id, seq DESC) SELECT l.kind, l.parent, l.id, "
+        "b.body, l.due_at, CASE WHEN r.updated_at>=l.updated_at THEN r.updated_at ELSE "
+        "l.updated_at END, l.state, l.digest, CASE WHEN r.updated_at>=l.updated_at THEN "
+        "r.ends_at ELSE l.ends_at END FROM live l JOIN live_body b ON b.kind=l.kind AND "
+        "b.parent=l.parent AND b.id=l.id LEFT JOIN r ON r.kind=l.kind AND r.parent=l.parent AND "
+        "r.id=l.id WHERE l.kind=$1 AND ($2 OR l.parent=$3) ORDER BY l.parent COLLATE \"C\", "
+        "l.id COLLATE \"C\" LIMIT $4",
         Params()
             .Add(kind)
             .Add(any_parent ? "true" : "false")
@@ -1091,7 +1134,8 @@ class PgStore final : public Store {
         "coalesce((SELECT min(due_at) FROM notifications WHERE status='pending'), "
         "9223372036854775807), coalesce((SELECT min(lease_until) FROM notifications WHERE "
         "status='sending'), 9223372036854775807), coalesce((SELECT min(due_at) FROM live WHERE "
-        "due_at>0), 9223372036854775807))",
+        "due_at>0), 9223372036854775807), coalesce((SELECT updated_at+1000000000 FROM "
+        "live_refresh ORDER BY seq LIMIT 1), 9223372036854775807))",
         Params(), [](const Rows& s, int r) { return s.Int(r, 0); });
     if (!v) return Fail(std::move(v.error()));
     return v->empty() ? INT64_MAX : v->front();

@@ -163,11 +163,19 @@ CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
 ALTER TABLE services ADD COLUMN auto_resolve_s INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE services ADD COLUMN mute_intervals TEXT NOT NULL DEFAULT '[]';
 CREATE TABLE live (
-  kind TEXT NOT NULL, parent TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL,
+  kind TEXT NOT NULL, parent TEXT NOT NULL, id TEXT NOT NULL,
   due_at INTEGER NOT NULL DEFAULT 0, updated_at INTEGER NOT NULL,
   state TEXT NOT NULL DEFAULT '', digest INTEGER NOT NULL DEFAULT 0,
   ends_at INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (kind, parent, id)) STRICT, WITHOUT ROWID;
+-- The bodies apart: a refresh rewrites a narrow row (many to a page), not a body.
+CREATE TABLE live_body (
+  kind TEXT NOT NULL, parent TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL,
+  PRIMARY KEY (kind, parent, id)) STRICT, WITHOUT ROWID;
 CREATE INDEX live_due ON live(due_at) WHERE due_at > 0;
+-- Refreshes of live rows, appended (RefreshLive) and folded into the rows (FoldRefreshes).
+CREATE TABLE live_refresh (
+  seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, parent TEXT NOT NULL, id TEXT NOT NULL,
+  ends_at INTEGER NOT NULL, updated_at INTEGER NOT NULL) STRICT;
 )sql",
 };
 
@@ -223,8 +231,19 @@ NotificationRow ReadNotification(const Statement& s) {
   return r;
 }
 
+// A live row is its narrow part (live) and its body (live_body), joined.
 constexpr std::string_view kLiveColumns =
-    "kind, parent, id, body, due_at, updated_at, state, digest, ends_at";
+    "kind, parent, id, body, due_at, updated_at, state, digest, ends_at FROM live JOIN live_body "
+    "USING (kind, parent, id)";
+
+// Live rows with the latest unfolded refresh of each applied (the order of kLiveColumns).
+constexpr std::string_view kLiveThroughRefreshes =
+    "WITH r AS (SELECT kind, parent, id, ends_at, updated_at FROM live_refresh WHERE seq IN "
+    "(SELECT max(seq) FROM live_refresh GROUP BY kind, parent, id)) SELECT l.kind, l.parent, "
+    "l.id, b.body, l.due_at, CASE WHEN r.updated_at>=l.updated_at THEN r.updated_at ELSE "
+    "l.updated_at END, l.state, l.digest, CASE WHEN r.updated_at>=l.updated_at THEN r.ends_at "
+    "ELSE l.ends_at END FROM live l JOIN live_body b ON b.kind=l.kind AND b.parent=l.parent AND "
+    "b.id=l.id LEFT JOIN r ON r.kind=l.kind AND r.parent=l.parent AND r.id=l.id";
 
 LiveRow ReadLive(const Statement& s) {
   return LiveRow{s.Text(0), s.Text(1), s.Text(2), s.Object(3), s.Int(4),
@@ -807,7 +826,7 @@ class SqliteTx final : public Tx {
   Result<std::optional<LiveRow>> GetLive(std::string_view kind, std::string_view parent,
                                          std::string_view id, bool with_body) override {
     static const std::string full =
-        "SELECT " + std::string(kLiveColumns) + " FROM live WHERE kind=? AND parent=? AND id=?";
+        "SELECT " + std::string(kLiveColumns) + " WHERE kind=? AND parent=? AND id=?";
     // The body as '{}': nothing to read or parse.
     static const std::string bare =
         "SELECT kind, parent, id, '{}', due_at, updated_at, state, digest, ends_at FROM live "
@@ -819,60 +838,98 @@ class SqliteTx final : public Tx {
 
   Status PutLive(const LiveRow& r) override {
     auto s = c_.Prepare(
-        "INSERT INTO live (kind, parent, id, body, due_at, updated_at, state, digest, ends_at) "
-        "VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(kind, parent, id) DO UPDATE SET "
-        "body=excluded.body, due_at=excluded.due_at, updated_at=excluded.updated_at, "
-        "state=excluded.state, digest=excluded.digest, ends_at=excluded.ends_at");
+        "INSERT INTO live (kind, parent, id, due_at, updated_at, state, digest, ends_at) "
+        "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(kind, parent, id) DO UPDATE SET "
+        "due_at=excluded.due_at, updated_at=excluded.updated_at, state=excluded.state, "
+        "digest=excluded.digest, ends_at=excluded.ends_at");
     if (!s) return Fail(std::move(s.error()));
-    return (*s)
-        ->Bind(1, r.kind)
-        .Bind(2, r.parent)
-        .Bind(3, r.id)
-        .BindJson(4, r.body)
-        .Bind(5, r.due_at)
-        .Bind(6, r.updated_at)
-        .Bind(7, r.state)
-        .Bind(8, r.digest)
-        .Bind(9, r.ends_at)
-        .Run();
+    if (auto st = (*s)->Bind(1, r.kind)
+                      .Bind(2, r.parent)
+                      .Bind(3, r.id)
+                      .Bind(4, r.due_at)
+                      .Bind(5, r.updated_at)
+                      .Bind(6, r.state)
+                      .Bind(7, r.digest)
+                      .Bind(8, r.ends_at)
+                      .Run();
+        !st) {
+      return st;
+    }
+    auto b = c_.Prepare(
+        "INSERT INTO live_body (kind, parent, id, body) VALUES (?,?,?,?) ON CONFLICT(kind, "
+        "parent, id) DO UPDATE SET body=excluded.body");
+    if (!b) return Fail(std::move(b.error()));
+    return (*b)->Bind(1, r.kind).Bind(2, r.parent).Bind(3, r.id).BindJson(4, r.body).Run();
   }
 
   Result<bool> RefreshLive(std::string_view kind, std::string_view parent, std::string_view id,
                            std::string_view state, std::int64_t digest, std::int64_t ends_at,
                            std::int64_t updated_at) override {
-    // due_at is left alone (its index is not touched): a row that comes due early is moved on.
+    auto found = Rows<std::int64_t>(
+        "SELECT 1 FROM live WHERE kind=? AND parent=? AND id=? AND state=? AND digest=?",
+        [&](Statement& q) {
+          q.Bind(1, kind).Bind(2, parent).Bind(3, id).Bind(4, state).Bind(5, digest);
+        },
+        [](const Statement& q) { return q.Int(0); });
+    if (!found) return Fail(std::move(found.error()));
+    if (found->empty()) return false;
     auto s = c_.Prepare(
-        "UPDATE live SET ends_at=?, updated_at=? WHERE kind=? AND parent=? AND id=? AND state=? "
-        "AND digest=?");
+        "INSERT INTO live_refresh (kind, parent, id, ends_at, updated_at) VALUES (?,?,?,?,?)");
     if (!s) return Fail(std::move(s.error()));
-    (*s)->Bind(1, ends_at)
-        .Bind(2, updated_at)
-        .Bind(3, kind)
-        .Bind(4, parent)
-        .Bind(5, id)
-        .Bind(6, state)
-        .Bind(7, digest);
-    if (auto st = (*s)->Run(); !st) return Fail(std::move(st.error()));
-    return c_.Changes() > 0;
+    if (auto st = (*s)->Bind(1, kind)
+                      .Bind(2, parent)
+                      .Bind(3, id)
+                      .Bind(4, ends_at)
+                      .Bind(5, updated_at)
+                      .Run();
+        !st) {
+      return Fail(std::move(st.error()));
+    }
+    return true;
+  }
+
+  Status FoldRefreshes() override {
+    // The latest refresh of each row wins, unless the row was written since (a push that
+    // changed it). Bounded by the largest seq seen first, like the PostgreSQL store.
+    auto m = Rows<std::int64_t>(
+        "SELECT coalesce(max(seq), 0) FROM live_refresh", [](Statement&) {},
+        [](const Statement& q) { return q.Int(0); });
+    if (!m) return Fail(std::move(m.error()));
+    const std::int64_t max_seq = m->empty() ? 0 : m->front();
+    if (max_seq == 0) return Ok();
+    auto u = c_.Prepare(
+        "UPDATE live SET ends_at=r.ends_at, updated_at=r.updated_at FROM (SELECT kind, parent, "
+        "id, ends_at, updated_at FROM live_refresh WHERE seq IN (SELECT max(seq) FROM "
+        "live_refresh WHERE seq<=?1 GROUP BY kind, parent, id)) AS r WHERE live.kind=r.kind AND "
+        "live.parent=r.parent AND live.id=r.id AND r.updated_at>=live.updated_at");
+    if (!u) return Fail(std::move(u.error()));
+    if (auto st = (*u)->Bind(1, max_seq).Run(); !st) return st;
+    auto d = c_.Prepare("DELETE FROM live_refresh WHERE seq<=?");
+    if (!d) return Fail(std::move(d.error()));
+    return (*d)->Bind(1, max_seq).Run();
   }
 
   Status DeleteLive(std::string_view kind, std::string_view parent, std::string_view id) override {
-    auto s = c_.Prepare("DELETE FROM live WHERE kind=? AND parent=? AND id=?");
-    if (!s) return Fail(std::move(s.error()));
-    return (*s)->Bind(1, kind).Bind(2, parent).Bind(3, id).Run();
+    for (const char* sql : {"DELETE FROM live WHERE kind=? AND parent=? AND id=?",
+                            "DELETE FROM live_body WHERE kind=? AND parent=? AND id=?"}) {
+      auto s = c_.Prepare(sql);
+      if (!s) return Fail(std::move(s.error()));
+      if (auto st = (*s)->Bind(1, kind).Bind(2, parent).Bind(3, id).Run(); !st) return st;
+    }
+    return Ok();
   }
 
   Result<std::vector<LiveRow>> DueLive(std::string_view kind, std::int64_t now,
                                        std::int64_t limit) override {
     return Rows<LiveRow>(
         "SELECT " + std::string(kLiveColumns) +
-            " FROM live WHERE kind=? AND due_at>0 AND due_at<=? ORDER BY due_at LIMIT ?",
+            " WHERE kind=? AND due_at>0 AND due_at<=? ORDER BY due_at LIMIT ?",
         [&](Statement& s) { s.Bind(1, kind).Bind(2, now).Bind(3, limit); }, ReadLive);
   }
 
   Result<std::vector<LiveRow>> LiveOf(std::string_view kind, std::string_view parent) override {
     return Rows<LiveRow>(
-        "SELECT " + std::string(kLiveColumns) + " FROM live WHERE kind=? AND parent=? ORDER BY id",
+        "SELECT " + std::string(kLiveColumns) + " WHERE kind=? AND parent=? ORDER BY id",
         [&](Statement& s) { s.Bind(1, kind).Bind(2, parent); }, ReadLive);
   }
 
@@ -1643,9 +1700,10 @@ class SqliteStore final : public Store {
 
   Result<std::vector<LiveRow>> Live(std::string_view kind, std::string_view parent, bool any_parent,
                                     std::int64_t limit) override {
+    // Read through the refreshes not folded yet.
     return ReadAll<LiveRow>(
-        "SELECT " + std::string(kLiveColumns) +
-            " FROM live WHERE kind=?1 AND (?2 OR parent=?3) ORDER BY parent, id LIMIT ?4",
+        std::string(kLiveThroughRefreshes) +
+            " WHERE l.kind=?1 AND (?2 OR l.parent=?3) ORDER BY l.parent, l.id LIMIT ?4",
         [&](Statement& s) {
           s.Bind(1, kind)
               .Bind(2, static_cast<std::int64_t>(any_parent ? 1 : 0))
@@ -1698,7 +1756,8 @@ class SqliteStore final : public Store {
         "coalesce((SELECT min(due_at) FROM notifications WHERE status='pending'), "
         "9223372036854775807), coalesce((SELECT min(lease_until) FROM notifications WHERE "
         "status='sending'), 9223372036854775807), coalesce((SELECT min(due_at) FROM live WHERE "
-        "due_at>0), 9223372036854775807))",
+        "due_at>0), 9223372036854775807), coalesce((SELECT updated_at+1000000000 FROM "
+        "live_refresh ORDER BY seq LIMIT 1), 9223372036854775807))",
         [](Statement&) {}, [](const Statement& s) { return s.Int(0); });
     if (!v) return Fail(std::move(v.error()));
     return v->empty() ? INT64_MAX : v->front();
