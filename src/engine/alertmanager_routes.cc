@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <ctime>
 #include <memory>
+#include <set>
 
 #include <sodium.h>
 
@@ -17,6 +18,7 @@
 #include <opsorch/log/log.h>
 
 #include "engine/admin_util.h"
+#include "engine/firing_cache.h"
 #include "engine/pager.h"
 #include "engine/quiet.h"
 #include "engine/suppression.h"
@@ -110,21 +112,60 @@ class AlertRoutes {
     if (engine == nullptr) return respond(Fail(admin::EngineDisabled()));
     auto integration = KeyOf(*engine, call);
     if (!integration) return respond(Fail(integration.error()));
-    auto decoded = DecodeAlertmanagerPush(call.request.body, call.params[0], engine->Now(),
-                                          kResolveTimeoutNs, ctx_.limits);
+    // Alerts that fire already with the same annotations are decoded only as far as a refresh
+    // needs; one the engine finds is not firing after all ("stale") is decoded again in full.
+    FiringCache& firing = engine->firing();
+    const std::string service = integration->service_id;
+    const ActiveFn active = [&firing, &service](std::string_view fp, std::int64_t digest) {
+      return firing.Active(service, fp, digest);
+    };
+    const std::int64_t now = engine->Now();
+    auto decoded = DecodeAlertmanagerPush(call.request.body, call.params[0], now, kResolveTimeoutNs,
+                                          ctx_.limits, &active);
     if (!decoded) return respond(Fail(Invalid(decoded.error())));
     auto errors = std::make_shared<std::vector<FieldError>>(std::move(decoded->errors));
+    // What the writer reads of the integration (its id and service), copied per alert: the key
+    // hash and name would be four more allocations per alert of every push.
+    auto slim = std::make_shared<IntegrationRow>();
+    slim->id = integration->id;
+    slim->service_id = integration->service_id;
+    slim->kind = integration->kind;
     std::vector<Ingestion> in;
     in.reserve(decoded->events.size());
-    for (auto& e : decoded->events) in.push_back(Ingestion{*integration, std::move(e)});
-    engine->Ingest(std::move(in), [errors, respond = std::move(respond)](
-                                      std::vector<IngestResult> results) mutable {
+    for (auto& e : decoded->events) in.push_back(Ingestion{*slim, std::move(e)});
+    // The request (its body) stays valid until `respond` is called: the rare second decode
+    // reads it there.
+    const std::string_view body = call.request.body;
+    Engine* e = engine;
+    const DecodeLimits limits = ctx_.limits;
+    const std::string key(call.params[0]);
+    auto reply = std::make_shared<Respond>(std::move(respond));
+    engine->Ingest(std::move(in), [errors, e, slim, limits, key, now, body,
+                                   reply](std::vector<IngestResult> results) {
+      std::set<std::string> stale;
       for (const auto& r : results) {
-        if (!r.status) return respond(Fail(r.status.error()));
+        if (!r.status) return (*reply)(Fail(r.status.error()));
+        if (r.action == "stale") stale.insert(r.dedup_key);
       }
       // Alertmanager keeps the valid alerts and answers 400 naming the others.
-      if (!errors->empty()) return respond(Fail(Invalid(*errors)));
-      respond(AmReply("", 200));
+      auto finish = [errors, reply] {
+        if (!errors->empty()) return (*reply)(Fail(Invalid(*errors)));
+        (*reply)(AmReply("", 200));
+      };
+      if (stale.empty()) return finish();
+      auto full = DecodeAlertmanagerPush(body, key, now, kResolveTimeoutNs, limits);
+      std::vector<Ingestion> again;
+      if (full) {
+        for (auto& ev : full->events) {
+          if (stale.count(ev.dedup_key) > 0) again.push_back(Ingestion{*slim, std::move(ev)});
+        }
+      }
+      e->Ingest(std::move(again), [finish, reply](std::vector<IngestResult> retried) {
+        for (const auto& r : retried) {
+          if (!r.status) return (*reply)(Fail(r.status.error()));
+        }
+        finish();
+      });
     });
   }
 

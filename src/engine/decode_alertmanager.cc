@@ -308,6 +308,102 @@ JsonObject Take(JsonObject& o, std::string_view key) {
   return v != nullptr && v->is_object() ? std::move(v->get_object()) : JsonObject();
 }
 
+// The hot path of a push: an alert that is plainly valid and, by `active`, already fires with
+// the same annotations becomes a refresh-only event without copying a single string (a push of
+// firing alerts is almost all such). Anything unusual returns nullopt and takes the full path,
+// which also words the errors.
+using View = std::pair<std::string_view, std::string_view>;
+
+bool ViewPairs(const JsonValue* v, std::vector<View>& out, bool drop_empty) {
+  out.clear();
+  if (v == nullptr) return true;
+  if (!v->is_object()) return false;
+  for (const auto& kv : v->get_object()) {
+    if (!kv.value().is_string()) return false;
+    const std::string_view name(kv.key().data(), kv.key().size());
+    const std::string_view value = decode_internal::View(kv.value().get_string());
+    if (name.find('\0') != std::string_view::npos || value.find('\0') != std::string_view::npos ||
+        !ValidLabelName(name)) {
+      return false;
+    }
+    if (drop_empty && value.empty()) continue;
+    out.emplace_back(name, value);
+  }
+  std::sort(out.begin(), out.end());
+  return true;
+}
+
+std::uint64_t Fnv(std::uint64_t h, std::string_view s) {
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+std::optional<Event> TryRefresh(const JsonValue& value, std::int64_t now,
+                                std::int64_t resolve_timeout_ns, const ActiveFn& active,
+                                std::vector<View>& labels, std::vector<View>& annotations) {
+  if (!value.is_object()) return std::nullopt;
+  const JsonObject& o = value.get_object();
+  if (!ViewPairs(o.if_contains("labels"), labels, true) || labels.empty()) return std::nullopt;
+  if (!ViewPairs(o.if_contains("annotations"), annotations, false)) return std::nullopt;
+  auto time_of = [&o](std::string_view key, std::optional<std::int64_t>& out) {
+    const JsonValue* v = o.if_contains(key);
+    if (v == nullptr) return true;
+    if (!v->is_string()) return false;
+    auto t = ParseRfc3339(decode_internal::View(v->get_string()));
+    if (!t || (!t->IsZero() && !t->UnixNanosChecked())) return false;
+    if (!t->IsZero()) out = t->UnixNanos();
+    return true;
+  };
+  std::optional<std::int64_t> starts_given, ends_given;
+  if (!time_of("startsAt", starts_given) || !time_of("endsAt", ends_given)) return std::nullopt;
+  std::string_view generator_url;
+  if (const JsonValue* g = o.if_contains("generatorURL"); g != nullptr) {
+    if (!g->is_string()) return std::nullopt;
+    generator_url = decode_internal::View(g->get_string());
+  }
+  const std::int64_t ends = ends_given.value_or(now + resolve_timeout_ns);
+  const std::int64_t starts = starts_given ? *starts_given : (ends_given ? *ends_given : now);
+  if (ends < starts || ends <= now) return std::nullopt;  // invalid, or a resolve
+  // The same fingerprint and digest as the full path (AlertmanagerFingerprint, DecodePushed).
+  std::uint64_t f = 14695981039346656037ULL;
+  for (const auto& [k, v] : labels) {
+    f = Fnv(Fnv(Fnv(Fnv(f, k), "\xff"), v), "\xff");
+  }
+  std::uint64_t h = 14695981039346656037ULL;
+  auto add = [&h](std::string_view s) {
+    h = Fnv(h, s);
+    h ^= 0xFF;
+    h *= 1099511628211ULL;
+  };
+  for (const auto& [k, v] : annotations) {
+    add(k);
+    add(v);
+  }
+  add(generator_url);
+  add(starts_given ? std::to_string(starts) : std::string());
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string fingerprint(16, '0');
+  for (int i = 15; i >= 0; --i) {
+    fingerprint[static_cast<std::size_t>(i)] = kHex[f & 0xF];
+    f >>= 4;
+  }
+  const auto digest = static_cast<std::int64_t>(h);
+  if (!active(fingerprint, digest)) return std::nullopt;
+  Event e;
+  e.origin = "alertmanager_api";
+  e.push = true;
+  e.refresh_only = true;
+  e.action = EventAction::kTrigger;
+  e.dedup_key = std::move(fingerprint);
+  e.digest = digest;
+  e.starts_at = starts;
+  e.ends_at = ends;
+  return e;
+}
+
 std::optional<Event> DecodePushed(JsonValue& value, const std::string& path,
                                   std::string_view integration_key, std::int64_t now,
                                   std::int64_t resolve_timeout_ns, const DecodeLimits& limits,
@@ -442,7 +538,7 @@ std::string AlertmanagerFingerprint(
 
 Decoded<PushDecoded> DecodeAlertmanagerPush(std::string_view body, std::string_view integration_key,
                                             std::int64_t now, std::int64_t resolve_timeout_ns,
-                                            const DecodeLimits& limits) {
+                                            const DecodeLimits& limits, const ActiveFn* active) {
   DecodeLimits push = limits;
   push.max_body_bytes = limits.max_webhook_body_bytes;
   auto parsed = decode_internal::ParseBody(body, push);
@@ -455,7 +551,15 @@ Decoded<PushDecoded> DecodeAlertmanagerPush(std::string_view body, std::string_v
   }
   PushDecoded out;
   out.events.reserve(items.size());
+  std::vector<View> labels, annotations;  // reused by every alert's hot path
   for (std::size_t i = 0; i < items.size(); ++i) {
+    if (active != nullptr && *active) {
+      if (auto e = TryRefresh(items[i], now, resolve_timeout_ns, *active, labels, annotations)) {
+        e->routing_key = std::string(integration_key);
+        out.events.push_back(std::move(*e));
+        continue;
+      }
+    }
     auto e = DecodePushed(items[i], decode_internal::IndexPath("", i), integration_key, now,
                           resolve_timeout_ns, limits, out.errors);
     if (e) out.events.push_back(std::move(*e));

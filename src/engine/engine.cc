@@ -16,6 +16,7 @@
 #include <opsorch/log/log.h>
 #include <opsorch/metrics/metrics.h>
 
+#include "engine/firing_cache.h"
 #include "engine/pager.h"
 #include "engine/quiet.h"
 #include "engine/rules.h"
@@ -42,6 +43,7 @@ struct Engine::Impl {
   RulesConfig rules;
   std::unique_ptr<Store> store;
   std::unique_ptr<Quiet> quiet;          // silences, maintenance, mute intervals, heartbeats
+  FiringCache firing;                    // what fires through the Alertmanager API
   std::unique_ptr<Pager> pager;          // destroyed first (~Engine): its runner submits writes
   std::atomic<bool> paging_work{false};  // a commit queued pages: wake the pager after it
 
@@ -155,7 +157,7 @@ struct Engine::Impl {
           if (counts != nullptr) *counts = PagingCounts{};  // a re-run overwrites
           Result<Outcome> o = Outcome{};
           if (q != nullptr) {
-            const QuietEnv env{*q, rules, pager.get()};
+            const QuietEnv env{*q, rules, pager.get(), &firing};
             QuietEffects fx;
             fx.counts = counts;
             o = ApplyQuietly(tx, in->integration, in->event, now, env, fx);
@@ -301,7 +303,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options,
     p.extra = [raw](Tx& tx, std::int64_t now, const std::vector<JobRow>& jobs,
                     PagingCounts& counts) -> Result<bool> {
       const auto q = raw->quiet->Snapshot();
-      const QuietEnv env{*q, raw->rules, raw->pager.get()};
+      const QuietEnv env{*q, raw->rules, raw->pager.get(), &raw->firing};
       QuietEffects fx;
       fx.counts = &counts;
       return RunDue(tx, now, env, jobs, fx);
@@ -375,6 +377,8 @@ Store& Engine::store() { return *impl_->store; }
 Pager* Engine::pager() { return impl_->pager.get(); }
 
 Quiet* Engine::quiet() { return impl_->quiet.get(); }
+
+FiringCache& Engine::firing() { return impl_->firing; }
 
 const RulesConfig& Engine::rules() const { return impl_->rules; }
 

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <opsorch/common/json.h>
@@ -39,6 +40,22 @@ inline std::vector<std::string> JsonToStrings(const JsonArray& a) {
     if (v.is_string()) out.emplace_back(v.get_string());
   }
   return out;
+}
+
+// Live rows read through their unfolded refreshes (Tx::RefreshLive): the latest refresh of a
+// row wins unless the row was written since.
+template <class Row>
+void ApplyRefreshes(std::vector<Row>& rows, const std::vector<Row>& refreshes) {
+  if (refreshes.empty()) return;
+  std::unordered_map<std::string, const Row*> latest;
+  latest.reserve(refreshes.size());
+  for (const Row& r : refreshes) latest[r.parent + '\n' + r.id] = &r;
+  for (Row& row : rows) {
+    const auto it = latest.find(row.parent + '\n' + row.id);
+    if (it == latest.end() || it->second->updated_at < row.updated_at) continue;
+    row.ends_at = it->second->ends_at;
+    row.updated_at = it->second->updated_at;
+  }
 }
 
 inline constexpr std::string_view kIncidentColumns =

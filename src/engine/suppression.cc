@@ -6,6 +6,7 @@
 #include <opsorch/common/time.h>
 #include <opsorch/log/log.h>
 
+#include "engine/firing_cache.h"
 #include "engine/store_schema.h"
 #include "engine/vocabulary.h"
 
@@ -157,6 +158,20 @@ void SetState(LiveRow& row, const std::vector<std::string>& silenced_by, const Q
 
 bool Suppressed(const LiveRow& row) { return row.state == "suppressed"; }
 
+// The push route's view of what fires (firing_cache.h), kept with the rows written here.
+void Remember(const QuietEnv& env, const LiveRow& row) {
+  if (env.firing == nullptr || row.kind != kFiringRow) return;
+  if (row.state == "active" && BoolOf(row.body, "push")) {
+    env.firing->Put(row.parent, row.id, row.digest);
+  } else {
+    env.firing->Erase(row.parent, row.id);
+  }
+}
+
+void Forget(const QuietEnv& env, std::string_view service, std::string_view id) {
+  if (env.firing != nullptr) env.firing->Erase(service, id);
+}
+
 // A new incident of a paused service: marked, recorded, and looked at again when the pause ends.
 Status MarkPaused(Tx& tx, const std::string& incident_id, const Pause& p, std::int64_t now) {
   auto inc = tx.GetIncidentForUpdate(incident_id);
@@ -263,6 +278,7 @@ Result<Outcome> Release(Tx& tx, LiveRow& row, std::int64_t now, const QuietEnv& 
   SetState(row, {}, env.quiet);
   row.updated_at = now;
   if (auto st = tx.PutLive(row); !st) return Fail(std::move(st.error()));
+  Remember(env, row);
   return o;
 }
 
@@ -295,7 +311,15 @@ Result<Outcome> ApplyPush(Tx& tx, const IntegrationRow& integration, const Event
     auto refreshed =
         tx.RefreshLive(kFiringRow, service, e.dedup_key, "active", e.digest, e.ends_at, now);
     if (!refreshed) return Fail(std::move(refreshed.error()));
-    if (*refreshed) return Plain("refreshed", e);
+    if (*refreshed) {
+      if (env.firing != nullptr && !e.refresh_only) env.firing->Put(service, e.dedup_key, e.digest);
+      return Plain("refreshed", e);
+    }
+    if (e.refresh_only) {
+      // The route took it for a firing alert, but it is not (any more): it decodes it in full.
+      Forget(env, service, e.dedup_key);
+      return Plain("stale", e);
+    }
   }
   auto found = tx.GetLive(kFiringRow, service, e.dedup_key);
   if (!found) return Fail(std::move(found.error()));
@@ -317,6 +341,7 @@ Result<Outcome> ApplyPush(Tx& tx, const IntegrationRow& integration, const Event
       row.body["alert"] = *id;
       SetState(row, silenced, env.quiet);
       if (auto st = tx.PutLive(row); !st) return Fail(std::move(st.error()));
+      Remember(env, row);
       return Plain("suppressed", e, *id);
     }
     auto o = ApplyRules(tx, integration, e, now, env, effects);
@@ -325,6 +350,7 @@ Result<Outcome> ApplyPush(Tx& tx, const IntegrationRow& integration, const Event
     row.body["alert"] = o->alert_id;
     SetState(row, {}, env.quiet);
     if (auto st = tx.PutLive(row); !st) return Fail(std::move(st.error()));
+    Remember(env, row);
     return o;
   }
 
@@ -333,6 +359,7 @@ Result<Outcome> ApplyPush(Tx& tx, const IntegrationRow& integration, const Event
     if (auto st = tx.DeleteLive(kFiringRow, service, e.dedup_key); !st) {
       return Fail(std::move(st.error()));
     }
+    Forget(env, service, e.dedup_key);
     if (Suppressed(row)) {
       auto id = StoreUnlinked(tx, integration, e, now);
       if (!id) return Fail(std::move(id.error()));
@@ -358,12 +385,14 @@ Result<Outcome> ApplyPush(Tx& tx, const IntegrationRow& integration, const Event
     if (silenced.empty()) return Release(tx, row, now, env, effects);
     SetState(row, silenced, env.quiet);
     if (auto st = tx.PutLive(row); !st) return Fail(std::move(st.error()));
+    Remember(env, row);
     return Plain("suppressed", e);
   }
   // Active: its incident opened once for this firing episode (one resolved by hand stays
   // resolved until the alert resolves and fires again).
   SetState(row, {}, env.quiet);
   if (auto st = tx.PutLive(row); !st) return Fail(std::move(st.error()));
+  Remember(env, row);
   Outcome o = Plain("refreshed", e);
   o.incident_id = StringOf(row.body, "incident");
   return o;
@@ -373,6 +402,7 @@ Result<Outcome> ApplyPush(Tx& tx, const IntegrationRow& integration, const Event
 Status ExpireFiring(Tx& tx, const LiveRow& row, std::int64_t now, const QuietEnv& env,
                     QuietEffects& effects) {
   if (auto st = tx.DeleteLive(kFiringRow, row.parent, row.id); !st) return st;
+  Forget(env, row.parent, row.id);
   if (Suppressed(row)) return Ok();
   auto open = tx.FindOpenIncident(row.parent, row.id);
   if (!open) return Fail(std::move(open.error()));

@@ -28,10 +28,13 @@
 
 namespace opsorch::engine {
 
+class FiringCache;
+
 struct QuietEnv {
   const QuietSnapshot& quiet;
   const RulesConfig& rules;
-  Pager* pager = nullptr;  // null: nobody is paged (paging off)
+  Pager* pager = nullptr;         // null: nobody is paged (paging off)
+  FiringCache* firing = nullptr;  // kept current with the firing rows written (may be null)
 };
 
 // What ApplyQuietly also reports: whether the pager has new work after the commit.

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -81,9 +83,15 @@ struct PushDecoded {
   std::vector<Event> events;
   std::vector<FieldError> errors;
 };
+// `active`, when given, says whether an alert (fingerprint, digest) already fires with that
+// digest: such a plainly valid firing alert becomes a refresh-only event (Event::refresh_only:
+// dedup_key, digest, starts_at, ends_at; nothing else is decoded). If the engine finds it does
+// not fire after all, the caller decodes the push again without `active`.
+using ActiveFn = std::function<bool(std::string_view fingerprint, std::int64_t digest)>;
 Decoded<PushDecoded> DecodeAlertmanagerPush(std::string_view body, std::string_view integration_key,
                                             std::int64_t now, std::int64_t resolve_timeout_ns,
-                                            const DecodeLimits& limits = {});
+                                            const DecodeLimits& limits = {},
+                                            const ActiveFn* active = nullptr);
 
 // Alertmanager's fingerprint of a label set: FNV-1a 64 over the labels sorted by name, each
 // name and value followed by 0xFF, as 16 hex digits.

@@ -26,6 +26,7 @@ namespace opsorch::engine {
 
 class Pager;
 class Quiet;
+class FiringCache;
 struct RulesConfig;
 struct Outcome;
 struct SlaQuery;
@@ -100,6 +101,8 @@ class Engine {
   // Silences, maintenance windows, mute intervals and heartbeats (null when the store cannot
   // keep them).
   Quiet* quiet();
+  // Which Alertmanager API alerts fire now (the push route's hot path).
+  FiringCache& firing();
   const RulesConfig& rules() const;
   std::int64_t Now() const;  // the engine's clock, Unix nanoseconds
 

@@ -53,6 +53,10 @@ struct Event {
   // A push's digest of what a refresh may change (annotations, generatorURL, startsAt): equal
   // digests let a refresh skip rewriting the stored alert.
   std::int64_t digest = 0;
+  // A push decoded only as far as a refresh needs (decode.h, DecodeAlertmanagerPush's
+  // `active`): nothing but the fields above is set. The engine answers `stale` when the alert
+  // turns out not to fire with that digest, and the caller decodes it in full.
+  bool refresh_only = false;
 };
 
 // A PagerDuty change event (`POST /v2/change/enqueue`): becomes a deployment.

@@ -1074,22 +1074,25 @@ class PgStore final : public Store {
 
   Result<std::vector<LiveRow>> Live(std::string_view kind, std::string_view parent, bool any_parent,
                                     std::int64_t limit) override {
-    // Read through the refreshes not folded yet.
-    return ReadAll<LiveRow>(
-        "WITH r AS (SELECT DISTINCT ON (kind, parent, id) kind, parent, id, ends_at, updated_at "
-        "FROM live_refresh ORDER BY kind, parent, id, seq DESC) SELECT l.kind, l.parent, l.id, "
-        "b.body, l.due_at, CASE WHEN r.updated_at>=l.updated_at THEN r.updated_at ELSE "
-        "l.updated_at END, l.state, l.digest, CASE WHEN r.updated_at>=l.updated_at THEN "
-        "r.ends_at ELSE l.ends_at END FROM live l JOIN live_body b ON b.kind=l.kind AND "
-        "b.parent=l.parent AND b.id=l.id LEFT JOIN r ON r.kind=l.kind AND r.parent=l.parent AND "
-        "r.id=l.id WHERE l.kind=$1 AND ($2 OR l.parent=$3) ORDER BY l.parent COLLATE \"C\", "
-        "l.id COLLATE \"C\" LIMIT $4",
+    auto rows = ReadAll<LiveRow>(
+        "SELECT " + std::string(kLiveColumns) +
+            " WHERE kind=$1 AND ($2 OR parent=$3) ORDER BY parent COLLATE \"C\", id COLLATE "
+            "\"C\" LIMIT $4",
         Params()
             .Add(kind)
             .Add(any_parent ? "true" : "false")
             .Add(parent)
             .Add(limit > 0 ? limit : std::int64_t{INT64_MAX}),
         ReadLive);
+    if (!rows || rows->empty()) return rows;
+    // Read through the refreshes not folded yet: the latest of each row.
+    auto refreshes = ReadAll<LiveRow>(
+        "SELECT DISTINCT ON (parent, id) kind, parent, id, '{}', 0::bigint, updated_at, '', "
+        "0::bigint, ends_at FROM live_refresh WHERE kind=$1 ORDER BY parent, id, seq DESC",
+        Params().Add(kind), ReadLive);
+    if (!refreshes) return Fail(std::move(refreshes.error()));
+    ApplyRefreshes(*rows, *refreshes);
+    return rows;
   }
 
   Result<std::vector<CatalogDoc>> Docs(std::string_view kind) override {

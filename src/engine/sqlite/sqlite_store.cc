@@ -236,15 +236,6 @@ constexpr std::string_view kLiveColumns =
     "kind, parent, id, body, due_at, updated_at, state, digest, ends_at FROM live JOIN live_body "
     "USING (kind, parent, id)";
 
-// Live rows with the latest unfolded refresh of each applied (the order of kLiveColumns).
-constexpr std::string_view kLiveThroughRefreshes =
-    "WITH r AS (SELECT kind, parent, id, ends_at, updated_at FROM live_refresh WHERE seq IN "
-    "(SELECT max(seq) FROM live_refresh GROUP BY kind, parent, id)) SELECT l.kind, l.parent, "
-    "l.id, b.body, l.due_at, CASE WHEN r.updated_at>=l.updated_at THEN r.updated_at ELSE "
-    "l.updated_at END, l.state, l.digest, CASE WHEN r.updated_at>=l.updated_at THEN r.ends_at "
-    "ELSE l.ends_at END FROM live l JOIN live_body b ON b.kind=l.kind AND b.parent=l.parent AND "
-    "b.id=l.id LEFT JOIN r ON r.kind=l.kind AND r.parent=l.parent AND r.id=l.id";
-
 LiveRow ReadLive(const Statement& s) {
   return LiveRow{s.Text(0), s.Text(1), s.Text(2), s.Object(3), s.Int(4),
                  s.Int(5),  s.Text(6), s.Int(7),  s.Int(8)};
@@ -865,27 +856,24 @@ class SqliteTx final : public Tx {
   Result<bool> RefreshLive(std::string_view kind, std::string_view parent, std::string_view id,
                            std::string_view state, std::int64_t digest, std::int64_t ends_at,
                            std::int64_t updated_at) override {
-    auto found = Rows<std::int64_t>(
-        "SELECT 1 FROM live WHERE kind=? AND parent=? AND id=? AND state=? AND digest=?",
-        [&](Statement& q) {
-          q.Bind(1, kind).Bind(2, parent).Bind(3, id).Bind(4, state).Bind(5, digest);
-        },
-        [](const Statement& q) { return q.Int(0); });
-    if (!found) return Fail(std::move(found.error()));
-    if (found->empty()) return false;
+    // One statement: appended only if the row exists in this state with this digest.
     auto s = c_.Prepare(
-        "INSERT INTO live_refresh (kind, parent, id, ends_at, updated_at) VALUES (?,?,?,?,?)");
+        "INSERT INTO live_refresh (kind, parent, id, ends_at, updated_at) SELECT kind, parent, "
+        "id, ?6, ?7 FROM live WHERE kind=?1 AND parent=?2 AND id=?3 AND state=?4 AND digest=?5");
     if (!s) return Fail(std::move(s.error()));
-    if (auto st = (*s)->Bind(1, kind)
-                      .Bind(2, parent)
-                      .Bind(3, id)
-                      .Bind(4, ends_at)
-                      .Bind(5, updated_at)
+    // The texts outlive Run (which resets the statement): bound without copies.
+    if (auto st = (*s)->BindRef(1, kind)
+                      .BindRef(2, parent)
+                      .BindRef(3, id)
+                      .BindRef(4, state)
+                      .Bind(5, digest)
+                      .Bind(6, ends_at)
+                      .Bind(7, updated_at)
                       .Run();
         !st) {
       return Fail(std::move(st.error()));
     }
-    return true;
+    return c_.Changes() > 0;
   }
 
   Status FoldRefreshes() override {
@@ -1700,10 +1688,9 @@ class SqliteStore final : public Store {
 
   Result<std::vector<LiveRow>> Live(std::string_view kind, std::string_view parent, bool any_parent,
                                     std::int64_t limit) override {
-    // Read through the refreshes not folded yet.
-    return ReadAll<LiveRow>(
-        std::string(kLiveThroughRefreshes) +
-            " WHERE l.kind=?1 AND (?2 OR l.parent=?3) ORDER BY l.parent, l.id LIMIT ?4",
+    auto rows = ReadAll<LiveRow>(
+        "SELECT " + std::string(kLiveColumns) +
+            " WHERE kind=?1 AND (?2 OR parent=?3) ORDER BY parent, id LIMIT ?4",
         [&](Statement& s) {
           s.Bind(1, kind)
               .Bind(2, static_cast<std::int64_t>(any_parent ? 1 : 0))
@@ -1711,6 +1698,15 @@ class SqliteStore final : public Store {
               .Bind(4, limit > 0 ? limit : std::int64_t{-1});
         },
         ReadLive);
+    if (!rows || rows->empty()) return rows;
+    // Read through the refreshes not folded yet: the latest of each row.
+    auto refreshes = ReadAll<LiveRow>(
+        "SELECT kind, parent, id, '{}', 0, updated_at, '', 0, ends_at FROM live_refresh WHERE "
+        "seq IN (SELECT max(seq) FROM live_refresh WHERE kind=?1 GROUP BY parent, id)",
+        [&](Statement& s) { s.Bind(1, kind); }, ReadLive);
+    if (!refreshes) return Fail(std::move(refreshes.error()));
+    ApplyRefreshes(*rows, *refreshes);
+    return rows;
   }
 
   Result<std::vector<CatalogDoc>> Docs(std::string_view kind) override {
