@@ -217,7 +217,10 @@ struct Engine::Impl {
         for (auto& res : results[r]) {
           res.status = synced ? statuses[k] : synced;
           if (!res.status) res.action.clear();
-          count(res.status ? std::string_view(res.action) : "failed");
+          // A stale refresh is decoded again and counted then (alertmanager_routes.cc).
+          if (!res.status || res.action != "stale") {
+            count(res.status ? std::string_view(res.action) : "failed");
+          }
           ++k;
         }
       }

@@ -489,8 +489,10 @@ Status RunHeartbeats(Tx& tx, std::int64_t now, const QuietEnv& env, QuietEffects
   for (LiveRow& row : *due) {
     const auto it = env.quiet.heartbeats.find(row.id);
     if (it == env.quiet.heartbeats.end()) {
-      // The monitor was deleted (its row goes with it).
-      if (auto st = tx.DeleteLive(kBeatRow, row.parent, row.id); !st) return st;
+      // Not in this node's snapshot: deleted (the route deletes the row too), or made on another
+      // node a moment ago and not loaded here yet. Looked at again later, never dropped here.
+      row.due_at = now + kResumeRecheckNs;
+      if (auto st = tx.PutLive(row); !st) return st;
       continue;
     }
     const Heartbeat& hb = it->second;
