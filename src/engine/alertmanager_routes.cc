@@ -366,6 +366,52 @@ Status Store(Engine& engine, const silence::Silence& s) {
                                           Time::Now().UnixNanos()});
 }
 
+// Bounds per service: every silence is matched on the engine's writer, and one without an
+// anchor (an equality matcher with a value) is tried against every alert of its service.
+constexpr std::size_t kMaxSilences = 10'000;
+constexpr std::size_t kMaxUnanchored = 200;
+// Expired silences are kept this long for the listing (Alertmanager's --data.retention).
+constexpr std::int64_t kSilenceRetentionNs = 120LL * 3600 * 1'000'000'000;
+
+bool Anchored(const std::vector<silence::Matcher>& matchers) {
+  return std::any_of(matchers.begin(), matchers.end(), [](const silence::Matcher& m) {
+    return m.is_equal && !m.is_regex && !m.value.empty();
+  });
+}
+
+Status Admit(const QuietSnapshot& q, const silence::PostableSilence& s, bool update,
+             std::string_view service, std::int64_t now) {
+  std::size_t live = 0, unanchored = 0;
+  for (const auto& other : q.silences) {
+    if (other.scope != service || silence::StateAt(other, now) == silence::State::kExpired) {
+      continue;
+    }
+    ++live;
+    if (!Anchored(other.matchers)) ++unanchored;
+  }
+  if (!update && live >= kMaxSilences) {
+    return Fail(errc::kBadRequest, "too many silences for this service (" +
+                                       std::to_string(kMaxSilences) + " active or pending)");
+  }
+  if (!Anchored(s.matchers) && unanchored >= kMaxUnanchored) {
+    return Fail(errc::kBadRequest,
+                "too many silences without an equality matcher for this service (" +
+                    std::to_string(kMaxUnanchored) + "): give this one a name=\"value\" matcher");
+  }
+  return Ok();
+}
+
+// Expired silences past their retention are deleted (a few per change, so a flood of changes
+// cleans up after itself).
+void Collect(Engine& engine, const QuietSnapshot& q, std::string_view service, std::int64_t now) {
+  int n = 0;
+  for (const auto& s : q.silences) {
+    if (s.scope != service || s.ends_at >= now - kSilenceRetentionNs) continue;
+    (void)engine.store().DeleteDoc(kSilenceDoc, s.id);
+    if (++n == 100) break;
+  }
+}
+
 Outcome PostSilence(Engine& engine, const Call& call) {
   auto integration = KeyOf(engine, call);
   if (!integration) return Fail(integration.error());
@@ -382,12 +428,16 @@ Outcome PostSilence(Engine& engine, const Call& call) {
     existing = *s;
   }
   posted->scope = integration->service_id;
+  if (auto st = Admit(*q, *posted, existing.has_value(), integration->service_id, now); !st) {
+    return Fail(st.error());
+  }
   auto change = silence::ApplyPost(existing, std::move(*posted), now, NewSilenceId());
   if (!change) return Fail(change.error());
   if (auto st = Store(engine, change->write); !st) return Fail(st.error());
   if (change->expire_old) {
     if (auto st = Store(engine, *change->expire_old); !st) return Fail(st.error());
   }
+  Collect(engine, *q, integration->service_id, now);
   if (auto st = quiet->Reload(); !st) return Fail(st.error());
   if (change->expire_old) {
     if (auto st = Recheck(engine, *change->expire_old); !st) return Fail(st.error());

@@ -298,7 +298,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options,
   Impl* raw = impl.get();
   auto engine = std::unique_ptr<Engine>(new Engine(std::move(impl)));
   if (raw->store->SupportsPaging()) {
-    raw->quiet = std::make_unique<Quiet>(*raw->store);
+    raw->quiet = std::make_unique<Quiet>(*raw->store, [raw] { return raw->NowNs(); });
     if (auto st = raw->quiet->Reload(); !st) return Fail(std::move(st.error()));
   }
   if (options.paging && raw->store->SupportsPaging()) {

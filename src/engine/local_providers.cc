@@ -12,6 +12,7 @@
 #include "engine/incident_json.h"
 #include "engine/pager.h"
 #include "engine/rules.h"
+#include "engine/suppression.h"
 #include "engine/timeline_view.h"
 #include "engine/vocabulary.h"
 
@@ -217,6 +218,9 @@ class Base {
   // `counts` gets what it did, for WakePager once the write committed.
   Status Notify(Tx& tx, const IncidentRow& row, std::string_view change, std::int64_t now,
                 PagingCounts& counts) {
+    if (change == "resolved" && engine.quiet() != nullptr) {
+      if (auto st = EndFiringEpisode(tx, &engine.firing(), row); !st) return st;
+    }
     Pager* pager = engine.pager();
     if (pager == nullptr) return Ok();
     return pager->OnIncidentChange(tx, row.id, row.service_id, change, now, &counts);

@@ -685,11 +685,13 @@ struct Pager::Impl {
         woken_now = woken || !results.empty();
         woken = false;
       }
+      // Another node's silences and windows reach this node even while it is busy (rate-limited
+      // by the callee).
+      if (options.on_sweep) options.on_sweep();
       if (!woken_now) {
         // A sweep: work another node queued, a delay that came due, a lease to take back. An
         // idle sweep reads, it does not write.
         RefreshCatalog();
-        if (options.on_sweep) options.on_sweep();
         auto due = store.NextPagingWork();
         if (due && *due > Now()) {
           next_due = *due;

@@ -191,6 +191,9 @@ std::shared_ptr<const QuietSnapshot> Quiet::Snapshot() const {
 }
 
 Status Quiet::Reload() {
+  // One at a time: a reload that read the store before another's change cannot replace the
+  // snapshot of a reload that read it after.
+  std::lock_guard serial(reload_mu_);
   auto version = store_.CatalogVersion();
   if (!version) return Fail(std::move(version.error()));
   auto next = std::make_shared<QuietSnapshot>();
@@ -209,7 +212,8 @@ Status Quiet::Reload() {
     live.push_back(*s);
     next->silences.push_back(std::move(*s));
   }
-  next->index = silence::SilenceIndex::Build(std::move(live));
+  // Expired silences stay listed (until the routes' retention deletes them) but never mute.
+  next->index = silence::SilenceIndex::Build(std::move(live), clock_());
 
   auto windows = store_.Docs(kMaintenanceDoc);
   if (!windows) return Fail(std::move(windows.error()));

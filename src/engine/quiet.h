@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -111,7 +112,9 @@ Result<Heartbeat> HeartbeatFromJson(const JsonObject& body);
 // when the catalog version moves (checked at most every second) or every 5 s (services).
 class Quiet {
  public:
-  explicit Quiet(Store& store) : store_(store) {}
+  // `clock`: the engine's (Unix ns): silences expired before it are left out of the index.
+  Quiet(Store& store, std::function<std::int64_t()> clock)
+      : store_(store), clock_(std::move(clock)) {}
   std::shared_ptr<const QuietSnapshot> Snapshot() const;
   Status Reload();
   // Reloads when another node changed something (cheap when nothing did).
@@ -119,6 +122,8 @@ class Quiet {
 
  private:
   Store& store_;
+  std::function<std::int64_t()> clock_;
+  std::mutex reload_mu_;
   mutable std::mutex mu_;
   std::shared_ptr<const QuietSnapshot> snapshot_ = std::make_shared<QuietSnapshot>();
   std::int64_t next_check_ms_ = 0;

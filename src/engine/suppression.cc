@@ -141,14 +141,18 @@ LiveRow FiringRow(const IntegrationRow& integration, const Event& e, const silen
   return row;
 }
 
-// Suppressed (silenced_by non-empty) or active; due when its endsAt or first silence ends.
-void SetState(LiveRow& row, const std::vector<std::string>& silenced_by, const QuietSnapshot& q) {
+// Suppressed (silenced_by non-empty) or active; due when its endsAt or first silence ends, and
+// a suppressed one at least every minute: a silence expired on another node (this snapshot may
+// still hold it) or shortened must not hold the alert back until its original end.
+void SetState(LiveRow& row, const std::vector<std::string>& silenced_by, const QuietSnapshot& q,
+              std::int64_t now) {
   std::int64_t due = row.ends_at;
   if (!silenced_by.empty()) {
     row.state = "suppressed";
     row.body["silencedBy"] = Ids(silenced_by);
     const std::int64_t silence_end = q.EarliestEnd(silenced_by);
     if (silence_end > 0 && (due == 0 || silence_end < due)) due = silence_end;
+    if (due == 0 || due > now + kResumeRecheckNs) due = now + kResumeRecheckNs;
   } else {
     row.state = "active";
     row.body["silencedBy"] = JsonArray();
@@ -275,7 +279,7 @@ Result<Outcome> Release(Tx& tx, LiveRow& row, std::int64_t now, const QuietEnv& 
     return o;
   }
   row.body["incident"] = o->incident_id;
-  SetState(row, {}, env.quiet);
+  SetState(row, {}, env.quiet, now);
   row.updated_at = now;
   if (auto st = tx.PutLive(row); !st) return Fail(std::move(st.error()));
   Remember(env, row);
@@ -339,7 +343,7 @@ Result<Outcome> ApplyPush(Tx& tx, const IntegrationRow& integration, const Event
       auto id = StoreUnlinked(tx, integration, e, now);
       if (!id) return Fail(std::move(id.error()));
       row.body["alert"] = *id;
-      SetState(row, silenced, env.quiet);
+      SetState(row, silenced, env.quiet, now);
       if (auto st = tx.PutLive(row); !st) return Fail(std::move(st.error()));
       Remember(env, row);
       return Plain("suppressed", e, *id);
@@ -348,7 +352,7 @@ Result<Outcome> ApplyPush(Tx& tx, const IntegrationRow& integration, const Event
     if (!o) return o;
     row.body["incident"] = o->incident_id;
     row.body["alert"] = o->alert_id;
-    SetState(row, {}, env.quiet);
+    SetState(row, {}, env.quiet, now);
     if (auto st = tx.PutLive(row); !st) return Fail(std::move(st.error()));
     Remember(env, row);
     return o;
@@ -383,14 +387,14 @@ Result<Outcome> ApplyPush(Tx& tx, const IntegrationRow& integration, const Event
     std::vector<std::string> silenced;
     env.quiet.SilencedBy(service, e.labels, now, silenced);
     if (silenced.empty()) return Release(tx, row, now, env, effects);
-    SetState(row, silenced, env.quiet);
+    SetState(row, silenced, env.quiet, now);
     if (auto st = tx.PutLive(row); !st) return Fail(std::move(st.error()));
     Remember(env, row);
     return Plain("suppressed", e);
   }
   // Active: its incident opened once for this firing episode (one resolved by hand stays
   // resolved until the alert resolves and fires again).
-  SetState(row, {}, env.quiet);
+  SetState(row, {}, env.quiet, now);
   if (auto st = tx.PutLive(row); !st) return Fail(std::move(st.error()));
   Remember(env, row);
   Outcome o = Plain("refreshed", e);
@@ -447,7 +451,7 @@ Status RunFiring(Tx& tx, std::int64_t now, const QuietEnv& env, QuietEffects& ef
       if (auto o = Release(tx, row, now, env, effects); !o) return Fail(std::move(o.error()));
       continue;
     }
-    SetState(row, silenced, env.quiet);
+    SetState(row, silenced, env.quiet, now);
     if (row.due_at != 0 && row.due_at <= now) row.due_at = now + kResumeRecheckNs;
     row.updated_at = now;
     if (auto st = tx.PutLive(row); !st) return st;
@@ -553,10 +557,23 @@ Status RunAutoResolve(Tx& tx, const JobRow& job, std::int64_t now, const QuietEn
                             " minutes after it opened (the service's auto-resolve timeout)",
                         JsonObject{{"from", from}, {"to", "resolved"}, {"minutes", minutes}});
   if (auto st = tx.AppendTimeline(e); !st) return st;
+  if (auto st = EndFiringEpisode(tx, env.firing, row); !st) return st;
   return PagerHook(tx, env, id, row.service_id, "resolved", now, effects);
 }
 
 }  // namespace
+
+Status EndFiringEpisode(Tx& tx, FiringCache* firing, const IncidentRow& incident) {
+  if (incident.dedup_key.empty()) return Ok();
+  auto found = tx.GetLive(kFiringRow, incident.service_id, incident.dedup_key);
+  if (!found) return Fail(std::move(found.error()));
+  if (!*found || StringOf((*found)->body, "incident") != incident.id) return Ok();
+  if (auto st = tx.DeleteLive(kFiringRow, incident.service_id, incident.dedup_key); !st) {
+    return st;
+  }
+  if (firing != nullptr) firing->Erase(incident.service_id, incident.dedup_key);
+  return Ok();
+}
 
 Status RecheckService(Tx& tx, std::string_view service, std::string_view silence_id,
                       std::int64_t now);
@@ -609,7 +626,7 @@ Result<Outcome> ApplyQuietly(Tx& tx, const IntegrationRow& integration, const Ev
         if (!id) return Fail(std::move(id.error()));
         row.body["event"] = EventToJson(e);
         row.updated_at = now;
-        SetState(row, silenced, env.quiet);
+        SetState(row, silenced, env.quiet, now);
         if (auto st = tx.PutLive(row); !st) return Fail(std::move(st.error()));
         return Plain("suppressed", e, *id);
       }
@@ -637,7 +654,7 @@ Result<Outcome> ApplyQuietly(Tx& tx, const IntegrationRow& integration, const Ev
       if (!id) return Fail(std::move(id.error()));
       LiveRow row = FiringRow(integration, e, labels, now);
       row.body["alert"] = *id;
-      SetState(row, silenced, env.quiet);
+      SetState(row, silenced, env.quiet, now);
       if (auto st = tx.PutLive(row); !st) return Fail(std::move(st.error()));
       return Plain("suppressed", e, *id);
     }

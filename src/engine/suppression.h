@@ -63,6 +63,11 @@ Status ArmHeartbeat(Tx& tx, const Heartbeat& hb, std::int64_t now);
 Status RecheckSuppressed(Tx& tx, const std::vector<std::string>& services,
                          std::string_view silence_id, std::int64_t now);
 
+// An incident of a pushed alert was resolved while the alert may still fire (by hand, through
+// the API, or by auto-resolve): its firing row is forgotten, so the next push opens a new
+// incident, as the next trigger after a resolve does on every other path.
+Status EndFiringEpisode(Tx& tx, FiringCache* firing, const IncidentRow& incident);
+
 // The labels silences match for an event: its own (Alertmanager), else, for PagerDuty events,
 // the string values of custom_details plus component, group, class, source and severity.
 silence::Labels EventLabels(const Event& e);

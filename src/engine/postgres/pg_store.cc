@@ -639,22 +639,15 @@ class PgTx final : public Tx {
   }
 
   Status FoldRefreshes() override {
-    // Bounded by the largest seq seen first: a refresh another node commits meanwhile is folded
-    // by the next fold, not deleted unseen.
-    auto m = Query("SELECT coalesce(max(seq), 0) FROM live_refresh", Params());
-    if (!m) return Fail(std::move(m.error()));
-    const std::int64_t max_seq = m->empty() ? 0 : m->Int(0, 0);
-    if (max_seq == 0) return Ok();
-    if (auto st = Done(Query(
-            "UPDATE live SET ends_at=r.ends_at, updated_at=r.updated_at FROM (SELECT DISTINCT ON "
-            "(kind, parent, id) kind, parent, id, ends_at, updated_at FROM live_refresh WHERE "
-            "seq<=$1 ORDER BY kind, parent, id, seq DESC) AS r WHERE live.kind=r.kind AND "
-            "live.parent=r.parent AND live.id=r.id AND r.updated_at>=live.updated_at",
-            Params().Add(max_seq)));
-        !st) {
-      return st;
-    }
-    return Done(Query("DELETE FROM live_refresh WHERE seq<=$1", Params().Add(max_seq)));
+    // One statement: what it deletes is what it applies (a refresh another node commits
+    // meanwhile is either in both or in neither).
+    return Done(Query(
+        "WITH d AS (DELETE FROM live_refresh RETURNING kind, parent, id, ends_at, updated_at, "
+        "seq), r AS (SELECT DISTINCT ON (kind, parent, id) kind, parent, id, ends_at, updated_at "
+        "FROM d ORDER BY kind, parent, id, seq DESC) UPDATE live SET ends_at=r.ends_at, "
+        "updated_at=r.updated_at FROM r WHERE live.kind=r.kind AND live.parent=r.parent AND "
+        "live.id=r.id AND r.updated_at>=live.updated_at",
+        Params()));
   }
 
   Status DeleteLive(std::string_view kind, std::string_view parent, std::string_view id) override {
