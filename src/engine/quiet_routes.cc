@@ -2,6 +2,7 @@
 // their admin rows, and the beat a cron job sends with curl.
 #include <algorithm>
 #include <memory>
+#include <optional>
 
 #include <opsorch/common/error.h>
 #include <opsorch/common/field_reader.h>
@@ -392,16 +393,23 @@ Outcome PutHeartbeat(Engine& engine, const Call& call) {
     r.Error("service", "unknown service \"" + h.service_id + "\"");
   }
   if (!st) return Fail(st.error());
-  const auto q = (*quiet)->Snapshot();
-  const auto existing = q->heartbeats.find(h.id);
+  // The stored monitor, not this node's snapshot: one made on another node a moment ago keeps
+  // its key (a new key would make every beat of the cron job a 401, then a false miss).
+  std::optional<Heartbeat> existing;
+  auto docs = engine.store().Docs(kHeartbeatDoc);
+  if (!docs) return Fail(docs.error());
+  for (const auto& d : *docs) {
+    if (d.id != h.id) continue;
+    if (auto stored = HeartbeatFromJson(d.body)) existing = std::move(*stored);
+  }
   std::string key;
-  if (existing == q->heartbeats.end() || rotate) {
+  if (!existing || rotate) {
     key = Engine::NewKey();
     h.key_hash = Engine::HashKey(key);
     h.key_prefix = key.substr(0, 6);
   } else {
-    h.key_hash = existing->second.key_hash;
-    h.key_prefix = existing->second.key_prefix;
+    h.key_hash = existing->key_hash;
+    h.key_prefix = existing->key_prefix;
   }
   const std::int64_t now = engine.Now();
   h.updated_at = now;

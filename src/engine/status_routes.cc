@@ -12,6 +12,9 @@
 #include <optional>
 #include <tuple>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include <opsorch/common/error.h>
 #include <opsorch/common/field_reader.h>
 #include <opsorch/common/json_writer.h>
@@ -248,10 +251,22 @@ Outcome PostUpdate(Engine& engine, const Call& call) {
 
 // ---- the public page ----------------------------------------------------------------------------
 
-// What the page calls an incident or a service: an opaque id (internal ids and how many
-// incidents there were are not the public's business).
-std::string PublicId(std::string_view page_id, std::string_view internal) {
-  return Engine::HashKey(std::string(page_id) + "\n" + std::string(internal)).substr(0, 12);
+// What the page calls an incident, a service or a window: an opaque id, an HMAC under a key
+// shared by the nodes (internal ids, and how many incidents there were, are not the public's
+// business; an unkeyed hash of a guessable id could be reversed).
+std::string PublicId(const std::string& key, std::string_view page_id, std::string_view internal) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  const std::string data = std::string(page_id) + "\n" + std::string(internal);
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), md, &len);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < 6 && i < len; ++i) {
+    out.push_back(kHex[md[i] >> 4]);
+    out.push_back(kHex[md[i] & 15]);
+  }
+  return out;
 }
 
 // An open incident's mark on its component: high urgency a major outage, medium a partial one,
@@ -286,12 +301,15 @@ Status PublicUpdates(Engine& engine, const IncidentRow& inc, sp::Incident& out) 
         sp::Update{t.at, s != nullptr && s->is_string() ? std::string(s->get_string()) : "update",
                    std::move(t.body)});
   }
-  out.title = title.empty() ? inc.title : title;
+  out.title = title;  // "" when no update named it: Render gives a neutral one
   return Ok();
 }
 
 Result<std::string> Render(Engine& engine, const PageConf& conf, std::string_view format) {
   const std::int64_t now = engine.Now();
+  auto key =
+      engine.store().SharedSetting("status_page.id_key", Engine::NewKey() + Engine::NewKey());
+  if (!key) return Fail(key.error());
   auto services = engine.store().Services();
   if (!services) return Fail(services.error());
   sp::Page page;
@@ -300,13 +318,21 @@ Result<std::string> Render(Engine& engine, const PageConf& conf, std::string_vie
   page.description = conf.description;
   page.generated_at = now;
 
-  // Open and recently resolved incidents of the page's services.
-  IncidentFilter f;
-  f.service_ids = conf.services;
-  f.created_from = now - 90 * kDay;
-  f.limit = 2000;
-  auto incidents = engine.store().QueryIncidents(f);
+  // The open incidents of the page's services, however old, and the recently resolved ones.
+  IncidentFilter open_filter;
+  open_filter.service_ids = conf.services;
+  open_filter.statuses = {"open", "acknowledged"};
+  open_filter.limit = 1000;
+  auto incidents = engine.store().QueryIncidents(open_filter);
   if (!incidents) return Fail(incidents.error());
+  IncidentFilter recent_filter;
+  recent_filter.service_ids = conf.services;
+  recent_filter.statuses = {"resolved"};
+  recent_filter.created_from = now - 30 * kDay;
+  recent_filter.limit = 2000;
+  auto recent = engine.store().QueryIncidents(recent_filter);
+  if (!recent) return Fail(recent.error());
+  incidents->insert(incidents->end(), recent->begin(), recent->end());
 
   const auto quiet = engine.quiet() != nullptr ? engine.quiet()->Snapshot() : nullptr;
   auto spans = engine.SlaData().Spans(conf.services, now - 90 * kDay);
@@ -317,9 +343,9 @@ Result<std::string> Render(Engine& engine, const PageConf& conf, std::string_vie
                                  [&](const ServiceRow& s) { return s.id == id; });
     if (it == services->end()) continue;
     sp::Component c;
-    c.id = PublicId(conf.id, id);
+    c.id = PublicId(*key, conf.id, id);
     c.name = it->name;
-    c.description = it->description;
+    // The service's description is internal (hosts, owners): the page shows names only.
     // Derived: the worst open incident (by urgency: StateFor), or an ongoing maintenance
     // window; a manual override wins.
     sp::ComponentState state = sp::ComponentState::kOperational;
@@ -349,13 +375,20 @@ Result<std::string> Render(Engine& engine, const PageConf& conf, std::string_vie
     const bool active = inc.status != "resolved";
     if (!active && inc.resolved_at < now - kRecentNs) continue;
     sp::Incident out;
-    out.id = PublicId(conf.id, inc.id);
+    out.id = PublicId(*key, conf.id, inc.id);
     out.impact = std::string(ImpactOf(inc));
     out.started_at = inc.created_at;
     out.resolved_at = active ? 0 : inc.resolved_at;
-    out.components = {PublicId(conf.id, inc.service_id)};
+    out.components = {PublicId(*key, conf.id, inc.service_id)};
     if (auto st = PublicUpdates(engine, inc, out); !st) return Fail(st.error());
     if (out.updates.empty()) continue;  // never published: not on the page
+    if (out.title.empty()) {
+      // No update named it: the alert's own summary may say more than the public should read.
+      const auto svc = std::find_if(services->begin(), services->end(),
+                                    [&](const ServiceRow& s) { return s.id == inc.service_id; });
+      out.title =
+          "Service disruption" + (svc == services->end() ? std::string() : ": " + svc->name);
+    }
     out.status = active ? out.updates.front().status : "resolved";
     (active ? page.active : page.recent).push_back(std::move(out));
     if (page.active.size() + page.recent.size() >= 75) break;
@@ -366,12 +399,13 @@ Result<std::string> Render(Engine& engine, const PageConf& conf, std::string_vie
       std::vector<std::string> ids;
       for (const auto& s : w.services) {
         if (std::find(conf.services.begin(), conf.services.end(), s) != conf.services.end()) {
-          ids.push_back(PublicId(conf.id, s));
+          ids.push_back(PublicId(*key, conf.id, s));
         }
       }
       if (ids.empty()) continue;
-      page.maintenance.push_back(sp::Maintenance{PublicId(conf.id, w.id), "Scheduled maintenance",
-                                                 w.description, w.start, w.end, ids});
+      // A window's description is written for responders, not the public.
+      page.maintenance.push_back(sp::Maintenance{PublicId(*key, conf.id, w.id),
+                                                 "Scheduled maintenance", "", w.start, w.end, ids});
     }
   }
   if (format == "json") return sp::RenderJson(page);

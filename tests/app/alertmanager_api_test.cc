@@ -417,6 +417,11 @@ TEST_F(AlertmanagerApi, HeartbeatsBeatWithTheirKeyOnly) {
 }
 
 TEST_F(AlertmanagerApi, StatusPageShowsOnlyWhatWasPublishedAndEscapesIt) {
+  // Internal descriptions never reach the page.
+  ASSERT_EQ(Call("PUT", "/admin/services/svc-db",
+                 R"({"name":"Orders database","description":"internal: runs on 10.1.2.3"})", true)
+                .status,
+            200);
   auto put =
       Call("PUT", "/admin/status-pages/acme",
            R"({"name":"Acme <b>status</b>","slug":"acme","services":["svc-db","svc-web"]})", true);
