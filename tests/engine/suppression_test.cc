@@ -2,7 +2,8 @@
 // back and let them through when they end; Alertmanager API pushes refresh and expire;
 // maintenance windows and mute intervals record incidents without paging and page when they
 // end; heartbeats open and resolve incidents; auto-resolve. Also PausedAt as a table. With
-// OPSORCH_TEST_POSTGRES_URL set, two nodes on one PostgreSQL fire each missed beat once.
+// PostgreSQL (a fresh database on the OPSORCH_TEST_POSTGRES_URL server) two nodes fire each
+// missed beat once, and the push lifecycle runs on its SQL.
 #include "engine/suppression.h"
 
 #include <atomic>
@@ -22,6 +23,7 @@
 #include <opsorch/engine/paging_catalog.h>
 
 #include "engine/quiet.h"
+#include "engine/store_fixture.h"
 
 namespace opsorch::engine {
 namespace {
@@ -501,13 +503,13 @@ TEST_F(QuietTest, ABeatOfAMonitorNotLoadedYetIsKept) {
 }
 
 // Two nodes on one PostgreSQL database: each missed beat opens one incident.
-// Ten years ahead: other tests' engines on the same database run on the real clock, and rows
-// due in their past would be theirs to look at.
 constexpr std::int64_t kFuture = kT0 + 10LL * 365 * 24 * 3600 * kSec;
 
 TEST(QuietCluster, TwoNodesFireEachMissedBeatOnce) {
-  const char* url = std::getenv("OPSORCH_TEST_POSTGRES_URL");
-  if (url == nullptr || *url == '\0') GTEST_SKIP() << "OPSORCH_TEST_POSTGRES_URL is not set";
+  // A database of its own: other tests' engines on a shared one run other clocks.
+  auto db = CreatePostgresTestDatabase();
+  ASSERT_TRUE(db) << db.error().message;
+  const std::string url = db->url;
   std::atomic<std::int64_t> now{kFuture};
   auto open = [&] {
     EngineOptions o;
@@ -578,9 +580,10 @@ namespace {
 // The same push lifecycle on PostgreSQL (its own SQL for the refresh log and the fold): pushes
 // refresh without rows, the listing reads through unfolded refreshes, endsAt passing resolves.
 TEST(QuietPostgres, PushesRefreshAndExpire) {
-  const char* url = std::getenv("OPSORCH_TEST_POSTGRES_URL");
-  if (url == nullptr || *url == '\0') GTEST_SKIP() << "OPSORCH_TEST_POSTGRES_URL is not set";
-  std::atomic<std::int64_t> now{kT0 + 10LL * 365 * 24 * 3600 * kSec};  // see kFuture
+  auto db = CreatePostgresTestDatabase();
+  ASSERT_TRUE(db) << db.error().message;
+  const std::string url = db->url;
+  std::atomic<std::int64_t> now{kT0};
   EngineOptions o;
   o.store_url = url;
   o.retention_interval = std::chrono::minutes(0);
