@@ -1,9 +1,10 @@
 #include <charconv>
-#include <cstdint>
 #include <cmath>
+#include <cstdint>
 #include <string>
 
 #include <opsorch/common/json_parse.h>
+#include <opsorch/common/strings.h>
 
 // basic_parser with our own handler; this is the only translation unit that compiles it.
 #include <boost/json/basic_parser_impl.hpp>
@@ -116,38 +117,6 @@ class Handler {
   bool on_comment(bj::string_view, bj::error_code&) { return true; }
 };
 
-// Offset of the first byte that is not part of a well-formed UTF-8 sequence, or npos.
-std::size_t FirstInvalidUtf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    std::size_t n;
-    std::uint32_t min;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      n = 2, min = 0x80;
-    } else if ((c & 0xF0) == 0xE0) {
-      n = 3, min = 0x800;
-    } else if ((c & 0xF8) == 0xF0) {
-      n = 4, min = 0x10000;
-    } else {
-      return i;
-    }
-    if (i + n > s.size()) return i;
-    std::uint32_t cp = c & (0x7F >> n);
-    for (std::size_t k = 1; k < n; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return i;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return i;
-    i += n;
-  }
-  return std::string_view::npos;
-}
-
 // `offset` is where the error is reported; `window` the text parsed in this call and `at` the
 // error's position in it.
 Error ParseError(const bj::error_code& ec, const Handler& h, const JsonParseOptions& options,
@@ -235,8 +204,8 @@ Result<std::size_t> JsonStreamReader::Feed(std::string_view data) {
   const std::size_t used =
       m.parser.write_some(true, data.data() + skipped, data.size() - skipped, ec);
   if (ec) {
-    return Fail(ParseError(ec, m.parser.handler(), m.options, m.offset + used,
-                           data.substr(skipped), used));
+    return Fail(
+        ParseError(ec, m.parser.handler(), m.options, m.offset + used, data.substr(skipped), used));
   }
   m.offset += used;
   return skipped + used;

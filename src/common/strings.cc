@@ -89,6 +89,11 @@ std::string PercentEncode(std::string_view s) {
 std::string HtmlEscape(std::string_view s) {
   std::string out;
   out.reserve(s.size());
+  AppendHtmlEscaped(out, s);
+  return out;
+}
+
+void AppendHtmlEscaped(std::string& out, std::string_view s) {
   for (char c : s) {
     switch (c) {
       case '&':
@@ -110,7 +115,37 @@ std::string HtmlEscape(std::string_view s) {
         out.push_back(c);
     }
   }
-  return out;
+}
+
+std::size_t FirstInvalidUtf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t n;
+    std::uint32_t min;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      n = 2, min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 3, min = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 4, min = 0x10000;
+    } else {
+      return i;
+    }
+    if (i + n > s.size()) return i;
+    std::uint32_t cp = c & (0x7F >> n);
+    for (std::size_t k = 1; k < n; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return i;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return i;
+    i += n;
+  }
+  return std::string_view::npos;
 }
 
 }  // namespace opsorch

@@ -6,6 +6,7 @@
 #include <limits>
 #include <unordered_map>
 
+#include <opsorch/common/strings.h>
 #include <opsorch/silence/silence.h>
 
 namespace opsorch::silence {
@@ -56,38 +57,6 @@ std::string_view Name(State state) {
 // ---- compiled matchers -----------------------------------------------------------------------
 
 namespace {
-
-bool ValidUtf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t n;
-    std::uint32_t min;
-    if ((c & 0xE0) == 0xC0) {
-      n = 2, min = 0x80;
-    } else if ((c & 0xF0) == 0xE0) {
-      n = 3, min = 0x800;
-    } else if ((c & 0xF8) == 0xF0) {
-      n = 4, min = 0x10000;
-    } else {
-      return false;
-    }
-    if (i + n > s.size()) return false;
-    std::uint32_t cp = c & (0x7F >> n);
-    for (std::size_t k = 1; k < n; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += n;
-  }
-  return true;
-}
 
 bool HasNewline(std::string_view s) { return s.find('\n') != std::string_view::npos; }
 

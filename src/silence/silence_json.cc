@@ -4,6 +4,7 @@
 
 #include <opsorch/common/json_parse.h>
 #include <opsorch/common/json_writer.h>
+#include <opsorch/common/strings.h>
 #include <opsorch/common/time.h>
 #include <opsorch/silence/silence.h>
 #include <opsorch/tz/zone.h>
@@ -40,13 +41,6 @@ bool DecodeValid(std::string_view s, std::size_t i, std::size_t& len) {
   }
   if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
   len = n;
-  return true;
-}
-
-bool ValidUtf8(std::string_view s) {
-  for (std::size_t i = 0, len = 0; i < s.size(); i += len) {
-    if (!DecodeValid(s, i, len)) return false;
-  }
   return true;
 }
 

@@ -7,6 +7,7 @@
 
 #include <opsorch/common/json_parse.h>
 #include <opsorch/common/json_writer.h>
+#include <opsorch/common/strings.h>
 #include <opsorch/silence/time_interval.h>
 
 namespace opsorch::silence {
@@ -25,37 +26,6 @@ std::int64_t FloorDiv(std::int64_t a, std::int64_t b) {
   std::int64_t q = a / b;
   if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
   return q;
-}
-
-bool ValidUtf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    std::size_t n;
-    std::uint32_t min;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      n = 2, min = 0x80;
-    } else if ((c & 0xF0) == 0xE0) {
-      n = 3, min = 0x800;
-    } else if ((c & 0xF8) == 0xF0) {
-      n = 4, min = 0x10000;
-    } else {
-      return false;
-    }
-    if (i + n > s.size()) return false;
-    std::uint32_t cp = c & (0x7F >> n);
-    for (std::size_t k = 1; k < n; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += n;
-  }
-  return true;
 }
 
 std::size_t CodePoints(std::string_view s) {

@@ -1,6 +1,7 @@
 // Small string helpers shared across modules.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -17,5 +18,10 @@ bool PercentDecode(std::string_view in, std::string& out);
 std::string PercentEncode(std::string_view s);
 // Text for HTML element content and quoted attribute values (& < > " ' escaped).
 std::string HtmlEscape(std::string_view s);
+void AppendHtmlEscaped(std::string& out, std::string_view s);
+// Offset of the first byte that is not part of a well-formed UTF-8 sequence (overlong forms,
+// surrogates and code points above U+10FFFF refused), or npos.
+std::size_t FirstInvalidUtf8(std::string_view s);
+inline bool ValidUtf8(std::string_view s) { return FirstInvalidUtf8(s) == std::string_view::npos; }
 
 }  // namespace opsorch
