@@ -29,9 +29,10 @@ int Fatal(const std::string& prefix, const std::string& message) {
   return 1;
 }
 
-int Serve(bool demo) {
+int Serve(bool demo, const std::string& console_dir) {
   auto config = opsorch::config::LoadFromEnv(opsorch::config::ProcessEnv());
   if (!config) return Fatal("failed to init server: ", config.error().message);
+  if (!console_dir.empty()) config->console_dir = console_dir;
   opsorch::log::Init(config->log);
   opsorch::app::AppOptions options;
   options.demo = demo;
@@ -89,6 +90,11 @@ int main(int argc, char** argv) {
       "services and teams from the built-in incident engine (`local`, a seeded store in "
       "$OPSORCH_DATA_DIR/opsorch.db), the other six from `mock`; secrets in "
       "$OPSORCH_DATA_DIR/secrets.json. Listens on 127.0.0.1 unless OPSORCH_ADDR is set");
+  std::string console_dir;
+  serve->add_option("--console-dir", console_dir,
+                    "Serve the web console (/ui/) from this directory, read on every request, "
+                    "instead of the files built into the binary (console work: `node "
+                    "console/build.mjs --outdir DIR`; same as OPSORCH_CONSOLE_DIR)");
   serve->footer(
       "Environment (all settings; docs/CONFIGURATION.md has every variable):\n"
       "  OPSORCH_ADDR                 listen address (default :8080; --demo: 127.0.0.1:8080)\n"
@@ -106,6 +112,7 @@ int main(int argc, char** argv) {
       "  OPSORCH_ENGINE_STORE         incident engine store: sqlite:<path> or postgres://...\n"
       "  OPSORCH_ENGINE_SEED          a catalog of teams, services and integration keys\n"
       "  OPSORCH_WORKFLOW_BOOTSTRAP   run the workflow runtime inside the server\n"
+      "  OPSORCH_CONSOLE_SESSION_IDLE, OPSORCH_CONSOLE_SESSION_MAX   console login lifetime\n"
       "  OPSORCH_PUBLIC_URL           base of the action links in pages (default: this address)\n"
       "  OPSORCH_OUTBOUND_ALLOW_NETS  CIDRs where loopback/private page receivers are allowed\n"
       "  OPSORCH_SMTP_URL, _FROM, _USERNAME, _PASSWORD, _REQUIRE_TLS   e-mail for pages\n"
@@ -159,7 +166,7 @@ int main(int argc, char** argv) {
     }
   }
   CLI11_PARSE(cli, argc, argv);
-  if (serve->parsed()) return Serve(demo);
+  if (serve->parsed()) return Serve(demo, console_dir);
   if (agent->parsed()) return Agent(bootstrap_file);
   if (oncall->parsed()) {
     return opsorch::app::OnCallCommand(target, oncall_schedule, oncall_at, stdout);

@@ -109,6 +109,26 @@ std::vector<std::string> Call::QueryAll(std::string_view key) const {
   return out;
 }
 
+std::string_view SessionCookieName(bool tls) {
+  return tls ? "__Host-opsorch_session" : "opsorch_session";
+}
+
+std::string_view CookieValue(std::string_view header, std::string_view name) {
+  // "a=1; b=2": pairs separated by ';', optional spaces (RFC 6265 §4.2.1).
+  while (!header.empty()) {
+    const std::size_t semi = header.find(';');
+    std::string_view pair = TrimSpace(header.substr(0, semi));
+    header = semi == std::string_view::npos ? std::string_view{} : header.substr(semi + 1);
+    const std::size_t eq = pair.find('=');
+    if (eq == std::string_view::npos) continue;
+    if (TrimSpace(pair.substr(0, eq)) != name) continue;
+    std::string_view v = TrimSpace(pair.substr(eq + 1));
+    if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+    return v;
+  }
+  return {};
+}
+
 std::string ErrorBodyIn(ErrorFormat format, const Error& e, std::string_view request_id) {
   const std::string message = ClientMessage(e, request_id);
   const int status = HttpStatusFor(e);
@@ -329,18 +349,42 @@ struct Api::Impl {
     return r;
   }
 
-  bool Authorized(const Request& req, Auth auth) const {
+  struct AuthOutcome {
+    enum Kind : std::uint8_t { kOk, kSession, kUnauthorized, kForbidden } kind = kOk;
+    std::string_view reason;  // kUnauthorized, kForbidden: for the log line (and the 403)
+    SessionIdentity who;      // kSession
+  };
+
+  AuthOutcome Authenticate(const Request& req, Auth auth) const {
     if (options.bearer_token.empty() || auth == Auth::kIntegrationKey ||
         auth == Auth::kSignedLink || auth == Auth::kPublic) {
-      return true;
+      return {};
     }
     constexpr std::string_view kBearer = "Bearer ";
     std::string_view h = req.Header("Authorization");
-    if (!h.starts_with(kBearer)) return false;
+    if (h.empty() && options.sessions != nullptr) {
+      const std::string_view cookie =
+          CookieValue(req.Header("Cookie"), SessionCookieName(req.tls));
+      if (!cookie.empty()) {
+        auto who = options.sessions->Verify(cookie);
+        if (!who) return {AuthOutcome::kUnauthorized, "unknown or expired console session", {}};
+        if (const std::string_view why = ConsoleCallRefusal(req); !why.empty()) {
+          return {AuthOutcome::kForbidden, why, {}};
+        }
+        return {AuthOutcome::kSession, {}, std::move(*who)};
+      }
+    }
+    if (!h.starts_with(kBearer)) {
+      return {AuthOutcome::kUnauthorized, h.empty() ? "no bearer token" : "not a bearer token",
+              {}};
+    }
     const std::string_view presented = TrimSpace(h.substr(kBearer.size()));
-    if (ConstantTimeEquals(presented, options.bearer_token)) return true;
-    return auth == Auth::kBearerOrMetricsToken && !options.metrics_token.empty() &&
-           ConstantTimeEquals(presented, options.metrics_token);
+    if (ConstantTimeEquals(presented, options.bearer_token)) return {};
+    if (auth == Auth::kBearerOrMetricsToken && !options.metrics_token.empty() &&
+        ConstantTimeEquals(presented, options.metrics_token)) {
+      return {};
+    }
+    return {AuthOutcome::kUnauthorized, "wrong bearer token", {}};
   }
 
   void Handle(const Request& req, http::ResponseCallback done) {
@@ -375,17 +419,27 @@ struct Api::Impl {
     // Who may call is the route's to say; an unknown path needs the bearer token (the
     // contract: "404 also needs the token").
     const Auth auth = route != nullptr ? route->auth : Auth::kBearer;
-    if (!Authorized(req, auth)) {
+    AuthOutcome authn = Authenticate(req, auth);
+    if (authn.kind == AuthOutcome::kUnauthorized) {
       Response r = PlainResponse(401, "unauthorized\n");
       r.AddHeader("WWW-Authenticate", "Bearer");
       auth_failures->Inc();
-      log::Warn("authentication failed",
-                {{"method", req.method_text},
-                 {"path", LoggedTarget(target)},
-                 {"remote", req.remote_address},
-                 {"reason",
-                  req.Header("Authorization").empty() ? "no bearer token" : "wrong bearer token"}});
+      log::Warn("authentication failed", {{"method", req.method_text},
+                                          {"path", LoggedTarget(target)},
+                                          {"remote", req.remote_address},
+                                          {"reason", authn.reason}});
       Send(req, done, SlotOf(Pseudo::kUnauthorized), std::move(r), started, {});
+      return;
+    }
+    if (authn.kind == AuthOutcome::kForbidden) {
+      Response r = ErrorResponse(ErrorFormat::kOpsOrch,
+                                 MakeError(errc::kForbidden, std::string(authn.reason)), {});
+      log::Warn("console session request refused", {{"method", req.method_text},
+                                                   {"path", LoggedTarget(target)},
+                                                   {"remote", req.remote_address},
+                                                   {"origin", req.Header("Origin")},
+                                                   {"reason", authn.reason}});
+      Send(req, done, SlotOf(Pseudo::kForbidden), std::move(r), started, {});
       return;
     }
 
@@ -456,7 +510,15 @@ struct Api::Impl {
     }
 
     // The call lives as long as its Respond, which whoever finishes the request holds.
-    auto state = std::make_shared<State>(req, query, std::move(request_id), std::move(done));
+    std::shared_ptr<State> state;
+    if (authn.kind == AuthOutcome::kSession) {
+      // The session is the actor: its identity replaces any actor headers the client sent, for
+      // the handler's timeline entries and the audit line alike.
+      state = std::make_shared<State>(req, std::move(authn.who), query, std::move(request_id),
+                                      std::move(done));
+    } else {
+      state = std::make_shared<State>(req, query, std::move(request_id), std::move(done));
+    }
     if (!decoded.empty()) {
       // `path` is this frame's: the call gets its own copy, and parameters that point into it.
       state->owned_path = std::move(decoded);
@@ -479,9 +541,35 @@ struct Api::Impl {
     State(const Request& req, std::string_view query, std::string request_id,
           http::ResponseCallback d)
         : call{req, {}, query, {}, std::move(request_id)}, done(std::move(d)) {}
+    State(const Request& req, SessionIdentity who, std::string_view query,
+          std::string request_id, http::ResponseCallback d)
+        : session(std::move(who)),
+          session_request(WithActor(req, session)),
+          call{session_request, {}, query, {}, std::move(request_id)},
+          done(std::move(d)) {}
+    SessionIdentity session;  // owns what session_request's actor headers point to
+    Request session_request;
     std::string owned_path;
     Call call;
     http::ResponseCallback done;
+
+    static Request WithActor(const Request& req, const SessionIdentity& who) {
+      Request r = req;
+      r.headers.clear();
+      r.headers.push_back({"X-Actor-Type", "user"});
+      r.headers.push_back({"X-User-Id", who.actor_id});
+      if (!who.actor_name.empty()) r.headers.push_back({"X-Actor-Name", who.actor_name});
+      for (const http::HeaderField& h : req.headers) {
+        if (EqualsIgnoreCase(h.name, "X-Actor-Type") || EqualsIgnoreCase(h.name, "X-User-Id") ||
+            EqualsIgnoreCase(h.name, "X-Actor-Id") ||
+            EqualsIgnoreCase(h.name, "X-OpsOrch-Actor-Id") ||
+            EqualsIgnoreCase(h.name, "X-Actor-Name")) {
+          continue;
+        }
+        r.headers.push_back(h);
+      }
+      return r;
+    }
   };
 
   void Finish(State& state, std::size_t slot, Clock::time_point started, Outcome outcome) {

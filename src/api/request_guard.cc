@@ -1,5 +1,6 @@
 #include "api/request_guard.h"
 
+#include <opsorch/api/api.h>
 #include <opsorch/common/strings.h>
 
 namespace opsorch::api {
@@ -20,6 +21,24 @@ bool IsCrossSite(const http::Request& req, std::string_view allowed_origin) {
   const std::string_view authority = origin.substr(scheme_end + 3);
   const std::string_view host = TrimSpace(req.Header("Host"));
   return host.empty() || !EqualsIgnoreCase(authority, host);
+}
+
+std::string_view ConsoleCallRefusal(const http::Request& req) {
+  if (TrimSpace(req.Header(kConsoleHeader)) != "1") {
+    return "a session cookie is accepted only on the console's own calls (X-OpsOrch-Console: 1)";
+  }
+  if (IsCrossSite(req, "")) return "cross-site request refused";
+  const bool safe = req.method == http::Method::kGet || req.method == http::Method::kHead;
+  if (safe) return {};
+  const std::string_view site = TrimSpace(req.Header("Sec-Fetch-Site"));
+  if (!site.empty()) {
+    return EqualsIgnoreCase(site, "same-origin") ? std::string_view{}
+                                                  : "cross-site request refused";
+  }
+  // IsCrossSite passed: an Origin, if present, names this Host.
+  return TrimSpace(req.Header("Origin")).empty()
+             ? "a change made with a session cookie must come from the console's origin"
+             : std::string_view{};
 }
 
 std::string_view AcceptableRequestId(std::string_view id) {

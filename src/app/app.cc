@@ -15,6 +15,7 @@
 #include <opsorch/common/blocking_pool.h>
 #include <opsorch/common/files.h>
 #include <opsorch/engine/engine.h>
+#include <opsorch/console/console.h>
 #include <opsorch/engine/routes.h>
 #include <opsorch/engine/seed.h>
 #include <opsorch/http/server.h>
@@ -153,6 +154,7 @@ struct App::Impl {
         std::chrono::duration_cast<std::chrono::nanoseconds>(config.engine_reopen_window).count();
     eo.incident_retention = std::chrono::hours(24 * config.engine_incident_retention_days);
     eo.alert_retention = std::chrono::hours(24 * config.engine_alert_retention_days);
+    eo.warm_sla_cache = true;  // the console's status counters and the first SLA report
     eo.public_url = PublicUrl();
     eo.outbound_allow_nets = allow_nets;
     eo.smtp_url = config.smtp_url;
@@ -318,6 +320,13 @@ Result<std::unique_ptr<App>> App::Create(config::Config config, AppOptions optio
   api_options.metrics_token = c.metrics_token;
   api_options.access_log = c.access_log;
   api_options.extra_schemas = engine::RouteSchemas();
+  console::SessionOptions session_options;
+  session_options.idle =
+      std::chrono::duration_cast<std::chrono::seconds>(c.console_session_idle);
+  session_options.max_age =
+      std::chrono::duration_cast<std::chrono::seconds>(c.console_session_max);
+  auto sessions = std::make_shared<console::Sessions>(std::move(session_options));
+  api_options.sessions = sessions;
   // The route table: the contract's routes, then the incident engine's.
   api::RouteTable routes = api::CoreRoutes(api::CoreRoutesContext{
       impl->registry, impl->providers, impl->metrics, impl->pool.get(), c.json_max_depth});
@@ -334,6 +343,9 @@ Result<std::unique_ptr<App>> App::Create(config::Config config, AppOptions optio
   }
   if (options.demo) {
     for (auto& r : engine::DemoSinkRoutes()) routes.push_back(std::move(r));
+  }
+  for (auto& r : console::ConsoleRoutes({c.bearer_token, c.console_dir, sessions})) {
+    routes.push_back(std::move(r));
   }
   auto api = api::Api::Create(std::move(api_options), std::move(routes), impl->providers,
                               impl->metrics, impl->pool.get());

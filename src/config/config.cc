@@ -252,7 +252,9 @@ Result<Config> LoadFromEnv(const EnvLookup& env) {
         DurationVar{"OPSORCH_PLUGIN_STOP_GRACE", &c.plugin_stop_grace},
         DurationVar{"OPSORCH_ENGINE_REOPEN_WINDOW", &c.engine_reopen_window},
         DurationVar{"OPSORCH_ENGINE_HOLD_RESOLVE", &c.engine_hold_resolve},
-        DurationVar{"OPSORCH_PAGING_LEASE", &c.paging_lease}}) {
+        DurationVar{"OPSORCH_PAGING_LEASE", &c.paging_lease},
+        DurationVar{"OPSORCH_CONSOLE_SESSION_IDLE", &c.console_session_idle},
+        DurationVar{"OPSORCH_CONSOLE_SESSION_MAX", &c.console_session_max}}) {
     if (auto v = env(dv.name); v && !TrimSpace(*v).empty()) {
       auto d = ParseDuration(*v);
       if (!d)
@@ -261,6 +263,14 @@ Result<Config> LoadFromEnv(const EnvLookup& env) {
       *dv.out = *d;
     }
   }
+  for (const auto& [name, d] : {std::pair{"OPSORCH_CONSOLE_SESSION_IDLE", c.console_session_idle},
+                                std::pair{"OPSORCH_CONSOLE_SESSION_MAX", c.console_session_max}}) {
+    if (d < std::chrono::minutes(1) || d > std::chrono::hours(24 * 30)) {
+      return Fail(errc::kBadRequest,
+                  "invalid " + std::string(name) + ": must be between 1m and 720h");
+    }
+  }
+  if (auto v = env("OPSORCH_CONSOLE_DIR"); v) c.console_dir = std::string(TrimSpace(*v));
   if (c.paging_lease < std::chrono::seconds(1)) {
     return Fail(errc::kBadRequest, "invalid OPSORCH_PAGING_LEASE: must be at least 1s");
   }

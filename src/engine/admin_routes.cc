@@ -375,6 +375,17 @@ Outcome Sla(Engine& engine, const Call& call) {
   return JsonReply(SlaJson(*report));
 }
 
+Outcome IncidentCounts(Engine& engine, const Call& call) {
+  SlaQuery q;
+  q.service = call.Query("service");
+  q.team = call.Query("team");
+  auto c = engine.StateCounts(q);
+  if (!c) return Fail(c.error());
+  return JsonReply("{\"triggered\":" + std::to_string(c->triggered) +
+                   ",\"acknowledged\":" + std::to_string(c->acknowledged) +
+                   ",\"resolved\":" + std::to_string(c->resolved) + "}");
+}
+
 }  // namespace
 
 api::RouteTable AdminRoutes(const EngineRoutesContext& ctx) {
@@ -418,6 +429,10 @@ api::RouteTable AdminRoutes(const EngineRoutesContext& ctx) {
                        "SLA report (JSON, or CSV with Accept: text/csv)", "", "SlaReport");
   sla.changes_config = false;
   t.push_back(std::move(sla));
+  api::Route counts = row(Method::kGet, "/analytics/incident-counts", "", &IncidentCounts,
+                          "Incidents by state now (service=, team=)", "", "IncidentCounts");
+  counts.changes_config = false;
+  t.push_back(std::move(counts));
   return t;
 }
 

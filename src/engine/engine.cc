@@ -248,6 +248,11 @@ struct Engine::Impl {
   }
 
   void RetentionLoop() {
+    if (options.warm_sla_cache) {
+      if (auto c = sla->StateCounts({}); !c) {
+        log::Warn("incident engine: loading the SLA cache failed: " + c.error().message);
+      }
+    }
     std::unique_lock lock(retention_mu);
     while (
         !retention_cv.wait_for(lock, options.retention_interval, [&] { return stopping.load(); })) {
@@ -510,6 +515,9 @@ void Engine::ForgetKeys() {
 Result<std::int64_t> Engine::RunRetention() { return impl_->RunRetention(); }
 
 Result<SlaReport> Engine::Sla(const SlaQuery& q) { return impl_->sla->Report(q, impl_->NowNs()); }
+Result<IncidentStateCounts> Engine::StateCounts(const SlaQuery& q) {
+  return impl_->sla->StateCounts(q);
+}
 
 SlaCache& Engine::SlaData() { return *impl_->sla; }
 

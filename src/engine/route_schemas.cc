@@ -160,6 +160,8 @@ JsonObject RouteSchemas() {
                  {"description",
                   "Per service, per urgency and overall: incidents, acknowledged, resolved, "
                   "MTTA/MTTR (mean, p50, p90, p95) and target breaches"}};
+  s["IncidentCounts"] = Obj({{"triggered", Int()}, {"acknowledged", Int()}, {"resolved", Int()}},
+                            {"triggered", "acknowledged", "resolved"});
   // PagerDuty Events API v2 and the Alertmanager webhook, as their senders write them.
   s["PagerDutyEvent"] = Obj(
       {{"routing_key", Str()},

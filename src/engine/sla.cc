@@ -203,6 +203,38 @@ Result<std::vector<SlaCache::Span>> SlaCache::Spans(const std::vector<std::strin
   return out;
 }
 
+Result<IncidentStateCounts> SlaCache::StateCounts(const SlaQuery& q) {
+  std::vector<std::string> wanted;
+  if (!q.team.empty()) {
+    auto services = store_.Services();
+    if (!services) return Fail(std::move(services.error()));
+    for (const ServiceRow& sv : *services) {
+      if (sv.team_id == q.team && (q.service.empty() || sv.id == q.service)) wanted.push_back(sv.id);
+    }
+  } else if (!q.service.empty()) {
+    wanted.push_back(q.service);
+  }
+  std::lock_guard lock(mu_);
+  if (auto st = RefreshLocked(); !st) return Fail(std::move(st.error()));
+  const bool all = q.service.empty() && q.team.empty();
+  std::vector<char> slot(service_names_.size(), all ? 1 : 0);
+  for (const std::string& id : wanted) {
+    if (auto it = service_index_.find(id); it != service_index_.end()) slot[it->second] = 1;
+  }
+  IncidentStateCounts c;
+  for (const Row& r : rows_) {
+    if (r.created == 0 || r.service >= slot.size() || slot[r.service] == 0) continue;
+    if (r.resolved > 0) {
+      ++c.resolved;
+    } else if (r.acked > 0) {
+      ++c.acknowledged;
+    } else {
+      ++c.triggered;
+    }
+  }
+  return c;
+}
+
 Result<SlaReport> SlaCache::Report(const SlaQuery& q, std::int64_t now) {
   auto services = store_.Services();
   if (!services) return Fail(std::move(services.error()));

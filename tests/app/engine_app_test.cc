@@ -613,6 +613,38 @@ TEST_F(EngineAppInProcess, KeylessTriggerGetsAUuidThatAddressesItsIncident) {
   EXPECT_EQ(seen.size(), 3u) << "generated dedup keys repeat";
 }
 
+// The console's status counters: incidents by state now, for all, one service or one team, and
+// following every change (the SLA cache they are counted from follows the store).
+TEST_F(EngineAppInProcess, IncidentCountsFollowEveryStateChange) {
+  HttpClient c(server_->Port());
+  const auto counts = [&](std::string_view query) {
+    auto r = c.Request("GET", "/analytics/incident-counts" + std::string(query));
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r.body;
+  };
+  // The seed's one incident (svc-db, triggered).
+  EXPECT_EQ(counts(""), "{\"triggered\":1,\"acknowledged\":0,\"resolved\":0}\n");
+  for (const char* k : {"c1", "c2", "c3"}) {
+    ASSERT_EQ(c.Request("POST", "/v2/enqueue", {}, Trigger(kApiKey, k, "Counted")).status, 202);
+  }
+  ASSERT_EQ(c.Request("POST", "/v2/enqueue", {}, Action(kApiKey, "acknowledge", "c1")).status, 202);
+  ASSERT_EQ(c.Request("POST", "/v2/enqueue", {}, Action(kApiKey, "resolve", "c2")).status, 202);
+  struct Row {
+    std::string query, body;
+  } rows[] = {
+      {"", R"({"triggered":2,"acknowledged":1,"resolved":1})"},
+      {"?service=svc-api", R"({"triggered":1,"acknowledged":1,"resolved":1})"},
+      {"?service=svc-db", R"({"triggered":1,"acknowledged":0,"resolved":0})"},
+      {"?team=team-data", R"({"triggered":1,"acknowledged":0,"resolved":0})"},
+      {"?team=team-web&service=svc-db", R"({"triggered":0,"acknowledged":0,"resolved":0})"},
+      {"?service=no-such-service", R"({"triggered":0,"acknowledged":0,"resolved":0})"},
+  };
+  for (const Row& r : rows) EXPECT_EQ(counts(r.query), r.body + "\n") << r.query;
+  // A trigger after the resolve opens a new incident (no reopen window is configured).
+  ASSERT_EQ(c.Request("POST", "/v2/enqueue", {}, Trigger(kApiKey, "c2", "Counted")).status, 202);
+  EXPECT_EQ(counts("?service=svc-api"), "{\"triggered\":2,\"acknowledged\":1,\"resolved\":1}\n");
+}
+
 // Reopening a resolved incident while a newer one is open for the same (service, dedup key) is
 // a conflict (the store allows one open incident per key). The answer says so in the API's
 // terms, not in the store's SQL.

@@ -19,6 +19,35 @@
 
 namespace opsorch::api {
 
+// Who is behind a console session cookie (the console module keeps the sessions). The pipeline
+// asks it for requests that carry the cookie and no bearer token.
+struct SessionIdentity {
+  std::string actor_id;    // the audit line's and timeline's actor id
+  std::string actor_name;  // shown on timeline entries
+};
+class SessionVerifier {
+ public:
+  virtual ~SessionVerifier() = default;
+  // The session's identity for a cookie value, extending its idle expiry; nullopt when unknown
+  // or expired.
+  virtual std::optional<SessionIdentity> Verify(std::string_view cookie_value) = 0;
+};
+// The session cookie's name: with the __Host- prefix under TLS (the browser then accepts it
+// only with Secure, Path=/ and no Domain, so no other host or http page can plant one).
+std::string_view SessionCookieName(bool tls);
+// The value of cookie `name` in a Cookie header; "" when absent.
+std::string_view CookieValue(std::string_view cookie_header, std::string_view name);
+// The header a console's API calls carry: a page of another origin cannot send it without a
+// CORS preflight, which this server never grants for it.
+inline constexpr std::string_view kConsoleHeader = "X-OpsOrch-Console";
+
+// Why a request authenticated by the console's session cookie is refused as a possible
+// cross-site request forgery, or "" when it passes: it must carry X-OpsOrch-Console: 1, must not
+// be cross-site (IsCrossSite, with no configured origin trusted), and a method that changes
+// something must show it is same-origin (Sec-Fetch-Site: same-origin, or an Origin equal to the
+// Host when the browser sends no Fetch Metadata: plain http to a non-loopback name).
+std::string_view ConsoleCallRefusal(const http::Request& req);
+
 struct ApiOptions {
   std::string cors_origin = "*";
   std::string bearer_token;  // empty → no auth
@@ -29,6 +58,9 @@ struct ApiOptions {
   // Named JSON Schemas the table's rows refer to besides schema::JsonSchemas() (the engine's
   // admin types), for GET /openapi.json.
   JsonObject extra_schemas;
+  // Console sessions: with a bearer token set, a request without an Authorization header may
+  // authenticate by the session cookie instead (and must then pass the console's CSRF checks).
+  std::shared_ptr<SessionVerifier> sessions;
 };
 
 class Api final : public http::Handler {

@@ -82,6 +82,12 @@ struct Config {
   // OPSORCH_PAGING_LEASE: how long a node may take to send a message before another node (or
   // this one after a restart) takes it back.
   std::chrono::milliseconds paging_lease{120'000};
+  // The web console (/ui/): OPSORCH_CONSOLE_DIR serves its files from a directory instead of the
+  // embedded ones (development; `serve --console-dir` sets it too); a login session ends after
+  // OPSORCH_CONSOLE_SESSION_IDLE without a request and OPSORCH_CONSOLE_SESSION_MAX after login.
+  std::string console_dir;
+  std::chrono::milliseconds console_session_idle{2 * 3600'000};
+  std::chrono::milliseconds console_session_max{12 * 3600'000};
 
   CapabilitySettings& For(providers::Capability c) { return capabilities[providers::Index(c)]; }
   const CapabilitySettings& For(providers::Capability c) const {

@@ -47,6 +47,9 @@ struct EngineOptions {
   std::chrono::hours incident_retention{24 * 730};
   std::chrono::hours alert_retention{24 * 365};
   std::chrono::minutes retention_interval{60};  // 0 = no retention job
+  // Load the SLA cache when the engine opens (on the retention thread), so the first SLA report
+  // or console status counter after a start does not wait for a scan of every incident.
+  bool warm_sla_cache = false;
 
   // Paging (docs/PAGING.md). Action links in messages point at public_url (OPSORCH_PUBLIC_URL);
   // receivers on loopback or private networks are refused unless in outbound_allow_nets
@@ -132,6 +135,8 @@ class Engine {
 
   // SLA analytics over the in-memory SLA cache (engine/sla.h), brought up to date first.
   Result<SlaReport> Sla(const SlaQuery& q);
+  // Incidents by state now (service and team of `q`; its window is ignored).
+  Result<IncidentStateCounts> StateCounts(const SlaQuery& q);
   // The SLA cache itself (status pages draw their uptime bars from its incident spans).
   SlaCache& SlaData();
 

@@ -74,6 +74,9 @@ class SlaCache {
     std::string urgency;
   };
   Result<std::vector<Span>> Spans(const std::vector<std::string>& services, std::int64_t from);
+  // How many incidents are in each state now, of one service or team (or all): the console's
+  // status counters, an array scan however many incidents there are.
+  Result<IncidentStateCounts> StateCounts(const SlaQuery& q);
 
  private:
   struct Row {

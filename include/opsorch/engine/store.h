@@ -136,6 +136,11 @@ struct DeploymentRow {
   JsonArray links;
 };
 
+// Incidents by state (SlaCache::StateCounts).
+struct IncidentStateCounts {
+  std::int64_t triggered = 0, acknowledged = 0, resolved = 0;
+};
+
 struct IncidentFilter {
   std::string text;                      // substring of title or description (case-insensitive)
   std::vector<std::string> statuses;     // any of
