@@ -65,7 +65,7 @@ export function App() {
   const gated = session && session.authRequired && !session.authenticated;
   useEffect(() => {
     if (session && !session.authRequired && path === '/login') navigate('/', { replace: true });
-    if (gated && path !== '/login') navigate('/login?next=' + encodeURIComponent(here()), { replace: true });
+    if (gated && !here().startsWith('/login')) navigate('/login?next=' + encodeURIComponent(here()), { replace: true });
   }, [gated, path, session]);
 
   // Focus moves to the content when the page (not just its query) changes.
@@ -83,15 +83,19 @@ export function App() {
         <ErrorBox error={error} retry={loadSession} />
       </main>
     );
-  if (!session) return <Loading label="Starting…" />;
+  // The screen does not wait for the session check: both requests go out at once, so the first
+  // screen is one round trip after the bundle. Without a session its API calls answer 401 and
+  // the login screen follows (onUnauthorized above).
+  if (!session && path === '/login') return <Loading label="Starting…" />;
+  const known = session || { authRequired: false, authenticated: true, actor: null };
 
-  if ((path === '/login' && session.authRequired) || gated) {
+  if ((path === '/login' && known.authRequired) || gated) {
     document.title = 'Sign in · opsorch';
     return (
       <main id="main" class="boot">
         <Login
           query={query}
-          session={session}
+          session={known}
           onSession={(s) => {
             setSession(s);
             const next = query.get('next');
@@ -142,12 +146,12 @@ export function App() {
           opsorch
         </Link>
         <div class="topbar-end">
-          {session.actor && (
+          {known.actor && (
             <span class="actor" title="You act as this name in the audit log">
-              {session.actor}
+              {known.actor}
             </span>
           )}
-          {session.authRequired && (
+          {known.authRequired && (
             <button type="button" class="btn ghost" onClick={logout}>
               Logout
             </button>
@@ -171,7 +175,7 @@ export function App() {
         ))}
       </nav>
       <main id="main" ref={main} tabIndex={-1}>
-        <Screen key={m ? m.route.path + '|' + JSON.stringify(m.params) : 'nf'} params={m ? m.params : {}} query={query} session={session} />
+        <Screen key={m ? m.route.path + '|' + JSON.stringify(m.params) : 'nf'} params={m ? m.params : {}} query={query} session={known} />
       </main>
     </div>
   );

@@ -113,9 +113,10 @@ std::string_view SessionCookieName(bool tls) {
   return tls ? "__Host-opsorch_session" : "opsorch_session";
 }
 
-std::string_view CookieValue(std::string_view header, std::string_view name) {
+std::vector<std::string_view> CookieValues(std::string_view header, std::string_view name) {
   // "a=1; b=2": pairs separated by ';', optional spaces (RFC 6265 §4.2.1).
-  while (!header.empty()) {
+  std::vector<std::string_view> out;
+  while (!header.empty() && out.size() < 16) {
     const std::size_t semi = header.find(';');
     std::string_view pair = TrimSpace(header.substr(0, semi));
     header = semi == std::string_view::npos ? std::string_view{} : header.substr(semi + 1);
@@ -124,9 +125,9 @@ std::string_view CookieValue(std::string_view header, std::string_view name) {
     if (TrimSpace(pair.substr(0, eq)) != name) continue;
     std::string_view v = TrimSpace(pair.substr(eq + 1));
     if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
-    return v;
+    if (!v.empty()) out.push_back(v);
   }
-  return {};
+  return out;
 }
 
 std::string ErrorBodyIn(ErrorFormat format, const Error& e, std::string_view request_id) {
@@ -363,20 +364,22 @@ struct Api::Impl {
     constexpr std::string_view kBearer = "Bearer ";
     std::string_view h = req.Header("Authorization");
     if (h.empty() && options.sessions != nullptr) {
-      const std::string_view cookie =
-          CookieValue(req.Header("Cookie"), SessionCookieName(req.tls));
-      if (!cookie.empty()) {
-        auto who = options.sessions->Verify(cookie);
-        if (!who) return {AuthOutcome::kUnauthorized, "unknown or expired console session", {}};
+      const auto cookies = CookieValues(req.Header("Cookie"), SessionCookieName(req.tls));
+      if (!cookies.empty()) {
+        // Refused before the session is looked at, so a refused request does not keep it alive.
         if (const std::string_view why = ConsoleCallRefusal(req); !why.empty()) {
           return {AuthOutcome::kForbidden, why, {}};
         }
-        return {AuthOutcome::kSession, {}, std::move(*who)};
+        for (const std::string_view cookie : cookies) {
+          if (auto who = options.sessions->Verify(cookie)) {
+            return {AuthOutcome::kSession, {}, std::move(*who)};
+          }
+        }
+        return {AuthOutcome::kUnauthorized, "unknown or expired console session", {}};
       }
     }
     if (!h.starts_with(kBearer)) {
-      return {AuthOutcome::kUnauthorized, h.empty() ? "no bearer token" : "not a bearer token",
-              {}};
+      return {AuthOutcome::kUnauthorized, h.empty() ? "no bearer token" : "not a bearer token", {}};
     }
     const std::string_view presented = TrimSpace(h.substr(kBearer.size()));
     if (ConstantTimeEquals(presented, options.bearer_token)) return {};
@@ -435,10 +438,10 @@ struct Api::Impl {
       Response r = ErrorResponse(ErrorFormat::kOpsOrch,
                                  MakeError(errc::kForbidden, std::string(authn.reason)), {});
       log::Warn("console session request refused", {{"method", req.method_text},
-                                                   {"path", LoggedTarget(target)},
-                                                   {"remote", req.remote_address},
-                                                   {"origin", req.Header("Origin")},
-                                                   {"reason", authn.reason}});
+                                                    {"path", LoggedTarget(target)},
+                                                    {"remote", req.remote_address},
+                                                    {"origin", req.Header("Origin")},
+                                                    {"reason", authn.reason}});
       Send(req, done, SlotOf(Pseudo::kForbidden), std::move(r), started, {});
       return;
     }
@@ -516,6 +519,7 @@ struct Api::Impl {
       // the handler's timeline entries and the audit line alike.
       state = std::make_shared<State>(req, std::move(authn.who), query, std::move(request_id),
                                       std::move(done));
+      state->call.session = true;
     } else {
       state = std::make_shared<State>(req, query, std::move(request_id), std::move(done));
     }
@@ -541,8 +545,8 @@ struct Api::Impl {
     State(const Request& req, std::string_view query, std::string request_id,
           http::ResponseCallback d)
         : call{req, {}, query, {}, std::move(request_id)}, done(std::move(d)) {}
-    State(const Request& req, SessionIdentity who, std::string_view query,
-          std::string request_id, http::ResponseCallback d)
+    State(const Request& req, SessionIdentity who, std::string_view query, std::string request_id,
+          http::ResponseCallback d)
         : session(std::move(who)),
           session_request(WithActor(req, session)),
           call{session_request, {}, query, {}, std::move(request_id)},

@@ -34,25 +34,6 @@ std::string_view FirstNonEmpty(const http::Request& r,
   return {};
 }
 
-// Who made the request, for timeline entries: the audit line's actor headers, plus a name.
-s::Caller CallerOf(const http::Request& req) {
-  const auto plain = [](std::string_view v) -> std::string_view {
-    if (v.size() > 256) return {};
-    for (const char c : v) {
-      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return {};
-    }
-    return v;
-  };
-  s::Caller caller{
-      {"type", ToLower(TrimSpace(req.Header("X-Actor-Type"))) == "copilot" ? "copilot" : "user"}};
-  if (auto id = plain(FirstNonEmpty(req, {"X-User-Id", "X-Actor-ID", "X-OpsOrch-Actor-ID"}));
-      !id.empty()) {
-    caller["id"] = id;
-  }
-  if (auto name = plain(FirstNonEmpty(req, {"X-Actor-Name"})); !name.empty()) caller["name"] = name;
-  return caller;
-}
-
 template <class T>
 Reply Encoded(const T& value, int status = 200) {
   Reply r{status, {}};
@@ -316,12 +297,13 @@ RouteTable CoreRoutes(const CoreRoutesContext& ctx) {
        .pattern = "/incidents/query",
        .capability = kIncident,
        .audit = "incident.query",
-       .handler = OpHandler(ctx, "incident.query", ops::kIncidentQuery,
-                            BodyIn<s::IncidentQuery>(ctx), Json<NullableList<s::Incident>>(),
-                            [](IncidentP& p, const s::IncidentQuery& q, Call& call) {
-                              return PageReply(p.QueryPage(q, {call.Query("after")}));
-                            }),
-       .summary = "Query incidents (paged: X-OpsOrch-Next-Cursor)",
+       .handler =
+           OpHandler(ctx, "incident.query", ops::kIncidentQuery, BodyIn<s::IncidentQuery>(ctx),
+                     Json<NullableList<s::Incident>>(),
+                     [](IncidentP& p, const s::IncidentQuery& q, Call& call) {
+                       return PageReply(p.QueryPage(q, {call.Query("after"), call.Query("sort")}));
+                     }),
+       .summary = "Query incidents (paged: X-OpsOrch-Next-Cursor; ?sort=newest|oldest)",
        .request_type = "IncidentQuery",
        .response_type = "[]Incident"});
   row({.method = Method::kPost,
@@ -396,6 +378,7 @@ RouteTable CoreRoutes(const CoreRoutesContext& ctx) {
              // The reference uses the server's local time.
              if (in->at.IsZero()) in->at = Time::NowLocal();
              in->caller = CallerOf(call.request);
+             if (call.session) in->actor.clear();  // the session is the actor
              return s::TimelineAppendPayload{std::move(*in), std::string(call.params[0])};
            },
            StatusReply(201)),
@@ -669,6 +652,13 @@ RouteTable CoreRoutes(const CoreRoutesContext& ctx) {
                if (!decoded) return Fail(std::move(decoded.error()));
                in = std::move(*decoded);
              }
+             // Without an actor in the body, the caller's; a console session is always the actor.
+             if (in.actor.empty() || call.session) {
+               const JsonObject caller = CallerOf(call.request);
+               if (const JsonValue* id = caller.if_contains("id"); id != nullptr) {
+                 in.actor = std::string(id->get_string());
+               }
+             }
              return s::CompleteStepPayload{std::move(in.actor), std::move(in.note),
                                            std::string(call.params[0]),
                                            std::string(call.params[1])};
@@ -678,6 +668,25 @@ RouteTable CoreRoutes(const CoreRoutesContext& ctx) {
        .request_type = "CompleteStepInput",
        .response_type = "Status"});
   return t;
+}
+
+// Who made the request, for timeline entries: the audit line's actor headers, plus a name.
+JsonObject CallerOf(const http::Request& req) {
+  const auto plain = [](std::string_view v) -> std::string_view {
+    if (v.size() > 256) return {};
+    for (const char c : v) {
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return {};
+    }
+    return v;
+  };
+  JsonObject caller{
+      {"type", ToLower(TrimSpace(req.Header("X-Actor-Type"))) == "copilot" ? "copilot" : "user"}};
+  if (auto id = plain(FirstNonEmpty(req, {"X-User-Id", "X-Actor-ID", "X-OpsOrch-Actor-ID"}));
+      !id.empty()) {
+    caller["id"] = id;
+  }
+  if (auto name = plain(FirstNonEmpty(req, {"X-Actor-Name"})); !name.empty()) caller["name"] = name;
+  return caller;
 }
 
 }  // namespace opsorch::api

@@ -14,8 +14,8 @@
 #include <opsorch/app/providers.h>
 #include <opsorch/common/blocking_pool.h>
 #include <opsorch/common/files.h>
-#include <opsorch/engine/engine.h>
 #include <opsorch/console/console.h>
+#include <opsorch/engine/engine.h>
 #include <opsorch/engine/routes.h>
 #include <opsorch/engine/seed.h>
 #include <opsorch/http/server.h>
@@ -321,10 +321,8 @@ Result<std::unique_ptr<App>> App::Create(config::Config config, AppOptions optio
   api_options.access_log = c.access_log;
   api_options.extra_schemas = engine::RouteSchemas();
   console::SessionOptions session_options;
-  session_options.idle =
-      std::chrono::duration_cast<std::chrono::seconds>(c.console_session_idle);
-  session_options.max_age =
-      std::chrono::duration_cast<std::chrono::seconds>(c.console_session_max);
+  session_options.idle = std::chrono::duration_cast<std::chrono::seconds>(c.console_session_idle);
+  session_options.max_age = std::chrono::duration_cast<std::chrono::seconds>(c.console_session_max);
   auto sessions = std::make_shared<console::Sessions>(std::move(session_options));
   api_options.sessions = sessions;
   // The route table: the contract's routes, then the incident engine's.
@@ -344,7 +342,8 @@ Result<std::unique_ptr<App>> App::Create(config::Config config, AppOptions optio
   if (options.demo) {
     for (auto& r : engine::DemoSinkRoutes()) routes.push_back(std::move(r));
   }
-  for (auto& r : console::ConsoleRoutes({c.bearer_token, c.console_dir, sessions})) {
+  for (auto& r :
+       console::ConsoleRoutes({c.bearer_token, c.console_dir, sessions, &impl->metrics})) {
     routes.push_back(std::move(r));
   }
   auto api = api::Api::Create(std::move(api_options), std::move(routes), impl->providers,

@@ -1,6 +1,7 @@
+#include <filesystem>
+
 #include <sodium.h>
 
-#include <filesystem>
 #include <opsorch/common/files.h>
 #include <opsorch/common/json_parse.h>
 #include <opsorch/common/json_writer.h>
@@ -8,7 +9,7 @@
 #include <opsorch/common/time.h>
 #include <opsorch/console/console.h>
 #include <opsorch/log/log.h>
-
+#include <opsorch/metrics/metrics.h>
 
 namespace opsorch::console {
 namespace {
@@ -42,8 +43,11 @@ void AddSecurityHeaders(Reply& r) {
 struct Served {
   std::string_view path;
   std::string etag;
-  std::string_view raw, gzip;
+  std::string_view embedded_raw, gzip;
   std::string owned;  // a dev file's bytes
+  bool dev = false;
+  // Not a view kept in the struct: one into `owned` would dangle once the struct moves.
+  std::string_view Raw() const { return dev ? std::string_view(owned) : embedded_raw; }
 };
 
 Reply FileReply(const Call& call, const Served& f, bool immutable) {
@@ -51,8 +55,8 @@ Reply FileReply(const Call& call, const Served& f, bool immutable) {
   r.content_type = MimeType(f.path);
   AddSecurityHeaders(r);
   r.headers.emplace_back("Vary", "Accept-Encoding");
-  r.headers.emplace_back("Cache-Control", immutable ? "public, max-age=31536000, immutable"
-                                                    : "no-cache");
+  r.headers.emplace_back("Cache-Control",
+                         immutable ? "public, max-age=31536000, immutable" : "no-cache");
   r.headers.emplace_back("ETag", f.etag);
   if (EtagMatches(call.request.Header("If-None-Match"), f.etag)) {
     r.status = 304;
@@ -63,7 +67,7 @@ Reply FileReply(const Call& call, const Served& f, bool immutable) {
     r.headers.emplace_back("Content-Encoding", "gzip");
     r.body.assign(f.gzip);
   } else {
-    r.body.assign(f.raw);
+    r.body.assign(f.Raw());
   }
   return r;
 }
@@ -95,7 +99,7 @@ class FileSource {
   std::optional<Served> Find(const std::string& rel) const {
     if (dev_dir_.empty()) {
       for (const EmbeddedFile& f : EmbeddedFiles()) {
-        if (f.path == rel) return Served{f.path, std::string(f.etag), f.raw, f.gzip, {}};
+        if (f.path == rel) return Served{f.path, std::string(f.etag), f.raw, f.gzip, {}, false};
       }
       return std::nullopt;
     }
@@ -117,7 +121,7 @@ class FileSource {
     char hex[sizeof h * 2 + 1];
     sodium_bin2hex(hex, sizeof hex, h, sizeof h);
     s.etag = "\"dev-" + std::string(hex) + "\"";
-    s.raw = s.owned;
+    s.dev = true;
     s.path = rel;  // only its extension is read, while `rel` lives
     return s;
   }
@@ -174,28 +178,88 @@ std::string SessionJson(bool required, const std::optional<api::SessionIdentity>
   return out;
 }
 
-std::string SetCookie(bool tls, std::string_view value, std::int64_t max_age_s) {
+// A browser-session cookie (gone when the browser closes; the server ends the session sooner),
+// or, to clear it, one that expired.
+std::string SetCookie(bool tls, std::string_view value, bool clear = false) {
   std::string c(api::SessionCookieName(tls));
   c += "=";
   c += value;
-  c += "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" + std::to_string(max_age_s);
+  c += "; Path=/; HttpOnly; SameSite=Strict";
+  if (clear) c += "; Max-Age=0";
   if (tls) c += "; Secure";
   return c;
 }
 
-// A display name as the audit log and timelines may show it: printable UTF-8, short.
+// Code points a name shown to people must not hold: controls (C0, DEL, C1), and the format
+// characters that hide or reorder text (zero-width, bidi embeddings and overrides, line and
+// paragraph separators, word joiners, the BOM).
+bool Invisible(char32_t c) {
+  return c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == 0xad || (c >= 0x200b && c <= 0x200f) ||
+         (c >= 0x2028 && c <= 0x202e) || (c >= 0x2060 && c <= 0x206f) || c == 0xfeff ||
+         c == 0x061c || (c >= 0xfff9 && c <= 0xfffb);
+}
+
+// A display name as the audit log and timelines may show it: visible UTF-8, short.
 Result<std::string> CheckName(std::string_view name) {
   name = TrimSpace(name);
   if (name.size() > kMaxName) {
     return Fail(errc::kBadRequest, "name: at most " + std::to_string(kMaxName) + " bytes");
   }
   if (!ValidUtf8(name)) return Fail(errc::kBadRequest, "name: not valid UTF-8");
-  for (const char c : name) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-      return Fail(errc::kBadRequest, "name: control characters are not allowed");
+  for (std::size_t i = 0; i < name.size();) {
+    // Valid UTF-8 (checked above): the lead byte gives the length.
+    const auto b = static_cast<unsigned char>(name[i]);
+    const int len = b < 0x80 ? 1 : b < 0xe0 ? 2 : b < 0xf0 ? 3 : 4;
+    char32_t c = len == 1 ? b : b & (0x3f >> (len - 1));
+    for (int k = 1; k < len; ++k) c = (c << 6) | (static_cast<unsigned char>(name[i + k]) & 0x3f);
+    if (Invisible(c)) {
+      return Fail(errc::kBadRequest, "name: control and invisible characters are not allowed");
     }
+    i += static_cast<std::size_t>(len);
   }
   return std::string(name);
+}
+
+// Failed logins per client address: past kMaxFailures in a minute, logins from that address are
+// refused for the rest of the minute (429), so the token cannot be guessed at wire speed.
+class LoginThrottle {
+ public:
+  static constexpr int kMaxFailures = 10;
+  static constexpr std::int64_t kWindowNs = 60'000'000'000;
+
+  // Nanoseconds until the address may try again; 0: now.
+  std::int64_t Wait(std::string_view address, std::int64_t now) {
+    std::lock_guard lock(mu_);
+    auto it = failures_.find(std::string(address));
+    if (it == failures_.end() || now - it->second.since >= kWindowNs) return 0;
+    return it->second.count >= kMaxFailures ? it->second.since + kWindowNs - now : 0;
+  }
+  void Failed(std::string_view address, std::int64_t now) {
+    std::lock_guard lock(mu_);
+    if (failures_.size() >= 10'000) {
+      std::erase_if(failures_, [&](const auto& kv) { return now - kv.second.since >= kWindowNs; });
+      if (failures_.size() >= 10'000) failures_.clear();  // a flood of addresses: start over
+    }
+    auto& f = failures_[std::string(address)];
+    if (now - f.since >= kWindowNs) f = {now, 0};
+    ++f.count;
+  }
+
+ private:
+  struct Entry {
+    std::int64_t since = 0;
+    int count = 0;
+  };
+  std::mutex mu_;
+  std::unordered_map<std::string, Entry> failures_;
+};
+
+// The address part of "ip:port" / "[ip]:port".
+std::string_view HostOf(std::string_view remote) {
+  if (remote.starts_with('[')) return remote.substr(1, remote.find(']') - 1);
+  const std::size_t colon = remote.rfind(':');
+  return colon != std::string_view::npos && remote.find(':') == colon ? remote.substr(0, colon)
+                                                                      : remote;
 }
 
 struct Login {
@@ -229,10 +293,17 @@ api::RouteTable ConsoleRoutes(ConsoleOptions options) {
   auto sessions = options.sessions;
   const bool required = !options.bearer_token.empty();
   auto token = std::make_shared<std::string>(std::move(options.bearer_token));
-  const auto cookie_of = [](const Call& call) {
-    return api::CookieValue(call.request.Header("Cookie"),
-                            api::SessionCookieName(call.request.tls));
+  const auto cookies_of = [](const Call& call) {
+    return api::CookieValues(call.request.Header("Cookie"),
+                             api::SessionCookieName(call.request.tls));
   };
+  auto throttle = std::make_shared<LoginThrottle>();
+  metrics::Counter* failures =
+      options.metrics == nullptr
+          ? nullptr
+          : &options.metrics->GetCounter("opsorch_auth_failures_total",
+                                         "Requests refused for a missing or wrong credential.",
+                                         {{"credential", "console_login"}});
 
   api::RouteTable t;
   const auto app = [files](Call& call, Respond respond) {
@@ -242,13 +313,15 @@ api::RouteTable ConsoleRoutes(ConsoleOptions options) {
                .pattern = "/ui/session",
                .auth = api::Auth::kPublic,
                .handler =
-                   [sessions, required, cookie_of](Call& call, Respond respond) {
+                   [sessions, required, cookies_of](Call& call, Respond respond) {
                      std::optional<api::SessionIdentity> who;
                      std::int64_t ends = 0;
-                     if (required && sessions != nullptr) {
-                       if (auto p = sessions->Peek(cookie_of(call))) {
+                     for (const std::string_view c : cookies_of(call)) {
+                       if (!required || sessions == nullptr) break;
+                       if (auto p = sessions->Peek(c)) {
                          who = std::move(p->first);
                          ends = p->second;
+                         break;
                        }
                      }
                      Reply r{200, SessionJson(required, who, ends)};
@@ -264,7 +337,8 @@ api::RouteTable ConsoleRoutes(ConsoleOptions options) {
        .auth = api::Auth::kPublic,
        .body_limit = 8192,
        .handler =
-           [sessions, token, required, cookie_of](Call& call, Respond respond) {
+           [sessions, token, required, cookies_of, throttle, failures](Call& call,
+                                                                       Respond respond) {
              const http::Request& req = call.request;
              // Login CSRF: only the console's own page may log a browser in.
              if (auto why = api::ConsoleCallRefusal(req); !why.empty()) {
@@ -278,24 +352,33 @@ api::RouteTable ConsoleRoutes(ConsoleOptions options) {
              if (!login) return respond(Fail(std::move(login.error())));
              auto name = CheckName(login->name);
              if (!name) return respond(Fail(std::move(name.error())));
+             const std::string_view address = HostOf(req.remote_address);
+             const std::int64_t now = Time::Now().UnixNanos();
+             if (const std::int64_t wait = throttle->Wait(address, now); wait > 0) {
+               if (failures != nullptr) failures->Inc();
+               Reply r{429, ErrorBody("rate_limited",
+                                      "too many failed logins from this "
+                                      "address; try again later")};
+               r.headers.emplace_back("Retry-After", std::to_string(wait / 1'000'000'000 + 1));
+               return respond(std::move(r));
+             }
              if (!ConstantTimeEquals(login->token, *token)) {
+               throttle->Failed(address, now);
+               if (failures != nullptr) failures->Inc();
                log::Warn("console login refused",
                          {{"remote", req.remote_address}, {"reason", "wrong token"}});
                return respond(Fail(errc::kUnauthorized, "wrong token"));
              }
              // Never keep a session id the browser brought (fixation): the old one ends and
              // a fresh one is issued.
-             sessions->Revoke(cookie_of(call));
+             for (const std::string_view c : cookies_of(call)) sessions->Revoke(c);
              api::SessionIdentity who{name->empty() ? "console" : *name, *name};
              auto created = sessions->Create(who);
              log::Info("console login", {{"remote", req.remote_address},
                                          {"actor", who.actor_id},
                                          {"request_id", call.request_id}});
-             const std::int64_t max_age_s =
-                 std::chrono::duration_cast<std::chrono::seconds>(sessions->Options().max_age)
-                     .count();
              Reply r{200, SessionJson(true, who, created.expires_at_ns)};
-             r.headers.emplace_back("Set-Cookie", SetCookie(req.tls, created.token, max_age_s));
+             r.headers.emplace_back("Set-Cookie", SetCookie(req.tls, created.token));
              r.headers.emplace_back("Cache-Control", "no-store");
              respond(std::move(r));
            },
@@ -308,14 +391,17 @@ api::RouteTable ConsoleRoutes(ConsoleOptions options) {
                .auth = api::Auth::kPublic,
                .body_limit = 1024,
                .handler =
-                   [sessions, cookie_of](Call& call, Respond respond) {
+                   [sessions, cookies_of](Call& call, Respond respond) {
                      if (auto why = api::ConsoleCallRefusal(call.request); !why.empty()) {
                        return respond(Fail(errc::kForbidden, std::string(why)));
                      }
-                     if (sessions != nullptr) sessions->Revoke(cookie_of(call));
+                     for (const std::string_view c : cookies_of(call)) {
+                       if (sessions != nullptr) sessions->Revoke(c);
+                     }
                      Reply r{204, {}};
                      r.content_type = {};
-                     r.headers.emplace_back("Set-Cookie", SetCookie(call.request.tls, "", 0));
+                     r.headers.emplace_back("Set-Cookie",
+                                            SetCookie(call.request.tls, "", /*clear=*/true));
                      r.headers.emplace_back("Cache-Control", "no-store");
                      respond(std::move(r));
                    },

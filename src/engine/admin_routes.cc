@@ -381,9 +381,15 @@ Outcome IncidentCounts(Engine& engine, const Call& call) {
   q.team = call.Query("team");
   auto c = engine.StateCounts(q);
   if (!c) return Fail(c.error());
-  return JsonReply("{\"triggered\":" + std::to_string(c->triggered) +
-                   ",\"acknowledged\":" + std::to_string(c->acknowledged) +
-                   ",\"resolved\":" + std::to_string(c->resolved) + "}");
+  std::string out = "{\"triggered\":" + std::to_string(c->triggered) +
+                    ",\"acknowledged\":" + std::to_string(c->acknowledged) +
+                    ",\"resolved\":" + std::to_string(c->resolved) + ",\"openByUrgency\":{";
+  static constexpr std::string_view kUrgencies[] = {"high", "medium", "low", "other"};
+  for (std::size_t i = 0; i < 4; ++i) {
+    out += (i > 0 ? ",\"" : "\"") + std::string(kUrgencies[i]) +
+           "\":" + std::to_string(c->open_by_urgency[i]);
+  }
+  return JsonReply(out + "}}");
 }
 
 }  // namespace

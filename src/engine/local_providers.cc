@@ -273,12 +273,17 @@ class LocalIncidents final : public providers::IncidentProvider, Base {
     return std::move(page->items);
   }
 
-  // Newest first, PageSize(limit) at a time; the cursor is the last incident's id.
+  // Newest first (?sort=oldest: oldest first), PageSize(limit) at a time; the cursor is the
+  // last incident's id, and the next page continues past it in the same order.
   Result<Page<s::Incident>> QueryPage(const s::IncidentQuery& q, const PageRequest& page) override {
     if (auto st = CheckQuery(q); !st) return Fail(std::move(st.error()));
-    const auto before = CursorSeq(page.after, "inc-");
-    if (!before) return BadCursor();
+    const auto past = CursorSeq(page.after, "inc-");
+    if (!past) return BadCursor();
+    if (!page.sort.empty() && page.sort != "newest" && page.sort != "oldest") {
+      return Fail(errc::kBadRequest, "sort: must be newest or oldest");
+    }
     IncidentFilter f;
+    f.oldest_first = page.sort == "oldest";
     f.text = std::string(TrimSpace(q.query));
     // The store filters on the engine's words; the labels are checked here, on the page.
     for (const auto& st : q.statuses) {
@@ -303,13 +308,13 @@ class LocalIncidents final : public providers::IncidentProvider, Base {
     // read). Without label filters the first batch fills the page, exactly as before.
     const std::int64_t budget = std::max<std::int64_t>(10 * size, kMinLabelScan);
     std::int64_t scanned = 0;
-    std::int64_t cursor = *before;
+    std::int64_t cursor = *past;
     std::string last_read;
     bool more = false;
     std::vector<s::Incident> items;
     while (true) {
       f.limit = size + 1;  // one more tells whether a next page exists
-      f.before_seq = cursor;
+      (f.oldest_first ? f.after_seq : f.before_seq) = cursor;
       auto rows = store().QueryIncidents(f);
       if (!rows) return Fail(std::move(rows.error()));
       std::size_t i = 0;
@@ -584,6 +589,15 @@ class LocalAlerts final : public providers::AlertProvider, Base {
     auto scope = ScopeServices(q.scope);
     if (!scope) return Fail(std::move(scope.error()));
     if (*scope) f.service_ids = std::move(**scope);
+    // metadata.incidentId: the alerts of one incident (an opsorch extension; the console's
+    // incident page), read along the incident's chain of alerts.
+    if (const JsonValue* inc = q.metadata.if_contains("incidentId"); inc != nullptr) {
+      const auto seq = inc->is_string() ? CursorSeq(inc->get_string(), "inc-") : std::nullopt;
+      if (!seq || *seq <= 0) {
+        return Fail(errc::kBadRequest, "metadata.incidentId: must be an incident id (inc-<n>)");
+      }
+      f.incident_id = std::string(inc->get_string());
+    }
     const std::int64_t size = PageSize(q.limit);
     f.limit = size + 1;
     f.before_seq = *before;

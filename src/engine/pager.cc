@@ -1175,6 +1175,80 @@ Status Pager::EscalateNow(Tx& tx, std::string_view incident_id, const JsonObject
   return Ok();
 }
 
+Status Pager::Reassign(Tx& tx, std::string_view incident_id, const ReassignTo& to,
+                       const JsonObject& actor, std::int64_t now, PagingCounts* counts) {
+  PagingCounts local;
+  PagingCounts& c = counts != nullptr ? *counts : local;
+  c = PagingCounts{};
+  const std::int64_t seq = SeqOf(incident_id, "inc-");
+  auto cat = Catalog();
+  Policy policy;
+  std::string target_text;
+  JsonObject target;
+  if (!to.policy_id.empty()) {
+    const Policy* p = cat->FindPolicy(to.policy_id);
+    if (p == nullptr) {
+      return Fail(errc::kBadRequest, "escalationPolicy: no escalation policy " + to.policy_id);
+    }
+    policy = *p;
+    target_text = "escalation policy " + p->id;
+    target = JsonObject{{"escalationPolicy", p->id}};
+  } else {
+    PolicyRule rule;
+    rule.delay_minutes = 30;
+    JsonArray ids;
+    for (const std::string& u : to.users) {
+      const Person* person = cat->FindPerson(u);
+      if (person == nullptr) return Fail(errc::kBadRequest, "users: no person " + u);
+      rule.targets.push_back(PolicyTarget{"user", u});
+      ids.push_back(JsonValue(u));
+      if (!target_text.empty()) target_text += ", ";
+      target_text += person->name.empty() ? u : person->name;
+    }
+    policy.id = "(reassigned)";
+    policy.name = "Reassigned by hand";
+    policy.rules.push_back(std::move(rule));
+    target = JsonObject{{"users", std::move(ids)}};
+  }
+  // The incident first, then its escalation: the order every writer locks them in.
+  auto incident = tx.GetIncidentForUpdate(incident_id);
+  if (!incident) return Fail(std::move(incident.error()));
+  if (!*incident)
+    return Fail(errc::kNotFound, "incident " + std::string(incident_id) + " not found");
+  IncidentRow row = std::move(**incident);
+  if (row.status == "resolved") {
+    return Fail(errc::kConflict, "incident " + std::string(incident_id) + " is resolved");
+  }
+  auto existing = tx.GetEscalation(seq);
+  if (!existing) return Fail(std::move(existing.error()));
+  const bool was_acknowledged = row.status == "acknowledged";
+  if (was_acknowledged) {
+    row.status = "open";
+    row.acknowledged_at = 0;
+    row.updated_at = now;
+    SetLabels(row, ParseStatusWord("open"), std::nullopt);
+    if (auto st = tx.UpdateIncident(row); !st) return st;
+  }
+  auto cancelled = tx.CancelNotifications(seq, now, "reassigned");
+  if (!cancelled) return Fail(std::move(cancelled.error()));
+  EscalationRow esc = existing->value_or(EscalationRow{});
+  esc.incident_seq = seq;
+  esc.policy_id = policy.id;
+  esc.snapshot = SnapshotOf(policy);
+  esc.generation += 1;  // fences the old assignees' pending steps
+  esc.steps = esc.level = esc.loop = 0;
+  esc.state = "active";
+  esc.started_at = now;
+  target["generation"] = esc.generation;
+  if (was_acknowledged) target["from"] = "acknowledged";
+  TimelineRow e = Impl::Entry(
+      seq, now, "reassigned",
+      "Reassigned to " + target_text + (was_acknowledged ? " (was acknowledged: open again)" : ""),
+      std::move(target), actor);
+  if (auto st = tx.AppendTimeline(e); !st) return st;
+  return impl_->Fire(tx, esc, policy, row.urgency, now, c);
+}
+
 void Pager::Wake() {
   {
     std::lock_guard lock(impl_->mu);

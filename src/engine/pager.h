@@ -124,6 +124,17 @@ class Pager {
   // or nothing is left to fire).
   Status EscalateNow(Tx& tx, std::string_view incident_id, const JsonObject& actor,
                      std::int64_t now, PagingCounts* counts = nullptr);
+  // Reassign: the incident's escalation starts over at once on another policy (`policy_id`), or
+  // on the given people (a one-level policy of them); messages still queued for the previous
+  // assignees are cancelled, and an acknowledged incident is open again (PagerDuty: a reassigned
+  // incident is triggered for its new assignees). Not found, conflict (resolved), bad request
+  // (an unknown person or policy).
+  struct ReassignTo {
+    std::vector<std::string> users;
+    std::string policy_id;
+  };
+  Status Reassign(Tx& tx, std::string_view incident_id, const ReassignTo& to,
+                  const JsonObject& actor, std::int64_t now, PagingCounts* counts = nullptr);
   // Counts a committed transaction's paging in /metrics.
   void Count(const PagingCounts& counts);
   // Something may be due now: the runner looks at once.

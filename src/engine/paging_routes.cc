@@ -678,7 +678,7 @@ Outcome EscalateIncident(Engine& engine, const Call& call) {
   auto pager = PagerOf(engine);
   if (!pager) return Fail(pager.error());
   const std::string id(call.params[0]);
-  const JsonObject actor{{"type", "user"}, {"name", "API"}};
+  const JsonObject actor = api::CallerOf(call.request);
   PagingCounts counts;
   auto st = Durably(engine, [&](Tx& tx) {
     return (*pager)->EscalateNow(tx, id, actor, (*pager)->Now(), &counts);
@@ -690,6 +690,58 @@ Outcome EscalateIncident(Engine& engine, const Call& call) {
   if (!esc || !*esc) return JsonReply("{\"status\":\"escalated\"}");
   return JsonReply("{\"status\":\"escalated\",\"level\":" + std::to_string((*esc)->level + 1) +
                    ",\"loop\":" + std::to_string((*esc)->loop) + "}");
+}
+
+// {"users":["id",…]} or {"escalationPolicy":"id"}: exactly one of them.
+Result<Pager::ReassignTo> DecodeReassign(const Call& call) {
+  auto body = BodyObject(call);
+  if (!body) return Fail(std::move(body.error()));
+  Pager::ReassignTo to;
+  for (const auto& [k, v] : *body) {
+    if (k == "users") {
+      const JsonArray* a = v.if_array();
+      if (a == nullptr || a->empty() || a->size() > 20) {
+        return Fail(errc::kBadRequest, "users: must be a list of 1 to 20 person ids");
+      }
+      for (const JsonValue& u : *a) {
+        if (!u.is_string() || !ValidId(u.get_string())) {
+          return Fail(errc::kBadRequest, "users: each must be a person id");
+        }
+        // A person named twice is paged once and named once.
+        if (std::find(to.users.begin(), to.users.end(), u.get_string()) == to.users.end()) {
+          to.users.emplace_back(u.get_string());
+        }
+      }
+    } else if (k == "escalationPolicy") {
+      if (!v.is_string() || !ValidId(v.get_string())) {
+        return Fail(errc::kBadRequest, "escalationPolicy: must be a policy id");
+      }
+      to.policy_id = std::string(v.get_string());
+    } else {
+      return Fail(errc::kBadRequest, "unknown field \"" + std::string(k) + "\"");
+    }
+  }
+  if (to.users.empty() == to.policy_id.empty()) {
+    return Fail(errc::kBadRequest, "exactly one of users and escalationPolicy is required");
+  }
+  return to;
+}
+
+Outcome ReassignIncident(Engine& engine, const Call& call) {
+  auto pager = PagerOf(engine);
+  if (!pager) return Fail(pager.error());
+  auto to = DecodeReassign(call);
+  if (!to) return Fail(std::move(to.error()));
+  const std::string id(call.params[0]);
+  const JsonObject actor = api::CallerOf(call.request);
+  PagingCounts counts;
+  auto st = Durably(engine, [&](Tx& tx) {
+    return (*pager)->Reassign(tx, id, *to, actor, (*pager)->Now(), &counts);
+  });
+  if (!st) return Fail(st.error());
+  (*pager)->Count(counts);
+  (*pager)->Wake();
+  return JsonReply("{\"status\":\"reassigned\"}");
 }
 
 // ---- action links -------------------------------------------------------------------------------
@@ -943,6 +995,8 @@ api::RouteTable PagingRoutes(const EngineRoutesContext& ctx) {
           "Delete a policy no service names", "", "", 204),
       row(Method::kPost, "/admin/incidents/{id}/escalate", "incident.escalated", &EscalateIncident,
           "Escalate now: the next level fires at once", "", "object"),
+      row(Method::kPost, "/admin/incidents/{id}/reassign", "incident.reassigned", &ReassignIncident,
+          "Reassign to people or an escalation policy: paged at once", "ReassignInput", "object"),
   };
   api::Route oncalls =
       row(Method::kGet, "/oncalls", "", &OnCalls,
@@ -963,6 +1017,11 @@ api::RouteTable PagingRoutes(const EngineRoutesContext& ctx) {
           "Escalate now: the next level fires at once", "", "object");
   escalate.capability = providers::Capability::kIncident;
   t.push_back(std::move(escalate));
+  api::Route reassign =
+      row(Method::kPost, "/incidents/{id}/reassign", "incident.reassigned", &ReassignIncident,
+          "Reassign to people or an escalation policy: paged at once", "ReassignInput", "object");
+  reassign.capability = providers::Capability::kIncident;
+  t.push_back(std::move(reassign));
   // The signed links: the token in the path is the credential (logged redacted). GET shows a
   // confirmation page; only POST acts.
   for (auto [m, fn, summary, audit] :

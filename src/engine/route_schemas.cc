@@ -160,8 +160,16 @@ JsonObject RouteSchemas() {
                  {"description",
                   "Per service, per urgency and overall: incidents, acknowledged, resolved, "
                   "MTTA/MTTR (mean, p50, p90, p95) and target breaches"}};
-  s["IncidentCounts"] = Obj({{"triggered", Int()}, {"acknowledged", Int()}, {"resolved", Int()}},
-                            {"triggered", "acknowledged", "resolved"});
+  s["ReassignInput"] =
+      Obj({{"users", JsonObject{{"type", "array"}, {"items", Str()}}}, {"escalationPolicy", Str()}},
+          {}, true);
+  s["IncidentCounts"] =
+      Obj({{"triggered", Int()},
+           {"acknowledged", Int()},
+           {"resolved", Int()},
+           {"openByUrgency",
+            Obj({{"high", Int()}, {"medium", Int()}, {"low", Int()}, {"other", Int()}})}},
+          {"triggered", "acknowledged", "resolved", "openByUrgency"});
   // PagerDuty Events API v2 and the Alertmanager webhook, as their senders write them.
   s["PagerDutyEvent"] = Obj(
       {{"routing_key", Str()},

@@ -209,7 +209,8 @@ Result<IncidentStateCounts> SlaCache::StateCounts(const SlaQuery& q) {
     auto services = store_.Services();
     if (!services) return Fail(std::move(services.error()));
     for (const ServiceRow& sv : *services) {
-      if (sv.team_id == q.team && (q.service.empty() || sv.id == q.service)) wanted.push_back(sv.id);
+      if (sv.team_id == q.team && (q.service.empty() || sv.id == q.service))
+        wanted.push_back(sv.id);
     }
   } else if (!q.service.empty()) {
     wanted.push_back(q.service);
@@ -226,11 +227,10 @@ Result<IncidentStateCounts> SlaCache::StateCounts(const SlaQuery& q) {
     if (r.created == 0 || r.service >= slot.size() || slot[r.service] == 0) continue;
     if (r.resolved > 0) {
       ++c.resolved;
-    } else if (r.acked > 0) {
-      ++c.acknowledged;
-    } else {
-      ++c.triggered;
+      continue;
     }
+    ++(r.acked > 0 ? c.acknowledged : c.triggered);
+    ++c.open_by_urgency[r.urgency < 4 ? r.urgency : 3];
   }
   return c;
 }

@@ -19,6 +19,7 @@
 
 #include "support/captured_logs.h"
 #include "support/http_client.h"
+#include "support/run_command.h"
 #include "support/test_server.h"
 
 namespace opsorch::testing {
@@ -94,17 +95,6 @@ TEST(Binary, VersionAndFatalStartupExitCode) {
       ("OPSORCH_TLS_KEY_FILE=/x " + std::string(OPSORCH_BINARY) + " serve 2>/dev/null").c_str());
   ASSERT_TRUE(WIFEXITED(rc));
   EXPECT_EQ(WEXITSTATUS(rc), 1);
-}
-
-// A command's exit status and everything it printed (stdout and stderr).
-std::pair<int, std::string> RunCommand(const std::string& command) {
-  std::string out;
-  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-  if (p == nullptr) return {-1, ""};
-  char buf[4096];
-  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  const int rc = ::pclose(p);
-  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, out};
 }
 
 // What a newcomer reads first must be true: an unknown command is named, `serve --help` says

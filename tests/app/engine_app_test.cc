@@ -623,7 +623,9 @@ TEST_F(EngineAppInProcess, IncidentCountsFollowEveryStateChange) {
     return r.body;
   };
   // The seed's one incident (svc-db, triggered).
-  EXPECT_EQ(counts(""), "{\"triggered\":1,\"acknowledged\":0,\"resolved\":0}\n");
+  EXPECT_EQ(counts(""),
+            "{\"triggered\":1,\"acknowledged\":0,\"resolved\":0,\"openByUrgency\":"
+            "{\"high\":0,\"medium\":0,\"low\":1,\"other\":0}}\n");
   for (const char* k : {"c1", "c2", "c3"}) {
     ASSERT_EQ(c.Request("POST", "/v2/enqueue", {}, Trigger(kApiKey, k, "Counted")).status, 202);
   }
@@ -639,10 +641,50 @@ TEST_F(EngineAppInProcess, IncidentCountsFollowEveryStateChange) {
       {"?team=team-web&service=svc-db", R"({"triggered":0,"acknowledged":0,"resolved":0})"},
       {"?service=no-such-service", R"({"triggered":0,"acknowledged":0,"resolved":0})"},
   };
-  for (const Row& r : rows) EXPECT_EQ(counts(r.query), r.body + "\n") << r.query;
+  // The state counts (openByUrgency follows them).
+  const auto states = [&](std::string_view query) {
+    const std::string body = counts(query);
+    return body.substr(0, body.find(",\"openByUrgency\"")) + "}";
+  };
+  for (const Row& r : rows) EXPECT_EQ(states(r.query), r.body) << r.query;
   // A trigger after the resolve opens a new incident (no reopen window is configured).
   ASSERT_EQ(c.Request("POST", "/v2/enqueue", {}, Trigger(kApiKey, "c2", "Counted")).status, 202);
-  EXPECT_EQ(counts("?service=svc-api"), "{\"triggered\":2,\"acknowledged\":1,\"resolved\":1}\n");
+  EXPECT_EQ(states("?service=svc-api"), R"({"triggered":2,"acknowledged":1,"resolved":1})");
+}
+
+// The console's incident page lists an incident's own alerts: metadata.incidentId filters
+// /alerts/query along the incident's chain, paged like any alert list.
+TEST_F(EngineAppInProcess, AlertsOfOneIncident) {
+  HttpClient c(server_->Port());
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(c.Request("POST", "/v2/enqueue", {}, Trigger(kApiKey, "mine", "Mine")).status, 202);
+    ASSERT_EQ(c.Request("POST", "/v2/enqueue", {}, Trigger(kApiKey, "other", "Other")).status, 202);
+  }
+  const json::value incs =
+      json::parse(c.Request("POST", "/incidents/query", {}, R"({"query":"Mine"})").body);
+  ASSERT_EQ(incs.as_array().size(), 1u);
+  const std::string id(incs.as_array()[0].as_object().at("id").as_string());
+  const auto alerts = [&](const std::string& body) {
+    return c.Request("POST", "/alerts/query", {}, body);
+  };
+  const auto r = alerts(R"({"metadata":{"incidentId":")" + id + R"("}})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const json::value list = json::parse(r.body);
+  ASSERT_EQ(list.as_array().size(), 3u) << r.body;
+  for (const auto& a : list.as_array()) {
+    EXPECT_EQ(a.as_object().at("fields").as_object().at("incidentId"), id.c_str());
+  }
+  const auto page = alerts(R"({"limit":2,"metadata":{"incidentId":")" + id + R"("}})");
+  EXPECT_EQ(json::parse(page.body).as_array().size(), 2u);
+  EXPECT_FALSE(page.Header("X-OpsOrch-Next-Cursor").empty());
+  for (const char* bad :
+       {R"({"metadata":{"incidentId":7}})", R"({"metadata":{"incidentId":"al-1"}})",
+        R"({"metadata":{"incidentId":"inc-x"}})"}) {
+    EXPECT_EQ(alerts(bad).status, 400) << bad;
+  }
+  EXPECT_EQ(
+      json::parse(alerts(R"({"metadata":{"incidentId":"inc-999999"}})").body).as_array().size(),
+      0u);
 }
 
 // Reopening a resolved incident while a newer one is open for the same (service, dedup key) is

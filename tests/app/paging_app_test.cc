@@ -1067,6 +1067,96 @@ CliRun RunCli(const std::vector<std::string>& args, std::map<std::string, std::s
   return r;
 }
 
+// Reassign: to people (paged at once, the old assignee's queued page cancelled) or to another
+// policy; an acknowledged incident is open again; the actor is the caller; bad input names the
+// field; a resolved incident is a conflict.
+TEST_F(PagingApp, ReassignPagesTheNewAssigneesAndReopensAnAcknowledgedIncident) {
+  Receiver receiver;
+  ASSERT_NO_FATAL_FAILURE(Start());
+  for (const char* who : {"alice", "bob", "carol"}) {
+    Must("PUT", std::string("/admin/users/") + who, PersonBody(who, receiver.Url(who)));
+  }
+  Must("PUT", "/admin/escalation-policies/pol",
+       R"({"name":"Pol","rules":[{"delayMinutes":5,"targets":[{"type":"user","id":"alice"}]}]})");
+  Must("PUT", "/admin/escalation-policies/dba",
+       R"({"name":"DBA","rules":[{"delayMinutes":5,"targets":[{"type":"user","id":"carol"}]}]})");
+  Must("PUT", "/admin/services/checkout", R"({"name":"Checkout","escalationPolicy":"pol"})");
+  const HttpResponse integration = Call("POST", "/admin/services/checkout/integrations", "{}");
+  ASSERT_EQ(integration.status, 201) << integration.body;
+  const std::string key = Str(Parse(integration.body), "key");
+  ASSERT_EQ(
+      Call("POST", "/v2/enqueue",
+           R"({"routing_key":")" + key +
+               R"(","event_action":"trigger","dedup_key":"re-1",)"
+               R"("payload":{"summary":"Checkout is slow","source":"it","severity":"critical"}})")
+          .status,
+      202);
+  ASSERT_TRUE(WaitFor([&] { return !receiver.Hits("alice").empty(); }, milliseconds(10'000)));
+  const std::string incident = Str(receiver.Hits("alice").front().body.at("incident"), "id");
+  ASSERT_FALSE(incident.empty());
+
+  struct Bad {
+    std::string body;
+    int status;
+    const char* message;
+  } bad[] = {
+      {R"({})", 400, "exactly one of users and escalationPolicy"},
+      {R"({"users":["bob"],"escalationPolicy":"dba"})", 400, "exactly one of"},
+      {R"({"users":[]})", 400, "users: must be a list of 1 to 20"},
+      {R"({"users":["ghost"]})", 400, "users: no person ghost"},
+      {R"({"users":[7]})", 400, "users: each must be a person id"},
+      {R"({"escalationPolicy":"nosuch"})", 400, "escalationPolicy: no escalation policy nosuch"},
+      {R"({"team":"x"})", 400, "unknown field"},
+      {R"([1])", 400, "must be a JSON object"},
+  };
+  for (const Bad& b : bad) {
+    const HttpResponse r = Call("POST", "/incidents/" + incident + "/reassign", b.body);
+    EXPECT_EQ(r.status, b.status) << b.body << " → " << r.body;
+    EXPECT_TRUE(Contains(r.body, b.message)) << b.body << " → " << r.body;
+  }
+  EXPECT_EQ(Call("POST", "/incidents/inc-999999/reassign", R"({"users":["bob"]})").status, 404);
+
+  // Acknowledged, then reassigned to Bob by a named caller: open again, Bob paged at once.
+  ASSERT_EQ(Call("PATCH", "/incidents/" + incident, R"({"status":"acknowledged"})").status, 200);
+  ASSERT_EQ(IncidentStatus(incident), "acknowledged");
+  HttpClient c(server_->Port());
+  const HttpResponse to_bob =
+      c.Request("POST", "/incidents/" + incident + "/reassign",
+                {{"X-User-Id", "dana"}, {"X-Actor-Name", "Dana Ops"}}, R"({"users":["bob"]})");
+  ASSERT_EQ(to_bob.status, 200) << to_bob.body;
+  EXPECT_NE(IncidentStatus(incident), "acknowledged");
+  ASSERT_TRUE(WaitFor([&] { return !receiver.Hits("bob").empty(); }, milliseconds(10'000)))
+      << "bob was never paged";
+  EXPECT_EQ(Str(receiver.Hits("bob").front().body.at("incident"), "id"), incident);
+
+  // To another policy: its first level (carol) is paged.
+  ASSERT_EQ(
+      Call("POST", "/admin/incidents/" + incident + "/reassign", R"({"escalationPolicy":"dba"})")
+          .status,
+      200);
+  ASSERT_TRUE(WaitFor([&] { return !receiver.Hits("carol").empty(); }, milliseconds(10'000)))
+      << "carol was never paged";
+
+  const json::value timeline = Parse(Get("/incidents/" + incident + "/timeline?raw=true"));
+  ASSERT_TRUE(timeline.is_array());
+  std::vector<std::string> bodies;
+  for (const auto& e : timeline.as_array()) {
+    if (Str(e, "kind") != "reassigned") continue;
+    bodies.push_back(Str(e, "body"));
+    if (bodies.size() == 1) {
+      EXPECT_EQ(Str(e.at("actor"), "id"), "dana") << json::serialize(e);
+      EXPECT_EQ(Str(e.at("actor"), "name"), "Dana Ops");
+    }
+  }
+  ASSERT_EQ(bodies.size(), 2u) << json::serialize(timeline);
+  EXPECT_EQ(bodies[0], "Reassigned to bob (was acknowledged: open again)");
+  EXPECT_EQ(bodies[1], "Reassigned to escalation policy dba");
+
+  ASSERT_EQ(Call("PATCH", "/incidents/" + incident, R"({"status":"resolved"})").status, 200);
+  EXPECT_EQ(Call("POST", "/incidents/" + incident + "/reassign", R"({"users":["bob"]})").status,
+            409);
+}
+
 TEST_F(PagingApp, CliPrintsWhoIsOnCallAndSendsTestPages) {
   Receiver receiver;
   receiver.AnswerWith("bob", 400);

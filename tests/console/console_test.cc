@@ -13,6 +13,7 @@
 
 #include "support/captured_logs.h"
 #include "support/http_client.h"
+#include "support/run_command.h"
 #include "support/test_server.h"
 
 namespace opsorch::testing {
@@ -60,21 +61,24 @@ TEST(ConsoleServing, IfNoneMatchTable) {
   for (const Row& r : rows) EXPECT_EQ(console::EtagMatches(r.header, etag), r.match) << r.header;
 }
 
-TEST(ConsoleServing, CookieValueTable) {
+TEST(ConsoleServing, CookieValuesTable) {
   struct Row {
     const char* header;
     const char* name;
-    const char* value;
+    std::vector<std::string_view> values;
   } rows[] = {
-      {"opsorch_session=abc", "opsorch_session", "abc"},
-      {"a=1; opsorch_session=abc; b=2", "opsorch_session", "abc"},
-      {"a=1;opsorch_session=\"abc\"", "opsorch_session", "abc"},
-      {"xopsorch_session=abc", "opsorch_session", ""},
-      {"opsorch_session", "opsorch_session", ""},
-      {"", "opsorch_session", ""},
-      {"__Host-opsorch_session=t", "__Host-opsorch_session", "t"},
+      {"opsorch_session=abc", "opsorch_session", {"abc"}},
+      {"a=1; opsorch_session=abc; b=2", "opsorch_session", {"abc"}},
+      {"a=1;opsorch_session=\"abc\"", "opsorch_session", {"abc"}},
+      // Another service on the same host planted one first: both are tried.
+      {"opsorch_session=planted; opsorch_session=mine", "opsorch_session", {"planted", "mine"}},
+      {"xopsorch_session=abc", "opsorch_session", {}},
+      {"opsorch_session", "opsorch_session", {}},
+      {"opsorch_session=", "opsorch_session", {}},
+      {"", "opsorch_session", {}},
+      {"__Host-opsorch_session=t", "__Host-opsorch_session", {"t"}},
   };
-  for (const Row& r : rows) EXPECT_EQ(api::CookieValue(r.header, r.name), r.value) << r.header;
+  for (const Row& r : rows) EXPECT_EQ(api::CookieValues(r.header, r.name), r.values) << r.header;
 }
 
 TEST(ConsoleServing, ConsoleCallRefusalTable) {
@@ -171,6 +175,7 @@ class ConsoleDir {
     std::filesystem::create_directories(root_ / "dist" / "assets");
     Write("dist/index.html", "<!doctype html><title>test console</title>");
     Write("dist/assets/app-ABC123.js", "console.log('app')");
+    Write("dist/assets/tiny.js", "x=1");  // shorter than a std::string's inline buffer
     Write("secret.txt", "outside the console");
     std::filesystem::create_symlink(root_ / "secret.txt", root_ / "dist" / "assets" / "link.js");
   }
@@ -221,6 +226,7 @@ TEST(ConsoleServing, DevDirectoryHeadersFallbackAndEscapes) {
   EXPECT_EQ(js.Header("Cache-Control"), "public, max-age=31536000, immutable");
   EXPECT_EQ(js.Header("Content-Type"), "text/javascript; charset=utf-8");
   EXPECT_EQ(js.body, "console.log('app')");
+  EXPECT_EQ(c.Request("GET", "/ui/assets/tiny.js").body, "x=1");
 
   // Missing assets are 404s, not the app; nothing outside the directory is reachable.
   for (const char* path :
@@ -266,8 +272,8 @@ TEST(ConsoleServing, EmbeddedFilesAreServedGzipOrRaw) {
 // Login, the cookie on API calls, CSRF refusals, fixation, logout, and the session's actor.
 TEST(ConsoleSessionsApp, LoginCookieCsrfFixationLogoutAndActor) {
   CapturedLogs logs;
-  auto server = TestServer::Start({{"OPSORCH_INCIDENT_PROVIDER", "mock"},
-                                   {"OPSORCH_BEARER_TOKEN", "the-real-token"}});
+  auto server = TestServer::Start(
+      {{"OPSORCH_INCIDENT_PROVIDER", "mock"}, {"OPSORCH_BEARER_TOKEN", "the-real-token"}});
   ASSERT_TRUE(server);
   HttpClient c((*server)->Port());
   const std::string host = "127.0.0.1:" + std::to_string((*server)->Port());
@@ -286,6 +292,10 @@ TEST(ConsoleSessionsApp, LoginCookieCsrfFixationLogoutAndActor) {
       {console_call, R"({"token":"wrong"})", 401},
       {console_call, R"({"token":"the-real-token","extra":1})", 400},
       {console_call, R"({"token":"the-real-token","name":"a\u0007b"})", 400},
+      {console_call, R"({"token":"the-real-token","name":"admin\u202egnp.exe"})", 400},
+      {console_call, R"({"token":"the-real-token","name":"a\u2028b"})", 400},
+      {console_call, R"({"token":"the-real-token","name":"a\u200bb"})", 400},
+      {console_call, R"({"token":"the-real-token","name":"a\u0085b"})", 400},
       {console_call, R"({"token":["the-real-token"]})", 400},
       {{{"Sec-Fetch-Site", "same-origin"}}, R"({"token":"the-real-token"})", 403},
       {{{"X-OpsOrch-Console", "1"}, {"Sec-Fetch-Site", "cross-site"}},
@@ -305,13 +315,14 @@ TEST(ConsoleSessionsApp, LoginCookieCsrfFixationLogoutAndActor) {
   // Fixation: a cookie planted before login is neither kept nor accepted.
   Headers planted = console_call;
   planted.emplace_back("Cookie", "opsorch_session=attacker-chosen-value");
-  auto login = c.Request("POST", "/ui/session", planted,
-                         R"({"token":"the-real-token","name":"Alice Ops"})");
+  auto login =
+      c.Request("POST", "/ui/session", planted, R"({"token":"the-real-token","name":"Alice Ops"})");
   ASSERT_EQ(login.status, 200) << login.body;
   const std::string set = login.Header("Set-Cookie");
   EXPECT_NE(set.find("HttpOnly"), std::string::npos) << set;
   EXPECT_NE(set.find("SameSite=Strict"), std::string::npos) << set;
   EXPECT_NE(set.find("Path=/"), std::string::npos) << set;
+  EXPECT_EQ(set.find("Max-Age"), std::string::npos) << "a browser-session cookie: " << set;
   EXPECT_EQ(set.find("Secure"), std::string::npos) << "plain http";
   const std::string value = set.substr(16, set.find(';') - 16);  // after "opsorch_session="
   ASSERT_EQ(set.rfind("opsorch_session=", 0), 0u) << set;
@@ -322,11 +333,11 @@ TEST(ConsoleSessionsApp, LoginCookieCsrfFixationLogoutAndActor) {
   Headers with_cookie = console_call;
   with_cookie.emplace_back("Cookie", cookie);
   EXPECT_EQ(c.Request("GET", "/incidents/inc-001", with_cookie).status, 200);
-  EXPECT_EQ(c.Request("GET", "/incidents/inc-001",
-                      {{"Cookie", "opsorch_session=attacker-chosen-value"},
-                       {"X-OpsOrch-Console", "1"}})
-                .status,
-            401);
+  EXPECT_EQ(
+      c.Request("GET", "/incidents/inc-001",
+                {{"Cookie", "opsorch_session=attacker-chosen-value"}, {"X-OpsOrch-Console", "1"}})
+          .status,
+      401);
   auto me = c.Request("GET", "/ui/session", {{"Cookie", cookie}});
   EXPECT_NE(me.body.find("\"authenticated\":true,\"actor\":\"Alice Ops\""), std::string::npos)
       << me.body;
@@ -350,22 +361,29 @@ TEST(ConsoleSessionsApp, LoginCookieCsrfFixationLogoutAndActor) {
   }
   // A same-origin change by Origin alone (plain http to a non-loopback name sends no Fetch
   // Metadata) passes.
-  auto by_origin =
-      c.Request("POST", "/incidents/inc-001/timeline",
-                {{"Cookie", cookie},
-                 {"X-OpsOrch-Console", "1"},
-                 {"Host", host},
-                 {"Origin", "http://" + host}},
-                R"({"kind":"note","body":"by origin"})");
+  auto by_origin = c.Request("POST", "/incidents/inc-001/timeline",
+                             {{"Cookie", cookie},
+                              {"X-OpsOrch-Console", "1"},
+                              {"Host", host},
+                              {"Origin", "http://" + host}},
+                             R"({"kind":"note","body":"by origin"})");
   EXPECT_LT(by_origin.status, 300) << by_origin.body;
 
-  // The session is the actor, whatever actor headers the page sends.
+  // The session is the actor, whatever actor headers or body the page sends.
   Headers note = with_cookie;
   note.emplace_back("X-User-Id", "mallory");
   note.emplace_back("X-Actor-Name", "Mallory");
-  auto appended = c.Request("POST", "/incidents/inc-001/timeline", note,
-                            R"({"kind":"note","body":"from the console"})");
+  auto appended = c.Request(
+      "POST", "/incidents/inc-001/timeline", note,
+      R"({"kind":"note","body":"from the console","actor":{"id":"mallory","name":"Mallory"}})");
   ASSERT_LT(appended.status, 300) << appended.body;
+  const std::string timeline =
+      c.Request("GET", "/incidents/inc-001/timeline", {{"Authorization", "Bearer the-real-token"}})
+          .body;
+  EXPECT_NE(timeline.find("from the console"), std::string::npos) << timeline;
+  // (The mock provider keeps only a body's actor, which a session's call cannot set; the
+  // engine's timelines record the caller, the session.)
+  EXPECT_EQ(timeline.find("Mallory"), std::string::npos) << timeline;
   const auto audit = logs.Matching("\"action\":\"incident.timeline.appended\"");
   ASSERT_FALSE(audit.empty());
   EXPECT_NE(audit.back().find("\"actor_id\":\"Alice Ops\""), std::string::npos) << audit.back();
@@ -378,6 +396,68 @@ TEST(ConsoleSessionsApp, LoginCookieCsrfFixationLogoutAndActor) {
   EXPECT_EQ(out.status, 204);
   EXPECT_NE(out.Header("Set-Cookie").find("Max-Age=0"), std::string::npos);
   EXPECT_EQ(c.Request("GET", "/incidents/inc-001", with_cookie).status, 401);
+}
+
+// Under TLS the cookie is Secure and __Host- prefixed (no other host or plain-http page can plant
+// one), and only that name is read.
+TEST(ConsoleSessionsApp, UnderTlsTheCookieIsSecureAndHostPrefixed) {
+  char tmpl[] = "/tmp/opsorch-console-tls-XXXXXX";
+  const std::string dir = ::mkdtemp(tmpl);
+  ASSERT_EQ(std::system(("openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 1 "
+                         "-keyout " +
+                         dir + "/k.pem -out " + dir + "/c.pem >/dev/null 2>&1")
+                            .c_str()),
+            0);
+  {
+    auto server = TestServer::Start({{"OPSORCH_INCIDENT_PROVIDER", "mock"},
+                                     {"OPSORCH_BEARER_TOKEN", "tls-token"},
+                                     {"OPSORCH_TLS_CERT_FILE", dir + "/c.pem"},
+                                     {"OPSORCH_TLS_KEY_FILE", dir + "/k.pem"}});
+    ASSERT_TRUE(server) << server.error().message;
+    const std::string base = "https://127.0.0.1:" + std::to_string((*server)->Port());
+    const std::string common = "curl -sk -i --max-time 5 -H 'X-OpsOrch-Console: 1' ";
+    const std::string login =
+        CommandOutput(common + "-H 'Sec-Fetch-Site: same-origin' -d '{\"token\":\"tls-token\"}' " +
+                      base + "/ui/session");
+    const auto at = login.find("Set-Cookie: __Host-opsorch_session=");
+    ASSERT_NE(at, std::string::npos) << login;
+    const std::string line = login.substr(at, login.find('\r', at) - at);
+    EXPECT_NE(line.find("; Secure"), std::string::npos) << line;
+    EXPECT_NE(line.find("; Path=/"), std::string::npos) << line;
+    EXPECT_EQ(line.find("Domain"), std::string::npos) << line;
+    const std::string value = line.substr(35, line.find(';') - 35);
+    const auto status = [&](const std::string& cookie) {
+      const std::string out =
+          CommandOutput(common + "-o /dev/null -w '%{http_code}' -H 'Cookie: " + cookie + "' " +
+                        base + "/incidents/inc-001");
+      return out;
+    };
+    EXPECT_EQ(status("__Host-opsorch_session=" + value), "200");
+    EXPECT_EQ(status("opsorch_session=" + value), "401") << "the plain-http name is not read";
+  }
+  std::filesystem::remove_all(dir);
+}
+
+// Guessing the token: after 10 failures in a minute an address is refused (429, Retry-After),
+// the right token included, and every failure is counted.
+TEST(ConsoleSessionsApp, FailedLoginsAreThrottledAndCounted) {
+  auto server =
+      TestServer::Start({{"OPSORCH_INCIDENT_PROVIDER", "mock"}, {"OPSORCH_BEARER_TOKEN", "right"}});
+  ASSERT_TRUE(server);
+  HttpClient c((*server)->Port());
+  const Headers h = {{"X-OpsOrch-Console", "1"}, {"Sec-Fetch-Site", "same-origin"}};
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(c.Request("POST", "/ui/session", h, R"({"token":"guess"})").status, 401) << i;
+  }
+  auto refused = c.Request("POST", "/ui/session", h, R"({"token":"right"})");
+  EXPECT_EQ(refused.status, 429) << refused.body;
+  EXPECT_FALSE(refused.Header("Retry-After").empty());
+  EXPECT_FALSE(refused.HasHeader("Set-Cookie"));
+  const std::string metrics =
+      c.Request("GET", "/metrics", {{"Authorization", "Bearer right"}}).body;
+  EXPECT_NE(metrics.find("opsorch_auth_failures_total{credential=\"console_login\"} 11"),
+            std::string::npos)
+      << metrics.substr(0, 2000);
 }
 
 TEST(ConsoleSessionsApp, WithoutABearerTokenThereIsNoLogin) {

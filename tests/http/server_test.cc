@@ -28,8 +28,11 @@
 
 #include <opsorch/http/server.h>
 
+#include "support/run_command.h"
+
 namespace opsorch::http {
 namespace {
+using ::opsorch::testing::CommandOutput;
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
@@ -1018,7 +1021,8 @@ TEST(HttpServer, ShutdownGraceBoundsAHungHandler) {
   {
     RunningServer server({.shutdown_grace = 300ms}, handler);
     Client client(server.port());
-    ASSERT_TRUE(client.Send("POST /hang HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nstill here"));
+    ASSERT_TRUE(
+        client.Send("POST /hang HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nstill here"));
     for (int i = 0; i < 200 && !handler.HasParked(); ++i) std::this_thread::sleep_for(5ms);
     ASSERT_TRUE(handler.HasParked());
     const auto start = Clock::now();
@@ -1091,17 +1095,6 @@ class TempDir {
   std::string path_;
 };
 
-std::string RunCommand(const std::string& command) {
-  std::string out;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return out;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
-  ::pclose(pipe);
-  return out;
-}
-
 class HttpServerTls : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -1125,8 +1118,8 @@ TEST_F(HttpServerTls, RoundTripWithCurl) {
                        [&](const Exchange&) { ++exchanges; });
   ASSERT_TRUE(server.ok());
   const std::string base = "https://127.0.0.1:" + std::to_string(server.port());
-  const std::string out = RunCommand("curl -sk -i --max-time 5 --tlsv1.2 -H 'X-Test: tls' " + base +
-                                     "/secure?x=1 " + base + "/second 2>&1");
+  const std::string out = CommandOutput("curl -sk -i --max-time 5 --tlsv1.2 -H 'X-Test: tls' " +
+                                        base + "/secure?x=1 " + base + "/second 2>&1");
   EXPECT_NE(out.find("HTTP/1.1 200 OK"), std::string::npos) << out;
   EXPECT_NE(out.find("GET /secure?x=1\n"), std::string::npos) << out;
   EXPECT_NE(out.find("X-Test-Echo: tls"), std::string::npos) << out;
@@ -1137,7 +1130,7 @@ TEST_F(HttpServerTls, RoundTripWithCurl) {
     EXPECT_TRUE(handler.last_tls);
   }
   const std::string post =
-      RunCommand("curl -sk --max-time 5 --data-binary @" + cert_ + " " + base + "/post 2>&1");
+      CommandOutput("curl -sk --max-time 5 --data-binary @" + cert_ + " " + base + "/post 2>&1");
   std::string cert_text;
   {
     FILE* f = std::fopen(cert_.c_str(), "rb");
@@ -1151,7 +1144,7 @@ TEST_F(HttpServerTls, RoundTripWithCurl) {
   Client plain(server.port());
   ASSERT_TRUE(plain.Send(Get("/plain")));
   EXPECT_FALSE(plain.Read());
-  const std::string again = RunCommand("curl -sk --max-time 5 " + base + "/again 2>&1");
+  const std::string again = CommandOutput("curl -sk --max-time 5 " + base + "/again 2>&1");
   EXPECT_EQ(again, "GET /again\n");
   // Stop does not wait for a connection that is still in its handshake.
   Client silent(server.port());

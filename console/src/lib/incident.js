@@ -19,6 +19,7 @@ export const TIMELINE_KINDS = {
   escalation_started: K('Escalation started', '▶', 'info'),
   escalated: K('Paged', '↑', 'warn'),
   escalated_manually: K('Escalated by hand', '⇑', 'warn'),
+  reassigned: K('Reassigned', '⇄', 'warn'),
   escalation_skipped: K('Level skipped', '↷', 'warn'),
   escalation_exhausted: K('Escalation exhausted', '■', 'bad'),
   escalation_missing: K('No escalation policy', '?', 'bad'),

@@ -147,8 +147,9 @@ function IncidentAlerts({ inc }) {
       const page = await apiPage('/alerts/query', {
         method: 'POST',
         after,
-        body: { scope: inc.service ? { service: inc.service } : {}, limit: 200, metadata: { incidentId: inc.id } },
+        body: { scope: inc.service ? { service: inc.service } : {}, limit: 50, metadata: { incidentId: inc.id } },
       });
+      // The engine filters by metadata.incidentId; other providers ignore it, hence the check.
       const mine = page.items.filter((a) => (a.fields && a.fields.incidentId) === inc.id);
       setSt((s) => ({
         items: after ? [...s.items, ...mine] : mine,
@@ -182,16 +183,15 @@ function IncidentAlerts({ inc }) {
       {st.loading && !st.items.length ? (
         <Loading />
       ) : st.items.length === 0 && !st.error ? (
-        <Empty>No alerts of this incident among the {st.scanned} newest alerts of its service.</Empty>
+        <Empty>No alerts of this incident{st.next ? ' on this page' : ''}.</Empty>
       ) : (
         st.items.length > 0 && <DataTable columns={columns} rows={st.items} caption="Alerts of this incident" />
       )}
       {st.next && (
         <p>
           <button type="button" class="btn" disabled={st.loading} onClick={() => load(st.next)}>
-            Look through older alerts
-          </button>{' '}
-          <span class="muted small">{st.scanned} alerts of the service looked through</span>
+            Load older alerts
+          </button>
         </p>
       )}
     </section>
@@ -308,6 +308,83 @@ function NoteModal({ id, onClose, onDone }) {
   );
 }
 
+// Reassign to people or to an escalation policy: the new assignees are paged at once.
+function ReassignModal({ id, onClose, onDone }) {
+  const [kind, setKind] = useState('users');
+  const [users, setUsers] = useState([]);
+  const [policy, setPolicy] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState(null);
+  const people = useApi((signal) => api('/admin/users', { query: { limit: 500 }, signal }), []);
+  const policies = useApi((signal) => api('/admin/escalation-policies', { query: { limit: 500 }, signal }), []);
+  const ready = kind === 'users' ? users.length > 0 : !!policy;
+  const submit = async (e) => {
+    e.preventDefault();
+    if (!ready) return;
+    setBusy(true);
+    try {
+      const body = kind === 'users' ? { users } : { escalationPolicy: policy };
+      await api(`/incidents/${enc(id)}/reassign`, { method: 'POST', body });
+      onDone(kind === 'users' ? `Reassigned to ${users.join(', ')}.` : `Reassigned to escalation policy ${policy}.`);
+    } catch (err) {
+      setError(err);
+      setBusy(false);
+    }
+  };
+  const list = (st) => (Array.isArray(st.data) ? st.data : []);
+  return (
+    <Modal title="Reassign" onClose={onClose}>
+      <form onSubmit={submit}>
+        <fieldset class="row">
+          <legend>Reassign to</legend>
+          <label>
+            <input type="radio" name="reassign-kind" checked={kind === 'users'} onChange={() => setKind('users')} /> people
+          </label>
+          <label>
+            <input type="radio" name="reassign-kind" checked={kind === 'policy'} onChange={() => setKind('policy')} /> an escalation policy
+          </label>
+        </fieldset>
+        {kind === 'users' ? (
+          <Field label="People">
+            <select
+              multiple
+              size={Math.min(8, Math.max(3, list(people).length))}
+              onChange={(e) => setUsers(Array.from(e.currentTarget.selectedOptions, (o) => o.value))}
+            >
+              {list(people).map((p) => (
+                <option value={p.id} selected={users.includes(p.id)}>
+                  {p.name ? `${p.name} (${p.id})` : p.id}
+                </option>
+              ))}
+            </select>
+          </Field>
+        ) : (
+          <Field label="Escalation policy">
+            <select value={policy} onChange={(e) => setPolicy(e.currentTarget.value)}>
+              <option value="">Choose a policy</option>
+              {list(policies).map((p) => (
+                <option value={p.id}>{p.name ? `${p.name} (${p.id})` : p.id}</option>
+              ))}
+            </select>
+          </Field>
+        )}
+        {(people.error || policies.error) && <ErrorBox error={people.error || policies.error} />}
+        <p class="muted">They are paged at once; an acknowledged incident is open again.</p>
+        <ErrorBox error={error} />
+        <div class="row">
+          <span class="spacer" />
+          <button type="button" class="btn" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" class="btn primary" disabled={busy || !ready}>
+            {busy ? 'Reassigning…' : 'Reassign'}
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
 export function IncidentDetail({ params }) {
   const id = params.id;
   const inc = useApi((signal) => api(`/incidents/${enc(id)}`, { signal }), [id], { refreshMs: 30000 });
@@ -385,6 +462,9 @@ export function IncidentDetail({ params }) {
           <button type="button" class="btn" disabled={busy || resolved} onClick={() => setDialog('escalate')}>
             Escalate
           </button>
+          <button type="button" class="btn" disabled={busy || resolved} onClick={() => setDialog('reassign')}>
+            Reassign
+          </button>
           <button type="button" class="btn primary" disabled={busy} onClick={() => setDialog('note')}>
             Add note
           </button>
@@ -431,6 +511,18 @@ export function IncidentDetail({ params }) {
           onDone={() => {
             setDialog(null);
             setNotice('Note added.');
+            setTab('timeline');
+            refresh();
+          }}
+        />
+      )}
+      {dialog === 'reassign' && (
+        <ReassignModal
+          id={id}
+          onClose={() => setDialog(null)}
+          onDone={(label) => {
+            setDialog(null);
+            setNotice(label);
             setTab('timeline');
             refresh();
           }}

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <opsorch/api/route.h>
 #include <opsorch/common/blocking_pool.h>
@@ -35,8 +36,9 @@ class SessionVerifier {
 // The session cookie's name: with the __Host- prefix under TLS (the browser then accepts it
 // only with Secure, Path=/ and no Domain, so no other host or http page can plant one).
 std::string_view SessionCookieName(bool tls);
-// The value of cookie `name` in a Cookie header; "" when absent.
-std::string_view CookieValue(std::string_view cookie_header, std::string_view name);
+// The values of cookie `name` in a Cookie header, in order (a browser sends one per path and
+// domain that matches: another service on the same host may have planted one).
+std::vector<std::string_view> CookieValues(std::string_view cookie_header, std::string_view name);
 // The header a console's API calls carry: a page of another origin cannot send it without a
 // CORS preflight, which this server never grants for it.
 inline constexpr std::string_view kConsoleHeader = "X-OpsOrch-Console";

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include <opsorch/common/error.h>
+#include <opsorch/common/json.h>
 #include <opsorch/common/result.h>
 #include <opsorch/http/message.h>
 #include <opsorch/providers/capability.h>
@@ -69,6 +70,9 @@ struct Call {
   std::string_view query;                    // the raw query string
   std::array<std::string_view, 3> params{};  // the pattern's {…} segments, in order
   std::string request_id;
+  // Authenticated by a console session: the session is the actor (its identity is in the actor
+  // headers), and an actor named in the body is ignored.
+  bool session = false;
 
   // The first value of `key` in the query string (application/x-www-form-urlencoded: '+' is a
   // space, %XX decoded); "" when absent or malformed. The server's one query-string parser.
@@ -126,6 +130,10 @@ void AddNextPageHeaders(http::Response& r, std::string_view target, const std::s
 
 // An error as a route of `format` writes it (without the trailing newline).
 std::string ErrorBodyIn(ErrorFormat format, const Error& e, std::string_view request_id);
+
+// Who made a request, for timeline entries: {"type":"user"|"copilot","id"?,"name"?} from the
+// actor headers the audit line reads (for a console session, the session's identity).
+JsonObject CallerOf(const http::Request& req);
 
 // Writes the audit line of contract §11 for `action`.
 void Audit(const http::Request& req, std::string_view request_id, std::string_view action);

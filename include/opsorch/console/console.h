@@ -22,6 +22,7 @@
 
 #include <opsorch/api/api.h>
 #include <opsorch/api/route.h>
+#include <opsorch/metrics/metrics.h>
 
 namespace opsorch::console {
 
@@ -40,7 +41,7 @@ struct SessionOptions {
   // A session ends after this long without a request, and in any case this long after login.
   std::chrono::seconds idle{std::chrono::hours(2)};
   std::chrono::seconds max_age{std::chrono::hours(12)};
-  std::size_t max_sessions = 10'000;  // a login beyond it ends the session closest to its end
+  std::size_t max_sessions = 10'000;     // a login beyond it ends the session closest to its end
   std::function<std::int64_t()> now_ns;  // the clock (tests inject one); default: the system's
 };
 
@@ -84,6 +85,8 @@ struct ConsoleOptions {
   // embedded ones, read on each request: console work needs no C++ rebuild.
   std::string dev_dir;
   std::shared_ptr<Sessions> sessions;
+  // Failed logins are counted in opsorch_auth_failures_total{credential="console_login"}.
+  metrics::Registry* metrics = nullptr;
 };
 
 // GET /ui and /ui/{path}: the app (index.html for every path that is not an asset, so the app's

@@ -139,8 +139,11 @@ struct DeploymentRow {
 // Incidents by state (SlaCache::StateCounts).
 struct IncidentStateCounts {
   std::int64_t triggered = 0, acknowledged = 0, resolved = 0;
+  std::int64_t open_by_urgency[4] = {};  // high, medium, low, other: triggered + acknowledged
 };
 
+// Text search is indexed (SQLite: FTS5 trigrams; PostgreSQL: pg_trgm), so a search answers
+// quickly however many incidents there are; the answer is the same as a scan's.
 struct IncidentFilter {
   std::string text;                      // substring of title or description (case-insensitive)
   std::vector<std::string> statuses;     // any of
@@ -148,8 +151,10 @@ struct IncidentFilter {
   std::vector<std::string> service_ids;  // any of
   std::int64_t created_from = 0;         // inclusive; 0 = unbounded
   std::int64_t created_to = 0;           // exclusive; 0 = unbounded
-  std::int64_t limit = 0;                // 0 = no limit; newest first
+  std::int64_t limit = 0;                // 0 = no limit
+  bool oldest_first = false;             // the order: newest first unless set
   std::int64_t before_seq = 0;           // paging: only incidents older than this one (0: all)
+  std::int64_t after_seq = 0;            // paging: only incidents newer than this one (0: all)
 };
 
 struct AlertFilter {

@@ -35,6 +35,9 @@ inline std::int64_t PageSize(std::int64_t requested) {
 
 struct PageRequest {
   std::string after;  // the cursor of the previous page (empty: the first page)
+  // ?sort= of a list that has more than one order (incidents: "newest", the default, or
+  // "oldest"); a provider with one order ignores it.
+  std::string sort;
 };
 
 template <class T>
