@@ -93,3 +93,11 @@ bench-paging: build
 .PHONY: bench-alertmanager
 bench-alertmanager: build
 	bench/alertmanager.sh
+
+.PHONY: bench-console
+bench-console: build
+	bench/console.sh
+
+.PHONY: bench-search
+bench-search: build
+	bench/search.sh

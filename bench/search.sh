@@ -22,9 +22,10 @@
 #   SEARCH_INCIDENTS  incidents generated                                       (default: 1000000)
 #   SEARCH_RUNS       timed runs per search (after a warm-up run)               (default: 20)
 #   SEARCH_PARTS      which of the three parts run                (default: "sqlite pg ingest")
-#   SEARCH_PG_DIR     the private cluster's directory (removed at the end) (default: build/pg-bench-search)
+#   SEARCH_PG_DIR     the private cluster's directory, removed at the end
+#                                                             (default: build/pg-bench-search)
 #   BENCH_DURATION    seconds per ingestion run                                 (default: 5)
-#   BENCH_RUNS        ingestion runs per variant; the median is reported        (default: 3)
+#   BENCH_RUNS        ingestion runs per variant; the median is reported        (default: 5)
 #   BENCH_OUT         where the report is written     (default: bench/results/search-latest.md)
 set -euo pipefail
 
@@ -39,7 +40,7 @@ search_runs=${SEARCH_RUNS:-20}
 parts=" ${SEARCH_PARTS:-sqlite pg ingest} "
 pg_dir=${SEARCH_PG_DIR:-build/pg-bench-search}
 duration=${BENCH_DURATION:-5}
-runs=${BENCH_RUNS:-3}
+runs=${BENCH_RUNS:-5}
 build_dir=${BUILD:-build}
 resolve_out bench/results/search-latest.md
 strict=0
