@@ -431,7 +431,7 @@ function print(r) {
   const out = [];
   out.push(`Chromium ${r.chromium} (headless), ${r.url}, ${r.runs} runs after one warm-up round; times in ms on the page's clock`);
   out.push('');
-  out.push('| measurement | median | min–max | runs | ');
+  out.push('| measurement | median | min–max | runs |');
   out.push('|---|---|---|---|');
   out.push(row('list rendered (navigation → first row), bundle cached', r.list));
   out.push(row('list rendered, cold HTTP cache (new context per run)', r.listCold));
