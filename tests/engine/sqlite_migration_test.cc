@@ -82,16 +82,7 @@ class SqliteMigration : public ::testing::Test {
 
   std::vector<std::string> Search(const std::string& text,
                                   const std::vector<std::string>& statuses = {}) {
-    IncidentFilter f;
-    f.text = text;
-    f.statuses = statuses;
-    auto rows = store_->QueryIncidents(f);
-    EXPECT_TRUE(rows) << rows.error().message;
-    std::vector<std::string> ids;
-    if (rows) {
-      for (const auto& r : *rows) ids.push_back(r.id);
-    }
-    return ids;
+    return SearchIds(*store_, text, statuses);
   }
 
   // The incidents the search index names for one trigram (no check against the text).

@@ -625,16 +625,7 @@ class StoreSearch : public StoreBehaviour {
 
   std::vector<std::string> Search(const std::string& text,
                                   const std::vector<std::string>& statuses = {}) {
-    IncidentFilter f;
-    f.text = text;
-    f.statuses = statuses;
-    auto rows = store_->QueryIncidents(f);
-    EXPECT_TRUE(rows) << rows.error().message;
-    std::vector<std::string> ids;
-    if (rows) {
-      for (const auto& r : *rows) ids.push_back(r.id);
-    }
-    return ids;
+    return SearchIds(*store_, text, statuses);
   }
 
   int added_ = 0;

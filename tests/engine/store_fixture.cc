@@ -9,6 +9,7 @@
 #include <functional>
 #include <mutex>
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <opsorch/common/error.h>
@@ -199,6 +200,20 @@ std::vector<std::string> AlertIdsOf(Store& store, const std::string& incident_id
   std::vector<std::string> ids;
   if (auto alerts = store.QueryAlerts(f)) {
     for (const auto& a : *alerts) ids.push_back(a.id);
+  }
+  return ids;
+}
+
+std::vector<std::string> SearchIds(Store& store, const std::string& text,
+                                   const std::vector<std::string>& statuses) {
+  IncidentFilter f;
+  f.text = text;
+  f.statuses = statuses;
+  auto rows = store.QueryIncidents(f);
+  EXPECT_TRUE(rows) << rows.error().message;
+  std::vector<std::string> ids;
+  if (rows) {
+    for (const auto& r : *rows) ids.push_back(r.id);
   }
   return ids;
 }

@@ -42,6 +42,11 @@ Result<Outcome> ApplyOn(Store& store, const IntegrationRow& integration, const E
 // The ids of the incident's alerts, newest first (empty if the query fails).
 std::vector<std::string> AlertIdsOf(Store& store, const std::string& incident_id);
 
+// The ids of the incidents whose text search for `text` (and `statuses`) finds, newest first;
+// a failed query fails the calling test.
+std::vector<std::string> SearchIds(Store& store, const std::string& text,
+                                   const std::vector<std::string>& statuses = {});
+
 // Resolves the incident at `at` the way the admin and OpsOrch routes do: UpdateIncident, no
 // timeline entry.
 Status ResolveThroughApi(Store& store, const std::string& incident_id, std::int64_t at);
