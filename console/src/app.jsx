@@ -48,11 +48,7 @@ export function App() {
 
   const loadSession = () => {
     setError(null);
-    api('/ui/session').then(setSession, (e) => {
-      // A server without console sessions: no login at all.
-      if (e.status === 404) setSession({ authRequired: false, authenticated: true, actor: null });
-      else setError(e);
-    });
+    api('/ui/session').then(setSession, setError);
   };
   useEffect(() => {
     loadSession();
