@@ -995,8 +995,6 @@ api::RouteTable PagingRoutes(const EngineRoutesContext& ctx) {
           "Delete a policy no service names", "", "", 204),
       row(Method::kPost, "/admin/incidents/{id}/escalate", "incident.escalated", &EscalateIncident,
           "Escalate now: the next level fires at once", "", "object"),
-      row(Method::kPost, "/admin/incidents/{id}/reassign", "incident.reassigned", &ReassignIncident,
-          "Reassign to people or an escalation policy: paged at once", "ReassignInput", "object"),
   };
   api::Route oncalls =
       row(Method::kGet, "/oncalls", "", &OnCalls,
@@ -1017,11 +1015,16 @@ api::RouteTable PagingRoutes(const EngineRoutesContext& ctx) {
           "Escalate now: the next level fires at once", "", "object");
   escalate.capability = providers::Capability::kIncident;
   t.push_back(std::move(escalate));
-  api::Route reassign =
-      row(Method::kPost, "/incidents/{id}/reassign", "incident.reassigned", &ReassignIncident,
-          "Reassign to people or an escalation policy: paged at once", "ReassignInput", "object");
-  reassign.capability = providers::Capability::kIncident;
-  t.push_back(std::move(reassign));
+  // Under /admin and under the contract's /incidents prefix; a body of at most 20 ids.
+  for (const std::string_view pattern :
+       {"/admin/incidents/{id}/reassign", "/incidents/{id}/reassign"}) {
+    api::Route reassign =
+        row(Method::kPost, pattern, "incident.reassigned", &ReassignIncident,
+            "Reassign to people or an escalation policy: paged at once", "ReassignInput", "object");
+    reassign.body_limit = 16 * 1024;
+    if (pattern.starts_with("/incidents")) reassign.capability = providers::Capability::kIncident;
+    t.push_back(std::move(reassign));
+  }
   // The signed links: the token in the path is the credential (logged redacted). GET shows a
   // confirmation page; only POST acts.
   for (auto [m, fn, summary, audit] :

@@ -1108,6 +1108,7 @@ TEST_F(PagingApp, ReassignPagesTheNewAssigneesAndReopensAnAcknowledgedIncident) 
       {R"({"escalationPolicy":"nosuch"})", 400, "escalationPolicy: no escalation policy nosuch"},
       {R"({"team":"x"})", 400, "unknown field"},
       {R"([1])", 400, "must be a JSON object"},
+      {R"({"users":[")" + std::string(20 * 1024, 'u') + R"("]})", 413, "exceeds 16384 bytes"},
   };
   for (const Bad& b : bad) {
     const HttpResponse r = Call("POST", "/incidents/" + incident + "/reassign", b.body);
