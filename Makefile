@@ -101,3 +101,7 @@ bench-console: build
 .PHONY: bench-search
 bench-search: build
 	bench/search.sh
+
+.PHONY: bench-package
+bench-package: build
+	bench/package.sh

@@ -3,6 +3,8 @@
 #   1. steps per second: one step = a Lua URL processor, a keep-alive GET to nginx, a Lua results
 #      processor that decodes the JSON answer and emits a metric (build/opsorch-workflow-bench),
 #      at 1 and 2 threads, beside nginx's own rate for the same GET (wrk, c1) in the same run;
+#      and at 2 threads with the runtime's own metrics and audit records off, alternating with
+#      on, for what reporting costs;
 #   2. RSS of `opsorch agent` with 20 deployed workflows (timer steps that run at start, then
 #      hourly), the agent and its script workers: 3 s after start and once idle (35 s);
 #   3. time from exec of `opsorch agent` to the first step's HTTP call (a run-once step whose
@@ -74,9 +76,10 @@ wait_http "http://127.0.0.1:$nginx_port/data.json" "$nginx_pid" nginx "$tmp/ngin
 
 # --- 1. steps per second ---------------------------------------------------------------------
 
-steps() {  # steps THREADS: prints "steps_per_s p50_us"
+steps() {  # steps THREADS [REPORT]: prints "steps_per_s p50_us"
   local line
-  line=$("$bench_bin" "http://127.0.0.1:$nginx_port" "$1" "$duration") || die "workflow bench failed"
+  line=$("$bench_bin" "http://127.0.0.1:$nginx_port" "$1" "$duration" "${2:-1}") ||
+    die "workflow bench failed"
   awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
        END { print v["steps_per_s"], v["p50_us"] }' <<<"$line"
 }
@@ -92,6 +95,18 @@ for t in 1 2; do
   rate[$t]=$(median <<<"${r[*]}")
   p50[$t]=$(median <<<"${p[*]}")
 done
+# Reporting's cost: off and on alternate, so that drift of the machine hits both alike.
+off_r=() on_r=()
+for ((i = 0; i < runs; i++)); do
+  read -r a _ < <(steps 2 0)
+  off_r+=("$a")
+  read -r b _ < <(steps 2 1)
+  on_r+=("$b")
+  log "reporting off/on run $((i + 1)): $a / $b steps/s"
+done
+report_off=$(median <<<"${off_r[*]}")
+report_on=$(median <<<"${on_r[*]}")
+report_cost=$(awk -v off="$report_off" -v on="$report_on" 'BEGIN { printf "%.1f", (1 - on / off) * 100 }')
 nginx_r=()
 for ((i = 0; i < runs; i++)); do
   read -r rps _ _ _ < <(run_wrk "$nginx_port" /health 1 "$duration")
@@ -199,6 +214,7 @@ idle_mb=$(mb "$idle_total_kb")
   echo "|---|---|---|---|"
   echo "| steps/s, 1 thread (URL + results processors, GET, metric) | ${rate[1]} (p50 ${p50[1]} µs) | | |"
   echo "| steps/s, 2 threads | ${rate[2]} (p50 ${p50[2]} µs) | ≥ 5,000 | $(verdict "${rate[2]}" ">=" 5000) |"
+  echo "| steps/s, 2 threads, reporting off / on (alternating) | $report_off / $report_on: costs ${report_cost}% | ≤ 5% | $(verdict "$report_cost" "<=" 5) |"
   echo "| nginx alone, same GET, wrk c1 | $nginx_rate req/s | (context) | |"
   echo "| RSS with 20 workflows, 3 s after start (each ran once) | $busy | | |"
   echo "| idle RSS with 20 workflows (35 s later), agent + workers | $idle | ≤ 20 MB | $(verdict "$idle_mb" "<=" 20) |"

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,8 @@
 #include <opsorch/log/log.h>
 #include <opsorch/providers/secrets.h>
 #include <opsorch/workflow/bootstrap.h>
+#include <opsorch/workflow/metrics_listener.h>
+#include <opsorch/workflow/package_cli.h>
 #include <opsorch/workflow/runtime.h>
 #include <opsorch/workflow/test_runner.h>
 
@@ -46,7 +49,7 @@ int Serve(bool demo, const std::string& console_dir) {
 }
 
 // `opsorch agent`: the workflow runtime alone, until SIGINT or SIGTERM.
-int Agent(const std::string& bootstrap_file) {
+int Agent(const std::string& bootstrap_file, const std::string& metrics_listen) {
   auto config = opsorch::config::LoadFromEnv(opsorch::config::ProcessEnv());
   if (!config) return Fatal("failed to start agent: ", config.error().message);
   opsorch::log::Init(config->log);
@@ -58,9 +61,19 @@ int Agent(const std::string& bootstrap_file) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   auto runtime = wf::Runtime::StartFromFile(bootstrap_file, nullptr);
   if (!runtime) return Fatal("failed to start agent: ", runtime.error().message);
+  std::unique_ptr<wf::MetricsListener> listener;
+  if (!metrics_listen.empty()) {
+    auto started = wf::MetricsListener::Start(
+        metrics_listen, [rt = runtime->get()] { return rt->RenderMetrics(); });
+    if (!started) return Fatal("failed to start agent: --metrics-listen: ", started.error().message);
+    listener = std::move(*started);
+    opsorch::log::Info("workflow agent metrics on http://" + metrics_listen.substr(0, metrics_listen.rfind(':')) +
+                       ":" + std::to_string(listener->Port()) + "/metrics");
+  }
   int sig = 0;
   sigwait(&signals, &sig);
   opsorch::log::Info("workflow agent stopping");
+  if (listener) listener->Stop();
   (*runtime)->Stop();
   opsorch::log::Info("workflow agent stopped");
   opsorch::log::Flush();
@@ -129,6 +142,12 @@ int main(int argc, char** argv) {
   agent->add_option("--bootstrap", bootstrap_file, "The bootstrap JSON file")
       ->envname("OPSORCH_WORKFLOW_BOOTSTRAP")
       ->required();
+  std::string metrics_listen;
+  agent
+      ->add_option("--metrics-listen", metrics_listen,
+                   "Serve the runtime's own metrics (GET /metrics, Prometheus text) on this "
+                   "loopback address, e.g. 127.0.0.1:9464 (loopback only: it has no token)")
+      ->envname("OPSORCH_AGENT_METRICS_LISTEN");
 
   CLI::App* workflow = cli.add_subcommand("workflow", "Workflow tools");
   workflow->require_subcommand(1);
@@ -136,6 +155,68 @@ int main(int argc, char** argv) {
   CLI::App* wtest = workflow->add_subcommand(
       "test", "Run workflow test files against the real runtime with mocked HTTP services");
   wtest->add_option("files", test_files, "Test files (*.test.json)")->required();
+
+  // Packages (docs/WORKFLOWS.md, "Packages"); the commands live in package_cli.cc.
+  std::string wk_purpose, wk_name;
+  CLI::App* wkeygen = workflow->add_subcommand(
+      "keygen", "Write a key pair for workflow packages: NAME.key (0600) and NAME.pub");
+  wkeygen->add_option("--purpose", wk_purpose, "sign, recipient, packager or string")->required();
+  wkeygen->add_option("-o", wk_name, "NAME: writes NAME.key and NAME.pub")->required();
+
+  wf::PackArgs pack_args;
+  CLI::App* wpack = workflow->add_subcommand(
+      "pack", "Sign and encrypt a workflow configuration (resources inlined) into a package");
+  wpack->add_option("config", pack_args.config, "The workflow configuration")->required();
+  wpack->add_option("--id", pack_args.id, "Package id ([A-Za-z0-9._-]{1,64})")->required();
+  wpack->add_option("--version", pack_args.version, "MAJOR.MINOR.PATCH")->required();
+  wpack->add_option("--description", pack_args.description, "Free text (at most 1024 bytes)");
+  wpack->add_option("--sign", pack_args.sign_keys, "A sign key file (NAME.key); repeatable")
+      ->required();
+  wpack
+      ->add_option("--for", pack_args.recipient_pubs,
+                   "A runtime's recipient public key (NAME.pub); repeatable")
+      ->required();
+  wpack->add_option("--packager", pack_args.packager_key,
+                    "The packager key (NAME.key); default: a fresh, anonymous one");
+  wpack->add_option("-o", pack_args.output, "The package file to write")->required();
+  wpack->add_flag("--force", pack_args.force, "Replace an existing package file");
+
+  std::string inspect_file;
+  bool inspect_json = false;
+  CLI::App* winspect = workflow->add_subcommand(
+      "inspect",
+      "Show a package's manifest, signers and recipients (verifies the signatures; "
+      "does not decrypt)");
+  winspect->add_option("file", inspect_file, "The package")->required();
+  winspect->add_flag("--json", inspect_json, "One JSON object");
+
+  wf::VerifyArgs verify_args;
+  std::size_t verify_min_additional = 0;
+  CLI::App* wverify = workflow->add_subcommand(
+      "verify", "Run every check a runtime runs on a package (except anti-rollback)");
+  wverify->add_option("file", verify_args.file, "The package")->required();
+  wverify->add_option("--bootstrap", verify_args.bootstrap,
+                      "Take the policy and recipient key from this bootstrap's deployment");
+  wverify->add_option("--deployment", verify_args.deployment,
+                      "The deployment (default: the one whose package_id is the package's id)");
+  wverify->add_option("--signer", verify_args.signer_pubs, "A required signer (NAME.pub)");
+  wverify->add_option("--additional", verify_args.additional_pubs,
+                      "An additional signer (NAME.pub)");
+  CLI::Option* min_additional = wverify->add_option("--min-additional", verify_min_additional,
+                                                    "How many --additional signers must sign");
+  wverify->add_option("--packager-pub", verify_args.packager_pubs,
+                      "An allowed packager (NAME.pub; default: any)");
+  wverify->add_option("--recipient-key", verify_args.recipient_key,
+                      "This runtime's recipient key (NAME.key)");
+  wverify->add_option("--id", verify_args.id, "The package id the runtime expects");
+
+  std::string enc_key;
+  std::vector<std::string> enc_value;
+  CLI::App* wencrypt = workflow->add_subcommand(
+      "encrypt-string", "Encrypt a bootstrap string (enc1:…) with a string key");
+  wencrypt->add_option("--key", enc_key, "The string key (NAME.key)")->required();
+  wencrypt->add_option("value", enc_value, "The value (default: stdin, newline stripped)")
+      ->expected(0, 1);
 
   opsorch::app::CliTarget target;
   std::string oncall_schedule, oncall_at, page_user;
@@ -165,9 +246,18 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  CLI11_PARSE(cli, argc, argv);
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = cli.exit(e);
+    // The package commands promise 2 for any usage error: scripts tell it from a refusal (1).
+    for (const CLI::App* sub : {wkeygen, wpack, winspect, wverify, wencrypt}) {
+      if (rc != 0 && sub->parsed()) return wf::kExitUsage;
+    }
+    return rc;
+  }
   if (serve->parsed()) return Serve(demo, console_dir);
-  if (agent->parsed()) return Agent(bootstrap_file);
+  if (agent->parsed()) return Agent(bootstrap_file, metrics_listen);
   if (oncall->parsed()) {
     return opsorch::app::OnCallCommand(target, oncall_schedule, oncall_at, stdout);
   }
@@ -178,6 +268,18 @@ int main(int argc, char** argv) {
     opsorch::log::Init(quiet);
     const auto summary = wf::RunWorkflowTests(test_files, std::cout);
     return summary.failed == 0 && summary.passed > 0 ? 0 : 1;
+  }
+  if (wkeygen->parsed()) return wf::KeygenCommand(wk_purpose, wk_name, stdout, stderr);
+  if (wpack->parsed()) return wf::PackCommand(pack_args, stdout, stderr);
+  if (winspect->parsed()) return wf::InspectCommand(inspect_file, inspect_json, stdout, stderr);
+  if (wverify->parsed()) {
+    if (min_additional->count() > 0) verify_args.min_additional = verify_min_additional;
+    return wf::VerifyCommand(verify_args, stdout, stderr);
+  }
+  if (wencrypt->parsed()) {
+    std::optional<std::string> value;
+    if (!enc_value.empty()) value = enc_value.front();
+    return wf::EncryptStringCommand(enc_key, value, stdin, stdout, stderr);
   }
   if (keygen->parsed()) {
     std::printf("%s\n", opsorch::providers::secrets::GenerateSealedKey().c_str());

@@ -3,8 +3,9 @@
 // Runs the real runtime (script workers, fetcher, metric store) from N threads for S seconds
 // and prints steps/s and the per-step latency percentiles. bench/workflow.sh drives it.
 //
-// Usage: opsorch-workflow-bench URL [threads] [seconds]
+// Usage: opsorch-workflow-bench URL [threads] [seconds] [report]
 //   URL: base URL of the server, e.g. http://127.0.0.1:8080 (the step GETs URL/data.json)
+//   report: 1 (default) the runtime's own metrics and audit records on, 0 off (their cost)
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -33,6 +34,7 @@ int main(int argc, char** argv) {
   const std::string url = argv[1];
   const int threads = argc > 2 ? std::atoi(argv[2]) : 2;
   const int seconds = argc > 3 ? std::atoi(argv[3]) : 5;
+  const bool report = argc > 4 ? std::atoi(argv[4]) != 0 : true;
   opsorch::log::Options quiet;
   quiet.level = opsorch::log::Level::kError;
   opsorch::log::Init(quiet);
@@ -56,6 +58,7 @@ int main(int argc, char** argv) {
   wf::RuntimeOptions options;
   options.start_triggers = false;
   options.metric_store = &store;
+  options.report = report;
   options.scripts.min_workers = static_cast<std::size_t>(threads);
   auto runtime = wf::Runtime::Start(std::move(*bootstrap), std::move(options));
   if (!runtime) {
@@ -95,8 +98,8 @@ int main(int argc, char** argv) {
     return all.empty() ? 0.0
                        : all[std::min(all.size() - 1, static_cast<std::size_t>(p * all.size()))];
   };
-  std::printf("threads=%d steps=%zu failures=%ld steps_per_s=%.0f p50_us=%.0f p99_us=%.0f\n",
-              threads, all.size(), failures.load(), all.size() / elapsed, pct(0.5), pct(0.99));
+  std::printf("report=%d threads=%d steps=%zu failures=%ld steps_per_s=%.0f p50_us=%.0f p99_us=%.0f\n",
+              report ? 1 : 0, threads, all.size(), failures.load(), all.size() / elapsed, pct(0.5), pct(0.99));
   (*runtime)->Stop();
   runtime->reset();
   fs::remove_all(dir);

@@ -29,6 +29,7 @@
 #include <opsorch/schema/provider_config.h>
 #include <opsorch/workflow/metric_output.h>
 #include <opsorch/workflow/runtime.h>
+#include <opsorch/workflow/service.h>
 
 namespace opsorch::app {
 namespace {
@@ -94,6 +95,10 @@ struct App::Impl {
         workflow::Runtime::StartFromFile(config.workflow_bootstrap, workflow_metrics.get());
     if (!started) return Fail(errc::kBadRequest, "workflow runtime: " + started.error().message);
     workflows = std::move(*started);
+    // The runtime's own metrics on this server's /metrics (the server, which serves them, is
+    // stopped before the runtime is destroyed).
+    metrics.AddCollector(
+        [rt = workflows.get()](std::string& out) { out += rt->RenderMetrics(); });
     return Ok();
   }
 
@@ -341,6 +346,18 @@ Result<std::unique_ptr<App>> App::Create(config::Config config, AppOptions optio
   }
   if (options.demo) {
     for (auto& r : engine::DemoSinkRoutes()) routes.push_back(std::move(r));
+  }
+  {
+    // The workflow configuration service: packages and agents under the data directory (the
+    // directory is created on the first upload).
+    workflow::service::ServiceOptions wso;
+    wso.dir = (std::filesystem::path(c.data_dir) / "workflow-service").string();
+    auto wf = workflow::service::ConfigService::Open(std::move(wso));
+    if (!wf) return Fail(std::move(wf.error()));
+    for (auto& r : workflow::service::Routes(
+             {std::move(*wf), c.bearer_token, &impl->metrics, impl->pool.get()})) {
+      routes.push_back(std::move(r));
+    }
   }
   for (auto& r :
        console::ConsoleRoutes({c.bearer_token, c.console_dir, sessions, &impl->metrics})) {

@@ -107,9 +107,17 @@ Histogram& Registry::GetHistogram(
   return *slot;
 }
 
+void Registry::AddCollector(Collector collector) {
+  auto shared = std::make_shared<const Collector>(std::move(collector));
+  std::lock_guard lock(mu_);
+  collectors_.push_back(std::move(shared));
+}
+
 std::string Registry::Render() const {
   std::string out;
-  std::lock_guard lock(mu_);
+  std::vector<std::shared_ptr<const Collector>> collectors;
+  std::unique_lock lock(mu_);
+  collectors = collectors_;
   for (const auto& f : families_) {
     out.append("# HELP ").append(f.name).append(" ").append(f.help).append("\n");
     out.append("# TYPE ").append(f.name).append(f.histogram ? " histogram\n" : " counter\n");
@@ -139,6 +147,10 @@ std::string Registry::Render() const {
       AppendUint(out, count);
       out.push_back('\n');
     }
+  }
+  lock.unlock();
+  for (const auto& c : collectors) {
+    if (*c) (*c)(out);
   }
   return out;
 }

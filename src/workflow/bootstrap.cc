@@ -59,9 +59,60 @@ struct Substituter {
   const std::map<std::string, std::string>& files;
   const EnvLookup& env;
   std::set<std::string>* secrets;
+  // The key of encrypted strings, read on first use (a bootstrap without one needs no key).
+  std::optional<package::SecretKey> string_key;
+
+  // An encrypted string ("enc1:…") is replaced by its plain text, which is a secret; it is not
+  // searched for ${VAR} (what was encrypted is the value itself).
+  Status Decrypt(JsonValue& v, const std::string& path) {
+    if (!string_key) {
+      auto key = StringKey(path);
+      if (!key) return Fail(key.error());
+      string_key = std::move(*key);
+    }
+    auto plain = package::DecryptString(v.get_string(), *string_key);
+    if (!plain) return Fail(errc::kBadRequest, path + ": " + plain.error().message);
+    if (!plain->empty()) secrets->insert(*plain);
+    v = JsonValue(*plain);
+    return Ok();
+  }
+
+  // OPSORCH_WORKFLOW_STRING_KEY (the key's text) or OPSORCH_WORKFLOW_STRING_KEY_FILE (a 0600
+  // file): never the bootstrap itself, which is what the encryption protects.
+  Result<package::SecretKey> StringKey(const std::string& path) const {
+    const auto lookup = [&](const char* name) -> std::optional<std::string> {
+      if (!env) return std::nullopt;
+      auto v = env(name);
+      if (v && v->empty()) return std::nullopt;
+      return v;
+    };
+    Result<package::SecretKey> key = Fail(errc::kBadRequest, "");
+    if (auto text = lookup("OPSORCH_WORKFLOW_STRING_KEY")) {
+      key = package::ParseSecretKey(*text);
+      if (!key) {
+        return Fail(errc::kBadRequest, path + ": OPSORCH_WORKFLOW_STRING_KEY: " +
+                                           key.error().message);
+      }
+    } else if (auto file = lookup("OPSORCH_WORKFLOW_STRING_KEY_FILE")) {
+      key = package::ReadSecretKeyFile(*file);
+      if (!key) return Fail(errc::kBadRequest, path + ": " + key.error().message);
+    } else {
+      return Fail(errc::kBadRequest,
+                  path +
+                      ": is an encrypted string, but neither OPSORCH_WORKFLOW_STRING_KEY nor "
+                      "OPSORCH_WORKFLOW_STRING_KEY_FILE names its key");
+    }
+    if (key->purpose != package::KeyPurpose::kString) {
+      return Fail(errc::kBadRequest, path + ": the encrypted-string key is a " +
+                                         std::string(package::PurposeName(key->purpose)) +
+                                         " key, not a string key");
+    }
+    return key;
+  }
 
   Status Apply(JsonValue& v, const std::string& path) {
     if (v.is_string()) {
+      if (package::IsEncryptedString(v.get_string())) return Decrypt(v, path);
       std::string_view s = v.get_string();
       if (s.find('$') == std::string_view::npos) return Ok();
       std::string out;
@@ -197,12 +248,110 @@ HostEntry ReadHost(const JsonObject& o, const std::string& where, std::string id
   return h;
 }
 
+using KeyMap = std::map<std::string, package::PublicKey, std::less<>>;
+
+// Names from the bootstrap's `keys`, each of the purpose the role needs.
+std::vector<std::pair<std::string, package::PublicKey>> ReadKeyNames(const FieldReader& r,
+                                                                     std::string_view field,
+                                                                     const KeyMap& keys,
+                                                                     package::KeyPurpose purpose) {
+  std::vector<std::pair<std::string, package::PublicKey>> out;
+  const JsonArray* names = r.Array(field);
+  if (names == nullptr) return out;
+  if (names->size() > package::kMaxSignatures) {
+    r.Error(field, "must list at most " + std::to_string(package::kMaxSignatures) + " keys");
+    return out;
+  }
+  for (std::size_t i = 0; i < names->size() && *r.status; ++i) {
+    const std::string at = std::string(field) + "[" + std::to_string(i) + "]";
+    if (!(*names)[i].is_string()) {
+      r.Error(at, "must be the name of a key in `keys`");
+      break;
+    }
+    const std::string name((*names)[i].get_string());
+    auto it = keys.find(name);
+    if (it == keys.end()) {
+      r.Error(at, "\"" + name + "\" is not a key in `keys`");
+      break;
+    }
+    if (it->second.purpose != purpose) {
+      r.Error(at, "\"" + name + "\" is a " + std::string(package::PurposeName(it->second.purpose)) +
+                      " key; this list takes " + std::string(package::PurposeName(purpose)) +
+                      " keys");
+      break;
+    }
+    for (const auto& [n, k] : out) {
+      if (k == it->second) r.Error(at, "\"" + name + "\" is listed twice");
+    }
+    out.emplace_back(name, it->second);
+  }
+  return out;
+}
+
+// The `packaging` section: deny by default — once it exists, only packages that pass every
+// check load (plain configurations too only with `allow_plain`).
+PackagingRules ReadPackaging(const FieldReader& r, const std::string& deployment_id,
+                             const std::string& base_dir, const KeyMap& keys) {
+  r.OnlyKnown({"package_id", "required_signers", "additional_signers",
+               "required_additional_signers", "packagers", "recipient_key", "recipient_key_file",
+               "allow_plain", "comment"});
+  PackagingRules p;
+  p.policy.package_id = r.Str("package_id");
+  if (p.policy.package_id.empty()) p.policy.package_id = deployment_id;
+  if (*r.status && !ValidName(p.policy.package_id)) {
+    r.Error("package_id", "must be 1-64 characters of [A-Za-z0-9._-]");
+  }
+  p.policy.required_signers =
+      ReadKeyNames(r, "required_signers", keys, package::KeyPurpose::kSign);
+  p.policy.additional_signers =
+      ReadKeyNames(r, "additional_signers", keys, package::KeyPurpose::kSign);
+  const JsonValue* n = r.obj.if_contains("required_additional_signers");
+  if (n != nullptr && (!n->is_int64() || n->get_int64() < 0 ||
+                       static_cast<std::size_t>(n->get_int64()) >
+                           p.policy.additional_signers.size())) {
+    r.Error("required_additional_signers",
+            "must be an integer from 0 to the number of additional_signers");
+  } else if (n != nullptr) {
+    p.policy.required_additional = static_cast<std::size_t>(n->get_int64());
+  }
+  if (*r.status && p.policy.required_signers.empty() && p.policy.required_additional == 0) {
+    r.Error("required_signers",
+            "name at least one required signer (or require additional signers): a package "
+            "nobody has to sign proves nothing");
+  }
+  p.policy.packagers = ReadKeyNames(r, "packagers", keys, package::KeyPurpose::kPackager);
+  const std::string key_text = r.Str("recipient_key");
+  const std::string key_file = r.Str("recipient_key_file");
+  if (*r.status && key_text.empty() == key_file.empty()) {
+    r.Error("recipient_key",
+            "exactly one of recipient_key (a ${VAR} or an encrypted string) and "
+            "recipient_key_file (a 0600 file) is required: the runtime's own recipient key");
+  }
+  if (*r.status) {
+    auto key = key_text.empty() ? package::ReadSecretKeyFile(Absolute(base_dir, key_file))
+                                : package::ParseSecretKey(key_text);
+    if (!key) {
+      // The text may be the key itself: only a file's error (which names the file) is quoted.
+      r.Error(key_text.empty() ? "recipient_key_file" : "recipient_key",
+              key_text.empty() ? key.error().message : "is not a recipient secret key");
+    } else if (key->purpose != package::KeyPurpose::kRecipient) {
+      r.Error(key_text.empty() ? "recipient_key_file" : "recipient_key",
+              "must be a recipient key, not a " + std::string(package::PurposeName(key->purpose)) +
+                  " key");
+    } else {
+      p.policy.recipient = std::move(*key);
+    }
+  }
+  p.allow_plain = r.Bool("allow_plain", false);
+  return p;
+}
+
 Deployment ReadDeployment(const JsonObject& o, const std::string& where,
                           const std::string& base_dir, const std::string& data_dir,
-                          Status* status) {
+                          const KeyMap& keys, Status* status) {
   const FieldReader r{o, where, status};
   r.OnlyKnown({"id", "enabled", "config", "hosts", "data", "persistence_dir", "outputs", "limits",
-               "max_concurrent_runs", "comment"});
+               "max_concurrent_runs", "packaging", "comment"});
   Deployment d;
   d.id = r.Str("id", true);
   if (*status && !ValidName(d.id)) r.Error("id", "must be 1-64 characters of [A-Za-z0-9._-]");
@@ -272,8 +421,8 @@ Deployment ReadDeployment(const JsonObject& o, const std::string& where,
         break;
       }
       const FieldReader orr{(*outputs)[i].get_object(), ow, status};
-      orr.OnlyKnown({"id", "url", "stdout", "headers", "token", "metrics", "logs", "batch_max",
-                     "flush_interval", "sync", "comment"});
+      orr.OnlyKnown({"id", "url", "stdout", "headers", "token", "metrics", "logs", "audit",
+                     "batch_max", "flush_interval", "sync", "comment"});
       OutputEntry out;
       out.id = orr.Str("id", true);
       if (*status && !ValidName(out.id))
@@ -292,6 +441,7 @@ Deployment ReadDeployment(const JsonObject& o, const std::string& where,
       out.token = orr.Str("token");
       out.metrics = orr.Bool("metrics", true);
       out.logs = orr.Bool("logs", false);
+      out.audit = orr.Bool("audit", true);
       out.batch_max = static_cast<std::size_t>(orr.PositiveInt("batch_max", 1000));
       if (*status && out.batch_max > 10000) orr.Error("batch_max", "must be at most 10000");
       out.flush_interval = orr.Duration("flush_interval", out.flush_interval);
@@ -314,7 +464,63 @@ Deployment ReadDeployment(const JsonObject& o, const std::string& where,
     }
   }
   d.max_concurrent_runs = static_cast<std::size_t>(r.PositiveInt("max_concurrent_runs", 1));
+  if (const JsonObject* packaging = r.Object("packaging"); packaging != nullptr && *status) {
+    d.packaging = ReadPackaging(FieldReader{*packaging, r.Path("packaging"), status}, d.id,
+                                base_dir, keys);
+  }
   return d;
+}
+
+KeyMap ReadKeys(const FieldReader& root, Status* status) {
+  KeyMap keys;
+  const JsonObject* o = root.Object("keys");
+  if (o == nullptr) return keys;
+  if (o->size() > 256) root.Error("keys", "must hold at most 256 keys");
+  for (const auto& kv : *o) {
+    if (!*status) break;
+    const std::string name(kv.key());
+    const std::string at = "keys." + name;
+    if (!ValidName(name)) {
+      *status = Fail(errc::kBadRequest, at + ": key names must be 1-64 characters of [A-Za-z0-9._-]");
+      break;
+    }
+    if (!kv.value().is_string()) {
+      *status = Fail(errc::kBadRequest, at + ": must be a public key such as \"sign:<64 hex>\"");
+      break;
+    }
+    auto key = package::ParsePublicKey(kv.value().get_string());
+    if (!key) {
+      *status = Fail(errc::kBadRequest, at + ": " + key.error().message);
+      break;
+    }
+    keys.emplace(name, *key);
+  }
+  return keys;
+}
+
+StatusReportTarget ReadReport(const FieldReader& r) {
+  r.OnlyKnown({"url", "headers", "interval", "timeout", "comment"});
+  StatusReportTarget t;
+  t.url = r.Str("url", true);
+  if (*r.status && t.url.rfind("http://", 0) != 0 && t.url.rfind("https://", 0) != 0) {
+    r.Error("url", "must be an http:// or https:// URL");
+  }
+  if (*r.status) {
+    const auto authority = t.url.substr(t.url.find("//") + 2);
+    if (authority.substr(0, authority.find('/')).find('@') != std::string::npos) {
+      r.Error("url", "must not hold user information (put credentials in headers)");
+    }
+  }
+  t.headers = ReadHeaders(r, "headers");
+  t.interval = r.Duration("interval", t.interval);
+  if (*r.status && (t.interval < std::chrono::seconds(1) || t.interval > std::chrono::hours(1))) {
+    r.Error("interval", "must be from 1s to 1h");
+  }
+  t.timeout = r.Duration("timeout", t.timeout);
+  if (*r.status && (t.timeout < std::chrono::milliseconds(100) || t.timeout > std::chrono::minutes(1))) {
+    r.Error("timeout", "must be from 100ms to 1m");
+  }
+  return t;
 }
 
 }  // namespace
@@ -345,7 +551,7 @@ Result<Bootstrap> ParseBootstrap(std::string_view text, const std::string& path,
   if (abs_ec) return Fail(errc::kBadRequest, path + ": " + abs_ec.message());
   Status status;
   const FieldReader root{doc->get_object(), "", &status};
-  root.OnlyKnown({"secret_files", "deployments", "comment"});
+  root.OnlyKnown({"secret_files", "deployments", "keys", "report", "comment"});
   if (!status) return prefixed(status.error());
 
   std::map<std::string, std::string> file_secrets;
@@ -372,8 +578,13 @@ Result<Bootstrap> ParseBootstrap(std::string_view text, const std::string& path,
   if (deployments == nullptr || !deployments->is_array() || deployments->get_array().empty()) {
     return Fail(errc::kBadRequest, path + ": deployments: must be a non-empty array");
   }
-  Substituter sub{file_secrets, env, &secrets};
+  Substituter sub{file_secrets, env, &secrets, std::nullopt};
   if (auto st = sub.Apply(*deployments, "deployments"); !st) return prefixed(st.error());
+  if (JsonValue* report = doc->get_object().if_contains("report")) {
+    if (auto st = sub.Apply(*report, "report"); !st) return prefixed(st.error());
+  }
+  const KeyMap keys = ReadKeys(root, &status);
+  if (!status) return prefixed(status.error());
 
   std::string data_dir = "data";
   if (env) {
@@ -383,13 +594,18 @@ Result<Bootstrap> ParseBootstrap(std::string_view text, const std::string& path,
 
   Bootstrap b;
   b.path = path;
+  if (const JsonObject* report = root.Object("report")) {
+    b.report = ReadReport(FieldReader{*report, "report", &status});
+    if (!status) return prefixed(status.error());
+    for (const auto& [name, value] : b.report.headers) secrets.insert(value);
+  }
   std::set<std::string> ids;
   const auto& arr = deployments->get_array();
   for (std::size_t i = 0; i < arr.size(); ++i) {
     const std::string where = "deployments[" + std::to_string(i) + "]";
     if (!arr[i].is_object())
       return Fail(errc::kBadRequest, path + ": " + where + ": must be an object");
-    Deployment d = ReadDeployment(arr[i].get_object(), where, base_dir, data_dir, &status);
+    Deployment d = ReadDeployment(arr[i].get_object(), where, base_dir, data_dir, keys, &status);
     if (!status) return prefixed(status.error());
     if (!ids.insert(d.id).second) {
       // Not quoted when a ${VAR} value (a secret) went into it.
@@ -415,6 +631,7 @@ Result<Bootstrap> ParseBootstrap(std::string_view text, const std::string& path,
       for (const auto& [name, value] : o.headers) secrets.insert(value);
     }
     for (const auto& [name, value] : d.config.headers) secrets.insert(value);
+    if (d.packaging) secrets.insert(d.packaging->policy.recipient.Text());
     b.deployments.push_back(std::move(d));
   }
   // Longest first, so that a secret containing another is masked whole.

@@ -9,6 +9,7 @@
 #include <opsorch/common/field_reader.h>
 #include <opsorch/common/files.h>
 #include <opsorch/common/json_parse.h>
+#include <opsorch/common/json_writer.h>
 #include <opsorch/workflow/config.h>
 
 namespace opsorch::workflow {
@@ -45,6 +46,33 @@ std::string ConfigDigest(std::string_view text) {
 
 namespace {
 
+// The text of a `{"file": rel}` resource (`where` names it in errors: "resources.x.file: …").
+Result<std::string> ReadFileResource(const std::string& base_dir, const std::string& rel,
+                                     const std::string& where) {
+  auto error = [&where](const std::string& rule) {
+    return Fail(errc::kBadRequest, where + ".file: " + rule);
+  };
+  const fs::path p = fs::path(rel);
+  // A resource file must stay inside the configuration's directory — after symlinks are
+  // resolved — and be a regular file: the config is untrusted and must not read
+  // /etc/opsorch/secrets.env (or block on a FIFO) into a script or an error message.
+  std::error_code ec;
+  const fs::path dir = fs::canonical(base_dir, ec);
+  const fs::path full = ec ? fs::path() : fs::weakly_canonical(dir / p, ec);
+  const auto inside = full.lexically_relative(dir);
+  if (p.is_absolute() || ec || inside.empty() || *inside.begin() == "..") {
+    return error("must be a relative path inside the configuration's directory");
+  }
+  if (!fs::is_regular_file(full, ec)) return error("must be a regular file");
+  std::string text;
+  if (const int err = ReadWholeFile(full.string(), text, kMaxResourceBytes); err == EFBIG) {
+    return error("larger than 1 MiB");
+  } else if (err != 0) {
+    return error("cannot read " + rel + ": " + ErrnoText(err));
+  }
+  return text;
+}
+
 struct Parser {
   std::string source;  // for messages
   std::string base_dir;
@@ -73,27 +101,12 @@ struct Parser {
       if (base_dir.empty()) {
         return Error(where, "file resources are only allowed in configurations read from a file");
       }
-      const std::string rel(file->get_string());
-      const fs::path p = fs::path(rel);
-      // A resource file must stay inside the configuration's directory — after symlinks are
-      // resolved — and be a regular file: the config is untrusted and must not read
-      // /etc/opsorch/secrets.env (or block on a FIFO) into a script or an error message.
-      std::error_code ec;
-      const fs::path dir = fs::canonical(base_dir, ec);
-      const fs::path full = ec ? fs::path() : fs::weakly_canonical(dir / p, ec);
-      const auto inside = full.lexically_relative(dir);
-      if (p.is_absolute() || ec || inside.empty() || *inside.begin() == "..") {
-        return Error(where + ".file",
-                     "must be a relative path inside the configuration's directory");
+      auto text = ReadFileResource(base_dir, std::string(file->get_string()), where);
+      if (!text) {
+        if (status) status = Fail(std::move(text.error()));
+        return;
       }
-      if (!fs::is_regular_file(full, ec)) return Error(where + ".file", "must be a regular file");
-      std::string text;
-      if (const int err = ReadWholeFile(full.string(), text, kMaxResourceBytes); err == EFBIG) {
-        return Error(where + ".file", "larger than 1 MiB");
-      } else if (err != 0) {
-        return Error(where + ".file", "cannot read " + rel + ": " + ErrnoText(err));
-      }
-      resources.emplace(std::string(kv.key()), std::move(text));
+      resources.emplace(std::string(kv.key()), std::move(*text));
     }
   }
 
@@ -288,6 +301,33 @@ Result<std::shared_ptr<const WorkflowConfig>> ParseWorkflowConfig(std::string_vi
   }
   if (!p.status) return Fail(errc::kBadRequest, source + ": " + p.status.error().message);
   return std::shared_ptr<const WorkflowConfig>(std::move(config));
+}
+
+Result<std::string> InlineResources(std::string_view config_text, const std::string& base_dir,
+                                    const std::string& what) {
+  auto doc = ParseJson(config_text);
+  if (!doc) return Fail(errc::kBadRequest, what + ": " + doc.error().message);
+  if (!doc->is_object()) return Fail(errc::kBadRequest, what + ": must be a JSON object");
+  JsonValue* r = doc->get_object().if_contains("resources");
+  if (r != nullptr && r->is_object()) {
+    for (auto& kv : r->get_object()) {
+      // Other shapes are left as they are, for ParseWorkflowConfig to name.
+      const JsonObject* o = kv.value().if_object();
+      const JsonValue* file = o != nullptr ? o->if_contains("file") : nullptr;
+      if (o == nullptr || o->size() != 1 || file == nullptr || !file->is_string()) continue;
+      const std::string where = "resources." + std::string(kv.key());
+      if (base_dir.empty()) {
+        return Fail(errc::kBadRequest,
+                    what + ": " + where + ": file resources need the configuration's directory");
+      }
+      auto text = ReadFileResource(base_dir, std::string(file->get_string()), where);
+      if (!text) return Fail(errc::kBadRequest, what + ": " + text.error().message);
+      kv.value().emplace_string().assign(text->data(), text->size());
+    }
+  }
+  std::string out;
+  AppendJsonValue(out, *doc);
+  return out;
 }
 
 }  // namespace opsorch::workflow

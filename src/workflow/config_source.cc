@@ -1,5 +1,7 @@
 #include "workflow/config_source.h"
 
+#include <strings.h>
+
 #include <opsorch/common/error.h>
 #include <opsorch/common/files.h>
 #include <opsorch/net/http_client.h>
@@ -7,29 +9,43 @@
 namespace opsorch::workflow {
 namespace {
 
-Result<std::string> ReadUrl(const ConfigSource& source) {
+Result<SourceRead> ReadUrl(const ConfigSource& source, std::string_view etag) {
   const std::string what = DescribeSource(source);
   static const auto client = net::HttpClient::Create({.max_idle_handles = 4});
   if (!client) return Fail(errc::kInternal, what + ": " + client.error().message);
   net::OutboundRequest request;
   request.url = source.url;
   request.headers = source.headers;
+  // A configuration service (opsorch serve's /workflow-packages/{id}) answers 304 while the
+  // package is unchanged: a poll then moves no bytes.
+  if (!etag.empty()) request.headers.emplace_back("If-None-Match", std::string(etag));
   request.timeout = source.timeout;
-  request.max_response_bytes = kMaxConfigBytes;
+  request.max_response_bytes = kMaxSourceBytes;
   // The bootstrap is the customer's own: its config server may be on a private network.
   request.allow_private = true;
   request.pool_key = "config-source";
   auto response = (*client)->Perform(request);
   if (!response) {
     if (response.error().code == ErrorCode::kResponseTooLarge) {
-      return Fail(errc::kBadRequest, what + ": larger than 8 MiB");
+      return Fail(errc::kBadRequest, what + ": larger than 9 MiB");
     }
     return Fail(errc::kProviderError, what + ": " + response.error().message);
+  }
+  SourceRead read;
+  for (const auto& [name, value] : response->headers) {
+    if (name.size() == 4 && strncasecmp(name.c_str(), "etag", 4) == 0 && value.size() <= 256) {
+      read.etag = value;
+    }
+  }
+  if (response->status == 304 && !etag.empty()) {
+    read.etag = std::string(etag);
+    return read;
   }
   if (response->status < 200 || response->status > 299) {
     return Fail(errc::kProviderError, what + ": HTTP status " + std::to_string(response->status));
   }
-  return std::move(response->body);
+  read.bytes = std::move(response->body);
+  return read;
 }
 
 }  // namespace
@@ -39,9 +55,11 @@ std::string DescribeSource(const ConfigSource& source) {
   return source.url.substr(0, source.url.find_first_of("?#"));
 }
 
-Result<std::string> ReadConfigSource(const ConfigSource& source) {
-  if (!source.url.empty()) return ReadUrl(source);
-  return ReadTextFile(source.file, kMaxConfigBytes);
+Result<SourceRead> ReadConfigSource(const ConfigSource& source, std::string_view etag) {
+  if (!source.url.empty()) return ReadUrl(source, etag);
+  auto bytes = ReadTextFile(source.file, kMaxSourceBytes);
+  if (!bytes) return Fail(std::move(bytes.error()));
+  return SourceRead{std::move(*bytes), {}};
 }
 
 }  // namespace opsorch::workflow

@@ -4,16 +4,26 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <deque>
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <mutex>
 #include <thread>
 
+#include <boost/json/serialize.hpp>
+
 #include <opsorch/common/error.h>
+#include <opsorch/common/files.h>
+#include <opsorch/common/json_parse.h>
 #include <opsorch/common/redactor.h>
 #include <opsorch/log/log.h>
+#include <opsorch/net/http_client.h>
 #include <opsorch/workflow/bootstrap.h>
 #include <opsorch/workflow/config.h>
 #include <opsorch/workflow/http_fetch.h>
+#include <opsorch/workflow/package.h>
+#include <opsorch/workflow/report.h>
 #include <opsorch/workflow/runtime.h>
 
 #include "workflow/config_source.h"
@@ -39,6 +49,80 @@ constexpr std::size_t kMaxQueuedBytes = 64u << 20;
 // Secrets shorter than this are not masked: masking every "1" or "us" garbles lines more than
 // it protects (the bootstrap documents it).
 constexpr std::size_t kMinSecretLength = 4;
+// Audit records waiting for the configuration service, and how many go in one report.
+constexpr std::size_t kMaxPendingAudit = 5000;
+constexpr std::size_t kAuditPerReport = 500;
+
+// Where a configuration load got to, for the status report (guarded by DeploymentRt::mu).
+struct LoadState {
+  std::string package_id, version, sha256;  // of the running package (empty: plain)
+  std::int64_t loaded_at = 0, last_poll = 0, last_error_at = 0;
+  std::string last_error, refusal;  // the last refused or failed load (cleared on success)
+};
+
+// A configuration source's bytes turned into configuration text, or why not.
+struct Unpacked {
+  std::string text;
+  std::optional<package::PackageInfo> info;  // a package's (none: a plain configuration)
+};
+struct Refused {
+  std::string reason;  // a package::RefusalName, "no_packaging", "invalid_config", "source_error"
+  std::string message;
+};
+
+std::string AcceptedFile(const Deployment& d) { return d.persistence_dir + "/package.json"; }
+
+// The anti-rollback record; absent: nothing accepted yet. A file that exists but does not read
+// is an error: silently starting from nothing would re-open the rollback it guards against.
+Result<std::optional<std::string>> ReadAcceptedVersion(const Deployment& d) {
+  const std::string path = AcceptedFile(d);
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return std::optional<std::string>();
+  auto text = ReadTextFile(path, 64u << 10);
+  if (!text) return Fail(text.error());
+  auto doc = ParseJson(*text);
+  const JsonValue* v = doc && doc->is_object() ? doc->get_object().if_contains("version") : nullptr;
+  if (v == nullptr || !v->is_string() || !package::ValidVersion(v->get_string())) {
+    return Fail(errc::kBadRequest,
+                path + ": not a package record (restore it, or delete it to accept any version)");
+  }
+  return std::optional<std::string>(std::string(v->get_string()));
+}
+
+// Written before the new configuration runs (temporary file, fsync, rename, directory fsync).
+Status WriteAccepted(const Deployment& d, const package::PackageInfo& info, std::int64_t now_ms) {
+  JsonObject o;
+  o["packageId"] = info.manifest.id;
+  o["version"] = info.manifest.version;
+  o["sha256"] = info.sha256;
+  o["acceptedAt"] = now_ms;
+  const std::string text = boost::json::serialize(o) + "\n";
+  const std::string path = AcceptedFile(d);
+  const std::string tmp = path + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Fail(errc::kStorageError, tmp + ": " + ErrnoText(errno));
+  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+                  ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    return Fail(errc::kStorageError, path + ": " + ErrnoText(errno));
+  }
+  const int dfd = ::open(d.persistence_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  return Ok();
+}
+
+// At most 2,000 bytes, cut on a UTF-8 character boundary, "…" when cut.
+std::string Clip(std::string_view s) {
+  constexpr std::size_t kMax = 2000;
+  if (s.size() <= kMax) return std::string(s);
+  std::size_t n = kMax;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return std::string(s.substr(0, n)) + "\u2026";
+}
 
 struct OutputRt {
   OutputEntry entry;
@@ -57,12 +141,19 @@ struct DeploymentRt {
   std::unique_ptr<StateStore> state;
   std::vector<OutputRt> outputs;
 
-  std::mutex mu;  // guards config, generation, inflight, rejected_digest
+  std::mutex mu;  // guards config, generation, inflight, the digests, load, accepted_version
   ConfigPtr config;
   std::uint64_t generation = 0;
   std::map<std::string, int, std::less<>> inflight;  // "workflow/step" → running timer runs
-  std::string rejected_digest;       // the last text refused: not parsed and logged again
+  std::string running_digest;        // of the source bytes the running configuration came from
+  std::string etag;                  // the URL source's last ETag (If-None-Match on the next poll)
+  std::string rejected_digest;       // the last bytes refused: not opened or parsed again
   std::atomic<bool> loading{false};  // one configuration load at a time
+  LoadState load;                    // what runs and what the last load said (status reports)
+  // Anti-rollback: the version of the last package accepted, persisted in
+  // <persistence_dir>/package.json so that a restart cannot be fed an older one.
+  std::optional<std::string> accepted_version;
+  std::atomic<std::uint64_t> runs{0}, failed_runs{0};
 
   // This deployment's redaction: the bootstrap's secrets plus what its authentication
   // processors set as headers (bounded, oldest forgotten).
@@ -152,6 +243,23 @@ struct Runtime::Impl {
       rejected_reloads{0}, http_calls{0}, blocked_calls{0};
   bool stopped = false;
 
+  // Reportability: the runtime's own metrics and audit records, and the status reports to the
+  // configuration service (bootstrap `report`).
+  RuntimeReport report;
+  StatusReportTarget report_target;
+  std::int64_t started_ms = 0;
+  std::mutex report_mu;
+  std::condition_variable report_cv;
+  bool report_wake = false, report_stop = false;
+  struct PendingAudit {
+    std::uint64_t seq;
+    AuditRecord record;
+  };
+  std::deque<PendingAudit> pending_audit;  // not yet delivered to the service (bounded)
+  std::uint64_t audit_seq = 0;
+  std::thread reporter;
+  std::unique_ptr<net::HttpClient> report_client;
+
   std::int64_t NowMs() const {
     if (options.now_ms) return options.now_ms();
     return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -186,6 +294,146 @@ struct Runtime::Impl {
     log::Write(level, base_redactor->Apply(message), {{"deployment", d.def.id}});
   }
 
+  // ---- reportability ----
+
+  // Audit records: to the local log, every output, and the next status report. The caller
+  // decided it is news (FirstSeen) or a configuration decision; values are masked here.
+  void Audit(DeploymentRt& d, AuditRecord r) {
+    const auto redactor = Redactor(d);
+    r.message = redactor->Apply(r.message);
+    Dimensions detail;
+    for (auto& [k, v] : r.detail) detail.emplace(k, redactor->Apply(v));
+    r.detail = std::move(detail);
+    report.AuditWritten(d.def.id, r.kind);
+    if (options.local_logs) {
+      log::Write(log::Level::kInfo, "workflow audit: " + r.message,
+                 {{"deployment", d.def.id}, {"audit", r.kind}});
+    }
+    for (auto& o : d.outputs) {
+      if (!o.entry.audit || !o.output) continue;
+      const std::string line = AuditLineJson(r, o.entry.token);
+      if (auto st = o.output->Append(std::span<const std::string>(&line, 1)); !st) {
+        RuntimeLog(log::Level::kWarn,
+                   "workflow: output " + o.entry.id + " refused an audit record: " +
+                       st.error().message,
+                   d);
+      }
+    }
+    if (options.observer.on_audit) options.observer.on_audit(r);
+    if (report_target.url.empty()) return;
+    std::lock_guard lock(report_mu);
+    pending_audit.push_back({++audit_seq, std::move(r)});
+    // A service that is down for long must not grow the agent: the oldest go first (the
+    // outputs and the local log still have them).
+    while (pending_audit.size() > kMaxPendingAudit) pending_audit.pop_front();
+  }
+
+  void WakeReporter() {
+    if (report_target.url.empty()) return;
+    {
+      std::lock_guard lock(report_mu);
+      report_wake = true;
+    }
+    report_cv.notify_all();
+  }
+
+  JsonObject StatusDocument(const std::vector<PendingAudit>& batch) {
+    JsonObject agent;
+    agent["version"] = std::string("opsorch ") + OPSORCH_VERSION;
+    agent["startedAt"] = started_ms;
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) == 0 && host[0] != '\0') agent["host"] = host;
+    JsonArray deps;
+    for (const auto& dp : deployments) {
+      DeploymentRt& d = *dp;
+      JsonObject o;
+      o["id"] = d.def.id;
+      o["source"] = base_redactor->Apply(DescribeSource(d.def.config));
+      {
+        std::lock_guard lock(d.mu);
+        if (!d.load.package_id.empty()) {
+          o["packageId"] = d.load.package_id;
+          o["version"] = d.load.version;
+          o["sha256"] = d.load.sha256;
+        }
+        if (d.load.loaded_at != 0) o["loadedAt"] = d.load.loaded_at;
+        if (d.load.last_poll != 0) o["lastPoll"] = d.load.last_poll;
+        if (!d.load.last_error.empty()) {
+          o["lastError"] = Clip(d.load.last_error);
+          o["lastErrorAt"] = d.load.last_error_at;
+          o["refusal"] = d.load.refusal;
+        }
+      }
+      o["runs"] = d.runs.load();
+      o["failedRuns"] = d.failed_runs.load();
+      deps.emplace_back(std::move(o));
+    }
+    JsonArray audit;
+    for (const auto& p : batch) {
+      // The service refuses a report with a string over 4 KiB: long messages (a refusal that
+      // quotes a long path) are cut, never the report.
+      AuditRecord r = p.record;
+      r.message = Clip(r.message);
+      for (auto& [k, v] : r.detail) v = Clip(v);
+      audit.emplace_back(AuditJson(r));
+    }
+    JsonObject doc;
+    doc["agent"] = std::move(agent);
+    doc["deployments"] = std::move(deps);
+    doc["audit"] = std::move(audit);
+    return doc;
+  }
+
+  // Posts the status (and up to kAuditPerReport pending audit records) every interval, and soon
+  // after a configuration load. Undelivered records stay pending for the next report.
+  void Reporter() {
+    std::unique_lock lock(report_mu);
+    bool failing = false;
+    while (!report_stop) {
+      report_cv.wait_for(lock, report_target.interval, [&] { return report_wake || report_stop; });
+      if (report_stop) break;
+      report_wake = false;
+      std::vector<PendingAudit> batch;
+      for (std::size_t i = 0; i < pending_audit.size() && i < kAuditPerReport; ++i) {
+        batch.push_back(pending_audit[i]);
+      }
+      lock.unlock();
+      const std::string body = boost::json::serialize(StatusDocument(batch));
+      net::OutboundRequest req;
+      req.method = "POST";
+      req.url = report_target.url;
+      req.headers = report_target.headers;
+      req.headers.emplace_back("Content-Type", "application/json");
+      req.body = body;
+      req.timeout = report_target.timeout;
+      req.max_response_bytes = 64u << 10;
+      // The service is the operator's own (like the configuration source): private is allowed.
+      req.allow_private = true;
+      req.abort = &stop_requested;
+      req.pool_key = "status-report";
+      auto resp = report_client->Perform(req);
+      const bool ok = resp && resp->status >= 200 && resp->status <= 299;
+      if (!ok && !failing) {
+        log::Warn(base_redactor->Apply(
+            "workflow: status report to " + Origin(report_target.url) + " failed: " +
+            (resp ? "HTTP status " + std::to_string(resp->status) : resp.error().message) +
+            " (retried every " + std::to_string(report_target.interval.count()) + " ms)"));
+      } else if (ok && failing) {
+        log::Info("workflow: status reports delivered again");
+      }
+      failing = !ok;
+      lock.lock();
+      if (ok && !batch.empty()) {
+        const std::uint64_t last = batch.back().seq;
+        while (!pending_audit.empty() && pending_audit.front().seq <= last) {
+          pending_audit.pop_front();
+        }
+        // More waiting: send them now rather than one batch per interval.
+        if (!pending_audit.empty()) report_wake = true;
+      }
+    }
+  }
+
   // ---- output of what processors emit ----
 
   // One Append per output for all metrics of a processor run: each Append is a durable write.
@@ -204,9 +452,14 @@ struct Runtime::Impl {
       m.dimensions = std::move(dims);
       if (options.observer.on_metric) options.observer.on_metric(d.def.id, m);
       if (options.metric_store != nullptr) options.metric_store->Add(m);
+      if (options.report && report.FirstSeen(d.def.id, "metric_first_emit", m.key)) {
+        Audit(d, {NowMs(), d.def.id, "metric_first_emit", "first emission of metric " + m.key,
+                  {{"key", m.key}}});
+      }
       kept.push_back(std::move(m));
     }
     if (kept.empty()) return;
+    if (options.report) report.MetricsEmitted(d.def.id, kept.size());
     for (auto& o : d.outputs) {
       if (!o.entry.metrics || !o.output) continue;
       std::vector<std::string> lines;
@@ -265,6 +518,7 @@ struct Runtime::Impl {
       if (stopping || d.queue.size() >= options.queue_limit ||
           d.queued_bytes + bytes > kMaxQueuedBytes) {
         dropped.fetch_add(1);
+        report.QueueDropped(d.def.id);
         return false;
       }
       d.queue.push_back({std::move(fn), bytes});
@@ -341,54 +595,192 @@ struct Runtime::Impl {
       ~Done() { flag.store(false); }
     } done{d.loading};
     const std::string what = DescribeSource(d.def.config);
-    auto text = ReadConfigSource(d.def.config);
-    if (!text) {
-      if (initial) return Fail(text.error());
+    std::string etag;
+    {
+      std::lock_guard lock(d.mu);
+      etag = d.etag;
+    }
+    auto read = ReadConfigSource(d.def.config, etag);
+    {
+      std::lock_guard lock(d.mu);
+      d.load.last_poll = NowMs();
+      if (read) d.etag = read->etag;
+    }
+    if (read && !read->bytes) return Ok();  // 304: unchanged
+    Result<std::string> bytes =
+        read ? Result<std::string>(std::move(*read->bytes)) : Fail(std::move(read.error()));
+    if (!bytes) {
+      if (initial) return Fail(bytes.error());
       rejected_reloads.fetch_add(1);
+      NoteFailure(d, {"source_error", bytes.error().message}, /*audit=*/false);
       RuntimeLog(
           log::Level::kWarn,
-          "workflow: configuration not reloaded, keeping the running one: " + text.error().message,
+          "workflow: configuration not reloaded, keeping the running one: " + bytes.error().message,
           d);
       return Ok();
     }
-    std::string base_dir;
-    if (!d.def.config.file.empty()) {
-      base_dir = std::filesystem::path(d.def.config.file).parent_path().string();
-    }
-    const std::string digest = ConfigDigest(*text);
+    const std::string digest = ConfigDigest(*bytes);
     {
-      // Unchanged text, or text already refused: nothing to do (a poll must not re-parse and
-      // re-compile every processor, nor repeat the same error every few seconds).
+      // Unchanged bytes, or bytes already refused: nothing to do (a poll must not re-verify,
+      // re-parse and re-compile every processor, nor repeat the same error every few seconds).
       std::lock_guard lock(d.mu);
-      if ((d.config && d.config->digest == digest) || d.rejected_digest == digest) return Ok();
+      if (d.running_digest == digest || d.rejected_digest == digest) {
+        return Ok();
+      }
     }
-    auto parsed = ParseWorkflowConfig(*text, what, base_dir);
-    if (!parsed) {
-      if (initial) return Fail(parsed.error());
+    auto unpacked = Unpack(d, std::move(*bytes));
+    Result<ConfigPtr> parsed = Fail(errc::kInternal, "");
+    if (unpacked) {
+      std::string base_dir;
+      // A package carries its resources inline: no file of this machine is read for it.
+      if (!d.def.config.file.empty() && !unpacked->info) {
+        base_dir = std::filesystem::path(d.def.config.file).parent_path().string();
+      }
+      parsed = ParseWorkflowConfig(unpacked->text, what, base_dir);
+    }
+    if (!unpacked || !parsed) {
+      const Refused refused = !unpacked ? unpacked.error()
+                                        : Refused{"invalid_config", parsed.error().message};
+      if (initial) return Fail(errc::kBadRequest, refused.message);
       rejected_reloads.fetch_add(1);
       {
         std::lock_guard lock(d.mu);
         d.rejected_digest = digest;
       }
+      NoteFailure(d, refused, /*audit=*/true);
       RuntimeLog(log::Level::kError,
-                 "workflow: new configuration rejected, keeping the running one: " +
-                     parsed.error().message,
+                 std::string("workflow: new ") + (unpacked && unpacked->info ? "package" : "configuration") +
+                     " refused (" + refused.reason + "), keeping the running one: " +
+                     refused.message,
                  d);
       return Ok();
     }
+    if (unpacked->info) {
+      const package::PackageInfo& info = *unpacked->info;
+      if (d.accepted_version != info.manifest.version) {
+        if (auto st = WriteAccepted(d.def, info, NowMs()); !st) {
+          // Running a package whose version cannot be recorded would let a restart roll back.
+          const Refused refused{"storage_error", st.error().message};
+          if (initial) return Fail(errc::kStorageError, refused.message);
+          {
+            std::lock_guard lock(d.mu);
+            d.etag.clear();  // try again on the next poll, not only when the package changes
+          }
+          NoteFailure(d, refused, /*audit=*/false);
+          RuntimeLog(log::Level::kError,
+                     "workflow: package not loaded, its version cannot be recorded: " +
+                         st.error().message,
+                     d);
+          return Ok();
+        }
+      }
+    }
+    const ConfigPtr cfg = *parsed;
     std::uint64_t generation;
+    AuditRecord accepted{NowMs(), d.def.id, "config_accepted", "", {}};
     {
       std::lock_guard lock(d.mu);
-      d.config = *parsed;
+      d.config = cfg;
+      d.running_digest = digest;
       d.rejected_digest.clear();
       generation = ++d.generation;
+      d.load.loaded_at = accepted.timestamp_ms;
+      d.load.last_error.clear();
+      d.load.refusal.clear();
+      d.load.last_error_at = 0;
+      if (unpacked->info) {
+        const auto& m = unpacked->info->manifest;
+        d.accepted_version = m.version;
+        d.load.package_id = m.id;
+        d.load.version = m.version;
+        d.load.sha256 = unpacked->info->sha256;
+        accepted.message = "package " + m.id + " " + m.version + " accepted from " + what;
+        accepted.detail = {{"packageId", m.id}, {"version", m.version},
+                           {"sha256", unpacked->info->sha256}, {"source", what}};
+        std::string signers;
+        for (const auto& k : unpacked->info->signers) {
+          signers += (signers.empty() ? "" : ",") + k.Text();
+        }
+        accepted.detail.emplace("signers", signers);
+      } else {
+        d.load.package_id.clear();
+        d.load.version.clear();
+        d.load.sha256.clear();
+        accepted.message = "configuration accepted from " + what;
+        accepted.detail = {{"source", what}, {"sha256", digest}};
+      }
     }
+    report.ConfigLoad(d.def.id, "accepted", "");
+    Audit(d, std::move(accepted));
     if (!initial) {
       reloads.fetch_add(1);
       RuntimeLog(log::Level::kInfo, "workflow: configuration reloaded", d);
     }
-    if (schedule && options.start_triggers) ScheduleTriggers(index, *parsed, generation);
+    WakeReporter();
+    if (schedule && options.start_triggers) ScheduleTriggers(index, cfg, generation);
     return Ok();
+  }
+
+  // The configuration text in a source's bytes: a package opened under the deployment's
+  // packaging rules, or a plain configuration where the bootstrap allows one.
+  tl::expected<Unpacked, Refused> Unpack(DeploymentRt& d, std::string bytes) {
+    const bool is_package = package::LooksLikePackage(bytes);
+    if (!d.def.packaging) {
+      if (is_package) {
+        return tl::unexpected(Refused{
+            "no_packaging",
+            "the source holds a package, but the bootstrap gives deployment " + d.def.id +
+                " no packaging section (trusted signers and this runtime's recipient key)"});
+      }
+      return Plain(std::move(bytes));
+    }
+    if (!is_package) {
+      if (d.def.packaging->allow_plain) return Plain(std::move(bytes));
+      return tl::unexpected(Refused{
+          std::string(package::RefusalName(package::Refusal::kPlainNotAllowed)),
+          "not a signed package, and the bootstrap's packaging section does not allow plain "
+          "configurations (allow_plain)"});
+    }
+    std::optional<std::string> last;
+    {
+      std::lock_guard lock(d.mu);
+      last = d.accepted_version;
+    }
+    auto opened = package::Open(bytes, d.def.packaging->policy,
+                                last ? std::optional<std::string_view>(*last) : std::nullopt);
+    if (!opened) {
+      return tl::unexpected(Refused{
+          std::string(package::RefusalName(package::RefusalOf(opened.error()))),
+          opened.error().message});
+    }
+    return Unpacked{std::move(opened->payload), std::move(opened->info)};
+  }
+
+  static tl::expected<Unpacked, Refused> Plain(std::string bytes) {
+    if (bytes.size() > kMaxConfigBytes) {
+      return tl::unexpected(Refused{"invalid_config", "a configuration larger than 8 MiB"});
+    }
+    return Unpacked{std::move(bytes), std::nullopt};
+  }
+
+  // A refused or failed load: kept for the status report, counted, and (for a refusal) audited.
+  void NoteFailure(DeploymentRt& d, const Refused& refused, bool audit) {
+    const std::int64_t now = NowMs();
+    const std::string message = base_redactor->Apply(refused.message);
+    {
+      std::lock_guard lock(d.mu);
+      d.load.last_error = message;
+      d.load.last_error_at = now;
+      d.load.refusal = refused.reason;
+    }
+    report.ConfigLoad(d.def.id, audit ? "refused" : "failed", refused.reason);
+    if (audit) {
+      Audit(d, {now, d.def.id, "config_refused",
+                "configuration from " + DescribeSource(d.def.config) + " refused (" +
+                    refused.reason + "): " + message,
+                {{"source", DescribeSource(d.def.config)}, {"refusal", refused.reason}}});
+    }
+    WakeReporter();
   }
 
   void ScheduleTriggers(std::size_t index, const ConfigPtr& cfg, std::uint64_t generation) {
@@ -430,6 +822,7 @@ struct Runtime::Impl {
       int& n = d.inflight[key];
       if (n >= static_cast<int>(d.def.max_concurrent_runs)) {
         skipped_overlaps.fetch_add(1);
+        report.SkippedOverlap(d.def.id);
         return;
       }
       ++n;
@@ -595,6 +988,16 @@ struct Runtime::Impl::Run final : ScriptHost {
       if (auto st = RunChain(step.auth, auth_kind, "authenticate"); !st) return Fail(st.error());
       auth_headers = std::move(msg.headers);
       msg.headers = std::move(before);
+      // Which step starts sending which credential header is news to an operator; its value
+      // never is anywhere.
+      for (const auto& [name, value] : auth_headers) {
+        if (rt.options.report &&
+            rt.report.FirstSeen(d.def.id, "auth_header_set", StepKey(wf.name, step.id) + " " + name)) {
+          rt.Audit(d, {rt.NowMs(), d.def.id, "auth_header_set",
+                       "step " + StepKey(wf.name, step.id) + " sets credential header " + name,
+                       {{"workflow", wf.name}, {"step", step.id}, {"header", name}}});
+        }
+      }
     }
     if (auto st = RunChain(step.url, step.authentication ? auth_kind : ProcessorKind::kUrl, "url");
         !st) {
@@ -648,7 +1051,16 @@ struct Runtime::Impl::Run final : ScriptHost {
     if (step.timeout) policy.timeout = std::min(policy.timeout, *step.timeout);
     if (rt.stop_requested.load()) return Fail(errc::kInternal, "the runtime is stopping");
     rt.http_calls.fetch_add(1);
+    if (rt.options.report) NoteFirstCall(host, req.method, req.path);
     auto resp = rt.fetcher->Fetch(policy, req);
+    if (rt.options.report) {
+      rt.report.HttpCall(d.def.id, host_id,
+                         resp ? RuntimeReport::StatusClass(resp->status)
+                         : (resp.error().code == fetch_errc::kNotAllowed ||
+                            resp.error().code == fetch_errc::kAddressDenied)
+                             ? std::string_view("blocked")
+                             : std::string_view("error"));
+    }
     if (!resp) {
       const Error& e = resp.error();
       if (e.code == fetch_errc::kNotAllowed || e.code == fetch_errc::kAddressDenied) {
@@ -688,6 +1100,29 @@ struct Runtime::Impl::Run final : ScriptHost {
       return Fail(st.error());
     }
     return std::move(msg);
+  }
+
+  // The first call of this deployment to a host under an allowlist rule (or to the host at all,
+  // when it has no allowlist) is an audit record: "calls to new hosts" are what an operator
+  // reviews. Keyed by the rule, not the path, so that /projects/1 … /projects/9999 are one.
+  void NoteFirstCall(const HostEntry& host, std::string_view method, std::string_view path) {
+    std::string_view rule = "*";
+    if (host.policy.allow) {
+      const std::string_view bare = path.substr(0, path.find('?'));
+      for (const AllowRule& a : *host.policy.allow) {
+        if ((a.method == "*" || a.method == method) && PathMatches(a.path, bare)) {
+          rule = a.path;
+          break;
+        }
+      }
+    }
+    const std::string key = host_id + " " + std::string(method) + " " + std::string(rule);
+    if (!rt.report.FirstSeen(d.def.id, "host_first_call", key)) return;
+    rt.Audit(d, {rt.NowMs(), d.def.id, "host_first_call",
+                 "first call to host " + host_id + ": " + std::string(method) + " " +
+                     std::string(rule),
+                 {{"host", host_id}, {"method", std::string(method)}, {"pattern", std::string(rule)},
+                  {"workflow", wf.name}, {"step", step.id}}});
   }
 
   // ScriptHost
@@ -771,10 +1206,23 @@ Result<Message> Runtime::Impl::ExecStep(DeploymentRt& d, const ConfigPtr& cfg, c
                                         int* calls_left) {
   int budget = kMaxCallsPerTree;
   runs.fetch_add(1);
+  d.runs.fetch_add(1, std::memory_order_relaxed);
+  const auto started = Clock::now();
   Run run(*this, d, cfg, wf, step, depth, calls_left != nullptr ? calls_left : &budget,
           std::move(input));
   auto result = run.Execute();
+  if (options.report) {
+    report.StepFinished(d.def.id, wf.name, step.id, result.has_value(), Clock::now() - started);
+  }
   if (!result) {
+    d.failed_runs.fetch_add(1, std::memory_order_relaxed);
+    const ErrorCode code = result.error().code;
+    if (code == ErrorCode::kScriptTimeout || code == ErrorCode::kScriptMemory ||
+        code == ErrorCode::kScriptWorker) {
+      report.SandboxKill(d.def.id, code == ErrorCode::kScriptTimeout  ? "cpu"
+                                   : code == ErrorCode::kScriptMemory ? "memory"
+                                                                      : "worker");
+    }
     failed_runs.fetch_add(1);
     EmitLog(d, {NowMs(), "error",
                 "step " + step.id + " failed (" + std::string(WireCode(result.error())) +
@@ -832,6 +1280,13 @@ Result<std::unique_ptr<Runtime>> Runtime::Start(Bootstrap bootstrap, RuntimeOpti
       return Fail(errc::kBadRequest, "deployment " + def.id + ": " + state.error().message);
     }
     d->state = std::move(*state);
+    if (def.packaging) {
+      auto accepted = ReadAcceptedVersion(def);
+      if (!accepted) {
+        return Fail(errc::kBadRequest, "deployment " + def.id + ": " + accepted.error().message);
+      }
+      d->accepted_version = std::move(*accepted);
+    }
     if (impl->options.use_outputs) {
       for (const OutputEntry& e : def.outputs) {
         if (e.stdout) {
@@ -859,6 +1314,26 @@ Result<std::unique_ptr<Runtime>> Runtime::Start(Bootstrap bootstrap, RuntimeOpti
     impl->deployments.push_back(std::move(d));
   }
   impl->base_secrets = std::move(bootstrap.secrets);
+  impl->report_target = std::move(bootstrap.report);
+  impl->started_ms = impl->NowMs();
+  if (!impl->report_target.url.empty()) {
+    auto client = net::HttpClient::Create({.max_idle_handles = 2});
+    if (!client) return Fail(client.error());
+    impl->report_client = std::move(*client);
+  }
+  {
+    Impl* self = impl.get();
+    // Output backlogs and send failures are read when scraped, not counted on the hot path.
+    impl->report.AddRenderHook([self](std::string& out) {
+      std::vector<OutputGaugeRow> rows;
+      for (const auto& d : self->deployments) {
+        for (const auto& o : d->outputs) {
+          if (o.output) rows.push_back({d->def.id, o.entry.id, o.output->Stats()});
+        }
+      }
+      RenderOutputGauges(out, rows);
+    });
+  }
   // With several deployments none may hold more than half the threads (see PickJob).
   impl->per_deployment_cap = impl->deployments.size() > 1
                                  ? std::max<std::size_t>(1, impl->options.threads / 2)
@@ -895,6 +1370,10 @@ Result<std::unique_ptr<Runtime>> Runtime::Start(Bootstrap bootstrap, RuntimeOpti
       }
     }
     raw->scheduler = std::thread([raw] { raw->Scheduler(); });
+  }
+  if (raw->report_client) {
+    raw->report_wake = true;  // the first report right away: the service learns the agent is up
+    raw->reporter = std::thread([raw] { raw->Reporter(); });
   }
   log::Info("workflow runtime started", {{"deployments", std::to_string(raw->deployments.size())}});
   // Where each deployment's metrics go, so that nobody wonders why nothing shows up.
@@ -977,6 +1456,12 @@ void Runtime::Stop() {
   impl_->timers_cv.notify_all();
   if (impl_->scheduler.joinable()) impl_->scheduler.join();
   {
+    std::lock_guard lock(impl_->report_mu);
+    impl_->report_stop = true;
+  }
+  impl_->report_cv.notify_all();
+  if (impl_->reporter.joinable()) impl_->reporter.join();
+  {
     // Runs already going finish; queued ones (timer fires, async sends) are dropped, so that a
     // stop waits for at most one run per thread.
     std::lock_guard lock(impl_->jobs_mu);
@@ -996,6 +1481,25 @@ void Runtime::Stop() {
       if (o.output) o.output->Flush(std::chrono::seconds(2));
     }
   }
+}
+
+std::string Runtime::RenderMetrics() const { return impl_->report.Render(); }
+
+std::vector<DeploymentStatus> Runtime::Deployments() const {
+  std::vector<DeploymentStatus> out;
+  for (const auto& d : impl_->deployments) {
+    DeploymentStatus st;
+    st.id = d->def.id;
+    std::lock_guard lock(d->mu);
+    st.package_id = d->load.package_id;
+    st.version = d->load.version;
+    st.sha256 = d->load.sha256;
+    st.loaded_at_ms = d->load.loaded_at;
+    st.last_error = d->load.last_error;
+    st.refusal = d->load.refusal;
+    out.push_back(std::move(st));
+  }
+  return out;
 }
 
 RuntimeStats Runtime::Stats() const {

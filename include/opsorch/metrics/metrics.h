@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <initializer_list>
 #include <map>
 #include <memory>
@@ -50,7 +51,13 @@ class Registry {
       std::string_view name, std::string_view help,
       std::initializer_list<std::pair<std::string_view, std::string_view>> labels);
 
-  // The whole exposition, families in registration order.
+  // Appends exposition lines computed at render time (gauges read from elsewhere), complete
+  // with # HELP/# TYPE. Collectors run in Render() after the families, in the order added,
+  // outside the registry's lock (so one may itself use this registry). Thread-safe.
+  using Collector = std::function<void(std::string& out)>;
+  void AddCollector(Collector collector);
+
+  // The whole exposition, families in registration order, then the collectors' lines.
   std::string Render() const;
 
  private:
@@ -64,6 +71,8 @@ class Registry {
 
   mutable std::mutex mu_;
   std::deque<Family> families_;
+  // Shared so that Render() copies pointers, not the functions, before leaving the lock.
+  std::vector<std::shared_ptr<const Collector>> collectors_;
 };
 
 // Renders {a="x",b="y"} with Prometheus escaping of \, " and newlines.

@@ -14,6 +14,7 @@
 #include <opsorch/common/json.h>
 #include <opsorch/common/result.h>
 #include <opsorch/workflow/http_fetch.h>
+#include <opsorch/workflow/package.h>
 #include <opsorch/workflow/script.h>
 #include <opsorch/workflow/types.h>
 
@@ -33,6 +34,7 @@ struct OutputEntry {
   std::string token;
   bool metrics = true;
   bool logs = false;
+  bool audit = true;  // audit records (configuration decisions, first calls and metric keys)
   std::size_t batch_max = 1000;
   std::chrono::milliseconds flush_interval{1000};
   // fdatasync before a processor run goes on: survives a power cut, costs a disk sync per run.
@@ -50,9 +52,18 @@ struct ConfigSource {
   std::chrono::milliseconds timeout{10000};
 };
 
+// The deployment's `packaging` section: once present, only packages that pass every check of
+// `policy` are loaded (deny by default); `allow_plain` (development) also accepts a plain JSON
+// configuration.
+struct PackagingRules {
+  package::Policy policy;
+  bool allow_plain = false;
+};
+
 struct Deployment {
   std::string id;
   ConfigSource config;
+  std::optional<PackagingRules> packaging;
   std::map<std::string, HostEntry, std::less<>> hosts;
   JsonObject data;
   std::string persistence_dir;  // absolute
@@ -61,9 +72,19 @@ struct Deployment {
   std::size_t max_concurrent_runs = 1;  // per timer step; fires beyond it are skipped, counted
 };
 
+// Where the runtime reports on itself (`report`): its status and audit records are POSTed to
+// `url` (the configuration service's POST /agents/{id}/status) every `interval`.
+struct StatusReportTarget {
+  std::string url;  // empty: no reports
+  Headers headers;
+  std::chrono::milliseconds interval{15000};
+  std::chrono::milliseconds timeout{10000};
+};
+
 struct Bootstrap {
   std::string path;                     // the file it was read from (for messages)
   std::vector<Deployment> deployments;  // enabled ones only
+  StatusReportTarget report;
   // Every value substituted from ${VAR}, every header value (hosts, outputs, configuration
   // source) and every restricted host data string: redacted from log lines and metrics.
   std::vector<std::string> secrets;

@@ -75,4 +75,11 @@ Result<std::shared_ptr<const WorkflowConfig>> ParseWorkflowConfig(std::string_vi
                                                                   const std::string& source,
                                                                   const std::string& base_dir);
 
+// The configuration with every `{"file": "x.lua"}` resource replaced by the file's text, read
+// under ParseWorkflowConfig's rules (a regular file inside `base_dir` once symlinks are
+// resolved, at most 1 MiB): a document that no longer needs its directory (a package). The
+// JSON is written anew (keys sorted, no whitespace); errors name `what` and the resource.
+Result<std::string> InlineResources(std::string_view config_text, const std::string& base_dir,
+                                    const std::string& what);
+
 }  // namespace opsorch::workflow

@@ -14,6 +14,7 @@
 #include <opsorch/common/result.h>
 #include <opsorch/workflow/bootstrap.h>
 #include <opsorch/workflow/metric_output.h>
+#include <opsorch/workflow/report.h>
 #include <opsorch/workflow/script.h>
 #include <opsorch/workflow/types.h>
 
@@ -23,6 +24,15 @@ namespace opsorch::workflow {
 struct RuntimeObserver {
   std::function<void(std::string_view deployment, const Metric&)> on_metric;
   std::function<void(std::string_view deployment, const LogLine&)> on_log;
+  std::function<void(const AuditRecord&)> on_audit;
+};
+
+// What a deployment runs and what its last configuration load said.
+struct DeploymentStatus {
+  std::string id;
+  std::string package_id, version, sha256;  // the running package's (empty: a plain configuration)
+  std::int64_t loaded_at_ms = 0;
+  std::string last_error, refusal;  // the last refused or failed load, until one succeeds
 };
 
 struct RuntimeOptions {
@@ -35,6 +45,9 @@ struct RuntimeOptions {
   RuntimeObserver observer;
   bool local_logs = true;  // workflow log lines also to opsorch's own log (off: the test runner)
   MetricStore* metric_store = nullptr;  // also receives every metric (the `workflow` provider)
+  // false: no per-step metrics and no "first" audit records. Only for measuring what they cost
+  // (bench/workflow.sh); configuration decisions are reported either way.
+  bool report = true;
 };
 
 struct RuntimeStats {
@@ -66,6 +79,10 @@ class Runtime {
   // HTTP requests: those fail at once), then flushes outputs for at most 2 s each.
   void Stop();
   RuntimeStats Stats() const;
+  // The runtime's own metrics, Prometheus text (served on /metrics by `opsorch serve`, and by
+  // `opsorch agent --metrics-listen`).
+  std::string RenderMetrics() const;
+  std::vector<DeploymentStatus> Deployments() const;
 
  private:
   struct Impl;
