@@ -57,8 +57,8 @@ ls -l publisher.key publisher.pub ci.key edge-1.key edge-1.pub
 step "pack workflow.json as health 1.0.0, signed by the publisher, for edge-1"
 cp "$here/workflow.json" workflow.json
 "$opsorch" workflow pack workflow.json --id health --version 1.0.0 \
-  --sign publisher.key --packager ci.key --for edge-1.pub -o health-1.0.0.pkg
-"$opsorch" workflow inspect health-1.0.0.pkg
+  --sign publisher.key --packager ci.key --for edge-1.pub -o health-1.0.0.owfp
+"$opsorch" workflow inspect health-1.0.0.owfp
 
 step "start opsorch serve (the configuration service)"
 port=$(free_port)
@@ -75,7 +75,7 @@ step "register agent edge-1 (its token is shown once) and upload the package"
 agent_token=$(curl "${admin[@]}" -X PUT "$base/admin/agents/edge-1" \
   -H 'Content-Type: application/json' -d '{"packages":["health"]}' | jq -er .token)
 curl "${admin[@]}" -X PUT "$base/admin/workflow-packages/health" \
-  -H 'Content-Type: application/octet-stream' --data-binary @health-1.0.0.pkg | jq .
+  -H 'Content-Type: application/octet-stream' --data-binary @health-1.0.0.owfp | jq .
 
 step "start opsorch agent: it trusts the publisher and the packager, and holds its own key"
 cat >bootstrap.json <<JSON
@@ -138,10 +138,10 @@ curl "${admin[@]}" "$base/admin/agents/edge-1" |
 step "upload a tampered 1.1.0: the agent refuses it and keeps running 1.0.0"
 sed -i 's/"release": "1.0.0"/"release": "1.1.0"/' workflow.json
 "$opsorch" workflow pack workflow.json --id health --version 1.1.0 \
-  --sign publisher.key --packager ci.key --for edge-1.pub -o health-1.1.0.pkg
+  --sign publisher.key --packager ci.key --for edge-1.pub -o health-1.1.0.owfp
 # One flipped byte inside the encrypted payload.
-size=$(stat -c %s health-1.1.0.pkg)
-python3 - health-1.1.0.pkg $((size - 300)) <<'PY'
+size=$(stat -c %s health-1.1.0.owfp)
+python3 - health-1.1.0.owfp $((size - 300)) <<'PY'
 import sys
 path, at = sys.argv[1], int(sys.argv[2])
 data = bytearray(open(path, "rb").read())
@@ -149,7 +149,7 @@ data[at] ^= 0x01
 open(path, "wb").write(data)
 PY
 curl "${admin[@]}" -X PUT "$base/admin/workflow-packages/health" \
-  -H 'Content-Type: application/octet-stream' --data-binary @health-1.1.0.pkg | jq -c .warnings
+  -H 'Content-Type: application/octet-stream' --data-binary @health-1.1.0.owfp | jq -c .warnings
 wait_for "edge-1 to report the refusal" refusal_is bad_signature
 [ "$(agent_version)" = 1.0.0 ] || fail "edge-1 does not run 1.0.0 any more"
 curl "${admin[@]}" "$base/admin/agents/edge-1" |
@@ -158,10 +158,10 @@ curl "${admin[@]}" "$base/admin/agents/edge-1" |
 step "upload 1.2.0: picked up within the poll period"
 sed -i 's/"release": "1.1.0"/"release": "1.2.0"/' workflow.json
 "$opsorch" workflow pack workflow.json --id health --version 1.2.0 \
-  --sign publisher.key --packager ci.key --for edge-1.pub -o health-1.2.0.pkg
-"$opsorch" workflow verify health-1.2.0.pkg --signer publisher.pub --recipient-key edge-1.key
+  --sign publisher.key --packager ci.key --for edge-1.pub -o health-1.2.0.owfp
+"$opsorch" workflow verify health-1.2.0.owfp --signer publisher.pub --recipient-key edge-1.key
 curl "${admin[@]}" -X PUT "$base/admin/workflow-packages/health" \
-  -H 'Content-Type: application/octet-stream' --data-binary @health-1.2.0.pkg >/dev/null
+  -H 'Content-Type: application/octet-stream' --data-binary @health-1.2.0.owfp >/dev/null
 wait_for "edge-1 to report 1.2.0" version_is 1.2.0
 wait_for "a run of 1.2.0" grep -q '"release":"1.2.0"' agent.log
 

@@ -164,6 +164,35 @@ TEST_F(ExampleRun, ServeWithARelativeBootstrapAnswersTheMetricsApi) {
   EXPECT_EQ(s.exit_status, 0);
 }
 
+// The runtime reports on itself on the server's /metrics (families a real Prometheus accepts:
+// promtool checks the whole exposition), and its audit records go to the outputs.
+TEST_F(ExampleRun, ServeExposesTheRuntimesOwnMetricsAndWritesAuditRecords) {
+  const Served s = ServeExample(dir_, env_, "GET", "/metrics", "", [](const std::string& b) {
+    return b.find("opsorch_workflow_http_calls_total{deployment=\"prometheus-health\","
+                  "host=\"prometheus\",status_class=\"error\"}") != std::string::npos;
+  });
+  ASSERT_TRUE(s.answered) << s.body << "\nstderr:\n" << s.stderr_text;
+  for (const char* family :
+       {"opsorch_workflow_step_runs_total{deployment=\"prometheus-health\"",
+        "opsorch_workflow_step_duration_seconds_bucket{deployment=\"prometheus-health\"",
+        "opsorch_workflow_config_loads_total{deployment=\"prometheus-health\","
+        "outcome=\"accepted\",reason=\"\"} 1",
+        "opsorch_workflow_output_appended_records_total{deployment=\"prometheus-health\","
+        "output=\"console\"}"}) {
+    EXPECT_NE(s.body.find(family), std::string::npos) << family << "\n" << s.body;
+  }
+  std::ofstream(dir_ / "metrics.txt") << s.body;
+  ASSERT_EQ(std::system("command -v promtool > /dev/null"), 0)
+      << "promtool is required (Debian package prometheus; scripts/install-deps installs it)";
+  const std::string cmd = "promtool check metrics < " + (dir_ / "metrics.txt").string() + " > " +
+                          (dir_ / "promtool.txt").string() + " 2>&1";
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << ReadAll(dir_ / "promtool.txt");
+  const std::string out = ReadAll(dir_ / "out");
+  EXPECT_NE(out.find(R"("type":"audit","timestamp":)"), std::string::npos) << out;
+  EXPECT_NE(out.find(R"("kind":"host_first_call")"), std::string::npos) << out;
+  EXPECT_NE(out.find(R"("kind":"config_accepted")"), std::string::npos) << out;
+}
+
 // The workflow provider is only the default: a metric provider the operator names wins.
 TEST_F(ExampleRun, AnExplicitMetricProviderWinsOverTheWorkflowDefault) {
   auto env = env_;
