@@ -6,9 +6,10 @@ TSAN_BUILD ?= build-tsan
 # provider swaps, plugin pools, the mock world, the secret stores, the pager's threads; the
 # PostgreSQL variants need the server `make test` starts, and run there).
 TSAN_TESTS ?= HotSwap*:Plugin*:HttpServer*:*Concurren*:SealedSecret*:JsonSecret*:SlaTest*:EngineSync*:PagerTest.Threads*:-*/postgres
-# The workflow runtime's scheduler, pool and outputs (the script workers are processes of their
-# own: the sandbox's timing-bound limit tests are not run under TSan).
-TSAN_WORKFLOW_TESTS ?= RuntimeTest.*:TestRunner*
+# The workflow runtime's scheduler, pool, outputs, reporting and status reports (the script
+# workers are processes of their own: the sandbox's timing-bound limit tests are not run under
+# TSan).
+TSAN_WORKFLOW_TESTS ?= RuntimeTest.*:TestRunner*:PackagingTest.*:RuntimeReport*:MetricsListener*
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 

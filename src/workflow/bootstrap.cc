@@ -305,6 +305,15 @@ PackagingRules ReadPackaging(const FieldReader& r, const std::string& deployment
       ReadKeyNames(r, "required_signers", keys, package::KeyPurpose::kSign);
   p.policy.additional_signers =
       ReadKeyNames(r, "additional_signers", keys, package::KeyPurpose::kSign);
+  // One signature must not count twice (a required signer that is also "additional").
+  for (const auto& [name, key] : p.policy.additional_signers) {
+    for (const auto& [required, rkey] : p.policy.required_signers) {
+      if (key == rkey) {
+        r.Error("additional_signers", "\"" + name + "\" is also a required signer (\"" +
+                                          required + "\"): a signature counts once");
+      }
+    }
+  }
   const JsonValue* n = r.obj.if_contains("required_additional_signers");
   if (n != nullptr && (!n->is_int64() || n->get_int64() < 0 ||
                        static_cast<std::size_t>(n->get_int64()) >
@@ -600,6 +609,7 @@ Result<Bootstrap> ParseBootstrap(std::string_view text, const std::string& path,
     for (const auto& [name, value] : b.report.headers) secrets.insert(value);
   }
   std::set<std::string> ids;
+  std::map<std::string, std::string> persistence;  // directory → where the deployment is
   const auto& arr = deployments->get_array();
   for (std::size_t i = 0; i < arr.size(); ++i) {
     const std::string where = "deployments[" + std::to_string(i) + "]";
@@ -621,6 +631,13 @@ Result<Bootstrap> ParseBootstrap(std::string_view text, const std::string& path,
       return Fail(errc::kBadRequest, path + ": " + where + ".enabled: must be true or false");
     }
     if (enabled != nullptr && !enabled->get_bool()) continue;
+    // Step state, spools and the anti-rollback record are per deployment: two running ones
+    // sharing a directory would read each other's.
+    if (auto [it, fresh] = persistence.emplace(d.persistence_dir, where); !fresh) {
+      return Fail(errc::kBadRequest, path + ": " + where +
+                                         ".persistence_dir: is also the directory of " +
+                                         it->second + " (each deployment needs its own)");
+    }
     // Header values are credentials more often than not (Authorization, API keys), written
     // literally or through ${VAR}.
     for (const auto& [id, host] : d.hosts) {

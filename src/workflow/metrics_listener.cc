@@ -1,5 +1,6 @@
 // MetricsListener: opsorch::http::Server with one thread and small limits; the address is
 // checked here, before binding, so a non-loopback one never listens even briefly.
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cstring>
@@ -10,6 +11,7 @@
 #include <netinet/in.h>
 
 #include <opsorch/common/json_writer.h>
+#include <opsorch/common/strings.h>
 #include <opsorch/http/server.h>
 #include <opsorch/workflow/metrics_listener.h>
 
@@ -71,6 +73,45 @@ Result<std::pair<std::string, std::uint16_t>> LoopbackAddress(std::string_view a
   return refuse("not a loopback address (host names other than localhost are not resolved)");
 }
 
+// True for a Host header naming loopback: "localhost", a 127.0.0.0/8 dotted quad or "[::1]",
+// each with an optional port. Checked because binding to loopback is not enough: a web page in
+// a browser on this host can rebind its own name to 127.0.0.1 and read the answer, and then
+// its requests carry that name as Host.
+bool LoopbackHost(std::string_view host) {
+  std::string_view name = host, port;
+  if (host.starts_with('[')) {
+    const std::size_t close = host.find(']');
+    if (close == std::string_view::npos) return false;
+    name = host.substr(1, close - 1);
+    const std::string_view rest = host.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest[0] != ':') return false;
+      port = rest.substr(1);
+      if (port.empty()) return false;
+    }
+    in6_addr v6{};
+    if (::inet_pton(AF_INET6, std::string(name).c_str(), &v6) != 1 ||
+        std::memcmp(&v6, &in6addr_loopback, sizeof v6) != 0) {
+      return false;
+    }
+  } else {
+    if (const std::size_t colon = host.find(':'); colon != std::string_view::npos) {
+      name = host.substr(0, colon);
+      port = host.substr(colon + 1);
+      if (port.empty()) return false;  // also "::1" without brackets
+    }
+    in_addr v4{};
+    const bool ok = EqualsIgnoreCase(name, "localhost") ||
+                    (::inet_pton(AF_INET, std::string(name).c_str(), &v4) == 1 &&
+                     (ntohl(v4.s_addr) >> 24) == 127);
+    if (!ok) return false;
+  }
+  if (port.empty()) return true;
+  unsigned number = 0;
+  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
+  return ec == std::errc() && end == port.data() + port.size() && number <= 65535;
+}
+
 http::Response ErrorResponse(int status, ErrorCode code, std::string message) {
   http::Response r;
   r.status = status;
@@ -84,6 +125,20 @@ class MetricsHandler final : public http::Handler {
   explicit MetricsHandler(std::function<std::string()> render) : render_(std::move(render)) {}
 
   void Handle(const http::Request& request, http::ResponseCallback done) override {
+    // An HTTP/1.0 request may have no Host (the server refuses an HTTP/1.1 one without it): no
+    // browser sends such a request. An empty Host is present, hence not request.Header().
+    const auto host =
+        std::find_if(request.headers.begin(), request.headers.end(),
+                     [](const http::HeaderField& h) { return EqualsIgnoreCase(h.name, "Host"); });
+    if (host != request.headers.end() && !LoopbackHost(host->value)) {
+      done(ErrorResponse(403, ErrorCode::kForbidden,
+                         "Host \"" + std::string(host->value) +
+                             "\" refused: the metrics listener answers requests addressed to "
+                             "loopback only (localhost, 127.0.0.0/8 or [::1], with or without a "
+                             "port), so that a web page rebinding its name to 127.0.0.1 cannot "
+                             "read the metrics; scrape it by address"));
+      return;
+    }
     std::string_view path = request.target;
     if (const std::size_t q = path.find('?'); q != std::string_view::npos) {
       path = path.substr(0, q);  // a scraper's ?name[]= filters are ignored, not refused

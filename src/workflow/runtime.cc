@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <deque>
 #include <fcntl.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -52,6 +53,8 @@ constexpr std::size_t kMinSecretLength = 4;
 // Audit records waiting for the configuration service, and how many go in one report.
 constexpr std::size_t kMaxPendingAudit = 5000;
 constexpr std::size_t kAuditPerReport = 500;
+constexpr std::size_t kAuditBytesPerReport = 128u << 10;
+constexpr std::size_t kAuditWakeBacklog = 100;
 
 // Where a configuration load got to, for the status report (guarded by DeploymentRt::mu).
 struct LoadState {
@@ -64,42 +67,70 @@ struct LoadState {
 struct Unpacked {
   std::string text;
   std::optional<package::PackageInfo> info;  // a package's (none: a plain configuration)
+  std::string payload_sha256;                // of `text`, for a package
 };
 struct Refused {
   std::string reason;  // a package::RefusalName, "no_packaging", "invalid_config", "source_error"
   std::string message;
+  // What the status report says instead, when `message` may quote the decrypted configuration
+  // (the configuration service holds the package but is not one of its recipients).
+  std::optional<std::string> reported;
+};
+
+// The anti-rollback record of the last package accepted.
+struct Accepted {
+  std::string version;
+  std::string payload_sha256;  // of the decrypted configuration ("" in older records)
 };
 
 std::string AcceptedFile(const Deployment& d) { return d.persistence_dir + "/package.json"; }
 
-// The anti-rollback record; absent: nothing accepted yet. A file that exists but does not read
-// is an error: silently starting from nothing would re-open the rollback it guards against.
-Result<std::optional<std::string>> ReadAcceptedVersion(const Deployment& d) {
+// The anti-rollback record; absent: nothing accepted yet. A file that exists but does not read,
+// or is another package's, is an error: silently starting from nothing would re-open the
+// rollback it guards against.
+Result<std::optional<Accepted>> ReadAccepted(const Deployment& d) {
   const std::string path = AcceptedFile(d);
   std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) return std::optional<std::string>();
+  if (!std::filesystem::exists(path, ec)) return std::optional<Accepted>();
   auto text = ReadTextFile(path, 64u << 10);
   if (!text) return Fail(text.error());
   auto doc = ParseJson(*text);
-  const JsonValue* v = doc && doc->is_object() ? doc->get_object().if_contains("version") : nullptr;
-  if (v == nullptr || !v->is_string() || !package::ValidVersion(v->get_string())) {
+  const auto field = [&](const char* key) -> const JsonValue* {
+    const JsonValue* v = doc && doc->is_object() ? doc->get_object().if_contains(key) : nullptr;
+    return v != nullptr && v->is_string() ? v : nullptr;
+  };
+  const JsonValue* version = field("version");
+  const JsonValue* id = field("packageId");
+  if (version == nullptr || !package::ValidVersion(version->get_string()) || id == nullptr) {
     return Fail(errc::kBadRequest,
                 path + ": not a package record (restore it, or delete it to accept any version)");
   }
-  return std::optional<std::string>(std::string(v->get_string()));
+  if (id->get_string() != d.packaging->policy.package_id) {
+    return Fail(errc::kBadRequest,
+                path + ": the record of package \"" + std::string(id->get_string()) +
+                    "\", not \"" + d.packaging->policy.package_id +
+                    "\" (give each deployment its own persistence_dir)");
+  }
+  Accepted a{std::string(version->get_string()), ""};
+  if (const JsonValue* digest = field("payloadSha256")) a.payload_sha256 = digest->get_string();
+  return std::optional<Accepted>(std::move(a));
 }
 
 // Written before the new configuration runs (temporary file, fsync, rename, directory fsync).
-Status WriteAccepted(const Deployment& d, const package::PackageInfo& info, std::int64_t now_ms) {
+Status WriteAccepted(const Deployment& d, const package::PackageInfo& info,
+                     const std::string& payload_sha256, std::int64_t now_ms) {
   JsonObject o;
   o["packageId"] = info.manifest.id;
   o["version"] = info.manifest.version;
   o["sha256"] = info.sha256;
+  o["payloadSha256"] = payload_sha256;
   o["acceptedAt"] = now_ms;
   const std::string text = boost::json::serialize(o) + "\n";
   const std::string path = AcceptedFile(d);
   const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  // A leftover (or planted) temporary file or symlink is replaced, never followed.
+  ::unlink(tmp.c_str());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return Fail(errc::kStorageError, tmp + ": " + ErrnoText(errno));
   const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
                   ::fsync(fd) == 0;
@@ -115,11 +146,10 @@ Status WriteAccepted(const Deployment& d, const package::PackageInfo& info, std:
   return Ok();
 }
 
-// At most 2,000 bytes, cut on a UTF-8 character boundary, "…" when cut.
-std::string Clip(std::string_view s) {
-  constexpr std::size_t kMax = 2000;
-  if (s.size() <= kMax) return std::string(s);
-  std::size_t n = kMax;
+// At most `max` bytes, cut on a UTF-8 character boundary, "…" when cut.
+std::string Clip(std::string_view s, std::size_t max = 2000) {
+  if (s.size() <= max) return std::string(s);
+  std::size_t n = max;
   while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
   return std::string(s.substr(0, n)) + "\u2026";
 }
@@ -141,7 +171,7 @@ struct DeploymentRt {
   std::unique_ptr<StateStore> state;
   std::vector<OutputRt> outputs;
 
-  std::mutex mu;  // guards config, generation, inflight, the digests, load, accepted_version
+  std::mutex mu;  // guards config, generation, inflight, the digests, load, accepted
   ConfigPtr config;
   std::uint64_t generation = 0;
   std::map<std::string, int, std::less<>> inflight;  // "workflow/step" → running timer runs
@@ -150,9 +180,9 @@ struct DeploymentRt {
   std::string rejected_digest;       // the last bytes refused: not opened or parsed again
   std::atomic<bool> loading{false};  // one configuration load at a time
   LoadState load;                    // what runs and what the last load said (status reports)
-  // Anti-rollback: the version of the last package accepted, persisted in
-  // <persistence_dir>/package.json so that a restart cannot be fed an older one.
-  std::optional<std::string> accepted_version;
+  // Anti-rollback: the version (and configuration digest) of the last package accepted,
+  // persisted in <persistence_dir>/package.json so that a restart cannot be fed an older one.
+  std::optional<Accepted> accepted;
   std::atomic<std::uint64_t> runs{0}, failed_runs{0};
 
   // This deployment's redaction: the bootstrap's secrets plus what its authentication
@@ -321,11 +351,18 @@ struct Runtime::Impl {
     }
     if (options.observer.on_audit) options.observer.on_audit(r);
     if (report_target.url.empty()) return;
-    std::lock_guard lock(report_mu);
-    pending_audit.push_back({++audit_seq, std::move(r)});
-    // A service that is down for long must not grow the agent: the oldest go first (the
-    // outputs and the local log still have them).
-    while (pending_audit.size() > kMaxPendingAudit) pending_audit.pop_front();
+    bool wake = false;
+    {
+      std::lock_guard lock(report_mu);
+      pending_audit.push_back({++audit_seq, std::move(r)});
+      // A service that is down for long must not grow the agent: the oldest go first (the
+      // outputs and the local log still have them).
+      while (pending_audit.size() > kMaxPendingAudit) pending_audit.pop_front();
+      // A burst (a new workflow's first calls and metrics) goes out now, not at the interval.
+      wake = pending_audit.size() == kAuditWakeBacklog;
+      if (wake) report_wake = true;
+    }
+    if (wake) report_cv.notify_all();
   }
 
   void WakeReporter() {
@@ -335,6 +372,13 @@ struct Runtime::Impl {
       report_wake = true;
     }
     report_cv.notify_all();
+  }
+
+  // Bytes a record takes in a report, as StatusDocument writes it (clipped).
+  static std::size_t AuditBytes(const AuditRecord& r) {
+    std::size_t n = 96 + r.kind.size() + r.deployment.size() + std::min<std::size_t>(r.message.size(), 2004);
+    for (const auto& [k, v] : r.detail) n += 8 + k.size() + std::min<std::size_t>(v.size(), 2004);
+    return n * 2;  // escapes: never more than this for what the clip leaves
   }
 
   JsonObject StatusDocument(const std::vector<PendingAudit>& batch) {
@@ -389,13 +433,28 @@ struct Runtime::Impl {
   void Reporter() {
     std::unique_lock lock(report_mu);
     bool failing = false;
+    // After a 429 (the service takes one report a second per agent) the next try comes after
+    // its Retry-After, not a whole interval later.
+    std::optional<std::chrono::milliseconds> retry_after;
     while (!report_stop) {
-      report_cv.wait_for(lock, report_target.interval, [&] { return report_wake || report_stop; });
+      if (retry_after) {
+        report_cv.wait_for(lock, *retry_after, [&] { return report_stop; });
+        retry_after.reset();
+      } else {
+        report_cv.wait_for(lock, report_target.interval,
+                           [&] { return report_wake || report_stop; });
+      }
       if (report_stop) break;
       report_wake = false;
+      // At most kAuditPerReport records and kAuditBytesPerReport bytes of them: the service
+      // refuses bigger reports, and a batch it refuses must not block every later one.
       std::vector<PendingAudit> batch;
+      std::size_t batch_bytes = 0;
       for (std::size_t i = 0; i < pending_audit.size() && i < kAuditPerReport; ++i) {
+        const std::size_t bytes = AuditBytes(pending_audit[i].record);
+        if (!batch.empty() && batch_bytes + bytes > kAuditBytesPerReport) break;
         batch.push_back(pending_audit[i]);
+        batch_bytes += bytes;
       }
       lock.unlock();
       const std::string body = boost::json::serialize(StatusDocument(batch));
@@ -413,7 +472,7 @@ struct Runtime::Impl {
       req.pool_key = "status-report";
       auto resp = report_client->Perform(req);
       const bool ok = resp && resp->status >= 200 && resp->status <= 299;
-      if (!ok && !failing) {
+      if (!ok && !failing && !(resp && resp->status == 429)) {
         log::Warn(base_redactor->Apply(
             "workflow: status report to " + Origin(report_target.url) + " failed: " +
             (resp ? "HTTP status " + std::to_string(resp->status) : resp.error().message) +
@@ -421,9 +480,24 @@ struct Runtime::Impl {
       } else if (ok && failing) {
         log::Info("workflow: status reports delivered again");
       }
-      failing = !ok;
+      if (ok) {
+        failing = false;
+      } else if (!(resp && resp->status == 429)) {
+        failing = true;  // a 429 is pacing, not an outage
+      }
+      // 413: too big for this service whatever happens next; those records are in the outputs
+      // and the log, so they go rather than stop every later report.
+      const bool drop = !ok && resp && resp->status == 413;
+      if (!ok && resp && resp->status == 429) {
+        std::int64_t seconds = 1;
+        for (const auto& [name, value] : resp->headers) {
+          if (strcasecmp(name.c_str(), "retry-after") != 0) continue;
+          seconds = std::clamp<std::int64_t>(std::atoll(value.c_str()), 1, 60);
+        }
+        retry_after = std::chrono::seconds(seconds);
+      }
       lock.lock();
-      if (ok && !batch.empty()) {
+      if ((ok || drop) && !batch.empty()) {
         const std::uint64_t last = batch.back().seq;
         while (!pending_audit.empty() && pending_audit.front().seq <= last) {
           pending_audit.pop_front();
@@ -453,8 +527,9 @@ struct Runtime::Impl {
       if (options.observer.on_metric) options.observer.on_metric(d.def.id, m);
       if (options.metric_store != nullptr) options.metric_store->Add(m);
       if (options.report && report.FirstSeen(d.def.id, "metric_first_emit", m.key)) {
-        Audit(d, {NowMs(), d.def.id, "metric_first_emit", "first emission of metric " + m.key,
-                  {{"key", m.key}}});
+        const std::string key = Clip(m.key, 256);
+        Audit(d, {NowMs(), d.def.id, "metric_first_emit", "first emission of metric " + key,
+                  {{"key", key}}});
       }
       kept.push_back(std::move(m));
     }
@@ -612,7 +687,7 @@ struct Runtime::Impl {
     if (!bytes) {
       if (initial) return Fail(bytes.error());
       rejected_reloads.fetch_add(1);
-      NoteFailure(d, {"source_error", bytes.error().message}, /*audit=*/false);
+      NoteFailure(d, {"source_error", bytes.error().message, std::nullopt}, /*audit=*/false);
       RuntimeLog(
           log::Level::kWarn,
           "workflow: configuration not reloaded, keeping the running one: " + bytes.error().message,
@@ -639,8 +714,15 @@ struct Runtime::Impl {
       parsed = ParseWorkflowConfig(unpacked->text, what, base_dir);
     }
     if (!unpacked || !parsed) {
-      const Refused refused = !unpacked ? unpacked.error()
-                                        : Refused{"invalid_config", parsed.error().message};
+      // A package's configuration is secret from everyone but its recipients: its parse
+      // errors (which quote it) stay in this runtime's log.
+      const Refused refused =
+          !unpacked ? unpacked.error()
+                    : Refused{"invalid_config", parsed.error().message,
+                              unpacked->info ? std::optional<std::string>(
+                                                   "the package's configuration does not "
+                                                   "validate (the reason is in the agent's log)")
+                                             : std::nullopt};
       if (initial) return Fail(errc::kBadRequest, refused.message);
       rejected_reloads.fetch_add(1);
       {
@@ -657,10 +739,11 @@ struct Runtime::Impl {
     }
     if (unpacked->info) {
       const package::PackageInfo& info = *unpacked->info;
-      if (d.accepted_version != info.manifest.version) {
-        if (auto st = WriteAccepted(d.def, info, NowMs()); !st) {
+      if (!d.accepted || d.accepted->version != info.manifest.version ||
+          d.accepted->payload_sha256 != unpacked->payload_sha256) {
+        if (auto st = WriteAccepted(d.def, info, unpacked->payload_sha256, NowMs()); !st) {
           // Running a package whose version cannot be recorded would let a restart roll back.
-          const Refused refused{"storage_error", st.error().message};
+          const Refused refused{"storage_error", st.error().message, std::nullopt};
           if (initial) return Fail(errc::kStorageError, refused.message);
           {
             std::lock_guard lock(d.mu);
@@ -690,7 +773,7 @@ struct Runtime::Impl {
       d.load.last_error_at = 0;
       if (unpacked->info) {
         const auto& m = unpacked->info->manifest;
-        d.accepted_version = m.version;
+        d.accepted = Accepted{m.version, unpacked->payload_sha256};
         d.load.package_id = m.id;
         d.load.version = m.version;
         d.load.sha256 = unpacked->info->sha256;
@@ -730,35 +813,56 @@ struct Runtime::Impl {
         return tl::unexpected(Refused{
             "no_packaging",
             "the source holds a package, but the bootstrap gives deployment " + d.def.id +
-                " no packaging section (trusted signers and this runtime's recipient key)"});
+                " no packaging section (trusted signers and this runtime's recipient key)",
+            std::nullopt});
       }
       return Plain(std::move(bytes));
     }
-    if (!is_package) {
-      if (d.def.packaging->allow_plain) return Plain(std::move(bytes));
-      return tl::unexpected(Refused{
-          std::string(package::RefusalName(package::Refusal::kPlainNotAllowed)),
-          "not a signed package, and the bootstrap's packaging section does not allow plain "
-          "configurations (allow_plain)"});
-    }
-    std::optional<std::string> last;
+    std::optional<Accepted> last;
     {
       std::lock_guard lock(d.mu);
-      last = d.accepted_version;
+      last = d.accepted;
+    }
+    const std::string plain_refusal(package::RefusalName(package::Refusal::kPlainNotAllowed));
+    if (!is_package) {
+      // Development only: once this deployment ran a package, a plain configuration from the
+      // same source would be a way around every check.
+      if (d.def.packaging->allow_plain && !last) return Plain(std::move(bytes));
+      return tl::unexpected(Refused{
+          plain_refusal,
+          last ? "not a signed package, and this deployment already accepted package version " +
+                     last->version + " (allow_plain holds only until the first package)"
+               : "not a signed package, and the bootstrap's packaging section does not allow "
+                 "plain configurations (allow_plain)",
+          std::nullopt});
     }
     auto opened = package::Open(bytes, d.def.packaging->policy,
-                                last ? std::optional<std::string_view>(*last) : std::nullopt);
+                                last ? std::optional<std::string_view>(last->version)
+                                     : std::nullopt);
     if (!opened) {
       return tl::unexpected(Refused{
           std::string(package::RefusalName(package::RefusalOf(opened.error()))),
-          opened.error().message});
+          opened.error().message, std::nullopt});
     }
-    return Unpacked{std::move(opened->payload), std::move(opened->info)};
+    std::string digest = ConfigDigest(opened->payload);
+    // The same version again is a restart, not a release: it must be the same configuration
+    // (else a known-bad build could be replayed under the version of a good one).
+    if (last && last->version == opened->info.manifest.version && !last->payload_sha256.empty() &&
+        last->payload_sha256 != digest) {
+      return tl::unexpected(Refused{
+          std::string(package::RefusalName(package::Refusal::kRollback)),
+          "version " + last->version +
+              " was already accepted with another configuration: a new release needs a new "
+              "version",
+          std::nullopt});
+    }
+    return Unpacked{std::move(opened->payload), std::move(opened->info), std::move(digest)};
   }
 
   static tl::expected<Unpacked, Refused> Plain(std::string bytes) {
     if (bytes.size() > kMaxConfigBytes) {
-      return tl::unexpected(Refused{"invalid_config", "a configuration larger than 8 MiB"});
+      return tl::unexpected(
+          Refused{"invalid_config", "a configuration larger than 8 MiB", std::nullopt});
     }
     return Unpacked{std::move(bytes), std::nullopt};
   }
@@ -766,7 +870,7 @@ struct Runtime::Impl {
   // A refused or failed load: kept for the status report, counted, and (for a refusal) audited.
   void NoteFailure(DeploymentRt& d, const Refused& refused, bool audit) {
     const std::int64_t now = NowMs();
-    const std::string message = base_redactor->Apply(refused.message);
+    const std::string message = base_redactor->Apply(refused.reported.value_or(refused.message));
     {
       std::lock_guard lock(d.mu);
       d.load.last_error = message;
@@ -1281,11 +1385,11 @@ Result<std::unique_ptr<Runtime>> Runtime::Start(Bootstrap bootstrap, RuntimeOpti
     }
     d->state = std::move(*state);
     if (def.packaging) {
-      auto accepted = ReadAcceptedVersion(def);
+      auto accepted = ReadAccepted(def);
       if (!accepted) {
         return Fail(errc::kBadRequest, "deployment " + def.id + ": " + accepted.error().message);
       }
-      d->accepted_version = std::move(*accepted);
+      d->accepted = std::move(*accepted);
     }
     if (impl->options.use_outputs) {
       for (const OutputEntry& e : def.outputs) {

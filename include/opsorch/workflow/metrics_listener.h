@@ -1,7 +1,9 @@
 // The agent's metrics endpoint (`opsorch agent --metrics-listen`): a small HTTP server on a
 // loopback address serving GET /metrics (Prometheus text) and GET /health, on its own thread.
 // Loopback only: the agent has no authentication of its own, so a collector on the same host
-// scrapes it.
+// scrapes it. A request whose Host is not loopback (localhost, 127.0.0.0/8 or [::1], with or
+// without a port) is refused with 403, so that a web page that rebinds its DNS name to
+// 127.0.0.1 cannot read the metrics from a browser on this host; HTTP/1.0 without Host is served.
 #pragma once
 
 #include <cstdint>

@@ -40,9 +40,27 @@ struct PublicKey {
 
 // Text form: "<purpose>-secret:<hex>" (Ed25519: the 64-byte libsodium secret key; others: 32
 // bytes). The `.key` file, one line. Never logged.
+//
+// The bytes are zeroed (sodium_memzero) before their memory goes back to the allocator: on
+// destruction, and when an assignment replaces them, so that a freed block never holds a key.
+// The constructors keep `SecretKey{purpose, bytes}` compiling as when this was an aggregate.
+// Growing `bytes` of a key that holds one may reallocate and free the old block unwiped: size
+// it once, then fill it. Text() returns the secret in clear: its caller wipes that string.
 struct SecretKey {
   KeyPurpose purpose = KeyPurpose::kSign;
   std::vector<std::uint8_t> bytes;
+
+  SecretKey() = default;
+  explicit SecretKey(KeyPurpose p) : purpose(p) {}
+  SecretKey(KeyPurpose p, std::vector<std::uint8_t> b);
+  SecretKey(const SecretKey&) = default;
+  SecretKey(SecretKey&& other) noexcept = default;  // leaves other.bytes empty
+  SecretKey& operator=(const SecretKey& other);
+  SecretKey& operator=(SecretKey&& other) noexcept;
+  ~SecretKey();
+
+  // Zeroes every byte of the buffer (capacity, not only size) and empties `bytes`.
+  void Wipe() noexcept;
   PublicKey Public() const;  // not for kString
   std::string Text() const;
 };

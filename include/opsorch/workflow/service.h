@@ -28,12 +28,27 @@ inline constexpr std::size_t kMaxPlainBytes = 8u << 20;   // a plain configurati
 inline constexpr std::size_t kMaxStatusBytes = 256u << 10;
 inline constexpr std::size_t kMaxPackages = 256;
 inline constexpr std::size_t kMaxAgents = 1024;
-inline constexpr std::size_t kMaxAuditRecords = 1000;        // kept per agent, oldest dropped
-inline constexpr std::size_t kMaxAuditRingBytes = 4u << 20;  // … and at most this much of them
+inline constexpr std::size_t kMaxAuditRecords = 1000;  // kept per agent, oldest dropped
+// … and at most this many bytes of them as stored (JSON-escaped: `<` takes 6 bytes), so that
+// one report rewrites a bounded file.
+inline constexpr std::size_t kMaxAuditRingBytes = 1u << 20;
+// An agent's last status (agent and deployments) as stored; a report beyond it is a 413.
+inline constexpr std::size_t kMaxStoredStatusBytes = 256u << 10;
+// Accepted status reports of one agent are at least this far apart (earlier ones: 429).
+inline constexpr std::int64_t kMinReportIntervalMs = 1000;
+// Full (200) answers of GET /workflow-packages/{id}: each reads the package into memory, so
+// they are rationed per agent — kDownloadBurst at once, then one per kDownloadEveryMs (a 304
+// costs nothing, the bearer token is not limited). Requests without a token (open mode) share
+// one bucket of kOpenDownloadBurst, one per kOpenDownloadEveryMs.
+inline constexpr int kDownloadBurst = 2;
+inline constexpr std::int64_t kDownloadEveryMs = 5000;
+inline constexpr int kOpenDownloadBurst = 4;
+inline constexpr std::int64_t kOpenDownloadEveryMs = 1000;
 
 struct ServiceOptions {
   std::string dir;  // created on the first write
-  // Milliseconds since the Unix epoch (uploadedAt, createdAt, lastSeen); default: the system's.
+  // Milliseconds since the Unix epoch (uploadedAt, createdAt, lastSeen, and the rate limits of
+  // downloads and status reports); default: the system's.
   std::function<std::int64_t()> now_ms;
 };
 

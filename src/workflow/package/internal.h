@@ -19,14 +19,20 @@ inline void EnsureSodium() {
   (void)rc;  // < 0 only when no random source exists: randombytes would abort anyway
 }
 
-inline std::string Hex(const std::uint8_t* p, std::size_t n) {
+// Appends into `out` without growing it past what the caller reserved, so that a secret's hex
+// is written into one buffer the caller can wipe (a reallocation would free a copy unwiped).
+inline void AppendHex(std::string& out, const std::uint8_t* p, std::size_t n) {
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * n);
   for (std::size_t i = 0; i < n; ++i) {
     out += kHex[p[i] >> 4];
     out += kHex[p[i] & 15];
   }
+}
+
+inline std::string Hex(const std::uint8_t* p, std::size_t n) {
+  std::string out;
+  out.reserve(2 * n);
+  AppendHex(out, p, n);
   return out;
 }
 

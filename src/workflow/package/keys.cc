@@ -15,6 +15,7 @@
 namespace opsorch::workflow::package {
 namespace {
 
+using internal::AppendHex;
 using internal::EnsureSodium;
 using internal::FromHex;
 using internal::Hex;
@@ -31,6 +32,19 @@ std::optional<KeyPurpose> PurposeByName(std::string_view name) {
 
 std::size_t SecretSize(KeyPurpose p) {
   return p == KeyPurpose::kSign ? crypto_sign_SECRETKEYBYTES : 32;
+}
+
+// "<purpose>-secret:<hex>" + `suffix`, built in one buffer reserved up front: no intermediate
+// string holding the hex is freed unwiped on the way.
+std::string SecretText(const SecretKey& key, std::string_view suffix) {
+  const std::string_view name = PurposeName(key.purpose);
+  constexpr std::string_view kSecret = "-secret:";
+  std::string out;
+  out.reserve(name.size() + kSecret.size() + 2 * key.bytes.size() + suffix.size());
+  out.append(name).append(kSecret);
+  AppendHex(out, key.bytes.data(), key.bytes.size());
+  out.append(suffix);
+  return out;
 }
 
 // Writes all of `text` to a new file (O_EXCL: an existing key is never replaced) with `mode`,
@@ -80,6 +94,36 @@ std::string PublicKey::Text() const {
   return std::string(PurposeName(purpose)) + ":" + Hex(bytes.data(), bytes.size());
 }
 
+SecretKey::SecretKey(KeyPurpose p, std::vector<std::uint8_t> b) : purpose(p), bytes(std::move(b)) {}
+
+void SecretKey::Wipe() noexcept {
+  // Up to the capacity: a key shrunk in place keeps its old tail in the same block.
+  bytes.resize(bytes.capacity());
+  sodium_memzero(bytes.data(), bytes.size());
+  bytes.clear();
+}
+
+SecretKey::~SecretKey() { Wipe(); }
+
+SecretKey& SecretKey::operator=(const SecretKey& other) {
+  if (this != &other) {
+    Wipe();  // the copy may reuse this block or free it: either way it holds no key by then
+    purpose = other.purpose;
+    bytes = other.bytes;
+  }
+  return *this;
+}
+
+SecretKey& SecretKey::operator=(SecretKey&& other) noexcept {
+  if (this != &other) {
+    Wipe();
+    purpose = other.purpose;
+    bytes = std::move(other.bytes);
+    other.Wipe();  // empty after a move with std::allocator; wiped should that ever change
+  }
+  return *this;
+}
+
 PublicKey SecretKey::Public() const {
   EnsureSodium();
   PublicKey pk;
@@ -93,9 +137,7 @@ PublicKey SecretKey::Public() const {
   return pk;
 }
 
-std::string SecretKey::Text() const {
-  return std::string(PurposeName(purpose)) + "-secret:" + Hex(bytes.data(), bytes.size());
-}
+std::string SecretKey::Text() const { return SecretText(*this, ""); }
 
 Result<PublicKey> ParsePublicKey(std::string_view text) {
   text = TrimSpace(text);
@@ -186,13 +228,33 @@ SecretKey GenerateKey(KeyPurpose purpose) {
 }
 
 Result<SecretKey> ReadSecretKeyFile(const std::string& path) {
+  // O_NOFOLLOW: whoever can replace the path with a link would choose which file is the key.
+  // The checks below are on the opened descriptor, so the file checked is the file read.
   // O_NONBLOCK: a FIFO planted at the path must not hang the caller before the type check.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return Fail(errc::kBadRequest, path + ": cannot read: " + ErrnoText(errno));
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0) {
+    const int err = errno;
+    struct stat link {};
+    // lstat only words the error; the refusal itself came from open.
+    if (err == ELOOP && ::lstat(path.c_str(), &link) == 0 && S_ISLNK(link.st_mode)) {
+      return Fail(errc::kBadRequest, path +
+                                         ": is a symbolic link; a secret key file is not read "
+                                         "through a link: give the path of the file itself");
+    }
+    return Fail(errc::kBadRequest, path + ": cannot read: " + ErrnoText(err));
+  }
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
     return Fail(errc::kBadRequest, path + ": not a regular file");
+  }
+  // As ssh: a key someone else owns is theirs to change, so 0600 alone proves nothing (for
+  // root, which can open any file, it is the only check that means something).
+  if (const uid_t me = ::geteuid(); st.st_uid != me) {
+    ::close(fd);
+    return Fail(errc::kBadRequest, path + ": owned by uid " + std::to_string(st.st_uid) +
+                                       ", not by this process (uid " + std::to_string(me) +
+                                       "): chown it or use a key file of your own");
   }
   if ((st.st_mode & 077) != 0) {
     ::close(fd);
@@ -240,7 +302,7 @@ Status WriteKeyFiles(const SecretKey& key, const std::string& name) {
   if (has_public && ::lstat(pub_path.c_str(), &st) == 0) {
     return Fail(errc::kConflict, pub_path + ": already exists; not overwritten");
   }
-  std::string text = key.Text() + "\n";
+  std::string text = SecretText(key, "\n");
   Status written = WriteNewFile(key_path, text, 0600);
   sodium_memzero(text.data(), text.size());
   if (!written) return written;

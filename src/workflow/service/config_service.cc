@@ -24,8 +24,16 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr std::size_t kMaxMetaFile = 1u << 20;
-// An agent file holds its audit ring (≤ kMaxAuditRingBytes) plus the last status report.
-constexpr std::size_t kMaxAgentFile = kMaxAuditRingBytes + 2 * kMaxStatusBytes;
+// The most an agent file is written with, counted in stored (escaped) bytes: the ring, the
+// status, and the rest — ids, token hash, up to 64 package ids, a description even if every
+// byte is escaped, the commas between records — well within 64 KiB.
+constexpr std::size_t kMaxAgentFileWritten =
+    kMaxAuditRingBytes + kMaxStoredStatusBytes + (64u << 10);
+// What a start reads: far above what the writer produces, and above what earlier versions wrote
+// (a 4 MiB ring plus an escaped status, about 5.6 MiB), so that no agent — and no agent's token
+// — is lost at a restart because of its file's size.
+constexpr std::size_t kMaxAgentFileRead = 8u << 20;
+static_assert(kMaxAgentFileRead >= 4 * kMaxAgentFileWritten);
 
 void EnsureSodium() {
   // sodium_init is idempotent and thread-safe; it fails only without an entropy source.
@@ -229,12 +237,37 @@ std::string AgentFile(const AgentRecord& a) {
 
 }  // namespace
 
-bool ValidId(std::string_view id) {
+bool ValidReportedId(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
            c == '_' || c == '-';
   });
+}
+
+bool ValidId(std::string_view id) { return ValidReportedId(id) && id.front() != '.'; }
+
+std::int64_t TakeFrom(Bucket& b, std::int64_t now, int burst, std::int64_t every_ms) {
+  const std::int64_t tolerance = static_cast<std::int64_t>(burst - 1) * every_ms;
+  // A clock stepped back must not keep the bucket empty for longer than a full refill.
+  if (b.tat > now + tolerance + every_ms) b.tat = now;
+  const std::int64_t tat = std::max(b.tat, now);
+  if (tat - now > tolerance) return tat - now - tolerance;
+  b.tat = tat + every_ms;
+  return 0;
+}
+
+std::int64_t ReportWaitMs(const AgentRecord& a, std::int64_t now) {
+  if (!a.last_seen || now < *a.last_seen || now - *a.last_seen >= kMinReportIntervalMs) return 0;
+  return *a.last_seen + kMinReportIntervalMs - now;
+}
+
+void TrimAudit(AgentRecord& a) {
+  while (!a.audit.empty() &&
+         (a.audit.size() > kMaxAuditRecords || a.audit_bytes > kMaxAuditRingBytes)) {
+    a.audit_bytes -= a.audit.front().size();
+    a.audit.pop_front();
+  }
 }
 
 std::string Sha256Hex(std::string_view bytes) {
@@ -439,14 +472,28 @@ Result<std::pair<std::string, std::shared_ptr<const PackageMeta>>> ConfigService
   return std::make_pair(std::move(bytes), std::move(meta));
 }
 
+std::mutex& ConfigService::Impl::AgentMutex(std::string_view id) {
+  return agent_mu[std::hash<std::string_view>{}(id) % agent_mu.size()];
+}
+
 Status ConfigService::Impl::WriteAgent(const AgentRecord& a) {
   if (auto st = EnsureDirs(); !st) return st;
-  return WriteAtomic(agents_dir, a.id + ".json", AgentFile(a));
+  const std::string file = AgentFile(a);
+  // Checked on what is written, not on what came in: a start must be able to read it back.
+  if (file.size() > kMaxAgentFileWritten) {
+    return Fail(errc::kStorageError, "workflow service: agent " + a.id + ": its file would take " +
+                                         std::to_string(file.size()) + " bytes, at most " +
+                                         std::to_string(kMaxAgentFileWritten));
+  }
+  return WriteAtomic(agents_dir, a.id + ".json", file);
 }
 
 Result<ConfigService::Impl::AgentPut> ConfigService::Impl::PutAgent(const std::string& id,
                                                                     const AgentInput& in) {
   std::lock_guard write(write_mu);
+  // A status report in flight must not swap in a record read before this change (a rotated
+  // token would come back).
+  std::lock_guard agent_lock(AgentMutex(id));
   auto current = FindAgent(id);
   if (current == nullptr) {
     std::lock_guard lock(mu);
@@ -479,10 +526,15 @@ Result<ConfigService::Impl::AgentPut> ConfigService::Impl::PutAgent(const std::s
 
 Status ConfigService::Impl::DeleteAgent(const std::string& id) {
   std::lock_guard write(write_mu);
+  std::lock_guard agent_lock(AgentMutex(id));
   if (FindAgent(id) == nullptr) return Fail(errc::kNotFound, "no agent " + id);
   if (auto st = RemoveFile(agents_dir + "/" + id + ".json"); !st) return st;
-  std::lock_guard lock(mu);
-  agents.erase(id);
+  {
+    std::lock_guard lock(mu);
+    agents.erase(id);
+  }
+  std::lock_guard limits(limit_mu);
+  download_buckets.erase(id);
   return Ok();
 }
 
@@ -515,26 +567,46 @@ std::shared_ptr<const AgentRecord> ConfigService::Impl::AgentByToken(std::string
   return found;
 }
 
-Status ConfigService::Impl::RecordStatus(const std::string& id, const StatusReport& report) {
-  std::lock_guard write(write_mu);
+Status ConfigService::Impl::RecordStatus(const std::string& id, const StatusReport& report,
+                                         std::int64_t* retry_after_ms) {
+  // Not write_mu: one agent's file write (up to about 1.3 MiB, fsync'd) holds up only that
+  // agent; the interval below bounds how often that is.
+  std::lock_guard agent_lock(AgentMutex(id));
   auto current = FindAgent(id);
   if (current == nullptr) return Fail(errc::kNotFound, "no agent " + id);
+  const std::int64_t now = Now();
+  if (const std::int64_t wait = ReportWaitMs(*current, now); wait > 0) {
+    if (retry_after_ms != nullptr) *retry_after_ms = wait;
+    return Fail(errc::kRateLimited, std::string(kReportIntervalRule));
+  }
   auto next = std::make_shared<AgentRecord>(*current);
   next->status = report.status;
-  next->last_seen = Now();
+  next->last_seen = now;
   for (const std::string& rec : report.audit) {
     next->audit_bytes += rec.size();
     next->audit.push_back(rec);
   }
-  while (next->audit.size() > kMaxAuditRecords ||
-         (next->audit_bytes > kMaxAuditRingBytes && !next->audit.empty())) {
-    next->audit_bytes -= next->audit.front().size();
-    next->audit.pop_front();
-  }
+  TrimAudit(*next);
   if (auto st = WriteAgent(*next); !st) return st;
   std::lock_guard lock(mu);
   agents[id] = std::move(next);
   return Ok();
+}
+
+std::int64_t ConfigService::Impl::TakeDownload(const AgentRecord* agent) {
+  const std::int64_t now = Now();
+  std::lock_guard lock(limit_mu);
+  if (agent == nullptr) return TakeFrom(open_bucket, now, kOpenDownloadBurst, kOpenDownloadEveryMs);
+  auto it = download_buckets.find(agent->id);
+  if (it == download_buckets.end()) {
+    if (download_buckets.size() >= kMaxAgents) {
+      // Only a download that raced its agent's delete leaves a bucket behind: drop those.
+      std::erase_if(download_buckets,
+                    [this](const auto& kv) { return FindAgent(kv.first) == nullptr; });
+    }
+    it = download_buckets.emplace(agent->id, Bucket{}).first;
+  }
+  return TakeFrom(it->second, now, kDownloadBurst, kDownloadEveryMs);
 }
 
 Status ConfigService::Impl::LoadPackages() {
@@ -622,7 +694,7 @@ Status ConfigService::Impl::LoadAgents() {
       continue;
     }
     std::string text;
-    if (const int err = ReadWholeFile(path, text, kMaxAgentFile); err != 0) {
+    if (const int err = ReadWholeFile(path, text, kMaxAgentFileRead); err != 0) {
       log::Error("workflow service: agent " + id + " not loaded: cannot read " + path + ": " +
                  ErrnoText(err));
       continue;
@@ -633,6 +705,15 @@ Status ConfigService::Impl::LoadAgents() {
       log::Error("workflow service: agent " + id + " not loaded: " + path + ": " +
                  a.error().message);
       continue;
+    }
+    // A file of an earlier version may hold more than is kept now: trimmed here, so that the
+    // next write stays within kMaxAgentFileWritten.
+    TrimAudit(*a);
+    if (a->status.size() > kMaxStoredStatusBytes) {
+      log::Warn("workflow service: agent " + id + ": its last status (" +
+                std::to_string(a->status.size()) + " bytes) is over " +
+                std::to_string(kMaxStoredStatusBytes) + " and is dropped until its next report");
+      a->status.clear();
     }
     agents[id] = std::make_shared<const AgentRecord>(std::move(*a));
   }

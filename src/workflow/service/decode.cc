@@ -63,14 +63,15 @@ class Checker {
     }
   }
 
-  // `may_be_empty`: "" stands for none (the runtime writes the field unconditionally).
+  // An id the runtime reports (its bootstrap's rule). `may_be_empty`: "" stands for none (the
+  // runtime writes the field unconditionally).
   void Id(const JsonObject& o, std::string_view where, std::string_view key, bool required,
           bool may_be_empty = false) {
     const JsonValue* v = Get(o, where, key, required);
     if (v == nullptr) return;
     if (!v->is_string() ||
-        !(ValidId(v->get_string()) || (may_be_empty && v->get_string().empty()))) {
-      Refuse(Field(where, key), kIdRule);
+        !(ValidReportedId(v->get_string()) || (may_be_empty && v->get_string().empty()))) {
+      Refuse(Field(where, key), kReportedIdRule);
     }
   }
 
@@ -228,6 +229,15 @@ Result<StatusReport> DecodeStatusReport(std::string_view body) {
   r.status += ",\"deployments\":";
   AppendJsonValue(r.status, JsonValue(*deployments));
   r.status.push_back('}');
+  // Bounded as stored, not as sent: escaping (`<` is stored as \u003c) makes it up to 6 times
+  // the body's size, and the agent file must stay readable at the next start.
+  if (r.status.size() > kMaxStoredStatusBytes) {
+    return Fail(errc::kPayloadTooLarge,
+                "agent, deployments: must take at most " + std::to_string(kMaxStoredStatusBytes) +
+                    " bytes as stored (JSON-escaped: <, >, & and control characters take 6 "
+                    "bytes each); these take " +
+                    std::to_string(r.status.size()));
+  }
   if (audit != nullptr) {
     for (const JsonValue& rec : *audit) {
       std::string one;

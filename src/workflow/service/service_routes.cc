@@ -26,6 +26,23 @@ Status CheckPathId(std::string_view id) {
 
 Reply NoContent() { return Reply{204, {}, ""}; }
 
+// 429 with Retry-After in whole seconds, rounded up (`wait_ms` > 0).
+Reply RateLimited(std::int64_t wait_ms, std::string_view rule) {
+  Reply r{429, ErrorBody("rate_limited", rule)};
+  r.headers.emplace_back("Retry-After", std::to_string((wait_ms + 999) / 1000));
+  return r;
+}
+
+std::string DownloadRule(bool agent) {
+  return agent ? "full downloads of workflow packages: at most " + std::to_string(kDownloadBurst) +
+                     " at once, then one per " + std::to_string(kDownloadEveryMs / 1000) +
+                     " s per agent; poll with If-None-Match (a 304 is not counted)"
+               : "full downloads of workflow packages without a token: at most " +
+                     std::to_string(kOpenDownloadBurst) + " at once, then one per " +
+                     std::to_string(kOpenDownloadEveryMs / 1000) +
+                     " s, shared by every request without a token";
+}
+
 // ?audit=N: how many of an agent's newest audit records to show (0..kMaxAuditRecords).
 Result<std::size_t> AuditShown(const Call& call) {
   const std::string text = call.Query("audit");
@@ -305,11 +322,16 @@ api::RouteTable Routes(const RoutesContext& context) {
   // What agents poll. On the event loop: the credential, the id and If-None-Match are answered
   // from memory; only a 200 reads the file, on the pool. The bytes are read per request rather
   // than kept in memory: agents poll with If-None-Match, so bodies go out only after a change,
-  // and memory does not grow with the number and size of the packages.
+  // and memory does not grow with the number and size of the packages. Each 200 holds a copy
+  // of the package until it is sent, so 200s are rationed per credential (an agent needs one
+  // per package change).
   t.push_back(
       {.method = Method::kGet,
        .pattern = "/workflow-packages/{id}",
        .auth = api::Auth::kIntegrationKey,
+       // It reads configuration: in open mode a web page must not read packages through the
+       // operator's browser.
+       .changes_config = true,
        .handler =
            [svc, keep, guard, pool](Call& call, Respond respond) {
              const Caller who = guard->Identify(call.request);
@@ -345,6 +367,11 @@ api::RouteTable Routes(const RoutesContext& context) {
                headers(r, *meta);
                return respond(std::move(r));
              }
+             if (who.kind != Caller::kAdmin) {
+               if (const std::int64_t wait = svc->TakeDownload(who.agent.get()); wait > 0) {
+                 return respond(RateLimited(wait, DownloadRule(who.agent != nullptr)));
+               }
+             }
              auto read = [svc, id = std::string(id), headers, respond]() mutable {
                auto got = svc->ReadPackage(id);
                if (!got) return respond(Fail(std::move(got.error())));
@@ -363,28 +390,42 @@ api::RouteTable Routes(const RoutesContext& context) {
                   "ETag and If-None-Match",
        .response_type = ""});
 
+  // On the event loop: the credential and the report interval are checked from memory, so a
+  // flood of early reports takes no pool thread; decoding and the file write run on the pool
+  // (RecordStatus checks the interval again, under the agent's mutex).
   t.push_back({.method = Method::kPost,
                .pattern = "/agents/{id}/status",
                .auth = api::Auth::kIntegrationKey,
                .body_limit = kMaxStatusBytes,
-               .execution = api::Execution::kPool,
                .handler =
-                   [svc, keep, guard](Call& call, Respond respond) {
+                   [svc, keep, guard, pool](Call& call, Respond respond) {
                      const Caller who = guard->Identify(call.request);
-                     const std::string id(call.params[0]);
                      if (who.kind == Caller::kNone || who.kind == Caller::kUnknown) {
                        return respond(guard->Refuse(
                            call, false, who.kind == Caller::kNone ? "no token" : "unknown token"));
                      }
-                     if (who.kind != Caller::kAgent || who.agent->id != id) {
+                     if (who.kind != Caller::kAgent || who.agent->id != call.params[0]) {
                        return respond(guard->Refuse(call, true, "not this agent's token"));
                      }
-                     auto report = DecodeStatusReport(call.request.body);
-                     if (!report) return respond(Fail(std::move(report.error())));
-                     if (auto st = svc->RecordStatus(id, *report); !st) {
-                       return respond(Fail(std::move(st.error())));
+                     if (const std::int64_t wait = ReportWaitMs(*who.agent, svc->Now()); wait > 0) {
+                       return respond(RateLimited(wait, kReportIntervalRule));
                      }
-                     respond(api::StatusOk());
+                     // `call` stays valid until respond is called.
+                     auto record = [svc, &call, respond]() mutable {
+                       auto report = DecodeStatusReport(call.request.body);
+                       if (!report) return respond(Fail(std::move(report.error())));
+                       std::int64_t wait = 0;
+                       if (auto st = svc->RecordStatus(std::string(call.params[0]), *report, &wait);
+                           !st) {
+                         if (st.error().code == errc::kRateLimited) {
+                           return respond(RateLimited(wait, kReportIntervalRule));
+                         }
+                         return respond(Fail(std::move(st.error())));
+                       }
+                       respond(api::StatusOk());
+                     };
+                     if (pool == nullptr) return record();
+                     pool->Post([record = std::move(record), keep]() mutable { record(); });
                    },
                .summary = "An agent's status report and audit records (its own token)",
                .request_type = "object",

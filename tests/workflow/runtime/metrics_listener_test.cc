@@ -19,6 +19,7 @@ namespace {
 
 using opsorch::testing::HttpClient;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 TEST(MetricsListener, ServesMetricsAndHealthOnLoopback) {
   std::atomic<int> renders{0};
@@ -146,6 +147,72 @@ TEST(MetricsListener, RefusesAnythingButLoopback) {
     EXPECT_THAT(listener.error().message, HasSubstr("collector on the same host")) << address;
     EXPECT_THAT(listener.error().message, HasSubstr('"' + address + '"')) << address;
   }
+}
+
+// DNS rebinding: a page at http://attacker.example:9464/ whose name now resolves to 127.0.0.1
+// reaches the listener from the browser, with its own name as Host. Only loopback Hosts pass.
+TEST(MetricsListener, AnswersOnlyRequestsAddressedToLoopback) {
+  auto listener = MetricsListener::Start("127.0.0.1:0", [] { return std::string("up 1\n"); });
+  ASSERT_TRUE(listener) << listener.error().message;
+  const std::uint16_t port = (*listener)->Port();
+  const std::string p = std::to_string(port);
+  struct Row {
+    std::string host;
+    bool served;
+  };
+  const std::vector<Row> rows = {
+      {"127.0.0.1:" + p, true},
+      {"127.0.0.1", true},
+      {"127.1.2.3:9464", true},
+      {"localhost", true},
+      {"localhost:" + p, true},
+      {"LocalHost:" + p, true},
+      {"[::1]", true},
+      {"[::1]:" + p, true},
+      {"attacker.example", false},
+      {"attacker.example:" + p, false},
+      {"127.0.0.1.nip.io:" + p, false},
+      {"localhost.attacker.example", false},
+      {"localhost.", false},
+      {"sub.localhost", false},
+      {"0.0.0.0:" + p, false},
+      {"192.168.1.10:" + p, false},
+      {"128.0.0.1", false},
+      {"127.1", false},
+      {"[::2]:" + p, false},
+      {"[::ffff:127.0.0.1]:" + p, false},
+      {"[::1", false},
+      {"[::1]x", false},
+      {"[::1]:", false},
+      {"::1", false},
+      {"localhost:", false},
+      {"localhost:x", false},
+      {"localhost:65536", false},
+      {"127.0.0.1:80:80", false},
+      {"", false},
+  };
+  for (const Row& row : rows) {
+    for (const char* path : {"/metrics", "/health"}) {
+      HttpClient client(port);
+      const auto r = client.Request("GET", path, {{"Host", row.host}});
+      if (row.served) {
+        EXPECT_EQ(r.status, 200) << row.host << " " << path;
+        continue;
+      }
+      EXPECT_EQ(r.status, 403) << row.host << " " << path;
+      EXPECT_EQ(r.Header("Content-Type"), "application/json") << row.host;
+      EXPECT_THAT(r.body, HasSubstr(R"("code":"forbidden")")) << row.host;
+      EXPECT_THAT(r.body, HasSubstr("loopback only")) << row.host;
+      EXPECT_THAT(r.body, Not(HasSubstr("up 1"))) << row.host;
+    }
+  }
+  // Refused before routing: a foreign Host learns nothing, not even which paths exist.
+  HttpClient client(port);
+  EXPECT_EQ(client.Request("GET", "/nope", {{"Host", "attacker.example"}}).status, 403);
+  // HTTP/1.0 without Host: no browser sends it; served.
+  const auto r = HttpClient(port).Raw("GET /metrics HTTP/1.0\r\n\r\n");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "up 1\n");
 }
 
 TEST(MetricsListener, PortInUseIsAnError) {

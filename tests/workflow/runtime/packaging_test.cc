@@ -68,6 +68,7 @@ class PackagingTest : public ::testing::Test {
     std::vector<const pkg::SecretKey*> signers;
     const pkg::SecretKey* packager = nullptr;
     std::vector<const pkg::SecretKey*> recipients;
+    std::string config;  // the whole configuration text instead of ConfigText(body)
   };
   std::string Pack(PackSpec spec) {
     if (spec.signers.empty()) spec.signers = {&keys_.publisher};
@@ -79,7 +80,7 @@ class PackagingTest : public ::testing::Test {
     for (const auto* k : spec.signers) o.signers.push_back(*k);
     for (const auto* k : spec.recipients) o.recipients.push_back(k->Public());
     o.packager = *spec.packager;
-    auto packed = pkg::Pack(ConfigText(spec.body), o);
+    auto packed = pkg::Pack(spec.config.empty() ? ConfigText(spec.body) : spec.config, o);
     EXPECT_TRUE(packed) << packed.error().message;
     return packed ? *packed : std::string();
   }
@@ -236,6 +237,76 @@ TEST_F(PackagingTest, AnOlderPackageIsRefusedAfterARestart) {
   EXPECT_EQ(Running(), "v2");
 }
 
+// The same version again must be the same configuration: a replayed build under a good
+// version is refused; a re-pack of the same configuration (another recipient) is not.
+TEST_F(PackagingTest, TheSameVersionWithAnotherConfigurationIsRefused) {
+  Write("wf.pkg", Pack({}));
+  StartOk(Bootstrap());
+  ASSERT_EQ(Running(), "v1");
+  Write("wf.pkg", Pack({.body = "replayed"}));
+  runtime_->PollNow();
+  EXPECT_EQ(Running(), "v1");
+  EXPECT_EQ(runtime_->Deployments()[0].refusal, "rollback");
+  EXPECT_THAT(runtime_->Deployments()[0].last_error,
+              HasSubstr("version 1.0.0 was already accepted with another configuration"));
+  Write("wf.pkg", Pack({.recipients = {&keys_.runtime, &keys_.other_runtime}}));
+  runtime_->PollNow();
+  EXPECT_EQ(Running(), "v1");
+  EXPECT_EQ(runtime_->Deployments()[0].refusal, "");
+  // After a restart too.
+  runtime_.reset();
+  Write("wf.pkg", Pack({.body = "replayed"}));
+  auto r = Start(Bootstrap());
+  ASSERT_FALSE(r);
+  EXPECT_THAT(r.error().message, HasSubstr("already accepted with another configuration"));
+}
+
+// A record of another package (a persistence_dir shared by mistake, a copied directory) refuses
+// the start instead of letting this deployment roll back.
+TEST_F(PackagingTest, AnotherPackagesRecordRefusesTheStart) {
+  fs::create_directories(dir_ / "state");
+  Write("state/package.json", R"({"packageId":"other","version":"9.0.0"})");
+  Write("wf.pkg", Pack({}));
+  auto r = Start(Bootstrap());
+  ASSERT_FALSE(r);
+  EXPECT_THAT(r.error().message, HasSubstr("the record of package \"other\", not \"d\""));
+}
+
+TEST_F(PackagingTest, AllowPlainHoldsOnlyUntilTheFirstPackage) {
+  const std::string packaging = R"J("required_signers": ["publisher"],
+      "recipient_key": "${RUNTIME_KEY}", "allow_plain": true)J";
+  Write("wf.pkg", ConfigText("plain"));
+  StartOk(Bootstrap(packaging));
+  ASSERT_EQ(Running(), "plain");
+  Write("wf.pkg", Pack({}));
+  runtime_->PollNow();
+  ASSERT_EQ(Running(), "v1");
+  Write("wf.pkg", ConfigText("plain again"));
+  runtime_->PollNow();
+  EXPECT_EQ(Running(), "v1");
+  EXPECT_EQ(runtime_->Deployments()[0].refusal, "plain_not_allowed");
+  EXPECT_THAT(runtime_->Deployments()[0].last_error, HasSubstr("already accepted package version 1.0.0"));
+}
+
+// A package's configuration is secret from the service that distributes it: when it does not
+// validate, the status says so without quoting it.
+TEST_F(PackagingTest, AnInvalidPackagedConfigurationIsNotQuotedInTheStatus) {
+  Write("wf.pkg", Pack({}));
+  StartOk(Bootstrap());
+  Write("wf.pkg", Pack({.version = "1.1.0",
+                        .config = R"J({"workflows": [{"name": "w", "steps": [{"id": "s",
+                                      "results": "local secret_plan = ("}]}]})J"}));
+  runtime_->PollNow();
+  EXPECT_EQ(Running(), "v1");
+  const auto st = runtime_->Deployments()[0];
+  EXPECT_EQ(st.refusal, "invalid_config");
+  EXPECT_THAT(st.last_error, HasSubstr("does not validate"));
+  EXPECT_THAT(st.last_error, Not(HasSubstr("secret_plan")));
+  for (const auto& r : Audit()) {
+    EXPECT_THAT(r.message, Not(HasSubstr("secret_plan")));
+  }
+}
+
 TEST_F(PackagingTest, AdditionalSignersAreCountedAgainstTheirMinimum) {
   const std::string packaging =
       R"J("required_signers": ["publisher"], "additional_signers": ["endorser"],
@@ -301,6 +372,10 @@ TEST_F(PackagingTest, BootstrapRulesNameTheFieldAndTheRule) {
       {"a signing key as recipient key",
        R"J("required_signers": ["publisher"], "recipient_key_file": "signer.key")J", "",
        "must be a recipient key, not a sign key"},
+      {"a required signer also additional",
+       R"J("required_signers": ["publisher"], "additional_signers": ["publisher"],
+           "required_additional_signers": 1, )J" + runtime_key,
+       "", "\"publisher\" is also a required signer"},
       {"unknown packaging field",
        R"J("required_signers": ["publisher"], "sign_by": 1, )J" + runtime_key, "",
        "packaging.sign_by: unknown field"},
@@ -319,6 +394,13 @@ TEST_F(PackagingTest, BootstrapRulesNameTheFieldAndTheRule) {
     // A secret key never appears in an error.
     EXPECT_THAT(b.error().message, Not(HasSubstr(keys_.runtime.Text().substr(20))));
   }
+  Write("boot.json", R"J({"deployments": [
+      {"id": "a", "config": {"file": "wf.json"}, "persistence_dir": "shared"},
+      {"id": "b", "config": {"file": "wf.json"}, "persistence_dir": "shared"}]})J");
+  auto shared = LoadBootstrap((dir_ / "boot.json").string(), Env());
+  ASSERT_FALSE(shared);
+  EXPECT_THAT(shared.error().message,
+              HasSubstr("deployments[1].persistence_dir: is also the directory of deployments[0]"));
   Write("boot.json", R"J({"keys": {"k": "sign:abc"}, "deployments": [{"id": "d",
                           "config": {"file": "wf.json"}}]})J");
   auto bad_key = LoadBootstrap((dir_ / "boot.json").string(), Env());
@@ -487,6 +569,49 @@ TEST_F(PackagingTest, StatusReportsCarryTheRunningPackageTheRefusalAndTheAuditOn
     }
   }
   runtime_.reset();  // its kept-alive connection would hold the service's stop for seconds
+}
+
+// Many long "first" records: reports stay within what a service takes (the service refuses
+// more than 256 KiB), so later records and statuses keep arriving.
+TEST_F(PackagingTest, StatusReportsStayBoundedUnderAFloodOfAuditRecords) {
+  Upstream service;
+  std::mutex mu;
+  std::vector<std::string> reports;
+  service.server().Post("/status", [&](const httplib::Request& r, httplib::Response& w) {
+    std::lock_guard lock(mu);
+    reports.push_back(r.body);
+    if (r.body.size() > (256u << 10)) {
+      w.status = 413;
+      return;
+    }
+    w.set_content(R"({"status":"ok"})", "application/json");
+  });
+  Write("wf.json", R"J({"workflows": [{"name": "w", "steps": [{"id": "s",
+      "results": "for i = 1, 600 do ctx.metric(string.rep('k', 400) .. i, 1) end"}]}]})J");
+  StartOk(R"J({"report": {"url": ")J" + service.url() +
+          R"J(/status", "interval": "1h"}, "deployments": [{"id": "d",
+          "config": {"file": "wf.json"}, "persistence_dir": "state"}]})J");
+  ASSERT_TRUE(runtime_->RunStep("d", "s", {}));
+  bool all = false;
+  for (int i = 0; i < 1000 && !all; ++i) {
+    {
+      std::lock_guard lock(mu);
+      std::size_t first_emits = 0;
+      for (const auto& r : reports) {
+        for (std::size_t at = r.find("metric_first_emit"); at != std::string::npos;
+             at = r.find("metric_first_emit", at + 1)) {
+          ++first_emits;
+        }
+      }
+      all = first_emits >= 600;
+    }
+    if (!all) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(all);
+  std::lock_guard lock(mu);
+  EXPECT_GE(reports.size(), 3u);
+  for (const auto& r : reports) EXPECT_LE(r.size(), 256u << 10);
+  runtime_.reset();
 }
 
 }  // namespace

@@ -3,10 +3,14 @@
 // credentials, status reports and restarts; the service's routes on their own server with an
 // injected clock for timestamps and for what a start makes of files left by a crash.
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -192,6 +196,29 @@ TEST_F(ServiceTest, UploadRefusalsNameTheRule) {
   EXPECT_EQ(Obj(c().Admin("GET", "/admin/workflow-packages")).at("packages").as_array().size(), 0u);
 }
 
+TEST_F(ServiceTest, IdsOfDotsOrStartingWithADotAreRefused) {
+  const std::string rule = "id: must be 1-64 characters of [A-Za-z0-9._-], not starting with a dot";
+  for (const std::string id : {"%2e", "%2e%2e", "%2e%2e%2e", "...", ".hidden"}) {
+    SCOPED_TRACE(id);
+    auto p = c().Admin("PUT", "/admin/workflow-packages/" + id, "{}");
+    EXPECT_EQ(p.status, 400) << p.body;
+    EXPECT_EQ(Str(Obj(p).at("message")), rule);
+    auto a = c().Admin("PUT", "/admin/agents/" + id, "");
+    EXPECT_EQ(a.status, 400) << a.body;
+    EXPECT_EQ(Str(Obj(a).at("message")), rule);
+    EXPECT_EQ(c().Admin("GET", "/workflow-packages/" + id).status, 400);
+  }
+  auto listed = c().Admin("PUT", "/admin/agents/edge-1", R"({"packages":[".."]})");
+  EXPECT_EQ(listed.status, 400);
+  EXPECT_EQ(Str(Obj(listed).at("message")),
+            "packages[0]: must be 1-64 characters of [A-Za-z0-9._-], not starting with a dot");
+  const fs::path packages = dir_ / "workflow-service" / "packages";
+  EXPECT_FALSE(fs::exists(packages) && !fs::is_empty(packages)) << "nothing stored";
+  // Dots elsewhere are fine.
+  EXPECT_EQ(c().Admin("PUT", "/admin/workflow-packages/v1..2", "{}").status, 200);
+  EXPECT_EQ(c().Admin("PUT", "/admin/agents/edge.1", "").status, 200);
+}
+
 TEST_F(ServiceTest, PackageUploadAnswersItsManifestAndKeys) {
   const Keys k;
   const std::string bytes = k.Pack("budget", "1.2.0");
@@ -335,51 +362,6 @@ std::string AuditRecords(int from, int to) {
            R"(","detail":{"host":"api.example"}})";
   }
   return out + "]";
-}
-
-TEST_F(ServiceTest, StatusIsStoredAndAuditRingKeepsTheNewest1000) {
-  const std::string token = c().PutAgent("edge-1", "");
-  auto fresh = Obj(c().Admin("GET", "/admin/agents/edge-1"));
-  EXPECT_TRUE(fresh.at("lastSeen").is_null());
-  EXPECT_TRUE(fresh.at("status").is_null());
-  EXPECT_EQ(fresh.at("packages").as_array(), JsonArray{"edge-1"}) << "default: its own id";
-
-  // 1100 records in three posts: the first 100 fall out.
-  for (auto [from, to] : {std::pair{0, 400}, std::pair{400, 800}, std::pair{800, 1100}}) {
-    auto r = c().Send("POST", "/agents/edge-1/status", token, Report(AuditRecords(from, to)));
-    ASSERT_EQ(r.status, 200) << r.body;
-    EXPECT_EQ(Str(Obj(r).at("status")), "ok");
-  }
-  auto list = c().Admin("GET", "/admin/agents");
-  ASSERT_EQ(list.status, 200);
-  const JsonArray agents = Obj(list).at("agents").as_array();
-  ASSERT_EQ(agents.size(), 1u);
-  const JsonObject& a = agents[0].as_object();
-  EXPECT_EQ(Str(a.at("id")), "edge-1");
-  EXPECT_FALSE(a.at("lastSeen").is_null());
-  const JsonObject& status = a.at("status").as_object();
-  EXPECT_EQ(Str(status.at("agent").at("version")), "opsorch 0.9.0");
-  EXPECT_EQ(status.at("deployments").as_array()[0].at("runs").as_int64(), 3);
-  EXPECT_FALSE(status.contains("audit"));
-  const JsonArray& shown = a.at("audit").as_array();
-  ASSERT_EQ(shown.size(), 100u) << "the newest 100 by default";
-  EXPECT_EQ(Str(shown.front().at("message")), "m1000");
-  EXPECT_EQ(Str(shown.back().at("message")), "m1099");
-  EXPECT_EQ(Str(shown.back().at("detail").at("host")), "api.example");
-
-  const JsonArray all =
-      Obj(c().Admin("GET", "/admin/agents/edge-1?audit=1000")).at("audit").as_array();
-  ASSERT_EQ(all.size(), 1000u);
-  EXPECT_EQ(Str(all.front().at("message")), "m100");
-  EXPECT_EQ(Str(all.back().at("message")), "m1099");
-  EXPECT_EQ(c().Admin("GET", "/admin/agents/edge-1?audit=1001").status, 400);
-  // What is kept, not only what is shown: the agent's file holds exactly the ring.
-  std::ifstream in(dir_ / "workflow-service" / "agents" / "edge-1.json");
-  auto file = ParseJson(std::string(std::istreambuf_iterator<char>(in), {}));
-  ASSERT_TRUE(file) << file.error().message;
-  const JsonArray& kept = file->at("audit").as_array();
-  ASSERT_EQ(kept.size(), 1000u);
-  EXPECT_EQ(Str(kept.front().at("message")), "m100");
 }
 
 TEST_F(ServiceTest, StatusNeedsTheAgentsOwnToken) {
@@ -607,6 +589,30 @@ TEST(ServiceOpen, WithoutABearerTokenThePackageRouteIsOpenLikeEveryOther) {
   fs::remove_all(dir);
 }
 
+TEST(ServiceOpen, CrossSiteReadsOfPackagesAreRefused) {
+  const fs::path dir = FreshDir("open-cross-site");
+  auto s = TestServer::Start({{"OPSORCH_DATA_DIR", dir.string()}});
+  ASSERT_TRUE(s) << s.error().message;
+  const Client c((*s)->Port());
+  ASSERT_EQ(c.Send("PUT", "/admin/workflow-packages/p", {}, R"({"secret":1})").status, 200);
+  // A web page in the operator's browser: the fetch metadata, or a foreign Origin.
+  for (const Headers& h :
+       {Headers{{"Sec-Fetch-Site", "cross-site"}}, Headers{{"Sec-Fetch-Site", "same-site"}},
+        Headers{{"Origin", "https://evil.example"}}}) {
+    SCOPED_TRACE(h[0].first + ": " + h[0].second);
+    auto r = c.Send("GET", "/workflow-packages/p", {}, {}, h);
+    EXPECT_EQ(r.status, 403) << r.body;
+    EXPECT_EQ(Str(Obj(r).at("code")), "forbidden");
+    EXPECT_EQ(r.body.find("secret"), std::string::npos);
+  }
+  // curl, an agent, the console's own origin.
+  EXPECT_EQ(c.Send("GET", "/workflow-packages/p").body, R"({"secret":1})");
+  EXPECT_EQ(
+      c.Send("GET", "/workflow-packages/p", {}, {}, {{"Sec-Fetch-Site", "same-origin"}}).status,
+      200);
+  fs::remove_all(dir);
+}
+
 // The real runtime as an agent: it polls its package with its token and reports to the
 // service, which shows what it loaded and, after a tampered upload, what it refused.
 TEST_F(ServiceTest, TheWorkflowRuntimePollsWithItsTokenAndReportsToTheService) {
@@ -668,6 +674,8 @@ TEST_F(ServiceTest, TheWorkflowRuntimePollsWithItsTokenAndReportsToTheService) {
     accepted = accepted || Str(rec.at("kind")) == "config_accepted";
   }
   EXPECT_TRUE(accepted) << a;
+  // Reports are accepted at most once a second per agent: the refusal's report comes later.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
 
   std::string tampered = k.Pack("d", "1.1.0", config);
   tampered[tampered.size() - 200] ^= 0x01;
@@ -685,18 +693,22 @@ TEST_F(ServiceTest, TheWorkflowRuntimePollsWithItsTokenAndReportsToTheService) {
 // The service's routes alone, on a server of their own, with the clock in the test's hand.
 class ClockedServer {
  public:
-  ClockedServer(const fs::path& dir, std::atomic<std::int64_t>* now) {
+  ClockedServer(const fs::path& dir, std::atomic<std::int64_t>* now)
+      : ClockedServer(dir, [now] { return now->load(); }) {}
+  // `bearer` "": open mode (no OPSORCH_BEARER_TOKEN).
+  ClockedServer(const fs::path& dir, std::function<std::int64_t()> clock,
+                std::string bearer = std::string(kAdmin)) {
     workflow::service::ServiceOptions o;
     o.dir = dir.string();
-    o.now_ms = [now] { return now->load(); };
+    o.now_ms = std::move(clock);
     auto svc = workflow::service::ConfigService::Open(std::move(o));
     EXPECT_TRUE(svc) << svc.error().message;
     if (!svc) return;
     api::ApiOptions ao;
-    ao.bearer_token = std::string(kAdmin);
-    auto a = api::Api::Create(
-        std::move(ao), workflow::service::Routes({*svc, std::string(kAdmin), &metrics_, &pool_}),
-        providers_, metrics_, &pool_);
+    ao.bearer_token = bearer;
+    auto a = api::Api::Create(std::move(ao),
+                              workflow::service::Routes({*svc, bearer, &metrics_, &pool_}),
+                              providers_, metrics_, &pool_);
     EXPECT_TRUE(a) << a.error().message;
     if (!a) return;
     api_ = std::move(*a);
@@ -716,6 +728,8 @@ class ClockedServer {
   }
   bool ok() const { return server_ != nullptr; }
   Client client() const { return Client(server_->Port()); }
+  // The one event-loop thread (threads = 1: Run serves on the calling thread).
+  std::thread::id loop_thread() const { return thread_.get_id(); }
 
  private:
   metrics::Registry metrics_;
@@ -747,6 +761,58 @@ TEST(ServiceClock, TimestampsComeFromTheInjectedClock) {
   fs::remove_all(dir);
 }
 
+TEST(ServiceClock, StatusIsStoredAndAuditRingKeepsTheNewest1000) {
+  const fs::path dir = FreshDir("ring");
+  std::atomic<std::int64_t> now{1'700'000'000'000};
+  ClockedServer s(dir, &now);
+  ASSERT_TRUE(s.ok());
+  const Client c = s.client();
+  const std::string token = c.PutAgent("edge-1", "");
+  auto fresh = Obj(c.Admin("GET", "/admin/agents/edge-1"));
+  EXPECT_TRUE(fresh.at("lastSeen").is_null());
+  EXPECT_TRUE(fresh.at("status").is_null());
+  EXPECT_EQ(fresh.at("packages").as_array(), JsonArray{"edge-1"}) << "default: its own id";
+
+  // 1100 records in three posts: the first 100 fall out.
+  for (auto [from, to] : {std::pair{0, 400}, std::pair{400, 800}, std::pair{800, 1100}}) {
+    now += workflow::service::kMinReportIntervalMs;
+    auto r = c.Send("POST", "/agents/edge-1/status", token, Report(AuditRecords(from, to)));
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(Str(Obj(r).at("status")), "ok");
+  }
+  auto list = c.Admin("GET", "/admin/agents");
+  ASSERT_EQ(list.status, 200);
+  const JsonArray agents = Obj(list).at("agents").as_array();
+  ASSERT_EQ(agents.size(), 1u);
+  const JsonObject& a = agents[0].as_object();
+  EXPECT_EQ(Str(a.at("id")), "edge-1");
+  EXPECT_FALSE(a.at("lastSeen").is_null());
+  const JsonObject& status = a.at("status").as_object();
+  EXPECT_EQ(Str(status.at("agent").at("version")), "opsorch 0.9.0");
+  EXPECT_EQ(status.at("deployments").as_array()[0].at("runs").as_int64(), 3);
+  EXPECT_FALSE(status.contains("audit"));
+  const JsonArray& shown = a.at("audit").as_array();
+  ASSERT_EQ(shown.size(), 100u) << "the newest 100 by default";
+  EXPECT_EQ(Str(shown.front().at("message")), "m1000");
+  EXPECT_EQ(Str(shown.back().at("message")), "m1099");
+  EXPECT_EQ(Str(shown.back().at("detail").at("host")), "api.example");
+
+  const JsonArray all =
+      Obj(c.Admin("GET", "/admin/agents/edge-1?audit=1000")).at("audit").as_array();
+  ASSERT_EQ(all.size(), 1000u);
+  EXPECT_EQ(Str(all.front().at("message")), "m100");
+  EXPECT_EQ(Str(all.back().at("message")), "m1099");
+  EXPECT_EQ(c.Admin("GET", "/admin/agents/edge-1?audit=1001").status, 400);
+  // What is kept, not only what is shown: the agent's file holds exactly the ring.
+  std::ifstream in(dir / "agents" / "edge-1.json");
+  auto file = ParseJson(std::string(std::istreambuf_iterator<char>(in), {}));
+  ASSERT_TRUE(file) << file.error().message;
+  const JsonArray& kept = file->at("audit").as_array();
+  ASSERT_EQ(kept.size(), 1000u);
+  EXPECT_EQ(Str(kept.front().at("message")), "m100");
+  fs::remove_all(dir);
+}
+
 TEST(ServiceClock, AStartTrustsTheBytesOverLeftoversOfACrash) {
   const fs::path dir = FreshDir("crash");
   const fs::path packages = dir / "packages";
@@ -773,6 +839,282 @@ TEST(ServiceClock, AStartTrustsTheBytesOverLeftoversOfACrash) {
   EXPECT_EQ(c.Admin("GET", "/admin/workflow-packages/b").status, 404);
   EXPECT_FALSE(fs::exists(packages / "b.bin"));
   EXPECT_FALSE(fs::exists(packages / "c.json.tmp"));
+  fs::remove_all(dir);
+}
+
+std::string Etag(std::string_view bytes) { return "\"" + Sha256(bytes) + "\""; }
+
+TEST(ServiceClock, FullDownloadsAreRationedPerAgent) {
+  const fs::path dir = FreshDir("download-limit");
+  std::atomic<std::int64_t> now{1'700'000'000'000};
+  ClockedServer s(dir, &now);
+  ASSERT_TRUE(s.ok());
+  const Client c = s.client();
+  ASSERT_EQ(c.Admin("PUT", "/admin/workflow-packages/p", "{}").status, 200);
+  const std::string one = c.PutAgent("edge-1", R"({"packages":["p"]})");
+  const std::string two = c.PutAgent("edge-2", R"({"packages":["p"]})");
+  const auto get = [&](const std::string& token, Headers h = {}) {
+    return c.Send("GET", "/workflow-packages/p", token, {}, std::move(h));
+  };
+
+  EXPECT_EQ(get(one).status, 200);
+  EXPECT_EQ(get(one).status, 200);
+  auto third = get(one);
+  ASSERT_EQ(third.status, 429) << third.body;
+  EXPECT_EQ(third.Header("Retry-After"), "5");
+  EXPECT_EQ(Str(Obj(third).at("code")), "rate_limited");
+  EXPECT_EQ(Str(Obj(third).at("message")),
+            "full downloads of workflow packages: at most 2 at once, then one per 5 s per agent; "
+            "poll with If-None-Match (a 304 is not counted)");
+  // Polling costs nothing, other agents have their own bucket, the bearer token has none.
+  EXPECT_EQ(get(one, {{"If-None-Match", Etag("{}")}}).status, 304);
+  EXPECT_EQ(get(two).status, 200);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(get(std::string(kAdmin)).status, 200);
+
+  now += workflow::service::kDownloadEveryMs;
+  EXPECT_EQ(get(one).status, 200);
+  EXPECT_EQ(get(one).status, 429);
+
+  // An agent deleted takes its bucket with it (the buckets are bounded by the agents).
+  ASSERT_EQ(c.Admin("DELETE", "/admin/agents/edge-1").status, 204);
+  const std::string again = c.PutAgent("edge-1", R"({"packages":["p"]})");
+  EXPECT_EQ(get(again).status, 200);
+  fs::remove_all(dir);
+}
+
+TEST(ServiceClock, DownloadsWithoutATokenShareOneBucketInOpenMode) {
+  const fs::path dir = FreshDir("download-limit-open");
+  std::atomic<std::int64_t> now{1'700'000'000'000};
+  ClockedServer s(
+      dir, [&] { return now.load(); }, /*bearer=*/"");
+  ASSERT_TRUE(s.ok());
+  const Client c = s.client();
+  ASSERT_EQ(c.Send("PUT", "/admin/workflow-packages/p", {}, "{}").status, 200);
+  const std::string token = c.PutAgent("edge-1", R"({"packages":["p"]})");
+  for (int i = 0; i < workflow::service::kOpenDownloadBurst; ++i) {
+    EXPECT_EQ(c.Send("GET", "/workflow-packages/p").status, 200) << i;
+  }
+  auto over = c.Send("GET", "/workflow-packages/p");
+  ASSERT_EQ(over.status, 429) << over.body;
+  EXPECT_EQ(over.Header("Retry-After"), "1");
+  EXPECT_NE(Str(Obj(over).at("message")).find("shared by every request without a token"),
+            std::string::npos);
+  EXPECT_EQ(c.Send("GET", "/workflow-packages/p", token).status, 200) << "its own bucket";
+  now += workflow::service::kOpenDownloadEveryMs;
+  EXPECT_EQ(c.Send("GET", "/workflow-packages/p").status, 200);
+  fs::remove_all(dir);
+}
+
+TEST(ServiceClock, StatusReportsAreAcceptedAtMostOnceASecondPerAgent) {
+  const fs::path dir = FreshDir("report-interval");
+  std::atomic<std::int64_t> now{1'700'000'000'000};
+  ClockedServer s(dir, &now);
+  ASSERT_TRUE(s.ok());
+  const Client c = s.client();
+  const std::string one = c.PutAgent("edge-1", "");
+  const std::string two = c.PutAgent("edge-2", "");
+  const auto post = [&](const std::string& id, const std::string& token, const std::string& body) {
+    return c.Send("POST", "/agents/" + id + "/status", token, body);
+  };
+  ASSERT_EQ(post("edge-1", one, Report()).status, 200);
+
+  now += 400;
+  auto early = post("edge-1", one, Report(AuditRecords(0, 1)));
+  ASSERT_EQ(early.status, 429) << early.body;
+  EXPECT_EQ(early.Header("Retry-After"), "1");
+  EXPECT_EQ(Str(Obj(early).at("code")), "rate_limited");
+  EXPECT_EQ(Str(Obj(early).at("message")),
+            "status reports: at most one per 1000 ms per agent; send it again after Retry-After");
+  JsonObject a = Obj(c.Admin("GET", "/admin/agents/edge-1"));
+  EXPECT_EQ(a.at("lastSeen").as_int64(), 1'700'000'000'000) << "nothing of it was kept";
+  EXPECT_TRUE(a.at("audit").as_array().empty());
+  EXPECT_EQ(post("edge-2", two, Report()).status, 200) << "per agent";
+
+  now += 600;
+  ASSERT_EQ(post("edge-1", one, Report(AuditRecords(0, 1))).status, 200);
+  a = Obj(c.Admin("GET", "/admin/agents/edge-1"));
+  EXPECT_EQ(a.at("lastSeen").as_int64(), 1'700'000'001'000);
+  EXPECT_EQ(a.at("audit").as_array().size(), 1u);
+
+  // A refused report is not an accepted one.
+  now += 1000;
+  EXPECT_EQ(post("edge-1", one, "not json").status, 400);
+  EXPECT_EQ(post("edge-1", one, Report()).status, 200);
+  fs::remove_all(dir);
+}
+
+// Blocks the first clock reading made off the event loop after Arm() until Release(): a slow
+// step of whatever holds a lock around it (an agent file's fsync).
+class ClockGate {
+ public:
+  std::int64_t Read(std::int64_t now) {
+    std::unique_lock lock(mu_);
+    if (armed_ && std::this_thread::get_id() != loop_) {
+      armed_ = false;
+      holding_ = true;
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return released_; });
+    }
+    return now;
+  }
+  void Arm(std::thread::id loop) {
+    std::lock_guard lock(mu_);
+    loop_ = loop;
+    armed_ = true;
+  }
+  bool WaitHolding(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return holding_; });
+  }
+  void Release() {
+    std::lock_guard lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::thread::id loop_;
+  bool armed_ = false, holding_ = false, released_ = false;
+};
+
+TEST(ServiceClock, AStatusReportDoesNotHoldUpAdminChanges) {
+  const fs::path dir = FreshDir("report-lock");
+  std::atomic<std::int64_t> now{1'700'000'000'000};
+  ClockGate gate;
+  ClockedServer s(dir, [&] { return gate.Read(now.load()); });
+  ASSERT_TRUE(s.ok());
+  const Client c = s.client();
+  const std::string token = c.PutAgent("edge-1", "");
+  std::future<HttpResponse> report, put;
+  struct ReleaseAtExit {  // before the futures wait, whatever fails
+    ClockGate* gate;
+    ~ReleaseAtExit() { gate->Release(); }
+  } release{&gate};
+
+  // The report stops inside its write, as a slow fsync would.
+  gate.Arm(s.loop_thread());
+  report = std::async(std::launch::async,
+                      [&] { return c.Send("POST", "/agents/edge-1/status", token, Report()); });
+  ASSERT_TRUE(gate.WaitHolding(std::chrono::seconds(5))) << "the report never read the clock";
+  put = std::async(std::launch::async,
+                   [&] { return c.Admin("PUT", "/admin/workflow-packages/p", "{}"); });
+  const bool put_done = put.wait_for(std::chrono::seconds(2)) == std::future_status::ready;
+  gate.Release();
+  EXPECT_TRUE(put_done) << "an admin change waited for an agent's status report";
+  EXPECT_EQ(put.get().status, 200);
+  EXPECT_EQ(report.get().status, 200);
+  fs::remove_all(dir);
+}
+
+// Deployments whose lastError and audit records whose message are 4000 `<` each: stored as
+// \u003c, six times their size in the body.
+std::string EscapingReport(int deployments, int records, int first_timestamp = 1) {
+  const std::string lt(4000, '<');
+  std::string out = R"({"agent":{"version":"v","startedAt":1},"deployments":[)";
+  for (int i = 0; i < deployments; ++i) {
+    out += std::string(i ? "," : "") + R"({"id":"d)" + std::to_string(i) +
+           R"(","source":"s","lastError":")" + lt + "\"}";
+  }
+  out += R"(],"audit":[)";
+  for (int i = 0; i < records; ++i) {
+    out += std::string(i ? "," : "") + R"({"timestamp":)" + std::to_string(first_timestamp + i) +
+           R"(,"kind":"k","message":")" + lt + "\"}";
+  }
+  return out + "]}";
+}
+
+TEST(ServiceClock, AReportFullOfEscapedCharactersSurvivesARestart) {
+  namespace svc = workflow::service;
+  const fs::path dir = FreshDir("escaping");
+  const fs::path file = dir / "agents" / "edge-1.json";
+  std::atomic<std::int64_t> now{1'700'000'000'000};
+  std::string token, before;
+  {
+    ClockedServer s(dir, &now);
+    ASSERT_TRUE(s.ok());
+    const Client c = s.client();
+    token = c.PutAgent("edge-1", "");
+    // 80 KB in the body, 480 KB as stored.
+    const std::string big = EscapingReport(20, 0);
+    ASSERT_LT(big.size(), svc::kMaxStatusBytes);
+    auto r = c.Send("POST", "/agents/edge-1/status", token, big);
+    ASSERT_EQ(r.status, 413) << r.body;
+    EXPECT_EQ(Str(Obj(r).at("message"))
+                  .rfind("agent, deployments: must take at most 262144 bytes as stored", 0),
+              0u)
+        << r.body;
+    // Each under the body limit; together three times the ring's bytes as stored.
+    for (int i = 0; i < 3; ++i) {
+      now += svc::kMinReportIntervalMs;
+      const std::string body = EscapingReport(8, 40, i * 100);
+      ASSERT_LT(body.size(), svc::kMaxStatusBytes);
+      auto ok = c.Send("POST", "/agents/edge-1/status", token, body);
+      ASSERT_EQ(ok.status, 200) << ok.body;
+    }
+    before = c.Admin("GET", "/admin/agents/edge-1?audit=1000").body;
+  }
+  // The ring is bounded by its stored bytes, and so is the file.
+  EXPECT_LE(fs::file_size(file),
+            svc::kMaxAuditRingBytes + svc::kMaxStoredStatusBytes + (64u << 10));
+  auto stored = [&] {
+    std::ifstream in(file);
+    return ParseJson(std::string(std::istreambuf_iterator<char>(in), {}));
+  }();
+  ASSERT_TRUE(stored) << stored.error().message;
+  const JsonArray& ring = stored->at("audit").as_array();
+  ASSERT_FALSE(ring.empty());
+  EXPECT_LT(ring.size(), 120u);
+  EXPECT_EQ(ring.back().at("timestamp").as_int64(), 239) << "the newest are kept";
+
+  now += svc::kMinReportIntervalMs;
+  ClockedServer s(dir, &now);  // a restart
+  ASSERT_TRUE(s.ok());
+  const Client c = s.client();
+  EXPECT_EQ(c.Admin("GET", "/admin/agents/edge-1?audit=1000").body, before);
+  EXPECT_EQ(c.Send("POST", "/agents/edge-1/status", token, Report()).status, 200)
+      << "its token still works";
+  fs::remove_all(dir);
+}
+
+TEST(ServiceClock, AnAgentFileOfAnEarlierVersionIsLoadedAndTrimmed) {
+  namespace svc = workflow::service;
+  const fs::path dir = FreshDir("earlier-file");
+  fs::create_directories(dir / "agents");
+  // As an earlier version could write it: a 4 MiB ring and a 1.5 MiB status, all escaped.
+  std::string esc;
+  for (int i = 0; i < 4000; ++i) esc += "\\u003c";
+  std::string text = R"({"id":"edge-1","tokenSha256":")" + Sha256("old-token") +
+                     R"(","packages":["edge-1"],"description":"","createdAt":1,"lastSeen":2,)"
+                     R"("status":{"agent":{"startedAt":1,"version":"v"},"deployments":[)";
+  for (int i = 0; i < 64; ++i) {
+    text += std::string(i ? "," : "") + R"({"id":"d","lastError":")" + esc + R"(","source":"s"})";
+  }
+  text += R"(]},"audit":[)";
+  for (int i = 0; i < 170; ++i) {
+    text += std::string(i ? "," : "") + R"({"kind":"k","message":")" + esc + R"(","timestamp":)" +
+            std::to_string(i) + "}";
+  }
+  text += "]}\n";
+  ASSERT_GT(text.size(), 5'500'000u);
+  std::ofstream(dir / "agents" / "edge-1.json") << text;
+
+  std::atomic<std::int64_t> now{1'700'000'000'000};
+  ClockedServer s(dir, &now);
+  ASSERT_TRUE(s.ok());
+  const Client c = s.client();
+  auto got = c.Admin("GET", "/admin/agents/edge-1?audit=1000");
+  ASSERT_EQ(got.status, 200) << "not dropped at the start";
+  const JsonObject a = Obj(got);
+  EXPECT_TRUE(a.at("status").is_null()) << "over today's bound: dropped until the next report";
+  const JsonArray& ring = a.at("audit").as_array();
+  ASSERT_FALSE(ring.empty());
+  EXPECT_LE(ring.size() * 24'000, svc::kMaxAuditRingBytes);
+  EXPECT_EQ(ring.back().at("timestamp").as_int64(), 169);
+  EXPECT_EQ(c.Send("POST", "/agents/edge-1/status", "old-token", Report()).status, 200);
+  EXPECT_LE(fs::file_size(dir / "agents" / "edge-1.json"),
+            svc::kMaxAuditRingBytes + svc::kMaxStoredStatusBytes + (64u << 10));
   fs::remove_all(dir);
 }
 
