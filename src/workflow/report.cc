@@ -24,21 +24,6 @@ namespace {
 using metrics::Counter;
 using metrics::Histogram;
 
-// ---- audit records ----------------------------------------------------------------------------
-
-void AppendDetail(std::string& out, const Dimensions& m) {
-  out.push_back('{');
-  bool first = true;
-  for (const auto& [k, v] : m) {  // std::map: keys already sorted
-    if (!first) out.push_back(',');
-    first = false;
-    AppendJsonString(out, k);
-    out.push_back(':');
-    AppendJsonString(out, v);
-  }
-  out.push_back('}');
-}
-
 // ---- label-set caches -------------------------------------------------------------------------
 
 // Keys of N label values, looked up by N string_views so that a hit builds no string.
@@ -162,7 +147,7 @@ std::string AuditLineJson(const AuditRecord& r, std::string_view token) {
   out += ",\"message\":";
   AppendJsonString(out, r.message);
   out += ",\"detail\":";
-  AppendDetail(out, r.detail);
+  AppendDimensionsJson(out, r.detail);
   out += ",\"deployment\":";
   AppendJsonString(out, r.deployment);
   if (!token.empty()) {

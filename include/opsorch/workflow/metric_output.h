@@ -39,6 +39,8 @@ namespace opsorch::workflow {
 // earlier) is written as null so a line is always valid JSON.
 std::string MetricLine(const Metric& m, std::string_view deployment, std::string_view token);
 std::string LogLineJson(const LogLine& l, std::string_view deployment, std::string_view token);
+// `{"key":"value",…}` of a string map, keys sorted, strings escaped as in the records above.
+void AppendDimensionsJson(std::string& out, const Dimensions& m);
 
 struct OutputOptions {
   std::string id;                // for logs and the spool directory name: [A-Za-z0-9._-]{1,128}

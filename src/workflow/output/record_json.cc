@@ -21,7 +21,18 @@ void AppendNumber(std::string& out, double v) {
   out.append(buf, r.ptr);
 }
 
-void AppendMap(std::string& out, const Dimensions& m) {
+
+void AppendTail(std::string& out, std::string_view deployment, std::string_view token) {
+  out += ",\"deployment\":";
+  AppendJsonString(out, deployment);
+  out += ",\"token\":";
+  AppendJsonString(out, token);
+  out.push_back('}');
+}
+
+}  // namespace
+
+void AppendDimensionsJson(std::string& out, const Dimensions& m) {
   out.push_back('{');
   bool first = true;
   for (const auto& [k, v] : m) {  // std::map: keys already sorted
@@ -34,16 +45,6 @@ void AppendMap(std::string& out, const Dimensions& m) {
   out.push_back('}');
 }
 
-void AppendTail(std::string& out, std::string_view deployment, std::string_view token) {
-  out += ",\"deployment\":";
-  AppendJsonString(out, deployment);
-  out += ",\"token\":";
-  AppendJsonString(out, token);
-  out.push_back('}');
-}
-
-}  // namespace
-
 std::string MetricLine(const Metric& m, std::string_view deployment, std::string_view token) {
   std::string out;
   out.reserve(96 + m.key.size() + deployment.size() + token.size() + 32 * m.dimensions.size());
@@ -54,7 +55,7 @@ std::string MetricLine(const Metric& m, std::string_view deployment, std::string
   out += ",\"value\":";
   AppendNumber(out, m.value);
   out += ",\"dimensions\":";
-  AppendMap(out, m.dimensions);
+  AppendDimensionsJson(out, m.dimensions);
   AppendTail(out, deployment, token);
   return out;
 }
@@ -69,7 +70,7 @@ std::string LogLineJson(const LogLine& l, std::string_view deployment, std::stri
   out += ",\"message\":";
   AppendJsonString(out, l.message);
   out += ",\"context\":";
-  AppendMap(out, l.context);
+  AppendDimensionsJson(out, l.context);
   AppendTail(out, deployment, token);
   return out;
 }

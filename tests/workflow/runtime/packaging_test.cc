@@ -45,13 +45,7 @@ struct Keys {
 
 class PackagingTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("opsorch-pkg-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
+  void SetUp() override { dir_ = FreshTestDir("opsorch-pkg"); }
   void TearDown() override {
     runtime_.reset();
     fs::remove_all(dir_);

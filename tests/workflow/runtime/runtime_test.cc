@@ -52,13 +52,7 @@ struct Captured {
 
 class RuntimeTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("opsorch-rt-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
+  void SetUp() override { dir_ = FreshTestDir("opsorch-rt"); }
   void TearDown() override {
     runtime_.reset();
     fs::remove_all(dir_);

@@ -1,14 +1,30 @@
-// A loopback HTTP server for runtime tests that records what it was sent (cpp-httplib).
+// What the runtime tests share: a loopback HTTP server that records what it was sent
+// (cpp-httplib), and a fresh directory per test.
 #pragma once
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <gtest/gtest.h>
 #include <httplib.h>
 
 namespace opsorch::workflow {
+
+// An empty directory of its own for the running test: <tmp>/<prefix>-<pid>-<test name>.
+inline std::filesystem::path FreshTestDir(const std::string& prefix) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() /
+      (prefix + "-" + std::to_string(::getpid()) + "-" +
+       ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
 
 // A loopback upstream that records what it was sent.
 class Upstream {
