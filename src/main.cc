@@ -65,10 +65,12 @@ int Agent(const std::string& bootstrap_file, const std::string& metrics_listen) 
   if (!metrics_listen.empty()) {
     auto started = wf::MetricsListener::Start(
         metrics_listen, [rt = runtime->get()] { return rt->RenderMetrics(); });
-    if (!started) return Fatal("failed to start agent: --metrics-listen: ", started.error().message);
+    if (!started)
+      return Fatal("failed to start agent: --metrics-listen: ", started.error().message);
     listener = std::move(*started);
-    opsorch::log::Info("workflow agent metrics on http://" + metrics_listen.substr(0, metrics_listen.rfind(':')) +
-                       ":" + std::to_string(listener->Port()) + "/metrics");
+    opsorch::log::Info("workflow agent metrics on http://" +
+                       metrics_listen.substr(0, metrics_listen.rfind(':')) + ":" +
+                       std::to_string(listener->Port()) + "/metrics");
   }
   int sig = 0;
   sigwait(&signals, &sig);
@@ -221,8 +223,9 @@ int main(int argc, char** argv) {
   opsorch::app::CliTarget target;
   std::string oncall_schedule, oncall_at, page_user;
   CLI::App* oncall = cli.add_subcommand(
-      "oncall", "Print who is on call (asks a running opsorch: OPSORCH_SERVER or OPSORCH_ADDR, "
-                "with OPSORCH_BEARER_TOKEN)");
+      "oncall",
+      "Print who is on call (asks a running opsorch: OPSORCH_SERVER or OPSORCH_ADDR, "
+      "with OPSORCH_BEARER_TOKEN)");
   oncall->add_option("--schedule", oncall_schedule, "Only this schedule");
   oncall->add_option("--at", oncall_at, "An RFC 3339 time (default: now)");
   oncall->add_option("--server", target.server, "The server's base URL");
@@ -240,7 +243,8 @@ int main(int argc, char** argv) {
     for (const CLI::App* sub : cli.get_subcommands({})) known = known || sub->get_name() == command;
     if (!known) {
       std::fprintf(stderr,
-                   "opsorch: unknown command \"%s\" (commands: serve, agent, workflow, keygen, oncall, page; "
+                   "opsorch: unknown command \"%s\" (commands: serve, agent, workflow, keygen, "
+                   "oncall, page; "
                    "see opsorch --help)\n",
                    command.c_str());
       return 2;

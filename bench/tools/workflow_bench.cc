@@ -98,8 +98,10 @@ int main(int argc, char** argv) {
     return all.empty() ? 0.0
                        : all[std::min(all.size() - 1, static_cast<std::size_t>(p * all.size()))];
   };
-  std::printf("report=%d threads=%d steps=%zu failures=%ld steps_per_s=%.0f p50_us=%.0f p99_us=%.0f\n",
-              report ? 1 : 0, threads, all.size(), failures.load(), all.size() / elapsed, pct(0.5), pct(0.99));
+  std::printf(
+      "report=%d threads=%d steps=%zu failures=%ld steps_per_s=%.0f p50_us=%.0f p99_us=%.0f\n",
+      report ? 1 : 0, threads, all.size(), failures.load(), all.size() / elapsed, pct(0.5),
+      pct(0.99));
   (*runtime)->Stop();
   runtime->reset();
   fs::remove_all(dir);

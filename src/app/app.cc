@@ -97,8 +97,7 @@ struct App::Impl {
     workflows = std::move(*started);
     // The runtime's own metrics on this server's /metrics (the server, which serves them, is
     // stopped before the runtime is destroyed).
-    metrics.AddCollector(
-        [rt = workflows.get()](std::string& out) { out += rt->RenderMetrics(); });
+    metrics.AddCollector([rt = workflows.get()](std::string& out) { out += rt->RenderMetrics(); });
     return Ok();
   }
 

@@ -1,5 +1,3 @@
-#include <opsorch/runbook/runbook.h>
-
 #include <algorithm>
 #include <map>
 #include <set>
@@ -7,6 +5,7 @@
 #include <opsorch/common/error.h>
 #include <opsorch/common/field_reader.h>
 #include <opsorch/common/json_parse.h>
+#include <opsorch/runbook/runbook.h>
 
 namespace opsorch::runbook {
 namespace {
@@ -17,8 +16,8 @@ constexpr std::chrono::hours kMaxRetryWait{1};
 bool ValidId(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
   });
 }
 
@@ -102,34 +101,50 @@ Status Conflict(const Runbook& rb, std::size_t step, std::string_view what) {
 
 std::string_view StepTypeName(StepType t) {
   switch (t) {
-    case StepType::kManual: return "manual";
-    case StepType::kInvoke: return "invoke";
-    case StepType::kObserve: return "observe";
-    case StepType::kVerify: return "verify";
-    case StepType::kRecord: return "record";
+    case StepType::kManual:
+      return "manual";
+    case StepType::kInvoke:
+      return "invoke";
+    case StepType::kObserve:
+      return "observe";
+    case StepType::kVerify:
+      return "verify";
+    case StepType::kRecord:
+      return "record";
   }
   return "manual";
 }
 
 std::string_view StepStatusName(StepStatus s) {
   switch (s) {
-    case StepStatus::kPending: return "pending";
-    case StepStatus::kRunning: return "running";
-    case StepStatus::kBlocked: return "blocked";
-    case StepStatus::kSucceeded: return "succeeded";
-    case StepStatus::kFailed: return "failed";
-    case StepStatus::kSkipped: return "skipped";
+    case StepStatus::kPending:
+      return "pending";
+    case StepStatus::kRunning:
+      return "running";
+    case StepStatus::kBlocked:
+      return "blocked";
+    case StepStatus::kSucceeded:
+      return "succeeded";
+    case StepStatus::kFailed:
+      return "failed";
+    case StepStatus::kSkipped:
+      return "skipped";
   }
   return "pending";
 }
 
 std::string_view RunStatusName(RunStatus s) {
   switch (s) {
-    case RunStatus::kRunning: return "running";
-    case RunStatus::kBlocked: return "blocked";
-    case RunStatus::kCompleted: return "completed";
-    case RunStatus::kFailed: return "failed";
-    case RunStatus::kCancelled: return "cancelled";
+    case RunStatus::kRunning:
+      return "running";
+    case RunStatus::kBlocked:
+      return "blocked";
+    case RunStatus::kCompleted:
+      return "completed";
+    case RunStatus::kFailed:
+      return "failed";
+    case RunStatus::kCancelled:
+      return "cancelled";
   }
   return "running";
 }
@@ -153,7 +168,9 @@ Result<Runbook> DecodeRunbook(const JsonValue& doc) {
   rb.version = r.Str("version");
   if (status && (rb.title.size() > kMaxText || rb.description.size() > 16 * kMaxText ||
                  rb.version.size() > 64)) {
-    r.Error(rb.title.size() > kMaxText ? "title" : rb.version.size() > 64 ? "version" : "description",
+    r.Error(rb.title.size() > kMaxText ? "title"
+            : rb.version.size() > 64   ? "version"
+                                       : "description",
             "is too long");
   }
   const JsonArray* steps = r.Array("steps");
@@ -229,7 +246,8 @@ Result<Runbook> DecodeRunbook(const JsonValue& doc) {
       s.Error("retries", "is only for \"onFailure\": \"retry\"");
     }
     step.retry_delay = s.Duration("retryDelay", step.retry_delay);
-    if (status && (step.retry_delay < std::chrono::milliseconds(100) || step.retry_delay > kMaxRetryWait)) {
+    if (status &&
+        (step.retry_delay < std::chrono::milliseconds(100) || step.retry_delay > kMaxRetryWait)) {
       s.Error("retryDelay", "must be from 100ms to 1h");
     }
     step.timeout = s.Duration("timeout", step.timeout);
@@ -300,7 +318,8 @@ Decision Decide(const Runbook& rb, const RunState& state, TimePoint now) {
     return d;
   }
   bool stopped = false;
-  for (std::size_t i = 0; i < rb.steps.size(); ++i) stopped = stopped || Stops(rb.steps[i], state.steps[i]);
+  for (std::size_t i = 0; i < rb.steps.size(); ++i)
+    stopped = stopped || Stops(rb.steps[i], state.steps[i]);
   for (std::size_t i : rb.order) {
     const Step& step = rb.steps[i];
     const StepState& st = state.steps[i];
@@ -332,9 +351,9 @@ Decision Decide(const Runbook& rb, const RunState& state, TimePoint now) {
           Earliest(d.wake_at, *st.next_attempt);
           break;
         }
-        d.actions.push_back({step.type == StepType::kManual ? Action::Kind::kAwaitPerson
-                                                            : Action::Kind::kStart,
-                             i});
+        d.actions.push_back(
+            {step.type == StepType::kManual ? Action::Kind::kAwaitPerson : Action::Kind::kStart,
+             i});
         break;
       }
       default:
@@ -362,8 +381,8 @@ Status Apply(const Runbook& rb, RunState& state, const Action& action, TimePoint
       st.next_attempt.reset();
       return Ok();
     case Action::Kind::kTimeOut: {
-      const auto limit = std::chrono::duration_cast<std::chrono::milliseconds>(
-          rb.steps[action.step].timeout);
+      const auto limit =
+          std::chrono::duration_cast<std::chrono::milliseconds>(rb.steps[action.step].timeout);
       return Failed(rb, state, action.step,
                     "timed out after " + std::to_string(limit.count()) + " ms", now);
     }

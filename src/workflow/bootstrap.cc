@@ -90,8 +90,8 @@ struct Substituter {
     if (auto text = lookup("OPSORCH_WORKFLOW_STRING_KEY")) {
       key = package::ParseSecretKey(*text);
       if (!key) {
-        return Fail(errc::kBadRequest, path + ": OPSORCH_WORKFLOW_STRING_KEY: " +
-                                           key.error().message);
+        return Fail(errc::kBadRequest,
+                    path + ": OPSORCH_WORKFLOW_STRING_KEY: " + key.error().message);
       }
     } else if (auto file = lookup("OPSORCH_WORKFLOW_STRING_KEY_FILE")) {
       key = package::ReadSecretKeyFile(*file);
@@ -301,23 +301,22 @@ PackagingRules ReadPackaging(const FieldReader& r, const std::string& deployment
   if (*r.status && !ValidName(p.policy.package_id)) {
     r.Error("package_id", "must be 1-64 characters of [A-Za-z0-9._-]");
   }
-  p.policy.required_signers =
-      ReadKeyNames(r, "required_signers", keys, package::KeyPurpose::kSign);
+  p.policy.required_signers = ReadKeyNames(r, "required_signers", keys, package::KeyPurpose::kSign);
   p.policy.additional_signers =
       ReadKeyNames(r, "additional_signers", keys, package::KeyPurpose::kSign);
   // One signature must not count twice (a required signer that is also "additional").
   for (const auto& [name, key] : p.policy.additional_signers) {
     for (const auto& [required, rkey] : p.policy.required_signers) {
       if (key == rkey) {
-        r.Error("additional_signers", "\"" + name + "\" is also a required signer (\"" +
-                                          required + "\"): a signature counts once");
+        r.Error("additional_signers", "\"" + name + "\" is also a required signer (\"" + required +
+                                          "\"): a signature counts once");
       }
     }
   }
   const JsonValue* n = r.obj.if_contains("required_additional_signers");
-  if (n != nullptr && (!n->is_int64() || n->get_int64() < 0 ||
-                       static_cast<std::size_t>(n->get_int64()) >
-                           p.policy.additional_signers.size())) {
+  if (n != nullptr &&
+      (!n->is_int64() || n->get_int64() < 0 ||
+       static_cast<std::size_t>(n->get_int64()) > p.policy.additional_signers.size())) {
     r.Error("required_additional_signers",
             "must be an integer from 0 to the number of additional_signers");
   } else if (n != nullptr) {
@@ -474,8 +473,8 @@ Deployment ReadDeployment(const JsonObject& o, const std::string& where,
   }
   d.max_concurrent_runs = static_cast<std::size_t>(r.PositiveInt("max_concurrent_runs", 1));
   if (const JsonObject* packaging = r.Object("packaging"); packaging != nullptr && *status) {
-    d.packaging = ReadPackaging(FieldReader{*packaging, r.Path("packaging"), status}, d.id,
-                                base_dir, keys);
+    d.packaging =
+        ReadPackaging(FieldReader{*packaging, r.Path("packaging"), status}, d.id, base_dir, keys);
   }
   return d;
 }
@@ -490,7 +489,8 @@ KeyMap ReadKeys(const FieldReader& root, Status* status) {
     const std::string name(kv.key());
     const std::string at = "keys." + name;
     if (!ValidName(name)) {
-      *status = Fail(errc::kBadRequest, at + ": key names must be 1-64 characters of [A-Za-z0-9._-]");
+      *status =
+          Fail(errc::kBadRequest, at + ": key names must be 1-64 characters of [A-Za-z0-9._-]");
       break;
     }
     if (!kv.value().is_string()) {
@@ -526,7 +526,8 @@ StatusReportTarget ReadReport(const FieldReader& r) {
     r.Error("interval", "must be from 1s to 1h");
   }
   t.timeout = r.Duration("timeout", t.timeout);
-  if (*r.status && (t.timeout < std::chrono::milliseconds(100) || t.timeout > std::chrono::minutes(1))) {
+  if (*r.status &&
+      (t.timeout < std::chrono::milliseconds(100) || t.timeout > std::chrono::minutes(1))) {
     r.Error("timeout", "must be from 100ms to 1m");
   }
   return t;

@@ -1,5 +1,3 @@
-#include <opsorch/workflow/expectation.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -7,6 +5,7 @@
 #include <opsorch/common/error.h>
 #include <opsorch/common/field_reader.h>
 #include <opsorch/workflow/config.h>
+#include <opsorch/workflow/expectation.h>
 
 namespace opsorch::workflow {
 namespace {

@@ -4,15 +4,14 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <deque>
-#include <fcntl.h>
-#include <strings.h>
-#include <unistd.h>
-
 #include <filesystem>
 #include <mutex>
 #include <thread>
 
 #include <boost/json/serialize.hpp>
+#include <fcntl.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include <opsorch/common/error.h>
 #include <opsorch/common/files.h>
@@ -106,10 +105,10 @@ Result<std::optional<Accepted>> ReadAccepted(const Deployment& d) {
                 path + ": not a package record (restore it, or delete it to accept any version)");
   }
   if (id->get_string() != d.packaging->policy.package_id) {
-    return Fail(errc::kBadRequest,
-                path + ": the record of package \"" + std::string(id->get_string()) +
-                    "\", not \"" + d.packaging->policy.package_id +
-                    "\" (give each deployment its own persistence_dir)");
+    return Fail(errc::kBadRequest, path + ": the record of package \"" +
+                                       std::string(id->get_string()) + "\", not \"" +
+                                       d.packaging->policy.package_id +
+                                       "\" (give each deployment its own persistence_dir)");
   }
   Accepted a{std::string(version->get_string()), ""};
   if (const JsonValue* digest = field("payloadSha256")) a.payload_sha256 = digest->get_string();
@@ -343,10 +342,10 @@ struct Runtime::Impl {
       if (!o.entry.audit || !o.output) continue;
       const std::string line = AuditLineJson(r, o.entry.token);
       if (auto st = o.output->Append(std::span<const std::string>(&line, 1)); !st) {
-        RuntimeLog(log::Level::kWarn,
-                   "workflow: output " + o.entry.id + " refused an audit record: " +
-                       st.error().message,
-                   d);
+        RuntimeLog(
+            log::Level::kWarn,
+            "workflow: output " + o.entry.id + " refused an audit record: " + st.error().message,
+            d);
       }
     }
     if (options.observer.on_audit) options.observer.on_audit(r);
@@ -376,7 +375,8 @@ struct Runtime::Impl {
 
   // Bytes a record takes in a report, as StatusDocument writes it (clipped).
   static std::size_t AuditBytes(const AuditRecord& r) {
-    std::size_t n = 96 + r.kind.size() + r.deployment.size() + std::min<std::size_t>(r.message.size(), 2004);
+    std::size_t n =
+        96 + r.kind.size() + r.deployment.size() + std::min<std::size_t>(r.message.size(), 2004);
     for (const auto& [k, v] : r.detail) n += 8 + k.size() + std::min<std::size_t>(v.size(), 2004);
     return n * 2;  // escapes: never more than this for what the clip leaves
   }
@@ -435,11 +435,11 @@ struct Runtime::Impl {
     bool failing = false;
     // After a 429 (the service takes one report a second per agent) the next try comes after
     // its Retry-After, not a whole interval later.
-    std::optional<std::chrono::milliseconds> retry_after;
+    std::chrono::milliseconds retry_after{0};  // 0: none
     while (!report_stop) {
-      if (retry_after) {
-        report_cv.wait_for(lock, *retry_after, [&] { return report_stop; });
-        retry_after.reset();
+      if (retry_after.count() > 0) {
+        report_cv.wait_for(lock, retry_after, [&] { return report_stop; });
+        retry_after = std::chrono::milliseconds(0);
       } else {
         report_cv.wait_for(lock, report_target.interval,
                            [&] { return report_wake || report_stop; });
@@ -528,7 +528,10 @@ struct Runtime::Impl {
       if (options.metric_store != nullptr) options.metric_store->Add(m);
       if (options.report && report.FirstSeen(d.def.id, "metric_first_emit", m.key)) {
         const std::string key = Clip(m.key, 256);
-        Audit(d, {NowMs(), d.def.id, "metric_first_emit", "first emission of metric " + key,
+        Audit(d, {NowMs(),
+                  d.def.id,
+                  "metric_first_emit",
+                  "first emission of metric " + key,
                   {{"key", key}}});
       }
       kept.push_back(std::move(m));
@@ -731,9 +734,9 @@ struct Runtime::Impl {
       }
       NoteFailure(d, refused, /*audit=*/true);
       RuntimeLog(log::Level::kError,
-                 std::string("workflow: new ") + (unpacked && unpacked->info ? "package" : "configuration") +
-                     " refused (" + refused.reason + "), keeping the running one: " +
-                     refused.message,
+                 std::string("workflow: new ") +
+                     (unpacked && unpacked->info ? "package" : "configuration") + " refused (" +
+                     refused.reason + "), keeping the running one: " + refused.message,
                  d);
       return Ok();
     }
@@ -750,10 +753,10 @@ struct Runtime::Impl {
             d.etag.clear();  // try again on the next poll, not only when the package changes
           }
           NoteFailure(d, refused, /*audit=*/false);
-          RuntimeLog(log::Level::kError,
-                     "workflow: package not loaded, its version cannot be recorded: " +
-                         st.error().message,
-                     d);
+          RuntimeLog(
+              log::Level::kError,
+              "workflow: package not loaded, its version cannot be recorded: " + st.error().message,
+              d);
           return Ok();
         }
       }
@@ -778,8 +781,10 @@ struct Runtime::Impl {
         d.load.version = m.version;
         d.load.sha256 = unpacked->info->sha256;
         accepted.message = "package " + m.id + " " + m.version + " accepted from " + what;
-        accepted.detail = {{"packageId", m.id}, {"version", m.version},
-                           {"sha256", unpacked->info->sha256}, {"source", what}};
+        accepted.detail = {{"packageId", m.id},
+                           {"version", m.version},
+                           {"sha256", unpacked->info->sha256},
+                           {"source", what}};
         std::string signers;
         for (const auto& k : unpacked->info->signers) {
           signers += (signers.empty() ? "" : ",") + k.Text();
@@ -810,11 +815,11 @@ struct Runtime::Impl {
     const bool is_package = package::LooksLikePackage(bytes);
     if (!d.def.packaging) {
       if (is_package) {
-        return tl::unexpected(Refused{
-            "no_packaging",
-            "the source holds a package, but the bootstrap gives deployment " + d.def.id +
-                " no packaging section (trusted signers and this runtime's recipient key)",
-            std::nullopt});
+        return tl::unexpected(
+            Refused{"no_packaging",
+                    "the source holds a package, but the bootstrap gives deployment " + d.def.id +
+                        " no packaging section (trusted signers and this runtime's recipient key)",
+                    std::nullopt});
       }
       return Plain(std::move(bytes));
     }
@@ -836,25 +841,25 @@ struct Runtime::Impl {
                  "plain configurations (allow_plain)",
           std::nullopt});
     }
-    auto opened = package::Open(bytes, d.def.packaging->policy,
-                                last ? std::optional<std::string_view>(last->version)
-                                     : std::nullopt);
+    auto opened =
+        package::Open(bytes, d.def.packaging->policy,
+                      last ? std::optional<std::string_view>(last->version) : std::nullopt);
     if (!opened) {
-      return tl::unexpected(Refused{
-          std::string(package::RefusalName(package::RefusalOf(opened.error()))),
-          opened.error().message, std::nullopt});
+      return tl::unexpected(
+          Refused{std::string(package::RefusalName(package::RefusalOf(opened.error()))),
+                  opened.error().message, std::nullopt});
     }
     std::string digest = ConfigDigest(opened->payload);
     // The same version again is a restart, not a release: it must be the same configuration
     // (else a known-bad build could be replayed under the version of a good one).
     if (last && last->version == opened->info.manifest.version && !last->payload_sha256.empty() &&
         last->payload_sha256 != digest) {
-      return tl::unexpected(Refused{
-          std::string(package::RefusalName(package::Refusal::kRollback)),
-          "version " + last->version +
-              " was already accepted with another configuration: a new release needs a new "
-              "version",
-          std::nullopt});
+      return tl::unexpected(
+          Refused{std::string(package::RefusalName(package::Refusal::kRollback)),
+                  "version " + last->version +
+                      " was already accepted with another configuration: a new release needs a new "
+                      "version",
+                  std::nullopt});
     }
     return Unpacked{std::move(opened->payload), std::move(opened->info), std::move(digest)};
   }
@@ -879,7 +884,9 @@ struct Runtime::Impl {
     }
     report.ConfigLoad(d.def.id, audit ? "refused" : "failed", refused.reason);
     if (audit) {
-      Audit(d, {now, d.def.id, "config_refused",
+      Audit(d, {now,
+                d.def.id,
+                "config_refused",
                 "configuration from " + DescribeSource(d.def.config) + " refused (" +
                     refused.reason + "): " + message,
                 {{"source", DescribeSource(d.def.config)}, {"refusal", refused.reason}}});
@@ -1095,9 +1102,11 @@ struct Runtime::Impl::Run final : ScriptHost {
       // Which step starts sending which credential header is news to an operator; its value
       // never is anywhere.
       for (const auto& [name, value] : auth_headers) {
-        if (rt.options.report &&
-            rt.report.FirstSeen(d.def.id, "auth_header_set", StepKey(wf.name, step.id) + " " + name)) {
-          rt.Audit(d, {rt.NowMs(), d.def.id, "auth_header_set",
+        if (rt.options.report && rt.report.FirstSeen(d.def.id, "auth_header_set",
+                                                     StepKey(wf.name, step.id) + " " + name)) {
+          rt.Audit(d, {rt.NowMs(),
+                       d.def.id,
+                       "auth_header_set",
                        "step " + StepKey(wf.name, step.id) + " sets credential header " + name,
                        {{"workflow", wf.name}, {"step", step.id}, {"header", name}}});
         }
@@ -1222,11 +1231,16 @@ struct Runtime::Impl::Run final : ScriptHost {
     }
     const std::string key = host_id + " " + std::string(method) + " " + std::string(rule);
     if (!rt.report.FirstSeen(d.def.id, "host_first_call", key)) return;
-    rt.Audit(d, {rt.NowMs(), d.def.id, "host_first_call",
-                 "first call to host " + host_id + ": " + std::string(method) + " " +
-                     std::string(rule),
-                 {{"host", host_id}, {"method", std::string(method)}, {"pattern", std::string(rule)},
-                  {"workflow", wf.name}, {"step", step.id}}});
+    rt.Audit(
+        d, {rt.NowMs(),
+            d.def.id,
+            "host_first_call",
+            "first call to host " + host_id + ": " + std::string(method) + " " + std::string(rule),
+            {{"host", host_id},
+             {"method", std::string(method)},
+             {"pattern", std::string(rule)},
+             {"workflow", wf.name},
+             {"step", step.id}}});
   }
 
   // ScriptHost

@@ -8,9 +8,9 @@
 namespace opsorch::runbook {
 namespace {
 
-using ::testing::HasSubstr;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
+using ::testing::HasSubstr;
 
 const TimePoint kT0 = TimePoint{} + std::chrono::hours(24 * 365 * 56);
 
@@ -61,8 +61,8 @@ TEST(RunbookDecode, ReadsStepsAndATopologicalOrder) {
   EXPECT_EQ(rb.steps[3].on_failure, OnFailure::kRetry);
   EXPECT_EQ(rb.steps[3].retries, 2);
   EXPECT_EQ(rb.steps[3].timeout, seconds(10));
-  EXPECT_EQ(Ids(rb, rb.order), (std::vector<std::string>{"observe", "approve", "note", "clean",
-                                                          "verify"}));
+  EXPECT_EQ(Ids(rb, rb.order),
+            (std::vector<std::string>{"observe", "approve", "note", "clean", "verify"}));
   // Order follows dependencies even when the document does not.
   const Runbook rev = Decode(R"({"id": "r", "title": "R", "steps": [
       {"id": "b", "title": "B", "type": "invoke", "dependsOn": ["a"]},
@@ -185,7 +185,8 @@ TEST(RunbookRun, FailurePolicies) {
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
     const Runbook rb = Decode(R"({"id": "p", "title": "P", "steps": [
-        {"id": "a", "title": "A", "type": "invoke", "onFailure": )" + c.on_failure + R"(},
+        {"id": "a", "title": "A", "type": "invoke", "onFailure": )" +
+                              c.on_failure + R"(},
         {"id": "b", "title": "B", "type": "invoke", "dependsOn": ["a"]},
         {"id": "m", "title": "M", "type": "manual"},
         {"id": "c", "title": "C", "type": "verify", "dependsOn": ["b", "m"]}]})");
@@ -274,7 +275,8 @@ TEST(RunbookRun, IndependentStepsStartTogether) {
              R"(", "title": "S", "type": "invoke"})";
   }
   steps += R"(, {"id": "join", "title": "J", "type": "verify", "dependsOn": [)";
-  for (int i = 0; i < 32; ++i) steps += std::string(i ? "," : "") + "\"s" + std::to_string(i) + "\"";
+  for (int i = 0; i < 32; ++i)
+    steps += std::string(i ? "," : "") + "\"s" + std::to_string(i) + "\"";
   steps += "]}";
   const Runbook rb = Decode(R"({"id": "w", "title": "W", "steps": [)" + steps + "]}");
   RunState st = NewRun(rb);

@@ -4,10 +4,11 @@
 // clock: the layer that stores runs and calls workflow steps applies the decisions (the
 // orchestration issue's groundwork; nothing serves runbooks yet).
 //
-// Step types are the seed's: `manual` waits for POST /orchestration/runs/{id}/steps/{step}/complete;
-// `invoke`, `observe`, `verify` and `record` are automated (a workflow step, a metric check, a
-// timeline entry: the layer decides how). `dependsOn` forms a DAG; a step starts when every step
-// it depends on is done, so independent steps run in parallel.
+// Step types are the seed's: `manual` waits for POST
+// /orchestration/runs/{id}/steps/{step}/complete; `invoke`, `observe`, `verify` and `record` are
+// automated (a workflow step, a metric check, a timeline entry: the layer decides how). `dependsOn`
+// forms a DAG; a step starts when every step it depends on is done, so independent steps run in
+// parallel.
 #pragma once
 
 #include <chrono>
@@ -33,7 +34,7 @@ struct Step {
   std::string id;  // [A-Za-z0-9._-]{1,64}, unique in the runbook
   std::string title;
   StepType type = StepType::kManual;
-  std::vector<std::string> depends_on;  // ids of earlier-or-later steps; no cycles
+  std::vector<std::string> depends_on;        // ids of earlier-or-later steps; no cycles
   std::vector<std::size_t> depends_on_index;  // the same as indices (DecodeRunbook fills it)
   OnFailure on_failure = OnFailure::kStop;
   int retries = 0;  // kRetry: further attempts after the first failure, 1-10
@@ -65,12 +66,12 @@ Result<Runbook> ParseRunbook(std::string_view text);  // JSON text, then DecodeR
 // ---- a run ----
 
 enum class StepStatus : std::uint8_t {
-  kPending,    // dependencies not done, or waiting for its next attempt
-  kRunning,    // an automated attempt is going
-  kBlocked,    // a manual step waiting for a person
+  kPending,  // dependencies not done, or waiting for its next attempt
+  kRunning,  // an automated attempt is going
+  kBlocked,  // a manual step waiting for a person
   kSucceeded,
-  kFailed,     // for good (retries used up)
-  kSkipped,    // never ran: an earlier failure stopped the run
+  kFailed,   // for good (retries used up)
+  kSkipped,  // never ran: an earlier failure stopped the run
 };
 std::string_view StepStatusName(StepStatus s);  // the contract's vocabulary
 
@@ -81,8 +82,8 @@ using TimePoint = std::chrono::system_clock::time_point;
 
 struct StepState {
   StepStatus status = StepStatus::kPending;
-  int attempts = 0;                       // attempts started
-  std::optional<TimePoint> started_at;    // of the current or last attempt
+  int attempts = 0;                     // attempts started
+  std::optional<TimePoint> started_at;  // of the current or last attempt
   std::optional<TimePoint> finished_at;
   std::optional<TimePoint> next_attempt;  // a retry waits until then
   std::string error;                      // of the last failed attempt
@@ -105,9 +106,9 @@ struct Action {
 };
 
 struct Decision {
-  std::vector<Action> actions;  // in the runbook's topological order
+  std::vector<Action> actions;             // in the runbook's topological order
   RunStatus status = RunStatus::kRunning;  // once the actions are applied
-  std::optional<TimePoint> wake_at;  // the next time something is due (a retry, a timeout)
+  std::optional<TimePoint> wake_at;        // the next time something is due (a retry, a timeout)
 };
 
 // The pure decision. Deterministic: the same runbook, state and time give the same decision.

@@ -38,8 +38,7 @@ inline constexpr std::size_t kMaxExpectations = 100;
 
 // The configuration's `expectations` array. Errors name the path and the rule
 // ("expectations[2].below: must be a number"); a declaration must say what a breach is.
-Result<std::vector<Expectation>> DecodeExpectations(const JsonArray& list,
-                                                    const std::string& path);
+Result<std::vector<Expectation>> DecodeExpectations(const JsonArray& list, const std::string& path);
 
 // One series' memory, kept by the caller per (expectation, key, dimensions).
 struct SeriesState {

@@ -89,7 +89,7 @@ struct Manifest {
   std::string id;
   std::string version;
   std::string created;
-  PublicKey packager;  // kPackager
+  PublicKey packager;       // kPackager
   std::string description;  // optional, ≤ 1024 bytes
 };
 
@@ -105,8 +105,8 @@ enum class Refusal : std::uint8_t {
   kTooFewAdditionalSigners,
   kPackagerNotAllowed,
   kNotARecipient,
-  kDecryptFailed,  // this runtime is listed but its block or the payload does not open
-  kRollback,       // older than the last accepted version
+  kDecryptFailed,    // this runtime is listed but its block or the payload does not open
+  kRollback,         // older than the last accepted version
   kPlainNotAllowed,  // not a package, and the bootstrap does not allow plain configurations
 };
 std::string_view RefusalName(Refusal r);  // "malformed", "bad_signature", … (metrics label)
@@ -123,10 +123,10 @@ struct PackageInfo {
 
 struct PackOptions {
   std::string id, version, description;
-  std::int64_t created_ms = 0;            // 0: now
-  std::vector<SecretKey> signers;         // kSign, at least one
-  std::vector<PublicKey> recipients;      // kRecipient, at least one
-  std::optional<SecretKey> packager;      // kPackager; none: a fresh one (an anonymous packager)
+  std::int64_t created_ms = 0;        // 0: now
+  std::vector<SecretKey> signers;     // kSign, at least one
+  std::vector<PublicKey> recipients;  // kRecipient, at least one
+  std::optional<SecretKey> packager;  // kPackager; none: a fresh one (an anonymous packager)
 };
 
 // True when `bytes` starts with the package magic (a configuration source decides by this
@@ -175,7 +175,7 @@ inline constexpr std::string_view kEncryptedPrefix = "enc1:";
 bool IsEncryptedString(std::string_view s);
 // The key id of a kString key: what `enc1:` texts name and `keygen --purpose string` prints.
 std::string StringKeyId(const SecretKey& key);
-Result<std::string> EncryptString(std::string_view plain, const SecretKey& key);   // kString
+Result<std::string> EncryptString(std::string_view plain, const SecretKey& key);  // kString
 Result<std::string> DecryptString(std::string_view text, const SecretKey& key);   // kString
 
 }  // namespace opsorch::workflow::package

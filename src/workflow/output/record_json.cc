@@ -21,7 +21,6 @@ void AppendNumber(std::string& out, double v) {
   out.append(buf, r.ptr);
 }
 
-
 void AppendTail(std::string& out, std::string_view deployment, std::string_view token) {
   out += ",\"deployment\":";
   AppendJsonString(out, deployment);

@@ -168,8 +168,9 @@ TEST_F(ExampleRun, ServeWithARelativeBootstrapAnswersTheMetricsApi) {
 // promtool checks the whole exposition), and its audit records go to the outputs.
 TEST_F(ExampleRun, ServeExposesTheRuntimesOwnMetricsAndWritesAuditRecords) {
   const Served s = ServeExample(dir_, env_, "GET", "/metrics", "", [](const std::string& b) {
-    return b.find("opsorch_workflow_http_calls_total{deployment=\"prometheus-health\","
-                  "host=\"prometheus\",status_class=\"error\"}") != std::string::npos;
+    return b.find(
+               "opsorch_workflow_http_calls_total{deployment=\"prometheus-health\","
+               "host=\"prometheus\",status_class=\"error\"}") != std::string::npos;
   });
   ASSERT_TRUE(s.answered) << s.body << "\nstderr:\n" << s.stderr_text;
   for (const char* family :

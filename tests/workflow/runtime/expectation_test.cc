@@ -35,7 +35,8 @@ TEST(Expectation, DeclarationRefusalsNameThePathAndTheRule) {
        "expectations[0].below: is above `above`: every value would be a breach"},
       {R"({"metric": "m", "below": 1, "severity": "page"})",
        "expectations[0].severity: must be critical, error, warning or info"},
-      {R"({"metric": "m", "below": 1, "for": "-1s"})", "expectations[0].for: must be a non-negative"},
+      {R"({"metric": "m", "below": 1, "for": "-1s"})",
+       "expectations[0].for: must be a non-negative"},
       {R"({"metric": "m", "below": 1, "hold": "1s"})", "expectations[0].hold: unknown field"},
       {R"({"metric": "m", "below": 1, "dimensions": {"a": 1}})",
        "expectations[0].dimensions.a: must be a string"},
@@ -73,35 +74,43 @@ constexpr auto kResolve = Transition::kResolve;
 
 TEST(Expectation, BoundsTriggerOnceAndResolveOnce) {
   // The budget example: within_budget below 1 is a breach.
-  Replay(One(R"({"metric": "project.within_budget", "below": 1})"),
-      {{0, 1, kNone}, {1000, 0, kTrigger}, {2000, 0, kNone}, {3000, 0, kNone}, {4000, 1, kResolve},
-       {5000, 1, kNone}, {6000, 0, kTrigger}});
+  Replay(One(R"({"metric": "project.within_budget", "below": 1})"), {{0, 1, kNone},
+                                                                     {1000, 0, kTrigger},
+                                                                     {2000, 0, kNone},
+                                                                     {3000, 0, kNone},
+                                                                     {4000, 1, kResolve},
+                                                                     {5000, 1, kNone},
+                                                                     {6000, 0, kTrigger}});
   Replay(One(R"({"metric": "m", "above": 90, "below": 10})"),
-      {{0, 50, kNone}, {1, 95, kTrigger}, {2, 5, kNone}, {3, 50, kResolve}, {4, 90, kNone}});
+         {{0, 50, kNone}, {1, 95, kTrigger}, {2, 5, kNone}, {3, 50, kResolve}, {4, 90, kNone}});
 }
 
 TEST(Expectation, ABreachMustHoldAndAClearMustHoldTooSoFlappingDoesNotPage) {
   const Expectation e = One(R"({"metric": "m", "above": 90, "for": "5m", "clear_for": "2m"})");
   Replay(e, {
-             {0, 95, kNone},         // breach begins
-             {60'000, 50, kNone},    // back in bounds before it held: forgotten
-             {120'000, 95, kNone},   // a new breach begins
-             {300'000, 96, kNone},   // held 3 min
-             {420'000, 97, kTrigger},  // held 5 min: one trigger
-             {480'000, 10, kNone},   // clearing begins
-             {510'000, 99, kNone},   // flaps back: still firing, no new trigger
-             {540'000, 10, kNone},   // clearing begins again
-             {660'000, 10, kResolve},  // clear held 2 min: one resolve
-         });
+                {0, 95, kNone},           // breach begins
+                {60'000, 50, kNone},      // back in bounds before it held: forgotten
+                {120'000, 95, kNone},     // a new breach begins
+                {300'000, 96, kNone},     // held 3 min
+                {420'000, 97, kTrigger},  // held 5 min: one trigger
+                {480'000, 10, kNone},     // clearing begins
+                {510'000, 99, kNone},     // flaps back: still firing, no new trigger
+                {540'000, 10, kNone},     // clearing begins again
+                {660'000, 10, kResolve},  // clear held 2 min: one resolve
+            });
 }
 
 TEST(Expectation, ADirectionComparesWithThePreviousSample) {
   Replay(One(R"({"metric": "queue.depth", "direction": "up", "change": 100})"),
-      // A change is between two samples: the next sample that does not jump resolves it.
-      {{0, 10, kNone}, {1, 50, kNone}, {2, 200, kTrigger}, {3, 250, kResolve}, {4, 240, kNone},
-       {5, 400, kTrigger}});
+         // A change is between two samples: the next sample that does not jump resolves it.
+         {{0, 10, kNone},
+          {1, 50, kNone},
+          {2, 200, kTrigger},
+          {3, 250, kResolve},
+          {4, 240, kNone},
+          {5, 400, kTrigger}});
   Replay(One(R"({"metric": "disk.free", "direction": "down", "change": 5})"),
-      {{0, 50, kNone}, {1, 44, kTrigger}, {2, 44, kResolve}});
+         {{0, 50, kNone}, {1, 44, kTrigger}, {2, 44, kResolve}});
 }
 
 TEST(Expectation, WatchesMatchesKeyAndDimensionFilter) {

@@ -2,8 +2,6 @@
 // and encrypted for this runtime load, refusals keep the running configuration and say why,
 // versions never go back (across restarts too); encrypted bootstrap strings; and what the
 // runtime reports about itself (metrics, audit records, status reports to a loopback service).
-#include <sys/stat.h>
-
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -11,6 +9,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <opsorch/common/json_parse.h>
 #include <opsorch/workflow/package.h>
@@ -185,8 +184,7 @@ TEST_F(PackagingTest, RefusedPackagesKeepTheRunningConfigurationAndSayWhy) {
       {"signed by an untrusted key",
        Pack({.version = "1.1.0", .body = "evil", .signers = {&keys_.stranger}}),
        "missing_required_signer", "publisher"},
-      {"another packager",
-       Pack({.version = "1.1.0", .body = "evil", .packager = &keys_.other_ci}),
+      {"another packager", Pack({.version = "1.1.0", .body = "evil", .packager = &keys_.other_ci}),
        "packager_not_allowed", "packager"},
       {"for another runtime",
        Pack({.version = "1.1.0", .body = "evil", .recipients = {&keys_.other_runtime}}),
@@ -212,8 +210,10 @@ TEST_F(PackagingTest, RefusedPackagesKeepTheRunningConfigurationAndSayWhy) {
   runtime_->PollNow();
   EXPECT_EQ(Running(), "v2");
   EXPECT_EQ(runtime_->Deployments()[0].refusal, "");
-  EXPECT_THAT(runtime_->RenderMetrics(),
-              HasSubstr(R"(opsorch_workflow_config_loads_total{deployment="d",outcome="refused",reason="rollback"} 1)"));
+  EXPECT_THAT(
+      runtime_->RenderMetrics(),
+      HasSubstr(
+          R"(opsorch_workflow_config_loads_total{deployment="d",outcome="refused",reason="rollback"} 1)"));
 }
 
 TEST_F(PackagingTest, AnOlderPackageIsRefusedAfterARestart) {
@@ -279,7 +279,8 @@ TEST_F(PackagingTest, AllowPlainHoldsOnlyUntilTheFirstPackage) {
   runtime_->PollNow();
   EXPECT_EQ(Running(), "v1");
   EXPECT_EQ(runtime_->Deployments()[0].refusal, "plain_not_allowed");
-  EXPECT_THAT(runtime_->Deployments()[0].last_error, HasSubstr("already accepted package version 1.0.0"));
+  EXPECT_THAT(runtime_->Deployments()[0].last_error,
+              HasSubstr("already accepted package version 1.0.0"));
 }
 
 // A package's configuration is secret from the service that distributes it: when it does not
@@ -287,8 +288,8 @@ TEST_F(PackagingTest, AllowPlainHoldsOnlyUntilTheFirstPackage) {
 TEST_F(PackagingTest, AnInvalidPackagedConfigurationIsNotQuotedInTheStatus) {
   Write("wf.pkg", Pack({}));
   StartOk(Bootstrap());
-  Write("wf.pkg", Pack({.version = "1.1.0",
-                        .config = R"J({"workflows": [{"name": "w", "steps": [{"id": "s",
+  Write("wf.pkg",
+        Pack({.version = "1.1.0", .config = R"J({"workflows": [{"name": "w", "steps": [{"id": "s",
                                       "results": "local secret_plan = ("}]}]})J"}));
   runtime_->PollNow();
   EXPECT_EQ(Running(), "v1");
@@ -356,7 +357,8 @@ TEST_F(PackagingTest, BootstrapRulesNameTheFieldAndTheRule) {
       {"nobody must sign", runtime_key, "", "name at least one required signer"},
       {"more additional than listed",
        R"J("required_signers": ["publisher"], "additional_signers": ["endorser"],
-           "required_additional_signers": 2, )J" + runtime_key,
+           "required_additional_signers": 2, )J" +
+           runtime_key,
        "", "required_additional_signers: must be an integer from 0 to the number"},
       {"no recipient key", R"J("required_signers": ["publisher"])J", "",
        "exactly one of recipient_key"},
@@ -368,7 +370,8 @@ TEST_F(PackagingTest, BootstrapRulesNameTheFieldAndTheRule) {
        "must be a recipient key, not a sign key"},
       {"a required signer also additional",
        R"J("required_signers": ["publisher"], "additional_signers": ["publisher"],
-           "required_additional_signers": 1, )J" + runtime_key,
+           "required_additional_signers": 1, )J" +
+           runtime_key,
        "", "\"publisher\" is also a required signer"},
       {"unknown packaging field",
        R"J("required_signers": ["publisher"], "sign_by": 1, )J" + runtime_key, "",
@@ -448,9 +451,11 @@ TEST_F(PackagingTest, RunsAreCountedAndFirstsAreAuditedOnceWithoutSecrets) {
        "url": "ctx.set_url('api', '/items/' .. ctx.body())",
        "results": "ctx.metric('items.count', tonumber(ctx.body()), {api = 'tok-SECRET-123'}); ctx.metric('items.seen', 1)"},
       {"id": "fails", "results": "error('boom')"}]}]})J");
-  StartOk(R"J({"deployments": [{"id": "d", "config": {"file": "wf.json"}, "persistence_dir": "state",
-      "hosts": {"api": {"url": ")J" + upstream.url() +
-          R"J(/base", "allow_private": true, "headers": {"Authorization": "Bearer ${API_TOKEN}"},
+  StartOk(
+      R"J({"deployments": [{"id": "d", "config": {"file": "wf.json"}, "persistence_dir": "state",
+      "hosts": {"api": {"url": ")J" +
+      upstream.url() +
+      R"J(/base", "allow_private": true, "headers": {"Authorization": "Bearer ${API_TOKEN}"},
           "allow": [{"method": "GET", "path": "/items/*"}]}}}]})J");
   for (const char* id : {"1", "2", "3"}) {
     auto r = runtime_->RunStep("d", "s", {.body = id});
@@ -469,11 +474,23 @@ TEST_F(PackagingTest, RunsAreCountedAndFirstsAreAuditedOnceWithoutSecrets) {
     if (r.kind == "auth_header_set") EXPECT_EQ(r.detail.at("header"), "X-Api-Key");
   }
   const std::string text = runtime_->RenderMetrics();
-  EXPECT_THAT(text, HasSubstr(R"(opsorch_workflow_step_runs_total{deployment="d",workflow="w",step="s",outcome="ok"} 3)"));
-  EXPECT_THAT(text, HasSubstr(R"(opsorch_workflow_step_runs_total{deployment="d",workflow="w",step="fails",outcome="failed"} 1)"));
-  EXPECT_THAT(text, HasSubstr(R"(opsorch_workflow_http_calls_total{deployment="d",host="api",status_class="2xx"} 3)"));
+  EXPECT_THAT(
+      text,
+      HasSubstr(
+          R"(opsorch_workflow_step_runs_total{deployment="d",workflow="w",step="s",outcome="ok"} 3)"));
+  EXPECT_THAT(
+      text,
+      HasSubstr(
+          R"(opsorch_workflow_step_runs_total{deployment="d",workflow="w",step="fails",outcome="failed"} 1)"));
+  EXPECT_THAT(
+      text,
+      HasSubstr(
+          R"(opsorch_workflow_http_calls_total{deployment="d",host="api",status_class="2xx"} 3)"));
   EXPECT_THAT(text, HasSubstr(R"(opsorch_workflow_metrics_emitted_total{deployment="d"} 6)"));
-  EXPECT_THAT(text, HasSubstr(R"(opsorch_workflow_audit_records_total{deployment="d",kind="host_first_call"} 1)"));
+  EXPECT_THAT(
+      text,
+      HasSubstr(
+          R"(opsorch_workflow_audit_records_total{deployment="d",kind="host_first_call"} 1)"));
   for (const std::string secret : {"tok-SECRET-123", "learned-key-9876"}) {
     EXPECT_THAT(text, Not(HasSubstr(secret)));
     for (const auto& r : Audit()) {
@@ -490,16 +507,16 @@ TEST_F(PackagingTest, StatusReportsCarryTheRunningPackageTheRefusalAndTheAuditOn
   Upstream service;
   std::mutex mu;
   std::vector<std::string> reports;
-  service.server().Post("/agents/edge-1/status", [&](const httplib::Request& r,
-                                                     httplib::Response& w) {
-    if (r.get_header_value("Authorization") != "Bearer agent-token-1234") {
-      w.status = 401;
-      return;
-    }
-    std::lock_guard lock(mu);
-    reports.push_back(r.body);
-    w.set_content(R"({"status":"ok"})", "application/json");
-  });
+  service.server().Post("/agents/edge-1/status",
+                        [&](const httplib::Request& r, httplib::Response& w) {
+                          if (r.get_header_value("Authorization") != "Bearer agent-token-1234") {
+                            w.status = 401;
+                            return;
+                          }
+                          std::lock_guard lock(mu);
+                          reports.push_back(r.body);
+                          w.set_content(R"({"status":"ok"})", "application/json");
+                        });
   const auto wait_for = [&](const std::function<bool(const std::string&)>& pred) {
     // Progress, not a time: the reporter posts soon after each load (bounded so a regression
     // fails instead of hanging).
@@ -520,9 +537,8 @@ TEST_F(PackagingTest, StatusReportsCarryTheRunningPackageTheRefusalAndTheAuditOn
                     R"J(, "report": {"url": ")J" + service.url() +
                         R"J(/agents/edge-1/status", "interval": "1h",
                         "headers": {"Authorization": "Bearer agent-token-1234"}})J"));
-  const std::string first = wait_for([](const std::string& r) {
-    return r.find("config_accepted") != std::string::npos;
-  });
+  const std::string first =
+      wait_for([](const std::string& r) { return r.find("config_accepted") != std::string::npos; });
   ASSERT_FALSE(first.empty());
   auto doc = ParseJson(first);
   ASSERT_TRUE(doc) << first;

@@ -2,8 +2,6 @@
 // (cpp-httplib), and a fresh directory per test.
 #pragma once
 
-#include <unistd.h>
-
 #include <filesystem>
 #include <mutex>
 #include <string>
@@ -12,6 +10,7 @@
 
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <unistd.h>
 
 namespace opsorch::workflow {
 
