@@ -130,6 +130,12 @@ std::vector<std::string_view> CookieValues(std::string_view header, std::string_
   return out;
 }
 
+Reply ErrorReply(const Error& e, std::vector<std::pair<std::string, std::string>> headers) {
+  Reply r{HttpStatusFor(e), ErrorBodyIn(ErrorFormat::kOpsOrch, e, {})};
+  r.headers = std::move(headers);
+  return r;
+}
+
 std::string ErrorBodyIn(ErrorFormat format, const Error& e, std::string_view request_id) {
   const std::string message = ClientMessage(e, request_id);
   const int status = HttpStatusFor(e);

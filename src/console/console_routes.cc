@@ -331,60 +331,59 @@ api::RouteTable ConsoleRoutes(ConsoleOptions options) {
                .summary = "Whether the console needs a login, and who is logged in",
                .response_type = "object"});
 
-  t.push_back(
-      {.method = Method::kPost,
-       .pattern = "/ui/session",
-       .auth = api::Auth::kPublic,
-       .body_limit = 8192,
-       .handler =
-           [sessions, token, required, cookies_of, throttle, failures](Call& call,
-                                                                       Respond respond) {
-             const http::Request& req = call.request;
-             // Login CSRF: only the console's own page may log a browser in.
-             if (auto why = api::ConsoleCallRefusal(req); !why.empty()) {
-               return respond(Fail(errc::kForbidden, std::string(why)));
-             }
-             if (!required || sessions == nullptr) {
-               return respond(Fail(errc::kBadRequest,
-                                   "no bearer token is configured: the console needs no login"));
-             }
-             auto login = DecodeLogin(req.body);
-             if (!login) return respond(Fail(std::move(login.error())));
-             auto name = CheckName(login->name);
-             if (!name) return respond(Fail(std::move(name.error())));
-             const std::string_view address = HostOf(req.remote_address);
-             const std::int64_t now = Time::Now().UnixNanos();
-             if (const std::int64_t wait = throttle->Wait(address, now); wait > 0) {
-               if (failures != nullptr) failures->Inc();
-               Reply r{429, ErrorBody("rate_limited",
-                                      "too many failed logins from this "
-                                      "address; try again later")};
-               r.headers.emplace_back("Retry-After", std::to_string(wait / 1'000'000'000 + 1));
-               return respond(std::move(r));
-             }
-             if (!ConstantTimeEquals(login->token, *token)) {
-               throttle->Failed(address, now);
-               if (failures != nullptr) failures->Inc();
-               log::Warn("console login refused",
-                         {{"remote", req.remote_address}, {"reason", "wrong token"}});
-               return respond(Fail(errc::kUnauthorized, "wrong token"));
-             }
-             // Never keep a session id the browser brought (fixation): the old one ends and
-             // a fresh one is issued.
-             for (const std::string_view c : cookies_of(call)) sessions->Revoke(c);
-             api::SessionIdentity who{name->empty() ? "console" : *name, *name};
-             auto created = sessions->Create(who);
-             log::Info("console login", {{"remote", req.remote_address},
-                                         {"actor", who.actor_id},
-                                         {"request_id", call.request_id}});
-             Reply r{200, SessionJson(true, who, created.expires_at_ns)};
-             r.headers.emplace_back("Set-Cookie", SetCookie(req.tls, created.token));
-             r.headers.emplace_back("Cache-Control", "no-store");
-             respond(std::move(r));
-           },
-       .summary = "Log in to the console with the bearer token: a session cookie",
-       .request_type = "object",
-       .response_type = "object"});
+  t.push_back({.method = Method::kPost,
+               .pattern = "/ui/session",
+               .auth = api::Auth::kPublic,
+               .body_limit = 8192,
+               .handler =
+                   [sessions, token, required, cookies_of, throttle, failures](Call& call,
+                                                                               Respond respond) {
+                     const http::Request& req = call.request;
+                     // Login CSRF: only the console's own page may log a browser in.
+                     if (auto why = api::ConsoleCallRefusal(req); !why.empty()) {
+                       return respond(Fail(errc::kForbidden, std::string(why)));
+                     }
+                     if (!required || sessions == nullptr) {
+                       return respond(
+                           Fail(errc::kBadRequest,
+                                "no bearer token is configured: the console needs no login"));
+                     }
+                     auto login = DecodeLogin(req.body);
+                     if (!login) return respond(Fail(std::move(login.error())));
+                     auto name = CheckName(login->name);
+                     if (!name) return respond(Fail(std::move(name.error())));
+                     const std::string_view address = HostOf(req.remote_address);
+                     const std::int64_t now = Time::Now().UnixNanos();
+                     if (const std::int64_t wait = throttle->Wait(address, now); wait > 0) {
+                       if (failures != nullptr) failures->Inc();
+                       return respond(api::ErrorReply(
+                           MakeError(errc::kRateLimited,
+                                     "too many failed logins from this address; try again later"),
+                           {{"Retry-After", std::to_string(wait / 1'000'000'000 + 1)}}));
+                     }
+                     if (!ConstantTimeEquals(login->token, *token)) {
+                       throttle->Failed(address, now);
+                       if (failures != nullptr) failures->Inc();
+                       log::Warn("console login refused",
+                                 {{"remote", req.remote_address}, {"reason", "wrong token"}});
+                       return respond(Fail(errc::kUnauthorized, "wrong token"));
+                     }
+                     // Never keep a session id the browser brought (fixation): the old one ends and
+                     // a fresh one is issued.
+                     for (const std::string_view c : cookies_of(call)) sessions->Revoke(c);
+                     api::SessionIdentity who{name->empty() ? "console" : *name, *name};
+                     auto created = sessions->Create(who);
+                     log::Info("console login", {{"remote", req.remote_address},
+                                                 {"actor", who.actor_id},
+                                                 {"request_id", call.request_id}});
+                     Reply r{200, SessionJson(true, who, created.expires_at_ns)};
+                     r.headers.emplace_back("Set-Cookie", SetCookie(req.tls, created.token));
+                     r.headers.emplace_back("Cache-Control", "no-store");
+                     respond(std::move(r));
+                   },
+               .summary = "Log in to the console with the bearer token: a session cookie",
+               .request_type = "object",
+               .response_type = "object"});
 
   t.push_back({.method = Method::kPost,
                .pattern = "/ui/logout",

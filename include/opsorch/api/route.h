@@ -130,6 +130,10 @@ void AddNextPageHeaders(http::Response& r, std::string_view target, const std::s
 
 // An error as a route of `format` writes it (without the trailing newline).
 std::string ErrorBodyIn(ErrorFormat format, const Error& e, std::string_view request_id);
+// An error answered with headers of its own (Retry-After on a 429, WWW-Authenticate on a 401),
+// which a failed Outcome cannot carry: status and body from the one error table, as the pipeline
+// writes errors of the OpsOrch format.
+Reply ErrorReply(const Error& e, std::vector<std::pair<std::string, std::string>> headers);
 
 // Who made a request, for timeline entries: {"type":"user"|"copilot","id"?,"name"?} from the
 // actor headers the audit line reads (for a console session, the session's identity).

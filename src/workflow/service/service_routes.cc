@@ -28,9 +28,8 @@ Reply NoContent() { return Reply{204, {}, ""}; }
 
 // 429 with Retry-After in whole seconds, rounded up (`wait_ms` > 0).
 Reply RateLimited(std::int64_t wait_ms, std::string_view rule) {
-  Reply r{429, ErrorBody("rate_limited", rule)};
-  r.headers.emplace_back("Retry-After", std::to_string((wait_ms + 999) / 1000));
-  return r;
+  return api::ErrorReply(MakeError(errc::kRateLimited, std::string(rule)),
+                         {{"Retry-After", std::to_string((wait_ms + 999) / 1000)}});
 }
 
 std::string DownloadRule(bool agent) {
@@ -112,11 +111,11 @@ class Guard {
                                                     {"reason", reason},
                                                     {"request_id", call.request_id}});
     if (forbidden) {
-      return Reply{403, ErrorBody("forbidden", "this token may not access this resource")};
+      return api::ErrorReply(MakeError(errc::kForbidden, "this token may not access this resource"),
+                             {});
     }
-    Reply r{401, ErrorBody("unauthorized", "an agent token is required")};
-    r.headers.emplace_back("WWW-Authenticate", "Bearer");
-    return r;
+    return api::ErrorReply(MakeError(errc::kUnauthorized, "an agent token is required"),
+                           {{"WWW-Authenticate", "Bearer"}});
   }
 
  private:
