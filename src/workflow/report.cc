@@ -137,25 +137,7 @@ constexpr std::string_view kAuditOverflowHelp =
 }  // namespace
 
 std::string AuditLineJson(const AuditRecord& r, std::string_view token) {
-  std::string out;
-  out.reserve(112 + r.kind.size() + r.message.size() + r.deployment.size() + token.size() +
-              32 * r.detail.size());
-  out += "{\"type\":\"audit\",\"timestamp\":";
-  out += std::to_string(r.timestamp_ms);
-  out += ",\"kind\":";
-  AppendJsonString(out, r.kind);
-  out += ",\"message\":";
-  AppendJsonString(out, r.message);
-  out += ",\"detail\":";
-  AppendDimensionsJson(out, r.detail);
-  out += ",\"deployment\":";
-  AppendJsonString(out, r.deployment);
-  if (!token.empty()) {
-    out += ",\"token\":";
-    AppendJsonString(out, token);
-  }
-  out.push_back('}');
-  return out;
+  return AuditLine(r.timestamp_ms, r.kind, r.message, r.detail, r.deployment, token);
 }
 
 JsonValue AuditJson(const AuditRecord& r) {

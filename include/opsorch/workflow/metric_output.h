@@ -39,6 +39,11 @@ namespace opsorch::workflow {
 // earlier) is written as null so a line is always valid JSON.
 std::string MetricLine(const Metric& m, std::string_view deployment, std::string_view token);
 std::string LogLineJson(const LogLine& l, std::string_view deployment, std::string_view token);
+// The runtime's audit records (report.h), the same conventions and tail:
+//   {"type":"audit","timestamp":…,"kind":"…","message":"…","detail":{…},"deployment":…,"token":…}
+std::string AuditLine(std::int64_t timestamp_ms, std::string_view kind, std::string_view message,
+                      const Dimensions& detail, std::string_view deployment,
+                      std::string_view token);
 // `{"key":"value",…}` of a string map, keys sorted, strings escaped as in the records above.
 void AppendDimensionsJson(std::string& out, const Dimensions& m);
 

@@ -34,7 +34,8 @@ struct AuditRecord {
 // The NDJSON output record, keys in this order, detail keys sorted:
 //   {"type":"audit","timestamp":<ms>,"kind":"…","message":"…","detail":{…},
 //    "deployment":"…","token":"…"}
-// "token" only when non-empty. Strings escaped as in MetricLine/LogLineJson.
+// Written by AuditLine (metric_output.h) with the same tail as metric and log lines ("token"
+// always present, "" when the output has none), so a collector reads one shape.
 std::string AuditLineJson(const AuditRecord& r, std::string_view token);
 
 // The record as the configuration service's status report carries it:

@@ -74,4 +74,22 @@ std::string LogLineJson(const LogLine& l, std::string_view deployment, std::stri
   return out;
 }
 
+std::string AuditLine(std::int64_t timestamp_ms, std::string_view kind, std::string_view message,
+                      const Dimensions& detail, std::string_view deployment,
+                      std::string_view token) {
+  std::string out;
+  out.reserve(112 + kind.size() + message.size() + deployment.size() + token.size() +
+              32 * detail.size());
+  out += "{\"type\":\"audit\",\"timestamp\":";
+  out += std::to_string(timestamp_ms);
+  out += ",\"kind\":";
+  AppendJsonString(out, kind);
+  out += ",\"message\":";
+  AppendJsonString(out, message);
+  out += ",\"detail\":";
+  AppendDimensionsJson(out, detail);
+  AppendTail(out, deployment, token);
+  return out;
+}
+
 }  // namespace opsorch::workflow

@@ -400,17 +400,18 @@ TEST(AuditRecord, LineJsonHasTheOutputRecordShape) {
             R"("message":"first call to \"grafana\" \u003cGET /api\u003e\n",)"
             R"("detail":{"host":"grafana","method":"GET","pattern":"/api/*"},)"
             R"("deployment":"prod","token":"tok"})");
-  // No token: no key at all (not an empty string).
+  // No token: an empty one, as metric and log lines write it (one shape for collectors).
   EXPECT_EQ(AuditLineJson(a, ""),
             R"({"type":"audit","timestamp":1700000000123,"kind":"host_first_call",)"
             R"("message":"first call to \"grafana\" \u003cGET /api\u003e\n",)"
             R"("detail":{"host":"grafana","method":"GET","pattern":"/api/*"},)"
-            R"("deployment":"prod"})");
+            R"("deployment":"prod","token":""})");
 
   AuditRecord empty;
   const std::string line = AuditLineJson(empty, "");
-  EXPECT_EQ(line,
-            R"({"type":"audit","timestamp":0,"kind":"","message":"","detail":{},"deployment":""})");
+  EXPECT_EQ(
+      line,
+      R"({"type":"audit","timestamp":0,"kind":"","message":"","detail":{},"deployment":"","token":""})");
 
   // Control characters and invalid UTF-8 still make one valid JSON line.
   AuditRecord odd;
