@@ -111,11 +111,7 @@ bool Idempotent(std::string_view channel) { return channel == "webhook"; }
 std::string OneLine(std::string_view s, std::size_t max) {
   std::string out;
   for (char c : s) out.push_back(static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? ' ' : c);
-  if (out.size() > max) {
-    std::size_t cut = max;
-    while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;
-    out.resize(cut);
-  }
+  out.resize(Utf8Prefix(out, max).size());
   return out;
 }
 

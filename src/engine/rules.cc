@@ -1,6 +1,7 @@
 #include "engine/rules.h"
 
 #include <opsorch/common/error.h>
+#include <opsorch/common/strings.h>
 
 namespace opsorch::engine {
 namespace {
@@ -9,9 +10,7 @@ constexpr std::size_t kBodyExcerpt = 500;
 
 std::string Excerpt(std::string_view s) {
   if (s.size() <= kBodyExcerpt) return std::string(s);
-  std::size_t cut = kBodyExcerpt;
-  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;  // UTF-8 start
-  return std::string(s.substr(0, cut)) + "…";
+  return std::string(Utf8Prefix(s, kBodyExcerpt)) + "…";
 }
 
 TimelineRow Entry(const IncidentRow& inc, std::int64_t at, std::string kind, std::string body,

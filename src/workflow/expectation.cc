@@ -4,6 +4,7 @@
 
 #include <opsorch/common/error.h>
 #include <opsorch/common/field_reader.h>
+#include <opsorch/common/strings.h>
 #include <opsorch/workflow/config.h>
 #include <opsorch/workflow/expectation.h>
 
@@ -36,10 +37,7 @@ std::string FormatValue(double v) {
 
 // The UTF-8 prefix of at most `max` bytes.
 std::string Cut(std::string s, std::size_t max) {
-  if (s.size() <= max) return s;
-  std::size_t n = max;
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-  s.resize(n);
+  s.resize(Utf8Prefix(s, max).size());
   return s;
 }
 

@@ -17,6 +17,7 @@
 #include <opsorch/common/files.h>
 #include <opsorch/common/json_parse.h>
 #include <opsorch/common/redactor.h>
+#include <opsorch/common/strings.h>
 #include <opsorch/log/log.h>
 #include <opsorch/net/http_client.h>
 #include <opsorch/workflow/bootstrap.h>
@@ -148,9 +149,7 @@ Status WriteAccepted(const Deployment& d, const package::PackageInfo& info,
 // At most `max` bytes, cut on a UTF-8 character boundary, "…" when cut.
 std::string Clip(std::string_view s, std::size_t max = 2000) {
   if (s.size() <= max) return std::string(s);
-  std::size_t n = max;
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-  return std::string(s.substr(0, n)) + "\u2026";
+  return std::string(Utf8Prefix(s, max)) + "\u2026";
 }
 
 struct OutputRt {

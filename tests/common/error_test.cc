@@ -78,6 +78,21 @@ TEST(Strings, ConstantTimeEquals) {
   EXPECT_TRUE(ConstantTimeEquals("", ""));
 }
 
+TEST(Strings, Utf8PrefixNeverEndsInsideACharacter) {
+  struct Case {
+    std::string_view in;
+    std::size_t max;
+    std::string_view out;
+  };
+  for (const Case& c :
+       {Case{"short", 10, "short"}, Case{"abcdef", 3, "abc"},
+        Case{"a\xc3\xa9z", 2, "a"},  // é is 2 bytes: not split
+        Case{"a\xc3\xa9z", 3, "a\xc3\xa9"}, Case{"\xe2\x80\xa6x", 2, ""},  // … is 3 bytes
+        Case{"\xf0\x9f\x94\xa5!", 4, "\xf0\x9f\x94\xa5"}, Case{"", 0, ""}}) {
+    EXPECT_EQ(Utf8Prefix(c.in, c.max), c.out) << c.in << " max " << c.max;
+  }
+}
+
 TEST(Strings, PercentDecode) {
   std::string out;
   EXPECT_TRUE(PercentDecode("/incidents/inc%2F001", out));

@@ -23,5 +23,8 @@ void AppendHtmlEscaped(std::string& out, std::string_view s);
 // surrogates and code points above U+10FFFF refused), or npos.
 std::size_t FirstInvalidUtf8(std::string_view s);
 inline bool ValidUtf8(std::string_view s) { return FirstInvalidUtf8(s) == std::string_view::npos; }
+// The longest prefix of `s` of at most `max_bytes` that does not end inside a UTF-8 character
+// (excerpts, previews and clipped messages).
+std::string_view Utf8Prefix(std::string_view s, std::size_t max_bytes);
 
 }  // namespace opsorch

@@ -12,9 +12,7 @@ constexpr std::size_t kPreviewBytes = 80;
 // The first bytes of the body, cut on a UTF-8 character boundary.
 std::string Preview(const std::string& body) {
   if (body.size() <= kPreviewBytes) return body;
-  std::size_t cut = kPreviewBytes;
-  while (cut > 0 && (static_cast<unsigned char>(body[cut]) & 0xC0) == 0x80) --cut;
-  return body.substr(0, cut) + "…";
+  return std::string(Utf8Prefix(body, kPreviewBytes)) + "…";
 }
 }  // namespace
 
