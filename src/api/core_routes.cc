@@ -622,7 +622,7 @@ RouteTable CoreRoutes(const CoreRoutesContext& ctx) {
              if (in->plan_id.empty()) {
                return Fail(errc::kBadRequest, "planId is required");
              }
-             return s::PlanIdPayload{std::move(in->plan_id)};
+             return s::PlanIdPayload{std::move(in->plan_id), std::move(in->fields)};
            },
            Json<std::optional<s::OrchestrationRun>>(201)),
        .summary = "Start a run of a plan",

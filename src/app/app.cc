@@ -2,9 +2,11 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <utility>
 
+#include <boost/json/serialize.hpp>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,7 +16,9 @@
 #include <opsorch/app/providers.h>
 #include <opsorch/common/blocking_pool.h>
 #include <opsorch/common/files.h>
+#include <opsorch/common/json_parse.h>
 #include <opsorch/console/console.h>
+#include <opsorch/demo/demo_world.h>
 #include <opsorch/engine/engine.h>
 #include <opsorch/engine/routes.h>
 #include <opsorch/engine/seed.h>
@@ -22,6 +26,7 @@
 #include <opsorch/log/log.h>
 #include <opsorch/metrics/metrics.h>
 #include <opsorch/net/http_client.h>
+#include <opsorch/orchestration/runbooks.h>
 #include <opsorch/plugin/plugin_host.h>
 #include <opsorch/providers/interfaces.h>
 #include <opsorch/providers/registry.h>
@@ -70,6 +75,10 @@ struct App::Impl {
   std::mutex engine_mu;
   std::unique_ptr<engine::Engine> engine;
   std::atomic<engine::Engine*> engine_ptr{nullptr};
+  // Runbooks and their runner, opened with the engine (whose store keeps them): after it here so
+  // that it is stopped first and destroyed after the engine has answered its last write.
+  std::unique_ptr<orchestration::Runbooks> runbooks;
+  std::atomic<orchestration::Runbooks*> runbooks_ptr{nullptr};
   providers::ProviderSet providers;
   std::unique_ptr<api::Api> api;
   // After the API: destroyed first, finishing queued provider calls while the API still exists.
@@ -84,15 +93,86 @@ struct App::Impl {
     pool.reset();
     // The engine's writer answers queued events through the API's callbacks: stop it (it
     // commits and answers what is queued) while the API still exists.
+    runbooks_ptr.store(nullptr);
+    if (runbooks) runbooks->Stop();  // its last results are written through the engine
+    // The runtime's last incident events go into the engine: stopped before it (the metric
+    // store outlives it and the providers).
+    if (workflows) workflows->Stop();
     engine_ptr.store(nullptr);
     engine.reset();
-    if (workflows) workflows->Stop();  // the metric store outlives it and the providers
+    runbooks.reset();
+  }
+
+  // `--demo` without a bootstrap of the operator's: the demo's workflow (src/demo), written under
+  // the data directory so that its state survives restarts like any deployment's.
+  Status WriteDemoWorkflow() {
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::absolute(fs::path(config.data_dir) / "demo-workflow");
+    std::error_code ec;
+    fs::create_directories(dir / "state", ec);
+    if (ec) return Fail(errc::kInternal, "cannot create " + dir.string() + ": " + ec.message());
+    JsonObject deployment{
+        {"id", "demo"},
+        {"config", JsonObject{{"file", "workflow.json"}}},
+        {"persistence_dir", (dir / "state").string()},
+        // The demo seed's documented key of svc-database: a breach opens an incident there.
+        {"incidents",
+         JsonObject{{"routing_key", "demo-routing-key-000000000000002"}, {"source", "demo"}}}};
+    const std::string boot =
+        boost::json::serialize(JsonObject{{"deployments", JsonArray{std::move(deployment)}}});
+    for (const auto& [name, text] :
+         {std::pair<std::string, std::string_view>{"workflow.json", demo::WorkflowJson()},
+          {"bootstrap.json", boot}}) {
+      const fs::path tmp = dir / (name + ".tmp");
+      {
+        std::ofstream out(tmp, std::ios::trunc | std::ios::binary);
+        out << text;
+        if (!out.flush()) return Fail(errc::kInternal, "cannot write " + tmp.string());
+      }
+      fs::rename(tmp, dir / name, ec);
+      if (ec) return Fail(errc::kInternal, "cannot write " + (dir / name).string());
+    }
+    config.workflow_bootstrap = (dir / "bootstrap.json").string();
+    return Ok();
   }
 
   Status StartWorkflows() {
+    bool demo_workflow = false;
+    if (options.demo && config.workflow_bootstrap.empty()) {
+      if (auto st = WriteDemoWorkflow(); !st) return st;
+      demo_workflow = true;
+    }
     if (config.workflow_bootstrap.empty()) return Ok();
-    auto started =
-        workflow::Runtime::StartFromFile(config.workflow_bootstrap, workflow_metrics.get());
+    // Incident events of deployments without an incidents url go to this server's own engine,
+    // opened on first use as for a `local` capability (the runtime starts before it), through
+    // what POST /v2/enqueue does. Called on the runtime's sender thread. Once the engine was
+    // open and is gone again (shutdown), an event must not open it anew: it is refused as
+    // unavailable.
+    auto engine_seen = std::make_shared<std::atomic<bool>>(false);
+    workflow::IncidentSink sink = [this, engine_seen](std::string body,
+                                                      std::function<void(int)> done) {
+      if (engine_seen->load() && engine_ptr.load(std::memory_order_acquire) == nullptr) {
+        return done(503);
+      }
+      auto opened = EngineOrOpen();
+      if (!opened) {
+        log::Warn("workflow incident event not delivered: " + opened.error().message);
+        return done(500);
+      }
+      engine_seen->store(true);
+      engine::DecodeLimits limits;
+      limits.max_webhook_body_bytes = config.body_limit;
+      engine::EnqueueEventsV2(**opened, std::move(body), limits, std::move(done));
+    };
+    auto started = workflow::Runtime::StartFromFile(config.workflow_bootstrap,
+                                                    workflow_metrics.get(), std::move(sink));
+    if (!started && demo_workflow) {
+      // The demo still serves everything else (its runbooks' workflow steps then fail, saying
+      // why): e.g. an opsorch binary without its script worker beside it.
+      log::Warn("demo workflow not started: " + started.error().message);
+      config.workflow_bootstrap.clear();
+      return Ok();
+    }
     if (!started) return Fail(errc::kBadRequest, "workflow runtime: " + started.error().message);
     workflows = std::move(*started);
     // The runtime's own metrics on this server's /metrics (the server, which serves them, is
@@ -171,18 +251,25 @@ struct App::Impl {
     if (!opened) {
       return Fail(errc::kBadRequest, "incident engine: " + opened.error().message);
     }
+    // The demo's history first (its old incidents start no runbook), then the runbooks, then
+    // the operator's seed, whose events start the runbooks their services name.
     if (options.demo) {
       if (auto st = engine::ApplySeed(**opened, engine::DemoSeed(PublicUrl())); !st) {
         return Fail(errc::kBadRequest, "incident engine demo seed: " + st.error().message);
       }
     }
+    if (auto st = OpenRunbooks(**opened, eo.store_url.starts_with("postgres")); !st) {
+      return Fail(std::move(st.error()));
+    }
     if (!config.engine_seed_file.empty()) {
       std::string text;
       if (const int err = ReadWholeFile(config.engine_seed_file, text, 64u << 20); err != 0) {
+        CloseRunbooks();
         return Fail(errc::kBadRequest, "OPSORCH_ENGINE_SEED: cannot read " +
                                            config.engine_seed_file + ": " + ErrnoText(err));
       }
       if (auto st = engine::ApplySeed(**opened, text); !st) {
+        CloseRunbooks();
         return Fail(errc::kBadRequest, "OPSORCH_ENGINE_SEED: " + st.error().message);
       }
     }
@@ -190,7 +277,54 @@ struct App::Impl {
               (eo.store_url.starts_with("postgres") ? std::string("postgres") : eo.store_url));
     engine = std::move(*opened);
     engine_ptr.store(engine.get());
+    runbooks_ptr.store(runbooks.get());
     return engine.get();
+  }
+
+  // The runbook runner over the engine's store; services' runbooks start from the engine's
+  // incident hook. With engine_mu held.
+  Status OpenRunbooks(engine::Engine& eng, bool shared_store) {
+    orchestration::RunbooksOptions ro;
+    ro.engine = &eng;
+    ro.workflows = [this] { return workflows.get(); };
+    ro.workflow_metrics = workflows ? workflow_metrics.get() : nullptr;
+    ro.runbook_dir = !config.runbook_dir.empty()
+                         ? config.runbook_dir
+                         : (std::filesystem::path(config.data_dir) / "runbooks").string();
+    ro.threads = static_cast<unsigned>(config.runbook_threads);
+    ro.single_node = !shared_store;
+    ro.metrics = &metrics;
+    auto opened = orchestration::Runbooks::Open(std::move(ro));
+    if (!opened) return Fail(errc::kBadRequest, "runbooks: " + opened.error().message);
+    runbooks = std::move(*opened);
+    if (options.demo) {
+      auto docs = ParseJson(demo::RunbooksJson());
+      for (const JsonValue& doc : docs && docs->is_array() ? docs->get_array() : JsonArray()) {
+        const std::string text = boost::json::serialize(doc);
+        const JsonValue* id = doc.is_object() ? doc.get_object().if_contains("id") : nullptr;
+        auto put = runbooks->PutRunbook(id != nullptr && id->is_string() ? id->get_string() : "",
+                                        text, "demo");
+        if (!put) return Fail(errc::kInternal, "demo runbook: " + put.error().message);
+      }
+    }
+    eng.SetIncidentHook([rb = runbooks.get()](engine::Tx& tx, const engine::IncidentTriggered& t) {
+      return rb->OnIncidentTriggered(tx, t);
+    });
+    return Ok();
+  }
+
+  // A failed start after the runbooks opened: their runner stops while its engine still runs.
+  void CloseRunbooks() {
+    if (!runbooks) return;
+    runbooks->Stop();
+    runbooks.reset();
+  }
+
+  Result<orchestration::Runbooks*> RunbooksOrOpen() {
+    if (auto e = EngineOrOpen(); !e) return Fail(std::move(e.error()));
+    std::lock_guard lock(engine_mu);
+    if (!runbooks) return Fail(errc::kInternal, "runbooks are not open");
+    return runbooks.get();
   }
 
   // Contract §9: env wins; else the stored config; else unconfigured (or mock in demo mode).
@@ -227,8 +361,9 @@ struct App::Impl {
                  "stored provider config not loaded",
                  {{"capability", providers::Name(cap)}, {"error", stored.error().message}});
     }
-    if (cap == Capability::kMetric && workflows) {
-      // The runtime's metrics answer /metrics/* unless something else is configured for it.
+    if (cap == Capability::kMetric && workflows && !options.demo) {
+      // The runtime's metrics answer /metrics/* unless something else is configured for it (the
+      // demo keeps its mock world's metrics, which the console's charts show).
       log::Info("capability metric served by workflow (nothing else configured for it)");
       return registry.Build(cap, {"workflow", {}, {}, false});
     }
@@ -236,7 +371,8 @@ struct App::Impl {
       // The demo serves incidents, alerts, services and teams from the incident engine (so
       // that events sent to /v2/enqueue show up), the rest from the mock world.
       const bool local = cap == Capability::kIncident || cap == Capability::kAlert ||
-                         cap == Capability::kService || cap == Capability::kTeam;
+                         cap == Capability::kService || cap == Capability::kTeam ||
+                         cap == Capability::kOrchestration;
       return registry.Build(cap, {local ? "local" : "mock", {}, {}, false});
     }
     return providers::BuiltProvider{};
@@ -306,6 +442,7 @@ Result<std::unique_ptr<App>> App::Create(config::Config config, AppOptions optio
   ProviderSources sources;
   sources.outbound_allow_nets = impl->allow_nets;
   sources.engine = [raw = impl.get()] { return raw->EngineOrOpen(); };
+  sources.runbooks = [raw = impl.get()] { return raw->RunbooksOrOpen(); };
   sources.workflow_metrics = impl->workflows ? impl->workflow_metrics.get() : nullptr;
   sources.plugins = [raw = impl.get()](Capability cap, const providers::ProviderSpec& spec) {
     return raw->BuildPlugin(cap, spec);
@@ -345,6 +482,10 @@ Result<std::unique_ptr<App>> App::Create(config::Config config, AppOptions optio
   }
   if (options.demo) {
     for (auto& r : engine::DemoSinkRoutes()) routes.push_back(std::move(r));
+  }
+  for (auto& r : orchestration::Routes(
+           {[raw = impl.get()] { return raw->runbooks_ptr.load(std::memory_order_acquire); }})) {
+    routes.push_back(std::move(r));
   }
   {
     // The workflow configuration service: packages and agents under the data directory (the

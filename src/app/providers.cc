@@ -1,6 +1,7 @@
 #include <opsorch/app/providers.h>
 #include <opsorch/engine/local_providers.h>
 #include <opsorch/notify/providers.h>
+#include <opsorch/orchestration/runbooks.h>
 #include <opsorch/providers/mock.h>
 #include <opsorch/providers/secrets.h>
 #include <opsorch/workflow/metric_provider.h>
@@ -17,6 +18,15 @@ Status RegisterProviders(providers::ProviderRegistry& registry, ProviderSources 
     };
   }
   if (auto st = engine::RegisterLocalProviders(registry, std::move(engine)); !st) return st;
+  auto runbooks = std::move(sources.runbooks);
+  if (!runbooks) {
+    runbooks = []() -> Result<orchestration::Runbooks*> {
+      return Fail(errc::kBadRequest, "runbooks are not available here");
+    };
+  }
+  if (auto st = orchestration::RegisterLocalOrchestration(registry, std::move(runbooks)); !st) {
+    return st;
+  }
   if (auto st = workflow::RegisterWorkflowMetricProvider(registry, sources.workflow_metrics); !st) {
     return st;
   }

@@ -194,11 +194,12 @@ Result<Config> LoadFromEnv(const EnvLookup& env) {
   }
   if (auto v = env("OPSORCH_ENGINE_STORE"); v) c.engine_store = std::string(TrimSpace(*v));
   if (auto v = env("OPSORCH_ENGINE_SEED"); v) c.engine_seed_file = std::string(TrimSpace(*v));
-  for (auto [name, out] : {std::pair<std::string_view, std::string*>{"OPSORCH_PUBLIC_URL", &c.public_url},
-                           {"OPSORCH_OUTBOUND_ALLOW_NETS", &c.outbound_allow_nets},
-                           {"OPSORCH_SMTP_URL", &c.smtp_url},
-                           {"OPSORCH_SMTP_FROM", &c.smtp_from},
-                           {"OPSORCH_SMTP_USERNAME", &c.smtp_username}}) {
+  for (auto [name, out] :
+       {std::pair<std::string_view, std::string*>{"OPSORCH_PUBLIC_URL", &c.public_url},
+        {"OPSORCH_OUTBOUND_ALLOW_NETS", &c.outbound_allow_nets},
+        {"OPSORCH_SMTP_URL", &c.smtp_url},
+        {"OPSORCH_SMTP_FROM", &c.smtp_from},
+        {"OPSORCH_SMTP_USERNAME", &c.smtp_username}}) {
     if (auto v = env(name); v) *out = std::string(TrimSpace(*v));
   }
   if (auto v = env("OPSORCH_SMTP_PASSWORD"); v) c.smtp_password = *v;  // not trimmed: a secret
@@ -211,10 +212,21 @@ Result<Config> LoadFromEnv(const EnvLookup& env) {
   }
   if (!c.public_url.empty() && !c.public_url.starts_with("http://") &&
       !c.public_url.starts_with("https://")) {
-    return Fail(errc::kBadRequest, "invalid OPSORCH_PUBLIC_URL: must start with http:// or https://");
+    return Fail(errc::kBadRequest,
+                "invalid OPSORCH_PUBLIC_URL: must start with http:// or https://");
   }
   if (auto v = env("OPSORCH_WORKFLOW_BOOTSTRAP"); v) {
     c.workflow_bootstrap = std::string(TrimSpace(*v));
+  }
+  if (auto v = env("OPSORCH_RUNBOOK_DIR"); v) c.runbook_dir = std::string(TrimSpace(*v));
+  if (auto v = env("OPSORCH_RUNBOOK_THREADS"); v) {
+    std::int64_t n = 0;
+    const std::string_view t = TrimSpace(*v);
+    auto r = std::from_chars(t.data(), t.data() + t.size(), n);
+    if (r.ec != std::errc() || r.ptr != t.data() + t.size() || n < 1 || n > 256) {
+      return Fail(errc::kBadRequest, "invalid OPSORCH_RUNBOOK_THREADS: must be from 1 to 256");
+    }
+    c.runbook_threads = n;
   }
   struct DaysVar {
     std::string_view name;

@@ -9,9 +9,21 @@ namespace opsorch::demo {
 // Generated from demo_world.json by embed.cmake.
 extern const unsigned char kDemoWorldJson[];
 extern const std::size_t kDemoWorldJsonSize;
+extern const unsigned char kDemoRunbooksJson[];
+extern const std::size_t kDemoRunbooksJsonSize;
+extern const unsigned char kDemoWorkflowJson[];
+extern const std::size_t kDemoWorkflowJsonSize;
 
 std::string_view WorldJson() {
   return {reinterpret_cast<const char*>(kDemoWorldJson), kDemoWorldJsonSize};
+}
+
+std::string_view RunbooksJson() {
+  return {reinterpret_cast<const char*>(kDemoRunbooksJson), kDemoRunbooksJsonSize};
+}
+
+std::string_view WorkflowJson() {
+  return {reinterpret_cast<const char*>(kDemoWorkflowJson), kDemoWorkflowJsonSize};
 }
 
 const JsonObject& World() {

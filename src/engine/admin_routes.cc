@@ -14,6 +14,7 @@
 #include "engine/admin_util.h"
 #include "engine/pager.h"
 #include "engine/quiet.h"
+#include "engine/service_fields.h"
 
 namespace opsorch::engine {
 namespace {
@@ -48,6 +49,11 @@ void AppendService(std::string& out, const ServiceRow& s) {
   for (std::size_t i = 0; i < s.mute_intervals.size(); ++i) {
     if (i > 0) out.push_back(',');
     AppendJsonString(out, s.mute_intervals[i]);
+  }
+  out.append("],\"runbooks\":[");
+  for (std::size_t i = 0; i < s.runbooks.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    AppendJsonString(out, s.runbooks[i]);
   }
   out.append("]}");
 }
@@ -135,7 +141,8 @@ Outcome PutService(Engine& engine, const Call& call) {
   Status st = Ok();
   const FieldReader r{*body, "", &st};
   r.OnlyKnown({"name", "description", "team", "ackTargetMinutes", "resolveTargetMinutes", "tags",
-               "escalationPolicy", "ackTimeoutMinutes", "autoResolveMinutes", "muteIntervals"});
+               "escalationPolicy", "ackTimeoutMinutes", "autoResolveMinutes", "muteIntervals",
+               "runbooks"});
   ServiceRow row;
   row.id = std::string(call.params[0]);
   row.name = r.Str("name", true);
@@ -178,6 +185,9 @@ Outcome PutService(Engine& engine, const Call& call) {
       }
     }
   }
+  // Not checked against the runbooks that exist: they are the orchestration provider's, and
+  // its hook decides what an unknown one means when an incident starts it.
+  row.runbooks = ReadRunbooks(r);
   row.created_at = Time::Now().UnixNanos();
   if (st && !row.escalation_policy.empty()) {
     Pager* pager = engine.pager();

@@ -483,6 +483,11 @@ std::string Engine::NewKey() {
   return out;
 }
 
+void Engine::SetIncidentHook(IncidentHook hook) {
+  // The pager calls it (it keeps the services' runbooks); without one nothing would.
+  if (impl_->pager) impl_->pager->SetIncidentHook(std::move(hook));
+}
+
 Result<std::optional<IntegrationRow>> Engine::Authenticate(std::string_view key) {
   // Our keys are 16–128 characters; longer ones are refused before hashing or caching, so an
   // unauthenticated caller cannot fill the cache with 16 KiB "keys".

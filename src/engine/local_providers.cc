@@ -12,6 +12,7 @@
 #include "engine/incident_json.h"
 #include "engine/pager.h"
 #include "engine/rules.h"
+#include "engine/store_schema.h"
 #include "engine/suppression.h"
 #include "engine/timeline_view.h"
 #include "engine/vocabulary.h"
@@ -378,9 +379,11 @@ class LocalIncidents final : public providers::IncidentProvider, Base {
       TimelineRow t{"", row.id, now, "created", "Incident created: " + title, ActorOf(in.caller),
                     {}};
       if (auto s2 = tx.AppendTimeline(t); !s2) return s2;
-      return row.status == "open" && !row.service_id.empty()
-                 ? Notify(tx, row, "triggered", now, paged)
-                 : Ok();
+      if (row.status != "open" || row.service_id.empty()) return Ok();
+      if (auto s2 = Notify(tx, row, "triggered", now, paged); !s2) return s2;
+      // As a trigger's new incident: its service's runbooks start in this transaction.
+      Pager* pager = engine.pager();
+      return pager != nullptr ? pager->OnIncidentCreated(tx, row.id, row.service_id, now) : Ok();
     });
     WakePager(st.has_value(), row.status == "open", paged);
     if (!st) return Fail(std::move(st.error()));
@@ -679,6 +682,7 @@ class LocalServices final : public providers::ServiceProvider, Base {
                                {"description", r.description},
                                {"ackTargetSeconds", r.ack_target_s},
                                {"resolveTargetSeconds", r.resolve_target_s}};
+      if (!r.runbooks.empty()) sv.metadata["runbooks"] = StringsToJson(r.runbooks);
       out.push_back(std::move(sv));
     }
     return out;

@@ -7,6 +7,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 #include <unordered_map>
@@ -130,8 +131,15 @@ struct Pager::Impl {
   struct ServicePaging {
     std::string policy;
     std::int64_t ack_timeout_s = 0;
+    std::vector<std::string> runbooks;
   };
   std::map<std::string, ServicePaging, std::less<>> service_paging;  // under catalog_mu
+  // Whether any service names runbooks: a new incident of any service then looks for its own
+  // (otherwise nothing is looked up, the common case of the event path).
+  std::atomic<bool> any_runbooks{false};
+
+  mutable std::mutex hook_mu;
+  std::shared_ptr<const IncidentHook> incident_hook;  // under hook_mu; null: none
 
   std::unique_ptr<notify::Transport> webhook, slack, smtp;
   std::string smtp_problem;  // why e-mail cannot be sent (no SMTP configured, …)
@@ -143,7 +151,8 @@ struct Pager::Impl {
   bool stopping = false;
   std::atomic<bool> abort{false};
   std::thread runner;
-  std::chrono::steady_clock::time_point next_reload{};  // the runner's
+  std::chrono::steady_clock::time_point next_reload{};         // the runner's
+  std::chrono::steady_clock::time_point next_version_check{};  // the runner's
 
   // Senders: claimed messages in, results out (written by the runner's next pass).
   struct Result_ {
@@ -190,15 +199,33 @@ struct Pager::Impl {
     auto services = store.Services();
     if (!services) return Fail(std::move(services.error()));
     std::map<std::string, ServicePaging, std::less<>> sp;
-    for (const auto& s : *services) {
-      if (!s.escalation_policy.empty() || s.ack_timeout_s > 0) {
-        sp.emplace(s.id, ServicePaging{s.escalation_policy, s.ack_timeout_s});
+    bool runbooks = false;
+    for (auto& s : *services) {
+      if (!s.escalation_policy.empty() || s.ack_timeout_s > 0 || !s.runbooks.empty()) {
+        runbooks = runbooks || !s.runbooks.empty();
+        sp.emplace(s.id,
+                   ServicePaging{s.escalation_policy, s.ack_timeout_s, std::move(s.runbooks)});
       }
     }
     std::lock_guard lock(catalog_mu);
     catalog = std::move(*c);
     service_paging = std::move(sp);
+    any_runbooks = runbooks;
     return Ok();
+  }
+
+  // The service's runbooks, or nothing (no copy, no allocation) when it names none.
+  std::optional<std::vector<std::string>> RunbooksOf(std::string_view service) const {
+    if (!any_runbooks.load(std::memory_order_relaxed)) return std::nullopt;
+    std::lock_guard lock(catalog_mu);
+    auto it = service_paging.find(service);
+    if (it == service_paging.end() || it->second.runbooks.empty()) return std::nullopt;
+    return it->second.runbooks;
+  }
+
+  std::shared_ptr<const IncidentHook> Hook() const {
+    std::lock_guard lock(hook_mu);
+    return incident_hook;
   }
 
   // ---- decisions applied ----
@@ -650,13 +677,17 @@ struct Pager::Impl {
     }
   }
 
-  // Another node's admin change reaches this node's catalog within a few sweeps.
+  // Another node's admin change reaches this node's catalog within a few sweeps. Looked at
+  // on every pass, woken or not (a node busy with new incidents is woken before each sweep),
+  // reading the version at most once a sweep interval.
   void RefreshCatalog() {
     const auto now = std::chrono::steady_clock::now();
+    if (now < next_version_check) return;
+    next_version_check = now + options.sweep_interval;
     auto version = store.CatalogVersion();
     const bool changed = version && *version != Snapshot()->version;
     if (!changed && now < next_reload) return;
-    next_reload = now + std::chrono::seconds(5);  // services' policies carry no version
+    next_reload = now + std::chrono::seconds(5);  // services (policies, runbooks) carry none
     if (auto st = Reload(); !st) log::Error("paging: catalog reload failed: " + st.error().message);
   }
 
@@ -684,10 +715,10 @@ struct Pager::Impl {
       // Another node's silences and windows reach this node even while it is busy (rate-limited
       // by the callee).
       if (options.on_sweep) options.on_sweep();
+      RefreshCatalog();
       if (!woken_now) {
         // A sweep: work another node queued, a delay that came due, a lease to take back. An
         // idle sweep reads, it does not write.
-        RefreshCatalog();
         auto due = store.NextPagingWork();
         if (due && *due > Now()) {
           next_due = *due;
@@ -1127,6 +1158,22 @@ Status Pager::OnIncidentChange(Tx& tx, std::string_view incident_id, std::string
     return impl_->Stop(tx, seq, service_id, change, now);
   }
   return Ok();
+}
+
+Status Pager::OnIncidentCreated(Tx& tx, std::string_view incident_id, std::string_view service_id,
+                                std::int64_t now) {
+  auto runbooks = impl_->RunbooksOf(service_id);
+  if (!runbooks) return Ok();  // nearly every service: nothing read, nothing copied
+  const auto hook = impl_->Hook();
+  if (!hook) return Ok();  // nobody listens (no orchestration provider)
+  return (*hook)(tx, IncidentTriggered{std::string(incident_id), std::string(service_id),
+                                       std::move(*runbooks), now});
+}
+
+void Pager::SetIncidentHook(IncidentHook hook) {
+  auto shared = hook ? std::make_shared<const IncidentHook>(std::move(hook)) : nullptr;
+  std::lock_guard lock(impl_->hook_mu);
+  impl_->incident_hook = std::move(shared);
 }
 
 Status Pager::EscalateNow(Tx& tx, std::string_view incident_id, const JsonObject& actor,

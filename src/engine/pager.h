@@ -25,6 +25,7 @@
 
 #include <opsorch/common/json.h>
 #include <opsorch/common/result.h>
+#include <opsorch/engine/engine.h>
 #include <opsorch/engine/paging_catalog.h>
 #include <opsorch/engine/store.h>
 #include <opsorch/net/http_client.h>
@@ -120,6 +121,13 @@ class Pager {
   Status OnIncidentChange(Tx& tx, std::string_view incident_id, std::string_view service_id,
                           std::string_view change, std::int64_t now,
                           PagingCounts* counts = nullptr);
+  // A new open incident of `service_id` was created in `tx` (Engine::SetIncidentHook says
+  // when): the incident hook hears of it if the service names runbooks. Kept apart from
+  // OnIncidentChange("triggered"), which a paused service's new incident skips and the end of
+  // its pause calls later in another transaction.
+  Status OnIncidentCreated(Tx& tx, std::string_view incident_id, std::string_view service_id,
+                           std::int64_t now);
+  void SetIncidentHook(IncidentHook hook);
   // "Escalate now": the next level fires at once (conflict when the incident has no escalation
   // or nothing is left to fire).
   Status EscalateNow(Tx& tx, std::string_view incident_id, const JsonObject& actor,

@@ -25,6 +25,14 @@ JsonObject ArrayOf(JsonObject items) {
 JsonObject StringMapSchema() {
   return JsonObject{{"type", "object"}, {"additionalProperties", Str()}};
 }
+// A service's runbooks (engine/service_fields.h checks the same rules).
+JsonObject RunbookIds() {
+  return JsonObject{
+      {"type", "array"},
+      {"maxItems", 20},
+      {"uniqueItems", true},
+      {"items", JsonObject{{"type", "string"}, {"pattern", "^[A-Za-z0-9._-]{1,64}$"}}}};
+}
 
 }  // namespace
 
@@ -40,7 +48,8 @@ JsonObject RouteSchemas() {
                            {"escalationPolicy", Str()},
                            {"ackTimeoutMinutes", Int()},
                            {"autoResolveMinutes", Int()},
-                           {"muteIntervals", ArrayOf(Str())}},
+                           {"muteIntervals", ArrayOf(Str())},
+                           {"runbooks", RunbookIds()}},
                           {"id", "name"});
   s["AdminServiceInput"] = Obj({{"name", Str()},
                                 {"description", Str()},
@@ -51,7 +60,8 @@ JsonObject RouteSchemas() {
                                 {"escalationPolicy", Str()},
                                 {"ackTimeoutMinutes", Int()},
                                 {"autoResolveMinutes", Int()},
-                                {"muteIntervals", ArrayOf(Str())}},
+                                {"muteIntervals", ArrayOf(Str())},
+                                {"runbooks", RunbookIds()}},
                                {"name"}, true);
   s["AdminServices"] = ListOf("AdminService");
   // Paging (paging_routes.cc): the bodies are validated by their decoders, so the schemas

@@ -16,17 +16,6 @@ using api::Reply;
 using api::Respond;
 using http::Method;
 
-// Field errors of a decoder as one error whose details list them all (PagerDuty's format
-// shows every problem of the event).
-Error Invalid(const std::vector<FieldError>& errors) {
-  Error e(errc::kBadRequest, {});
-  for (const FieldError& f : errors) {
-    e.details.push_back(f.field.empty() ? f.message : f.field + " " + f.message);
-  }
-  if (!e.details.empty()) e.message = e.details.front();
-  return e;
-}
-
 void AppendStrings(std::string& out, const std::vector<std::string>& items) {
   out.push_back('[');
   for (std::size_t i = 0; i < items.size(); ++i) {
@@ -76,17 +65,13 @@ class Ingest {
   void Enqueue(Call& call, Respond respond) const {
     Engine* engine = ctx_.engine();
     if (engine == nullptr) return respond(Fail(EngineDisabled()));
-    auto event = DecodePagerDutyEvent(call.request.body, ctx_.limits);
-    if (!event) return respond(Fail(Invalid(event.error())));
-    auto integration = Authenticate(*engine, call, event->routing_key, "events_v2");
-    if (!integration) return respond(Fail(std::move(integration.error())));
-    std::vector<Ingestion> in;
-    in.push_back(Ingestion{std::move(*integration), std::move(*event)});
-    engine->Ingest(
-        std::move(in), [respond = std::move(respond)](std::vector<IngestResult> r) mutable {
-          if (!r.front().status) return respond(Fail(r.front().status.error()));
+    IngestEventsV2(
+        *engine, call.request.body, ctx_.limits,
+        [&](std::string_view key) { Refused(call, "events_v2", key); },
+        [respond = std::move(respond)](Result<std::string> dedup_key) mutable {
+          if (!dedup_key) return respond(Fail(std::move(dedup_key.error())));
           std::string body = R"({"status":"success","message":"Event processed","dedup_key":)";
-          AppendJsonString(body, r.front().dedup_key);
+          AppendJsonString(body, *dedup_key);
           body.push_back('}');
           respond(api::JsonReply(std::move(body), 202));
         });
@@ -96,7 +81,7 @@ class Ingest {
     Engine* engine = ctx_.engine();
     if (engine == nullptr) return respond(Fail(EngineDisabled()));
     auto decoded = DecodePagerDutyBatch(call.request.body, ctx_.limits);
-    if (!decoded) return respond(Fail(Invalid(decoded.error())));
+    if (!decoded) return respond(Fail(InvalidEvent(decoded.error())));
     // Per element: a decoding error, an authentication error, or an index into `in`.
     struct Slot {
       std::vector<std::string> errors;
@@ -108,7 +93,7 @@ class Ingest {
     for (std::size_t i = 0; i < decoded->size(); ++i) {
       auto& d = (*decoded)[i];
       if (!d) {
-        (*slots)[i].errors = Invalid(d.error()).details;
+        (*slots)[i].errors = InvalidEvent(d.error()).details;
         continue;
       }
       auto found = engine->Authenticate(d->routing_key);
@@ -144,7 +129,7 @@ class Ingest {
     Engine* engine = ctx_.engine();
     if (engine == nullptr) return respond(Fail(EngineDisabled()));
     auto change = DecodePagerDutyChange(call.request.body, ctx_.limits);
-    if (!change) return respond(Fail(Invalid(change.error())));
+    if (!change) return respond(Fail(InvalidEvent(change.error())));
     auto integration = Authenticate(*engine, call, change->routing_key, "events_v2");
     if (!integration) return respond(Fail(std::move(integration.error())));
     auto row = std::make_shared<DeploymentRow>();
@@ -174,7 +159,7 @@ class Ingest {
       return respond(Fail(errc::kUnauthorized, "invalid integration key"));
     }
     auto events = DecodeAlertmanager(call.request.body, key, ctx_.limits);
-    if (!events) return respond(Fail(Invalid(events.error())));
+    if (!events) return respond(Fail(InvalidEvent(events.error())));
     std::vector<Ingestion> in;
     in.reserve(events->size());
     for (auto& e : *events) in.push_back(Ingestion{**found, std::move(e)});

@@ -10,6 +10,7 @@
 #include <opsorch/paging/schedule.h>
 
 #include "engine/pager.h"
+#include "engine/service_fields.h"
 #include "engine/status_pages.h"
 
 namespace opsorch::engine {
@@ -118,7 +119,8 @@ Status ApplySeed(Engine& engine, std::string_view json) {
       }
     }
   }
-  if (const JsonArray* services = root.Array("services")) {
+  const JsonArray* services = root.Array("services");
+  if (services != nullptr) {
     for (std::size_t i = 0; i < services->size(); ++i) {
       const std::string where = "services[" + std::to_string(i) + "]";
       if (!(*services)[i].is_object()) return NotObject(where);
@@ -135,6 +137,7 @@ Status ApplySeed(Engine& engine, std::string_view json) {
       row.escalation_policy = s.Str("escalationPolicy");
       row.ack_timeout_s = s.PositiveInt("ackTimeoutMinutes", 0) * 60;
       row.auto_resolve_s = s.PositiveInt("autoResolveMinutes", 0) * 60;
+      row.runbooks = ReadRunbooks(s);
       const JsonArray* integrations = s.Array("integrations");
       if (!status) return status;
       if (auto st = store.UpsertService(row); !st) return st;
@@ -171,6 +174,11 @@ Status ApplySeed(Engine& engine, std::string_view json) {
         }
       }
     }
+  }
+  // The pager's copy of the services (policies, runbooks) follows them at once, as after an
+  // admin change, whether or not the seed has paging documents.
+  if (Pager* pager = engine.pager(); pager != nullptr && services != nullptr) {
+    if (auto st = pager->ReloadCatalog(); !st) return st;
   }
   if (auto st = SeedPaging(engine, root, now); !st) return st;
   if (const JsonArray* pages = root.Array("statusPages")) {
@@ -229,6 +237,7 @@ constexpr std::string_view kDemoEngineParts = R"json({
       "integrations": [{"id": "checkout-events", "name": "Events API v2", "kind": "events_v2", "key": "demo-routing-key-000000000000001"},
                        {"id": "checkout-alertmanager", "name": "Alertmanager", "kind": "alertmanager", "key": "demo-alertmanager-key-0000000001"}]},
     "svc-database": {
+      "runbooks": ["disk-full"],
       "integrations": [{"id": "database-events", "name": "Events API v2", "kind": "events_v2", "key": "demo-routing-key-000000000000002"}]},
     "svc-search": {"ackTargetMinutes": 30, "resolveTargetMinutes": 480}
   },

@@ -28,7 +28,7 @@ inline std::int64_t SeqOf(std::string_view id, std::string_view prefix) {
   return n;
 }
 
-// A list of names kept as a JSON array column (services.mute_intervals).
+// A list of names kept as a JSON array column (services.mute_intervals, services.runbooks).
 inline JsonArray StringsToJson(const std::vector<std::string>& items) {
   JsonArray a;
   for (const auto& s : items) a.emplace_back(s);

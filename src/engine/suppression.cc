@@ -239,7 +239,13 @@ Status AfterRules(Tx& tx, const Outcome& o, std::string_view service, std::int64
     } else if (auto st = PagerHook(tx, env, o.incident_id, service, a, now, effects); !st) {
       return st;
     }
-    return ArmAutoResolve(tx, env.quiet, service, o.incident_id, now);
+    if (auto st = ArmAutoResolve(tx, env.quiet, service, o.incident_id, now); !st) return st;
+    // A new incident starts its service's runbooks, paused or not (a pause holds back pages,
+    // not the incident): last, so the hook finds it as paging and the pause left it.
+    if (a == "triggered" && env.pager != nullptr) {
+      return env.pager->OnIncidentCreated(tx, o.incident_id, service, now);
+    }
+    return Ok();
   }
   if (a == "acknowledged" || a == "resolved") {
     return PagerHook(tx, env, o.incident_id, service, a, now, effects);

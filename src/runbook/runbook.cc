@@ -188,7 +188,7 @@ Result<Runbook> DecodeRunbook(const JsonValue& doc) {
     }
     const FieldReader s{(*steps)[i].get_object(), at, &status};
     s.OnlyKnown({"id", "title", "description", "type", "dependsOn", "onFailure", "retries",
-                 "retryDelay", "timeout", "with", "comment"});
+                 "retryDelay", "timeout", "interval", "with", "comment"});
     Step step;
     step.id = s.Str("id", true);
     if (status && !ValidId(step.id)) s.Error("id", "must be 1-64 characters of [A-Za-z0-9._-]");
@@ -197,6 +197,8 @@ Result<Runbook> DecodeRunbook(const JsonValue& doc) {
     }
     step.title = s.Str("title", true);
     if (status && step.title.size() > kMaxText) s.Error("title", "is too long");
+    step.description = s.Str("description");
+    if (status && step.description.size() > 4 * kMaxText) s.Error("description", "is too long");
     const std::string type = s.Str("type", true);
     if (status) {
       if (auto t = ParseType(type)) {
@@ -254,6 +256,20 @@ Result<Runbook> DecodeRunbook(const JsonValue& doc) {
     if (status && step.timeout > std::chrono::hours(24)) s.Error("timeout", "must be at most 24h");
     if (status && step.type == StepType::kManual && step.timeout.count() != 0) {
       s.Error("timeout", "manual steps wait for a person: no timeout");
+    }
+    if (status && step.timeout.count() == 0 && step.type != StepType::kManual) {
+      step.timeout = step.type == StepType::kInvoke   ? std::chrono::minutes(10)
+                     : step.type == StepType::kRecord ? std::chrono::minutes(1)
+                                                      : std::chrono::minutes(5);
+    }
+    const bool checks = step.type == StepType::kObserve || step.type == StepType::kVerify;
+    if (s.obj.contains("interval") && status && !checks) {
+      s.Error("interval", "is only for observe and verify steps");
+    }
+    step.interval = s.Duration("interval", step.interval);
+    if (status &&
+        (step.interval < std::chrono::milliseconds(100) || step.interval > std::chrono::hours(1))) {
+      s.Error("interval", "must be from 100ms to 1h");
     }
     if (status && step.type == StepType::kManual && step.on_failure == OnFailure::kRetry) {
       s.Error("onFailure", "manual steps are completed by a person: they cannot be retried");
@@ -326,7 +342,7 @@ Decision Decide(const Runbook& rb, const RunState& state, TimePoint now) {
     switch (st.status) {
       case StepStatus::kRunning:
         if (step.timeout.count() > 0 && st.started_at) {
-          const TimePoint due = *st.started_at + step.timeout;
+          const TimePoint due = st.checking_since.value_or(*st.started_at) + step.timeout;
           if (due <= now) {
             d.actions.push_back({Action::Kind::kTimeOut, i});
           } else {
@@ -377,6 +393,11 @@ Status Apply(const Runbook& rb, RunState& state, const Action& action, TimePoint
       st.status = action.kind == Action::Kind::kStart ? StepStatus::kRunning : StepStatus::kBlocked;
       ++st.attempts;
       st.started_at = now;
+      if ((rb.steps[action.step].type == StepType::kObserve ||
+           rb.steps[action.step].type == StepType::kVerify) &&
+          !st.checking_since) {
+        st.checking_since = now;
+      }
       st.finished_at.reset();
       st.next_attempt.reset();
       return Ok();
@@ -423,10 +444,33 @@ Status Failed(const Runbook& rb, RunState& state, std::size_t step, std::string 
     wait = std::min<std::chrono::milliseconds>(wait, kMaxRetryWait);
     st.status = StepStatus::kPending;
     st.next_attempt = now + wait;
+    st.checking_since.reset();  // a retry of a check starts its own series
     return Ok();
   }
   st.status = StepStatus::kFailed;
   st.finished_at = now;
+  return Ok();
+}
+
+Status NotYet(const Runbook& rb, RunState& state, std::size_t step, std::string reason,
+              TimePoint now) {
+  if (step >= rb.steps.size()) return Fail(errc::kBadRequest, "no such step");
+  StepState& st = state.steps[step];
+  const Step& def = rb.steps[step];
+  if (def.type != StepType::kObserve && def.type != StepType::kVerify) {
+    return Failed(rb, state, step, std::move(reason), now);
+  }
+  if (st.status != StepStatus::kRunning) return Conflict(rb, step, "is not running");
+  const TimePoint since = st.checking_since.value_or(now);
+  if (def.timeout.count() > 0 && now - since >= def.timeout) {
+    const auto limit = std::chrono::duration_cast<std::chrono::milliseconds>(def.timeout);
+    return Failed(rb, state, step,
+                  reason + " (not met within " + std::to_string(limit.count()) + " ms)", now);
+  }
+  st.error = std::move(reason);
+  st.status = StepStatus::kPending;
+  --st.attempts;  // a re-check is the same attempt, not a retry
+  st.next_attempt = now + def.interval;
   return Ok();
 }
 

@@ -493,7 +493,8 @@ struct Schema<OrchestrationRun> {
 template <>
 struct Schema<StartRunInput> {
   static constexpr std::string_view kName = "StartRunInput";
-  static constexpr auto kFields = std::make_tuple(Always("planId", &StartRunInput::plan_id));
+  static constexpr auto kFields = std::make_tuple(Always("planId", &StartRunInput::plan_id),
+                                                  Opt("fields", &StartRunInput::fields));
   static constexpr auto kTolerated = kNoExtras;
 };
 
@@ -532,7 +533,8 @@ struct Schema<TeamIdPayload> {
 template <>
 struct Schema<PlanIdPayload> {
   static constexpr std::string_view kName = "PlanIdPayload";
-  static constexpr auto kFields = std::make_tuple(Always("planId", &PlanIdPayload::plan_id));
+  static constexpr auto kFields = std::make_tuple(Always("planId", &PlanIdPayload::plan_id),
+                                                  Opt("fields", &PlanIdPayload::fields));
   static constexpr auto kTolerated = kNoExtras;
 };
 

@@ -354,12 +354,54 @@ PackagingRules ReadPackaging(const FieldReader& r, const std::string& deployment
   return p;
 }
 
+// The `incidents` section: where the Events v2 events of the configuration's expectations go.
+IncidentTarget ReadIncidents(const FieldReader& r, const std::string& deployment_id) {
+  r.OnlyKnown({"routing_key", "url", "source", "timeout", "allow_private", "comment"});
+  IncidentTarget t;
+  t.path = r.where;
+  t.routing_key = r.Str("routing_key", true);
+  // Never quoted: the key is a credential (whoever has it opens incidents).
+  if (*r.status && t.routing_key.size() > 255) {
+    r.Error("routing_key", "must be at most 255 characters (an Events v2 integration key)");
+  }
+  if (*r.status && std::any_of(t.routing_key.begin(), t.routing_key.end(), [](char c) {
+        return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+      })) {
+    r.Error("routing_key", "must not contain control characters");
+  }
+  t.url = r.Str("url");
+  if (*r.status && !t.url.empty()) {
+    if (t.url.rfind("http://", 0) != 0 && t.url.rfind("https://", 0) != 0) {
+      r.Error("url", "must be an http:// or https:// URL (an Events v2 endpoint)");
+    } else {
+      // The URL is quoted in log lines: a credential belongs in routing_key.
+      const auto authority = t.url.substr(t.url.find("//") + 2);
+      if (authority.substr(0, authority.find('/')).find('@') != std::string::npos) {
+        r.Error("url", "must not hold user information");
+      }
+    }
+  }
+  t.source = r.Str("source");
+  if (t.source.empty()) t.source = deployment_id;
+  if (*r.status && t.source.size() > 255) r.Error("source", "must be at most 255 bytes");
+  t.timeout = r.Duration("timeout", t.timeout);
+  if (*r.status &&
+      (t.timeout < std::chrono::milliseconds(100) || t.timeout > std::chrono::minutes(1))) {
+    r.Error("timeout", "must be from 100ms to 1m");
+  }
+  t.allow_private = r.Bool("allow_private", false);
+  if (*r.status && t.allow_private && t.url.empty()) {
+    r.Error("allow_private", "only applies to a url");
+  }
+  return t;
+}
+
 Deployment ReadDeployment(const JsonObject& o, const std::string& where,
                           const std::string& base_dir, const std::string& data_dir,
                           const KeyMap& keys, Status* status) {
   const FieldReader r{o, where, status};
   r.OnlyKnown({"id", "enabled", "config", "hosts", "data", "persistence_dir", "outputs", "limits",
-               "max_concurrent_runs", "packaging", "comment"});
+               "max_concurrent_runs", "packaging", "incidents", "comment"});
   Deployment d;
   d.id = r.Str("id", true);
   if (*status && !ValidName(d.id)) r.Error("id", "must be 1-64 characters of [A-Za-z0-9._-]");
@@ -475,6 +517,9 @@ Deployment ReadDeployment(const JsonObject& o, const std::string& where,
   if (const JsonObject* packaging = r.Object("packaging"); packaging != nullptr && *status) {
     d.packaging =
         ReadPackaging(FieldReader{*packaging, r.Path("packaging"), status}, d.id, base_dir, keys);
+  }
+  if (const JsonObject* incidents = r.Object("incidents"); incidents != nullptr && *status) {
+    d.incidents = ReadIncidents(FieldReader{*incidents, r.Path("incidents"), status}, d.id);
   }
   return d;
 }
@@ -650,6 +695,8 @@ Result<Bootstrap> ParseBootstrap(std::string_view text, const std::string& path,
     }
     for (const auto& [name, value] : d.config.headers) secrets.insert(value);
     if (d.packaging) secrets.insert(d.packaging->policy.recipient.Text());
+    // A routing key written literally is as much a credential as one from ${VAR}.
+    if (d.incidents) secrets.insert(d.incidents->routing_key);
     b.deployments.push_back(std::move(d));
   }
   // Longest first, so that a secret containing another is masked whole.

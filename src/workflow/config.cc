@@ -250,7 +250,7 @@ Result<std::shared_ptr<const WorkflowConfig>> ParseWorkflowConfig(std::string_vi
 
   Parser p{source, base_dir, {}, Ok()};
   const FieldReader r{root, "", &p.status};
-  r.OnlyKnown({"data", "resources", "workflows", "comment"});
+  r.OnlyKnown({"data", "resources", "workflows", "expectations", "comment"});
   p.ReadResources(root);
   auto config = std::make_shared<WorkflowConfig>();
   config->digest = ConfigDigest(text);
@@ -298,6 +298,14 @@ Result<std::shared_ptr<const WorkflowConfig>> ParseWorkflowConfig(std::string_vi
       w.steps.push_back(std::move(s));
     }
     if (enabled) config->workflows.push_back(std::move(w));
+  }
+  if (const JsonArray* expectations = p.status ? r.Array("expectations") : nullptr) {
+    auto decoded = DecodeExpectations(*expectations, "expectations");
+    if (!decoded) {
+      p.status = Fail(std::move(decoded.error()));
+    } else {
+      config->expectations = std::move(*decoded);
+    }
   }
   if (!p.status) return Fail(errc::kBadRequest, source + ": " + p.status.error().message);
   return std::shared_ptr<const WorkflowConfig>(std::move(config));

@@ -6,7 +6,9 @@
 #include <deque>
 #include <filesystem>
 #include <mutex>
+#include <set>
 #include <thread>
+#include <unordered_map>
 
 #include <boost/json/serialize.hpp>
 #include <fcntl.h>
@@ -16,12 +18,16 @@
 #include <opsorch/common/error.h>
 #include <opsorch/common/files.h>
 #include <opsorch/common/json_parse.h>
+#include <opsorch/common/json_writer.h>
 #include <opsorch/common/redactor.h>
 #include <opsorch/common/strings.h>
+#include <opsorch/common/time.h>
 #include <opsorch/log/log.h>
+#include <opsorch/metrics/metrics.h>
 #include <opsorch/net/http_client.h>
 #include <opsorch/workflow/bootstrap.h>
 #include <opsorch/workflow/config.h>
+#include <opsorch/workflow/expectation.h>
 #include <opsorch/workflow/http_fetch.h>
 #include <opsorch/workflow/package.h>
 #include <opsorch/workflow/report.h>
@@ -55,6 +61,26 @@ constexpr std::size_t kMaxPendingAudit = 5000;
 constexpr std::size_t kAuditPerReport = 500;
 constexpr std::size_t kAuditBytesPerReport = 128u << 10;
 constexpr std::size_t kAuditWakeBacklog = 100;
+// Series whose expectation state one deployment keeps: a dimension with unbounded values (a
+// request id) must not grow the runtime for ever. Samples of further series are counted.
+constexpr std::size_t kMaxSeriesPerDeployment = 10000;
+// Incident events waiting for the sender (all deployments); beyond, dropped and counted. The
+// step that emitted the metric never waits for a delivery.
+constexpr std::size_t kMaxPendingIncidentEvents = 1000;
+// Delivery attempts per incident event, and the first pause between two (doubling).
+constexpr int kIncidentAttempts = 5;
+constexpr std::chrono::milliseconds kIncidentRetryFirst{250};
+// How long Stop lets the sender deliver what is queued.
+constexpr std::chrono::seconds kIncidentFlush{2};
+// Log lines RunStep hands back to its caller.
+constexpr std::size_t kMaxCapturedLogs = 200;
+// 9999-12-31T23:59:59.999Z: the last sample time an event's timestamp can carry.
+constexpr std::int64_t kMaxTimestampMs = 253402300799999;
+
+// RunStep's caller's buffer for the log lines of its call (null: none). Set around ExecStep on
+// the calling thread, so that nested synchronous calls are included and runs on other threads
+// (timer fires, asynchronous sends) are not.
+thread_local std::vector<LogLine>* t_captured_logs = nullptr;
 
 // Where a configuration load got to, for the status report (guarded by DeploymentRt::mu).
 struct LoadState {
@@ -162,6 +188,13 @@ struct Job {
   std::size_t bytes = 0;  // payload held by the job (async sends)
 };
 
+// One expectation of the running configuration and the key its series' state is filed under.
+struct ActiveExpectation {
+  Expectation e;
+  std::string key;  // ExpectationKey
+};
+using Expectations = std::vector<ActiveExpectation>;
+
 struct DeploymentRt {
   std::size_t index = 0;
   Deployment def;
@@ -193,6 +226,28 @@ struct DeploymentRt {
   std::deque<Job> queue;
   std::size_t running = 0;
   std::size_t queued_bytes = 0;
+
+  // Expectations: the running configuration's, and the state of every series they watch.
+  std::atomic<bool> watching{false};  // the configuration has expectations (no lock to learn it)
+  std::mutex watch_mu;                // guards expectations, series, open, series_full_warned
+  std::shared_ptr<const Expectations> expectations;
+  // "<expectation key>\0<dedup key>" → state: a reload that keeps a declaration keeps its state.
+  std::unordered_map<std::string, SeriesState> series;
+  // dedup key → expectations firing for that series: two declarations on one series share its
+  // incident, which opens with the first trigger and resolves with the last resolve.
+  std::unordered_map<std::string, int> open;
+  bool series_full_warned = false;
+  std::atomic<std::size_t> series_count{0};
+  std::atomic<std::uint64_t> triggers{0}, resolves{0}, untracked{0};
+  std::atomic<std::uint64_t> events_sent{0}, events_failed{0}, events_dropped{0};
+};
+
+// One Events v2 event waiting for the sender.
+struct IncidentEvent {
+  DeploymentRt* d = nullptr;
+  std::string action;  // trigger | resolve
+  std::string dedup_key;
+  std::string body;  // the Events v2 JSON (holds the routing key: never logged)
 };
 
 // One trigger due at `due`; stale once its deployment loaded a newer configuration.
@@ -237,6 +292,130 @@ std::string Origin(std::string_view url) {
     rest.remove_prefix(at + 1);
   }
   return std::string(url.substr(0, scheme + 3)) + std::string(rest);
+}
+
+// Text that reads back as the same double, for keys (JSON has AppendJsonDouble).
+std::string NumberText(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+// A Go duration ("300s", "1500ms") for an event's custom details.
+std::string DurationText(std::chrono::milliseconds d) {
+  return d.count() % 1000 == 0 ? std::to_string(d.count() / 1000) + "s"
+                               : std::to_string(d.count()) + "ms";
+}
+
+// The key of an expectation's series state: its metric and a digest of what decides its
+// transitions (filter, bounds, direction, for, clear_for). A reload that leaves these as they
+// were keeps the series' state, open incidents included; severity and summary may change.
+std::string ExpectationKey(const Expectation& e) {
+  std::string text;
+  const auto part = [&](std::string_view p) {
+    text += std::to_string(p.size());
+    text += ':';
+    text += p;
+  };
+  part(e.metric);
+  for (const auto& [k, v] : e.dimensions) {
+    part(k);
+    part(v);
+  }
+  part(e.above ? NumberText(*e.above) : "-");
+  part(e.below ? NumberText(*e.below) : "-");
+  part(e.direction == Expectation::Direction::kUp     ? "up"
+       : e.direction == Expectation::Direction::kDown ? "down"
+                                                      : "-");
+  part(NumberText(e.change));
+  part(std::to_string(e.hold.count()));
+  part(std::to_string(e.clear.count()));
+  return e.metric + "#" + ConfigDigest(text).substr(0, 16);
+}
+
+// The Events v2 event of a transition. A trigger carries the payload (summary, source, severity,
+// the sample's time, and the sample and declaration as custom details); a resolve only names the
+// dedup key, as Events v2 asks.
+std::string IncidentEventBody(const IncidentTarget& t, std::string_view deployment,
+                              std::string_view action, std::string_view dedup_key,
+                              const Expectation* e, const Metric* m) {
+  std::string out = R"({"routing_key":)";
+  AppendJsonString(out, t.routing_key);
+  out += R"(,"event_action":)";
+  AppendJsonString(out, action);
+  out += R"(,"dedup_key":)";
+  AppendJsonString(out, dedup_key);
+  out += R"(,"client":"opsorch workflows")";
+  if (e != nullptr && m != nullptr) {
+    out += R"(,"payload":{"summary":)";
+    AppendJsonString(out, Summary(*e, *m));
+    out += R"(,"source":)";
+    AppendJsonString(out, t.source);
+    out += R"(,"severity":)";
+    AppendJsonString(out, e->severity);
+    // A processor may stamp its sample with any integer: one outside 1970–9999 goes without.
+    if (m->timestamp_ms >= 0 && m->timestamp_ms <= kMaxTimestampMs) {
+      out += R"(,"timestamp":)";
+      AppendJsonString(out, FormatRfc3339Nano(Time::FromUnixNanos(m->timestamp_ms * 1'000'000)));
+    }
+    out += R"(,"custom_details":{"metric":)";
+    AppendJsonString(out, m->key);
+    out += R"(,"value":)";
+    AppendJsonDouble(out, m->value);
+    out += R"(,"dimensions":)";
+    AppendDimensionsJson(out, m->dimensions);
+    out += R"(,"deployment":)";
+    AppendJsonString(out, deployment);
+    out += R"(,"expectation":{)";
+    bool first = true;
+    const auto field = [&](std::string_view name) {
+      if (!first) out += ',';
+      first = false;
+      AppendJsonString(out, name);
+      out += ':';
+    };
+    if (e->above) {
+      field("above");
+      AppendJsonDouble(out, *e->above);
+    }
+    if (e->below) {
+      field("below");
+      AppendJsonDouble(out, *e->below);
+    }
+    if (e->direction != Expectation::Direction::kNone) {
+      field("direction");
+      AppendJsonString(out, e->direction == Expectation::Direction::kUp ? "up" : "down");
+      field("change");
+      AppendJsonDouble(out, e->change);
+    }
+    field("for");
+    AppendJsonString(out, DurationText(e->hold));
+    field("clear_for");
+    AppendJsonString(out, DurationText(e->clear));
+    out += "}}}";
+  }
+  out += '}';
+  return out;
+}
+
+// What one delivery attempt of an incident event came to.
+enum class Delivery : std::uint8_t {
+  kSent,     // 2xx
+  kRetry,    // 429, 5xx, no connection, no answer in time: tried again after a pause
+  kRefused,  // another 4xx: the receiver will not take it, however often it is sent
+  kFailed,   // not to be tried again (the address rule, a redirect, stopping)
+};
+struct Attempted {
+  Delivery outcome;
+  std::string what;  // "HTTP 503", an error's text: for log lines
+};
+
+Attempted ClassifyStatus(int status) {
+  const std::string what = "HTTP " + std::to_string(status);
+  if (status >= 200 && status <= 299) return {Delivery::kSent, what};
+  if (status == 429 || status >= 500) return {Delivery::kRetry, what};
+  if (status >= 400) return {Delivery::kRefused, what};
+  return {Delivery::kFailed, what + " (redirects are not followed)"};
 }
 
 }  // namespace
@@ -287,6 +466,16 @@ struct Runtime::Impl {
   std::uint64_t audit_seq = 0;
   std::thread reporter;
   std::unique_ptr<net::HttpClient> report_client;
+
+  // Incident events: one sender thread delivers them in order (a resolve never overtakes its
+  // trigger), retrying with backoff; steps only queue them.
+  std::mutex send_mu;
+  std::condition_variable send_cv, send_idle_cv;
+  std::deque<IncidentEvent> send_queue;  // bounded: kMaxPendingIncidentEvents
+  bool send_busy = false, send_stop = false, send_full_warned = false;
+  std::atomic<bool> send_abort{false};  // Stop's flush time is up: the delivery going on ends
+  std::thread sender;
+  std::unique_ptr<net::HttpClient> incident_client;  // for deployments with an incidents url
 
   std::int64_t NowMs() const {
     if (options.now_ms) return options.now_ms();
@@ -525,6 +714,7 @@ struct Runtime::Impl {
       m.dimensions = std::move(dims);
       if (options.observer.on_metric) options.observer.on_metric(d.def.id, m);
       if (options.metric_store != nullptr) options.metric_store->Add(m);
+      Watch(d, m);
       if (options.report && report.FirstSeen(d.def.id, "metric_first_emit", m.key)) {
         const std::string key = Clip(m.key, 256);
         Audit(d, {NowMs(),
@@ -555,6 +745,9 @@ struct Runtime::Impl {
     const auto r = Redactor(d);
     l.message = r->Apply(l.message);
     for (auto& [k, v] : l.context) v = r->Apply(v);
+    if (t_captured_logs != nullptr && t_captured_logs->size() < kMaxCapturedLogs) {
+      t_captured_logs->push_back(l);
+    }
     if (options.observer.on_log) options.observer.on_log(d.def.id, l);
     const log::Level level = l.level == "error"   ? log::Level::kError
                              : l.level == "warn"  ? log::Level::kWarn
@@ -576,6 +769,303 @@ struct Runtime::Impl {
                    "workflow: output " + o.entry.id + " refused a log line: " + st.error().message,
                    d);
       }
+    }
+  }
+
+  // ---- expectations and incident events ----
+
+  // A metric (redacted) against the running configuration's expectations: each one that watches
+  // it advances its series' state, and a transition becomes an incident event.
+  void Watch(DeploymentRt& d, const Metric& m) {
+    if (!d.watching.load(std::memory_order_acquire)) return;
+    std::lock_guard lock(d.watch_mu);
+    if (!d.expectations) return;
+    std::string dedup;  // of the series, once an expectation watches it
+    for (const ActiveExpectation& a : *d.expectations) {
+      if (!Watches(a.e, m)) continue;
+      if (dedup.empty()) dedup = DedupKey(d.def.id, m);
+      std::string key = a.key;
+      key += '\0';
+      key += dedup;
+      auto it = d.series.find(key);
+      if (it == d.series.end()) {
+        if (d.series.size() >= kMaxSeriesPerDeployment) {
+          d.untracked.fetch_add(1, std::memory_order_relaxed);
+          if (!d.series_full_warned) {
+            d.series_full_warned = true;
+            RuntimeLog(log::Level::kWarn,
+                       "workflow: expectations track at most " +
+                           std::to_string(kMaxSeriesPerDeployment) +
+                           " series per deployment; samples of further series (" + m.key +
+                           ") are not evaluated (counted in "
+                           "opsorch_workflow_expectation_untracked_samples_total)",
+                       d);
+          }
+          continue;
+        }
+        it = d.series.emplace(std::move(key), SeriesState{}).first;
+      }
+      Evaluation ev = Evaluate(a.e, it->second, m.value, m.timestamp_ms);
+      it->second = ev.next;
+      if (ev.transition == Transition::kTrigger) {
+        d.triggers.fetch_add(1, std::memory_order_relaxed);
+        if (d.open[dedup]++ == 0) QueueIncident(d, "trigger", dedup, &a.e, &m);
+      } else if (ev.transition == Transition::kResolve) {
+        d.resolves.fetch_add(1, std::memory_order_relaxed);
+        CloseSeries(d, dedup);
+      }
+    }
+    d.series_count.store(d.series.size(), std::memory_order_relaxed);
+  }
+
+  // One expectation stopped firing for the series `dedup`: the last one resolves its incident.
+  // With watch_mu held.
+  void CloseSeries(DeploymentRt& d, const std::string& dedup) {
+    auto o = d.open.find(dedup);
+    if (o == d.open.end()) return;
+    if (--o->second > 0) return;
+    d.open.erase(o);
+    QueueIncident(d, "resolve", dedup, nullptr, nullptr);
+  }
+
+  // A newly loaded configuration's expectations. Series of declarations that are unchanged keep
+  // their state; those of removed or changed ones are forgotten, and an incident that only they
+  // held open is resolved (a changed declaration triggers again if the breach goes on).
+  void WatchConfig(DeploymentRt& d, const WorkflowConfig& cfg) {
+    auto active = std::make_shared<Expectations>();
+    std::set<std::string, std::less<>> keys;
+    for (const Expectation& e : cfg.expectations) {
+      std::string key = ExpectationKey(e);
+      if (!keys.insert(key).second) continue;  // the same declaration twice: one state
+      active->push_back({e, std::move(key)});
+    }
+    {
+      std::lock_guard lock(d.watch_mu);
+      for (auto it = d.series.begin(); it != d.series.end();) {
+        const std::size_t sep = it->first.find('\0');
+        if (keys.contains(std::string_view(it->first).substr(0, sep))) {
+          ++it;
+          continue;
+        }
+        if (it->second.firing) CloseSeries(d, it->first.substr(sep + 1));
+        it = d.series.erase(it);
+      }
+      if (active->empty()) {
+        d.expectations.reset();
+      } else {
+        d.expectations = active;
+      }
+      d.series_full_warned = false;
+      d.series_count.store(d.series.size(), std::memory_order_relaxed);
+      d.watching.store(!active->empty(), std::memory_order_release);
+    }
+    if (!active->empty() && !d.def.incidents) {
+      RuntimeLog(log::Level::kWarn,
+                 "workflow: " + std::to_string(active->size()) +
+                     " expectations are evaluated, but the bootstrap gives deployment " + d.def.id +
+                     " no incidents section: their transitions are counted, no incident is "
+                     "raised",
+                 d);
+    }
+  }
+
+  // Queues the event of a transition for the sender (never waits). Without an incidents section,
+  // or in the test runner, the transition was only counted. With watch_mu held, so that the
+  // events of one series are queued in the order of its transitions.
+  void QueueIncident(DeploymentRt& d, std::string_view action, const std::string& dedup,
+                     const Expectation* e, const Metric* m) {
+    if (!d.def.incidents || !options.use_outputs) return;
+    IncidentEvent ev{&d, std::string(action), dedup,
+                     IncidentEventBody(*d.def.incidents, d.def.id, action, dedup, e, m)};
+    bool warn = false;
+    {
+      std::lock_guard lock(send_mu);
+      if (send_stop || send_queue.size() >= kMaxPendingIncidentEvents) {
+        d.events_dropped.fetch_add(1, std::memory_order_relaxed);
+        warn = !send_full_warned;
+        send_full_warned = true;
+      } else {
+        send_queue.push_back(std::move(ev));
+      }
+    }
+    if (warn) {
+      RuntimeLog(log::Level::kWarn,
+                 "workflow: incident " + std::string(action) + " for " + dedup +
+                     " dropped: " + std::to_string(kMaxPendingIncidentEvents) +
+                     " incident events are waiting for delivery, or the runtime is stopping",
+                 d);
+      return;
+    }
+    send_cv.notify_all();
+  }
+
+  void Sender() {
+    std::unique_lock lock(send_mu);
+    for (;;) {
+      send_cv.wait(lock, [&] { return send_stop || !send_queue.empty(); });
+      if (send_queue.empty() || send_abort.load()) break;
+      IncidentEvent ev = std::move(send_queue.front());
+      send_queue.pop_front();
+      send_busy = true;
+      lock.unlock();
+      Deliver(ev);
+      lock.lock();
+      send_busy = false;
+      if (send_queue.empty()) send_full_warned = false;
+      send_idle_cv.notify_all();
+    }
+    // Stop's flush time is up: what is still queued is not delivered.
+    if (!send_queue.empty()) {
+      for (const IncidentEvent& ev : send_queue) {
+        ev.d->events_dropped.fetch_add(1, std::memory_order_relaxed);
+      }
+      log::Warn("workflow: " + std::to_string(send_queue.size()) +
+                " incident events not delivered before the stop");
+      send_queue.clear();
+    }
+    send_idle_cv.notify_all();
+  }
+
+  static std::string Destination(const IncidentTarget& t) {
+    return t.url.empty() ? std::string("the local incident engine") : Origin(t.url);
+  }
+
+  // One event, in order, with retries (250 ms doubling, kIncidentAttempts attempts). Log lines
+  // name the action, the dedup key and the status, never the event (it holds the routing key).
+  void Deliver(IncidentEvent& ev) {
+    DeploymentRt& d = *ev.d;
+    const IncidentTarget& t = *d.def.incidents;
+    const std::string what =
+        "workflow: incident " + ev.action + " for " + ev.dedup_key + " to " + Destination(t);
+    std::chrono::milliseconds pause = kIncidentRetryFirst;
+    for (int attempt = 1;; ++attempt) {
+      const Attempted a = t.url.empty() ? AttemptSink(t, ev.body) : AttemptUrl(t, ev.body);
+      if (a.outcome == Delivery::kSent) {
+        d.events_sent.fetch_add(1, std::memory_order_relaxed);
+        if (attempt > 1) {
+          RuntimeLog(log::Level::kInfo, what + " delivered at attempt " + std::to_string(attempt),
+                     d);
+        }
+        return;
+      }
+      if (a.outcome == Delivery::kRefused) {
+        d.events_dropped.fetch_add(1, std::memory_order_relaxed);
+        RuntimeLog(log::Level::kWarn, what + " refused (" + a.what + "): dropped", d);
+        return;
+      }
+      if (a.outcome == Delivery::kFailed || attempt >= kIncidentAttempts) {
+        d.events_failed.fetch_add(1, std::memory_order_relaxed);
+        RuntimeLog(log::Level::kWarn,
+                   what + " failed after " + std::to_string(attempt) + " attempt" +
+                       (attempt > 1 ? "s" : "") + " (" + a.what + ")",
+                   d);
+        return;
+      }
+      std::unique_lock lock(send_mu);
+      if (send_cv.wait_for(lock, pause, [&] { return send_abort.load(); })) {
+        d.events_failed.fetch_add(1, std::memory_order_relaxed);
+        RuntimeLog(log::Level::kWarn, what + " not delivered before the stop (" + a.what + ")", d);
+        return;
+      }
+      pause *= 2;
+    }
+  }
+
+  Attempted AttemptUrl(const IncidentTarget& t, const std::string& body) {
+    net::OutboundRequest req;
+    req.method = "POST";
+    req.url = t.url;
+    req.headers = {{"Content-Type", "application/json"}};
+    req.body = body;
+    req.timeout = t.timeout;
+    req.connect_timeout = std::min<std::chrono::milliseconds>(t.timeout, std::chrono::seconds(5));
+    req.max_response_bytes = 64u << 10;
+    req.keep_body = false;
+    // The operator's word, as for a host: a loopback or private receiver needs allow_private.
+    req.allow_private = t.allow_private;
+    req.abort = &send_abort;
+    req.pool_key = "incidents";
+    auto resp = incident_client->Perform(req);
+    if (resp) return ClassifyStatus(resp->status);
+    const ErrorCode code = resp.error().code;
+    if (code == ErrorCode::kAddressDenied || code == ErrorCode::kBadRequest ||
+        code == ErrorCode::kUnavailable) {
+      return {Delivery::kFailed, resp.error().message};
+    }
+    return {Delivery::kRetry, resp.error().message};
+  }
+
+  // The local sink answers from any thread; the answer is waited for up to the timeout.
+  Attempted AttemptSink(const IncidentTarget& t, const std::string& body) {
+    struct Reply {
+      std::mutex mu;
+      std::condition_variable cv;
+      std::optional<int> status;
+    };
+    auto reply = std::make_shared<Reply>();
+    options.incident_sink(body, [reply](int status) {
+      {
+        std::lock_guard lock(reply->mu);
+        if (!reply->status) reply->status = status;
+      }
+      reply->cv.notify_all();
+    });
+    const auto deadline = Clock::now() + t.timeout;
+    std::unique_lock lock(reply->mu);
+    // In slices, so that Stop's deadline (send_abort) ends the wait too.
+    while (!reply->status && !send_abort.load() && Clock::now() < deadline) {
+      reply->cv.wait_for(lock, std::chrono::milliseconds(20));
+    }
+    if (reply->status) return ClassifyStatus(*reply->status);
+    return {Delivery::kRetry, "no answer within " + DurationText(t.timeout)};
+  }
+
+  // opsorch_workflow_expectation_* and opsorch_workflow_incident_events_total, per deployment.
+  void RenderIncidentMetrics(std::string& out) const {
+    if (deployments.empty()) return;
+    const auto family = [&](std::string_view name, std::string_view type, std::string_view help) {
+      out.append("# HELP ").append(name).append(" ").append(help).append("\n");
+      out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
+    };
+    const auto row = [&](std::string_view name, std::string labels, std::uint64_t value) {
+      out.append(name).append(labels).append(" ").append(std::to_string(value)).append("\n");
+    };
+    constexpr std::string_view kTransitions = "opsorch_workflow_expectation_transitions_total";
+    family(kTransitions, "counter",
+           "Expectation transitions of workflow metric series (trigger: a breach held for its "
+           "`for`; resolve: back in bounds for its `clear_for`).");
+    for (const auto& d : deployments) {
+      row(kTransitions,
+          metrics::RenderLabels({{"deployment", d->def.id}, {"transition", "trigger"}}),
+          d->triggers.load());
+      row(kTransitions,
+          metrics::RenderLabels({{"deployment", d->def.id}, {"transition", "resolve"}}),
+          d->resolves.load());
+    }
+    constexpr std::string_view kEvents = "opsorch_workflow_incident_events_total";
+    family(kEvents, "counter",
+           "Events v2 events of expectation transitions, by result (sent: accepted; failed: not "
+           "accepted after retries, or not to be retried; dropped: refused by the receiver with "
+           "a 4xx, the queue was full, or the runtime stopped first).");
+    for (const auto& d : deployments) {
+      row(kEvents, metrics::RenderLabels({{"deployment", d->def.id}, {"result", "sent"}}),
+          d->events_sent.load());
+      row(kEvents, metrics::RenderLabels({{"deployment", d->def.id}, {"result", "failed"}}),
+          d->events_failed.load());
+      row(kEvents, metrics::RenderLabels({{"deployment", d->def.id}, {"result", "dropped"}}),
+          d->events_dropped.load());
+    }
+    constexpr std::string_view kSeries = "opsorch_workflow_expectation_series";
+    family(kSeries, "gauge", "Metric series whose expectation state is kept.");
+    for (const auto& d : deployments) {
+      row(kSeries, metrics::RenderLabels({{"deployment", d->def.id}}), d->series_count.load());
+    }
+    constexpr std::string_view kUntracked = "opsorch_workflow_expectation_untracked_samples_total";
+    family(kUntracked, "counter",
+           "Samples not evaluated because the deployment already tracks the maximum number of "
+           "series (10000).");
+    for (const auto& d : deployments) {
+      row(kUntracked, metrics::RenderLabels({{"deployment", d->def.id}}), d->untracked.load());
     }
   }
 
@@ -797,6 +1287,7 @@ struct Runtime::Impl {
         accepted.detail = {{"source", what}, {"sha256", digest}};
       }
     }
+    WatchConfig(d, *cfg);
     report.ConfigLoad(d.def.id, "accepted", "");
     Audit(d, std::move(accepted));
     if (!initial) {
@@ -1355,11 +1846,12 @@ Runtime::Runtime(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Runtime::~Runtime() { Stop(); }
 
 Result<std::unique_ptr<Runtime>> Runtime::StartFromFile(const std::string& bootstrap_file,
-                                                        MetricStore* store) {
+                                                        MetricStore* store, IncidentSink sink) {
   auto bootstrap = LoadBootstrap(bootstrap_file, ProcessEnvLookup());
   if (!bootstrap) return Fail(std::move(bootstrap.error()));
   RuntimeOptions options;
   options.metric_store = store;
+  options.incident_sink = std::move(sink);
   options.scripts.min_workers = 0;
   return Start(std::move(*bootstrap), std::move(options));
 }
@@ -1383,7 +1875,19 @@ Result<std::unique_ptr<Runtime>> Runtime::Start(Bootstrap bootstrap, RuntimeOpti
   if (!fetcher) return Fail(fetcher.error());
   impl->fetcher = std::move(*fetcher);
 
+  bool incidents = false, incident_urls = false;
   for (Deployment& loaded : bootstrap.deployments) {
+    if (loaded.incidents && impl->options.use_outputs) {
+      // Without a url the events go to the local sink, which only `opsorch serve` has.
+      if (loaded.incidents->url.empty() && !impl->options.incident_sink) {
+        return Fail(errc::kBadRequest,
+                    bootstrap.path + ": " + loaded.incidents->path +
+                        ".url: required outside opsorch serve (the agent has no incident engine "
+                        "of its own: name an Events v2 endpoint)");
+      }
+      incidents = true;
+      incident_urls = incident_urls || !loaded.incidents->url.empty();
+    }
     auto d = std::make_unique<DeploymentRt>();
     d->index = impl->deployments.size();
     d->def = std::move(loaded);
@@ -1438,6 +1942,11 @@ Result<std::unique_ptr<Runtime>> Runtime::Start(Bootstrap bootstrap, RuntimeOpti
     if (!client) return Fail(client.error());
     impl->report_client = std::move(*client);
   }
+  if (incident_urls) {
+    auto client = net::HttpClient::Create({.max_idle_handles = 2});
+    if (!client) return Fail(client.error());
+    impl->incident_client = std::move(*client);
+  }
   {
     Impl* self = impl.get();
     // Output backlogs and send failures are read when scraped, not counted on the hot path.
@@ -1449,6 +1958,7 @@ Result<std::unique_ptr<Runtime>> Runtime::Start(Bootstrap bootstrap, RuntimeOpti
         }
       }
       RenderOutputGauges(out, rows);
+      self->RenderIncidentMetrics(out);
     });
   }
   // With several deployments none may hold more than half the threads (see PickJob).
@@ -1460,6 +1970,7 @@ Result<std::unique_ptr<Runtime>> Runtime::Start(Bootstrap bootstrap, RuntimeOpti
   for (unsigned i = 0; i < raw->options.threads; ++i) {
     raw->threads.emplace_back([raw] { raw->Worker(); });
   }
+  if (incidents) raw->sender = std::thread([raw] { raw->Sender(); });
   std::unique_ptr<Runtime> runtime(new Runtime(std::move(impl)));
   // Every configuration loads before any trigger starts: a start-up that fails on the second
   // deployment must not have run the first one's steps.
@@ -1514,7 +2025,7 @@ Result<std::unique_ptr<Runtime>> Runtime::Start(Bootstrap bootstrap, RuntimeOpti
 }
 
 Result<Message> Runtime::RunStep(std::string_view deployment, std::string_view step_id,
-                                 Message input) {
+                                 Message input, std::vector<LogLine>* logs) {
   for (auto& d : impl_->deployments) {
     if (d->def.id != deployment) continue;
     ConfigPtr cfg;
@@ -1547,6 +2058,14 @@ Result<Message> Runtime::RunStep(std::string_view deployment, std::string_view s
       return Fail(errc::kNotFound, "no step \"" + std::string(step_id) + "\" in deployment " +
                                        std::string(deployment));
     }
+    // The caller's buffer for this call's log lines (EmitLog appends), restored afterwards.
+    struct Capture {
+      std::vector<LogLine>* previous = t_captured_logs;
+      explicit Capture(std::vector<LogLine>* to) { t_captured_logs = to; }
+      ~Capture() { t_captured_logs = previous; }
+      Capture(const Capture&) = delete;
+      Capture& operator=(const Capture&) = delete;
+    } capture(logs);
     return impl_->ExecStep(*d, cfg, *found_wf, *found, std::move(input), 0, nullptr);
   }
   return Fail(errc::kNotFound, "no deployment \"" + std::string(deployment) + "\"");
@@ -1592,6 +2111,19 @@ void Runtime::Stop() {
   impl_->jobs_cv.notify_all();
   for (auto& t : impl_->threads) t.join();
   impl_->threads.clear();
+  if (impl_->sender.joinable()) {
+    // What is queued is delivered for at most kIncidentFlush; then the delivery going on is
+    // aborted and the rest dropped (counted).
+    std::unique_lock lock(impl_->send_mu);
+    impl_->send_stop = true;
+    impl_->send_cv.notify_all();
+    impl_->send_idle_cv.wait_for(lock, kIncidentFlush,
+                                 [&] { return impl_->send_queue.empty() && !impl_->send_busy; });
+    impl_->send_abort.store(true);
+    impl_->send_cv.notify_all();
+    lock.unlock();
+    impl_->sender.join();
+  }
   // Outputs are durable; a bounded flush only shortens what the next start has to send.
   for (auto& d : impl_->deployments) {
     for (auto& o : d->outputs) {

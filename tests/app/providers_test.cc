@@ -29,7 +29,7 @@ TEST(ProvidersTest, RegistersEveryFamilyForItsCapabilities) {
       {Capability::kTicket, {"mock"}},
       {Capability::kMessaging, {"mock", "slack", "smtp", "webhook"}},
       {Capability::kDeployment, {"mock"}},
-      {Capability::kOrchestration, {"mock"}},
+      {Capability::kOrchestration, {"local", "mock"}},
   };
   ASSERT_EQ(want.size(), std::size(providers::kStartupOrder));
   for (const auto& [c, names] : want) EXPECT_EQ(registry.Names(c), names) << Name(c);

@@ -2,7 +2,8 @@
 // by an index on incident_seq) keeps every incident's alerts and timeline, and takes new events
 // after the migration. The store is tests/engine/fixtures/store_v3.sql, dumped from a real one.
 // A store written before migration 7 (tests/engine/fixtures/store_v6.sql) finds its incidents
-// by text search once upgraded, and its index follows the incidents from then on.
+// by text search once upgraded, and its index follows the incidents from then on; its service
+// names no runbooks (migration 8).
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -254,6 +255,32 @@ TEST_F(SqliteSearchMigration, AnIncidentIndexedUnderAnotherFoldingStillChangesAn
   EXPECT_EQ(*n, 2);  // inc-3 and inc-2
   EXPECT_THAT(Indexed("ühl"), ElementsAre());
   EXPECT_TRUE(IndexIntegrity());
+}
+
+// Migration 8: the store's service names no runbooks, and can name some from then on.
+TEST_F(SqliteSearchMigration, ItsServiceNamesNoRunbooksAndCanNameSome) {
+  {
+    auto c = ::opsorch::sqlite::Connection::Open(path_.string());
+    ASSERT_TRUE(c) << c.error().message;
+    auto v = (*c)->Prepare("PRAGMA user_version");
+    ASSERT_TRUE(v) << v.error().message;
+    auto row = (*v)->Step();
+    ASSERT_TRUE(row && *row);
+    EXPECT_EQ((*v)->Int(0), 8);
+  }
+  auto services = store_->Services();
+  ASSERT_TRUE(services) << services.error().message;
+  ASSERT_EQ(services->size(), 1u);
+  ServiceRow db = (*services)[0];
+  EXPECT_EQ(db.id, "db");
+  EXPECT_EQ(db.team_id, "ops");
+  EXPECT_TRUE(db.runbooks.empty());
+  db.runbooks = {"restart-db", "vacuum"};
+  ASSERT_TRUE(store_->UpsertService(db));
+  services = store_->Services();
+  ASSERT_TRUE(services) << services.error().message;
+  ASSERT_EQ(services->size(), 1u);
+  EXPECT_THAT((*services)[0].runbooks, ElementsAre("restart-db", "vacuum"));
 }
 
 // An operator who drops the index (migration 7's objects) keeps a working store: searches

@@ -145,6 +145,64 @@ TEST_P(StoreBehaviour, RepeatedTriggerDeduplicatesAndRaisesSeverityOnly) {
   EXPECT_THAT(Kinds(a.incident_id), ElementsAre("triggered", "deduplicated", "deduplicated"));
 }
 
+// A service comes back as it was written, every field, and an upsert replaces it whole: its
+// runbooks keep their order, and a service written without any (SetUp's) has none.
+TEST_P(StoreBehaviour, ServicesComeBackWithEveryFieldAndTheirRunbooks) {
+  ServiceRow w;
+  w.id = "svc-web";
+  w.name = "Web";
+  w.description = "the storefront";
+  w.team_id = "team-b";
+  w.ack_target_s = 300;
+  w.resolve_target_s = 3600;
+  w.tags = JsonObject{{"tier", "1"}, {"env", "prod"}};
+  w.created_at = kT0 + kSecond;
+  w.escalation_policy = "web-default";
+  w.ack_timeout_s = 1800;
+  w.auto_resolve_s = 7200;
+  w.mute_intervals = {"nights", "weekends"};
+  w.runbooks = {"restart-web", "collect.diag_1", "Z-9"};
+  ASSERT_TRUE(store_->UpsertService(w));
+  const auto read = [&](const std::string& id) {
+    auto all = store_->Services();
+    EXPECT_TRUE(all) << all.error().message;
+    ServiceRow found;
+    if (all) {
+      for (auto& s : *all) {
+        if (s.id == id) found = std::move(s);
+      }
+    }
+    EXPECT_EQ(found.id, id);
+    return found;
+  };
+  ServiceRow r = read("svc-web");
+  EXPECT_EQ(r.name, "Web");
+  EXPECT_EQ(r.description, "the storefront");
+  EXPECT_EQ(r.team_id, "team-b");
+  EXPECT_EQ(r.ack_target_s, 300);
+  EXPECT_EQ(r.resolve_target_s, 3600);
+  EXPECT_EQ(r.tags, w.tags);
+  EXPECT_EQ(r.created_at, kT0 + kSecond);
+  EXPECT_EQ(r.escalation_policy, "web-default");
+  EXPECT_EQ(r.ack_timeout_s, 1800);
+  EXPECT_EQ(r.auto_resolve_s, 7200);
+  EXPECT_THAT(r.mute_intervals, ElementsAre("nights", "weekends"));
+  EXPECT_THAT(r.runbooks, ElementsAre("restart-web", "collect.diag_1", "Z-9"));
+  EXPECT_TRUE(read("svc-db").runbooks.empty());
+
+  w.runbooks = {"Z-9", "restart-web"};
+  ASSERT_TRUE(store_->UpsertService(w));
+  EXPECT_THAT(read("svc-web").runbooks, ElementsAre("Z-9", "restart-web"));
+  w.runbooks.clear();
+  w.name = "Web shop";
+  w.created_at = kT0 + 9 * kSecond;
+  ASSERT_TRUE(store_->UpsertService(w));
+  r = read("svc-web");
+  EXPECT_TRUE(r.runbooks.empty());
+  EXPECT_EQ(r.name, "Web shop");
+  EXPECT_EQ(r.created_at, kT0 + kSecond);  // kept by the upsert
+}
+
 // Paging primitives: timelines are read in (at, n) order after a cursor and stop when asked
 // (bounded memory for a flapping alert's hundreds of thousands of repeats); incidents and
 // alerts page by seq, and alerts filter by action in the store.
@@ -967,9 +1025,9 @@ TEST(PostgresSearch, TheTrigramIndexFollowsTheIncidentsAndServesTheSearch) {
   EXPECT_TRUE(DropPostgresTestDatabase(db->name));
 }
 
-// A store at schema version 4 (before migration 5, which is all that takes its objects away)
-// with incidents in it finds them by text once upgraded: the migration copies them, and the
-// index is built over the copy.
+// A store at schema version 4 (before migrations 5 and 6, which are all that take their objects
+// away) with incidents in it finds them by text once upgraded: the migration copies them, and
+// the index is built over the copy. Its service gains an empty list of runbooks (migration 6).
 TEST(PostgresSearch, AStoreAtVersion4FindsItsIncidentsAfterTheUpgrade) {
   auto db = CreatePostgresTestDatabase();
   ASSERT_TRUE(db) << db.error().message;
@@ -994,12 +1052,18 @@ TEST(PostgresSearch, AStoreAtVersion4FindsItsIncidentsAfterTheUpgrade) {
   ASSERT_TRUE((*admin)->Exec(
       "DROP TRIGGER incident_text_insert ON incidents; DROP TRIGGER incident_text_update ON "
       "incidents; DROP TRIGGER incident_text_delete ON incidents; DROP FUNCTION "
-      "opsorch_incident_text(); DROP TABLE incident_text; DELETE FROM schema_migrations WHERE "
-      "version = 5"));
+      "opsorch_incident_text(); DROP TABLE incident_text; ALTER TABLE services DROP COLUMN "
+      "runbooks; DELETE FROM schema_migrations WHERE version >= 5"));
   EXPECT_EQ(One(**admin, "SELECT max(version) FROM schema_migrations"), "4");
   {
-    auto store = OpenStore(db->url);  // migrates to 5
+    auto store = OpenStore(db->url);  // migrates to 6
     ASSERT_TRUE(store) << store.error().message;
+    EXPECT_EQ(One(**admin, "SELECT max(version) FROM schema_migrations"), "6");
+    auto services = (*store)->Services();
+    ASSERT_TRUE(services) << services.error().message;
+    ASSERT_EQ(services->size(), 1u);
+    EXPECT_EQ((*services)[0].id, "svc-db");
+    EXPECT_TRUE((*services)[0].runbooks.empty());
     EXPECT_EQ(One(**admin, "SELECT count(*) FROM incident_text"), "3");
     EXPECT_EQ(One(**admin, std::string(kHaveSearchIndex)), "t");
     const auto search = [&](const std::string& text) {

@@ -150,6 +150,54 @@ export function runStates(run) {
   return Array.isArray(run.steps) && run.steps.length ? run.steps : run.stepStates || run.steps || [];
 }
 
+const fieldsOf = (x) => (x && x.fields && typeof x.fields === 'object' && !Array.isArray(x.fields) ? x.fields : {});
+const text = (v) => (typeof v === 'string' ? v.trim() : '');
+
+/** A step made from its state alone: the title and type its `fields` name (the local provider), else the id. */
+function stepFromState(id, st) {
+  const f = fieldsOf(st);
+  return { id, title: text(f.title) || id, type: text(f.type) || undefined };
+}
+
+/**
+ * The steps of a run: its plan's (`plan.steps`) when it has some, else one per step state, with
+ * the title and type the state's `fields` carry (a provider that does not embed the plan in runs).
+ */
+export function runSteps(plan, stepStates) {
+  if (plan && Array.isArray(plan.steps) && plan.steps.length) return plan.steps;
+  return [...stateMap(stepStates)].map(([id, st]) => stepFromState(id, st));
+}
+
+/**
+ * What a person completing a manual step is told: `fields.with.instructions` (the local
+ * provider), else `with.instructions`, else `instructions`; '' when none.
+ */
+export function stepInstructions(step) {
+  if (!step || typeof step !== 'object') return '';
+  const withOf = (o) => (o && o.with && typeof o.with === 'object' ? o.with : {});
+  return text(withOf(fieldsOf(step)).instructions) || text(withOf(step).instructions) || text(step.instructions);
+}
+
+/**
+ * What a step state's `fields` say beyond its status → `{ attempts, error, nextAttemptAt, output }`:
+ * attempts a positive integer or null, error the last error as text ('' when none), nextAttemptAt
+ * as given (null when none), output as display text — pretty JSON for an object, a string as it is
+ * — or null when there is none.
+ */
+export function stepDetail(state) {
+  const f = fieldsOf(state);
+  const n = Number(f.attempts);
+  const attempts = (typeof f.attempts === 'number' || typeof f.attempts === 'string') && Number.isInteger(n) && n > 0 ? n : null;
+  let error = '';
+  if (typeof f.error === 'string') error = f.error.trim();
+  else if (f.error && typeof f.error === 'object') error = JSON.stringify(f.error);
+  const next = f.nextAttemptAt;
+  const nextAttemptAt = next === undefined || next === null || next === '' ? null : next;
+  let output = null;
+  if (f.output !== undefined && f.output !== null && f.output !== '') output = typeof f.output === 'string' ? f.output : JSON.stringify(f.output, null, 2);
+  return { attempts, error, nextAttemptAt, output };
+}
+
 const WAITING = new Set(['ready', 'running', 'blocked']);
 
 /** True for a manual step whose normalised status waits for a person (ready, running, blocked). */
@@ -160,8 +208,8 @@ export function waitsForPerson(step, state) {
 
 /**
  * `{ done, total, percent, blocked }`: done = succeeded or skipped steps, total = the plan's
- * distinct steps (the states when the plan has none), blocked = ids of manual steps waiting for
- * a person.
+ * distinct steps (the states, typed by their `fields`, when the plan has none), blocked = ids of
+ * manual steps waiting for a person.
  */
 export function runProgress(steps, stepStates) {
   const states = stateMap(stepStates);
@@ -173,7 +221,7 @@ export function runProgress(steps, stepStates) {
     seen.add(id);
     list.push(s);
   }
-  if (!list.length) for (const id of states.keys()) list.push({ id });
+  if (!list.length) for (const [id, st] of states) list.push(stepFromState(id, st));
   let done = 0;
   const blocked = [];
   for (const s of list) {

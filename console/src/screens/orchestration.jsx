@@ -4,7 +4,7 @@ import { api, apiPage } from '../lib/api.js';
 import { useApi } from '../lib/hooks.js';
 import { Link, navigate, useLocation } from '../lib/router.js';
 import { normalizeStatus } from '../lib/format.js';
-import { runProgress, runStates } from '../lib/dag.js';
+import { runProgress, runStates, runSteps, stepInstructions } from '../lib/dag.js';
 import { DataTable, Empty, ErrorBox, ExtLink, Loading, Page, Pager, Pill, StatusPill, Time } from '../components/ui.jsx';
 import { DagView } from './orchestration_dag.jsx';
 import { Tile, href, patchQuery } from './ops_ui.jsx';
@@ -32,11 +32,15 @@ export function OrchNav() {
   );
 }
 
-/** A run's progress and the manual steps waiting, from its embedded plan when it has one. */
+/**
+ * A run's progress and the manual steps waiting: from `plan`'s steps, else its embedded plan's,
+ * else its step states (a run in a query answer may embed its plan without steps).
+ */
 export function runInfo(run, plan) {
-  const steps = (plan && plan.steps) || (run.plan && run.plan.steps) || null;
-  const p = runProgress(steps, runStates(run));
-  const title = (id) => ((steps || []).find((s) => s && s.id === id) || {}).title || id;
+  const states = runStates(run);
+  const steps = runSteps(plan && Array.isArray(plan.steps) && plan.steps.length ? plan : run.plan, states);
+  const p = runProgress(steps, states);
+  const title = (id) => (steps.find((s) => s && String(s.id) === id) || {}).title || id;
   return { ...p, waiting: p.blocked.map(title) };
 }
 
@@ -246,12 +250,20 @@ export function PlanDetail({ params }) {
       <details class="card">
         <summary>Step descriptions</summary>
         <ol>
-          {(p.steps || []).map((s, i) => (
-            <li key={i}>
-              <b>{s.title || s.id}</b> <span class="small muted">({s.type || 'unknown type'})</span>
-              {s.description && <p class="prewrap small">{s.description}</p>}
-            </li>
-          ))}
+          {(p.steps || []).map((s, i) => {
+            const instructions = stepInstructions(s);
+            return (
+              <li key={i}>
+                <b>{s.title || s.id}</b> <span class="small muted">({s.type || 'unknown type'})</span>
+                {s.description && <p class="prewrap small">{s.description}</p>}
+                {instructions && (
+                  <p class="prewrap small">
+                    <span class="muted">Instructions:</span> {instructions}
+                  </p>
+                )}
+              </li>
+            );
+          })}
         </ol>
       </details>
     </Page>

@@ -1,13 +1,14 @@
 // Run detail: GET /orchestration/runs/{id} (refreshed every 5 s until the run is finished), its
 // plan (embedded in the run, else GET /orchestration/plans/{planId}), progress, the DAG with each
-// step's status, the step timeline, and the manual-step completion dialog
+// step's status, the step timeline (with each step's attempts, last error and output when its
+// state's fields carry them), and the manual-step completion dialog with the step's instructions
 // (POST /orchestration/runs/{id}/steps/{stepId}/complete {note}).
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { api } from '../lib/api.js';
 import { useApi } from '../lib/hooks.js';
 import { Link } from '../lib/router.js';
 import { formatDuration, normalizeStatus, statusTone } from '../lib/format.js';
-import { layoutSteps, runProgress, runStates, stateMap, typeBadge, waitsForPerson } from '../lib/dag.js';
+import { layoutSteps, runProgress, runStates, runSteps, stateMap, stepDetail, stepInstructions, typeBadge, waitsForPerson } from '../lib/dag.js';
 import { ErrorBox, ExtLink, Loading, Modal, Page, Pill, StatusPill } from '../components/ui.jsx';
 import { DagView } from './orchestration_dag.jsx';
 import { OrchNav, planHref } from './orchestration.jsx';
@@ -53,6 +54,7 @@ function CompleteStep({ runId, step, state, actor, onClose, onDone }) {
         <StatusPill status={state && state.status} /> <span class="mono small">{step.id}</span>
       </p>
       {step.description && <p class="prewrap">{step.description}</p>}
+      <Instructions step={step} />
       <form id="complete-step" onSubmit={submit}>
         <label class="field">
           <span class="field-label">Completion note</span>
@@ -75,6 +77,17 @@ function CompleteStep({ runId, step, state, actor, onClose, onDone }) {
   );
 }
 
+/** A manual step's instructions, when its plan step has some. */
+function Instructions({ step }) {
+  const text = stepInstructions(step);
+  if (!text) return null;
+  return (
+    <p class="step-instructions prewrap">
+      <span class="muted">Instructions:</span> {text}
+    </p>
+  );
+}
+
 export function RunDetail({ params, session }) {
   const id = params.id;
   const [dialog, setDialog] = useState(null); // { step, state }
@@ -89,10 +102,7 @@ export function RunDetail({ params, session }) {
   const plan = embedded || planRes.data || null;
   const statesList = r ? runStates(r) : null;
   const states = useMemo(() => stateMap(statesList), [r]); // eslint-disable-line react-hooks/exhaustive-deps
-  const steps = useMemo(
-    () => (plan && Array.isArray(plan.steps) && plan.steps.length ? plan.steps : [...states.keys()].map((sid) => ({ id: sid, title: sid }))),
-    [plan, states],
-  );
+  const steps = useMemo(() => runSteps(plan, statesList), [plan, r]); // eslint-disable-line react-hooks/exhaustive-deps
   const order = useMemo(() => layoutSteps(steps).levels.flat(), [steps]);
 
   if (!r) return <Page title={`Run ${id}`}><OrchNav />{run.loading ? <Loading /> : <ErrorBox error={run.error} retry={run.reload} />}</Page>;
@@ -102,6 +112,7 @@ export function RunDetail({ params, session }) {
   const waiting = progress.blocked.map((sid) => byId.get(sid)).filter(Boolean);
   const open = (step, state) => setDialog({ step, state });
   const scope = r.scope && typeof r.scope === 'object' ? Object.entries(r.scope).filter(([, v]) => v) : [];
+  const incidentId = r.fields && typeof r.fields.incidentId === 'string' ? r.fields.incidentId : '';
 
   return (
     <Page
@@ -113,6 +124,11 @@ export function RunDetail({ params, session }) {
           {r.planId && (
             <span>
               plan <Link href={planHref(r.planId)}>{r.planId}</Link>
+            </span>
+          )}
+          {incidentId && (
+            <span>
+              incident <Link href={`/incidents/${encodeURIComponent(incidentId)}`}>{incidentId}</Link>
             </span>
           )}
           <ExtLink url={r.url}>Open run in provider</ExtLink>
@@ -140,13 +156,18 @@ export function RunDetail({ params, session }) {
           <span aria-live="polite">{isFinished ? 'Finished.' : run.loading ? 'Refreshing…' : 'Refreshes every 5 s.'}</span>
         </p>
         {waiting.length > 0 && (
-          <div class="notice warn">
-            <b>Waiting for a person:</b>{' '}
-            {waiting.map((s) => (
-              <button type="button" class="btn small" key={s.id} onClick={() => open(s, states.get(String(s.id)))}>
-                Complete “{s.title || s.id}”
-              </button>
-            ))}
+          <div class="notice warn waiting">
+            <b>Waiting for a person:</b>
+            <ul class="waiting-list">
+              {waiting.map((s) => (
+                <li key={s.id}>
+                  <button type="button" class="btn small" onClick={() => open(s, states.get(String(s.id)))}>
+                    Complete “{s.title || s.id}”
+                  </button>
+                  <Instructions step={s} />
+                </li>
+              ))}
+            </ul>
           </div>
         )}
       </div>
@@ -161,6 +182,7 @@ export function RunDetail({ params, session }) {
           const st = states.get(sid) || {};
           const started = realTime(st.startedAt);
           const done = realTime(st.finishedAt);
+          const d = stepDetail(st);
           return (
             <li key={sid} class={`step-tl-item tone-edge-${statusTone(st.status || 'pending')}`}>
               <div class="row">
@@ -177,12 +199,22 @@ export function RunDetail({ params, session }) {
                 )}
               </div>
               {s.description && <p class="small prewrap">{s.description}</p>}
+              {waitsForPerson(s, st) && <Instructions step={s} />}
               <dl class="kv small">
                 <div class="kv-row"><dt>Started</dt><dd><When value={st.startedAt} /></dd></div>
                 <div class="kv-row"><dt>Finished</dt><dd><When value={st.finishedAt} />{started !== null && done !== null ? ` (${formatDuration((done - started) / 1000)})` : ''}</dd></div>
                 {st.actor && <div class="kv-row"><dt>Actor</dt><dd>{typeof st.actor === 'string' ? st.actor : JSON.stringify(st.actor)}</dd></div>}
                 {st.note && <div class="kv-row"><dt>Note</dt><dd class="prewrap">{st.note}</dd></div>}
+                {d.attempts > 1 && <div class="kv-row"><dt>Attempts</dt><dd>{d.attempts}</dd></div>}
+                {d.nextAttemptAt && <div class="kv-row"><dt>Next attempt</dt><dd><When value={d.nextAttemptAt} /></dd></div>}
+                {d.error && <div class="kv-row"><dt>Error</dt><dd class="step-error prewrap">{d.error}</dd></div>}
               </dl>
+              {d.output !== null && (
+                <details class="step-output">
+                  <summary>Output</summary>
+                  <pre class="code">{d.output}</pre>
+                </details>
+              )}
             </li>
           );
         })}

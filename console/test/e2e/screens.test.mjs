@@ -4,11 +4,23 @@
 // the dark theme is dark.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertClean, heading, newPage, problems, shot, serverAndBrowser, until, visible } from './harness.mjs';
+import { assertClean, call, heading, newPage, problems, shot, serverAndBrowser, until, visible } from './harness.mjs';
 
-const ctx = serverAndBrowser();
+// The demo starts with no orchestration runs: one of its runbook restart-checkout
+// (src/demo/demo_runbooks.json), started here and left waiting for its manual approval.
+const ctx = serverAndBrowser({
+  setup: async (c) => {
+    const r = await call(c.server, '/orchestration/runs', { method: 'POST', body: { planId: 'restart-checkout' } });
+    assert.equal(r.status, 201, `a run of restart-checkout starts: ${r.text}`);
+    c.runId = r.json.id;
+    await until(async () => (await call(c.server, `/orchestration/runs/${encodeURIComponent(c.runId)}`)).json.status === 'blocked', {
+      message: `run ${c.runId} to wait for its approval`,
+    });
+  },
+});
 
-// Detail screens, with ids from the demo world (src/demo/demo_world.json, src/engine/seed.cc).
+// Detail screens, with ids from the demo world (src/demo/demo_world.json, src/engine/seed.cc),
+// its runbooks (src/demo/demo_runbooks.json) and the run started above ({run}).
 const DETAILS = [
   ['/incidents/inc-1', 'Checkout API 5xx rate above 5%'],
   ['/alerts/al-1', /Checkout API 5xx/],
@@ -21,9 +33,10 @@ const DETAILS = [
   ['/tickets/TCK-001', /Postmortem: orders-db failover/],
   ['/deployments/deploy-001', /./],
   ['/orchestration/plans', 'Plans'],
-  ['/orchestration/plans/plan-db-failover', 'Database primary failover'],
+  ['/orchestration/plans/restart-checkout', 'Checkout errors: rolling restart'],
+  ['/orchestration/plans/disk-full', 'Disk full on a database host'],
   ['/orchestration/runs', 'Runs'],
-  ['/orchestration/runs/run-002', 'Flush application cache'],
+  ['/orchestration/runs/{run}', 'Checkout errors: rolling restart'],
 ];
 
 const busy = (page) => page.getByRole('status').filter({ hasText: /Loading|Computing|Querying|Starting|Refreshing/ });
@@ -76,10 +89,11 @@ test('every screen in the navigation loads cleanly, with a heading and a screens
 
 test('the detail screens load cleanly', async () => {
   const page = await newPage(ctx.browser, { url: ctx.server.url });
-  for (const [path, title] of DETAILS) {
+  for (const [pattern, title] of DETAILS) {
+    const path = pattern.replace('{run}', encodeURIComponent(ctx.runId));
     await page.goto(`/ui${path}`);
     await settled(page, path, title);
-    await shot(page, `detail${path.replace(/[/@.]/g, '-')}`);
+    await shot(page, `detail${pattern.replace('{run}', 'run').replace(/[/@.]/g, '-')}`);
     await assertClean(page, path);
   }
   await page.context().close();

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { layoutSteps, runProgress, stateMap, runStates, typeBadge, waitsForPerson } from '../../src/lib/dag.js';
+import { layoutSteps, runProgress, runSteps, stateMap, runStates, stepDetail, stepInstructions, typeBadge, waitsForPerson } from '../../src/lib/dag.js';
 
 const s = (id, ...dependsOn) => ({ id, title: id, type: 'automated', dependsOn });
 
@@ -22,7 +22,7 @@ const layouts = [
     edges: 2, cycles: [], missing: [],
   },
   {
-    name: 'demo plan-incident-comms (fan out)',
+    name: 'fan out',
     steps: [s('draft'), s('notify', 'draft'), s('publish', 'draft'), s('schedule', 'publish')],
     levels: [['draft'], ['notify', 'publish'], ['schedule']],
     edges: 3, cycles: [], missing: [],
@@ -93,7 +93,7 @@ const auto = (id) => ({ id, type: 'automated' });
 const progress = [
   { name: 'nothing', steps: [], states: [], want: { done: 0, total: 0, percent: 0, blocked: [] } },
   {
-    name: 'demo run-001',
+    name: 'a manual step ready after an automated one',
     steps: [auto('check'), manual('approve'), auto('promote')],
     states: [{ stepId: 'check', status: 'succeeded' }, { stepId: 'approve', status: 'ready' }, { stepId: 'promote', status: 'pending' }],
     want: { done: 1, total: 3, percent: 33, blocked: ['approve'] },
@@ -121,6 +121,16 @@ const progress = [
     steps: undefined,
     states: [{ stepId: 'x', status: 'succeeded' }, { stepId: 'y', status: 'failed' }],
     want: { done: 1, total: 2, percent: 50, blocked: [] },
+  },
+  {
+    name: 'no plan steps: the states\' fields name the types (local provider runs in queries)',
+    steps: null,
+    states: [
+      { stepId: 'health', status: 'succeeded', fields: { type: 'observe', title: 'Look at the health' } },
+      { stepId: 'approve', status: 'blocked', fields: { type: 'manual', title: 'Approve the restart' } },
+      { stepId: 'restart', status: 'pending', fields: { type: 'invoke' } },
+    ],
+    want: { done: 1, total: 3, percent: 33, blocked: ['approve'] },
   },
   {
     name: 'states for unknown steps and missing states',
@@ -154,4 +164,58 @@ test('stateMap, runStates, typeBadge, waitsForPerson', () => {
   assert.equal(waitsForPerson({ type: 'manual' }, { status: 'pending' }), false);
   assert.equal(waitsForPerson({ type: 'automated' }, { status: 'blocked' }), false);
   assert.equal(waitsForPerson({ type: 'manual' }, undefined), false);
+});
+
+test('runSteps: the plan\'s steps, else steps made from the states', () => {
+  const plan = { steps: [{ id: 'a', title: 'A', type: 'manual' }] };
+  assert.equal(runSteps(plan, [{ stepId: 'x' }]), plan.steps);
+  const states = [
+    { stepId: 'approve', status: 'blocked', fields: { type: 'manual', title: 'Approve the restart' } },
+    { stepId: 'restart', status: 'pending', fields: { type: ' invoke ', title: '' } },
+    { stepId: 'odd', status: 'pending', fields: ['not', 'an', 'object'] },
+    { stepId: 'bare', status: 'pending' },
+  ];
+  const want = [
+    { id: 'approve', title: 'Approve the restart', type: 'manual' },
+    { id: 'restart', title: 'restart', type: 'invoke' },
+    { id: 'odd', title: 'odd', type: undefined },
+    { id: 'bare', title: 'bare', type: undefined },
+  ];
+  for (const p of [null, undefined, {}, { steps: null }, { steps: [] }]) assert.deepEqual(runSteps(p, states), want);
+  assert.deepEqual(runSteps(null, null), []);
+});
+
+test('stepInstructions: fields.with (local provider), with, or instructions', () => {
+  const text = 'Make sure no deployment is in progress, then complete this step.';
+  assert.equal(stepInstructions({ id: 'approve', type: 'manual', fields: { onFailure: 'stop', with: { instructions: `  ${text}\n` } } }), text);
+  assert.equal(stepInstructions({ with: { instructions: text } }), text);
+  assert.equal(stepInstructions({ instructions: text }), text);
+  assert.equal(stepInstructions({ fields: { with: { instructions: '  ' } }, instructions: 'fallback' }), 'fallback');
+  for (const s of [null, undefined, 'approve', {}, { fields: null }, { fields: { with: null } }, { fields: { with: { instructions: 42 } } }]) {
+    assert.equal(stepInstructions(s), '', JSON.stringify(s));
+  }
+});
+
+test('stepDetail: attempts, error, next attempt and output from a state\'s fields', () => {
+  const none = { attempts: null, error: '', nextAttemptAt: null, output: null };
+  for (const st of [null, undefined, {}, { fields: null }, { fields: 'x' }, { fields: [] }, { fields: { title: 'T', type: 'manual' } }]) {
+    assert.deepEqual(stepDetail(st), none, JSON.stringify(st));
+  }
+  const output = { logs: [{ level: 'info', message: 'restarted checkout-api-7f9c' }], result: { restarted: ['checkout-api-7f9c'] } };
+  assert.deepEqual(
+    stepDetail({
+      stepId: 'cleanup',
+      status: 'pending',
+      fields: { attempts: 2, error: ' disk-cleanup: permission denied \n', nextAttemptAt: '2026-12-07T01:41:30Z', output },
+    }),
+    { attempts: 2, error: 'disk-cleanup: permission denied', nextAttemptAt: '2026-12-07T01:41:30Z', output: JSON.stringify(output, null, 2) },
+  );
+  assert.equal(stepDetail({ fields: { output: 'plain text' } }).output, 'plain text');
+  assert.equal(stepDetail({ fields: { output: { recorded: false } } }).output, '{\n  "recorded": false\n}');
+  assert.equal(stepDetail({ fields: { output: 0 } }).output, '0');
+  assert.equal(stepDetail({ fields: { output: '' } }).output, null);
+  assert.equal(stepDetail({ fields: { error: { code: 7 } } }).error, '{"code":7}');
+  for (const [a, want] of [[1, 1], ['3', 3], [0, null], [-1, null], [1.5, null], [true, null], ['', null], [null, null], ['x', null]]) {
+    assert.equal(stepDetail({ fields: { attempts: a } }).attempts, want, JSON.stringify(a));
+  }
 });

@@ -14,6 +14,9 @@ class Engine;
 namespace opsorch::workflow {
 class MetricStore;
 }
+namespace opsorch::orchestration {
+class Runbooks;
+}
 namespace opsorch::net {
 class NetList;
 }
@@ -24,6 +27,8 @@ struct ProviderSources {
   // The incident engine behind `local`, opened on first use (when a capability is configured
   // with it). Empty: `local` is registered and every factory call fails saying why.
   std::function<Result<engine::Engine*>()> engine;
+  // The runbook runner behind the orchestration `local` provider (opened with the engine).
+  std::function<Result<orchestration::Runbooks*>()> runbooks;
   // What the workflow runtime's processors emitted, behind `workflow` (null: no runtime; the
   // provider still registers and says how to configure one).
   workflow::MetricStore* workflow_metrics = nullptr;
@@ -35,7 +40,7 @@ struct ProviderSources {
 };
 
 // mock (ten capabilities), json and sealed (secrets), local (incidents, alerts, services,
-// teams), workflow (metrics), webhook, slack and smtp (messaging), and plugin binaries through
+// teams, orchestration), workflow (metrics), webhook, slack and smtp (messaging), and plugin binaries through
 // the same Build path.
 Status RegisterProviders(providers::ProviderRegistry& registry, ProviderSources sources);
 

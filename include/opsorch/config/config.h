@@ -64,6 +64,11 @@ struct Config {
   std::vector<std::string> plugin_env;
   // Workflow runtime: the bootstrap file that `opsorch serve` runs (empty: no runtime).
   std::string workflow_bootstrap;
+  // Runbooks (the `local` orchestration provider): *.json files loaded at start
+  // (OPSORCH_RUNBOOK_DIR; empty → <data_dir>/runbooks), and automated attempts run in parallel
+  // (OPSORCH_RUNBOOK_THREADS).
+  std::string runbook_dir;
+  std::int64_t runbook_threads = 8;
   // Incident engine (the `local` provider and the ingestion endpoints).
   std::string engine_store;  // empty → sqlite:<data_dir>/opsorch.db
   std::string engine_seed_file;

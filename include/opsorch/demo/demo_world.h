@@ -16,6 +16,11 @@ std::string_view WorldJson();
 // parses and that its cross references agree, so an empty object here is a build defect.
 const JsonObject& World();
 
+// The demo's runbooks (src/demo/demo_runbooks.json: a JSON array of runbook documents) and its
+// workflow configuration (src/demo/demo_workflow.json), which `opsorch serve --demo` loads.
+std::string_view RunbooksJson();
+std::string_view WorkflowJson();
+
 // "alice.johnson" → "alice.johnson@demo.opsorch.dev" (the world's people are local parts).
 std::string Email(std::string_view local);
 

@@ -75,6 +75,14 @@ struct Ingestion {
   Event event;
 };
 
+// A new incident of a service that names runbooks (ServiceRow::runbooks).
+struct IncidentTriggered {
+  std::string incident_id, service_id;
+  std::vector<std::string> runbooks;  // the service's, in its order
+  std::int64_t now = 0;               // the engine's clock, Unix nanoseconds
+};
+using IncidentHook = std::function<Status(Tx&, const IncidentTriggered&)>;
+
 // The result for one event: the outcome, or why it failed (nothing was stored then).
 struct IngestResult {
   Status status = Ok();
@@ -119,6 +127,32 @@ class Engine {
   // Any other write that must be as durable as an event (change events → deployments): runs
   // on the writer, in the next group commit; `done` gets its status once it is durable.
   void Submit(std::function<Status(Tx&)> write, std::function<void(Status)> done);
+
+  // Called inside the write transaction that created a new incident of a service naming
+  // runbooks (events and the API's create). A failure fails that transaction. Thread-safe; set
+  // once after Open.
+  //
+  // - When: an event's trigger that opens a new incident (also one a heartbeat opens, or an
+  //   alert a silence stops holding back), and the `local` incident provider's Create of an
+  //   open incident with a service. Not for a deduplicated trigger, a reopen, an incident
+  //   created already acknowledged or resolved (the API; a trigger meeting its held resolve),
+  //   nor when a maintenance window or mute interval ends: a paused service's new incident is
+  //   reported when it is created (its metadata then holds `paused`, readable through the Tx).
+  // - Paging must be on (EngineOptions::paging; both stores can page): the pager keeps each
+  //   service's runbooks beside its escalation policy, so without a pager the hook is never
+  //   called. An event of a service without runbooks reads and allocates nothing for it.
+  // - A service's runbooks are the pager's copy: a change through this node's admin API or
+  //   seed holds at once; one made through another node (or straight in the store) once the
+  //   pager reloads, within about 5 s.
+  // - Failure: the error fails the unit — an event is answered with it and nothing of it is
+  //   stored; the API's create fails. An incident the pager's runner opens (a heartbeat, a
+  //   released alert) fails the runner's whole pass, which is tried again: return errors for
+  //   failures of the store, and record a problem of the runbook itself in the Tx instead.
+  // - Effects only through the Tx: a store may run a transaction again (a PostgreSQL conflict,
+  //   a group commit re-run without a failed unit), so the hook can be called more than once
+  //   for one incident, only the committed call's writes count. It may run on several threads
+  //   at once (the writer, the worker pool's API calls).
+  void SetIncidentHook(IncidentHook hook);
 
   // The integration owning `key`, if it exists and is not revoked. Cached briefly; a revoked
   // key stops working everywhere within the cache time (5 s), at once on this node.

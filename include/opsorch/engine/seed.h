@@ -6,7 +6,7 @@
 // …}],
 //  "teams":[{"id","name","description?","parent?","members":[{"id","name?","email?","handle?","role?"}]}],
 //  "services":[{"id","name","description?","team?","ackTargetMinutes?","resolveTargetMinutes?",
-//               "escalationPolicy?","ackTimeoutMinutes?","autoResolveMinutes?",
+//               "escalationPolicy?","ackTimeoutMinutes?","autoResolveMinutes?","runbooks?":[id…],
 //               "tags?":{…},"integrations":[{"id","name?","kind?":"events_v2"|"alertmanager","key"}]}],
 //  "statusPages":[{"id", …PUT /admin/status-pages body}],
 //  "events":[{"routingKey","action","dedupKey","summary","source","severity"}]}

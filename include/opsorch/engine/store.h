@@ -40,6 +40,10 @@ struct ServiceRow {
   // Names of recurring mute intervals (time_interval documents): while one contains the
   // current time, new incidents are recorded but nobody is paged until it ends.
   std::vector<std::string> mute_intervals;
+  // Ids of runbooks to start when a new incident of the service triggers (not when an event is
+  // deduplicated into an open one, nor when one reopens): the engine's incident hook
+  // (Engine::SetIncidentHook) hears of them in the transaction that creates the incident.
+  std::vector<std::string> runbooks;
 };
 
 struct TeamRow {

@@ -14,6 +14,7 @@
 #include <opsorch/schema/messaging.h>
 #include <opsorch/schema/observability.h>
 #include <opsorch/schema/orchestration.h>
+#include <opsorch/schema/plugin_payloads.h>
 #include <opsorch/schema/ticket.h>
 
 namespace opsorch::providers {
@@ -160,6 +161,11 @@ class OrchestrationProvider : public Provider {
       const s::OrchestrationRunQuery& q) = 0;
   virtual Result<std::optional<s::OrchestrationRun>> GetRun(const std::string& run_id) = 0;
   virtual Result<std::optional<s::OrchestrationRun>> StartRun(const std::string& plan_id) = 0;
+  // A start with the run's inputs (`fields`, e.g. fields.incidentId); providers that take none
+  // start the plan as StartRun does.
+  virtual Result<std::optional<s::OrchestrationRun>> StartRunWith(const s::PlanIdPayload& in) {
+    return StartRun(in.plan_id);
+  }
   virtual Status CompleteStep(const std::string& run_id, const std::string& step_id,
                               const std::string& actor, const std::string& note) = 0;
 };

@@ -108,7 +108,7 @@ inline constexpr Operation kRunsQuery{"orchestration.runs.query",
 inline constexpr Operation kRunGet{"orchestration.runs.get",
     +[](OrchestrationProvider& p, const s::RunIdPayload& in) { return p.GetRun(in.run_id); }};
 inline constexpr Operation kRunStart{"orchestration.runs.start",
-    +[](OrchestrationProvider& p, const s::PlanIdPayload& in) { return p.StartRun(in.plan_id); }};
+    +[](OrchestrationProvider& p, const s::PlanIdPayload& in) { return p.StartRunWith(in); }};
 inline constexpr Operation kStepComplete{"orchestration.runs.steps.complete",
     +[](OrchestrationProvider& p, const s::CompleteStepPayload& in) {
       return p.CompleteStep(in.run_id, in.step_id, in.actor, in.note);

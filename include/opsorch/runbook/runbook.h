@@ -33,15 +33,20 @@ enum class OnFailure : std::uint8_t { kStop, kContinue, kRetry };
 struct Step {
   std::string id;  // [A-Za-z0-9._-]{1,64}, unique in the runbook
   std::string title;
+  std::string description;
   StepType type = StepType::kManual;
   std::vector<std::string> depends_on;        // ids of earlier-or-later steps; no cycles
   std::vector<std::size_t> depends_on_index;  // the same as indices (DecodeRunbook fills it)
   OnFailure on_failure = OnFailure::kStop;
   int retries = 0;  // kRetry: further attempts after the first failure, 1-10
   std::chrono::milliseconds retry_delay{1000};  // before the first retry; doubles each time
-  // An automated attempt still running after this long has failed (timed out). 0: no limit.
-  // Manual steps wait for as long as it takes.
+  // An automated attempt still running after this long has failed (timed out); for observe and
+  // verify, the condition not met this long after the first check. Manual steps wait for as long
+  // as it takes (0). Defaults: invoke 10m, observe and verify 5m, record 1m — a node that died
+  // mid-attempt leaves it running, and the timeout is what hands it back to the failure policy.
   std::chrono::milliseconds timeout{0};
+  // observe and verify: how long to wait between checks while the condition is not met.
+  std::chrono::milliseconds interval{5000};
   JsonObject with;  // type-specific parameters, passed to the layer as they are
 };
 
@@ -86,7 +91,10 @@ struct StepState {
   std::optional<TimePoint> started_at;  // of the current or last attempt
   std::optional<TimePoint> finished_at;
   std::optional<TimePoint> next_attempt;  // a retry waits until then
-  std::string error;                      // of the last failed attempt
+  // observe and verify: when the first check of this attempt's series began (the timeout counts
+  // from here, across the re-checks of NotYet).
+  std::optional<TimePoint> checking_since;
+  std::string error;  // of the last failed attempt
 };
 
 // Indexed like Runbook::steps.
@@ -122,6 +130,11 @@ Status Apply(const Runbook& rb, RunState& state, const Action& action, TimePoint
 Status Succeeded(const Runbook& rb, RunState& state, std::size_t step, TimePoint now);
 // A failure: retried (kPending with next_attempt) while kRetry has attempts left, else kFailed.
 Status Failed(const Runbook& rb, RunState& state, std::size_t step, std::string error,
+              TimePoint now);
+// An observe or verify check found its condition not met yet: checked again after the step's
+// interval (not counted as an attempt), or failed (as Failed) once the timeout since the first
+// check has passed.
+Status NotYet(const Runbook& rb, RunState& state, std::size_t step, std::string reason,
               TimePoint now);
 // A person completed a manual step (only a kBlocked one).
 Status Completed(const Runbook& rb, RunState& state, std::size_t step, TimePoint now);

@@ -80,6 +80,7 @@ struct OrchestrationRun {
 // Request bodies of the orchestration routes.
 struct StartRunInput {
   std::string plan_id;  // planId
+  JsonObject fields;    // ? the run's inputs (fields.incidentId links it to an incident)
 };
 
 struct CompleteStepInput {

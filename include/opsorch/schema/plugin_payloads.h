@@ -20,6 +20,7 @@ struct TeamIdPayload {
 
 struct PlanIdPayload {
   std::string plan_id;  // planId
+  JsonObject fields;    // ? orchestration.runs.start only: the run's inputs; omitted when empty
 };
 
 struct RunIdPayload {

@@ -60,6 +60,20 @@ struct PackagingRules {
   bool allow_plain = false;
 };
 
+// The deployment's `incidents` section: where the Events v2 events for its configuration's
+// expectations go (docs/WORKFLOWS.md, "Expected behaviour: workflows that raise incidents").
+struct IncidentTarget {
+  std::string routing_key;  // the Events v2 integration key: a secret (Bootstrap::secrets)
+  // An Events v2 endpoint (https://events.pagerduty.com/v2/enqueue, another opsorch's
+  // http://host/v2/enqueue). Empty: the runtime's local sink (RuntimeOptions::incident_sink,
+  // the engine of `opsorch serve`); without one the runtime refuses to start.
+  std::string url;
+  std::string source;                        // payload.source; default the deployment id
+  std::chrono::milliseconds timeout{10000};  // per delivery attempt
+  bool allow_private = false;  // `url` may be a loopback or private address (as for hosts)
+  std::string path;            // "deployments[0].incidents", for messages
+};
+
 struct Deployment {
   std::string id;
   ConfigSource config;
@@ -69,7 +83,8 @@ struct Deployment {
   std::string persistence_dir;  // absolute
   std::vector<OutputEntry> outputs;
   ScriptLimits limits;
-  std::size_t max_concurrent_runs = 1;  // per timer step; fires beyond it are skipped, counted
+  std::size_t max_concurrent_runs = 1;      // per timer step; fires beyond it are skipped, counted
+  std::optional<IncidentTarget> incidents;  // none: expectations are evaluated, nothing is sent
 };
 
 // Where the runtime reports on itself (`report`): its status and audit records are POSTed to
@@ -86,7 +101,8 @@ struct Bootstrap {
   std::vector<Deployment> deployments;  // enabled ones only
   StatusReportTarget report;
   // Every value substituted from ${VAR}, every header value (hosts, outputs, configuration
-  // source) and every restricted host data string: redacted from log lines and metrics.
+  // source), every restricted host data string and every incidents routing key: redacted from
+  // log lines and metrics.
   std::vector<std::string> secrets;
 };
 

@@ -12,6 +12,7 @@
 
 #include <opsorch/common/json.h>
 #include <opsorch/common/result.h>
+#include <opsorch/workflow/expectation.h>
 #include <opsorch/workflow/script.h>
 
 namespace opsorch::workflow {
@@ -56,7 +57,10 @@ struct Workflow {
 struct WorkflowConfig {
   JsonObject data;
   std::vector<Workflow> workflows;  // enabled ones only
-  std::string digest;               // of the source text: reloads only on change
+  // What "wrong" looks like for the metrics the workflows emit (`expectations`): the runtime
+  // turns a held breach into an incident (docs/WORKFLOWS.md, "Expected behaviour").
+  std::vector<Expectation> expectations;
+  std::string digest;  // of the source text: reloads only on change
 };
 
 // The rule for every name in both documents (deployment, host, output, workflow and step ids):

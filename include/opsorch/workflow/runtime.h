@@ -35,12 +35,22 @@ struct DeploymentStatus {
   std::string last_error, refusal;  // the last refused or failed load, until one succeeds
 };
 
+// Where a deployment's incident events go when its `incidents` section has no url: `opsorch
+// serve` passes one that hands them to its own engine. `body` is one Events v2 event (JSON);
+// `done` gets the HTTP status /v2/enqueue would answer (202 accepted; 4xx other than 429 refused;
+// 429 and 5xx retried), from any thread, at most once. Called on the runtime's incident sender
+// thread, never on a step's.
+using IncidentSink =
+    std::function<void(std::string body, std::function<void(int http_status)> done)>;
+
 struct RuntimeOptions {
   ScriptRunnerOptions scripts;
   unsigned threads = 8;             // step executions in parallel (they block on HTTP and scripts)
   std::size_t queue_limit = 10000;  // pending async sends / timer fires; beyond: dropped, counted
   bool start_triggers = true;       // false: only RunStep (the test runner)
-  bool use_outputs = true;          // false: bootstrap outputs are not opened (the test runner)
+  // false: bootstrap outputs are not opened and no incident event is sent (expectations are
+  // still evaluated and counted): the test runner.
+  bool use_outputs = true;
   std::function<std::int64_t()> now_ms;  // pinned time (tests); empty: the system clock
   RuntimeObserver observer;
   bool local_logs = true;  // workflow log lines also to opsorch's own log (off: the test runner)
@@ -48,6 +58,10 @@ struct RuntimeOptions {
   // false: no per-step metrics and no "first" audit records. Only for measuring what they cost
   // (bench/workflow.sh); configuration decisions are reported either way.
   bool report = true;
+  // Incident events of deployments whose `incidents` section has no url. Unset, such a
+  // deployment refuses the start ("deployments[0].incidents.url: required outside opsorch
+  // serve").
+  IncidentSink incident_sink;
 };
 
 struct RuntimeStats {
@@ -63,20 +77,25 @@ class Runtime {
   // The runtime of `opsorch serve` and `opsorch agent`: the bootstrap file read with the
   // process's environment; script workers started on demand and stopped after 30 s unused (an
   // idle runtime keeps no worker process: a spawn costs a few ms, a worker ~4 MB of RSS);
-  // `store` (may be null) also receives every metric.
+  // `store` (may be null) also receives every metric; `sink` (may be empty) takes the incident
+  // events of deployments without an incidents url.
   static Result<std::unique_ptr<Runtime>> StartFromFile(const std::string& bootstrap_file,
-                                                        MetricStore* store);
+                                                        MetricStore* store, IncidentSink sink = {});
   ~Runtime();  // Stop()
 
   // Runs one step now on the calling thread and returns its result (errors: not_found, or the
-  // step's failure).
-  Result<Message> RunStep(std::string_view deployment, std::string_view step_id, Message input);
+  // step's failure). `logs` (may be null) receives the log lines emitted on this thread during
+  // the call, redacted (the step's, its synchronous callees', and its failure line), at most
+  // 200; asynchronous sends run elsewhere and are not included.
+  Result<Message> RunStep(std::string_view deployment, std::string_view step_id, Message input,
+                          std::vector<LogLine>* logs = nullptr);
   // Waits until no run or async send is pending (the test runner), or `timeout`.
   bool Drain(std::chrono::milliseconds timeout);
   // Re-checks every deployment's configuration source now (tests; normally polled).
   void PollNow();
   // Stops triggers, drops queued runs, lets running steps finish (they make no new calls or
-  // HTTP requests: those fail at once), then flushes outputs for at most 2 s each.
+  // HTTP requests: those fail at once), then flushes pending incident events for at most 2 s
+  // (the rest are dropped and counted) and outputs for at most 2 s each.
   void Stop();
   RuntimeStats Stats() const;
   // The runtime's own metrics, Prometheus text (served on /metrics by `opsorch serve`, and by

@@ -175,6 +175,10 @@ CREATE TRIGGER incident_text_delete AFTER DELETE ON incidents
   FOR EACH ROW EXECUTE FUNCTION opsorch_incident_text();
 INSERT INTO incident_text SELECT seq, status, title || E'\n' || description FROM incidents;
 )sql",
+    // 6: runbooks (the SQLite store's migration 8).
+    R"sql(
+ALTER TABLE services ADD COLUMN runbooks TEXT NOT NULL DEFAULT '[]';
+)sql",
 };
 
 // The search index of migration 5, once pg_trgm is there; the operator class is named in the
@@ -1267,14 +1271,15 @@ class PgStore final : public Store {
   Status UpsertService(const ServiceRow& r) override {
     return WriteOne(
         "INSERT INTO services (id, name, description, team_id, ack_target_s, resolve_target_s, "
-        "tags, created_at, escalation_policy, ack_timeout_s, auto_resolve_s, mute_intervals) "
-        "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) ON CONFLICT (id) DO UPDATE SET "
+        "tags, created_at, escalation_policy, ack_timeout_s, auto_resolve_s, mute_intervals, "
+        "runbooks) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13) ON CONFLICT (id) DO "
+        "UPDATE SET "
         "name=excluded.name, "
         "description=excluded.description, team_id=excluded.team_id, "
         "ack_target_s=excluded.ack_target_s, resolve_target_s=excluded.resolve_target_s, "
         "tags=excluded.tags, escalation_policy=excluded.escalation_policy, "
         "ack_timeout_s=excluded.ack_timeout_s, auto_resolve_s=excluded.auto_resolve_s, "
-        "mute_intervals=excluded.mute_intervals",
+        "mute_intervals=excluded.mute_intervals, runbooks=excluded.runbooks",
         Params()
             .Add(r.id)
             .Add(r.name)
@@ -1287,7 +1292,8 @@ class PgStore final : public Store {
             .Add(r.escalation_policy)
             .Add(r.ack_timeout_s)
             .Add(r.auto_resolve_s)
-            .AddJson(StringsToJson(r.mute_intervals)));
+            .AddJson(StringsToJson(r.mute_intervals))
+            .AddJson(StringsToJson(r.runbooks)));
   }
 
   Status DeleteService(std::string_view id) override {
@@ -1298,13 +1304,22 @@ class PgStore final : public Store {
   Result<std::vector<ServiceRow>> Services() override {
     return ReadAll<ServiceRow>(
         "SELECT id, name, description, team_id, ack_target_s, resolve_target_s, tags, "
-        "created_at, escalation_policy, ack_timeout_s, auto_resolve_s, mute_intervals FROM "
-        "services ORDER BY id COLLATE \"C\"",
+        "created_at, escalation_policy, ack_timeout_s, auto_resolve_s, mute_intervals, runbooks "
+        "FROM services ORDER BY id COLLATE \"C\"",
         Params(), [](const Rows& s, int r) {
-          return ServiceRow{s.Text(r, 0),   s.Text(r, 1), s.Text(r, 2),
-                            s.Text(r, 3),   s.Int(r, 4),  s.Int(r, 5),
-                            s.Object(r, 6), s.Int(r, 7),  s.Text(r, 8),
-                            s.Int(r, 9),    s.Int(r, 10), JsonToStrings(s.Array(r, 11))};
+          return ServiceRow{s.Text(r, 0),
+                            s.Text(r, 1),
+                            s.Text(r, 2),
+                            s.Text(r, 3),
+                            s.Int(r, 4),
+                            s.Int(r, 5),
+                            s.Object(r, 6),
+                            s.Int(r, 7),
+                            s.Text(r, 8),
+                            s.Int(r, 9),
+                            s.Int(r, 10),
+                            JsonToStrings(s.Array(r, 11)),
+                            JsonToStrings(s.Array(r, 12))};
         });
   }
 

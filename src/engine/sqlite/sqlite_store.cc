@@ -215,6 +215,10 @@ INSERT INTO incidents_fts(rowid, folded_title, folded_description)
   SELECT seq, opsorch_fold(title), opsorch_fold(description) FROM incidents;
 INSERT INTO incidents_fts(incidents_fts) VALUES ('optimize');
 )sql",
+    // 8: runbooks. A service names the runbooks its new incidents start (a JSON array of ids).
+    R"sql(
+ALTER TABLE services ADD COLUMN runbooks TEXT NOT NULL DEFAULT '[]';
+)sql",
 };
 
 // The text search (migration 7). Queries of fewer than three characters have no trigram; they
@@ -1705,13 +1709,14 @@ class SqliteStore final : public Store {
   Status UpsertService(const ServiceRow& r) override {
     return WriteOne(
         "INSERT INTO services (id, name, description, team_id, ack_target_s, resolve_target_s, "
-        "tags, created_at, escalation_policy, ack_timeout_s, auto_resolve_s, mute_intervals) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON "
+        "tags, created_at, escalation_policy, ack_timeout_s, auto_resolve_s, mute_intervals, "
+        "runbooks) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON "
         "CONFLICT(id) DO UPDATE SET name=excluded.name, description=excluded.description, "
         "team_id=excluded.team_id, ack_target_s=excluded.ack_target_s, "
         "resolve_target_s=excluded.resolve_target_s, tags=excluded.tags, "
         "escalation_policy=excluded.escalation_policy, ack_timeout_s=excluded.ack_timeout_s, "
-        "auto_resolve_s=excluded.auto_resolve_s, mute_intervals=excluded.mute_intervals",
+        "auto_resolve_s=excluded.auto_resolve_s, mute_intervals=excluded.mute_intervals, "
+        "runbooks=excluded.runbooks",
         [&](Statement& s) {
           s.Bind(1, r.id)
               .Bind(2, r.name)
@@ -1724,7 +1729,8 @@ class SqliteStore final : public Store {
               .Bind(9, r.escalation_policy)
               .Bind(10, r.ack_timeout_s)
               .Bind(11, r.auto_resolve_s)
-              .BindJson(12, StringsToJson(r.mute_intervals));
+              .BindJson(12, StringsToJson(r.mute_intervals))
+              .BindJson(13, StringsToJson(r.runbooks));
         });
   }
 
@@ -1735,13 +1741,23 @@ class SqliteStore final : public Store {
   Result<std::vector<ServiceRow>> Services() override {
     return ReadAll<ServiceRow>(
         "SELECT id, name, description, team_id, ack_target_s, resolve_target_s, tags, "
-        "created_at, escalation_policy, ack_timeout_s, auto_resolve_s, mute_intervals FROM "
-        "services ORDER BY id",
+        "created_at, escalation_policy, ack_timeout_s, auto_resolve_s, mute_intervals, runbooks "
+        "FROM services ORDER BY id",
         [](Statement&) {},
         [](const Statement& s) {
-          return ServiceRow{s.Text(0), s.Text(1), s.Text(2),   s.Text(3),
-                            s.Int(4),  s.Int(5),  s.Object(6), s.Int(7),
-                            s.Text(8), s.Int(9),  s.Int(10),   JsonToStrings(s.Array(11))};
+          return ServiceRow{s.Text(0),
+                            s.Text(1),
+                            s.Text(2),
+                            s.Text(3),
+                            s.Int(4),
+                            s.Int(5),
+                            s.Object(6),
+                            s.Int(7),
+                            s.Text(8),
+                            s.Int(9),
+                            s.Int(10),
+                            JsonToStrings(s.Array(11)),
+                            JsonToStrings(s.Array(12))};
         });
   }
 

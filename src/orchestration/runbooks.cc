@@ -1,0 +1,1365 @@
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <future>
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <utility>
+
+#include <boost/json/serialize.hpp>
+
+#include <opsorch/common/error.h>
+#include <opsorch/common/field_reader.h>
+#include <opsorch/common/files.h>
+#include <opsorch/common/json_parse.h>
+#include <opsorch/common/json_writer.h>
+#include <opsorch/common/strings.h>
+#include <opsorch/common/time.h>
+#include <opsorch/engine/engine.h>
+#include <opsorch/engine/store.h>
+#include <opsorch/log/log.h>
+#include <opsorch/metrics/metrics.h>
+#include <opsorch/orchestration/runbooks.h>
+#include <opsorch/providers/interfaces.h>
+#include <opsorch/workflow/metric_output.h>
+#include <opsorch/workflow/runtime.h>
+
+#include "orchestration/step_call.h"
+
+namespace opsorch::orchestration {
+namespace {
+
+namespace s = ::opsorch::schema;
+using engine::LiveRow;
+using engine::Tx;
+using runbook::RunStatus;
+using runbook::StepStatus;
+using runbook::TimePoint;
+
+// Rows of the engine's `live` table this module owns.
+constexpr std::string_view kRunKind = "run";
+constexpr std::string_view kPlanKind = "runbook";             // the current version of a plan
+constexpr std::string_view kVersionKind = "runbook-version";  // every version, immutable
+constexpr std::size_t kMaxFieldsBytes = 16 * 1024;            // a run's inputs
+constexpr std::size_t kMaxRunbookBytes = 256 * 1024;
+constexpr std::size_t kMaxRunbookFiles = 500;
+constexpr std::size_t kSweepBatch = 200;
+constexpr std::chrono::milliseconds kSweepEvery{250};
+
+TimePoint Tp(std::int64_t ns) {
+  return TimePoint(std::chrono::duration_cast<TimePoint::duration>(std::chrono::nanoseconds(ns)));
+}
+std::int64_t Ns(TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+std::int64_t NsOr0(const std::optional<TimePoint>& t) { return t ? Ns(*t) : 0; }
+std::optional<TimePoint> OptTp(std::int64_t ns) {
+  return ns == 0 ? std::nullopt : std::optional<TimePoint>(Tp(ns));
+}
+Time At(std::int64_t ns) { return ns == 0 ? Time{} : Time::FromUnixNanos(ns); }
+std::optional<Time> OptAt(std::int64_t ns) {
+  return ns == 0 ? std::nullopt : std::optional<Time>(Time::FromUnixNanos(ns));
+}
+
+std::string PadVersion(std::int64_t v) {
+  std::string s = std::to_string(v);
+  return std::string(s.size() < 10 ? 10 - s.size() : 0, '0') + s;
+}
+
+// FNV-1a over the canonical text: "is this upload the current version?" across nodes.
+std::int64_t Digest(std::string_view text) {
+  std::uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : text) h = (h ^ c) * 1099511628211ULL;
+  return static_cast<std::int64_t>(h >> 1);
+}
+
+std::int64_t Int(const JsonObject& o, std::string_view k) {
+  const JsonValue* v = o.if_contains(k);
+  return v != nullptr && v->is_int64() ? v->get_int64() : 0;
+}
+std::string Str(const JsonObject& o, std::string_view k) {
+  const JsonValue* v = o.if_contains(k);
+  return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+JsonObject Obj(const JsonObject& o, std::string_view k) {
+  const JsonValue* v = o.if_contains(k);
+  return v != nullptr && v->is_object() ? v->get_object() : JsonObject();
+}
+
+StepStatus StepStatusFrom(std::string_view s) {
+  for (StepStatus st : {StepStatus::kPending, StepStatus::kRunning, StepStatus::kBlocked,
+                        StepStatus::kSucceeded, StepStatus::kFailed, StepStatus::kSkipped}) {
+    if (runbook::StepStatusName(st) == s) return st;
+  }
+  return StepStatus::kPending;
+}
+
+bool Finished(std::string_view status) {
+  return status == "completed" || status == "failed" || status == "cancelled";
+}
+
+// What a run keeps beside the pure state, per step.
+struct StepRec {
+  std::string actor, note;
+  JsonValue output;  // null: none
+  std::int64_t updated_at = 0;
+};
+
+struct RunDoc {
+  std::string id, plan_id;
+  std::int64_t version = 0;
+  std::string status = "created";
+  std::string incident_id, service;
+  JsonObject fields, started_by;
+  std::int64_t created_at = 0, updated_at = 0;
+  bool finish_noted = false;  // the incident's timeline has the run's end
+  runbook::RunState state;
+  std::vector<StepRec> recs;
+};
+
+JsonObject Encode(const RunDoc& r) {
+  JsonObject o;
+  o["planId"] = r.plan_id;
+  o["planVersion"] = r.version;
+  o["status"] = r.status;
+  if (!r.incident_id.empty()) o["incidentId"] = r.incident_id;
+  if (!r.service.empty()) o["service"] = r.service;
+  o["fields"] = r.fields;
+  o["startedBy"] = r.started_by;
+  o["createdAt"] = r.created_at;
+  o["updatedAt"] = r.updated_at;
+  if (r.finish_noted) o["finishNoted"] = true;
+  if (r.state.cancelled) o["cancelled"] = true;
+  JsonArray steps;
+  for (std::size_t i = 0; i < r.state.steps.size(); ++i) {
+    const runbook::StepState& st = r.state.steps[i];
+    const StepRec& rec = r.recs[i];
+    JsonObject s;
+    s["status"] = runbook::StepStatusName(st.status);
+    if (st.attempts != 0) s["attempts"] = st.attempts;
+    if (st.started_at) s["startedAt"] = Ns(*st.started_at);
+    if (st.finished_at) s["finishedAt"] = Ns(*st.finished_at);
+    if (st.next_attempt) s["nextAttempt"] = Ns(*st.next_attempt);
+    if (st.checking_since) s["checkingSince"] = Ns(*st.checking_since);
+    if (!st.error.empty()) s["error"] = st.error;
+    if (!rec.actor.empty()) s["actor"] = rec.actor;
+    if (!rec.note.empty()) s["note"] = rec.note;
+    if (!rec.output.is_null()) s["output"] = rec.output;
+    if (rec.updated_at != 0) s["updatedAt"] = rec.updated_at;
+    steps.push_back(std::move(s));
+  }
+  o["steps"] = std::move(steps);
+  return o;
+}
+
+RunDoc Decode(std::string id, const JsonObject& o, std::size_t steps) {
+  RunDoc r;
+  r.id = std::move(id);
+  r.plan_id = Str(o, "planId");
+  r.version = Int(o, "planVersion");
+  r.status = Str(o, "status");
+  r.incident_id = Str(o, "incidentId");
+  r.service = Str(o, "service");
+  r.fields = Obj(o, "fields");
+  r.started_by = Obj(o, "startedBy");
+  r.created_at = Int(o, "createdAt");
+  r.updated_at = Int(o, "updatedAt");
+  const JsonValue* fn = o.if_contains("finishNoted");
+  r.finish_noted = fn != nullptr && fn->is_bool() && fn->get_bool();
+  const JsonValue* c = o.if_contains("cancelled");
+  r.state.cancelled = c != nullptr && c->is_bool() && c->get_bool();
+  r.state.steps.resize(steps);
+  r.recs.resize(steps);
+  const JsonValue* arr = o.if_contains("steps");
+  if (arr == nullptr || !arr->is_array()) return r;
+  for (std::size_t i = 0; i < steps && i < arr->get_array().size(); ++i) {
+    const JsonValue& v = arr->get_array()[i];
+    if (!v.is_object()) continue;
+    const JsonObject& s = v.get_object();
+    runbook::StepState& st = r.state.steps[i];
+    st.status = StepStatusFrom(Str(s, "status"));
+    st.attempts = static_cast<int>(Int(s, "attempts"));
+    st.started_at = OptTp(Int(s, "startedAt"));
+    st.finished_at = OptTp(Int(s, "finishedAt"));
+    st.next_attempt = OptTp(Int(s, "nextAttempt"));
+    st.checking_since = OptTp(Int(s, "checkingSince"));
+    st.error = Str(s, "error");
+    StepRec& rec = r.recs[i];
+    rec.actor = Str(s, "actor");
+    rec.note = Str(s, "note");
+    if (const JsonValue* out = s.if_contains("output")) rec.output = *out;
+    rec.updated_at = Int(s, "updatedAt");
+  }
+  return r;
+}
+
+// One automated attempt handed to an executor thread once the transaction that claimed it is
+// durable.
+struct Attempt {
+  std::string run_id;
+  std::size_t step = 0;
+  int attempt = 0;
+  std::shared_ptr<const PlanVersion> plan;
+  std::string incident_id;
+  JsonObject fields;
+};
+
+struct AttemptResult {
+  enum class Kind : std::uint8_t { kOk, kFail, kNotYet, kRecord } kind = Kind::kOk;
+  JsonValue output;
+  std::string error;  // kFail / kNotYet: why
+  std::string text;   // kRecord: the timeline entry
+};
+
+std::string NewRunId() {
+  static std::mutex mu;
+  static std::mt19937_64 rng{std::random_device{}()};
+  std::lock_guard lock(mu);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::uint64_t v = rng();
+  std::string id = "run-";
+  for (int i = 0; i < 16; ++i, v >>= 4) id.push_back(kHex[v & 15]);
+  return id;
+}
+
+// The workflow step's input: who calls, for what, with what.
+std::string StepInput(const Attempt& a, const StepCall& call) {
+  JsonObject in;
+  in["runId"] = a.run_id;
+  in["planId"] = a.plan->runbook.id;
+  in["stepId"] = a.plan->runbook.steps[a.step].id;
+  in["attempt"] = a.attempt;
+  if (!a.incident_id.empty()) in["incidentId"] = a.incident_id;
+  in["fields"] = a.fields;
+  in["input"] = call.input;
+  return boost::json::serialize(in);
+}
+
+JsonValue BodyValue(const std::string& body) {
+  constexpr std::size_t kMaxOutput = 64 * 1024;
+  if (body.size() <= kMaxOutput) {
+    if (auto parsed = ParseJson(body)) return std::move(*parsed);
+  }
+  return JsonValue(std::string(Utf8Prefix(body, kMaxOutput)));
+}
+
+JsonArray LogsValue(const std::vector<workflow::LogLine>& logs) {
+  JsonArray out;
+  for (const auto& l : logs) {
+    if (out.size() >= 50) break;
+    out.push_back(
+        JsonObject{{"level", l.level}, {"message", std::string(Utf8Prefix(l.message, 1024))}});
+  }
+  return out;
+}
+
+}  // namespace
+
+struct Runbooks::Impl {
+  RunbooksOptions options;
+  engine::Engine& engine;
+  engine::Store& store;
+
+  std::mutex plans_mu;
+  std::map<std::pair<std::string, std::int64_t>, std::shared_ptr<const PlanVersion>> plans;
+
+  std::mutex mu;
+  std::condition_variable cv;  // executors: work queued; runner: wake
+  std::deque<Attempt> queue;
+  bool stopping = false;
+  bool wake = false;
+  std::int64_t next_due = 0;  // ns: the earliest wake this node knows of (0: none)
+  std::vector<std::thread> threads;
+
+  metrics::Counter* runs_started = nullptr;
+  metrics::Counter* attempts_ok = nullptr;
+  metrics::Counter* attempts_failed = nullptr;
+  metrics::Counter* attempts_not_yet = nullptr;
+  metrics::Counter* attempts_stale = nullptr;
+
+  Impl(RunbooksOptions o) : options(std::move(o)), engine(*options.engine), store(engine.store()) {
+    if (options.metrics != nullptr) {
+      auto& m = *options.metrics;
+      runs_started = &m.GetCounter("opsorch_runbook_runs_started_total",
+                                   "Runbook runs started (by hand or by an incident).", {});
+      constexpr std::string_view kHelp = "Automated runbook step attempts by result.";
+      attempts_ok = &m.GetCounter("opsorch_runbook_attempts_total", kHelp, {{"result", "ok"}});
+      attempts_failed =
+          &m.GetCounter("opsorch_runbook_attempts_total", kHelp, {{"result", "failed"}});
+      attempts_not_yet =
+          &m.GetCounter("opsorch_runbook_attempts_total", kHelp, {{"result", "not_yet"}});
+      attempts_stale =
+          &m.GetCounter("opsorch_runbook_attempts_total", kHelp, {{"result", "stale"}});
+    }
+  }
+
+  static void Count(metrics::Counter* c) {
+    if (c != nullptr) c->Inc();
+  }
+
+  std::int64_t Now() const { return engine.Now(); }
+
+  // ---- writes ----
+
+  // A write through the engine's writer, waited for until durable.
+  Status SubmitWait(std::function<Status(Tx&)> fn) {
+    auto p = std::make_shared<std::promise<Status>>();
+    auto f = p->get_future();
+    engine.Submit(std::move(fn), [p](Status st) { p->set_value(std::move(st)); });
+    return f.get();
+  }
+
+  // ---- plans ----
+
+  std::shared_ptr<const PlanVersion> Cached(const std::string& id, std::int64_t version) {
+    std::lock_guard lock(plans_mu);
+    auto it = plans.find({id, version});
+    return it == plans.end() ? nullptr : it->second;
+  }
+
+  Result<std::shared_ptr<const PlanVersion>> FromRow(const std::string& id, const LiveRow& row) {
+    auto v = std::make_shared<PlanVersion>();
+    v->doc = Obj(row.body, "doc");
+    v->version = Int(row.body, "version");
+    v->updated_at = Int(row.body, "updatedAt");
+    v->source = Str(row.body, "source");
+    auto rb = runbook::DecodeRunbook(JsonValue(v->doc));
+    if (!rb) {
+      return Fail(errc::kInternal,
+                  "stored runbook " + id + " version " + row.id + ": " + rb.error().message);
+    }
+    v->runbook = std::move(*rb);
+    std::shared_ptr<const PlanVersion> out = v;
+    std::lock_guard lock(plans_mu);
+    plans.emplace(std::make_pair(id, v->version), out);
+    return out;
+  }
+
+  // A version, inside a transaction.
+  Result<std::shared_ptr<const PlanVersion>> VersionIn(Tx& tx, const std::string& id,
+                                                       std::int64_t version) {
+    if (auto hit = Cached(id, version)) return hit;
+    auto row = tx.GetLive(kVersionKind, id, PadVersion(version));
+    if (!row) return Fail(std::move(row.error()));
+    if (!*row)
+      return Fail(errc::kNotFound, "runbook " + id + " has no version " + std::to_string(version));
+    return FromRow(id, **row);
+  }
+
+  // A version, outside a transaction.
+  Result<std::shared_ptr<const PlanVersion>> Version(const std::string& id, std::int64_t version) {
+    if (auto hit = Cached(id, version)) return hit;
+    auto rows = store.Live(kVersionKind, id);
+    if (!rows) return Fail(std::move(rows.error()));
+    const std::string want = PadVersion(version);
+    for (const LiveRow& r : *rows) {
+      if (r.id == want) return FromRow(id, r);
+    }
+    return Fail(errc::kNotFound, "runbook " + id + " has no version " + std::to_string(version));
+  }
+
+  Result<PlanVersion> Put(std::string_view id, std::string_view text, std::string_view source) {
+    if (text.size() > kMaxRunbookBytes) {
+      return Fail(errc::kBadRequest,
+                  "a runbook is at most " + std::to_string(kMaxRunbookBytes / 1024) + " KiB");
+    }
+    auto doc = ParseJson(text);
+    if (!doc) return Fail(doc.error());
+    auto rb = runbook::DecodeRunbook(*doc);
+    if (!rb) return Fail(std::move(rb.error()));
+    if (rb->id != id) {
+      return Fail(errc::kBadRequest,
+                  "id: \"" + rb->id + "\" is not the id in the path (\"" + std::string(id) + "\")");
+    }
+    for (std::size_t i = 0; i < rb->steps.size(); ++i) {
+      auto call = DecodeStepCall(rb->steps[i], "steps[" + std::to_string(i) + "].with");
+      if (!call) return Fail(std::move(call.error()));
+    }
+    const JsonObject obj = doc->get_object();
+    const std::int64_t digest = Digest(boost::json::serialize(obj));
+    const std::int64_t now = Now();
+    auto out = std::make_shared<PlanVersion>();
+    const std::string pid(id);
+    Status st = SubmitWait([&, out](Tx& tx) -> Status {
+      auto cur = tx.GetLive(kPlanKind, "", pid);
+      if (!cur) return Fail(std::move(cur.error()));
+      std::int64_t version = 1;
+      if (*cur) {
+        const bool deleted = (*cur)->state == "deleted";
+        if (!deleted && Int((*cur)->body, "digest") == digest) {
+          out->version = Int((*cur)->body, "version");
+          out->updated_at = Int((*cur)->body, "updatedAt");
+          out->source = Str((*cur)->body, "source");
+          return Ok();
+        }
+        version = Int((*cur)->body, "version") + 1;
+      }
+      LiveRow v;
+      v.kind = kVersionKind;
+      v.parent = pid;
+      v.id = PadVersion(version);
+      v.body = JsonObject{
+          {"doc", obj}, {"version", version}, {"updatedAt", now}, {"source", std::string(source)}};
+      v.updated_at = now;
+      v.state = "version";
+      if (auto s2 = tx.PutLive(v); !s2) return s2;
+      LiveRow p;
+      p.kind = kPlanKind;
+      p.id = pid;
+      p.body = JsonObject{{"version", version},
+                          {"digest", digest},
+                          {"updatedAt", now},
+                          {"source", std::string(source)}};
+      p.updated_at = now;
+      p.state = "active";
+      if (auto s2 = tx.PutLive(p); !s2) return s2;
+      out->version = version;
+      out->updated_at = now;
+      out->source = std::string(source);
+      return Ok();
+    });
+    if (!st) return Fail(std::move(st.error()));
+    out->runbook = std::move(*rb);
+    out->doc = obj;
+    return *out;
+  }
+
+  Result<std::vector<PlanVersion>> List() {
+    auto rows = store.Live(kPlanKind, "");
+    if (!rows) return Fail(std::move(rows.error()));
+    std::vector<PlanVersion> out;
+    for (const LiveRow& r : *rows) {
+      if (r.state == "deleted") continue;
+      auto v = Version(r.id, Int(r.body, "version"));
+      if (!v) {
+        log::Error("runbooks: " + v.error().message);
+        continue;
+      }
+      out.push_back(**v);
+    }
+    return out;
+  }
+
+  Result<std::optional<PlanVersion>> Get(std::string_view id) {
+    const std::string pid(id);
+    auto rows = store.Live(kPlanKind, "");
+    if (!rows) return Fail(std::move(rows.error()));
+    for (const LiveRow& r : *rows) {
+      if (r.id != pid || r.state == "deleted") continue;
+      auto v = Version(pid, Int(r.body, "version"));
+      if (!v) return Fail(std::move(v.error()));
+      return std::optional<PlanVersion>(**v);
+    }
+    return std::optional<PlanVersion>();
+  }
+
+  Status Delete(std::string_view id) {
+    const std::string pid(id);
+    const std::int64_t now = Now();
+    return SubmitWait([&](Tx& tx) -> Status {
+      auto cur = tx.GetLive(kPlanKind, "", pid);
+      if (!cur) return Fail(std::move(cur.error()));
+      if (!*cur || (*cur)->state == "deleted") {
+        return Fail(errc::kNotFound, "runbook " + pid + " not found");
+      }
+      // A tombstone, not a delete: the version numbers go on if it comes back, so runs of the
+      // old versions keep theirs.
+      LiveRow row = std::move(**cur);
+      row.state = "deleted";
+      row.body["digest"] = 0;
+      row.body["updatedAt"] = now;
+      row.updated_at = now;
+      return tx.PutLive(row);
+    });
+  }
+
+  // ---- runs: the transaction side ----
+
+  struct Loaded {
+    RunDoc doc;
+    std::shared_ptr<const PlanVersion> plan;
+  };
+
+  Result<std::optional<Loaded>> LoadIn(Tx& tx, const std::string& run_id) {
+    auto row = tx.GetLive(kRunKind, "", run_id);
+    if (!row) return Fail(std::move(row.error()));
+    if (!*row) return std::optional<Loaded>();
+    return LoadRow(tx, **row);
+  }
+
+  Result<std::optional<Loaded>> LoadRow(Tx& tx, const LiveRow& row) {
+    auto plan = VersionIn(tx, Str(row.body, "planId"), Int(row.body, "planVersion"));
+    if (!plan) return Fail(std::move(plan.error()));
+    Loaded l{Decode(row.id, row.body, (*plan)->runbook.steps.size()), *plan};
+    return std::optional<Loaded>(std::move(l));
+  }
+
+  // Advances the run at `now`, stamps the steps that changed, and collects the attempts it
+  // started; the run's wake time is where the sweep looks next.
+  runbook::Decision Move(Loaded& l, std::int64_t now, std::vector<Attempt>& started) {
+    const auto before = l.doc.state.steps;
+    std::vector<std::size_t> began;
+    runbook::Decision d = runbook::Advance(l.plan->runbook, l.doc.state, Tp(now), &began);
+    for (std::size_t i = 0; i < before.size(); ++i) {
+      const auto& a = before[i];
+      const auto& b = l.doc.state.steps[i];
+      if (a.status != b.status || a.attempts != b.attempts) l.doc.recs[i].updated_at = now;
+    }
+    for (std::size_t i : began) {
+      started.push_back(Attempt{l.doc.id, i, l.doc.state.steps[i].attempts, l.plan,
+                                l.doc.incident_id, l.doc.fields});
+    }
+    l.doc.status = std::string(runbook::RunStatusName(d.status));
+    return d;
+  }
+
+  Status Save(Tx& tx, Loaded& l, const runbook::Decision& d, std::int64_t now) {
+    l.doc.updated_at = now;
+    if (Finished(l.doc.status) && !l.doc.finish_noted && !l.doc.incident_id.empty()) {
+      l.doc.finish_noted = true;
+      engine::TimelineRow e;
+      e.incident_id = l.doc.incident_id;
+      e.at = now;
+      e.kind = "runbook_" + l.doc.status;
+      e.body = "Runbook \"" + l.plan->runbook.title + "\" " + l.doc.status + " (" + l.doc.id + ")";
+      e.actor = JsonObject{{"type", "runbook"}, {"id", l.doc.id}};
+      e.metadata =
+          JsonObject{{"runId", l.doc.id}, {"planId", l.doc.plan_id}, {"status", l.doc.status}};
+      if (auto st = tx.AppendTimeline(e); !st) return st;
+    }
+    LiveRow row;
+    row.kind = kRunKind;
+    row.id = l.doc.id;
+    row.body = Encode(l.doc);
+    row.state = l.doc.status;
+    row.updated_at = now;
+    // Due when a retry, a re-check or a timeout is; a run that only waits for people is not.
+    row.due_at = d.wake_at ? std::max<std::int64_t>(Ns(*d.wake_at), 1) : 0;
+    return tx.PutLive(row);
+  }
+
+  Status NewRunIn(Tx& tx, std::shared_ptr<const PlanVersion> plan, RunDoc doc, std::int64_t now,
+                  bool advance, std::vector<Attempt>& started, RunDoc* out) {
+    Loaded l{std::move(doc), std::move(plan)};
+    l.doc.state = runbook::NewRun(l.plan->runbook);
+    l.doc.recs.assign(l.plan->runbook.steps.size(), StepRec{});
+    l.doc.created_at = now;
+    runbook::Decision d;
+    if (advance) {
+      d = Move(l, now, started);
+    } else {
+      d.wake_at = Tp(now);  // the runner starts it once this commit is visible
+      l.doc.status = "created";
+    }
+    if (!l.doc.incident_id.empty()) {
+      engine::TimelineRow e;
+      e.incident_id = l.doc.incident_id;
+      e.at = now;
+      e.kind = "runbook_started";
+      e.body = "Runbook \"" + l.plan->runbook.title + "\" started (" + l.doc.id + ")";
+      e.actor = l.doc.started_by;
+      e.metadata = JsonObject{
+          {"runId", l.doc.id}, {"planId", l.doc.plan_id}, {"planVersion", l.doc.version}};
+      if (auto st = tx.AppendTimeline(e); !st) return st;
+    }
+    if (auto st = Save(tx, l, d, now); !st) return st;
+    if (out != nullptr) *out = l.doc;
+    return Ok();
+  }
+
+  // ---- runs: the executor side ----
+
+  void Dispatch(std::vector<Attempt> started) {
+    if (started.empty()) return;
+    {
+      std::lock_guard lock(mu);
+      for (auto& a : started) queue.push_back(std::move(a));
+    }
+    cv.notify_all();
+  }
+
+  void NoteDue(const std::optional<TimePoint>& at) {
+    if (!at) return;
+    const std::int64_t ns = Ns(*at);
+    bool sooner = false;
+    {
+      std::lock_guard lock(mu);
+      if (next_due == 0 || ns < next_due) {
+        next_due = ns;
+        sooner = true;
+      }
+    }
+    if (sooner) cv.notify_all();
+  }
+
+  AttemptResult Execute(const Attempt& a) {
+    const runbook::Step& step = a.plan->runbook.steps[a.step];
+    AttemptResult res;
+    auto call = DecodeStepCall(step, "with");
+    if (!call) {
+      res.kind = AttemptResult::Kind::kFail;
+      res.error = call.error().message;
+      return res;
+    }
+    if (step.type == runbook::StepType::kRecord) {
+      res.kind = AttemptResult::Kind::kRecord;
+      res.text = RenderText(call->text, a);
+      return res;
+    }
+    const bool check =
+        step.type == runbook::StepType::kObserve || step.type == runbook::StepType::kVerify;
+    if (!call->metric.empty()) return CheckMetric(*call, step.type);
+    workflow::Runtime* rt = options.workflows ? options.workflows() : nullptr;
+    if (rt == nullptr) {
+      res.kind = AttemptResult::Kind::kFail;
+      res.error =
+          "no workflow runtime runs in this server (set OPSORCH_WORKFLOW_BOOTSTRAP): cannot call "
+          "workflow step " +
+          call->deployment + "/" + call->step;
+      return res;
+    }
+    workflow::Message in;
+    in.body = StepInput(a, *call);
+    in.properties["runId"] = a.run_id;
+    in.properties["stepId"] = step.id;
+    if (!a.incident_id.empty()) in.properties["incidentId"] = a.incident_id;
+    std::vector<workflow::LogLine> logs;
+    auto out = rt->RunStep(call->deployment, call->step, std::move(in), &logs);
+    JsonObject output;
+    output["logs"] = LogsValue(logs);
+    if (!out) {
+      res.kind = check ? AttemptResult::Kind::kNotYet : AttemptResult::Kind::kFail;
+      res.error =
+          "workflow step " + call->deployment + "/" + call->step + ": " + out.error().message;
+      res.output = std::move(output);
+      return res;
+    }
+    JsonValue body = BodyValue(out->body);
+    if (check && call->expect) {
+      auto verdict = Expect(*call->expect, body);
+      output["result"] = std::move(body);
+      res.output = std::move(output);
+      if (!verdict.empty()) {
+        res.kind = AttemptResult::Kind::kNotYet;
+        res.error = std::move(verdict);
+      }
+      return res;
+    }
+    output["result"] = std::move(body);
+    res.output = std::move(output);
+    return res;
+  }
+
+  AttemptResult CheckMetric(const StepCall& call, runbook::StepType type) {
+    AttemptResult res;
+    if (options.workflow_metrics == nullptr) {
+      res.kind = AttemptResult::Kind::kFail;
+      res.error = "no workflow metrics in this server: cannot read " + call.metric;
+      return res;
+    }
+    auto latest = LatestValue(*options.workflow_metrics, call.metric, call.dimensions);
+    if (!latest) {
+      res.kind = AttemptResult::Kind::kNotYet;
+      res.error = "no sample of " + call.metric + " yet";
+      return res;
+    }
+    res.output = JsonObject{{"metric", call.metric}, {"value", *latest}};
+    std::string why;
+    if (call.above && !(*latest > *call.above)) {
+      why =
+          call.metric + " is " + FormatNumber(*latest) + ", not above " + FormatNumber(*call.above);
+    } else if (call.below && !(*latest < *call.below)) {
+      why =
+          call.metric + " is " + FormatNumber(*latest) + ", not below " + FormatNumber(*call.below);
+    }
+    if (!why.empty()) {
+      res.kind = AttemptResult::Kind::kNotYet;
+      res.error = std::move(why);
+    }
+    (void)type;
+    return res;
+  }
+
+  std::string RenderText(const std::string& tmpl, const Attempt& a) const {
+    std::map<std::string, std::string, std::less<>> vars{{"runId", a.run_id},
+                                                         {"planId", a.plan->runbook.id},
+                                                         {"planTitle", a.plan->runbook.title},
+                                                         {"incidentId", a.incident_id}};
+    for (const auto& kv : a.fields) {
+      if (kv.value().is_string()) {
+        vars.emplace("fields." + std::string(kv.key()), std::string(kv.value().get_string()));
+      }
+    }
+    return RenderTemplate(tmpl, vars);
+  }
+
+  // Applies one attempt's result in a transaction; a result of an attempt that is no longer
+  // the step's current one (timed out, cancelled, another node's) changes nothing.
+  Status ApplyResult(Tx& tx, const Attempt& a, const AttemptResult& res, std::int64_t now,
+                     std::vector<Attempt>& started, std::optional<TimePoint>& wake, bool& stale) {
+    started.clear();
+    wake.reset();
+    stale = false;
+    auto loaded = LoadIn(tx, a.run_id);
+    if (!loaded) return Fail(std::move(loaded.error()));
+    if (!*loaded) {
+      stale = true;
+      return Ok();
+    }
+    Loaded& l = **loaded;
+    const runbook::Runbook& rb = l.plan->runbook;
+    runbook::StepState& st = l.doc.state.steps[a.step];
+    if (st.status != StepStatus::kRunning || st.attempts != a.attempt) {
+      stale = true;
+      return Ok();
+    }
+    StepRec& rec = l.doc.recs[a.step];
+    const TimePoint t = Tp(now);
+    Status applied = Ok();
+    switch (res.kind) {
+      case AttemptResult::Kind::kOk:
+        rec.output = res.output;
+        applied = runbook::Succeeded(rb, l.doc.state, a.step, t);
+        break;
+      case AttemptResult::Kind::kFail:
+        if (!res.output.is_null()) rec.output = res.output;
+        applied = runbook::Failed(rb, l.doc.state, a.step, res.error, t);
+        break;
+      case AttemptResult::Kind::kNotYet:
+        if (!res.output.is_null()) rec.output = res.output;
+        applied = runbook::NotYet(rb, l.doc.state, a.step, res.error, t);
+        break;
+      case AttemptResult::Kind::kRecord: {
+        if (l.doc.incident_id.empty()) {
+          rec.output = JsonObject{{"recorded", false}, {"reason", "the run has no incident"}};
+        } else {
+          engine::TimelineRow e;
+          e.incident_id = l.doc.incident_id;
+          e.at = now;
+          e.kind = "runbook_note";
+          e.body = res.text;
+          e.actor = JsonObject{{"type", "runbook"}, {"id", l.doc.id}};
+          e.metadata = JsonObject{
+              {"runId", l.doc.id}, {"planId", l.doc.plan_id}, {"stepId", rb.steps[a.step].id}};
+          if (auto s2 = tx.AppendTimeline(e); !s2) return s2;
+          rec.output = JsonObject{{"recorded", true}, {"entryId", e.id}};
+        }
+        applied = runbook::Succeeded(rb, l.doc.state, a.step, t);
+        break;
+      }
+    }
+    if (!applied) {
+      stale = true;
+      return Ok();
+    }
+    rec.updated_at = now;
+    runbook::Decision d = Move(l, now, started);
+    wake = d.wake_at;
+    return Save(tx, l, d, now);
+  }
+
+  // `wait`: until the result is durable and its follow-up attempts are queued (tests); the
+  // executors do not wait, so a slow fsync does not hold a thread per attempt.
+  void RunAttempt(const Attempt& a, bool wait = false) {
+    const AttemptResult res = Execute(a);
+    switch (res.kind) {
+      case AttemptResult::Kind::kOk:
+      case AttemptResult::Kind::kRecord:
+        Count(attempts_ok);
+        break;
+      case AttemptResult::Kind::kFail:
+        Count(attempts_failed);
+        break;
+      case AttemptResult::Kind::kNotYet:
+        Count(attempts_not_yet);
+        break;
+    }
+    struct Out {
+      std::vector<Attempt> started;
+      std::optional<TimePoint> wake;
+      bool stale = false;
+    };
+    auto out = std::make_shared<Out>();
+    auto done = wait ? std::make_shared<std::promise<void>>() : nullptr;
+    engine.Submit(
+        [this, a, res, out](Tx& tx) -> Status {
+          return ApplyResult(tx, a, res, Now(), out->started, out->wake, out->stale);
+        },
+        [this, out, done, run = a.run_id](Status st) {
+          struct Signal {
+            std::shared_ptr<std::promise<void>> p;
+            ~Signal() {
+              if (p) p->set_value();
+            }
+          } signal{done};
+          if (!st) {
+            // The attempt's result is lost with the commit; its timeout hands the step back to
+            // its failure policy.
+            log::Error("runbooks: the result of a step of " + run +
+                       " could not be stored: " + st.error().message);
+            return;
+          }
+          if (out->stale) Count(attempts_stale);
+          NoteDue(out->wake);
+          Dispatch(std::move(out->started));
+        });
+    if (done) done->get_future().wait();
+  }
+
+  // ---- the runner ----
+
+  // One pass over due runs: retries, re-checks and timeouts that are due, runs created by the
+  // incident hook. Returns how many runs it looked at.
+  std::size_t SweepOnce() {
+    struct Out {
+      std::vector<Attempt> started;
+      std::optional<TimePoint> wake;
+      std::size_t seen = 0;
+    };
+    auto out = std::make_shared<Out>();
+    const std::int64_t now = Now();
+    Status st = SubmitWait([this, out, now](Tx& tx) -> Status {
+      out->started.clear();
+      out->wake.reset();
+      auto rows = tx.DueLive(kRunKind, now, kSweepBatch);
+      if (!rows) return Fail(std::move(rows.error()));
+      out->seen = rows->size();
+      for (const LiveRow& row : *rows) {
+        auto loaded = LoadRow(tx, row);
+        if (!loaded) {
+          // A run whose plan cannot be read: park it (not due) rather than fail every sweep.
+          log::Error("runbooks: run " + row.id + ": " + loaded.error().message);
+          LiveRow parked = row;
+          parked.due_at = 0;
+          if (auto s2 = tx.PutLive(parked); !s2) return s2;
+          continue;
+        }
+        Loaded& l = **loaded;
+        runbook::Decision d = Move(l, now, out->started);
+        if (d.wake_at && (!out->wake || *d.wake_at < *out->wake)) out->wake = d.wake_at;
+        if (auto s2 = Save(tx, l, d, now); !s2) return s2;
+      }
+      return Ok();
+    });
+    if (!st) {
+      log::Error("runbooks: sweep failed: " + st.error().message);
+      return 0;
+    }
+    NoteDue(out->wake);
+    Dispatch(std::move(out->started));
+    return out->seen;
+  }
+
+  // SQLite: one process owns the store, so an attempt still marked running was cut off when the
+  // previous process stopped.
+  void Interrupted() {
+    auto rows = store.Live(kRunKind, "");
+    if (!rows) {
+      log::Error("runbooks: cannot read runs: " + rows.error().message);
+      return;
+    }
+    for (const LiveRow& row : *rows) {
+      if (Finished(row.state)) continue;
+      const JsonValue* steps = row.body.if_contains("steps");
+      if (steps == nullptr || !steps->is_array()) continue;
+      for (std::size_t i = 0; i < steps->get_array().size(); ++i) {
+        const JsonValue& s = steps->get_array()[i];
+        if (!s.is_object() || Str(s.get_object(), "status") != "running") continue;
+        Attempt a;
+        a.run_id = row.id;
+        a.step = i;
+        a.attempt = static_cast<int>(Int(s.get_object(), "attempts"));
+        AttemptResult res;
+        res.kind = AttemptResult::Kind::kFail;
+        res.error = "interrupted: opsorch stopped while this attempt ran";
+        std::vector<Attempt> started;
+        std::optional<TimePoint> wake;
+        bool stale = false;
+        const std::int64_t now = Now();
+        Status st = SubmitWait(
+            [&](Tx& tx) -> Status { return ApplyResult(tx, a, res, now, started, wake, stale); });
+        if (!st) {
+          log::Error("runbooks: run " + row.id + ": " + st.error().message);
+          continue;
+        }
+        log::Warn("runbooks: an attempt of " + row.id + " was cut off by a restart",
+                  {{"step", std::to_string(i)}});
+        NoteDue(wake);
+        Dispatch(std::move(started));
+      }
+    }
+  }
+
+  void LoadDirectory() {
+    if (options.runbook_dir.empty()) return;
+    std::error_code ec;
+    if (!std::filesystem::is_directory(options.runbook_dir, ec)) return;
+    std::vector<std::filesystem::path> files;
+    for (const auto& e : std::filesystem::directory_iterator(options.runbook_dir, ec)) {
+      if (e.path().extension() == ".json" && e.is_regular_file(ec)) files.push_back(e.path());
+    }
+    std::sort(files.begin(), files.end());
+    if (files.size() > kMaxRunbookFiles) {
+      log::Error("runbooks: " + options.runbook_dir + " holds more than " +
+                 std::to_string(kMaxRunbookFiles) + " files; the rest are not loaded");
+      files.resize(kMaxRunbookFiles);
+    }
+    for (const auto& f : files) {
+      std::string text;
+      if (const int err = ReadWholeFile(f.string(), text, kMaxRunbookBytes); err != 0) {
+        log::Error("runbooks: cannot read " + f.string() + ": " + ErrnoText(err));
+        continue;
+      }
+      auto doc = ParseJson(text);
+      std::string id;
+      if (doc && doc->is_object()) id = Str(doc->get_object(), "id");
+      auto put = Put(id, text, "file:" + f.filename().string());
+      if (!put) {
+        log::Error("runbooks: " + f.string() + ": " + put.error().message);
+      }
+    }
+  }
+
+  void ExecutorLoop() {
+    for (;;) {
+      Attempt a;
+      {
+        std::unique_lock lock(mu);
+        cv.wait(lock, [&] { return stopping || !queue.empty(); });
+        if (queue.empty()) return;  // stopping and drained
+        a = std::move(queue.front());
+        queue.pop_front();
+      }
+      RunAttempt(a);
+    }
+  }
+
+  void RunnerLoop() {
+    for (;;) {
+      {
+        std::unique_lock lock(mu);
+        auto until = std::chrono::steady_clock::now() + kSweepEvery;
+        if (next_due != 0) {
+          const auto in = std::chrono::nanoseconds(std::max<std::int64_t>(next_due - Now(), 0));
+          until = std::min(until, std::chrono::steady_clock::now() + in);
+        }
+        cv.wait_until(lock, until, [&] { return stopping || wake; });
+        if (stopping) return;
+        wake = false;
+        if (next_due != 0 && next_due <= Now()) next_due = 0;
+      }
+      while (SweepOnce() == kSweepBatch) {
+        std::lock_guard lock(mu);
+        if (stopping) return;
+      }
+    }
+  }
+
+  void Wake() {
+    {
+      std::lock_guard lock(mu);
+      wake = true;
+    }
+    cv.notify_all();
+  }
+};
+
+Runbooks::Runbooks(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Runbooks::~Runbooks() { Stop(); }
+
+Result<std::unique_ptr<Runbooks>> Runbooks::Open(RunbooksOptions options) {
+  if (options.engine == nullptr) return Fail(errc::kInternal, "runbooks: no engine");
+  if (!options.engine->store().SupportsPaging()) {
+    return Fail(errc::kBadRequest, "runbooks: the engine's store cannot keep runs");
+  }
+  auto impl = std::make_unique<Impl>(std::move(options));
+  Impl* raw = impl.get();
+  std::unique_ptr<Runbooks> rb(new Runbooks(std::move(impl)));
+  raw->LoadDirectory();
+  if (raw->options.single_node) raw->Interrupted();
+  if (raw->options.runner) {
+    const unsigned n = std::max(1u, raw->options.threads);
+    for (unsigned i = 0; i < n; ++i) raw->threads.emplace_back([raw] { raw->ExecutorLoop(); });
+    raw->threads.emplace_back([raw] { raw->RunnerLoop(); });
+  }
+  return rb;
+}
+
+void Runbooks::Stop() {
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->stopping && impl_->threads.empty()) return;
+    impl_->stopping = true;
+  }
+  impl_->cv.notify_all();
+  for (auto& t : impl_->threads) t.join();
+  impl_->threads.clear();
+}
+
+Result<PlanVersion> Runbooks::PutRunbook(std::string_view id, std::string_view json_text,
+                                         std::string_view source) {
+  return impl_->Put(id, json_text, source);
+}
+Result<std::optional<PlanVersion>> Runbooks::GetRunbook(std::string_view id) {
+  return impl_->Get(id);
+}
+Result<std::vector<PlanVersion>> Runbooks::ListRunbooks() { return impl_->List(); }
+Status Runbooks::DeleteRunbook(std::string_view id) { return impl_->Delete(id); }
+
+namespace {
+
+std::string DurationText(std::chrono::milliseconds d) {
+  if (d.count() % 3'600'000 == 0) return std::to_string(d.count() / 3'600'000) + "h";
+  if (d.count() % 60'000 == 0) return std::to_string(d.count() / 60'000) + "m";
+  if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + "s";
+  return std::to_string(d.count()) + "ms";
+}
+
+s::OrchestrationPlan ToPlan(const PlanVersion& v, bool with_steps) {
+  s::OrchestrationPlan p;
+  const runbook::Runbook& rb = v.runbook;
+  p.id = rb.id;
+  p.title = rb.title;
+  p.description = rb.description;
+  p.version = std::to_string(v.version);
+  p.fields["source"] = v.source;
+  if (!rb.version.empty()) p.fields["documentVersion"] = rb.version;
+  if (v.updated_at != 0) p.fields["updatedAt"] = FormatRfc3339Nano(At(v.updated_at));
+  if (!with_steps) return p;
+  std::vector<s::OrchestrationStep> steps;
+  for (const runbook::Step& st : rb.steps) {
+    s::OrchestrationStep o;
+    o.id = st.id;
+    o.title = st.title;
+    o.type = std::string(runbook::StepTypeName(st.type));
+    o.description = st.description;
+    o.depends_on = st.depends_on;
+    o.fields["onFailure"] = st.on_failure == runbook::OnFailure::kStop       ? "stop"
+                            : st.on_failure == runbook::OnFailure::kContinue ? "continue"
+                                                                             : "retry";
+    if (st.retries > 0) o.fields["retries"] = st.retries;
+    if (st.timeout.count() > 0) o.fields["timeout"] = DurationText(st.timeout);
+    if (!st.with.empty()) o.fields["with"] = st.with;
+    steps.push_back(std::move(o));
+  }
+  p.steps = std::move(steps);
+  return p;
+}
+
+}  // namespace
+
+Result<std::vector<s::OrchestrationPlan>> Runbooks::QueryPlans(const s::OrchestrationPlanQuery& q) {
+  auto all = impl_->List();
+  if (!all) return Fail(std::move(all.error()));
+  std::vector<s::OrchestrationPlan> out;
+  const std::string needle = ToLower(q.query);
+  const auto limit = static_cast<std::size_t>(providers::PageSize(q.limit));
+  for (const PlanVersion& v : *all) {
+    if (!needle.empty() && ToLower(v.runbook.id).find(needle) == std::string::npos &&
+        ToLower(v.runbook.title).find(needle) == std::string::npos &&
+        ToLower(v.runbook.description).find(needle) == std::string::npos) {
+      continue;
+    }
+    out.push_back(ToPlan(v, true));
+    if (out.size() >= limit) break;
+  }
+  return out;
+}
+
+Result<std::optional<s::OrchestrationPlan>> Runbooks::GetPlan(std::string_view id) {
+  auto v = impl_->Get(id);
+  if (!v) return Fail(std::move(v.error()));
+  if (!*v) return Fail(errc::kNotFound, "plan " + std::string(id) + " not found");
+  return std::optional<s::OrchestrationPlan>(ToPlan(**v, true));
+}
+
+namespace {
+
+s::OrchestrationRun ToRun(const RunDoc& r, const PlanVersion& plan, bool with_plan_steps) {
+  s::OrchestrationRun o;
+  o.id = r.id;
+  o.plan_id = r.plan_id;
+  o.plan = ToPlan(plan, with_plan_steps);
+  o.status = r.status;
+  o.scope.service = r.service;
+  o.created_at = At(r.created_at);
+  o.updated_at = At(r.updated_at);
+  o.fields = r.fields;
+  if (!r.incident_id.empty()) o.fields["incidentId"] = r.incident_id;
+  o.metadata["planVersion"] = r.version;
+  if (!r.started_by.empty()) o.metadata["startedBy"] = r.started_by;
+  std::vector<s::OrchestrationStepState> steps;
+  for (std::size_t i = 0; i < r.state.steps.size(); ++i) {
+    const runbook::StepState& st = r.state.steps[i];
+    const StepRec& rec = r.recs[i];
+    const runbook::Step& def = plan.runbook.steps[i];
+    s::OrchestrationStepState x;
+    x.step_id = def.id;
+    x.status = std::string(runbook::StepStatusName(st.status));
+    if (st.status == StepStatus::kPending && st.next_attempt) x.status = "pending";
+    x.actor = rec.actor;
+    x.note = rec.note;
+    if (st.started_at) x.started_at = At(Ns(*st.started_at));
+    if (st.finished_at) x.finished_at = At(Ns(*st.finished_at));
+    if (rec.updated_at != 0) x.updated_at = At(rec.updated_at);
+    x.fields["type"] = std::string(runbook::StepTypeName(def.type));
+    x.fields["title"] = def.title;
+    if (st.attempts != 0) x.fields["attempts"] = st.attempts;
+    if (!st.error.empty()) x.fields["error"] = st.error;
+    if (st.next_attempt) x.fields["nextAttemptAt"] = FormatRfc3339Nano(At(Ns(*st.next_attempt)));
+    if (!rec.output.is_null()) x.fields["output"] = rec.output;
+    steps.push_back(std::move(x));
+  }
+  o.steps = std::move(steps);
+  return o;
+}
+
+}  // namespace
+
+Result<std::vector<s::OrchestrationRun>> Runbooks::QueryRuns(const s::OrchestrationRunQuery& q) {
+  auto rows = impl_->store.Live(kRunKind, "");
+  if (!rows) return Fail(std::move(rows.error()));
+  struct Item {
+    std::int64_t created;
+    const LiveRow* row;
+  };
+  std::vector<Item> items;
+  for (const LiveRow& r : *rows) {
+    if (!q.statuses.empty() &&
+        std::find(q.statuses.begin(), q.statuses.end(), r.state) == q.statuses.end()) {
+      continue;
+    }
+    const std::string plan = Str(r.body, "planId");
+    if (!q.plan_ids.empty() &&
+        std::find(q.plan_ids.begin(), q.plan_ids.end(), plan) == q.plan_ids.end()) {
+      continue;
+    }
+    if (!q.scope.service.empty() && Str(r.body, "service") != q.scope.service) continue;
+    items.push_back({Int(r.body, "createdAt"), &r});
+  }
+  // Newest first; the id breaks ties so the order is stable.
+  std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
+    return a.created != b.created ? a.created > b.created : a.row->id < b.row->id;
+  });
+  const std::string needle = ToLower(q.query);
+  const auto limit = static_cast<std::size_t>(providers::PageSize(q.limit));
+  std::vector<s::OrchestrationRun> out;
+  for (const Item& it : items) {
+    auto plan = impl_->Version(Str(it.row->body, "planId"), Int(it.row->body, "planVersion"));
+    if (!plan) {
+      log::Error("runbooks: run " + it.row->id + ": " + plan.error().message);
+      continue;
+    }
+    if (!needle.empty() && ToLower(it.row->id).find(needle) == std::string::npos &&
+        ToLower((*plan)->runbook.title).find(needle) == std::string::npos &&
+        ToLower((*plan)->runbook.id).find(needle) == std::string::npos) {
+      continue;
+    }
+    const RunDoc doc = Decode(it.row->id, it.row->body, (*plan)->runbook.steps.size());
+    out.push_back(ToRun(doc, **plan, false));
+    if (out.size() >= limit) break;
+  }
+  return out;
+}
+
+Result<std::optional<s::OrchestrationRun>> Runbooks::GetRun(std::string_view id) {
+  auto rows = impl_->store.Live(kRunKind, "");
+  if (!rows) return Fail(std::move(rows.error()));
+  for (const LiveRow& r : *rows) {
+    if (r.id != id) continue;
+    auto plan = impl_->Version(Str(r.body, "planId"), Int(r.body, "planVersion"));
+    if (!plan) return Fail(std::move(plan.error()));
+    const RunDoc doc = Decode(r.id, r.body, (*plan)->runbook.steps.size());
+    return std::optional<s::OrchestrationRun>(ToRun(doc, **plan, true));
+  }
+  return Fail(errc::kNotFound, "run " + std::string(id) + " not found");
+}
+
+Result<s::OrchestrationRun> Runbooks::StartRun(std::string_view plan_id, const JsonObject& fields,
+                                               const JsonObject& actor) {
+  if (plan_id.empty()) return Fail(errc::kBadRequest, "planId is required");
+  if (boost::json::serialize(fields).size() > kMaxFieldsBytes) {
+    return Fail(errc::kBadRequest,
+                "fields: at most " + std::to_string(kMaxFieldsBytes / 1024) + " KiB");
+  }
+  std::string incident;
+  if (const JsonValue* v = fields.if_contains("incidentId")) {
+    if (!v->is_string() || v->get_string().empty()) {
+      return Fail(errc::kBadRequest, "fields.incidentId: must be an incident id");
+    }
+    incident = std::string(v->get_string());
+  }
+  Impl& m = *impl_;
+  const std::string pid(plan_id);
+  const std::int64_t now = m.Now();
+  std::vector<Attempt> started;
+  RunDoc created;
+  std::shared_ptr<const PlanVersion> used;
+  Status st = m.SubmitWait([&](Tx& tx) -> Status {
+    started.clear();
+    auto cur = tx.GetLive(kPlanKind, "", pid);
+    if (!cur) return Fail(std::move(cur.error()));
+    if (!*cur || (*cur)->state == "deleted") {
+      return Fail(errc::kNotFound, "plan " + pid + " not found");
+    }
+    auto plan = m.VersionIn(tx, pid, Int((*cur)->body, "version"));
+    if (!plan) return Fail(std::move(plan.error()));
+    used = *plan;
+    RunDoc doc;
+    doc.id = NewRunId();
+    doc.plan_id = pid;
+    doc.version = (*plan)->version;
+    doc.fields = fields;
+    doc.fields.erase("incidentId");
+    doc.started_by = actor;
+    if (!incident.empty()) {
+      auto inc = tx.GetIncidentForUpdate(incident);
+      if (!inc) return Fail(std::move(inc.error()));
+      if (!*inc) return Fail(errc::kBadRequest, "fields.incidentId: no incident " + incident);
+      doc.incident_id = incident;
+      doc.service = (*inc)->service_id;
+    }
+    return m.NewRunIn(tx, *plan, std::move(doc), now, true, started, &created);
+  });
+  if (!st) return Fail(std::move(st.error()));
+  Impl::Count(m.runs_started);
+  m.Dispatch(std::move(started));
+  return ToRun(created, *used, true);
+}
+
+Status Runbooks::CompleteStep(std::string_view run_id, std::string_view step_id,
+                              std::string_view actor, std::string_view note) {
+  if (actor.size() > 256 || note.size() > 4096) {
+    return Fail(errc::kBadRequest,
+                actor.size() > 256 ? "actor: at most 256 bytes" : "note: at most 4096 bytes");
+  }
+  Impl& m = *impl_;
+  const std::string rid(run_id), sid(step_id), who(actor), why(note);
+  const std::int64_t now = m.Now();
+  std::vector<Attempt> started;
+  std::optional<TimePoint> wake;
+  Status st = m.SubmitWait([&](Tx& tx) -> Status {
+    started.clear();
+    auto loaded = m.LoadIn(tx, rid);
+    if (!loaded) return Fail(std::move(loaded.error()));
+    if (!*loaded) return Fail(errc::kNotFound, "run " + rid + " not found");
+    Impl::Loaded& l = **loaded;
+    const runbook::Runbook& rb = l.plan->runbook;
+    std::size_t idx = rb.steps.size();
+    for (std::size_t i = 0; i < rb.steps.size(); ++i) {
+      if (rb.steps[i].id == sid) idx = i;
+    }
+    if (idx == rb.steps.size()) {
+      return Fail(errc::kNotFound, "run " + rid + " has no step " + sid);
+    }
+    if (Finished(l.doc.status)) {
+      return Fail(errc::kConflict, "run " + rid + " is " + l.doc.status);
+    }
+    if (auto s2 = runbook::Completed(rb, l.doc.state, idx, Tp(now)); !s2) return s2;
+    l.doc.recs[idx].actor = who;
+    l.doc.recs[idx].note = why;
+    l.doc.recs[idx].updated_at = now;
+    runbook::Decision d = m.Move(l, now, started);
+    wake = d.wake_at;
+    return m.Save(tx, l, d, now);
+  });
+  if (!st) return st;
+  m.NoteDue(wake);
+  m.Dispatch(std::move(started));
+  return Ok();
+}
+
+Status Runbooks::CancelRun(std::string_view run_id, std::string_view actor) {
+  Impl& m = *impl_;
+  const std::string rid(run_id), who(actor);
+  const std::int64_t now = m.Now();
+  return m.SubmitWait([&](Tx& tx) -> Status {
+    auto loaded = m.LoadIn(tx, rid);
+    if (!loaded) return Fail(std::move(loaded.error()));
+    if (!*loaded) return Fail(errc::kNotFound, "run " + rid + " not found");
+    Impl::Loaded& l = **loaded;
+    if (Finished(l.doc.status)) {
+      return Fail(errc::kConflict, "run " + rid + " is already " + l.doc.status);
+    }
+    l.doc.state.cancelled = true;
+    l.doc.fields["cancelledBy"] = who;
+    // What has not run never will: skipped (an attempt still running finishes; its result is
+    // kept, the run stays cancelled).
+    for (std::size_t i = 0; i < l.doc.state.steps.size(); ++i) {
+      runbook::StepState& st = l.doc.state.steps[i];
+      if (st.status == StepStatus::kPending || st.status == StepStatus::kBlocked) {
+        st.status = StepStatus::kSkipped;
+        st.finished_at = Tp(now);
+        st.next_attempt.reset();
+        l.doc.recs[i].updated_at = now;
+      }
+    }
+    std::vector<Attempt> none;
+    runbook::Decision d = m.Move(l, now, none);
+    return m.Save(tx, l, d, now);
+  });
+}
+
+Status Runbooks::OnIncidentTriggered(engine::Tx& tx, const engine::IncidentTriggered& t) {
+  Impl& m = *impl_;
+  bool any = false;
+  for (const std::string& id : t.runbooks) {
+    auto cur = tx.GetLive(kPlanKind, "", id);
+    if (!cur) return Fail(std::move(cur.error()));
+    if (!*cur || (*cur)->state == "deleted") {
+      engine::TimelineRow e;
+      e.incident_id = t.incident_id;
+      e.at = t.now;
+      e.kind = "runbook_missing";
+      e.body = "Runbook " + id + " named by service " + t.service_id + " does not exist";
+      e.metadata = JsonObject{{"planId", id}};
+      if (auto st = tx.AppendTimeline(e); !st) return st;
+      continue;
+    }
+    auto plan = m.VersionIn(tx, id, Int((*cur)->body, "version"));
+    if (!plan) return Fail(std::move(plan.error()));
+    RunDoc doc;
+    doc.id = NewRunId();
+    doc.plan_id = id;
+    doc.version = (*plan)->version;
+    doc.incident_id = t.incident_id;
+    doc.service = t.service_id;
+    doc.fields = JsonObject{{"service", t.service_id}, {"trigger", "incident"}};
+    doc.started_by = JsonObject{{"type", "system"}, {"id", "incident-trigger"}};
+    std::vector<Attempt> none;
+    if (auto st = m.NewRunIn(tx, *plan, std::move(doc), t.now, false, none, nullptr); !st) {
+      return st;
+    }
+    any = true;
+  }
+  if (any) {
+    // The runner's next pass starts them once this commit is visible (the pass after a wake
+    // that came too early is at most kSweepEvery later).
+    Impl::Count(m.runs_started);
+    m.Wake();
+  }
+  return Ok();
+}
+
+void Runbooks::Sweep() { impl_->SweepOnce(); }
+
+std::size_t Runbooks::RunQueued() {
+  std::size_t n = 0;
+  for (;;) {
+    Attempt a;
+    {
+      std::lock_guard lock(impl_->mu);
+      if (impl_->queue.empty()) return n;
+      a = std::move(impl_->queue.front());
+      impl_->queue.pop_front();
+    }
+    impl_->RunAttempt(a, true);
+    ++n;
+  }
+}
+
+}  // namespace opsorch::orchestration

@@ -1,0 +1,63 @@
+// What a runbook step's `with` says to do, per step type, and the small pure checks the runner
+// applies to results: a JSON path condition on a workflow step's result, the latest value of a
+// workflow metric, the text of a record step.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <opsorch/common/json.h>
+#include <opsorch/common/result.h>
+#include <opsorch/runbook/runbook.h>
+#include <opsorch/workflow/types.h>
+
+namespace opsorch::workflow {
+class MetricStore;
+}
+
+namespace opsorch::orchestration {
+
+// A condition on a workflow step's JSON result: the value at `path` ("a.b.0.c") equals a value,
+// is above or below a number, or exists.
+struct Expectation {
+  std::string path;
+  std::optional<JsonValue> equals;
+  std::optional<double> above, below;
+  std::optional<bool> exists;
+};
+
+struct StepCall {
+  // invoke, and observe/verify through a workflow step: "deployment" and "step" (a step id, or
+  // "workflow/step"), with "input" passed to it.
+  std::string deployment, step;
+  JsonObject input;
+  std::optional<Expectation> expect;
+  // observe/verify through a workflow metric: its key, dimensions that must match, bounds.
+  std::string metric;
+  workflow::Dimensions dimensions;
+  std::optional<double> above, below;
+  // record: the timeline entry, with {runId}, {planId}, {planTitle}, {incidentId},
+  // {fields.<name>} filled in.
+  std::string text;
+  // manual: what the person is asked to do (shown with the step).
+  std::string instructions;
+};
+
+// Decodes and checks `step.with` for the step's type; errors name `path` and the rule.
+Result<StepCall> DecodeStepCall(const runbook::Step& step, const std::string& path);
+
+// "" when `body` meets the condition, else why not ("status is \"degraded\", not \"ok\"").
+std::string Expect(const Expectation& e, const JsonValue& body);
+
+// The newest sample of `key` whose dimensions include `dims`, if any.
+std::optional<double> LatestValue(const workflow::MetricStore& store, const std::string& key,
+                                  const workflow::Dimensions& dims);
+
+std::string FormatNumber(double v);
+// {name} replaced by vars[name]; unknown names are left as they are. At most 4096 bytes out.
+std::string RenderTemplate(std::string_view tmpl,
+                           const std::map<std::string, std::string, std::less<>>& vars);
+
+}  // namespace opsorch::orchestration
