@@ -614,6 +614,9 @@ RouteTable CoreRoutes(const CoreRoutesContext& ctx) {
        .pattern = "/orchestration/runs",
        .capability = kOrchestration,
        .audit = "orchestration.runs.start",
+       // Starts work (with `local`, workflow steps in this process): refused to a cross-site
+       // page in the operator's browser when no token guards the API.
+       .changes_config = true,
        .handler = OpHandler(
            ctx, "orchestration.runs.start", ops::kRunStart,
            [ctx](Call& call) -> Result<s::PlanIdPayload> {
@@ -642,6 +645,7 @@ RouteTable CoreRoutes(const CoreRoutesContext& ctx) {
        .pattern = "/orchestration/runs/{runId}/steps/{stepId}/complete",
        .capability = kOrchestration,
        .audit = "orchestration.runs.steps.complete",
+       .changes_config = true,  // an approval: not from a cross-site page either
        .handler = OpHandler(
            ctx, "orchestration.runs.steps.complete", ops::kStepComplete,
            [ctx](Call& call) -> Result<s::CompleteStepPayload> {

@@ -79,6 +79,7 @@ struct App::Impl {
   // that it is stopped first and destroyed after the engine has answered its last write.
   std::unique_ptr<orchestration::Runbooks> runbooks;
   std::atomic<orchestration::Runbooks*> runbooks_ptr{nullptr};
+  std::atomic<bool> shutting_down{false};
   providers::ProviderSet providers;
   std::unique_ptr<api::Api> api;
   // After the API: destroyed first, finishing queued provider calls while the API still exists.
@@ -86,7 +87,8 @@ struct App::Impl {
   std::unique_ptr<http::Server> server;
 
   ~Impl() {
-    server.reset();  // drains in-flight requests within the shutdown grace
+    shutting_down.store(true);  // the workflow runtime's flush must not open an engine now
+    server.reset();             // drains in-flight requests within the shutdown grace
     // Plugin calls that outlived the drain must not hold the pool's threads until their
     // deadline: end them, then join the pool.
     if (plugins) plugins->AbortCalls();
@@ -151,7 +153,8 @@ struct App::Impl {
     auto engine_seen = std::make_shared<std::atomic<bool>>(false);
     workflow::IncidentSink sink = [this, engine_seen](std::string body,
                                                       std::function<void(int)> done) {
-      if (engine_seen->load() && engine_ptr.load(std::memory_order_acquire) == nullptr) {
+      if (shutting_down.load() ||
+          (engine_seen->load() && engine_ptr.load(std::memory_order_acquire) == nullptr)) {
         return done(503);
       }
       auto opened = EngineOrOpen();
@@ -304,7 +307,10 @@ struct App::Impl {
         const JsonValue* id = doc.is_object() ? doc.get_object().if_contains("id") : nullptr;
         auto put = runbooks->PutRunbook(id != nullptr && id->is_string() ? id->get_string() : "",
                                         text, "demo");
-        if (!put) return Fail(errc::kInternal, "demo runbook: " + put.error().message);
+        if (!put) {
+          CloseRunbooks();
+          return Fail(errc::kInternal, "demo runbook: " + put.error().message);
+        }
       }
     }
     eng.SetIncidentHook([rb = runbooks.get()](engine::Tx& tx, const engine::IncidentTriggered& t) {

@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 #include <utility>
 
@@ -41,7 +42,10 @@ using runbook::StepStatus;
 using runbook::TimePoint;
 
 // Rows of the engine's `live` table this module owns.
+// A run is the row (kind "run", parent <run id>, id "r"): keyed by its parent, so that reading
+// one run is a primary-key prefix read (Store::Live), not a scan of every run.
 constexpr std::string_view kRunKind = "run";
+constexpr std::string_view kRunRowId = "r";
 constexpr std::string_view kPlanKind = "runbook";             // the current version of a plan
 constexpr std::string_view kVersionKind = "runbook-version";  // every version, immutable
 constexpr std::size_t kMaxFieldsBytes = 16 * 1024;            // a run's inputs
@@ -203,6 +207,7 @@ struct Attempt {
   std::string run_id;
   std::size_t step = 0;
   int attempt = 0;
+  std::int64_t claimed_at = 0;  // ns: the transaction that started it
   std::shared_ptr<const PlanVersion> plan;
   std::string incident_id;
   JsonObject fields;
@@ -242,9 +247,20 @@ std::string StepInput(const Attempt& a, const StepCall& call) {
 JsonValue BodyValue(const std::string& body) {
   constexpr std::size_t kMaxOutput = 64 * 1024;
   if (body.size() <= kMaxOutput) {
-    if (auto parsed = ParseJson(body)) return std::move(*parsed);
+    // Shallow enough that the run document holding it (four levels up) still reads back.
+    JsonParseOptions o;
+    o.max_depth = 16;
+    if (auto parsed = ParseJson(body, o)) return std::move(*parsed);
   }
   return JsonValue(std::string(Utf8Prefix(body, kMaxOutput)));
+}
+
+// An entry on the run's incident's timeline. An incident that is gone (retention) has no
+// timeline: the run goes on without it.
+Status AppendEntry(Tx& tx, engine::TimelineRow& e) {
+  Status st = tx.AppendTimeline(e);
+  if (!st && st.error().code == errc::kNotFound) return Ok();
+  return st;
 }
 
 JsonArray LogsValue(const std::vector<workflow::LogLine>& logs) {
@@ -268,9 +284,13 @@ struct Runbooks::Impl {
   std::map<std::pair<std::string, std::int64_t>, std::shared_ptr<const PlanVersion>> plans;
 
   std::mutex mu;
-  std::condition_variable cv;  // executors: work queued; runner: wake
+  std::condition_variable cv;       // executors: work queued; runner: wake
+  std::condition_variable stop_cv;  // Stop: in-flight result commits answered
   std::deque<Attempt> queue;
+  std::set<std::string> cancelled;  // runs cancelled through this node (queued attempts skip)
+  std::size_t inflight = 0;         // result commits not yet answered (Stop waits for them)
   bool stopping = false;
+  bool due_changed = false;
   bool wake = false;
   std::int64_t next_due = 0;  // ns: the earliest wake this node knows of (0: none)
   std::vector<std::thread> threads;
@@ -304,6 +324,19 @@ struct Runbooks::Impl {
   std::int64_t Now() const { return engine.Now(); }
 
   // ---- writes ----
+
+  // A write whose unit may refuse the caller (not found, conflict): the refusal is reported
+  // without failing the unit, because a failed unit sends the whole group commit down the
+  // store's one-by-one retry path. `fn` sets `refused` (before writing anything) and returns Ok.
+  Status SubmitOrRefuse(const std::function<Status(Tx&, Status& refused)>& fn) {
+    auto refused = std::make_shared<Status>(Ok());
+    Status st = SubmitWait([&fn, refused](Tx& tx) -> Status {
+      *refused = Ok();
+      return fn(tx, *refused);
+    });
+    if (!st) return st;
+    return *refused;
+  }
 
   // A write through the engine's writer, waited for until durable.
   Status SubmitWait(std::function<Status(Tx&)> fn) {
@@ -367,7 +400,10 @@ struct Runbooks::Impl {
       return Fail(errc::kBadRequest,
                   "a runbook is at most " + std::to_string(kMaxRunbookBytes / 1024) + " KiB");
     }
-    auto doc = ParseJson(text);
+    // At most 32 levels: the stored version row adds its own, and every read of it must succeed.
+    JsonParseOptions po;
+    po.max_depth = 32;
+    auto doc = ParseJson(text, po);
     if (!doc) return Fail(doc.error());
     auto rb = runbook::DecodeRunbook(*doc);
     if (!rb) return Fail(std::move(rb.error()));
@@ -460,11 +496,12 @@ struct Runbooks::Impl {
   Status Delete(std::string_view id) {
     const std::string pid(id);
     const std::int64_t now = Now();
-    return SubmitWait([&](Tx& tx) -> Status {
+    return SubmitOrRefuse([&](Tx& tx, Status& refused) -> Status {
       auto cur = tx.GetLive(kPlanKind, "", pid);
       if (!cur) return Fail(std::move(cur.error()));
       if (!*cur || (*cur)->state == "deleted") {
-        return Fail(errc::kNotFound, "runbook " + pid + " not found");
+        refused = Fail(errc::kNotFound, "runbook " + pid + " not found");
+        return Ok();
       }
       // A tombstone, not a delete: the version numbers go on if it comes back, so runs of the
       // old versions keep theirs.
@@ -485,7 +522,7 @@ struct Runbooks::Impl {
   };
 
   Result<std::optional<Loaded>> LoadIn(Tx& tx, const std::string& run_id) {
-    auto row = tx.GetLive(kRunKind, "", run_id);
+    auto row = tx.GetLive(kRunKind, run_id, kRunRowId);
     if (!row) return Fail(std::move(row.error()));
     if (!*row) return std::optional<Loaded>();
     return LoadRow(tx, **row);
@@ -494,7 +531,7 @@ struct Runbooks::Impl {
   Result<std::optional<Loaded>> LoadRow(Tx& tx, const LiveRow& row) {
     auto plan = VersionIn(tx, Str(row.body, "planId"), Int(row.body, "planVersion"));
     if (!plan) return Fail(std::move(plan.error()));
-    Loaded l{Decode(row.id, row.body, (*plan)->runbook.steps.size()), *plan};
+    Loaded l{Decode(row.parent, row.body, (*plan)->runbook.steps.size()), *plan};
     return std::optional<Loaded>(std::move(l));
   }
 
@@ -510,7 +547,7 @@ struct Runbooks::Impl {
       if (a.status != b.status || a.attempts != b.attempts) l.doc.recs[i].updated_at = now;
     }
     for (std::size_t i : began) {
-      started.push_back(Attempt{l.doc.id, i, l.doc.state.steps[i].attempts, l.plan,
+      started.push_back(Attempt{l.doc.id, i, l.doc.state.steps[i].attempts, now, l.plan,
                                 l.doc.incident_id, l.doc.fields});
     }
     l.doc.status = std::string(runbook::RunStatusName(d.status));
@@ -529,11 +566,12 @@ struct Runbooks::Impl {
       e.actor = JsonObject{{"type", "runbook"}, {"id", l.doc.id}};
       e.metadata =
           JsonObject{{"runId", l.doc.id}, {"planId", l.doc.plan_id}, {"status", l.doc.status}};
-      if (auto st = tx.AppendTimeline(e); !st) return st;
+      if (auto st = AppendEntry(tx, e); !st) return st;
     }
     LiveRow row;
     row.kind = kRunKind;
-    row.id = l.doc.id;
+    row.parent = l.doc.id;
+    row.id = kRunRowId;
     row.body = Encode(l.doc);
     row.state = l.doc.status;
     row.updated_at = now;
@@ -564,7 +602,7 @@ struct Runbooks::Impl {
       e.actor = l.doc.started_by;
       e.metadata = JsonObject{
           {"runId", l.doc.id}, {"planId", l.doc.plan_id}, {"planVersion", l.doc.version}};
-      if (auto st = tx.AppendTimeline(e); !st) return st;
+      if (auto st = AppendEntry(tx, e); !st) return st;
     }
     if (auto st = Save(tx, l, d, now); !st) return st;
     if (out != nullptr) *out = l.doc;
@@ -572,6 +610,14 @@ struct Runbooks::Impl {
   }
 
   // ---- runs: the executor side ----
+
+  void Settled() {
+    {
+      std::lock_guard lock(mu);
+      --inflight;
+    }
+    stop_cv.notify_all();
+  }
 
   void Dispatch(std::vector<Attempt> started) {
     if (started.empty()) return;
@@ -593,7 +639,13 @@ struct Runbooks::Impl {
         sooner = true;
       }
     }
-    if (sooner) cv.notify_all();
+    if (sooner) {
+      {
+        std::lock_guard lock(mu);
+        due_changed = true;
+      }
+      cv.notify_all();
+    }
   }
 
   AttemptResult Execute(const Attempt& a) {
@@ -718,6 +770,15 @@ struct Runbooks::Impl {
       return Ok();
     }
     StepRec& rec = l.doc.recs[a.step];
+    if (l.doc.state.cancelled) {
+      // Cancelled while it ran: nothing of its result is kept or written anywhere.
+      stale = true;
+      st.status = StepStatus::kSkipped;
+      st.finished_at = Tp(now);
+      rec.updated_at = now;
+      runbook::Decision d = Move(l, now, started);
+      return Save(tx, l, d, now);
+    }
     const TimePoint t = Tp(now);
     Status applied = Ok();
     switch (res.kind) {
@@ -745,7 +806,7 @@ struct Runbooks::Impl {
           e.actor = JsonObject{{"type", "runbook"}, {"id", l.doc.id}};
           e.metadata = JsonObject{
               {"runId", l.doc.id}, {"planId", l.doc.plan_id}, {"stepId", rb.steps[a.step].id}};
-          if (auto s2 = tx.AppendTimeline(e); !s2) return s2;
+          if (auto s2 = AppendEntry(tx, e); !s2) return s2;
           rec.output = JsonObject{{"recorded", true}, {"entryId", e.id}};
         }
         applied = runbook::Succeeded(rb, l.doc.state, a.step, t);
@@ -785,6 +846,10 @@ struct Runbooks::Impl {
     };
     auto out = std::make_shared<Out>();
     auto done = wait ? std::make_shared<std::promise<void>>() : nullptr;
+    {
+      std::lock_guard lock(mu);
+      ++inflight;
+    }
     engine.Submit(
         [this, a, res, out](Tx& tx) -> Status {
           return ApplyResult(tx, a, res, Now(), out->started, out->wake, out->stale);
@@ -801,11 +866,13 @@ struct Runbooks::Impl {
             // its failure policy.
             log::Error("runbooks: the result of a step of " + run +
                        " could not be stored: " + st.error().message);
+            Settled();
             return;
           }
           if (out->stale) Count(attempts_stale);
           NoteDue(out->wake);
           Dispatch(std::move(out->started));
+          Settled();
         });
     if (done) done->get_future().wait();
   }
@@ -832,10 +899,14 @@ struct Runbooks::Impl {
         auto loaded = LoadRow(tx, row);
         if (!loaded) {
           // A run whose plan cannot be read: park it (not due) rather than fail every sweep.
-          log::Error("runbooks: run " + row.id + ": " + loaded.error().message);
-          LiveRow parked = row;
-          parked.due_at = 0;
-          if (auto s2 = tx.PutLive(parked); !s2) return s2;
+          log::Error("runbooks: run " + row.parent + ": " + loaded.error().message);
+          // Parked (not due) rather than failing every sweep — unless its body could not be
+          // read, which writing it back would destroy.
+          if (!row.body.empty()) {
+            LiveRow parked = row;
+            parked.due_at = 0;
+            if (auto s2 = tx.PutLive(parked); !s2) return s2;
+          }
           continue;
         }
         Loaded& l = **loaded;
@@ -857,7 +928,7 @@ struct Runbooks::Impl {
   // SQLite: one process owns the store, so an attempt still marked running was cut off when the
   // previous process stopped.
   void Interrupted() {
-    auto rows = store.Live(kRunKind, "");
+    auto rows = store.Live(kRunKind, "", /*any_parent=*/true);
     if (!rows) {
       log::Error("runbooks: cannot read runs: " + rows.error().message);
       return;
@@ -870,7 +941,7 @@ struct Runbooks::Impl {
         const JsonValue& s = steps->get_array()[i];
         if (!s.is_object() || Str(s.get_object(), "status") != "running") continue;
         Attempt a;
-        a.run_id = row.id;
+        a.run_id = row.parent;
         a.step = i;
         a.attempt = static_cast<int>(Int(s.get_object(), "attempts"));
         AttemptResult res;
@@ -883,10 +954,10 @@ struct Runbooks::Impl {
         Status st = SubmitWait(
             [&](Tx& tx) -> Status { return ApplyResult(tx, a, res, now, started, wake, stale); });
         if (!st) {
-          log::Error("runbooks: run " + row.id + ": " + st.error().message);
+          log::Error("runbooks: run " + row.parent + ": " + st.error().message);
           continue;
         }
-        log::Warn("runbooks: an attempt of " + row.id + " was cut off by a restart",
+        log::Warn("runbooks: an attempt of " + row.parent + " was cut off by a restart",
                   {{"step", std::to_string(i)}});
         NoteDue(wake);
         Dispatch(std::move(started));
@@ -924,17 +995,70 @@ struct Runbooks::Impl {
     }
   }
 
+  // An attempt that waited in the queue past its timeout (the sweep fails it and applies its
+  // policy), or whose run was cancelled here, is not started: a late start would overlap a retry.
+  bool Expired(const Attempt& a) {
+    const auto timeout = a.plan->runbook.steps[a.step].timeout;
+    if (timeout.count() > 0 &&
+        Now() - a.claimed_at >=
+            std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count()) {
+      return true;
+    }
+    std::lock_guard lock(mu);
+    return cancelled.contains(a.run_id);
+  }
+
   void ExecutorLoop() {
     for (;;) {
       Attempt a;
       {
         std::unique_lock lock(mu);
         cv.wait(lock, [&] { return stopping || !queue.empty(); });
-        if (queue.empty()) return;  // stopping and drained
+        // Stopping: queued attempts are handed back by Stop, not started.
+        if (stopping || queue.empty()) return;
         a = std::move(queue.front());
         queue.pop_front();
       }
+      if (Expired(a)) {
+        Count(attempts_stale);
+        continue;
+      }
       RunAttempt(a);
+    }
+  }
+
+  // Stop: attempts claimed but never started go back to pending, due now, so that the next
+  // process (or another node) starts them instead of waiting for their timeouts or failing them
+  // as interrupted.
+  void HandBack() {
+    {
+      std::unique_lock lock(mu);
+      stop_cv.wait_for(lock, std::chrono::seconds(10), [&] { return inflight == 0; });
+    }
+    std::deque<Attempt> left;
+    {
+      std::lock_guard lock(mu);
+      left.swap(queue);
+    }
+    for (const Attempt& a : left) {
+      const std::int64_t now = Now();
+      Status st = SubmitWait([&](Tx& tx) -> Status {
+        auto loaded = LoadIn(tx, a.run_id);
+        if (!loaded) return Fail(std::move(loaded.error()));
+        if (!*loaded) return Ok();
+        Loaded& l = **loaded;
+        runbook::StepState& s = l.doc.state.steps[a.step];
+        if (s.status != StepStatus::kRunning || s.attempts != a.attempt) return Ok();
+        s.status = StepStatus::kPending;
+        s.attempts -= 1;
+        s.next_attempt = Tp(now);
+        runbook::Decision d;
+        d.wake_at = Tp(now);
+        l.doc.status = std::string(
+            runbook::RunStatusName(runbook::Decide(l.plan->runbook, l.doc.state, Tp(now)).status));
+        return Save(tx, l, d, now);
+      });
+      if (!st) log::Error("runbooks: run " + a.run_id + ": not handed back: " + st.error().message);
     }
   }
 
@@ -947,8 +1071,14 @@ struct Runbooks::Impl {
           const auto in = std::chrono::nanoseconds(std::max<std::int64_t>(next_due - Now(), 0));
           until = std::min(until, std::chrono::steady_clock::now() + in);
         }
-        cv.wait_until(lock, until, [&] { return stopping || wake; });
+        cv.wait_until(lock, until, [&] { return stopping || wake || due_changed; });
         if (stopping) return;
+        if (due_changed && !wake && (next_due == 0 || next_due > Now()) &&
+            std::chrono::steady_clock::now() < until) {
+          due_changed = false;  // a sooner wake time: wait again, for it
+          continue;
+        }
+        due_changed = false;
         wake = false;
         if (next_due != 0 && next_due <= Now()) next_due = 0;
       }
@@ -996,8 +1126,10 @@ void Runbooks::Stop() {
     impl_->stopping = true;
   }
   impl_->cv.notify_all();
+  const bool had_threads = !impl_->threads.empty();
   for (auto& t : impl_->threads) t.join();
   impl_->threads.clear();
+  if (had_threads) impl_->HandBack();
 }
 
 Result<PlanVersion> Runbooks::PutRunbook(std::string_view id, std::string_view json_text,
@@ -1121,7 +1253,7 @@ s::OrchestrationRun ToRun(const RunDoc& r, const PlanVersion& plan, bool with_pl
 }  // namespace
 
 Result<std::vector<s::OrchestrationRun>> Runbooks::QueryRuns(const s::OrchestrationRunQuery& q) {
-  auto rows = impl_->store.Live(kRunKind, "");
+  auto rows = impl_->store.Live(kRunKind, "", /*any_parent=*/true);
   if (!rows) return Fail(std::move(rows.error()));
   struct Item {
     std::int64_t created;
@@ -1143,7 +1275,7 @@ Result<std::vector<s::OrchestrationRun>> Runbooks::QueryRuns(const s::Orchestrat
   }
   // Newest first; the id breaks ties so the order is stable.
   std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
-    return a.created != b.created ? a.created > b.created : a.row->id < b.row->id;
+    return a.created != b.created ? a.created > b.created : a.row->parent < b.row->parent;
   });
   const std::string needle = ToLower(q.query);
   const auto limit = static_cast<std::size_t>(providers::PageSize(q.limit));
@@ -1151,15 +1283,15 @@ Result<std::vector<s::OrchestrationRun>> Runbooks::QueryRuns(const s::Orchestrat
   for (const Item& it : items) {
     auto plan = impl_->Version(Str(it.row->body, "planId"), Int(it.row->body, "planVersion"));
     if (!plan) {
-      log::Error("runbooks: run " + it.row->id + ": " + plan.error().message);
+      log::Error("runbooks: run " + it.row->parent + ": " + plan.error().message);
       continue;
     }
-    if (!needle.empty() && ToLower(it.row->id).find(needle) == std::string::npos &&
+    if (!needle.empty() && ToLower(it.row->parent).find(needle) == std::string::npos &&
         ToLower((*plan)->runbook.title).find(needle) == std::string::npos &&
         ToLower((*plan)->runbook.id).find(needle) == std::string::npos) {
       continue;
     }
-    const RunDoc doc = Decode(it.row->id, it.row->body, (*plan)->runbook.steps.size());
+    const RunDoc doc = Decode(it.row->parent, it.row->body, (*plan)->runbook.steps.size());
     out.push_back(ToRun(doc, **plan, false));
     if (out.size() >= limit) break;
   }
@@ -1167,13 +1299,13 @@ Result<std::vector<s::OrchestrationRun>> Runbooks::QueryRuns(const s::Orchestrat
 }
 
 Result<std::optional<s::OrchestrationRun>> Runbooks::GetRun(std::string_view id) {
-  auto rows = impl_->store.Live(kRunKind, "");
+  auto rows = impl_->store.Live(kRunKind, id);
   if (!rows) return Fail(std::move(rows.error()));
   for (const LiveRow& r : *rows) {
-    if (r.id != id) continue;
+    if (r.id != kRunRowId) continue;
     auto plan = impl_->Version(Str(r.body, "planId"), Int(r.body, "planVersion"));
     if (!plan) return Fail(std::move(plan.error()));
-    const RunDoc doc = Decode(r.id, r.body, (*plan)->runbook.steps.size());
+    const RunDoc doc = Decode(r.parent, r.body, (*plan)->runbook.steps.size());
     return std::optional<s::OrchestrationRun>(ToRun(doc, **plan, true));
   }
   return Fail(errc::kNotFound, "run " + std::string(id) + " not found");
@@ -1199,12 +1331,13 @@ Result<s::OrchestrationRun> Runbooks::StartRun(std::string_view plan_id, const J
   std::vector<Attempt> started;
   RunDoc created;
   std::shared_ptr<const PlanVersion> used;
-  Status st = m.SubmitWait([&](Tx& tx) -> Status {
+  Status st = m.SubmitOrRefuse([&](Tx& tx, Status& refused) -> Status {
     started.clear();
     auto cur = tx.GetLive(kPlanKind, "", pid);
     if (!cur) return Fail(std::move(cur.error()));
     if (!*cur || (*cur)->state == "deleted") {
-      return Fail(errc::kNotFound, "plan " + pid + " not found");
+      refused = Fail(errc::kNotFound, "plan " + pid + " not found");
+      return Ok();
     }
     auto plan = m.VersionIn(tx, pid, Int((*cur)->body, "version"));
     if (!plan) return Fail(std::move(plan.error()));
@@ -1219,7 +1352,10 @@ Result<s::OrchestrationRun> Runbooks::StartRun(std::string_view plan_id, const J
     if (!incident.empty()) {
       auto inc = tx.GetIncidentForUpdate(incident);
       if (!inc) return Fail(std::move(inc.error()));
-      if (!*inc) return Fail(errc::kBadRequest, "fields.incidentId: no incident " + incident);
+      if (!*inc) {
+        refused = Fail(errc::kBadRequest, "fields.incidentId: no incident " + incident);
+        return Ok();
+      }
       doc.incident_id = incident;
       doc.service = (*inc)->service_id;
     }
@@ -1242,11 +1378,14 @@ Status Runbooks::CompleteStep(std::string_view run_id, std::string_view step_id,
   const std::int64_t now = m.Now();
   std::vector<Attempt> started;
   std::optional<TimePoint> wake;
-  Status st = m.SubmitWait([&](Tx& tx) -> Status {
+  Status st = m.SubmitOrRefuse([&](Tx& tx, Status& refused) -> Status {
     started.clear();
     auto loaded = m.LoadIn(tx, rid);
     if (!loaded) return Fail(std::move(loaded.error()));
-    if (!*loaded) return Fail(errc::kNotFound, "run " + rid + " not found");
+    if (!*loaded) {
+      refused = Fail(errc::kNotFound, "run " + rid + " not found");
+      return Ok();
+    }
     Impl::Loaded& l = **loaded;
     const runbook::Runbook& rb = l.plan->runbook;
     std::size_t idx = rb.steps.size();
@@ -1254,12 +1393,17 @@ Status Runbooks::CompleteStep(std::string_view run_id, std::string_view step_id,
       if (rb.steps[i].id == sid) idx = i;
     }
     if (idx == rb.steps.size()) {
-      return Fail(errc::kNotFound, "run " + rid + " has no step " + sid);
+      refused = Fail(errc::kNotFound, "run " + rid + " has no step " + sid);
+      return Ok();
     }
     if (Finished(l.doc.status)) {
-      return Fail(errc::kConflict, "run " + rid + " is " + l.doc.status);
+      refused = Fail(errc::kConflict, "run " + rid + " is " + l.doc.status);
+      return Ok();
     }
-    if (auto s2 = runbook::Completed(rb, l.doc.state, idx, Tp(now)); !s2) return s2;
+    if (auto s2 = runbook::Completed(rb, l.doc.state, idx, Tp(now)); !s2) {
+      refused = std::move(s2);
+      return Ok();
+    }
     l.doc.recs[idx].actor = who;
     l.doc.recs[idx].note = why;
     l.doc.recs[idx].updated_at = now;
@@ -1277,13 +1421,17 @@ Status Runbooks::CancelRun(std::string_view run_id, std::string_view actor) {
   Impl& m = *impl_;
   const std::string rid(run_id), who(actor);
   const std::int64_t now = m.Now();
-  return m.SubmitWait([&](Tx& tx) -> Status {
+  Status st = m.SubmitOrRefuse([&](Tx& tx, Status& refused) -> Status {
     auto loaded = m.LoadIn(tx, rid);
     if (!loaded) return Fail(std::move(loaded.error()));
-    if (!*loaded) return Fail(errc::kNotFound, "run " + rid + " not found");
+    if (!*loaded) {
+      refused = Fail(errc::kNotFound, "run " + rid + " not found");
+      return Ok();
+    }
     Impl::Loaded& l = **loaded;
     if (Finished(l.doc.status)) {
-      return Fail(errc::kConflict, "run " + rid + " is already " + l.doc.status);
+      refused = Fail(errc::kConflict, "run " + rid + " is already " + l.doc.status);
+      return Ok();
     }
     l.doc.state.cancelled = true;
     l.doc.fields["cancelledBy"] = who;
@@ -1302,6 +1450,11 @@ Status Runbooks::CancelRun(std::string_view run_id, std::string_view actor) {
     runbook::Decision d = m.Move(l, now, none);
     return m.Save(tx, l, d, now);
   });
+  if (st) {
+    std::lock_guard lock(m.mu);
+    m.cancelled.insert(rid);  // attempts of it still queued here are not started
+  }
+  return st;
 }
 
 Status Runbooks::OnIncidentTriggered(engine::Tx& tx, const engine::IncidentTriggered& t) {
@@ -1317,11 +1470,23 @@ Status Runbooks::OnIncidentTriggered(engine::Tx& tx, const engine::IncidentTrigg
       e.kind = "runbook_missing";
       e.body = "Runbook " + id + " named by service " + t.service_id + " does not exist";
       e.metadata = JsonObject{{"planId", id}};
-      if (auto st = tx.AppendTimeline(e); !st) return st;
+      if (auto st = AppendEntry(tx, e); !st) return st;
       continue;
     }
     auto plan = m.VersionIn(tx, id, Int((*cur)->body, "version"));
-    if (!plan) return Fail(std::move(plan.error()));
+    if (!plan) {
+      // A runbook that cannot be read must not keep incidents from opening: said on the
+      // timeline (a store failure is the transaction's own and fails it).
+      log::Error("runbooks: " + plan.error().message);
+      engine::TimelineRow e;
+      e.incident_id = t.incident_id;
+      e.at = t.now;
+      e.kind = "runbook_missing";
+      e.body = "Runbook " + id + " named by service " + t.service_id + " could not be read";
+      e.metadata = JsonObject{{"planId", id}};
+      if (auto st = AppendEntry(tx, e); !st) return st;
+      continue;
+    }
     RunDoc doc;
     doc.id = NewRunId();
     doc.plan_id = id;

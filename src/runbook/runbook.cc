@@ -363,8 +363,19 @@ Decision Decide(const Runbook& rb, const RunState& state, TimePoint now) {
           deps_done = deps_done && Done(rb.steps[k], state.steps[k]);
         }
         if (!deps_done) break;
+        // A re-check whose series has run out of time fails without being started (its last
+        // check was not met).
+        if ((step.type == StepType::kObserve || step.type == StepType::kVerify) &&
+            st.checking_since && step.timeout.count() > 0 &&
+            now - *st.checking_since >= step.timeout) {
+          d.actions.push_back({Action::Kind::kTimeOut, i});
+          break;
+        }
         if (st.next_attempt && now < *st.next_attempt) {
-          Earliest(d.wake_at, *st.next_attempt);
+          Earliest(d.wake_at,
+                   std::min(*st.next_attempt, st.checking_since && step.timeout.count() > 0
+                                                  ? *st.checking_since + step.timeout
+                                                  : *st.next_attempt));
           break;
         }
         d.actions.push_back(
@@ -404,6 +415,15 @@ Status Apply(const Runbook& rb, RunState& state, const Action& action, TimePoint
     case Action::Kind::kTimeOut: {
       const auto limit =
           std::chrono::duration_cast<std::chrono::milliseconds>(rb.steps[action.step].timeout);
+      if (st.status == StepStatus::kPending && st.checking_since) {
+        // A check waiting for its next try when its time ran out: failed with what the last
+        // try found.
+        st.status = StepStatus::kRunning;
+        return Failed(rb, state, action.step,
+                      (st.error.empty() ? std::string("condition not met") : st.error) +
+                          " (not met within " + std::to_string(limit.count()) + " ms)",
+                      now);
+      }
       return Failed(rb, state, action.step,
                     "timed out after " + std::to_string(limit.count()) + " ms", now);
     }
@@ -499,8 +519,11 @@ Decision Advance(const Runbook& rb, RunState& state, TimePoint now,
       waits = waits && (a.kind == Action::Kind::kStart || a.kind == Action::Kind::kAwaitPerson);
     }
     // Starting attempts and waiting for people change nothing a new decision would see until
-    // results arrive.
-    if (waits) return Decide(rb, state, now);
+    // results arrive (a decision that still has actions goes round again).
+    if (waits) {
+      Decision next = Decide(rb, state, now);
+      if (next.actions.empty()) return next;
+    }
   }
   return Decide(rb, state, now);
 }

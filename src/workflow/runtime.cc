@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <condition_variable>
@@ -240,14 +241,23 @@ struct DeploymentRt {
   std::atomic<std::size_t> series_count{0};
   std::atomic<std::uint64_t> triggers{0}, resolves{0}, untracked{0};
   std::atomic<std::uint64_t> events_sent{0}, events_failed{0}, events_dropped{0};
+  // From the breaching (or clearing) sample to the receiver's 2xx, per accepted event: bucket
+  // counts (kEventLatencyBounds, then +Inf) and the sum in nanoseconds.
+  std::array<std::atomic<std::uint64_t>, 15> event_latency{};
+  std::atomic<std::uint64_t> event_latency_sum_ns{0};
 };
+
+// Upper bounds (seconds) of the transition-to-accepted histogram's buckets.
+constexpr double kEventLatencyBounds[] = {0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01,
+                                          0.015,  0.02,  0.03,  0.05,  0.1,   0.25,   1};
 
 // One Events v2 event waiting for the sender.
 struct IncidentEvent {
   DeploymentRt* d = nullptr;
   std::string action;  // trigger | resolve
   std::string dedup_key;
-  std::string body;  // the Events v2 JSON (holds the routing key: never logged)
+  std::string body;                     // the Events v2 JSON (holds the routing key: never logged)
+  Clock::time_point at = Clock::now();  // the transition: queued while the sample was judged
 };
 
 // One trigger due at `due`; stale once its deployment loaded a newer configuration.
@@ -942,6 +952,12 @@ struct Runtime::Impl {
       const Attempted a = t.url.empty() ? AttemptSink(t, ev.body) : AttemptUrl(t, ev.body);
       if (a.outcome == Delivery::kSent) {
         d.events_sent.fetch_add(1, std::memory_order_relaxed);
+        const auto took = std::chrono::duration<double>(Clock::now() - ev.at).count();
+        std::size_t b = 0;
+        while (b < std::size(kEventLatencyBounds) && took > kEventLatencyBounds[b]) ++b;
+        d.event_latency[b].fetch_add(1, std::memory_order_relaxed);
+        d.event_latency_sum_ns.fetch_add(static_cast<std::uint64_t>(took * 1e9),
+                                         std::memory_order_relaxed);
         if (attempt > 1) {
           RuntimeLog(log::Level::kInfo, what + " delivered at attempt " + std::to_string(attempt),
                      d);
@@ -1054,6 +1070,31 @@ struct Runtime::Impl {
           d->events_failed.load());
       row(kEvents, metrics::RenderLabels({{"deployment", d->def.id}, {"result", "dropped"}}),
           d->events_dropped.load());
+    }
+    constexpr std::string_view kLatency = "opsorch_workflow_incident_event_seconds";
+    family(kLatency, "histogram",
+           "From the sample that made an expectation trigger or resolve to the receiver's "
+           "acceptance of its event (retries included), per accepted event.");
+    for (const auto& d : deployments) {
+      std::uint64_t cumulative = 0;
+      for (std::size_t b = 0; b <= std::size(kEventLatencyBounds); ++b) {
+        cumulative += d->event_latency[b].load();
+        std::string le = "+Inf";
+        if (b < std::size(kEventLatencyBounds)) {
+          le.clear();
+          AppendJsonDouble(le, kEventLatencyBounds[b]);
+        }
+        row(std::string(kLatency) + "_bucket",
+            metrics::RenderLabels({{"deployment", d->def.id}, {"le", le}}), cumulative);
+      }
+      out.append(kLatency)
+          .append("_sum")
+          .append(metrics::RenderLabels({{"deployment", d->def.id}}))
+          .append(" ");
+      AppendJsonDouble(out, static_cast<double>(d->event_latency_sum_ns.load()) / 1e9);
+      out.append("\n");
+      row(std::string(kLatency) + "_count", metrics::RenderLabels({{"deployment", d->def.id}}),
+          cumulative);
     }
     constexpr std::string_view kSeries = "opsorch_workflow_expectation_series";
     family(kSeries, "gauge", "Metric series whose expectation state is kept.");
@@ -2066,7 +2107,17 @@ Result<Message> Runtime::RunStep(std::string_view deployment, std::string_view s
       Capture(const Capture&) = delete;
       Capture& operator=(const Capture&) = delete;
     } capture(logs);
-    return impl_->ExecStep(*d, cfg, *found_wf, *found, std::move(input), 0, nullptr);
+    auto out = impl_->ExecStep(*d, cfg, *found_wf, *found, std::move(input), 0, nullptr);
+    if (logs == nullptr) return out;
+    // Shown to people (a runbook step's output): masked like the log lines.
+    const auto r = impl_->Redactor(*d);
+    if (!out) {
+      Error e = std::move(out.error());
+      e.message = r->Apply(e.message);
+      return Fail(std::move(e));
+    }
+    out->body = r->Apply(out->body);
+    return out;
   }
   return Fail(errc::kNotFound, "no deployment \"" + std::string(deployment) + "\"");
 }

@@ -5,6 +5,7 @@
 // step of many runs exactly once; an event for a service that names a runbook starts it, and the
 // run is on the incident's timeline.
 #include <atomic>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -32,6 +33,12 @@ using std::chrono::milliseconds;
 class Calls {
  public:
   explicit Calls(workflow::Upstream& up) {
+    up.server().Post("/slow", [this](const httplib::Request&, httplib::Response& w) {
+      std::unique_lock lock(mu_);
+      if (slow_calls_++ == 0)
+        released_.wait_for(lock, std::chrono::seconds(20), [&] { return release_; });
+      w.set_content(R"({"ok": true})", "application/json");
+    });
     up.server().Post("/step", [this](const httplib::Request& r, httplib::Response& w) {
       const json::value in = json::parse(r.body);
       const std::string key =
@@ -47,16 +54,38 @@ class Calls {
     std::lock_guard lock(mu_);
     return counts_;
   }
+  int SlowCalls() {
+    std::lock_guard lock(mu_);
+    return slow_calls_;
+  }
+  void Release() {
+    {
+      std::lock_guard lock(mu_);
+      release_ = true;
+    }
+    released_.notify_all();
+  }
+  ~Calls() { Release(); }
 
  private:
   std::mutex mu_;
+  std::condition_variable released_;
+  bool release_ = false;
+  int slow_calls_ = 0;
   std::map<std::string, int> counts_;
 };
 
 // The workflow: one step "call" that posts the runbook step's identity to /step.
 constexpr std::string_view kWorkflow = R"J({"workflows": [{"name": "w", "steps": [
   {"id": "call", "url": "ctx.set_url('api', '/step'); ctx.set_method('POST')",
+   "payload": "local i = ctx.json.decode(ctx.body()); ctx.set_body(ctx.json.encode({runId = i.runId, stepId = i.stepId}))"},
+  {"id": "slow", "url": "ctx.set_url('api', '/slow'); ctx.set_method('POST')",
    "payload": "local i = ctx.json.decode(ctx.body()); ctx.set_body(ctx.json.encode({runId = i.runId, stepId = i.stepId}))"}]}]})J";
+
+// The first call of "slow" hangs until the test lets it go; the ones after answer at once.
+constexpr std::string_view kSlow = R"J({"id": "slow", "title": "Slow", "steps": [
+  {"id": "hang", "title": "Hangs once", "type": "invoke", "onFailure": "retry", "retries": 1,
+   "retryDelay": "100ms", "with": {"deployment": "ops", "step": "slow"}}]})J";
 
 constexpr std::string_view kRunbook = R"J({"id": "fix", "title": "Fix it", "steps": [
   {"id": "first", "title": "First call", "type": "invoke", "with": {"deployment": "ops", "step": "call"}},
@@ -197,6 +226,29 @@ TEST_F(RunbooksApp, AKilledServerResumesItsRunsAndRepeatsNothing) {
   json::value runs = Json(Call(s, "POST", "/orchestration/runs/query", R"({"planIds": ["fix"]})"));
   ASSERT_TRUE(runs.is_array());
   EXPECT_EQ(runs.as_array().size(), 2u);  // the service's automatic run, and ours
+}
+
+TEST_F(RunbooksApp, AnAttemptCutOffByAKillIsFailedAsInterruptedAndItsPolicyDecides) {
+  ServerProcess* s = StartNode("a");
+  ASSERT_NE(s, nullptr);
+  ASSERT_EQ(Call(s, "PUT", "/admin/runbooks/slow", kSlow).status, 201);
+  const HttpResponse started = Call(s, "POST", "/orchestration/runs", R"({"planId": "slow"})");
+  ASSERT_EQ(started.status, 201) << started.body;
+  const std::string run(Json(started).at("id").as_string());
+  ASSERT_TRUE(WaitFor([&] { return calls_.SlowCalls() == 1; }, milliseconds(10000)));
+  s->Kill();  // mid-call: the result of this attempt can never be known
+  servers_.clear();
+  calls_.Release();
+  s = StartNode("a");
+  ASSERT_NE(s, nullptr);
+  // SQLite: this process owns the store, so the cut-off attempt failed at start; `retry` ran it
+  // again.
+  ASSERT_TRUE(WaitFor([&] { return RunStatus(s, run) == "completed"; }, milliseconds(10000)))
+      << Call(s, "GET", "/orchestration/runs/" + run).body;
+  EXPECT_EQ(calls_.SlowCalls(), 2);
+  const json::value r = Json(Call(s, "GET", "/orchestration/runs/" + run));
+  EXPECT_EQ(r.at("steps").as_array()[0].at("fields").at("attempts"), 2);
+  EXPECT_THAT(s->Log(), ::testing::HasSubstr("was cut off by a restart"));
 }
 
 TEST_F(RunbooksApp, AnEventForAServiceWithARunbookStartsIt) {

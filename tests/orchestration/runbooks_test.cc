@@ -466,6 +466,44 @@ TEST_P(RunbooksTest, RunsForAnIncidentAreOnItsTimeline) {
   EXPECT_EQ(runbooks_->CompleteStep(auto_run, "approve", "ann", "").error().code, errc::kConflict);
 }
 
+TEST_P(RunbooksTest, AResultOfACancelledRunIsNotKeptNorWritten) {
+  OpenRunbooks();
+  Put(R"({"id": "c", "title": "Cancel", "steps": [
+    {"id": "note", "title": "Note", "type": "record", "with": {"text": "should not appear"}},
+    {"id": "after", "title": "After", "type": "manual", "dependsOn": ["note"]}]})");
+  const std::string inc = OpenIncident("web-routing-key-000000001", "cancel-me");
+  const std::string run = Start("c", JsonObject{{"incidentId", inc}});  // note: claimed, queued
+  ASSERT_TRUE(runbooks_->CancelRun(run, "ann"));
+  EXPECT_EQ(runbooks_->RunQueued(), 1u);  // the attempt's result arrives after the cancel
+  const auto r = Run(run);
+  EXPECT_EQ(r.status, "cancelled");
+  EXPECT_EQ(Step(r, "note").status, "skipped");
+  EXPECT_EQ(Step(r, "after").status, "skipped");
+  EXPECT_EQ(Step(r, "note").fields.if_contains("output"), nullptr);
+  for (const auto& e : TimelineKinds(inc))
+    EXPECT_EQ(e.find("should not appear"), std::string::npos);
+}
+
+TEST_P(RunbooksTest, ARunWhoseIncidentIsGoneStillFinishes) {
+  OpenRunbooks();
+  Put(R"({"id": "g", "title": "Gone", "steps": [
+    {"id": "note", "title": "Note", "type": "record", "with": {"text": "x"}}]})");
+  const std::string run =
+      Start("g", JsonObject{{"incidentId", OpenIncident("web-routing-key-000000001", "gone")}});
+  // Retention removes resolved incidents with their timelines; here the incident row goes.
+  ASSERT_TRUE(engine_->store().Write([&](engine::Tx& tx) -> Status {
+    auto inc = tx.GetIncidentForUpdate(Run(run).fields.at("incidentId").as_string());
+    if (!inc || !*inc) return Fail(errc::kInternal, "no incident");
+    engine::IncidentRow row = **inc;
+    row.status = "resolved";
+    row.resolved_at = 1;
+    return tx.UpdateIncident(row);
+  }));
+  ASSERT_TRUE(engine_->store().DeleteExpired(kT0 + 1000 * kSec, 0));
+  EXPECT_EQ(runbooks_->RunQueued(), 1u);
+  EXPECT_EQ(Run(run).status, "completed");
+}
+
 TEST_P(RunbooksTest, AServiceNamingAMissingRunbookSaysSoOnTheTimeline) {
   OpenRunbooks();  // disk-full is not uploaded
   const std::string inc = OpenIncident("db-routing-key-0000000001", "k1");

@@ -86,7 +86,8 @@ class Runtime {
   // Runs one step now on the calling thread and returns its result (errors: not_found, or the
   // step's failure). `logs` (may be null) receives the log lines emitted on this thread during
   // the call, redacted (the step's, its synchronous callees', and its failure line), at most
-  // 200; asynchronous sends run elsewhere and are not included.
+  // 200; asynchronous sends run elsewhere and are not included. With `logs`, the result body and
+  // an error's message are masked too (the caller shows them to people: runbook step output).
   Result<Message> RunStep(std::string_view deployment, std::string_view step_id, Message input,
                           std::vector<LogLine>* logs = nullptr);
   // Waits until no run or async send is pending (the test runner), or `timeout`.

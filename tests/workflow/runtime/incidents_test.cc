@@ -384,8 +384,11 @@ TEST_F(IncidentsTest, WithoutAUrlTheLocalSinkGetsTheEvents) {
               std::lock_guard lock(mu);
               got.push_back(std::move(body));
             }
-            // Answered from another thread, as the engine does.
-            std::thread([done = std::move(done)] { done(202); }).detach();
+            // Answered from another thread, as the engine does, 30 ms later.
+            std::thread([done = std::move(done)] {
+              std::this_thread::sleep_for(std::chrono::milliseconds(30));
+              done(202);
+            }).detach();
           });
   Sample(120, 0);
   Sample(20, 5);
@@ -401,6 +404,13 @@ TEST_F(IncidentsTest, WithoutAUrlTheLocalSinkGetsTheEvents) {
   EXPECT_EQ(Str(Parse(got[1]), "dedup_key"), Str(trigger, "dedup_key"));
   EXPECT_TRUE(receiver_.Bodies().empty());
   EXPECT_EQ(Events("sent"), 2);
+  // The time from the transition to the acceptance: both took the sink's 30 ms.
+  const std::string m = Metrics();
+  const std::string h = "opsorch_workflow_incident_event_seconds";
+  EXPECT_EQ(SeriesValue(m, h + "_count{deployment=\"d\"}"), 2);
+  EXPECT_EQ(SeriesValue(m, h + "_bucket{deployment=\"d\",le=\"0.02\"}"), 0);
+  EXPECT_EQ(SeriesValue(m, h + "_bucket{deployment=\"d\",le=\"0.25\"}"), 2);
+  EXPECT_GE(SeriesValue(m, h + "_sum{deployment=\"d\"}"), 0.06);
 }
 
 TEST_F(IncidentsTest, WithoutAUrlOrALocalSinkTheStartIsRefused) {
