@@ -84,4 +84,12 @@ Result<std::int64_t> ParseGoDuration(std::string_view s) {
   return static_cast<std::int64_t>(total);
 }
 
+std::string FormatDuration(std::chrono::milliseconds d) {
+  const std::int64_t ms = d.count();
+  if (ms != 0 && ms % 3'600'000 == 0) return std::to_string(ms / 3'600'000) + "h";
+  if (ms != 0 && ms % 60'000 == 0) return std::to_string(ms / 60'000) + "m";
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
 }  // namespace opsorch

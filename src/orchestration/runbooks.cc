@@ -13,6 +13,7 @@
 
 #include <boost/json/serialize.hpp>
 
+#include <opsorch/common/duration.h>
 #include <opsorch/common/error.h>
 #include <opsorch/common/field_reader.h>
 #include <opsorch/common/files.h>
@@ -1144,13 +1145,6 @@ Status Runbooks::DeleteRunbook(std::string_view id) { return impl_->Delete(id); 
 
 namespace {
 
-std::string DurationText(std::chrono::milliseconds d) {
-  if (d.count() % 3'600'000 == 0) return std::to_string(d.count() / 3'600'000) + "h";
-  if (d.count() % 60'000 == 0) return std::to_string(d.count() / 60'000) + "m";
-  if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + "s";
-  return std::to_string(d.count()) + "ms";
-}
-
 s::OrchestrationPlan ToPlan(const PlanVersion& v, bool with_steps) {
   s::OrchestrationPlan p;
   const runbook::Runbook& rb = v.runbook;
@@ -1174,7 +1168,7 @@ s::OrchestrationPlan ToPlan(const PlanVersion& v, bool with_steps) {
                             : st.on_failure == runbook::OnFailure::kContinue ? "continue"
                                                                              : "retry";
     if (st.retries > 0) o.fields["retries"] = st.retries;
-    if (st.timeout.count() > 0) o.fields["timeout"] = DurationText(st.timeout);
+    if (st.timeout.count() > 0) o.fields["timeout"] = FormatDuration(st.timeout);
     if (!st.with.empty()) o.fields["with"] = st.with;
     steps.push_back(std::move(o));
   }

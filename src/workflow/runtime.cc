@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <opsorch/common/duration.h>
 #include <opsorch/common/error.h>
 #include <opsorch/common/files.h>
 #include <opsorch/common/json_parse.h>
@@ -311,12 +312,6 @@ std::string NumberText(double v) {
   return buf;
 }
 
-// A Go duration ("300s", "1500ms") for an event's custom details.
-std::string DurationText(std::chrono::milliseconds d) {
-  return d.count() % 1000 == 0 ? std::to_string(d.count() / 1000) + "s"
-                               : std::to_string(d.count()) + "ms";
-}
-
 // The key of an expectation's series state: its metric and a digest of what decides its
 // transitions (filter, bounds, direction, for, clear_for). A reload that leaves these as they
 // were keeps the series' state, open incidents included; severity and summary may change.
@@ -399,9 +394,9 @@ std::string IncidentEventBody(const IncidentTarget& t, std::string_view deployme
       AppendJsonDouble(out, e->change);
     }
     field("for");
-    AppendJsonString(out, DurationText(e->hold));
+    AppendJsonString(out, FormatDuration(e->hold));
     field("clear_for");
-    AppendJsonString(out, DurationText(e->clear));
+    AppendJsonString(out, FormatDuration(e->clear));
     out += "}}}";
   }
   out += '}';
@@ -1033,7 +1028,7 @@ struct Runtime::Impl {
       reply->cv.wait_for(lock, std::chrono::milliseconds(20));
     }
     if (reply->status) return ClassifyStatus(*reply->status);
-    return {Delivery::kRetry, "no answer within " + DurationText(t.timeout)};
+    return {Delivery::kRetry, "no answer within " + FormatDuration(t.timeout)};
   }
 
   // opsorch_workflow_expectation_* and opsorch_workflow_incident_events_total, per deployment.

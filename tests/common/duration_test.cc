@@ -22,5 +22,17 @@ TEST(Duration, ParsesGoSyntax) {
   }
 }
 
+TEST(Duration, FormatsInTheLargestWholeUnitAndReadsBack) {
+  constexpr std::int64_t kMs = 1'000'000;
+  using std::chrono::milliseconds;
+  const std::pair<std::int64_t, const char*> cases[] = {
+      {0, "0s"},       {1500, "1500ms"},   {15'000, "15s"},   {90'000, "90s"},
+      {120'000, "2m"}, {5'400'000, "90m"}, {7'200'000, "2h"}, {1, "1ms"}};
+  for (const auto& [ms, text] : cases) {
+    EXPECT_EQ(FormatDuration(milliseconds(ms)), text) << ms;
+    EXPECT_EQ(*ParseGoDuration(FormatDuration(milliseconds(ms))), ms * kMs) << ms;
+  }
+}
+
 }  // namespace
 }  // namespace opsorch

@@ -263,8 +263,8 @@ TEST_F(IncidentsTest, HeldBreachTriggersOnceAndHeldClearResolves) {
   EXPECT_EQ(Str(details, "deployment"), "d");
   const JsonObject declared = details.at("expectation").as_object();
   EXPECT_EQ(declared.at("above").to_number<double>(), 100);
-  EXPECT_EQ(Str(declared, "for"), "60s");
-  EXPECT_EQ(Str(declared, "clear_for"), "120s");
+  EXPECT_EQ(Str(declared, "for"), "1m");
+  EXPECT_EQ(Str(declared, "clear_for"), "2m");
 
   const JsonObject resolve = Parse(bodies[1]);
   EXPECT_EQ(Str(resolve, "event_action"), "resolve");
