@@ -106,3 +106,11 @@ bench-search: build
 .PHONY: bench-package
 bench-package: build
 	bench/package.sh
+
+.PHONY: bench-runbooks
+bench-runbooks: build
+	bench/runbooks.sh
+
+.PHONY: bench-breach
+bench-breach: build
+	bench/breach.sh
