@@ -52,11 +52,14 @@ $(TSAN_BUILD)/build.ninja:
 
 test-tsan: deps $(TSAN_BUILD)/build.ninja
 	cmake --build $(TSAN_BUILD) -j $(JOBS) --target opsorch_tests opsorch-plugin-mock \
-	  opsorch-fault-plugin opsorch_workflow_tests opsorch_wf_output_tests
+	  opsorch-fault-plugin opsorch_workflow_tests opsorch_wf_output_tests \
+	  opsorch_orchestration_tests opsorch-script-worker
 	TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/tsan.supp" $(TSAN_BUILD)/tests/opsorch_tests --gtest_filter='$(TSAN_TESTS)'
 	TSAN_OPTIONS=halt_on_error=1 $(TSAN_BUILD)/tests/workflow/runtime/opsorch_workflow_tests \
 	  --gtest_filter='$(TSAN_WORKFLOW_TESTS)'
 	TSAN_OPTIONS=halt_on_error=1 $(TSAN_BUILD)/tests/workflow/output/opsorch_wf_output_tests
+	TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/tsan.supp" \
+	  $(TSAN_BUILD)/tests/opsorch_orchestration_tests --gtest_filter='Stores/RunbooksTest.*sqlite'
 
 # Every libFuzzer target (tests/fuzz/fuzz_*.cc) for FUZZ_TIME seconds each, one after the other
 # (fuzz_decode as always: build-fuzz/corpus plus the seeds in tests/fuzz/corpus). For a number of

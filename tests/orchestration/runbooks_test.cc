@@ -69,10 +69,11 @@ class RunbooksTest : public ::testing::TestWithParam<std::string> {
     fs::remove_all(dir_);
   }
 
-  void OpenRunbooks() {
+  void OpenRunbooks(bool runner = false) {
     RunbooksOptions o;
     o.engine = engine_.get();
-    o.runner = false;
+    o.runner = runner;
+    o.threads = 4;
     o.single_node = GetParam() == "sqlite";
     o.workflows = [this] { return runtime_.get(); };
     o.workflow_metrics = &metrics_;
@@ -502,6 +503,95 @@ TEST_P(RunbooksTest, ARunWhoseIncidentIsGoneStillFinishes) {
   ASSERT_TRUE(engine_->store().DeleteExpired(kT0 + 1000 * kSec, 0));
   EXPECT_EQ(runbooks_->RunQueued(), 1u);
   EXPECT_EQ(Run(run).status, "completed");
+}
+
+// The runner's own threads (executors and the sweep), as `opsorch serve` runs them: runs started
+// together finish by themselves, retries included; Stop while attempts are queued hands them
+// back, and a new runner finishes them.
+TEST_P(RunbooksTest, TheRunnerFinishesRunsByItselfAndAStopHandsQueuedWorkBack) {
+  std::atomic<int> calls{0};
+  upstream_.server().Post("/cleanup", [&](const httplib::Request& r, httplib::Response& w) {
+    ++calls;
+    // Every step's first attempt fails: the retry policy runs it again.
+    w.status = r.body.find(R"("attempt":1,)") != std::string::npos ? 503 : 200;
+    w.set_content(R"({"freed_gb": 1})", "application/json");
+  });
+  StartWorkflows(
+      R"J([{"id": "cleanup", "url": "ctx.set_url('api', '/cleanup'); ctx.set_method('POST')",
+    "payload": "ctx.set_body(ctx.body())",
+    "results": "if ctx.status() ~= 200 then error('HTTP ' .. ctx.status(), 0) end"}])J");
+  OpenRunbooks(/*runner=*/true);
+  Put(R"({"id": "auto", "title": "Auto", "steps": [
+    {"id": "a", "title": "A", "type": "invoke", "onFailure": "retry", "retries": 3,
+     "retryDelay": "100ms", "with": {"deployment": "ops", "step": "cleanup"}},
+    {"id": "b", "title": "B", "type": "invoke", "dependsOn": ["a"], "onFailure": "retry",
+     "retries": 3, "retryDelay": "100ms", "with": {"deployment": "ops", "step": "cleanup"}},
+    {"id": "c", "title": "C", "type": "record", "dependsOn": ["b"], "with": {"text": "done"}}]})");
+  // The engine's clock is the test's; the runner waits on the real one: keep them together.
+  std::atomic<bool> ticking{true};
+  std::thread tick([&] {
+    while (ticking) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      now_ += 5 * kMs;
+    }
+  });
+  std::vector<std::string> runs;
+  for (int i = 0; i < 20; ++i) runs.push_back(Start("auto"));
+  const auto all_completed = [&] {
+    for (const auto& r : runs) {
+      if (Run(r).status != "completed") return false;
+    }
+    return true;
+  };
+  for (int i = 0; i < 500 && !all_completed(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(all_completed());
+  for (const auto& r : runs) {
+    const auto run = Run(r);
+    if (run.status == "completed") continue;
+    std::string why = run.status;
+    for (const auto& st : *run.steps) {
+      why += " " + st.step_id + "=" + st.status;
+      if (const auto* e = st.fields.if_contains("error"))
+        why += "(" + std::string(e->as_string()) + ")";
+    }
+    ADD_FAILURE() << r << ": " << why;
+    break;
+  }
+  // Stop with work queued: 30 runs started, the runner stopped at once.
+  std::vector<std::string> more;
+  for (int i = 0; i < 30; ++i) more.push_back(Start("auto"));
+  runbooks_->Stop();
+  for (const auto& r : more) {
+    const auto run = Run(r);
+    for (const auto& st : *run.steps) {
+      // Nothing is left claimed (running) by the stopped runner: finished, or pending again.
+      EXPECT_NE(st.status, "running") << r << " " << st.step_id;
+    }
+  }
+  runbooks_.reset();
+  OpenRunbooks(/*runner=*/true);
+  runs = more;
+  for (int i = 0; i < 500 && !all_completed(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(all_completed());
+  for (const auto& r : runs) {
+    const auto run = Run(r);
+    if (run.status == "completed") continue;
+    std::string why = run.status;
+    for (const auto& st : *run.steps) {
+      why += " " + st.step_id + "=" + st.status;
+      if (const auto* e = st.fields.if_contains("error"))
+        why += "(" + std::string(e->as_string()) + ")";
+    }
+    ADD_FAILURE() << r << ": " << why;
+    break;
+  }
+  EXPECT_EQ(calls.load(), 50 * 4);  // two invoke steps per run, each failing once
+  ticking = false;
+  tick.join();
 }
 
 TEST_P(RunbooksTest, AServiceNamingAMissingRunbookSaysSoOnTheTimeline) {
