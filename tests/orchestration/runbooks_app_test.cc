@@ -10,7 +10,9 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <boost/json.hpp>
@@ -275,6 +277,125 @@ TEST_F(RunbooksApp, AnEventForAServiceWithARunbookStartsIt) {
   EXPECT_EQ(calls_.Counts()[run + "/first"], 1);
   EXPECT_THAT(Call(s, "GET", "/incidents/" + incident + "/timeline").body,
               ::testing::HasSubstr("started (" + run + ")"));
+}
+
+// The whole loop in one binary: a workflow reads a disk's fill level from a loopback server
+// every 100 ms; above 90 % it opens an incident through the server's own engine (the same
+// ingestion as POST /v2/enqueue, counted on /metrics), whose service starts its runbook; a
+// person approves; the runbook's invoke step cleans up (through the workflow, at the loopback
+// server); the next sample is back in bounds and resolves the incident. The breaching samples
+// that go on while the run waits for the approval make no second incident.
+TEST_F(RunbooksApp, ABreachOpensAnIncidentWhoseRunbookFixesItAndItResolvesItself) {
+  std::atomic<int> used{50};
+  upstream_.server().Get("/disk", [&](const httplib::Request&, httplib::Response& w) {
+    w.set_content(std::to_string(used.load()), "text/plain");
+  });
+  upstream_.server().Post("/cleanup", [&](const httplib::Request&, httplib::Response& w) {
+    used = 40;
+    w.set_content(R"({"freed_gb": 55})", "application/json");
+  });
+  std::ofstream(dir_ / "wf.json", std::ios::trunc) << R"J({"workflows": [{"name": "w", "steps": [
+    {"id": "watch", "trigger": {"timer": {"delay": "0s", "period": "100ms"}},
+     "url": "ctx.set_url('api', '/disk')",
+     "results": "ctx.metric('disk.used_pct', tonumber(ctx.body()), {host = 'db-1'})"},
+    {"id": "cleanup", "url": "ctx.set_url('api', '/cleanup'); ctx.set_method('POST')"}]}],
+    "expectations": [{"metric": "disk.used_pct", "above": 90, "severity": "critical",
+                      "summary": "Disk {value}% full on {host}"}]})J";
+  std::ofstream(dir_ / "boot.json", std::ios::trunc)
+      << R"J({"deployments": [{"id": "ops", "config": {"file": "wf.json"},
+          "persistence_dir": "state", "incidents": {"routing_key": "db-routing-key-0000000001"},
+          "hosts": {"api": {"url": ")J" +
+             upstream_.url() + R"J(", "allow_private": true}}}]})J";
+  ServerProcess* s = StartNode("a");
+  ASSERT_NE(s, nullptr);
+  ASSERT_EQ(Call(s, "PUT", "/admin/runbooks/fix", R"J({"id": "fix", "title": "Disk full",
+    "steps": [{"id": "approve", "title": "Approve", "type": "manual"},
+              {"id": "clean", "title": "Clean", "type": "invoke", "dependsOn": ["approve"],
+               "with": {"deployment": "ops", "step": "cleanup"}},
+              {"id": "check", "title": "Below 80", "type": "verify", "dependsOn": ["clean"],
+               "interval": "100ms", "timeout": "30s",
+               "with": {"metric": {"key": "disk.used_pct", "dimensions": {"host": "db-1"},
+                                   "below": 80}}}]})J")
+                .status,
+            201);
+  used = 95;
+  std::string run, incident;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const json::value runs = Json(Call(s, "POST", "/orchestration/runs/query", "{}"));
+        if (!runs.is_array() || runs.as_array().empty()) return false;
+        run = std::string(runs.as_array()[0].at("id").as_string());
+        incident = std::string(runs.as_array()[0].at("fields").at("incidentId").as_string());
+        return RunStatus(s, run) == "blocked";
+      },
+      milliseconds(10000)))
+      << s->Log();
+  std::this_thread::sleep_for(milliseconds(500));  // five more breaching samples
+  const auto disk_incidents = [&] {
+    int n = 0;
+    const json::value all = Json(Call(s, "POST", "/incidents/query", R"({"limit": 1000})"));
+    for (const auto& i : all.as_array()) {
+      n += i.at("title").as_string().starts_with("Disk 95% full on db-1") ? 1 : 0;
+    }
+    return n;
+  };
+  EXPECT_EQ(disk_incidents(), 1);
+  EXPECT_EQ(Json(Call(s, "POST", "/orchestration/runs/query", "{}")).as_array().size(), 1u);
+  ASSERT_EQ(Call(s, "POST", "/orchestration/runs/" + run + "/steps/approve/complete", "{}").status,
+            200);
+  ASSERT_TRUE(WaitFor([&] { return RunStatus(s, run) == "completed"; }, milliseconds(10000)))
+      << Call(s, "GET", "/orchestration/runs/" + run).body;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const json::value i = Json(Call(s, "GET", "/incidents/" + incident));
+        return i.is_object() && i.at("status") == "resolved";
+      },
+      milliseconds(10000)));
+  EXPECT_EQ(disk_incidents(), 1);
+  const std::string metrics = Call(s, "GET", "/metrics").body;
+  EXPECT_THAT(metrics,
+              ::testing::HasSubstr(
+                  "opsorch_workflow_incident_events_total{deployment=\"ops\",result=\"sent\"} 2"));
+  EXPECT_THAT(metrics, ::testing::HasSubstr("opsorch_engine_events_total{action=\"triggered\"} 1"));
+  EXPECT_THAT(metrics, ::testing::HasSubstr("opsorch_engine_events_total{action=\"resolved\"} 1"));
+  const std::string timeline = Call(s, "GET", "/incidents/" + incident + "/timeline").body;
+  for (const char* kind : {"\"runbook_started\"", "\"runbook_completed\"", "\"resolved\""}) {
+    EXPECT_THAT(timeline, ::testing::HasSubstr(kind));
+  }
+}
+
+// `opsorch serve --demo` (make run): orchestration from the `local` provider with the demo's two
+// runbooks, and the demo workflow running; a run of restart-checkout goes through its workflow
+// steps to the end once approved.
+TEST_F(RunbooksApp, TheDemoServesItsRunbooksAndItsWorkflow) {
+  std::string error;
+  auto demo = ServerProcess::Start({{"OPSORCH_DATA_DIR", (dir_ / "demo").string()}}, {"--demo"},
+                                   dir_ / "demo.log", &error);
+  ASSERT_NE(demo, nullptr) << error;
+  ServerProcess* s = demo.get();
+  const json::value plans = Json(Call(s, "POST", "/orchestration/plans/query", "{}"));
+  ASSERT_TRUE(plans.is_array());
+  std::set<std::string> ids;
+  for (const auto& p : plans.as_array()) ids.emplace(p.at("id").as_string());
+  EXPECT_EQ(ids, (std::set<std::string>{"disk-full", "restart-checkout"}));
+  const HttpResponse started =
+      Call(s, "POST", "/orchestration/runs", R"({"planId": "restart-checkout"})");
+  ASSERT_EQ(started.status, 201) << started.body;
+  const std::string run(Json(started).at("id").as_string());
+  ASSERT_TRUE(WaitFor([&] { return RunStatus(s, run) == "blocked"; }, milliseconds(10000)))
+      << Call(s, "GET", "/orchestration/runs/" + run).body;
+  ASSERT_EQ(Call(s, "POST", "/orchestration/runs/" + run + "/steps/approve/complete", "{}").status,
+            200);
+  ASSERT_TRUE(WaitFor([&] { return RunStatus(s, run) == "completed"; }, milliseconds(10000)))
+      << Call(s, "GET", "/orchestration/runs/" + run).body;
+  // The disk watcher reports.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return Call(s, "GET", "/metrics")
+                   .body.find("opsorch_workflow_expectation_series{deployment=\"demo\"} 1") !=
+               std::string::npos;
+      },
+      milliseconds(10000)));
 }
 
 TEST_F(RunbooksApp, TwoNodesOnOnePostgresRunEachStepOnce) {
