@@ -296,6 +296,9 @@ struct Runbooks::Impl {
   std::int64_t next_due = 0;  // ns: the earliest wake this node knows of (0: none)
   std::vector<std::thread> threads;
 
+  // Attempts claimed and waiting for an executor (a gauge on /metrics; shared with the
+  // registry's collector, which may outlive this).
+  std::shared_ptr<std::atomic<std::size_t>> queued = std::make_shared<std::atomic<std::size_t>>(0);
   metrics::Counter* runs_started = nullptr;
   metrics::Counter* attempts_ok = nullptr;
   metrics::Counter* attempts_failed = nullptr;
@@ -315,6 +318,14 @@ struct Runbooks::Impl {
           &m.GetCounter("opsorch_runbook_attempts_total", kHelp, {{"result", "not_yet"}});
       attempts_stale =
           &m.GetCounter("opsorch_runbook_attempts_total", kHelp, {{"result", "stale"}});
+      m.AddCollector([queued = queued](std::string& out) {
+        out +=
+            "# HELP opsorch_runbook_queued_attempts Automated runbook step attempts claimed and "
+            "waiting for an executor thread (OPSORCH_RUNBOOK_THREADS).\n"
+            "# TYPE opsorch_runbook_queued_attempts gauge\n"
+            "opsorch_runbook_queued_attempts " +
+            std::to_string(queued->load()) + "\n";
+      });
     }
   }
 
@@ -625,6 +636,7 @@ struct Runbooks::Impl {
     {
       std::lock_guard lock(mu);
       for (auto& a : started) queue.push_back(std::move(a));
+      queued->store(queue.size());
     }
     cv.notify_all();
   }
@@ -1019,6 +1031,7 @@ struct Runbooks::Impl {
         if (stopping || queue.empty()) return;
         a = std::move(queue.front());
         queue.pop_front();
+        queued->store(queue.size());
       }
       if (Expired(a)) {
         Count(attempts_stale);
