@@ -1053,6 +1053,7 @@ struct Runbooks::Impl {
     {
       std::lock_guard lock(mu);
       left.swap(queue);
+      queued->store(0);
     }
     for (const Attempt& a : left) {
       const std::int64_t now = Now();

@@ -358,6 +358,8 @@ TEST_F(RunbooksApp, ABreachOpensAnIncidentWhoseRunbookFixesItAndItResolvesItself
                   "opsorch_workflow_incident_events_total{deployment=\"ops\",result=\"sent\"} 2"));
   EXPECT_THAT(metrics, ::testing::HasSubstr("opsorch_engine_events_total{action=\"triggered\"} 1"));
   EXPECT_THAT(metrics, ::testing::HasSubstr("opsorch_engine_events_total{action=\"resolved\"} 1"));
+  EXPECT_THAT(metrics, ::testing::HasSubstr("opsorch_runbook_queued_attempts 0"));
+  EXPECT_THAT(metrics, ::testing::HasSubstr("opsorch_runbook_attempts_total{result=\"ok\"} 2"));
   const std::string timeline = Call(s, "GET", "/incidents/" + incident + "/timeline").body;
   for (const char* kind : {"\"runbook_started\"", "\"runbook_completed\"", "\"resolved\""}) {
     EXPECT_THAT(timeline, ::testing::HasSubstr(kind));
