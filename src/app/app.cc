@@ -295,6 +295,7 @@ struct App::Impl {
                          ? config.runbook_dir
                          : (std::filesystem::path(config.data_dir) / "runbooks").string();
     ro.threads = static_cast<unsigned>(config.runbook_threads);
+    ro.retention = std::chrono::hours(24 * config.runbook_retention_days);
     ro.single_node = !shared_store;
     ro.metrics = &metrics;
     auto opened = orchestration::Runbooks::Open(std::move(ro));

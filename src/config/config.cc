@@ -234,7 +234,8 @@ Result<Config> LoadFromEnv(const EnvLookup& env) {
   };
   for (const DaysVar& dv :
        {DaysVar{"OPSORCH_ENGINE_INCIDENT_RETENTION_DAYS", &c.engine_incident_retention_days},
-        DaysVar{"OPSORCH_ENGINE_ALERT_RETENTION_DAYS", &c.engine_alert_retention_days}}) {
+        DaysVar{"OPSORCH_ENGINE_ALERT_RETENTION_DAYS", &c.engine_alert_retention_days},
+        DaysVar{"OPSORCH_RUNBOOK_RETENTION_DAYS", &c.runbook_retention_days}}) {
     if (auto v = env(dv.name); v && !TrimSpace(*v).empty()) {
       auto n = ParseUnsigned(dv.name, TrimSpace(*v));
       if (!n) return Fail(std::move(n.error()));

@@ -726,12 +726,17 @@ struct Runbooks::Impl {
       res.error = "no workflow metrics in this server: cannot read " + call.metric;
       return res;
     }
-    auto latest = LatestValue(*options.workflow_metrics, call.metric, call.dimensions);
-    if (!latest) {
+    auto sample = LatestValue(*options.workflow_metrics, call.metric, call.dimensions);
+    const std::int64_t max_age =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(call.max_age).count();
+    if (!sample || Now() - sample->at_ns > max_age) {
       res.kind = AttemptResult::Kind::kNotYet;
-      res.error = "no sample of " + call.metric + " yet";
+      res.error =
+          !sample ? "no sample of " + call.metric + " yet"
+                  : "no sample of " + call.metric + " in the last " + FormatDuration(call.max_age);
       return res;
     }
+    const std::optional<double> latest = sample->value;
     res.output = JsonObject{{"metric", call.metric}, {"value", *latest}};
     std::string why;
     if (call.above && !(*latest > *call.above)) {
@@ -1021,6 +1026,30 @@ struct Runbooks::Impl {
     return cancelled.contains(a.run_id);
   }
 
+  // Ended runs past the retention, deleted in batches (their incidents' timelines keep what
+  // they wrote).
+  Result<std::size_t> Retention() {
+    const std::int64_t cutoff =
+        Now() - std::chrono::duration_cast<std::chrono::nanoseconds>(options.retention).count();
+    auto rows = store.Live(kRunKind, "", /*any_parent=*/true);
+    if (!rows) return Fail(std::move(rows.error()));
+    std::vector<std::string> old;
+    for (const LiveRow& r : *rows) {
+      if (Finished(r.state) && r.updated_at < cutoff) old.push_back(r.parent);
+    }
+    for (std::size_t i = 0; i < old.size(); i += kSweepBatch) {
+      const std::size_t end = std::min(old.size(), i + kSweepBatch);
+      Status st = SubmitWait([&](Tx& tx) -> Status {
+        for (std::size_t k = i; k < end; ++k) {
+          if (auto s2 = tx.DeleteLive(kRunKind, old[k], kRunRowId); !s2) return s2;
+        }
+        return Ok();
+      });
+      if (!st) return Fail(std::move(st.error()));
+    }
+    return old.size();
+  }
+
   void ExecutorLoop() {
     for (;;) {
       Attempt a;
@@ -1078,7 +1107,16 @@ struct Runbooks::Impl {
   }
 
   void RunnerLoop() {
+    auto next_retention = std::chrono::steady_clock::now() + std::chrono::minutes(1);
     for (;;) {
+      if (std::chrono::steady_clock::now() >= next_retention) {
+        next_retention = std::chrono::steady_clock::now() + std::chrono::hours(1);
+        if (auto n = Retention(); !n) {
+          log::Error("runbooks: retention: " + n.error().message);
+        } else if (*n > 0) {
+          log::Info("runbooks: retention deleted " + std::to_string(*n) + " ended runs");
+        }
+      }
       {
         std::unique_lock lock(mu);
         auto until = std::chrono::steady_clock::now() + kSweepEvery;
@@ -1519,6 +1557,8 @@ Status Runbooks::OnIncidentTriggered(engine::Tx& tx, const engine::IncidentTrigg
 }
 
 void Runbooks::Sweep() { impl_->SweepOnce(); }
+
+Result<std::size_t> Runbooks::RunRetention() { return impl_->Retention(); }
 
 std::size_t Runbooks::RunQueued() {
   std::size_t n = 0;

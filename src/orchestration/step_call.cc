@@ -119,7 +119,7 @@ Result<StepCall> DecodeStepCall(const runbook::Step& step, const std::string& pa
           break;
         }
         const FieldReader m{metric->get_object(), path + ".metric", &status};
-        m.OnlyKnown({"key", "dimensions", "above", "below"});
+        m.OnlyKnown({"key", "dimensions", "above", "below", "maxAge"});
         c.metric = m.Str("key", true);
         if (const JsonValue* dims = metric->get_object().if_contains("dimensions")) {
           if (!dims->is_object() || dims->get_object().size() > 32) {
@@ -136,6 +136,10 @@ Result<StepCall> DecodeStepCall(const runbook::Step& step, const std::string& pa
         }
         c.above = OptNumber(m, "above");
         c.below = OptNumber(m, "below");
+        c.max_age = m.Duration("maxAge", c.max_age);
+        if (status && (c.max_age < std::chrono::seconds(1) || c.max_age > std::chrono::hours(24))) {
+          m.Error("maxAge", "must be from 1s to 24h");
+        }
         if (status && step.type == runbook::StepType::kVerify && !c.above && !c.below) {
           m.Error("below", "a verify step needs a condition: above or below");
         }
@@ -198,7 +202,7 @@ std::string Expect(const Expectation& e, const JsonValue& body) {
   return {};
 }
 
-std::optional<double> LatestValue(const workflow::MetricStore& store, const std::string& key,
+std::optional<Sample> LatestValue(const workflow::MetricStore& store, const std::string& key,
                                   const workflow::Dimensions& dims) {
   schema::MetricQuery q;
   schema::MetricExpression ex;
@@ -207,16 +211,12 @@ std::optional<double> LatestValue(const workflow::MetricStore& store, const std:
   q.expression = std::move(ex);
   auto series = store.Query(q);
   if (!series) return std::nullopt;
-  std::optional<double> best;
-  std::int64_t best_at = 0;
+  std::optional<Sample> best;
   for (const auto& s : *series) {
     if (!s.points) continue;
     for (const auto& p : *s.points) {
       const std::int64_t at = p.timestamp.UnixNanos();
-      if (!best || at >= best_at) {
-        best = p.value;
-        best_at = at;
-      }
+      if (!best || at >= best->at_ns) best = Sample{p.value, at};
     }
   }
   return best;

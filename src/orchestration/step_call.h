@@ -3,6 +3,8 @@
 // workflow metric, the text of a record step.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -38,6 +40,9 @@ struct StepCall {
   std::string metric;
   workflow::Dimensions dimensions;
   std::optional<double> above, below;
+  // A sample older than this does not count (the emitter may have stopped): "maxAge", default
+  // 10m, 1s to 24h.
+  std::chrono::milliseconds max_age{10 * 60 * 1000};
   // record: the timeline entry, with {runId}, {planId}, {planTitle}, {incidentId},
   // {fields.<name>} filled in.
   std::string text;
@@ -51,8 +56,13 @@ Result<StepCall> DecodeStepCall(const runbook::Step& step, const std::string& pa
 // "" when `body` meets the condition, else why not ("status is \"degraded\", not \"ok\"").
 std::string Expect(const Expectation& e, const JsonValue& body);
 
-// The newest sample of `key` whose dimensions include `dims`, if any.
-std::optional<double> LatestValue(const workflow::MetricStore& store, const std::string& key,
+// The newest sample of `key` whose dimensions include `dims`, if any: its value and time (Unix
+// ns).
+struct Sample {
+  double value = 0;
+  std::int64_t at_ns = 0;
+};
+std::optional<Sample> LatestValue(const workflow::MetricStore& store, const std::string& key,
                                   const workflow::Dimensions& dims);
 
 std::string FormatNumber(double v);

@@ -594,6 +594,40 @@ TEST_P(RunbooksTest, TheRunnerFinishesRunsByItselfAndAStopHandsQueuedWorkBack) {
   tick.join();
 }
 
+TEST_P(RunbooksTest, EndedRunsAreDeletedAfterTheRetentionWaitingOnesAreKept) {
+  OpenRunbooks();  // retention: 90 days
+  Put(R"({"id": "r", "title": "R", "steps": [
+    {"id": "note", "title": "Note", "type": "record", "with": {"text": "x"}}]})");
+  Put(R"({"id": "w", "title": "W", "steps": [{"id": "ok", "title": "OK", "type": "manual"}]})");
+  const std::string ended = Start("r");
+  EXPECT_EQ(runbooks_->RunQueued(), 1u);
+  const std::string waiting = Start("w");
+  Advance(89LL * 24 * 3600 * kSec);
+  EXPECT_EQ(*runbooks_->RunRetention(), 0u);
+  Advance(2LL * 24 * 3600 * kSec);
+  EXPECT_EQ(*runbooks_->RunRetention(), 1u);
+  EXPECT_EQ(runbooks_->GetRun(ended).error().code, errc::kNotFound);
+  EXPECT_EQ(Run(waiting).status, "blocked");
+}
+
+TEST_P(RunbooksTest, AMetricSampleOlderThanMaxAgeDoesNotCount) {
+  OpenRunbooks();
+  Put(R"({"id": "m", "title": "M", "steps": [
+    {"id": "v", "title": "V", "type": "verify", "interval": "1s", "timeout": "1m",
+     "with": {"metric": {"key": "q", "below": 10, "maxAge": "30s"}}}]})");
+  now_ = Time::Now().UnixNanos();  // samples are stamped with the wall clock
+  metrics_.Add(workflow::Metric{now_ / kMs - 31'000, "q", 1, {}});
+  const std::string run = Start("m");
+  EXPECT_EQ(runbooks_->RunQueued(), 1u);
+  EXPECT_THAT(Step(Run(run), "v").fields.at("error").as_string().c_str(),
+              HasSubstr("no sample of q in the last 30s"));
+  metrics_.Add(workflow::Metric{now_ / kMs, "q", 1, {}});
+  Advance(1 * kSec);
+  runbooks_->Sweep();
+  EXPECT_EQ(runbooks_->RunQueued(), 1u);
+  EXPECT_EQ(Run(run).status, "completed");
+}
+
 TEST_P(RunbooksTest, AServiceNamingAMissingRunbookSaysSoOnTheTimeline) {
   OpenRunbooks();  // disk-full is not uploaded
   const std::string inc = OpenIncident("db-routing-key-0000000001", "k1");

@@ -69,6 +69,7 @@ struct Config {
   // (OPSORCH_RUNBOOK_THREADS).
   std::string runbook_dir;
   std::int64_t runbook_threads = 8;
+  std::int64_t runbook_retention_days = 90;  // OPSORCH_RUNBOOK_RETENTION_DAYS: ended runs kept
   // Incident engine (the `local` provider and the ingestion endpoints).
   std::string engine_store;  // empty → sqlite:<data_dir>/opsorch.db
   std::string engine_seed_file;

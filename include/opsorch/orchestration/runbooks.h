@@ -56,6 +56,9 @@ struct RunbooksOptions {
   // as interrupted at once instead of waiting for their timeouts.
   bool single_node = true;
   bool runner = true;  // false: no threads; tests call Sweep() and RunQueued()
+  // Runs that ended (completed, failed, cancelled) longer ago than this are deleted, hourly by
+  // the runner (RunRetention).
+  std::chrono::hours retention{24 * 90};
   metrics::Registry* metrics = nullptr;
 };
 
@@ -105,6 +108,9 @@ class Runbooks {
   // The engine's incident hook: inside the transaction that created the incident, a run of each
   // runbook the service names (the runner starts them once the commit is visible).
   Status OnIncidentTriggered(engine::Tx& tx, const engine::IncidentTriggered& t);
+
+  // Deletes runs that ended longer ago than the retention; returns how many.
+  Result<std::size_t> RunRetention();
 
   // Tests (options.runner false): one pass over due runs; run queued attempts on this thread.
   void Sweep();
