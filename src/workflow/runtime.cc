@@ -238,6 +238,11 @@ struct DeploymentRt {
   // dedup key → expectations firing for that series: two declarations on one series share its
   // incident, which opens with the first trigger and resolves with the last resolve.
   std::unordered_map<std::string, int> open;
+  // dedup key → the action ("trigger" | "resolve") whose event was not delivered (retries used
+  // up, or dropped from a full queue): sent again with the series' next sample while the series
+  // is still in that state, so a receiver's outage longer than the retries loses no incident.
+  std::mutex undelivered_mu;
+  std::unordered_map<std::string, std::string> undelivered;
   bool series_full_warned = false;
   std::atomic<std::size_t> series_count{0};
   std::atomic<std::uint64_t> triggers{0}, resolves{0}, untracked{0};
@@ -786,9 +791,12 @@ struct Runtime::Impl {
     std::lock_guard lock(d.watch_mu);
     if (!d.expectations) return;
     std::string dedup;  // of the series, once an expectation watches it
+    const Expectation* watching = nullptr;
+    bool transition = false;
     for (const ActiveExpectation& a : *d.expectations) {
       if (!Watches(a.e, m)) continue;
       if (dedup.empty()) dedup = DedupKey(d.def.id, m);
+      if (watching == nullptr) watching = &a.e;
       std::string key = a.key;
       key += '\0';
       key += dedup;
@@ -812,6 +820,7 @@ struct Runtime::Impl {
       }
       Evaluation ev = Evaluate(a.e, it->second, m.value, m.timestamp_ms);
       it->second = ev.next;
+      transition = transition || ev.transition != Transition::kNone;
       if (ev.transition == Transition::kTrigger) {
         d.triggers.fetch_add(1, std::memory_order_relaxed);
         if (d.open[dedup]++ == 0) QueueIncident(d, "trigger", dedup, &a.e, &m);
@@ -821,6 +830,41 @@ struct Runtime::Impl {
       }
     }
     d.series_count.store(d.series.size(), std::memory_order_relaxed);
+    if (watching != nullptr && !transition) ResendUndelivered(d, dedup, *watching, m);
+  }
+
+  // The series' last event was not delivered and the series is still in that state: its next
+  // sample sends it again (at most once per sample). With watch_mu held.
+  void ResendUndelivered(DeploymentRt& d, const std::string& dedup, const Expectation& e,
+                         const Metric& m) {
+    std::string action;
+    {
+      std::lock_guard lock(d.undelivered_mu);
+      auto it = d.undelivered.find(dedup);
+      if (it == d.undelivered.end()) return;
+      const bool firing = d.open.contains(dedup);
+      if ((it->second == "trigger") != firing) {
+        d.undelivered.erase(it);  // the series moved on: its newer event was queued
+        return;
+      }
+      action = std::move(it->second);
+      d.undelivered.erase(it);
+    }
+    if (action == "trigger") {
+      QueueIncident(d, "trigger", dedup, &e, &m);
+    } else {
+      QueueIncident(d, "resolve", dedup, nullptr, nullptr);
+    }
+  }
+
+  void Undelivered(DeploymentRt& d, const IncidentEvent& ev) {
+    std::lock_guard lock(d.undelivered_mu);
+    d.undelivered[ev.dedup_key] = ev.action;
+  }
+  void Delivered(DeploymentRt& d, const IncidentEvent& ev) {
+    std::lock_guard lock(d.undelivered_mu);
+    auto it = d.undelivered.find(ev.dedup_key);
+    if (it != d.undelivered.end() && it->second == ev.action) d.undelivered.erase(it);
   }
 
   // One expectation stopped firing for the series `dedup`: the last one resolves its incident.
@@ -887,6 +931,7 @@ struct Runtime::Impl {
       std::lock_guard lock(send_mu);
       if (send_stop || send_queue.size() >= kMaxPendingIncidentEvents) {
         d.events_dropped.fetch_add(1, std::memory_order_relaxed);
+        Undelivered(d, ev);
         warn = !send_full_warned;
         send_full_warned = true;
       } else {
@@ -947,6 +992,7 @@ struct Runtime::Impl {
       const Attempted a = t.url.empty() ? AttemptSink(t, ev.body) : AttemptUrl(t, ev.body);
       if (a.outcome == Delivery::kSent) {
         d.events_sent.fetch_add(1, std::memory_order_relaxed);
+        Delivered(d, ev);
         const auto took = std::chrono::duration<double>(Clock::now() - ev.at).count();
         std::size_t b = 0;
         while (b < std::size(kEventLatencyBounds) && took > kEventLatencyBounds[b]) ++b;
@@ -966,6 +1012,7 @@ struct Runtime::Impl {
       }
       if (a.outcome == Delivery::kFailed || attempt >= kIncidentAttempts) {
         d.events_failed.fetch_add(1, std::memory_order_relaxed);
+        Undelivered(d, ev);
         RuntimeLog(log::Level::kWarn,
                    what + " failed after " + std::to_string(attempt) + " attempt" +
                        (attempt > 1 ? "s" : "") + " (" + a.what + ")",

@@ -364,6 +364,31 @@ TEST_F(IncidentsTest, FailuresAreRetriedFiveTimesThenCountedAsFailed) {
   EXPECT_THAT(LocalLogs(), HasSubstr("failed after 5 attempts (HTTP 500)"));
 }
 
+// A receiver down for longer than the retries: the series' next sample, still breaching, sends
+// the trigger again, and it is delivered; nothing more once it was.
+TEST_F(IncidentsTest, AnUndeliveredTriggerIsSentAgainWithTheSeriesNextSample) {
+  receiver_.Answer({503, 503, 503, 503, 503, 202});
+  WriteConfig(R"J([{"metric": "queue.depth", "above": 100}])J");
+  StartOk(Bootstrap(ToReceiver()));
+  Sample(120, 0);
+  ASSERT_TRUE(receiver_.WaitFor(5));
+  // Given up: counted as failed once the fifth answer is in.
+  for (int i = 0; i < 200 && Events("failed") < 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(Events("failed"), 1);
+  Sample(130, 1);  // still breaching: no transition, but the trigger goes again
+  ASSERT_TRUE(receiver_.WaitFor(6));
+  Sample(140, 2);  // delivered now: nothing more
+  runtime_->Stop();
+  const auto bodies = receiver_.Bodies();
+  ASSERT_EQ(bodies.size(), 6u);
+  EXPECT_EQ(Str(Parse(bodies[5]), "event_action"), "trigger");
+  EXPECT_EQ(Str(Parse(bodies[5]), "dedup_key"), Str(Parse(bodies[0]), "dedup_key"));
+  EXPECT_EQ(Events("sent"), 1);
+  EXPECT_EQ(Transitions("trigger"), 1);
+}
+
 TEST_F(IncidentsTest, LoopbackReceiversNeedAllowPrivate) {
   WriteConfig(R"J([{"metric": "queue.depth", "above": 100}])J");
   StartOk(Bootstrap(R"J({"routing_key": "k-123456", "url": ")J" + receiver_.url() + R"J("})J"));
