@@ -167,10 +167,17 @@ TEST_F(ExampleRun, ServeWithARelativeBootstrapAnswersTheMetricsApi) {
 // The runtime reports on itself on the server's /metrics (families a real Prometheus accepts:
 // promtool checks the whole exposition), and its audit records go to the outputs.
 TEST_F(ExampleRun, ServeExposesTheRuntimesOwnMetricsAndWritesAuditRecords) {
+  // The step's call is counted before the step's run ends: wait for both (under ASan on a busy
+  // machine the run's counters came a moment after the call's).
   const Served s = ServeExample(dir_, env_, "GET", "/metrics", "", [](const std::string& b) {
     return b.find(
                "opsorch_workflow_http_calls_total{deployment=\"prometheus-health\","
-               "host=\"prometheus\",status_class=\"error\"}") != std::string::npos;
+               "host=\"prometheus\",status_class=\"error\"}") != std::string::npos &&
+           b.find("opsorch_workflow_step_runs_total{deployment=\"prometheus-health\"") !=
+               std::string::npos &&
+           b.find(
+               "opsorch_workflow_output_appended_records_total{deployment=\"prometheus-"
+               "health\",output=\"console\"}") != std::string::npos;
   });
   ASSERT_TRUE(s.answered) << s.body << "\nstderr:\n" << s.stderr_text;
   for (const char* family :
