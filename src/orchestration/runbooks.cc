@@ -61,14 +61,10 @@ TimePoint Tp(std::int64_t ns) {
 std::int64_t Ns(TimePoint t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
-std::int64_t NsOr0(const std::optional<TimePoint>& t) { return t ? Ns(*t) : 0; }
 std::optional<TimePoint> OptTp(std::int64_t ns) {
   return ns == 0 ? std::nullopt : std::optional<TimePoint>(Tp(ns));
 }
 Time At(std::int64_t ns) { return ns == 0 ? Time{} : Time::FromUnixNanos(ns); }
-std::optional<Time> OptAt(std::int64_t ns) {
-  return ns == 0 ? std::nullopt : std::optional<Time>(Time::FromUnixNanos(ns));
-}
 
 std::string PadVersion(std::int64_t v) {
   std::string s = std::to_string(v);
