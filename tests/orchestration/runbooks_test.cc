@@ -543,22 +543,26 @@ TEST_P(RunbooksTest, TheRunnerFinishesRunsByItselfAndAStopHandsQueuedWorkBack) {
     }
     return true;
   };
-  for (int i = 0; i < 500 && !all_completed(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  EXPECT_TRUE(all_completed());
-  for (const auto& r : runs) {
-    const auto run = Run(r);
-    if (run.status == "completed") continue;
-    std::string why = run.status;
-    for (const auto& st : *run.steps) {
-      why += " " + st.step_id + "=" + st.status;
-      if (const auto* e = st.fields.if_contains("error"))
-        why += "(" + std::string(e->as_string()) + ")";
+  // Waits up to 10 s; a run that did not complete is shown with its steps and their errors.
+  const auto ExpectAllCompleted = [&] {
+    for (int i = 0; i < 500 && !all_completed(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    ADD_FAILURE() << r << ": " << why;
-    break;
-  }
+    for (const auto& r : runs) {
+      const auto run = Run(r);
+      if (run.status == "completed") continue;
+      std::string why = run.status;
+      for (const auto& st : *run.steps) {
+        why += " " + st.step_id + "=" + st.status;
+        if (const auto* e = st.fields.if_contains("error")) {
+          why += "(" + std::string(e->as_string()) + ")";
+        }
+      }
+      ADD_FAILURE() << r << ": " << why;
+      return;
+    }
+  };
+  ExpectAllCompleted();
   // Stop with work queued: 30 runs started, the runner stopped at once.
   std::vector<std::string> more;
   for (int i = 0; i < 30; ++i) more.push_back(Start("auto"));
@@ -573,22 +577,7 @@ TEST_P(RunbooksTest, TheRunnerFinishesRunsByItselfAndAStopHandsQueuedWorkBack) {
   runbooks_.reset();
   OpenRunbooks(/*runner=*/true);
   runs = more;
-  for (int i = 0; i < 500 && !all_completed(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  EXPECT_TRUE(all_completed());
-  for (const auto& r : runs) {
-    const auto run = Run(r);
-    if (run.status == "completed") continue;
-    std::string why = run.status;
-    for (const auto& st : *run.steps) {
-      why += " " + st.step_id + "=" + st.status;
-      if (const auto* e = st.fields.if_contains("error"))
-        why += "(" + std::string(e->as_string()) + ")";
-    }
-    ADD_FAILURE() << r << ": " << why;
-    break;
-  }
+  ExpectAllCompleted();
   EXPECT_EQ(calls.load(), 50 * 4);  // two invoke steps per run, each failing once
   ticking = false;
   tick.join();
