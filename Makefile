@@ -5,11 +5,11 @@ TSAN_BUILD ?= build-tsan
 # Under ThreadSanitizer: everything that runs threads against shared state (the HTTP server,
 # provider swaps, plugin pools, the mock world, the secret stores, the pager's threads; the
 # PostgreSQL variants need the server `make test` starts, and run there).
-TSAN_TESTS ?= HotSwap*:Plugin*:HttpServer*:*Concurren*:SealedSecret*:JsonSecret*:SlaTest*:EngineSync*:PagerTest.Threads*:-*/postgres
+TSAN_TESTS ?= HotSwap*:Plugin*:HttpServer*:*Concurren*:SealedSecret*:JsonSecret*:SlaTest*:EngineSync*:PagerTest.Threads*:*IncidentHook*:EventsSink*:-*/postgres
 # The workflow runtime's scheduler, pool, outputs, reporting and status reports (the script
 # workers are processes of their own: the sandbox's timing-bound limit tests are not run under
 # TSan).
-TSAN_WORKFLOW_TESTS ?= RuntimeTest.*:TestRunner*:PackagingTest.*:RuntimeReport*:MetricsListener*
+TSAN_WORKFLOW_TESTS ?= RuntimeTest.*:TestRunner*:PackagingTest.*:RuntimeReport*:MetricsListener*:IncidentsTest.*
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
