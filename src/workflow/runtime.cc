@@ -930,8 +930,8 @@ struct Runtime::Impl {
     {
       std::lock_guard lock(send_mu);
       if (send_stop || send_queue.size() >= kMaxPendingIncidentEvents) {
+        Undelivered(d, ev);  // before the count: whoever sees the count finds it recorded
         d.events_dropped.fetch_add(1, std::memory_order_relaxed);
-        Undelivered(d, ev);
         warn = !send_full_warned;
         send_full_warned = true;
       } else {
@@ -1011,8 +1011,8 @@ struct Runtime::Impl {
         return;
       }
       if (a.outcome == Delivery::kFailed || attempt >= kIncidentAttempts) {
+        Undelivered(d, ev);  // before the count: whoever sees the count finds it recorded
         d.events_failed.fetch_add(1, std::memory_order_relaxed);
-        Undelivered(d, ev);
         RuntimeLog(log::Level::kWarn,
                    what + " failed after " + std::to_string(attempt) + " attempt" +
                        (attempt > 1 ? "s" : "") + " (" + a.what + ")",
