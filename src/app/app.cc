@@ -75,8 +75,8 @@ struct App::Impl {
   std::mutex engine_mu;
   std::unique_ptr<engine::Engine> engine;
   std::atomic<engine::Engine*> engine_ptr{nullptr};
-  // Runbooks and their runner, opened with the engine (whose store keeps them): after it here so
-  // that it is stopped first and destroyed after the engine has answered its last write.
+  // Runbooks and their runner, opened with the engine (whose store keeps them). ~Impl stops the
+  // runner before the engine and frees it after the engine has answered its last write.
   std::unique_ptr<orchestration::Runbooks> runbooks;
   std::atomic<orchestration::Runbooks*> runbooks_ptr{nullptr};
   std::atomic<bool> shutting_down{false};
