@@ -117,3 +117,7 @@ bench-runbooks: build
 .PHONY: bench-breach
 bench-breach: build
 	bench/breach.sh
+
+.PHONY: bench-pg-profile
+bench-pg-profile: build
+	bench/pg_profile.sh

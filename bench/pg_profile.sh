@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Where an ingested event's time goes on PostgreSQL (the first step of the fast PostgreSQL path,
+# docs/BENCHMARKS.md "PostgreSQL: where an event's time goes"): a private PostgreSQL 15 cluster
+# (scripts/pg-test-cluster, fsync on) with pg_stat_statements, one `opsorch serve` on it, and wrk
+# sending single PagerDuty Events v2 events (16 connections, BENCH_DURATION seconds) in two key
+# mixes: `cycle` (each connection cycles over 1,000 keys: deduplicated into open incidents, the
+# common case) and `unique` (every event a new incident). Per mix it reports events/s, the
+# statements and transactions per event (pg_stat_statements, pg_stat_database), the server's
+# execution time per event against the wall time per event of one connection, and WAL bytes per
+# event (pg_stat_wal), plus the statements that cost the most.
+#
+# Usage: bench/pg_profile.sh        (or: make bench-pg-profile)
+#
+# Environment (all optional): BUILD (build), BENCH_DURATION (10), BENCH_CONNECTIONS (16),
+# BENCH_OUT (bench/results/pg-profile-latest.md).
+set -euo pipefail
+
+caller_dir=$PWD
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+
+duration=${BENCH_DURATION:-10}
+connections=${BENCH_CONNECTIONS:-16}
+strict=0
+resolve_out bench/results/pg-profile-latest.md
+build_dir=${BUILD:-build}
+require_positive duration connections
+require_tools wrk curl awk psql
+bin="$build_dir/opsorch"
+require_binaries "$build_dir" "$bin"
+bench_setup
+drop_opsorch_env
+bench_start
+
+# Beside the build (the cluster runs as postgres, which cannot enter $tmp).
+cluster="$build_dir/pg-profile"
+admin_url=$(scripts/pg-test-cluster start "$cluster")
+stop_cluster() { scripts/pg-test-cluster stop "$cluster" >/dev/null 2>&1 || true; }
+trap 'stop_cluster; cleanup' EXIT
+# pg_stat_statements needs a restart to load.
+runuser -u postgres -- bash -c "cat >> '$cluster/data/postgresql.conf'" <<'EOF'
+shared_preload_libraries = 'pg_stat_statements'
+pg_stat_statements.track = all
+track_io_timing = on
+EOF
+runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl restart -D "$cluster/data" -m fast -w \
+  >/dev/null
+psql -q "$admin_url" -c "CREATE DATABASE bench" >/dev/null
+db_url="${admin_url%/*}/bench"
+psql -q "$db_url" -c "CREATE EXTENSION pg_stat_statements" >/dev/null
+
+routing_key=bench-routing-key-000000000000001
+cat >"$tmp/seed.json" <<EOF
+{"services": [{"id": "svc-bench", "name": "Bench",
+  "integrations": [{"id": "bench-events", "kind": "events_v2", "key": "$routing_key"}]}]}
+EOF
+
+write_lua() {  # write_lua FILE MODE PREFIX (keys of different runs never meet)
+  cat >"$1" <<EOF
+local mode, routing_key, prefix = "$2", "$routing_key", "$3"
+EOF
+  cat >>"$1" <<'EOF'
+-- `tid` is a global of each thread's own state (set by setup in the main state).
+local counter, made = 0, 0
+local threads = {}
+function setup(thread) made = made + 1; thread:set("tid", made); table.insert(threads, thread) end
+function init() codes = {} end
+function request()
+  counter = counter + 1
+  local k = mode == "cycle" and (counter % 1000) or counter
+  local body = '{"routing_key":"' .. routing_key .. '","event_action":"trigger","dedup_key":"' ..
+    prefix .. "t" .. tid .. "-k" .. k .. '","payload":{"summary":"Bench ' .. k ..
+    '","source":"bench-host","severity":"critical"}}'
+  return wrk.format("POST", "/v2/enqueue", {["Content-Type"] = "application/json"}, body)
+end
+function response(status) codes[status] = (codes[status] or 0) + 1 end
+function done()
+  local total = {}
+  for _, t in ipairs(threads) do
+    for s, n in pairs(t:get("codes")) do total[s] = (total[s] or 0) + n end
+  end
+  for s, n in pairs(total) do io.write(string.format("pg-profile status %d %d\n", s, n)) end
+end
+EOF
+}
+
+q() { psql -qAt "$db_url" -c "$1"; }
+
+report_rows=()
+top_rows=()
+for mode in cycle unique; do
+  port=$(free_port 28580)
+  OPSORCH_ADDR=127.0.0.1:$port OPSORCH_DATA_DIR="$tmp/data-$mode" OPSORCH_INCIDENT_PROVIDER=local \
+    OPSORCH_ENGINE_STORE="$db_url" OPSORCH_ENGINE_SEED="$tmp/seed.json" \
+    "$bin" serve >"$tmp/serve-$mode.log" 2>&1 &
+  pid=$!
+  bench_track "$pid"
+  wait_http "http://127.0.0.1:$port/health" "$pid" opsorch "$tmp/serve-$mode.log"
+  write_lua "$tmp/$mode-warm.lua" "$mode" warm-
+  write_lua "$tmp/$mode.lua" "$mode" ""
+  # Warm-up (connections, the store's caches) on keys of its own, then the measured run.
+  wrk -t2 -c"$connections" -d2s -s "$tmp/$mode-warm.lua" "http://127.0.0.1:$port" >/dev/null
+  q "SELECT pg_stat_statements_reset(); SELECT pg_stat_reset_shared('wal'); SELECT pg_stat_reset();" \
+    >/dev/null
+  wrk -t2 -c"$connections" -d"${duration}s" -s "$tmp/$mode.lua" "http://127.0.0.1:$port" \
+    >"$tmp/wrk-$mode.txt"
+  check_alive "$pid" opsorch "$tmp/serve-$mode.log"
+  ok=$(awk '$1 == "pg-profile" && $3 == 202 { print $4 }' "$tmp/wrk-$mode.txt")
+  ok=${ok:-0}
+  ((ok > 0)) || die "no 202 in the $mode run: $(cat "$tmp/wrk-$mode.txt")"
+  calls=$(q "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat%'")
+  exec_ms=$(q "SELECT coalesce(sum(total_exec_time), 0) FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat%'")
+  commits=$(q "SELECT xact_commit FROM pg_stat_database WHERE datname = 'bench'")
+  wal=$(q "SELECT wal_bytes FROM pg_stat_wal")
+  latency=$(awk '$1 == "Latency" { print $2 }' "$tmp/wrk-$mode.txt")
+  report_rows+=("$(awk -v m="$mode" -v ok="$ok" -v d="$duration" -v c="$calls" -v e="$exec_ms" \
+    -v x="$commits" -v w="$wal" -v l="$latency" -v conns="$connections" 'BEGIN {
+      printf "| %s | %d | %.0f | %s | %.2f | %.3f | %.3f | %.0f |", m, ok, ok / d, l, c / ok,
+        x / ok, e / ok, w / ok }')")
+  while IFS='|' read -r cnt per ms query; do
+    top_rows+=("| $mode | $per | $ms | \`${query:0:110}\` |")
+  done < <(psql -qAt -F'|' "$db_url" -c "SELECT calls, round(calls::numeric / $ok, 3),
+      round((total_exec_time / $ok)::numeric, 4), regexp_replace(query, '\s+', ' ', 'g')
+      FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat%'
+      ORDER BY total_exec_time DESC LIMIT 6")
+  stop "$pid"
+done
+
+{
+  echo "### PostgreSQL: where an event's time goes ($(machine_fact))"
+  echo
+  echo "- commit $(tree_commit); \`opsorch serve\` on a private PostgreSQL 15 (fsync on,"
+  echo "  defaults, pg_stat_statements); wrk, $connections connections, ${duration} s per mix;"
+  echo "  single Events v2 events. Server time = pg_stat_statements' execution time (parse, plan"
+  echo "  and the round trip not included)."
+  echo
+  echo "| mix | events (202) | events/s | wrk mean latency | statements / event | transactions / event | server exec ms / event | WAL bytes / event |"
+  echo "|---|---|---|---|---|---|---|---|"
+  printf '%s\n' "${report_rows[@]}"
+  echo
+  echo "The costliest statements (per event: calls, server ms):"
+  echo
+  echo "| mix | calls / event | exec ms / event | statement |"
+  echo "|---|---|---|---|"
+  printf '%s\n' "${top_rows[@]}"
+} >"$tmp/report.md"
+publish_report 0
