@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include <opsorch/common/error.h>
+#include <opsorch/common/text_rules.h>
 #include <opsorch/common/time.h>
 #include <opsorch/log/log.h>
 
@@ -14,16 +15,6 @@ constexpr std::int64_t kNs = 1'000'000'000;
 // How far ahead a mute interval's end is looked for: one that never ends within it is treated
 // as ending then (the resume job looks again).
 constexpr std::int64_t kMuteHorizonNs = 7LL * 24 * 3600 * kNs;
-
-std::int64_t IntOf(const JsonObject& o, std::string_view key) {
-  const JsonValue* v = o.if_contains(key);
-  return v != nullptr && v->is_int64() ? v->get_int64() : 0;
-}
-
-std::string StringOf(const JsonObject& o, std::string_view key) {
-  const JsonValue* v = o.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
-}
 
 std::string Rfc3339(std::int64_t ns) { return FormatRfc3339Nano(Time::FromUnixNanos(ns)); }
 
@@ -105,19 +96,18 @@ Result<silence::Silence> SilenceFromDoc(const CatalogDoc& doc) {
     if (!v.is_object()) continue;
     const auto& o = v.get_object();
     silence::Matcher m;
-    m.name = StringOf(o, "name");
-    m.value = StringOf(o, "value");
-    const JsonValue* r = o.if_contains("isRegex");
-    m.is_regex = r != nullptr && r->is_bool() && r->get_bool();
+    m.name = StringField(o, "name");
+    m.value = StringField(o, "value");
+    m.is_regex = BoolField(o, "isRegex");
     const JsonValue* e = o.if_contains("isEqual");
     m.is_equal = e == nullptr || !e->is_bool() || e->get_bool();
     s.matchers.push_back(std::move(m));
   }
-  s.starts_at = IntOf(doc.body, "startsAt");
-  s.ends_at = IntOf(doc.body, "endsAt");
-  s.updated_at = IntOf(doc.body, "updatedAt");
-  s.created_by = StringOf(doc.body, "createdBy");
-  s.comment = StringOf(doc.body, "comment");
+  s.starts_at = IntField(doc.body, "startsAt");
+  s.ends_at = IntField(doc.body, "endsAt");
+  s.updated_at = IntField(doc.body, "updatedAt");
+  s.created_by = StringField(doc.body, "createdBy");
+  s.comment = StringField(doc.body, "comment");
   return s;
 }
 
@@ -135,15 +125,15 @@ JsonObject WindowToJson(const MaintenanceWindow& w) {
 
 Result<MaintenanceWindow> WindowFromJson(const JsonObject& body) {
   MaintenanceWindow w;
-  w.id = StringOf(body, "id");
+  w.id = StringField(body, "id");
   auto start = TimeField(body, "startTime");
   if (!start) return Fail(std::move(start.error()));
   auto end = TimeField(body, "endTime");
   if (!end) return Fail(std::move(end.error()));
   w.start = *start;
   w.end = *end;
-  w.description = StringOf(body, "description");
-  w.created_by = StringOf(body, "createdBy");
+  w.description = StringField(body, "description");
+  w.created_by = StringField(body, "createdBy");
   if (const JsonValue* u = body.if_contains("updatedAt"); u != nullptr && u->is_string()) {
     if (auto t = ParseRfc3339(std::string_view(u->get_string()))) w.updated_at = t->UnixNanos();
   }
@@ -169,16 +159,16 @@ JsonObject HeartbeatToJson(const Heartbeat& h) {
 
 Result<Heartbeat> HeartbeatFromJson(const JsonObject& body) {
   Heartbeat h;
-  h.id = StringOf(body, "id");
-  h.name = StringOf(body, "name");
-  h.service_id = StringOf(body, "service");
-  h.interval_s = IntOf(body, "intervalSeconds");
-  h.grace_s = IntOf(body, "graceSeconds");
-  h.severity = StringOf(body, "severity");
+  h.id = StringField(body, "id");
+  h.name = StringField(body, "name");
+  h.service_id = StringField(body, "service");
+  h.interval_s = IntField(body, "intervalSeconds");
+  h.grace_s = IntField(body, "graceSeconds");
+  h.severity = StringField(body, "severity");
   if (h.severity.empty()) h.severity = "critical";
-  h.key_hash = StringOf(body, "keyHash");
-  h.key_prefix = StringOf(body, "keyPrefix");
-  h.updated_at = IntOf(body, "updatedAt");
+  h.key_hash = StringField(body, "keyHash");
+  h.key_prefix = StringField(body, "keyPrefix");
+  h.updated_at = IntField(body, "updatedAt");
   if (h.id.empty() || h.service_id.empty() || h.interval_s <= 0) {
     return Fail(errc::kInternal, "heartbeat " + h.id + ": stored incomplete");
   }

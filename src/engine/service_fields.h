@@ -8,20 +8,11 @@
 #include <vector>
 
 #include <opsorch/common/field_reader.h>
+#include <opsorch/common/text_rules.h>
 
 namespace opsorch::engine {
 
 inline constexpr std::size_t kMaxServiceRunbooks = 20;
-
-// A runbook id: the runbook module's rule (its decoder refuses other ids), so a service can
-// name only runbooks that can exist.
-inline bool ValidRunbookId(std::string_view id) {
-  if (id.empty() || id.size() > 64) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-           c == '_' || c == '-';
-  });
-}
 
 // `runbooks`: at most 20 distinct runbook ids, in the order given; absent or null is none.
 // Errors name the element ("runbooks[2]: …"); the reader's status gets the first.
@@ -36,7 +27,7 @@ inline std::vector<std::string> ReadRunbooks(const FieldReader& r) {
   for (std::size_t i = 0; i < ids->size(); ++i) {
     const std::string key = "runbooks[" + std::to_string(i) + "]";
     const JsonValue& v = (*ids)[i];
-    if (!v.is_string() || !ValidRunbookId(std::string_view(v.get_string()))) {
+    if (!v.is_string() || !IsPlainName(std::string_view(v.get_string()))) {
       r.Error(key, "must be a runbook id: 1-64 characters of [A-Za-z0-9._-]");
       return {};
     }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <opsorch/common/error.h>
+#include <opsorch/common/text_rules.h>
 #include <opsorch/common/time.h>
 #include <opsorch/log/log.h>
 
@@ -18,21 +19,6 @@ constexpr std::int64_t kBatch = 256;
 // A paused incident looks again this often, so a window ended early (or deleted) lets its
 // incidents page within a minute.
 constexpr std::int64_t kResumeRecheckNs = 60 * kNs;
-
-std::int64_t IntOf(const JsonObject& o, std::string_view key) {
-  const JsonValue* v = o.if_contains(key);
-  return v != nullptr && v->is_int64() ? v->get_int64() : 0;
-}
-
-std::string StringOf(const JsonObject& o, std::string_view key) {
-  const JsonValue* v = o.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
-}
-
-bool BoolOf(const JsonObject& o, std::string_view key) {
-  const JsonValue* v = o.if_contains(key);
-  return v != nullptr && v->is_bool() && v->get_bool();
-}
 
 JsonObject ObjectOf(const JsonObject& o, std::string_view key) {
   const JsonValue* v = o.if_contains(key);
@@ -83,24 +69,24 @@ Event EventFromRow(const LiveRow& row) {
   Event e;
   e.action = EventAction::kTrigger;
   e.dedup_key = row.id;
-  e.summary = StringOf(ev, "summary");
-  e.source = StringOf(ev, "source");
-  e.severity = ParseSeverity(StringOf(ev, "severity")).value_or(Severity::kError);
-  e.component = StringOf(ev, "component");
-  e.group = StringOf(ev, "group");
-  e.class_name = StringOf(ev, "class");
+  e.summary = StringField(ev, "summary");
+  e.source = StringField(ev, "source");
+  e.severity = ParseSeverity(StringField(ev, "severity")).value_or(Severity::kError);
+  e.component = StringField(ev, "component");
+  e.group = StringField(ev, "group");
+  e.class_name = StringField(ev, "class");
   e.custom_details = ObjectOf(ev, "customDetails");
   e.links = ArrayOf(ev, "links");
   e.images = ArrayOf(ev, "images");
-  e.client = StringOf(ev, "client");
-  e.client_url = StringOf(ev, "clientUrl");
-  e.origin = StringOf(ev, "origin");
+  e.client = StringField(ev, "client");
+  e.client_url = StringField(ev, "clientUrl");
+  e.origin = StringField(ev, "origin");
   return e;
 }
 
 IntegrationRow IntegrationOf(const LiveRow& row) {
   IntegrationRow i;
-  i.id = StringOf(row.body, "integration");
+  i.id = StringField(row.body, "integration");
   i.service_id = row.parent;
   return i;
 }
@@ -134,7 +120,7 @@ LiveRow FiringRow(const IntegrationRow& integration, const Event& e, const silen
   row.body = JsonObject{{"labels", LabelsJson(labels)},
                         {"annotations", ObjectOf(e.custom_details, "annotations")},
                         {"startsAt", e.push ? e.starts_at : now},
-                        {"generatorURL", StringOf(e.custom_details, "generatorURL")},
+                        {"generatorURL", StringField(e.custom_details, "generatorURL")},
                         {"integration", integration.id},
                         {"push", e.push},
                         {"event", EventToJson(e)}};
@@ -165,7 +151,7 @@ bool Suppressed(const LiveRow& row) { return row.state == "suppressed"; }
 // The push route's view of what fires (firing_cache.h), kept with the rows written here.
 void Remember(const QuietEnv& env, const LiveRow& row) {
   if (env.firing == nullptr || row.kind != kFiringRow) return;
-  if (row.state == "active" && BoolOf(row.body, "push")) {
+  if (row.state == "active" && BoolField(row.body, "push")) {
     env.firing->Put(row.parent, row.id, row.digest);
   } else {
     env.firing->Erase(row.parent, row.id);
@@ -277,7 +263,7 @@ Result<Outcome> Release(Tx& tx, LiveRow& row, std::int64_t now, const QuietEnv& 
                           JsonObject{{"dedupKey", row.id}});
     if (auto st = tx.AppendTimeline(t); !st) return Fail(std::move(st.error()));
   }
-  if (!BoolOf(row.body, "push")) {
+  if (!BoolField(row.body, "push")) {
     // Only the Alertmanager API keeps firing rows of active alerts.
     if (auto st = tx.DeleteLive(kFiringRow, row.parent, row.id); !st) {
       return Fail(std::move(st.error()));
@@ -382,11 +368,11 @@ Result<Outcome> ApplyPush(Tx& tx, const IntegrationRow& integration, const Event
   }
 
   // A refresh: Alertmanager's merge (the earliest start, the latest end of this push).
-  row.body["startsAt"] = std::min(IntOf(row.body, "startsAt"), e.starts_at);
+  row.body["startsAt"] = std::min(IntField(row.body, "startsAt"), e.starts_at);
   row.ends_at = e.ends_at;
   row.digest = e.digest;
   row.body["annotations"] = ObjectOf(e.custom_details, "annotations");
-  row.body["generatorURL"] = StringOf(e.custom_details, "generatorURL");
+  row.body["generatorURL"] = StringField(e.custom_details, "generatorURL");
   row.body["event"] = EventToJson(e);
   row.updated_at = now;
   if (Suppressed(row)) {
@@ -404,7 +390,7 @@ Result<Outcome> ApplyPush(Tx& tx, const IntegrationRow& integration, const Event
   if (auto st = tx.PutLive(row); !st) return Fail(std::move(st.error()));
   Remember(env, row);
   Outcome o = Plain("refreshed", e);
-  o.incident_id = StringOf(row.body, "incident");
+  o.incident_id = StringField(row.body, "incident");
   return o;
 }
 
@@ -511,7 +497,7 @@ Status RunHeartbeats(Tx& tx, std::int64_t now, const QuietEnv& env, QuietEffects
     row.due_at = 0;  // the next beat arms it again
     row.updated_at = now;
     if (auto st = tx.PutLive(row); !st) return st;
-    Event e = HeartbeatEvent(hb, EventAction::kTrigger, IntOf(row.body, "lastBeatAt"));
+    Event e = HeartbeatEvent(hb, EventAction::kTrigger, IntField(row.body, "lastBeatAt"));
     auto o = ApplyRules(tx, HeartbeatIntegration(hb), e, now, env, effects);
     if (!o) return Fail(std::move(o.error()));
   }
@@ -557,7 +543,7 @@ Status RunAutoResolve(Tx& tx, const JobRow& job, std::int64_t now, const QuietEn
   row.updated_at = now;
   SetLabels(row, ParseStatusWord("resolved"), std::nullopt);
   if (auto st = tx.UpdateIncident(row); !st) return st;
-  const std::int64_t minutes = IntOf(job.payload, "minutes");
+  const std::int64_t minutes = IntField(job.payload, "minutes");
   TimelineRow e = Entry(id, now, "resolved",
                         "Resolved automatically: unresolved " + std::to_string(minutes) +
                             " minutes after it opened (the service's auto-resolve timeout)",
@@ -573,7 +559,7 @@ Status EndFiringEpisode(Tx& tx, FiringCache* firing, const IncidentRow& incident
   if (incident.dedup_key.empty()) return Ok();
   auto found = tx.GetLive(kFiringRow, incident.service_id, incident.dedup_key);
   if (!found) return Fail(std::move(found.error()));
-  if (!*found || StringOf((*found)->body, "incident") != incident.id) return Ok();
+  if (!*found || StringField((*found)->body, "incident") != incident.id) return Ok();
   if (auto st = tx.DeleteLive(kFiringRow, incident.service_id, incident.dedup_key); !st) {
     return st;
   }
@@ -691,7 +677,7 @@ Status Beat(Tx& tx, const Heartbeat& hb, std::int64_t now, const QuietEnv& env,
             QuietEffects& effects) {
   auto found = tx.GetLive(kBeatRow, "", hb.id);
   if (!found) return Fail(std::move(found.error()));
-  const bool was_down = *found && StringOf((*found)->body, "state") == "down";
+  const bool was_down = *found && StringField((*found)->body, "state") == "down";
   LiveRow row;
   row.kind = std::string(kBeatRow);
   row.id = hb.id;
@@ -712,14 +698,14 @@ Status ArmHeartbeat(Tx& tx, const Heartbeat& hb, std::int64_t now) {
   LiveRow row;
   if (*found) {
     row = std::move(**found);
-    if (StringOf(row.body, "state") == "down") return Ok();  // stays down until a beat
+    if (StringField(row.body, "state") == "down") return Ok();  // stays down until a beat
   } else {
     row.kind = std::string(kBeatRow);
     row.id = hb.id;
     row.body = JsonObject{{"state", "up"}, {"lastBeatAt", 0}, {"armedAt", now}};
   }
-  std::int64_t from = IntOf(row.body, "lastBeatAt");
-  if (from == 0) from = IntOf(row.body, "armedAt");
+  std::int64_t from = IntField(row.body, "lastBeatAt");
+  if (from == 0) from = IntField(row.body, "armedAt");
   if (from == 0) from = now;
   row.due_at = from + (hb.interval_s + hb.grace_s) * kNs;
   row.updated_at = now;

@@ -4,6 +4,7 @@
 
 #include <opsorch/common/error.h>
 #include <opsorch/common/json_writer.h>
+#include <opsorch/common/text_rules.h>
 #include <opsorch/common/time.h>
 #include <opsorch/orchestration/runbooks.h>
 
@@ -16,14 +17,6 @@ using api::Reply;
 using http::Method;
 
 using Fn = Outcome (*)(Runbooks&, Call&);
-
-bool ValidId(std::string_view id) {
-  if (id.empty() || id.size() > 64) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-           c == '_' || c == '-';
-  });
-}
 
 std::string PlanJson(const PlanVersion& v) {
   std::string out = "{\"id\":";
@@ -103,7 +96,7 @@ api::RouteTable Routes(const RoutesContext& ctx) {
                                     "with the local provider"));
               }
               for (std::string_view id : call.params) {
-                if (id.data() != nullptr && !ValidId(id)) {
+                if (id.data() != nullptr && !IsPlainName(id)) {
                   return respond(Fail(errc::kBadRequest,
                                       "invalid id in path: use 1-64 letters, digits, '.', '_' or "
                                       "'-'"));

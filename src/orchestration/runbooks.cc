@@ -6,7 +6,6 @@
 #include <future>
 #include <map>
 #include <mutex>
-#include <random>
 #include <set>
 #include <thread>
 #include <utility>
@@ -20,6 +19,7 @@
 #include <opsorch/common/json_parse.h>
 #include <opsorch/common/json_writer.h>
 #include <opsorch/common/strings.h>
+#include <opsorch/common/text_rules.h>
 #include <opsorch/common/time.h>
 #include <opsorch/engine/engine.h>
 #include <opsorch/engine/store.h>
@@ -76,19 +76,6 @@ std::int64_t Digest(std::string_view text) {
   std::uint64_t h = 1469598103934665603ULL;
   for (unsigned char c : text) h = (h ^ c) * 1099511628211ULL;
   return static_cast<std::int64_t>(h >> 1);
-}
-
-std::int64_t Int(const JsonObject& o, std::string_view k) {
-  const JsonValue* v = o.if_contains(k);
-  return v != nullptr && v->is_int64() ? v->get_int64() : 0;
-}
-std::string Str(const JsonObject& o, std::string_view k) {
-  const JsonValue* v = o.if_contains(k);
-  return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
-}
-JsonObject Obj(const JsonObject& o, std::string_view k) {
-  const JsonValue* v = o.if_contains(k);
-  return v != nullptr && v->is_object() ? v->get_object() : JsonObject();
 }
 
 StepStatus StepStatusFrom(std::string_view s) {
@@ -160,19 +147,17 @@ JsonObject Encode(const RunDoc& r) {
 RunDoc Decode(std::string id, const JsonObject& o, std::size_t steps) {
   RunDoc r;
   r.id = std::move(id);
-  r.plan_id = Str(o, "planId");
-  r.version = Int(o, "planVersion");
-  r.status = Str(o, "status");
-  r.incident_id = Str(o, "incidentId");
-  r.service = Str(o, "service");
-  r.fields = Obj(o, "fields");
-  r.started_by = Obj(o, "startedBy");
-  r.created_at = Int(o, "createdAt");
-  r.updated_at = Int(o, "updatedAt");
-  const JsonValue* fn = o.if_contains("finishNoted");
-  r.finish_noted = fn != nullptr && fn->is_bool() && fn->get_bool();
-  const JsonValue* c = o.if_contains("cancelled");
-  r.state.cancelled = c != nullptr && c->is_bool() && c->get_bool();
+  r.plan_id = StringField(o, "planId");
+  r.version = IntField(o, "planVersion");
+  r.status = StringField(o, "status");
+  r.incident_id = StringField(o, "incidentId");
+  r.service = StringField(o, "service");
+  r.fields = ObjectField(o, "fields");
+  r.started_by = ObjectField(o, "startedBy");
+  r.created_at = IntField(o, "createdAt");
+  r.updated_at = IntField(o, "updatedAt");
+  r.finish_noted = BoolField(o, "finishNoted");
+  r.state.cancelled = BoolField(o, "cancelled");
   r.state.steps.resize(steps);
   r.recs.resize(steps);
   const JsonValue* arr = o.if_contains("steps");
@@ -182,21 +167,27 @@ RunDoc Decode(std::string id, const JsonObject& o, std::size_t steps) {
     if (!v.is_object()) continue;
     const JsonObject& s = v.get_object();
     runbook::StepState& st = r.state.steps[i];
-    st.status = StepStatusFrom(Str(s, "status"));
-    st.attempts = static_cast<int>(Int(s, "attempts"));
-    st.started_at = OptTp(Int(s, "startedAt"));
-    st.finished_at = OptTp(Int(s, "finishedAt"));
-    st.next_attempt = OptTp(Int(s, "nextAttempt"));
-    st.checking_since = OptTp(Int(s, "checkingSince"));
-    st.error = Str(s, "error");
+    st.status = StepStatusFrom(StringField(s, "status"));
+    st.attempts = static_cast<int>(IntField(s, "attempts"));
+    st.started_at = OptTp(IntField(s, "startedAt"));
+    st.finished_at = OptTp(IntField(s, "finishedAt"));
+    st.next_attempt = OptTp(IntField(s, "nextAttempt"));
+    st.checking_since = OptTp(IntField(s, "checkingSince"));
+    st.error = StringField(s, "error");
     StepRec& rec = r.recs[i];
-    rec.actor = Str(s, "actor");
-    rec.note = Str(s, "note");
+    rec.actor = StringField(s, "actor");
+    rec.note = StringField(s, "note");
     if (const JsonValue* out = s.if_contains("output")) rec.output = *out;
-    rec.updated_at = Int(s, "updatedAt");
+    rec.updated_at = IntField(s, "updatedAt");
   }
   return r;
 }
+
+// A plan version as the runner uses it: each step's `with` decoded once, not per attempt (a
+// stored version that a stricter release no longer accepts fails only the steps concerned).
+struct Plan : PlanVersion {
+  std::vector<Result<StepCall>> calls;  // indexed like runbook.steps
+};
 
 // One automated attempt handed to an executor thread once the transaction that claimed it is
 // durable.
@@ -205,7 +196,7 @@ struct Attempt {
   std::size_t step = 0;
   int attempt = 0;
   std::int64_t claimed_at = 0;  // ns: the transaction that started it
-  std::shared_ptr<const PlanVersion> plan;
+  std::shared_ptr<const Plan> plan;
   std::string incident_id;
   JsonObject fields;
 };
@@ -217,16 +208,8 @@ struct AttemptResult {
   std::string text;   // kRecord: the timeline entry
 };
 
-std::string NewRunId() {
-  static std::mutex mu;
-  static std::mt19937_64 rng{std::random_device{}()};
-  std::lock_guard lock(mu);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::uint64_t v = rng();
-  std::string id = "run-";
-  for (int i = 0; i < 16; ++i, v >>= 4) id.push_back(kHex[v & 15]);
-  return id;
-}
+// Unique across nodes and restarts: 128 random bits (libsodium), as integration keys are made.
+std::string NewRunId() { return "run-" + engine::Engine::NewKey(); }
 
 // The workflow step's input: who calls, for what, with what.
 std::string StepInput(const Attempt& a, const StepCall& call) {
@@ -278,7 +261,7 @@ struct Runbooks::Impl {
   engine::Store& store;
 
   std::mutex plans_mu;
-  std::map<std::pair<std::string, std::int64_t>, std::shared_ptr<const PlanVersion>> plans;
+  std::map<std::pair<std::string, std::int64_t>, std::shared_ptr<const Plan>> plans;
 
   std::mutex mu;
   std::condition_variable cv;       // executors: work queued; runner: wake
@@ -356,33 +339,37 @@ struct Runbooks::Impl {
 
   // ---- plans ----
 
-  std::shared_ptr<const PlanVersion> Cached(const std::string& id, std::int64_t version) {
+  std::shared_ptr<const Plan> Cached(const std::string& id, std::int64_t version) {
     std::lock_guard lock(plans_mu);
     auto it = plans.find({id, version});
     return it == plans.end() ? nullptr : it->second;
   }
 
-  Result<std::shared_ptr<const PlanVersion>> FromRow(const std::string& id, const LiveRow& row) {
-    auto v = std::make_shared<PlanVersion>();
-    v->doc = Obj(row.body, "doc");
-    v->version = Int(row.body, "version");
-    v->updated_at = Int(row.body, "updatedAt");
-    v->source = Str(row.body, "source");
+  Result<std::shared_ptr<const Plan>> FromRow(const std::string& id, const LiveRow& row) {
+    auto v = std::make_shared<Plan>();
+    v->doc = ObjectField(row.body, "doc");
+    v->version = IntField(row.body, "version");
+    v->updated_at = IntField(row.body, "updatedAt");
+    v->source = StringField(row.body, "source");
     auto rb = runbook::DecodeRunbook(JsonValue(v->doc));
     if (!rb) {
       return Fail(errc::kInternal,
                   "stored runbook " + id + " version " + row.id + ": " + rb.error().message);
     }
     v->runbook = std::move(*rb);
-    std::shared_ptr<const PlanVersion> out = v;
+    for (std::size_t i = 0; i < v->runbook.steps.size(); ++i) {
+      v->calls.push_back(
+          DecodeStepCall(v->runbook.steps[i], "steps[" + std::to_string(i) + "].with"));
+    }
+    std::shared_ptr<const Plan> out = v;
     std::lock_guard lock(plans_mu);
     plans.emplace(std::make_pair(id, v->version), out);
     return out;
   }
 
   // A version, inside a transaction.
-  Result<std::shared_ptr<const PlanVersion>> VersionIn(Tx& tx, const std::string& id,
-                                                       std::int64_t version) {
+  Result<std::shared_ptr<const Plan>> VersionIn(Tx& tx, const std::string& id,
+                                                std::int64_t version) {
     if (auto hit = Cached(id, version)) return hit;
     auto row = tx.GetLive(kVersionKind, id, PadVersion(version));
     if (!row) return Fail(std::move(row.error()));
@@ -392,7 +379,7 @@ struct Runbooks::Impl {
   }
 
   // A version, outside a transaction.
-  Result<std::shared_ptr<const PlanVersion>> Version(const std::string& id, std::int64_t version) {
+  Result<std::shared_ptr<const Plan>> Version(const std::string& id, std::int64_t version) {
     if (auto hit = Cached(id, version)) return hit;
     auto rows = store.Live(kVersionKind, id);
     if (!rows) return Fail(std::move(rows.error()));
@@ -434,13 +421,13 @@ struct Runbooks::Impl {
       std::int64_t version = 1;
       if (*cur) {
         const bool deleted = (*cur)->state == "deleted";
-        if (!deleted && Int((*cur)->body, "digest") == digest) {
-          out->version = Int((*cur)->body, "version");
-          out->updated_at = Int((*cur)->body, "updatedAt");
-          out->source = Str((*cur)->body, "source");
+        if (!deleted && IntField((*cur)->body, "digest") == digest) {
+          out->version = IntField((*cur)->body, "version");
+          out->updated_at = IntField((*cur)->body, "updatedAt");
+          out->source = StringField((*cur)->body, "source");
           return Ok();
         }
-        version = Int((*cur)->body, "version") + 1;
+        version = IntField((*cur)->body, "version") + 1;
       }
       LiveRow v;
       v.kind = kVersionKind;
@@ -478,7 +465,7 @@ struct Runbooks::Impl {
     std::vector<PlanVersion> out;
     for (const LiveRow& r : *rows) {
       if (r.state == "deleted") continue;
-      auto v = Version(r.id, Int(r.body, "version"));
+      auto v = Version(r.id, IntField(r.body, "version"));
       if (!v) {
         log::Error("runbooks: " + v.error().message);
         continue;
@@ -494,7 +481,7 @@ struct Runbooks::Impl {
     if (!rows) return Fail(std::move(rows.error()));
     for (const LiveRow& r : *rows) {
       if (r.id != pid || r.state == "deleted") continue;
-      auto v = Version(pid, Int(r.body, "version"));
+      auto v = Version(pid, IntField(r.body, "version"));
       if (!v) return Fail(std::move(v.error()));
       return std::optional<PlanVersion>(**v);
     }
@@ -526,7 +513,7 @@ struct Runbooks::Impl {
 
   struct Loaded {
     RunDoc doc;
-    std::shared_ptr<const PlanVersion> plan;
+    std::shared_ptr<const Plan> plan;
   };
 
   Result<std::optional<Loaded>> LoadIn(Tx& tx, const std::string& run_id) {
@@ -537,7 +524,7 @@ struct Runbooks::Impl {
   }
 
   Result<std::optional<Loaded>> LoadRow(Tx& tx, const LiveRow& row) {
-    auto plan = VersionIn(tx, Str(row.body, "planId"), Int(row.body, "planVersion"));
+    auto plan = VersionIn(tx, StringField(row.body, "planId"), IntField(row.body, "planVersion"));
     if (!plan) return Fail(std::move(plan.error()));
     Loaded l{Decode(row.parent, row.body, (*plan)->runbook.steps.size()), *plan};
     return std::optional<Loaded>(std::move(l));
@@ -588,7 +575,7 @@ struct Runbooks::Impl {
     return tx.PutLive(row);
   }
 
-  Status NewRunIn(Tx& tx, std::shared_ptr<const PlanVersion> plan, RunDoc doc, std::int64_t now,
+  Status NewRunIn(Tx& tx, std::shared_ptr<const Plan> plan, RunDoc doc, std::int64_t now,
                   bool advance, std::vector<Attempt>& started, RunDoc* out) {
     Loaded l{std::move(doc), std::move(plan)};
     l.doc.state = runbook::NewRun(l.plan->runbook);
@@ -660,7 +647,7 @@ struct Runbooks::Impl {
   AttemptResult Execute(const Attempt& a) {
     const runbook::Step& step = a.plan->runbook.steps[a.step];
     AttemptResult res;
-    auto call = DecodeStepCall(step, "with");
+    const Result<StepCall>& call = a.plan->calls[a.step];
     if (!call) {
       res.kind = AttemptResult::Kind::kFail;
       res.error = call.error().message;
@@ -673,7 +660,7 @@ struct Runbooks::Impl {
     }
     const bool check =
         step.type == runbook::StepType::kObserve || step.type == runbook::StepType::kVerify;
-    if (!call->metric.empty()) return CheckMetric(*call, step.type);
+    if (!call->metric.empty()) return CheckMetric(*call);
     workflow::Runtime* rt = options.workflows ? options.workflows() : nullptr;
     if (rt == nullptr) {
       res.kind = AttemptResult::Kind::kFail;
@@ -715,7 +702,7 @@ struct Runbooks::Impl {
     return res;
   }
 
-  AttemptResult CheckMetric(const StepCall& call, runbook::StepType type) {
+  AttemptResult CheckMetric(const StepCall& call) {
     AttemptResult res;
     if (options.workflow_metrics == nullptr) {
       res.kind = AttemptResult::Kind::kFail;
@@ -746,21 +733,25 @@ struct Runbooks::Impl {
       res.kind = AttemptResult::Kind::kNotYet;
       res.error = std::move(why);
     }
-    (void)type;
     return res;
   }
 
-  std::string RenderText(const std::string& tmpl, const Attempt& a) const {
-    std::map<std::string, std::string, std::less<>> vars{{"runId", a.run_id},
-                                                         {"planId", a.plan->runbook.id},
-                                                         {"planTitle", a.plan->runbook.title},
-                                                         {"incidentId", a.incident_id}};
-    for (const auto& kv : a.fields) {
-      if (kv.value().is_string()) {
-        vars.emplace("fields." + std::string(kv.key()), std::string(kv.value().get_string()));
-      }
-    }
-    return RenderTemplate(tmpl, vars);
+  // A record step's text: {runId}, {planId}, {planTitle}, {incidentId}, {fields.<name>}.
+  static std::string RenderText(const std::string& tmpl, const Attempt& a) {
+    return FillPlaceholders(
+        tmpl,
+        [&](std::string_view name) -> std::optional<std::string> {
+          if (name == "runId") return a.run_id;
+          if (name == "planId") return a.plan->runbook.id;
+          if (name == "planTitle") return a.plan->runbook.title;
+          if (name == "incidentId") return a.incident_id;
+          if (name.starts_with("fields.")) {
+            const JsonValue* v = a.fields.if_contains(name.substr(7));
+            if (v != nullptr && v->is_string()) return std::string(v->get_string());
+          }
+          return std::nullopt;
+        },
+        kMaxStepText);
   }
 
   // Applies one attempt's result in a transaction; a result of an attempt that is no longer
@@ -953,11 +944,11 @@ struct Runbooks::Impl {
       if (steps == nullptr || !steps->is_array()) continue;
       for (std::size_t i = 0; i < steps->get_array().size(); ++i) {
         const JsonValue& s = steps->get_array()[i];
-        if (!s.is_object() || Str(s.get_object(), "status") != "running") continue;
+        if (!s.is_object() || StringField(s.get_object(), "status") != "running") continue;
         Attempt a;
         a.run_id = row.parent;
         a.step = i;
-        a.attempt = static_cast<int>(Int(s.get_object(), "attempts"));
+        a.attempt = static_cast<int>(IntField(s.get_object(), "attempts"));
         AttemptResult res;
         res.kind = AttemptResult::Kind::kFail;
         res.error = "interrupted: opsorch stopped while this attempt ran";
@@ -1001,7 +992,7 @@ struct Runbooks::Impl {
       }
       auto doc = ParseJson(text);
       std::string id;
-      if (doc && doc->is_object()) id = Str(doc->get_object(), "id");
+      if (doc && doc->is_object()) id = StringField(doc->get_object(), "id");
       auto put = Put(id, text, "file:" + f.filename().string());
       if (!put) {
         log::Error("runbooks: " + f.string() + ": " + put.error().message);
@@ -1274,7 +1265,6 @@ s::OrchestrationRun ToRun(const RunDoc& r, const PlanVersion& plan, bool with_pl
     s::OrchestrationStepState x;
     x.step_id = def.id;
     x.status = std::string(runbook::StepStatusName(st.status));
-    if (st.status == StepStatus::kPending && st.next_attempt) x.status = "pending";
     x.actor = rec.actor;
     x.note = rec.note;
     if (st.started_at) x.started_at = At(Ns(*st.started_at));
@@ -1307,13 +1297,13 @@ Result<std::vector<s::OrchestrationRun>> Runbooks::QueryRuns(const s::Orchestrat
         std::find(q.statuses.begin(), q.statuses.end(), r.state) == q.statuses.end()) {
       continue;
     }
-    const std::string plan = Str(r.body, "planId");
+    const std::string plan = StringField(r.body, "planId");
     if (!q.plan_ids.empty() &&
         std::find(q.plan_ids.begin(), q.plan_ids.end(), plan) == q.plan_ids.end()) {
       continue;
     }
-    if (!q.scope.service.empty() && Str(r.body, "service") != q.scope.service) continue;
-    items.push_back({Int(r.body, "createdAt"), &r});
+    if (!q.scope.service.empty() && StringField(r.body, "service") != q.scope.service) continue;
+    items.push_back({IntField(r.body, "createdAt"), &r});
   }
   // Newest first; the id breaks ties so the order is stable.
   std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
@@ -1323,7 +1313,8 @@ Result<std::vector<s::OrchestrationRun>> Runbooks::QueryRuns(const s::Orchestrat
   const auto limit = static_cast<std::size_t>(providers::PageSize(q.limit));
   std::vector<s::OrchestrationRun> out;
   for (const Item& it : items) {
-    auto plan = impl_->Version(Str(it.row->body, "planId"), Int(it.row->body, "planVersion"));
+    auto plan =
+        impl_->Version(StringField(it.row->body, "planId"), IntField(it.row->body, "planVersion"));
     if (!plan) {
       log::Error("runbooks: run " + it.row->parent + ": " + plan.error().message);
       continue;
@@ -1345,7 +1336,7 @@ Result<std::optional<s::OrchestrationRun>> Runbooks::GetRun(std::string_view id)
   if (!rows) return Fail(std::move(rows.error()));
   for (const LiveRow& r : *rows) {
     if (r.id != kRunRowId) continue;
-    auto plan = impl_->Version(Str(r.body, "planId"), Int(r.body, "planVersion"));
+    auto plan = impl_->Version(StringField(r.body, "planId"), IntField(r.body, "planVersion"));
     if (!plan) return Fail(std::move(plan.error()));
     const RunDoc doc = Decode(r.parent, r.body, (*plan)->runbook.steps.size());
     return std::optional<s::OrchestrationRun>(ToRun(doc, **plan, true));
@@ -1372,7 +1363,7 @@ Result<s::OrchestrationRun> Runbooks::StartRun(std::string_view plan_id, const J
   const std::int64_t now = m.Now();
   std::vector<Attempt> started;
   RunDoc created;
-  std::shared_ptr<const PlanVersion> used;
+  std::shared_ptr<const Plan> used;
   Status st = m.SubmitOrRefuse([&](Tx& tx, Status& refused) -> Status {
     started.clear();
     auto cur = tx.GetLive(kPlanKind, "", pid);
@@ -1381,7 +1372,7 @@ Result<s::OrchestrationRun> Runbooks::StartRun(std::string_view plan_id, const J
       refused = Fail(errc::kNotFound, "plan " + pid + " not found");
       return Ok();
     }
-    auto plan = m.VersionIn(tx, pid, Int((*cur)->body, "version"));
+    auto plan = m.VersionIn(tx, pid, IntField((*cur)->body, "version"));
     if (!plan) return Fail(std::move(plan.error()));
     used = *plan;
     RunDoc doc;
@@ -1515,7 +1506,7 @@ Status Runbooks::OnIncidentTriggered(engine::Tx& tx, const engine::IncidentTrigg
       if (auto st = AppendEntry(tx, e); !st) return st;
       continue;
     }
-    auto plan = m.VersionIn(tx, id, Int((*cur)->body, "version"));
+    auto plan = m.VersionIn(tx, id, IntField((*cur)->body, "version"));
     if (!plan) {
       // A runbook that cannot be read must not keep incidents from opening: said on the
       // timeline (a store failure is the transaction's own and fails it).

@@ -15,7 +15,6 @@
 namespace opsorch::orchestration {
 namespace {
 
-constexpr std::size_t kMaxText = 4096;
 constexpr std::size_t kMaxInputBytes = 16 * 1024;
 
 std::optional<double> Number(const JsonValue& v) {
@@ -94,7 +93,8 @@ Result<StepCall> DecodeStepCall(const runbook::Step& step, const std::string& pa
     case runbook::StepType::kManual:
       r.OnlyKnown({"instructions"});
       c.instructions = r.Str("instructions");
-      if (c.instructions.size() > kMaxText) r.Error("instructions", "must be at most 4096 bytes");
+      if (c.instructions.size() > kMaxStepText)
+        r.Error("instructions", "must be at most 4096 bytes");
       break;
     case runbook::StepType::kInvoke:
       r.OnlyKnown({"deployment", "step", "input"});
@@ -103,7 +103,7 @@ Result<StepCall> DecodeStepCall(const runbook::Step& step, const std::string& pa
     case runbook::StepType::kRecord:
       r.OnlyKnown({"text"});
       c.text = r.Str("text", true);
-      if (c.text.size() > kMaxText) r.Error("text", "must be at most 4096 bytes");
+      if (c.text.size() > kMaxStepText) r.Error("text", "must be at most 4096 bytes");
       break;
     case runbook::StepType::kObserve:
     case runbook::StepType::kVerify: {
@@ -220,26 +220,6 @@ std::optional<Sample> LatestValue(const workflow::MetricStore& store, const std:
     }
   }
   return best;
-}
-
-std::string RenderTemplate(std::string_view tmpl,
-                           const std::map<std::string, std::string, std::less<>>& vars) {
-  std::string out;
-  for (std::size_t i = 0; i < tmpl.size() && out.size() <= kMaxText;) {
-    if (tmpl[i] == '{') {
-      const auto close = tmpl.find('}', i);
-      if (close != std::string_view::npos) {
-        auto it = vars.find(tmpl.substr(i + 1, close - i - 1));
-        if (it != vars.end()) {
-          out += it->second;
-          i = close + 1;
-          continue;
-        }
-      }
-    }
-    out.push_back(tmpl[i++]);
-  }
-  return std::string(Utf8Prefix(out, kMaxText));
 }
 
 }  // namespace opsorch::orchestration

@@ -66,8 +66,7 @@ std::optional<Sample> LatestValue(const workflow::MetricStore& store, const std:
                                   const workflow::Dimensions& dims);
 
 std::string FormatNumber(double v);
-// {name} replaced by vars[name]; unknown names are left as they are. At most 4096 bytes out.
-std::string RenderTemplate(std::string_view tmpl,
-                           const std::map<std::string, std::string, std::less<>>& vars);
+
+inline constexpr std::size_t kMaxStepText = 4096;  // record text and manual instructions
 
 }  // namespace opsorch::orchestration

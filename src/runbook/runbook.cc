@@ -5,6 +5,7 @@
 #include <opsorch/common/error.h>
 #include <opsorch/common/field_reader.h>
 #include <opsorch/common/json_parse.h>
+#include <opsorch/common/text_rules.h>
 #include <opsorch/runbook/runbook.h>
 
 namespace opsorch::runbook {
@@ -12,14 +13,6 @@ namespace {
 
 constexpr std::size_t kMaxText = 1024;
 constexpr std::chrono::hours kMaxRetryWait{1};
-
-bool ValidId(std::string_view id) {
-  if (id.empty() || id.size() > 64) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-           c == '_' || c == '-';
-  });
-}
 
 std::optional<StepType> ParseType(std::string_view s) {
   if (s == "manual") return StepType::kManual;
@@ -162,7 +155,7 @@ Result<Runbook> DecodeRunbook(const JsonValue& doc) {
   r.OnlyKnown({"id", "title", "description", "version", "steps", "comment"});
   Runbook rb;
   rb.id = r.Str("id", true);
-  if (status && !ValidId(rb.id)) r.Error("id", "must be 1-64 characters of [A-Za-z0-9._-]");
+  if (status && !IsPlainName(rb.id)) r.Error("id", "must be 1-64 characters of [A-Za-z0-9._-]");
   rb.title = r.Str("title", true);
   rb.description = r.Str("description");
   rb.version = r.Str("version");
@@ -191,7 +184,7 @@ Result<Runbook> DecodeRunbook(const JsonValue& doc) {
                  "retryDelay", "timeout", "interval", "with", "comment"});
     Step step;
     step.id = s.Str("id", true);
-    if (status && !ValidId(step.id)) s.Error("id", "must be 1-64 characters of [A-Za-z0-9._-]");
+    if (status && !IsPlainName(step.id)) s.Error("id", "must be 1-64 characters of [A-Za-z0-9._-]");
     if (status && !index.emplace(step.id, i).second) {
       s.Error("id", "\"" + step.id + "\" is the id of another step");
     }
@@ -213,7 +206,7 @@ Result<Runbook> DecodeRunbook(const JsonValue& doc) {
       }
       for (std::size_t k = 0; k < deps->size() && status; ++k) {
         const std::string dat = "dependsOn[" + std::to_string(k) + "]";
-        if (!(*deps)[k].is_string() || !ValidId((*deps)[k].get_string())) {
+        if (!(*deps)[k].is_string() || !IsPlainName((*deps)[k].get_string())) {
           s.Error(dat, "must be a step id");
           break;
         }

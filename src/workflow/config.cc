@@ -10,6 +10,7 @@
 #include <opsorch/common/files.h>
 #include <opsorch/common/json_parse.h>
 #include <opsorch/common/json_writer.h>
+#include <opsorch/common/text_rules.h>
 #include <opsorch/workflow/config.h>
 
 namespace opsorch::workflow {
@@ -22,15 +23,7 @@ constexpr std::size_t kMaxProcessorsPerChain = 32;
 
 }  // namespace
 
-bool ValidName(std::string_view name) {
-  if (name.empty() || name.size() > 64) return false;
-  for (char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '-' || c == '_' || c == '.';
-    if (!ok) return false;
-  }
-  return true;
-}
+bool ValidName(std::string_view name) { return IsPlainName(name); }
 
 std::string ConfigDigest(std::string_view text) {
   unsigned char md[crypto_hash_sha256_BYTES];

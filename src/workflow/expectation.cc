@@ -5,6 +5,7 @@
 #include <opsorch/common/error.h>
 #include <opsorch/common/field_reader.h>
 #include <opsorch/common/strings.h>
+#include <opsorch/common/text_rules.h>
 #include <opsorch/workflow/config.h>
 #include <opsorch/workflow/expectation.h>
 
@@ -189,28 +190,17 @@ std::string Summary(const Expectation& e, const Metric& m) {
     }
     return Cut(std::move(out), kMaxSummary);
   }
-  std::string out;
-  const std::string& t = e.summary;
-  for (std::size_t i = 0; i < t.size(); ++i) {
-    const std::size_t close = t[i] == '{' ? t.find('}', i + 1) : std::string::npos;
-    if (close == std::string::npos) {
-      out += t[i];
-      continue;
-    }
-    const std::string name = t.substr(i + 1, close - i - 1);
-    if (name == "key") {
-      out += m.key;
-    } else if (name == "value") {
-      out += FormatValue(m.value);
-    } else if (auto it = m.dimensions.find(name); it != m.dimensions.end()) {
-      out += it->second;
-    } else {
-      out += t.substr(i, close - i + 1);  // unknown: left as written
-    }
-    i = close;
-    if (out.size() > kMaxSummary) break;
-  }
-  return Cut(std::move(out), kMaxSummary);
+  return FillPlaceholders(
+      e.summary,
+      [&](std::string_view name) -> std::optional<std::string> {
+        if (name == "key") return m.key;
+        if (name == "value") return FormatValue(m.value);
+        if (auto it = m.dimensions.find(std::string(name)); it != m.dimensions.end()) {
+          return it->second;
+        }
+        return std::nullopt;
+      },
+      kMaxSummary);
 }
 
 }  // namespace opsorch::workflow

@@ -15,7 +15,7 @@
 //    a metric or a workflow step, verify on a metric with a bound, an expectation with a path
 //    of at most 256 bytes and a condition);
 //  - Expect() is deterministic and agrees with itself (exactly one of "exists" and "does not
-//    exist" holds); RenderTemplate() gives at most 4096 bytes, UTF-8 when what went in was,
+//    exist" holds); FillPlaceholders() gives at most 4096 bytes, UTF-8 when what went in was,
 //    is deterministic and leaves text without a `{` alone;
 //  - a run (NewRun, then up to kRounds rounds of Advance at increasing times with Succeeded,
 //    Failed, NotYet and Completed applied to running and blocked steps):
@@ -47,6 +47,7 @@
 #include <opsorch/common/error.h>
 #include <opsorch/common/json.h>
 #include <opsorch/common/json_parse.h>
+#include <opsorch/common/text_rules.h>
 #include <opsorch/runbook/runbook.h>
 
 #include "fuzz/fuzz_util.h"
@@ -205,21 +206,31 @@ inline void CheckDecoded(const rb::Runbook& book, std::vector<std::string>& out)
 inline void CheckTemplate(std::string_view tmpl,
                           const std::map<std::string, std::string, std::less<>>& vars,
                           std::string_view what, std::vector<std::string>& out) {
-  const std::string r = orchestration::RenderTemplate(tmpl, vars);
+  const auto render = [&] {
+    return FillPlaceholders(
+        tmpl,
+        [&](std::string_view name) -> std::optional<std::string> {
+          auto it = vars.find(name);
+          if (it == vars.end()) return std::nullopt;
+          return it->second;
+        },
+        orchestration::kMaxStepText);
+  };
+  const std::string r = render();
   if (r.size() > kMaxRendered) {
-    out.push_back(std::string(what) + ": RenderTemplate gave " + std::to_string(r.size()) +
+    out.push_back(std::string(what) + ": FillPlaceholders gave " + std::to_string(r.size()) +
                   " bytes");
   }
-  if (orchestration::RenderTemplate(tmpl, vars) != r) {
-    out.push_back(std::string(what) + ": RenderTemplate is not deterministic");
+  if (render() != r) {
+    out.push_back(std::string(what) + ": FillPlaceholders is not deterministic");
   }
   bool utf8_in = ValidUtf8(tmpl);
   for (const auto& [k, v] : vars) utf8_in = utf8_in && ValidUtf8(k) && ValidUtf8(v);
   if (utf8_in && !ValidUtf8(r)) {
-    out.push_back(std::string(what) + ": RenderTemplate cut UTF-8: " + Excerpt(r.substr(0, 40)));
+    out.push_back(std::string(what) + ": FillPlaceholders cut UTF-8: " + Excerpt(r.substr(0, 40)));
   }
   if (tmpl.find('{') == std::string_view::npos && tmpl.size() <= kMaxRendered && r != tmpl) {
-    out.push_back(std::string(what) + ": RenderTemplate changed text without a {name}");
+    out.push_back(std::string(what) + ": FillPlaceholders changed text without a {name}");
   }
 }
 

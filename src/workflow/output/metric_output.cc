@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <opsorch/common/strings.h>
+#include <opsorch/common/text_rules.h>
 #include <opsorch/log/log.h>
 #include <opsorch/net/http_client.h>
 #include <opsorch/workflow/metric_output.h>
@@ -86,13 +87,8 @@ Result<std::size_t> ReadAt(int fd, char* p, std::size_t n, std::uint64_t off) {
   return got;
 }
 
-bool ValidId(std::string_view id) {
-  if (id.empty() || id.size() > 128 || id == "." || id == "..") return false;
-  return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-           c == '_' || c == '-';
-  });
-}
+// A plain name that is also a file name of its own (the spool directory).
+bool ValidId(std::string_view id) { return IsPlainName(id, 128) && id != "." && id != ".."; }
 
 bool ValidHeaderName(std::string_view n) {
   if (n.empty()) return false;

@@ -7,6 +7,7 @@
 #include <opsorch/common/json_parse.h>
 #include <opsorch/common/json_writer.h>
 #include <opsorch/common/strings.h>
+#include <opsorch/common/text_rules.h>
 #include <opsorch/common/time.h>
 #include <opsorch/workflow/package.h>
 
@@ -54,13 +55,7 @@ void PutBytes(std::string& out, const std::uint8_t* p, std::size_t n) {
   out.append(reinterpret_cast<const char*>(p), n);
 }
 
-bool ValidId(std::string_view id) {
-  if (id.empty() || id.size() > 64) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '_' || c == '.';
-  });
-}
+bool ValidId(std::string_view id) { return IsPlainName(id); }
 
 bool ParseVersion(std::string_view v, std::uint32_t out[3]) {
   for (int i = 0; i < 3; ++i) {
