@@ -128,6 +128,29 @@ for mode in cycle unique; do
   stop "$pid"
 done
 
+# The peer in the same run: the same loads on the SQLite store (a fresh file on $tmp's disk).
+peer_rows=()
+for mode in cycle unique; do
+  port=$(free_port 28580)
+  OPSORCH_ADDR=127.0.0.1:$port OPSORCH_DATA_DIR="$tmp/sqlite-$mode" OPSORCH_INCIDENT_PROVIDER=local \
+    OPSORCH_ENGINE_SEED="$tmp/seed.json" "$bin" serve >"$tmp/sqlite-$mode.log" 2>&1 &
+  pid=$!
+  bench_track "$pid"
+  wait_http "http://127.0.0.1:$port/health" "$pid" opsorch "$tmp/sqlite-$mode.log"
+  wrk -t2 -c"$connections" -d2s -s "$tmp/$mode-warm.lua" "http://127.0.0.1:$port" >/dev/null
+  wrk -t2 -c"$connections" -d"${duration}s" -s "$tmp/$mode.lua" "http://127.0.0.1:$port" \
+    >"$tmp/sqlite-wrk-$mode.txt"
+  check_alive "$pid" opsorch "$tmp/sqlite-$mode.log"
+  ok=$(awk '$1 == "pg-profile" && $3 == 202 { print $4 }' "$tmp/sqlite-wrk-$mode.txt")
+  ok=${ok:-0}
+  ((ok > 0)) || die "no 202 in the SQLite $mode run"
+  latency=$(awk '$1 == "Latency" { print $2 }' "$tmp/sqlite-wrk-$mode.txt")
+  pg_rate=$(printf '%s\n' "${report_rows[@]}" | awk -F'|' -v m=" $mode " '$2 == m { print $4 }')
+  peer_rows+=("$(awk -v m="$mode" -v ok="$ok" -v d="$duration" -v l="$latency" -v pg="$pg_rate" \
+    'BEGIN { printf "| %s | %d | %.0f | %s | %.2f× |", m, ok, ok / d, l, pg / (ok / d) }')")
+  stop "$pid"
+done
+
 {
   echo "### PostgreSQL: where an event's time goes ($(machine_fact))"
   echo
@@ -139,6 +162,12 @@ done
   echo "| mix | events (202) | events/s | wrk mean latency | statements / event | transactions / event | server exec ms / event | WAL bytes / event |"
   echo "|---|---|---|---|---|---|---|---|"
   printf '%s\n' "${report_rows[@]}"
+  echo
+  echo "The peer, the same loads on the SQLite store in the same run:"
+  echo
+  echo "| mix | events (202) | events/s | wrk mean latency | PostgreSQL ÷ SQLite |"
+  echo "|---|---|---|---|---|"
+  printf '%s\n' "${peer_rows[@]}"
   echo
   echo "The costliest statements (per event: calls, server ms):"
   echo
