@@ -164,6 +164,12 @@ class RunbooksApp : public ::testing::Test {
     return "";
   }
 
+  // The run's status becomes `status` within `limit` (polled through GET /orchestration/runs).
+  static bool Reaches(ServerProcess* s, const std::string& run, std::string_view status,
+                      milliseconds limit) {
+    return WaitFor([&] { return RunStatus(s, run) == status; }, limit);
+  }
+
   static std::string RunStatus(ServerProcess* s, const std::string& run) {
     const json::value v = Json(Call(s, "GET", "/orchestration/runs/" + run));
     return v.is_object() ? std::string(v.at("status").as_string()) : "";
@@ -191,7 +197,7 @@ TEST_F(RunbooksApp, AKilledServerResumesItsRunsAndRepeatsNothing) {
            R"({"planId": "fix", "fields": {"incidentId": ")" + incident + R"(", "host": "db-1"}})");
   ASSERT_EQ(started.status, 201) << started.body;
   const std::string run(Json(started).at("id").as_string());
-  ASSERT_TRUE(WaitFor([&] { return RunStatus(s, run) == "blocked"; }, milliseconds(10000)))
+  ASSERT_TRUE(Reaches(s, run, "blocked", milliseconds(10000)))
       << Call(s, "GET", "/orchestration/runs/" + run).body;
   EXPECT_EQ(calls_.Counts()[run + "/first"], 1);
 
@@ -209,7 +215,7 @@ TEST_F(RunbooksApp, AKilledServerResumesItsRunsAndRepeatsNothing) {
   EXPECT_EQ(done.body, "{\"status\":\"ok\"}\n");
   EXPECT_EQ(Call(s, "POST", "/orchestration/runs/" + run + "/steps/approve/complete", "{}").status,
             409);
-  ASSERT_TRUE(WaitFor([&] { return RunStatus(s, run) == "completed"; }, milliseconds(10000)))
+  ASSERT_TRUE(Reaches(s, run, "completed", milliseconds(10000)))
       << Call(s, "GET", "/orchestration/runs/" + run).body;
   // Nothing that completed ran again.
   EXPECT_EQ(calls_.Counts()[run + "/first"], 1);
@@ -245,7 +251,7 @@ TEST_F(RunbooksApp, AnAttemptCutOffByAKillIsFailedAsInterruptedAndItsPolicyDecid
   ASSERT_NE(s, nullptr);
   // SQLite: this process owns the store, so the cut-off attempt failed at start; `retry` ran it
   // again.
-  ASSERT_TRUE(WaitFor([&] { return RunStatus(s, run) == "completed"; }, milliseconds(10000)))
+  ASSERT_TRUE(Reaches(s, run, "completed", milliseconds(10000)))
       << Call(s, "GET", "/orchestration/runs/" + run).body;
   EXPECT_EQ(calls_.SlowCalls(), 2);
   const json::value r = Json(Call(s, "GET", "/orchestration/runs/" + run));
@@ -343,7 +349,7 @@ TEST_F(RunbooksApp, ABreachOpensAnIncidentWhoseRunbookFixesItAndItResolvesItself
   EXPECT_EQ(Json(Call(s, "POST", "/orchestration/runs/query", "{}")).as_array().size(), 1u);
   ASSERT_EQ(Call(s, "POST", "/orchestration/runs/" + run + "/steps/approve/complete", "{}").status,
             200);
-  ASSERT_TRUE(WaitFor([&] { return RunStatus(s, run) == "completed"; }, milliseconds(10000)))
+  ASSERT_TRUE(Reaches(s, run, "completed", milliseconds(10000)))
       << Call(s, "GET", "/orchestration/runs/" + run).body;
   ASSERT_TRUE(WaitFor(
       [&] {
@@ -384,11 +390,11 @@ TEST_F(RunbooksApp, TheDemoServesItsRunbooksAndItsWorkflow) {
       Call(s, "POST", "/orchestration/runs", R"({"planId": "restart-checkout"})");
   ASSERT_EQ(started.status, 201) << started.body;
   const std::string run(Json(started).at("id").as_string());
-  ASSERT_TRUE(WaitFor([&] { return RunStatus(s, run) == "blocked"; }, milliseconds(10000)))
+  ASSERT_TRUE(Reaches(s, run, "blocked", milliseconds(10000)))
       << Call(s, "GET", "/orchestration/runs/" + run).body;
   ASSERT_EQ(Call(s, "POST", "/orchestration/runs/" + run + "/steps/approve/complete", "{}").status,
             200);
-  ASSERT_TRUE(WaitFor([&] { return RunStatus(s, run) == "completed"; }, milliseconds(10000)))
+  ASSERT_TRUE(Reaches(s, run, "completed", milliseconds(10000)))
       << Call(s, "GET", "/orchestration/runs/" + run).body;
   // The disk watcher reports.
   ASSERT_TRUE(WaitFor(
@@ -424,18 +430,15 @@ TEST_F(RunbooksApp, TwoNodesOnOnePostgresRunEachStepOnce) {
   // Manual steps completed on the other node than the one that started the run.
   for (int i = 0; i < kRuns; ++i) {
     ServerProcess* other = i % 2 == 0 ? b : a;
-    ASSERT_TRUE(
-        WaitFor([&] { return RunStatus(other, fixes[i]) == "blocked"; }, milliseconds(15000)));
+    ASSERT_TRUE(Reaches(other, fixes[i], "blocked", milliseconds(15000)));
     ASSERT_EQ(
         Call(other, "POST", "/orchestration/runs/" + fixes[i] + "/steps/approve/complete", "{}")
             .status,
         200);
   }
   for (int i = 0; i < kRuns; ++i) {
-    EXPECT_TRUE(WaitFor([&] { return RunStatus(a, autos[i]) == "completed"; }, milliseconds(15000)))
-        << autos[i];
-    EXPECT_TRUE(WaitFor([&] { return RunStatus(b, fixes[i]) == "completed"; }, milliseconds(15000)))
-        << fixes[i];
+    EXPECT_TRUE(Reaches(a, autos[i], "completed", milliseconds(15000))) << autos[i];
+    EXPECT_TRUE(Reaches(b, fixes[i], "completed", milliseconds(15000))) << fixes[i];
   }
   const auto counts = calls_.Counts();
   for (int i = 0; i < kRuns; ++i) {
