@@ -53,7 +53,7 @@ test('start a run from a runbook, complete its manual step through the dialog, s
   await page.getByRole('button', { name: 'Start run' }).click();
   await page.waitForURL((u) => /^\/ui\/orchestration\/runs\/[^/]+$/.test(u.pathname));
   const runId = decodeURIComponent(new URL(page.url()).pathname.split('/').pop());
-  assert.match(runId, /^run-[0-9a-f]{16}$/);
+  assert.match(runId, /^run-[0-9a-f]{32}$/);
   await visible(heading(page).filter({ hasText: TITLE }));
   await visible(page.getByRole('main').getByText(runId, { exact: true }).first());
   assert.equal((await getRun(runId)).planId, PLAN);
