@@ -18,6 +18,7 @@
 #include <opsorch/log/log.h>
 
 #include "engine/postgres/pg_db.h"
+#include "engine/postgres/pg_group.h"
 #include "engine/store_schema.h"
 
 namespace opsorch::engine::postgres {
@@ -262,11 +263,7 @@ constexpr std::string_view kMigrationLock = "hashtextextended('opsorch.schema_mi
 // Retries of a whole write batch after a serialization failure, deadlock, lost connection or
 // contended key.
 constexpr int kMaxRetries = 4;
-constexpr std::size_t kIdleReaders = 8;
 constexpr std::int64_t kRetentionBatch = 1000;
-
-// The (service, dedup key) pairs a batch asked to lock, over all its attempts.
-using KeySet = std::set<std::pair<std::string, std::string>>;
 
 // The advisory lock key of (service, dedup key), from SQL text expressions. The length prefix
 // keeps ("a:b","c") and ("a","b:c") apart; a hash collision only makes two keys wait for each
@@ -356,8 +353,25 @@ class Numbered {
 
 class PgTx final : public Tx {
  public:
-  PgTx(Connection& c, KeySet& seen, bool holds_locks)
-      : c_(c), seen_(seen), ops_(holds_locks ? 1 : 0) {}
+  // `model`: the group's incidents in memory (pg_group.h), or null: a statement per call.
+  PgTx(Connection& c, KeySet& seen, bool holds_locks, GroupModel* model = nullptr)
+      : c_(c), seen_(seen), ops_(holds_locks ? 1 : 0), model_(model) {}
+
+  // A probe: no statement runs; every unit stops at its first statement, having named its
+  // first key (recorded per unit in `unit_keys`), so the group's keys can be locked and loaded
+  // at once before the units run for real.
+  static PgTx Probe(Connection& c, KeySet& seen, std::vector<std::string>& unit_keys) {
+    PgTx tx(c, seen, false);
+    tx.contended_ = true;
+    tx.unit_keys_ = &unit_keys;
+    return tx;
+  }
+  void SetUnit(std::size_t i) {
+    unit_ = i;
+    if (unit_keys_ != nullptr && unit_keys_->size() <= i) unit_keys_->resize(i + 1);
+    if (model_ != nullptr) model_->SetUnit(i);
+  }
+  GroupModel* model() { return model_; }
 
   // A key was held by another transaction while this one held locks: the attempt must be
   // rolled back and run again with all its keys locked up front (see TryBatch).
@@ -390,6 +404,7 @@ class PgTx final : public Tx {
 
   Result<std::optional<IncidentRow>> FindOpenIncident(std::string_view service_id,
                                                       std::string_view dedup_key) override {
+    if (Modelled(service_id, dedup_key)) return model_->Open(service_id, dedup_key);
     if (auto st = LockKey(service_id, dedup_key); !st) return Fail(std::move(st.error()));
     static const std::string sql =
         "SELECT " + std::string(kIncidentStateColumns) +
@@ -401,6 +416,12 @@ class PgTx final : public Tx {
   Result<std::optional<IncidentRow>> FindResolvedSince(std::string_view service_id,
                                                        std::string_view dedup_key,
                                                        std::int64_t since) override {
+    if (Modelled(service_id, dedup_key)) {
+      auto answer = model_->TryResolvedSince(service_id, dedup_key, since);
+      if (!answer) return Fail(std::move(answer.error()));
+      if (*answer) return std::move(**answer);
+      if (auto st = model_->Demote(service_id, dedup_key); !st) return Fail(std::move(st.error()));
+    }
     if (auto st = LockKey(service_id, dedup_key); !st) return Fail(std::move(st.error()));
     static const std::string sql =
         "SELECT " + std::string(kIncidentStateColumns) +
@@ -413,6 +434,12 @@ class PgTx final : public Tx {
   Result<std::optional<AlertRow>> TakeHeldResolve(std::string_view service_id,
                                                   std::string_view dedup_key,
                                                   std::int64_t now) override {
+    if (Modelled(service_id, dedup_key)) {
+      auto answer = model_->TryTakeHeld(service_id, dedup_key, now);
+      if (!answer) return Fail(std::move(answer.error()));
+      if (*answer) return std::move(**answer);
+      if (auto st = model_->Demote(service_id, dedup_key); !st) return Fail(std::move(st.error()));
+    }
     if (auto st = LockKey(service_id, dedup_key); !st) return Fail(std::move(st.error()));
     static const std::string sql =
         // `held_until>0` lets a generic plan use the partial index (a parameter alone does not).
@@ -431,6 +458,11 @@ class PgTx final : public Tx {
     ++ops_;
     const std::int64_t seq = SeqOf(id, "inc-");
     if (seq == 0) return std::optional<IncidentRow>();
+    if (model_ != nullptr && model_->HasIncident(seq)) {
+      auto known = model_->TryGetForUpdate(seq);  // demotes the incident unless it is new
+      if (!known) return Fail(std::move(known.error()));
+      if (*known) return known;
+    }
     static const std::string sql =
         "SELECT " + std::string(kIncidentColumns) + " FROM incidents WHERE seq=$1 FOR UPDATE";
     return One(sql, Params().Add(seq), ReadIncident);
@@ -439,28 +471,44 @@ class PgTx final : public Tx {
   Status InsertIncident(IncidentRow& r) override {
     if (contended_) return Contended();  // the attempt is void
     ++ops_;
+    if (!r.dedup_key.empty() && Modelled(r.service_id, r.dedup_key)) {
+      return model_->InsertIncident(r);
+    }
+    // Beside a group model, the number comes from the model's block (pg_group.h).
+    std::int64_t seq = 0;
+    if (model_ != nullptr) {
+      auto taken = model_->TakeIncidentSeq();
+      if (!taken) return Fail(std::move(taken.error()));
+      seq = *taken;
+    }
     auto res = c_.Query(
-        "INSERT INTO incidents (service_id, dedup_key, title, description, status, urgency, "
-        "severity, source, created_at, acknowledged_at, resolved_at, updated_at, alert_count, "
-        "details, fields, metadata) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,"
-        "$16) RETURNING seq",
-        Params()
-            .Add(r.service_id)
-            .Add(r.dedup_key)
-            .Add(r.title)
-            .Add(r.description)
-            .Add(r.status)
-            .Add(r.urgency)
-            .Add(r.severity)
-            .Add(r.source)
-            .Add(r.created_at)
-            .Add(r.acknowledged_at)
-            .Add(r.resolved_at)
-            .Add(r.updated_at)
-            .Add(r.alert_count)
-            .AddJson(r.details)
-            .AddJson(r.fields)
-            .AddJson(r.metadata));
+        seq > 0 ? "INSERT INTO incidents (service_id, dedup_key, title, description, status, "
+                  "urgency, severity, source, created_at, acknowledged_at, resolved_at, "
+                  "updated_at, alert_count, details, fields, metadata, seq) OVERRIDING SYSTEM "
+                  "VALUE VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17) "
+                  "RETURNING seq"
+                : "INSERT INTO incidents (service_id, dedup_key, title, description, status, "
+                  "urgency, severity, source, created_at, acknowledged_at, resolved_at, "
+                  "updated_at, alert_count, details, fields, metadata) VALUES ($1,$2,$3,$4,$5,"
+                  "$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16) RETURNING seq",
+        WithSeq(Params()
+                    .Add(r.service_id)
+                    .Add(r.dedup_key)
+                    .Add(r.title)
+                    .Add(r.description)
+                    .Add(r.status)
+                    .Add(r.urgency)
+                    .Add(r.severity)
+                    .Add(r.source)
+                    .Add(r.created_at)
+                    .Add(r.acknowledged_at)
+                    .Add(r.resolved_at)
+                    .Add(r.updated_at)
+                    .Add(r.alert_count)
+                    .AddJson(r.details)
+                    .AddJson(r.fields)
+                    .AddJson(r.metadata),
+                seq));
     if (!res) return Fail(std::move(res.error()));
     r.seq = res->Int(0, 0);
     r.id = IncidentId(r.seq);
@@ -470,6 +518,11 @@ class PgTx final : public Tx {
   Status UpdateIncident(const IncidentRow& r) override {
     if (contended_) return Contended();  // the attempt is void
     ++ops_;
+    if (model_ != nullptr && model_->HasIncident(r.seq)) {
+      auto applied = model_->UpdateIncident(r);  // demotes the incident unless it is new
+      if (!applied) return Fail(std::move(applied.error()));
+      if (*applied) return Ok();
+    }
     auto res = c_.Query(
         "UPDATE incidents SET title=$1, description=$2, status=$3, urgency=$4, severity=$5, "
         "service_id=$6, acknowledged_at=$7, resolved_at=$8, updated_at=$9, alert_count=$10, "
@@ -489,12 +542,13 @@ class PgTx final : public Tx {
             .AddJson(r.metadata)
             .Add(r.seq));
     if (!res) return Fail(std::move(res.error()));
-    return Ok();
+    return Directly(r);
   }
 
   Status UpdateIncidentState(const IncidentRow& r) override {
     if (contended_) return Contended();  // the attempt is void
     ++ops_;
+    if (model_ != nullptr && model_->HasIncident(r.seq)) return model_->UpdateIncidentState(r);
     auto res = c_.Query(
         "UPDATE incidents SET status=$1, urgency=$2, severity=$3, acknowledged_at=$4, "
         "resolved_at=$5, updated_at=$6, alert_count=$7 WHERE seq=$8",
@@ -508,37 +562,54 @@ class PgTx final : public Tx {
             .Add(r.alert_count)
             .Add(r.seq));
     if (!res) return Fail(std::move(res.error()));
-    return Ok();
+    return Directly(r);
   }
 
   Status InsertAlert(AlertRow& a) override {
     if (contended_) return Contended();  // the attempt is void
     ++ops_;
+    // A held resolve is read back by TakeHeldResolve of its key: the model's only if the key is.
+    if (model_ != nullptr && (a.held_until <= 0 || Modelled(a.service_id, a.dedup_key))) {
+      return model_->InsertAlert(a);
+    }
+    std::int64_t seq = 0;
+    if (model_ != nullptr) {
+      auto taken = model_->TakeAlertSeq();
+      if (!taken) return Fail(std::move(taken.error()));
+      seq = *taken;
+    }
     auto res = c_.Query(
-        "INSERT INTO alerts (incident_seq, service_id, integration_id, dedup_key, action, "
-        "summary, source, severity, component, grp, class, custom_details, links, images, "
-        "client, client_url, event_at, received_at, held_until) VALUES ($1,$2,$3,$4,$5,$6,$7,"
-        "$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19) RETURNING seq",
-        Params()
-            .Add(SeqOf(a.incident_id, "inc-"))
-            .Add(a.service_id)
-            .Add(a.integration_id)
-            .Add(a.dedup_key)
-            .Add(a.action)
-            .Add(a.summary)
-            .Add(a.source)
-            .Add(a.severity)
-            .Add(a.component)
-            .Add(a.group)
-            .Add(a.class_name)
-            .AddJson(a.custom_details)
-            .AddJson(a.links)
-            .AddJson(a.images)
-            .Add(a.client)
-            .Add(a.client_url)
-            .Add(a.event_at)
-            .Add(a.received_at)
-            .Add(a.held_until));
+        seq > 0 ? "INSERT INTO alerts (incident_seq, service_id, integration_id, dedup_key, "
+                  "action, summary, source, severity, component, grp, class, custom_details, "
+                  "links, images, client, client_url, event_at, received_at, held_until, seq) "
+                  "OVERRIDING SYSTEM VALUE VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,"
+                  "$14,$15,$16,$17,$18,$19,$20) RETURNING seq"
+                : "INSERT INTO alerts (incident_seq, service_id, integration_id, dedup_key, "
+                  "action, summary, source, severity, component, grp, class, custom_details, "
+                  "links, images, client, client_url, event_at, received_at, held_until) VALUES "
+                  "($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19) "
+                  "RETURNING seq",
+        WithSeq(Params()
+                    .Add(SeqOf(a.incident_id, "inc-"))
+                    .Add(a.service_id)
+                    .Add(a.integration_id)
+                    .Add(a.dedup_key)
+                    .Add(a.action)
+                    .Add(a.summary)
+                    .Add(a.source)
+                    .Add(a.severity)
+                    .Add(a.component)
+                    .Add(a.group)
+                    .Add(a.class_name)
+                    .AddJson(a.custom_details)
+                    .AddJson(a.links)
+                    .AddJson(a.images)
+                    .Add(a.client)
+                    .Add(a.client_url)
+                    .Add(a.event_at)
+                    .Add(a.received_at)
+                    .Add(a.held_until),
+                seq));
     if (!res) return Fail(std::move(res.error()));
     a.seq = res->Int(0, 0);
     a.id = AlertId(a.seq);
@@ -548,6 +619,10 @@ class PgTx final : public Tx {
   Status LinkAlert(std::string_view alert_id, std::string_view incident_id) override {
     if (contended_) return Contended();  // the attempt is void
     ++ops_;
+    if (const std::int64_t seq = SeqOf(alert_id, "al-");
+        model_ != nullptr && model_->HasAlert(seq)) {
+      return model_->LinkAlert(seq, SeqOf(incident_id, "inc-"), incident_id);
+    }
     auto res = c_.Query("UPDATE alerts SET incident_seq=$1 WHERE seq=$2",
                         Params().Add(SeqOf(incident_id, "inc-")).Add(SeqOf(alert_id, "al-")));
     if (!res) return Fail(std::move(res.error()));
@@ -557,6 +632,9 @@ class PgTx final : public Tx {
   Status AppendTimeline(TimelineRow& t) override {
     if (contended_) return Contended();  // the attempt is void
     ++ops_;
+    if (model_ != nullptr && model_->HasIncident(SeqOf(t.incident_id, "inc-"))) {
+      return model_->AppendTimeline(t);
+    }
     // The entry's number comes from its incident's row, which this transaction then holds:
     // concurrent appends to one incident take turns and numbers never repeat.
     auto res = c_.Query(
@@ -651,6 +729,11 @@ class PgTx final : public Tx {
 
   Result<std::optional<LiveRow>> GetLive(std::string_view kind, std::string_view parent,
                                          std::string_view id, bool with_body) override {
+    if (kind == kFiring && Modelled(parent, id)) {
+      auto absent = model_->TryFiringAbsent(parent, id);
+      if (!absent) return Fail(std::move(absent.error()));
+      if (*absent) return std::optional<LiveRow>();
+    }
     // FOR UPDATE: two nodes applying pushes of one alert take turns.
     static const std::string full =
         "SELECT " + std::string(kLiveColumns) + " WHERE kind=$1 AND parent=$2 AND id=$3 FOR UPDATE";
@@ -664,6 +747,7 @@ class PgTx final : public Tx {
   }
 
   Status PutLive(const LiveRow& r) override {
+    if (r.kind == kFiring && Modelled(r.parent, r.id)) model_->TouchFiring(r.parent, r.id);
     if (auto st = Done(
             Query("INSERT INTO live (kind, parent, id, due_at, updated_at, state, digest, ends_at) "
                   "VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (kind, parent, id) DO UPDATE SET "
@@ -712,6 +796,7 @@ class PgTx final : public Tx {
   }
 
   Status DeleteLive(std::string_view kind, std::string_view parent, std::string_view id) override {
+    if (kind == kFiring && Modelled(parent, id)) model_->TouchFiring(parent, id);
     if (auto st = Done(Query("DELETE FROM live WHERE kind=$1 AND parent=$2 AND id=$3",
                              Params().Add(kind).Add(parent).Add(id)));
         !st) {
@@ -857,6 +942,9 @@ class PgTx final : public Tx {
   Status LockKey(std::string_view service_id, std::string_view dedup_key) {
     if (dedup_key.empty()) return Ok();  // never matched by key (see the queries)
     seen_.emplace(service_id, dedup_key);
+    if (unit_keys_ != nullptr && unit_ < unit_keys_->size() && (*unit_keys_)[unit_].empty()) {
+      (*unit_keys_)[unit_] = GroupModel::ModelKey(service_id, dedup_key);
+    }
     if (contended_) return Contended();  // the attempt is void; only collecting keys now
     static const std::string wait =
         "SELECT pg_advisory_xact_lock(" + KeyLockId("$1::text", "$2::text") + ")";
@@ -880,18 +968,53 @@ class PgTx final : public Tx {
     return std::optional<IncidentRow>(read(*r, 0));
   }
 
+  // After a statement changed an incident the model does not hold: if its key is the model's,
+  // the model's view of the key (its open incident, its newest resolved one) may be stale.
+  Status Directly(const IncidentRow& r) {
+    if (r.dedup_key.empty() || !Modelled(r.service_id, r.dedup_key)) return Ok();
+    return model_->Demote(r.service_id, r.dedup_key);
+  }
+
+  // `p` with `seq` as its last parameter, if one was taken (0: the column's default).
+  static Params WithSeq(Params p, std::int64_t seq) {
+    if (seq > 0) p.Add(seq);
+    return p;
+  }
+
+  // The live rows of alerts that fire (engine/suppression.h's kFiringRow), keyed like incidents.
+  static constexpr std::string_view kFiring = "firing";
+
+  // The key's reads and writes are the group model's (never while only collecting keys).
+  bool Modelled(std::string_view service_id, std::string_view dedup_key) const {
+    return model_ != nullptr && !contended_ && model_->Covers(service_id, dedup_key);
+  }
+
   Connection& c_;
   KeySet& seen_;
   int ops_;
   bool contended_ = false;
+  GroupModel* model_ = nullptr;
+  std::vector<std::string>* unit_keys_ = nullptr;  // a probe's record of each unit's first key
+  std::size_t unit_ = 0;
 };
 
 class PgStore final : public Store {
  public:
-  explicit PgStore(std::string url) : url_(std::move(url)) {}
+  PgStore(std::string url, const StoreOptions& options)
+      : url_(std::move(url)),
+        metrics_(RegisterStoreMetrics(options.metrics)),
+        backoff_(std::make_shared<ReconnectBackoff>(options.pg_reconnect_max, metrics_.refused)),
+        pool_(url_, ConnectFor(metrics_.pool, options),
+              ConnectionPool::Settings{.max = options.pg_pool,
+                                       .wait = options.pg_pool_wait,
+                                       .waits = metrics_.pool_waits,
+                                       .timeouts = metrics_.pool_timeouts}) {
+    writer_options_ = ConnectFor(metrics_.writer, options);
+    AddPoolGauges(options.metrics, pool_.gauges());
+  }
 
   Status Open() {
-    auto w = Connection::Open(url_);
+    auto w = Connection::Open(url_, writer_options_);
     if (!w) return Fail(std::move(w.error()));
     writer_ = std::move(*w);
     return Ok();
@@ -921,13 +1044,23 @@ class PgStore final : public Store {
     std::lock_guard lock(write_mu_);
     Status failure = Ok();
     KeySet seen;
+    // The units' keys first, without a statement (PgTx::Probe), so that the first attempt
+    // locks and loads them all at once.
+    std::vector<std::string> unit_keys(items.size());
+    {
+      PgTx probe = PgTx::Probe(*writer_, seen, unit_keys);
+      for (std::size_t i = 0; i < items.size(); ++i) {
+        probe.SetUnit(i);
+        (void)items[i](probe);
+      }
+    }
     // First without savepoints (each costs two round trips per unit); if a unit fails, the
     // batch is rolled back and run again with one savepoint per unit.
     bool savepoints = false;
     int retries = 0;
     while (true) {
       results.assign(items.size(), Ok());
-      const Outcome o = TryBatch(items, results, seen, savepoints, failure);
+      const Outcome o = TryBatch(items, results, seen, savepoints, unit_keys, failure);
       if (o == Outcome::kCommitted) return Ok();
       if (o == Outcome::kFailed) break;
       if (o == Outcome::kUnitFailed) {
@@ -936,7 +1069,7 @@ class PgStore final : public Store {
       }
       if (retries == kMaxRetries) break;
       ++retries;
-      if (o == Outcome::kRetry) Backoff(retries);
+      if (o == Outcome::kRetry && !Backoff(retries)) break;
     }
     for (auto& r : results) r = failure;
     return failure;
@@ -1448,7 +1581,8 @@ class PgStore final : public Store {
   // one global order: a transaction that waits while holding keys always waits in that order,
   // so batches cannot deadlock on keys.
   Outcome TryBatch(const std::vector<std::function<Status(Tx&)>>& items,
-                   std::vector<Status>& results, KeySet& seen, bool savepoints, Status& failure) {
+                   std::vector<Status>& results, KeySet& seen, bool savepoints,
+                   const std::vector<std::string>& unit_keys, Status& failure) {
     Connection& c = *writer_;
     // Lost before COMMIT was sent: the server rolled back, so another attempt is safe.
     auto lost_or = [&](Status st) {
@@ -1478,8 +1612,17 @@ class PgStore final : public Store {
       auto r = c.Query(sql, Params().AddArray(services).AddArray(keys));
       if (!r) return lost_or(Fail(std::move(r.error())));
     }
-    PgTx tx(c, seen, /*holds_locks=*/!seen.empty());
+    // Without savepoints the group's incidents are kept in memory and written at the end
+    // (pg_group.h); with them (a unit failed) every call is its statement, so that a failing
+    // unit's writes roll back alone.
+    std::optional<GroupModel> model;
+    if (!savepoints && !seen.empty()) {
+      model.emplace(c, unit_keys);
+      if (auto st = model->Load(seen); !st) return lost_or(st);
+    }
+    PgTx tx(c, seen, /*holds_locks=*/!seen.empty(), model ? &*model : nullptr);
     for (std::size_t i = 0; i < items.size(); ++i) {
+      tx.SetUnit(i);
       if (tx.contended()) {
         // The attempt will be rolled back: the remaining units only run to name their keys
         // (they stop at their first key, without a round trip).
@@ -1513,6 +1656,15 @@ class PgStore final : public Store {
       (void)c.Exec("ROLLBACK");
       return c.Healthy() ? Outcome::kContended : Outcome::kRetry;
     }
+    if (model) {
+      if (auto st = model->Flush(); !st) {
+        // Which unit's write it was is unknown: the run with savepoints finds out.
+        if (!c.Healthy() || c.saw_retryable()) return lost_or(st);
+        failure = st;
+        (void)c.Exec("ROLLBACK");
+        return c.Healthy() ? Outcome::kUnitFailed : Outcome::kRetry;
+      }
+    }
     if (auto st = c.Exec("COMMIT"); !st) {
       failure = st;
       if (!c.Healthy()) {
@@ -1528,12 +1680,17 @@ class PgStore final : public Store {
     return Outcome::kCommitted;
   }
 
-  // 10, 20, 40, 80 ms plus jitter, so two nodes that collided do not collide again.
-  static void Backoff(int retry) {
+  // 10, 20, 40, 80 ms plus jitter, so two nodes that collided do not collide again. False, at
+  // once: PostgreSQL is unreachable and its reconnect pause has not run out, so another attempt
+  // would fail without trying; the batch fails fast (unavailable) instead of holding every
+  // queued event through its retries.
+  bool Backoff(int retry) {
+    if (backoff_->Refusing()) return false;
     thread_local std::minstd_rand rng{std::random_device{}()};
     const int base = 10 << (retry - 1);
     std::uniform_int_distribution<int> jitter(0, base);
     std::this_thread::sleep_for(std::chrono::milliseconds(base + jitter(rng)));
+    return true;
   }
 
   Status MigrateLocked() {
@@ -1643,46 +1800,45 @@ class PgStore final : public Store {
     return std::optional<Row>(std::move(all->front()));
   }
 
-  // A pooled autocommit connection (opened on demand, reconnected if it was lost), returned
-  // after `fn`. An idempotent `fn` is run once more if the connection was lost under it.
+  // A pooled autocommit connection (opened on demand up to the pool's size, else waited for;
+  // reconnected if it was lost), returned after `fn`. An idempotent `fn` is run once more if
+  // the connection was lost under it.
   template <class Fn>
   auto WithConnection(bool idempotent, Fn fn) -> decltype(fn(std::declval<Connection&>())) {
-    std::unique_ptr<Connection> c;
-    {
-      std::lock_guard lock(pool_mu_);
-      if (!pool_.empty()) {
-        c = std::move(pool_.back());
-        pool_.pop_back();
-      }
+    auto lease = pool_.Acquire();
+    if (!lease) return Fail(std::move(lease.error()));
+    Connection& c = **lease;
+    if (auto st = c.EnsureConnected(); !st) return Fail(std::move(st.error()));
+    auto result = fn(c);
+    if (!result && idempotent && !c.Healthy()) {
+      if (c.EnsureConnected()) result = fn(c);
     }
-    if (!c) {
-      auto opened = Connection::Open(url_);
-      if (!opened) return Fail(std::move(opened.error()));
-      c = std::move(*opened);
-    }
-    if (auto st = c->EnsureConnected(); !st) return Fail(std::move(st.error()));
-    auto result = fn(*c);
-    if (!result && idempotent && !c->Healthy()) {
-      if (c->EnsureConnected()) result = fn(*c);
-    }
-    if (!c->Healthy() || !c->Idle()) return result;  // not fit for the next caller
-    std::lock_guard lock(pool_mu_);
-    if (pool_.size() < kIdleReaders) pool_.push_back(std::move(c));
     return result;
   }
 
+  // The store's settings with one role's metrics; every connection shares the backoff.
+  ConnectOptions ConnectFor(const ConnectOptions& role, const StoreOptions& options) const {
+    ConnectOptions o = role;
+    o.statement_timeout = options.pg_statement_timeout;
+    o.backoff = backoff_;
+    return o;
+  }
+
   const std::string url_;  // may hold a password: never logged
+  const StoreMetrics metrics_;
+  const std::shared_ptr<ReconnectBackoff> backoff_;  // shared by the writer and the pool
+  ConnectOptions writer_options_;
   std::mutex write_mu_;
   std::unique_ptr<Connection> writer_;
   std::atomic<bool> search_indexed_{false};  // incident_text's GIN index exists (Migrate)
-  std::mutex pool_mu_;
-  std::vector<std::unique_ptr<Connection>> pool_;
+  ConnectionPool pool_;
 };
 
 }  // namespace
 
-Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url) {
-  auto store = std::make_unique<PgStore>(url);
+Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url,
+                                                 const StoreOptions& options) {
+  auto store = std::make_unique<PgStore>(url, options);
   if (auto st = store->Open(); !st) return Fail(std::move(st.error()));
   if (auto st = store->Migrate(); !st) return Fail(std::move(st.error()));
   return std::unique_ptr<Store>(std::move(store));

@@ -1,0 +1,626 @@
+#include "engine/postgres/pg_group.h"
+
+#include <algorithm>
+#include <tuple>
+
+#include <opsorch/common/error.h>
+#include <opsorch/common/json_writer.h>
+
+#include "engine/store_schema.h"
+
+namespace opsorch::engine::postgres {
+namespace {
+
+// A PostgreSQL array literal built element by element (every element quoted, so "NULL" and
+// "" are text), for the `unnest($n::type[], …)` of the multi-row statements.
+class Array {
+ public:
+  void Add(std::string_view s) {
+    text_.push_back(text_.empty() ? '{' : ',');
+    text_.push_back('"');
+    for (char c : s) {
+      if (c == '"' || c == '\\') text_.push_back('\\');
+      text_.push_back(c);
+    }
+    text_.push_back('"');
+  }
+  void Add(std::int64_t v) {
+    text_.push_back(text_.empty() ? '{' : ',');
+    text_ += std::to_string(v);
+  }
+  void AddJson(const JsonObject& v) {
+    scratch_.clear();
+    AppendJsonObject(scratch_, v);
+    Add(scratch_);
+  }
+  void AddJson(const JsonArray& v) {
+    scratch_.clear();
+    AppendJsonValue(scratch_, JsonValue(v));
+    Add(scratch_);
+  }
+  std::string Take() {
+    if (text_.empty()) return "{}";
+    text_.push_back('}');
+    return std::move(text_);
+  }
+
+ private:
+  std::string text_, scratch_;
+};
+
+std::pair<std::vector<std::string>, std::vector<std::string>> Split(
+    const std::vector<std::pair<std::string, std::string>>& keys) {
+  std::vector<std::string> services, dedup;
+  services.reserve(keys.size());
+  dedup.reserve(keys.size());
+  for (const auto& [s, d] : keys) {
+    services.push_back(s);
+    dedup.push_back(d);
+  }
+  return {std::move(services), std::move(dedup)};
+}
+
+IncidentRow ReadState(const Rows& s, int r) {
+  IncidentRow i;
+  i.seq = s.Int(r, 0);
+  i.id = IncidentId(i.seq);
+  i.service_id = s.Text(r, 1);
+  i.dedup_key = s.Text(r, 2);
+  i.title = s.Text(r, 3);
+  i.description = s.Text(r, 4);
+  i.status = s.Text(r, 5);
+  i.urgency = s.Text(r, 6);
+  i.severity = s.Text(r, 7);
+  i.source = s.Text(r, 8);
+  i.created_at = s.Int(r, 9);
+  i.acknowledged_at = s.Int(r, 10);
+  i.resolved_at = s.Int(r, 11);
+  i.updated_at = s.Int(r, 12);
+  i.alert_count = s.Int(r, 13);
+  return i;
+}
+
+AlertRow ReadAlertRow(const Rows& s, int r) {
+  AlertRow a;
+  a.seq = s.Int(r, 0);
+  a.id = AlertId(a.seq);
+  if (const std::int64_t inc = s.Int(r, 1); inc > 0) a.incident_id = IncidentId(inc);
+  a.service_id = s.Text(r, 2);
+  a.integration_id = s.Text(r, 3);
+  a.dedup_key = s.Text(r, 4);
+  a.action = s.Text(r, 5);
+  a.summary = s.Text(r, 6);
+  a.source = s.Text(r, 7);
+  a.severity = s.Text(r, 8);
+  a.component = s.Text(r, 9);
+  a.group = s.Text(r, 10);
+  a.class_name = s.Text(r, 11);
+  a.custom_details = s.Object(r, 12);
+  a.links = s.Array(r, 13);
+  a.images = s.Array(r, 14);
+  a.client = s.Text(r, 15);
+  a.client_url = s.Text(r, 16);
+  a.event_at = s.Int(r, 17);
+  a.received_at = s.Int(r, 18);
+  a.held_until = s.Int(r, 19);
+  return a;
+}
+
+// The order FindResolvedSince picks in: the latest resolved_at, then the highest seq.
+bool Later(const IncidentRow& a, const IncidentRow& b) {
+  return std::tie(a.resolved_at, a.seq) > std::tie(b.resolved_at, b.seq);
+}
+
+}  // namespace
+
+std::string GroupModel::ModelKey(std::string_view service, std::string_view key) {
+  std::string k;
+  k.reserve(service.size() + key.size() + 1);
+  k.append(service);
+  k.push_back('\0');  // service ids are plain names: never a NUL
+  k.append(key);
+  return k;
+}
+
+GroupModel::Key* GroupModel::Find(std::string_view service, std::string_view key) {
+  const auto it = keys_.find(ModelKey(service, key));
+  if (it == keys_.end() || it->second.demoted) return nullptr;
+  return &it->second;
+}
+
+bool GroupModel::Covers(std::string_view service, std::string_view key) const {
+  const auto it = keys_.find(ModelKey(service, key));
+  return it != keys_.end() && !it->second.demoted;
+}
+
+void GroupModel::AddIncident(IncidentRow row, std::int64_t timeline_count, bool is_new) {
+  const std::int64_t seq = row.seq;
+  Incident& inc = incidents_[seq];
+  inc.row = std::move(row);
+  inc.timeline_count = timeline_count;
+  inc.is_new = is_new;
+  inc.dirty = is_new;
+}
+
+Status GroupModel::Load(const KeySet& keys) {
+  std::vector<std::pair<std::string, std::string>> list;
+  for (const auto& k : keys) {
+    if (k.second.empty()) continue;
+    list.push_back(k);
+    keys_[ModelKey(k.first, k.second)];
+  }
+  if (list.empty()) return Ok();
+  auto [services, dedup] = Split(list);
+  // The incidents the event path updates, locked as FindOpenIncident locks them. A new
+  // statement after the lock statement: it sees what the keys' previous holders committed.
+  // LATERAL: an index lookup per key, never a scan of the open incidents for a large group.
+  static const std::string sql =
+      "SELECT i.* FROM unnest($1::text[], $2::text[]) AS u(s, d) CROSS JOIN LATERAL (SELECT "
+      "seq, service_id, dedup_key, title, description, status, urgency, severity, source, "
+      "created_at, acknowledged_at, resolved_at, updated_at, alert_count, timeline_count FROM "
+      "incidents WHERE service_id=u.s AND dedup_key=u.d AND status<>'resolved' AND "
+      "dedup_key<>'' FOR UPDATE) AS i";
+  auto rows = c_.Query(sql, Params().AddArray(services).AddArray(dedup));
+  if (!rows) return Fail(std::move(rows.error()));
+  for (int r = 0; r < rows->size(); ++r) {
+    IncidentRow row = ReadState(*rows, r);
+    Key* k = Find(row.service_id, row.dedup_key);
+    if (k == nullptr) continue;
+    k->open = row.seq;
+    AddIncident(std::move(row), rows->Int(r, 14), /*is_new=*/false);
+  }
+  return Ok();
+}
+
+std::optional<IncidentRow> GroupModel::Open(std::string_view service, std::string_view key) const {
+  const auto it = keys_.find(ModelKey(service, key));
+  if (it == keys_.end() || it->second.open == 0) return std::nullopt;
+  return incidents_.at(it->second.open).row;
+}
+
+template <class Loaded>
+std::pair<std::vector<std::string>, std::vector<std::string>> GroupModel::Unloaded(Loaded loaded) {
+  std::vector<std::string> services, dedup;
+  for (auto& [mk, k] : keys_) {
+    bool& flag = loaded(k);
+    if (k.demoted || flag) continue;
+    flag = true;
+    const auto nul = mk.find('\0');
+    services.push_back(mk.substr(0, nul));
+    dedup.push_back(mk.substr(nul + 1));
+  }
+  return {std::move(services), std::move(dedup)};
+}
+
+Status GroupModel::LoadResolved() {
+  auto [services, dedup] = Unloaded([](Key& k) -> bool& { return k.resolved_loaded; });
+  if (services.empty()) return Ok();
+  // Locked as FindResolvedSince locks it: a reopen updates it.
+  static const std::string sql =
+      "SELECT r.* FROM unnest($1::text[], $2::text[]) AS u(s, d) CROSS JOIN LATERAL (SELECT "
+      "seq, service_id, dedup_key, title, description, status, urgency, severity, source, "
+      "created_at, acknowledged_at, resolved_at, updated_at, alert_count, timeline_count "
+      "FROM incidents WHERE service_id=u.s AND dedup_key=u.d AND dedup_key<>'' AND "
+      "status='resolved' ORDER BY resolved_at DESC, seq DESC LIMIT 1 FOR UPDATE) AS r";
+  auto rows = c_.Query(sql, Params().AddArray(services).AddArray(dedup));
+  if (!rows) return Fail(std::move(rows.error()));
+  for (int r = 0; r < rows->size(); ++r) {
+    IncidentRow row = ReadState(*rows, r);
+    Key* k = Find(row.service_id, row.dedup_key);
+    if (k == nullptr) continue;
+    k->resolved_db = row.seq;
+    // A row the model holds already (flushed earlier in the group) keeps the model's state.
+    if (incidents_.count(row.seq) == 0) AddIncident(std::move(row), rows->Int(r, 14), false);
+  }
+  return Ok();
+}
+
+Result<std::optional<std::optional<IncidentRow>>> GroupModel::TryResolvedSince(
+    std::string_view service, std::string_view key, std::int64_t since) {
+  using Answer = std::optional<std::optional<IncidentRow>>;
+  Key* k = Find(service, key);
+  if (k == nullptr) return Answer();
+  if (!k->resolved_loaded) {
+    if (auto st = LoadResolved(); !st) return Fail(std::move(st.error()));
+  }
+  // The newest resolved incident in the database, unless the model reopened it (then the one
+  // before it is unknown), against every incident of the key the model resolved.
+  const IncidentRow* best = nullptr;
+  if (k->resolved_db != 0) {
+    const IncidentRow& db = incidents_.at(k->resolved_db).row;
+    if (db.status != "resolved") return Answer();
+    best = &db;
+  }
+  const std::string mk = ModelKey(service, key);
+  for (const auto& [seq, inc] : incidents_) {
+    if (inc.row.status != "resolved" || inc.row.dedup_key != key || inc.row.service_id != service) {
+      continue;
+    }
+    if (best == nullptr || Later(inc.row, *best)) best = &inc.row;
+  }
+  if (best == nullptr || best->resolved_at < since) return Answer(std::optional<IncidentRow>());
+  return Answer(std::optional<IncidentRow>(*best));
+}
+
+Status GroupModel::LoadHeld(std::int64_t now) {
+  auto [services, dedup] = Unloaded([now](Key& k) -> bool& {
+    if (!k.held_loaded) k.held_since = now;
+    return k.held_loaded;
+  });
+  if (services.empty()) return Ok();
+  // Two per key: whether a second one waits decides if the model can hand out the next. Locked
+  // as TakeHeldResolve locks them (retention skips them meanwhile).
+  static const std::string sql =
+      "SELECT a.* FROM unnest($1::text[], $2::text[]) AS u(s, d) CROSS JOIN LATERAL (SELECT " +
+      std::string(kAlertColumns) +
+      " FROM alerts WHERE service_id=u.s AND dedup_key=u.d AND held_until>0 AND held_until>$3 "
+      "ORDER BY seq LIMIT 2 FOR UPDATE) AS a ORDER BY a.seq";
+  auto rows = c_.Query(sql, Params().AddArray(services).AddArray(dedup).Add(now));
+  if (!rows) return Fail(std::move(rows.error()));
+  for (int r = 0; r < rows->size(); ++r) {
+    AlertRow a = ReadAlertRow(*rows, r);
+    Key* k = Find(a.service_id, a.dedup_key);
+    if (k == nullptr) continue;
+    k->held.push_back(a.seq);
+    if (k->held.size() == 2) k->held_complete = false;
+    held_.emplace(a.seq, Held{std::move(a), false});
+  }
+  return Ok();
+}
+
+Result<std::optional<std::optional<AlertRow>>> GroupModel::TryTakeHeld(std::string_view service,
+                                                                       std::string_view key,
+                                                                       std::int64_t now) {
+  using Answer = std::optional<std::optional<AlertRow>>;
+  Key* k = Find(service, key);
+  if (k == nullptr) return Answer();
+  if (!k->held_loaded) {
+    if (auto st = LoadHeld(now); !st) return Fail(std::move(st.error()));
+  }
+  if (now < k->held_since) return Answer();  // the load left out rows held until before now
+  for (std::int64_t seq : k->held) {
+    Held& h = held_.at(seq);
+    if (h.row.held_until > 0 && h.row.held_until > now) {
+      h.row.held_until = 0;
+      h.dirty = true;
+      return Answer(std::optional<AlertRow>(h.row));
+    }
+  }
+  if (!k->held_complete) return Answer();  // a third one may wait in the database
+  for (std::int64_t seq : k->held_new) {
+    const auto it = new_alert_index_.find(seq);
+    if (it == new_alert_index_.end()) continue;
+    AlertRow& a = new_alerts_[it->second];
+    if (a.held_until > 0 && a.held_until > now) {
+      a.held_until = 0;
+      return Answer(std::optional<AlertRow>(a));
+    }
+  }
+  return Answer(std::optional<AlertRow>());
+}
+
+Status GroupModel::LoadFiring() {
+  auto [services, dedup] = Unloaded([](Key& k) -> bool& { return k.firing_loaded; });
+  if (services.empty()) return Ok();
+  static const std::string sql =
+      "SELECT l.parent, l.id FROM unnest($1::text[], $2::text[]) AS u(s, d) JOIN live l ON "
+      "l.kind='firing' AND l.parent=u.s AND l.id=u.d";
+  auto rows = c_.Query(sql, Params().AddArray(services).AddArray(dedup));
+  if (!rows) return Fail(std::move(rows.error()));
+  for (int r = 0; r < rows->size(); ++r) {
+    if (Key* k = Find(rows->Text(r, 0), rows->Text(r, 1))) k->firing_exists = true;
+  }
+  return Ok();
+}
+
+Result<std::optional<bool>> GroupModel::TryFiringAbsent(std::string_view service,
+                                                        std::string_view key) {
+  Key* k = Find(service, key);
+  if (k == nullptr || k->firing_touched) return std::optional<bool>();
+  if (!k->firing_loaded) {
+    if (auto st = LoadFiring(); !st) return Fail(std::move(st.error()));
+  }
+  // A row that exists is read (and locked) by the caller's statement.
+  if (k->firing_exists) return std::optional<bool>();
+  return std::optional<bool>(true);
+}
+
+void GroupModel::TouchFiring(std::string_view service, std::string_view key) {
+  if (Key* k = Find(service, key)) k->firing_touched = true;
+}
+
+Result<std::optional<IncidentRow>> GroupModel::TryGetForUpdate(std::int64_t seq) {
+  const auto it = incidents_.find(seq);
+  if (it == incidents_.end()) return std::optional<IncidentRow>();
+  if (it->second.is_new) return std::optional<IncidentRow>(it->second.row);
+  const IncidentRow& row = it->second.row;
+  if (auto st = Demote(row.service_id, row.dedup_key); !st) return Fail(std::move(st.error()));
+  return std::optional<IncidentRow>();
+}
+
+std::int64_t GroupModel::NewIncidentsAhead() const {
+  // The distinct keys of the units still to run that have no open incident now: each opens at
+  // most one unless it resolves in between (then another block is taken).
+  std::set<std::string_view> seen;
+  for (std::size_t i = unit_; i < unit_keys_.size(); ++i) {
+    const std::string& mk = unit_keys_[i];
+    if (mk.empty()) continue;
+    const auto it = keys_.find(mk);
+    if (it == keys_.end() || it->second.demoted || it->second.open != 0) continue;
+    seen.insert(mk);
+  }
+  return std::max<std::int64_t>(1, static_cast<std::int64_t>(seen.size()));
+}
+
+Result<std::int64_t> GroupModel::NextSeq(std::vector<std::int64_t>& pool, std::string_view table,
+                                         std::int64_t want) {
+  if (pool.empty()) {
+    // One statement for the block; numbers come in the order the sequence gave them.
+    const std::string sql = "SELECT nextval(pg_get_serial_sequence('" + std::string(table) +
+                            "', 'seq')) FROM generate_series(1, $1::bigint)";
+    auto rows = c_.Query(sql, Params().Add(std::clamp<std::int64_t>(want, 1, 10000)));
+    if (!rows) return Fail(std::move(rows.error()));
+    for (int r = rows->size() - 1; r >= 0; --r) pool.push_back(rows->Int(r, 0));
+    std::sort(pool.rbegin(), pool.rend());
+    if (pool.empty())
+      return Fail(errc::kInternal, "postgres: no sequence numbers for " + std::string(table));
+  }
+  const std::int64_t seq = pool.back();
+  pool.pop_back();
+  return seq;
+}
+
+Status GroupModel::InsertIncident(IncidentRow& row) {
+  Key* k = Find(row.service_id, row.dedup_key);
+  if (k == nullptr) return Fail(errc::kInternal, "postgres: incident insert outside the model");
+  auto seq = TakeIncidentSeq();
+  if (!seq) return Fail(std::move(seq.error()));
+  row.seq = *seq;
+  row.id = IncidentId(row.seq);
+  if (row.status != "resolved") k->open = row.seq;
+  AddIncident(row, 0, /*is_new=*/true);
+  return Ok();
+}
+
+Status GroupModel::UpdateIncidentState(const IncidentRow& row) {
+  Incident& inc = incidents_.at(row.seq);
+  Key* k = Find(inc.row.service_id, inc.row.dedup_key);
+  IncidentRow& m = inc.row;
+  m.status = row.status;
+  m.urgency = row.urgency;
+  m.severity = row.severity;
+  m.acknowledged_at = row.acknowledged_at;
+  m.resolved_at = row.resolved_at;
+  m.updated_at = row.updated_at;
+  m.alert_count = row.alert_count;
+  inc.dirty = true;
+  if (k != nullptr) {
+    if (m.status == "resolved") {
+      if (k->open == m.seq) k->open = 0;
+    } else {
+      k->open = m.seq;
+    }
+  }
+  return Ok();
+}
+
+Result<bool> GroupModel::UpdateIncident(const IncidentRow& row) {
+  Incident& inc = incidents_.at(row.seq);
+  // Only a new incident is known whole; a loaded one would need its free-form columns.
+  if (!inc.is_new || row.service_id != inc.row.service_id) {
+    if (auto st = Demote(inc.row.service_id, inc.row.dedup_key); !st) {
+      return Fail(std::move(st.error()));
+    }
+    return false;
+  }
+  inc.row.title = row.title;
+  inc.row.description = row.description;
+  inc.row.fields = row.fields;
+  inc.row.metadata = row.metadata;
+  if (auto st = UpdateIncidentState(row); !st) return Fail(std::move(st.error()));
+  return true;
+}
+
+Status GroupModel::InsertAlert(AlertRow& row) {
+  auto seq = TakeAlertSeq();
+  if (!seq) return Fail(std::move(seq.error()));
+  row.seq = *seq;
+  row.id = AlertId(row.seq);
+  if (row.held_until > 0) {
+    Key* k = Find(row.service_id, row.dedup_key);
+    if (k == nullptr) return Fail(errc::kInternal, "postgres: held alert outside the model");
+    k->held_new.push_back(row.seq);
+  }
+  new_alert_index_[row.seq] = new_alerts_.size();
+  new_alerts_.push_back(row);
+  return Ok();
+}
+
+Status GroupModel::LinkAlert(std::int64_t alert_seq, std::int64_t incident_seq,
+                             std::string_view incident_id) {
+  (void)incident_seq;
+  if (const auto it = new_alert_index_.find(alert_seq); it != new_alert_index_.end()) {
+    new_alerts_[it->second].incident_id = std::string(incident_id);
+    return Ok();
+  }
+  Held& h = held_.at(alert_seq);
+  h.row.incident_id = std::string(incident_id);
+  h.dirty = true;
+  return Ok();
+}
+
+Status GroupModel::AppendTimeline(TimelineRow& t) {
+  const std::int64_t seq = SeqOf(t.incident_id, "inc-");
+  Incident& inc = incidents_.at(seq);
+  const std::int64_t n = ++inc.timeline_count;
+  inc.dirty = true;
+  std::string actor, metadata;
+  AppendJsonObject(actor, t.actor);
+  AppendJsonObject(metadata, t.metadata);
+  new_entries_.push_back(
+      Entry{seq, n, t.at, t.kind, t.body, std::move(actor), std::move(metadata)});
+  t.id = t.incident_id + "-t" + std::to_string(n);
+  return Ok();
+}
+
+Status GroupModel::Flush() {
+  Array ni[18], ui[9], na[20], ua[3], nt[7];
+  std::int64_t n_ni = 0, n_ui = 0, n_na = 0, n_ua = 0, n_nt = 0;
+  for (auto& [seq, inc] : incidents_) {
+    if (!inc.dirty) continue;
+    const IncidentRow& r = inc.row;
+    if (inc.is_new) {
+      ni[0].Add(r.seq);
+      ni[1].Add(r.service_id);
+      ni[2].Add(r.dedup_key);
+      ni[3].Add(r.title);
+      ni[4].Add(r.description);
+      ni[5].Add(r.status);
+      ni[6].Add(r.urgency);
+      ni[7].Add(r.severity);
+      ni[8].Add(r.source);
+      ni[9].Add(r.created_at);
+      ni[10].Add(r.acknowledged_at);
+      ni[11].Add(r.resolved_at);
+      ni[12].Add(r.updated_at);
+      ni[13].Add(r.alert_count);
+      ni[14].Add(inc.timeline_count);
+      ni[15].AddJson(r.details);
+      ni[16].AddJson(r.fields);
+      ni[17].AddJson(r.metadata);
+      ++n_ni;
+    } else {
+      ui[0].Add(r.seq);
+      ui[1].Add(r.status);
+      ui[2].Add(r.urgency);
+      ui[3].Add(r.severity);
+      ui[4].Add(r.acknowledged_at);
+      ui[5].Add(r.resolved_at);
+      ui[6].Add(r.updated_at);
+      ui[7].Add(r.alert_count);
+      ui[8].Add(inc.timeline_count);
+      ++n_ui;
+    }
+  }
+  for (const AlertRow& a : new_alerts_) {
+    na[0].Add(a.seq);
+    na[1].Add(SeqOf(a.incident_id, "inc-"));
+    na[2].Add(a.service_id);
+    na[3].Add(a.integration_id);
+    na[4].Add(a.dedup_key);
+    na[5].Add(a.action);
+    na[6].Add(a.summary);
+    na[7].Add(a.source);
+    na[8].Add(a.severity);
+    na[9].Add(a.component);
+    na[10].Add(a.group);
+    na[11].Add(a.class_name);
+    na[12].AddJson(a.custom_details);
+    na[13].AddJson(a.links);
+    na[14].AddJson(a.images);
+    na[15].Add(a.client);
+    na[16].Add(a.client_url);
+    na[17].Add(a.event_at);
+    na[18].Add(a.received_at);
+    na[19].Add(a.held_until);
+    ++n_na;
+  }
+  for (const auto& [seq, h] : held_) {
+    if (!h.dirty) continue;
+    ua[0].Add(seq);
+    ua[1].Add(SeqOf(h.row.incident_id, "inc-"));
+    ua[2].Add(h.row.held_until);
+    ++n_ua;
+  }
+  for (const Entry& e : new_entries_) {
+    nt[0].Add(e.incident_seq);
+    nt[1].Add(e.n);
+    nt[2].Add(e.at);
+    nt[3].Add(e.kind);
+    nt[4].Add(e.body);
+    nt[5].Add(e.actor);
+    nt[6].Add(e.metadata);
+    ++n_nt;
+  }
+  if (n_ni + n_ui + n_na + n_ua + n_nt == 0) return Ok();
+  // One statement: data-modifying CTEs all run (on one snapshot; the rows each touches are
+  // distinct: a new incident is inserted in its final state, never also updated).
+  static const std::string sql =
+      "WITH ni AS (INSERT INTO incidents (seq, service_id, dedup_key, title, description, "
+      "status, urgency, severity, source, created_at, acknowledged_at, resolved_at, updated_at, "
+      "alert_count, timeline_count, details, fields, metadata) OVERRIDING SYSTEM VALUE "
+      "SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], "
+      "$6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[], "
+      "$12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::text[], $17::text[], "
+      "$18::text[]) RETURNING 1), "
+      "ui AS (UPDATE incidents i SET status=u.status, urgency=u.urgency, severity=u.severity, "
+      "acknowledged_at=u.ack, resolved_at=u.res, updated_at=u.upd, alert_count=u.ac, "
+      "timeline_count=u.tc FROM unnest($19::bigint[], $20::text[], $21::text[], $22::text[], "
+      "$23::bigint[], $24::bigint[], $25::bigint[], $26::bigint[], $27::bigint[]) AS u(seq, "
+      "status, urgency, severity, ack, res, upd, ac, tc) WHERE i.seq=u.seq RETURNING 1), "
+      "na AS (INSERT INTO alerts (seq, incident_seq, service_id, integration_id, dedup_key, "
+      "action, summary, source, severity, component, grp, class, custom_details, links, images, "
+      "client, client_url, event_at, received_at, held_until) OVERRIDING SYSTEM VALUE "
+      "SELECT * FROM unnest($28::bigint[], $29::bigint[], $30::text[], $31::text[], $32::text[], "
+      "$33::text[], $34::text[], $35::text[], $36::text[], $37::text[], $38::text[], "
+      "$39::text[], $40::text[], $41::text[], $42::text[], $43::text[], $44::text[], "
+      "$45::bigint[], $46::bigint[], $47::bigint[]) RETURNING 1), "
+      "ua AS (UPDATE alerts a SET incident_seq=u.inc, held_until=u.held FROM "
+      "unnest($48::bigint[], $49::bigint[], $50::bigint[]) AS u(seq, inc, held) "
+      "WHERE a.seq=u.seq RETURNING 1), "
+      "nt AS (INSERT INTO timeline (incident_seq, n, at, kind, body, actor, metadata) "
+      "SELECT * FROM unnest($51::bigint[], $52::bigint[], $53::bigint[], $54::text[], "
+      "$55::text[], $56::text[], $57::text[]) RETURNING 1) "
+      "SELECT (SELECT count(*) FROM ni), (SELECT count(*) FROM ui), (SELECT count(*) FROM na), "
+      "(SELECT count(*) FROM ua), (SELECT count(*) FROM nt)";
+  Params p;
+  for (auto& a : ni) p.Add(a.Take());
+  for (auto& a : ui) p.Add(a.Take());
+  for (auto& a : na) p.Add(a.Take());
+  for (auto& a : ua) p.Add(a.Take());
+  for (auto& a : nt) p.Add(a.Take());
+  auto rows = c_.Query(sql, p);
+  if (!rows) return Fail(std::move(rows.error()));
+  if (rows->Int(0, 0) != n_ni || rows->Int(0, 1) != n_ui || rows->Int(0, 2) != n_na ||
+      rows->Int(0, 3) != n_ua || rows->Int(0, 4) != n_nt) {
+    // A row the model holds changed under it (it is locked, so only if deleted): the caller
+    // runs the group again with a statement per call.
+    return Fail(errc::kInternal, "postgres: a group's rows changed while it was written");
+  }
+  for (auto& [seq, inc] : incidents_) {
+    inc.is_new = false;
+    inc.dirty = false;
+  }
+  for (auto& [seq, h] : held_) h.dirty = false;
+  // Held resolves of this group are in the database now. A key not loaded yet finds them there;
+  // a loaded one keeps them as loaded rows (after the ones loaded, unless a third may wait
+  // before them: then the model no longer hands any out beyond the loaded ones).
+  for (const AlertRow& a : new_alerts_) {
+    if (a.held_until <= 0) continue;
+    Key* k = Find(a.service_id, a.dedup_key);
+    if (k == nullptr || !k->held_loaded || !k->held_complete) continue;
+    k->held.push_back(a.seq);
+    held_.emplace(a.seq, Held{a, false});
+  }
+  for (auto& [mk, k] : keys_) k.held_new.clear();
+  new_alerts_.clear();
+  new_alert_index_.clear();
+  new_entries_.clear();
+  return Ok();
+}
+
+Status GroupModel::Demote(std::string_view service, std::string_view key) {
+  if (auto st = Flush(); !st) return st;
+  const auto it = keys_.find(ModelKey(service, key));
+  if (it == keys_.end()) return Ok();
+  it->second.demoted = true;
+  std::erase_if(incidents_, [&](const auto& kv) {
+    return kv.second.row.service_id == service && kv.second.row.dedup_key == key;
+  });
+  std::erase_if(held_, [&](const auto& kv) {
+    return kv.second.row.service_id == service && kv.second.row.dedup_key == key;
+  });
+  return Ok();
+}
+
+}  // namespace opsorch::engine::postgres

@@ -1,0 +1,155 @@
+// A write group's incidents held in memory, so that a group of events costs a few statements
+// instead of about five per event (docs/ENGINE.md, "PostgreSQL: a group's statements").
+//
+// The event path's reads for every (service, dedup key) of the group are answered from rows
+// loaded for all keys at once: the open incidents (locked, at the start), the newest resolved
+// incident and the held resolves of each key (locked, on first use). Its writes (new incidents,
+// their state changes, alerts, timeline entries) are kept and written by Flush in one statement
+// of multi-row inserts and updates. Numbers for new incidents and alerts are taken from their
+// sequences a block at a time, so an unused number is skipped (PostgreSQL's own identity columns
+// skip numbers on a rollback too).
+//
+// What the model cannot answer exactly (a key whose newest resolved incident it reopened, a third
+// held resolve, a whole-row update of an incident it loaded) it does not guess: the key is
+// demoted, the model's writes are flushed and the caller runs its statement as before.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <opsorch/common/result.h>
+#include <opsorch/engine/store.h>
+
+#include "engine/postgres/pg_db.h"
+
+namespace opsorch::engine::postgres {
+
+// The (service, dedup key) pairs of a write group.
+using KeySet = std::set<std::pair<std::string, std::string>>;
+
+class GroupModel {
+ public:
+  // `unit_keys`: each unit's first key as ModelKey() makes it ("" for none), from the probe.
+  GroupModel(Connection& c, std::vector<std::string> unit_keys)
+      : c_(c), unit_keys_(std::move(unit_keys)) {}
+
+  static std::string ModelKey(std::string_view service, std::string_view key);
+
+  // Loads the open incident of every key, locking it (the caller holds the keys' locks).
+  Status Load(const KeySet& keys);
+  // The unit now running (for the size of the next block of numbers).
+  void SetUnit(std::size_t i) { unit_ = i; }
+
+  // Whether the key's reads and writes are the model's (loaded and not demoted).
+  bool Covers(std::string_view service, std::string_view key) const;
+  bool HasIncident(std::int64_t seq) const { return incidents_.count(seq) > 0; }
+  bool HasAlert(std::int64_t seq) const {
+    return new_alert_index_.count(seq) > 0 || held_.count(seq) > 0;
+  }
+
+  // Reads of a covered key. nullopt from the Try* calls: the model cannot tell (the key has been
+  // demoted); the caller runs its statement.
+  std::optional<IncidentRow> Open(std::string_view service, std::string_view key) const;
+  Result<std::optional<std::optional<IncidentRow>>> TryResolvedSince(std::string_view service,
+                                                                     std::string_view key,
+                                                                     std::int64_t since);
+  Result<std::optional<std::optional<AlertRow>>> TryTakeHeld(std::string_view service,
+                                                             std::string_view key,
+                                                             std::int64_t now);
+  // Whether the key has no live "firing" row (engine/suppression.h): ApplyQuietly asks for every
+  // event without an open incident. Loaded for every key on first use; nullopt once the group
+  // wrote the key's row (the caller reads it).
+  Result<std::optional<bool>> TryFiringAbsent(std::string_view service, std::string_view key);
+  void TouchFiring(std::string_view service, std::string_view key);
+  // A model incident read for update: only a new one is known whole (nullopt: demoted).
+  Result<std::optional<IncidentRow>> TryGetForUpdate(std::int64_t seq);
+
+  // Writes. InsertIncident needs a covered key; the others need a model incident or alert
+  // (HasIncident/HasAlert), except InsertAlert, which takes any alert whose key is covered or
+  // that is not held.
+  Status InsertIncident(IncidentRow& row);
+  // False: the model cannot apply it (the incident was demoted); the caller runs its statement.
+  Result<bool> UpdateIncident(const IncidentRow& row);
+  Status UpdateIncidentState(const IncidentRow& row);
+  Status InsertAlert(AlertRow& row);
+  Status LinkAlert(std::int64_t alert_seq, std::int64_t incident_seq, std::string_view incident_id);
+  Status AppendTimeline(TimelineRow& row);
+
+  // Writes what the model holds; the model keeps answering for its keys.
+  Status Flush();
+  // Numbers for rows the caller inserts itself while a model is in use: from the same blocks,
+  // so that rows are numbered in the order the group's units made them.
+  Result<std::int64_t> TakeIncidentSeq() {
+    return NextSeq(incident_seqs_, "incidents", NewIncidentsAhead());
+  }
+  Result<std::int64_t> TakeAlertSeq() { return NextSeq(alert_seqs_, "alerts", UnitsAhead()); }
+
+  // Flushes, then leaves the key (and its incidents) to the statements.
+  Status Demote(std::string_view service, std::string_view key);
+
+ private:
+  struct Incident {
+    IncidentRow row;  // the state columns; the free-form ones too when `is_new`
+    std::int64_t timeline_count = 0;
+    bool is_new = false;  // not in the database yet
+    bool dirty = false;   // changed since loaded or flushed
+  };
+  struct Key {
+    std::int64_t open = 0;  // the open incident (0: none)
+    bool resolved_loaded = false;
+    std::int64_t resolved_db = 0;  // the newest resolved incident in the database when loaded
+    bool held_loaded = false;
+    std::int64_t held_since = 0;         // the held resolves loaded were those held past this
+    bool held_complete = true;           // no other held resolve past held_since in the database
+    std::vector<std::int64_t> held;      // loaded held resolves, by seq
+    std::vector<std::int64_t> held_new;  // held resolves of this group, by seq
+    bool demoted = false;
+    bool firing_loaded = false;
+    bool firing_exists = false;
+    bool firing_touched = false;  // written in this group: the row's existence is the database's
+  };
+
+  Key* Find(std::string_view service, std::string_view key);
+  Status LoadResolved();
+  Status LoadHeld(std::int64_t now);
+  Status LoadFiring();
+  // The keys not demoted that `loaded` says are not loaded yet, as arrays for unnest (and marks
+  // them loaded).
+  template <class Loaded>
+  std::pair<std::vector<std::string>, std::vector<std::string>> Unloaded(Loaded loaded);
+  void AddIncident(IncidentRow row, std::int64_t timeline_count, bool is_new);
+  Result<std::int64_t> NextSeq(std::vector<std::int64_t>& pool, std::string_view table,
+                               std::int64_t want);
+  std::int64_t NewIncidentsAhead() const;
+  std::int64_t UnitsAhead() const {
+    return static_cast<std::int64_t>(unit_keys_.size()) - static_cast<std::int64_t>(unit_);
+  }
+
+  Connection& c_;
+  std::vector<std::string> unit_keys_;
+  std::size_t unit_ = 0;
+  std::unordered_map<std::string, Key> keys_;
+  std::unordered_map<std::int64_t, Incident> incidents_;
+  // Alerts: those of this group not flushed yet, and loaded held resolves (with their changes).
+  std::vector<AlertRow> new_alerts_;
+  std::unordered_map<std::int64_t, std::size_t> new_alert_index_;
+  struct Held {
+    AlertRow row;
+    bool dirty = false;
+  };
+  std::unordered_map<std::int64_t, Held> held_;
+  struct Entry {
+    std::int64_t incident_seq, n, at;
+    std::string kind, body, actor, metadata;
+  };
+  std::vector<Entry> new_entries_;
+  std::vector<std::int64_t> incident_seqs_, alert_seqs_;  // taken, not used yet (reversed)
+};
+
+}  // namespace opsorch::engine::postgres
