@@ -83,8 +83,10 @@ clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) build-fuzz
 
 .PHONY: bench-engine
+# Both stores of the incident engine side by side: SQLite and PostgreSQL (a private cluster).
+bench-engine: BENCH_STORES ?= sqlite postgres
 bench-engine: build
-	bench/engine.sh
+	BENCH_STORES="$(BENCH_STORES)" bench/engine.sh
 
 .PHONY: bench-workflow
 bench-workflow: build

@@ -3,18 +3,39 @@
 # "Incident engine ingest"): single PagerDuty Events v2 triggers on POST /v2/enqueue against
 # Alertmanager 0.25 receiving single alerts on POST /api/v2/alerts, in the same run; and batches
 # of 500 events on POST /v2/enqueue/batch. Every measurement runs against a server started fresh
-# for it (opsorch: a new SQLite store on the local disk under the temporary directory;
-# Alertmanager: new storage, no cluster, a null receiver). Prints the figures as Markdown.
+# for it (opsorch: a new SQLite store on the local disk under the temporary directory, or a new
+# database in a private PostgreSQL 15 cluster; Alertmanager: new storage, no cluster, a null
+# receiver). Prints the figures as Markdown.
+#
+# Both stores are measured in the same run, cell by cell back to back (the machine is noisy: a
+# ratio only means something between figures of one run). Per store: single events with cycling
+# keys at 16 and 64 connections and with unique keys at 16; batches of 500 with cycling keys at 4
+# and 16 connections and with unique keys at 4. Alertmanager (single events at 16 connections,
+# cycling and unique labels) runs once, as the peer of the SQLite figures, and only when SQLite is
+# measured. With PostgreSQL also two opsorch nodes on one database (same seed, ports of their
+# own), each driven by its own wrk at the same time (32 connections each, cycling keys): once with
+# disjoint key prefixes, once with the same keys on both nodes (they contend for them); their
+# combined rate is reported beside one node's at 64 connections.
+#
+# PostgreSQL: scripts/pg-test-cluster starts a private cluster under the temporary directory
+# (its defaults: fsync on, synchronous_commit on, shared_buffers 64MB, loopback TCP only) and the
+# exit trap stops it. Every measurement gets a database of its own (CREATE DATABASE on the admin
+# URL; OPSORCH_ENGINE_STORE=postgres://…/that-database), dropped after the measurement and
+# followed by a CHECKPOINT, so that no measurement inherits another's dirty pages.
 #
 # Usage: bench/engine.sh        (or: make bench-engine)
 #
 # Environment (all optional):
 #   BUILD           build directory holding the opsorch binary                (default: build)
+#   BENCH_STORES    the stores to measure, space-separated: sqlite, postgres
+#                                                                  (default: "sqlite postgres")
 #   BENCH_DURATION  seconds per wrk run                                       (default: 5)
 #   BENCH_RUNS      runs per measurement; the median is reported              (default: 3)
 #   BENCH_THREADS   OPSORCH_HTTP_THREADS of opsorch                           (default: nproc)
 #   BENCH_OUT       where the report is written      (default: bench/results/engine-latest.md)
 #   BENCH_STRICT    1 = exit 1 when a target is missed                        (default: 0)
+#   PG_BIN          PostgreSQL's binaries, for scripts/pg-test-cluster
+#                                                            (default: /usr/lib/postgresql/15/bin)
 set -euo pipefail
 
 caller_dir=$PWD
@@ -35,13 +56,42 @@ base_port=28280
 keys=1000          # dedup keys (Alertmanager: label values) per wrk thread in the cycling mix
 batch=500          # events per POST /v2/enqueue/batch
 single_conns=16
+wide_conns=64      # the second single-event load, and one node's peer of the two-node cells
+node_conns=32      # per node (and per wrk) in the two-node cells: 2 x 32 = 64
 batch_conns=(4 16)
 routing_key=bench-routing-key-000000000000001
 
 require_positive duration runs threads
 require_tools wrk curl awk timeout
-alertmanager=$(command -v prometheus-alertmanager || command -v alertmanager || true)
-[[ -n $alertmanager ]] || die "prometheus-alertmanager not found (run: make deps)"
+
+# BENCH_STORES: which stores, in the order sqlite, postgres whatever the order given.
+stores=${BENCH_STORES:-sqlite postgres}
+use_sqlite=0
+use_postgres=0
+for s in $stores; do
+  case $s in
+    sqlite) use_sqlite=1 ;;
+    postgres) use_postgres=1 ;;
+    *) die "BENCH_STORES takes sqlite and/or postgres, got '$s'" ;;
+  esac
+done
+((use_sqlite + use_postgres > 0)) || die "BENCH_STORES names no store"
+store_list=()
+((use_sqlite == 0)) || store_list+=(sqlite)
+((use_postgres == 0)) || store_list+=(postgres)
+
+# Alertmanager is the peer of the SQLite figures: it runs only when SQLite is measured.
+alertmanager=""
+if ((use_sqlite)); then
+  alertmanager=$(command -v prometheus-alertmanager || command -v alertmanager || true)
+  [[ -n $alertmanager ]] || die "prometheus-alertmanager not found (run: make deps)"
+fi
+pg_bin=${PG_BIN:-/usr/lib/postgresql/15/bin}
+if ((use_postgres)); then
+  require_tools psql
+  [[ -x $pg_bin/postgres ]] ||
+    die "$pg_bin/postgres not found: install PostgreSQL 15 (make deps) or set PG_BIN"
+fi
 
 bin="$build_dir/opsorch"
 require_binaries "$build_dir" "$bin"
@@ -50,6 +100,36 @@ require_binaries "$build_dir" "$bin"
 
 bench_setup
 drop_opsorch_env
+# Every cell runs the same binary, even if a build replaces $bin during the run.
+run_bin="$tmp/opsorch"
+cp "$bin" "$run_bin"
+bin_built=$(built_at "$bin")
+tree_at=$(tree_commit)
+
+# The PostgreSQL cluster: under $tmp, started now, stopped on exit after the servers on it (and
+# before lib.sh's cleanup removes $tmp).
+pg_dir=""
+admin_url=""
+# shellcheck disable=SC2317  # run by the EXIT trap
+engine_cleanup() {
+  local rc=$? pid
+  set +e
+  for pid in "${bench_pids[@]}"; do stop "$pid"; done
+  bench_pids=()
+  [[ -z $pg_dir ]] || scripts/pg-test-cluster stop "$pg_dir" >/dev/null 2>&1 || true
+  (exit "$rc")  # cleanup exits with the status it finds
+  cleanup
+}
+trap engine_cleanup EXIT
+if ((use_postgres)); then
+  chmod 711 "$tmp"  # the cluster runs as `postgres`, which must reach its directory
+  pg_dir="$tmp/pg"
+  admin_url=$(PG_BIN=$pg_bin scripts/pg-test-cluster start "$pg_dir") ||
+    die "could not start a PostgreSQL cluster (see $pg_dir/log)"
+  pg_version=$("$pg_bin/postgres" --version 2>/dev/null | awk '{ print $3 }' || echo '?')
+  log "PostgreSQL $pg_version cluster at $admin_url"
+fi
+pg_admin() { psql -qAtX -v ON_ERROR_STOP=1 "$admin_url" -c "$1"; }
 
 # The catalog: one service with one Events v2 integration key.
 cat >"$tmp/seed.json" <<EOF
@@ -86,16 +166,17 @@ if [[ $store_fs == tmpfs* || $store_fs == ramfs* ]]; then
   problems+=("the stores were on $store_fs, not a disk: the durable figures are not meaningful")
 fi
 
-# write_lua FILE KIND MODE PER_REQUEST: the wrk script of one kind of load.
+# write_lua FILE KIND MODE PER_REQUEST [PREFIX]: the wrk script of one kind of load.
 #   KIND: pd (one Events v2 event per POST), batch (a JSON array of PER_REQUEST events),
 #         am (a JSON array of one Alertmanager alert)
 #   MODE: cycle (each wrk thread cycles over $keys keys) or unique (every event a new key)
+#   PREFIX: put before every key (two wrk processes with different prefixes share no key)
 # Every response's status is counted, and in batch answers every event that was not stored;
 # done() prints the totals after wrk's own summary ("engine-bench …" lines).
 write_lua() {
   cat >"$1" <<EOF
 local kind, mode, per_request, keys = "$2", "$3", $4, $keys
-local routing_key = "$routing_key"
+local routing_key, prefix = "$routing_key", "${5:-}"
 EOF
   cat >>"$1" <<'EOF'
 local headers = {["Content-Type"] = "application/json"}
@@ -118,13 +199,14 @@ local function event(key)
 end
 
 -- Request n (from 0) of this thread carries events n*per_request … n*per_request+per_request-1;
--- event i has the key "t<thread>-k<i mod keys>" (cycle) or "t<thread>-k<i>" (unique).
+-- event i has the key "<prefix>t<thread>-k<i mod keys>" (cycle) or "<prefix>t<thread>-k<i>"
+-- (unique).
 local function build(n)
   local parts = {}
   for j = 0, per_request - 1 do
     local i = n * per_request + j
     if mode == "cycle" then i = i % keys end
-    parts[#parts + 1] = event("t" .. tid .. "-k" .. i)
+    parts[#parts + 1] = event(prefix .. "t" .. tid .. "-k" .. i)
   end
   local body = table.concat(parts, ",")
   if kind ~= "pd" then body = "[" .. body .. "]" end
@@ -190,6 +272,10 @@ write_lua "$tmp/lua/pd-unique.lua" pd unique 1
 write_lua "$tmp/lua/am-cycle.lua" am cycle 1
 write_lua "$tmp/lua/am-unique.lua" am unique 1
 write_lua "$tmp/lua/batch-cycle.lua" batch cycle "$batch"
+write_lua "$tmp/lua/batch-unique.lua" batch unique "$batch"
+# The two-node cells: one wrk per node, keys of their own (n1-…, n2-…) or the same for both.
+write_lua "$tmp/lua/pd-cycle-n1.lua" pd cycle 1 n1-
+write_lua "$tmp/lua/pd-cycle-n2.lua" pd cycle 1 n2-
 
 # --- servers ---------------------------------------------------------------------------------
 
@@ -248,10 +334,15 @@ pd_event() {  # pd_event DEDUP_KEY: one Events v2 trigger
     "$routing_key" "$1" "Bench sanity check"
 }
 
-start_opsorch() {  # start_opsorch DIR: a fresh store in DIR/data, log DIR/opsorch.log
+# start_opsorch DIR [STORE_URL]: log DIR/opsorch.log, data directory DIR/data, which holds the
+# store (SQLite) unless STORE_URL (postgres://…) names another; sets srv_port and srv_pid.
+start_opsorch() {
+  local store_env=()
+  [[ -z ${2:-} ]] || store_env=(OPSORCH_ENGINE_STORE="$2")
+  mkdir -p "$1"
   launch opsorch "$1/opsorch.log" env OPSORCH_ADDR="127.0.0.1:@PORT@" \
-    OPSORCH_INCIDENT_PROVIDER=local OPSORCH_ENGINE_SEED="$tmp/seed.json" \
-    OPSORCH_DATA_DIR="$1/data" OPSORCH_HTTP_THREADS="$threads" "$bin" serve
+    OPSORCH_INCIDENT_PROVIDER=local OPSORCH_ENGINE_SEED="$tmp/seed.json" "${store_env[@]}" \
+    OPSORCH_DATA_DIR="$1/data" OPSORCH_HTTP_THREADS="$threads" "$run_bin" serve
   wait_http "http://127.0.0.1:$srv_port/health" "$srv_pid" opsorch "$1/opsorch.log"
   # Both ingestion routes must store events before anything is measured.
   post "http://127.0.0.1:$srv_port/v2/enqueue" "$(pd_event bench-sanity)" 202 opsorch
@@ -287,101 +378,244 @@ metric_by() {
 
 # --- measuring -------------------------------------------------------------------------------
 
-# The cells: server, load, connections, path, wrk script, events per request.
-cells=(o_cyc a_cyc o_uni a_uni o_b4 o_b16)
-declare -A c_server=([o_cyc]=opsorch [a_cyc]=alertmanager [o_uni]=opsorch [a_uni]=alertmanager
-  [o_b4]=opsorch [o_b16]=opsorch)
-declare -A c_conns=([o_cyc]=$single_conns [a_cyc]=$single_conns [o_uni]=$single_conns
-  [a_uni]=$single_conns [o_b4]=${batch_conns[0]} [o_b16]=${batch_conns[1]})
-declare -A c_path=([o_cyc]=/v2/enqueue [a_cyc]=/api/v2/alerts [o_uni]=/v2/enqueue
-  [a_uni]=/api/v2/alerts [o_b4]=/v2/enqueue/batch [o_b16]=/v2/enqueue/batch)
-declare -A c_lua=([o_cyc]=pd-cycle [a_cyc]=am-cycle [o_uni]=pd-unique [a_uni]=am-unique
-  [o_b4]=batch-cycle [o_b16]=batch-cycle)
-declare -A c_label=([o_cyc]="opsorch, cycling keys" [a_cyc]="Alertmanager, cycling labels"
-  [o_uni]="opsorch, unique keys" [a_uni]="Alertmanager, unique labels"
-  [o_b4]="opsorch batch c${batch_conns[0]}" [o_b16]="opsorch batch c${batch_conns[1]}")
+# The loads measured on each store (the rows of the SQLite-and-PostgreSQL table): connections,
+# path, wrk script, events per request, label.
+loads=(cyc16 cyc64 uni16 bcyc4 buni4 bcyc16)
+declare -A l_conns=([cyc16]=$single_conns [cyc64]=$wide_conns [uni16]=$single_conns
+  [bcyc4]=${batch_conns[0]} [buni4]=${batch_conns[0]} [bcyc16]=${batch_conns[1]})
+declare -A l_path=([cyc16]=/v2/enqueue [cyc64]=/v2/enqueue [uni16]=/v2/enqueue
+  [bcyc4]=/v2/enqueue/batch [buni4]=/v2/enqueue/batch [bcyc16]=/v2/enqueue/batch)
+declare -A l_lua=([cyc16]=pd-cycle [cyc64]=pd-cycle [uni16]=pd-unique [bcyc4]=batch-cycle
+  [buni4]=batch-unique [bcyc16]=batch-cycle)
+declare -A l_per=([cyc16]=1 [cyc64]=1 [uni16]=1 [bcyc4]=$batch [buni4]=$batch [bcyc16]=$batch)
+declare -A l_label=([cyc16]="single events, cycling keys, $single_conns connections"
+  [cyc64]="single events, cycling keys, $wide_conns connections"
+  [uni16]="single events, unique keys, $single_conns connections"
+  [bcyc4]="batches of $batch, cycling keys, ${batch_conns[0]} connections"
+  [buni4]="batches of $batch, unique keys, ${batch_conns[0]} connections"
+  [bcyc16]="batches of $batch, cycling keys, ${batch_conns[1]} connections")
+declare -A store_name=([sqlite]=SQLite [postgres]=PostgreSQL)
+
+# The cells, in the order they run within a run: each load on SQLite and PostgreSQL back to back
+# (then Alertmanager's peer of single events), the two-node cells right after one node at 64
+# connections. A cell is "STORE:LOAD", "am:LOAD" (Alertmanager) or "pg2:KEYS" (two nodes).
+cells=()
+declare -A c_server c_store c_nodes c_conns c_path c_lua c_lua2 c_label
+add_cell() {  # add_cell KEY SERVER STORE NODES CONNS PATH LUA LUA2 LABEL
+  cells+=("$1")
+  c_server[$1]=$2 c_store[$1]=$3 c_nodes[$1]=$4 c_conns[$1]=$5 c_path[$1]=$6 c_lua[$1]=$7
+  c_lua2[$1]=$8 c_label[$1]=$9
+}
+for l in "${loads[@]}"; do
+  for s in "${store_list[@]}"; do
+    add_cell "$s:$l" opsorch "$s" 1 "${l_conns[$l]}" "${l_path[$l]}" "${l_lua[$l]}" "" \
+      "${store_name[$s]}, ${l_label[$l]}"
+  done
+  if ((use_sqlite)); then
+    case $l in
+      cyc16) add_cell am:cyc16 alertmanager none 1 "$single_conns" /api/v2/alerts am-cycle "" \
+        "Alertmanager, cycling labels, $single_conns connections" ;;
+      uni16) add_cell am:uni16 alertmanager none 1 "$single_conns" /api/v2/alerts am-unique "" \
+        "Alertmanager, unique labels, $single_conns connections" ;;
+    esac
+  fi
+  if ((use_postgres)) && [[ $l == cyc64 ]]; then
+    add_cell pg2:disjoint opsorch postgres 2 "$node_conns" /v2/enqueue pd-cycle-n1 pd-cycle-n2 \
+      "PostgreSQL, two nodes, disjoint keys, 2 x $node_conns connections"
+    add_cell pg2:same opsorch postgres 2 "$node_conns" /v2/enqueue pd-cycle pd-cycle \
+      "PostgreSQL, two nodes, the same keys, 2 x $node_conns connections"
+  fi
+done
+
+# finish_node LABEL SERVER LOGFILE PORT PID WRK_OUT NON2XX SOCKET_ERRORS: after a measurement,
+# what the server and wrk counted; then stops the server. Sets node_fact (for the report) and
+# node_bad (1 if anything was not a success) and node_statuses (wrk's count of responses by
+# status) and adds what went wrong to `problems`.
+finish_node() {
+  local label=$1 server=$2 logfile=$3 port=$4 pid=$5 wout=$6 v_bad=$7 v_err=$8
+  local metrics statuses item_errors responses actions received held excerpt
+  metrics="$(dirname "$logfile")/metrics"
+  check_alive "$pid" "$server" "$logfile"
+  statuses=$(sed -n 's/^engine-bench statuses: //p' "$wout")
+  item_errors=$(sed -n 's/^engine-bench item errors: //p' "$wout")
+  responses=$(awk '/requests in/ { print $1; exit }' "$wout")
+
+  # What the server counted, sanity checks included.
+  curl -fsS --max-time 10 -o "$metrics" "http://127.0.0.1:$port/metrics" ||
+    die "$server: GET /metrics failed"
+  node_fact="wrk saw $responses responses ($statuses); "
+  if [[ $server == opsorch ]]; then
+    actions=$(metric_by "$metrics" opsorch_engine_events_total action)
+    node_fact+="stored events by action: $actions"
+  else
+    received=$(metric_by "$metrics" alertmanager_alerts_received_total status)
+    # Held in memory, whatever the state (they stay "unprocessed" until group_wait, 30 s).
+    held=$(awk 'index($1, "alertmanager_alerts{") == 1 { n += $2 } END { print n + 0 }' \
+      "$metrics")
+    node_fact+="alerts received: $received; alerts held: $held"
+  fi
+  stop "$pid"
+  untrack "$pid"
+  node_bad=0
+  if [[ $server == opsorch ]]; then
+    # stop sends TERM and, 5 s later, KILL: the engine commits what is queued before it exits.
+    grep -q 'opsorch stopped' "$logfile" ||
+      problems+=("$label: opsorch did not stop within 5 s of SIGTERM (killed)")
+    [[ $actions != none ]] || {
+      problems+=("$label: no events counted")
+      node_bad=1
+    }
+    [[ $actions != *failed=* ]] || {
+      problems+=("$label: events the engine failed to store: $actions")
+      node_bad=1
+    }
+  fi
+  node_fact+="; log: $(log_fact "$logfile")"
+
+  # Everything that was not a success, with the log lines that say why.
+  ((v_bad == 0)) || {
+    problems+=("$label: $v_bad non-2xx responses (statuses: $statuses)")
+    node_bad=1
+  }
+  ((v_err == 0)) || {
+    # Which kind (a timeout is a request without an answer within wrk's 2 s).
+    problems+=("$label: $v_err socket errors ($(sed -n 's/^ *Socket errors: //p' "$wout"))")
+    node_bad=1
+  }
+  ((${item_errors:-0} == 0)) || {
+    problems+=("$label: $item_errors events answered with an error inside 202s")
+    node_bad=1
+  }
+  if ((node_bad)) || grep -qiE 'error|warn|fail' "$logfile"; then
+    excerpt=$(grep -iE -m 5 -B 2 -A 2 'error|warn|fail|throttl' "$logfile" | cut -c 1-300 || true)
+    [[ -z $excerpt ]] || problems+=("$label: log lines: \`${excerpt//$'\n'/\` / \`}\`")
+  fi
+  node_statuses=$statuses
+}
+
+# wrk_in DIR PORT PATH CONNS SECONDS: run_wrk with DIR as its $tmp (DIR/post.lua, DIR/wrk.out),
+# so that two can run at once.
+wrk_in() {
+  local tmp=$1
+  shift
+  run_wrk "$@"
+}
+
+# store_fact STORE DIR DB_URL: the store's size and rows after its servers stopped.
+store_fact() {
+  local rows
+  if [[ $1 == sqlite ]]; then
+    # After a clean stop SQLite has checkpointed the WAL into opsorch.db.
+    echo -n "store after stop: $(du -sh "$2/data" | cut -f1)"
+    # Rows, if the sqlite3 shell is there (it is not a dependency).
+    if command -v sqlite3 >/dev/null && [[ -f $2/data/opsorch.db ]]; then
+      rows=$(sqlite3 -readonly "$2/data/opsorch.db" \
+        'select count(*) from incidents; select count(*) from alerts;' 2>&1 | paste -sd ' ')
+      echo -n " (incidents alerts: $rows)"
+    fi
+  else
+    rows=$(psql -qAtX "$3" -c 'select pg_size_pretty(pg_database_size(current_database()))' \
+      -c 'select count(*) from incidents' -c 'select count(*) from alerts' 2>&1 |
+      paste -sd ' ') || true
+    echo -n "database after stop (size, incidents, alerts): $rows"
+  fi
+}
 
 declare -A rps p50 raw counted
-total=$((${#cells[@]} * runs * (duration + 2)))
+declare -A cell_err=()  # cells with a run that had errors
+declare -A rps1 rps2 p50_1 p50_2  # the two-node cells, per node
+total=0
+for k in "${cells[@]}"; do total=$((total + runs * (duration + 3))); done
 bench_start
 log "${#cells[@]} cells x $runs runs of ${duration}s, a fresh server each; about ${total}s"
 
 cell_no=0
 for ((r = 1; r <= runs; r++)); do
-  # Interleaved so that a slow phase of the machine hits opsorch and Alertmanager alike.
+  # Interleaved so that a slow phase of the machine hits every store and server alike.
   for k in "${cells[@]}"; do
     cell_no=$((cell_no + 1))
     dir="$tmp/cell$cell_no"
     mkdir -p "$dir"
     server=${c_server[$k]}
-    if [[ $server == opsorch ]]; then start_opsorch "$dir"; else start_alertmanager "$dir"; fi
-    logfile="$dir/$server.log"
-    cp "$tmp/lua/${c_lua[$k]}.lua" "$tmp/post.lua"
-    read -r v_rps v_p50 v_bad v_err < <(run_wrk "$srv_port" "${c_path[$k]}" "${c_conns[$k]}" \
-      "$duration")
-    check_alive "$srv_pid" "$server" "$logfile"
-    statuses=$(sed -n 's/^engine-bench statuses: //p' "$tmp/wrk.out")
-    item_errors=$(sed -n 's/^engine-bench item errors: //p' "$tmp/wrk.out")
-    responses=$(awk '/requests in/ { print $1; exit }' "$tmp/wrk.out")
-
-    # What the server counted, sanity checks included.
-    curl -fsS --max-time 10 -o "$dir/metrics" "http://127.0.0.1:$srv_port/metrics" ||
-      die "$server: GET /metrics failed"
-    if [[ $server == opsorch ]]; then
-      actions=$(metric_by "$dir/metrics" opsorch_engine_events_total action)
-      fact="stored events by action: $actions"
-    else
-      received=$(metric_by "$dir/metrics" alertmanager_alerts_received_total status)
-      # Held in memory, whatever the state (they stay "unprocessed" until group_wait, 30 s).
-      held=$(awk 'index($1, "alertmanager_alerts{") == 1 { n += $2 } END { print n + 0 }' \
-        "$dir/metrics")
-      fact="alerts received: $received; alerts held: $held"
+    store=${c_store[$k]}
+    label="${c_label[$k]} run $r"
+    db_url=""
+    if [[ $store == postgres ]]; then
+      db="bench_$cell_no"
+      pg_admin "CREATE DATABASE $db" >/dev/null
+      db_url="${admin_url%/*}/$db"
     fi
-    stop "$srv_pid"
-    untrack "$srv_pid"
-    if [[ $server == opsorch ]]; then
-      # stop sends TERM and, 5 s later, KILL: the engine commits what is queued before it exits.
-      grep -q 'opsorch stopped' "$logfile" ||
-        problems+=("${c_label[$k]} run $r: opsorch did not stop within 5 s of SIGTERM (killed)")
-      # After a clean stop SQLite has checkpointed the WAL into opsorch.db.
-      fact+="; store after stop: $(du -sh "$dir/data" | cut -f1)"
-      # Rows, if the sqlite3 shell is there (it is not a dependency).
-      if command -v sqlite3 >/dev/null && [[ -f $dir/data/opsorch.db ]]; then
-        rows=$(sqlite3 -readonly "$dir/data/opsorch.db" \
-          'select count(*) from incidents; select count(*) from alerts;' 2>&1 | paste -sd ' ')
-        fact+=" (incidents alerts: $rows)"
+    cell_bad=0
+
+    if [[ ${c_nodes[$k]} == 1 ]]; then
+      if [[ $server == opsorch ]]; then
+        start_opsorch "$dir" "$db_url"
+      else
+        start_alertmanager "$dir"
       fi
-      [[ $actions != none ]] || problems+=("${c_label[$k]} run $r: no events counted")
-      [[ $actions != *failed=* ]] ||
-        problems+=("${c_label[$k]} run $r: events the engine failed to store: $actions")
+      cp "$tmp/lua/${c_lua[$k]}.lua" "$tmp/post.lua"
+      read -r v_rps v_p50 v_bad v_err < <(run_wrk "$srv_port" "${c_path[$k]}" "${c_conns[$k]}" \
+        "$duration")
+      cp "$tmp/wrk.out" "$dir/wrk.out"
+      finish_node "$label" "$server" "$dir/$server.log" "$srv_port" "$srv_pid" "$dir/wrk.out" \
+        "$v_bad" "$v_err"
+      fact=$node_fact
+      cell_bad=$node_bad
+      shown="$v_rps req/s, p50 ${v_p50} us${node_statuses:+ ($node_statuses)}"
+    else
+      # Two nodes on one database, started one after the other (each applies the seed), then
+      # one wrk per node, both at once.
+      start_opsorch "$dir/n1" "$db_url"
+      port1=$srv_port pid1=$srv_pid
+      start_opsorch "$dir/n2" "$db_url"
+      port2=$srv_port pid2=$srv_pid
+      cp "$tmp/lua/${c_lua[$k]}.lua" "$dir/n1/post.lua"
+      cp "$tmp/lua/${c_lua2[$k]}.lua" "$dir/n2/post.lua"
+      wrk_in "$dir/n1" "$port1" "${c_path[$k]}" "${c_conns[$k]}" "$duration" \
+        >"$dir/n1/wrk.result" &
+      w1=$!
+      wrk_in "$dir/n2" "$port2" "${c_path[$k]}" "${c_conns[$k]}" "$duration" \
+        >"$dir/n2/wrk.result" &
+      w2=$!
+      wait "$w1" || die "the wrk of node 1 failed ($label)"
+      wait "$w2" || die "the wrk of node 2 failed ($label)"
+      read -r a_rps a_p50 a_bad a_err <"$dir/n1/wrk.result"
+      read -r b_rps b_p50 b_bad b_err <"$dir/n2/wrk.result"
+      finish_node "$label, node 1" opsorch "$dir/n1/opsorch.log" "$port1" "$pid1" \
+        "$dir/n1/wrk.out" "$a_bad" "$a_err"
+      fact="node 1: $node_fact"
+      cell_bad=$node_bad
+      finish_node "$label, node 2" opsorch "$dir/n2/opsorch.log" "$port2" "$pid2" \
+        "$dir/n2/wrk.out" "$b_bad" "$b_err"
+      fact+="; node 2: $node_fact"
+      ((node_bad == 0)) || cell_bad=1
+      v_rps=$(awk -v a="$a_rps" -v b="$b_rps" 'BEGIN { printf "%.2f", a + b }')
+      # The cell's p50: the slower node's (each node's is listed below).
+      v_p50=$(awk -v a="$a_p50" -v b="$b_p50" 'BEGIN { print (a > b ? a : b) }')
+      rps1[$k]+="$a_rps "
+      rps2[$k]+="$b_rps "
+      p50_1[$k]+="$a_p50 "
+      p50_2[$k]+="$b_p50 "
+      shown="$v_rps req/s combined ($a_rps + $b_rps), p50 $a_p50 / $b_p50 us"
     fi
-    fact+="; log: $(log_fact "$logfile")"
 
-    # Everything that was not a success, with the log lines that say why.
-    bad_here=0
-    ((v_bad == 0)) || {
-      problems+=("${c_label[$k]} run $r: $v_bad non-2xx responses (statuses: $statuses)")
-      bad_here=1
-    }
-    ((v_err == 0)) || {
-      problems+=("${c_label[$k]} run $r: $v_err socket errors")
-      bad_here=1
-    }
-    ((${item_errors:-0} == 0)) || {
-      problems+=("${c_label[$k]} run $r: $item_errors events answered with an error inside 202s")
-      bad_here=1
-    }
-    if ((bad_here)) || grep -qiE 'error|warn|fail' "$logfile"; then
-      excerpt=$(grep -iE -m 5 -B 2 -A 2 'error|warn|fail|throttl' "$logfile" | cut -c 1-300 || true)
-      [[ -z $excerpt ]] ||
-        problems+=("${c_label[$k]} run $r: log lines: \`${excerpt//$'\n'/\` / \`}\`")
+    if [[ $server == opsorch ]]; then
+      if [[ $store == sqlite ]]; then
+        fact+="; $(store_fact sqlite "$dir")"
+      else
+        fact+="; $(store_fact postgres "$dir" "$db_url")"
+        # Nothing of this measurement is left for the next one to write back.
+        pg_admin "DROP DATABASE $db WITH (FORCE)" >/dev/null
+        pg_admin "CHECKPOINT" >/dev/null
+      fi
     fi
 
+    ((cell_bad == 0)) || cell_err[$k]=1
     rps[$k]+="$v_rps "
     p50[$k]+="$v_p50 "
-    raw[$k]+="$(printf '%.0f/%.1f' "$v_rps" "$v_p50") "
-    counted[$k $r]="- ${c_label[$k]} run $r: wrk saw $responses responses ($statuses); $fact"
-    log "${c_label[$k]} run $r: $v_rps req/s, p50 ${v_p50} us${statuses:+ ($statuses)}"
+    raw[$k]+="$(printf '%.0f/%.1f' "$v_rps" "$v_p50")$( ((cell_bad == 0)) || echo ' (errors)') "
+    counted[$k $r]="- $label: $fact"
+    log "$label: $shown$( ((cell_bad == 0)) || echo ' (errors: see the warnings)')"
   done
 done
 
@@ -395,71 +629,175 @@ for k in "${cells[@]}"; do
   m_p50[$k]=$(median <<<"${p50[$k]}")
 done
 
+has() { [[ -n ${m_rps[$1]+x} ]]; }  # has CELL: the cell was measured
+mark() { [[ -z ${cell_err[$1]+x} ]] || echo -n " ⚠"; }  # mark CELL: " ⚠" if a run had errors
+fmt() { awk -v v="$1" -v f="$2" 'BEGIN { printf f, v }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f×", a / b; else print "—" }'; }
+
 missed=0
 {
   echo "# opsorch incident engine: durable ingest"
   echo
   echo "- date: $started (start of the measurements)"
   echo "- command: \`bench/engine.sh\`" \
-    "(BENCH_DURATION=$duration BENCH_RUNS=$runs BENCH_THREADS=$threads)"
-  echo "- opsorch: tree at $(tree_commit), \`$bin\` built $(built_at "$bin")," \
-    "\`OPSORCH_INCIDENT_PROVIDER=local\`, $threads HTTP threads, SQLite store (WAL, group" \
-    "commit, answered after an fdatasync of the WAL) in a fresh data directory per measurement on" \
-    "$store_fs (a 4 KiB O_DSYNC append there, mean of 200 by dd: $sync_before before the" \
-    "measurements, $sync_after after)," \
-    "default logging to a file"
-  echo "- $("$alertmanager" --version 2>&1 | head -n 1 | sed 's/ (.*//'):" \
-    "\`--cluster.listen-address=\` (no cluster), fresh \`--storage.path\` per measurement," \
-    "one route to a receiver without notifiers; it keeps alerts in memory" \
-    "(no write per request), opsorch answers 202 only after fsync"
+    "(BENCH_STORES=\"${store_list[*]}\" BENCH_DURATION=$duration BENCH_RUNS=$runs" \
+    "BENCH_THREADS=$threads)"
+  echo "- opsorch: tree at $tree_at, \`$bin\` built $bin_built (copied at the start: one" \
+    "binary for every cell)," \
+    "\`OPSORCH_INCIDENT_PROVIDER=local\`, $threads HTTP threads, default logging to a file," \
+    "a fresh store per measurement; the disk under the stores is $store_fs (a 4 KiB O_DSYNC" \
+    "append there, mean of 200 by dd: $sync_before before the measurements, $sync_after after)"
+  if ((use_sqlite)); then
+    echo "- SQLite store: WAL, group commit, answered after an fdatasync of the WAL, in a fresh" \
+      "data directory per measurement"
+  fi
+  if ((use_postgres)); then
+    echo "- PostgreSQL store: PostgreSQL $pg_version, a private cluster of" \
+      "\`scripts/pg-test-cluster\` (its defaults: fsync on, synchronous_commit on," \
+      "shared_buffers 64MB; loopback TCP; data directory on the same disk) started by this run," \
+      "\`OPSORCH_ENGINE_STORE=postgres://…/bench_N\`: a new database per measurement, dropped" \
+      "after it and followed by a CHECKPOINT; group commit, answered after the commit"
+  fi
+  if ((use_sqlite)); then
+    echo "- $("$alertmanager" --version 2>&1 | head -n 1 | sed 's/ (.*//'):" \
+      "\`--cluster.listen-address=\` (no cluster), fresh \`--storage.path\` per measurement," \
+      "one route to a receiver without notifiers; it keeps alerts in memory" \
+      "(no write per request), opsorch answers 202 only after the store's commit; it is the" \
+      "peer of the SQLite figures and runs once per run"
+  fi
   echo "- $(wrk_version); machine: $(machine_fact)"
-  echo "- each cell: median of $runs runs of ${duration}s, each against a server started for" \
+  echo "- each cell: median of $runs runs of ${duration}s, each against servers started for" \
     "it (sanity requests first: opsorch 3 events, Alertmanager 1 alert), runs interleaved" \
-    "in the order of the tables; no warm-up"
-  echo "- load: one trigger per request at $single_conns connections (\`wrk -t2\`); cycling =" \
-    "each wrk thread cycles over $keys dedup keys (Alertmanager: values of a \`key\` label)," \
-    "so after the first pass nearly every event is a deduplication; unique = every event has a" \
-    "new key (opsorch: every event opens an incident). Batches: $batch triggers per" \
-    "\`POST /v2/enqueue/batch\`, keys cycling as above"
+    "(within a run each load on SQLite, then PostgreSQL, then Alertmanager); no warm-up"
+  echo "- load: one trigger per request at $single_conns or $wide_conns connections" \
+    "(\`wrk -t2\`); cycling = each wrk thread cycles over $keys dedup keys (Alertmanager:" \
+    "values of a \`key\` label), so after the first pass nearly every event is a" \
+    "deduplication; unique = every event has a new key (opsorch: every event opens an" \
+    "incident). Batches: $batch triggers per \`POST /v2/enqueue/batch\`, keys cycling or" \
+    "unique as above"
+  if ((use_postgres)); then
+    echo "- two nodes: two \`opsorch serve\` on one fresh PostgreSQL database (same seed, ports" \
+      "of their own, started one after the other), one \`wrk -t2 -c$node_conns\` per node, both" \
+      "at once; cycling keys, either with prefixes of their own per node (n1-…, n2-…: no key" \
+      "in common, $((4 * keys)) keys in all, twice one node's $((2 * keys)), so twice the new" \
+      "incidents in the first pass) or the same $((2 * keys)) keys on both nodes (they take" \
+      "turns on each key's advisory lock); combined = the sum of both wrk's req/s; servers," \
+      "wrk and PostgreSQL share the machine's $(nproc) cores"
+  fi
   echo
-  echo "## Single events"
+  echo "## SQLite and PostgreSQL"
   echo
-  echo "| keys | opsorch req/s | Alertmanager req/s | ratio | opsorch p50 µs |" \
-    "Alertmanager p50 µs | target | met? |"
-  echo "|---|---|---|---|---|---|---|---|"
-  for mix in cyc uni; do
-    target="—"
-    check="1"
-    if [[ $mix == cyc ]]; then
-      target="≥ 2.00× Alertmanager"
-      check="ratio >= 2"
+  echo "Throughput (single events: requests/s, one event each; batches: events/s = requests/s" \
+    "× $batch), median of $runs runs:"
+  echo
+  echo "| measurement | SQLite | PostgreSQL | PostgreSQL ÷ SQLite |"
+  echo "|---|---|---|---|"
+  for l in "${loads[@]}"; do
+    sq="not run" pg="not run" rt="—" sv="" pv=""
+    if has "sqlite:$l"; then
+      sv=$(awk -v v="${m_rps[sqlite:$l]}" -v n="${l_per[$l]}" 'BEGIN { printf "%.0f", v * n }')
+      sq="$sv$(mark "sqlite:$l")"
     fi
-    row=$(awk -v mix="$([[ $mix == cyc ]] && echo "cycling ($keys per thread)" || echo unique)" \
-      -v or="${m_rps[o_$mix]}" -v ar="${m_rps[a_$mix]}" -v op="${m_p50[o_$mix]}" \
-      -v ap="${m_p50[a_$mix]}" -v target="$target" "BEGIN {
-        ratio = ar > 0 ? or / ar : 0
-        met = target == \"—\" ? \"—\" : ($check) ? \"yes\" : \"**no**\"
-        printf \"| %s | %.0f | %.0f | %.2f | %.1f | %.1f | %s | %s |\n\",
-               mix, or, ar, ratio, op, ap, target, met }")
-    [[ $row != *'**no**'* ]] || missed=$((missed + 1))
-    echo "$row"
+    if has "postgres:$l"; then
+      pv=$(awk -v v="${m_rps[postgres:$l]}" -v n="${l_per[$l]}" 'BEGIN { printf "%.0f", v * n }')
+      pg="$pv$(mark "postgres:$l")"
+    fi
+    [[ -z $sv || -z $pv ]] || rt=$(ratio "$pv" "$sv")
+    echo "| ${l_label[$l]} | $sq | $pg | $rt |"
   done
   echo
-  echo "## Batches of $batch events"
+  echo "p50 latency in ms, median of $runs runs:"
   echo
-  echo "| connections | req/s | events/s | p50 ms | target | met? |"
-  echo "|---|---|---|---|---|---|"
-  for k in o_b4 o_b16; do
-    row=$(awk -v c="${c_conns[$k]}" -v r="${m_rps[$k]}" -v per="$batch" -v p="${m_p50[$k]}" '
-      BEGIN {
-        ev = r * per
-        printf "| %d | %.1f | %.0f | %.1f | ≥ 100000 events/s | %s |\n",
-               c, r, ev, p / 1000, (ev >= 100000 ? "yes" : "**no**") }')
-    [[ $row != *'**no**'* ]] || missed=$((missed + 1))
-    echo "$row"
+  echo "| measurement | SQLite | PostgreSQL | PostgreSQL ÷ SQLite |"
+  echo "|---|---|---|---|"
+  for l in "${loads[@]}"; do
+    sq="not run" pg="not run" rt="—" sv="" pv=""
+    if has "sqlite:$l"; then
+      sv=${m_p50[sqlite:$l]}
+      sq="$(awk -v v="$sv" 'BEGIN { printf "%.2f", v / 1000 }')$(mark "sqlite:$l")"
+    fi
+    if has "postgres:$l"; then
+      pv=${m_p50[postgres:$l]}
+      pg="$(awk -v v="$pv" 'BEGIN { printf "%.2f", v / 1000 }')$(mark "postgres:$l")"
+    fi
+    [[ -z $sv || -z $pv ]] || rt=$(ratio "$pv" "$sv")
+    echo "| ${l_label[$l]} | $sq | $pg | $rt |"
   done
+  if ((use_postgres)); then
+    echo
+    echo "## Two opsorch nodes on one PostgreSQL database"
+    echo
+    echo "Single events, cycling keys; one node at $wide_conns connections against two nodes at" \
+      "$node_conns connections each, driven at the same time (req/s and p50 are medians of" \
+      "$runs runs; combined = the median of the runs' sums):"
+    echo
+    echo "| keys | one node, $wide_conns connections, req/s | two nodes combined, req/s |" \
+      "two nodes ÷ one node | node 1 req/s | node 2 req/s | p50 ms one node |" \
+      "p50 ms node 1 / node 2 |"
+    echo "|---|---|---|---|---|---|---|---|"
+    one=${m_rps[postgres:cyc64]}
+    declare -A keys_label=([disjoint]="disjoint (n1-…, n2-…)" [same]="the same on both nodes")
+    for v in disjoint same; do
+      k=pg2:$v
+      echo "| ${keys_label[$v]}" \
+        "| $(fmt "$one" "%.0f")$(mark postgres:cyc64)" \
+        "| $(fmt "${m_rps[$k]}" "%.0f")$(mark "$k") | $(ratio "${m_rps[$k]}" "$one")" \
+        "| $(median <<<"${rps1[$k]}" | awk '{ printf "%.0f", $1 }')" \
+        "| $(median <<<"${rps2[$k]}" | awk '{ printf "%.0f", $1 }')" \
+        "| $(awk -v v="${m_p50[postgres:cyc64]}" 'BEGIN { printf "%.2f", v / 1000 }')" \
+        "| $(median <<<"${p50_1[$k]}" | awk '{ printf "%.2f", $1 / 1000 }') /" \
+        "$(median <<<"${p50_2[$k]}" | awk '{ printf "%.2f", $1 / 1000 }') |"
+    done
+  fi
+  if ((use_sqlite)); then
+    echo
+    echo "## Single events against Alertmanager (SQLite store)"
+    echo
+    echo "| keys | opsorch req/s | Alertmanager req/s | ratio | opsorch p50 µs |" \
+      "Alertmanager p50 µs | target | met? |"
+    echo "|---|---|---|---|---|---|---|---|"
+    for mix in cyc uni; do
+      target="—"
+      check="1"
+      if [[ $mix == cyc ]]; then
+        target="≥ 2.00× Alertmanager"
+        check="ratio >= 2"
+      fi
+      o="sqlite:${mix}16" a="am:${mix}16"
+      row=$(awk -v mix="$([[ $mix == cyc ]] && echo "cycling ($keys per thread)" || echo unique)" \
+        -v or="${m_rps[$o]}" -v ar="${m_rps[$a]}" -v op="${m_p50[$o]}" -v om="$(mark "$o")" \
+        -v ap="${m_p50[$a]}" -v am="$(mark "$a")" -v target="$target" "BEGIN {
+          ratio = ar > 0 ? or / ar : 0
+          met = target == \"—\" ? \"—\" : ($check) ? \"yes\" : \"**no**\"
+          printf \"| %s | %.0f%s | %.0f%s | %.2f | %.1f | %.1f | %s | %s |\n\",
+                 mix, or, om, ar, am, ratio, op, ap, target, met }")
+      [[ $row != *'**no**'* ]] || missed=$((missed + 1))
+      echo "$row"
+    done
+    echo
+    echo "## Batches of $batch events (SQLite store)"
+    echo
+    echo "| connections | req/s | events/s | p50 ms | target | met? |"
+    echo "|---|---|---|---|---|---|"
+    for k in sqlite:bcyc4 sqlite:bcyc16; do
+      row=$(awk -v c="${c_conns[$k]}" -v r="${m_rps[$k]}" -v per="$batch" -v p="${m_p50[$k]}" \
+        -v m="$(mark "$k")" '
+        BEGIN {
+          ev = r * per
+          printf "| %d | %.1f | %.0f%s | %.1f | ≥ 100000 events/s | %s |\n",
+                 c, r, ev, m, p / 1000, (ev >= 100000 ? "yes" : "**no**") }')
+      [[ $row != *'**no**'* ]] || missed=$((missed + 1))
+      echo "$row"
+    done
+  fi
+  if ((${#cell_err[@]})); then
+    echo
+    echo "⚠: at least one run of that cell had errors (non-2xx responses, socket errors, events" \
+      "answered with an error or failed by the engine): see the warnings below."
+  fi
   echo
-  echo "Per-run values (req/s / p50 µs), in run order:"
+  echo "Per-run values (req/s / p50 µs; two nodes: combined req/s / the slower node's p50), in" \
+    "run order:"
   echo
   for k in "${cells[@]}"; do
     echo "- ${c_label[$k]}: ${raw[$k]% }"
@@ -467,7 +805,7 @@ missed=0
   echo
   echo "Counted over each measurement (sanity requests included): statuses from wrk," \
     "events from \`opsorch_engine_events_total\` and Alertmanager's \`/metrics\`, store size" \
-    "and rows after the server stopped:"
+    "and rows after the servers stopped:"
   echo
   for ((r = 1; r <= runs; r++)); do
     for k in "${cells[@]}"; do echo "${counted[$k $r]}"; done

@@ -241,6 +241,10 @@ struct App::Impl {
         std::chrono::duration_cast<std::chrono::nanoseconds>(config.engine_reopen_window).count();
     eo.incident_retention = std::chrono::hours(24 * config.engine_incident_retention_days);
     eo.alert_retention = std::chrono::hours(24 * config.engine_alert_retention_days);
+    eo.store.pg_pool = static_cast<std::size_t>(config.engine_pg_pool);
+    eo.store.pg_pool_wait = config.engine_pg_pool_wait;
+    eo.store.pg_statement_timeout = config.engine_pg_statement_timeout;
+    eo.store.pg_reconnect_max = config.engine_pg_reconnect_max;
     eo.warm_sla_cache = true;  // the console's status counters and the first SLA report
     eo.public_url = PublicUrl();
     eo.outbound_allow_nets = allow_nets;

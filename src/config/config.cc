@@ -265,6 +265,9 @@ Result<Config> LoadFromEnv(const EnvLookup& env) {
         DurationVar{"OPSORCH_PLUGIN_STOP_GRACE", &c.plugin_stop_grace},
         DurationVar{"OPSORCH_ENGINE_REOPEN_WINDOW", &c.engine_reopen_window},
         DurationVar{"OPSORCH_ENGINE_HOLD_RESOLVE", &c.engine_hold_resolve},
+        DurationVar{"OPSORCH_ENGINE_PG_POOL_WAIT", &c.engine_pg_pool_wait},
+        DurationVar{"OPSORCH_ENGINE_PG_STATEMENT_TIMEOUT", &c.engine_pg_statement_timeout},
+        DurationVar{"OPSORCH_ENGINE_PG_RECONNECT_MAX", &c.engine_pg_reconnect_max},
         DurationVar{"OPSORCH_PAGING_LEASE", &c.paging_lease},
         DurationVar{"OPSORCH_CONSOLE_SESSION_IDLE", &c.console_session_idle},
         DurationVar{"OPSORCH_CONSOLE_SESSION_MAX", &c.console_session_max}}) {
@@ -282,6 +285,34 @@ Result<Config> LoadFromEnv(const EnvLookup& env) {
       return Fail(errc::kBadRequest,
                   "invalid " + std::string(name) + ": must be between 1m and 720h");
     }
+  }
+  {
+    using std::chrono::milliseconds;
+    struct Bounds {
+      std::string_view name;
+      milliseconds value, min, max;
+      std::string_view range;
+    };
+    for (const Bounds& b :
+         {Bounds{"OPSORCH_ENGINE_PG_POOL_WAIT", c.engine_pg_pool_wait, milliseconds(0),
+                 std::chrono::minutes(10), "from 0 to 10m"},
+          Bounds{"OPSORCH_ENGINE_PG_STATEMENT_TIMEOUT", c.engine_pg_statement_timeout,
+                 std::chrono::seconds(1), std::chrono::hours(24), "from 1s to 24h"},
+          Bounds{"OPSORCH_ENGINE_PG_RECONNECT_MAX", c.engine_pg_reconnect_max, milliseconds(100),
+                 std::chrono::minutes(10), "from 100ms to 10m"}}) {
+      if (b.value < b.min || b.value > b.max) {
+        return Fail(errc::kBadRequest,
+                    "invalid " + std::string(b.name) + ": must be " + std::string(b.range));
+      }
+    }
+  }
+  if (auto v = env("OPSORCH_ENGINE_PG_POOL"); v && !TrimSpace(*v).empty()) {
+    auto n = ParseUnsigned("OPSORCH_ENGINE_PG_POOL", TrimSpace(*v));
+    if (!n) return Fail(std::move(n.error()));
+    if (*n < 1 || *n > 1000) {
+      return Fail(errc::kBadRequest, "invalid OPSORCH_ENGINE_PG_POOL: must be 1..1000");
+    }
+    c.engine_pg_pool = static_cast<std::int64_t>(*n);
   }
   if (auto v = env("OPSORCH_CONSOLE_DIR"); v) c.console_dir = std::string(TrimSpace(*v));
   if (c.paging_lease < std::chrono::seconds(1)) {

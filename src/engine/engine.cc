@@ -284,7 +284,9 @@ Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options,
                                              metrics::Registry* metrics) {
-  auto store = OpenStore(options.store_url);
+  StoreOptions store_options = options.store;
+  if (store_options.metrics == nullptr) store_options.metrics = metrics;
+  auto store = OpenStore(options.store_url, store_options);
   if (!store) return Fail(std::move(store.error()));
   return Open(options, std::move(*store), metrics);
 }

@@ -37,10 +37,11 @@ Result<std::vector<SlaRow>> Store::SlaRowsUpdatedSince(std::int64_t) {
   return Fail(errc::kInternal, "this store does not support SLA analytics yet");
 }
 
-Result<std::unique_ptr<Store>> OpenStore(const std::string& url) {
+Result<std::unique_ptr<Store>> OpenStore(const std::string& url,
+                                         [[maybe_unused]] const StoreOptions& options) {
   if (url.starts_with("postgres://") || url.starts_with("postgresql://")) {
 #if OPSORCH_WITH_POSTGRES
-    return postgres::OpenPostgresStore(url);
+    return postgres::OpenPostgresStore(url, options);
 #else
     return Fail(errc::kBadRequest,
                 "store: this opsorch was built without PostgreSQL (OPSORCH_WITH_POSTGRES=OFF)");

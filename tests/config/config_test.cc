@@ -1,4 +1,7 @@
 #include <map>
+#include <string>
+#include <tuple>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -55,6 +58,44 @@ TEST(Config, ExtensionVariablesAreValidatedWithTheirName) {
   c = Load({{"OPSORCH_ADDR", "nohostport"}});
   ASSERT_FALSE(c);
   EXPECT_NE(c.error().message.find("OPSORCH_ADDR"), std::string::npos);
+}
+
+TEST(Config, PostgresSettingsHaveDefaultsAndBounds) {
+  auto c = Load({});
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->engine_pg_pool, 8);
+  EXPECT_EQ(c->engine_pg_pool_wait, std::chrono::seconds(5));
+  EXPECT_EQ(c->engine_pg_statement_timeout, std::chrono::seconds(30));
+  EXPECT_EQ(c->engine_pg_reconnect_max, std::chrono::seconds(5));
+
+  c = Load({{"OPSORCH_ENGINE_PG_POOL", " 32 "},
+            {"OPSORCH_ENGINE_PG_POOL_WAIT", "0"},
+            {"OPSORCH_ENGINE_PG_STATEMENT_TIMEOUT", "1m30s"},
+            {"OPSORCH_ENGINE_PG_RECONNECT_MAX", "250ms"}});
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->engine_pg_pool, 32);
+  EXPECT_EQ(c->engine_pg_pool_wait, std::chrono::milliseconds(0));
+  EXPECT_EQ(c->engine_pg_statement_timeout, std::chrono::seconds(90));
+  EXPECT_EQ(c->engine_pg_reconnect_max, std::chrono::milliseconds(250));
+
+  // Each refusal names its variable (and, for a value out of range, the range).
+  for (const auto& [name, value, says] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"OPSORCH_ENGINE_PG_POOL", "0", "1..1000"},
+           {"OPSORCH_ENGINE_PG_POOL", "1001", "1..1000"},
+           {"OPSORCH_ENGINE_PG_POOL", "eight", "not a non-negative integer"},
+           {"OPSORCH_ENGINE_PG_POOL_WAIT", "11m", "from 0 to 10m"},
+           {"OPSORCH_ENGINE_PG_POOL_WAIT", "soon", "OPSORCH_ENGINE_PG_POOL_WAIT"},
+           {"OPSORCH_ENGINE_PG_STATEMENT_TIMEOUT", "0", "from 1s to 24h"},
+           {"OPSORCH_ENGINE_PG_STATEMENT_TIMEOUT", "25h", "from 1s to 24h"},
+           {"OPSORCH_ENGINE_PG_STATEMENT_TIMEOUT", "-1s", "negative"},
+           {"OPSORCH_ENGINE_PG_RECONNECT_MAX", "50ms", "from 100ms to 10m"},
+           {"OPSORCH_ENGINE_PG_RECONNECT_MAX", "1h", "from 100ms to 10m"}}) {
+    auto bad = Load({{name, value}});
+    ASSERT_FALSE(bad) << name << "=" << value;
+    EXPECT_NE(bad.error().message.find(name), std::string::npos) << bad.error().message;
+    EXPECT_NE(bad.error().message.find(says), std::string::npos) << bad.error().message;
+  }
 }
 
 TEST(Config, Durations) {

@@ -1025,9 +1025,10 @@ TEST(PostgresSearch, TheTrigramIndexFollowsTheIncidentsAndServesTheSearch) {
   EXPECT_TRUE(DropPostgresTestDatabase(db->name));
 }
 
-// A store at schema version 4 (before migrations 5 and 6, which are all that take their objects
+// A store at schema version 4 (before migrations 5 to 7, which are all that take their objects
 // away) with incidents in it finds them by text once upgraded: the migration copies them, and
-// the index is built over the copy. Its service gains an empty list of runbooks (migration 6).
+// the index is built over the copy. Its service gains an empty list of runbooks (migration 6),
+// and its incidents' SLA columns count as changed when they were last updated (migration 7).
 TEST(PostgresSearch, AStoreAtVersion4FindsItsIncidentsAfterTheUpgrade) {
   auto db = CreatePostgresTestDatabase();
   ASSERT_TRUE(db) << db.error().message;
@@ -1053,12 +1054,19 @@ TEST(PostgresSearch, AStoreAtVersion4FindsItsIncidentsAfterTheUpgrade) {
       "DROP TRIGGER incident_text_insert ON incidents; DROP TRIGGER incident_text_update ON "
       "incidents; DROP TRIGGER incident_text_delete ON incidents; DROP FUNCTION "
       "opsorch_incident_text(); DROP TABLE incident_text; ALTER TABLE services DROP COLUMN "
-      "runbooks; DELETE FROM schema_migrations WHERE version >= 5"));
+      "runbooks; DROP INDEX incidents_sla_at; ALTER TABLE incidents DROP COLUMN sla_at; "
+      "CREATE INDEX incidents_updated ON incidents(updated_at); ALTER TABLE incidents RESET "
+      "(fillfactor); DROP INDEX alerts_unlinked_received; CREATE INDEX alerts_received ON "
+      "alerts(received_at); DELETE FROM schema_migrations WHERE version >= 5"));
   EXPECT_EQ(One(**admin, "SELECT max(version) FROM schema_migrations"), "4");
   {
-    auto store = OpenStore(db->url);  // migrates to 6
+    auto store = OpenStore(db->url);  // migrates to 7
     ASSERT_TRUE(store) << store.error().message;
-    EXPECT_EQ(One(**admin, "SELECT max(version) FROM schema_migrations"), "6");
+    EXPECT_EQ(One(**admin, "SELECT max(version) FROM schema_migrations"), "7");
+    EXPECT_EQ(One(**admin, "SELECT count(*) FROM incidents WHERE sla_at<>updated_at"), "0");
+    auto rows = (*store)->SlaRowsUpdatedSince(kT0 - 1);
+    ASSERT_TRUE(rows) << rows.error().message;
+    EXPECT_EQ(rows->size(), 3u);
     auto services = (*store)->Services();
     ASSERT_TRUE(services) << services.error().message;
     ASSERT_EQ(services->size(), 1u);

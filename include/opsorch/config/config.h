@@ -77,6 +77,15 @@ struct Config {
   std::chrono::milliseconds engine_hold_resolve{5 * 60'000};
   std::int64_t engine_incident_retention_days = 730;
   std::int64_t engine_alert_retention_days = 365;
+  // PostgreSQL store (ignored by SQLite): pool connections besides the writer
+  // (OPSORCH_ENGINE_PG_POOL, 1..1000) and how long a caller waits for a free one
+  // (OPSORCH_ENGINE_PG_POOL_WAIT, up to 10m; 0: not at all); the statement timeout
+  // (OPSORCH_ENGINE_PG_STATEMENT_TIMEOUT, 1s..24h); the longest pause between reconnect attempts
+  // (OPSORCH_ENGINE_PG_RECONNECT_MAX, 100ms..10m).
+  std::int64_t engine_pg_pool = 8;
+  std::chrono::milliseconds engine_pg_pool_wait{5'000};
+  std::chrono::milliseconds engine_pg_statement_timeout{30'000};
+  std::chrono::milliseconds engine_pg_reconnect_max{5'000};
   // Paging (docs/PAGING.md). OPSORCH_PUBLIC_URL: the base of links in messages (empty: derived
   // from the listen address). OPSORCH_OUTBOUND_ALLOW_NETS: CIDRs where loopback/private
   // receivers are allowed (parsed and checked when the engine opens). OPSORCH_SMTP_URL,

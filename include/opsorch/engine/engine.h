@@ -35,6 +35,9 @@ class SlaCache;
 
 struct EngineOptions {
   std::string store_url;  // "sqlite:<path>" or "postgres://…"
+  // How the store connects (PostgreSQL's pool, statement timeout, reconnects); its metrics go
+  // to Open's registry unless it names its own.
+  StoreOptions store;
   std::int64_t hold_resolve_ns = 5LL * 60 * 1'000'000'000;
   std::int64_t reopen_window_ns = 0;
   // Events per commit. A commit's WAL writes (and their fsync and checkpoint) grow more
@@ -98,7 +101,8 @@ class Engine {
  public:
   static Result<std::unique_ptr<Engine>> Open(const EngineOptions& options,
                                               metrics::Registry* metrics = nullptr);
-  // The same over a store opened by the caller (options.store_url is not used).
+  // The same over a store opened by the caller (options.store_url and options.store are not
+  // used).
   static Result<std::unique_ptr<Engine>> Open(const EngineOptions& options,
                                               std::unique_ptr<Store> store,
                                               metrics::Registry* metrics = nullptr);

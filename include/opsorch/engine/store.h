@@ -7,7 +7,9 @@
 // ids their admin gave them.
 #pragma once
 
+#include <chrono>
 #include <climits>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -18,6 +20,10 @@
 
 #include <opsorch/common/json.h>
 #include <opsorch/common/result.h>
+
+namespace opsorch::metrics {
+class Registry;
+}
 
 namespace opsorch::engine {
 
@@ -461,7 +467,25 @@ class Store {
                                              std::int64_t alerts_before) = 0;
 };
 
+// How a store talks to its database (OPSORCH_ENGINE_PG_*, validated by config). PostgreSQL
+// uses all of it; SQLite ignores it.
+struct StoreOptions {
+  // Connections for reads and API writes, besides the one writer connection. A caller finding
+  // them all busy waits up to pool_wait for one, then fails (unavailable): a burst cannot open
+  // connections without bound (PostgreSQL's max_connections is shared by every node).
+  std::size_t pg_pool = 8;
+  std::chrono::milliseconds pg_pool_wait{5'000};
+  // Every statement is bounded, so a stuck lock or a runaway query cannot hold a request (or
+  // the writer, and with it all ingestion) forever.
+  std::chrono::milliseconds pg_statement_timeout{30'000};
+  // After a failed connect the next is tried 100 ms later, the pause doubling up to this; until
+  // then callers needing a connection fail at once (unavailable) instead of each connecting.
+  std::chrono::milliseconds pg_reconnect_max{5'000};
+  // Where the store's metrics go (round trips, pool, reconnects); null: nowhere.
+  metrics::Registry* metrics = nullptr;
+};
+
 // "sqlite:<path>" (or a bare path) → SQLite; "postgres://…" / "postgresql://…" → PostgreSQL.
-Result<std::unique_ptr<Store>> OpenStore(const std::string& url);
+Result<std::unique_ptr<Store>> OpenStore(const std::string& url, const StoreOptions& options = {});
 
 }  // namespace opsorch::engine

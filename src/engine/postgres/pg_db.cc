@@ -1,19 +1,20 @@
 #include "engine/postgres/pg_db.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include <libpq-fe.h>
+#include <poll.h>
 
 #include <opsorch/common/error.h>
 #include <opsorch/common/json_parse.h>
 #include <opsorch/common/json_writer.h>
+#include <opsorch/log/log.h>
+#include <opsorch/metrics/metrics.h>
 
 namespace opsorch::engine::postgres {
 namespace {
 
-// Every statement is bounded, so a stuck lock or a runaway query cannot hold a request (or the
-// writer, and with it all ingestion) forever.
-constexpr std::string_view kSessionSetup = "SET statement_timeout = '30s'";
 // Past this many distinct statements a connection stops preparing new ones (dynamic SQL must
 // not grow the server's memory without bound).
 constexpr std::size_t kMaxPrepared = 256;
@@ -40,6 +41,195 @@ std::string TrimNewline(std::string s) {
 
 bool IsRetryable(std::string_view sqlstate) {
   return sqlstate == "40001" || sqlstate == "40P01";  // serialization failure, deadlock
+}
+
+// ---- Reconnect backoff -------------------------------------------------------------------------
+
+ReconnectBackoff::ReconnectBackoff(std::chrono::milliseconds max, metrics::Counter* refused)
+    : max_(std::max(max, kFirstPause)), refused_(refused) {}
+
+Result<ReconnectBackoff::Ticket> ReconnectBackoff::Begin() {
+  std::lock_guard lock(mu_);
+  if (failures_ == 0) return Ticket{};
+  const auto now = Clock::now();
+  if (trying_ || now < next_) {
+    if (refused_ != nullptr) refused_->Inc();
+    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+        trying_ ? std::chrono::milliseconds(0) : next_ - now);
+    // Shown to API callers (503): no host, no URL.
+    return Fail(errc::kUnavailable, "the incident store's database is unreachable; " +
+                                        (trying_ ? std::string("reconnecting now")
+                                                 : "next reconnect attempt in " +
+                                                       std::to_string(wait.count()) + " ms"));
+  }
+  trying_ = true;
+  return Ticket{.gated = true};
+}
+
+void ReconnectBackoff::End(Ticket t, bool connected, std::string_view why) {
+  std::lock_guard lock(mu_);
+  if (t.gated) trying_ = false;
+  const auto now = Clock::now();
+  if (connected) {
+    if (failures_ > 0) {
+      log::Info(
+          "postgres: connected again after " + std::to_string(failures_) + " failed attempts (" +
+          std::to_string(
+              std::chrono::duration_cast<std::chrono::milliseconds>(now - down_since_).count()) +
+          " ms)");
+    }
+    failures_ = 0;
+    return;
+  }
+  // Connects started while the server still looked up fail together: one failure, not many
+  // (each would double the pause).
+  if (!t.gated && failures_ > 0) return;
+  if (failures_ == 0) {
+    down_since_ = now;
+    log::Warn("postgres: cannot connect (" + std::string(why) +
+              "); callers fail until a reconnect succeeds, tried after " +
+              std::to_string(kFirstPause.count()) + " ms, the pause doubling up to " +
+              std::to_string(max_.count()) + " ms");
+  }
+  ++failures_;
+  pause_ = failures_ == 1 ? kFirstPause : std::min(pause_ * 2, max_);
+  next_ = now + pause_;
+}
+
+bool ReconnectBackoff::Refusing() const {
+  std::lock_guard lock(mu_);
+  return failures_ > 0 && (trying_ || Clock::now() < next_);
+}
+
+// ---- Pool ------------------------------------------------------------------------------------
+
+ConnectionPool::ConnectionPool(const std::string& url, ConnectOptions connect, Settings settings)
+    : url_(url),
+      connect_(std::move(connect)),
+      settings_(settings),
+      gauges_(std::make_shared<Gauges>()) {
+  gauges_->max = static_cast<std::int64_t>(settings_.max);
+}
+
+ConnectionPool::~ConnectionPool() { gauges_->live = false; }
+
+void ConnectionPool::Publish() {
+  gauges_->idle.store(static_cast<std::int64_t>(idle_.size()), std::memory_order_relaxed);
+  gauges_->in_use.store(static_cast<std::int64_t>(open_ - idle_.size()), std::memory_order_relaxed);
+}
+
+Result<ConnectionPool::Lease> ConnectionPool::Acquire() {
+  std::unique_lock lock(mu_);
+  const auto available = [&] { return !idle_.empty() || open_ < settings_.max; };
+  if (!available()) {
+    if (settings_.waits != nullptr) settings_.waits->Inc();
+    if (!freed_.wait_for(lock, settings_.wait, available)) {
+      lock.unlock();  // not held while logging: the others would queue behind the log write
+      if (settings_.timeouts != nullptr) settings_.timeouts->Inc();
+      log::Warn("postgres: all " + std::to_string(settings_.max) +
+                " pool connections stayed in use for " + std::to_string(settings_.wait.count()) +
+                " ms (OPSORCH_ENGINE_PG_POOL, OPSORCH_ENGINE_PG_POOL_WAIT)");
+      return Fail(errc::kUnavailable,
+                  "the incident store is busy: no database connection "
+                  "became free in time; try again");
+    }
+  }
+  if (!idle_.empty()) {
+    auto c = std::move(idle_.back());
+    idle_.pop_back();
+    Publish();
+    return Lease(this, std::move(c));
+  }
+  ++open_;  // reserved while connecting, outside the lock
+  Publish();
+  lock.unlock();
+  auto opened = Connection::Open(url_, connect_);
+  if (!opened) {
+    lock.lock();
+    --open_;
+    Publish();
+    lock.unlock();
+    freed_.notify_one();
+    return Fail(std::move(opened.error()));
+  }
+  return Lease(this, std::move(*opened));
+}
+
+void ConnectionPool::Release(std::unique_ptr<Connection> c) {
+  // A healthy connection left inside a transaction is not fit for the next caller: closed (the
+  // server rolls back). A lost one is kept: its next user reconnects it.
+  const bool keep = !c->Healthy() || c->Idle();
+  if (!keep) c.reset();
+  {
+    std::lock_guard lock(mu_);
+    if (keep) {
+      idle_.push_back(std::move(c));
+    } else {
+      --open_;
+    }
+    Publish();
+  }
+  freed_.notify_one();
+}
+
+// ---- Metrics ---------------------------------------------------------------------------------
+
+StoreMetrics RegisterStoreMetrics(metrics::Registry* registry) {
+  StoreMetrics m;
+  if (registry == nullptr) return m;
+  constexpr std::string_view kRoundTrip =
+      "Time opsorch waits for PostgreSQL per statement (send to last result), by connection "
+      "role: the writer, or the pool (reads, API writes).";
+  constexpr std::string_view kReconnects =
+      "Attempts to re-establish a lost PostgreSQL connection, by connection role and result.";
+  for (auto [role, options] :
+       {std::pair<std::string_view, ConnectOptions*>{"writer", &m.writer}, {"pool", &m.pool}}) {
+    options->round_trip = &registry->GetHistogram("opsorch_engine_pg_round_trip_seconds",
+                                                  kRoundTrip, {{"role", role}});
+    options->reconnects_ok = &registry->GetCounter("opsorch_engine_pg_reconnects_total",
+                                                   kReconnects, {{"role", role}, {"result", "ok"}});
+    options->reconnects_failed = &registry->GetCounter(
+        "opsorch_engine_pg_reconnects_total", kReconnects, {{"role", role}, {"result", "failed"}});
+  }
+  m.refused = &registry->GetCounter(
+      "opsorch_engine_pg_unavailable_total",
+      "Calls failed at once, without a connection attempt, because PostgreSQL was unreachable "
+      "and the reconnect pause (OPSORCH_ENGINE_PG_RECONNECT_MAX) had not run out.",
+      {});
+  m.pool_waits = &registry->GetCounter(
+      "opsorch_engine_pg_pool_waits_total",
+      "Callers that found every PostgreSQL pool connection in use (OPSORCH_ENGINE_PG_POOL) and "
+      "waited for one.",
+      {});
+  m.pool_timeouts = &registry->GetCounter(
+      "opsorch_engine_pg_pool_wait_timeouts_total",
+      "Callers that waited OPSORCH_ENGINE_PG_POOL_WAIT for a PostgreSQL pool connection in vain "
+      "and failed.",
+      {});
+  return m;
+}
+
+void AddPoolGauges(metrics::Registry* registry,
+                   std::shared_ptr<const ConnectionPool::Gauges> gauges) {
+  if (registry == nullptr) return;
+  registry->AddCollector([gauges = std::move(gauges)](std::string& out) {
+    if (!gauges->live.load()) return;
+    out +=
+        "# HELP opsorch_engine_pg_pool_connections PostgreSQL pool connections open, by state: "
+        "lent to a caller, or idle.\n"
+        "# TYPE opsorch_engine_pg_pool_connections gauge\n"
+        "opsorch_engine_pg_pool_connections{state=\"in_use\"} " +
+        std::to_string(gauges->in_use.load(std::memory_order_relaxed)) +
+        "\n"
+        "opsorch_engine_pg_pool_connections{state=\"idle\"} " +
+        std::to_string(gauges->idle.load(std::memory_order_relaxed)) +
+        "\n"
+        "# HELP opsorch_engine_pg_pool_max_connections PostgreSQL pool connections at most "
+        "(OPSORCH_ENGINE_PG_POOL), besides the writer's.\n"
+        "# TYPE opsorch_engine_pg_pool_max_connections gauge\n"
+        "opsorch_engine_pg_pool_max_connections " +
+        std::to_string(gauges->max) + "\n";
+  });
 }
 
 Params& Params::Add(std::string_view v) {
@@ -129,38 +319,83 @@ JsonArray Rows::Array(int r, int c) const {
   return v && v->is_array() ? std::move(v->get_array()) : JsonArray();
 }
 
-Result<std::unique_ptr<Connection>> Connection::Open(const std::string& url) {
-  // Keywords before `dbname` are defaults the URL may override; those after it are ours.
-  const char* keys[] = {"connect_timeout", "application_name", "dbname", "client_encoding",
-                        nullptr};
-  const char* values[] = {"10", "opsorch", url.c_str(), "UTF8", nullptr};
-  PGconn* c = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
-  if (c == nullptr) return Fail(errc::kInternal, "postgres: connect: out of memory");
-  auto conn = std::unique_ptr<Connection>(new Connection(c));
-  PQsetNoticeProcessor(c, DropNotice, nullptr);
-  if (PQstatus(c) != CONNECTION_OK) {
-    return Fail(errc::kInternal, "postgres: connect: " + TrimNewline(PQerrorMessage(c)));
+Result<std::unique_ptr<Connection>> Connection::Open(const std::string& url,
+                                                     ConnectOptions options) {
+  ReconnectBackoff::Ticket ticket;
+  if (options.backoff) {
+    auto t = options.backoff->Begin();
+    if (!t) return Fail(std::move(t.error()));
+    ticket = *t;
   }
+  // Keywords before `dbname` are defaults the URL may override; those after it are ours. A
+  // server that vanishes without a word (a network cut, a dead host) closes nothing: keepalives
+  // and the TCP user timeout end such a connection within about a minute, so a statement in
+  // flight fails rather than waits for ever (or ~15 minutes of retransmissions).
+  const char* keys[] = {"connect_timeout",  "keepalives_idle",  "keepalives_interval",
+                        "keepalives_count", "tcp_user_timeout", "application_name",
+                        "dbname",           "client_encoding",  nullptr};
+  const char* values[] = {"10", "30", "10", "3", "30000", "opsorch", url.c_str(), "UTF8", nullptr};
+  PGconn* c = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
+  if (c == nullptr) {
+    if (options.backoff) options.backoff->End(ticket, false, "out of memory");
+    return Fail(errc::kInternal, "postgres: connect: out of memory");
+  }
+  auto backoff = options.backoff;
+  auto conn = std::unique_ptr<Connection>(new Connection(c, std::move(options)));
+  PQsetNoticeProcessor(c, DropNotice, nullptr);
+  const bool ok = PQstatus(c) == CONNECTION_OK;
+  const std::string why = ok ? "" : TrimNewline(PQerrorMessage(c));
+  if (backoff) backoff->End(ticket, ok, why);
+  if (!ok) return Fail(errc::kInternal, "postgres: connect: " + why);
   if (auto st = conn->ApplySessionSettings(); !st) return Fail(std::move(st.error()));
   return conn;
 }
 
 Connection::~Connection() { PQfinish(c_); }
 
-Status Connection::ApplySessionSettings() { return Exec(kSessionSetup); }
+Status Connection::ApplySessionSettings() {
+  // An integer is milliseconds.
+  return Exec("SET statement_timeout = " + std::to_string(options_.statement_timeout.count()));
+}
 
 bool Connection::Healthy() const { return PQstatus(c_) == CONNECTION_OK; }
 
+int Connection::BackendPid() const { return Healthy() ? PQbackendPID(c_) : 0; }
+
 bool Connection::Idle() const { return PQtransactionStatus(c_) == PQTRANS_IDLE; }
 
+void Connection::NoticeClosed() {
+  // Bounded: a server that keeps sending must not keep us here.
+  for (int i = 0; i < 4 && Healthy(); ++i) {
+    pollfd p{PQsocket(c_), POLLIN, 0};
+    if (p.fd < 0 || ::poll(&p, 1, 0) <= 0) return;
+    // Reads what is there (a FATAL "terminating connection"); at EOF the status turns bad.
+    if (PQconsumeInput(c_) == 0) return;
+  }
+}
+
 Status Connection::EnsureConnected() {
+  if (Healthy() && Idle()) NoticeClosed();
   if (Healthy()) return Ok();
+  ReconnectBackoff::Ticket ticket;
+  if (options_.backoff) {
+    auto t = options_.backoff->Begin();
+    if (!t) return Fail(std::move(t.error()));
+    ticket = *t;
+  }
   PQreset(c_);
   prepared_.clear();  // the server forgot them with the old session
-  if (!Healthy()) {
-    return Fail(errc::kInternal, "postgres: reconnect: " + TrimNewline(PQerrorMessage(c_)));
-  }
+  const bool ok = Healthy();
+  const std::string why = ok ? "" : TrimNewline(PQerrorMessage(c_));
+  if (options_.backoff) options_.backoff->End(ticket, ok, why);
+  if (metrics::Counter* n = ok ? options_.reconnects_ok : options_.reconnects_failed) n->Inc();
+  if (!ok) return Fail(errc::kInternal, "postgres: reconnect: " + why);
   return ApplySessionSettings();
+}
+
+void Connection::ObserveRoundTrip(std::chrono::steady_clock::duration d) {
+  options_.round_trip->ObserveNanos(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
 }
 
 Error Connection::ErrorFrom(pg_result* r, std::string_view sql) {
@@ -203,7 +438,7 @@ Result<Rows> Connection::Check(pg_result* r, std::string_view sql) {
 
 Status Connection::Exec(std::string_view sql) {
   const std::string text(sql);
-  auto r = Check(PQexec(c_, text.c_str()), sql);
+  auto r = Check(Timed([&] { return PQexec(c_, text.c_str()); }), sql);
   if (!r) return Fail(std::move(r.error()));
   return Ok();
 }
@@ -225,7 +460,7 @@ Result<const std::string*> Connection::Prepared(std::string_view sql, const Para
   if (prepared_.size() >= kMaxPrepared) return &kUnnamed;
   const std::string name = "opsorch_" + std::to_string(prepared_.size() + 1);
   const std::string text(sql);
-  auto r = Check(PQprepare(c_, name.c_str(), text.c_str(), 0, nullptr), sql);
+  auto r = Check(Timed([&] { return PQprepare(c_, name.c_str(), text.c_str(), 0, nullptr); }), sql);
   if (!r) return Fail(std::move(r.error()));
   return &prepared_.emplace(text, name).first->second;
 }
@@ -238,12 +473,17 @@ Result<Rows> Connection::Query(std::string_view sql, const Params& params) {
   for (const auto& v : params.values()) values.push_back(v.c_str());
   if ((*name)->empty()) {
     const std::string text(sql);
-    return Check(
-        PQexecParams(c_, text.c_str(), params.size(), nullptr, values.data(), nullptr, nullptr, 0),
-        sql);
+    return Check(Timed([&] {
+                   return PQexecParams(c_, text.c_str(), params.size(), nullptr, values.data(),
+                                       nullptr, nullptr, 0);
+                 }),
+                 sql);
   }
-  return Check(
-      PQexecPrepared(c_, (*name)->c_str(), params.size(), values.data(), nullptr, nullptr, 0), sql);
+  return Check(Timed([&] {
+                 return PQexecPrepared(c_, (*name)->c_str(), params.size(), values.data(), nullptr,
+                                       nullptr, 0);
+               }),
+               sql);
 }
 
 Status Connection::QueryEach(std::string_view sql, const Params& params,
@@ -254,6 +494,11 @@ Status Connection::QueryEach(std::string_view sql, const Params& params,
   values.reserve(params.values().size());
   for (const auto& v : params.values()) values.push_back(v.c_str());
   const std::string text(sql);
+  // The round trip is the time spent in libpq, not in `row`.
+  using SteadyClock = std::chrono::steady_clock;
+  const bool timed = options_.round_trip != nullptr;
+  SteadyClock::duration waited{0};
+  auto mark = timed ? SteadyClock::now() : SteadyClock::time_point();
   const int sent = (*name)->empty() ? PQsendQueryParams(c_, text.c_str(), params.size(), nullptr,
                                                         values.data(), nullptr, nullptr, 0)
                                     : PQsendQueryPrepared(c_, (*name)->c_str(), params.size(),
@@ -261,8 +506,18 @@ Status Connection::QueryEach(std::string_view sql, const Params& params,
   if (sent == 0) return Fail(ErrorFrom(nullptr, sql));
   PQsetSingleRowMode(c_);
   Status status = Ok();
+  const auto next = [&] {
+    PGresult* r = PQgetResult(c_);
+    if (timed) {
+      const auto now = SteadyClock::now();
+      waited += now - mark;
+      if (r == nullptr) ObserveRoundTrip(waited);
+      mark = now;
+    }
+    return r;
+  };
   // Every result must be read, even after an error, before the connection is usable again.
-  while (PGresult* r = PQgetResult(c_)) {
+  while (PGresult* r = next()) {
     if (!status) {
       PQclear(r);
       continue;
@@ -273,6 +528,7 @@ Status Connection::QueryEach(std::string_view sql, const Params& params,
     } else if (PQresultStatus(r) == PGRES_SINGLE_TUPLE) {
       row(*rows);
     }
+    if (timed) mark = SteadyClock::now();
   }
   return status;
 }

@@ -3,10 +3,15 @@
 // libpq's header stays in pg_db.cc (only its two handle types are named here).
 #pragma once
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,6 +21,12 @@
 
 struct pg_conn;
 struct pg_result;
+
+namespace opsorch::metrics {
+class Counter;
+class Histogram;
+class Registry;
+}  // namespace opsorch::metrics
 
 namespace opsorch::engine::postgres {
 
@@ -60,11 +71,60 @@ class Rows {
   pg_result* r_;
 };
 
+// The reconnect backoff shared by one store's connections. While connects succeed it lets every
+// one through. After one fails, the next is allowed only after a pause (100 ms, doubling up to
+// `max`), and only one at a time: meanwhile every caller needing a connection fails at once
+// (unavailable) instead of each hammering a server that is down or waiting on its connect
+// timeout. A successful connect ends it.
+class ReconnectBackoff {
+ public:
+  static constexpr std::chrono::milliseconds kFirstPause{100};
+  // `refused` counts callers failed without trying (may be null).
+  ReconnectBackoff(std::chrono::milliseconds max, metrics::Counter* refused);
+
+  // Whether a connect may be tried now; the error to answer with if not. Every Ok must be
+  // followed by End with the outcome.
+  struct Ticket {
+    bool gated = false;  // the one attempt allowed after failures
+  };
+  Result<Ticket> Begin();
+  void End(Ticket t, bool connected, std::string_view why);
+  // True while Begin would refuse (the server is down and the pause has not run out).
+  bool Refusing() const;
+  std::int64_t FailuresForTest() const {
+    std::lock_guard lock(mu_);
+    return failures_;
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  const std::chrono::milliseconds max_;
+  metrics::Counter* const refused_;
+  mutable std::mutex mu_;
+  std::int64_t failures_ = 0;  // consecutive failed connects; 0: the server is up
+  std::chrono::milliseconds pause_{0};
+  Clock::time_point next_;  // failures_ > 0: when the next attempt may start
+  Clock::time_point down_since_;
+  bool trying_ = false;  // the gated attempt is running
+};
+
+// How a connection behaves, the same for all of one store's connections but for the metrics
+// of its role (writer or pool).
+struct ConnectOptions {
+  std::chrono::milliseconds statement_timeout{30'000};  // 0: none
+  std::shared_ptr<ReconnectBackoff> backoff;            // null: every connect is tried
+  // Time spent in libpq per statement (send to last result), as opsorch waits for it.
+  metrics::Histogram* round_trip = nullptr;
+  metrics::Counter* reconnects_ok = nullptr;  // a lost connection re-established
+  metrics::Counter* reconnects_failed = nullptr;
+};
+
 class Connection {
  public:
   // Connects to `url` (a postgres:// URI or a key=value string) and applies the session
   // settings every connection needs. The URL never appears in an error (it may hold a password).
-  static Result<std::unique_ptr<Connection>> Open(const std::string& url);
+  static Result<std::unique_ptr<Connection>> Open(const std::string& url,
+                                                  ConnectOptions options = {});
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -82,7 +142,9 @@ class Connection {
   bool Healthy() const;
   // True when no transaction is open (a connection can go back to a pool).
   bool Idle() const;
-  // Resets a lost connection and re-applies the session settings; Ok if already healthy.
+  // Resets a lost connection (also one the server closed while it was idle: a restart) and
+  // re-applies the session settings; Ok if healthy. Through the reconnect backoff: while the
+  // server is known to be down this fails at once (unavailable).
   Status EnsureConnected();
   // (Re-)applies the settings every session starts with (statement_timeout).
   Status ApplySessionSettings();
@@ -93,17 +155,106 @@ class Connection {
   bool saw_retryable() const { return saw_retryable_; }
   void ClearRetryable() { saw_retryable_ = false; }
 
+  // The server process of this session (0 when not connected): it changes when the session is
+  // a new one, after a reconnect.
+  int BackendPid() const;
+
  private:
-  explicit Connection(pg_conn* c) : c_(c) {}
+  Connection(pg_conn* c, ConnectOptions options) : c_(c), options_(std::move(options)) {}
   // The cached statement's name ("" = too many cached, send it unnamed).
   Result<const std::string*> Prepared(std::string_view sql, const Params& params);
   Result<Rows> Check(pg_result* r, std::string_view sql);
   Error ErrorFrom(pg_result* r, std::string_view sql);
+  // An idle connection has nothing to read: if its socket is readable the server closed it or
+  // is about to (a restart), which only reading shows. One poll(), no round trip.
+  void NoticeClosed();
+  // Times one libpq call that waits for the server (steady_clock; the histogram is lock-free).
+  template <class F>
+  auto Timed(F call) {
+    if (options_.round_trip == nullptr) return call();
+    const auto start = std::chrono::steady_clock::now();
+    auto r = call();
+    ObserveRoundTrip(std::chrono::steady_clock::now() - start);
+    return r;
+  }
+  void ObserveRoundTrip(std::chrono::steady_clock::duration d);
 
   pg_conn* c_;
+  ConnectOptions options_;
   std::map<std::string, std::string, std::less<>> prepared_;  // SQL → statement name
   bool saw_retryable_ = false;
 };
+
+// The connections of one store besides its writer: at most `max` open, kept open between uses
+// (a lost one is kept too and reconnected by its next user, through the backoff). A caller
+// finding all of them in use waits up to `wait` for one, then fails (unavailable).
+class ConnectionPool {
+ public:
+  // What /metrics shows of the pool (gauges read at render time, so shared with the collector).
+  struct Gauges {
+    std::atomic<std::int64_t> in_use{0}, idle{0};
+    std::int64_t max = 0;
+    std::atomic<bool> live{true};  // false once the pool is gone: the collector shows nothing
+  };
+  struct Settings {
+    std::size_t max = 8;
+    std::chrono::milliseconds wait{5'000};
+    metrics::Counter* waits = nullptr;     // callers that found every connection in use
+    metrics::Counter* timeouts = nullptr;  // … and gave up
+  };
+
+  // A connection lent to one caller, given back when destroyed.
+  class Lease {
+   public:
+    Lease(ConnectionPool* pool, std::unique_ptr<Connection> c) : pool_(pool), c_(std::move(c)) {}
+    Lease(Lease&& o) noexcept = default;
+    Lease& operator=(Lease&&) = delete;
+    ~Lease() {
+      if (c_) pool_->Release(std::move(c_));
+    }
+    Connection& operator*() const { return *c_; }
+    Connection* operator->() const { return c_.get(); }
+
+   private:
+    ConnectionPool* pool_;
+    std::unique_ptr<Connection> c_;
+  };
+
+  // `url` must outlive the pool.
+  ConnectionPool(const std::string& url, ConnectOptions connect, Settings settings);
+  ~ConnectionPool();
+  ConnectionPool(const ConnectionPool&) = delete;
+  ConnectionPool& operator=(const ConnectionPool&) = delete;
+
+  Result<Lease> Acquire();
+  const std::shared_ptr<Gauges>& gauges() const { return gauges_; }
+
+ private:
+  void Release(std::unique_ptr<Connection> c);
+  void Publish();  // with mu_ held
+
+  const std::string& url_;
+  const ConnectOptions connect_;
+  const Settings settings_;
+  std::shared_ptr<Gauges> gauges_;
+  std::mutex mu_;
+  std::condition_variable freed_;
+  std::vector<std::unique_ptr<Connection>> idle_;
+  std::size_t open_ = 0;  // idle, lent, or being opened
+};
+
+// The metrics of one PostgreSQL store on `registry` (null: none, everything stays null): the
+// round trips and reconnects by role, the pool's waits, and a collector for the pool's gauges
+// that shows nothing once the pool is gone.
+struct StoreMetrics {
+  ConnectOptions writer, pool;  // only their metric pointers are set
+  metrics::Counter* refused = nullptr;
+  metrics::Counter* pool_waits = nullptr;
+  metrics::Counter* pool_timeouts = nullptr;
+};
+StoreMetrics RegisterStoreMetrics(metrics::Registry* registry);
+void AddPoolGauges(metrics::Registry* registry,
+                   std::shared_ptr<const ConnectionPool::Gauges> gauges);
 
 // SQLSTATEs the write path retries the whole transaction on.
 bool IsRetryable(std::string_view sqlstate);

@@ -180,6 +180,21 @@ INSERT INTO incident_text SELECT seq, status, title || E'\n' || description FROM
     R"sql(
 ALTER TABLE services ADD COLUMN runbooks TEXT NOT NULL DEFAULT '[]';
 )sql",
+    // 7: the SLA cache follows `sla_at` (when a column SLA analytics reads last changed, as the
+    // SQLite store's migration 4) instead of updated_at, which every event changes. Without an
+    // index on a column an event changes, an event's update of its incident is a HOT update:
+    // a new row version on the same page and no new index entries (the room for it: fillfactor).
+    // Retention is all that reads alerts by received_at, and only unlinked ones: an event's
+    // alert (linked) no longer adds an entry to that index.
+    R"sql(
+ALTER TABLE incidents ADD COLUMN sla_at BIGINT NOT NULL DEFAULT 0;
+UPDATE incidents SET sla_at=updated_at;
+DROP INDEX incidents_updated;
+CREATE INDEX incidents_sla_at ON incidents(sla_at);
+ALTER TABLE incidents SET (fillfactor = 85);
+DROP INDEX alerts_received;
+CREATE INDEX alerts_unlinked_received ON alerts(received_at) WHERE incident_seq = 0;
+)sql",
 };
 
 // The search index of migration 5, once pg_trgm is there; the operator class is named in the
@@ -342,6 +357,15 @@ std::string EscapeLike(std::string_view s) {
   return out;
 }
 
+// 16 random hex digits: a name no other node picks.
+std::string RandomId() {
+  std::random_device rd;
+  std::uniform_int_distribution<unsigned> digit(0, 15);
+  std::string out;
+  for (int i = 0; i < 16; ++i) out.push_back("0123456789abcdef"[digit(rd)]);
+  return out;
+}
+
 // `$n`, numbering the parameters of a query built piece by piece.
 class Numbered {
  public:
@@ -484,13 +508,13 @@ class PgTx final : public Tx {
     auto res = c_.Query(
         seq > 0 ? "INSERT INTO incidents (service_id, dedup_key, title, description, status, "
                   "urgency, severity, source, created_at, acknowledged_at, resolved_at, "
-                  "updated_at, alert_count, details, fields, metadata, seq) OVERRIDING SYSTEM "
-                  "VALUE VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17) "
-                  "RETURNING seq"
+                  "updated_at, alert_count, details, fields, metadata, sla_at, seq) OVERRIDING "
+                  "SYSTEM VALUE VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,"
+                  "$12,$17) RETURNING seq"
                 : "INSERT INTO incidents (service_id, dedup_key, title, description, status, "
                   "urgency, severity, source, created_at, acknowledged_at, resolved_at, "
-                  "updated_at, alert_count, details, fields, metadata) VALUES ($1,$2,$3,$4,$5,"
-                  "$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16) RETURNING seq",
+                  "updated_at, alert_count, details, fields, metadata, sla_at) VALUES ($1,$2,$3,"
+                  "$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$12) RETURNING seq",
         WithSeq(Params()
                     .Add(r.service_id)
                     .Add(r.dedup_key)
@@ -526,7 +550,7 @@ class PgTx final : public Tx {
     auto res = c_.Query(
         "UPDATE incidents SET title=$1, description=$2, status=$3, urgency=$4, severity=$5, "
         "service_id=$6, acknowledged_at=$7, resolved_at=$8, updated_at=$9, alert_count=$10, "
-        "fields=$11, metadata=$12 WHERE seq=$13",
+        "fields=$11, metadata=$12, sla_at=$9 WHERE seq=$13",
         Params()
             .Add(r.title)
             .Add(r.description)
@@ -551,7 +575,7 @@ class PgTx final : public Tx {
     if (model_ != nullptr && model_->HasIncident(r.seq)) return model_->UpdateIncidentState(r);
     auto res = c_.Query(
         "UPDATE incidents SET status=$1, urgency=$2, severity=$3, acknowledged_at=$4, "
-        "resolved_at=$5, updated_at=$6, alert_count=$7 WHERE seq=$8",
+        "resolved_at=$5, updated_at=$6, alert_count=$7, sla_at=$6 WHERE seq=$8",
         Params()
             .Add(r.status)
             .Add(r.urgency)
@@ -1039,6 +1063,64 @@ class PgStore final : public Store {
     return result;
   }
 
+  // Commits are asynchronous (TryBatch): this waits for the WAL flush instead, on a session of
+  // its own, while the writer goes on (as the SQLite store's fsync runs beside its writer). An
+  // autocommit statement that takes a transaction id commits synchronously: its commit waits
+  // for the WAL to be flushed through its own commit record, which comes after every commit
+  // the writer made before this call. The statement must write something: a transaction that
+  // wrote no WAL before its commit record commits asynchronously whatever the setting. It
+  // writes the node's own row of `settings` (nodes never wait for each other's syncs). Those
+  // commits are then durable unless the server lost them first (a crash and restart): the
+  // writer's session, seen alive by the same statement after them, shows it did not. Commits
+  // made in an earlier session of the writer cannot be vouched for: the sync fails (their
+  // callers get an error, their events may be stored).
+  ~PgStore() override {
+    // The node's sync row (Sync) goes with it; one left by a killed node is a few bytes.
+    if (syncer_ && syncer_->Healthy()) {
+      (void)syncer_->Query("DELETE FROM settings WHERE name=$1", Params().Add(sync_row_));
+    }
+  }
+
+  Status Sync() override {
+    std::lock_guard lock(sync_mu_);
+    std::uint64_t oldest = 0, epoch = 0;
+    int pid = 0;
+    std::string start;
+    {
+      std::lock_guard session(session_mu_);
+      oldest = std::exchange(oldest_unsynced_epoch_, 0);
+      epoch = writer_epoch_;
+      pid = writer_pid_;
+      start = writer_start_;
+    }
+    if (oldest == 0) return Ok();  // nothing committed since the last sync
+    if (oldest != epoch) {
+      return Fail(errc::kUnavailable,
+                  "postgres: the writer's session ended before its commits were flushed");
+    }
+    if (!syncer_) {
+      auto c = Connection::Open(url_, writer_options_);
+      if (!c) return Fail(std::move(c.error()));
+      syncer_ = std::move(*c);
+    }
+    if (auto st = syncer_->EnsureConnected(); !st) return st;
+    auto r = syncer_->Query(
+        "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET "
+        "value=excluded.value RETURNING (SELECT count(*) FROM pg_stat_activity WHERE pid=$3 AND "
+        "backend_start::text=$4)",
+        Params()
+            .Add(sync_row_)
+            .Add(static_cast<std::int64_t>(++syncs_))
+            .Add(static_cast<std::int64_t>(pid))
+            .Add(start));
+    if (!r) return Fail(std::move(r.error()));
+    if (r->empty() || r->Int(0, 0) != 1) {
+      return Fail(errc::kUnavailable,
+                  "postgres: the writer's session ended before its commits were flushed");
+    }
+    return Ok();
+  }
+
   Status WriteBatch(const std::vector<std::function<Status(Tx&)>>& items,
                     std::vector<Status>& results) override {
     std::lock_guard lock(write_mu_);
@@ -1282,13 +1364,13 @@ class PgStore final : public Store {
   Result<std::vector<SlaRow>> SlaRowsUpdatedSince(std::int64_t updated_after) override {
     if (updated_after == 0) {  // all rows: a sequential scan
       return StreamSlaRows(
-          "SELECT service_id, urgency, created_at, acknowledged_at, resolved_at, seq, updated_at "
+          "SELECT service_id, urgency, created_at, acknowledged_at, resolved_at, seq, sla_at "
           "FROM incidents",
           Params());
     }
     return StreamSlaRows(
-        "SELECT service_id, urgency, created_at, acknowledged_at, resolved_at, seq, updated_at "
-        "FROM incidents WHERE updated_at>$1",  // by the updated_at index
+        "SELECT service_id, urgency, created_at, acknowledged_at, resolved_at, seq, sla_at "
+        "FROM incidents WHERE sla_at>$1",  // by its index (migration 7)
         Params().Add(updated_after));
   }
 
@@ -1551,6 +1633,7 @@ class PgStore final : public Store {
         "DELETE FROM incidents WHERE seq IN (SELECT seq FROM doomed)";
     const std::string alerts_sql =
         // Held resolves included: received before the cutoff, their hold is long over.
+        // `incident_seq=0`: the partial index of migration 7.
         "DELETE FROM alerts WHERE seq IN (SELECT seq FROM alerts WHERE incident_seq=0 AND "
         "received_at<$1 LIMIT " +
         std::to_string(kRetentionBatch) + " FOR UPDATE SKIP LOCKED)";
@@ -1596,8 +1679,16 @@ class PgStore final : public Store {
       failure = st;
       return Outcome::kRetry;
     }
+    if (auto st = NoteWriterSession(c); !st) return lost_or(st);
     c.ClearRetryable();
-    if (auto st = c.Exec("BEGIN"); !st) return lost_or(st);
+    // The commit does not wait for the WAL flush: Sync() does, on another session, while this
+    // one goes on with the next group. Generic plans: the group's statements take arrays whose
+    // custom plans cost more to make than to run.
+    if (auto st = c.Exec("BEGIN; SET LOCAL synchronous_commit = off; SET LOCAL plan_cache_mode = "
+                         "force_generic_plan");
+        !st) {
+      return lost_or(st);
+    }
     if (!seen.empty()) {
       std::vector<std::string> services, keys;
       for (const auto& [service, key] : seen) {
@@ -1677,7 +1768,28 @@ class PgStore final : public Store {
       if (!c.Idle()) (void)c.Exec("ROLLBACK");
       return c.saw_retryable() ? Outcome::kRetry : Outcome::kFailed;
     }
+    {
+      std::lock_guard lock(session_mu_);
+      if (oldest_unsynced_epoch_ == 0) oldest_unsynced_epoch_ = writer_epoch_;
+    }
     return Outcome::kCommitted;
+  }
+
+  // Notes a new session of the writer (after a reconnect) and when it started.
+  Status NoteWriterSession(Connection& c) {
+    const int pid = c.BackendPid();
+    {
+      std::lock_guard lock(session_mu_);
+      if (pid == writer_pid_) return Ok();
+    }
+    auto r = c.Query("SELECT backend_start::text FROM pg_stat_activity WHERE pid=pg_backend_pid()");
+    if (!r) return Fail(std::move(r.error()));
+    if (r->empty()) return Fail(errc::kInternal, "postgres: the writer's session is not listed");
+    std::lock_guard lock(session_mu_);
+    writer_pid_ = pid;
+    writer_start_ = r->Text(0, 0);
+    ++writer_epoch_;
+    return Ok();
   }
 
   // 10, 20, 40, 80 ms plus jitter, so two nodes that collided do not collide again. False, at
@@ -1830,6 +1942,17 @@ class PgStore final : public Store {
   ConnectOptions writer_options_;
   std::mutex write_mu_;
   std::unique_ptr<Connection> writer_;
+  // The writer's session (which a crash of the server ends), numbered: Sync() vouches only for
+  // commits of the session still alive.
+  std::mutex session_mu_;
+  int writer_pid_ = 0;
+  std::string writer_start_;
+  std::uint64_t writer_epoch_ = 0;
+  std::uint64_t oldest_unsynced_epoch_ = 0;  // of the first commit since the last sync (0: none)
+  std::mutex sync_mu_;
+  std::unique_ptr<Connection> syncer_;
+  const std::string sync_row_ = "sync." + RandomId();  // this node's row of `settings`
+  std::int64_t syncs_ = 0;
   std::atomic<bool> search_indexed_{false};  // incident_text's GIN index exists (Migrate)
   ConnectionPool pool_;
 };

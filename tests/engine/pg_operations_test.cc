@@ -1,0 +1,266 @@
+// The PostgreSQL store in operation (docs/ENGINE.md, "PostgreSQL in operation"): the bounded
+// pool and its wait, the statement timeout, the reconnect backoff, a connection the server
+// closed while idle, and the metrics of all of it. A whole server restarted under load is
+// tests/app/engine_pg_restart_test.cc.
+//
+// The cases with a database need OPSORCH_TEST_POSTGRES_URL (`make test` sets it); without it
+// they fail, they do not skip.
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <string>
+#include <thread>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <opsorch/common/error.h>
+#include <opsorch/engine/store.h>
+#include <opsorch/metrics/metrics.h>
+
+#include "engine/postgres/pg_db.h"
+#include "engine/store_fixture.h"
+
+namespace opsorch::engine {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+using ::testing::HasSubstr;
+
+// Polls `pred` until it holds or `limit` passes.
+template <class Pred>
+bool Eventually(Pred pred, milliseconds limit) {
+  const auto deadline = Clock::now() + limit;
+  while (!pred()) {
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  return true;
+}
+
+// The value of one series in a Prometheus exposition (-1 when absent).
+double Series(const std::string& text, const std::string& series) {
+  const std::string at = "\n" + series + " ";
+  const auto p = text.find(at);
+  return p == std::string::npos ? -1 : std::atof(text.c_str() + p + at.size());
+}
+
+TEST(PgReconnectBackoff, AfterAFailedConnectCallersFailAtOnceUntilThePauseRunsOut) {
+  metrics::Counter refused;
+  postgres::ReconnectBackoff b(milliseconds(400), &refused);
+  // Up: every connect may be tried, none is the gated one.
+  auto t = b.Begin();
+  ASSERT_TRUE(t);
+  EXPECT_FALSE(t->gated);
+  EXPECT_FALSE(b.Refusing());
+
+  const auto failed_at = Clock::now();
+  b.End(*t, false, "connection refused");
+  auto early = b.Begin();
+  if (Clock::now() - failed_at < postgres::ReconnectBackoff::kFirstPause) {
+    ASSERT_FALSE(early);
+    EXPECT_EQ(early.error().code, errc::kUnavailable);
+    EXPECT_THAT(early.error().message, HasSubstr("unreachable"));
+    EXPECT_EQ(refused.Value(), 1u);
+  }
+
+  // One attempt once the pause ran out; while it runs, everyone else is refused.
+  Result<postgres::ReconnectBackoff::Ticket> gated = early;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        if (!gated) gated = b.Begin();
+        return gated.has_value();
+      },
+      milliseconds(5000)));
+  EXPECT_GE(Clock::now() - failed_at, postgres::ReconnectBackoff::kFirstPause);
+  EXPECT_TRUE(gated->gated);
+  auto meanwhile = b.Begin();
+  ASSERT_FALSE(meanwhile);
+  EXPECT_THAT(meanwhile.error().message, HasSubstr("reconnecting now"));
+  EXPECT_TRUE(b.Refusing());
+
+  // It fails too: the pause doubles.
+  const auto second_failure = Clock::now();
+  b.End(*gated, false, "connection refused");
+  Result<postgres::ReconnectBackoff::Ticket> next = b.Begin();
+  ASSERT_TRUE(Eventually(
+      [&] {
+        if (!next) next = b.Begin();
+        return next.has_value();
+      },
+      milliseconds(5000)));
+  EXPECT_GE(Clock::now() - second_failure, 2 * postgres::ReconnectBackoff::kFirstPause);
+
+  // It succeeds: up again, nobody is refused.
+  b.End(*next, true, "");
+  EXPECT_FALSE(b.Refusing());
+  auto up = b.Begin();
+  ASSERT_TRUE(up);
+  EXPECT_FALSE(up->gated);
+  b.End(*up, true, "");
+}
+
+TEST(PgReconnectBackoff, ConnectsOfAnOutageFailingTogetherCountOnce) {
+  postgres::ReconnectBackoff b(milliseconds(60'000), nullptr);
+  auto x = b.Begin(), y = b.Begin(), z = b.Begin();
+  ASSERT_TRUE(x && y && z);
+  b.End(*x, false, "refused");
+  b.End(*y, false, "refused");
+  b.End(*z, false, "refused");
+  // Counted separately they would double the pause twice before anyone tried again.
+  EXPECT_EQ(b.FailuresForTest(), 1);
+  EXPECT_TRUE(b.Refusing());
+}
+
+// Every statement is bounded by the configured timeout, and the round trips are timed.
+TEST(PgConnection, StatementTimeoutAndRoundTrips) {
+  auto db = CreatePostgresTestDatabase();
+  ASSERT_TRUE(db) << db.error().message;
+  metrics::Histogram round_trip;
+  postgres::ConnectOptions o;
+  o.statement_timeout = milliseconds(1000);
+  o.round_trip = &round_trip;
+  auto c = postgres::Connection::Open(db->url, o);
+  ASSERT_TRUE(c) << c.error().message;
+  const std::uint64_t at_open = round_trip.Count();  // the session settings
+  EXPECT_GE(at_open, 1u);
+  auto shown = (*c)->Query("SHOW statement_timeout");
+  ASSERT_TRUE(shown) << shown.error().message;
+  EXPECT_EQ(shown->Text(0, 0), "1s");
+  // A prepared statement's first use is two round trips (prepare, execute), later ones one.
+  EXPECT_EQ(round_trip.Count(), at_open + 2);
+  auto slow = (*c)->Query("SELECT pg_sleep(3)");
+  ASSERT_FALSE(slow);
+  EXPECT_THAT(slow.error().message, HasSubstr("57014"));  // query_canceled
+  EXPECT_TRUE((*c)->Healthy());
+  const std::uint64_t before_each = round_trip.Count();
+  int rows = 0;
+  ASSERT_TRUE(
+      (*c)->QueryEach("SELECT generate_series(1, 50)", {}, [&](const postgres::Rows&) { ++rows; }));
+  EXPECT_EQ(rows, 50);
+  EXPECT_EQ(round_trip.Count(), before_each + 2);  // prepare, then one for all 50 rows
+
+  // The default stays 30 s.
+  auto plain = postgres::Connection::Open(db->url);
+  ASSERT_TRUE(plain) << plain.error().message;
+  auto dflt = (*plain)->Query("SHOW statement_timeout");
+  ASSERT_TRUE(dflt);
+  EXPECT_EQ(dflt->Text(0, 0), "30s");
+}
+
+// A connection the server closed while it sat idle (as a restart does to a pool) is noticed and
+// re-established before it is used, without a failed statement.
+TEST(PgConnection, AConnectionClosedWhileIdleIsReconnectedBeforeUse) {
+  auto db = CreatePostgresTestDatabase();
+  ASSERT_TRUE(db) << db.error().message;
+  metrics::Counter ok, failed;
+  postgres::ConnectOptions o;
+  o.backoff = std::make_shared<postgres::ReconnectBackoff>(milliseconds(1000), nullptr);
+  o.reconnects_ok = &ok;
+  o.reconnects_failed = &failed;
+  auto victim = postgres::Connection::Open(db->url, o);
+  ASSERT_TRUE(victim) << victim.error().message;
+  auto pid = (*victim)->Query("SELECT pg_backend_pid()");
+  ASSERT_TRUE(pid);
+  auto admin = postgres::Connection::Open(db->url);
+  ASSERT_TRUE(admin);
+  // Waits (up to 10 s) until the backend is gone, so its goodbye is on the victim's socket.
+  auto killed = (*admin)->Query("SELECT pg_terminate_backend($1::int, 10000)",
+                                postgres::Params().Add(pid->Text(0, 0)));
+  ASSERT_TRUE(killed) << killed.error().message;
+  ASSERT_EQ(killed->Text(0, 0), "t");
+  ASSERT_TRUE((*victim)->EnsureConnected());
+  EXPECT_EQ(ok.Value(), 1u);
+  EXPECT_EQ(failed.Value(), 0u);
+  auto again = (*victim)->Query("SELECT pg_backend_pid()");
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_NE(again->Text(0, 0), pid->Text(0, 0));
+  auto timeout = (*victim)->Query("SHOW statement_timeout");  // settings re-applied
+  ASSERT_TRUE(timeout);
+  EXPECT_EQ(timeout->Text(0, 0), "30s");
+}
+
+// A store opens at most OPSORCH_ENGINE_PG_POOL pool connections: a caller finding them all in
+// use waits, then fails with `unavailable`; /metrics shows the pool and the waits.
+TEST(PgStorePool, CallersBeyondThePoolWaitThenFail) {
+  auto db = CreatePostgresTestDatabase();
+  ASSERT_TRUE(db) << db.error().message;
+  metrics::Registry registry;
+  StoreOptions options;
+  options.pg_pool = 1;
+  options.pg_pool_wait = milliseconds(300);
+  options.metrics = &registry;
+  auto store = OpenStore(db->url, options);
+  ASSERT_TRUE(store) << store.error().message;
+  ASSERT_TRUE((*store)->UpsertService(ServiceRow{"svc-pool", "Pool", "", "", 900, 7200, {}, 1}));
+  const IntegrationRow integration{"int-1", "svc-pool", "pd", "events_v2", "h", "abc", 1, 0};
+  ASSERT_TRUE((*store)->InsertIntegration(integration));
+  Event e;
+  e.action = EventAction::kTrigger;
+  e.dedup_key = "k1";
+  e.summary = "Pool";
+  e.source = "test";
+  e.origin = "events_v2";
+  auto applied = ApplyOn(**store, integration, e, 2);
+  ASSERT_TRUE(applied) << applied.error().message;
+
+  // The one connection is held by a timeline scan while its callback runs.
+  std::promise<void> holding, release;
+  auto released = release.get_future().share();
+  std::thread holder([&] {
+    bool first = true;
+    auto st = (*store)->ScanTimeline(applied->incident_id, {}, 0, [&](TimelineRow&&) {
+      if (first) {
+        first = false;
+        holding.set_value();
+        released.wait();
+      }
+      return true;
+    });
+    EXPECT_TRUE(st) << st.error().message;
+  });
+  holding.get_future().wait();
+  std::string text = registry.Render();
+  EXPECT_EQ(Series(text, R"(opsorch_engine_pg_pool_connections{state="in_use"})"), 1) << text;
+  EXPECT_EQ(Series(text, "opsorch_engine_pg_pool_max_connections"), 1);
+
+  const auto start = Clock::now();
+  auto refused = (*store)->Services();
+  const auto waited = Clock::now() - start;
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, errc::kUnavailable);
+  EXPECT_THAT(refused.error().message, HasSubstr("busy"));
+  EXPECT_GE(waited, milliseconds(300));
+  EXPECT_LT(waited, milliseconds(5000));
+
+  // A caller that waits while the connection comes free gets it.
+  auto later = std::async(std::launch::async, [&] { return (*store)->Services(); });
+  ASSERT_TRUE(Eventually(
+      [&] { return Series(registry.Render(), "opsorch_engine_pg_pool_waits_total") >= 2; },
+      milliseconds(5000)));
+  release.set_value();
+  holder.join();
+  auto served = later.get();
+  ASSERT_TRUE(served) << served.error().message;
+  EXPECT_EQ(served->size(), 1u);
+
+  text = registry.Render();
+  EXPECT_EQ(Series(text, "opsorch_engine_pg_pool_waits_total"), 2) << text;
+  EXPECT_EQ(Series(text, "opsorch_engine_pg_pool_wait_timeouts_total"), 1);
+  EXPECT_EQ(Series(text, R"(opsorch_engine_pg_pool_connections{state="in_use"})"), 0);
+  EXPECT_EQ(Series(text, R"(opsorch_engine_pg_pool_connections{state="idle"})"), 1);
+  EXPECT_GT(Series(text, R"(opsorch_engine_pg_round_trip_seconds_count{role="writer"})"), 0);
+  EXPECT_GT(Series(text, R"(opsorch_engine_pg_round_trip_seconds_count{role="pool"})"), 0);
+  EXPECT_EQ(Series(text, R"(opsorch_engine_pg_reconnects_total{role="pool",result="ok"})"), 0);
+  EXPECT_EQ(Series(text, "opsorch_engine_pg_unavailable_total"), 0);
+  // No SQL in any label: the only labels are the role, the state and the result.
+  EXPECT_EQ(text.find("SELECT"), std::string::npos);
+
+  // Gone with its store: the registry (a server's, living on) shows no stale pool.
+  store->reset();
+  EXPECT_EQ(registry.Render().find("opsorch_engine_pg_pool_connections"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace opsorch::engine
