@@ -135,11 +135,12 @@ bool GroupModel::Covers(std::string_view service, std::string_view key) const {
 
 void GroupModel::AddIncident(IncidentRow row, std::int64_t timeline_count, bool is_new) {
   const std::int64_t seq = row.seq;
+  if (Key* k = Find(row.service_id, row.dedup_key)) k->incidents.push_back(seq);
   Incident& inc = incidents_[seq];
   inc.row = std::move(row);
   inc.timeline_count = timeline_count;
   inc.is_new = is_new;
-  inc.dirty = is_new;
+  if (is_new) MarkDirty(seq, inc);
 }
 
 Status GroupModel::Load(const KeySet& keys) {
@@ -231,12 +232,10 @@ Result<std::optional<std::optional<IncidentRow>>> GroupModel::TryResolvedSince(
     if (db.status != "resolved") return Answer();
     best = &db;
   }
-  const std::string mk = ModelKey(service, key);
-  for (const auto& [seq, inc] : incidents_) {
-    if (inc.row.status != "resolved" || inc.row.dedup_key != key || inc.row.service_id != service) {
-      continue;
-    }
-    if (best == nullptr || Later(inc.row, *best)) best = &inc.row;
+  for (std::int64_t seq : k->incidents) {
+    const IncidentRow& row = incidents_.at(seq).row;
+    if (row.status != "resolved") continue;
+    if (best == nullptr || Later(row, *best)) best = &row;
   }
   if (best == nullptr || best->resolved_at < since) return Answer(std::optional<IncidentRow>());
   return Answer(std::optional<IncidentRow>(*best));
@@ -352,25 +351,22 @@ std::int64_t GroupModel::NewIncidentsAhead() const {
   return std::max<std::int64_t>(1, static_cast<std::int64_t>(seen.size()));
 }
 
-Result<std::int64_t> GroupModel::NextSeq(std::vector<std::int64_t>& pool, std::string_view table,
-                                         std::int64_t want) {
+Status GroupModel::TakeBlock(std::vector<std::int64_t>& pool, std::string_view table,
+                             std::int64_t want) {
+  // One statement for the block. The sequence's name is resolved once per statement, not once
+  // per number (which cost more than the numbers themselves).
+  const std::string sql = "SELECT nextval(s.id) FROM (SELECT pg_get_serial_sequence('" +
+                          std::string(table) +
+                          "', 'seq')::regclass AS id) AS s, generate_series(1, $1::bigint)";
+  auto rows = c_.Query(sql, Params().Add(std::clamp<std::int64_t>(want, 1, 10000)));
+  if (!rows) return Fail(std::move(rows.error()));
+  for (int r = 0; r < rows->size(); ++r) pool.push_back(rows->Int(r, 0));
+  // Handed out from the back, smallest first: rows are numbered in the order they are made.
+  std::sort(pool.rbegin(), pool.rend());
   if (pool.empty()) {
-    // One statement for the block; numbers come in the order the sequence gave them.
-    // The sequence's name resolved once per statement, not once per number (which cost more
-    // than the numbers themselves).
-    const std::string sql = "SELECT nextval(s.id) FROM (SELECT pg_get_serial_sequence('" +
-                            std::string(table) +
-                            "', 'seq')::regclass AS id) AS s, generate_series(1, $1::bigint)";
-    auto rows = c_.Query(sql, Params().Add(std::clamp<std::int64_t>(want, 1, 10000)));
-    if (!rows) return Fail(std::move(rows.error()));
-    for (int r = rows->size() - 1; r >= 0; --r) pool.push_back(rows->Int(r, 0));
-    std::sort(pool.rbegin(), pool.rend());
-    if (pool.empty())
-      return Fail(errc::kInternal, "postgres: no sequence numbers for " + std::string(table));
+    return Fail(errc::kInternal, "postgres: no sequence numbers for " + std::string(table));
   }
-  const std::int64_t seq = pool.back();
-  pool.pop_back();
-  return seq;
+  return Ok();
 }
 
 Status GroupModel::InsertIncident(IncidentRow& row) {
@@ -396,7 +392,7 @@ Status GroupModel::UpdateIncidentState(const IncidentRow& row) {
   m.resolved_at = row.resolved_at;
   m.updated_at = row.updated_at;
   m.alert_count = row.alert_count;
-  inc.dirty = true;
+  MarkDirty(row.seq, inc);
   if (k != nullptr) {
     if (m.status == "resolved") {
       if (k->open == m.seq) k->open = 0;
@@ -456,7 +452,7 @@ Status GroupModel::AppendTimeline(TimelineRow& t) {
   const std::int64_t seq = SeqOf(t.incident_id, "inc-");
   Incident& inc = incidents_.at(seq);
   const std::int64_t n = ++inc.timeline_count;
-  inc.dirty = true;
+  MarkDirty(seq, inc);
   std::string actor, metadata;
   AppendJsonObject(actor, t.actor);
   AppendJsonObject(metadata, t.metadata);
@@ -469,8 +465,8 @@ Status GroupModel::AppendTimeline(TimelineRow& t) {
 Status GroupModel::Flush() {
   Array ni[18], ui[9], na[20], ua[3], nt[7];
   std::int64_t n_ni = 0, n_ui = 0, n_na = 0, n_ua = 0, n_nt = 0;
-  for (auto& [seq, inc] : incidents_) {
-    if (!inc.dirty) continue;
+  for (std::int64_t seq : dirty_) {
+    const Incident& inc = incidents_.at(seq);
     const IncidentRow& r = inc.row;
     if (inc.is_new) {
       ni[0].Add(r.seq);
@@ -593,10 +589,12 @@ Status GroupModel::Flush() {
     // runs the group again with a statement per call.
     return Fail(errc::kInternal, "postgres: a group's rows changed while it was written");
   }
-  for (auto& [seq, inc] : incidents_) {
+  for (std::int64_t seq : dirty_) {
+    Incident& inc = incidents_.at(seq);
     inc.is_new = false;
     inc.dirty = false;
   }
+  dirty_.clear();
   for (auto& [seq, h] : held_) h.dirty = false;
   // Held resolves of this group are in the database now. A key not loaded yet finds them there;
   // a loaded one keeps them as loaded rows (after the ones loaded, unless a third may wait
@@ -620,9 +618,7 @@ Status GroupModel::Demote(std::string_view service, std::string_view key) {
   const auto it = keys_.find(ModelKey(service, key));
   if (it == keys_.end()) return Ok();
   it->second.demoted = true;
-  std::erase_if(incidents_, [&](const auto& kv) {
-    return kv.second.row.service_id == service && kv.second.row.dedup_key == key;
-  });
+  for (std::int64_t seq : it->second.incidents) incidents_.erase(seq);
   std::erase_if(held_, [&](const auto& kv) {
     return kv.second.row.service_id == service && kv.second.row.dedup_key == key;
   });

@@ -86,9 +86,11 @@ class GroupModel {
   // Numbers for rows the caller inserts itself while a model is in use: from the same blocks,
   // so that rows are numbered in the order the group's units made them.
   Result<std::int64_t> TakeIncidentSeq() {
-    return NextSeq(incident_seqs_, "incidents", NewIncidentsAhead());
+    return NextSeq(incident_seqs_, "incidents", [this] { return NewIncidentsAhead(); });
   }
-  Result<std::int64_t> TakeAlertSeq() { return NextSeq(alert_seqs_, "alerts", UnitsAhead()); }
+  Result<std::int64_t> TakeAlertSeq() {
+    return NextSeq(alert_seqs_, "alerts", [this] { return UnitsAhead(); });
+  }
 
   // Flushes, then leaves the key (and its incidents) to the statements.
   Status Demote(std::string_view service, std::string_view key);
@@ -105,10 +107,11 @@ class GroupModel {
     bool resolved_loaded = false;
     std::int64_t resolved_db = 0;  // the newest resolved incident in the database when loaded
     bool held_loaded = false;
-    std::int64_t held_since = 0;         // the held resolves loaded were those held past this
-    bool held_complete = true;           // no other held resolve past held_since in the database
-    std::vector<std::int64_t> held;      // loaded held resolves, by seq
-    std::vector<std::int64_t> held_new;  // held resolves of this group, by seq
+    std::int64_t held_since = 0;          // the held resolves loaded were those held past this
+    bool held_complete = true;            // no other held resolve past held_since in the database
+    std::vector<std::int64_t> held;       // loaded held resolves, by seq
+    std::vector<std::int64_t> held_new;   // held resolves of this group, by seq
+    std::vector<std::int64_t> incidents;  // the model's incidents of the key
     bool demoted = false;
     bool firing_loaded = false;
     bool firing_exists = false;
@@ -116,6 +119,10 @@ class GroupModel {
   };
 
   Key* Find(std::string_view service, std::string_view key);
+  void MarkDirty(std::int64_t seq, Incident& inc) {
+    if (!inc.dirty) dirty_.push_back(seq);
+    inc.dirty = true;
+  }
   Status LoadResolved();
   Status LoadHeld(std::int64_t now);
   Status LoadFiring();
@@ -124,8 +131,18 @@ class GroupModel {
   template <class Loaded>
   std::pair<std::vector<std::string>, std::vector<std::string>> Unloaded(Loaded loaded);
   void AddIncident(IncidentRow row, std::int64_t timeline_count, bool is_new);
-  Result<std::int64_t> NextSeq(std::vector<std::int64_t>& pool, std::string_view table,
-                               std::int64_t want);
+  // The next number of `table`; a new block of `want()` numbers when none is left (`want` is
+  // only asked then: counting the units ahead costs a pass over them).
+  template <class Want>
+  Result<std::int64_t> NextSeq(std::vector<std::int64_t>& pool, std::string_view table, Want want) {
+    if (pool.empty()) {
+      if (auto st = TakeBlock(pool, table, want()); !st) return Fail(std::move(st.error()));
+    }
+    const std::int64_t seq = pool.back();
+    pool.pop_back();
+    return seq;
+  }
+  Status TakeBlock(std::vector<std::int64_t>& pool, std::string_view table, std::int64_t want);
   std::int64_t NewIncidentsAhead() const;
   std::int64_t UnitsAhead() const {
     return static_cast<std::int64_t>(unit_keys_.size()) - static_cast<std::int64_t>(unit_);
@@ -136,6 +153,7 @@ class GroupModel {
   std::size_t unit_ = 0;
   std::unordered_map<std::string, Key> keys_;
   std::unordered_map<std::int64_t, Incident> incidents_;
+  std::vector<std::int64_t> dirty_;  // incidents changed since loaded or flushed
   // Alerts: those of this group not flushed yet, and loaded held resolves (with their changes).
   std::vector<AlertRow> new_alerts_;
   std::unordered_map<std::int64_t, std::size_t> new_alert_index_;
