@@ -228,13 +228,18 @@ class Generator {
       e.summary = std::string(499, 'x');
       for (int i = 0; i < 20; ++i) e.summary += "é✓";
     }
-    static const char* const kSources[] = {"", "db-1", "web-2", "naïve-host"};
-    e.source = kSources[Below(4)];
+    if (Chance(4)) {
+      // What a PostgreSQL array literal must escape or keep (the group's multi-row writes).
+      e.summary = R"(say "hi" \ {a,b} NULL )" + e.dedup_key;
+    }
+    static const char* const kSources[] = {"", "db-1", "web-2", "naïve-host", "NULL", R"(a\"b)"};
+    e.source = kSources[Below(6)];
     if (Chance(30)) e.component = "disk";
     if (Chance(20)) e.group = "storage";
     if (Chance(15)) e.class_name = "capacity";
     JsonObject details{{"free", std::to_string(Below(100)) + "%"}, {"n", Below(1000)}};
     if (Chance(20)) details["ratio"] = 0.25 * Below(8);
+    if (Chance(5)) details["path"] = R"(C:\logs\"x"})";
     if (Chance(15))
       details["nested"] = JsonObject{{"b", JsonArray{1, "two", nullptr}}, {"a", true}};
     if (Chance(10)) details = JsonObject{};

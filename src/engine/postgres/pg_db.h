@@ -34,6 +34,11 @@ namespace opsorch::engine::postgres {
 class Params {
  public:
   Params& Add(std::string_view v);
+  // A value built for the statement (an array literal of a group's rows: large), moved in.
+  Params& AddOwned(std::string&& v) {
+    values_.push_back(std::move(v));
+    return *this;
+  }
   Params& Add(std::int64_t v);
   Params& AddJson(const JsonObject& v);
   Params& AddJson(const JsonArray& v);

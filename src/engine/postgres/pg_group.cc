@@ -18,9 +18,14 @@ class Array {
   void Add(std::string_view s) {
     text_.push_back(text_.empty() ? '{' : ',');
     text_.push_back('"');
-    for (char c : s) {
-      if (c == '"' || c == '\\') text_.push_back('\\');
-      text_.push_back(c);
+    // Runs without a quote or backslash are appended whole.
+    while (!s.empty()) {
+      const auto special = s.find_first_of("\"\\");
+      text_.append(s.substr(0, special));
+      if (special == std::string_view::npos) break;
+      text_.push_back('\\');
+      text_.push_back(s[special]);
+      s.remove_prefix(special + 1);
     }
     text_.push_back('"');
   }
@@ -576,11 +581,11 @@ Status GroupModel::Flush() {
       "SELECT (SELECT count(*) FROM ni), (SELECT count(*) FROM ui), (SELECT count(*) FROM na), "
       "(SELECT count(*) FROM ua), (SELECT count(*) FROM nt)";
   Params p;
-  for (auto& a : ni) p.Add(a.Take());
-  for (auto& a : ui) p.Add(a.Take());
-  for (auto& a : na) p.Add(a.Take());
-  for (auto& a : ua) p.Add(a.Take());
-  for (auto& a : nt) p.Add(a.Take());
+  for (auto& a : ni) p.AddOwned(a.Take());
+  for (auto& a : ui) p.AddOwned(a.Take());
+  for (auto& a : na) p.AddOwned(a.Take());
+  for (auto& a : ua) p.AddOwned(a.Take());
+  for (auto& a : nt) p.AddOwned(a.Take());
   auto rows = c_.Query(sql, p);
   if (!rows) return Fail(std::move(rows.error()));
   if (rows->Int(0, 0) != n_ni || rows->Int(0, 1) != n_ui || rows->Int(0, 2) != n_na ||
