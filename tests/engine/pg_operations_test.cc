@@ -264,3 +264,60 @@ TEST(PgStorePool, CallersBeyondThePoolWaitThenFail) {
 
 }  // namespace
 }  // namespace opsorch::engine
+
+namespace opsorch::engine {
+namespace {
+
+// Commits do not wait for the WAL flush; Sync does, and vouches only for commits of a writer
+// session that is still alive after the flush. A session killed between its commit and the sync
+// (as a crash of the server would) fails that sync and the next, which may answer for the same
+// commits; once the writer is on a new session and its commits are covered, syncs succeed again.
+TEST(PgStoreSync, ACommitWhoseWriterSessionEndedBeforeItsSyncIsNotVouchedFor) {
+  auto db = CreatePostgresTestDatabase();
+  ASSERT_TRUE(db) << db.error().message;
+  auto store = OpenStore(db->url);
+  ASSERT_TRUE(store) << store.error().message;
+  std::string title = "vouched";
+  const auto write = [&](Tx& tx) {
+    IncidentRow row;
+    row.service_id = "svc-sync";
+    row.title = title;
+    row.created_at = row.updated_at = 1;
+    return tx.InsertIncident(row);
+  };
+  ASSERT_TRUE((*store)->Write(write));  // the normal case: committed, flushed, vouched for
+
+  std::vector<Status> results;
+  title = "unsynced";
+  ASSERT_TRUE((*store)->WriteBatch({write}, results));  // committed, not synced
+  auto admin = postgres::Connection::Open(db->url);
+  ASSERT_TRUE(admin) << admin.error().message;
+  auto writer = (*admin)->Query(
+      "SELECT pid FROM pg_stat_activity WHERE datname=current_database() AND pid<>"
+      "pg_backend_pid() AND query='COMMIT'");
+  ASSERT_TRUE(writer) << writer.error().message;
+  ASSERT_EQ(writer->size(), 1) << "the writer's session is the one whose last statement was COMMIT";
+  auto killed = (*admin)->Query("SELECT pg_terminate_backend($1::int, 10000)",
+                                postgres::Params().Add(writer->Text(0, 0)));
+  ASSERT_TRUE(killed) << killed.error().message;
+  ASSERT_EQ(killed->Text(0, 0), "t");
+
+  const Status first = (*store)->Sync();
+  EXPECT_FALSE(first) << "a commit of an ended session was vouched for";
+  EXPECT_FALSE((*store)->Sync()) << "the next sync may answer for the same commits";
+
+  // The writer reconnects on its next group; commits of the new session are vouched for once
+  // the syncs that may answer for the old one have failed.
+  title = "after";
+  bool recovered = false;
+  for (int i = 0; i < 5 && !recovered; ++i) recovered = static_cast<bool>((*store)->Write(write));
+  EXPECT_TRUE(recovered);
+  EXPECT_TRUE((*store)->Write(write));
+  // The server did not crash: the commit was kept, only its answer was withheld.
+  auto count = (*admin)->Query("SELECT count(*) FROM incidents WHERE title='unsynced'");
+  ASSERT_TRUE(count);
+  EXPECT_EQ(count->Int(0, 0), 1);
+}
+
+}  // namespace
+}  // namespace opsorch::engine

@@ -360,8 +360,6 @@ Status Connection::ApplySessionSettings() {
 
 bool Connection::Healthy() const { return PQstatus(c_) == CONNECTION_OK; }
 
-int Connection::BackendPid() const { return Healthy() ? PQbackendPID(c_) : 0; }
-
 bool Connection::Idle() const { return PQtransactionStatus(c_) == PQTRANS_IDLE; }
 
 void Connection::NoticeClosed() {
@@ -390,6 +388,7 @@ Status Connection::EnsureConnected() {
   if (options_.backoff) options_.backoff->End(ticket, ok, why);
   if (metrics::Counter* n = ok ? options_.reconnects_ok : options_.reconnects_failed) n->Inc();
   if (!ok) return Fail(errc::kInternal, "postgres: reconnect: " + why);
+  ++sessions_;
   return ApplySessionSettings();
 }
 

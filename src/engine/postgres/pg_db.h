@@ -160,9 +160,8 @@ class Connection {
   bool saw_retryable() const { return saw_retryable_; }
   void ClearRetryable() { saw_retryable_ = false; }
 
-  // The server process of this session (0 when not connected): it changes when the session is
-  // a new one, after a reconnect.
-  int BackendPid() const;
+  // Counts the sessions this connection has had: a reconnect starts a new one.
+  std::uint64_t Session() const { return sessions_; }
 
  private:
   Connection(pg_conn* c, ConnectOptions options) : c_(c), options_(std::move(options)) {}
@@ -188,6 +187,7 @@ class Connection {
   ConnectOptions options_;
   std::map<std::string, std::string, std::less<>> prepared_;  // SQL → statement name
   bool saw_retryable_ = false;
+  std::uint64_t sessions_ = 1;
 };
 
 // The connections of one store besides its writer: at most `max` open, kept open between uses

@@ -201,13 +201,13 @@ std::pair<std::vector<std::string>, std::vector<std::string>> GroupModel::Unload
 Status GroupModel::LoadResolved() {
   auto [services, dedup] = Unloaded([](Key& k) -> bool& { return k.resolved_loaded; });
   if (services.empty()) return Ok();
-  // Locked as FindResolvedSince locks it: a reopen updates it.
+  // Not locked: most keys never use it (TryResolvedSince locks the one it hands out).
   static const std::string sql =
       "SELECT r.* FROM unnest($1::text[], $2::text[]) AS u(s, d) CROSS JOIN LATERAL (SELECT "
       "seq, service_id, dedup_key, title, description, status, urgency, severity, source, "
       "created_at, acknowledged_at, resolved_at, updated_at, alert_count, timeline_count "
       "FROM incidents WHERE service_id=u.s AND dedup_key=u.d AND dedup_key<>'' AND "
-      "status='resolved' ORDER BY resolved_at DESC, seq DESC LIMIT 1 FOR UPDATE) AS r";
+      "status='resolved' ORDER BY resolved_at DESC, seq DESC LIMIT 1) AS r";
   auto rows = c_.Query(sql, Params().AddArray(services).AddArray(dedup));
   if (!rows) return Fail(std::move(rows.error()));
   for (int r = 0; r < rows->size(); ++r) {
@@ -216,7 +216,11 @@ Status GroupModel::LoadResolved() {
     if (k == nullptr) continue;
     k->resolved_db = row.seq;
     // A row the model holds already (flushed earlier in the group) keeps the model's state.
-    if (incidents_.count(row.seq) == 0) AddIncident(std::move(row), rows->Int(r, 14), false);
+    if (incidents_.count(row.seq) == 0) {
+      const std::int64_t seq = row.seq;
+      AddIncident(std::move(row), rows->Int(r, 14), false);
+      incidents_.at(seq).locked = false;
+    }
   }
   return Ok();
 }
@@ -243,7 +247,25 @@ Result<std::optional<std::optional<IncidentRow>>> GroupModel::TryResolvedSince(
     if (best == nullptr || Later(row, *best)) best = &row;
   }
   if (best == nullptr || best->resolved_at < since) return Answer(std::optional<IncidentRow>());
-  return Answer(std::optional<IncidentRow>(*best));
+  Incident& chosen = incidents_.at(best->seq);
+  if (!chosen.locked) {
+    // Locked now, as FindResolvedSince locks it (a reopen updates it); if it changed since it
+    // was read, the statements answer instead.
+    static const std::string lock =
+        "SELECT status, resolved_at, updated_at, alert_count, timeline_count FROM incidents "
+        "WHERE seq=$1 FOR UPDATE";
+    auto rows = c_.Query(lock, Params().Add(chosen.row.seq));
+    if (!rows) return Fail(std::move(rows.error()));
+    const IncidentRow& m = chosen.row;
+    if (rows->empty() || rows->Text(0, 0) != m.status || rows->Int(0, 1) != m.resolved_at ||
+        rows->Int(0, 2) != m.updated_at || rows->Int(0, 3) != m.alert_count) {
+      if (auto st = Demote(service, key); !st) return Fail(std::move(st.error()));
+      return Answer();
+    }
+    chosen.timeline_count = rows->Int(0, 4);
+    chosen.locked = true;
+  }
+  return Answer(std::optional<IncidentRow>(chosen.row));
 }
 
 Status GroupModel::LoadHeld(std::int64_t now) {
@@ -252,13 +274,13 @@ Status GroupModel::LoadHeld(std::int64_t now) {
     return k.held_loaded;
   });
   if (services.empty()) return Ok();
-  // Two per key: whether a second one waits decides if the model can hand out the next. Locked
-  // as TakeHeldResolve locks them (retention skips them meanwhile).
+  // Two per key: whether a second one waits decides if the model can hand out the next. Not
+  // locked: TryTakeHeld locks the one it hands out.
   static const std::string sql =
       "SELECT a.* FROM unnest($1::text[], $2::text[]) AS u(s, d) CROSS JOIN LATERAL (SELECT " +
       std::string(kAlertColumns) +
       " FROM alerts WHERE service_id=u.s AND dedup_key=u.d AND held_until>0 AND held_until>$3 "
-      "ORDER BY seq LIMIT 2 FOR UPDATE) AS a ORDER BY a.seq";
+      "ORDER BY seq LIMIT 2) AS a ORDER BY a.seq";
   auto rows = c_.Query(sql, Params().AddArray(services).AddArray(dedup).Add(now));
   if (!rows) return Fail(std::move(rows.error()));
   for (int r = 0; r < rows->size(); ++r) {
@@ -285,6 +307,19 @@ Result<std::optional<std::optional<AlertRow>>> GroupModel::TryTakeHeld(std::stri
   for (std::int64_t seq : k->held) {
     Held& h = held_.at(seq);
     if (h.row.held_until > 0 && h.row.held_until > now) {
+      if (!h.locked) {
+        // Locked now, as TakeHeldResolve locks it (retention skips it meanwhile); taken or
+        // linked since it was read: the statements answer instead.
+        static const std::string lock =
+            "SELECT held_until, incident_seq FROM alerts WHERE seq=$1 FOR UPDATE";
+        auto rows = c_.Query(lock, Params().Add(seq));
+        if (!rows) return Fail(std::move(rows.error()));
+        if (rows->empty() || rows->Int(0, 0) != h.row.held_until || rows->Int(0, 1) != 0) {
+          if (auto st = Demote(service, key); !st) return Fail(std::move(st.error()));
+          return Answer();
+        }
+        h.locked = true;
+      }
       h.row.held_until = 0;
       h.dirty = true;
       return Answer(std::optional<AlertRow>(h.row));
@@ -383,7 +418,10 @@ Status GroupModel::InsertIncident(IncidentRow& row) {
   row.id = IncidentId(row.seq);
   if (row.status != "resolved") k->open = row.seq;
   AddIncident(row, 0, /*is_new=*/true);
-  return Ok();
+  Incident& inc = incidents_.at(row.seq);
+  AppendJsonObject(inc.details_json, row.details);
+  pending_bytes_ += inc.details_json.size() + row.title.size() + row.description.size() + 256;
+  return MaybeFlush();
 }
 
 Status GroupModel::UpdateIncidentState(const IncidentRow& row) {
@@ -437,6 +475,14 @@ Status GroupModel::InsertAlert(AlertRow& row) {
   }
   new_alert_index_[row.seq] = new_alerts_.size();
   new_alerts_.push_back(row);
+  AlertJson& json = new_alert_json_.emplace_back();
+  AppendJsonObject(json.details, row.custom_details);
+  AppendJsonValue(json.links, JsonValue(row.links));
+  AppendJsonValue(json.images, JsonValue(row.images));
+  pending_bytes_ += json.details.size() + json.links.size() + json.images.size() +
+                    row.summary.size() + row.source.size() + row.dedup_key.size() +
+                    row.client_url.size() + 256;
+  if (auto st = MaybeFlush(); !st) return st;
   return Ok();
 }
 
@@ -461,10 +507,11 @@ Status GroupModel::AppendTimeline(TimelineRow& t) {
   std::string actor, metadata;
   AppendJsonObject(actor, t.actor);
   AppendJsonObject(metadata, t.metadata);
+  pending_bytes_ += t.body.size() + actor.size() + metadata.size() + 64;
   new_entries_.push_back(
       Entry{seq, n, t.at, t.kind, t.body, std::move(actor), std::move(metadata)});
   t.id = t.incident_id + "-t" + std::to_string(n);
-  return Ok();
+  return MaybeFlush();
 }
 
 Status GroupModel::Flush() {
@@ -489,7 +536,7 @@ Status GroupModel::Flush() {
       ni[12].Add(r.updated_at);
       ni[13].Add(r.alert_count);
       ni[14].Add(inc.timeline_count);
-      ni[15].AddJson(r.details);
+      ni[15].Add(inc.details_json);
       ni[16].AddJson(r.fields);
       ni[17].AddJson(r.metadata);
       ++n_ni;
@@ -506,7 +553,9 @@ Status GroupModel::Flush() {
       ++n_ui;
     }
   }
-  for (const AlertRow& a : new_alerts_) {
+  for (std::size_t i = 0; i < new_alerts_.size(); ++i) {
+    const AlertRow& a = new_alerts_[i];
+    const AlertJson& json = new_alert_json_[i];
     na[0].Add(a.seq);
     na[1].Add(SeqOf(a.incident_id, "inc-"));
     na[2].Add(a.service_id);
@@ -519,9 +568,9 @@ Status GroupModel::Flush() {
     na[9].Add(a.component);
     na[10].Add(a.group);
     na[11].Add(a.class_name);
-    na[12].AddJson(a.custom_details);
-    na[13].AddJson(a.links);
-    na[14].AddJson(a.images);
+    na[12].Add(json.details);
+    na[13].Add(json.links);
+    na[14].Add(json.images);
     na[15].Add(a.client);
     na[16].Add(a.client_url);
     na[17].Add(a.event_at);
@@ -609,12 +658,14 @@ Status GroupModel::Flush() {
     Key* k = Find(a.service_id, a.dedup_key);
     if (k == nullptr || !k->held_loaded || !k->held_complete) continue;
     k->held.push_back(a.seq);
-    held_.emplace(a.seq, Held{a, false});
+    held_.emplace(a.seq, Held{a, false, true});
   }
   for (auto& [mk, k] : keys_) k.held_new.clear();
   new_alerts_.clear();
+  new_alert_json_.clear();
   new_alert_index_.clear();
   new_entries_.clear();
+  pending_bytes_ = 0;
   return Ok();
 }
 

@@ -85,8 +85,14 @@ class GroupModel {
   Status Flush();
   // Numbers for rows the caller inserts itself while a model is in use: from the same blocks,
   // so that rows are numbered in the order the group's units made them.
+  // Blocks of incident numbers start at one and double with use, never past the keys ahead
+  // that have no open incident: a group of resolves for unknown keys wastes none, and numbers
+  // skipped are at most those used (the SLA cache is indexed by number).
   Result<std::int64_t> TakeIncidentSeq() {
-    return NextSeq(incident_seqs_, "incidents", [this] { return NewIncidentsAhead(); });
+    ++incidents_taken_;
+    return NextSeq(incident_seqs_, "incidents", [this] {
+      return std::min(NewIncidentsAhead(), std::max<std::int64_t>(1, 2 * (incidents_taken_ - 1)));
+    });
   }
   Result<std::int64_t> TakeAlertSeq() {
     return NextSeq(alert_seqs_, "alerts", [this] { return UnitsAhead(); });
@@ -99,8 +105,10 @@ class GroupModel {
   struct Incident {
     IncidentRow row;  // the state columns; the free-form ones too when `is_new`
     std::int64_t timeline_count = 0;
-    bool is_new = false;  // not in the database yet
-    bool dirty = false;   // changed since loaded or flushed
+    bool is_new = false;       // not in the database yet
+    bool dirty = false;        // changed since loaded or flushed
+    bool locked = true;        // this transaction holds its row (a newest resolved one: once used)
+    std::string details_json;  // a new one's details, encoded once
   };
   struct Key {
     std::int64_t open = 0;  // the open incident (0: none)
@@ -156,10 +164,22 @@ class GroupModel {
   std::vector<std::int64_t> dirty_;  // incidents changed since loaded or flushed
   // Alerts: those of this group not flushed yet, and loaded held resolves (with their changes).
   std::vector<AlertRow> new_alerts_;
+  struct AlertJson {
+    std::string details, links, images;  // encoded once, when the alert is made
+  };
+  std::vector<AlertJson> new_alert_json_;  // beside new_alerts_
+  // What the pending rows will send, about: past kFlushBytes they are written at once, so that
+  // no statement (nor libpq's buffer, nor the server's parse of it) grows with a group of large
+  // events.
+  std::size_t pending_bytes_ = 0;
+  static constexpr std::size_t kFlushBytes = 8 << 20;
+  Status MaybeFlush() { return pending_bytes_ > kFlushBytes ? Flush() : Ok(); }
+  std::int64_t incidents_taken_ = 0;  // numbers used for new incidents by this model
   std::unordered_map<std::int64_t, std::size_t> new_alert_index_;
   struct Held {
     AlertRow row;
     bool dirty = false;
+    bool locked = false;  // read without a lock; locked (and checked) when handed out
   };
   std::unordered_map<std::int64_t, Held> held_;
   struct Entry {

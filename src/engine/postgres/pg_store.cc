@@ -547,6 +547,7 @@ class PgTx final : public Tx {
       if (!applied) return Fail(std::move(applied.error()));
       if (*applied) return Ok();
     }
+    if (auto st = Directly(r); !st) return st;
     auto res = c_.Query(
         "UPDATE incidents SET title=$1, description=$2, status=$3, urgency=$4, severity=$5, "
         "service_id=$6, acknowledged_at=$7, resolved_at=$8, updated_at=$9, alert_count=$10, "
@@ -566,13 +567,14 @@ class PgTx final : public Tx {
             .AddJson(r.metadata)
             .Add(r.seq));
     if (!res) return Fail(std::move(res.error()));
-    return Directly(r);
+    return Ok();
   }
 
   Status UpdateIncidentState(const IncidentRow& r) override {
     if (contended_) return Contended();  // the attempt is void
     ++ops_;
     if (model_ != nullptr && model_->HasIncident(r.seq)) return model_->UpdateIncidentState(r);
+    if (auto st = Directly(r); !st) return st;
     auto res = c_.Query(
         "UPDATE incidents SET status=$1, urgency=$2, severity=$3, acknowledged_at=$4, "
         "resolved_at=$5, updated_at=$6, alert_count=$7, sla_at=$6 WHERE seq=$8",
@@ -586,7 +588,7 @@ class PgTx final : public Tx {
             .Add(r.alert_count)
             .Add(r.seq));
     if (!res) return Fail(std::move(res.error()));
-    return Directly(r);
+    return Ok();
   }
 
   Status InsertAlert(AlertRow& a) override {
@@ -964,12 +966,15 @@ class PgTx final : public Tx {
   // two batches waiting for each other would deadlock, and PostgreSQL takes a second
   // (deadlock_timeout) to notice. A failed try marks the attempt contended instead.
   Status LockKey(std::string_view service_id, std::string_view dedup_key) {
-    if (dedup_key.empty()) return Ok();  // never matched by key (see the queries)
-    seen_.emplace(service_id, dedup_key);
-    if (unit_keys_ != nullptr && unit_ < unit_keys_->size() && (*unit_keys_)[unit_].empty()) {
-      (*unit_keys_)[unit_] = GroupModel::ModelKey(service_id, dedup_key);
+    if (!dedup_key.empty()) {
+      seen_.emplace(service_id, dedup_key);
+      if (unit_keys_ != nullptr && unit_ < unit_keys_->size() && (*unit_keys_)[unit_].empty()) {
+        (*unit_keys_)[unit_] = GroupModel::ModelKey(service_id, dedup_key);
+      }
     }
-    if (contended_) return Contended();  // the attempt is void; only collecting keys now
+    // The attempt is void, or this is the probe: only collecting keys, never a statement.
+    if (contended_) return Contended();
+    if (dedup_key.empty()) return Ok();  // never matched by key (see the queries)
     static const std::string wait =
         "SELECT pg_advisory_xact_lock(" + KeyLockId("$1::text", "$2::text") + ")";
     static const std::string try_only =
@@ -992,8 +997,9 @@ class PgTx final : public Tx {
     return std::optional<IncidentRow>(read(*r, 0));
   }
 
-  // After a statement changed an incident the model does not hold: if its key is the model's,
-  // the model's view of the key (its open incident, its newest resolved one) may be stale.
+  // Before a statement changes an incident the model does not hold: if its key is the model's,
+  // the model's view of the key (its open incident, its newest resolved one) would be stale,
+  // and its pending writes for the key must reach the database first.
   Status Directly(const IncidentRow& r) {
     if (r.dedup_key.empty() || !Modelled(r.service_id, r.dedup_key)) return Ok();
     return model_->Demote(r.service_id, r.dedup_key);
@@ -1063,17 +1069,6 @@ class PgStore final : public Store {
     return result;
   }
 
-  // Commits are asynchronous (TryBatch): this waits for the WAL flush instead, on a session of
-  // its own, while the writer goes on (as the SQLite store's fsync runs beside its writer). An
-  // autocommit statement that takes a transaction id commits synchronously: its commit waits
-  // for the WAL to be flushed through its own commit record, which comes after every commit
-  // the writer made before this call. The statement must write something: a transaction that
-  // wrote no WAL before its commit record commits asynchronously whatever the setting. It
-  // writes the node's own row of `settings` (nodes never wait for each other's syncs). Those
-  // commits are then durable unless the server lost them first (a crash and restart): the
-  // writer's session, seen alive by the same statement after them, shows it did not. Commits
-  // made in an earlier session of the writer cannot be vouched for: the sync fails (their
-  // callers get an error, their events may be stored).
   ~PgStore() override {
     // The node's sync row (Sync) goes with it; one left by a killed node is a few bytes.
     if (syncer_ && syncer_->Healthy()) {
@@ -1081,44 +1076,43 @@ class PgStore final : public Store {
     }
   }
 
+  // Commits are asynchronous (TryBatch): this waits for the WAL flush instead, on a session of
+  // its own, while the writer goes on (as the SQLite store's fsync runs beside its writer). An
+  // autocommit statement that writes commits synchronously: its commit waits for the WAL to be
+  // flushed through its own commit record, which comes after every commit the writer made
+  // before this call. (It must write: a transaction that wrote no WAL before its commit record
+  // commits asynchronously whatever the setting.) It writes the node's own row of `settings`,
+  // so nodes never wait for each other's syncs. The commits are then durable unless the server
+  // lost them first, in a crash and restart: the writer's session, seen alive by the same
+  // statement after them, shows it did not.
+  //
+  // A sync that cannot vouch for them fails, and so do the next ones that may answer for
+  // commits it covered (`taint_`): a caller's answer is handed to the first sync that starts
+  // after its commit returned, but that sync may already have covered the commits of the one
+  // before. The same when the writer starts a new session: commits of the old one that no sync
+  // has covered yet may be lost.
   Status Sync() override {
     std::lock_guard lock(sync_mu_);
-    std::uint64_t oldest = 0, epoch = 0;
-    int pid = 0;
+    std::int64_t pid = 0;
     std::string start;
     {
       std::lock_guard session(session_mu_);
-      oldest = std::exchange(oldest_unsynced_epoch_, 0);
-      epoch = writer_epoch_;
+      if (taint_ > 0) {
+        --taint_;
+        return Fail(errc::kUnavailable,
+                    "postgres: commits of an ended session of the writer cannot be vouched for");
+      }
+      if (!unsynced_) return Ok();  // nothing committed since the last sync
+      unsynced_ = false;
       pid = writer_pid_;
       start = writer_start_;
     }
-    if (oldest == 0) return Ok();  // nothing committed since the last sync
-    if (oldest != epoch) {
-      return Fail(errc::kUnavailable,
-                  "postgres: the writer's session ended before its commits were flushed");
+    Status st = FlushAndCheck(pid, start);
+    if (!st) {
+      std::lock_guard session(session_mu_);
+      taint_ = std::max(taint_, 1);
     }
-    if (!syncer_) {
-      auto c = Connection::Open(url_, writer_options_);
-      if (!c) return Fail(std::move(c.error()));
-      syncer_ = std::move(*c);
-    }
-    if (auto st = syncer_->EnsureConnected(); !st) return st;
-    auto r = syncer_->Query(
-        "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET "
-        "value=excluded.value RETURNING (SELECT count(*) FROM pg_stat_activity WHERE pid=$3 AND "
-        "backend_start::text=$4)",
-        Params()
-            .Add(sync_row_)
-            .Add(static_cast<std::int64_t>(++syncs_))
-            .Add(static_cast<std::int64_t>(pid))
-            .Add(start));
-    if (!r) return Fail(std::move(r.error()));
-    if (r->empty() || r->Int(0, 0) != 1) {
-      return Fail(errc::kUnavailable,
-                  "postgres: the writer's session ended before its commits were flushed");
-    }
-    return Ok();
+    return st;
   }
 
   Status WriteBatch(const std::vector<std::function<Status(Tx&)>>& items,
@@ -1770,25 +1764,47 @@ class PgStore final : public Store {
     }
     {
       std::lock_guard lock(session_mu_);
-      if (oldest_unsynced_epoch_ == 0) oldest_unsynced_epoch_ = writer_epoch_;
+      unsynced_ = true;
     }
     return Outcome::kCommitted;
   }
 
-  // Notes a new session of the writer (after a reconnect) and when it started.
+  // Notes a new session of the writer (its first, or one after a reconnect): its server process
+  // and when it started, as PostgreSQL lists it (a proxy's made-up process id is never used).
   Status NoteWriterSession(Connection& c) {
-    const int pid = c.BackendPid();
-    {
-      std::lock_guard lock(session_mu_);
-      if (pid == writer_pid_) return Ok();
-    }
-    auto r = c.Query("SELECT backend_start::text FROM pg_stat_activity WHERE pid=pg_backend_pid()");
+    if (c.Session() == writer_session_) return Ok();
+    auto r =
+        c.Query("SELECT pid, backend_start::text FROM pg_stat_activity WHERE pid=pg_backend_pid()");
     if (!r) return Fail(std::move(r.error()));
     if (r->empty()) return Fail(errc::kInternal, "postgres: the writer's session is not listed");
     std::lock_guard lock(session_mu_);
-    writer_pid_ = pid;
-    writer_start_ = r->Text(0, 0);
-    ++writer_epoch_;
+    // Commits of the session before that no sync has vouched for yet may be gone with it: the
+    // syncs that may answer for them fail.
+    if (writer_session_ != 0) taint_ = 2;
+    writer_session_ = c.Session();
+    writer_pid_ = r->Int(0, 0);
+    writer_start_ = r->Text(0, 1);
+    return Ok();
+  }
+
+  // The synchronous write of Sync, and the check that the writer's session is still alive.
+  Status FlushAndCheck(std::int64_t pid, const std::string& start) {
+    if (!syncer_) {
+      auto c = Connection::Open(url_, writer_options_);
+      if (!c) return Fail(std::move(c.error()));
+      syncer_ = std::move(*c);
+    }
+    if (auto st = syncer_->EnsureConnected(); !st) return st;
+    auto r = syncer_->Query(
+        "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET "
+        "value=excluded.value RETURNING (SELECT count(*) FROM pg_stat_activity WHERE pid=$3 AND "
+        "backend_start::text=$4)",
+        Params().Add(sync_row_).Add(static_cast<std::int64_t>(++syncs_)).Add(pid).Add(start));
+    if (!r) return Fail(std::move(r.error()));
+    if (r->empty() || r->Int(0, 0) != 1) {
+      return Fail(errc::kUnavailable,
+                  "postgres: the writer's session ended before its commits were flushed");
+    }
     return Ok();
   }
 
@@ -1945,10 +1961,11 @@ class PgStore final : public Store {
   // The writer's session (which a crash of the server ends), numbered: Sync() vouches only for
   // commits of the session still alive.
   std::mutex session_mu_;
-  int writer_pid_ = 0;
+  std::uint64_t writer_session_ = 0;  // Connection::Session() of the writer when noted (0: none)
+  std::int64_t writer_pid_ = 0;
   std::string writer_start_;
-  std::uint64_t writer_epoch_ = 0;
-  std::uint64_t oldest_unsynced_epoch_ = 0;  // of the first commit since the last sync (0: none)
+  bool unsynced_ = false;  // a commit since the last sync started
+  int taint_ = 0;          // syncs still to fail (Sync)
   std::mutex sync_mu_;
   std::unique_ptr<Connection> syncer_;
   const std::string sync_row_ = "sync." + RandomId();  // this node's row of `settings`
