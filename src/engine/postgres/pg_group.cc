@@ -6,6 +6,7 @@
 #include <opsorch/common/error.h>
 #include <opsorch/common/json_writer.h>
 
+#include "engine/postgres/pg_rows.h"
 #include "engine/store_schema.h"
 
 namespace opsorch::engine::postgres {
@@ -65,50 +66,15 @@ std::pair<std::vector<std::string>, std::vector<std::string>> Split(
   return {std::move(services), std::move(dedup)};
 }
 
-IncidentRow ReadState(const Rows& s, int r) {
-  IncidentRow i;
-  i.seq = s.Int(r, 0);
-  i.id = IncidentId(i.seq);
-  i.service_id = s.Text(r, 1);
-  i.dedup_key = s.Text(r, 2);
-  i.title = s.Text(r, 3);
-  i.description = s.Text(r, 4);
-  i.status = s.Text(r, 5);
-  i.urgency = s.Text(r, 6);
-  i.severity = s.Text(r, 7);
-  i.source = s.Text(r, 8);
-  i.created_at = s.Int(r, 9);
-  i.acknowledged_at = s.Int(r, 10);
-  i.resolved_at = s.Int(r, 11);
-  i.updated_at = s.Int(r, 12);
-  i.alert_count = s.Int(r, 13);
-  return i;
-}
-
-AlertRow ReadAlertRow(const Rows& s, int r) {
-  AlertRow a;
-  a.seq = s.Int(r, 0);
-  a.id = AlertId(a.seq);
-  if (const std::int64_t inc = s.Int(r, 1); inc > 0) a.incident_id = IncidentId(inc);
-  a.service_id = s.Text(r, 2);
-  a.integration_id = s.Text(r, 3);
-  a.dedup_key = s.Text(r, 4);
-  a.action = s.Text(r, 5);
-  a.summary = s.Text(r, 6);
-  a.source = s.Text(r, 7);
-  a.severity = s.Text(r, 8);
-  a.component = s.Text(r, 9);
-  a.group = s.Text(r, 10);
-  a.class_name = s.Text(r, 11);
-  a.custom_details = s.Object(r, 12);
-  a.links = s.Array(r, 13);
-  a.images = s.Array(r, 14);
-  a.client = s.Text(r, 15);
-  a.client_url = s.Text(r, 16);
-  a.event_at = s.Int(r, 17);
-  a.received_at = s.Int(r, 18);
-  a.held_until = s.Int(r, 19);
-  return a;
+// Incidents of the keys in $1 (services) and $2 (dedup keys) that meet `condition` (and what
+// follows it: order, limit, lock), by an index lookup per key (LATERAL), never a scan of the
+// table for a large group.
+std::string KeyedIncidents(std::string_view condition) {
+  return "SELECT i.* FROM unnest($1::text[], $2::text[]) AS u(s, d) CROSS JOIN LATERAL (SELECT " +
+         std::string(kIncidentStateColumns) +
+         ", timeline_count FROM incidents WHERE service_id=u.s AND dedup_key=u.d AND "
+         "dedup_key<>'' AND " +
+         std::string(condition) + ") AS i";
 }
 
 // The order FindResolvedSince picks in: the latest resolved_at, then the highest seq.
@@ -160,22 +126,11 @@ Status GroupModel::Load(const KeySet& keys) {
   // The incidents the event path updates, locked as FindOpenIncident locks them. A new
   // statement after the lock statement: it sees what the keys' previous holders committed.
   // LATERAL: an index lookup per key, never a scan of the open incidents for a large group.
-  static const std::string sql =
-      "SELECT i.* FROM unnest($1::text[], $2::text[]) AS u(s, d) CROSS JOIN LATERAL (SELECT "
-      "seq, service_id, dedup_key, title, description, status, urgency, severity, source, "
-      "created_at, acknowledged_at, resolved_at, updated_at, alert_count, timeline_count FROM "
-      "incidents WHERE service_id=u.s AND dedup_key=u.d AND status<>'resolved' AND "
-      "dedup_key<>'' FOR UPDATE) AS i";
-  auto rows = c_.Query(sql, Params().AddArray(services).AddArray(dedup));
-  if (!rows) return Fail(std::move(rows.error()));
-  for (int r = 0; r < rows->size(); ++r) {
-    IncidentRow row = ReadState(*rows, r);
-    Key* k = Find(row.service_id, row.dedup_key);
-    if (k == nullptr) continue;
-    k->open = row.seq;
-    AddIncident(std::move(row), rows->Int(r, 14), /*is_new=*/false);
-  }
-  return Ok();
+  static const std::string sql = KeyedIncidents("status<>'resolved' FOR UPDATE");
+  return EachIncident(sql, services, dedup, [&](IncidentRow&& row, std::int64_t tc, Key& k) {
+    k.open = row.seq;
+    AddIncident(std::move(row), tc, /*is_new=*/false);
+  });
 }
 
 std::optional<IncidentRow> GroupModel::Open(std::string_view service, std::string_view key) const {
@@ -203,26 +158,15 @@ Status GroupModel::LoadResolved() {
   if (services.empty()) return Ok();
   // Not locked: most keys never use it (TryResolvedSince locks the one it hands out).
   static const std::string sql =
-      "SELECT r.* FROM unnest($1::text[], $2::text[]) AS u(s, d) CROSS JOIN LATERAL (SELECT "
-      "seq, service_id, dedup_key, title, description, status, urgency, severity, source, "
-      "created_at, acknowledged_at, resolved_at, updated_at, alert_count, timeline_count "
-      "FROM incidents WHERE service_id=u.s AND dedup_key=u.d AND dedup_key<>'' AND "
-      "status='resolved' ORDER BY resolved_at DESC, seq DESC LIMIT 1) AS r";
-  auto rows = c_.Query(sql, Params().AddArray(services).AddArray(dedup));
-  if (!rows) return Fail(std::move(rows.error()));
-  for (int r = 0; r < rows->size(); ++r) {
-    IncidentRow row = ReadState(*rows, r);
-    Key* k = Find(row.service_id, row.dedup_key);
-    if (k == nullptr) continue;
-    k->resolved_db = row.seq;
+      KeyedIncidents("status='resolved' ORDER BY resolved_at DESC, seq DESC LIMIT 1");
+  return EachIncident(sql, services, dedup, [&](IncidentRow&& row, std::int64_t tc, Key& k) {
+    k.resolved_db = row.seq;
     // A row the model holds already (flushed earlier in the group) keeps the model's state.
-    if (incidents_.count(row.seq) == 0) {
-      const std::int64_t seq = row.seq;
-      AddIncident(std::move(row), rows->Int(r, 14), false);
-      incidents_.at(seq).locked = false;
-    }
-  }
-  return Ok();
+    if (incidents_.count(row.seq) > 0) return;
+    const std::int64_t seq = row.seq;
+    AddIncident(std::move(row), tc, /*is_new=*/false);
+    incidents_.at(seq).locked = false;
+  });
 }
 
 Result<std::optional<std::optional<IncidentRow>>> GroupModel::TryResolvedSince(
@@ -284,7 +228,7 @@ Status GroupModel::LoadHeld(std::int64_t now) {
   auto rows = c_.Query(sql, Params().AddArray(services).AddArray(dedup).Add(now));
   if (!rows) return Fail(std::move(rows.error()));
   for (int r = 0; r < rows->size(); ++r) {
-    AlertRow a = ReadAlertRow(*rows, r);
+    AlertRow a = ReadAlert(*rows, r);
     Key* k = Find(a.service_id, a.dedup_key);
     if (k == nullptr) continue;
     k->held.push_back(a.seq);

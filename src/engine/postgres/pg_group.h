@@ -27,6 +27,7 @@
 #include <opsorch/engine/store.h>
 
 #include "engine/postgres/pg_db.h"
+#include "engine/postgres/pg_rows.h"
 
 namespace opsorch::engine::postgres {
 
@@ -134,6 +135,19 @@ class GroupModel {
   Status LoadResolved();
   Status LoadHeld(std::int64_t now);
   Status LoadFiring();
+  // Runs a KeyedIncidents statement for the keys and hands each row, its timeline_count and its
+  // key (one the model covers) to `fn`.
+  template <class Fn>
+  Status EachIncident(const std::string& sql, const std::vector<std::string>& services,
+                      const std::vector<std::string>& dedup, Fn fn) {
+    auto rows = c_.Query(sql, Params().AddArray(services).AddArray(dedup));
+    if (!rows) return Fail(std::move(rows.error()));
+    for (int r = 0; r < rows->size(); ++r) {
+      IncidentRow row = ReadIncidentState(*rows, r);
+      if (Key* k = Find(row.service_id, row.dedup_key)) fn(std::move(row), rows->Int(r, 14), *k);
+    }
+    return Ok();
+  }
   // The keys not demoted that `loaded` says are not loaded yet, as arrays for unnest (and marks
   // them loaded).
   template <class Loaded>
