@@ -613,7 +613,9 @@ Status GroupModel::Flush() {
   return Ok();
 }
 
-Status GroupModel::Demote(std::string_view service, std::string_view key) {
+Status GroupModel::Demote(std::string_view service_view, std::string_view key_view) {
+  // Copies: the caller's views may point into an incident this erases.
+  const std::string service(service_view), key(key_view);
   if (auto st = Flush(); !st) return st;
   const auto it = keys_.find(ModelKey(service, key));
   if (it == keys_.end()) return Ok();
