@@ -71,18 +71,8 @@ bench_setup
 drop_opsorch_env
 chmod 711 "$tmp"  # the PostgreSQL cluster runs as `postgres` and must reach its directory
 
-pg_dir=""
 # The server goes before the PostgreSQL cluster it is connected to, then lib.sh's cleanup.
-console_cleanup() {
-  local rc=$? pid
-  set +e
-  for pid in "${bench_pids[@]}"; do stop "$pid"; done
-  bench_pids=()
-  [[ -z $pg_dir ]] || scripts/pg-test-cluster stop "$pg_dir" >/dev/null 2>&1 || true
-  (exit "$rc")  # cleanup exits with the status it finds
-  cleanup
-}
-trap console_cleanup EXIT
+trap cleanup_with_cluster EXIT
 
 # --- the store -------------------------------------------------------------------------------
 

@@ -108,19 +108,8 @@ tree_at=$(tree_commit)
 
 # The PostgreSQL cluster: under $tmp, started now, stopped on exit after the servers on it (and
 # before lib.sh's cleanup removes $tmp).
-pg_dir=""
 admin_url=""
-# shellcheck disable=SC2317  # run by the EXIT trap
-engine_cleanup() {
-  local rc=$? pid
-  set +e
-  for pid in "${bench_pids[@]}"; do stop "$pid"; done
-  bench_pids=()
-  [[ -z $pg_dir ]] || scripts/pg-test-cluster stop "$pg_dir" >/dev/null 2>&1 || true
-  (exit "$rc")  # cleanup exits with the status it finds
-  cleanup
-}
-trap engine_cleanup EXIT
+trap cleanup_with_cluster EXIT
 if ((use_postgres)); then
   chmod 711 "$tmp"  # the cluster runs as `postgres`, which must reach its directory
   pg_dir="$tmp/pg"

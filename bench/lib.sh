@@ -72,6 +72,21 @@ cleanup() {
   exit "$rc"
 }
 
+# For scripts with servers on a private PostgreSQL cluster (scripts/pg-test-cluster) in
+# $pg_dir: `trap cleanup_with_cluster EXIT` stops the servers first, then the cluster they are
+# connected to, then cleans up as `cleanup` does.
+pg_dir=""
+# shellcheck disable=SC2317  # run by the EXIT trap
+cleanup_with_cluster() {
+  local rc=$? pid
+  set +e
+  for pid in "${bench_pids[@]}"; do stop "$pid"; done
+  bench_pids=()
+  [[ -z $pg_dir ]] || scripts/pg-test-cluster stop "$pg_dir" >/dev/null 2>&1 || true
+  (exit "$rc")  # cleanup exits with the status it finds
+  cleanup
+}
+
 bench_setup() {  # creates $tmp and installs the cleanup traps
   tmp=$(mktemp -d "${TMPDIR:-/tmp}/opsorch-bench.XXXXXX")
   trap cleanup EXIT
