@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <optional>
 
 #include <libpq-fe.h>
 #include <poll.h>
@@ -483,6 +484,80 @@ Result<Rows> Connection::Query(std::string_view sql, const Params& params) {
                                        nullptr, 0);
                }),
                sql);
+}
+
+Result<std::vector<Rows>> Connection::Pipeline(const std::vector<Statement>& statements) {
+  // Prepared first (a round trip each, once per connection): a pipeline cannot wait for one.
+  std::vector<const std::string*> names;
+  names.reserve(statements.size());
+  for (const Statement& st : statements) {
+    auto name = Prepared(st.sql, *st.params);
+    if (!name) return Fail(std::move(name.error()));
+    names.push_back(*name);
+  }
+  std::vector<Rows> out;
+  std::optional<Error> failed;
+  auto run = [&] {
+    if (PQenterPipelineMode(c_) != 1) {
+      failed = ErrorFrom(nullptr, statements.front().sql);
+      return 0;
+    }
+    std::vector<const char*> values;
+    for (std::size_t i = 0; i < statements.size(); ++i) {
+      const Params& params = *statements[i].params;
+      values.clear();
+      for (const auto& v : params.values()) values.push_back(v.c_str());
+      const std::string text(statements[i].sql);
+      const int sent = names[i]->empty()
+                           ? PQsendQueryParams(c_, text.c_str(), params.size(), nullptr,
+                                               values.data(), nullptr, nullptr, 0)
+                           : PQsendQueryPrepared(c_, names[i]->c_str(), params.size(),
+                                                 values.data(), nullptr, nullptr, 0);
+      if (sent != 1) {
+        failed = ErrorFrom(nullptr, statements[i].sql);
+        break;
+      }
+    }
+    // Sent even after a failed send: what was sent is answered, up to the sync.
+    if (PQpipelineSync(c_) != 1) {
+      if (!failed) failed = ErrorFrom(nullptr, statements.front().sql);
+      if (Healthy()) PQexitPipelineMode(c_);
+      return 0;
+    }
+    // Every statement sent has a result (or an aborted one) and then a NULL; the sync its own
+    // result. Read until the sync, or until the connection fails.
+    while (true) {
+      pg_result* r = PQgetResult(c_);
+      if (r == nullptr) {
+        if (!Healthy()) break;
+        continue;  // the end of one statement's results
+      }
+      const ExecStatusType status = PQresultStatus(r);
+      if (status == PGRES_PIPELINE_SYNC) {
+        PQclear(r);
+        break;
+      }
+      if (status == PGRES_PIPELINE_ABORTED) {
+        PQclear(r);
+        continue;
+      }
+      const std::size_t index = out.size();
+      auto checked = Check(r, statements[std::min(index, statements.size() - 1)].sql);
+      if (!checked) {
+        if (!failed) failed = std::move(checked.error());
+        continue;
+      }
+      out.push_back(std::move(*checked));
+    }
+    if (Healthy()) PQexitPipelineMode(c_);
+    return 0;
+  };
+  Timed(run);
+  if (failed) return Fail(std::move(*failed));
+  if (out.size() != statements.size()) {
+    return Fail(ErrorFrom(nullptr, statements.front().sql));
+  }
+  return out;
 }
 
 Status Connection::QueryEach(std::string_view sql, const Params& params,

@@ -160,6 +160,16 @@ class Connection {
   bool saw_retryable() const { return saw_retryable_; }
   void ClearRetryable() { saw_retryable_ = false; }
 
+  // Statements sent together and answered together (libpq's pipeline mode): one round trip
+  // for all, executed one after the other, each a statement of its own (its own snapshot under
+  // READ COMMITTED). Prepared and cached as Query's are. All their results, or the first error
+  // (the statements after a failed one are not executed).
+  struct Statement {
+    std::string_view sql;
+    const Params* params;
+  };
+  Result<std::vector<Rows>> Pipeline(const std::vector<Statement>& statements);
+
   // Counts the sessions this connection has had: a reconnect starts a new one.
   std::uint64_t Session() const { return sessions_; }
 

@@ -114,23 +114,37 @@ void GroupModel::AddIncident(IncidentRow row, std::int64_t timeline_count, bool 
   if (is_new) MarkDirty(seq, inc);
 }
 
-Status GroupModel::Load(const KeySet& keys) {
+const std::string& GroupModel::LoadSql() {
+  // The incidents the event path updates, locked as FindOpenIncident locks them.
+  static const std::string sql = KeyedIncidents("status<>'resolved' FOR UPDATE");
+  return sql;
+}
+
+Params GroupModel::LoadParams(const KeySet& keys) {
   std::vector<std::pair<std::string, std::string>> list;
   for (const auto& k : keys) {
     if (k.second.empty()) continue;
     list.push_back(k);
     keys_[ModelKey(k.first, k.second)];
   }
-  if (list.empty()) return Ok();
   auto [services, dedup] = Split(list);
-  // The incidents the event path updates, locked as FindOpenIncident locks them. A new
-  // statement after the lock statement: it sees what the keys' previous holders committed.
-  // LATERAL: an index lookup per key, never a scan of the open incidents for a large group.
-  static const std::string sql = KeyedIncidents("status<>'resolved' FOR UPDATE");
-  return EachIncident(sql, services, dedup, [&](IncidentRow&& row, std::int64_t tc, Key& k) {
-    k.open = row.seq;
-    AddIncident(std::move(row), tc, /*is_new=*/false);
-  });
+  return Params().AddArray(services).AddArray(dedup);
+}
+
+void GroupModel::TakeLoaded(const Rows& rows) {
+  for (int r = 0; r < rows.size(); ++r) {
+    IncidentRow row = ReadIncidentState(rows, r);
+    Key* k = Find(row.service_id, row.dedup_key);
+    if (k == nullptr) continue;
+    k->open = row.seq;
+    AddIncident(std::move(row), rows.Int(r, 14), /*is_new=*/false);
+  }
+}
+
+Params GroupModel::AlertBlockParams() const {
+  std::int64_t keyed = 0;
+  for (const std::string& k : unit_keys_) keyed += k.empty() ? 0 : 1;
+  return Params().Add(std::clamp<std::int64_t>(keyed, 1, 10000));
 }
 
 std::optional<IncidentRow> GroupModel::Open(std::string_view service, std::string_view key) const {
@@ -335,18 +349,24 @@ std::int64_t GroupModel::NewIncidentsAhead() const {
   return std::max<std::int64_t>(1, static_cast<std::int64_t>(seen.size()));
 }
 
-Status GroupModel::TakeBlock(std::vector<std::int64_t>& pool, std::string_view table,
-                             std::int64_t want) {
-  // One statement for the block. The sequence's name is resolved once per statement, not once
-  // per number (which cost more than the numbers themselves).
-  const std::string sql = "SELECT nextval(s.id) FROM (SELECT pg_get_serial_sequence('" +
-                          std::string(table) +
-                          "', 'seq')::regclass AS id) AS s, generate_series(1, $1::bigint)";
-  auto rows = c_.Query(sql, Params().Add(std::clamp<std::int64_t>(want, 1, 10000)));
-  if (!rows) return Fail(std::move(rows.error()));
-  for (int r = 0; r < rows->size(); ++r) pool.push_back(rows->Int(r, 0));
+std::string GroupModel::BlockSql(std::string_view table) {
+  // The sequence's name is resolved once per statement, not once per number (which cost more
+  // than the numbers themselves).
+  return "SELECT nextval(s.id) FROM (SELECT pg_get_serial_sequence('" + std::string(table) +
+         "', 'seq')::regclass AS id) AS s, generate_series(1, $1::bigint)";
+}
+
+void GroupModel::AddToPool(std::vector<std::int64_t>& pool, const Rows& rows) {
+  for (int r = 0; r < rows.size(); ++r) pool.push_back(rows.Int(r, 0));
   // Handed out from the back, smallest first: rows are numbered in the order they are made.
   std::sort(pool.rbegin(), pool.rend());
+}
+
+Status GroupModel::TakeBlock(std::vector<std::int64_t>& pool, std::string_view table,
+                             std::int64_t want) {
+  auto rows = c_.Query(BlockSql(table), Params().Add(std::clamp<std::int64_t>(want, 1, 10000)));
+  if (!rows) return Fail(std::move(rows.error()));
+  AddToPool(pool, *rows);
   if (pool.empty()) {
     return Fail(errc::kInternal, "postgres: no sequence numbers for " + std::string(table));
   }

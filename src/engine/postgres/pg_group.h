@@ -42,8 +42,19 @@ class GroupModel {
 
   static std::string ModelKey(std::string_view service, std::string_view key);
 
-  // Loads the open incident of every key, locking it (the caller holds the keys' locks).
-  Status Load(const KeySet& keys);
+  // The first reads of a group, sent by the caller in one round trip with its BEGIN and its lock
+  // statement (Connection::Pipeline), each a statement of its own:
+  // - the open incident of every key, locking it (after the keys' lock statement, so that it
+  //   sees what the keys' previous holders committed): LoadSql() with LoadParams(keys), whose
+  //   rows go to TakeLoaded;
+  // - a first block of alert numbers, one per unit that named a key: BlockSql("alerts") with
+  //   AlertBlockParams(), whose rows go to TakeAlertBlock.
+  static const std::string& LoadSql();
+  Params LoadParams(const KeySet& keys);
+  void TakeLoaded(const Rows& rows);
+  static std::string BlockSql(std::string_view table);
+  Params AlertBlockParams() const;
+  void TakeAlertBlock(const Rows& rows) { AddToPool(alert_seqs_, rows); }
   // The unit now running (for the size of the next block of numbers).
   void SetUnit(std::size_t i) { unit_ = i; }
 
@@ -165,6 +176,7 @@ class GroupModel {
     return seq;
   }
   Status TakeBlock(std::vector<std::int64_t>& pool, std::string_view table, std::int64_t want);
+  static void AddToPool(std::vector<std::int64_t>& pool, const Rows& rows);
   std::int64_t NewIncidentsAhead() const;
   std::int64_t UnitsAhead() const {
     return static_cast<std::int64_t>(unit_keys_.size()) - static_cast<std::int64_t>(unit_);

@@ -1633,32 +1633,46 @@ class PgStore final : public Store {
     // The commit does not wait for the WAL flush: Sync() does, on another session, while this
     // one goes on with the next group. Generic plans: the group's statements take arrays whose
     // custom plans cost more to make than to run.
-    if (auto st = c.Exec("BEGIN; SET LOCAL synchronous_commit = off; SET LOCAL plan_cache_mode = "
-                         "force_generic_plan");
-        !st) {
-      return lost_or(st);
-    }
+    static const std::string begin[] = {"BEGIN", "SET LOCAL synchronous_commit = off",
+                                        "SET LOCAL plan_cache_mode = force_generic_plan"};
+    // OFFSET 0 keeps the sorted subquery whole, so the locks are taken in its order.
+    static const std::string lock = "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT " +
+                                    KeyLockId("s", "d") +
+                                    " AS k FROM unnest($1::text[], $2::text[]) AS u(s, d) "
+                                    "ORDER BY k OFFSET 0) AS sorted";
+    static const std::string alert_block = GroupModel::BlockSql("alerts");
+    Params lock_params;
     if (!seen.empty()) {
       std::vector<std::string> services, keys;
       for (const auto& [service, key] : seen) {
         services.push_back(service);
         keys.push_back(key);
       }
-      // OFFSET 0 keeps the sorted subquery whole, so the locks are taken in its order.
-      static const std::string sql = "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT " +
-                                     KeyLockId("s", "d") +
-                                     " AS k FROM unnest($1::text[], $2::text[]) AS u(s, d) "
-                                     "ORDER BY k OFFSET 0) AS sorted";
-      auto r = c.Query(sql, Params().AddArray(services).AddArray(keys));
-      if (!r) return lost_or(Fail(std::move(r.error())));
+      lock_params.AddArray(services).AddArray(keys);
     }
     // Without savepoints the group's incidents are kept in memory and written at the end
-    // (pg_group.h); with them (a unit failed) every call is its statement, so that a failing
-    // unit's writes roll back alone.
+    // (pg_group.h), and the transaction's first statements (BEGIN, the keys' locks, the open
+    // incidents, a block of alert numbers) go in one round trip; with savepoints (a unit
+    // failed) every call is its statement, so that a failing unit's writes roll back alone.
     std::optional<GroupModel> model;
     if (!savepoints && !seen.empty()) {
       model.emplace(c, unit_keys);
-      if (auto st = model->Load(seen); !st) return lost_or(st);
+      const Params none, load = model->LoadParams(seen), block = model->AlertBlockParams();
+      auto first = c.Pipeline({{begin[0], &none},
+                               {begin[1], &none},
+                               {begin[2], &none},
+                               {lock, &lock_params},
+                               {GroupModel::LoadSql(), &load},
+                               {alert_block, &block}});
+      if (!first) return lost_or(Fail(std::move(first.error())));
+      model->TakeLoaded((*first)[4]);
+      model->TakeAlertBlock((*first)[5]);
+    } else {
+      if (auto st = c.Exec(begin[0] + "; " + begin[1] + "; " + begin[2]); !st) return lost_or(st);
+      if (!seen.empty()) {
+        auto r = c.Query(lock, lock_params);
+        if (!r) return lost_or(Fail(std::move(r.error())));
+      }
     }
     PgTx tx(c, seen, /*holds_locks=*/!seen.empty(), model ? &*model : nullptr);
     for (std::size_t i = 0; i < items.size(); ++i) {
