@@ -72,8 +72,7 @@ Status EndFiringEpisode(Tx& tx, FiringCache* firing, const IncidentRow& incident
 // the string values of custom_details plus component, group, class, source and severity.
 silence::Labels EventLabels(const Event& e);
 
-// The live "firing" row kind and a row's fields, for the Alertmanager API's listing.
-inline constexpr std::string_view kFiringRow = "firing";
+// The live "beat" row kind (kFiringRow is in opsorch/engine/store.h: the stores know it too).
 inline constexpr std::string_view kBeatRow = "beat";
 
 }  // namespace opsorch::engine

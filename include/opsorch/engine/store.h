@@ -291,6 +291,10 @@ struct LiveRow {
   std::int64_t ends_at = 0;
 };
 
+// The kind of the live rows of alerts that fire, keyed (parent, id) = (service, dedup key) like
+// an incident: the PostgreSQL store answers "none" for a write group's keys from one read.
+inline constexpr std::string_view kFiringRow = "firing";
+
 // One write transaction. Calls are made by the engine's rules; every Find* of an incident by
 // (service, dedup key) holds that key until the transaction ends, so two nodes cannot both
 // decide there is no open incident.
@@ -391,10 +395,12 @@ class Store {
   virtual Status WriteBatch(const std::vector<std::function<Status(Tx&)>>& items,
                             std::vector<Status>& results) = 0;
   // Makes every commit that returned before this call durable. Thread-safe, and may run while
-  // WriteBatch does: that is the point (the engine applies the next batch during the fsync of
-  // the previous one). A store whose commits are durable by themselves (PostgreSQL waits for
-  // its WAL flush) does nothing. Once a sync fails every later one fails too: after a failed
-  // fsync the kernel may have dropped the dirty pages, so nothing written since can be promised.
+  // WriteBatch does: that is the point (the engine applies the next batch while the previous
+  // one is made durable: SQLite's fsync of its WAL, PostgreSQL's flush of its WAL on a session
+  // of its own). A failed sync fails the callers it answers. SQLite's failures are for good
+  // (after a failed fsync the kernel may have dropped the dirty pages, so nothing written since
+  // can be promised); PostgreSQL's fail the sync after too, which may answer for the same
+  // commits, and then recover.
   virtual Status Sync() { return Ok(); }
   // WriteBatch of one unit, then Sync: durable when it returns Ok.
   Status Write(const std::function<Status(Tx&)>& fn);

@@ -54,18 +54,6 @@ class Array {
   std::string text_, scratch_;
 };
 
-std::pair<std::vector<std::string>, std::vector<std::string>> Split(
-    const std::vector<std::pair<std::string, std::string>>& keys) {
-  std::vector<std::string> services, dedup;
-  services.reserve(keys.size());
-  dedup.reserve(keys.size());
-  for (const auto& [s, d] : keys) {
-    services.push_back(s);
-    dedup.push_back(d);
-  }
-  return {std::move(services), std::move(dedup)};
-}
-
 // Incidents of the keys in $1 (services) and $2 (dedup keys) that meet `condition` (and what
 // follows it: order, limit, lock), by an index lookup per key (LATERAL), never a scan of the
 // table for a large group.
@@ -120,14 +108,16 @@ const std::string& GroupModel::LoadSql() {
   return sql;
 }
 
-Params GroupModel::LoadParams(const KeySet& keys) {
-  std::vector<std::pair<std::string, std::string>> list;
-  for (const auto& k : keys) {
-    if (k.second.empty()) continue;
-    list.push_back(k);
-    keys_[ModelKey(k.first, k.second)];
+Params GroupModel::Cover(const KeySet& keys) {
+  std::vector<std::string> services, dedup;
+  services.reserve(keys.size());
+  dedup.reserve(keys.size());
+  for (const auto& [service, key] : keys) {
+    if (key.empty()) continue;  // never matched by key
+    keys_[ModelKey(service, key)];
+    services.push_back(service);
+    dedup.push_back(key);
   }
-  auto [services, dedup] = Split(list);
   return Params().AddArray(services).AddArray(dedup);
 }
 
@@ -450,9 +440,7 @@ Status GroupModel::InsertAlert(AlertRow& row) {
   return Ok();
 }
 
-Status GroupModel::LinkAlert(std::int64_t alert_seq, std::int64_t incident_seq,
-                             std::string_view incident_id) {
-  (void)incident_seq;
+Status GroupModel::LinkAlert(std::int64_t alert_seq, std::string_view incident_id) {
   if (const auto it = new_alert_index_.find(alert_seq); it != new_alert_index_.end()) {
     new_alerts_[it->second].incident_id = std::string(incident_id);
     return Ok();

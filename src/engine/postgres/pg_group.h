@@ -45,12 +45,15 @@ class GroupModel {
   // The first reads of a group, sent by the caller in one round trip with its BEGIN and its lock
   // statement (Connection::Pipeline), each a statement of its own:
   // - the open incident of every key, locking it (after the keys' lock statement, so that it
-  //   sees what the keys' previous holders committed): LoadSql() with LoadParams(keys), whose
+  //   sees what the keys' previous holders committed): LoadSql() with the same two arrays as
+  //   the lock statement (the keys' services and dedup keys, from Cover), whose
   //   rows go to TakeLoaded;
   // - a first block of alert numbers, one per unit that named a key: BlockSql("alerts") with
   //   AlertBlockParams(), whose rows go to TakeAlertBlock.
   static const std::string& LoadSql();
-  Params LoadParams(const KeySet& keys);
+  // The keys the model answers for (all of them have a dedup key), and the arrays of services
+  // and dedup keys that the lock statement and LoadSql() take.
+  Params Cover(const KeySet& keys);
   void TakeLoaded(const Rows& rows);
   static std::string BlockSql(std::string_view table);
   Params AlertBlockParams() const;
@@ -90,7 +93,7 @@ class GroupModel {
   Result<bool> UpdateIncident(const IncidentRow& row);
   Status UpdateIncidentState(const IncidentRow& row);
   Status InsertAlert(AlertRow& row);
-  Status LinkAlert(std::int64_t alert_seq, std::int64_t incident_seq, std::string_view incident_id);
+  Status LinkAlert(std::int64_t alert_seq, std::string_view incident_id);
   Status AppendTimeline(TimelineRow& row);
 
   // Writes what the model holds; the model keeps answering for its keys.

@@ -602,7 +602,7 @@ class PgTx final : public Tx {
     ++ops_;
     if (const std::int64_t seq = SeqOf(alert_id, "al-");
         model_ != nullptr && model_->HasAlert(seq)) {
-      return model_->LinkAlert(seq, SeqOf(incident_id, "inc-"), incident_id);
+      return model_->LinkAlert(seq, incident_id);
     }
     auto res = c_.Query("UPDATE alerts SET incident_seq=$1 WHERE seq=$2",
                         Params().Add(SeqOf(incident_id, "inc-")).Add(SeqOf(alert_id, "al-")));
@@ -710,7 +710,7 @@ class PgTx final : public Tx {
 
   Result<std::optional<LiveRow>> GetLive(std::string_view kind, std::string_view parent,
                                          std::string_view id, bool with_body) override {
-    if (kind == kFiring && Modelled(parent, id)) {
+    if (kind == kFiringRow && Modelled(parent, id)) {
       auto absent = model_->TryFiringAbsent(parent, id);
       if (!absent) return Fail(std::move(absent.error()));
       if (*absent) return std::optional<LiveRow>();
@@ -728,7 +728,7 @@ class PgTx final : public Tx {
   }
 
   Status PutLive(const LiveRow& r) override {
-    if (r.kind == kFiring && Modelled(r.parent, r.id)) model_->TouchFiring(r.parent, r.id);
+    if (r.kind == kFiringRow && Modelled(r.parent, r.id)) model_->TouchFiring(r.parent, r.id);
     if (auto st = Done(
             Query("INSERT INTO live (kind, parent, id, due_at, updated_at, state, digest, ends_at) "
                   "VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (kind, parent, id) DO UPDATE SET "
@@ -777,7 +777,7 @@ class PgTx final : public Tx {
   }
 
   Status DeleteLive(std::string_view kind, std::string_view parent, std::string_view id) override {
-    if (kind == kFiring && Modelled(parent, id)) model_->TouchFiring(parent, id);
+    if (kind == kFiringRow && Modelled(parent, id)) model_->TouchFiring(parent, id);
     if (auto st = Done(Query("DELETE FROM live WHERE kind=$1 AND parent=$2 AND id=$3",
                              Params().Add(kind).Add(parent).Add(id)));
         !st) {
@@ -965,9 +965,6 @@ class PgTx final : public Tx {
     if (seq > 0) p.Add(seq);
     return p;
   }
-
-  // The live rows of alerts that fire (engine/suppression.h's kFiringRow), keyed like incidents.
-  static constexpr std::string_view kFiring = "firing";
 
   // The key's reads and writes are the group model's (never while only collecting keys).
   bool Modelled(std::string_view service_id, std::string_view dedup_key) const {
@@ -1641,15 +1638,6 @@ class PgStore final : public Store {
                                     " AS k FROM unnest($1::text[], $2::text[]) AS u(s, d) "
                                     "ORDER BY k OFFSET 0) AS sorted";
     static const std::string alert_block = GroupModel::BlockSql("alerts");
-    Params lock_params;
-    if (!seen.empty()) {
-      std::vector<std::string> services, keys;
-      for (const auto& [service, key] : seen) {
-        services.push_back(service);
-        keys.push_back(key);
-      }
-      lock_params.AddArray(services).AddArray(keys);
-    }
     // Without savepoints the group's incidents are kept in memory and written at the end
     // (pg_group.h), and the transaction's first statements (BEGIN, the keys' locks, the open
     // incidents, a block of alert numbers) go in one round trip; with savepoints (a unit
@@ -1657,12 +1645,13 @@ class PgStore final : public Store {
     std::optional<GroupModel> model;
     if (!savepoints && !seen.empty()) {
       model.emplace(c, unit_keys);
-      const Params none, load = model->LoadParams(seen), block = model->AlertBlockParams();
+      // The lock statement and the read take the same two arrays.
+      const Params none, keys = model->Cover(seen), block = model->AlertBlockParams();
       auto first = c.Pipeline({{begin[0], &none},
                                {begin[1], &none},
                                {begin[2], &none},
-                               {lock, &lock_params},
-                               {GroupModel::LoadSql(), &load},
+                               {lock, &keys},
+                               {GroupModel::LoadSql(), &keys},
                                {alert_block, &block}});
       if (!first) return lost_or(Fail(std::move(first.error())));
       model->TakeLoaded((*first)[4]);
@@ -1670,7 +1659,12 @@ class PgStore final : public Store {
     } else {
       if (auto st = c.Exec(begin[0] + "; " + begin[1] + "; " + begin[2]); !st) return lost_or(st);
       if (!seen.empty()) {
-        auto r = c.Query(lock, lock_params);
+        std::vector<std::string> services, keys;
+        for (const auto& [service, key] : seen) {
+          services.push_back(service);
+          keys.push_back(key);
+        }
+        auto r = c.Query(lock, Params().AddArray(services).AddArray(keys));
         if (!r) return lost_or(Fail(std::move(r.error())));
       }
     }
