@@ -137,10 +137,12 @@ Params GroupModel::AlertBlockParams() const {
   return Params().Add(std::clamp<std::int64_t>(keyed, 1, 10000));
 }
 
-std::optional<IncidentRow> GroupModel::Open(std::string_view service, std::string_view key) const {
+std::optional<std::optional<IncidentRow>> GroupModel::TryOpen(std::string_view service,
+                                                              std::string_view key) const {
   const auto it = keys_.find(ModelKey(service, key));
-  if (it == keys_.end() || it->second.open == 0) return std::nullopt;
-  return incidents_.at(it->second.open).row;
+  if (it == keys_.end() || it->second.demoted) return std::nullopt;
+  if (it->second.open == 0) return std::optional<IncidentRow>();
+  return std::optional<IncidentRow>(incidents_.at(it->second.open).row);
 }
 
 template <class Loaded>

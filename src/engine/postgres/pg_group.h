@@ -70,7 +70,10 @@ class GroupModel {
 
   // Reads of a covered key. nullopt from the Try* calls: the model cannot tell (the key has been
   // demoted); the caller runs its statement.
-  std::optional<IncidentRow> Open(std::string_view service, std::string_view key) const;
+  // The key's open incident, if the model covers the key (nullopt: it does not; the caller
+  // runs its statement). One lookup: every event asks.
+  std::optional<std::optional<IncidentRow>> TryOpen(std::string_view service,
+                                                    std::string_view key) const;
   Result<std::optional<std::optional<IncidentRow>>> TryResolvedSince(std::string_view service,
                                                                      std::string_view key,
                                                                      std::int64_t since);

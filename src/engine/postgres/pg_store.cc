@@ -383,7 +383,9 @@ class PgTx final : public Tx {
 
   Result<std::optional<IncidentRow>> FindOpenIncident(std::string_view service_id,
                                                       std::string_view dedup_key) override {
-    if (Modelled(service_id, dedup_key)) return model_->Open(service_id, dedup_key);
+    if (model_ != nullptr && !contended_) {
+      if (auto open = model_->TryOpen(service_id, dedup_key)) return std::move(*open);
+    }
     if (auto st = LockKey(service_id, dedup_key); !st) return Fail(std::move(st.error()));
     static const std::string sql =
         "SELECT " + std::string(kIncidentStateColumns) +
