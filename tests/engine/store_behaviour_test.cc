@@ -242,6 +242,58 @@ TEST_P(StoreBehaviour, TimelinesScanAfterACursorAndStopWhenAsked) {
   EXPECT_EQ(seen.size(), 7u);
 }
 
+// An event's entry may be kept in its alert's row and a note in the timeline's own rows: one
+// timeline all the same, in (at, n) order across both, scanned from a cursor in either, and only
+// the notes are found by kind.
+TEST_P(StoreBehaviour, EntriesOfEventsAndNotesFormOneTimeline) {
+  const Outcome first = Apply(Trigger("k1"), kT0);
+  const auto note = [&](std::int64_t at, const std::string& body) {
+    ASSERT_TRUE(store_->Write([&](Tx& tx) {
+      TimelineRow t;
+      t.incident_id = first.incident_id;
+      t.at = at;
+      t.kind = "note";
+      t.body = body;
+      return tx.AppendTimeline(t);
+    }));
+  };
+  note(kT0, "same time as the trigger");
+  Apply(Trigger("k1"), kT0 + kSecond);
+  note(kT0 + 2 * kSecond, "later");
+  const Outcome last = Apply(Trigger("k1"), kT0 + 2 * kSecond);
+  auto all = store_->Timeline(first.incident_id);
+  ASSERT_TRUE(all) << all.error().message;
+  std::vector<std::string> bodies;
+  for (const auto& e : *all) bodies.push_back(e.kind == "note" ? e.body : e.kind);
+  EXPECT_THAT(bodies, ElementsAre("triggered", "same time as the trigger", "deduplicated", "later",
+                                  "deduplicated"));
+  for (std::size_t i = 0; i < all->size(); ++i) {
+    EXPECT_EQ((*all)[i].n, static_cast<std::int64_t>(i + 1));
+    EXPECT_EQ((*all)[i].id, first.incident_id + "-t" + std::to_string(i + 1));
+  }
+  EXPECT_THAT(TimelineAlertIds(first.incident_id),
+              ElementsAre(first.alert_id, "", ::testing::Ne(""), "", last.alert_id));
+  // From a cursor on a note, then from one on an event's entry.
+  for (const std::size_t from : {std::size_t{1}, std::size_t{2}}) {
+    std::vector<std::int64_t> seen;
+    ASSERT_TRUE(store_->ScanTimeline(first.incident_id, {(*all)[from].at, (*all)[from].n}, 0,
+                                     [&](TimelineRow&& r) {
+                                       seen.push_back(r.n);
+                                       return true;
+                                     }));
+    std::vector<std::int64_t> want;
+    for (std::size_t i = from + 1; i < all->size(); ++i) want.push_back((*all)[i].n);
+    EXPECT_EQ(seen, want) << "from entry " << from;
+  }
+  auto notes = store_->TimelineOfKind(first.incident_id, "note", 10);
+  ASSERT_TRUE(notes) << notes.error().message;
+  ASSERT_EQ(notes->size(), 2u);
+  EXPECT_EQ((*notes)[0].body, "later");  // newest first
+  auto none = store_->TimelineOfKind(first.incident_id, "deduplicated", 10);
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+}
+
 TEST_P(StoreBehaviour, IncidentsAndAlertsPageBySeqAndAlertsFilterByAction) {
   std::vector<Outcome> opened;
   for (int i = 0; i < 5; ++i) opened.push_back(Apply(Trigger("k" + std::to_string(i)), kT0 + i));
@@ -1057,12 +1109,14 @@ TEST(PostgresSearch, AStoreAtVersion4FindsItsIncidentsAfterTheUpgrade) {
       "runbooks; DROP INDEX incidents_sla_at; ALTER TABLE incidents DROP COLUMN sla_at; "
       "CREATE INDEX incidents_updated ON incidents(updated_at); ALTER TABLE incidents RESET "
       "(fillfactor); DROP INDEX alerts_unlinked_received; CREATE INDEX alerts_received ON "
-      "alerts(received_at); DELETE FROM schema_migrations WHERE version >= 5"));
+      "alerts(received_at); ALTER TABLE alerts DROP COLUMN tl_n, DROP COLUMN tl_kind, DROP "
+      "COLUMN tl_body, DROP COLUMN tl_actor, DROP COLUMN tl_metadata; DELETE FROM "
+      "schema_migrations WHERE version >= 5"));
   EXPECT_EQ(One(**admin, "SELECT max(version) FROM schema_migrations"), "4");
   {
-    auto store = OpenStore(db->url);  // migrates to 7
+    auto store = OpenStore(db->url);  // migrates to 8
     ASSERT_TRUE(store) << store.error().message;
-    EXPECT_EQ(One(**admin, "SELECT max(version) FROM schema_migrations"), "7");
+    EXPECT_EQ(One(**admin, "SELECT max(version) FROM schema_migrations"), "8");
     EXPECT_EQ(One(**admin, "SELECT count(*) FROM incidents WHERE sla_at<>updated_at"), "0");
     auto rows = (*store)->SlaRowsUpdatedSince(kT0 - 1);
     ASSERT_TRUE(rows) << rows.error().message;

@@ -419,7 +419,7 @@ Result<bool> GroupModel::UpdateIncident(const IncidentRow& row) {
   return true;
 }
 
-Status GroupModel::InsertAlert(AlertRow& row) {
+Result<GroupModel::AlertJson*> GroupModel::AddAlert(AlertRow& row) {
   auto seq = TakeAlertSeq();
   if (!seq) return Fail(std::move(seq.error()));
   row.seq = *seq;
@@ -438,8 +438,32 @@ Status GroupModel::InsertAlert(AlertRow& row) {
   pending_bytes_ += json.details.size() + json.links.size() + json.images.size() +
                     row.summary.size() + row.source.size() + row.dedup_key.size() +
                     row.client_url.size() + 256;
-  if (auto st = MaybeFlush(); !st) return st;
-  return Ok();
+  return &json;
+}
+
+Status GroupModel::InsertAlert(AlertRow& row) {
+  if (auto json = AddAlert(row); !json) return Fail(std::move(json.error()));
+  return MaybeFlush();
+}
+
+Status GroupModel::InsertAlertWithEntry(AlertRow& a, TimelineRow& t) {
+  const std::int64_t seq = SeqOf(t.incident_id, "inc-");
+  Incident& inc = incidents_.at(seq);
+  auto added = AddAlert(a);
+  if (!added) return Fail(std::move(added.error()));
+  AlertJson& json = **added;
+  json.tl_n = ++inc.timeline_count;
+  MarkDirty(seq, inc);
+  json.tl_kind = t.kind;
+  json.tl_body = t.body;
+  json.tl_actor.clear();
+  AppendJsonObject(json.tl_actor, t.actor);
+  // Without "alertId": the row is the alert (ScanTimeline adds it).
+  json.tl_metadata.clear();
+  AppendJsonObject(json.tl_metadata, t.metadata);
+  pending_bytes_ += t.kind.size() + t.body.size() + json.tl_actor.size() + json.tl_metadata.size();
+  t.id = t.incident_id + "-t" + std::to_string(json.tl_n);
+  return MaybeFlush();
 }
 
 Status GroupModel::LinkAlert(std::int64_t alert_seq, std::string_view incident_id) {
@@ -469,7 +493,7 @@ Status GroupModel::AppendTimeline(TimelineRow& t) {
 }
 
 Status GroupModel::Flush() {
-  Array ni[18], ui[9], na[20], ua[3], nt[7];
+  Array ni[18], ui[9], na[25], ua[3], nt[7];
   std::int64_t n_ni = 0, n_ui = 0, n_na = 0, n_ua = 0, n_nt = 0;
   for (std::int64_t seq : dirty_) {
     const Incident& inc = incidents_.at(seq);
@@ -530,6 +554,11 @@ Status GroupModel::Flush() {
     na[17].Add(a.event_at);
     na[18].Add(a.received_at);
     na[19].Add(a.held_until);
+    na[20].Add(json.tl_n);
+    na[21].Add(json.tl_kind);
+    na[22].Add(json.tl_body);
+    na[23].Add(json.tl_actor);
+    na[24].Add(json.tl_metadata);
     ++n_na;
   }
   for (const auto& [seq, h] : held_) {
@@ -570,17 +599,19 @@ Status GroupModel::Flush() {
       "status, urgency, severity, ack, res, upd, ac, tc) WHERE i.seq=u.seq RETURNING 1), "
       "na AS (INSERT INTO alerts (seq, incident_seq, service_id, integration_id, dedup_key, "
       "action, summary, source, severity, component, grp, class, custom_details, links, images, "
-      "client, client_url, event_at, received_at, held_until) OVERRIDING SYSTEM VALUE "
+      "client, client_url, event_at, received_at, held_until, tl_n, tl_kind, tl_body, tl_actor, "
+      "tl_metadata) OVERRIDING SYSTEM VALUE "
       "SELECT * FROM unnest($28::bigint[], $29::bigint[], $30::text[], $31::text[], $32::text[], "
       "$33::text[], $34::text[], $35::text[], $36::text[], $37::text[], $38::text[], "
       "$39::text[], $40::text[], $41::text[], $42::text[], $43::text[], $44::text[], "
-      "$45::bigint[], $46::bigint[], $47::bigint[]) RETURNING 1), "
+      "$45::bigint[], $46::bigint[], $47::bigint[], $48::bigint[], $49::text[], $50::text[], "
+      "$51::text[], $52::text[]) RETURNING 1), "
       "ua AS (UPDATE alerts a SET incident_seq=u.inc, held_until=u.held FROM "
-      "unnest($48::bigint[], $49::bigint[], $50::bigint[]) AS u(seq, inc, held) "
+      "unnest($53::bigint[], $54::bigint[], $55::bigint[]) AS u(seq, inc, held) "
       "WHERE a.seq=u.seq RETURNING 1), "
       "nt AS (INSERT INTO timeline (incident_seq, n, at, kind, body, actor, metadata) "
-      "SELECT * FROM unnest($51::bigint[], $52::bigint[], $53::bigint[], $54::text[], "
-      "$55::text[], $56::text[], $57::text[]) RETURNING 1) "
+      "SELECT * FROM unnest($56::bigint[], $57::bigint[], $58::bigint[], $59::text[], "
+      "$60::text[], $61::text[], $62::text[]) RETURNING 1) "
       "SELECT (SELECT count(*) FROM ni), (SELECT count(*) FROM ui), (SELECT count(*) FROM na), "
       "(SELECT count(*) FROM ua), (SELECT count(*) FROM nt)";
   Params p;

@@ -96,6 +96,10 @@ class GroupModel {
   Result<bool> UpdateIncident(const IncidentRow& row);
   Status UpdateIncidentState(const IncidentRow& row);
   Status InsertAlert(AlertRow& row);
+  // The alert of an event and the entry it caused in its incident's timeline, in one row (the
+  // entry's columns tl_* of the alert): one row per event, as on SQLite. Needs a model incident
+  // (the alert's and the entry's), and the entry's time equal to the alert's received_at.
+  Status InsertAlertWithEntry(AlertRow& alert, TimelineRow& entry);
   Status LinkAlert(std::int64_t alert_seq, std::string_view incident_id);
   Status AppendTimeline(TimelineRow& row);
 
@@ -181,6 +185,9 @@ class GroupModel {
     pool.pop_back();
     return seq;
   }
+  struct AlertJson;
+  // InsertAlert without the flush: the alert's encoded columns, to add an entry to.
+  Result<AlertJson*> AddAlert(AlertRow& row);
   Status TakeBlock(std::vector<std::int64_t>& pool, std::string_view table, std::int64_t want);
   static void AddToPool(std::vector<std::int64_t>& pool, const Rows& rows);
   std::int64_t NewIncidentsAhead() const;
@@ -198,6 +205,9 @@ class GroupModel {
   std::vector<AlertRow> new_alerts_;
   struct AlertJson {
     std::string details, links, images;  // encoded once, when the alert is made
+    // The timeline entry kept in the alert's row (tl_n 0: none).
+    std::int64_t tl_n = 0;
+    std::string tl_kind, tl_body, tl_actor = "{}", tl_metadata = "{}";
   };
   std::vector<AlertJson> new_alert_json_;  // beside new_alerts_
   // What the pending rows will send, about: past kFlushBytes they are written at once, so that

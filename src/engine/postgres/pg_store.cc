@@ -196,6 +196,15 @@ ALTER TABLE incidents SET (fillfactor = 85);
 DROP INDEX alerts_received;
 CREATE INDEX alerts_unlinked_received ON alerts(received_at) WHERE incident_seq = 0;
 )sql",
+    // 8: one row per event, as the SQLite store's migration 4: the timeline entry an event
+    // causes is kept in its alert's row (tl_n > 0; entries written before stay in `timeline`).
+    // A timeline row and its index entry were a third of what an event cost the server. Columns
+    // with a constant default: no rewrite of the table.
+    R"sql(
+ALTER TABLE alerts ADD COLUMN tl_n BIGINT NOT NULL DEFAULT 0,
+  ADD COLUMN tl_kind TEXT NOT NULL DEFAULT '', ADD COLUMN tl_body TEXT NOT NULL DEFAULT '',
+  ADD COLUMN tl_actor TEXT NOT NULL DEFAULT '{}', ADD COLUMN tl_metadata TEXT NOT NULL DEFAULT '{}';
+)sql",
 };
 
 // The search index of migration 5, once pg_trgm is there; the operator class is named in the
@@ -555,47 +564,91 @@ class PgTx final : public Tx {
     if (model_ != nullptr && (a.held_until <= 0 || Modelled(a.service_id, a.dedup_key))) {
       return model_->InsertAlert(a);
     }
+    return InsertAlertRow(a, nullptr);
+  }
+
+  // The entry is kept in the alert's row (migration 8) when it is of the alert's incident and
+  // its time is the alert's received_at (which reads give back as its time).
+  Status InsertAlertWithEntry(AlertRow& a, TimelineRow& t) override {
+    const std::int64_t seq = SeqOf(t.incident_id, "inc-");
+    if (seq == 0 || seq != SeqOf(a.incident_id, "inc-") || t.at != a.received_at) {
+      return Tx::InsertAlertWithEntry(a, t);
+    }
+    if (contended_) return Contended();  // the attempt is void
+    ++ops_;
+    if (model_ != nullptr && model_->HasIncident(seq) &&
+        (a.held_until <= 0 || Modelled(a.service_id, a.dedup_key))) {
+      return model_->InsertAlertWithEntry(a, t);
+    }
+    return InsertAlertRow(a, &t);
+  }
+
+  // An alert's INSERT statement, with the timeline entry `entry` in its row if given (numbered
+  // from its incident's row, which this transaction then holds, as in AppendTimeline).
+  Status InsertAlertRow(AlertRow& a, TimelineRow* entry) {
     std::int64_t seq = 0;
     if (model_ != nullptr) {
       auto taken = model_->TakeAlertSeq();
       if (!taken) return Fail(std::move(taken.error()));
       seq = *taken;
     }
-    auto res = c_.Query(
-        seq > 0 ? "INSERT INTO alerts (incident_seq, service_id, integration_id, dedup_key, "
-                  "action, summary, source, severity, component, grp, class, custom_details, "
-                  "links, images, client, client_url, event_at, received_at, held_until, seq) "
-                  "OVERRIDING SYSTEM VALUE VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,"
-                  "$14,$15,$16,$17,$18,$19,$20) RETURNING seq"
-                : "INSERT INTO alerts (incident_seq, service_id, integration_id, dedup_key, "
-                  "action, summary, source, severity, component, grp, class, custom_details, "
-                  "links, images, client, client_url, event_at, received_at, held_until) VALUES "
-                  "($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19) "
-                  "RETURNING seq",
-        WithSeq(Params()
-                    .Add(SeqOf(a.incident_id, "inc-"))
-                    .Add(a.service_id)
-                    .Add(a.integration_id)
-                    .Add(a.dedup_key)
-                    .Add(a.action)
-                    .Add(a.summary)
-                    .Add(a.source)
-                    .Add(a.severity)
-                    .Add(a.component)
-                    .Add(a.group)
-                    .Add(a.class_name)
-                    .AddJson(a.custom_details)
-                    .AddJson(a.links)
-                    .AddJson(a.images)
-                    .Add(a.client)
-                    .Add(a.client_url)
-                    .Add(a.event_at)
-                    .Add(a.received_at)
-                    .Add(a.held_until),
-                seq));
+    // $1–$19 the alert, $20–$23 the entry, $24 the number taken from the model's block.
+    static const std::string columns =
+        "incident_seq, service_id, integration_id, dedup_key, action, summary, source, "
+        "severity, component, grp, class, custom_details, links, images, client, client_url, "
+        "event_at, received_at, held_until";
+    static const std::string values =
+        "$1::bigint, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text, "
+        "$9::text, $10::text, $11::text, $12::text, $13::text, $14::text, $15::text, $16::text, "
+        "$17::bigint, $18::bigint, $19::bigint";
+    static const std::string sql[2][2] = {
+        {"INSERT INTO alerts (" + columns + ") SELECT " + values + " RETURNING seq, 0",
+         "INSERT INTO alerts (" + columns + ", seq) OVERRIDING SYSTEM VALUE SELECT " + values +
+             ", $20::bigint RETURNING seq, 0"},
+        {"WITH c AS (UPDATE incidents SET timeline_count=timeline_count+1 WHERE seq=$1 "
+         "RETURNING timeline_count) INSERT INTO alerts (" +
+             columns + ", tl_n, tl_kind, tl_body, tl_actor, tl_metadata) SELECT " + values +
+             ", c.timeline_count, $20::text, $21::text, $22::text, $23::text FROM c RETURNING "
+             "seq, tl_n",
+         "WITH c AS (UPDATE incidents SET timeline_count=timeline_count+1 WHERE seq=$1 "
+         "RETURNING timeline_count) INSERT INTO alerts (" +
+             columns +
+             ", tl_n, tl_kind, tl_body, tl_actor, tl_metadata, seq) OVERRIDING SYSTEM VALUE "
+             "SELECT " +
+             values +
+             ", c.timeline_count, $20::text, $21::text, $22::text, $23::text, $24::bigint FROM c "
+             "RETURNING seq, tl_n"}};
+    Params p;
+    p.Add(SeqOf(a.incident_id, "inc-"))
+        .Add(a.service_id)
+        .Add(a.integration_id)
+        .Add(a.dedup_key)
+        .Add(a.action)
+        .Add(a.summary)
+        .Add(a.source)
+        .Add(a.severity)
+        .Add(a.component)
+        .Add(a.group)
+        .Add(a.class_name)
+        .AddJson(a.custom_details)
+        .AddJson(a.links)
+        .AddJson(a.images)
+        .Add(a.client)
+        .Add(a.client_url)
+        .Add(a.event_at)
+        .Add(a.received_at)
+        .Add(a.held_until);
+    // Without "alertId": the row is the alert (ScanTimeline adds it).
+    if (entry != nullptr)
+      p.Add(entry->kind).Add(entry->body).AddJson(entry->actor).AddJson(entry->metadata);
+    auto res = c_.Query(sql[entry != nullptr][seq > 0], WithSeq(std::move(p), seq));
     if (!res) return Fail(std::move(res.error()));
+    if (res->empty()) return Fail(errc::kNotFound, "incident " + a.incident_id + " not found");
     a.seq = res->Int(0, 0);
     a.id = AlertId(a.seq);
+    if (entry != nullptr) {
+      entry->id = entry->incident_id + "-t" + std::to_string(res->Int(0, 1));
+    }
     return Ok();
   }
 
@@ -1216,9 +1269,12 @@ class PgStore final : public Store {
     const std::string id(incident_id);
     Params p;
     p.Add(SeqOf(incident_id, "inc-")).Add(after.at).Add(after.n);
+    // Entries kept in their alert's row (migration 8) carry the alert's seq.
     std::string sql =
-        "SELECT n, at, kind, body, actor, metadata FROM timeline WHERE incident_seq=$1 "
-        "AND (at, n) > ($2, $3) ORDER BY at, n";
+        "SELECT n, at, kind, body, actor, metadata, 0 FROM timeline WHERE incident_seq=$1 "
+        "AND (at, n) > ($2, $3) UNION ALL SELECT tl_n, received_at, tl_kind, tl_body, tl_actor, "
+        "tl_metadata, seq FROM alerts WHERE incident_seq=$1 AND tl_n > 0 AND (received_at, "
+        "tl_n) > ($2, $3) ORDER BY 2, 1";
     if (max_rows > 0) {
       sql += " LIMIT $4";
       p.Add(max_rows);
@@ -1238,6 +1294,8 @@ class PgStore final : public Store {
         t.body = s.Text(0, 3);
         t.actor = s.Object(0, 4);
         t.metadata = s.Object(0, 5);
+        if (const std::int64_t alert = s.Int(0, 6); alert > 0)
+          t.metadata["alertId"] = AlertId(alert);
         more = fn(std::move(t));
       });
     });
