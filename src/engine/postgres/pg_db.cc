@@ -258,19 +258,74 @@ Params& Params::AddJson(const JsonArray& v) {
 }
 
 Params& Params::AddArray(const std::vector<std::string>& v) {
-  std::string text = "{";
-  for (const auto& s : v) {
-    if (text.size() > 1) text.push_back(',');
-    text.push_back('"');
-    for (char c : s) {
-      if (c == '"' || c == '\\') text.push_back('\\');
-      text.push_back(c);
-    }
-    text.push_back('"');
-  }
-  text.push_back('}');
-  values_.push_back(std::move(text));
+  BinaryArray a(BinaryArray::kText);
+  for (const auto& s : v) a.Add(s);
+  return AddArray(std::move(a));
+}
+
+Params& Params::AddArray(BinaryArray&& v) {
+  if (v.has_nul() && array_with_nul_ == 0) array_with_nul_ = size() + 1;
+  values_.push_back(v.Take());
+  formats_.resize(values_.size(), 0);
+  formats_.back() = 1;
   return *this;
+}
+
+namespace {
+
+void PutBigEndian(std::string& out, std::size_t at, std::uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) {
+    out[at + static_cast<std::size_t>(i)] = static_cast<char>(v & 0xff);
+    v >>= 8;
+  }
+}
+
+void AppendBigEndian(std::string& out, std::uint64_t v, int bytes) {
+  out.resize(out.size() + static_cast<std::size_t>(bytes));
+  PutBigEndian(out, out.size() - static_cast<std::size_t>(bytes), v, bytes);
+}
+
+}  // namespace
+
+void BinaryArray::Add(std::string_view s) {
+  if (s.find('\0') != std::string_view::npos) nul_ = true;
+  AppendBigEndian(bytes_, s.size(), 4);
+  bytes_.append(s);
+  ++n_;
+}
+
+void BinaryArray::Add(std::int64_t v) {
+  AppendBigEndian(bytes_, 8, 4);
+  AppendBigEndian(bytes_, static_cast<std::uint64_t>(v), 8);
+  ++n_;
+}
+
+void BinaryArray::AddJson(const JsonObject& v) {
+  scratch_.clear();
+  AppendJsonObject(scratch_, v);
+  Add(scratch_);
+}
+
+void BinaryArray::AddJson(const JsonArray& v) {
+  scratch_.clear();
+  AppendJsonValue(scratch_, JsonValue(v));
+  Add(scratch_);
+}
+
+std::string BinaryArray::Take() {
+  if (n_ == 0) bytes_.resize(12);  // no dimensions: an empty array
+  PutBigEndian(bytes_, 0, n_ == 0 ? 0 : 1, 4);
+  PutBigEndian(bytes_, 4, 0, 4);  // no NULLs
+  PutBigEndian(bytes_, 8, type_, 4);
+  if (n_ > 0) {
+    PutBigEndian(bytes_, 12, n_, 4);
+    PutBigEndian(bytes_, 16, 1, 4);
+  }
+  std::string out = std::move(bytes_);
+  bytes_.assign(kHeader, '\0');
+  n_ = 0;
+  nul_ = false;
+  return out;
 }
 
 Rows::~Rows() { PQclear(r_); }
@@ -447,7 +502,10 @@ Result<const std::string*> Connection::Prepared(std::string_view sql, const Para
   // libpq sends text parameters NUL-terminated: a NUL inside one would silently cut it short,
   // and PostgreSQL text cannot hold one anyway.
   for (int i = 0; i < params.size(); ++i) {
-    if (params.values()[i].find('\0') != std::string::npos) {
+    const bool binary = static_cast<std::size_t>(i) < params.formats().size() &&
+                        params.formats()[static_cast<std::size_t>(i)] == 1;
+    if ((binary && params.array_with_nul() == i + 1) ||
+        (!binary && params.values()[i].find('\0') != std::string::npos)) {
       return Fail(errc::kBadRequest, "postgres: " + StepName(sql) + ": parameter $" +
                                          std::to_string(i + 1) +
                                          " contains a NUL character, which PostgreSQL text "
@@ -465,23 +523,45 @@ Result<const std::string*> Connection::Prepared(std::string_view sql, const Para
   return &prepared_.emplace(text, name).first->second;
 }
 
+namespace {
+
+// A statement's parameters as libpq takes them: lengths and formats only when some are binary.
+struct Wire {
+  std::vector<const char*> values;
+  std::vector<int> lengths, formats;
+
+  void Set(const Params& p) {
+    values.clear();
+    lengths.clear();
+    formats.clear();
+    for (const auto& v : p.values()) values.push_back(v.c_str());
+    if (p.formats().empty()) return;
+    formats = p.formats();
+    formats.resize(values.size(), 0);
+    for (const auto& v : p.values()) lengths.push_back(static_cast<int>(v.size()));
+  }
+  const int* Lengths() const { return lengths.empty() ? nullptr : lengths.data(); }
+  const int* Formats() const { return formats.empty() ? nullptr : formats.data(); }
+};
+
+}  // namespace
+
 Result<Rows> Connection::Query(std::string_view sql, const Params& params) {
   auto name = Prepared(sql, params);
   if (!name) return Fail(std::move(name.error()));
-  std::vector<const char*> values;
-  values.reserve(params.values().size());
-  for (const auto& v : params.values()) values.push_back(v.c_str());
+  Wire w;
+  w.Set(params);
   if ((*name)->empty()) {
     const std::string text(sql);
     return Check(Timed([&] {
-                   return PQexecParams(c_, text.c_str(), params.size(), nullptr, values.data(),
-                                       nullptr, nullptr, 0);
+                   return PQexecParams(c_, text.c_str(), params.size(), nullptr, w.values.data(),
+                                       w.Lengths(), w.Formats(), 0);
                  }),
                  sql);
   }
   return Check(Timed([&] {
-                 return PQexecPrepared(c_, (*name)->c_str(), params.size(), values.data(), nullptr,
-                                       nullptr, 0);
+                 return PQexecPrepared(c_, (*name)->c_str(), params.size(), w.values.data(),
+                                       w.Lengths(), w.Formats(), 0);
                }),
                sql);
 }
@@ -502,17 +582,16 @@ Result<std::vector<Rows>> Connection::Pipeline(const std::vector<Statement>& sta
       failed = ErrorFrom(nullptr, statements.front().sql);
       return 0;
     }
-    std::vector<const char*> values;
+    Wire w;
     for (std::size_t i = 0; i < statements.size(); ++i) {
       const Params& params = *statements[i].params;
-      values.clear();
-      for (const auto& v : params.values()) values.push_back(v.c_str());
+      w.Set(params);
       const std::string text(statements[i].sql);
       const int sent = names[i]->empty()
                            ? PQsendQueryParams(c_, text.c_str(), params.size(), nullptr,
-                                               values.data(), nullptr, nullptr, 0)
+                                               w.values.data(), w.Lengths(), w.Formats(), 0)
                            : PQsendQueryPrepared(c_, names[i]->c_str(), params.size(),
-                                                 values.data(), nullptr, nullptr, 0);
+                                                 w.values.data(), w.Lengths(), w.Formats(), 0);
       if (sent != 1) {
         failed = ErrorFrom(nullptr, statements[i].sql);
         break;
@@ -564,19 +643,19 @@ Status Connection::QueryEach(std::string_view sql, const Params& params,
                              const std::function<void(const Rows&)>& row) {
   auto name = Prepared(sql, params);
   if (!name) return Fail(std::move(name.error()));
-  std::vector<const char*> values;
-  values.reserve(params.values().size());
-  for (const auto& v : params.values()) values.push_back(v.c_str());
+  Wire w;
+  w.Set(params);
   const std::string text(sql);
   // The round trip is the time spent in libpq, not in `row`.
   using SteadyClock = std::chrono::steady_clock;
   const bool timed = options_.round_trip != nullptr;
   SteadyClock::duration waited{0};
   auto mark = timed ? SteadyClock::now() : SteadyClock::time_point();
-  const int sent = (*name)->empty() ? PQsendQueryParams(c_, text.c_str(), params.size(), nullptr,
-                                                        values.data(), nullptr, nullptr, 0)
-                                    : PQsendQueryPrepared(c_, (*name)->c_str(), params.size(),
-                                                          values.data(), nullptr, nullptr, 0);
+  const int sent = (*name)->empty()
+                       ? PQsendQueryParams(c_, text.c_str(), params.size(), nullptr,
+                                           w.values.data(), w.Lengths(), w.Formats(), 0)
+                       : PQsendQueryPrepared(c_, (*name)->c_str(), params.size(), w.values.data(),
+                                             w.Lengths(), w.Formats(), 0);
   if (sent == 0) return Fail(ErrorFrom(nullptr, sql));
   PQsetSingleRowMode(c_);
   Status status = Ok();

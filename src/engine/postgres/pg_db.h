@@ -30,26 +30,55 @@ class Registry;
 
 namespace opsorch::engine::postgres {
 
-// Parameters of one statement, all sent as text ($1, $2, … in the order added).
+// A one-dimensional array in PostgreSQL's binary format (array_recv), built element by element
+// for an `unnest($n::type[], …)` or `= ANY($n::type[])`: the server reads each element's bytes
+// as they are instead of parsing (and us escaping) a text literal. Its element type is fixed:
+// int8 or text, as the statement's cast says (the server checks it).
+class BinaryArray {
+ public:
+  enum Type : std::uint32_t { kInt8 = 20, kText = 25 };             // the types' OIDs
+  BinaryArray(Type type) : type_(type) { bytes_.resize(kHeader); }  // NOLINT: tables of them
+  void Add(std::string_view s);
+  void Add(std::int64_t v);
+  void AddJson(const JsonObject& v);
+  void AddJson(const JsonArray& v);
+  std::size_t size() const { return n_; }
+  // Whether a text element holds a NUL (which PostgreSQL text cannot store).
+  bool has_nul() const { return nul_; }
+  // The array's bytes (the builder is empty afterwards).
+  std::string Take();
+
+ private:
+  static constexpr std::size_t kHeader = 20;  // ndim, flags, type, length, lower bound
+  Type type_;
+  std::size_t n_ = 0;
+  bool nul_ = false;
+  std::string bytes_, scratch_;
+};
+
+// Parameters of one statement ($1, $2, … in the order added): text, but for arrays, which are
+// sent in binary.
 class Params {
  public:
   Params& Add(std::string_view v);
-  // A value built for the statement (an array literal of a group's rows: large), moved in.
-  Params& AddOwned(std::string&& v) {
-    values_.push_back(std::move(v));
-    return *this;
-  }
   Params& Add(std::int64_t v);
   Params& AddJson(const JsonObject& v);
   Params& AddJson(const JsonArray& v);
-  // A text[] literal, for `= ANY($n::text[])`.
+  // A text[] of the strings, for `= ANY($n::text[])` and unnest.
   Params& AddArray(const std::vector<std::string>& v);
+  Params& AddArray(BinaryArray&& v);
 
   int size() const { return static_cast<int>(values_.size()); }
   const std::vector<std::string>& values() const { return values_; }
+  // Per value: 1 binary, 0 text (shorter than values(): the rest are text).
+  const std::vector<int>& formats() const { return formats_; }
+  // The first array (1-based, 0 none) with a text element holding a NUL.
+  int array_with_nul() const { return array_with_nul_; }
 
  private:
   std::vector<std::string> values_;
+  std::vector<int> formats_;
+  int array_with_nul_ = 0;
 };
 
 // A result set (or a command's completion). Reads are of row `r`, column `c`.

@@ -12,47 +12,16 @@
 namespace opsorch::engine::postgres {
 namespace {
 
-// A PostgreSQL array literal built element by element (every element quoted, so "NULL" and
-// "" are text), for the `unnest($n::type[], …)` of the multi-row statements.
-class Array {
- public:
-  void Add(std::string_view s) {
-    text_.push_back(text_.empty() ? '{' : ',');
-    text_.push_back('"');
-    // Runs without a quote or backslash are appended whole.
-    while (!s.empty()) {
-      const auto special = s.find_first_of("\"\\");
-      text_.append(s.substr(0, special));
-      if (special == std::string_view::npos) break;
-      text_.push_back('\\');
-      text_.push_back(s[special]);
-      s.remove_prefix(special + 1);
-    }
-    text_.push_back('"');
+// "unnest($first::bigint[]), unnest($first+1::text[]), …", a column per letter of `types`
+// (i: bigint, t: text), for a multi-row insert's select list.
+std::string Unnests(int first, std::string_view types) {
+  std::string out;
+  for (const char t : types) {
+    if (!out.empty()) out += ", ";
+    out += "unnest($" + std::to_string(first++) + (t == 'i' ? "::bigint[])" : "::text[])");
   }
-  void Add(std::int64_t v) {
-    text_.push_back(text_.empty() ? '{' : ',');
-    text_ += std::to_string(v);
-  }
-  void AddJson(const JsonObject& v) {
-    scratch_.clear();
-    AppendJsonObject(scratch_, v);
-    Add(scratch_);
-  }
-  void AddJson(const JsonArray& v) {
-    scratch_.clear();
-    AppendJsonValue(scratch_, JsonValue(v));
-    Add(scratch_);
-  }
-  std::string Take() {
-    if (text_.empty()) return "{}";
-    text_.push_back('}');
-    return std::move(text_);
-  }
-
- private:
-  std::string text_, scratch_;
-};
+  return out;
+}
 
 // Incidents of the keys in $1 (services) and $2 (dedup keys) that meet `condition` (and what
 // follows it: order, limit, lock), by an index lookup per key (LATERAL), never a scan of the
@@ -343,9 +312,10 @@ std::int64_t GroupModel::NewIncidentsAhead() const {
 
 std::string GroupModel::BlockSql(std::string_view table) {
   // The sequence's name is resolved once per statement, not once per number (which cost more
-  // than the numbers themselves).
+  // than the numbers themselves): OFFSET 0 keeps the planner from pulling the subquery up into
+  // the join, which evaluated it for every row.
   return "SELECT nextval(s.id) FROM (SELECT pg_get_serial_sequence('" + std::string(table) +
-         "', 'seq')::regclass AS id) AS s, generate_series(1, $1::bigint)";
+         "', 'seq')::regclass AS id OFFSET 0) AS s, generate_series(1, $1::bigint)";
 }
 
 void GroupModel::AddToPool(std::vector<std::int64_t>& pool, const Rows& rows) {
@@ -493,7 +463,13 @@ Status GroupModel::AppendTimeline(TimelineRow& t) {
 }
 
 Status GroupModel::Flush() {
-  Array ni[18], ui[9], na[25], ua[3], nt[7];
+  // The columns' arrays, typed as the statement's casts say.
+  constexpr BinaryArray::Type I = BinaryArray::kInt8, T = BinaryArray::kText;
+  BinaryArray ni[18] = {I, T, T, T, T, T, T, T, T, I, I, I, I, I, I, T, T, T};
+  BinaryArray ui[9] = {I, T, T, T, I, I, I, I, I};
+  BinaryArray na[25] = {I, I, T, T, T, T, T, T, T, T, T, T, T, T, T, T, T, I, I, I, I, T, T, T, T};
+  BinaryArray ua[3] = {I, I, I};
+  BinaryArray nt[7] = {I, I, I, T, T, T, T};
   std::int64_t n_ni = 0, n_ui = 0, n_na = 0, n_ua = 0, n_nt = 0;
   for (std::int64_t seq : dirty_) {
     const Incident& inc = incidents_.at(seq);
@@ -580,16 +556,17 @@ Status GroupModel::Flush() {
   }
   if (n_ni + n_ui + n_na + n_ua + n_nt == 0) return Ok();
   // One statement: data-modifying CTEs all run (on one snapshot; the rows each touches are
-  // distinct: a new incident is inserted in its final state, never also updated).
+  // distinct: a new incident is inserted in its final state, never also updated). Inserts take
+  // their rows from unnest in the select list, which yields them one by one (in FROM, unnest's
+  // rows are first copied into a tuplestore), and return nothing: they insert every row or
+  // fail. The updates return a row per row updated, which is checked.
   static const std::string sql =
       "WITH ni AS (INSERT INTO incidents (seq, service_id, dedup_key, title, description, "
       "status, urgency, severity, source, created_at, acknowledged_at, resolved_at, updated_at, "
       "alert_count, timeline_count, details, fields, metadata, sla_at) OVERRIDING SYSTEM VALUE "
-      "SELECT *, upd FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], "
-      "$6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[], "
-      "$12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::text[], $17::text[], "
-      "$18::text[]) AS n(seq, s, d, t, de, st, ur, se, so, cr, ack, res, upd, ac, tc, dt, f, m) "
-      "RETURNING 1), "
+      "SELECT " +
+      Unnests(1, "ittttttttiiiiiittt") +
+      ", unnest($13::bigint[])), "
       "ui AS (UPDATE incidents i SET status=u.status, urgency=u.urgency, severity=u.severity, "
       "acknowledged_at=u.ack, resolved_at=u.res, updated_at=u.upd, alert_count=u.ac, "
       "timeline_count=u.tc, sla_at=CASE WHEN i.status<>u.status OR i.urgency<>u.urgency OR "
@@ -600,30 +577,23 @@ Status GroupModel::Flush() {
       "na AS (INSERT INTO alerts (seq, incident_seq, service_id, integration_id, dedup_key, "
       "action, summary, source, severity, component, grp, class, custom_details, links, images, "
       "client, client_url, event_at, received_at, held_until, tl_n, tl_kind, tl_body, tl_actor, "
-      "tl_metadata) OVERRIDING SYSTEM VALUE "
-      "SELECT * FROM unnest($28::bigint[], $29::bigint[], $30::text[], $31::text[], $32::text[], "
-      "$33::text[], $34::text[], $35::text[], $36::text[], $37::text[], $38::text[], "
-      "$39::text[], $40::text[], $41::text[], $42::text[], $43::text[], $44::text[], "
-      "$45::bigint[], $46::bigint[], $47::bigint[], $48::bigint[], $49::text[], $50::text[], "
-      "$51::text[], $52::text[]) RETURNING 1), "
+      "tl_metadata) OVERRIDING SYSTEM VALUE SELECT " +
+      Unnests(28, "iitttttttttttttttiiiitttt") +
+      "), "
       "ua AS (UPDATE alerts a SET incident_seq=u.inc, held_until=u.held FROM "
       "unnest($53::bigint[], $54::bigint[], $55::bigint[]) AS u(seq, inc, held) "
       "WHERE a.seq=u.seq RETURNING 1), "
-      "nt AS (INSERT INTO timeline (incident_seq, n, at, kind, body, actor, metadata) "
-      "SELECT * FROM unnest($56::bigint[], $57::bigint[], $58::bigint[], $59::text[], "
-      "$60::text[], $61::text[], $62::text[]) RETURNING 1) "
-      "SELECT (SELECT count(*) FROM ni), (SELECT count(*) FROM ui), (SELECT count(*) FROM na), "
-      "(SELECT count(*) FROM ua), (SELECT count(*) FROM nt)";
+      "nt AS (INSERT INTO timeline (incident_seq, n, at, kind, body, actor, metadata) SELECT " +
+      Unnests(56, "iiitttt") + ") SELECT (SELECT count(*) FROM ui), (SELECT count(*) FROM ua)";
   Params p;
-  for (auto& a : ni) p.AddOwned(a.Take());
-  for (auto& a : ui) p.AddOwned(a.Take());
-  for (auto& a : na) p.AddOwned(a.Take());
-  for (auto& a : ua) p.AddOwned(a.Take());
-  for (auto& a : nt) p.AddOwned(a.Take());
+  for (auto& a : ni) p.AddArray(std::move(a));
+  for (auto& a : ui) p.AddArray(std::move(a));
+  for (auto& a : na) p.AddArray(std::move(a));
+  for (auto& a : ua) p.AddArray(std::move(a));
+  for (auto& a : nt) p.AddArray(std::move(a));
   auto rows = c_.Query(sql, p);
   if (!rows) return Fail(std::move(rows.error()));
-  if (rows->Int(0, 0) != n_ni || rows->Int(0, 1) != n_ui || rows->Int(0, 2) != n_na ||
-      rows->Int(0, 3) != n_ua || rows->Int(0, 4) != n_nt) {
+  if (rows->Int(0, 0) != n_ui || rows->Int(0, 1) != n_ua) {
     // A row the model holds changed under it (it is locked, so only if deleted): the caller
     // runs the group again with a statement per call.
     return Fail(errc::kInternal, "postgres: a group's rows changed while it was written");
