@@ -11,6 +11,9 @@ TSAN_TESTS ?= HotSwap*:Plugin*:HttpServer*:*Concurren*:SealedSecret*:JsonSecret*
 # TSan).
 TSAN_WORKFLOW_TESTS ?= RuntimeTest.*:TestRunner*:PackagingTest.*:RuntimeReport*:MetricsListener*:IncidentsTest.*
 JOBS ?= $(shell nproc)
+# So a clone at another path (CI's) hits ccache: paths relative to the repo, no working dir hashed.
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
 CMAKE_FLAGS ?=
 
 .PHONY: deps build run test test-asan test-tsan fuzz bench bench-plugins format clean

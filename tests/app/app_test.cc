@@ -21,6 +21,7 @@
 #include "support/http_client.h"
 #include "support/run_command.h"
 #include "support/test_server.h"
+#include "test_paths.h"
 
 namespace opsorch::testing {
 namespace {

@@ -29,6 +29,7 @@
 #include "support/http_client.h"
 #include "support/run_command.h"
 #include "support/server_process.h"
+#include "test_paths.h"
 
 namespace opsorch::testing {
 namespace {

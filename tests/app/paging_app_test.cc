@@ -36,6 +36,7 @@
 #include "support/server_process.h"
 #include "support/standard_webhooks.h"
 #include "support/test_server.h"
+#include "test_paths.h"
 
 namespace opsorch::testing {
 namespace {

@@ -35,6 +35,7 @@
 #include "support/server_process.h"
 #include "support/test_plugins.h"
 #include "support/test_server.h"
+#include "test_paths.h"
 
 namespace opsorch::testing {
 namespace {

@@ -18,6 +18,7 @@
 #include "support/captured_logs.h"
 #include "support/http_client.h"
 #include "support/test_server.h"
+#include "test_paths.h"
 
 namespace opsorch::testing {
 namespace {

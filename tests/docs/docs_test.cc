@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include "test_paths.h"
+
 namespace opsorch::testing {
 namespace {
 

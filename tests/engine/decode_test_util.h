@@ -12,6 +12,8 @@
 
 #include <opsorch/engine/decode.h>
 
+#include "test_paths.h"
+
 namespace opsorch::engine::decode_test {
 
 inline const std::filesystem::path kCorpus =

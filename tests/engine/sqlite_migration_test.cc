@@ -19,6 +19,7 @@
 #include <opsorch/sqlite/sqlite_db.h>
 
 #include "engine/store_fixture.h"
+#include "test_paths.h"
 
 namespace opsorch::engine {
 namespace {

@@ -18,6 +18,7 @@
 #include <opsorch/schema/orchestration.h>
 
 #include "fuzz/decode_all.h"
+#include "test_paths.h"
 
 namespace opsorch::testing {
 namespace {

@@ -28,6 +28,7 @@
 #include "fuzz/time_check.h"
 #include "http/request_parser.h"
 #include "support/http_client.h"
+#include "test_paths.h"
 
 namespace opsorch::testing {
 namespace {

@@ -15,6 +15,7 @@
 #include "fuzz/corpus_files.h"
 #include "fuzz/script_protocol_check.h"
 #include "fuzz/workflow_config_check.h"
+#include "test_paths.h"
 
 namespace opsorch::testing {
 namespace {

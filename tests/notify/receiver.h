@@ -24,6 +24,8 @@
 #include <opsorch/common/json_parse.h>
 #include <opsorch/net/http_client.h>
 
+#include "test_paths.h"
+
 extern char** environ;
 
 namespace opsorch::notify::testing {

@@ -15,6 +15,7 @@
 #include "fuzz/corpus_files.h"
 #include "fuzz/runbook_check.h"
 #include "orchestration/step_call.h"
+#include "test_paths.h"
 
 namespace opsorch::testing {
 namespace {

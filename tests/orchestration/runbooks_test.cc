@@ -27,6 +27,7 @@
 #include <opsorch/workflow/runtime.h>
 
 #include "engine/store_fixture.h"
+#include "test_paths.h"
 #include "workflow/runtime/upstream.h"
 
 namespace opsorch::orchestration {

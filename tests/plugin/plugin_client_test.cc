@@ -22,6 +22,7 @@
 #include <opsorch/metrics/metrics.h>
 
 #include "support/captured_logs.h"
+#include "test_paths.h"
 
 namespace opsorch::plugin {
 namespace {

@@ -17,6 +17,8 @@
 #include <opsorch/providers/registry.h>
 #include <opsorch/schema/codec.h>
 
+#include "test_paths.h"
+
 namespace opsorch::plugin {
 namespace {
 

@@ -21,6 +21,8 @@
 #include <opsorch/common/time.h>
 #include <opsorch/silence/silence.h>
 
+#include "test_paths.h"
+
 namespace opsorch::silence {
 namespace {
 

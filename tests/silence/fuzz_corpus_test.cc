@@ -8,6 +8,7 @@
 
 #include "fuzz/corpus_files.h"
 #include "fuzz/silence_check.h"
+#include "test_paths.h"
 
 namespace opsorch::testing {
 namespace {

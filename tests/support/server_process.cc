@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "support/http_client.h"
+#include "test_paths.h"
 
 namespace opsorch::testing {
 

@@ -1,9 +1,11 @@
 // The plugin binaries of the opsorch_tests binary (OPSORCH_PLUGIN_MOCK, OPSORCH_FAULT_PLUGIN are
-// defined for it by tests/CMakeLists.txt).
+// in test_paths.h, which tests/CMakeLists.txt generates).
 #pragma once
 
 #include <filesystem>
 #include <string>
+
+#include "test_paths.h"
 
 namespace opsorch::testing {
 

@@ -19,6 +19,7 @@
 
 #include "collector.h"
 #include "support/captured_logs.h"
+#include "test_paths.h"
 
 namespace opsorch::workflow {
 namespace {

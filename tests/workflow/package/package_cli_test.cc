@@ -13,6 +13,7 @@
 #include <opsorch/workflow/package.h>
 
 #include "support/run_command.h"
+#include "test_paths.h"
 
 namespace opsorch::workflow {
 namespace {

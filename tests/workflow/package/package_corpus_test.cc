@@ -15,6 +15,7 @@
 
 #include "fuzz/corpus_files.h"
 #include "fuzz/package_check.h"
+#include "test_paths.h"
 #include "workflow/package/package_edit.h"
 
 namespace opsorch::testing {

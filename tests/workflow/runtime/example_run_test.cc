@@ -20,6 +20,7 @@
 
 #include "support/http_client.h"
 #include "support/server_process.h"
+#include "test_paths.h"
 
 namespace opsorch::testing {
 namespace {

@@ -22,6 +22,7 @@
 
 #include "support/http_client.h"
 #include "support/server_process.h"
+#include "test_paths.h"
 #include "workflow/runtime/upstream.h"
 
 namespace opsorch::workflow {

@@ -15,6 +15,7 @@
 #include <opsorch/workflow/package.h>
 #include <opsorch/workflow/runtime.h>
 
+#include "test_paths.h"
 #include "workflow/runtime/upstream.h"
 
 namespace opsorch::workflow {

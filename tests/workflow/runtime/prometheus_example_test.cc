@@ -16,6 +16,7 @@
 #include <opsorch/workflow/runtime.h>
 
 #include "support/server_process.h"
+#include "test_paths.h"
 
 extern char** environ;
 

@@ -12,6 +12,7 @@
 
 #include "support/http_client.h"
 #include "support/server_process.h"
+#include "test_paths.h"
 
 namespace {
 

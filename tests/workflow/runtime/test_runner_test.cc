@@ -11,6 +11,8 @@
 
 #include <opsorch/workflow/test_runner.h>
 
+#include "test_paths.h"
+
 namespace opsorch::workflow {
 namespace {
 

@@ -1,6 +1,7 @@
 // Shared helpers of the sandbox tests: a fake ScriptHost and a runner factory.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -8,12 +9,13 @@
 #include <optional>
 #include <string>
 #include <thread>
-#include <chrono>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include <opsorch/workflow/script.h>
+
+#include "test_paths.h"
 
 namespace opsorch::workflow::testing {
 

@@ -18,6 +18,7 @@
 #include <opsorch/workflow/script.h>
 
 #include "sandbox_test_util.h"
+#include "test_paths.h"
 
 namespace opsorch::workflow {
 namespace {

@@ -34,6 +34,7 @@
 
 #include "support/http_client.h"
 #include "support/test_server.h"
+#include "test_paths.h"
 
 namespace opsorch::testing {
 namespace {

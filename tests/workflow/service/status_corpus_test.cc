@@ -7,6 +7,7 @@
 
 #include "fuzz/agent_status_check.h"
 #include "fuzz/corpus_files.h"
+#include "test_paths.h"
 
 namespace opsorch::testing {
 namespace {
