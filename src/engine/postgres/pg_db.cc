@@ -411,7 +411,9 @@ Connection::~Connection() { PQfinish(c_); }
 
 Status Connection::ApplySessionSettings() {
   // An integer is milliseconds.
-  return Exec("SET statement_timeout = " + std::to_string(options_.statement_timeout.count()));
+  std::string sql = "SET statement_timeout = " + std::to_string(options_.statement_timeout.count());
+  if (!options_.session_settings.empty()) sql += "; " + options_.session_settings;
+  return Exec(sql);
 }
 
 bool Connection::Healthy() const { return PQstatus(c_) == CONNECTION_OK; }

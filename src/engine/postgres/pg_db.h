@@ -146,7 +146,9 @@ class ReconnectBackoff {
 // of its role (writer or pool).
 struct ConnectOptions {
   std::chrono::milliseconds statement_timeout{30'000};  // 0: none
-  std::shared_ptr<ReconnectBackoff> backoff;            // null: every connect is tried
+  // More of the session's settings (SET statements), applied after statement_timeout.
+  std::string session_settings;
+  std::shared_ptr<ReconnectBackoff> backoff;  // null: every connect is tried
   // Time spent in libpq per statement (send to last result), as opsorch waits for it.
   metrics::Histogram* round_trip = nullptr;
   metrics::Counter* reconnects_ok = nullptr;  // a lost connection re-established
@@ -180,7 +182,8 @@ class Connection {
   // re-applies the session settings; Ok if healthy. Through the reconnect backoff: while the
   // server is known to be down this fails at once (unavailable).
   Status EnsureConnected();
-  // (Re-)applies the settings every session starts with (statement_timeout).
+  // (Re-)applies the settings every session starts with (statement_timeout and
+  // session_settings).
   Status ApplySessionSettings();
 
   // Whether a statement failed with a serialization failure or deadlock since the last

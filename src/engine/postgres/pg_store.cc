@@ -1047,6 +1047,10 @@ class PgStore final : public Store {
                                        .waits = metrics_.pool_waits,
                                        .timeouts = metrics_.pool_timeouts}) {
     writer_options_ = ConnectFor(metrics_.writer, options);
+    // For every transaction of the writer's session, instead of two SET LOCAL statements per
+    // group (TryBatch says why).
+    writer_options_.session_settings =
+        "SET synchronous_commit = off; SET plan_cache_mode = force_generic_plan";
     AddPoolGauges(options.metrics, pool_.gauges());
   }
 
@@ -1687,11 +1691,11 @@ class PgStore final : public Store {
     }
     if (auto st = NoteWriterSession(c); !st) return lost_or(st);
     c.ClearRetryable();
-    // The commit does not wait for the WAL flush: Sync() does, on another session, while this
-    // one goes on with the next group. Generic plans: the group's statements take arrays whose
-    // custom plans cost more to make than to run.
-    static const std::string begin[] = {"BEGIN", "SET LOCAL synchronous_commit = off",
-                                        "SET LOCAL plan_cache_mode = force_generic_plan"};
+    // The writer's session (its session_settings) commits without waiting for the WAL flush:
+    // Sync() waits, on another session, while this one goes on with the next group. And it
+    // plans generically: the group's statements take arrays whose custom plans cost more to
+    // make than to run.
+    static const std::string begin = "BEGIN";
     // OFFSET 0 keeps the sorted subquery whole, so the locks are taken in its order.
     static const std::string lock = "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT " +
                                     KeyLockId("s", "d") +
@@ -1707,17 +1711,13 @@ class PgStore final : public Store {
       model.emplace(c, unit_keys);
       // The lock statement and the read take the same two arrays.
       const Params none, keys = model->Cover(seen), block = model->AlertBlockParams();
-      auto first = c.Pipeline({{begin[0], &none},
-                               {begin[1], &none},
-                               {begin[2], &none},
-                               {lock, &keys},
-                               {GroupModel::LoadSql(), &keys},
-                               {alert_block, &block}});
+      auto first = c.Pipeline(
+          {{begin, &none}, {lock, &keys}, {GroupModel::LoadSql(), &keys}, {alert_block, &block}});
       if (!first) return lost_or(Fail(std::move(first.error())));
-      model->TakeLoaded((*first)[4]);
-      model->TakeAlertBlock((*first)[5]);
+      model->TakeLoaded((*first)[2]);
+      model->TakeAlertBlock((*first)[3]);
     } else {
-      if (auto st = c.Exec(begin[0] + "; " + begin[1] + "; " + begin[2]); !st) return lost_or(st);
+      if (auto st = c.Exec(begin); !st) return lost_or(st);
       if (!seen.empty()) {
         std::vector<std::string> services, keys;
         for (const auto& [service, key] : seen) {
@@ -1820,8 +1820,8 @@ class PgStore final : public Store {
     if (auto st = syncer_->EnsureConnected(); !st) return st;
     auto r = syncer_->Query(
         "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET "
-        "value=excluded.value RETURNING (SELECT count(*) FROM pg_stat_activity WHERE pid=$3 AND "
-        "backend_start::text=$4)",
+        "value=excluded.value RETURNING (SELECT count(*) FROM pg_stat_get_activity($3::int) "
+        "WHERE backend_start::text=$4)",
         Params().Add(sync_row_).Add(static_cast<std::int64_t>(++syncs_)).Add(pid).Add(start));
     if (!r) return Fail(std::move(r.error()));
     if (r->empty() || r->Int(0, 0) != 1) {
