@@ -206,6 +206,13 @@ TEST_F(EnginePgRestart, EventsAcknowledgedAcrossRestartsAreStoredOnceAndTheNodeR
   const std::string url = "postgres://postgres:" + std::string(kPassword) + "@" +
                           admin_url.substr(std::string("postgres://postgres@").size());
 
+  // An operator's default of asynchronous commits must not reach the node's syncs (they would
+  // vouch for commits still in memory): here the role's default is off.
+  const auto [altered, alter_out] =
+      RunCommand("psql -X -q -d " + Quote(admin_url) + " -c " +
+                 Quote("ALTER ROLE postgres SET synchronous_commit = off") + " 2>&1");
+  ASSERT_EQ(altered, 0) << alter_out;
+
   std::ofstream(dir_ / "seed.json") << kSeed;
   std::string error;
   server_ = ServerProcess::Start({{"OPSORCH_DATA_DIR", (dir_ / "data").string()},

@@ -262,6 +262,61 @@ TEST(PgStorePool, CallersBeyondThePoolWaitThenFail) {
   EXPECT_EQ(registry.Render().find("opsorch_engine_pg_pool_connections"), std::string::npos);
 }
 
+// A group reads its open incidents without locking them and writes each back only if it is
+// still the version read: a change made by another session in between (an API call on another
+// node) is neither overwritten nor lost; the group runs again on top of it.
+TEST(PgGroupModel, AnIncidentChangedElsewhereAfterTheGroupReadItIsNotOverwritten) {
+  constexpr std::int64_t kT0 = 1'780'000'000LL * 1'000'000'000;
+  std::string url;
+  auto store = OpenTestStore("postgres", &url);
+  ASSERT_TRUE(store) << store.error().message;
+  ASSERT_TRUE(
+      (*store)->UpsertService(ServiceRow{"svc-db", "Database", "", "", 900, 7200, {}, kT0}));
+  const IntegrationRow integration{"int-1", "svc-db", "pd", "events_v2", "hash-1", "k", kT0, 0};
+  ASSERT_TRUE((*store)->InsertIntegration(integration));
+  Event trigger;
+  trigger.action = EventAction::kTrigger;
+  trigger.dedup_key = "k1";
+  trigger.summary = "disk full";
+  trigger.origin = "events_v2";
+  auto first = ApplyOn(**store, integration, trigger, kT0);
+  ASSERT_TRUE(first) << first.error().message;
+
+  auto other = postgres::Connection::Open(url);
+  ASSERT_TRUE(other) << other.error().message;
+  // Were the row locked by the group, this would wait for the group, which waits for it.
+  ASSERT_TRUE((*other)->Exec("SET lock_timeout = '5s'"));
+  int calls = 0;  // the probe, the attempt with the group's reads, a rerun
+  Status changed = Ok();
+  Outcome out;
+  std::vector<Status> results;
+  ASSERT_TRUE((*store)->WriteBatch(
+      {[&](Tx& tx) -> Status {
+        if (++calls == 2) {
+          changed = (*other)->Exec(
+              "UPDATE incidents SET status='acknowledged', "
+              "acknowledged_at=" +
+              std::to_string(kT0 + 1) + " WHERE seq=" + first->incident_id.substr(4));
+        }
+        auto r = ApplyEvent(tx, integration, trigger, kT0 + 1'000'000'000, {});
+        if (!r) return Fail(std::move(r.error()));
+        out = *r;
+        return Ok();
+      }},
+      results));
+  ASSERT_TRUE(changed) << changed.error().message;
+  ASSERT_EQ(results.size(), 1u);
+  ASSERT_TRUE(results[0]) << results[0].error().message;
+  EXPECT_GE(calls, 3) << "the group was not run again";
+  EXPECT_EQ(out.action, "deduplicated");
+  EXPECT_EQ(out.incident_id, first->incident_id);
+  auto inc = (*store)->GetIncident(first->incident_id);
+  ASSERT_TRUE(inc && inc->has_value());
+  EXPECT_EQ((*inc)->status, "acknowledged") << "the other session's change was overwritten";
+  EXPECT_EQ((*inc)->acknowledged_at, kT0 + 1);
+  EXPECT_EQ((*inc)->alert_count, 2) << "the event was lost";
+}
+
 }  // namespace
 }  // namespace opsorch::engine
 

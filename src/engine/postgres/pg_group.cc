@@ -47,7 +47,7 @@ std::string FlushSql(int mask) {
            "VALUE SELECT " +
            Unnests(first, "ittttttttiiiiiittt") + ", unnest(" + p(first + 12) + "::bigint[])";
   });
-  part(2, "ui", "itttiiiii", [&](int first) {
+  part(2, "ui", "itttiiiiii", [&](int first) {
     return "UPDATE incidents i SET status=u.status, urgency=u.urgency, severity=u.severity, "
            "acknowledged_at=u.ack, resolved_at=u.res, updated_at=u.upd, alert_count=u.ac, "
            "timeline_count=u.tc, sla_at=CASE WHEN i.status<>u.status OR i.urgency<>u.urgency OR "
@@ -56,9 +56,9 @@ std::string FlushSql(int mask) {
            p(first) + "::bigint[], " + p(first + 1) + "::text[], " + p(first + 2) + "::text[], " +
            p(first + 3) + "::text[], " + p(first + 4) + "::bigint[], " + p(first + 5) +
            "::bigint[], " + p(first + 6) + "::bigint[], " + p(first + 7) + "::bigint[], " +
-           p(first + 8) +
-           "::bigint[]) AS u(seq, status, urgency, severity, ack, res, upd, ac, tc) WHERE "
-           "i.seq=u.seq RETURNING 1";
+           p(first + 8) + "::bigint[], " + p(first + 9) +
+           "::bigint[]) AS u(seq, status, urgency, severity, ack, res, upd, ac, tc, x) WHERE "
+           "i.seq=u.seq AND (u.x=0 OR i.xmin::text::bigint=u.x) RETURNING 1";
   });
   part(4, "na", "iitttttttttttttttiiiitttt", [&](int first) {
     return "INSERT INTO alerts (seq, incident_seq, service_id, integration_id, dedup_key, "
@@ -83,11 +83,12 @@ std::string FlushSql(int mask) {
 // Incidents of the keys in $1 (services) and $2 (dedup keys) that meet `condition` (and what
 // follows it: order, limit, lock), by an index lookup per key (LATERAL), never a scan of the
 // table for a large group.
+// Columns: the state columns, timeline_count (14) and the row version's xmin (15).
 std::string KeyedIncidents(std::string_view condition) {
   return "SELECT i.* FROM unnest($1::text[], $2::text[]) AS u(s, d) CROSS JOIN LATERAL (SELECT " +
          std::string(kIncidentStateColumns) +
-         ", timeline_count FROM incidents WHERE service_id=u.s AND dedup_key=u.d AND "
-         "dedup_key<>'' AND " +
+         ", timeline_count, xmin::text::bigint FROM incidents WHERE service_id=u.s AND "
+         "dedup_key=u.d AND dedup_key<>'' AND " +
          std::string(condition) + ") AS i";
 }
 
@@ -129,8 +130,11 @@ void GroupModel::AddIncident(IncidentRow row, std::int64_t timeline_count, bool 
 }
 
 const std::string& GroupModel::LoadSql() {
-  // The incidents the event path updates, locked as FindOpenIncident locks them.
-  static const std::string sql = KeyedIncidents("status<>'resolved' FOR UPDATE");
+  // The incidents the event path updates. Not locked (a row lock cost more than the rest of the
+  // read): the keys' locks keep other writers of the event path away, and the flush updates a
+  // row only if it is still the version read (its xmin), so a change by anyone else (an API
+  // call) fails the group, which then runs with statements that lock as FindOpenIncident does.
+  static const std::string sql = KeyedIncidents("status<>'resolved'");
   return sql;
 }
 
@@ -153,7 +157,11 @@ void GroupModel::TakeLoaded(const Rows& rows) {
     Key* k = Find(row.service_id, row.dedup_key);
     if (k == nullptr) continue;
     k->open = row.seq;
+    const std::int64_t seq = row.seq;
     AddIncident(std::move(row), rows.Int(r, 14), /*is_new=*/false);
+    Incident& inc = incidents_.at(seq);
+    inc.locked = false;
+    inc.xmin = rows.Int(r, 15);
   }
 }
 
@@ -523,7 +531,7 @@ Status GroupModel::Flush() {
   // The columns' arrays, typed as the statement's casts say.
   constexpr BinaryArray::Type I = BinaryArray::kInt8, T = BinaryArray::kText;
   BinaryArray ni[18] = {I, T, T, T, T, T, T, T, T, I, I, I, I, I, I, T, T, T};
-  BinaryArray ui[9] = {I, T, T, T, I, I, I, I, I};
+  BinaryArray ui[10] = {I, T, T, T, I, I, I, I, I, I};
   BinaryArray na[25] = {I, I, T, T, T, T, T, T, T, T, T, T, T, T, T, T, T, I, I, I, I, T, T, T, T};
   BinaryArray ua[3] = {I, I, I};
   BinaryArray nt[7] = {I, I, I, T, T, T, T};
@@ -561,6 +569,7 @@ Status GroupModel::Flush() {
       ui[6].Add(r.updated_at);
       ui[7].Add(r.alert_count);
       ui[8].Add(inc.timeline_count);
+      ui[9].Add(inc.locked ? 0 : inc.xmin);  // 0: no check (the row is this transaction's)
       ++n_ui;
     }
   }
@@ -637,12 +646,13 @@ Status GroupModel::Flush() {
   auto rows = c_.Query(sql, p);
   if (!rows) return Fail(std::move(rows.error()));
   if (rows->Int(0, 0) != n_ui || rows->Int(0, 1) != n_ua) {
-    // A row the model holds changed under it (it is locked, so only if deleted): the caller
-    // runs the group again with a statement per call.
+    // A row the model holds changed since it was read (or was deleted): the caller runs the
+    // group again with a statement per call.
     return Fail(errc::kInternal, "postgres: a group's rows changed while it was written");
   }
   for (std::int64_t seq : dirty_) {
     Incident& inc = incidents_.at(seq);
+    inc.locked = true;  // updated (or inserted) by this transaction
     inc.is_new = false;
     inc.dirty = false;
   }

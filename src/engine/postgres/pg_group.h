@@ -2,8 +2,9 @@
 // instead of about five per event (docs/ENGINE.md, "PostgreSQL: a group's statements").
 //
 // The event path's reads for every (service, dedup key) of the group are answered from rows
-// loaded for all keys at once: the open incidents (locked, at the start), the newest resolved
-// incident and the held resolves of each key (locked, on first use). Its writes (new incidents,
+// loaded for all keys at once: the open incidents (at the start, unlocked: a write checks that
+// the row is still the version read), the newest resolved incident and the held resolves of
+// each key (locked, on first use). Its writes (new incidents,
 // their state changes, alerts, timeline entries) are kept and written by Flush in one statement
 // of multi-row inserts and updates. Numbers for new incidents and alerts are taken from their
 // sequences a block at a time, so an unused number is skipped (PostgreSQL's own identity columns
@@ -44,10 +45,10 @@ class GroupModel {
 
   // The first reads of a group, sent by the caller in one round trip with its BEGIN and its lock
   // statement (Connection::Pipeline), each a statement of its own:
-  // - the open incident of every key, locking it (after the keys' lock statement, so that it
-  //   sees what the keys' previous holders committed): LoadSql() with the same two arrays as
-  //   the lock statement (the keys' services and dedup keys, from Cover), whose
-  //   rows go to TakeLoaded;
+  // - the open incident of every key, with its row version (after the keys' lock statement, so
+  //   that it sees what the keys' previous holders committed): LoadSql() with the same two arrays
+  //   as the lock statement (the keys' services and dedup keys, from Cover), whose rows go to
+  //   TakeLoaded;
   // - a first block of alert numbers, one per unit that named a key: BlockSql("alerts") with
   //   AlertBlockParams(), whose rows go to TakeAlertBlock.
   static const std::string& LoadSql();
@@ -127,9 +128,12 @@ class GroupModel {
   struct Incident {
     IncidentRow row;  // the state columns; the free-form ones too when `is_new`
     std::int64_t timeline_count = 0;
-    bool is_new = false;       // not in the database yet
-    bool dirty = false;        // changed since loaded or flushed
-    bool locked = true;        // this transaction holds its row (a newest resolved one: once used)
+    bool is_new = false;  // not in the database yet
+    bool dirty = false;   // changed since loaded or flushed
+    // This transaction holds its row: a new one, one it updated, a newest resolved one once
+    // handed out. An open incident read at the start is not locked: its flush checks `xmin`.
+    bool locked = true;
+    std::int64_t xmin = 0;     // the version read, when not locked
     std::string details_json;  // a new one's details, encoded once
   };
   struct Key {

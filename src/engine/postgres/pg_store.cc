@@ -1051,6 +1051,10 @@ class PgStore final : public Store {
     // group (TryBatch says why).
     writer_options_.session_settings =
         "SET synchronous_commit = off; SET plan_cache_mode = force_generic_plan";
+    // The syncer's commits are what makes the writer's durable: synchronous whatever the
+    // database's or role's default says.
+    syncer_options_ = ConnectFor(metrics_.writer, options);
+    syncer_options_.session_settings = "SET synchronous_commit = on";
     AddPoolGauges(options.metrics, pool_.gauges());
   }
 
@@ -1813,7 +1817,7 @@ class PgStore final : public Store {
   // The synchronous write of Sync, and the check that the writer's session is still alive.
   Status FlushAndCheck(std::int64_t pid, const std::string& start) {
     if (!syncer_) {
-      auto c = Connection::Open(url_, writer_options_);
+      auto c = Connection::Open(url_, syncer_options_);
       if (!c) return Fail(std::move(c.error()));
       syncer_ = std::move(*c);
     }
@@ -1978,7 +1982,7 @@ class PgStore final : public Store {
   const std::string url_;  // may hold a password: never logged
   const StoreMetrics metrics_;
   const std::shared_ptr<ReconnectBackoff> backoff_;  // shared by the writer and the pool
-  ConnectOptions writer_options_;
+  ConnectOptions writer_options_, syncer_options_;
   std::mutex write_mu_;
   std::unique_ptr<Connection> writer_;
   // The writer's session (which a crash of the server ends), numbered: Sync() vouches only for
