@@ -83,13 +83,15 @@ std::string FlushSql(int mask) {
 // Incidents of the keys in $1 (services) and $2 (dedup keys) that meet `condition` (and what
 // follows it: order, limit, lock), by an index lookup per key (LATERAL), never a scan of the
 // table for a large group.
-// Columns: the state columns, timeline_count (14) and the row version's xmin (15).
+// Columns: the state columns, timeline_count (14) and the row version's xmin (15). OFFSET 0
+// keeps the subquery a lookup per key: without it the planner may flatten it into a join and
+// hash the keys against a scan of the whole table.
 std::string KeyedIncidents(std::string_view condition) {
   return "SELECT i.* FROM unnest($1::text[], $2::text[]) AS u(s, d) CROSS JOIN LATERAL (SELECT " +
          std::string(kIncidentStateColumns) +
          ", timeline_count, xmin::text::bigint FROM incidents WHERE service_id=u.s AND "
          "dedup_key=u.d AND dedup_key<>'' AND " +
-         std::string(condition) + ") AS i";
+         std::string(condition) + " OFFSET 0) AS i";
 }
 
 // The order FindResolvedSince picks in: the latest resolved_at, then the highest seq.
@@ -325,9 +327,10 @@ Result<std::optional<std::optional<AlertRow>>> GroupModel::TryTakeHeld(std::stri
 Status GroupModel::LoadFiring() {
   auto [services, dedup] = Unloaded([](Key& k) -> bool& { return k.firing_loaded; });
   if (services.empty()) return Ok();
+  // A lookup per key (OFFSET 0, as in KeyedIncidents).
   static const std::string sql =
-      "SELECT l.parent, l.id FROM unnest($1::text[], $2::text[]) AS u(s, d) JOIN live l ON "
-      "l.kind='firing' AND l.parent=u.s AND l.id=u.d";
+      "SELECT l.* FROM unnest($1::text[], $2::text[]) AS u(s, d) CROSS JOIN LATERAL (SELECT "
+      "parent, id FROM live WHERE kind='firing' AND parent=u.s AND id=u.d OFFSET 0) AS l";
   auto rows = c_.Query(sql, Params().AddArray(services).AddArray(dedup));
   if (!rows) return Fail(std::move(rows.error()));
   for (int r = 0; r < rows->size(); ++r) {
