@@ -39,6 +39,24 @@ bool Eventually(Pred pred, milliseconds limit) {
   return true;
 }
 
+// A service with one Events v2 integration, for the tests that apply events.
+IntegrationRow SeedService(Store& store, const std::string& service, std::int64_t at) {
+  EXPECT_TRUE(store.UpsertService(ServiceRow{service, service, "", "", 900, 7200, {}, at}));
+  const IntegrationRow integration{"int-1", service, "pd", "events_v2", "h", "abc", at, 0};
+  EXPECT_TRUE(store.InsertIntegration(integration));
+  return integration;
+}
+
+Event TriggerOf(std::string key, std::string summary) {
+  Event e;
+  e.action = EventAction::kTrigger;
+  e.dedup_key = std::move(key);
+  e.summary = std::move(summary);
+  e.source = "test";
+  e.origin = "events_v2";
+  return e;
+}
+
 // The value of one series in a Prometheus exposition (-1 when absent).
 double Series(const std::string& text, const std::string& series) {
   const std::string at = "\n" + series + " ";
@@ -193,16 +211,8 @@ TEST(PgStorePool, CallersBeyondThePoolWaitThenFail) {
   options.metrics = &registry;
   auto store = OpenStore(db->url, options);
   ASSERT_TRUE(store) << store.error().message;
-  ASSERT_TRUE((*store)->UpsertService(ServiceRow{"svc-pool", "Pool", "", "", 900, 7200, {}, 1}));
-  const IntegrationRow integration{"int-1", "svc-pool", "pd", "events_v2", "h", "abc", 1, 0};
-  ASSERT_TRUE((*store)->InsertIntegration(integration));
-  Event e;
-  e.action = EventAction::kTrigger;
-  e.dedup_key = "k1";
-  e.summary = "Pool";
-  e.source = "test";
-  e.origin = "events_v2";
-  auto applied = ApplyOn(**store, integration, e, 2);
+  const IntegrationRow integration = SeedService(**store, "svc-pool", 1);
+  auto applied = ApplyOn(**store, integration, TriggerOf("k1", "Pool"), 2);
   ASSERT_TRUE(applied) << applied.error().message;
 
   // The one connection is held by a timeline scan while its callback runs.
@@ -270,15 +280,8 @@ TEST(PgGroupModel, AnIncidentChangedElsewhereAfterTheGroupReadItIsNotOverwritten
   std::string url;
   auto store = OpenTestStore("postgres", &url);
   ASSERT_TRUE(store) << store.error().message;
-  ASSERT_TRUE(
-      (*store)->UpsertService(ServiceRow{"svc-db", "Database", "", "", 900, 7200, {}, kT0}));
-  const IntegrationRow integration{"int-1", "svc-db", "pd", "events_v2", "hash-1", "k", kT0, 0};
-  ASSERT_TRUE((*store)->InsertIntegration(integration));
-  Event trigger;
-  trigger.action = EventAction::kTrigger;
-  trigger.dedup_key = "k1";
-  trigger.summary = "disk full";
-  trigger.origin = "events_v2";
+  const IntegrationRow integration = SeedService(**store, "svc-db", kT0);
+  const Event trigger = TriggerOf("k1", "disk full");
   auto first = ApplyOn(**store, integration, trigger, kT0);
   ASSERT_TRUE(first) << first.error().message;
 
