@@ -320,6 +320,64 @@ TEST(PgGroupModel, AnIncidentChangedElsewhereAfterTheGroupReadItIsNotOverwritten
   EXPECT_EQ((*inc)->alert_count, 2) << "the event was lost";
 }
 
+// The newest resolved incident of every key is read without a lock when a unit first asks for
+// one; written back (a note through the API adds to its timeline count) it is checked the same
+// way, so a change made elsewhere in between is not overwritten.
+TEST(PgGroupModel, AResolvedIncidentChangedElsewhereAfterTheGroupReadItIsNotOverwritten) {
+  constexpr std::int64_t kT0 = 1'780'000'000LL * 1'000'000'000;
+  constexpr std::int64_t kSecond = 1'000'000'000;
+  std::string url;
+  auto store = OpenTestStore("postgres", &url);
+  ASSERT_TRUE(store) << store.error().message;
+  const IntegrationRow integration = SeedService(**store, "svc-db", kT0);
+  auto first = ApplyOn(**store, integration, TriggerOf("k1", "disk full"), kT0);
+  ASSERT_TRUE(first) << first.error().message;
+  ASSERT_TRUE(ResolveThroughApi(**store, first->incident_id, kT0 + kSecond));
+  Event ack = TriggerOf("k1", "");
+  ack.action = EventAction::kAcknowledge;  // k1 has no open incident: nothing to acknowledge
+  Event resolve = TriggerOf("k2", "");
+  resolve.action = EventAction::kResolve;  // k2 has none either: the resolved ones are read
+
+  auto other = postgres::Connection::Open(url);
+  ASSERT_TRUE(other) << other.error().message;
+  ASSERT_TRUE((*other)->Exec("SET lock_timeout = '5s'"));
+  int calls = 0;
+  Status changed = Ok();
+  std::vector<Status> results;
+  const auto event = [&](const Event& e) {
+    return [&integration, e, kT0](Tx& tx) -> Status {
+      auto r = ApplyEvent(tx, integration, e, kT0 + 2 * kSecond, {});
+      return r ? Ok() : Status(Fail(std::move(r.error())));
+    };
+  };
+  ASSERT_TRUE((*store)->WriteBatch(
+      {event(ack), event(resolve),
+       [&](Tx& tx) -> Status {
+         if (++calls == 2) {  // the attempt with the group's reads (the first is the probe)
+           changed = (*other)->Exec("UPDATE incidents SET urgency='low', updated_at=" +
+                                    std::to_string(kT0 + 3 * kSecond) +
+                                    " WHERE seq=" + first->incident_id.substr(4));
+         }
+         TimelineRow note;
+         note.incident_id = first->incident_id;
+         note.at = kT0 + 2 * kSecond;
+         note.kind = "note";
+         note.body = "after the fact";
+         return tx.AppendTimeline(note);
+       }},
+      results));
+  ASSERT_TRUE(changed) << changed.error().message;
+  ASSERT_EQ(results.size(), 3u);
+  for (const auto& r : results) ASSERT_TRUE(r) << r.error().message;
+  auto inc = (*store)->GetIncident(first->incident_id);
+  ASSERT_TRUE(inc && inc->has_value());
+  EXPECT_EQ((*inc)->urgency, "low") << "the other session's change was overwritten";
+  EXPECT_EQ((*inc)->updated_at, kT0 + 3 * kSecond);
+  auto notes = (*store)->TimelineOfKind(first->incident_id, "note", 10);
+  ASSERT_TRUE(notes) << notes.error().message;
+  EXPECT_EQ(notes->size(), 1u);
+}
+
 }  // namespace
 }  // namespace opsorch::engine
 

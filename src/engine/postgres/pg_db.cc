@@ -504,6 +504,13 @@ Result<const std::string*> Connection::Prepared(std::string_view sql, const Para
   // libpq sends text parameters NUL-terminated: a NUL inside one would silently cut it short,
   // and PostgreSQL text cannot hold one anyway.
   for (int i = 0; i < params.size(); ++i) {
+    // PostgreSQL takes no value over 1 GiB (and libpq's lengths are ints): refused here, named,
+    // rather than allocated there.
+    if (const std::size_t size = params.values()[i].size(); size >= kMaxParameterBytes) {
+      return Fail(errc::kBadRequest, "postgres: " + StepName(sql) + ": parameter $" +
+                                         std::to_string(i + 1) + " is " + std::to_string(size) +
+                                         " bytes, more than PostgreSQL takes in one value");
+    }
     const bool binary = static_cast<std::size_t>(i) < params.formats().size() &&
                         params.formats()[static_cast<std::size_t>(i)] == 1;
     if ((binary && params.array_with_nul() == i + 1) ||

@@ -56,6 +56,10 @@ class BinaryArray {
   std::string bytes_, scratch_;
 };
 
+// The largest value PostgreSQL takes (MaxAllocSize): a larger parameter is refused before it is
+// sent.
+inline constexpr std::size_t kMaxParameterBytes = (std::size_t{1} << 30) - 1;
+
 // Parameters of one statement ($1, $2, … in the order added): text, but for arrays, which are
 // sent in binary.
 class Params {

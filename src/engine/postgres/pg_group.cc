@@ -201,14 +201,19 @@ Status GroupModel::LoadResolved() {
   // Not locked: most keys never use it (TryResolvedSince locks the one it hands out).
   static const std::string sql =
       KeyedIncidents("status='resolved' ORDER BY resolved_at DESC, seq DESC LIMIT 1");
-  return EachIncident(sql, services, dedup, [&](IncidentRow&& row, std::int64_t tc, Key& k) {
-    k.resolved_db = row.seq;
-    // A row the model holds already (flushed earlier in the group) keeps the model's state.
-    if (incidents_.count(row.seq) > 0) return;
-    const std::int64_t seq = row.seq;
-    AddIncident(std::move(row), tc, /*is_new=*/false);
-    incidents_.at(seq).locked = false;
-  });
+  return EachIncident(sql, services, dedup,
+                      [&](IncidentRow&& row, std::int64_t tc, std::int64_t xmin, Key& k) {
+                        k.resolved_db = row.seq;
+                        // A row the model holds already (flushed earlier in the group) keeps the
+                        // model's state.
+                        if (incidents_.count(row.seq) > 0) return;
+                        const std::int64_t seq = row.seq;
+                        AddIncident(std::move(row), tc, /*is_new=*/false);
+                        // Written back (say, a note through the API) only if still this version.
+                        Incident& inc = incidents_.at(seq);
+                        inc.locked = false;
+                        inc.xmin = xmin;
+                      });
 }
 
 Result<std::optional<std::optional<IncidentRow>>> GroupModel::TryResolvedSince(
@@ -234,7 +239,9 @@ Result<std::optional<std::optional<IncidentRow>>> GroupModel::TryResolvedSince(
   }
   if (best == nullptr || best->resolved_at < since) return Answer(std::optional<IncidentRow>());
   Incident& chosen = incidents_.at(best->seq);
-  if (!chosen.locked) {
+  // One this group changed (resolved it, say, so that a second resolve finds it) is checked by
+  // the flush's version check; the database does not know its state yet.
+  if (!chosen.locked && !(chosen.dirty && chosen.xmin != 0)) {
     // Locked now, as FindResolvedSince locks it (a reopen updates it); if it changed since it
     // was read, the statements answer instead.
     static const std::string lock =
@@ -414,7 +421,12 @@ Status GroupModel::InsertIncident(IncidentRow& row) {
   AddIncident(row, 0, /*is_new=*/true);
   Incident& inc = incidents_.at(row.seq);
   AppendJsonObject(inc.details_json, row.details);
-  pending_bytes_ += inc.details_json.size() + row.title.size() + row.description.size() + 256;
+  AppendJsonObject(inc.fields_json, row.fields);
+  AppendJsonObject(inc.metadata_json, row.metadata);
+  pending_bytes_ += inc.details_json.size() + inc.fields_json.size() + inc.metadata_json.size() +
+                    row.title.size() + row.description.size() + row.service_id.size() +
+                    row.dedup_key.size() + row.source.size() + row.status.size() +
+                    row.urgency.size() + row.severity.size() + 256;
   return MaybeFlush();
 }
 
@@ -453,7 +465,14 @@ Result<bool> GroupModel::UpdateIncident(const IncidentRow& row) {
   inc.row.description = row.description;
   inc.row.fields = row.fields;
   inc.row.metadata = row.metadata;
+  inc.fields_json.clear();
+  AppendJsonObject(inc.fields_json, row.fields);
+  inc.metadata_json.clear();
+  AppendJsonObject(inc.metadata_json, row.metadata);
+  pending_bytes_ +=
+      inc.fields_json.size() + inc.metadata_json.size() + row.title.size() + row.description.size();
   if (auto st = UpdateIncidentState(row); !st) return Fail(std::move(st.error()));
+  if (auto st = MaybeFlush(); !st) return Fail(std::move(st.error()));
   return true;
 }
 
@@ -473,9 +492,12 @@ Result<GroupModel::AlertJson*> GroupModel::AddAlert(AlertRow& row) {
   AppendJsonObject(json.details, row.custom_details);
   AppendJsonValue(json.links, JsonValue(row.links));
   AppendJsonValue(json.images, JsonValue(row.images));
+  // Every column counts: the early flush is what keeps a group's arrays bounded.
   pending_bytes_ += json.details.size() + json.links.size() + json.images.size() +
-                    row.summary.size() + row.source.size() + row.dedup_key.size() +
-                    row.client_url.size() + 256;
+                    row.service_id.size() + row.integration_id.size() + row.dedup_key.size() +
+                    row.action.size() + row.summary.size() + row.source.size() +
+                    row.severity.size() + row.component.size() + row.group.size() +
+                    row.class_name.size() + row.client.size() + row.client_url.size() + 256;
   return &json;
 }
 
@@ -523,7 +545,7 @@ Status GroupModel::AppendTimeline(TimelineRow& t) {
   std::string actor, metadata;
   AppendJsonObject(actor, t.actor);
   AppendJsonObject(metadata, t.metadata);
-  pending_bytes_ += t.body.size() + actor.size() + metadata.size() + 64;
+  pending_bytes_ += t.kind.size() + t.body.size() + actor.size() + metadata.size() + 64;
   new_entries_.push_back(
       Entry{seq, n, t.at, t.kind, t.body, std::move(actor), std::move(metadata)});
   t.id = t.incident_id + "-t" + std::to_string(n);
@@ -559,8 +581,8 @@ Status GroupModel::Flush() {
       ni[13].Add(r.alert_count);
       ni[14].Add(inc.timeline_count);
       ni[15].Add(inc.details_json);
-      ni[16].AddJson(r.fields);
-      ni[17].AddJson(r.metadata);
+      ni[16].Add(inc.fields_json);
+      ni[17].Add(inc.metadata_json);
       ++n_ni;
     } else {
       ui[0].Add(r.seq);
@@ -572,7 +594,7 @@ Status GroupModel::Flush() {
       ui[6].Add(r.updated_at);
       ui[7].Add(r.alert_count);
       ui[8].Add(inc.timeline_count);
-      ui[9].Add(inc.locked ? 0 : inc.xmin);  // 0: no check (the row is this transaction's)
+      ui[9].Add(inc.locked ? 0 : inc.xmin);  // 0: no check (this transaction holds the row)
       ++n_ui;
     }
   }

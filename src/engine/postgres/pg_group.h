@@ -133,8 +133,8 @@ class GroupModel {
     // This transaction holds its row: a new one, one it updated, a newest resolved one once
     // handed out. An open incident read at the start is not locked: its flush checks `xmin`.
     bool locked = true;
-    std::int64_t xmin = 0;     // the version read, when not locked
-    std::string details_json;  // a new one's details, encoded once
+    std::int64_t xmin = 0;                                 // the version read, when not locked
+    std::string details_json, fields_json, metadata_json;  // a new one's, encoded once
   };
   struct Key {
     std::int64_t open = 0;  // the open incident (0: none)
@@ -160,8 +160,8 @@ class GroupModel {
   Status LoadResolved();
   Status LoadHeld(std::int64_t now);
   Status LoadFiring();
-  // Runs a KeyedIncidents statement for the keys and hands each row, its timeline_count and its
-  // key (one the model covers) to `fn`.
+  // Runs a KeyedIncidents statement for the keys and hands each row, its timeline_count, its
+  // version (xmin) and its key (one the model covers) to `fn`.
   template <class Fn>
   Status EachIncident(const std::string& sql, const std::vector<std::string>& services,
                       const std::vector<std::string>& dedup, Fn fn) {
@@ -169,7 +169,9 @@ class GroupModel {
     if (!rows) return Fail(std::move(rows.error()));
     for (int r = 0; r < rows->size(); ++r) {
       IncidentRow row = ReadIncidentState(*rows, r);
-      if (Key* k = Find(row.service_id, row.dedup_key)) fn(std::move(row), rows->Int(r, 14), *k);
+      if (Key* k = Find(row.service_id, row.dedup_key)) {
+        fn(std::move(row), rows->Int(r, 14), rows->Int(r, 15), *k);
+      }
     }
     return Ok();
   }

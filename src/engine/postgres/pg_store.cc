@@ -1049,12 +1049,17 @@ class PgStore final : public Store {
     writer_options_ = ConnectFor(metrics_.writer, options);
     // For every transaction of the writer's session, instead of two SET LOCAL statements per
     // group (TryBatch says why).
+    // Read committed whatever the role's default: a group's read must see what the keys'
+    // previous holders committed after its lock statement waited for them.
     writer_options_.session_settings =
-        "SET synchronous_commit = off; SET plan_cache_mode = force_generic_plan";
-    // The syncer's commits are what makes the writer's durable: synchronous whatever the
-    // database's or role's default says.
+        "SET synchronous_commit = off; SET plan_cache_mode = force_generic_plan; SET "
+        "default_transaction_isolation = 'read committed'";
+    // The syncer's commits are what makes the writer's durable: never asynchronous, whatever the
+    // database's or role's default says (a stronger one, remote_apply say, is kept).
     syncer_options_ = ConnectFor(metrics_.writer, options);
-    syncer_options_.session_settings = "SET synchronous_commit = on";
+    syncer_options_.session_settings =
+        "SELECT set_config('synchronous_commit', 'on', false) WHERE "
+        "current_setting('synchronous_commit') = 'off'";
     AddPoolGauges(options.metrics, pool_.gauges());
   }
 
