@@ -1047,10 +1047,9 @@ class PgStore final : public Store {
                                        .waits = metrics_.pool_waits,
                                        .timeouts = metrics_.pool_timeouts}) {
     writer_options_ = ConnectFor(metrics_.writer, options);
-    // For every transaction of the writer's session, instead of two SET LOCAL statements per
-    // group (TryBatch says why).
-    // Read committed whatever the role's default: a group's read must see what the keys'
-    // previous holders committed after its lock statement waited for them.
+    // Once per session rather than two SET LOCAL statements per group (TryBatch says why), and
+    // read committed whatever the role's default: a group's read must see what the keys'
+    // previous holders committed while its lock statement waited for them.
     writer_options_.session_settings =
         "SET synchronous_commit = off; SET plan_cache_mode = force_generic_plan; SET "
         "default_transaction_isolation = 'read committed'";
