@@ -300,18 +300,6 @@ void BinaryArray::Add(std::int64_t v) {
   ++n_;
 }
 
-void BinaryArray::AddJson(const JsonObject& v) {
-  scratch_.clear();
-  AppendJsonObject(scratch_, v);
-  Add(scratch_);
-}
-
-void BinaryArray::AddJson(const JsonArray& v) {
-  scratch_.clear();
-  AppendJsonValue(scratch_, JsonValue(v));
-  Add(scratch_);
-}
-
 std::string BinaryArray::Take() {
   if (n_ == 0) bytes_.resize(12);  // no dimensions: an empty array
   PutBigEndian(bytes_, 0, n_ == 0 ? 0 : 1, 4);

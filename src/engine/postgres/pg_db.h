@@ -40,8 +40,6 @@ class BinaryArray {
   BinaryArray(Type type) : type_(type) { bytes_.resize(kHeader); }  // NOLINT: tables of them
   void Add(std::string_view s);
   void Add(std::int64_t v);
-  void AddJson(const JsonObject& v);
-  void AddJson(const JsonArray& v);
   std::size_t size() const { return n_; }
   // Whether a text element holds a NUL (which PostgreSQL text cannot store).
   bool has_nul() const { return nul_; }
@@ -53,7 +51,7 @@ class BinaryArray {
   Type type_;
   std::size_t n_ = 0;
   bool nul_ = false;
-  std::string bytes_, scratch_;
+  std::string bytes_;
 };
 
 // The largest value PostgreSQL takes (MaxAllocSize): a larger parameter is refused before it is

@@ -13,15 +13,22 @@
 namespace opsorch::engine::postgres {
 namespace {
 
-// "unnest($first::bigint[]), unnest($first+1::text[]), …", a column per letter of `types`
-// (i: bigint, t: text), for a multi-row insert's select list.
-std::string Unnests(int first, std::string_view types) {
+// "$first::bigint[], $first+1::text[], …", a parameter per letter of `types` (i: bigint, t:
+// text), each between `open` and `close`.
+std::string ArrayParams(int first, std::string_view types, std::string_view open = "",
+                        std::string_view close = "") {
   std::string out;
   for (const char t : types) {
     if (!out.empty()) out += ", ";
-    out += "unnest($" + std::to_string(first++) + (t == 'i' ? "::bigint[])" : "::text[])");
+    out += std::string(open) + "$" + std::to_string(first++) +
+           (t == 'i' ? "::bigint[]" : "::text[]") + std::string(close);
   }
   return out;
+}
+
+// "unnest($first::bigint[]), unnest($first+1::text[]), …": a multi-row insert's select list.
+std::string Unnests(int first, std::string_view types) {
+  return ArrayParams(first, types, "unnest(", ")");
 }
 
 // A group's write (GroupModel::Flush) with the parts in `mask` (1 new incidents, 2 incident
@@ -39,13 +46,12 @@ std::string FlushSql(int mask) {
     with += std::string(name) + " AS (" + body(n) + ")";
     n += static_cast<int>(types.size());
   };
-  const auto p = [](int i) { return "$" + std::to_string(i); };
   part(1, "ni", "ittttttttiiiiiittt", [&](int first) {
     return "INSERT INTO incidents (seq, service_id, dedup_key, title, description, status, "
            "urgency, severity, source, created_at, acknowledged_at, resolved_at, updated_at, "
            "alert_count, timeline_count, details, fields, metadata, sla_at) OVERRIDING SYSTEM "
            "VALUE SELECT " +
-           Unnests(first, "ittttttttiiiiiittt") + ", unnest(" + p(first + 12) + "::bigint[])";
+           Unnests(first, "ittttttttiiiiiittt") + ", " + Unnests(first + 12, "i");  // sla_at
   });
   part(2, "ui", "itttiiiiii", [&](int first) {
     return "UPDATE incidents i SET status=u.status, urgency=u.urgency, severity=u.severity, "
@@ -53,11 +59,8 @@ std::string FlushSql(int mask) {
            "timeline_count=u.tc, sla_at=CASE WHEN i.status<>u.status OR i.urgency<>u.urgency OR "
            "i.acknowledged_at<>u.ack OR i.resolved_at<>u.res THEN u.upd ELSE i.sla_at END FROM "
            "unnest(" +
-           p(first) + "::bigint[], " + p(first + 1) + "::text[], " + p(first + 2) + "::text[], " +
-           p(first + 3) + "::text[], " + p(first + 4) + "::bigint[], " + p(first + 5) +
-           "::bigint[], " + p(first + 6) + "::bigint[], " + p(first + 7) + "::bigint[], " +
-           p(first + 8) + "::bigint[], " + p(first + 9) +
-           "::bigint[]) AS u(seq, status, urgency, severity, ack, res, upd, ac, tc, x) WHERE "
+           ArrayParams(first, "itttiiiiii") +
+           ") AS u(seq, status, urgency, severity, ack, res, upd, ac, tc, x) WHERE "
            "i.seq=u.seq AND (u.x=0 OR i.xmin::text::bigint=u.x) RETURNING 1";
   });
   part(4, "na", "iitttttttttttttttiiiitttt", [&](int first) {
@@ -68,9 +71,8 @@ std::string FlushSql(int mask) {
            Unnests(first, "iitttttttttttttttiiiitttt");
   });
   part(8, "ua", "iii", [&](int first) {
-    return "UPDATE alerts a SET incident_seq=u.inc, held_until=u.held FROM unnest(" + p(first) +
-           "::bigint[], " + p(first + 1) + "::bigint[], " + p(first + 2) +
-           "::bigint[]) AS u(seq, inc, held) WHERE a.seq=u.seq RETURNING 1";
+    return "UPDATE alerts a SET incident_seq=u.inc, held_until=u.held FROM unnest(" +
+           ArrayParams(first, "iii") + ") AS u(seq, inc, held) WHERE a.seq=u.seq RETURNING 1";
   });
   part(16, "nt", "iiitttt", [&](int first) {
     return "INSERT INTO timeline (incident_seq, n, at, kind, body, actor, metadata) SELECT " +
