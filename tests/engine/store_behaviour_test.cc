@@ -1110,13 +1110,13 @@ TEST(PostgresSearch, AStoreAtVersion4FindsItsIncidentsAfterTheUpgrade) {
       "CREATE INDEX incidents_updated ON incidents(updated_at); ALTER TABLE incidents RESET "
       "(fillfactor); DROP INDEX alerts_unlinked_received; CREATE INDEX alerts_received ON "
       "alerts(received_at); ALTER TABLE alerts DROP COLUMN tl_n, DROP COLUMN tl_kind, DROP "
-      "COLUMN tl_body, DROP COLUMN tl_actor, DROP COLUMN tl_metadata; DELETE FROM "
-      "schema_migrations WHERE version >= 5"));
+      "COLUMN tl_body, DROP COLUMN tl_actor, DROP COLUMN tl_metadata; DROP FUNCTION "
+      "opsorch_check(boolean, text); DELETE FROM schema_migrations WHERE version >= 5"));
   EXPECT_EQ(One(**admin, "SELECT max(version) FROM schema_migrations"), "4");
   {
-    auto store = OpenStore(db->url);  // migrates to 8
+    auto store = OpenStore(db->url);  // migrates to 9
     ASSERT_TRUE(store) << store.error().message;
-    EXPECT_EQ(One(**admin, "SELECT max(version) FROM schema_migrations"), "8");
+    EXPECT_EQ(One(**admin, "SELECT max(version) FROM schema_migrations"), "9");
     EXPECT_EQ(One(**admin, "SELECT count(*) FROM incidents WHERE sla_at<>updated_at"), "0");
     auto rows = (*store)->SlaRowsUpdatedSince(kT0 - 1);
     ASSERT_TRUE(rows) << rows.error().message;

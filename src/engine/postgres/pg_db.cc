@@ -19,6 +19,9 @@ namespace {
 // Past this many distinct statements a connection stops preparing new ones (dynamic SQL must
 // not grow the server's memory without bound).
 constexpr std::size_t kMaxPrepared = 256;
+// Statements deferred before their results are read (Defer): each answer is a few bytes the
+// server holds until then.
+constexpr std::size_t kMaxDeferred = 64;
 
 std::string StepName(std::string_view sql) {
   std::string out;
@@ -429,6 +432,7 @@ Status Connection::EnsureConnected() {
   }
   PQreset(c_);
   prepared_.clear();  // the server forgot them with the old session
+  deferred_.clear();  // and rolled back what they were part of
   const bool ok = Healthy();
   const std::string why = ok ? "" : TrimNewline(PQerrorMessage(c_));
   if (options_.backoff) options_.backoff->End(ticket, ok, why);
@@ -451,6 +455,7 @@ Error Connection::ErrorFrom(pg_result* r, std::string_view sql) {
   std::string message = primary ? std::string(primary) : TrimNewline(PQerrorMessage(c_));
   if (message.empty()) message = "unknown error";
   const std::string sqlstate = state ? state : (Healthy() ? "" : "08006");
+  last_sqlstate_ = sqlstate;
   if (IsRetryable(sqlstate)) saw_retryable_ = true;
   if (sqlstate.starts_with("23")) {
     // Integrity constraints, as SQLite's SQLITE_CONSTRAINT. A client can cause this (a second
@@ -482,6 +487,8 @@ Result<Rows> Connection::Check(pg_result* r, std::string_view sql) {
 }
 
 Status Connection::Exec(std::string_view sql) {
+  if (auto st = Drain(); !st) return st;
+  ++statements_;
   const std::string text(sql);
   auto r = Check(Timed([&] { return PQexec(c_, text.c_str()); }), sql);
   if (!r) return Fail(std::move(r.error()));
@@ -544,6 +551,8 @@ struct Wire {
 }  // namespace
 
 Result<Rows> Connection::Query(std::string_view sql, const Params& params) {
+  if (auto st = Drain(); !st) return Fail(std::move(st.error()));
+  ++statements_;
   auto name = Prepared(sql, params);
   if (!name) return Fail(std::move(name.error()));
   Wire w;
@@ -564,6 +573,8 @@ Result<Rows> Connection::Query(std::string_view sql, const Params& params) {
 }
 
 Result<std::vector<Rows>> Connection::Pipeline(const std::vector<Statement>& statements) {
+  if (auto st = Drain(); !st) return Fail(std::move(st.error()));
+  statements_ += statements.size();
   // Prepared first (a round trip each, once per connection): a pipeline cannot wait for one.
   std::vector<const std::string*> names;
   names.reserve(statements.size());
@@ -638,6 +649,8 @@ Result<std::vector<Rows>> Connection::Pipeline(const std::vector<Statement>& sta
 
 Status Connection::QueryEach(std::string_view sql, const Params& params,
                              const std::function<void(const Rows&)>& row) {
+  if (auto st = Drain(); !st) return st;
+  ++statements_;
   auto name = Prepared(sql, params);
   if (!name) return Fail(std::move(name.error()));
   Wire w;
@@ -681,6 +694,94 @@ Status Connection::QueryEach(std::string_view sql, const Params& params,
     if (timed) mark = SteadyClock::now();
   }
   return status;
+}
+
+Status Connection::Defer(std::string_view sql, const Params& params) {
+  // A statement not prepared yet is prepared first, which takes a round trip outside pipeline
+  // mode (once per connection); so does a long queue, whose results must not pile up unread.
+  if (!deferred_.empty() && (deferred_.size() >= kMaxDeferred || !prepared_.contains(sql))) {
+    if (auto st = Drain(); !st) return st;
+  }
+  ++statements_;
+  auto name = Prepared(sql, params);
+  if (!name) return Fail(std::move(name.error()));
+  if (PQpipelineStatus(c_) == PQ_PIPELINE_OFF && PQenterPipelineMode(c_) != 1) {
+    return Fail(ErrorFrom(nullptr, sql));
+  }
+  Wire w;
+  w.Set(params);
+  const std::string text(sql);
+  const int sent = (*name)->empty()
+                       ? PQsendQueryParams(c_, text.c_str(), params.size(), nullptr,
+                                           w.values.data(), w.Lengths(), w.Formats(), 0)
+                       : PQsendQueryPrepared(c_, (*name)->c_str(), params.size(), w.values.data(),
+                                             w.Lengths(), w.Formats(), 0);
+  if (sent == 1) deferred_.emplace_back(sql);
+  // Handed to the server now (libpq would keep it until its buffer fills): the point is that
+  // the server works on it meanwhile. A blocking flush also reads what the server sends.
+  if (sent != 1 || PQflush(c_) != 0) {
+    Error e = ErrorFrom(nullptr, sql);
+    (void)Drain();
+    return Fail(std::move(e));
+  }
+  return Ok();
+}
+
+Status Connection::Drain(std::size_t* failed_at, std::vector<Rows>* results) {
+  if (failed_at != nullptr) *failed_at = deferred_.size();
+  if (PQpipelineStatus(c_) == PQ_PIPELINE_OFF) {
+    deferred_.clear();
+    return Ok();
+  }
+  const auto sql_of = [this](std::size_t i) -> std::string_view {
+    return deferred_.empty() ? std::string_view() : deferred_[std::min(i, deferred_.size() - 1)];
+  };
+  std::optional<Error> failed;
+  std::size_t index = 0;  // results read: each statement has one (or an aborted one)
+  auto run = [&] {
+    if (PQpipelineSync(c_) != 1) {
+      failed = ErrorFrom(nullptr, sql_of(0));
+      if (failed_at != nullptr) *failed_at = 0;
+      return 0;
+    }
+    while (true) {
+      pg_result* r = PQgetResult(c_);
+      if (r == nullptr) {
+        if (!Healthy()) break;
+        continue;  // the end of one statement's results
+      }
+      const ExecStatusType status = PQresultStatus(r);
+      if (status == PGRES_PIPELINE_SYNC) {
+        PQclear(r);
+        break;
+      }
+      if (status != PGRES_PIPELINE_ABORTED) {
+        auto checked = Check(r, sql_of(index));
+        if (!checked) {
+          if (!failed) {
+            failed = std::move(checked.error());
+            if (failed_at != nullptr) *failed_at = index;
+          }
+        } else if (results != nullptr) {
+          results->push_back(std::move(*checked));
+        }
+      } else {
+        PQclear(r);
+      }
+      ++index;
+    }
+    if (Healthy()) PQexitPipelineMode(c_);
+    return 0;
+  };
+  Timed(run);
+  if (!failed && index < deferred_.size()) {
+    // The connection went before every statement was answered.
+    failed = ErrorFrom(nullptr, sql_of(index));
+    if (failed_at != nullptr) *failed_at = index;
+  }
+  deferred_.clear();
+  if (failed) return Fail(std::move(*failed));
+  return Ok();
 }
 
 }  // namespace opsorch::engine::postgres

@@ -192,6 +192,8 @@ class Connection {
   // ClearRetryable(): the transaction must then be rolled back and run again. Sticky, because
   // the statements after it fail with "transaction is aborted" instead.
   bool saw_retryable() const { return saw_retryable_; }
+  // The SQLSTATE of the last error a statement returned ("" for one without).
+  const std::string& last_sqlstate() const { return last_sqlstate_; }
   void ClearRetryable() { saw_retryable_ = false; }
 
   // Statements sent together and answered together (libpq's pipeline mode): one round trip
@@ -203,6 +205,23 @@ class Connection {
     const Params* params;
   };
   Result<std::vector<Rows>> Pipeline(const std::vector<Statement>& statements);
+
+  // A statement sent without waiting for its result (libpq's pipeline mode), so that the server
+  // runs it while the caller goes on: a write whose outcome is only success or an error (it
+  // raises one when what it checks does not hold). Its rows are dropped. Drain() reads the
+  // results; every other call (Exec, Query, QueryEach, Pipeline) drains first, so it runs after
+  // them, and a deferred statement's error is what that call returns. After a failed one the
+  // server skips the deferred statements behind it (PostgreSQL's pipeline rules).
+  Status Defer(std::string_view sql, const Params& params = {});
+  // Reads the deferred statements' results: Ok, or the first error. `failed_at`, when given, is
+  // set to the index (among the statements deferred since the last drain) of the first that
+  // failed or went unanswered (the connection was lost), or to their count. `results`, when
+  // given, gets the rows of each statement that succeeded, in order.
+  Status Drain(std::size_t* failed_at = nullptr, std::vector<Rows>* results = nullptr);
+  std::size_t deferred() const { return deferred_.size(); }
+  // Counts the statements sent (by any call), so that a caller can tell whether any ran between
+  // two points.
+  std::uint64_t statements() const { return statements_; }
 
   // Counts the sessions this connection has had: a reconnect starts a new one.
   std::uint64_t Session() const { return sessions_; }
@@ -230,7 +249,10 @@ class Connection {
   pg_conn* c_;
   ConnectOptions options_;
   std::map<std::string, std::string, std::less<>> prepared_;  // SQL → statement name
+  std::vector<std::string> deferred_;  // the SQL of statements sent by Defer, not drained yet
   bool saw_retryable_ = false;
+  std::string last_sqlstate_;
+  std::uint64_t statements_ = 0;
   std::uint64_t sessions_ = 1;
 };
 

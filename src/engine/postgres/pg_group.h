@@ -35,11 +35,42 @@ namespace opsorch::engine::postgres {
 // The (service, dedup key) pairs of a write group.
 using KeySet = std::set<std::pair<std::string, std::string>>;
 
+// What a writer's committed groups left of their keys' open incidents (the state columns, the
+// timeline count and the row version, xmin), kept from one group to the next so that a group
+// whose keys are all here reads nothing before its units run. An entry is only a belief: the
+// group's flush checks the version of every row it answered from, as it does for a row it read,
+// so a change made since by anyone (another node, an API call) fails the group, whose writer
+// then empties the cache and runs it again with reads. Bounded: emptied when full.
+class OpenIncidentCache {
+ public:
+  struct Entry {
+    IncidentRow row;  // the state columns (kIncidentStateColumns), as a read gives them
+    std::int64_t timeline_count = 0;
+    std::int64_t xmin = 0;
+  };
+  const Entry* Find(const std::string& model_key) const {
+    const auto it = map_.find(model_key);
+    return it == map_.end() ? nullptr : &it->second;
+  }
+  void Put(const std::string& model_key, Entry e) {
+    if (map_.size() >= kMaxEntries && map_.count(model_key) == 0) map_.clear();
+    map_.insert_or_assign(model_key, std::move(e));
+  }
+  void Erase(const std::string& model_key) { map_.erase(model_key); }
+  void Clear() { map_.clear(); }
+  std::size_t size() const { return map_.size(); }
+  static constexpr std::size_t kMaxEntries = 1 << 16;
+
+ private:
+  std::unordered_map<std::string, Entry> map_;
+};
+
 class GroupModel {
  public:
   // `unit_keys`: each unit's first key as ModelKey() makes it ("" for none), from the probe.
-  GroupModel(Connection& c, std::vector<std::string> unit_keys)
-      : c_(c), unit_keys_(std::move(unit_keys)) {}
+  // `cache` (may be null): open incidents known from earlier groups, answered without a read.
+  GroupModel(Connection& c, std::vector<std::string> unit_keys, const OpenIncidentCache* cache)
+      : c_(c), unit_keys_(std::move(unit_keys)), cache_(cache) {}
 
   static std::string ModelKey(std::string_view service, std::string_view key);
 
@@ -53,9 +84,17 @@ class GroupModel {
   //   AlertBlockParams(), whose rows go to TakeAlertBlock.
   static const std::string& LoadSql();
   // The keys the model answers for (all of them have a dedup key), and the arrays of services
-  // and dedup keys that the lock statement and LoadSql() take.
+  // and dedup keys that the lock statement takes. The keys the cache knows are answered from
+  // it; LoadParams() are the arrays of the others, for LoadSql() (none: no read is needed).
   Params Cover(const KeySet& keys);
+  std::optional<Params> LoadParams();
   void TakeLoaded(const Rows& rows);
+  // After the group committed: what it left of its keys goes to `cache` (`xid`: the
+  // transaction's id, the version of every row it wrote, as xmin shows it).
+  void Remember(OpenIncidentCache& cache, std::int64_t xid) const;
+  // Whether a row answered from the cache was checked (a failed check of such a row means the
+  // cache was stale, not that a unit failed).
+  bool used_cache() const { return used_cache_; }
   static std::string BlockSql(std::string_view table);
   Params AlertBlockParams() const;
   void TakeAlertBlock(const Rows& rows) { AddToPool(alert_seqs_, rows); }
@@ -104,7 +143,9 @@ class GroupModel {
   Status LinkAlert(std::int64_t alert_seq, std::string_view incident_id);
   Status AppendTimeline(TimelineRow& row);
 
-  // Writes what the model holds; the model keeps answering for its keys.
+  // Writes what the model holds; the model keeps answering for its keys. Sent without waiting
+  // for the server (Connection::Defer): an error, a changed row included, comes from the
+  // connection's next call that waits (the caller's COMMIT, Drain, or a read).
   Status Flush();
   // Numbers for rows the caller inserts itself while a model is in use: from the same blocks,
   // so that rows are numbered in the order the group's units made them.
@@ -133,7 +174,8 @@ class GroupModel {
     // This transaction holds its row: a new one, one it updated, a newest resolved one once
     // handed out. An open incident read at the start is not locked: its flush checks `xmin`.
     bool locked = true;
-    std::int64_t xmin = 0;                                 // the version read, when not locked
+    bool written = false;   // inserted or updated by this transaction (its version: the xid)
+    std::int64_t xmin = 0;  // the version read, when not locked
     std::string details_json, fields_json, metadata_json;  // a new one's, encoded once
   };
   struct Key {
@@ -203,6 +245,9 @@ class GroupModel {
 
   Connection& c_;
   std::vector<std::string> unit_keys_;
+  const OpenIncidentCache* cache_;
+  std::vector<std::string> load_services_, load_dedup_;  // the keys the cache did not know
+  bool used_cache_ = false;
   std::size_t unit_ = 0;
   std::unordered_map<std::string, Key> keys_;
   std::unordered_map<std::int64_t, Incident> incidents_;

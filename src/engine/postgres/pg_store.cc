@@ -205,6 +205,18 @@ ALTER TABLE alerts ADD COLUMN tl_n BIGINT NOT NULL DEFAULT 0,
   ADD COLUMN tl_kind TEXT NOT NULL DEFAULT '', ADD COLUMN tl_body TEXT NOT NULL DEFAULT '',
   ADD COLUMN tl_actor TEXT NOT NULL DEFAULT '{}', ADD COLUMN tl_metadata TEXT NOT NULL DEFAULT '{}';
 )sql",
+    // 9: a write group's flush is sent with its COMMIT and checked by the server (the writer
+    // does not wait for it): this raises the error that aborts the transaction when a row the
+    // group updates is no longer the version it read. A SQLSTATE of its own, no retry class.
+    R"sql(
+CREATE FUNCTION opsorch_check(ok boolean, what text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+  IF ok IS NOT TRUE THEN
+    RAISE EXCEPTION 'check failed: %', what USING ERRCODE = 'OPS01';
+  END IF;
+  RETURN true;
+END $$;
+)sql",
 };
 
 // The search index of migration 5, once pg_trgm is there; the operator class is named in the
@@ -1157,6 +1169,10 @@ class PgStore final : public Store {
       results.assign(items.size(), Ok());
       const Outcome o = TryBatch(items, results, seen, savepoints, unit_keys, failure);
       if (o == Outcome::kCommitted) return Ok();
+      // What the cache holds is only known true after a commit; a stale entry means another
+      // writer shares these keys, so the next groups read theirs (kCacheCooldown groups).
+      open_cache_.Clear();
+      if (o == Outcome::kStale) cache_cooldown_ = kCacheCooldown;
       if (o == Outcome::kFailed) break;
       if (o == Outcome::kUnitFailed) {
         savepoints = true;
@@ -1676,7 +1692,10 @@ class PgStore final : public Store {
   // All but kCommitted and kFailed: rolled back (or the connection is gone, which rolls back),
   // so running the batch again is safe. kContended needs no pause (the retry waits for its
   // keys); kUnitFailed (only without savepoints) is no retry, the next run uses savepoints.
-  enum class Outcome { kCommitted, kRetry, kContended, kUnitFailed, kFailed };
+  // kStale: a row answered from open_cache_ had changed; run again without the cache.
+  enum class Outcome { kCommitted, kRetry, kContended, kUnitFailed, kStale, kFailed };
+  // The SQLSTATE of opsorch_check (migration 9).
+  static constexpr std::string_view kCheckFailed = "OPS01";
 
   // One attempt at a batch. Keys seen by earlier attempts are locked first, all at once and in
   // one global order: a transaction that waits while holding keys always waits in that order,
@@ -1715,15 +1734,24 @@ class PgStore final : public Store {
     // incidents, a block of alert numbers) go in one round trip; with savepoints (a unit
     // failed) every call is its statement, so that a failing unit's writes roll back alone.
     std::optional<GroupModel> model;
+    std::int64_t xid = 0;
     if (!savepoints && !seen.empty()) {
-      model.emplace(c, unit_keys);
-      // The lock statement and the read take the same two arrays.
+      model.emplace(c, unit_keys, cache_cooldown_ == 0 ? &open_cache_ : nullptr);
+      if (cache_cooldown_ > 0) --cache_cooldown_;
+      // The read takes the keys the cache does not know; the transaction's id is the version
+      // of the rows it writes (for the cache).
+      static const std::string xid_sql = "SELECT txid_current() % 4294967296";
       const Params none, keys = model->Cover(seen), block = model->AlertBlockParams();
-      auto first = c.Pipeline(
-          {{begin, &none}, {lock, &keys}, {GroupModel::LoadSql(), &keys}, {alert_block, &block}});
+      const std::optional<Params> load = model->LoadParams();
+      std::vector<Connection::Statement> statements = {{begin, &none}, {lock, &keys}};
+      if (load) statements.push_back({GroupModel::LoadSql(), &*load});
+      statements.push_back({alert_block, &block});
+      statements.push_back({xid_sql, &none});
+      auto first = c.Pipeline(statements);
       if (!first) return lost_or(Fail(std::move(first.error())));
-      model->TakeLoaded((*first)[2]);
-      model->TakeAlertBlock((*first)[3]);
+      if (load) model->TakeLoaded((*first)[2]);
+      model->TakeAlertBlock((*first)[first->size() - 2]);
+      xid = first->back().Int(0, 0);
     } else {
       if (auto st = c.Exec(begin); !st) return lost_or(st);
       if (!seen.empty()) {
@@ -1781,7 +1809,24 @@ class PgStore final : public Store {
         return c.Healthy() ? Outcome::kUnitFailed : Outcome::kRetry;
       }
     }
-    if (auto st = c.Exec("COMMIT"); !st) {
+    // The COMMIT goes with the model's deferred writes, answered in one round trip. If one of
+    // them failed, the server skipped the COMMIT: the transaction is rolled back, and the run
+    // with savepoints finds out which unit it was, as for a failed flush above.
+    static const Params none;
+    std::size_t failed_at = 0;
+    const std::size_t commit_at = c.deferred();
+    Status commit = c.Defer("COMMIT", none);
+    if (commit) commit = c.Drain(&failed_at);
+    if (!commit && failed_at < commit_at && c.Healthy()) {
+      failure = commit;
+      if (c.saw_retryable()) return lost_or(commit);
+      // A changed row the cache answered for: the cache was stale, not the units wrong.
+      const bool stale = c.last_sqlstate() == kCheckFailed && model && model->used_cache();
+      (void)c.Exec("ROLLBACK");
+      if (!c.Healthy()) return Outcome::kRetry;
+      return stale ? Outcome::kStale : Outcome::kUnitFailed;
+    }
+    if (auto st = commit; !st) {
       failure = st;
       if (!c.Healthy()) {
         // COMMIT was sent: it may or may not have happened, so running the batch again could
@@ -1797,6 +1842,7 @@ class PgStore final : public Store {
       std::lock_guard lock(session_mu_);
       unsynced_ = true;
     }
+    if (model) model->Remember(open_cache_, xid);
     return Outcome::kCommitted;
   }
 
@@ -1812,6 +1858,8 @@ class PgStore final : public Store {
     // Commits of the session before that no sync has vouched for yet may be gone with it: the
     // syncs that may answer for them fail.
     if (writer_session_ != 0) taint_ = 2;
+    // What the cache believes may be gone with the server's asynchronous commits.
+    open_cache_.Clear();
     writer_session_ = c.Session();
     writer_pid_ = r->Int(0, 0);
     writer_start_ = r->Text(0, 1);
@@ -1988,6 +2036,12 @@ class PgStore final : public Store {
   const std::shared_ptr<ReconnectBackoff> backoff_;  // shared by the writer and the pool
   ConnectOptions writer_options_, syncer_options_;
   std::mutex write_mu_;
+  // The writer's open incidents between groups (pg_group.h), under write_mu_. Groups after a
+  // stale entry read their keys instead, for kCacheCooldown of them: keys another node also
+  // writes would otherwise fail group after group.
+  OpenIncidentCache open_cache_;
+  int cache_cooldown_ = 0;
+  static constexpr int kCacheCooldown = 64;
   std::unique_ptr<Connection> writer_;
   // The writer's session (which a crash of the server ends), numbered: Sync() vouches only for
   // commits of the session still alive.
