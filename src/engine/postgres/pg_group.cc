@@ -132,13 +132,13 @@ std::string GroupModel::ModelKey(std::string_view service, std::string_view key)
 }
 
 GroupModel::Key* GroupModel::Find(std::string_view service, std::string_view key) {
-  const auto it = keys_.find(ModelKey(service, key));
+  const auto it = keys_.find(KeyRef{service, key});
   if (it == keys_.end() || it->second.demoted) return nullptr;
   return &it->second;
 }
 
 bool GroupModel::Covers(std::string_view service, std::string_view key) const {
-  const auto it = keys_.find(ModelKey(service, key));
+  const auto it = keys_.find(KeyRef{service, key});
   return it != keys_.end() && !it->second.demoted;
 }
 
@@ -168,7 +168,7 @@ Params GroupModel::Cover(const KeySet& keys) {
   for (const auto& [service, key] : keys) {
     if (key.empty()) continue;  // never matched by key
     std::string mk = ModelKey(service, key);
-    const OpenIncidentCache::Entry* e = cache_ != nullptr ? cache_->Find(mk) : nullptr;
+    OpenIncidentCache::Entry* e = cache_ != nullptr ? cache_->Find(mk) : nullptr;
     Key& k = keys_[std::move(mk)];
     services.push_back(service);
     dedup.push_back(key);
@@ -178,9 +178,10 @@ Params GroupModel::Cover(const KeySet& keys) {
       continue;
     }
     // As TakeLoaded would have it: not locked, written back only if still this version.
-    k.open = e->row.seq;
-    AddIncident(e->row, e->timeline_count, /*is_new=*/false);
-    Incident& inc = incidents_.at(e->row.seq);
+    const std::int64_t seq = e->row.seq;
+    k.open = seq;
+    AddIncident(std::move(e->row), e->timeline_count, /*is_new=*/false);
+    Incident& inc = incidents_.at(seq);
     inc.locked = false;
     inc.xmin = e->xmin;
     used_cache_ = true;
@@ -197,7 +198,7 @@ std::optional<Params> GroupModel::LoadParams() {
   return p;
 }
 
-void GroupModel::Remember(OpenIncidentCache& cache, std::int64_t xid) const {
+void GroupModel::Remember(OpenIncidentCache& cache, std::int64_t xid, std::int64_t second_xid) {
   for (const auto& [mk, k] : keys_) {
     const auto it = k.open != 0 && !k.demoted ? incidents_.find(k.open) : incidents_.end();
     // Only an open incident whose version is known: one this transaction wrote, or one it
@@ -207,28 +208,32 @@ void GroupModel::Remember(OpenIncidentCache& cache, std::int64_t xid) const {
       cache.Erase(mk);
       continue;
     }
-    const Incident& inc = it->second;
+    Incident& inc = it->second;
     OpenIncidentCache::Entry e;
     IncidentRow& r = e.row;
-    const IncidentRow& m = inc.row;
+    IncidentRow& m = inc.row;
     // The state columns only, as a read gives them (a new incident's row holds more).
     r.seq = m.seq;
-    r.id = m.id;
-    r.service_id = m.service_id;
-    r.dedup_key = m.dedup_key;
-    r.title = m.title;
-    r.description = m.description;
-    r.status = m.status;
-    r.urgency = m.urgency;
-    r.severity = m.severity;
-    r.source = m.source;
+    r.id = std::move(m.id);
+    r.service_id = std::move(m.service_id);
+    r.dedup_key = std::move(m.dedup_key);
+    r.title = std::move(m.title);
+    r.description = std::move(m.description);
+    r.status = std::move(m.status);
+    r.urgency = std::move(m.urgency);
+    r.severity = std::move(m.severity);
+    r.source = std::move(m.source);
     r.created_at = m.created_at;
     r.acknowledged_at = m.acknowledged_at;
     r.resolved_at = m.resolved_at;
     r.updated_at = m.updated_at;
     r.alert_count = m.alert_count;
     e.timeline_count = inc.timeline_count;
-    e.xmin = inc.written ? xid : inc.xmin;
+    e.xmin = !inc.written ? inc.xmin : inc.second ? second_xid : xid;
+    if (e.xmin == 0) {  // a version not known: nothing the flush could check against
+      cache.Erase(mk);
+      continue;
+    }
     cache.Put(mk, std::move(e));
   }
 }
@@ -255,7 +260,7 @@ Params GroupModel::AlertBlockParams() const {
 
 std::optional<std::optional<IncidentRow>> GroupModel::TryOpen(std::string_view service,
                                                               std::string_view key) const {
-  const auto it = keys_.find(ModelKey(service, key));
+  const auto it = keys_.find(KeyRef{service, key});
   if (it == keys_.end() || it->second.demoted) return std::nullopt;
   if (it->second.open == 0) return std::optional<IncidentRow>();
   return std::optional<IncidentRow>(incidents_.at(it->second.open).row);
@@ -458,7 +463,7 @@ std::int64_t GroupModel::NewIncidentsAhead() const {
   for (std::size_t i = unit_; i < unit_keys_.size(); ++i) {
     const std::string& mk = unit_keys_[i];
     if (mk.empty()) continue;
-    const auto it = keys_.find(mk);
+    const auto it = keys_.find(std::string_view(mk));
     if (it == keys_.end() || it->second.demoted || it->second.open != 0) continue;
     seen.insert(mk);
   }
@@ -632,9 +637,11 @@ Status GroupModel::AppendTimeline(TimelineRow& t) {
   return MaybeFlush();
 }
 
-Status GroupModel::Flush() {
-  // The columns' arrays, typed as the statement's casts say.
-  constexpr BinaryArray::Type I = BinaryArray::kInt8, T = BinaryArray::kText;
+namespace {
+
+// One flush statement's rows: each part's column arrays, typed as the statement's casts say.
+struct FlushRows {
+  static constexpr BinaryArray::Type I = BinaryArray::kInt8, T = BinaryArray::kText;
   BinaryArray ni[18] = {I, T, T, T, T, T, T, T, T, I, I, I, I, I, I, T, T, T};
   BinaryArray ui[10] = {I, T, T, T, I, I, I, I, I, I};
   BinaryArray na[25] = {I, I, T, T, T, T, T, T, T, T, T, T, T, T, T, T, T, I, I, I, I, T, T, T, T};
@@ -642,9 +649,76 @@ Status GroupModel::Flush() {
   BinaryArray nt[7] = {I, I, I, T, T, T, T};
   BinaryArray vi[2] = {I, I};
   std::int64_t n_ni = 0, n_ui = 0, n_na = 0, n_ua = 0, n_nt = 0, n_vi = 0;
+
+  bool empty() const { return n_ni + n_ui + n_na + n_ua + n_nt + n_vi == 0; }
+  // The statement (FlushSql of the parts with rows) and its parameters; takes the arrays.
+  std::pair<const std::string*, Params> Take() {
+    // One statement: data-modifying CTEs all run (on one snapshot; the rows each touches are
+    // distinct: a new incident is inserted in its final state, never also updated). Only the
+    // parts with rows are in it (a statement per combination): an empty part still costs its
+    // plan's start, a tenth of a millisecond for all five, which a small group of single events
+    // pays.
+    const int mask = (n_ni > 0 ? 1 : 0) | (n_ui > 0 ? 2 : 0) | (n_na > 0 ? 4 : 0) |
+                     (n_ua > 0 ? 8 : 0) | (n_nt > 0 ? 16 : 0) | (n_vi > 0 ? 32 : 0);
+    static const auto statements = [] {
+      std::array<std::string, 64> out;
+      for (int m = 1; m < 64; ++m) out[static_cast<std::size_t>(m)] = FlushSql(m);
+      return out;
+    }();
+    Params p;
+    const auto add = [&p](auto& arrays, bool present) {
+      if (!present) return;
+      for (auto& a : arrays) p.AddArray(std::move(a));
+    };
+    add(ni, n_ni > 0);
+    add(ui, n_ui > 0);
+    add(na, n_na > 0);
+    add(ua, n_ua > 0);
+    add(nt, n_nt > 0);
+    add(vi, n_vi > 0);
+    if (n_ui > 0) p.Add(n_ui);
+    if (n_ua > 0) p.Add(n_ua);
+    if (n_vi > 0) p.Add(n_vi);
+    return {&statements[static_cast<std::size_t>(mask)], std::move(p)};
+  }
+};
+
+}  // namespace
+
+Status GroupModel::Flush() { return Write(nullptr); }
+
+Result<bool> GroupModel::FlushSplit(Connection& second) {
+  if (new_alerts_.size() < kSplitRows) {
+    if (auto st = Write(nullptr); !st) return Fail(std::move(st.error()));
+    return false;
+  }
+  if (auto st = Write(&second); !st) return Fail(std::move(st.error()));
+  return second_used_;
+}
+
+Status GroupModel::Write(Connection* second) {
+  FlushRows halves[2];
+  // Whose half a key's rows are: all the rows of a key (its incidents, their alerts and
+  // entries) go to one transaction, so that the two never wait for each other's rows.
+  const auto half = [&](const std::string& service, const std::string& key) -> int {
+    if (second == nullptr) return 0;
+    const std::size_t h = std::hash<std::string_view>{}(service) * 31 +
+                          std::hash<std::string_view>{}(key);
+    return static_cast<int>((h >> 7) & 1);
+  };
+  const auto incident_half = [&](std::int64_t seq, int otherwise) {
+    const auto it = incidents_.find(seq);
+    return it == incidents_.end() ? otherwise
+                                  : half(it->second.row.service_id, it->second.row.dedup_key);
+  };
   for (std::int64_t seq : dirty_) {
-    const Incident& inc = incidents_.at(seq);
+    Incident& inc = incidents_.at(seq);
     const IncidentRow& r = inc.row;
+    const int h = half(r.service_id, r.dedup_key);
+    inc.second = h == 1;
+    FlushRows& f = halves[h];
+    auto& ni = f.ni;
+    auto& ui = f.ui;
     if (inc.is_new) {
       ni[0].Add(r.seq);
       ni[1].Add(r.service_id);
@@ -664,7 +738,7 @@ Status GroupModel::Flush() {
       ni[15].Add(inc.details_json);
       ni[16].Add(inc.fields_json);
       ni[17].Add(inc.metadata_json);
-      ++n_ni;
+      ++f.n_ni;
     } else {
       ui[0].Add(r.seq);
       ui[1].Add(r.status);
@@ -676,12 +750,15 @@ Status GroupModel::Flush() {
       ui[7].Add(r.alert_count);
       ui[8].Add(inc.timeline_count);
       ui[9].Add(inc.locked ? 0 : inc.xmin);  // 0: no check (this transaction holds the row)
-      ++n_ui;
+      ++f.n_ui;
     }
   }
   for (std::size_t i = 0; i < new_alerts_.size(); ++i) {
     const AlertRow& a = new_alerts_[i];
     const AlertJson& json = new_alert_json_[i];
+    FlushRows& f =
+        halves[incident_half(SeqOf(a.incident_id, "inc-"), half(a.service_id, a.dedup_key))];
+    auto& na = f.na;
     na[0].Add(a.seq);
     na[1].Add(SeqOf(a.incident_id, "inc-"));
     na[2].Add(a.service_id);
@@ -707,16 +784,23 @@ Status GroupModel::Flush() {
     na[22].Add(json.tl_body);
     na[23].Add(json.tl_actor);
     na[24].Add(json.tl_metadata);
-    ++n_na;
+    ++f.n_na;
   }
+  // Held resolves loaded from the database (linked to an incident, or held), and entries, with
+  // their incident's half.
   for (const auto& [seq, h] : held_) {
     if (!h.dirty) continue;
+    FlushRows& f = halves[incident_half(SeqOf(h.row.incident_id, "inc-"),
+                                        half(h.row.service_id, h.row.dedup_key))];
+    auto& ua = f.ua;
     ua[0].Add(seq);
     ua[1].Add(SeqOf(h.row.incident_id, "inc-"));
     ua[2].Add(h.row.held_until);
-    ++n_ua;
+    ++f.n_ua;
   }
   for (const Entry& e : new_entries_) {
+    FlushRows& f = halves[incident_half(e.incident_seq, 0)];
+    auto& nt = f.nt;
     nt[0].Add(e.incident_seq);
     nt[1].Add(e.n);
     nt[2].Add(e.at);
@@ -724,47 +808,35 @@ Status GroupModel::Flush() {
     nt[4].Add(e.body);
     nt[5].Add(e.actor);
     nt[6].Add(e.metadata);
-    ++n_nt;
+    ++f.n_nt;
   }
   std::vector<Incident*> verified;
   for (auto& [seq, inc] : incidents_) {
     if (inc.locked || inc.dirty || inc.xmin == 0) continue;
-    vi[0].Add(seq);
-    vi[1].Add(inc.xmin);
+    FlushRows& f = halves[half(inc.row.service_id, inc.row.dedup_key)];
+    f.vi[0].Add(seq);
+    f.vi[1].Add(inc.xmin);
     verified.push_back(&inc);
-    ++n_vi;
+    ++f.n_vi;
   }
-  if (n_ni + n_ui + n_na + n_ua + n_nt + n_vi == 0) return Ok();
-  // One statement: data-modifying CTEs all run (on one snapshot; the rows each touches are
-  // distinct: a new incident is inserted in its final state, never also updated). Only the parts
-  // with rows are in it (a statement per combination): an empty part still costs its plan's
-  // start, a tenth of a millisecond for all five, which a small group of single events pays.
-  const int mask = (n_ni > 0 ? 1 : 0) | (n_ui > 0 ? 2 : 0) | (n_na > 0 ? 4 : 0) |
-                   (n_ua > 0 ? 8 : 0) | (n_nt > 0 ? 16 : 0) | (n_vi > 0 ? 32 : 0);
-  static const auto statements = [] {
-    std::array<std::string, 64> out;
-    for (int m = 1; m < 64; ++m) out[static_cast<std::size_t>(m)] = FlushSql(m);
-    return out;
-  }();
-  const std::string& sql = statements[static_cast<std::size_t>(mask)];
-  Params p;
-  const auto add = [&p](auto& arrays, bool present) {
-    if (!present) return;
-    for (auto& a : arrays) p.AddArray(std::move(a));
-  };
-  add(ni, n_ni > 0);
-  add(ui, n_ui > 0);
-  add(na, n_na > 0);
-  add(ua, n_ua > 0);
-  add(nt, n_nt > 0);
-  add(vi, n_vi > 0);
-  if (n_ui > 0) p.Add(n_ui);
-  if (n_ua > 0) p.Add(n_ua);
-  if (n_vi > 0) p.Add(n_vi);
+  if (halves[0].empty() && halves[1].empty()) return Ok();
   // Sent without waiting: the server writes these rows while the writer runs the next units.
   // If a row the model holds changed since it was read (or was deleted), the statement fails,
   // and with it the transaction: the caller runs the group again with a statement per call.
-  if (auto st = c_.Defer(sql, p); !st) return st;
+  // The second half, if any, on the second connection, in a transaction of its own begun here
+  // (the caller commits it before this one, whose key locks cover both).
+  if (!halves[1].empty()) {
+    static const Params none;
+    auto [sql, p] = halves[1].Take();
+    second_used_ = true;  // the caller rolls it back if this fails
+    if (auto st = second->Defer("BEGIN", none); !st) return st;
+    if (auto st = second->Defer(kXidSql, none); !st) return st;
+    if (auto st = second->Defer(*sql, p); !st) return st;
+  }
+  if (!halves[0].empty()) {
+    auto [sql, p] = halves[0].Take();
+    if (auto st = c_.Defer(*sql, p); !st) return st;
+  }
   for (Incident* inc : verified) inc->locked = true;  // share-locked by the statement
   for (std::int64_t seq : dirty_) {
     Incident& inc = incidents_.at(seq);
@@ -798,7 +870,7 @@ Status GroupModel::Demote(std::string_view service_view, std::string_view key_vi
   // Copies: the caller's views may point into an incident this erases.
   const std::string service(service_view), key(key_view);
   if (auto st = Flush(); !st) return st;
-  const auto it = keys_.find(ModelKey(service, key));
+  const auto it = keys_.find(KeyRef{service, key});
   if (it == keys_.end()) return Ok();
   it->second.demoted = true;
   for (std::int64_t seq : it->second.incidents) incidents_.erase(seq);

@@ -35,6 +35,48 @@ namespace opsorch::engine::postgres {
 // The (service, dedup key) pairs of a write group.
 using KeySet = std::set<std::pair<std::string, std::string>>;
 
+// A (service, dedup key) pair as GroupModel::ModelKey() joins it ("service\0key"), looked up
+// without joining it: every event asks a few times, and a joined key was an allocation each.
+struct KeyRef {
+  std::string_view service, key;
+};
+struct ModelKeyHash {
+  using is_transparent = void;
+  // FNV-1a over service, a NUL, key: the same for a joined key and its parts.
+  static std::size_t Of(std::string_view service, std::string_view key) {
+    std::uint64_t h = 14695981039346656037ull;
+    const auto mix = [&h](std::string_view s) {
+      for (const char ch : s) {
+        h ^= static_cast<unsigned char>(ch);
+        h *= 1099511628211ull;
+      }
+    };
+    mix(service);
+    h *= 1099511628211ull;  // the NUL between them
+    mix(key);
+    return static_cast<std::size_t>(h);
+  }
+  std::size_t operator()(std::string_view joined) const {
+    const std::size_t nul = joined.find('\0');  // service ids never hold one
+    if (nul == std::string_view::npos) return Of(joined, {});
+    return Of(joined.substr(0, nul), joined.substr(nul + 1));
+  }
+  std::size_t operator()(const std::string& joined) const {
+    return (*this)(std::string_view(joined));
+  }
+  std::size_t operator()(KeyRef r) const { return Of(r.service, r.key); }
+};
+struct ModelKeyEq {
+  using is_transparent = void;
+  bool operator()(std::string_view a, std::string_view b) const { return a == b; }
+  bool operator()(std::string_view joined, KeyRef r) const {
+    return joined.size() == r.service.size() + 1 + r.key.size() &&
+           joined.substr(0, r.service.size()) == r.service && joined[r.service.size()] == '\0' &&
+           joined.substr(r.service.size() + 1) == r.key;
+  }
+  bool operator()(KeyRef r, std::string_view joined) const { return (*this)(joined, r); }
+};
+
 // What a writer's committed groups left of their keys' open incidents (the state columns, the
 // timeline count and the row version, xmin), kept from one group to the next so that a group
 // whose keys are all here reads nothing before its units run. An entry is only a belief: the
@@ -48,7 +90,9 @@ class OpenIncidentCache {
     std::int64_t timeline_count = 0;
     std::int64_t xmin = 0;
   };
-  const Entry* Find(const std::string& model_key) const {
+  // The entry, to be moved from by a group (which either puts it back, through Put, or fails,
+  // and then the writer empties the cache).
+  Entry* Find(const std::string& model_key) {
     const auto it = map_.find(model_key);
     return it == map_.end() ? nullptr : &it->second;
   }
@@ -69,7 +113,7 @@ class GroupModel {
  public:
   // `unit_keys`: each unit's first key as ModelKey() makes it ("" for none), from the probe.
   // `cache` (may be null): open incidents known from earlier groups, answered without a read.
-  GroupModel(Connection& c, std::vector<std::string> unit_keys, const OpenIncidentCache* cache)
+  GroupModel(Connection& c, std::vector<std::string> unit_keys, OpenIncidentCache* cache)
       : c_(c), unit_keys_(std::move(unit_keys)), cache_(cache) {}
 
   static std::string ModelKey(std::string_view service, std::string_view key);
@@ -90,8 +134,12 @@ class GroupModel {
   std::optional<Params> LoadParams();
   void TakeLoaded(const Rows& rows);
   // After the group committed: what it left of its keys goes to `cache` (`xid`: the
-  // transaction's id, the version of every row it wrote, as xmin shows it).
-  void Remember(OpenIncidentCache& cache, std::int64_t xid) const;
+  // transaction's id, the version of every row it wrote, as xmin shows it; `second_xid`: the
+  // second transaction's, for the rows FlushSplit sent there).
+  // Moves the rows out: the model is done.
+  void Remember(OpenIncidentCache& cache, std::int64_t xid, std::int64_t second_xid);
+  // The statement that gives a transaction's id as xmin shows it.
+  static constexpr std::string_view kXidSql = "SELECT txid_current() % 4294967296";
   // Whether a row answered from the cache was checked (a failed check of such a row means the
   // cache was stale, not that a unit failed).
   bool used_cache() const { return used_cache_; }
@@ -147,6 +195,15 @@ class GroupModel {
   // for the server (Connection::Defer): an error, a changed row included, comes from the
   // connection's next call that waits (the caller's COMMIT, Drain, or a read).
   Status Flush();
+  // The group's last flush, for a group that ran no statement of its own since its first reads:
+  // a large one (kSplitRows alerts or more) is split by key over this connection and `second`,
+  // on which it begins a transaction (BEGIN, kXidSql, its rows: all deferred), so that the
+  // server writes both halves at once. The halves never touch the same rows (a key's rows all
+  // go to one), so neither waits for the other; the caller commits `second` first, while this
+  // transaction still holds the keys' locks, and only once both flushes succeeded. True: the
+  // second was used.
+  Result<bool> FlushSplit(Connection& second);
+  static constexpr std::size_t kSplitRows = 256;
   // Numbers for rows the caller inserts itself while a model is in use: from the same blocks,
   // so that rows are numbered in the order the group's units made them.
   // Blocks of incident numbers start at one and double with use, never past the keys ahead
@@ -175,6 +232,7 @@ class GroupModel {
     // handed out. An open incident read at the start is not locked: its flush checks `xmin`.
     bool locked = true;
     bool written = false;   // inserted or updated by this transaction (its version: the xid)
+    bool second = false;    // … by the second one (FlushSplit)
     std::int64_t xmin = 0;  // the version read, when not locked
     std::string details_json, fields_json, metadata_json;  // a new one's, encoded once
   };
@@ -245,11 +303,14 @@ class GroupModel {
 
   Connection& c_;
   std::vector<std::string> unit_keys_;
-  const OpenIncidentCache* cache_;
+  OpenIncidentCache* cache_;
   std::vector<std::string> load_services_, load_dedup_;  // the keys the cache did not know
   bool used_cache_ = false;
+  bool second_used_ = false;
+  // Flush, with the rows of half the keys sent on `second` when not null.
+  Status Write(Connection* second);
   std::size_t unit_ = 0;
-  std::unordered_map<std::string, Key> keys_;
+  std::unordered_map<std::string, Key, ModelKeyHash, ModelKeyEq> keys_;
   std::unordered_map<std::int64_t, Incident> incidents_;
   std::vector<std::int64_t> dirty_;  // incidents changed since loaded or flushed
   // Alerts: those of this group not flushed yet, and loaded held resolves (with their changes).

@@ -1709,6 +1709,7 @@ class PgStore final : public Store {
       failure = std::move(st);
       if (!c.Healthy()) return Outcome::kRetry;
       const bool retry = c.saw_retryable();
+      (void)c.Drain();  // an error there must not keep the ROLLBACK from being sent
       (void)c.Exec("ROLLBACK");
       return retry ? Outcome::kRetry : Outcome::kFailed;
     };
@@ -1735,12 +1736,15 @@ class PgStore final : public Store {
     // failed) every call is its statement, so that a failing unit's writes roll back alone.
     std::optional<GroupModel> model;
     std::int64_t xid = 0;
+    std::uint64_t after_reads = 0;  // the statements sent when the group's first reads were
     if (!savepoints && !seen.empty()) {
       model.emplace(c, unit_keys, cache_cooldown_ == 0 ? &open_cache_ : nullptr);
       if (cache_cooldown_ > 0) --cache_cooldown_;
       // The read takes the keys the cache does not know; the transaction's id is the version
-      // of the rows it writes (for the cache).
-      static const std::string xid_sql = "SELECT txid_current() % 4294967296";
+      // of the rows it writes (for the cache). The alert numbers are taken here, after the
+      // keys' locks, by every group: a key's alerts are numbered in the order they are stored,
+      // across nodes too.
+      static const std::string xid_sql(GroupModel::kXidSql);
       const Params none, keys = model->Cover(seen), block = model->AlertBlockParams();
       const std::optional<Params> load = model->LoadParams();
       std::vector<Connection::Statement> statements = {{begin, &none}, {lock, &keys}};
@@ -1752,6 +1756,7 @@ class PgStore final : public Store {
       if (load) model->TakeLoaded((*first)[2]);
       model->TakeAlertBlock((*first)[first->size() - 2]);
       xid = first->back().Int(0, 0);
+      after_reads = c.statements();
     } else {
       if (auto st = c.Exec(begin); !st) return lost_or(st);
       if (!seen.empty()) {
@@ -1800,13 +1805,63 @@ class PgStore final : public Store {
       (void)c.Exec("ROLLBACK");
       return c.Healthy() ? Outcome::kContended : Outcome::kRetry;
     }
+    // A group that ran no statement of its own after its first reads may write half of its
+    // keys' rows on the second connection, at the same time (GroupModel::FlushSplit).
+    bool split = false;
     if (model) {
-      if (auto st = model->Flush(); !st) {
+      Connection* second = c.statements() == after_reads ? Second() : nullptr;
+      Result<bool> flushed = false;
+      if (second != nullptr) {
+        flushed = model->FlushSplit(*second);
+      } else if (auto st = model->Flush(); !st) {
+        flushed = Fail(std::move(st.error()));
+      }
+      if (!flushed) {
+        if (second != nullptr) RollBack(*second);
         // Which unit's write it was is unknown: the run with savepoints finds out.
-        if (!c.Healthy() || c.saw_retryable()) return lost_or(st);
-        failure = st;
+        if (!c.Healthy() || c.saw_retryable()) return lost_or(Fail(std::move(flushed.error())));
+        failure = Fail(std::move(flushed.error()));
         (void)c.Exec("ROLLBACK");
         return c.Healthy() ? Outcome::kUnitFailed : Outcome::kRetry;
+      }
+      split = *flushed;
+    }
+    std::int64_t second_xid = 0;
+    if (split) {
+      // Both flushes' results (the server wrote them at once), then the second's COMMIT: this
+      // transaction still holds the keys' locks while the other commits.
+      Connection& b = *second_;
+      std::vector<Rows> answered;
+      Status sb = b.Drain(nullptr, &answered);
+      Status sa = c.Drain();
+      if (!sb || !sa) {
+        const bool stale = model->used_cache() &&
+                           ((!sb && b.last_sqlstate() == kCheckFailed) ||
+                            (!sa && c.last_sqlstate() == kCheckFailed));
+        const bool retry = b.saw_retryable() || !b.Healthy();
+        b.ClearRetryable();
+        RollBack(b);
+        failure = !sa ? sa : sb;
+        if (!c.Healthy() || c.saw_retryable() || retry) return lost_or(failure);
+        (void)c.Exec("ROLLBACK");
+        return stale ? Outcome::kStale : Outcome::kUnitFailed;
+      }
+      second_xid = answered.size() == 3 && !answered[1].empty() ? answered[1].Int(0, 0) : 0;
+      if (auto st = b.Exec("COMMIT"); !st) {
+        // Not committed (the server said so), or unknown (the connection went): either way this
+        // transaction is rolled back; only the first case may run again.
+        const bool known = b.Healthy();
+        b.ClearRetryable();
+        RollBack(b);
+        (void)c.Drain();
+        (void)c.Exec("ROLLBACK");
+        if (!known) {
+          failure = Fail(errc::kInternal,
+                         "postgres: connection lost during COMMIT; the outcome is unknown");
+          return Outcome::kFailed;
+        }
+        failure = st;
+        return Outcome::kRetry;
       }
     }
     // The COMMIT goes with the model's deferred writes, answered in one round trip. If one of
@@ -1828,6 +1883,14 @@ class PgStore final : public Store {
     }
     if (auto st = commit; !st) {
       failure = st;
+      if (split) {
+        // The second half is in: this one must not run again.
+        if (!c.Idle()) (void)c.Exec("ROLLBACK");
+        failure = Fail(errc::kInternal,
+                       "postgres: half of a group committed and the other did not; the outcome "
+                       "of its events is unknown");
+        return Outcome::kFailed;
+      }
       if (!c.Healthy()) {
         // COMMIT was sent: it may or may not have happened, so running the batch again could
         // apply it twice.
@@ -1842,8 +1905,25 @@ class PgStore final : public Store {
       std::lock_guard lock(session_mu_);
       unsynced_ = true;
     }
-    if (model) model->Remember(open_cache_, xid);
+    if (model) model->Remember(open_cache_, xid, second_xid);
     return Outcome::kCommitted;
+  }
+
+  // The writer's second connection (GroupModel::FlushSplit), opened on first use; null when it
+  // cannot be had (the group then writes on one).
+  Connection* Second() {
+    if (!second_) {
+      auto c = Connection::Open(url_, writer_options_);
+      if (!c) return nullptr;
+      second_ = std::move(*c);
+    }
+    if (!second_->EnsureConnected()) return nullptr;
+    return second_.get();
+  }
+  // Ends what a connection's transaction did, whatever its deferred statements said.
+  static void RollBack(Connection& c) {
+    (void)c.Drain();
+    if (c.Healthy() && !c.Idle()) (void)c.Exec("ROLLBACK");
   }
 
   // Notes a new session of the writer (its first, or one after a reconnect): its server process
@@ -2043,6 +2123,9 @@ class PgStore final : public Store {
   int cache_cooldown_ = 0;
   static constexpr int kCacheCooldown = 64;
   std::unique_ptr<Connection> writer_;
+  // Commits only within the writer's groups, while the writer's session holds their keys: the
+  // sync's check of the writer's session covers its commits too (a server restart ends both).
+  std::unique_ptr<Connection> second_;
   // The writer's session (which a crash of the server ends), numbered: Sync() vouches only for
   // commits of the session still alive.
   std::mutex session_mu_;
