@@ -7,6 +7,7 @@
 // they fail, they do not skip.
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <future>
 #include <string>
 #include <thread>
@@ -19,6 +20,7 @@
 #include <opsorch/metrics/metrics.h>
 
 #include "engine/postgres/pg_db.h"
+#include "engine/rules.h"
 #include "engine/store_fixture.h"
 
 namespace opsorch::engine {
@@ -388,6 +390,170 @@ namespace {
 // session that is still alive after the flush. A session killed between its commit and the sync
 // (as a crash of the server would) fails that sync and the next, which may answer for the same
 // commits; once the writer is on a new session and its commits are covered, syncs succeed again.
+// A writer keeps its keys' open incidents from one group to the next (pg_group.h,
+// OpenIncidentCache) and reads nothing for them; an incident changed by anyone else in between
+// must not be taken from that memory. Resolved through another session, the next trigger of its
+// key opens a new incident instead of adding to (and reopening) the resolved one; acknowledged,
+// the next trigger keeps the acknowledgement. A unit that only reads (and so writes nothing the
+// flush could check) sees the change too.
+TEST(PgGroupModel, AnIncidentChangedBetweenGroupsIsNotTakenFromTheWritersMemory) {
+  constexpr std::int64_t kT0 = 1'780'000'000LL * 1'000'000'000;
+  constexpr std::int64_t kSecond = 1'000'000'000;
+  std::string url;
+  auto store = OpenTestStore("postgres", &url);
+  ASSERT_TRUE(store) << store.error().message;
+  const IntegrationRow integration = SeedService(**store, "svc-db", kT0);
+  auto resolved = ApplyOn(**store, integration, TriggerOf("k1", "disk full"), kT0);
+  auto acked = ApplyOn(**store, integration, TriggerOf("k2", "cpu high"), kT0);
+  auto read_only = ApplyOn(**store, integration, TriggerOf("k3", "memory"), kT0);
+  ASSERT_TRUE(resolved && acked && read_only);
+  // The same keys again: the writer now holds all three from a group of its own.
+  ASSERT_TRUE(ApplyOn(**store, integration, TriggerOf("k1", "disk full"), kT0 + kSecond));
+
+  auto other = postgres::Connection::Open(url);
+  ASSERT_TRUE(other) << other.error().message;
+  const auto seq = [](const std::string& id) { return id.substr(4); };
+  ASSERT_TRUE((*other)->Exec(
+      "UPDATE incidents SET status='resolved', resolved_at=" + std::to_string(kT0 + 2 * kSecond) +
+      ", updated_at=" + std::to_string(kT0 + 2 * kSecond) +
+      " WHERE seq=" + seq(resolved->incident_id) +
+      "; UPDATE incidents SET status='acknowledged', "
+      "acknowledged_at=" +
+      std::to_string(kT0 + 2 * kSecond) + " WHERE seq IN (" + seq(acked->incident_id) + ", " +
+      seq(read_only->incident_id) + ")"));
+
+  // First (a group that finds its memory stale forgets all of it): k3 is in the writer's
+  // memory as open and not acknowledged; a unit that only looks at it must see what the other
+  // session made of it.
+  std::string seen_status;
+  std::vector<Status> results;
+  ASSERT_TRUE((*store)->WriteBatch({[&](Tx& tx) -> Status {
+                                     auto open = tx.FindOpenIncident("svc-db", "k3");
+                                     if (!open) return Fail(std::move(open.error()));
+                                     seen_status = *open ? (*open)->status : "none";
+                                     return Ok();
+                                   }},
+                                   results));
+  ASSERT_TRUE(results.at(0)) << results[0].error().message;
+  EXPECT_EQ(seen_status, "acknowledged") << "a read answered from the writer's memory went stale";
+
+  auto again = ApplyOn(**store, integration, TriggerOf("k1", "disk full"), kT0 + 3 * kSecond);
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->action, "triggered") << "the trigger went to the incident resolved elsewhere";
+  EXPECT_NE(again->incident_id, resolved->incident_id);
+  auto old = (*store)->GetIncident(resolved->incident_id);
+  ASSERT_TRUE(old && old->has_value());
+  EXPECT_EQ((*old)->status, "resolved") << "the writer's memory reopened it";
+  EXPECT_EQ((*old)->alert_count, 2);
+
+  auto second = ApplyOn(**store, integration, TriggerOf("k2", "cpu high"), kT0 + 3 * kSecond);
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_EQ(second->action, "deduplicated");
+  auto inc = (*store)->GetIncident(acked->incident_id);
+  ASSERT_TRUE(inc && inc->has_value());
+  EXPECT_EQ((*inc)->status, "acknowledged") << "the acknowledgement was overwritten";
+  EXPECT_EQ((*inc)->acknowledged_at, kT0 + 2 * kSecond);
+  EXPECT_EQ((*inc)->alert_count, 2);
+}
+
+// A large group's rows are written by two sessions at once, split by key (GroupModel::
+// FlushSplit): both halves are stored, each key's rows together, and a half whose rows changed
+// elsewhere fails the whole group, which runs again and stores everything once.
+TEST(PgGroupModel, ALargeGroupIsWrittenByTwoSessionsAndStoredOnce) {
+  constexpr std::int64_t kT0 = 1'780'000'000LL * 1'000'000'000;
+  constexpr std::int64_t kSecond = 1'000'000'000;
+  constexpr int kKeys = 400;
+  std::string url;
+  auto store = OpenTestStore("postgres", &url);
+  ASSERT_TRUE(store) << store.error().message;
+  const IntegrationRow integration = SeedService(**store, "svc-db", kT0);
+  std::vector<Outcome> outcomes(kKeys);
+  const auto group = [&](std::int64_t at) {
+    std::vector<std::function<Status(Tx&)>> items;
+    for (int i = 0; i < kKeys; ++i) {
+      items.push_back([&, i, at](Tx& tx) -> Status {
+        auto r = ApplyEvent(tx, integration, TriggerOf("k" + std::to_string(i), "load"), at, {});
+        if (!r) return Fail(std::move(r.error()));
+        outcomes[static_cast<std::size_t>(i)] = *r;
+        return Ok();
+      });
+    }
+    std::vector<Status> results;
+    const Status st = (*store)->WriteBatch(items, results);
+    EXPECT_TRUE(st) << st.error().message;
+    for (const Status& r : results) EXPECT_TRUE(r) << r.error().message;
+  };
+  auto admin = postgres::Connection::Open(url);
+  ASSERT_TRUE(admin) << admin.error().message;
+  const auto one = [&](const std::string& sql) {
+    auto r = (*admin)->Query(sql);
+    EXPECT_TRUE(r) << r.error().message;
+    return r && !r->empty() ? r->Int(0, 0) : -1;
+  };
+
+  group(kT0);  // new incidents (numbered by statements as it goes: one session)
+  for (const Outcome& o : outcomes) EXPECT_EQ(o.action, "triggered");
+  const std::vector<Outcome> first = outcomes;
+  const auto alerts_after = [&](std::int64_t seq) {
+    return " FROM alerts WHERE seq > " + std::to_string(seq);
+  };
+  const auto ids = [&](int step) {
+    std::string out;
+    for (int i = 0; i < kKeys; i += step) {
+      out += (out.empty() ? "" : ",") + first[static_cast<std::size_t>(i)].incident_id.substr(4);
+    }
+    return out;
+  };
+  const auto same_incidents = [&](const char* action) {
+    for (int i = 0; i < kKeys; ++i) {
+      const Outcome& o = outcomes[static_cast<std::size_t>(i)];
+      EXPECT_EQ(o.action, action) << "k" << i;
+      EXPECT_EQ(o.incident_id, first[static_cast<std::size_t>(i)].incident_id) << "k" << i;
+    }
+  };
+
+  std::int64_t before = one("SELECT max(seq) FROM alerts");
+  group(kT0 + kSecond);  // every key known: two sessions
+  same_incidents("deduplicated");
+  EXPECT_EQ(one("SELECT count(DISTINCT xmin::text)" + alerts_after(before)), 2)
+      << "the group was not written by two sessions";
+
+  // Every seventh incident acknowledged by another session: both halves hold some, the group
+  // fails on them and runs again, keeping the acknowledgements.
+  ASSERT_TRUE((*admin)->Exec("UPDATE incidents SET status='acknowledged', acknowledged_at=" +
+                             std::to_string(kT0 + kSecond) + " WHERE seq IN (" + ids(7) + ")"));
+  before = one("SELECT max(seq) FROM alerts");
+  group(kT0 + 2 * kSecond);
+  same_incidents("deduplicated");
+  EXPECT_EQ(one("SELECT count(*)" + alerts_after(before)), kKeys) << "events lost or doubled";
+  EXPECT_EQ(one("SELECT count(DISTINCT xmin::text)" + alerts_after(before)), 2);
+  EXPECT_EQ(one("SELECT count(*) FROM incidents WHERE status='acknowledged' AND "
+                "acknowledged_at=" +
+                std::to_string(kT0 + kSecond)),
+            (kKeys + 6) / 7)
+      << "an acknowledgement made elsewhere was overwritten";
+
+  // Every tenth resolved elsewhere: its key's next trigger opens a new incident.
+  ASSERT_TRUE((*admin)->Exec(
+      "UPDATE incidents SET status='resolved', resolved_at=" + std::to_string(kT0 + 3 * kSecond) +
+      " WHERE seq IN (" + ids(10) + ")"));
+  group(kT0 + 4 * kSecond);
+  for (int i = 0; i < kKeys; ++i) {
+    const Outcome& o = outcomes[static_cast<std::size_t>(i)];
+    const Outcome& f = first[static_cast<std::size_t>(i)];
+    EXPECT_EQ(o.action, i % 10 == 0 ? "triggered" : "deduplicated") << "k" << i;
+    EXPECT_EQ(o.incident_id == f.incident_id, i % 10 != 0) << "k" << i;
+  }
+  EXPECT_EQ(one("SELECT count(*) FROM alerts"), 4 * kKeys) << "events lost or stored twice";
+  EXPECT_EQ(one("SELECT count(*) FROM incidents WHERE status<>'resolved'"), kKeys);
+  EXPECT_EQ(one("SELECT count(*) FROM incidents WHERE status='resolved' AND alert_count<>3"), 0)
+      << "an incident resolved elsewhere was written by the group";
+  EXPECT_EQ(one("SELECT count(*) FROM incidents i WHERE alert_count <> (SELECT count(*) FROM "
+                "alerts a WHERE a.incident_seq=i.seq)"),
+            0)
+      << "an incident's count disagrees with its alerts";
+}
+
 TEST(PgStoreSync, ACommitWhoseWriterSessionEndedBeforeItsSyncIsNotVouchedFor) {
   auto db = CreatePostgresTestDatabase();
   ASSERT_TRUE(db) << db.error().message;

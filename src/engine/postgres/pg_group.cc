@@ -702,8 +702,8 @@ Status GroupModel::Write(Connection* second) {
   // entries) go to one transaction, so that the two never wait for each other's rows.
   const auto half = [&](const std::string& service, const std::string& key) -> int {
     if (second == nullptr) return 0;
-    const std::size_t h = std::hash<std::string_view>{}(service) * 31 +
-                          std::hash<std::string_view>{}(key);
+    const std::size_t h =
+        std::hash<std::string_view>{}(service)*31 + std::hash<std::string_view>{}(key);
     return static_cast<int>((h >> 7) & 1);
   };
   const auto incident_half = [&](std::int64_t seq, int otherwise) {

@@ -1835,9 +1835,8 @@ class PgStore final : public Store {
       Status sb = b.Drain(nullptr, &answered);
       Status sa = c.Drain();
       if (!sb || !sa) {
-        const bool stale = model->used_cache() &&
-                           ((!sb && b.last_sqlstate() == kCheckFailed) ||
-                            (!sa && c.last_sqlstate() == kCheckFailed));
+        const bool stale = model->used_cache() && ((!sb && b.last_sqlstate() == kCheckFailed) ||
+                                                   (!sa && c.last_sqlstate() == kCheckFailed));
         const bool retry = b.saw_retryable() || !b.Healthy();
         b.ClearRetryable();
         RollBack(b);
