@@ -1124,8 +1124,7 @@ class PgStore final : public Store {
   // has covered yet may be lost.
   Status Sync() override {
     std::lock_guard lock(sync_mu_);
-    std::int64_t pid = 0;
-    std::string start;
+    std::int64_t mark = 0;
     {
       std::lock_guard session(session_mu_);
       if (taint_ > 0) {
@@ -1135,10 +1134,9 @@ class PgStore final : public Store {
       }
       if (!unsynced_) return Ok();  // nothing committed since the last sync
       unsynced_ = false;
-      pid = writer_pid_;
-      start = writer_start_;
+      mark = writer_mark_;
     }
-    Status st = FlushAndCheck(pid, start);
+    Status st = FlushAndCheck(mark);
     if (!st) {
       std::lock_guard session(session_mu_);
       taint_ = std::max(taint_, 1);
@@ -1925,14 +1923,23 @@ class PgStore final : public Store {
     if (c.Healthy() && !c.Idle()) (void)c.Exec("ROLLBACK");
   }
 
-  // Notes a new session of the writer (its first, or one after a reconnect): its server process
-  // and when it started, as PostgreSQL lists it (a proxy's made-up process id is never used).
+  // Notes a new session of the writer (its first, or one after a reconnect) and marks it: a
+  // session-level advisory lock on a random key that only this server session holds, and loses
+  // when it ends (a restart ends them all). The sync session tests for it in microseconds;
+  // listing the sessions (pg_stat_activity) copied every backend's status, a quarter of a
+  // millisecond per sync. Taken on the server, so a proxy cannot fake it.
   Status NoteWriterSession(Connection& c) {
     if (c.Session() == writer_session_) return Ok();
-    auto r =
-        c.Query("SELECT pid, backend_start::text FROM pg_stat_activity WHERE pid=pg_backend_pid()");
-    if (!r) return Fail(std::move(r.error()));
-    if (r->empty()) return Fail(errc::kInternal, "postgres: the writer's session is not listed");
+    std::int64_t mark = 0;
+    for (int attempt = 0; attempt < 4 && mark == 0; ++attempt) {
+      std::random_device rd;
+      const auto key = static_cast<std::int64_t>(rd() & 0x7fffffffu) + 1;
+      auto r = c.Query("SELECT pg_try_advisory_lock($1::int, $2::int)",
+                       Params().Add(kSessionMarkClass).Add(key));
+      if (!r) return Fail(std::move(r.error()));
+      if (!r->empty() && r->Text(0, 0) == "t") mark = key;
+    }
+    if (mark == 0) return Fail(errc::kInternal, "postgres: the writer's session could not be marked");
     std::lock_guard lock(session_mu_);
     // Commits of the session before that no sync has vouched for yet may be gone with it: the
     // syncs that may answer for them fail.
@@ -1940,13 +1947,12 @@ class PgStore final : public Store {
     // What the cache believes may be gone with the server's asynchronous commits.
     open_cache_.Clear();
     writer_session_ = c.Session();
-    writer_pid_ = r->Int(0, 0);
-    writer_start_ = r->Text(0, 1);
+    writer_mark_ = mark;
     return Ok();
   }
 
   // The synchronous write of Sync, and the check that the writer's session is still alive.
-  Status FlushAndCheck(std::int64_t pid, const std::string& start) {
+  Status FlushAndCheck(std::int64_t mark) {
     if (!syncer_) {
       auto c = Connection::Open(url_, syncer_options_);
       if (!c) return Fail(std::move(c.error()));
@@ -1955,11 +1961,16 @@ class PgStore final : public Store {
     if (auto st = syncer_->EnsureConnected(); !st) return st;
     auto r = syncer_->Query(
         "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET "
-        "value=excluded.value RETURNING (SELECT count(*) FROM pg_stat_get_activity($3::int) "
-        "WHERE backend_start::text=$4)",
-        Params().Add(sync_row_).Add(static_cast<std::int64_t>(++syncs_)).Add(pid).Add(start));
+        "value=excluded.value RETURNING CASE WHEN pg_try_advisory_lock($3::int, $4::int) THEN "
+        "NOT pg_advisory_unlock($3::int, $4::int) ELSE true END",
+        Params()
+            .Add(sync_row_)
+            .Add(static_cast<std::int64_t>(++syncs_))
+            .Add(kSessionMarkClass)
+            .Add(mark));
     if (!r) return Fail(std::move(r.error()));
-    if (r->empty() || r->Int(0, 0) != 1) {
+    // Taken: nobody held the writer's mark, so its session has ended.
+    if (r->empty() || r->Text(0, 0) != "t") {
       return Fail(errc::kUnavailable,
                   "postgres: the writer's session ended before its commits were flushed");
     }
@@ -2129,8 +2140,9 @@ class PgStore final : public Store {
   // commits of the session still alive.
   std::mutex session_mu_;
   std::uint64_t writer_session_ = 0;  // Connection::Session() of the writer when noted (0: none)
-  std::int64_t writer_pid_ = 0;
-  std::string writer_start_;
+  std::int64_t writer_mark_ = 0;  // the key of the writer session's mark (NoteWriterSession)
+  // The class (first key) of the marks: apart from the key locks, which take one 64-bit key.
+  static constexpr std::int64_t kSessionMarkClass = 0x6f70736f;  // "opso"
   bool unsynced_ = false;  // a commit since the last sync started
   int taint_ = 0;          // syncs still to fail (Sync)
   std::mutex sync_mu_;
