@@ -456,10 +456,10 @@ TEST(PgGroupModel, AnIncidentChangedBetweenGroupsIsNotTakenFromTheWritersMemory)
   EXPECT_EQ((*inc)->alert_count, 2);
 }
 
-// A large group's rows are written by two sessions at once, split by key (GroupModel::
-// FlushSplit): both halves are stored, each key's rows together, and a half whose rows changed
-// elsewhere fails the whole group, which runs again and stores everything once.
-TEST(PgGroupModel, ALargeGroupIsWrittenByTwoSessionsAndStoredOnce) {
+// A large group whose keys the writer holds in memory is written in one transaction; rows of it
+// changed elsewhere fail the whole group, which runs again (reading them) and stores every event
+// once, keeping the other session's changes.
+TEST(PgGroupModel, ALargeGroupWithRowsChangedElsewhereIsStoredOnce) {
   constexpr std::int64_t kT0 = 1'780'000'000LL * 1'000'000'000;
   constexpr std::int64_t kSecond = 1'000'000'000;
   constexpr int kKeys = 400;
@@ -491,7 +491,7 @@ TEST(PgGroupModel, ALargeGroupIsWrittenByTwoSessionsAndStoredOnce) {
     return r && !r->empty() ? r->Int(0, 0) : -1;
   };
 
-  group(kT0);  // new incidents (numbered by statements as it goes: one session)
+  group(kT0);  // new incidents
   for (const Outcome& o : outcomes) EXPECT_EQ(o.action, "triggered");
   const std::vector<Outcome> first = outcomes;
   const auto alerts_after = [&](std::int64_t seq) {
@@ -513,20 +513,20 @@ TEST(PgGroupModel, ALargeGroupIsWrittenByTwoSessionsAndStoredOnce) {
   };
 
   std::int64_t before = one("SELECT max(seq) FROM alerts");
-  group(kT0 + kSecond);  // every key known: two sessions
+  group(kT0 + kSecond);  // every key known: nothing read before the units run
   same_incidents("deduplicated");
-  EXPECT_EQ(one("SELECT count(DISTINCT xmin::text)" + alerts_after(before)), 2)
-      << "the group was not written by two sessions";
+  EXPECT_EQ(one("SELECT count(DISTINCT xmin::text)" + alerts_after(before)), 1)
+      << "the group was not written by one transaction";
 
-  // Every seventh incident acknowledged by another session: both halves hold some, the group
-  // fails on them and runs again, keeping the acknowledgements.
+  // Every seventh incident acknowledged by another session: the group fails on them and runs
+  // again, keeping the acknowledgements.
   ASSERT_TRUE((*admin)->Exec("UPDATE incidents SET status='acknowledged', acknowledged_at=" +
                              std::to_string(kT0 + kSecond) + " WHERE seq IN (" + ids(7) + ")"));
   before = one("SELECT max(seq) FROM alerts");
   group(kT0 + 2 * kSecond);
   same_incidents("deduplicated");
   EXPECT_EQ(one("SELECT count(*)" + alerts_after(before)), kKeys) << "events lost or doubled";
-  EXPECT_EQ(one("SELECT count(DISTINCT xmin::text)" + alerts_after(before)), 2);
+  EXPECT_EQ(one("SELECT count(DISTINCT xmin::text)" + alerts_after(before)), 1);
   EXPECT_EQ(one("SELECT count(*) FROM incidents WHERE status='acknowledged' AND "
                 "acknowledged_at=" +
                 std::to_string(kT0 + kSecond)),

@@ -332,6 +332,8 @@ Rows& Rows::operator=(Rows&& o) noexcept {
 
 int Rows::size() const { return r_ ? PQntuples(r_) : 0; }
 
+std::string_view Rows::Command() const { return r_ ? PQcmdStatus(r_) : ""; }
+
 std::int64_t Rows::Affected() const {
   const char* n = r_ ? PQcmdTuples(r_) : "";
   std::int64_t v = 0;
@@ -496,6 +498,19 @@ Status Connection::Exec(std::string_view sql) {
 }
 
 Result<const std::string*> Connection::Prepared(std::string_view sql, const Params& params) {
+  if (auto st = CheckParams(sql, params); !st) return Fail(std::move(st.error()));
+  static const std::string kUnnamed;
+  auto it = prepared_.find(sql);
+  if (it != prepared_.end()) return &it->second;
+  if (prepared_.size() >= kMaxPrepared) return &kUnnamed;
+  const std::string name = "opsorch_" + std::to_string(prepared_.size() + 1);
+  const std::string text(sql);
+  auto r = Check(Timed([&] { return PQprepare(c_, name.c_str(), text.c_str(), 0, nullptr); }), sql);
+  if (!r) return Fail(std::move(r.error()));
+  return &prepared_.emplace(text, name).first->second;
+}
+
+Status Connection::CheckParams(std::string_view sql, const Params& params) {
   // libpq sends text parameters NUL-terminated: a NUL inside one would silently cut it short,
   // and PostgreSQL text cannot hold one anyway.
   for (int i = 0; i < params.size(); ++i) {
@@ -516,15 +531,7 @@ Result<const std::string*> Connection::Prepared(std::string_view sql, const Para
                                          "cannot store");
     }
   }
-  static const std::string kUnnamed;
-  auto it = prepared_.find(sql);
-  if (it != prepared_.end()) return &it->second;
-  if (prepared_.size() >= kMaxPrepared) return &kUnnamed;
-  const std::string name = "opsorch_" + std::to_string(prepared_.size() + 1);
-  const std::string text(sql);
-  auto r = Check(Timed([&] { return PQprepare(c_, name.c_str(), text.c_str(), 0, nullptr); }), sql);
-  if (!r) return Fail(std::move(r.error()));
-  return &prepared_.emplace(text, name).first->second;
+  return Ok();
 }
 
 namespace {
@@ -697,13 +704,22 @@ Status Connection::QueryEach(std::string_view sql, const Params& params,
 }
 
 Status Connection::Defer(std::string_view sql, const Params& params) {
-  // A statement not prepared yet is prepared first, which takes a round trip outside pipeline
-  // mode (once per connection); so does a long queue, whose results must not pile up unread.
-  if (!deferred_.empty() && (deferred_.size() >= kMaxDeferred || !prepared_.contains(sql))) {
+  // A long queue is read first: its answers must not pile up unread.
+  if (deferred_.size() >= kMaxDeferred) {
     if (auto st = Drain(); !st) return st;
   }
   ++statements_;
-  auto name = Prepared(sql, params);
+  // A statement not prepared yet is prepared first when nothing is queued (a round trip outside
+  // pipeline mode, once per connection); behind queued ones it goes unnamed, so nothing waits.
+  static const std::string kUnnamed;
+  Result<const std::string*> name = &kUnnamed;
+  if (deferred_.empty()) {
+    name = Prepared(sql, params);
+  } else if (auto st = CheckParams(sql, params); !st) {
+    name = Fail(std::move(st.error()));
+  } else if (const auto it = prepared_.find(sql); it != prepared_.end()) {
+    name = &it->second;
+  }
   if (!name) return Fail(std::move(name.error()));
   if (PQpipelineStatus(c_) == PQ_PIPELINE_OFF && PQenterPipelineMode(c_) != 1) {
     return Fail(ErrorFrom(nullptr, sql));

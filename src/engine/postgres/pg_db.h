@@ -94,6 +94,8 @@ class Rows {
   Rows& operator=(const Rows&) = delete;
 
   int size() const;
+  // The command tag ("COMMIT", or "ROLLBACK" for a COMMIT of a failed transaction, …).
+  std::string_view Command() const;
   bool empty() const { return size() == 0; }
   std::int64_t Affected() const;  // rows changed by INSERT/UPDATE/DELETE
 
@@ -192,9 +194,12 @@ class Connection {
   // ClearRetryable(): the transaction must then be rolled back and run again. Sticky, because
   // the statements after it fail with "transaction is aborted" instead.
   bool saw_retryable() const { return saw_retryable_; }
-  // The SQLSTATE of the last error a statement returned ("" for one without).
+  // The SQLSTATE of the last error a statement returned since ClearRetryable() ("": none).
   const std::string& last_sqlstate() const { return last_sqlstate_; }
-  void ClearRetryable() { saw_retryable_ = false; }
+  void ClearRetryable() {
+    saw_retryable_ = false;
+    last_sqlstate_.clear();
+  }
 
   // Statements sent together and answered together (libpq's pipeline mode): one round trip
   // for all, executed one after the other, each a statement of its own (its own snapshot under
@@ -208,10 +213,10 @@ class Connection {
 
   // A statement sent without waiting for its result (libpq's pipeline mode), so that the server
   // runs it while the caller goes on: a write whose outcome is only success or an error (it
-  // raises one when what it checks does not hold). Its rows are dropped. Drain() reads the
-  // results; every other call (Exec, Query, QueryEach, Pipeline) drains first, so it runs after
-  // them, and a deferred statement's error is what that call returns. After a failed one the
-  // server skips the deferred statements behind it (PostgreSQL's pipeline rules).
+  // raises one when what it checks does not hold). Drain() reads the results (and hands over
+  // their rows when asked); every other call (Exec, Query, QueryEach, Pipeline) drains first, so it
+  // runs after them, and a deferred statement's error is what that call returns. After a failed one
+  // the server skips the deferred statements behind it (PostgreSQL's pipeline rules).
   Status Defer(std::string_view sql, const Params& params = {});
   // Reads the deferred statements' results: Ok, or the first error. `failed_at`, when given, is
   // set to the index (among the statements deferred since the last drain) of the first that
@@ -230,6 +235,8 @@ class Connection {
   Connection(pg_conn* c, ConnectOptions options) : c_(c), options_(std::move(options)) {}
   // The cached statement's name ("" = too many cached, send it unnamed).
   Result<const std::string*> Prepared(std::string_view sql, const Params& params);
+  // Refuses parameters PostgreSQL cannot take (a NUL in text, a value of 1 GiB or more), named.
+  Status CheckParams(std::string_view sql, const Params& params);
   Result<Rows> Check(pg_result* r, std::string_view sql);
   Error ErrorFrom(pg_result* r, std::string_view sql);
   // An idle connection has nothing to read: if its socket is readable the server closed it or

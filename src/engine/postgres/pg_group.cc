@@ -198,7 +198,7 @@ std::optional<Params> GroupModel::LoadParams() {
   return p;
 }
 
-void GroupModel::Remember(OpenIncidentCache& cache, std::int64_t xid, std::int64_t second_xid) {
+void GroupModel::Remember(OpenIncidentCache& cache, std::int64_t xid) {
   for (const auto& [mk, k] : keys_) {
     const auto it = k.open != 0 && !k.demoted ? incidents_.find(k.open) : incidents_.end();
     // Only an open incident whose version is known: one this transaction wrote, or one it
@@ -229,7 +229,7 @@ void GroupModel::Remember(OpenIncidentCache& cache, std::int64_t xid, std::int64
     r.updated_at = m.updated_at;
     r.alert_count = m.alert_count;
     e.timeline_count = inc.timeline_count;
-    e.xmin = !inc.written ? inc.xmin : inc.second ? second_xid : xid;
+    e.xmin = inc.written ? xid : inc.xmin;
     if (e.xmin == 0) {  // a version not known: nothing the flush could check against
       cache.Erase(mk);
       continue;
@@ -685,38 +685,11 @@ struct FlushRows {
 
 }  // namespace
 
-Status GroupModel::Flush() { return Write(nullptr); }
-
-Result<bool> GroupModel::FlushSplit(Connection& second) {
-  if (new_alerts_.size() < kSplitRows) {
-    if (auto st = Write(nullptr); !st) return Fail(std::move(st.error()));
-    return false;
-  }
-  if (auto st = Write(&second); !st) return Fail(std::move(st.error()));
-  return second_used_;
-}
-
-Status GroupModel::Write(Connection* second) {
-  FlushRows halves[2];
-  // Whose half a key's rows are: all the rows of a key (its incidents, their alerts and
-  // entries) go to one transaction, so that the two never wait for each other's rows.
-  const auto half = [&](const std::string& service, const std::string& key) -> int {
-    if (second == nullptr) return 0;
-    const std::size_t h =
-        std::hash<std::string_view>{}(service)*31 + std::hash<std::string_view>{}(key);
-    return static_cast<int>((h >> 7) & 1);
-  };
-  const auto incident_half = [&](std::int64_t seq, int otherwise) {
-    const auto it = incidents_.find(seq);
-    return it == incidents_.end() ? otherwise
-                                  : half(it->second.row.service_id, it->second.row.dedup_key);
-  };
+Status GroupModel::Flush() {
+  FlushRows f;
   for (std::int64_t seq : dirty_) {
-    Incident& inc = incidents_.at(seq);
+    const Incident& inc = incidents_.at(seq);
     const IncidentRow& r = inc.row;
-    const int h = half(r.service_id, r.dedup_key);
-    inc.second = h == 1;
-    FlushRows& f = halves[h];
     auto& ni = f.ni;
     auto& ui = f.ui;
     if (inc.is_new) {
@@ -756,8 +729,6 @@ Status GroupModel::Write(Connection* second) {
   for (std::size_t i = 0; i < new_alerts_.size(); ++i) {
     const AlertRow& a = new_alerts_[i];
     const AlertJson& json = new_alert_json_[i];
-    FlushRows& f =
-        halves[incident_half(SeqOf(a.incident_id, "inc-"), half(a.service_id, a.dedup_key))];
     auto& na = f.na;
     na[0].Add(a.seq);
     na[1].Add(SeqOf(a.incident_id, "inc-"));
@@ -786,12 +757,8 @@ Status GroupModel::Write(Connection* second) {
     na[24].Add(json.tl_metadata);
     ++f.n_na;
   }
-  // Held resolves loaded from the database (linked to an incident, or held), and entries, with
-  // their incident's half.
   for (const auto& [seq, h] : held_) {
     if (!h.dirty) continue;
-    FlushRows& f = halves[incident_half(SeqOf(h.row.incident_id, "inc-"),
-                                        half(h.row.service_id, h.row.dedup_key))];
     auto& ua = f.ua;
     ua[0].Add(seq);
     ua[1].Add(SeqOf(h.row.incident_id, "inc-"));
@@ -799,7 +766,6 @@ Status GroupModel::Write(Connection* second) {
     ++f.n_ua;
   }
   for (const Entry& e : new_entries_) {
-    FlushRows& f = halves[incident_half(e.incident_seq, 0)];
     auto& nt = f.nt;
     nt[0].Add(e.incident_seq);
     nt[1].Add(e.n);
@@ -813,28 +779,17 @@ Status GroupModel::Write(Connection* second) {
   std::vector<Incident*> verified;
   for (auto& [seq, inc] : incidents_) {
     if (inc.locked || inc.dirty || inc.xmin == 0) continue;
-    FlushRows& f = halves[half(inc.row.service_id, inc.row.dedup_key)];
     f.vi[0].Add(seq);
     f.vi[1].Add(inc.xmin);
     verified.push_back(&inc);
     ++f.n_vi;
   }
-  if (halves[0].empty() && halves[1].empty()) return Ok();
+  if (f.empty()) return Ok();
   // Sent without waiting: the server writes these rows while the writer runs the next units.
   // If a row the model holds changed since it was read (or was deleted), the statement fails,
   // and with it the transaction: the caller runs the group again with a statement per call.
-  // The second half, if any, on the second connection, in a transaction of its own begun here
-  // (the caller commits it before this one, whose key locks cover both).
-  if (!halves[1].empty()) {
-    static const Params none;
-    auto [sql, p] = halves[1].Take();
-    second_used_ = true;  // the caller rolls it back if this fails
-    if (auto st = second->Defer("BEGIN", none); !st) return st;
-    if (auto st = second->Defer(kXidSql, none); !st) return st;
-    if (auto st = second->Defer(*sql, p); !st) return st;
-  }
-  if (!halves[0].empty()) {
-    auto [sql, p] = halves[0].Take();
+  {
+    auto [sql, p] = f.Take();
     if (auto st = c_.Defer(*sql, p); !st) return st;
   }
   for (Incident* inc : verified) inc->locked = true;  // share-locked by the statement

@@ -82,13 +82,16 @@ struct ModelKeyEq {
 // whose keys are all here reads nothing before its units run. An entry is only a belief: the
 // group's flush checks the version of every row it answered from, as it does for a row it read,
 // so a change made since by anyone (another node, an API call) fails the group, whose writer
-// then empties the cache and runs it again with reads. Bounded: emptied when full.
+// then empties the cache and runs it again with reads. Bounded in entries and bytes (titles and
+// descriptions can be long), and emptied a billion transactions after its first entry: a
+// version is xmin, 32 bits, which repeats after four billion.
 class OpenIncidentCache {
  public:
   struct Entry {
     IncidentRow row;  // the state columns (kIncidentStateColumns), as a read gives them
     std::int64_t timeline_count = 0;
     std::int64_t xmin = 0;
+    std::size_t bytes = 0;  // counted by Put
   };
   // The entry, to be moved from by a group (which either puts it back, through Put, or fails,
   // and then the writer empties the cache).
@@ -97,16 +100,40 @@ class OpenIncidentCache {
     return it == map_.end() ? nullptr : &it->second;
   }
   void Put(const std::string& model_key, Entry e) {
-    if (map_.size() >= kMaxEntries && map_.count(model_key) == 0) map_.clear();
-    map_.insert_or_assign(model_key, std::move(e));
+    const IncidentRow& r = e.row;
+    e.bytes = model_key.size() + r.id.size() + r.service_id.size() + r.dedup_key.size() +
+              r.title.size() + r.description.size() + r.status.size() + r.urgency.size() +
+              r.severity.size() + r.source.size() + 256;
+    Erase(model_key);
+    if (map_.size() >= kMaxEntries || bytes_ + e.bytes > kMaxBytes) Clear();
+    bytes_ += e.bytes;
+    map_.emplace(model_key, std::move(e));
   }
-  void Erase(const std::string& model_key) { map_.erase(model_key); }
-  void Clear() { map_.clear(); }
+  void Erase(const std::string& model_key) {
+    const auto it = map_.find(model_key);
+    if (it == map_.end()) return;
+    bytes_ -= it->second.bytes;
+    map_.erase(it);
+  }
+  void Clear() {
+    map_.clear();
+    bytes_ = 0;
+    first_txid_ = 0;
+  }
+  // Before a group's entries are put: `txid`, its transaction's full id (txid_current()).
+  void Age(std::int64_t txid) {
+    if (first_txid_ != 0 && txid - first_txid_ > kMaxAge) Clear();
+    if (first_txid_ == 0) first_txid_ = txid;
+  }
   std::size_t size() const { return map_.size(); }
   static constexpr std::size_t kMaxEntries = 1 << 16;
+  static constexpr std::size_t kMaxBytes = 64 << 20;
+  static constexpr std::int64_t kMaxAge = 1'000'000'000;
 
  private:
   std::unordered_map<std::string, Entry> map_;
+  std::size_t bytes_ = 0;
+  std::int64_t first_txid_ = 0;
 };
 
 class GroupModel {
@@ -134,12 +161,12 @@ class GroupModel {
   std::optional<Params> LoadParams();
   void TakeLoaded(const Rows& rows);
   // After the group committed: what it left of its keys goes to `cache` (`xid`: the
-  // transaction's id, the version of every row it wrote, as xmin shows it; `second_xid`: the
-  // second transaction's, for the rows FlushSplit sent there).
-  // Moves the rows out: the model is done.
-  void Remember(OpenIncidentCache& cache, std::int64_t xid, std::int64_t second_xid);
-  // The statement that gives a transaction's id as xmin shows it.
-  static constexpr std::string_view kXidSql = "SELECT txid_current() % 4294967296";
+  // transaction's id, the version of every row it wrote, as xmin shows it; 0: unknown, and then
+  // none of them). Moves the rows out: the model is done.
+  void Remember(OpenIncidentCache& cache, std::int64_t xid);
+  // The statement that gives a transaction's full id; xmin shows it modulo 2^32 (XminOf).
+  static constexpr std::string_view kXidSql = "SELECT txid_current()";
+  static std::int64_t XminOf(std::int64_t txid) { return txid & 0xffffffffLL; }
   // Whether a row answered from the cache was checked (a failed check of such a row means the
   // cache was stale, not that a unit failed).
   bool used_cache() const { return used_cache_; }
@@ -195,15 +222,6 @@ class GroupModel {
   // for the server (Connection::Defer): an error, a changed row included, comes from the
   // connection's next call that waits (the caller's COMMIT, Drain, or a read).
   Status Flush();
-  // The group's last flush, for a group that ran no statement of its own since its first reads:
-  // a large one (kSplitRows alerts or more) is split by key over this connection and `second`,
-  // on which it begins a transaction (BEGIN, kXidSql, its rows: all deferred), so that the
-  // server writes both halves at once. The halves never touch the same rows (a key's rows all
-  // go to one), so neither waits for the other; the caller commits `second` first, while this
-  // transaction still holds the keys' locks, and only once both flushes succeeded. True: the
-  // second was used.
-  Result<bool> FlushSplit(Connection& second);
-  static constexpr std::size_t kSplitRows = 256;
   // Numbers for rows the caller inserts itself while a model is in use: from the same blocks,
   // so that rows are numbered in the order the group's units made them.
   // Blocks of incident numbers start at one and double with use, never past the keys ahead
@@ -232,7 +250,6 @@ class GroupModel {
     // handed out. An open incident read at the start is not locked: its flush checks `xmin`.
     bool locked = true;
     bool written = false;   // inserted or updated by this transaction (its version: the xid)
-    bool second = false;    // … by the second one (FlushSplit)
     std::int64_t xmin = 0;  // the version read, when not locked
     std::string details_json, fields_json, metadata_json;  // a new one's, encoded once
   };
@@ -306,9 +323,6 @@ class GroupModel {
   OpenIncidentCache* cache_;
   std::vector<std::string> load_services_, load_dedup_;  // the keys the cache did not know
   bool used_cache_ = false;
-  bool second_used_ = false;
-  // Flush, with the rows of half the keys sent on `second` when not null.
-  Status Write(Connection* second);
   std::size_t unit_ = 0;
   std::unordered_map<std::string, Key, ModelKeyHash, ModelKeyEq> keys_;
   std::unordered_map<std::int64_t, Incident> incidents_;

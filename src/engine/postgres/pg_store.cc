@@ -1707,8 +1707,7 @@ class PgStore final : public Store {
       failure = std::move(st);
       if (!c.Healthy()) return Outcome::kRetry;
       const bool retry = c.saw_retryable();
-      (void)c.Drain();  // an error there must not keep the ROLLBACK from being sent
-      (void)c.Exec("ROLLBACK");
+      RollBack(c);
       return retry ? Outcome::kRetry : Outcome::kFailed;
     };
     if (auto st = c.EnsureConnected(); !st) {
@@ -1734,7 +1733,6 @@ class PgStore final : public Store {
     // failed) every call is its statement, so that a failing unit's writes roll back alone.
     std::optional<GroupModel> model;
     std::int64_t xid = 0;
-    std::uint64_t after_reads = 0;  // the statements sent when the group's first reads were
     if (!savepoints && !seen.empty()) {
       model.emplace(c, unit_keys, cache_cooldown_ == 0 ? &open_cache_ : nullptr);
       if (cache_cooldown_ > 0) --cache_cooldown_;
@@ -1754,7 +1752,6 @@ class PgStore final : public Store {
       if (load) model->TakeLoaded((*first)[2]);
       model->TakeAlertBlock((*first)[first->size() - 2]);
       xid = first->back().Int(0, 0);
-      after_reads = c.statements();
     } else {
       if (auto st = c.Exec(begin); !st) return lost_or(st);
       if (!seen.empty()) {
@@ -1788,8 +1785,12 @@ class PgStore final : public Store {
       if (!savepoints) {
         if (!results[i] && !tx.contended()) {
           failure = results[i];
-          (void)c.Exec("ROLLBACK");
-          return c.Healthy() ? Outcome::kUnitFailed : Outcome::kRetry;
+          // The unit may have failed on a flush of the model's (its error comes with the next
+          // statement): a changed row the cache answered for means the cache was stale.
+          const bool stale = Stale(c, model);
+          RollBack(c);
+          if (!c.Healthy()) return Outcome::kRetry;
+          return stale ? Outcome::kStale : Outcome::kUnitFailed;
         }
         continue;
       }
@@ -1800,94 +1801,43 @@ class PgStore final : public Store {
     }
     if (tx.contended()) {
       failure = PgTx::Contended();
-      (void)c.Exec("ROLLBACK");
+      RollBack(c);
       return c.Healthy() ? Outcome::kContended : Outcome::kRetry;
     }
-    // A group that ran no statement of its own after its first reads may write half of its
-    // keys' rows on the second connection, at the same time (GroupModel::FlushSplit).
-    bool split = false;
     if (model) {
-      Connection* second = c.statements() == after_reads ? Second() : nullptr;
-      Result<bool> flushed = false;
-      if (second != nullptr) {
-        flushed = model->FlushSplit(*second);
-      } else if (auto st = model->Flush(); !st) {
-        flushed = Fail(std::move(st.error()));
-      }
-      if (!flushed) {
-        if (second != nullptr) RollBack(*second);
+      if (auto st = model->Flush(); !st) {
         // Which unit's write it was is unknown: the run with savepoints finds out.
-        if (!c.Healthy() || c.saw_retryable()) return lost_or(Fail(std::move(flushed.error())));
-        failure = Fail(std::move(flushed.error()));
-        (void)c.Exec("ROLLBACK");
-        return c.Healthy() ? Outcome::kUnitFailed : Outcome::kRetry;
-      }
-      split = *flushed;
-    }
-    std::int64_t second_xid = 0;
-    if (split) {
-      // Both flushes' results (the server wrote them at once), then the second's COMMIT: this
-      // transaction still holds the keys' locks while the other commits.
-      Connection& b = *second_;
-      std::vector<Rows> answered;
-      Status sb = b.Drain(nullptr, &answered);
-      Status sa = c.Drain();
-      if (!sb || !sa) {
-        const bool stale = model->used_cache() && ((!sb && b.last_sqlstate() == kCheckFailed) ||
-                                                   (!sa && c.last_sqlstate() == kCheckFailed));
-        const bool retry = b.saw_retryable() || !b.Healthy();
-        b.ClearRetryable();
-        RollBack(b);
-        failure = !sa ? sa : sb;
-        if (!c.Healthy() || c.saw_retryable() || retry) return lost_or(failure);
-        (void)c.Exec("ROLLBACK");
-        return stale ? Outcome::kStale : Outcome::kUnitFailed;
-      }
-      second_xid = answered.size() == 3 && !answered[1].empty() ? answered[1].Int(0, 0) : 0;
-      if (auto st = b.Exec("COMMIT"); !st) {
-        // Not committed (the server said so), or unknown (the connection went): either way this
-        // transaction is rolled back; only the first case may run again.
-        const bool known = b.Healthy();
-        b.ClearRetryable();
-        RollBack(b);
-        (void)c.Drain();
-        (void)c.Exec("ROLLBACK");
-        if (!known) {
-          failure = Fail(errc::kInternal,
-                         "postgres: connection lost during COMMIT; the outcome is unknown");
-          return Outcome::kFailed;
-        }
+        if (!c.Healthy() || c.saw_retryable()) return lost_or(st);
         failure = st;
-        return Outcome::kRetry;
+        RollBack(c);
+        return c.Healthy() ? Outcome::kUnitFailed : Outcome::kRetry;
       }
     }
     // The COMMIT goes with the model's deferred writes, answered in one round trip. If one of
-    // them failed, the server skipped the COMMIT: the transaction is rolled back, and the run
-    // with savepoints finds out which unit it was, as for a failed flush above.
+    // them failed, the server skipped the COMMIT (the transaction stays aborted until the
+    // ROLLBACK here), and the run with savepoints finds out which unit it was, as for a failed
+    // flush above. A COMMIT the server answers with ROLLBACK (the transaction had failed, and
+    // nobody said so) committed nothing: never taken for a commit.
     static const Params none;
     std::size_t failed_at = 0;
     const std::size_t commit_at = c.deferred();
+    std::vector<Rows> answers;
     Status commit = c.Defer("COMMIT", none);
-    if (commit) commit = c.Drain(&failed_at);
+    if (commit) commit = c.Drain(&failed_at, &answers);
+    if (commit && (answers.empty() || answers.back().Command() != "COMMIT")) {
+      failure = Fail(errc::kInternal, "postgres: the group's transaction had failed");
+      return c.Healthy() ? Outcome::kUnitFailed : Outcome::kRetry;
+    }
     if (!commit && failed_at < commit_at && c.Healthy()) {
       failure = commit;
       if (c.saw_retryable()) return lost_or(commit);
-      // A changed row the cache answered for: the cache was stale, not the units wrong.
-      const bool stale = c.last_sqlstate() == kCheckFailed && model && model->used_cache();
-      (void)c.Exec("ROLLBACK");
+      const bool stale = Stale(c, model);
+      RollBack(c);
       if (!c.Healthy()) return Outcome::kRetry;
       return stale ? Outcome::kStale : Outcome::kUnitFailed;
     }
     if (auto st = commit; !st) {
       failure = st;
-      if (split) {
-        // The second half is in: this one must not run again.
-        if (!c.Idle()) (void)c.Exec("ROLLBACK");
-        failure = Fail(errc::kInternal,
-                       "postgres: half of a group committed and the other did not; the outcome "
-                       "of its events is unknown");
-        return Outcome::kFailed;
-      }
       if (!c.Healthy()) {
         // COMMIT was sent: it may or may not have happened, so running the batch again could
         // apply it twice.
@@ -1902,22 +1852,20 @@ class PgStore final : public Store {
       std::lock_guard lock(session_mu_);
       unsynced_ = true;
     }
-    if (model) model->Remember(open_cache_, xid, second_xid);
+    if (model) {
+      open_cache_.Age(xid);
+      model->Remember(open_cache_, GroupModel::XminOf(xid));
+    }
     return Outcome::kCommitted;
   }
 
-  // The writer's second connection (GroupModel::FlushSplit), opened on first use; null when it
-  // cannot be had (the group then writes on one).
-  Connection* Second() {
-    if (!second_) {
-      auto c = Connection::Open(url_, writer_options_);
-      if (!c) return nullptr;
-      second_ = std::move(*c);
-    }
-    if (!second_->EnsureConnected()) return nullptr;
-    return second_.get();
+  // Whether the group failed on a row the cache answered for that had changed: the cache was
+  // stale, the units were not wrong.
+  static bool Stale(const Connection& c, const std::optional<GroupModel>& model) {
+    return c.last_sqlstate() == kCheckFailed && model && model->used_cache();
   }
-  // Ends what a connection's transaction did, whatever its deferred statements said.
+  // Ends what a connection's transaction did, whatever its deferred statements said (an error
+  // there must not keep the ROLLBACK from being sent).
   static void RollBack(Connection& c) {
     (void)c.Drain();
     if (c.Healthy() && !c.Idle()) (void)c.Exec("ROLLBACK");
@@ -1939,7 +1887,8 @@ class PgStore final : public Store {
       if (!r) return Fail(std::move(r.error()));
       if (!r->empty() && r->Text(0, 0) == "t") mark = key;
     }
-    if (mark == 0) return Fail(errc::kInternal, "postgres: the writer's session could not be marked");
+    if (mark == 0)
+      return Fail(errc::kInternal, "postgres: the writer's session could not be marked");
     std::lock_guard lock(session_mu_);
     // Commits of the session before that no sync has vouched for yet may be gone with it: the
     // syncs that may answer for them fail.
@@ -2133,14 +2082,11 @@ class PgStore final : public Store {
   int cache_cooldown_ = 0;
   static constexpr int kCacheCooldown = 64;
   std::unique_ptr<Connection> writer_;
-  // Commits only within the writer's groups, while the writer's session holds their keys: the
-  // sync's check of the writer's session covers its commits too (a server restart ends both).
-  std::unique_ptr<Connection> second_;
   // The writer's session (which a crash of the server ends), numbered: Sync() vouches only for
   // commits of the session still alive.
   std::mutex session_mu_;
   std::uint64_t writer_session_ = 0;  // Connection::Session() of the writer when noted (0: none)
-  std::int64_t writer_mark_ = 0;  // the key of the writer session's mark (NoteWriterSession)
+  std::int64_t writer_mark_ = 0;      // the key of the writer session's mark (NoteWriterSession)
   // The class (first key) of the marks: apart from the key locks, which take one 64-bit key.
   static constexpr std::int64_t kSessionMarkClass = 0x6f70736f;  // "opso"
   bool unsynced_ = false;  // a commit since the last sync started
