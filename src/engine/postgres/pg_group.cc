@@ -32,11 +32,12 @@ std::string Unnests(int first, std::string_view types) {
 }
 
 // A group's write (GroupModel::Flush) with the parts in `mask` (1 new incidents, 2 incident
-// updates, 4 new alerts, 8 alert updates, 16 timeline rows), their arrays numbered in that
-// order. Inserts take their rows from unnest in the select list, which yields them one by one
-// (in FROM, unnest's rows are first copied into a tuplestore), and return nothing: they insert
-// every row or fail. The updates return a row per row updated; the statement answers both
-// counts, which Flush checks.
+// updates, 4 new alerts, 8 alert updates, 16 timeline rows, 32 rows read and not written, to
+// check and lock), their arrays numbered in that order, then the expected counts of the parts
+// that check. Inserts take their rows from unnest in the select list, which yields them one by
+// one (in FROM, unnest's rows are first copied into a tuplestore), and return nothing: they
+// insert every row or fail. The others return a row per row they found still the version read;
+// opsorch_check (migration 9) fails the statement, and so the transaction, unless every row was.
 std::string FlushSql(int mask) {
   int n = 1;
   std::string with;
@@ -156,7 +157,9 @@ const std::string& GroupModel::LoadSql() {
   // The incidents the event path updates. Not locked (a row lock cost more than the rest of the
   // read): the keys' locks keep other writers of the event path away, and the flush updates a
   // row only if it is still the version read (its xmin), so a change by anyone else (an API
-  // call) fails the group, which then runs with statements that lock as FindOpenIncident does.
+  // call) fails the group, which then runs again: without the writer's memory of its open
+  // incidents if that was what changed (reading them), else with statements that lock as
+  // FindOpenIncident does.
   static const std::string sql = KeyedIncidents("status<>'resolved'");
   return sql;
 }

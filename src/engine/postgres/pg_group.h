@@ -3,10 +3,11 @@
 //
 // The event path's reads for every (service, dedup key) of the group are answered from rows
 // loaded for all keys at once: the open incidents (at the start, unlocked: a write checks that
-// the row is still the version read), the newest resolved incident and the held resolves of
-// each key (locked, on first use). Its writes (new incidents,
-// their state changes, alerts, timeline entries) are kept and written by Flush in one statement
-// of multi-row inserts and updates. Numbers for new incidents and alerts are taken from their
+// the row is still the version read; the writer's OpenIncidentCache answers for the keys it
+// holds, checked the same way), the newest resolved incident and the held resolves of each key
+// (locked, on first use). Its writes (new incidents, their state changes, alerts, timeline
+// entries) are kept and written by Flush in one statement of multi-row inserts and updates,
+// sent without waiting: the server checks it, and its answer comes with the COMMIT's. Numbers for new incidents and alerts are taken from their
 // sequences a block at a time, so an unused number is skipped (PostgreSQL's own identity columns
 // skip numbers on a rollback too).
 //
