@@ -169,6 +169,66 @@ TEST(PgConnection, StatementTimeoutAndRoundTrips) {
   EXPECT_EQ(dflt->Text(0, 0), "30s");
 }
 
+// Statements sent without waiting (Connection::Defer, what a group's write and COMMIT use) are
+// answered at the next drain, in order: the first failure is named with its place, the server
+// skips the ones behind it (a COMMIT among them commits nothing), and the connection is usable
+// afterwards. A COMMIT of a transaction that had failed answers ROLLBACK, which the caller can
+// see; the rows of deferred statements can be had.
+TEST(PgConnection, DeferredStatementsAreAnsweredInOrderAtTheDrain) {
+  auto db = CreatePostgresTestDatabase();
+  ASSERT_TRUE(db) << db.error().message;
+  auto c = postgres::Connection::Open(db->url);
+  ASSERT_TRUE(c) << c.error().message;
+  postgres::Connection& conn = **c;
+  ASSERT_TRUE(conn.Exec("CREATE TABLE d (x int PRIMARY KEY)"));
+  const auto count = [&] {
+    auto r = conn.Query("SELECT count(*) FROM d");
+    EXPECT_TRUE(r) << r.error().message;
+    return r ? r->Int(0, 0) : -1;
+  };
+  const postgres::Params none;
+  ASSERT_TRUE(conn.Exec("BEGIN"));
+  for (const char* sql : {"INSERT INTO d VALUES (1)", "INSERT INTO d VALUES (1)",
+                          "INSERT INTO d VALUES (2)", "COMMIT"}) {
+    ASSERT_TRUE(conn.Defer(sql, none));
+  }
+  EXPECT_EQ(conn.deferred(), 4u);
+  std::size_t failed_at = 99;
+  const Status drained = conn.Drain(&failed_at);
+  ASSERT_FALSE(drained);
+  EXPECT_EQ(failed_at, 1u) << "the duplicate is the second statement";
+  EXPECT_EQ(drained.error().code, errc::kConflict);
+  EXPECT_EQ(conn.deferred(), 0u);
+  EXPECT_FALSE(conn.Idle()) << "the transaction is left for the caller to roll back";
+  ASSERT_TRUE(conn.Exec("ROLLBACK"));
+  EXPECT_EQ(count(), 0) << "a statement after the failed one ran";
+
+  // A later call drains first: its error is the deferred statement's.
+  ASSERT_TRUE(conn.Defer("INSERT INTO d VALUES (3)", none));
+  ASSERT_TRUE(conn.Defer("SELECT 1/0", none));
+  auto after = conn.Query("SELECT 1");
+  ASSERT_FALSE(after);
+  EXPECT_THAT(after.error().message, HasSubstr("22012"));
+  EXPECT_EQ(conn.last_sqlstate(), "22012");
+  EXPECT_EQ(count(), 0) << "the deferred statements are one implicit transaction, which failed";
+
+  std::vector<postgres::Rows> rows;
+  ASSERT_TRUE(conn.Defer("SELECT 41 + 1", none));
+  ASSERT_TRUE(conn.Drain(nullptr, &rows));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].Int(0, 0), 42);
+
+  // A transaction that failed, then a deferred COMMIT: answered, but as a ROLLBACK.
+  ASSERT_TRUE(conn.Exec("BEGIN"));
+  ASSERT_FALSE(conn.Query("SELECT 1/0"));
+  rows.clear();
+  ASSERT_TRUE(conn.Defer("COMMIT", none));
+  ASSERT_TRUE(conn.Drain(nullptr, &rows));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].Command(), "ROLLBACK");
+  EXPECT_TRUE(conn.Idle());
+}
+
 // A connection the server closed while it sat idle (as a restart does to a pool) is noticed and
 // re-established before it is used, without a failed statement.
 TEST(PgConnection, AConnectionClosedWhileIdleIsReconnectedBeforeUse) {
