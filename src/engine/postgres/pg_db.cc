@@ -581,76 +581,17 @@ Result<Rows> Connection::Query(std::string_view sql, const Params& params) {
 
 Result<std::vector<Rows>> Connection::Pipeline(const std::vector<Statement>& statements) {
   if (auto st = Drain(); !st) return Fail(std::move(st.error()));
-  statements_ += statements.size();
   // Prepared first (a round trip each, once per connection): a pipeline cannot wait for one.
-  std::vector<const std::string*> names;
-  names.reserve(statements.size());
   for (const Statement& st : statements) {
-    auto name = Prepared(st.sql, *st.params);
-    if (!name) return Fail(std::move(name.error()));
-    names.push_back(*name);
+    if (auto name = Prepared(st.sql, *st.params); !name) return Fail(std::move(name.error()));
+  }
+  // Sent together (the sync flushes them), answered together.
+  for (const Statement& st : statements) {
+    if (auto sent = Send(st.sql, *st.params, /*flush=*/false); !sent) return Fail(sent.error());
   }
   std::vector<Rows> out;
-  std::optional<Error> failed;
-  auto run = [&] {
-    if (PQenterPipelineMode(c_) != 1) {
-      failed = ErrorFrom(nullptr, statements.front().sql);
-      return 0;
-    }
-    Wire w;
-    for (std::size_t i = 0; i < statements.size(); ++i) {
-      const Params& params = *statements[i].params;
-      w.Set(params);
-      const std::string text(statements[i].sql);
-      const int sent = names[i]->empty()
-                           ? PQsendQueryParams(c_, text.c_str(), params.size(), nullptr,
-                                               w.values.data(), w.Lengths(), w.Formats(), 0)
-                           : PQsendQueryPrepared(c_, names[i]->c_str(), params.size(),
-                                                 w.values.data(), w.Lengths(), w.Formats(), 0);
-      if (sent != 1) {
-        failed = ErrorFrom(nullptr, statements[i].sql);
-        break;
-      }
-    }
-    // Sent even after a failed send: what was sent is answered, up to the sync.
-    if (PQpipelineSync(c_) != 1) {
-      if (!failed) failed = ErrorFrom(nullptr, statements.front().sql);
-      if (Healthy()) PQexitPipelineMode(c_);
-      return 0;
-    }
-    // Every statement sent has a result (or an aborted one) and then a NULL; the sync its own
-    // result. Read until the sync, or until the connection fails.
-    while (true) {
-      pg_result* r = PQgetResult(c_);
-      if (r == nullptr) {
-        if (!Healthy()) break;
-        continue;  // the end of one statement's results
-      }
-      const ExecStatusType status = PQresultStatus(r);
-      if (status == PGRES_PIPELINE_SYNC) {
-        PQclear(r);
-        break;
-      }
-      if (status == PGRES_PIPELINE_ABORTED) {
-        PQclear(r);
-        continue;
-      }
-      const std::size_t index = out.size();
-      auto checked = Check(r, statements[std::min(index, statements.size() - 1)].sql);
-      if (!checked) {
-        if (!failed) failed = std::move(checked.error());
-        continue;
-      }
-      out.push_back(std::move(*checked));
-    }
-    if (Healthy()) PQexitPipelineMode(c_);
-    return 0;
-  };
-  Timed(run);
-  if (failed) return Fail(std::move(*failed));
-  if (out.size() != statements.size()) {
-    return Fail(ErrorFrom(nullptr, statements.front().sql));
-  }
+  if (auto st = Drain(nullptr, &out); !st) return Fail(std::move(st.error()));
+  if (out.size() != statements.size()) return Fail(ErrorFrom(nullptr, statements.front().sql));
   return out;
 }
 
@@ -704,6 +645,10 @@ Status Connection::QueryEach(std::string_view sql, const Params& params,
 }
 
 Status Connection::Defer(std::string_view sql, const Params& params) {
+  return Send(sql, params, /*flush=*/true);
+}
+
+Status Connection::Send(std::string_view sql, const Params& params, bool flush) {
   // A long queue is read first: its answers must not pile up unread.
   if (deferred_.size() >= kMaxDeferred) {
     if (auto st = Drain(); !st) return st;
@@ -735,7 +680,7 @@ Status Connection::Defer(std::string_view sql, const Params& params) {
   if (sent == 1) deferred_.emplace_back(sql);
   // Handed to the server now (libpq would keep it until its buffer fills): the point is that
   // the server works on it meanwhile. A blocking flush also reads what the server sends.
-  if (sent != 1 || PQflush(c_) != 0) {
+  if (sent != 1 || (flush && PQflush(c_) != 0)) {
     Error e = ErrorFrom(nullptr, sql);
     (void)Drain();
     return Fail(std::move(e));

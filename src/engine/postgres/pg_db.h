@@ -237,6 +237,8 @@ class Connection {
   Result<const std::string*> Prepared(std::string_view sql, const Params& params);
   // Refuses parameters PostgreSQL cannot take (a NUL in text, a value of 1 GiB or more), named.
   Status CheckParams(std::string_view sql, const Params& params);
+  // Defer's send (Pipeline's too, which leaves the flush to its sync).
+  Status Send(std::string_view sql, const Params& params, bool flush);
   Result<Rows> Check(pg_result* r, std::string_view sql);
   Error ErrorFrom(pg_result* r, std::string_view sql);
   // An idle connection has nothing to read: if its socket is readable the server closed it or

@@ -7,9 +7,9 @@
 // holds, checked the same way), the newest resolved incident and the held resolves of each key
 // (locked, on first use). Its writes (new incidents, their state changes, alerts, timeline
 // entries) are kept and written by Flush in one statement of multi-row inserts and updates,
-// sent without waiting: the server checks it, and its answer comes with the COMMIT's. Numbers for new incidents and alerts are taken from their
-// sequences a block at a time, so an unused number is skipped (PostgreSQL's own identity columns
-// skip numbers on a rollback too).
+// sent without waiting: the server checks it, and its answer comes with the COMMIT's. Numbers for
+// new incidents and alerts are taken from their sequences a block at a time, so an unused number is
+// skipped (PostgreSQL's own identity columns skip numbers on a rollback too).
 //
 // What the model cannot answer exactly (a key whose newest resolved incident it reopened, a third
 // held resolve, a whole-row update of an incident it loaded) it does not guess: the key is
