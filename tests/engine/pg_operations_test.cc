@@ -27,6 +27,9 @@ namespace opsorch::engine {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+// The event tests' clock: a fixed time, and a second of it (times are Unix ns).
+constexpr std::int64_t kT0 = 1'780'000'000LL * 1'000'000'000;
+constexpr std::int64_t kSecond = 1'000'000'000;
 using std::chrono::milliseconds;
 using ::testing::HasSubstr;
 
@@ -338,7 +341,6 @@ TEST(PgStorePool, CallersBeyondThePoolWaitThenFail) {
 // still the version read: a change made by another session in between (an API call on another
 // node) is neither overwritten nor lost; the group runs again on top of it.
 TEST(PgGroupModel, AnIncidentChangedElsewhereAfterTheGroupReadItIsNotOverwritten) {
-  constexpr std::int64_t kT0 = 1'780'000'000LL * 1'000'000'000;
   std::string url;
   auto store = OpenTestStore("postgres", &url);
   ASSERT_TRUE(store) << store.error().message;
@@ -386,8 +388,6 @@ TEST(PgGroupModel, AnIncidentChangedElsewhereAfterTheGroupReadItIsNotOverwritten
 // one; written back (a note through the API adds to its timeline count) it is checked the same
 // way, so a change made elsewhere in between is not overwritten.
 TEST(PgGroupModel, AResolvedIncidentChangedElsewhereAfterTheGroupReadItIsNotOverwritten) {
-  constexpr std::int64_t kT0 = 1'780'000'000LL * 1'000'000'000;
-  constexpr std::int64_t kSecond = 1'000'000'000;
   std::string url;
   auto store = OpenTestStore("postgres", &url);
   ASSERT_TRUE(store) << store.error().message;
@@ -407,7 +407,7 @@ TEST(PgGroupModel, AResolvedIncidentChangedElsewhereAfterTheGroupReadItIsNotOver
   Status changed = Ok();
   std::vector<Status> results;
   const auto event = [&](const Event& e) {
-    return [&integration, e, kT0](Tx& tx) -> Status {
+    return [&integration, e](Tx& tx) -> Status {
       auto r = ApplyEvent(tx, integration, e, kT0 + 2 * kSecond, {});
       return r ? Ok() : Status(Fail(std::move(r.error())));
     };
@@ -457,8 +457,6 @@ namespace {
 // the next trigger keeps the acknowledgement. A unit that only reads (and so writes nothing the
 // flush could check) sees the change too.
 TEST(PgGroupModel, AnIncidentChangedBetweenGroupsIsNotTakenFromTheWritersMemory) {
-  constexpr std::int64_t kT0 = 1'780'000'000LL * 1'000'000'000;
-  constexpr std::int64_t kSecond = 1'000'000'000;
   std::string url;
   auto store = OpenTestStore("postgres", &url);
   ASSERT_TRUE(store) << store.error().message;
@@ -520,8 +518,6 @@ TEST(PgGroupModel, AnIncidentChangedBetweenGroupsIsNotTakenFromTheWritersMemory)
 // changed elsewhere fail the whole group, which runs again (reading them) and stores every event
 // once, keeping the other session's changes.
 TEST(PgGroupModel, ALargeGroupWithRowsChangedElsewhereIsStoredOnce) {
-  constexpr std::int64_t kT0 = 1'780'000'000LL * 1'000'000'000;
-  constexpr std::int64_t kSecond = 1'000'000'000;
   constexpr int kKeys = 400;
   std::string url;
   auto store = OpenTestStore("postgres", &url);
