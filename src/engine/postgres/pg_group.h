@@ -105,10 +105,21 @@ class OpenIncidentCache {
     e.bytes = model_key.size() + r.id.size() + r.service_id.size() + r.dedup_key.size() +
               r.title.size() + r.description.size() + r.status.size() + r.urgency.size() +
               r.severity.size() + r.source.size() + 256;
-    Erase(model_key);
-    if (map_.size() >= kMaxEntries || bytes_ + e.bytes > kMaxBytes) Clear();
+    // In place when the key is there (every group puts back what it took): one lookup, no
+    // node made or freed.
+    auto it = map_.find(model_key);
+    const std::size_t old = it == map_.end() ? 0 : it->second.bytes;
+    if ((it == map_.end() && map_.size() >= kMaxEntries) || bytes_ - old + e.bytes > kMaxBytes) {
+      Clear();
+      it = map_.end();
+    }
     bytes_ += e.bytes;
-    map_.emplace(model_key, std::move(e));
+    if (it == map_.end()) {
+      map_.emplace(model_key, std::move(e));
+    } else {
+      bytes_ -= old;
+      it->second = std::move(e);
+    }
   }
   void Erase(const std::string& model_key) {
     const auto it = map_.find(model_key);
