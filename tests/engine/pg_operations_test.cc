@@ -20,6 +20,7 @@
 #include <opsorch/metrics/metrics.h>
 
 #include "engine/postgres/pg_db.h"
+#include "engine/postgres/pg_group.h"
 #include "engine/rules.h"
 #include "engine/store_fixture.h"
 
@@ -512,6 +513,56 @@ TEST(PgGroupModel, AnIncidentChangedBetweenGroupsIsNotTakenFromTheWritersMemory)
   EXPECT_EQ((*inc)->status, "acknowledged") << "the acknowledgement was overwritten";
   EXPECT_EQ((*inc)->acknowledged_at, kT0 + 2 * kSecond);
   EXPECT_EQ((*inc)->alert_count, 2);
+}
+
+// The writer's memory of open incidents stays bounded: in entries, in bytes (a description can
+// be long), and in age (a version is a 32-bit xmin, which comes round again); putting back an
+// entry it holds replaces it.
+TEST(PgOpenIncidentCache, StaysBoundedInEntriesBytesAndAge) {
+  using Cache = postgres::OpenIncidentCache;
+  const auto entry = [](std::int64_t seq, std::size_t description) {
+    Cache::Entry e;
+    e.row.seq = seq;
+    e.row.description.assign(description, 'x');
+    e.xmin = 1000 + seq;
+    return e;
+  };
+  Cache cache;
+  cache.Put("k1", entry(1, 10));
+  cache.Put("k1", entry(2, 10));
+  ASSERT_EQ(cache.size(), 1u);
+  ASSERT_NE(cache.Find("k1"), nullptr);
+  EXPECT_EQ(cache.Find("k1")->row.seq, 2) << "putting a key back replaces its entry";
+
+  // Bytes: a 40 MB description fits, a second one does not (both would pass 64 MB).
+  cache.Put("big1", entry(3, 40 << 20));
+  EXPECT_EQ(cache.size(), 2u);
+  cache.Put("big2", entry(4, 40 << 20));
+  EXPECT_EQ(cache.size(), 1u) << "emptied before passing its byte bound";
+  EXPECT_NE(cache.Find("big2"), nullptr);
+  cache.Erase("big2");
+  cache.Put("big3", entry(5, 40 << 20));
+  EXPECT_EQ(cache.size(), 1u) << "an erased entry's bytes are given back";
+  EXPECT_NE(cache.Find("big3"), nullptr);
+
+  // Entries.
+  cache.Clear();
+  for (std::size_t i = 0; i < Cache::kMaxEntries; ++i)
+    cache.Put("k" + std::to_string(i), entry(1, 1));
+  EXPECT_EQ(cache.size(), Cache::kMaxEntries);
+  cache.Put("k0", entry(2, 1));
+  EXPECT_EQ(cache.size(), Cache::kMaxEntries) << "a key it holds is replaced, not counted again";
+  cache.Put("one-more", entry(3, 1));
+  EXPECT_EQ(cache.size(), 1u) << "emptied before passing its entry bound";
+
+  // Age, in transactions since its first entry.
+  cache.Clear();
+  cache.Age(5'000);
+  cache.Put("a", entry(1, 1));
+  cache.Age(5'000 + Cache::kMaxAge);
+  EXPECT_EQ(cache.size(), 1u);
+  cache.Age(5'001 + Cache::kMaxAge);
+  EXPECT_EQ(cache.size(), 0u) << "kept past a billion transactions";
 }
 
 // A large group whose keys the writer holds in memory is written in one transaction; rows of it
