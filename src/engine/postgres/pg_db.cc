@@ -490,7 +490,6 @@ Result<Rows> Connection::Check(pg_result* r, std::string_view sql) {
 
 Status Connection::Exec(std::string_view sql) {
   if (auto st = Drain(); !st) return st;
-  ++statements_;
   const std::string text(sql);
   auto r = Check(Timed([&] { return PQexec(c_, text.c_str()); }), sql);
   if (!r) return Fail(std::move(r.error()));
@@ -559,7 +558,6 @@ struct Wire {
 
 Result<Rows> Connection::Query(std::string_view sql, const Params& params) {
   if (auto st = Drain(); !st) return Fail(std::move(st.error()));
-  ++statements_;
   auto name = Prepared(sql, params);
   if (!name) return Fail(std::move(name.error()));
   Wire w;
@@ -581,13 +579,21 @@ Result<Rows> Connection::Query(std::string_view sql, const Params& params) {
 
 Result<std::vector<Rows>> Connection::Pipeline(const std::vector<Statement>& statements) {
   if (auto st = Drain(); !st) return Fail(std::move(st.error()));
-  // Prepared first (a round trip each, once per connection): a pipeline cannot wait for one.
+  // Prepared (and their parameters checked) first, a round trip each once per connection: a
+  // pipeline cannot wait for one.
+  std::vector<const std::string*> names;
+  names.reserve(statements.size());
   for (const Statement& st : statements) {
-    if (auto name = Prepared(st.sql, *st.params); !name) return Fail(std::move(name.error()));
+    auto name = Prepared(st.sql, *st.params);
+    if (!name) return Fail(std::move(name.error()));
+    names.push_back(*name);
   }
   // Sent together (the sync flushes them), answered together.
-  for (const Statement& st : statements) {
-    if (auto sent = Send(st.sql, *st.params, /*flush=*/false); !sent) return Fail(sent.error());
+  for (std::size_t i = 0; i < statements.size(); ++i) {
+    if (auto sent = Send(statements[i].sql, *statements[i].params, /*flush=*/false, names[i]);
+        !sent) {
+      return Fail(sent.error());
+    }
   }
   std::vector<Rows> out;
   if (auto st = Drain(nullptr, &out); !st) return Fail(std::move(st.error()));
@@ -598,7 +604,6 @@ Result<std::vector<Rows>> Connection::Pipeline(const std::vector<Statement>& sta
 Status Connection::QueryEach(std::string_view sql, const Params& params,
                              const std::function<void(const Rows&)>& row) {
   if (auto st = Drain(); !st) return st;
-  ++statements_;
   auto name = Prepared(sql, params);
   if (!name) return Fail(std::move(name.error()));
   Wire w;
@@ -645,20 +650,22 @@ Status Connection::QueryEach(std::string_view sql, const Params& params,
 }
 
 Status Connection::Defer(std::string_view sql, const Params& params) {
-  return Send(sql, params, /*flush=*/true);
+  return Send(sql, params, /*flush=*/true, nullptr);
 }
 
-Status Connection::Send(std::string_view sql, const Params& params, bool flush) {
+Status Connection::Send(std::string_view sql, const Params& params, bool flush,
+                        const std::string* prepared) {
   // A long queue is read first: its answers must not pile up unread.
   if (deferred_.size() >= kMaxDeferred) {
     if (auto st = Drain(); !st) return st;
   }
-  ++statements_;
   // A statement not prepared yet is prepared first when nothing is queued (a round trip outside
   // pipeline mode, once per connection); behind queued ones it goes unnamed, so nothing waits.
   static const std::string kUnnamed;
   Result<const std::string*> name = &kUnnamed;
-  if (deferred_.empty()) {
+  if (prepared != nullptr) {
+    name = prepared;  // Pipeline's: prepared and checked
+  } else if (deferred_.empty()) {
     name = Prepared(sql, params);
   } else if (auto st = CheckParams(sql, params); !st) {
     name = Fail(std::move(st.error()));

@@ -224,9 +224,6 @@ class Connection {
   // given, gets the rows of each statement that succeeded, in order.
   Status Drain(std::size_t* failed_at = nullptr, std::vector<Rows>* results = nullptr);
   std::size_t deferred() const { return deferred_.size(); }
-  // Counts the statements sent (by any call), so that a caller can tell whether any ran between
-  // two points.
-  std::uint64_t statements() const { return statements_; }
 
   // Counts the sessions this connection has had: a reconnect starts a new one.
   std::uint64_t Session() const { return sessions_; }
@@ -237,8 +234,9 @@ class Connection {
   Result<const std::string*> Prepared(std::string_view sql, const Params& params);
   // Refuses parameters PostgreSQL cannot take (a NUL in text, a value of 1 GiB or more), named.
   Status CheckParams(std::string_view sql, const Params& params);
-  // Defer's send (Pipeline's too, which leaves the flush to its sync).
-  Status Send(std::string_view sql, const Params& params, bool flush);
+  // Defer's send (Pipeline's too, which leaves the flush to its sync and passes the statement's
+  // name, prepared and checked already).
+  Status Send(std::string_view sql, const Params& params, bool flush, const std::string* prepared);
   Result<Rows> Check(pg_result* r, std::string_view sql);
   Error ErrorFrom(pg_result* r, std::string_view sql);
   // An idle connection has nothing to read: if its socket is readable the server closed it or
@@ -261,7 +259,6 @@ class Connection {
   std::vector<std::string> deferred_;  // the SQL of statements sent by Defer, not drained yet
   bool saw_retryable_ = false;
   std::string last_sqlstate_;
-  std::uint64_t statements_ = 0;
   std::uint64_t sessions_ = 1;
 };
 

@@ -1845,7 +1845,7 @@ class PgStore final : public Store {
                        "postgres: connection lost during COMMIT; the outcome is unknown");
         return Outcome::kFailed;
       }
-      if (!c.Idle()) (void)c.Exec("ROLLBACK");
+      RollBack(c);
       return c.saw_retryable() ? Outcome::kRetry : Outcome::kFailed;
     }
     {
