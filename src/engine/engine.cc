@@ -92,11 +92,23 @@ struct Engine::Impl {
   }
 
   void WriterLoop() {
+    bool unsettled = false;  // a group may still be in flight in the store (WriteGroup)
     while (true) {
       std::vector<Request> batch;
       std::size_t events = 0;
       {
         std::unique_lock lock(mu);
+        if (queue.empty() && unsettled) {
+          // Nothing to go on with: the group in flight is finished and answered now, unless a
+          // group comes meanwhile (its units then run while the store still waits).
+          lock.unlock();
+          store->Settle([this] {
+            std::lock_guard l(mu);
+            return !queue.empty();
+          });
+          unsettled = false;
+          continue;
+        }
         cv.wait(lock, [&] { return stopping || !queue.empty(); });
         if (queue.empty()) return;  // stopping and drained
         // Everything waiting, up to max_batch events, goes into one commit (group commit): the
@@ -109,7 +121,8 @@ struct Engine::Impl {
           queue.pop_front();
         }
       }
-      Apply(batch, events);
+      Apply(std::move(batch), events);
+      unsettled = true;
     }
   }
 
@@ -128,32 +141,46 @@ struct Engine::Impl {
     }
   }
 
-  // Commits the batch, then hands the answers to the sync thread (at once if the commit failed:
-  // there is nothing to make durable).
-  void Apply(std::vector<Request>& batch, std::size_t events) {
-    const std::int64_t now = NowNs();
-    std::vector<std::vector<IngestResult>> results(batch.size());
+  // A group of requests, from the queue to its answers: the store may finish it after the
+  // writer has gone on to the next (WriteGroup), so everything its units point into lives here.
+  struct Group {
+    std::vector<Request> batch;
+    std::size_t events = 0;
+    std::vector<std::vector<IngestResult>> results;
     std::vector<std::function<Status(Tx&)>> items;
-    std::vector<std::size_t> write_index(batch.size(), 0);
+    std::vector<std::size_t> write_index;
     // What each event's paging did, counted once the commit holds (an item may run twice).
-    std::vector<PagingCounts> paging(pager ? events : 0);
-    std::size_t event_index = 0;
+    std::vector<PagingCounts> paging;
     // One view of silences and pauses for the whole group.
-    const std::shared_ptr<const QuietSnapshot> quiet_now = quiet ? quiet->Snapshot() : nullptr;
-    for (std::size_t r = 0; r < batch.size(); ++r) {
-      if (batch[r].write) {
-        write_index[r] = items.size();
-        items.push_back(batch[r].write);
+    std::shared_ptr<const QuietSnapshot> quiet;
+    std::vector<Status> statuses;
+  };
+
+  // Hands the group to the store; Committed answers it once the store knows the outcome.
+  void Apply(std::vector<Request> batch, std::size_t events) {
+    auto g = std::make_shared<Group>();
+    g->batch = std::move(batch);
+    g->events = events;
+    const std::int64_t now = NowNs();
+    g->results.resize(g->batch.size());
+    g->write_index.assign(g->batch.size(), 0);
+    g->paging.resize(pager ? events : 0);
+    g->quiet = quiet ? quiet->Snapshot() : nullptr;
+    std::size_t event_index = 0;
+    for (std::size_t r = 0; r < g->batch.size(); ++r) {
+      if (g->batch[r].write) {
+        g->write_index[r] = g->items.size();
+        g->items.push_back(g->batch[r].write);
         continue;
       }
-      results[r].resize(batch[r].events.size());
-      for (std::size_t i = 0; i < batch[r].events.size(); ++i) {
-        IngestResult* out = &results[r][i];
-        const Ingestion* in = &batch[r].events[i];
+      g->results[r].resize(g->batch[r].events.size());
+      for (std::size_t i = 0; i < g->batch[r].events.size(); ++i) {
+        IngestResult* out = &g->results[r][i];
+        const Ingestion* in = &g->batch[r].events[i];
         out->dedup_key = in->event.dedup_key;
-        PagingCounts* counts = pager ? &paging[event_index] : nullptr;
+        PagingCounts* counts = pager ? &g->paging[event_index] : nullptr;
         ++event_index;
-        items.push_back([this, out, in, now, counts, q = quiet_now.get()](Tx& tx) -> Status {
+        g->items.push_back([this, out, in, now, counts, q = g->quiet.get()](Tx& tx) -> Status {
           if (counts != nullptr) *counts = PagingCounts{};  // a re-run overwrites
           Result<Outcome> o = Outcome{};
           if (q != nullptr) {
@@ -173,19 +200,26 @@ struct Engine::Impl {
         });
       }
     }
-    std::vector<Status> statuses;
-    const Status committed = store->WriteBatch(items, statuses);
+    Group& ref = *g;
+    store->WriteGroup(ref.items, ref.statuses, [this, g = std::move(g)](Status committed) mutable {
+      Committed(std::move(g), std::move(committed));
+    });
+  }
+
+  // Hands the answers to the sync thread (at once if the commit failed: there is nothing to
+  // make durable).
+  void Committed(std::shared_ptr<Group> g, Status committed) {
     if (pager && paging_work.exchange(false)) pager->Wake();
     if (pager && committed) {
       PagingCounts total;
       std::size_t k = 0, e = 0;
-      for (std::size_t r = 0; r < batch.size(); ++r) {
-        if (batch[r].write) {
+      for (std::size_t r = 0; r < g->batch.size(); ++r) {
+        if (g->batch[r].write) {
           ++k;
           continue;
         }
-        for (std::size_t i = 0; i < batch[r].events.size(); ++i, ++k, ++e) {
-          if (statuses[k]) total += paging[e];
+        for (std::size_t i = 0; i < g->batch[r].events.size(); ++i, ++k, ++e) {
+          if (g->statuses[k]) total += g->paging[e];
         }
       }
       pager->Count(total);
@@ -194,9 +228,10 @@ struct Engine::Impl {
       log::Error("incident engine: commit failed: " + committed.error().message);
     }
     // Runs once the commit is durable (`synced`), or at once with the commit's failure.
-    auto answer = [this, batch = std::move(batch), results = std::move(results),
-                   statuses = std::move(statuses), write_index = std::move(write_index),
-                   events](const Status& synced) mutable {
+    auto answer = [this, g](const Status& synced) {
+      auto& batch = g->batch;
+      auto& results = g->results;
+      const auto& statuses = g->statuses;
       std::size_t k = 0;
       // Counted per action once per group: a counter lookup per event cost as much as the rest.
       std::vector<std::pair<std::string, std::uint64_t>> counts;
@@ -228,13 +263,13 @@ struct Engine::Impl {
       for (const auto& [action, n] : counts) Count(action, n);
       for (std::size_t r = 0; r < batch.size(); ++r) {
         if (batch[r].write) {
-          batch[r].write_done(synced ? statuses[write_index[r]] : synced);
+          batch[r].write_done(synced ? statuses[g->write_index[r]] : synced);
         } else {
           batch[r].done(std::move(results[r]));
         }
       }
       std::lock_guard lock(mu);
-      queued_events -= events;
+      queued_events -= g->events;
     };
     if (!committed) {
       answer(committed);

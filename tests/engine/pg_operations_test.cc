@@ -7,6 +7,7 @@
 // they fail, they do not skip.
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <future>
 #include <string>
@@ -513,6 +514,109 @@ TEST(PgGroupModel, AnIncidentChangedBetweenGroupsIsNotTakenFromTheWritersMemory)
   EXPECT_EQ((*inc)->status, "acknowledged") << "the acknowledgement was overwritten";
   EXPECT_EQ((*inc)->acknowledged_at, kT0 + 2 * kSecond);
   EXPECT_EQ((*inc)->alert_count, 2);
+}
+
+// The writer runs a group ahead while the one before it is in flight (Store::WriteGroup): its
+// units run on what the writer remembers, while the server works on the one before. Here the
+// group in flight waits for a key's lock held by another session, which meanwhile acknowledges
+// that key's incident: the group fails when it lands, and it and the group that ran ahead on
+// what it had assumed both run again from the database, in order. Every event is stored once,
+// the acknowledgement stands, and each key's alerts are numbered in the order they were stored.
+TEST(PgWriteGroup, AGroupRunAheadOfOneThatFailsRunsAgainFromTheDatabase) {
+  constexpr int kKeys = 20;
+  constexpr int kGroups = 6;
+  std::string url;
+  auto seeded = OpenTestStore("postgres", &url);
+  ASSERT_TRUE(seeded) << seeded.error().message;
+  const IntegrationRow integration = SeedService(**seeded, "svc-db", kT0);
+  metrics::Registry registry;
+  StoreOptions options;
+  options.metrics = &registry;
+  options.pg_statement_timeout = std::chrono::seconds(20);  // a hang fails, it does not stall
+  auto store = OpenStore(url, options);
+  ASSERT_TRUE(store) << store.error().message;
+  const auto groups_run = [&](std::string_view run) {
+    return registry.GetCounter("opsorch_engine_pg_groups_total", "", {{"run", run}}).Value();
+  };
+
+  struct Group {
+    std::vector<std::function<Status(Tx&)>> items;
+    std::vector<Status> results;
+    std::vector<Outcome> outcomes = std::vector<Outcome>(kKeys);
+  };
+  std::deque<Group> groups;
+  std::vector<std::pair<int, Status>> done;  // (group, outcome), in the order answered
+  const auto make = [&](int n) -> Group& {
+    Group& g = groups.emplace_back();
+    for (int i = 0; i < kKeys; ++i) {
+      g.items.push_back([&integration, &g, i, n](Tx& tx) -> Status {
+        auto r = ApplyEvent(tx, integration, TriggerOf("k" + std::to_string(i), "load"),
+                            kT0 + n * kSecond, {});
+        if (!r) return Fail(std::move(r.error()));
+        g.outcomes[static_cast<std::size_t>(i)] = *r;
+        return Ok();
+      });
+    }
+    return g;
+  };
+  const auto write = [&](int n) {
+    Group& g = make(n);
+    (*store)->WriteGroup(g.items, g.results,
+                         [&done, n](Status st) { done.emplace_back(n, std::move(st)); });
+  };
+
+  {
+    Group& first = make(0);  // new incidents, which the writer then remembers
+    ASSERT_TRUE((*store)->WriteBatch(first.items, first.results));
+  }
+  for (int n = 1; n <= 3; ++n) write(n);
+  ASSERT_GE(groups_run("from_memory") + groups_run("overlapped"), 1u)
+      << "no group ran from the writer's memory: the rest of the test would not test it";
+
+  auto other = postgres::Connection::Open(url);
+  ASSERT_TRUE(other) << other.error().message;
+  const std::string lock_k7 =
+      "hashtextextended(length('svc-db')::text || ':' || 'svc-db' || 'k7', 0)";
+  ASSERT_TRUE((*other)->Exec("SELECT pg_advisory_lock(" + lock_k7 + ")"));
+  write(4);  // runs ahead of 3, is sent, and waits at the server for k7's lock
+  const std::int64_t acked_at = kT0 + 100 * kSecond;
+  ASSERT_TRUE((*other)->Exec(
+      "UPDATE incidents SET status='acknowledged', acknowledged_at=" + std::to_string(acked_at) +
+      " WHERE dedup_key='k7' AND status<>'resolved'; SELECT pg_advisory_unlock(" + lock_k7 + ")"));
+  write(5);  // runs ahead of 4, which fails when it lands
+  (*store)->Settle(nullptr);
+
+  ASSERT_EQ(done.size(), static_cast<std::size_t>(kGroups - 1));
+  for (std::size_t i = 0; i < done.size(); ++i) {
+    EXPECT_EQ(done[i].first, static_cast<int>(i) + 1) << "groups answered out of order";
+    EXPECT_TRUE(done[i].second) << done[i].second.error().message;
+  }
+  for (const Group& g : groups) {
+    for (const Status& r : g.results) EXPECT_TRUE(r) << r.error().message;
+  }
+  EXPECT_GE(groups_run("overlapped"), 1u);
+  EXPECT_GE(registry.GetCounter("opsorch_engine_pg_runs_ahead_dropped_total", "", {}).Value(), 1u)
+      << "the group that ran ahead of the failed one was sent as it was";
+
+  for (int i = 0; i < kKeys; ++i) {
+    const std::string key = "k" + std::to_string(i);
+    const Outcome& last = groups.back().outcomes[static_cast<std::size_t>(i)];
+    EXPECT_EQ(last.action, "deduplicated") << key;
+    auto inc = (*store)->GetIncident(last.incident_id);
+    ASSERT_TRUE(inc && inc->has_value()) << key;
+    EXPECT_EQ((*inc)->alert_count, kGroups) << key << ": an event stored twice, or lost";
+    EXPECT_EQ((*inc)->status, i == 7 ? "acknowledged" : "open") << key;
+    if (i == 7) {
+      EXPECT_EQ((*inc)->acknowledged_at, acked_at) << "the acknowledgement was lost";
+    }
+  }
+  auto rows = (*other)->Query(
+      "SELECT count(*), count(*) FILTER (WHERE previous > received_at) FROM (SELECT "
+      "received_at, lag(received_at) OVER (PARTITION BY dedup_key ORDER BY seq) AS previous "
+      "FROM alerts) AS a");
+  ASSERT_TRUE(rows) << rows.error().message;
+  EXPECT_EQ(rows->Int(0, 0), kKeys * kGroups);
+  EXPECT_EQ(rows->Int(0, 1), 0) << "a key's alerts numbered out of the order they were stored";
 }
 
 // The writer's memory of open incidents stays bounded: in entries, in bytes (a description can

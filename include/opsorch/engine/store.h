@@ -394,6 +394,19 @@ class Store {
   // returns the commit is visible, but durable only once a later Sync() has returned Ok.
   virtual Status WriteBatch(const std::vector<std::function<Status(Tx&)>>& items,
                             std::vector<Status>& results) = 0;
+  // WriteBatch for the engine's writer, which goes on with the next group before this one's
+  // outcome is known where a store can (PostgreSQL: the next group's units run while the server
+  // works on this one's COMMIT). `done` gets what WriteBatch would have returned, on this
+  // thread, from this call, a later WriteGroup or Settle(); `items` and `results` must live
+  // until then, and groups are done in the order given. The default writes at once.
+  virtual void WriteGroup(const std::vector<std::function<Status(Tx&)>>& items,
+                          std::vector<Status>& results, std::function<void(Status)> done) {
+    done(WriteBatch(items, results));
+  }
+  // Finishes the group WriteGroup left in flight, if any (calling its `done`), unless `go_on`
+  // (may be null; asked while it waits) says another group is waiting: then it returns, the
+  // group still in flight, so that the next one's units run meanwhile.
+  virtual void Settle(const std::function<bool()>& go_on) { (void)go_on; }
   // Makes every commit that returned before this call durable. Thread-safe, and may run while
   // WriteBatch does: that is the point (the engine applies the next batch while the previous
   // one is made durable: SQLite's fsync of its WAL, PostgreSQL's flush of its WAL on a session

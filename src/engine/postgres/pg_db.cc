@@ -200,6 +200,21 @@ StoreMetrics RegisterStoreMetrics(metrics::Registry* registry) {
       "Calls failed at once, without a connection attempt, because PostgreSQL was unreachable "
       "and the reconnect pause (OPSORCH_ENGINE_PG_RECONNECT_MAX) had not run out.",
       {});
+  constexpr std::string_view kGroups =
+      "The PostgreSQL writer's groups of events and writes, by how their units ran: while the "
+      "group before was still in flight (overlapped), from the writer's memory after it had "
+      "landed (from_memory), or after a first round trip that locks and reads (read).";
+  m.groups_overlapped =
+      &registry->GetCounter("opsorch_engine_pg_groups_total", kGroups, {{"run", "overlapped"}});
+  m.groups_from_memory =
+      &registry->GetCounter("opsorch_engine_pg_groups_total", kGroups, {{"run", "from_memory"}});
+  m.groups_read =
+      &registry->GetCounter("opsorch_engine_pg_groups_total", kGroups, {{"run", "read"}});
+  m.runs_ahead_dropped = &registry->GetCounter(
+      "opsorch_engine_pg_runs_ahead_dropped_total",
+      "Groups the PostgreSQL writer ran from memory and then ran again the usual way: the group "
+      "before them failed, or a unit needed the database.",
+      {});
   m.pool_waits = &registry->GetCounter(
       "opsorch_engine_pg_pool_waits_total",
       "Callers that found every PostgreSQL pool connection in use (OPSORCH_ENGINE_PG_POOL) and "
@@ -400,7 +415,16 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& url,
   return conn;
 }
 
-Connection::~Connection() { PQfinish(c_); }
+Connection::~Connection() {
+  ForgetEarly();
+  PQfinish(c_);
+}
+
+void Connection::ForgetEarly() {
+  for (pg_result* r : early_) PQclear(r);
+  early_.clear();
+  synced_ = sync_seen_ = false;
+}
 
 Status Connection::ApplySessionSettings() {
   // An integer is milliseconds.
@@ -435,6 +459,7 @@ Status Connection::EnsureConnected() {
   PQreset(c_);
   prepared_.clear();  // the server forgot them with the old session
   deferred_.clear();  // and rolled back what they were part of
+  ForgetEarly();
   const bool ok = Healthy();
   const std::string why = ok ? "" : TrimNewline(PQerrorMessage(c_));
   if (options_.backoff) options_.backoff->End(ticket, ok, why);
@@ -488,7 +513,15 @@ Result<Rows> Connection::Check(pg_result* r, std::string_view sql) {
   }
 }
 
+Status Connection::Refuse(std::string_view sql) {
+  if (!held_) return Ok();
+  refused_ = true;
+  return Fail(errc::kInternal, "postgres: no statement may run while the writer runs ahead (" +
+                                   std::string(sql.substr(0, 40)) + ")");
+}
+
 Status Connection::Exec(std::string_view sql) {
+  if (auto st = Refuse(sql); !st) return st;
   if (auto st = Drain(); !st) return st;
   const std::string text(sql);
   auto r = Check(Timed([&] { return PQexec(c_, text.c_str()); }), sql);
@@ -557,6 +590,7 @@ struct Wire {
 }  // namespace
 
 Result<Rows> Connection::Query(std::string_view sql, const Params& params) {
+  if (auto st = Refuse(sql); !st) return Fail(std::move(st.error()));
   if (auto st = Drain(); !st) return Fail(std::move(st.error()));
   auto name = Prepared(sql, params);
   if (!name) return Fail(std::move(name.error()));
@@ -578,6 +612,9 @@ Result<Rows> Connection::Query(std::string_view sql, const Params& params) {
 }
 
 Result<std::vector<Rows>> Connection::Pipeline(const std::vector<Statement>& statements) {
+  if (auto st = Refuse(statements.empty() ? "" : statements.front().sql); !st) {
+    return Fail(std::move(st.error()));
+  }
   if (auto st = Drain(); !st) return Fail(std::move(st.error()));
   // Prepared (and their parameters checked) first, a round trip each once per connection: a
   // pipeline cannot wait for one.
@@ -603,6 +640,7 @@ Result<std::vector<Rows>> Connection::Pipeline(const std::vector<Statement>& sta
 
 Status Connection::QueryEach(std::string_view sql, const Params& params,
                              const std::function<void(const Rows&)>& row) {
+  if (auto st = Refuse(sql); !st) return st;
   if (auto st = Drain(); !st) return st;
   auto name = Prepared(sql, params);
   if (!name) return Fail(std::move(name.error()));
@@ -655,6 +693,7 @@ Status Connection::Defer(std::string_view sql, const Params& params) {
 
 Status Connection::Send(std::string_view sql, const Params& params, bool flush,
                         const std::string* prepared) {
+  if (auto st = Refuse(sql); !st) return st;
   // A long queue is read first: its answers must not pile up unread.
   if (deferred_.size() >= kMaxDeferred) {
     if (auto st = Drain(); !st) return st;
@@ -695,10 +734,47 @@ Status Connection::Send(std::string_view sql, const Params& params, bool flush,
   return Ok();
 }
 
+bool Connection::Answered(std::chrono::microseconds wait) {
+  if (deferred_.empty() || sync_seen_ || !Healthy()) return true;
+  if (!synced_) {
+    if (PQpipelineSync(c_) != 1) return true;  // Drain reports it
+    synced_ = true;
+  }
+  while (true) {
+    // What libpq holds already, without blocking.
+    for (int nulls = 0; PQisBusy(c_) == 0;) {
+      pg_result* r = PQgetResult(c_);
+      if (r == nullptr && (!Healthy() || ++nulls > 1)) break;  // gone, or nothing more yet
+      if (r != nullptr) nulls = 0;
+      early_.push_back(r);
+      if (r != nullptr && PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+        sync_seen_ = true;
+        return true;
+      }
+    }
+    if (!Healthy()) return true;
+    pollfd p{PQsocket(c_), POLLIN, 0};
+    const timespec ts{0, static_cast<long>(wait.count()) * 1000};
+    if (p.fd < 0) return true;
+    if (::ppoll(&p, 1, &ts, nullptr) <= 0) return false;
+    if (PQconsumeInput(c_) == 0) return true;  // the connection failed: Drain reports it
+    wait = std::chrono::microseconds(0);       // read what came, then answer
+  }
+}
+
+pg_result* Connection::NextResult() {
+  if (early_.empty()) return PQgetResult(c_);
+  pg_result* r = early_.front();
+  early_.pop_front();
+  return r;
+}
+
 Status Connection::Drain(std::size_t* failed_at, std::vector<Rows>* results) {
   if (failed_at != nullptr) *failed_at = deferred_.size();
+  if (auto st = Refuse("(drain)"); !st) return st;
   if (PQpipelineStatus(c_) == PQ_PIPELINE_OFF) {
     deferred_.clear();
+    ForgetEarly();
     return Ok();
   }
   const auto sql_of = [this](std::size_t i) -> std::string_view {
@@ -707,13 +783,13 @@ Status Connection::Drain(std::size_t* failed_at, std::vector<Rows>* results) {
   std::optional<Error> failed;
   std::size_t index = 0;  // results read: each statement has one (or an aborted one)
   auto run = [&] {
-    if (PQpipelineSync(c_) != 1) {
+    if (!synced_ && PQpipelineSync(c_) != 1) {
       failed = ErrorFrom(nullptr, sql_of(0));
       if (failed_at != nullptr) *failed_at = 0;
       return 0;
     }
     while (true) {
-      pg_result* r = PQgetResult(c_);
+      pg_result* r = NextResult();
       if (r == nullptr) {
         if (!Healthy()) break;
         continue;  // the end of one statement's results
@@ -742,6 +818,7 @@ Status Connection::Drain(std::size_t* failed_at, std::vector<Rows>* results) {
     return 0;
   };
   Timed(run);
+  ForgetEarly();  // nothing left, unless the connection failed midway
   if (!failed && index < deferred_.size()) {
     // The connection went before every statement was answered.
     failed = ErrorFrom(nullptr, sql_of(index));

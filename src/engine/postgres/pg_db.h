@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -224,9 +225,24 @@ class Connection {
   // given, gets the rows of each statement that succeeded, in order.
   Status Drain(std::size_t* failed_at = nullptr, std::vector<Rows>* results = nullptr);
   std::size_t deferred() const { return deferred_.size(); }
+  // Whether every deferred statement has been answered (or the connection failed: Drain says
+  // so), waiting at most `wait` for it: the deferred statements are closed (a sync, which makes
+  // the server send their answers) and what has come is read, and kept for Drain. Nothing
+  // deferred: true.
+  bool Answered(std::chrono::microseconds wait);
 
   // Counts the sessions this connection has had: a reconnect starts a new one.
   std::uint64_t Session() const { return sessions_; }
+
+  // While held, every call that would send a statement or read an answer fails at once, and
+  // refused() says one did: the writer runs a group ahead while the one before it is still in
+  // flight on this connection (pg_store.cc, "WriteGroup"), and that group may only use what it
+  // holds in memory. Nothing is sent or read: the answers in flight stay for their Drain.
+  void Hold(bool on) {
+    held_ = on;
+    if (on) refused_ = false;
+  }
+  bool refused() const { return refused_; }
 
  private:
   Connection(pg_conn* c, ConnectOptions options) : c_(c), options_(std::move(options)) {}
@@ -252,14 +268,23 @@ class Connection {
     return r;
   }
   void ObserveRoundTrip(std::chrono::steady_clock::duration d);
+  // Hold's refusal (Ok when not held).
+  Status Refuse(std::string_view sql);
 
   pg_conn* c_;
   ConnectOptions options_;
   std::map<std::string, std::string, std::less<>> prepared_;  // SQL → statement name
   std::vector<std::string> deferred_;  // the SQL of statements sent by Defer, not drained yet
+  // Answered's: the sync was sent, the answers read so far (null: the end of one statement's),
+  // and whether they are complete. Drain takes them first.
+  bool synced_ = false, sync_seen_ = false;
+  std::deque<pg_result*> early_;
+  pg_result* NextResult();
+  void ForgetEarly();
   bool saw_retryable_ = false;
   std::string last_sqlstate_;
   std::uint64_t sessions_ = 1;
+  bool held_ = false, refused_ = false;
 };
 
 // The connections of one store besides its writer: at most `max` open, kept open between uses
@@ -328,6 +353,11 @@ struct StoreMetrics {
   metrics::Counter* refused = nullptr;
   metrics::Counter* pool_waits = nullptr;
   metrics::Counter* pool_timeouts = nullptr;
+  // The writer's groups by how they ran (pg_store.cc, WriteGroup): ahead of the group in flight
+  // ("overlapped"), from memory once it had landed ("from_memory"), or reading first ("read");
+  // and runs ahead dropped (the group before failed, or the run needed the database).
+  metrics::Counter *groups_overlapped = nullptr, *groups_from_memory = nullptr,
+                   *groups_read = nullptr, *runs_ahead_dropped = nullptr;
 };
 StoreMetrics RegisterStoreMetrics(metrics::Registry* registry);
 void AddPoolGauges(metrics::Registry* registry,

@@ -184,13 +184,26 @@ Params GroupModel::Cover(const KeySet& keys) {
     // As TakeLoaded would have it: not locked, written back only if still this version.
     const std::int64_t seq = e->row.seq;
     k.open = seq;
-    AddIncident(std::move(e->row), e->timeline_count, /*is_new=*/false);
+    AddIncident(ahead_ ? e->row : std::move(e->row), e->timeline_count, /*is_new=*/false);
     Incident& inc = incidents_.at(seq);
     inc.locked = false;
     inc.xmin = e->xmin;
     used_cache_ = true;
   }
   return Params().AddArray(services).AddArray(dedup);
+}
+
+bool OpenIncidentCache::Holds(const KeySet& keys) const {
+  for (const auto& [service, key] : keys) {
+    if (!key.empty() && map_.count(GroupModel::ModelKey(service, key)) == 0) return false;
+  }
+  return true;
+}
+
+void GroupModel::SettlePending(std::int64_t xmin) {
+  for (auto& [seq, inc] : incidents_) {
+    if (inc.xmin == OpenIncidentCache::kPendingXmin) inc.xmin = xmin;
+  }
 }
 
 std::optional<Params> GroupModel::LoadParams() {

@@ -114,12 +114,26 @@ class OpenIncidentCache {
       it = map_.end();
     }
     bytes_ += e.bytes;
+    if (e.xmin == kPendingXmin) pending_.push_back(model_key);
     if (it == map_.end()) {
       map_.emplace(model_key, std::move(e));
     } else {
       bytes_ -= old;
       it->second = std::move(e);
     }
+  }
+  // An entry put with this version was written by the group in flight: its version, that
+  // group's xid, is known once the group has landed (Settle), or never (Clear).
+  static constexpr std::int64_t kPendingXmin = -1;
+  // Whether every key of `keys` that has a dedup key is here.
+  bool Holds(const KeySet& keys) const;
+  // The group in flight committed with this xmin: its entries get it.
+  void Settle(std::int64_t xmin) {
+    for (const std::string& mk : pending_) {
+      const auto it = map_.find(mk);
+      if (it != map_.end() && it->second.xmin == kPendingXmin) it->second.xmin = xmin;
+    }
+    pending_.clear();
   }
   void Erase(const std::string& model_key) {
     const auto it = map_.find(model_key);
@@ -129,6 +143,7 @@ class OpenIncidentCache {
   }
   void Clear() {
     map_.clear();
+    pending_.clear();
     bytes_ = 0;
     first_txid_ = 0;
   }
@@ -144,6 +159,7 @@ class OpenIncidentCache {
 
  private:
   std::unordered_map<std::string, Entry> map_;
+  std::vector<std::string> pending_;  // keys put with kPendingXmin since the last Settle
   std::size_t bytes_ = 0;
   std::int64_t first_txid_ = 0;
 };
@@ -156,6 +172,20 @@ class GroupModel {
       : c_(c), unit_keys_(std::move(unit_keys)), cache_(cache) {}
 
   static std::string ModelKey(std::string_view service, std::string_view key);
+
+  // Before Cover: the group runs ahead of the one in flight (pg_store.cc, "WriteGroup"). Its
+  // keys are answered from the cache, copied (the cache stays whole should the run be
+  // dropped), and its alerts are numbered from `alert_pool` (taken after every number this
+  // writer used before; smallest last), never from a new block: the run sends no statement.
+  void RunAhead(std::vector<std::int64_t> alert_pool) {
+    ahead_ = true;
+    alert_seqs_ = std::move(alert_pool);
+  }
+  // The numbers of the pool the run left (for the next group).
+  std::vector<std::int64_t> TakeAlertPool() { return std::move(alert_seqs_); }
+  // The group in flight, whose rows this one took from the cache with kPendingXmin, landed
+  // with `xmin`.
+  void SettlePending(std::int64_t xmin);
 
   // The first reads of a group, sent by the caller in one round trip with its BEGIN and its lock
   // statement (Connection::Pipeline), each a statement of its own:
@@ -185,6 +215,8 @@ class GroupModel {
   static std::string BlockSql(std::string_view table);
   Params AlertBlockParams() const;
   void TakeAlertBlock(const Rows& rows) { AddToPool(alert_seqs_, rows); }
+  // Adds a block's numbers to `pool`, kept smallest last (handed out from the back).
+  static void AddToPool(std::vector<std::int64_t>& pool, const Rows& rows);
   // The unit now running (for the size of the next block of numbers).
   void SetUnit(std::size_t i) { unit_ = i; }
 
@@ -324,7 +356,6 @@ class GroupModel {
   // InsertAlert without the flush: the alert's encoded columns, to add an entry to.
   Result<AlertJson*> AddAlert(AlertRow& row);
   Status TakeBlock(std::vector<std::int64_t>& pool, std::string_view table, std::int64_t want);
-  static void AddToPool(std::vector<std::int64_t>& pool, const Rows& rows);
   std::int64_t NewIncidentsAhead() const;
   std::int64_t UnitsAhead() const {
     return static_cast<std::int64_t>(unit_keys_.size()) - static_cast<std::int64_t>(unit_);
@@ -333,6 +364,7 @@ class GroupModel {
   Connection& c_;
   std::vector<std::string> unit_keys_;
   OpenIncidentCache* cache_;
+  bool ahead_ = false;                                   // RunAhead
   std::vector<std::string> load_services_, load_dedup_;  // the keys the cache did not know
   bool used_cache_ = false;
   std::size_t unit_ = 0;

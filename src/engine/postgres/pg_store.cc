@@ -16,6 +16,7 @@
 
 #include <opsorch/common/error.h>
 #include <opsorch/log/log.h>
+#include <opsorch/metrics/metrics.h>
 
 #include "engine/postgres/pg_db.h"
 #include "engine/postgres/pg_group.h"
@@ -1147,41 +1148,81 @@ class PgStore final : public Store {
   Status WriteBatch(const std::vector<std::function<Status(Tx&)>>& items,
                     std::vector<Status>& results) override {
     std::lock_guard lock(write_mu_);
-    Status failure = Ok();
-    KeySet seen;
-    // The units' keys first, without a statement (PgTx::Probe), so that the first attempt
-    // locks and loads them all at once.
-    std::vector<std::string> unit_keys(items.size());
+    // A group the engine's writer left in flight lands first; its `done` waits for the writer
+    // (landed_), which calls WriteGroup or Settle next.
+    LandInFlight();
+    Group g;
+    g.items = &items;
+    g.results = &results;
+    Probe(g);
+    return *Run(g, /*fly=*/false, /*more=*/false);
+  }
+
+  // The writer runs ahead: group N+1's units run against its memory (the open incidents N left,
+  // numbers taken before) while the server still works on N's flush and COMMIT, sent without
+  // waiting. N+1 is sent once N has landed, and only if N committed; if N did not, N runs
+  // again and N+1 after it, as if nothing had run ahead. What N+1 used is checked by the server
+  // as any remembered row is (its version), so a change by anyone else in between fails it.
+  // A group that needs anything else (a key not remembered, a read, a new incident) is run
+  // the usual way once N has landed.
+  //
+  // Numbers for a run ahead are taken at the end of the groups before it, but only while groups
+  // come one after the other (one arrives while another is in flight): a number taken and not
+  // used is skipped, and a lone group would skip a block each.
+  void WriteGroup(const std::vector<std::function<Status(Tx&)>>& items,
+                  std::vector<Status>& results, std::function<void(Status)> done) override {
+    std::vector<std::pair<std::function<void(Status)>, Status>> answered;
     {
-      PgTx probe = PgTx::Probe(*writer_, seen, unit_keys);
-      for (std::size_t i = 0; i < items.size(); ++i) {
-        probe.SetUnit(i);
-        (void)items[i](probe);
+      std::lock_guard lock(write_mu_);
+      Group g;
+      g.items = &items;
+      g.results = &results;
+      g.done = std::move(done);
+      Probe(g);
+      std::optional<GroupModel> ahead;
+      const bool more = in_flight_.has_value();
+      if (in_flight_) {
+        const bool ran = RunAhead(g, ahead);
+        const bool committed = LandInFlight();
+        if (ran && committed) {
+          ahead->SettlePending(GroupModel::XminOf(landed_xid_));
+        } else if (ran) {
+          Count(metrics_.runs_ahead_dropped);
+          ahead.reset();
+        }
       }
-    }
-    // First without savepoints (each costs two round trips per unit); if a unit fails, the
-    // batch is rolled back and run again with one savepoint per unit.
-    bool savepoints = false;
-    int retries = 0;
-    while (true) {
-      results.assign(items.size(), Ok());
-      const Outcome o = TryBatch(items, results, seen, savepoints, unit_keys, failure);
-      if (o == Outcome::kCommitted) return Ok();
-      // What the cache holds is only known true after a commit; a stale entry means another
-      // writer shares these keys, so the next groups read theirs (kCacheCooldown groups).
-      open_cache_.Clear();
-      if (o == Outcome::kStale) cache_cooldown_ = kCacheCooldown;
-      if (o == Outcome::kFailed) break;
-      if (o == Outcome::kUnitFailed) {
-        savepoints = true;
-        continue;
+      // After the landing: nothing overlaps, but the first round trip is still saved.
+      const bool overlapped = ahead.has_value();
+      if (!ahead) RunAhead(g, ahead);
+      std::optional<Status> st;
+      if (!ahead || !SendAhead(g, *ahead, more)) {
+        if (ahead) Count(metrics_.runs_ahead_dropped);
+        Count(metrics_.groups_read);
+        st = Run(g, /*fly=*/true, more);
+      } else {
+        Count(overlapped ? metrics_.groups_overlapped : metrics_.groups_from_memory);
       }
-      if (retries == kMaxRetries) break;
-      ++retries;
-      if (o == Outcome::kRetry && !Backoff(retries)) break;
+      if (st) landed_.emplace_back(std::move(g.done), *st);
+      answered.swap(landed_);
     }
-    for (auto& r : results) r = failure;
-    return failure;
+    for (auto& [d, st] : answered) d(std::move(st));
+  }
+
+  void Settle(const std::function<bool()>& go_on) override {
+    std::vector<std::pair<std::function<void(Status)>, Status>> answered;
+    {
+      std::lock_guard lock(write_mu_);
+      bool early = false;
+      if (in_flight_ && go_on) {
+        // Asked every 100 µs: about the cost of one event's units, against a group's few
+        // milliseconds at the server.
+        while (!(early = go_on()) && !writer_->Answered(std::chrono::microseconds(100))) {
+        }
+      }
+      if (!early) LandInFlight();
+      answered.swap(landed_);
+    }
+    for (auto& [d, st] : answered) d(std::move(st));
   }
 
   // A search is the same ILIKE over title and description with the index or without. With it
@@ -1691,17 +1732,210 @@ class PgStore final : public Store {
   // so running the batch again is safe. kContended needs no pause (the retry waits for its
   // keys); kUnitFailed (only without savepoints) is no retry, the next run uses savepoints.
   // kStale: a row answered from open_cache_ had changed; run again without the cache.
-  enum class Outcome { kCommitted, kRetry, kContended, kUnitFailed, kStale, kFailed };
+  static void Count(metrics::Counter* c) {
+    if (c != nullptr) c->Inc();
+  }
+  // kInFlight: sent up to its COMMIT and left for Land (TryBatch's `fly`).
+  enum class Outcome { kCommitted, kRetry, kContended, kUnitFailed, kStale, kFailed, kInFlight };
   // The SQLSTATE of opsorch_check (migration 9).
   static constexpr std::string_view kCheckFailed = "OPS01";
+  static constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+
+  // A group of units, from WriteBatch or WriteGroup: what they point into is the caller's until
+  // it is answered (`done`; WriteBatch's own has none).
+  struct Group {
+    const std::vector<std::function<Status(Tx&)>>* items = nullptr;
+    std::vector<Status>* results = nullptr;
+    std::function<void(Status)> done;
+    KeySet seen;                         // the keys its runs met
+    std::vector<std::string> unit_keys;  // each unit's first key (the probe's)
+    Params keys;                         // RunAhead's: the lock statement's arrays
+    std::size_t pool_copied = 0;         // RunAhead's: the numbers it was given
+    bool savepoints = false;
+    int retries = 0;
+    Status failure = Ok();
+  };
+  // A group whose statements, COMMIT included, were sent without waiting for their answers.
+  struct InFlight {
+    Group group;
+    bool has_model = false;  // its incidents went to the writer's memory (kPendingXmin)
+    bool used_cache = false;
+    std::int64_t xid = 0;  // its transaction's id, when known at sending (else: at xid_at)
+    // Indexes among its deferred statements (kNone: none).
+    std::size_t xid_at = kNone, pool_at = kNone, commit_at = 0;
+    Status send_error = Ok();  // a statement that could not be sent (Land takes it as failed)
+  };
+
+  static const std::string& KeyLockSql() {
+    // OFFSET 0 keeps the sorted subquery whole, so the locks are taken in its order.
+    static const std::string sql = "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT " +
+                                   KeyLockId("s", "d") +
+                                   " AS k FROM unnest($1::text[], $2::text[]) AS u(s, d) "
+                                   "ORDER BY k OFFSET 0) AS sorted";
+    return sql;
+  }
+  static const std::string& AlertBlockSql() {
+    static const std::string sql = GroupModel::BlockSql("alerts");
+    return sql;
+  }
+  // The size of the block of alert numbers a group takes at its end for the ones after it (0:
+  // none): the pool is kept at twice the largest recent group (a run ahead that runs out of
+  // numbers is run the usual way).
+  std::int64_t PoolWant(const std::vector<std::string>& unit_keys) {
+    std::int64_t keyed = 0;
+    for (const std::string& k : unit_keys) keyed += k.empty() ? 0 : 1;
+    pool_group_ = std::max(keyed, pool_group_ - pool_group_ / 8);
+    const auto have = static_cast<std::int64_t>(alert_pool_.size());
+    return std::min<std::int64_t>(std::max<std::int64_t>(0, 2 * pool_group_ - have), 10000);
+  }
+
+  // The units' keys, without a statement (PgTx::Probe), so that the first attempt locks and
+  // loads them all at once.
+  void Probe(Group& g) {
+    g.unit_keys.assign(g.items->size(), std::string());
+    PgTx probe = PgTx::Probe(*writer_, g.seen, g.unit_keys);
+    for (std::size_t i = 0; i < g.items->size(); ++i) {
+      probe.SetUnit(i);
+      (void)(*g.items)[i](probe);
+    }
+  }
+
+  // Runs a group until it commits or fails: first without savepoints (each costs two round
+  // trips per unit); if a unit fails, the batch is rolled back and run again with one savepoint
+  // per unit. nullopt: left in flight (`fly`), for LandInFlight.
+  std::optional<Status> Run(Group& g, bool fly, bool more) {
+    while (true) {
+      g.results->assign(g.items->size(), Ok());
+      const Outcome o = TryBatch(g, fly, more);
+      if (o == Outcome::kInFlight) return std::nullopt;
+      if (o == Outcome::kCommitted) return Ok();
+      if (!Again(g, o)) {
+        for (auto& r : *g.results) r = g.failure;
+        return g.failure;
+      }
+    }
+  }
+
+  // After an attempt that did not commit: whether to run the group again.
+  bool Again(Group& g, Outcome o) {
+    // What the cache holds is only known true after a commit; a stale entry means another
+    // writer shares these keys, so the next groups read theirs (kCacheCooldown groups).
+    open_cache_.Clear();
+    alert_pool_.clear();
+    if (o == Outcome::kStale) cache_cooldown_ = kCacheCooldown;
+    if (o == Outcome::kFailed) return false;
+    if (o == Outcome::kUnitFailed) {
+      g.savepoints = true;
+      return true;
+    }
+    if (g.retries == kMaxRetries) return false;
+    ++g.retries;
+    return o != Outcome::kRetry || Backoff(g.retries);
+  }
+
+  // Lands the group in flight, if any: its outcome, and if it did not commit, its runs again
+  // (to the end, nothing left in flight). Its answer waits in landed_. True if it committed as
+  // sent (landed_xid_: its transaction's id).
+  bool LandInFlight() {
+    if (!in_flight_) return false;
+    InFlight f = std::move(*in_flight_);
+    in_flight_.reset();
+    Group& g = f.group;
+    const Outcome o = Land(f, g.failure);
+    std::optional<Status> st;
+    if (o == Outcome::kCommitted) {
+      st = Ok();
+    } else if (!Again(g, o)) {
+      for (auto& r : *g.results) r = g.failure;
+      st = g.failure;
+    } else {
+      st = Run(g, /*fly=*/false, /*more=*/false);
+    }
+    landed_.emplace_back(std::move(g.done), *st);
+    return o == Outcome::kCommitted;
+  }
+
+  // Runs the group's units against the writer's memory alone, sending nothing (Hold): every
+  // key remembered, alert numbers from the pool. False (and `model` empty) if it needed
+  // anything else, or a unit failed: the group then runs the usual way.
+  bool RunAhead(Group& g, std::optional<GroupModel>& model) {
+    Connection& c = *writer_;
+    if (g.seen.empty() || cache_cooldown_ > 0 || alert_pool_.empty() || !c.Healthy() ||
+        c.Session() != writer_session_ || !open_cache_.Holds(g.seen)) {
+      return false;
+    }
+    model.emplace(c, g.unit_keys, &open_cache_);
+    model->RunAhead(alert_pool_);
+    g.pool_copied = alert_pool_.size();
+    g.keys = model->Cover(g.seen);
+    g.results->assign(g.items->size(), Ok());
+    bool ok = true;
+    c.Hold(true);
+    {
+      PgTx tx(c, g.seen, /*holds_locks=*/true, &*model);
+      for (std::size_t i = 0; i < g.items->size() && ok; ++i) {
+        tx.SetUnit(i);
+        (*g.results)[i] = (*g.items)[i](tx);
+        ok = (*g.results)[i] && !tx.contended() && !c.refused();
+      }
+    }
+    c.Hold(false);
+    if (!ok) model.reset();
+    return ok;
+  }
+
+  // Sends a group RunAhead ran, and leaves it in flight: its transaction (BEGIN, its keys'
+  // locks, its id, the model's writes checked by the server, COMMIT) in one go. False if it
+  // could not be sent before its COMMIT (nothing of it happened): it then runs the usual way.
+  bool SendAhead(Group& g, GroupModel& model, bool more) {
+    Connection& c = *writer_;
+    if (!c.Healthy() || c.Session() != writer_session_ || c.deferred() != 0) return false;
+    c.ClearRetryable();
+    static const Params none;
+    static const std::string xid_sql(GroupModel::kXidSql);
+    // The numbers it used are the pool's smallest, and a block that came since is larger.
+    const std::size_t used = g.pool_copied - model.TakeAlertPool().size();
+    alert_pool_.resize(alert_pool_.size() - std::min(used, alert_pool_.size()));
+    InFlight f;
+    Status st = c.Defer("BEGIN", none);
+    if (st) st = c.Defer(KeyLockSql(), g.keys);
+    f.xid_at = c.deferred();
+    if (st) st = c.Defer(xid_sql, none);
+    if (st) st = model.Flush();
+    if (const std::int64_t want = more ? PoolWant(g.unit_keys) : 0; st && want > 0) {
+      f.pool_at = c.deferred();
+      st = c.Defer(AlertBlockSql(), Params().Add(want));
+    }
+    if (!st) {
+      RollBack(c);
+      return false;
+    }
+    f.commit_at = c.deferred();
+    f.send_error = c.Defer("COMMIT", none);
+    f.has_model = true;
+    f.used_cache = true;
+    model.Remember(open_cache_, OpenIncidentCache::kPendingXmin);
+    f.group = std::move(g);
+    in_flight_ = std::move(f);
+    return true;
+  }
 
   // One attempt at a batch. Keys seen by earlier attempts are locked first, all at once and in
   // one global order: a transaction that waits while holding keys always waits in that order,
   // so batches cannot deadlock on keys.
-  Outcome TryBatch(const std::vector<std::function<Status(Tx&)>>& items,
-                   std::vector<Status>& results, KeySet& seen, bool savepoints,
-                   const std::vector<std::string>& unit_keys, Status& failure) {
+  // `fly`: with the group's incidents in memory, it may be left in flight (kInFlight) once its
+  // COMMIT is sent; `more`: another group is waiting (a block of numbers is taken for it).
+  Outcome TryBatch(Group& g, bool fly, bool more) {
+    const auto& items = *g.items;
+    auto& results = *g.results;
+    KeySet& seen = g.seen;
+    const bool savepoints = g.savepoints;
+    const auto& unit_keys = g.unit_keys;
+    Status& failure = g.failure;
     Connection& c = *writer_;
+    // Numbers taken from here on may be smaller than those of a block taken earlier (a group's
+    // statements take them as they go), so no group may use those any more.
+    alert_pool_.clear();
     // Lost before COMMIT was sent: the server rolled back, so another attempt is safe.
     auto lost_or = [&](Status st) {
       failure = std::move(st);
@@ -1721,12 +1955,8 @@ class PgStore final : public Store {
     // plans generically: the group's statements take arrays whose custom plans cost more to
     // make than to run.
     static const std::string begin = "BEGIN";
-    // OFFSET 0 keeps the sorted subquery whole, so the locks are taken in its order.
-    static const std::string lock = "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT " +
-                                    KeyLockId("s", "d") +
-                                    " AS k FROM unnest($1::text[], $2::text[]) AS u(s, d) "
-                                    "ORDER BY k OFFSET 0) AS sorted";
-    static const std::string alert_block = GroupModel::BlockSql("alerts");
+    const std::string& lock = KeyLockSql();
+    const std::string& alert_block = AlertBlockSql();
     // Without savepoints the group's incidents are kept in memory and written at the end
     // (pg_group.h), and the transaction's first statements (BEGIN, the keys' locks, the open
     // incidents, a block of alert numbers) go in one round trip; with savepoints (a unit
@@ -1813,27 +2043,57 @@ class PgStore final : public Store {
         return c.Healthy() ? Outcome::kUnitFailed : Outcome::kRetry;
       }
     }
-    // The COMMIT goes with the model's deferred writes, answered in one round trip. If one of
-    // them failed, the server skipped the COMMIT (the transaction stays aborted until the
-    // ROLLBACK here), and the run with savepoints finds out which unit it was, as for a failed
-    // flush above. A COMMIT the server answers with ROLLBACK (the transaction had failed, and
-    // nobody said so) committed nothing: never taken for a commit.
+    // The COMMIT goes with the model's deferred writes, answered in one round trip (Landed).
+    // The group's incidents go to the writer's memory now, their version to come with the
+    // answer (kPendingXmin): a group may run ahead on them (WriteGroup) meanwhile.
     static const Params none;
-    std::size_t failed_at = 0;
+    std::size_t pool_at = kNone;
+    Status commit = Ok();
+    if (const std::int64_t want = more && model ? PoolWant(g.unit_keys) : 0; want > 0) {
+      pool_at = c.deferred();
+      commit = c.Defer(AlertBlockSql(), Params().Add(want));
+      if (!commit) return lost_or(commit);
+    }
     const std::size_t commit_at = c.deferred();
+    commit = c.Defer("COMMIT", none);
+    InFlight f;
+    f.has_model = model.has_value();
+    f.used_cache = model && model->used_cache();
+    f.xid = xid;
+    f.pool_at = pool_at;
+    f.commit_at = commit_at;
+    f.send_error = std::move(commit);
+    if (model) model->Remember(open_cache_, OpenIncidentCache::kPendingXmin);
+    if (fly && model) {
+      f.group = std::move(g);
+      in_flight_ = std::move(f);
+      return Outcome::kInFlight;
+    }
+    return Land(f, failure);
+  }
+
+  // Reads the answers of a group's statements up to its COMMIT (or takes the error that kept
+  // it from being sent). If one of them failed, the server skipped the COMMIT (the transaction
+  // stays aborted until the ROLLBACK here), and the run with savepoints finds out which unit it
+  // was, as for a failed flush. A COMMIT the server answers with ROLLBACK (the transaction had
+  // failed, and nobody said so) committed nothing: never taken for a commit.
+  Outcome Land(InFlight& f, Status& failure) {
+    Connection& c = *writer_;
+    std::size_t failed_at = 0;
     std::vector<Rows> answers;
-    Status commit = c.Defer("COMMIT", none);
+    Status commit = std::move(f.send_error);
     if (commit) commit = c.Drain(&failed_at, &answers);
-    if (commit && (answers.empty() || answers.back().Command() != "COMMIT")) {
+    if (commit && (answers.size() <= f.commit_at || answers.back().Command() != "COMMIT")) {
       failure = Fail(errc::kInternal, "postgres: the group's transaction had failed");
+      RollBack(c);
       return c.Healthy() ? Outcome::kUnitFailed : Outcome::kRetry;
     }
-    if (!commit && failed_at < commit_at && c.Healthy()) {
+    if (!commit && failed_at < f.commit_at && c.Healthy()) {
       failure = commit;
-      if (c.saw_retryable()) return lost_or(commit);
-      const bool stale = Stale(c, model);
+      const bool retry = c.saw_retryable();
+      const bool stale = c.last_sqlstate() == kCheckFailed && f.used_cache;
       RollBack(c);
-      if (!c.Healthy()) return Outcome::kRetry;
+      if (!c.Healthy() || retry) return Outcome::kRetry;
       return stale ? Outcome::kStale : Outcome::kUnitFailed;
     }
     if (auto st = commit; !st) {
@@ -1852,10 +2112,16 @@ class PgStore final : public Store {
       std::lock_guard lock(session_mu_);
       unsynced_ = true;
     }
-    if (model) {
+    const std::int64_t xid =
+        f.xid != 0 ? f.xid : (f.xid_at < answers.size() ? answers[f.xid_at].Int(0, 0) : 0);
+    landed_xid_ = xid;
+    if (f.has_model && xid > 0) {
       open_cache_.Age(xid);
-      model->Remember(open_cache_, GroupModel::XminOf(xid));
+      open_cache_.Settle(GroupModel::XminOf(xid));
+    } else if (f.has_model) {
+      open_cache_.Clear();  // versions unknown: nothing to check against
     }
+    if (f.pool_at < answers.size()) GroupModel::AddToPool(alert_pool_, answers[f.pool_at]);
     return Outcome::kCommitted;
   }
 
@@ -2080,6 +2346,15 @@ class PgStore final : public Store {
   // writes would otherwise fail group after group.
   OpenIncidentCache open_cache_;
   int cache_cooldown_ = 0;
+  // WriteGroup's, under write_mu_: the group in flight, the answers of groups landed that their
+  // caller has not had yet (delivered by the writer's next WriteGroup or Settle, outside the
+  // lock), the xid of the last group landed, and alert numbers taken after every number this
+  // writer used (a run ahead numbers from them, smallest first; emptied by any other run).
+  std::optional<InFlight> in_flight_;
+  std::vector<std::pair<std::function<void(Status)>, Status>> landed_;
+  std::int64_t landed_xid_ = 0;
+  std::vector<std::int64_t> alert_pool_;
+  std::int64_t pool_group_ = 0;  // PoolWant's recent largest group
   static constexpr int kCacheCooldown = 64;
   std::unique_ptr<Connection> writer_;
   // The writer's session (which a crash of the server ends), numbered: Sync() vouches only for
