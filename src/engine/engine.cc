@@ -42,10 +42,9 @@ struct Engine::Impl {
   EngineOptions options;
   RulesConfig rules;
   std::unique_ptr<Store> store;
-  std::unique_ptr<Quiet> quiet;          // silences, maintenance, mute intervals, heartbeats
-  FiringCache firing;                    // what fires through the Alertmanager API
-  std::unique_ptr<Pager> pager;          // destroyed first (~Engine): its runner submits writes
-  std::atomic<bool> paging_work{false};  // a commit queued pages: wake the pager after it
+  std::unique_ptr<Quiet> quiet;  // silences, maintenance, mute intervals, heartbeats
+  FiringCache firing;            // what fires through the Alertmanager API
+  std::unique_ptr<Pager> pager;  // destroyed first (~Engine): its runner submits writes
 
   std::int64_t NowNs() const { return options.clock ? options.clock() : Time::Now().UnixNanos(); }
   std::unique_ptr<SlaCache> sla;
@@ -154,6 +153,9 @@ struct Engine::Impl {
     // One view of silences and pauses for the whole group.
     std::shared_ptr<const QuietSnapshot> quiet;
     std::vector<Status> statuses;
+    // A unit queued pages: the pager is woken once this group's commit holds (a flag per
+    // group: the next group's units may run before this one is done).
+    bool paging_work = false;
   };
 
   // Hands the group to the store; Committed answers it once the store knows the outcome.
@@ -180,7 +182,8 @@ struct Engine::Impl {
         out->dedup_key = in->event.dedup_key;
         PagingCounts* counts = pager ? &g->paging[event_index] : nullptr;
         ++event_index;
-        g->items.push_back([this, out, in, now, counts, q = g->quiet.get()](Tx& tx) -> Status {
+        g->items.push_back([this, out, in, now, counts, q = g->quiet.get(),
+                            work = &g->paging_work](Tx& tx) -> Status {
           if (counts != nullptr) *counts = PagingCounts{};  // a re-run overwrites
           Result<Outcome> o = Outcome{};
           if (q != nullptr) {
@@ -188,7 +191,7 @@ struct Engine::Impl {
             QuietEffects fx;
             fx.counts = counts;
             o = ApplyQuietly(tx, in->integration, in->event, now, env, fx);
-            if (fx.paging_work) paging_work = true;
+            if (fx.paging_work) *work = true;
           } else {
             o = ApplyEvent(tx, in->integration, in->event, now, rules);
           }
@@ -209,7 +212,7 @@ struct Engine::Impl {
   // Hands the answers to the sync thread (at once if the commit failed: there is nothing to
   // make durable).
   void Committed(std::shared_ptr<Group> g, Status committed) {
-    if (pager && paging_work.exchange(false)) pager->Wake();
+    if (pager && g->paging_work) pager->Wake();
     if (pager && committed) {
       PagingCounts total;
       std::size_t k = 0, e = 0;

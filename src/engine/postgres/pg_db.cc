@@ -318,6 +318,16 @@ void BinaryArray::Add(std::int64_t v) {
   ++n_;
 }
 
+void Params::SetInt8(int param, std::size_t element, std::int64_t v) {
+  const auto i = static_cast<std::size_t>(param);
+  if (param < 0 || i >= formats_.size() || formats_[i] != 1) return;
+  std::string& bytes = values_[i];
+  // The header (20 bytes), then each element: its length (4), its value (8, big-endian).
+  const std::size_t at = 20 + 12 * element + 4;
+  if (bytes.size() < at + 8) return;
+  PutBigEndian(bytes, at, static_cast<std::uint64_t>(v), 8);
+}
+
 std::string BinaryArray::Take() {
   if (n_ == 0) bytes_.resize(12);  // no dimensions: an empty array
   PutBigEndian(bytes_, 0, n_ == 0 ? 0 : 1, 4);

@@ -73,6 +73,9 @@ class Params {
 
   int size() const { return static_cast<int>(values_.size()); }
   const std::vector<std::string>& values() const { return values_; }
+  // Replaces element `element` of parameter `param`, an int8 array added by AddArray (no-op
+  // if there is none such).
+  void SetInt8(int param, std::size_t element, std::int64_t v);
   // Per value: 1 binary, 0 text (shorter than values(): the rest are text).
   const std::vector<int>& formats() const { return formats_; }
   // The first array (1-based, 0 none) with a text element holding a NUL.

@@ -204,6 +204,12 @@ void GroupModel::SettlePending(std::int64_t xmin) {
   for (auto& [seq, inc] : incidents_) {
     if (inc.xmin == OpenIncidentCache::kPendingXmin) inc.xmin = xmin;
   }
+  if (prepared_) {
+    for (const auto& [param, element] : prepared_->pending) {
+      prepared_->params.SetInt8(param, static_cast<std::size_t>(element), xmin);
+    }
+    prepared_->has_pending = false;
+  }
 }
 
 std::optional<Params> GroupModel::LoadParams() {
@@ -668,6 +674,13 @@ struct FlushRows {
   std::int64_t n_ni = 0, n_ui = 0, n_na = 0, n_ua = 0, n_nt = 0, n_vi = 0;
 
   bool empty() const { return n_ni + n_ui + n_na + n_ua + n_nt + n_vi == 0; }
+  // The parameters (0-based) of the versions checked: ui's last array, vi's last (-1: absent).
+  int UiVersions() const { return n_ui > 0 ? (n_ni > 0 ? 18 : 0) + 9 : -1; }
+  int ViVersions() const {
+    return n_vi > 0 ? (n_ni > 0 ? 18 : 0) + (n_ui > 0 ? 10 : 0) + (n_na > 0 ? 25 : 0) +
+                          (n_ua > 0 ? 3 : 0) + (n_nt > 0 ? 7 : 0) + 1
+                    : -1;
+  }
   // The statement (FlushSql of the parts with rows) and its parameters; takes the arrays.
   std::pair<const std::string*, Params> Take() {
     // One statement: data-modifying CTEs all run (on one snapshot; the rows each touches are
@@ -703,7 +716,21 @@ struct FlushRows {
 }  // namespace
 
 Status GroupModel::Flush() {
+  if (auto st = Prepare(); !st) return st;
+  return SendPrepared();
+}
+
+Status GroupModel::SendPrepared() {
+  if (!prepared_) return Ok();
+  Prepared p = std::move(*prepared_);
+  prepared_.reset();
+  if (p.has_pending) return Fail(errc::kInternal, "postgres: a row version was never settled");
+  return c_.Defer(*p.sql, p.params);
+}
+
+Status GroupModel::Prepare() {
   FlushRows f;
+  std::vector<std::int64_t> ui_pending, vi_pending;  // elements whose version is to come
   for (std::int64_t seq : dirty_) {
     const Incident& inc = incidents_.at(seq);
     const IncidentRow& r = inc.row;
@@ -740,6 +767,7 @@ Status GroupModel::Flush() {
       ui[7].Add(r.alert_count);
       ui[8].Add(inc.timeline_count);
       ui[9].Add(inc.locked ? 0 : inc.xmin);  // 0: no check (this transaction holds the row)
+      if (!inc.locked && inc.xmin == OpenIncidentCache::kPendingXmin) ui_pending.push_back(f.n_ui);
       ++f.n_ui;
     }
   }
@@ -796,6 +824,7 @@ Status GroupModel::Flush() {
   std::vector<Incident*> verified;
   for (auto& [seq, inc] : incidents_) {
     if (inc.locked || inc.dirty || inc.xmin == 0) continue;
+    if (inc.xmin == OpenIncidentCache::kPendingXmin) vi_pending.push_back(f.n_vi);
     f.vi[0].Add(seq);
     f.vi[1].Add(inc.xmin);
     verified.push_back(&inc);
@@ -806,8 +835,15 @@ Status GroupModel::Flush() {
   // If a row the model holds changed since it was read (or was deleted), the statement fails,
   // and with it the transaction: the caller runs the group again with a statement per call.
   {
-    auto [sql, p] = f.Take();
-    if (auto st = c_.Defer(*sql, p); !st) return st;
+    Prepared p;
+    const int ui_versions = f.UiVersions(), vi_versions = f.ViVersions();
+    auto [sql, params] = f.Take();
+    p.sql = sql;
+    p.params = std::move(params);
+    for (const std::int64_t e : ui_pending) p.pending.emplace_back(ui_versions, e);
+    for (const std::int64_t e : vi_pending) p.pending.emplace_back(vi_versions, e);
+    p.has_pending = !p.pending.empty();
+    prepared_ = std::move(p);
   }
   for (Incident* inc : verified) inc->locked = true;  // share-locked by the statement
   for (std::int64_t seq : dirty_) {

@@ -266,6 +266,12 @@ class GroupModel {
   // for the server (Connection::Defer): an error, a changed row included, comes from the
   // connection's next call that waits (the caller's COMMIT, Drain, or a read).
   Status Flush();
+  // Flush in two halves, for a group run ahead (pg_store.cc, "WriteGroup"), so that its
+  // statement is made while the group before is in flight: Prepare makes it (the model's state
+  // is as after a flush), with the versions still to come (kPendingXmin) as they are;
+  // SettlePending fills them in; SendPrepared sends it (refused while any is still to come).
+  Status Prepare();
+  Status SendPrepared();
   // Numbers for rows the caller inserts itself while a model is in use: from the same blocks,
   // so that rows are numbered in the order the group's units made them.
   // Blocks of incident numbers start at one and double with use, never past the keys ahead
@@ -364,7 +370,14 @@ class GroupModel {
   Connection& c_;
   std::vector<std::string> unit_keys_;
   OpenIncidentCache* cache_;
-  bool ahead_ = false;                                   // RunAhead
+  bool ahead_ = false;  // RunAhead
+  struct Prepared {
+    const std::string* sql = nullptr;
+    Params params;
+    std::vector<std::pair<int, std::int64_t>> pending;  // (parameter, element) to settle
+    bool has_pending = false;
+  };
+  std::optional<Prepared> prepared_;                     // Prepare's, not sent yet
   std::vector<std::string> load_services_, load_dedup_;  // the keys the cache did not know
   bool used_cache_ = false;
   std::size_t unit_ = 0;

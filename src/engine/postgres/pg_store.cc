@@ -1880,6 +1880,8 @@ class PgStore final : public Store {
       }
     }
     c.Hold(false);
+    // Its statement is made now, while the group before may still be in flight.
+    if (ok) ok = static_cast<bool>(model->Prepare());
     if (!ok) model.reset();
     return ok;
   }
@@ -1901,7 +1903,7 @@ class PgStore final : public Store {
     if (st) st = c.Defer(KeyLockSql(), g.keys);
     f.xid_at = c.deferred();
     if (st) st = c.Defer(xid_sql, none);
-    if (st) st = model.Flush();
+    if (st) st = model.SendPrepared();
     if (const std::int64_t want = more ? PoolWant(g.unit_keys) : 0; st && want > 0) {
       f.pool_at = c.deferred();
       st = c.Defer(AlertBlockSql(), Params().Add(want));
