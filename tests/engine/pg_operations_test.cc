@@ -619,6 +619,75 @@ TEST(PgWriteGroup, AGroupRunAheadOfOneThatFailsRunsAgainFromTheDatabase) {
   EXPECT_EQ(rows->Int(0, 1), 0) << "a key's alerts numbered out of the order they were stored";
 }
 
+// A group the writer could run from memory after an idle while, when the server ended the
+// writer's session meanwhile (a restart, idle_session_timeout), is committed on a new session,
+// the usual way: sent into the ended one its outcome would be unknown, and its callers answered
+// with an error although nothing happened.
+TEST(PgWriteGroup, AGroupFromMemoryIsNotSentIntoASessionTheServerEnded) {
+  constexpr int kKeys = 5;
+  std::string url;
+  auto seeded = OpenTestStore("postgres", &url);
+  ASSERT_TRUE(seeded) << seeded.error().message;
+  const IntegrationRow integration = SeedService(**seeded, "svc-db", kT0);
+  metrics::Registry registry;
+  StoreOptions options;
+  options.metrics = &registry;
+  auto store = OpenStore(url, options);
+  ASSERT_TRUE(store) << store.error().message;
+  struct Group {
+    std::vector<std::function<Status(Tx&)>> items;
+    std::vector<Status> results;
+    std::vector<Outcome> outcomes = std::vector<Outcome>(kKeys);
+  };
+  std::deque<Group> groups;
+  std::vector<Status> done;
+  const auto write = [&](int n) {
+    Group& g = groups.emplace_back();
+    for (int i = 0; i < kKeys; ++i) {
+      g.items.push_back([&integration, &g, i, n](Tx& tx) -> Status {
+        auto r = ApplyEvent(tx, integration, TriggerOf("k" + std::to_string(i), "load"),
+                            kT0 + n * kSecond, {});
+        if (!r) return Fail(std::move(r.error()));
+        g.outcomes[static_cast<std::size_t>(i)] = *r;
+        return Ok();
+      });
+    }
+    (*store)->WriteGroup(g.items, g.results, [&done](Status st) { done.push_back(std::move(st)); });
+  };
+  for (int n = 0; n < 4; ++n) write(n);  // one after the other: numbers are taken ahead
+  (*store)->Settle(nullptr);
+  ASSERT_EQ(done.size(), 4u);
+
+  auto other = postgres::Connection::Open(url);
+  ASSERT_TRUE(other) << other.error().message;
+  // The writer's session is the one holding its mark (an advisory lock of class "opso").
+  auto writer = (*other)->Query(
+      "SELECT pid FROM pg_locks WHERE locktype='advisory' AND classid=1869640559 AND "
+      "pid<>pg_backend_pid()");
+  ASSERT_TRUE(writer) << writer.error().message;
+  ASSERT_EQ(writer->size(), 1) << "the writer's session was not found";
+  const std::string pid = writer->Text(0, 0);
+  ASSERT_TRUE((*other)->Exec("SELECT pg_terminate_backend(" + pid + ", 5000)"));
+
+  const std::uint64_t from_memory =
+      registry.GetCounter("opsorch_engine_pg_groups_total", "", {{"run", "from_memory"}}).Value();
+  write(4);
+  (*store)->Settle(nullptr);
+  ASSERT_EQ(done.size(), 5u);
+  EXPECT_TRUE(done.back()) << "the group was sent into the ended session: "
+                           << done.back().error().message;
+  EXPECT_EQ(
+      registry.GetCounter("opsorch_engine_pg_groups_total", "", {{"run", "from_memory"}}).Value(),
+      from_memory)
+      << "sent from memory into a new session";
+  for (int i = 0; i < kKeys; ++i) {
+    auto inc =
+        (*store)->GetIncident(groups.back().outcomes[static_cast<std::size_t>(i)].incident_id);
+    ASSERT_TRUE(inc && inc->has_value());
+    EXPECT_EQ((*inc)->alert_count, 5);
+  }
+}
+
 // The writer's memory of open incidents stays bounded: in entries, in bytes (a description can
 // be long), and in age (a version is a 32-bit xmin, which comes round again); putting back an
 // entry it holds replaces it.

@@ -398,7 +398,9 @@ class Store {
   // outcome is known where a store can (PostgreSQL: the next group's units run while the server
   // works on this one's COMMIT). `done` gets what WriteBatch would have returned, on this
   // thread, from this call, a later WriteGroup or Settle(); `items` and `results` must live
-  // until then, and groups are done in the order given. The default writes at once.
+  // until then, and groups are done in the order given. A WriteBatch from another thread
+  // finishes the group in flight first (running it again there if it failed), and leaves its
+  // `done` to the writer's next call. The default writes at once.
   virtual void WriteGroup(const std::vector<std::function<Status(Tx&)>>& items,
                           std::vector<Status>& results, std::function<void(Status)> done) {
     done(WriteBatch(items, results));

@@ -21,7 +21,6 @@ namespace {
 constexpr std::size_t kMaxPrepared = 256;
 // Statements deferred before their results are read (Defer): each answer is a few bytes the
 // server holds until then.
-constexpr std::size_t kMaxDeferred = 64;
 
 std::string StepName(std::string_view sql) {
   std::string out;
@@ -705,7 +704,7 @@ Status Connection::Send(std::string_view sql, const Params& params, bool flush,
                         const std::string* prepared) {
   if (auto st = Refuse(sql); !st) return st;
   // A long queue is read first: its answers must not pile up unread.
-  if (deferred_.size() >= kMaxDeferred) {
+  if (deferred_.size() >= Connection::kMaxDeferred) {
     if (auto st = Drain(); !st) return st;
   }
   // A statement not prepared yet is prepared first when nothing is queued (a round trip outside
@@ -751,6 +750,9 @@ bool Connection::Answered(std::chrono::microseconds wait) {
     synced_ = true;
   }
   while (true) {
+    // What came, read without blocking: asked first, because what a TLS connection decrypted
+    // already may never make the socket readable again.
+    if (PQconsumeInput(c_) == 0) return true;  // the connection failed: Drain reports it
     // What libpq holds already, without blocking.
     for (int nulls = 0; PQisBusy(c_) == 0;) {
       pg_result* r = PQgetResult(c_);
@@ -767,8 +769,7 @@ bool Connection::Answered(std::chrono::microseconds wait) {
     const timespec ts{0, static_cast<long>(wait.count()) * 1000};
     if (p.fd < 0) return true;
     if (::ppoll(&p, 1, &ts, nullptr) <= 0) return false;
-    if (PQconsumeInput(c_) == 0) return true;  // the connection failed: Drain reports it
-    wait = std::chrono::microseconds(0);       // read what came, then answer
+    wait = std::chrono::microseconds(0);  // read what came, then answer
   }
 }
 
@@ -801,8 +802,8 @@ Status Connection::Drain(std::size_t* failed_at, std::vector<Rows>* results) {
     while (true) {
       pg_result* r = NextResult();
       if (r == nullptr) {
-        if (!Healthy()) break;
-        continue;  // the end of one statement's results
+        if (!Healthy() && early_.empty()) break;  // what Answered read still counts
+        continue;                                 // the end of one statement's results
       }
       const ExecStatusType status = PQresultStatus(r);
       if (status == PGRES_PIPELINE_SYNC) {

@@ -222,6 +222,9 @@ class Connection {
   // runs after them, and a deferred statement's error is what that call returns. After a failed one
   // the server skips the deferred statements behind it (PostgreSQL's pipeline rules).
   Status Defer(std::string_view sql, const Params& params = {});
+  // A Defer with this many statements queued drains them first (their answers must not pile
+  // up): a caller that needs its statements' answers by position drains before that.
+  static constexpr std::size_t kMaxDeferred = 64;
   // Reads the deferred statements' results: Ok, or the first error. `failed_at`, when given, is
   // set to the index (among the statements deferred since the last drain) of the first that
   // failed or went unanswered (the connection was lost), or to their count. `results`, when
@@ -237,8 +240,8 @@ class Connection {
   // Counts the sessions this connection has had: a reconnect starts a new one.
   std::uint64_t Session() const { return sessions_; }
 
-  // While held, every call that would send a statement or read an answer fails at once, and
-  // refused() says one did: the writer runs a group ahead while the one before it is still in
+  // While held, Exec, Query, QueryEach, Pipeline, Defer and Drain fail at once, and refused()
+  // says one did: the writer runs a group ahead while the one before it is still in
   // flight on this connection (pg_store.cc, "WriteGroup"), and that group may only use what it
   // holds in memory. Nothing is sent or read: the answers in flight stay for their Drain.
   void Hold(bool on) {

@@ -181,6 +181,7 @@ class GroupModel {
     ahead_ = true;
     alert_seqs_ = std::move(alert_pool);
   }
+  bool ahead() const { return ahead_; }
   // The numbers of the pool the run left (for the next group).
   std::vector<std::int64_t> TakeAlertPool() { return std::move(alert_seqs_); }
   // The group in flight, whose rows this one took from the cache with kPendingXmin, landed

@@ -574,7 +574,10 @@ class PgTx final : public Tx {
     if (contended_) return Contended();  // the attempt is void
     ++ops_;
     // A held resolve is read back by TakeHeldResolve of its key: the model's only if the key is.
-    if (model_ != nullptr && (a.held_until <= 0 || Modelled(a.service_id, a.dedup_key))) {
+    // Run ahead, an alert numbered from the pool must be of a key whose incident the model
+    // checks (WriteGroup); any other goes to its statement, which is refused.
+    if (model_ != nullptr && (a.held_until <= 0 || Modelled(a.service_id, a.dedup_key)) &&
+        (!model_->ahead() || Modelled(a.service_id, a.dedup_key))) {
       return model_->InsertAlert(a);
     }
     return InsertAlertRow(a, nullptr);
@@ -590,7 +593,8 @@ class PgTx final : public Tx {
     if (contended_) return Contended();  // the attempt is void
     ++ops_;
     if (model_ != nullptr && model_->HasIncident(seq) &&
-        (a.held_until <= 0 || Modelled(a.service_id, a.dedup_key))) {
+        (a.held_until <= 0 || Modelled(a.service_id, a.dedup_key)) &&
+        (!model_->ahead() || Modelled(a.service_id, a.dedup_key))) {
       return model_->InsertAlertWithEntry(a, t);
     }
     return InsertAlertRow(a, &t);
@@ -1166,6 +1170,10 @@ class PgStore final : public Store {
   // A group that needs anything else (a key not remembered, a read, a new incident) is run
   // the usual way once N has landed.
   //
+  // A run ahead numbers its alerts before taking its keys' locks, which keeps a key's alerts in
+  // the order stored, across nodes: it only touches keys whose open incident it remembers, and
+  // every alert stored for such a key under its lock changes that incident, whose version the
+  // run's write checks (suppressed Alertmanager alerts, stored unlinked, never took the lock).
   // Numbers for a run ahead are taken at the end of the groups before it, but only while groups
   // come one after the other (one arrives while another is in flight): a number taken and not
   // used is skipped, and a lone group would skip a block each.
@@ -1178,13 +1186,18 @@ class PgStore final : public Store {
       g.items = &items;
       g.results = &results;
       g.done = std::move(done);
-      Probe(g);
-      std::optional<GroupModel> ahead;
       const bool more = in_flight_.has_value();
+      {
+        Held held(*writer_, more);  // the probe sends nothing anyway
+        Probe(g);
+      }
+      std::optional<GroupModel> ahead;
+      bool refused = false;  // a run ahead needed the database: no second try
       if (in_flight_) {
-        const bool ran = RunAhead(g, ahead);
+        const bool ran = RunAhead(g, ahead, refused);
         const bool committed = LandInFlight();
-        if (ran && committed) {
+        // landed_xid_ is the version of the rows the run took as to come (0: unknown).
+        if (ran && committed && landed_xid_ > 0) {
           ahead->SettlePending(GroupModel::XminOf(landed_xid_));
         } else if (ran) {
           Count(metrics_.runs_ahead_dropped);
@@ -1193,7 +1206,7 @@ class PgStore final : public Store {
       }
       // After the landing: nothing overlaps, but the first round trip is still saved.
       const bool overlapped = ahead.has_value();
-      if (!ahead) RunAhead(g, ahead);
+      if (!ahead && !refused) RunAhead(g, ahead, refused);
       std::optional<Status> st;
       if (!ahead || !SendAhead(g, *ahead, more)) {
         if (ahead) Count(metrics_.runs_ahead_dropped);
@@ -1728,13 +1741,26 @@ class PgStore final : public Store {
   }
 
  private:
+  static void Count(metrics::Counter* c) {
+    if (c != nullptr) c->Inc();
+  }
+  // Connection::Hold for a scope.
+  struct Held {
+    Held(Connection& c, bool on) : c_(c), on_(on) {
+      if (on_) c_.Hold(true);
+    }
+    ~Held() {
+      if (on_) c_.Hold(false);
+    }
+    Held(const Held&) = delete;
+    Held& operator=(const Held&) = delete;
+    Connection& c_;
+    const bool on_;
+  };
   // All but kCommitted and kFailed: rolled back (or the connection is gone, which rolls back),
   // so running the batch again is safe. kContended needs no pause (the retry waits for its
   // keys); kUnitFailed (only without savepoints) is no retry, the next run uses savepoints.
   // kStale: a row answered from open_cache_ had changed; run again without the cache.
-  static void Count(metrics::Counter* c) {
-    if (c != nullptr) c->Inc();
-  }
   // kInFlight: sent up to its COMMIT and left for Land (TryBatch's `fly`).
   enum class Outcome { kCommitted, kRetry, kContended, kUnitFailed, kStale, kFailed, kInFlight };
   // The SQLSTATE of opsorch_check (migration 9).
@@ -1858,7 +1884,8 @@ class PgStore final : public Store {
   // Runs the group's units against the writer's memory alone, sending nothing (Hold): every
   // key remembered, alert numbers from the pool. False (and `model` empty) if it needed
   // anything else, or a unit failed: the group then runs the usual way.
-  bool RunAhead(Group& g, std::optional<GroupModel>& model) {
+  // `refused`: set when its units ran and one of them needed the database.
+  bool RunAhead(Group& g, std::optional<GroupModel>& model, bool& refused) {
     Connection& c = *writer_;
     if (g.seen.empty() || cache_cooldown_ > 0 || alert_pool_.empty() || !c.Healthy() ||
         c.Session() != writer_session_ || !open_cache_.Holds(g.seen)) {
@@ -1870,16 +1897,16 @@ class PgStore final : public Store {
     g.keys = model->Cover(g.seen);
     g.results->assign(g.items->size(), Ok());
     bool ok = true;
-    c.Hold(true);
     {
+      Held held(c, true);
       PgTx tx(c, g.seen, /*holds_locks=*/true, &*model);
       for (std::size_t i = 0; i < g.items->size() && ok; ++i) {
         tx.SetUnit(i);
         (*g.results)[i] = (*g.items)[i](tx);
         ok = (*g.results)[i] && !tx.contended() && !c.refused();
       }
+      refused = c.refused();
     }
-    c.Hold(false);
     // Its statement is made now, while the group before may still be in flight.
     if (ok) ok = static_cast<bool>(model->Prepare());
     if (!ok) model.reset();
@@ -1891,7 +1918,12 @@ class PgStore final : public Store {
   // could not be sent before its COMMIT (nothing of it happened): it then runs the usual way.
   bool SendAhead(Group& g, GroupModel& model, bool more) {
     Connection& c = *writer_;
-    if (!c.Healthy() || c.Session() != writer_session_ || c.deferred() != 0) return false;
+    // A session the server ended while idle (a restart, idle_session_timeout) is noticed here,
+    // without a round trip, before anything is sent: sent into it, the COMMIT's outcome would
+    // be unknown. A new session is a new writer session: the usual run notes it.
+    if (c.deferred() != 0 || !c.EnsureConnected() || c.Session() != writer_session_) {
+      return false;
+    }
     c.ClearRetryable();
     static const Params none;
     static const std::string xid_sql(GroupModel::kXidSql);
@@ -2045,10 +2077,22 @@ class PgStore final : public Store {
         return c.Healthy() ? Outcome::kUnitFailed : Outcome::kRetry;
       }
     }
-    // The COMMIT goes with the model's deferred writes, answered in one round trip (Landed).
+    // The COMMIT goes with the model's deferred writes, answered in one round trip (Land).
     // The group's incidents go to the writer's memory now, their version to come with the
     // answer (kPendingXmin): a group may run ahead on them (WriteGroup) meanwhile.
     static const Params none;
+    // The statements' answers are read by position: none may be drained on the way (Defer
+    // drains a long queue first), so a long queue of early flushes is read here.
+    if (c.deferred() + 2 >= Connection::kMaxDeferred) {
+      if (auto st = c.Drain(); !st) {
+        if (!c.Healthy() || c.saw_retryable()) return lost_or(st);
+        failure = st;
+        const bool stale = Stale(c, model);
+        RollBack(c);
+        if (!c.Healthy()) return Outcome::kRetry;
+        return stale ? Outcome::kStale : Outcome::kUnitFailed;
+      }
+    }
     std::size_t pool_at = kNone;
     Status commit = Ok();
     if (const std::int64_t want = more && model ? PoolWant(g.unit_keys) : 0; want > 0) {
@@ -2085,7 +2129,7 @@ class PgStore final : public Store {
     std::vector<Rows> answers;
     Status commit = std::move(f.send_error);
     if (commit) commit = c.Drain(&failed_at, &answers);
-    if (commit && (answers.size() <= f.commit_at || answers.back().Command() != "COMMIT")) {
+    if (commit && (answers.empty() || answers.back().Command() != "COMMIT")) {
       failure = Fail(errc::kInternal, "postgres: the group's transaction had failed");
       RollBack(c);
       return c.Healthy() ? Outcome::kUnitFailed : Outcome::kRetry;
@@ -2114,8 +2158,10 @@ class PgStore final : public Store {
       std::lock_guard lock(session_mu_);
       unsynced_ = true;
     }
+    // Positions hold when every statement sent since they were taken was answered here.
+    const bool whole = answers.size() == f.commit_at + 1;
     const std::int64_t xid =
-        f.xid != 0 ? f.xid : (f.xid_at < answers.size() ? answers[f.xid_at].Int(0, 0) : 0);
+        f.xid != 0 ? f.xid : (whole && f.xid_at < answers.size() ? answers[f.xid_at].Int(0, 0) : 0);
     landed_xid_ = xid;
     if (f.has_model && xid > 0) {
       open_cache_.Age(xid);
@@ -2123,7 +2169,9 @@ class PgStore final : public Store {
     } else if (f.has_model) {
       open_cache_.Clear();  // versions unknown: nothing to check against
     }
-    if (f.pool_at < answers.size()) GroupModel::AddToPool(alert_pool_, answers[f.pool_at]);
+    if (whole && f.pool_at < answers.size()) {
+      GroupModel::AddToPool(alert_pool_, answers[f.pool_at]);
+    }
     return Outcome::kCommitted;
   }
 
