@@ -91,19 +91,27 @@ struct Engine::Impl {
   }
 
   void WriterLoop() {
-    bool unsettled = false;  // a group may still be in flight in the store (WriteGroup)
+    bool unsettled = false;       // a group may still be in flight in the store (WriteGroup)
+    std::size_t last_events = 0;  // the last group's size
     while (true) {
       std::vector<Request> batch;
       std::size_t events = 0;
       {
         std::unique_lock lock(mu);
         if (queue.empty() && unsettled) {
-          // Nothing to go on with: the group in flight is finished and answered now, unless a
-          // group comes meanwhile (its units then run while the store still waits).
+          // Nothing to go on with: the group in flight is finished and answered now, unless
+          // a group comes meanwhile (its units then run while the store still waits). Half the
+          // last group's size at least: going on with the first event of a steady load would
+          // split it into groups of one, each paying a commit.
           lock.unlock();
-          store->Settle([this] {
+          store->Settle([this, last_events] {
             std::lock_guard l(mu);
-            return !queue.empty();
+            std::size_t waiting = 0;
+            for (const Request& r : queue) {
+              waiting += r.Size();
+              if (2 * waiting >= last_events) return true;
+            }
+            return false;
           });
           unsettled = false;
           continue;
@@ -122,6 +130,7 @@ struct Engine::Impl {
       }
       Apply(std::move(batch), events);
       unsettled = true;
+      last_events = events;
     }
   }
 

@@ -523,7 +523,7 @@ TEST(PgGroupModel, AnIncidentChangedBetweenGroupsIsNotTakenFromTheWritersMemory)
 // what it had assumed both run again from the database, in order. Every event is stored once,
 // the acknowledgement stands, and each key's alerts are numbered in the order they were stored.
 TEST(PgWriteGroup, AGroupRunAheadOfOneThatFailsRunsAgainFromTheDatabase) {
-  constexpr int kKeys = 20;
+  constexpr int kKeys = 130;  // a group of fewer than 128 units is never left in flight
   constexpr int kGroups = 6;
   std::string url;
   auto seeded = OpenTestStore("postgres", &url);
@@ -624,7 +624,7 @@ TEST(PgWriteGroup, AGroupRunAheadOfOneThatFailsRunsAgainFromTheDatabase) {
 // the usual way: sent into the ended one its outcome would be unknown, and its callers answered
 // with an error although nothing happened.
 TEST(PgWriteGroup, AGroupFromMemoryIsNotSentIntoASessionTheServerEnded) {
-  constexpr int kKeys = 5;
+  constexpr int kKeys = 130;  // a group of fewer than 128 units is never left in flight
   std::string url;
   auto seeded = OpenTestStore("postgres", &url);
   ASSERT_TRUE(seeded) << seeded.error().message;
@@ -671,6 +671,7 @@ TEST(PgWriteGroup, AGroupFromMemoryIsNotSentIntoASessionTheServerEnded) {
 
   const std::uint64_t from_memory =
       registry.GetCounter("opsorch_engine_pg_groups_total", "", {{"run", "from_memory"}}).Value();
+  ASSERT_GE(from_memory, 1u) << "no group ran from memory: the rest would not test it";
   write(4);
   (*store)->Settle(nullptr);
   ASSERT_EQ(done.size(), 5u);

@@ -696,8 +696,8 @@ Status Connection::QueryEach(std::string_view sql, const Params& params,
   return status;
 }
 
-Status Connection::Defer(std::string_view sql, const Params& params) {
-  return Send(sql, params, /*flush=*/true, nullptr);
+Status Connection::Defer(std::string_view sql, const Params& params, bool flush) {
+  return Send(sql, params, flush, nullptr);
 }
 
 Status Connection::Send(std::string_view sql, const Params& params, bool flush,

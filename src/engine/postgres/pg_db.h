@@ -221,7 +221,9 @@ class Connection {
   // their rows when asked); every other call (Exec, Query, QueryEach, Pipeline) drains first, so it
   // runs after them, and a deferred statement's error is what that call returns. After a failed one
   // the server skips the deferred statements behind it (PostgreSQL's pipeline rules).
-  Status Defer(std::string_view sql, const Params& params = {});
+  // `flush` false: kept in libpq's buffer, sent with the next statement that flushes (so that
+  // the server gets a transaction's statements in one packet, not one each).
+  Status Defer(std::string_view sql, const Params& params = {}, bool flush = true);
   // A Defer with this many statements queued drains them first (their answers must not pile
   // up): a caller that needs its statements' answers by position drains before that.
   static constexpr std::size_t kMaxDeferred = 64;

@@ -725,7 +725,7 @@ Status GroupModel::SendPrepared() {
   Prepared p = std::move(*prepared_);
   prepared_.reset();
   if (p.has_pending) return Fail(errc::kInternal, "postgres: a row version was never settled");
-  return c_.Defer(*p.sql, p.params);
+  return c_.Defer(*p.sql, p.params, /*flush=*/false);  // with the caller's COMMIT
 }
 
 Status GroupModel::Prepare() {

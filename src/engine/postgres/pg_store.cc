@@ -1187,6 +1187,10 @@ class PgStore final : public Store {
       g.results = &results;
       g.done = std::move(done);
       const bool more = in_flight_.has_value();
+      // Small groups are answered before the writer goes on, as before: what they could overlap
+      // is short, and overlapped they only make the next groups smaller, each paying its
+      // statements, its commit and its sync.
+      const bool fly = items.size() >= kFlyUnits;
       {
         Held held(*writer_, more);  // the probe sends nothing anyway
         Probe(g);
@@ -1211,11 +1215,12 @@ class PgStore final : public Store {
       if (!ahead || !SendAhead(g, *ahead, more)) {
         if (ahead) Count(metrics_.runs_ahead_dropped);
         Count(metrics_.groups_read);
-        st = Run(g, /*fly=*/true, more);
+        st = Run(g, fly, more);
       } else {
         Count(overlapped ? metrics_.groups_overlapped : metrics_.groups_from_memory);
       }
       if (st) landed_.emplace_back(std::move(g.done), *st);
+      if (!fly) LandInFlight();
       answered.swap(landed_);
     }
     for (auto& [d, st] : answered) d(std::move(st));
@@ -1229,7 +1234,7 @@ class PgStore final : public Store {
       if (in_flight_ && go_on) {
         // Asked every 100 µs: about the cost of one event's units, against a group's few
         // milliseconds at the server.
-        while (!(early = go_on()) && !writer_->Answered(std::chrono::microseconds(100))) {
+        while (!(early = go_on()) && !writer_->Answered(std::chrono::microseconds(1000))) {
         }
       }
       if (!early) LandInFlight();
@@ -1766,6 +1771,8 @@ class PgStore final : public Store {
   // The SQLSTATE of opsorch_check (migration 9).
   static constexpr std::string_view kCheckFailed = "OPS01";
   static constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+  // The smallest group WriteGroup leaves in flight.
+  static constexpr std::size_t kFlyUnits = 128;
 
   // A group of units, from WriteBatch or WriteGroup: what they point into is the caller's until
   // it is answered (`done`; WriteBatch's own has none).
@@ -1931,14 +1938,15 @@ class PgStore final : public Store {
     const std::size_t used = g.pool_copied - model.TakeAlertPool().size();
     alert_pool_.resize(alert_pool_.size() - std::min(used, alert_pool_.size()));
     InFlight f;
-    Status st = c.Defer("BEGIN", none);
-    if (st) st = c.Defer(KeyLockSql(), g.keys);
+    // One packet: the COMMIT's flush sends them all.
+    Status st = c.Defer("BEGIN", none, /*flush=*/false);
+    if (st) st = c.Defer(KeyLockSql(), g.keys, /*flush=*/false);
     f.xid_at = c.deferred();
-    if (st) st = c.Defer(xid_sql, none);
+    if (st) st = c.Defer(xid_sql, none, /*flush=*/false);
     if (st) st = model.SendPrepared();
     if (const std::int64_t want = more ? PoolWant(g.unit_keys) : 0; st && want > 0) {
       f.pool_at = c.deferred();
-      st = c.Defer(AlertBlockSql(), Params().Add(want));
+      st = c.Defer(AlertBlockSql(), Params().Add(want), /*flush=*/false);
     }
     if (!st) {
       RollBack(c);
@@ -2097,7 +2105,7 @@ class PgStore final : public Store {
     Status commit = Ok();
     if (const std::int64_t want = more && model ? PoolWant(g.unit_keys) : 0; want > 0) {
       pool_at = c.deferred();
-      commit = c.Defer(AlertBlockSql(), Params().Add(want));
+      commit = c.Defer(AlertBlockSql(), Params().Add(want), /*flush=*/false);
       if (!commit) return lost_or(commit);
     }
     const std::size_t commit_at = c.deferred();
