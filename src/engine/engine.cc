@@ -120,9 +120,15 @@ struct Engine::Impl {
         if (queue.empty()) return;  // stopping and drained
         // Everything waiting, up to max_batch events, goes into one commit (group commit): the
         // fsync is shared, so throughput grows with load while a lone event still commits at
-        // once.
-        while (!queue.empty() &&
-               (batch.empty() || events + queue.front().Size() <= options.max_batch)) {
+        // once. With a store that overlaps large groups (Store::OverlapUnits), half of it when
+        // both halves are large: the second half runs while the first is in flight.
+        std::size_t take = options.max_batch;
+        if (const std::size_t overlap = store->OverlapUnits(); overlap > 0) {
+          std::size_t waiting = 0;
+          for (const Request& r : queue) waiting += r.Size();
+          if (waiting >= 2 * overlap) take = std::min(take, (waiting + 1) / 2);
+        }
+        while (!queue.empty() && (batch.empty() || events + queue.front().Size() <= take)) {
           events += queue.front().Size();
           batch.push_back(std::move(queue.front()));
           queue.pop_front();

@@ -405,6 +405,10 @@ class Store {
                           std::vector<Status>& results, std::function<void(Status)> done) {
     done(WriteBatch(items, results));
   }
+  // The smallest group WriteGroup leaves in flight (0: none). The engine then splits what is
+  // waiting in two groups when both would be that large, so that the second runs while the
+  // first is in flight even when callers send in step.
+  virtual std::size_t OverlapUnits() const { return 0; }
   // Finishes the group WriteGroup left in flight, if any (calling its `done`), unless `go_on`
   // (may be null; asked while it waits) says another group is waiting: then it returns, the
   // group still in flight, so that the next one's units run meanwhile.

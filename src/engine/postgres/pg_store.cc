@@ -1226,15 +1226,17 @@ class PgStore final : public Store {
     for (auto& [d, st] : answered) d(std::move(st));
   }
 
+  std::size_t OverlapUnits() const override { return kFlyUnits; }
+
   void Settle(const std::function<bool()>& go_on) override {
     std::vector<std::pair<std::function<void(Status)>, Status>> answered;
     {
       std::lock_guard lock(write_mu_);
       bool early = false;
       if (in_flight_ && go_on) {
-        // Asked every 100 µs: about the cost of one event's units, against a group's few
-        // milliseconds at the server.
-        while (!(early = go_on()) && !writer_->Answered(std::chrono::microseconds(1000))) {
+        // Asked every 100 µs: about the cost of one event's units, against a large group's few
+        // milliseconds at the server (only large groups are left in flight).
+        while (!(early = go_on()) && !writer_->Answered(std::chrono::microseconds(100))) {
         }
       }
       if (!early) LandInFlight();
