@@ -1,5 +1,7 @@
 // The engine answers an event only once Store::Sync has covered its commit, and never
 // acknowledges events whose sync failed.
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -45,9 +47,33 @@ class GatedStore final : public Store {
     return inner_->Sync();
   }
 
+  // Writes: held until released (WaitForWrites sees them come), their sizes recorded, and the
+  // store may say it overlaps groups of `overlap` units (Store::OverlapUnits).
+  void HoldWrites(bool held) {
+    std::lock_guard lock(mu_);
+    writes_held_ = held;
+    cv_.notify_all();
+  }
+  bool WaitForWrites(std::size_t n) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(10), [&] { return sizes_.size() >= n; });
+  }
+  std::vector<std::size_t> Sizes() {
+    std::lock_guard lock(mu_);
+    return sizes_;
+  }
+  void SetOverlap(std::size_t n) { overlap_ = n; }
+  std::size_t OverlapUnits() const override { return overlap_; }
+
   Status Migrate() override { return inner_->Migrate(); }
   Status WriteBatch(const std::vector<std::function<Status(Tx&)>>& items,
                     std::vector<Status>& results) override {
+    {
+      std::unique_lock lock(mu_);
+      sizes_.push_back(items.size());
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return !writes_held_; });
+    }
     return inner_->WriteBatch(items, results);
   }
   Result<std::vector<IncidentRow>> QueryIncidents(const IncidentFilter& f) override {
@@ -103,6 +129,9 @@ class GatedStore final : public Store {
   int syncs_ = 0;
   bool open_ = false;
   bool fail_ = false;
+  bool writes_held_ = false;
+  std::vector<std::size_t> sizes_;
+  std::atomic<std::size_t> overlap_{0};
 };
 
 class EngineSync : public ::testing::Test {
@@ -213,6 +242,49 @@ TEST_F(EngineSync, EventsAreCountedByActionOnceDurable) {
   auto r = engine_->IngestSync(std::move(events));
   ASSERT_EQ(r.size(), 4u);
   EXPECT_EQ(Counted(), "deduplicated=2 triggered=2");
+}
+
+// With a store that overlaps large groups, what waits is split in two groups when both halves
+// are that large (the second then runs while the first is in flight, even when callers send in
+// step); otherwise it all goes in one group, as with any store.
+TEST_F(EngineSync, WhatWaitsIsSplitInTwoForAStoreThatOverlapsLargeGroups) {
+  store_->Open(false);
+  const auto queue_behind_one = [&](int waiting) {
+    store_->HoldWrites(true);
+    const std::size_t before = store_->Sizes().size();
+    Ingest("first");  // the writer takes it and waits in the store
+    EXPECT_TRUE(store_->WaitForWrites(before + 1));
+    std::mutex m;
+    std::condition_variable cv;
+    int answered = 0;
+    for (int i = 0; i < waiting; ++i) {
+      std::vector<Ingestion> one;
+      one.push_back(Trigger("k" + std::to_string(i)));
+      engine_->Ingest(std::move(one), [&](std::vector<IngestResult>) {
+        std::lock_guard lock(m);
+        ++answered;
+        cv.notify_all();
+      });
+    }
+    store_->HoldWrites(false);
+    {
+      std::unique_lock lock(m);
+      EXPECT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return answered == waiting; }));
+    }
+    WaitForAnswer();  // "first"'s answer too, before the next round reuses it
+    {
+      std::lock_guard lock(mu_);
+      answered_ = false;
+    }
+    const std::vector<std::size_t> sizes = store_->Sizes();
+    return std::vector<std::size_t>(sizes.begin() + static_cast<std::ptrdiff_t>(before),
+                                    sizes.end());
+  };
+  EXPECT_EQ(queue_behind_one(10), (std::vector<std::size_t>{1, 10})) << "a store that does not "
+                                                                        "overlap: one group";
+  store_->SetOverlap(4);
+  EXPECT_EQ(queue_behind_one(10), (std::vector<std::size_t>{1, 5, 5}));
+  EXPECT_EQ(queue_behind_one(7), (std::vector<std::size_t>{1, 7})) << "halves below 4: one group";
 }
 
 }  // namespace
