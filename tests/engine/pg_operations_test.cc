@@ -516,40 +516,42 @@ TEST(PgGroupModel, AnIncidentChangedBetweenGroupsIsNotTakenFromTheWritersMemory)
   EXPECT_EQ((*inc)->alert_count, 2);
 }
 
-// The writer runs a group ahead while the one before it is in flight (Store::WriteGroup): its
-// units run on what the writer remembers, while the server works on the one before. Here the
-// group in flight waits for a key's lock held by another session, which meanwhile acknowledges
-// that key's incident: the group fails when it lands, and it and the group that ran ahead on
-// what it had assumed both run again from the database, in order. Every event is stored once,
-// the acknowledgement stands, and each key's alerts are numbered in the order they were stored.
-TEST(PgWriteGroup, AGroupRunAheadOfOneThatFailsRunsAgainFromTheDatabase) {
-  constexpr int kKeys = 130;  // a group of fewer than 128 units is never left in flight
-  constexpr int kGroups = 6;
-  std::string url;
-  auto seeded = OpenTestStore("postgres", &url);
-  ASSERT_TRUE(seeded) << seeded.error().message;
-  const IntegrationRow integration = SeedService(**seeded, "svc-db", kT0);
-  metrics::Registry registry;
-  StoreOptions options;
-  options.metrics = &registry;
-  options.pg_statement_timeout = std::chrono::seconds(20);  // a hang fails, it does not stall
-  auto store = OpenStore(url, options);
-  ASSERT_TRUE(store) << store.error().message;
-  const auto groups_run = [&](std::string_view run) {
-    return registry.GetCounter("opsorch_engine_pg_groups_total", "", {{"run", run}}).Value();
-  };
-
+// A PostgreSQL store with metrics for the WriteGroup tests, and groups of triggers of the keys
+// k0…k<keys-1> (group n at kT0 + n seconds), each kept, with its results and outcomes, for as
+// long as the store may run it. Groups of 128 units or more: smaller ones are never left in
+// flight.
+struct WriteGroupSetup {
+  static constexpr int kKeys = 130;
   struct Group {
     std::vector<std::function<Status(Tx&)>> items;
     std::vector<Status> results;
     std::vector<Outcome> outcomes = std::vector<Outcome>(kKeys);
   };
+  std::string url;
+  IntegrationRow integration;
+  metrics::Registry registry;
+  std::unique_ptr<Store> seeded, store;
   std::deque<Group> groups;
   std::vector<std::pair<int, Status>> done;  // (group, outcome), in the order answered
-  const auto make = [&](int n) -> Group& {
+
+  // Empty on success, else why not.
+  std::string Open() {
+    auto s = OpenTestStore("postgres", &url);
+    if (!s) return s.error().message;
+    seeded = std::move(*s);
+    integration = SeedService(*seeded, "svc-db", kT0);
+    StoreOptions options;
+    options.metrics = &registry;
+    options.pg_statement_timeout = std::chrono::seconds(20);  // a hang fails, it does not stall
+    auto w = OpenStore(url, options);
+    if (!w) return w.error().message;
+    store = std::move(*w);
+    return "";
+  }
+  Group& Make(int n) {
     Group& g = groups.emplace_back();
     for (int i = 0; i < kKeys; ++i) {
-      g.items.push_back([&integration, &g, i, n](Tx& tx) -> Status {
+      g.items.push_back([this, &g, i, n](Tx& tx) -> Status {
         auto r = ApplyEvent(tx, integration, TriggerOf("k" + std::to_string(i), "load"),
                             kT0 + n * kSecond, {});
         if (!r) return Fail(std::move(r.error()));
@@ -558,22 +560,42 @@ TEST(PgWriteGroup, AGroupRunAheadOfOneThatFailsRunsAgainFromTheDatabase) {
       });
     }
     return g;
-  };
-  const auto write = [&](int n) {
-    Group& g = make(n);
-    (*store)->WriteGroup(g.items, g.results,
-                         [&done, n](Status st) { done.emplace_back(n, std::move(st)); });
-  };
+  }
+  void Write(int n) {
+    Group& g = Make(n);
+    store->WriteGroup(g.items, g.results,
+                      [this, n](Status st) { done.emplace_back(n, std::move(st)); });
+  }
+  std::uint64_t Run(std::string_view run) {
+    return registry.GetCounter("opsorch_engine_pg_groups_total", "", {{"run", run}}).Value();
+  }
+};
+
+// The writer runs a group ahead while the one before it is in flight (Store::WriteGroup): its
+// units run on what the writer remembers, while the server works on the one before. Here the
+// group in flight waits for a key's lock held by another session, which meanwhile acknowledges
+// that key's incident: the group fails when it lands, and it and the group that ran ahead on
+// what it had assumed both run again from the database, in order. Every event is stored once,
+// the acknowledgement stands, and each key's alerts are numbered in the order they were stored.
+TEST(PgWriteGroup, AGroupRunAheadOfOneThatFailsRunsAgainFromTheDatabase) {
+  constexpr int kKeys = WriteGroupSetup::kKeys;
+  constexpr int kGroups = 6;
+  WriteGroupSetup t;
+  ASSERT_EQ(t.Open(), "");
+  auto& store = t.store;
+  auto& done = t.done;
+  const auto write = [&](int n) { t.Write(n); };
+  const auto groups_run = [&](std::string_view run) { return t.Run(run); };
 
   {
-    Group& first = make(0);  // new incidents, which the writer then remembers
-    ASSERT_TRUE((*store)->WriteBatch(first.items, first.results));
+    auto& first = t.Make(0);  // new incidents, which the writer then remembers
+    ASSERT_TRUE(store->WriteBatch(first.items, first.results));
   }
   for (int n = 1; n <= 3; ++n) write(n);
   ASSERT_GE(groups_run("from_memory") + groups_run("overlapped"), 1u)
       << "no group ran from the writer's memory: the rest of the test would not test it";
 
-  auto other = postgres::Connection::Open(url);
+  auto other = postgres::Connection::Open(t.url);
   ASSERT_TRUE(other) << other.error().message;
   const std::string lock_k7 =
       "hashtextextended(length('svc-db')::text || ':' || 'svc-db' || 'k7', 0)";
@@ -584,25 +606,25 @@ TEST(PgWriteGroup, AGroupRunAheadOfOneThatFailsRunsAgainFromTheDatabase) {
       "UPDATE incidents SET status='acknowledged', acknowledged_at=" + std::to_string(acked_at) +
       " WHERE dedup_key='k7' AND status<>'resolved'; SELECT pg_advisory_unlock(" + lock_k7 + ")"));
   write(5);  // runs ahead of 4, which fails when it lands
-  (*store)->Settle(nullptr);
+  store->Settle(nullptr);
 
   ASSERT_EQ(done.size(), static_cast<std::size_t>(kGroups - 1));
   for (std::size_t i = 0; i < done.size(); ++i) {
     EXPECT_EQ(done[i].first, static_cast<int>(i) + 1) << "groups answered out of order";
     EXPECT_TRUE(done[i].second) << done[i].second.error().message;
   }
-  for (const Group& g : groups) {
+  for (const auto& g : t.groups) {
     for (const Status& r : g.results) EXPECT_TRUE(r) << r.error().message;
   }
   EXPECT_GE(groups_run("overlapped"), 1u);
-  EXPECT_GE(registry.GetCounter("opsorch_engine_pg_runs_ahead_dropped_total", "", {}).Value(), 1u)
+  EXPECT_GE(t.registry.GetCounter("opsorch_engine_pg_runs_ahead_dropped_total", "", {}).Value(), 1u)
       << "the group that ran ahead of the failed one was sent as it was";
 
   for (int i = 0; i < kKeys; ++i) {
     const std::string key = "k" + std::to_string(i);
-    const Outcome& last = groups.back().outcomes[static_cast<std::size_t>(i)];
+    const Outcome& last = t.groups.back().outcomes[static_cast<std::size_t>(i)];
     EXPECT_EQ(last.action, "deduplicated") << key;
-    auto inc = (*store)->GetIncident(last.incident_id);
+    auto inc = store->GetIncident(last.incident_id);
     ASSERT_TRUE(inc && inc->has_value()) << key;
     EXPECT_EQ((*inc)->alert_count, kGroups) << key << ": an event stored twice, or lost";
     EXPECT_EQ((*inc)->status, i == 7 ? "acknowledged" : "open") << key;
@@ -624,41 +646,15 @@ TEST(PgWriteGroup, AGroupRunAheadOfOneThatFailsRunsAgainFromTheDatabase) {
 // the usual way: sent into the ended one its outcome would be unknown, and its callers answered
 // with an error although nothing happened.
 TEST(PgWriteGroup, AGroupFromMemoryIsNotSentIntoASessionTheServerEnded) {
-  constexpr int kKeys = 130;  // a group of fewer than 128 units is never left in flight
-  std::string url;
-  auto seeded = OpenTestStore("postgres", &url);
-  ASSERT_TRUE(seeded) << seeded.error().message;
-  const IntegrationRow integration = SeedService(**seeded, "svc-db", kT0);
-  metrics::Registry registry;
-  StoreOptions options;
-  options.metrics = &registry;
-  auto store = OpenStore(url, options);
-  ASSERT_TRUE(store) << store.error().message;
-  struct Group {
-    std::vector<std::function<Status(Tx&)>> items;
-    std::vector<Status> results;
-    std::vector<Outcome> outcomes = std::vector<Outcome>(kKeys);
-  };
-  std::deque<Group> groups;
-  std::vector<Status> done;
-  const auto write = [&](int n) {
-    Group& g = groups.emplace_back();
-    for (int i = 0; i < kKeys; ++i) {
-      g.items.push_back([&integration, &g, i, n](Tx& tx) -> Status {
-        auto r = ApplyEvent(tx, integration, TriggerOf("k" + std::to_string(i), "load"),
-                            kT0 + n * kSecond, {});
-        if (!r) return Fail(std::move(r.error()));
-        g.outcomes[static_cast<std::size_t>(i)] = *r;
-        return Ok();
-      });
-    }
-    (*store)->WriteGroup(g.items, g.results, [&done](Status st) { done.push_back(std::move(st)); });
-  };
+  constexpr int kKeys = WriteGroupSetup::kKeys;
+  WriteGroupSetup t;
+  ASSERT_EQ(t.Open(), "");
+  const auto write = [&](int n) { t.Write(n); };
   for (int n = 0; n < 4; ++n) write(n);  // one after the other: numbers are taken ahead
-  (*store)->Settle(nullptr);
-  ASSERT_EQ(done.size(), 4u);
+  t.store->Settle(nullptr);
+  ASSERT_EQ(t.done.size(), 4u);
 
-  auto other = postgres::Connection::Open(url);
+  auto other = postgres::Connection::Open(t.url);
   ASSERT_TRUE(other) << other.error().message;
   // The writer's session is the one holding its mark (an advisory lock of class "opso").
   auto writer = (*other)->Query(
@@ -669,21 +665,17 @@ TEST(PgWriteGroup, AGroupFromMemoryIsNotSentIntoASessionTheServerEnded) {
   const std::string pid = writer->Text(0, 0);
   ASSERT_TRUE((*other)->Exec("SELECT pg_terminate_backend(" + pid + ", 5000)"));
 
-  const std::uint64_t from_memory =
-      registry.GetCounter("opsorch_engine_pg_groups_total", "", {{"run", "from_memory"}}).Value();
+  const std::uint64_t from_memory = t.Run("from_memory");
   ASSERT_GE(from_memory, 1u) << "no group ran from memory: the rest would not test it";
   write(4);
-  (*store)->Settle(nullptr);
-  ASSERT_EQ(done.size(), 5u);
-  EXPECT_TRUE(done.back()) << "the group was sent into the ended session: "
-                           << done.back().error().message;
-  EXPECT_EQ(
-      registry.GetCounter("opsorch_engine_pg_groups_total", "", {{"run", "from_memory"}}).Value(),
-      from_memory)
-      << "sent from memory into a new session";
+  t.store->Settle(nullptr);
+  ASSERT_EQ(t.done.size(), 5u);
+  EXPECT_TRUE(t.done.back().second)
+      << "the group was sent into the ended session: " << t.done.back().second.error().message;
+  EXPECT_EQ(t.Run("from_memory"), from_memory) << "sent from memory into a new session";
   for (int i = 0; i < kKeys; ++i) {
     auto inc =
-        (*store)->GetIncident(groups.back().outcomes[static_cast<std::size_t>(i)].incident_id);
+        t.store->GetIncident(t.groups.back().outcomes[static_cast<std::size_t>(i)].incident_id);
     ASSERT_TRUE(inc && inc->has_value());
     EXPECT_EQ((*inc)->alert_count, 5);
   }
