@@ -195,7 +195,7 @@ Params GroupModel::Cover(const KeySet& keys) {
 
 bool OpenIncidentCache::Holds(const KeySet& keys) const {
   for (const auto& [service, key] : keys) {
-    if (!key.empty() && map_.count(GroupModel::ModelKey(service, key)) == 0) return false;
+    if (!key.empty() && !map_.contains(KeyRef{service, key})) return false;
   }
   return true;
 }
@@ -208,7 +208,7 @@ void GroupModel::SettlePending(std::int64_t xmin) {
     for (const auto& [param, element] : prepared_->pending) {
       prepared_->params.SetInt8(param, static_cast<std::size_t>(element), xmin);
     }
-    prepared_->has_pending = false;
+    prepared_->pending.clear();
   }
 }
 
@@ -724,7 +724,9 @@ Status GroupModel::SendPrepared() {
   if (!prepared_) return Ok();
   Prepared p = std::move(*prepared_);
   prepared_.reset();
-  if (p.has_pending) return Fail(errc::kInternal, "postgres: a row version was never settled");
+  if (!p.pending.empty()) {
+    return Fail(errc::kInternal, "postgres: a row version was never settled");
+  }
   return c_.Defer(*p.sql, p.params, /*flush=*/false);  // with the caller's COMMIT
 }
 
@@ -842,7 +844,6 @@ Status GroupModel::Prepare() {
     p.params = std::move(params);
     for (const std::int64_t e : ui_pending) p.pending.emplace_back(ui_versions, e);
     for (const std::int64_t e : vi_pending) p.pending.emplace_back(vi_versions, e);
-    p.has_pending = !p.pending.empty();
     prepared_ = std::move(p);
   }
   for (Incident* inc : verified) inc->locked = true;  // share-locked by the statement

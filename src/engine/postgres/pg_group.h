@@ -158,7 +158,7 @@ class OpenIncidentCache {
   static constexpr std::int64_t kMaxAge = 1'000'000'000;
 
  private:
-  std::unordered_map<std::string, Entry> map_;
+  std::unordered_map<std::string, Entry, ModelKeyHash, ModelKeyEq> map_;  // by ModelKey()
   std::vector<std::string> pending_;  // keys put with kPendingXmin since the last Settle
   std::size_t bytes_ = 0;
   std::int64_t first_txid_ = 0;
@@ -376,7 +376,6 @@ class GroupModel {
     const std::string* sql = nullptr;
     Params params;
     std::vector<std::pair<int, std::int64_t>> pending;  // (parameter, element) to settle
-    bool has_pending = false;
   };
   std::optional<Prepared> prepared_;                     // Prepare's, not sent yet
   std::vector<std::string> load_services_, load_dedup_;  // the keys the cache did not know

@@ -1196,9 +1196,8 @@ class PgStore final : public Store {
         Probe(g);
       }
       std::optional<GroupModel> ahead;
-      bool refused = false;  // a run ahead needed the database: no second try
       if (in_flight_) {
-        const bool ran = RunAhead(g, ahead, refused);
+        const bool ran = RunAhead(g, ahead);
         const bool committed = LandInFlight();
         // landed_xid_ is the version of the rows the run took as to come (0: unknown).
         if (ran && committed && landed_xid_ > 0) {
@@ -1210,7 +1209,7 @@ class PgStore final : public Store {
       }
       // After the landing: nothing overlaps, but the first round trip is still saved.
       const bool overlapped = ahead.has_value();
-      if (!ahead && !refused) RunAhead(g, ahead, refused);
+      if (!ahead && !g.ran_ahead) RunAhead(g, ahead);
       std::optional<Status> st;
       if (!ahead || !SendAhead(g, *ahead, more)) {
         if (ahead) Count(metrics_.runs_ahead_dropped);
@@ -1786,6 +1785,7 @@ class PgStore final : public Store {
     std::vector<std::string> unit_keys;  // each unit's first key (the probe's)
     Params keys;                         // RunAhead's: the lock statement's arrays
     std::size_t pool_copied = 0;         // RunAhead's: the numbers it was given
+    bool ran_ahead = false;              // RunAhead ran its units
     bool savepoints = false;
     int retries = 0;
     Status failure = Ok();
@@ -1844,11 +1844,13 @@ class PgStore final : public Store {
       const Outcome o = TryBatch(g, fly, more);
       if (o == Outcome::kInFlight) return std::nullopt;
       if (o == Outcome::kCommitted) return Ok();
-      if (!Again(g, o)) {
-        for (auto& r : *g.results) r = g.failure;
-        return g.failure;
-      }
+      if (!Again(g, o)) return Failed(g);
     }
+  }
+  // The group's end when it will not run again: every unit fails with why.
+  static Status Failed(Group& g) {
+    for (auto& r : *g.results) r = g.failure;
+    return g.failure;
   }
 
   // After an attempt that did not commit: whether to run the group again.
@@ -1877,29 +1879,26 @@ class PgStore final : public Store {
     in_flight_.reset();
     Group& g = f.group;
     const Outcome o = Land(f, g.failure);
-    std::optional<Status> st;
-    if (o == Outcome::kCommitted) {
-      st = Ok();
-    } else if (!Again(g, o)) {
-      for (auto& r : *g.results) r = g.failure;
-      st = g.failure;
-    } else {
-      st = Run(g, /*fly=*/false, /*more=*/false);
+    Status st = Ok();
+    if (o != Outcome::kCommitted) {
+      st = Again(g, o) ? *Run(g, /*fly=*/false, /*more=*/false) : Failed(g);
     }
-    landed_.emplace_back(std::move(g.done), *st);
+    landed_.emplace_back(std::move(g.done), std::move(st));
     return o == Outcome::kCommitted;
   }
 
   // Runs the group's units against the writer's memory alone, sending nothing (Hold): every
   // key remembered, alert numbers from the pool. False (and `model` empty) if it needed
   // anything else, or a unit failed: the group then runs the usual way.
-  // `refused`: set when its units ran and one of them needed the database.
-  bool RunAhead(Group& g, std::optional<GroupModel>& model, bool& refused) {
+  // Its units run at most once (g.ran_ahead): what failed them before the landing (a read, a
+  // new incident, a unit's own error) fails them after it too.
+  bool RunAhead(Group& g, std::optional<GroupModel>& model) {
     Connection& c = *writer_;
     if (g.seen.empty() || cache_cooldown_ > 0 || alert_pool_.empty() || !c.Healthy() ||
         c.Session() != writer_session_ || !open_cache_.Holds(g.seen)) {
       return false;
     }
+    g.ran_ahead = true;
     model.emplace(c, g.unit_keys, &open_cache_);
     model->RunAhead(alert_pool_);
     g.pool_copied = alert_pool_.size();
@@ -1914,7 +1913,6 @@ class PgStore final : public Store {
         (*g.results)[i] = (*g.items)[i](tx);
         ok = (*g.results)[i] && !tx.contended() && !c.refused();
       }
-      refused = c.refused();
     }
     // Its statement is made now, while the group before may still be in flight.
     if (ok) ok = static_cast<bool>(model->Prepare());
