@@ -622,6 +622,21 @@ has() { [[ -n ${m_rps[$1]+x} ]]; }  # has CELL: the cell was measured
 mark() { [[ -z ${cell_err[$1]+x} ]] || echo -n " ⚠"; }  # mark CELL: " ⚠" if a run had errors
 fmt() { awk -v v="$1" -v f="$2" 'BEGIN { printf f, v }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f×", a / b; else print "—" }'; }
+# paired LOAD: each run's PostgreSQL figure over the SQLite figure measured just before it
+# (adjacent cells of one run), space-separated. The machine's speed drifts over minutes (the
+# same work takes up to 1.6× the CPU time in a slow phase, for both stores alike): a ratio of
+# medians can pair a fast phase's SQLite with a slow phase's PostgreSQL; a run's pair shares
+# its phase.
+paired() {
+  local -a a b
+  read -r -a a <<<"${rps[postgres:$1]:-}"
+  read -r -a b <<<"${rps[sqlite:$1]:-}"
+  local i out=""
+  for ((i = 0; i < ${#a[@]} && i < ${#b[@]}; i++)); do
+    out+="$(awk -v x="${a[i]}" -v y="${b[i]}" 'BEGIN { printf "%.3f", y > 0 ? x / y : 0 }') "
+  done
+  echo "$out"
+}
 
 missed=0
 {
@@ -694,6 +709,26 @@ missed=0
     [[ -z $sv || -z $pv ]] || rt=$(ratio "$pv" "$sv")
     echo "| ${l_label[$l]} | $sq | $pg | $rt |"
   done
+  if ((use_sqlite && use_postgres)); then
+    echo
+    echo "The targets (docs/BENCHMARKS.md, \"Incident engine ingest\"): PostgreSQL ≥ 0.5×" \
+      "SQLite, run by run (each PostgreSQL run over the SQLite run just before it; the" \
+      "target is met when the median of these ratios is):"
+    echo
+    echo "| measurement | PostgreSQL ÷ SQLite, run by run | median | ratio of the medians |" \
+      "target | met? |"
+    echo "|---|---|---|---|---|---|"
+    for l in cyc64 bcyc4 buni4; do
+      has "sqlite:$l" && has "postgres:$l" || continue
+      pr=$(paired "$l")
+      pm=$(median <<<"$pr")
+      met=$(awk -v m="$pm" 'BEGIN { print (m >= 0.5 ? "yes" : "**no**") }')
+      [[ $met == yes ]] || missed=$((missed + 1))
+      echo "| ${l_label[$l]} | $(for v in $pr; do fmt "$v" "%.2f× "; done)" \
+        "| $(fmt "$pm" "%.2f×") | $(ratio "${m_rps[postgres:$l]}" "${m_rps[sqlite:$l]}")" \
+        "| ≥ 0.50× | $met |"
+    done
+  fi
   echo
   echo "p50 latency in ms, median of $runs runs:"
   echo

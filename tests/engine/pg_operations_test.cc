@@ -734,6 +734,146 @@ TEST(PgOpenIncidentCache, StaysBoundedInEntriesBytesAndAge) {
 // A large group whose keys the writer holds in memory is written in one transaction; rows of it
 // changed elsewhere fail the whole group, which runs again (reading them) and stores every event
 // once, keeping the other session's changes.
+// A group's column with the same value in every row goes to the server as that one value
+// (FlushRows): whether an array is constant, by its encoded elements.
+TEST(PgBinaryArray, IsConstantWhenEveryElementEqualsTheFirst) {
+  using postgres::BinaryArray;
+  struct Case {
+    std::vector<std::string> texts;
+    bool constant;
+  };
+  const Case cases[] = {
+      {{}, false},
+      {{"a"}, true},
+      {{"a", "a", "a"}, true},
+      {{"", ""}, true},
+      {{"a", "ab"}, false},  // a prefix of the next
+      {{"ab", "a"}, false},
+      {{"a", "a", "b"}, false},  // only the last differs
+      {{"b", "a", "a"}, false},
+      {{"", "a"}, false},
+      {{std::string("a\0b", 3), std::string("a\0c", 3)}, false},  // past a NUL
+  };
+  for (const Case& c : cases) {
+    BinaryArray a(BinaryArray::kText);
+    for (const std::string& t : c.texts) a.Add(t);
+    EXPECT_EQ(a.constant(), c.constant) << ::testing::PrintToString(c.texts);
+    if (c.constant) {
+      EXPECT_EQ(a.TakeFirst(), c.texts.front());
+    } else {
+      (void)a.Take();
+    }
+    // Taken, it starts over.
+    EXPECT_FALSE(a.constant());
+    a.Add("z");
+    EXPECT_TRUE(a.constant());
+  }
+  BinaryArray i(BinaryArray::kInt8);
+  i.Add(std::int64_t{258});
+  i.Add(std::int64_t{258});
+  EXPECT_TRUE(i.constant());
+  EXPECT_EQ(i.TakeFirst(), std::string("\0\0\0\0\0\0\x01\x02", 8));  // int8 in binary
+  i.Add(std::int64_t{1});
+  i.Add(std::int64_t{1} << 32);  // the same low bytes would not do
+  EXPECT_FALSE(i.constant());
+}
+
+// The columns of a group's rows that hold one value for all go as that value, the rest as
+// arrays: every row stored with its own values, whichever columns vary and in which row.
+TEST(PgGroupModel, EveryRowKeepsItsOwnValuesWhicheverColumnsVary) {
+  std::string url;
+  auto store = OpenTestStore("postgres", &url);
+  ASSERT_TRUE(store) << store.error().message;
+  const IntegrationRow integration = SeedService(**store, "svc-db", kT0);
+  auto admin = postgres::Connection::Open(url);
+  ASSERT_TRUE(admin) << admin.error().message;
+  // Per group: how event i of n differs from the others (or nothing).
+  struct Group {
+    const char* name;
+    int n;
+    std::function<void(int, Event&)> vary;
+  };
+  const Group groups[] = {
+      {"one event", 1, [](int, Event&) {}},
+      {"all alike but the key", 200, [](int, Event&) {}},
+      {"the last differs", 200,
+       [](int i, Event& e) {
+         if (i == 199) {
+           e.summary = "other";
+           e.source = "elsewhere";
+           e.severity = Severity::kCritical;
+           e.component = "db";
+           e.client = "c";
+         }
+       }},
+      {"the first differs", 200,
+       [](int i, Event& e) {
+         if (i == 0) {
+           e.group = "g";
+           e.class_name = "cpu";
+           e.client_url = "https://c.example/";
+         }
+       }},
+      {"every row differs", 200,
+       [](int i, Event& e) {
+         e.summary = "s" + std::to_string(i);
+         e.custom_details["i"] = JsonValue(static_cast<std::int64_t>(i));
+       }},
+  };
+  int round = 0;
+  for (const Group& g : groups) {
+    ++round;
+    std::vector<Event> events;
+    for (int i = 0; i < g.n; ++i) {
+      Event e = TriggerOf("r" + std::to_string(round) + "-k" + std::to_string(i), "load");
+      g.vary(i, e);
+      events.push_back(std::move(e));
+    }
+    std::vector<std::function<Status(Tx&)>> items;
+    for (const Event& e : events) {
+      items.push_back([&, e](Tx& tx) -> Status {
+        auto r = ApplyEvent(tx, integration, e, kT0 + round * kSecond, {});
+        return r ? Ok() : Fail(std::move(r.error()));
+      });
+    }
+    // Twice: the first opens the incidents, the second updates them (their own parts).
+    for (int pass = 0; pass < 2; ++pass) {
+      std::vector<Status> results;
+      const Status st = (*store)->WriteBatch(items, results);
+      ASSERT_TRUE(st) << g.name << ": " << st.error().message;
+      for (const Status& r : results) ASSERT_TRUE(r) << g.name << ": " << r.error().message;
+    }
+    auto rows = (*admin)->Query(
+        "SELECT dedup_key, summary, source, severity, component, grp, class, client, client_url, "
+        "custom_details, count(*) FROM alerts WHERE dedup_key LIKE 'r" +
+        std::to_string(round) +
+        "-%' GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 ORDER BY length(dedup_key), dedup_key");
+    ASSERT_TRUE(rows) << rows.error().message;
+    ASSERT_EQ(rows->size(), g.n) << g.name;
+    for (int i = 0; i < g.n; ++i) {
+      const Event& e = events[static_cast<std::size_t>(i)];
+      const std::string where = std::string(g.name) + ", event " + std::to_string(i);
+      EXPECT_EQ(rows->Text(i, 0), e.dedup_key) << where;
+      EXPECT_EQ(rows->Text(i, 1), e.summary) << where;
+      EXPECT_EQ(rows->Text(i, 2), e.source) << where;
+      EXPECT_EQ(rows->Text(i, 3), e.severity == Severity::kCritical ? "critical" : "error")
+          << where;
+      EXPECT_EQ(rows->Text(i, 4), e.component) << where;
+      EXPECT_EQ(rows->Text(i, 5), e.group) << where;
+      EXPECT_EQ(rows->Text(i, 6), e.class_name) << where;
+      EXPECT_EQ(rows->Text(i, 7), e.client) << where;
+      EXPECT_EQ(rows->Text(i, 8), e.client_url) << where;
+      EXPECT_EQ(rows->Object(i, 9), e.custom_details) << where;
+      EXPECT_EQ(rows->Int(i, 10), 2) << where << ": both passes stored";
+    }
+    auto counts = (*admin)->Query(
+        "SELECT count(*) FROM incidents WHERE dedup_key LIKE 'r" + std::to_string(round) +
+        "-%' AND alert_count = 2 AND status = 'open'");
+    ASSERT_TRUE(counts) << counts.error().message;
+    EXPECT_EQ(counts->Int(0, 0), g.n) << g.name << ": incidents updated by the second pass";
+  }
+}
+
 TEST(PgGroupModel, ALargeGroupWithRowsChangedElsewhereIsStoredOnce) {
   constexpr int kKeys = 400;
   std::string url;

@@ -280,6 +280,14 @@ Params& Params::AddArray(const std::vector<std::string>& v) {
   return AddArray(std::move(a));
 }
 
+Params& Params::AddFirst(BinaryArray&& v) {
+  if (v.has_nul() && array_with_nul_ == 0) array_with_nul_ = size() + 1;
+  values_.push_back(v.TakeFirst());
+  formats_.resize(values_.size(), 0);
+  formats_.back() = 1;
+  return *this;
+}
+
 Params& Params::AddArray(BinaryArray&& v) {
   if (v.has_nul() && array_with_nul_ == 0) array_with_nul_ = size() + 1;
   values_.push_back(v.Take());
@@ -306,15 +314,28 @@ void AppendBigEndian(std::string& out, std::uint64_t v, int bytes) {
 
 void BinaryArray::Add(std::string_view s) {
   if (s.find('\0') != std::string_view::npos) nul_ = true;
+  const std::size_t at = bytes_.size();
   AppendBigEndian(bytes_, s.size(), 4);
   bytes_.append(s);
-  ++n_;
+  Added(at);
 }
 
 void BinaryArray::Add(std::int64_t v) {
+  const std::size_t at = bytes_.size();
   AppendBigEndian(bytes_, 8, 4);
   AppendBigEndian(bytes_, static_cast<std::uint64_t>(v), 8);
-  ++n_;
+  Added(at);
+}
+
+void BinaryArray::Added(std::size_t at) {
+  if (n_++ == 0) {
+    first_end_ = bytes_.size();
+  } else if (same_) {
+    // Length and bytes alike, compared as encoded.
+    const std::size_t size = bytes_.size() - at;
+    same_ = size == first_end_ - kHeader &&
+            bytes_.compare(at, size, bytes_, kHeader, first_end_ - kHeader) == 0;
+  }
 }
 
 void Params::SetInt8(int param, std::size_t element, std::int64_t v) {
@@ -337,10 +358,22 @@ std::string BinaryArray::Take() {
     PutBigEndian(bytes_, 16, 1, 4);
   }
   std::string out = std::move(bytes_);
+  Reset();
+  return out;
+}
+
+std::string BinaryArray::TakeFirst() {
+  std::string out = n_ == 0 ? std::string() : bytes_.substr(kHeader + 4, first_end_ - kHeader - 4);
+  Reset();
+  return out;
+}
+
+void BinaryArray::Reset() {
   bytes_.assign(kHeader, '\0');
   n_ = 0;
   nul_ = false;
-  return out;
+  same_ = true;
+  first_end_ = kHeader;
 }
 
 Rows::~Rows() { PQclear(r_); }

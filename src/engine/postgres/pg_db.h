@@ -42,16 +42,25 @@ class BinaryArray {
   void Add(std::string_view s);
   void Add(std::int64_t v);
   std::size_t size() const { return n_; }
+  Type type() const { return type_; }
   // Whether a text element holds a NUL (which PostgreSQL text cannot store).
   bool has_nul() const { return nul_; }
+  // Whether it has elements and every one equals the first.
+  bool constant() const { return n_ > 0 && same_; }
   // The array's bytes (the builder is empty afterwards).
   std::string Take();
+  // The first element's bytes as a binary parameter of the element type (then empty, as Take).
+  std::string TakeFirst();
 
  private:
   static constexpr std::size_t kHeader = 20;  // ndim, flags, type, length, lower bound
+  void Added(std::size_t at);  // after an element's bytes were appended at `at`
+  void Reset();
   Type type_;
   std::size_t n_ = 0;
   bool nul_ = false;
+  bool same_ = true;
+  std::size_t first_end_ = kHeader;  // where the first element's length and bytes end
   std::string bytes_;
 };
 
@@ -70,6 +79,9 @@ class Params {
   // A text[] of the strings, for `= ANY($n::text[])` and unnest.
   Params& AddArray(const std::vector<std::string>& v);
   Params& AddArray(BinaryArray&& v);
+  // One value of the array's element type, its first element (sent in binary): for a column
+  // whose every row holds the same value.
+  Params& AddFirst(BinaryArray&& v);
 
   int size() const { return static_cast<int>(values_.size()); }
   const std::vector<std::string>& values() const { return values_; }

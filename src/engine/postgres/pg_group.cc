@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bitset>
 #include <tuple>
 
 #include <opsorch/common/error.h>
@@ -26,9 +27,22 @@ std::string ArrayParams(int first, std::string_view types, std::string_view open
   return out;
 }
 
-// "unnest($first::bigint[]), unnest($first+1::text[]), …": a multi-row insert's select list.
-std::string Unnests(int first, std::string_view types) {
-  return ArrayParams(first, types, "unnest(", ")");
+// Parameters sent as one value for every row (FlushRows::Take), by number.
+using Folded = std::bitset<80>;
+
+// "unnest($first::bigint[]), unnest($first+1::text[]), …": a multi-row insert's select list;
+// a folded parameter is a plain "$n::text" there, the same value in every row.
+std::string Unnests(int first, std::string_view types, const Folded& folded = {}) {
+  std::string out;
+  for (const char t : types) {
+    if (!out.empty()) out += ", ";
+    const int n = first++;
+    const std::string type = t == 'i' ? "bigint" : "text";
+    out += folded[static_cast<std::size_t>(n)]
+               ? "$" + std::to_string(n) + "::" + type
+               : "unnest($" + std::to_string(n) + "::" + type + "[])";
+  }
+  return out;
 }
 
 // A group's write (GroupModel::Flush) with the parts in `mask` (1 new incidents, 2 incident
@@ -38,8 +52,9 @@ std::string Unnests(int first, std::string_view types) {
 // which yields them one by one (in FROM, unnest's rows are first copied into a tuplestore: 1.8
 // against 0.9 ms for 1,000 rows), and the inserts return nothing: they insert every row or fail.
 // The others return a row per row they found still the version read; opsorch_check (migration 9)
-// fails the statement, and so the transaction, unless every row was.
-std::string FlushSql(int mask) {
+// fails the statement, and so the transaction, unless every row was. Parameters in `folded` are
+// one value for all rows instead of an array (Unnests).
+std::string FlushSql(int mask, const Folded& folded = {}) {
   int n = 1;
   std::string with;
   const auto part = [&](int bit, std::string_view name, std::string_view types, const auto& body) {
@@ -53,7 +68,8 @@ std::string FlushSql(int mask) {
            "urgency, severity, source, created_at, acknowledged_at, resolved_at, updated_at, "
            "alert_count, timeline_count, details, fields, metadata, sla_at) OVERRIDING SYSTEM "
            "VALUE SELECT " +
-           Unnests(first, "ittttttttiiiiiittt") + ", " + Unnests(first + 12, "i");  // sla_at
+           Unnests(first, "ittttttttiiiiiittt", folded) + ", " +
+           Unnests(first + 12, "i", folded);  // sla_at
   });
   part(2, "ui", "itttiiiiii", [&](int first) {
     return "UPDATE incidents i SET status=u.status, urgency=u.urgency, severity=u.severity, "
@@ -61,7 +77,7 @@ std::string FlushSql(int mask) {
            "timeline_count=u.tc, sla_at=CASE WHEN i.status<>u.status OR i.urgency<>u.urgency OR "
            "i.acknowledged_at<>u.ack OR i.resolved_at<>u.res THEN u.upd ELSE i.sla_at END FROM "
            "(SELECT " +
-           Unnests(first, "itttiiiiii") +
+           Unnests(first, "itttiiiiii", folded) +
            ") AS u(seq, status, urgency, severity, ack, res, upd, ac, tc, x) WHERE "
            "i.seq=u.seq AND (u.x=0 OR i.xmin::text::bigint=u.x) RETURNING 1";
   });
@@ -70,7 +86,7 @@ std::string FlushSql(int mask) {
            "action, summary, source, severity, component, grp, class, custom_details, links, "
            "images, client, client_url, event_at, received_at, held_until, tl_n, tl_kind, "
            "tl_body, tl_actor, tl_metadata) OVERRIDING SYSTEM VALUE SELECT " +
-           Unnests(first, "iitttttttttttttttiiiitttt");
+           Unnests(first, "iitttttttttttttttiiiitttt", folded);
   });
   part(8, "ua", "iii", [&](int first) {
     return "UPDATE alerts a SET incident_seq=u.inc, held_until=u.held FROM unnest(" +
@@ -78,7 +94,7 @@ std::string FlushSql(int mask) {
   });
   part(16, "nt", "iiitttt", [&](int first) {
     return "INSERT INTO timeline (incident_seq, n, at, kind, body, actor, metadata) SELECT " +
-           Unnests(first, "iiitttt");
+           Unnests(first, "iiitttt", folded);
   });
   // Rows the group read but does not write, still the version read, locked from here on (what
   // the group decided from them holds when it commits).
@@ -682,7 +698,7 @@ struct FlushRows {
                     : -1;
   }
   // The statement (FlushSql of the parts with rows) and its parameters; takes the arrays.
-  std::pair<const std::string*, Params> Take() {
+  std::pair<std::string, Params> Take() {
     // One statement: data-modifying CTEs all run (on one snapshot; the rows each touches are
     // distinct: a new incident is inserted in its final state, never also updated). Only the
     // parts with rows are in it (a statement per combination): an empty part still costs its
@@ -690,26 +706,37 @@ struct FlushRows {
     // pays.
     const int mask = (n_ni > 0 ? 1 : 0) | (n_ui > 0 ? 2 : 0) | (n_na > 0 ? 4 : 0) |
                      (n_ua > 0 ? 8 : 0) | (n_nt > 0 ? 16 : 0) | (n_vi > 0 ? 32 : 0);
-    static const auto statements = [] {
-      std::array<std::string, 64> out;
-      for (int m = 1; m < 64; ++m) out[static_cast<std::size_t>(m)] = FlushSql(m);
-      return out;
-    }();
+    // A column with the same value in every row (the service, the integration, the action, an
+    // empty class, …: most of an alert's 25 for events from one source) goes as that value,
+    // not as an array: the server decodes and unnests each array element by element, a sixth
+    // of its time on a batch of single-source events. Never the first column (the rows'
+    // count comes from the arrays left) nor the versions (settled in place later), nor the
+    // parts unnested in FROM (ua, vi).
     Params p;
-    const auto add = [&p](auto& arrays, bool present) {
+    Folded folded;
+    int n = 1;
+    const auto add = [&](auto& arrays, bool present, bool foldable, int versions) {
       if (!present) return;
-      for (auto& a : arrays) p.AddArray(std::move(a));
+      for (std::size_t j = 0; j < std::size(arrays); ++j, ++n) {
+        auto& a = arrays[j];
+        if (foldable && j != 0 && static_cast<int>(j) != versions && a.constant()) {
+          folded[static_cast<std::size_t>(n)] = true;
+          p.AddFirst(std::move(a));
+        } else {
+          p.AddArray(std::move(a));
+        }
+      }
     };
-    add(ni, n_ni > 0);
-    add(ui, n_ui > 0);
-    add(na, n_na > 0);
-    add(ua, n_ua > 0);
-    add(nt, n_nt > 0);
-    add(vi, n_vi > 0);
+    add(ni, n_ni > 0, true, -1);
+    add(ui, n_ui > 0, true, 9);
+    add(na, n_na > 0, true, -1);
+    add(ua, n_ua > 0, false, -1);
+    add(nt, n_nt > 0, true, -1);
+    add(vi, n_vi > 0, false, -1);
     if (n_ui > 0) p.Add(n_ui);
     if (n_ua > 0) p.Add(n_ua);
     if (n_vi > 0) p.Add(n_vi);
-    return {&statements[static_cast<std::size_t>(mask)], std::move(p)};
+    return {FlushSql(mask, folded), std::move(p)};
   }
 };
 
@@ -727,7 +754,7 @@ Status GroupModel::SendPrepared() {
   if (!p.pending.empty()) {
     return Fail(errc::kInternal, "postgres: a row version was never settled");
   }
-  return c_.Defer(*p.sql, p.params, /*flush=*/false);  // with the caller's COMMIT
+  return c_.Defer(p.sql, p.params, /*flush=*/false);  // with the caller's COMMIT
 }
 
 Status GroupModel::Prepare() {
@@ -840,7 +867,7 @@ Status GroupModel::Prepare() {
     Prepared p;
     const int ui_versions = f.UiVersions(), vi_versions = f.ViVersions();
     auto [sql, params] = f.Take();
-    p.sql = sql;
+    p.sql = std::move(sql);
     p.params = std::move(params);
     for (const std::int64_t e : ui_pending) p.pending.emplace_back(ui_versions, e);
     for (const std::int64_t e : vi_pending) p.pending.emplace_back(vi_versions, e);

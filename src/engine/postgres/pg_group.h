@@ -373,7 +373,7 @@ class GroupModel {
   OpenIncidentCache* cache_;
   bool ahead_ = false;  // RunAhead
   struct Prepared {
-    const std::string* sql = nullptr;
+    std::string sql;
     Params params;
     std::vector<std::pair<int, std::int64_t>> pending;  // (parameter, element) to settle
   };
