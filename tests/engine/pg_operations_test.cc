@@ -871,6 +871,14 @@ TEST(PgGroupModel, EveryRowKeepsItsOwnValuesWhicheverColumnsVary) {
         "-%' AND alert_count = 2 AND status = 'open'");
     ASSERT_TRUE(counts) << counts.error().message;
     EXPECT_EQ(counts->Int(0, 0), g.n) << g.name << ": incidents updated by the second pass";
+    // Each new incident's text copied for search, once (the statement's trigger, migration 10).
+    auto copied = (*admin)->Query(
+        "SELECT count(*) FROM incident_text t JOIN incidents i USING (seq) WHERE i.dedup_key "
+        "LIKE 'r" +
+        std::to_string(round) +
+        "-%' AND t.status = i.status AND t.body = i.title || E'\\n' || i.description");
+    ASSERT_TRUE(copied) << copied.error().message;
+    EXPECT_EQ(copied->Int(0, 0), g.n) << g.name << ": search copies of the new incidents";
   }
 }
 

@@ -1105,7 +1105,8 @@ TEST(PostgresSearch, AStoreAtVersion4FindsItsIncidentsAfterTheUpgrade) {
   ASSERT_TRUE((*admin)->Exec(
       "DROP TRIGGER incident_text_insert ON incidents; DROP TRIGGER incident_text_update ON "
       "incidents; DROP TRIGGER incident_text_delete ON incidents; DROP FUNCTION "
-      "opsorch_incident_text(); DROP TABLE incident_text; ALTER TABLE services DROP COLUMN "
+      "opsorch_incident_text(); DROP FUNCTION opsorch_incident_text_inserted(); DROP TABLE "
+      "incident_text; ALTER TABLE services DROP COLUMN "
       "runbooks; DROP INDEX incidents_sla_at; ALTER TABLE incidents DROP COLUMN sla_at; "
       "CREATE INDEX incidents_updated ON incidents(updated_at); ALTER TABLE incidents RESET "
       "(fillfactor); DROP INDEX alerts_unlinked_received; CREATE INDEX alerts_received ON "
@@ -1114,9 +1115,9 @@ TEST(PostgresSearch, AStoreAtVersion4FindsItsIncidentsAfterTheUpgrade) {
       "opsorch_check(boolean, text); DELETE FROM schema_migrations WHERE version >= 5"));
   EXPECT_EQ(One(**admin, "SELECT max(version) FROM schema_migrations"), "4");
   {
-    auto store = OpenStore(db->url);  // migrates to 9
+    auto store = OpenStore(db->url);  // migrates to 10
     ASSERT_TRUE(store) << store.error().message;
-    EXPECT_EQ(One(**admin, "SELECT max(version) FROM schema_migrations"), "9");
+    EXPECT_EQ(One(**admin, "SELECT max(version) FROM schema_migrations"), "10");
     EXPECT_EQ(One(**admin, "SELECT count(*) FROM incidents WHERE sla_at<>updated_at"), "0");
     auto rows = (*store)->SlaRowsUpdatedSince(kT0 - 1);
     ASSERT_TRUE(rows) << rows.error().message;
