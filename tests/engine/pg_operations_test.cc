@@ -5,6 +5,7 @@
 //
 // The cases with a database need OPSORCH_TEST_POSTGRES_URL (`make test` sets it); without it
 // they fail, they do not skip.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <deque>
@@ -548,11 +549,12 @@ struct WriteGroupSetup {
     store = std::move(*w);
     return "";
   }
-  Group& Make(int n) {
+  // Group n: a trigger for each of the keys `prefix`0 … `prefix`129.
+  Group& Make(int n, const std::string& prefix = "k") {
     Group& g = groups.emplace_back();
     for (int i = 0; i < kKeys; ++i) {
-      g.items.push_back([this, &g, i, n](Tx& tx) -> Status {
-        auto r = ApplyEvent(tx, integration, TriggerOf("k" + std::to_string(i), "load"),
+      g.items.push_back([this, &g, i, n, prefix](Tx& tx) -> Status {
+        auto r = ApplyEvent(tx, integration, TriggerOf(prefix + std::to_string(i), "load"),
                             kT0 + n * kSecond, {});
         if (!r) return Fail(std::move(r.error()));
         g.outcomes[static_cast<std::size_t>(i)] = *r;
@@ -561,8 +563,8 @@ struct WriteGroupSetup {
     }
     return g;
   }
-  void Write(int n) {
-    Group& g = Make(n);
+  void Write(int n, const std::string& prefix = "k") {
+    Group& g = Make(n, prefix);
     store->WriteGroup(g.items, g.results,
                       [this, n](Status st) { done.emplace_back(n, std::move(st)); });
   }
@@ -679,6 +681,25 @@ TEST(PgWriteGroup, AGroupFromMemoryIsNotSentIntoASessionTheServerEnded) {
     ASSERT_TRUE(inc && inc->has_value());
     EXPECT_EQ((*inc)->alert_count, 5);
   }
+}
+
+// Numbers for a group running ahead are taken at the end of the group before, but only after one
+// that read no key: groups of new keys, one after the other, read theirs and never run ahead,
+// and the numbers taken for them were skipped (a pool per group, as large as two groups).
+TEST(PgWriteGroup, GroupsOfNewKeysOneAfterAnotherSkipNoAlertNumbers) {
+  WriteGroupSetup t;
+  ASSERT_EQ(t.Open(), "");
+  for (int n = 0; n < 3; ++n) t.Write(n, "new" + std::to_string(n) + "-");
+  t.store->Settle(nullptr);
+  ASSERT_EQ(t.done.size(), 3u);
+  for (const auto& [n, st] : t.done) EXPECT_TRUE(st) << n << ": " << st.error().message;
+  EXPECT_EQ(t.Run("read"), 3u);
+  auto other = postgres::Connection::Open(t.url);
+  ASSERT_TRUE(other) << other.error().message;
+  auto span = (*other)->Query("SELECT count(*), max(seq) - min(seq) + 1 FROM alerts");
+  ASSERT_TRUE(span) << span.error().message;
+  EXPECT_EQ(span->Int(0, 0), 3 * WriteGroupSetup::kKeys);
+  EXPECT_EQ(span->Int(0, 1), span->Int(0, 0)) << "alert numbers were skipped";
 }
 
 // The writer's memory of open incidents stays bounded: in entries, in bytes (a description can
@@ -880,6 +901,70 @@ TEST(PgGroupModel, EveryRowKeepsItsOwnValuesWhicheverColumnsVary) {
     ASSERT_TRUE(copied) << copied.error().message;
     EXPECT_EQ(copied->Int(0, 0), g.n) << g.name << ": search copies of the new incidents";
   }
+}
+
+// A group of new keys after one whose new keys opened incidents takes its incident numbers with
+// its reads, in the same round trip; a group whose new keys open none stops it, having skipped
+// at most a number per key it read.
+TEST(PgGroupModel, NewKeysAfterNewKeysTakeTheirIncidentNumbersWithTheirReads) {
+  constexpr int kKeys = 60;
+  metrics::Registry registry;
+  auto db = CreatePostgresTestDatabase();
+  ASSERT_TRUE(db) << db.error().message;
+  StoreOptions options;
+  options.metrics = &registry;
+  auto store = OpenStore(db->url, options);
+  ASSERT_TRUE(store) << store.error().message;
+  const IntegrationRow integration = SeedService(**store, "svc-db", kT0);
+  const auto trips = [&] {
+    return Series(registry.Render(), R"(opsorch_engine_pg_round_trip_seconds_count{role="writer"})");
+  };
+  // A group of kKeys events on new keys: the round trips it took, and its incidents' numbers.
+  const auto group = [&](const std::string& prefix, EventAction action, int round) {
+    std::vector<std::function<Status(Tx&)>> items;
+    std::vector<std::int64_t> seqs(kKeys, 0);
+    for (int i = 0; i < kKeys; ++i) {
+      items.push_back([&, i](Tx& tx) -> Status {
+        Event e = TriggerOf(prefix + std::to_string(i), "load");
+        e.action = action;
+        auto r = ApplyEvent(tx, integration, e, kT0 + round * kSecond, {});
+        if (!r) return Fail(std::move(r.error()));
+        if (!r->incident_id.empty()) seqs[static_cast<std::size_t>(i)] = SeqOf(r->incident_id, "inc-");
+        return Ok();
+      });
+    }
+    const double before = trips();
+    std::vector<Status> results;
+    const Status st = (*store)->WriteBatch(items, results);
+    EXPECT_TRUE(st) << st.error().message;
+    for (const Status& r : results) EXPECT_TRUE(r) << r.error().message;
+    return std::pair(trips() - before, seqs);
+  };
+  const auto contiguous = [](const std::vector<std::int64_t>& seqs) {
+    for (std::size_t i = 1; i < seqs.size(); ++i) {
+      if (seqs[i] != seqs[i - 1] + 1) return false;
+    }
+    return true;
+  };
+
+  const auto [first_trips, first] = group("a", EventAction::kTrigger, 1);
+  EXPECT_TRUE(contiguous(first)) << ::testing::PrintToString(first);
+  // Numbers one block at a time as units open incidents: 1, 2, 6, 18, 33, a round trip each.
+  const auto [second_trips, second] = group("b", EventAction::kTrigger, 2);
+  EXPECT_LE(second_trips + 5, first_trips) << "the incident numbers came one block at a time";
+  EXPECT_TRUE(contiguous(second)) << ::testing::PrintToString(second);
+  EXPECT_EQ(second.front(), first.back() + 1) << "numbers skipped";
+
+  // Resolves of keys without incidents open none: their prefetched numbers are skipped, once.
+  const auto [resolve_trips, none] = group("c", EventAction::kResolve, 3);
+  EXPECT_EQ(std::count(none.begin(), none.end(), 0), kKeys);
+  const auto [third_trips, third] = group("d", EventAction::kTrigger, 4);
+  EXPECT_TRUE(contiguous(third)) << ::testing::PrintToString(third);
+  EXPECT_GT(third.front(), second.back());
+  EXPECT_LE(third.front(), second.back() + 1 + kKeys) << "more skipped than one group's keys";
+  EXPECT_GE(third_trips, second_trips + 5) << "numbers taken ahead after a group opened none";
+  store->reset();
+  EXPECT_TRUE(DropPostgresTestDatabase(db->name));
 }
 
 TEST(PgGroupModel, ALargeGroupWithRowsChangedElsewhereIsStoredOnce) {

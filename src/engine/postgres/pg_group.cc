@@ -195,6 +195,7 @@ Params GroupModel::Cover(const KeySet& keys) {
     if (e == nullptr) {
       load_services_.push_back(service);
       load_dedup_.push_back(key);
+      ++read_keys_;
       continue;
     }
     // As TakeLoaded would have it: not locked, written back only if still this version.
@@ -226,6 +227,13 @@ void GroupModel::SettlePending(std::int64_t xmin) {
     }
     prepared_->pending.clear();
   }
+}
+
+std::optional<Params> GroupModel::IncidentBlockParams(double opened_per_read) const {
+  const auto want = static_cast<std::int64_t>(std::clamp(opened_per_read, 0.0, 1.0) *
+                                              static_cast<double>(load_services_.size()));
+  if (want < 1) return std::nullopt;
+  return Params().Add(std::min<std::int64_t>(want, 10000));
 }
 
 std::optional<Params> GroupModel::LoadParams() {

@@ -195,7 +195,10 @@ class GroupModel {
   //   as the lock statement (the keys' services and dedup keys, from Cover), whose rows go to
   //   TakeLoaded;
   // - a first block of alert numbers, one per unit that named a key: BlockSql("alerts") with
-  //   AlertBlockParams(), whose rows go to TakeAlertBlock.
+  //   AlertBlockParams(), whose rows go to TakeAlertBlock;
+  // - a first block of incident numbers, when earlier groups opened incidents for keys they
+  //   read: BlockSql("incidents") with IncidentBlockParams(), whose rows go to
+  //   TakeIncidentBlock.
   static const std::string& LoadSql();
   // The keys the model answers for (all of them have a dedup key), and the arrays of services
   // and dedup keys that the lock statement takes. The keys the cache knows are answered from
@@ -216,6 +219,17 @@ class GroupModel {
   static std::string BlockSql(std::string_view table);
   Params AlertBlockParams() const;
   void TakeAlertBlock(const Rows& rows) { AddToPool(alert_seqs_, rows); }
+  // After Cover, before LoadParams: `opened_per_read` (of the keys earlier groups read, the
+  // share that opened an incident, 0 to 1) times the keys this group reads; none if that is
+  // under one. Without it the numbers come a block at a time as units open incidents (1, 2,
+  // 6, 18, …: a round trip each, seven for 500 new keys); with it a group like the ones before
+  // takes them with its reads. Numbers it leaves are skipped (gaps, as any block's).
+  std::optional<Params> IncidentBlockParams(double opened_per_read) const;
+  void TakeIncidentBlock(const Rows& rows) { AddToPool(incident_seqs_, rows); }
+  // The keys Cover left for the read, and the incidents the units opened (for the store's
+  // `opened_per_read`).
+  std::size_t read_keys() const { return read_keys_; }
+  std::int64_t incidents_opened() const { return incidents_taken_; }
   // Adds a block's numbers to `pool`, kept smallest last (handed out from the back).
   static void AddToPool(std::vector<std::int64_t>& pool, const Rows& rows);
   // The unit now running (for the size of the next block of numbers).
@@ -400,6 +414,7 @@ class GroupModel {
   static constexpr std::size_t kFlushBytes = 8 << 20;
   Status MaybeFlush() { return pending_bytes_ > kFlushBytes ? Flush() : Ok(); }
   std::int64_t incidents_taken_ = 0;  // numbers used for new incidents by this model
+  std::size_t read_keys_ = 0;        // keys Cover left to LoadParams
   std::unordered_map<std::int64_t, std::size_t> new_alert_index_;
   struct Held {
     AlertRow row;

@@ -2029,16 +2029,23 @@ class PgStore final : public Store {
       // keys' locks, by every group: a key's alerts are numbered in the order they are stored,
       // across nodes too.
       static const std::string xid_sql(GroupModel::kXidSql);
+      static const std::string incident_block = GroupModel::BlockSql("incidents");
       const Params none, keys = model->Cover(seen), block = model->AlertBlockParams();
+      const std::optional<Params> incidents = model->IncidentBlockParams(opened_per_read_);
       const std::optional<Params> load = model->LoadParams();
       std::vector<Connection::Statement> statements = {{begin, &none}, {lock, &keys}};
+      const std::size_t load_at = statements.size();
       if (load) statements.push_back({GroupModel::LoadSql(), &*load});
+      const std::size_t block_at = statements.size();
       statements.push_back({alert_block, &block});
+      const std::size_t incidents_at = statements.size();
+      if (incidents) statements.push_back({incident_block, &*incidents});
       statements.push_back({xid_sql, &none});
       auto first = c.Pipeline(statements);
       if (!first) return lost_or(Fail(std::move(first.error())));
-      if (load) model->TakeLoaded((*first)[2]);
-      model->TakeAlertBlock((*first)[first->size() - 2]);
+      if (load) model->TakeLoaded((*first)[load_at]);
+      model->TakeAlertBlock((*first)[block_at]);
+      if (incidents) model->TakeIncidentBlock((*first)[incidents_at]);
       xid = first->back().Int(0, 0);
     } else {
       if (auto st = c.Exec(begin); !st) return lost_or(st);
@@ -2119,7 +2126,11 @@ class PgStore final : public Store {
     }
     std::size_t pool_at = kNone;
     Status commit = Ok();
-    if (const std::int64_t want = more && model ? PoolWant(g.unit_keys) : 0; want > 0) {
+    // Only after a group that read no key: a group runs ahead only when the writer remembers
+    // all its keys, and one that had to read some is followed by more such (a stream of new
+    // keys took a pool per group, 0.9 µs of the server's time per event, to throw it away).
+    const bool pool = more && model && model->read_keys() == 0;
+    if (const std::int64_t want = pool ? PoolWant(g.unit_keys) : 0; want > 0) {
       pool_at = c.deferred();
       commit = c.Defer(AlertBlockSql(), Params().Add(want), /*flush=*/false);
       if (!commit) return lost_or(commit);
@@ -2133,6 +2144,10 @@ class PgStore final : public Store {
     f.pool_at = pool_at;
     f.commit_at = commit_at;
     f.send_error = std::move(commit);
+    if (model && model->read_keys() > 0) {
+      opened_per_read_ = static_cast<double>(model->incidents_opened()) /
+                         static_cast<double>(model->read_keys());
+    }
     if (model) model->Remember(open_cache_, OpenIncidentCache::kPendingXmin);
     if (fly && model) {
       f.group = std::move(g);
@@ -2420,6 +2435,9 @@ class PgStore final : public Store {
   // writes would otherwise fail group after group.
   OpenIncidentCache open_cache_;
   int cache_cooldown_ = 0;
+  // Of the keys the last group read, the share that opened an incident (GroupModel::
+  // IncidentBlockParams): the next group takes that many numbers with its reads.
+  double opened_per_read_ = 0;
   // WriteGroup's, under write_mu_: the group in flight, the answers of groups landed that their
   // caller has not had yet (delivered by the writer's next WriteGroup or Settle, outside the
   // lock), the xid of the last group landed, and alert numbers taken after every number this
