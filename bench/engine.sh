@@ -633,7 +633,7 @@ paired() {
   read -r -a b <<<"${rps[sqlite:$1]:-}"
   local i out=""
   for ((i = 0; i < ${#a[@]} && i < ${#b[@]}; i++)); do
-    out+="$(awk -v x="${a[i]}" -v y="${b[i]}" 'BEGIN { printf "%.3f", y > 0 ? x / y : 0 }') "
+    out+="$(awk -v x="${a[i]}" -v y="${b[i]}" 'BEGIN { printf "%.3f", (y > 0 ? x / y : 0) }') "
   done
   echo "$out"
 }
@@ -721,6 +721,7 @@ missed=0
     for l in cyc64 bcyc4 buni4; do
       has "sqlite:$l" && has "postgres:$l" || continue
       pr=$(paired "$l")
+      [[ -n ${pr// /} ]] || continue
       pm=$(median <<<"$pr")
       met=$(awk -v m="$pm" 'BEGIN { print (m >= 0.5 ? "yes" : "**no**") }')
       [[ $met == yes ]] || missed=$((missed + 1))

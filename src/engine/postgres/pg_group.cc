@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <bitset>
+#include <mutex>
 #include <tuple>
 
 #include <opsorch/common/error.h>
@@ -229,11 +230,13 @@ void GroupModel::SettlePending(std::int64_t xmin) {
   }
 }
 
-std::optional<Params> GroupModel::IncidentBlockParams(double opened_per_read) const {
-  const auto want = static_cast<std::int64_t>(std::clamp(opened_per_read, 0.0, 1.0) *
-                                              static_cast<double>(load_services_.size()));
+std::optional<Params> GroupModel::IncidentBlockParams(double opened_per_read,
+                                                      std::int64_t opened) const {
+  const auto share = static_cast<std::int64_t>(std::clamp(opened_per_read, 0.0, 1.0) *
+                                               static_cast<double>(load_services_.size()));
+  const std::int64_t want = std::min({share, opened, std::int64_t{10000}});
   if (want < 1) return std::nullopt;
-  return Params().Add(std::min<std::int64_t>(want, 10000));
+  return Params().Add(want);
 }
 
 std::optional<Params> GroupModel::LoadParams() {
@@ -686,6 +689,36 @@ Status GroupModel::AppendTimeline(TimelineRow& t) {
 
 namespace {
 
+// The fold patterns (parts, parameters sent as one value) flush statements were made with:
+// each is a statement text that every connection prepares and keeps (Connection's cache holds
+// 256 and never evicts), and which columns hold one value is up to the senders. Past kMax
+// patterns a group folds as the known one of its parts that folds the most of its constant
+// columns and no other (or none).
+class FoldPatterns {
+ public:
+  static constexpr std::size_t kMax = 32;
+  Folded Choose(int mask, const Folded& constant) {
+    if (constant.none()) return constant;
+    std::lock_guard lock(mu_);
+    for (const auto& [m, f] : known_) {
+      if (m == mask && f == constant) return constant;
+    }
+    if (known_.size() < kMax) {
+      known_.emplace_back(mask, constant);
+      return constant;
+    }
+    Folded best;
+    for (const auto& [m, f] : known_) {
+      if (m == mask && (f & ~constant).none() && f.count() > best.count()) best = f;
+    }
+    return best;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::pair<int, Folded>> known_;
+};
+
 // One flush statement's rows: each part's column arrays, typed as the statement's casts say.
 struct FlushRows {
   static constexpr BinaryArray::Type I = BinaryArray::kInt8, T = BinaryArray::kText;
@@ -716,31 +749,46 @@ struct FlushRows {
                      (n_ua > 0 ? 8 : 0) | (n_nt > 0 ? 16 : 0) | (n_vi > 0 ? 32 : 0);
     // A column with the same value in every row (the service, the integration, the action, an
     // empty class, …: most of an alert's 25 for events from one source) goes as that value,
-    // not as an array: the server decodes and unnests each array element by element, a sixth
+    // not as an array: the server decodes and unnests each array element by element, a tenth
     // of its time on a batch of single-source events. Never the first column (the rows'
     // count comes from the arrays left) nor the versions (settled in place later), nor the
     // parts unnested in FROM (ua, vi).
-    Params p;
-    Folded folded;
+    Folded constant;
     int n = 1;
-    const auto add = [&](auto& arrays, bool present, bool foldable, int versions) {
+    const auto check = [&](auto& arrays, bool present, bool foldable, int versions) {
       if (!present) return;
       for (std::size_t j = 0; j < std::size(arrays); ++j, ++n) {
-        auto& a = arrays[j];
-        if (foldable && j != 0 && static_cast<int>(j) != versions && a.constant()) {
-          folded[static_cast<std::size_t>(n)] = true;
+        if (foldable && j != 0 && static_cast<int>(j) != versions && arrays[j].constant()) {
+          constant[static_cast<std::size_t>(n)] = true;
+        }
+      }
+    };
+    check(ni, n_ni > 0, true, -1);
+    check(ui, n_ui > 0, true, 9);
+    check(na, n_na > 0, true, -1);
+    check(ua, n_ua > 0, false, -1);
+    check(nt, n_nt > 0, true, -1);
+    check(vi, n_vi > 0, false, -1);
+    static FoldPatterns patterns;
+    const Folded folded = patterns.Choose(mask, constant);
+    Params p;
+    n = 1;
+    const auto add = [&](auto& arrays, bool present) {
+      if (!present) return;
+      for (auto& a : arrays) {
+        if (folded[static_cast<std::size_t>(n++)]) {
           p.AddFirst(std::move(a));
         } else {
           p.AddArray(std::move(a));
         }
       }
     };
-    add(ni, n_ni > 0, true, -1);
-    add(ui, n_ui > 0, true, 9);
-    add(na, n_na > 0, true, -1);
-    add(ua, n_ua > 0, false, -1);
-    add(nt, n_nt > 0, true, -1);
-    add(vi, n_vi > 0, false, -1);
+    add(ni, n_ni > 0);
+    add(ui, n_ui > 0);
+    add(na, n_na > 0);
+    add(ua, n_ua > 0);
+    add(nt, n_nt > 0);
+    add(vi, n_vi > 0);
     if (n_ui > 0) p.Add(n_ui);
     if (n_ua > 0) p.Add(n_ua);
     if (n_vi > 0) p.Add(n_vi);

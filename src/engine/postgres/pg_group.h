@@ -219,12 +219,14 @@ class GroupModel {
   static std::string BlockSql(std::string_view table);
   Params AlertBlockParams() const;
   void TakeAlertBlock(const Rows& rows) { AddToPool(alert_seqs_, rows); }
-  // After Cover, before LoadParams: `opened_per_read` (of the keys earlier groups read, the
-  // share that opened an incident, 0 to 1) times the keys this group reads; none if that is
-  // under one. Without it the numbers come a block at a time as units open incidents (1, 2,
-  // 6, 18, …: a round trip each, seven for 500 new keys); with it a group like the ones before
-  // takes them with its reads. Numbers it leaves are skipped (gaps, as any block's).
-  std::optional<Params> IncidentBlockParams(double opened_per_read) const;
+  // After Cover, before LoadParams: `opened_per_read` (of the keys the last group that read
+  // keys read, the share that opened an incident, 0 to 1) times the keys this group reads, and
+  // at most `opened` (the incidents that group opened); none if that is under one. Without it
+  // the numbers come a block at a time as units open incidents (1, 2, 6, 18, …: a round trip
+  // each, seven for 500 new keys); with it a group like the one before takes them with its
+  // reads. Numbers it leaves are skipped (gaps, as any block's), never more than the group
+  // before used.
+  std::optional<Params> IncidentBlockParams(double opened_per_read, std::int64_t opened) const;
   void TakeIncidentBlock(const Rows& rows) { AddToPool(incident_seqs_, rows); }
   // The keys Cover left for the read, and the incidents the units opened (for the store's
   // `opened_per_read`).
@@ -291,7 +293,8 @@ class GroupModel {
   // so that rows are numbered in the order the group's units made them.
   // Blocks of incident numbers start at one and double with use, never past the keys ahead
   // that have no open incident: a group of resolves for unknown keys wastes none, and numbers
-  // skipped are at most those used (the SLA cache is indexed by number).
+  // skipped are at most those used (the SLA cache is indexed by number). A first block taken
+  // with the reads (IncidentBlockParams) skips at most what the group before it used.
   Result<std::int64_t> TakeIncidentSeq() {
     ++incidents_taken_;
     return NextSeq(incident_seqs_, "incidents", [this] {

@@ -234,6 +234,14 @@ CREATE TRIGGER incident_text_insert AFTER INSERT ON incidents
   REFERENCING NEW TABLE AS new_incidents FOR EACH STATEMENT
   EXECUTE FUNCTION opsorch_incident_text_inserted();
 )sql",
+    // 11: the index that finds a key's latest resolved incident holds resolved incidents only
+    // (every lookup through it asks for status 'resolved'): a new incident, open, adds no entry
+    // to it. Its resolve changes indexed columns anyway (not a HOT update) and adds the entry.
+    R"sql(
+DROP INDEX incidents_key_resolved;
+CREATE INDEX incidents_key_resolved ON incidents(service_id, dedup_key, resolved_at)
+  WHERE dedup_key <> '' AND status = 'resolved';
+)sql",
 };
 
 // The search index of migration 5, once pg_trgm is there; the operator class is named in the
@@ -1191,8 +1199,9 @@ class PgStore final : public Store {
   // every alert stored for such a key under its lock changes that incident, whose version the
   // run's write checks (suppressed Alertmanager alerts, stored unlinked, never took the lock).
   // Numbers for a run ahead are taken at the end of the groups before it, but only while groups
-  // come one after the other (one arrives while another is in flight): a number taken and not
-  // used is skipped, and a lone group would skip a block each.
+  // come one after the other (one arrives while another is in flight), and not after a group
+  // that read many of its keys (TryBatch): a number taken and not used is skipped, and a lone
+  // group, or a stream of new keys, would skip a block each.
   void WriteGroup(const std::vector<std::function<Status(Tx&)>>& items,
                   std::vector<Status>& results, std::function<void(Status)> done) override {
     std::vector<std::pair<std::function<void(Status)>, Status>> answered;
@@ -1832,9 +1841,13 @@ class PgStore final : public Store {
   // The size of the block of alert numbers a group takes at its end for the ones after it (0:
   // none): the pool is kept at twice the largest recent group (a run ahead that runs out of
   // numbers is run the usual way).
-  std::int64_t PoolWant(const std::vector<std::string>& unit_keys) {
+  static std::int64_t KeyedUnits(const std::vector<std::string>& unit_keys) {
     std::int64_t keyed = 0;
     for (const std::string& k : unit_keys) keyed += k.empty() ? 0 : 1;
+    return keyed;
+  }
+  std::int64_t PoolWant(const std::vector<std::string>& unit_keys) {
+    const std::int64_t keyed = KeyedUnits(unit_keys);
     pool_group_ = std::max(keyed, pool_group_ - pool_group_ / 8);
     const auto have = static_cast<std::int64_t>(alert_pool_.size());
     return std::min<std::int64_t>(std::max<std::int64_t>(0, 2 * pool_group_ - have), 10000);
@@ -2031,7 +2044,7 @@ class PgStore final : public Store {
       static const std::string xid_sql(GroupModel::kXidSql);
       static const std::string incident_block = GroupModel::BlockSql("incidents");
       const Params none, keys = model->Cover(seen), block = model->AlertBlockParams();
-      const std::optional<Params> incidents = model->IncidentBlockParams(opened_per_read_);
+      const std::optional<Params> incidents = model->IncidentBlockParams(opened_per_read_, opened_);
       const std::optional<Params> load = model->LoadParams();
       std::vector<Connection::Statement> statements = {{begin, &none}, {lock, &keys}};
       const std::size_t load_at = statements.size();
@@ -2126,10 +2139,12 @@ class PgStore final : public Store {
     }
     std::size_t pool_at = kNone;
     Status commit = Ok();
-    // Only after a group that read no key: a group runs ahead only when the writer remembers
-    // all its keys, and one that had to read some is followed by more such (a stream of new
-    // keys took a pool per group, 0.9 µs of the server's time per event, to throw it away).
-    const bool pool = more && model && model->read_keys() == 0;
+    // Not after a group that read many of its keys: a group runs ahead only when the writer
+    // remembers all its keys, and one that had to read many is likely followed by more such (a
+    // stream of new keys took a pool per group, 0.9 µs of the server's time per event, to throw
+    // it away). A few new keys among known ones (up to an eighth) still take it.
+    const bool pool =
+        more && model && model->read_keys() * 8 <= static_cast<std::size_t>(KeyedUnits(g.unit_keys));
     if (const std::int64_t want = pool ? PoolWant(g.unit_keys) : 0; want > 0) {
       pool_at = c.deferred();
       commit = c.Defer(AlertBlockSql(), Params().Add(want), /*flush=*/false);
@@ -2145,8 +2160,8 @@ class PgStore final : public Store {
     f.commit_at = commit_at;
     f.send_error = std::move(commit);
     if (model && model->read_keys() > 0) {
-      opened_per_read_ = static_cast<double>(model->incidents_opened()) /
-                         static_cast<double>(model->read_keys());
+      opened_ = model->incidents_opened();
+      opened_per_read_ = static_cast<double>(opened_) / static_cast<double>(model->read_keys());
     }
     if (model) model->Remember(open_cache_, OpenIncidentCache::kPendingXmin);
     if (fly && model) {
@@ -2438,6 +2453,7 @@ class PgStore final : public Store {
   // Of the keys the last group read, the share that opened an incident (GroupModel::
   // IncidentBlockParams): the next group takes that many numbers with its reads.
   double opened_per_read_ = 0;
+  std::int64_t opened_ = 0;  // … and the incidents it opened (the most the next one takes)
   // WriteGroup's, under write_mu_: the group in flight, the answers of groups landed that their
   // caller has not had yet (delivered by the writer's next WriteGroup or Settle, outside the
   // lock), the xid of the last group landed, and alert numbers taken after every number this
