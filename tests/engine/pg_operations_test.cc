@@ -889,6 +889,17 @@ TEST(PgGroupModel, EveryRowKeepsItsOwnValuesWhicheverColumnsVary) {
         "-%' AND alert_count = 2 AND status = 'open'");
     ASSERT_TRUE(counts) << counts.error().message;
     EXPECT_EQ(counts->Int(0, 0), g.n) << g.name << ": incidents updated by the second pass";
+    // The update's columns vary too (a critical event's incident), or hold one value.
+    auto severities = (*admin)->Query(
+        "SELECT dedup_key, severity FROM incidents WHERE dedup_key LIKE 'r" +
+        std::to_string(round) + "-%' ORDER BY length(dedup_key), dedup_key");
+    ASSERT_TRUE(severities) << severities.error().message;
+    ASSERT_EQ(severities->size(), g.n) << g.name;
+    for (int i = 0; i < g.n; ++i) {
+      const bool critical = events[static_cast<std::size_t>(i)].severity == Severity::kCritical;
+      EXPECT_EQ(severities->Text(i, 1), critical ? "critical" : "error")
+          << g.name << ", " << severities->Text(i, 0);
+    }
     // Each new incident's text copied for search, once (the statement's trigger, migration 10).
     auto copied = (*admin)->Query(
         "SELECT count(*) FROM incident_text t JOIN incidents i USING (seq) WHERE i.dedup_key "
