@@ -884,15 +884,15 @@ TEST(PgGroupModel, EveryRowKeepsItsOwnValuesWhicheverColumnsVary) {
       EXPECT_EQ(rows->Object(i, 9), e.custom_details) << where;
       EXPECT_EQ(rows->Int(i, 10), 2) << where << ": both passes stored";
     }
-    auto counts = (*admin)->Query(
-        "SELECT count(*) FROM incidents WHERE dedup_key LIKE 'r" + std::to_string(round) +
-        "-%' AND alert_count = 2 AND status = 'open'");
+    auto counts =
+        (*admin)->Query("SELECT count(*) FROM incidents WHERE dedup_key LIKE 'r" +
+                        std::to_string(round) + "-%' AND alert_count = 2 AND status = 'open'");
     ASSERT_TRUE(counts) << counts.error().message;
     EXPECT_EQ(counts->Int(0, 0), g.n) << g.name << ": incidents updated by the second pass";
     // The update's columns vary too (a critical event's incident), or hold one value.
-    auto severities = (*admin)->Query(
-        "SELECT dedup_key, severity FROM incidents WHERE dedup_key LIKE 'r" +
-        std::to_string(round) + "-%' ORDER BY length(dedup_key), dedup_key");
+    auto severities =
+        (*admin)->Query("SELECT dedup_key, severity FROM incidents WHERE dedup_key LIKE 'r" +
+                        std::to_string(round) + "-%' ORDER BY length(dedup_key), dedup_key");
     ASSERT_TRUE(severities) << severities.error().message;
     ASSERT_EQ(severities->size(), g.n) << g.name;
     for (int i = 0; i < g.n; ++i) {
@@ -925,7 +925,8 @@ TEST(PgGroupModel, NewKeysAfterNewKeysTakeTheirIncidentNumbersWithTheirReads) {
   ASSERT_TRUE(store) << store.error().message;
   const IntegrationRow integration = SeedService(**store, "svc-db", kT0);
   const auto trips = [&] {
-    return Series(registry.Render(), R"(opsorch_engine_pg_round_trip_seconds_count{role="writer"})");
+    return Series(registry.Render(),
+                  R"(opsorch_engine_pg_round_trip_seconds_count{role="writer"})");
   };
   // A group of kKeys events on new keys: the round trips it took, and its incidents' numbers.
   const auto group = [&](const std::string& prefix, EventAction action, int round, int keys) {
@@ -937,7 +938,8 @@ TEST(PgGroupModel, NewKeysAfterNewKeysTakeTheirIncidentNumbersWithTheirReads) {
         e.action = action;
         auto r = ApplyEvent(tx, integration, e, kT0 + round * kSecond, {});
         if (!r) return Fail(std::move(r.error()));
-        if (!r->incident_id.empty()) seqs[static_cast<std::size_t>(i)] = SeqOf(r->incident_id, "inc-");
+        if (!r->incident_id.empty())
+          seqs[static_cast<std::size_t>(i)] = SeqOf(r->incident_id, "inc-");
         return Ok();
       });
     }

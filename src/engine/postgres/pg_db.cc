@@ -280,17 +280,13 @@ Params& Params::AddArray(const std::vector<std::string>& v) {
   return AddArray(std::move(a));
 }
 
-Params& Params::AddFirst(BinaryArray&& v) {
-  if (v.has_nul() && array_with_nul_ == 0) array_with_nul_ = size() + 1;
-  values_.push_back(v.TakeFirst());
-  formats_.resize(values_.size(), 0);
-  formats_.back() = 1;
-  return *this;
-}
+Params& Params::AddFirst(BinaryArray&& v) { return AddBinary(v.has_nul(), v.TakeFirst()); }
 
-Params& Params::AddArray(BinaryArray&& v) {
-  if (v.has_nul() && array_with_nul_ == 0) array_with_nul_ = size() + 1;
-  values_.push_back(v.Take());
+Params& Params::AddArray(BinaryArray&& v) { return AddBinary(v.has_nul(), v.Take()); }
+
+Params& Params::AddBinary(bool has_nul, std::string bytes) {
+  if (has_nul && array_with_nul_ == 0) array_with_nul_ = size() + 1;
+  values_.push_back(std::move(bytes));
   formats_.resize(values_.size(), 0);
   formats_.back() = 1;
   return *this;

@@ -54,7 +54,7 @@ class BinaryArray {
 
  private:
   static constexpr std::size_t kHeader = 20;  // ndim, flags, type, length, lower bound
-  void Added(std::size_t at);  // after an element's bytes were appended at `at`
+  void Added(std::size_t at);                 // after an element's bytes were appended at `at`
   void Reset();
   Type type_;
   std::size_t n_ = 0;
@@ -94,6 +94,8 @@ class Params {
   int array_with_nul() const { return array_with_nul_; }
 
  private:
+  // A value in binary format (`has_nul`: a text element of it holds a NUL).
+  Params& AddBinary(bool has_nul, std::string bytes);
   std::vector<std::string> values_;
   std::vector<int> formats_;
   int array_with_nul_ = 0;

@@ -417,7 +417,7 @@ class GroupModel {
   static constexpr std::size_t kFlushBytes = 8 << 20;
   Status MaybeFlush() { return pending_bytes_ > kFlushBytes ? Flush() : Ok(); }
   std::int64_t incidents_taken_ = 0;  // numbers used for new incidents by this model
-  std::size_t read_keys_ = 0;        // keys Cover left to LoadParams
+  std::size_t read_keys_ = 0;         // keys Cover left to LoadParams
   std::unordered_map<std::int64_t, std::size_t> new_alert_index_;
   struct Held {
     AlertRow row;

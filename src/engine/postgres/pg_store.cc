@@ -2143,8 +2143,8 @@ class PgStore final : public Store {
     // remembers all its keys, and one that had to read many is likely followed by more such (a
     // stream of new keys took a pool per group, 0.9 µs of the server's time per event, to throw
     // it away). A few new keys among known ones (up to an eighth) still take it.
-    const bool pool =
-        more && model && model->read_keys() * 8 <= static_cast<std::size_t>(KeyedUnits(g.unit_keys));
+    const bool pool = more && model &&
+                      model->read_keys() * 8 <= static_cast<std::size_t>(KeyedUnits(g.unit_keys));
     if (const std::int64_t want = pool ? PoolWant(g.unit_keys) : 0; want > 0) {
       pool_at = c.deferred();
       commit = c.Defer(AlertBlockSql(), Params().Add(want), /*flush=*/false);
