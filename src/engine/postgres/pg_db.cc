@@ -6,6 +6,7 @@
 
 #include <libpq-fe.h>
 #include <poll.h>
+#include <sys/socket.h>
 
 #include <opsorch/common/error.h>
 #include <opsorch/common/json_parse.h>
@@ -828,12 +829,40 @@ Status Connection::Drain(std::size_t* failed_at, std::vector<Rows>* results) {
       if (failed_at != nullptr) *failed_at = 0;
       return 0;
     }
+    int nulls = 0;  // in a row
+    std::optional<std::chrono::steady_clock::time_point> silent_since;
     while (true) {
       pg_result* r = NextResult();
       if (r == nullptr) {
         if (!Healthy() && early_.empty()) break;  // what Answered read still counts
-        continue;                                 // the end of one statement's results
+        // One ends a statement's results. Two in a row: libpq holds nothing more for what it
+        // was sent, yet the sync has not come. Seen after the server ended the session (a
+        // FATAL, then EOF, left unread in the socket): PQgetResult then returns at once,
+        // forever, without reading. So the socket is read here; once a statement timeout
+        // passes without the sync, the connection is given up (shut down: libpq sees it lost,
+        // and the next use reconnects).
+        if (++nulls > 1 && early_.empty()) {
+          const auto now = std::chrono::steady_clock::now();
+          if (!silent_since) silent_since = now;
+          const auto limit = std::max<std::chrono::milliseconds>(options_.statement_timeout,
+                                                                 std::chrono::seconds(30));
+          if (now - *silent_since > limit) {
+            if (const int fd = PQsocket(c_); fd >= 0) ::shutdown(fd, SHUT_RDWR);
+            (void)PQconsumeInput(c_);
+            if (!failed) {
+              failed = MakeError(errc::kInternal, "postgres: the answers stopped coming");
+              if (failed_at != nullptr) *failed_at = index;
+            }
+            break;
+          }
+          pollfd p{PQsocket(c_), POLLIN, 0};
+          if (p.fd < 0) break;
+          if (::poll(&p, 1, 10) > 0 && PQconsumeInput(c_) == 0) break;  // lost: reported below
+        }
+        continue;
       }
+      nulls = 0;
+      silent_since.reset();
       const ExecStatusType status = PQresultStatus(r);
       if (status == PGRES_PIPELINE_SYNC) {
         PQclear(r);
