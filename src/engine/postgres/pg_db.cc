@@ -830,39 +830,29 @@ Status Connection::Drain(std::size_t* failed_at, std::vector<Rows>* results) {
       return 0;
     }
     int nulls = 0;  // in a row
-    std::optional<std::chrono::steady_clock::time_point> silent_since;
     while (true) {
       pg_result* r = NextResult();
       if (r == nullptr) {
         if (!Healthy() && early_.empty()) break;  // what Answered read still counts
-        // One ends a statement's results. Two in a row: libpq holds nothing more for what it
-        // was sent, yet the sync has not come. Seen after the server ended the session (a
-        // FATAL, then EOF, left unread in the socket): PQgetResult then returns at once,
-        // forever, without reading. So the socket is read here; once a statement timeout
-        // passes without the sync, the connection is given up (shut down: libpq sees it lost,
-        // and the next use reconnects).
+        // One ends a statement's results. Two in a row: libpq has gone idle, expecting nothing
+        // more, yet the sync has not come. Seen after an immediate restart: PQgetResult then
+        // returns at once, forever, never reading the socket (the server's goodbye sat unread
+        // in it). Nothing more will be read for this pipeline: the socket is read once (a
+        // server that ended the session shows as a lost connection), and a connection that
+        // still looks fine is given up (shut down, read to its end: libpq sees it lost, and
+        // the next use reconnects). What was answered counts; the rest failed, with the
+        // outcome of an unanswered COMMIT unknown (Land).
         if (++nulls > 1 && early_.empty()) {
-          const auto now = std::chrono::steady_clock::now();
-          if (!silent_since) silent_since = now;
-          const auto limit = std::max<std::chrono::milliseconds>(options_.statement_timeout,
-                                                                 std::chrono::seconds(30));
-          if (now - *silent_since > limit) {
+          if (PQconsumeInput(c_) != 0 && Healthy()) {
             if (const int fd = PQsocket(c_); fd >= 0) ::shutdown(fd, SHUT_RDWR);
-            (void)PQconsumeInput(c_);
-            if (!failed) {
-              failed = MakeError(errc::kInternal, "postgres: the answers stopped coming");
-              if (failed_at != nullptr) *failed_at = index;
+            for (int i = 0; i < 64 && Healthy() && PQconsumeInput(c_) != 0; ++i) {
             }
-            break;
           }
-          pollfd p{PQsocket(c_), POLLIN, 0};
-          if (p.fd < 0) break;
-          if (::poll(&p, 1, 10) > 0 && PQconsumeInput(c_) == 0) break;  // lost: reported below
+          break;
         }
         continue;
       }
       nulls = 0;
-      silent_since.reset();
       const ExecStatusType status = PQresultStatus(r);
       if (status == PGRES_PIPELINE_SYNC) {
         PQclear(r);
