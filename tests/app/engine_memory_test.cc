@@ -131,7 +131,12 @@ TEST(EngineMemory, ReadsOfAHugeStoreAndAFlappingIncidentAreBounded) {
   std::printf("[ memory ] RSS %lld → %lld MB (heap and stacks %lld → %lld MB)\n",
               static_cast<long long>(before >> 20), static_cast<long long>(after >> 20),
               static_cast<long long>(anon_before >> 20), static_cast<long long>(anon_after >> 20));
-  EXPECT_LT(after - before, 50LL << 20)
+  // Bounded by what opsorch holds, heap and stacks: reading the million rows unbounded would add
+  // hundreds of MB there. The store file's pages mapped in (the rest of RSS) are the kernel's to
+  // reclaim, and grew by up to 44 MB more when other tests loaded the machine (ctest -j2).
+  EXPECT_LT(anon_after - anon_before, 64LL << 20) << "heap and stacks " << anon_before / (1 << 20)
+                                                  << " MB → " << anon_after / (1 << 20) << " MB";
+  EXPECT_LT(after - before, 160LL << 20)
       << "RSS " << before / (1 << 20) << " MB → " << after / (1 << 20) << " MB";
   server->Terminate(std::chrono::milliseconds(15'000));
   fs::remove_all(dir);
