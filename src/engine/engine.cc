@@ -125,7 +125,10 @@ struct Engine::Impl {
         std::size_t take = options.max_batch;
         if (const std::size_t overlap = store->OverlapUnits(); overlap > 0) {
           std::size_t waiting = 0;
-          for (const Request& r : queue) waiting += r.Size();
+          for (const Request& r : queue) {
+            waiting += r.Size();
+            if (waiting >= 2 * take) break;  // both halves full groups: nothing to split
+          }
           if (waiting >= 2 * overlap) take = std::min(take, (waiting + 1) / 2);
         }
         while (!queue.empty() && (batch.empty() || events + queue.front().Size() <= take)) {

@@ -42,7 +42,6 @@ class BinaryArray {
   void Add(std::string_view s);
   void Add(std::int64_t v);
   std::size_t size() const { return n_; }
-  Type type() const { return type_; }
   // Whether a text element holds a NUL (which PostgreSQL text cannot store).
   bool has_nul() const { return nul_; }
   // Whether it has elements and every one equals the first.

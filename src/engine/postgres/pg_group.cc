@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <bitset>
+#include <deque>
 #include <mutex>
 #include <tuple>
 
@@ -697,26 +698,46 @@ namespace {
 class FoldPatterns {
  public:
   static constexpr std::size_t kMax = 32;
-  Folded Choose(int mask, const Folded& constant) {
-    if (constant.none()) return constant;
+  // The statement for parts `mask` with the `constant` parameters available to fold; sets
+  // `folded` to those it folds. Texts are made once and kept (as long as the process).
+  const std::string* Choose(int mask, const Folded& constant, Folded& folded) {
+    static const auto plain = [] {
+      std::array<std::string, 64> out;
+      for (int m = 1; m < 64; ++m) out[static_cast<std::size_t>(m)] = FlushSql(m);
+      return out;
+    }();
+    folded.reset();
+    if (constant.none()) return &plain[static_cast<std::size_t>(mask)];
     std::lock_guard lock(mu_);
-    for (const auto& [m, f] : known_) {
-      if (m == mask && f == constant) return constant;
+    const Known* best = nullptr;
+    for (const Known& k : known_) {
+      if (k.mask != mask) continue;
+      if (k.folded == constant) {
+        folded = constant;
+        return &k.sql;
+      }
+      if ((k.folded & ~constant).none() &&
+          (best == nullptr || k.folded.count() > best->folded.count())) {
+        best = &k;
+      }
     }
     if (known_.size() < kMax) {
-      known_.emplace_back(mask, constant);
-      return constant;
+      folded = constant;
+      return &known_.emplace_back(Known{mask, constant, FlushSql(mask, constant)}).sql;
     }
-    Folded best;
-    for (const auto& [m, f] : known_) {
-      if (m == mask && (f & ~constant).none() && f.count() > best.count()) best = f;
-    }
-    return best;
+    if (best == nullptr) return &plain[static_cast<std::size_t>(mask)];
+    folded = best->folded;
+    return &best->sql;
   }
 
  private:
+  struct Known {
+    int mask;
+    Folded folded;
+    std::string sql;
+  };
   std::mutex mu_;
-  std::vector<std::pair<int, Folded>> known_;
+  std::deque<Known> known_;  // never erased: the texts' addresses hold
 };
 
 // One flush statement's rows: each part's column arrays, typed as the statement's casts say.
@@ -739,7 +760,7 @@ struct FlushRows {
                     : -1;
   }
   // The statement (FlushSql of the parts with rows) and its parameters; takes the arrays.
-  std::pair<std::string, Params> Take() {
+  std::pair<const std::string*, Params> Take() {
     // One statement: data-modifying CTEs all run (on one snapshot; the rows each touches are
     // distinct: a new incident is inserted in its final state, never also updated). Only the
     // parts with rows are in it (a statement per combination): an empty part still costs its
@@ -770,7 +791,8 @@ struct FlushRows {
     check(nt, n_nt > 0, true, -1);
     check(vi, n_vi > 0, false, -1);
     static FoldPatterns patterns;
-    const Folded folded = patterns.Choose(mask, constant);
+    Folded folded;
+    const std::string* sql = patterns.Choose(mask, constant, folded);
     Params p;
     n = 1;
     const auto add = [&](auto& arrays, bool present) {
@@ -792,7 +814,7 @@ struct FlushRows {
     if (n_ui > 0) p.Add(n_ui);
     if (n_ua > 0) p.Add(n_ua);
     if (n_vi > 0) p.Add(n_vi);
-    return {FlushSql(mask, folded), std::move(p)};
+    return {sql, std::move(p)};
   }
 };
 
@@ -810,7 +832,7 @@ Status GroupModel::SendPrepared() {
   if (!p.pending.empty()) {
     return Fail(errc::kInternal, "postgres: a row version was never settled");
   }
-  return c_.Defer(p.sql, p.params, /*flush=*/false);  // with the caller's COMMIT
+  return c_.Defer(*p.sql, p.params, /*flush=*/false);  // with the caller's COMMIT
 }
 
 Status GroupModel::Prepare() {
@@ -923,7 +945,7 @@ Status GroupModel::Prepare() {
     Prepared p;
     const int ui_versions = f.UiVersions(), vi_versions = f.ViVersions();
     auto [sql, params] = f.Take();
-    p.sql = std::move(sql);
+    p.sql = sql;
     p.params = std::move(params);
     for (const std::int64_t e : ui_pending) p.pending.emplace_back(ui_versions, e);
     for (const std::int64_t e : vi_pending) p.pending.emplace_back(vi_versions, e);

@@ -390,7 +390,7 @@ class GroupModel {
   OpenIncidentCache* cache_;
   bool ahead_ = false;  // RunAhead
   struct Prepared {
-    std::string sql;
+    const std::string* sql = nullptr;  // kept for the process (FlushRows)
     Params params;
     std::vector<std::pair<int, std::int64_t>> pending;  // (parameter, element) to settle
   };
