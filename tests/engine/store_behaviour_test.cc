@@ -1128,9 +1128,13 @@ TEST(PostgresSearch, AStoreAtVersion4FindsItsIncidentsAfterTheUpgrade) {
       "opsorch_check(boolean, text); DELETE FROM schema_migrations WHERE version >= 5"));
   EXPECT_EQ(One(**admin, "SELECT max(version) FROM schema_migrations"), "4");
   {
-    auto store = OpenStore(db->url);  // migrates to 11
+    auto store = OpenStore(db->url);  // migrates to 12
     ASSERT_TRUE(store) << store.error().message;
-    EXPECT_EQ(One(**admin, "SELECT max(version) FROM schema_migrations"), "11");
+    EXPECT_EQ(One(**admin, "SELECT max(version) FROM schema_migrations"), "12");
+    // Migration 12 (migration 7 set 85, reset above).
+    EXPECT_EQ(One(**admin, "SELECT array_to_string(reloptions, ',') FROM pg_class WHERE oid = "
+                           "'incidents'::regclass"),
+              "fillfactor=50");
     EXPECT_EQ(One(**admin, "SELECT count(*) FROM incidents WHERE sla_at<>updated_at"), "0");
     auto rows = (*store)->SlaRowsUpdatedSince(kT0 - 1);
     ASSERT_TRUE(rows) << rows.error().message;

@@ -242,6 +242,16 @@ DROP INDEX incidents_key_resolved;
 CREATE INDEX incidents_key_resolved ON incidents(service_id, dedup_key, resolved_at)
   WHERE dedup_key <> '' AND status = 'resolved';
 )sql",
+    // 12: incident pages filled to half. An event's HOT update leaves a dead version on its
+    // incident's page, and every later visit to a page short of its free-space target prunes
+    // it, at a cost that grows with the incidents on the page: at 85 that was nearly every
+    // visit over ~38 incidents. At 50, ~22: the group's flush cost the server 8-10 % less per
+    // deduplicated event (measured: docs/BENCHMARKS.md), for an incidents heap up to 1.7x as
+    // large (alerts, a row per event, are most of a store). 25 was slower again (more pages).
+    // Pages filled before keep their rows until rewritten; no rewrite here.
+    R"sql(
+ALTER TABLE incidents SET (fillfactor = 50);
+)sql",
 };
 
 // The search index of migration 5, once pg_trgm is there; the operator class is named in the
