@@ -1132,8 +1132,9 @@ TEST(PostgresSearch, AStoreAtVersion4FindsItsIncidentsAfterTheUpgrade) {
     ASSERT_TRUE(store) << store.error().message;
     EXPECT_EQ(One(**admin, "SELECT max(version) FROM schema_migrations"), "12");
     // Migration 12 (migration 7 set 85, reset above).
-    EXPECT_EQ(One(**admin, "SELECT array_to_string(reloptions, ',') FROM pg_class WHERE oid = "
-                           "'incidents'::regclass"),
+    EXPECT_EQ(One(**admin,
+                  "SELECT array_to_string(reloptions, ',') FROM pg_class WHERE oid = "
+                  "'incidents'::regclass"),
               "fillfactor=50");
     EXPECT_EQ(One(**admin, "SELECT count(*) FROM incidents WHERE sla_at<>updated_at"), "0");
     auto rows = (*store)->SlaRowsUpdatedSince(kT0 - 1);
