@@ -302,6 +302,43 @@ TEST(PgConnection, AnswersOfASessionTheServerEndedFailPromptly) {
   }
 }
 
+// libpq gone idle while the connection still waits for a pipeline's answers (its answers read
+// behind its back: the state the writer once spun in, reached by a path not found): Answered
+// says so at once instead of "not yet" for ever (Settle would have looped until the next group
+// came), Drain returns with the statements failed instead of spinning, and the connection
+// reconnects for its next use. Each step with and without Answered asked first.
+TEST(PgConnection, APipelineLibpqStoppedReadingFailsInsteadOfWaitingForEver) {
+  auto db = CreatePostgresTestDatabase();
+  ASSERT_TRUE(db) << db.error().message;
+  for (const bool asked : {false, true}) {
+    SCOPED_TRACE(asked ? "answers asked for first" : "drained at once");
+    auto conn = postgres::Connection::Open(db->url);
+    ASSERT_TRUE(conn) << conn.error().message;
+    auto pid = (*conn)->Query("SELECT pg_backend_pid()");
+    ASSERT_TRUE(pid);
+    const postgres::Params none;
+    ASSERT_TRUE((*conn)->Defer("BEGIN", none, /*flush=*/false));
+    ASSERT_TRUE((*conn)->Defer("SELECT 1", none, /*flush=*/false));
+    ASSERT_TRUE((*conn)->Defer("COMMIT", none, /*flush=*/true));
+    (*conn)->SwallowAnswersForTest();
+    if (asked) {
+      bool answered = false;
+      for (int i = 0; i < 100 && !answered; ++i) {
+        answered = (*conn)->Answered(std::chrono::microseconds(1000));
+      }
+      EXPECT_TRUE(answered) << "Answered kept saying not yet for 100 ms";
+    }
+    auto drained = std::async(std::launch::async, [&] { return (*conn)->Drain(); });
+    ASSERT_EQ(drained.wait_for(std::chrono::seconds(30)), std::future_status::ready)
+        << "the drain did not return";
+    EXPECT_FALSE(drained.get()) << "statements nobody answered counted as answered";
+    ASSERT_TRUE((*conn)->EnsureConnected());
+    auto again = (*conn)->Query("SELECT pg_backend_pid()");
+    ASSERT_TRUE(again) << again.error().message;
+    EXPECT_NE(again->Text(0, 0), pid->Text(0, 0));
+  }
+}
+
 // A store opens at most OPSORCH_ENGINE_PG_POOL pool connections: a caller finding them all in
 // use waits, then fails with `unavailable`; /metrics shows the pool and the waits.
 TEST(PgStorePool, CallersBeyondThePoolWaitThenFail) {
