@@ -328,14 +328,75 @@ TEST(PgConnection, APipelineLibpqStoppedReadingFailsInsteadOfWaitingForEver) {
       }
       EXPECT_TRUE(answered) << "Answered kept saying not yet for 100 ms";
     }
-    auto drained = std::async(std::launch::async, [&] { return (*conn)->Drain(); });
+    std::size_t failed_at = 99;
+    auto drained = std::async(std::launch::async, [&] { return (*conn)->Drain(&failed_at); });
     ASSERT_EQ(drained.wait_for(std::chrono::seconds(30)), std::future_status::ready)
         << "the drain did not return";
     EXPECT_FALSE(drained.get()) << "statements nobody answered counted as answered";
+    EXPECT_EQ(failed_at, 0u) << "the first statement unanswered";
     ASSERT_TRUE((*conn)->EnsureConnected());
     auto again = (*conn)->Query("SELECT pg_backend_pid()");
     ASSERT_TRUE(again) << again.error().message;
     EXPECT_NE(again->Text(0, 0), pid->Text(0, 0));
+  }
+}
+
+// The other side of the test above: a pipeline the server is still working on, or one an error
+// aborted, is not taken for one libpq stopped reading. Answered says "not yet" while a
+// statement sleeps, then "answered"; the drain, after it or alone, gives every answer (or the
+// error, at its statement) and the session is kept.
+TEST(PgConnection, APipelineStillAtWorkOrAbortedKeepsItsSession) {
+  auto db = CreatePostgresTestDatabase();
+  ASSERT_TRUE(db) << db.error().message;
+  auto conn = postgres::Connection::Open(db->url);
+  ASSERT_TRUE(conn) << conn.error().message;
+  auto pid = (*conn)->Query("SELECT pg_backend_pid()");
+  ASSERT_TRUE(pid);
+  const postgres::Params none;
+  struct Case {
+    std::vector<std::string> statements;
+    std::size_t failing;  // the statement whose error the drain names; size(): none fails
+    int slept_ms;         // the least time before everything can have been answered
+  };
+  for (const Case& c : {Case{{"BEGIN", "SELECT pg_sleep(0.3)", "SELECT 1", "COMMIT"}, 4, 300},
+                        Case{{"BEGIN", "SELECT 1", "SELECT 1/0", "SELECT 2", "COMMIT"}, 2, 0},
+                        Case{{"SELECT pg_sleep(0.2)", "SELECT 1/0", "SELECT 3"}, 1, 200}}) {
+    for (const bool asked : {true, false}) {
+      SCOPED_TRACE(c.statements[1] + " / " + c.statements[2] +
+                   (asked ? ", answers asked for first" : ", drained at once"));
+      const auto sent = std::chrono::steady_clock::now();
+      for (std::size_t i = 0; i < c.statements.size(); ++i) {
+        ASSERT_TRUE((*conn)->Defer(c.statements[i], none, i + 1 == c.statements.size()));
+      }
+      if (asked) {
+        EXPECT_FALSE((*conn)->Answered(std::chrono::microseconds(0))) << "answered at once";
+        bool answered = false;
+        for (int i = 0; i < 5000 && !answered; ++i) {
+          answered = (*conn)->Answered(std::chrono::microseconds(1000));
+        }
+        EXPECT_TRUE(answered);
+        // A lower bound only (the server's sleep): never a timing the test waits on.
+        EXPECT_GE(std::chrono::steady_clock::now() - sent, std::chrono::milliseconds(c.slept_ms))
+            << "answered while a statement still slept";
+      }
+      std::size_t failed_at = 99;
+      std::vector<postgres::Rows> rows;
+      const Status st = (*conn)->Drain(&failed_at, &rows);
+      if (c.failing == c.statements.size()) {
+        EXPECT_TRUE(st) << st.error().message;
+        EXPECT_EQ(rows.size(), c.statements.size());
+        ASSERT_GE(rows.size(), 3u);
+        EXPECT_EQ(rows[2].Text(0, 0), "1");
+      } else {
+        EXPECT_FALSE(st);
+        EXPECT_EQ(failed_at, c.failing);
+        if (!(*conn)->Idle()) (void)(*conn)->Exec("ROLLBACK");
+      }
+      ASSERT_TRUE((*conn)->Healthy());
+      auto again = (*conn)->Query("SELECT pg_backend_pid()");
+      ASSERT_TRUE(again) << again.error().message;
+      EXPECT_EQ(again->Text(0, 0), pid->Text(0, 0)) << "the session was given up";
+    }
   }
 }
 

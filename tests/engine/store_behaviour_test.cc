@@ -1167,6 +1167,39 @@ TEST(PostgresSearch, AStoreAtVersion4FindsItsIncidentsAfterTheUpgrade) {
   EXPECT_TRUE(DropPostgresTestDatabase(db->name));
 }
 
+// Migration 12 fills incident pages to half only where migration 7's 85 (or nothing) is set:
+// a fillfactor an operator chose survives the upgrade.
+TEST(PostgresMigration, AFillfactorAnOperatorChoseSurvivesMigration12) {
+  auto db = CreatePostgresTestDatabase();
+  ASSERT_TRUE(db) << db.error().message;
+  auto admin = postgres::Connection::Open(db->url);
+  ASSERT_TRUE(admin) << admin.error().message;
+  const std::string fillfactor =
+      "SELECT coalesce(array_to_string(reloptions, ','), '') FROM pg_class WHERE oid = "
+      "'incidents'::regclass";
+  struct Case {
+    std::string before;  // the ALTER TABLE … SET/RESET options before migration 12 runs again
+    std::string after;   // reloptions after it
+  };
+  for (const Case& c : {Case{"SET (fillfactor = 90)", "fillfactor=90"},
+                        Case{"SET (fillfactor = 85)", "fillfactor=50"},
+                        Case{"RESET (fillfactor)", "fillfactor=50"}}) {
+    SCOPED_TRACE(c.before);
+    {
+      auto store = OpenStore(db->url);
+      ASSERT_TRUE(store) << store.error().message;
+    }
+    ASSERT_TRUE((*admin)->Exec("ALTER TABLE incidents " + c.before +
+                               "; DELETE FROM schema_migrations WHERE version = 12"));
+    auto store = OpenStore(db->url);
+    ASSERT_TRUE(store) << store.error().message;
+    EXPECT_EQ(One(**admin, "SELECT max(version) FROM schema_migrations"), "12");
+    EXPECT_EQ(One(**admin, fillfactor), c.after);
+  }
+  (*admin).reset();
+  EXPECT_TRUE(DropPostgresTestDatabase(db->name));
+}
+
 // A role that may not create pg_trgm (no CREATE on its database) still gets a working store:
 // the migration succeeds without the index, the start logs why, searches scan with the same
 // answers; once the right is granted, the next start creates it.

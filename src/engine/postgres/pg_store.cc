@@ -248,9 +248,17 @@ CREATE INDEX incidents_key_resolved ON incidents(service_id, dedup_key, resolved
     // visit over ~38 incidents. At 50, ~22: the group's flush cost the server 8-10 % less per
     // deduplicated event (measured: docs/BENCHMARKS.md), for an incidents heap up to 1.7x as
     // large (alerts, a row per event, are most of a store). 25 was slower again (more pages).
-    // Pages filled before keep their rows until rewritten; no rewrite here.
+    // Pages filled before keep their rows until rewritten; no rewrite here. A fillfactor an
+    // operator chose (anything but migration 7's 85, or none) is kept.
     R"sql(
-ALTER TABLE incidents SET (fillfactor = 50);
+DO $$
+BEGIN
+  IF coalesce((SELECT option_value FROM pg_options_to_table(
+                 (SELECT reloptions FROM pg_class WHERE oid = 'incidents'::regclass))
+               WHERE option_name = 'fillfactor'), '85') = '85' THEN
+    ALTER TABLE incidents SET (fillfactor = 50);
+  END IF;
+END $$;
 )sql",
 };
 
