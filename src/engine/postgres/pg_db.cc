@@ -791,12 +791,14 @@ bool Connection::Answered(std::chrono::microseconds wait) {
     bool idle = false;
     for (int nulls = 0; PQisBusy(c_) == 0;) {
       pg_result* r = PQgetResult(c_);
-      if (r == nullptr && !Healthy()) break;
-      if (r == nullptr && ++nulls > 1) {
+      if (r != nullptr) {
+        nulls = 0;
+      } else if (!Healthy()) {
+        break;
+      } else if (++nulls > 1) {
         idle = true;
         break;
       }
-      if (r != nullptr) nulls = 0;
       early_.push_back(r);
       if (r != nullptr && PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
         sync_seen_ = true;

@@ -752,6 +752,18 @@ struct FlushRows {
   std::int64_t n_ni = 0, n_ui = 0, n_na = 0, n_ua = 0, n_nt = 0, n_vi = 0;
 
   bool empty() const { return n_ni + n_ui + n_na + n_ua + n_nt + n_vi == 0; }
+  // Calls f(arrays, present, foldable, versions) for each part in the statement's order:
+  // `foldable`, whether its constant columns may go as one value (not the parts unnested in
+  // FROM); `versions`, its column of versions checked (-1: none).
+  template <typename F>
+  void ForEachPart(F&& f) {
+    f(ni, n_ni > 0, true, -1);
+    f(ui, n_ui > 0, true, 9);
+    f(na, n_na > 0, true, -1);
+    f(ua, n_ua > 0, false, -1);
+    f(nt, n_nt > 0, true, -1);
+    f(vi, n_vi > 0, false, -1);
+  }
   // The parameters (0-based) of the versions checked: ui's last array, vi's last (-1: absent).
   int UiVersions() const { return n_ui > 0 ? (n_ni > 0 ? 18 : 0) + 9 : -1; }
   int ViVersions() const {
@@ -776,26 +788,20 @@ struct FlushRows {
     // parts unnested in FROM (ua, vi).
     Folded constant;
     int n = 1;
-    const auto check = [&](auto& arrays, bool present, bool foldable, int versions) {
+    ForEachPart([&](auto& arrays, bool present, bool foldable, int versions) {
       if (!present) return;
       for (std::size_t j = 0; j < std::size(arrays); ++j, ++n) {
         if (foldable && j != 0 && static_cast<int>(j) != versions && arrays[j].constant()) {
           constant[static_cast<std::size_t>(n)] = true;
         }
       }
-    };
-    check(ni, n_ni > 0, true, -1);
-    check(ui, n_ui > 0, true, 9);
-    check(na, n_na > 0, true, -1);
-    check(ua, n_ua > 0, false, -1);
-    check(nt, n_nt > 0, true, -1);
-    check(vi, n_vi > 0, false, -1);
+    });
     static FoldPatterns patterns;
     Folded folded;
     const std::string* sql = patterns.Choose(mask, constant, folded);
     Params p;
     n = 1;
-    const auto add = [&](auto& arrays, bool present) {
+    ForEachPart([&](auto& arrays, bool present, bool, int) {
       if (!present) return;
       for (auto& a : arrays) {
         if (folded[static_cast<std::size_t>(n++)]) {
@@ -804,13 +810,7 @@ struct FlushRows {
           p.AddArray(std::move(a));
         }
       }
-    };
-    add(ni, n_ni > 0);
-    add(ui, n_ui > 0);
-    add(na, n_na > 0);
-    add(ua, n_ua > 0);
-    add(nt, n_nt > 0);
-    add(vi, n_vi > 0);
+    });
     if (n_ui > 0) p.Add(n_ui);
     if (n_ua > 0) p.Add(n_ua);
     if (n_vi > 0) p.Add(n_vi);

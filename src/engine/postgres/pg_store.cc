@@ -245,7 +245,7 @@ CREATE INDEX incidents_key_resolved ON incidents(service_id, dedup_key, resolved
     // 12: incident pages filled to half. An event's HOT update leaves a dead version on its
     // incident's page, and every later visit to a page short of its free-space target prunes
     // it, at a cost that grows with the incidents on the page: at 85 that was nearly every
-    // visit over ~38 incidents. At 50, ~22: the group's flush cost the server 8-10 % less per
+    // visit over ~38 incidents. At 50, ~22: the group's flush cost the server 8-11 % less per
     // deduplicated event (measured: docs/BENCHMARKS.md), for an incidents heap up to 1.7x as
     // large (alerts, a row per event, are most of a store). 25 was slower again (more pages).
     // Pages filled before keep their rows until rewritten; no rewrite here. A fillfactor an
@@ -1864,8 +1864,8 @@ class PgStore final : public Store {
     for (const std::string& k : unit_keys) keyed += k.empty() ? 0 : 1;
     return keyed;
   }
-  std::int64_t PoolWant(const std::vector<std::string>& unit_keys) {
-    const std::int64_t keyed = KeyedUnits(unit_keys);
+  // `keyed`: the group's units with a key (KeyedUnits).
+  std::int64_t PoolWant(std::int64_t keyed) {
     pool_group_ = std::max(keyed, pool_group_ - pool_group_ / 8);
     const auto have = static_cast<std::int64_t>(alert_pool_.size());
     return std::min<std::int64_t>(std::max<std::int64_t>(0, 2 * pool_group_ - have), 10000);
@@ -1991,7 +1991,7 @@ class PgStore final : public Store {
     f.xid_at = c.deferred();
     if (st) st = c.Defer(xid_sql, none, /*flush=*/false);
     if (st) st = model.SendPrepared();
-    if (const std::int64_t want = more ? PoolWant(g.unit_keys) : 0; st && want > 0) {
+    if (const std::int64_t want = more ? PoolWant(KeyedUnits(g.unit_keys)) : 0; st && want > 0) {
       f.pool_at = c.deferred();
       st = c.Defer(AlertBlockSql(), Params().Add(want), /*flush=*/false);
     }
@@ -2161,9 +2161,9 @@ class PgStore final : public Store {
     // remembers all its keys, and one that had to read many is likely followed by more such (a
     // stream of new keys took a pool per group, 0.9 µs of the server's time per event, to throw
     // it away). A few new keys among known ones (up to an eighth) still take it.
-    const bool pool = more && model &&
-                      model->read_keys() * 8 <= static_cast<std::size_t>(KeyedUnits(g.unit_keys));
-    if (const std::int64_t want = pool ? PoolWant(g.unit_keys) : 0; want > 0) {
+    const std::int64_t keyed = KeyedUnits(g.unit_keys);
+    const bool pool = more && model && model->read_keys() * 8 <= static_cast<std::size_t>(keyed);
+    if (const std::int64_t want = pool ? PoolWant(keyed) : 0; want > 0) {
       pool_at = c.deferred();
       commit = c.Defer(AlertBlockSql(), Params().Add(want), /*flush=*/false);
       if (!commit) return lost_or(commit);
